@@ -1,0 +1,77 @@
+/// Where something was written in a configuration file.
+public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// A configuration document as a tree of scalars, mappings and sequences with source locations.
+///
+/// The YAML reader (in the server layer) produces it; everything that interprets configuration
+/// works on it, so validation is independent of the file format and every problem can be
+/// reported with its file, line and column.
+public indirect enum ConfigNode: Sendable {
+    case scalar(String, SourceLocation, quoted: Bool)
+    case mapping([(key: String, keyLocation: SourceLocation, value: ConfigNode)], SourceLocation)
+    case sequence([ConfigNode], SourceLocation)
+    case null(SourceLocation)
+
+    public var location: SourceLocation {
+        switch self {
+        case .scalar(_, let location, _), .mapping(_, let location), .sequence(_, let location), .null(let location):
+            location
+        }
+    }
+
+    var kindName: String {
+        switch self {
+        case .scalar: "a scalar"
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .null: "null"
+        }
+    }
+}
+
+/// One problem found in a configuration, with where it is and how to fix it.
+public struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
+    public enum Severity: String, Sendable { case error, warning }
+
+    public var severity: Severity
+    public var location: SourceLocation?
+    public var message: String
+    public var hint: String?
+
+    public init(_ severity: Severity, _ message: String, at location: SourceLocation?, hint: String? = nil) {
+        self.severity = severity
+        self.location = location
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String {
+        var text = location.map { "\($0): " } ?? ""
+        text += "\(severity.rawValue): \(message)"
+        if let hint { text += "\n    hint: \(hint)" }
+        return text
+    }
+}
+
+/// Thrown when a configuration has at least one error; carries every diagnostic found.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [ConfigDiagnostic]
+
+    public init(diagnostics: [ConfigDiagnostic]) {
+        self.diagnostics = diagnostics
+    }
+
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}

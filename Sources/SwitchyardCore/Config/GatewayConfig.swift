@@ -1,0 +1,151 @@
+/// The whole gateway configuration: what an operator writes in `switchyard.yaml`.
+///
+/// Values are resolved (secrets read from the environment, defaults applied) and validated; a
+/// `GatewayConfig` that exists is one the gateway can run. Build it with ``ConfigLoader``.
+public struct GatewayConfig: Sendable {
+    public var server: ServerSettings
+    public var providers: [ProviderConfig]
+    public var models: [ModelConfig]
+    /// Where the configuration came from (a file path or "embedded default").
+    public var source: String
+
+    public init(server: ServerSettings = .init(), providers: [ProviderConfig] = [], models: [ModelConfig] = [], source: String) {
+        self.server = server
+        self.providers = providers
+        self.models = models
+        self.source = source
+    }
+
+    public func provider(named name: String) -> ProviderConfig? {
+        providers.first(where: { $0.name == name })
+    }
+}
+
+/// Listener, limits and authentication settings (`server:` in the file).
+public struct ServerSettings: Sendable {
+    /// Address to bind. Default `127.0.0.1`.
+    public var host: String = "127.0.0.1"
+    /// Port to bind; 0 picks a free port. Default 8080.
+    public var port: Int = 8080
+    /// The master key; nil disables authentication (only allowed on a loopback address unless
+    /// `allowUnauthenticated` is set).
+    public var masterKey: Secret?
+    /// Largest request body accepted; larger bodies get 413. Default 16 MiB.
+    public var maxBodyBytes: Int = 16 * 1024 * 1024
+    /// Overall deadline for one upstream call, streams included. Default 600 s.
+    public var requestTimeout: Duration = .seconds(600)
+    /// How long in-flight requests and streams may run after SIGTERM. Default 30 s.
+    public var shutdownGracePeriod: Duration = .seconds(30)
+    /// Idle keep-alive connections are closed after this long. Default 75 s.
+    public var idleTimeout: Duration = .seconds(75)
+    /// Serve HTTPS with these PEM files when set.
+    public var tls: TLSSettings?
+    /// Log level: trace, debug, info, notice, warning, error, critical. Default info.
+    public var logLevel: String = "info"
+    /// One structured log line per request. Default true.
+    public var accessLog: Bool = true
+    /// Allow serving without a master key on a non-loopback address. Default false.
+    public var allowUnauthenticated: Bool = false
+    /// How often the configuration file is checked for changes; nil disables watching.
+    public var reloadCheckInterval: Duration? = .seconds(2)
+
+    public init() {}
+}
+
+public struct TLSSettings: Sendable, Equatable {
+    public var certificatePath: String
+    public var privateKeyPath: String
+
+    public init(certificatePath: String, privateKeyPath: String) {
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+    }
+}
+
+/// One upstream provider account (`providers:` entries).
+public struct ProviderConfig: Sendable {
+    public var name: String
+    /// The adapter: `openai-compatible` (alias `openai` and presets such as `groq`) or `mock`.
+    public var type: String
+    /// The canonical adapter kind after resolving presets (`openai-compatible`, `mock`).
+    public var adapter: String
+    public var baseURL: String
+    public var apiKey: Secret?
+    /// Header that carries the key. Default `Authorization` (value `Bearer <key>`).
+    public var authHeader: String = "Authorization"
+    /// Scheme put before the key in `authHeader`; empty sends the bare key. Default `Bearer`.
+    public var authScheme: String = "Bearer"
+    /// Extra headers sent on every upstream request (values may be secrets).
+    public var headers: [(name: String, value: Secret)] = []
+    public var connectTimeout: Duration = .seconds(10)
+    /// Longest wait for the first response byte (and between stream chunks). Default 300 s.
+    public var readTimeout: Duration = .seconds(300)
+    /// Connections kept per upstream host. Default 512.
+    public var maxConnections: Int = 512
+    /// Adapter-specific settings (the mock provider's knobs).
+    public var options: [String: String] = [:]
+    public var location: SourceLocation?
+
+    public init(name: String, type: String, adapter: String, baseURL: String) {
+        self.name = name
+        self.type = type
+        self.adapter = adapter
+        self.baseURL = baseURL
+    }
+}
+
+/// A public model name and where it is served (`models:` entries).
+public struct ModelConfig: Sendable, Equatable {
+    /// The name clients send. A trailing `*` makes it a prefix pattern (`openai/*`).
+    public var name: String
+    public var provider: String
+    /// The upstream model name; for a pattern, nil means "the part the `*` matched".
+    public var upstreamModel: String?
+    public var aliases: [String]
+    public var location: SourceLocation?
+
+    public init(name: String, provider: String, upstreamModel: String? = nil, aliases: [String] = [], location: SourceLocation? = nil) {
+        self.name = name
+        self.provider = provider
+        self.upstreamModel = upstreamModel
+        self.aliases = aliases
+        self.location = location
+    }
+
+    public var isPattern: Bool { name.hasSuffix("*") }
+}
+
+/// Built-in provider types: presets of the OpenAI-compatible adapter with their default base URL.
+public enum ProviderPresets {
+    public static let openAICompatible = "openai-compatible"
+    public static let mock = "mock"
+
+    /// type → default base URL (nil: the operator must give one).
+    public static let openAICompatiblePresets: [String: String?] = [
+        "openai-compatible": nil,
+        "openai": "https://api.openai.com/v1",
+        "groq": "https://api.groq.com/openai/v1",
+        "together": "https://api.together.xyz/v1",
+        "mistral": "https://api.mistral.ai/v1",
+        "deepseek": "https://api.deepseek.com/v1",
+        "openrouter": "https://openrouter.ai/api/v1",
+        "fireworks": "https://api.fireworks.ai/inference/v1",
+        "vllm": "http://127.0.0.1:8000/v1",
+        "ollama": "http://127.0.0.1:11434/v1",
+        "llamacpp": "http://127.0.0.1:8080/v1",
+        "lmstudio": "http://127.0.0.1:1234/v1",
+    ]
+
+    /// Environment variables whose presence adds a provider to the embedded default.
+    public static let wellKnownKeys: [(variable: String, type: String)] = [
+        ("OPENAI_API_KEY", "openai"),
+        ("GROQ_API_KEY", "groq"),
+        ("TOGETHER_API_KEY", "together"),
+        ("MISTRAL_API_KEY", "mistral"),
+        ("DEEPSEEK_API_KEY", "deepseek"),
+        ("OPENROUTER_API_KEY", "openrouter"),
+        ("FIREWORKS_API_KEY", "fireworks"),
+    ]
+
+    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock]).sorted() }
+}

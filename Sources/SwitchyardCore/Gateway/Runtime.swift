@@ -1,0 +1,49 @@
+import Synchronization
+
+/// Everything one configuration generation needs to serve requests, immutable once built.
+///
+/// A request takes the current snapshot when it starts and keeps it to the end, so a reload
+/// never changes the rules under a request in flight.
+public struct RuntimeSnapshot: Sendable {
+    public let config: GatewayConfig
+    public let catalog: ModelCatalog
+    public let adapters: [String: any ProviderAdapter]
+    public let scrubber: SecretScrubber
+    public let authenticator: MasterKeyAuthenticator
+    /// Increases by one with every successful reload.
+    public let generation: Int
+
+    public init(config: GatewayConfig, adapters: [String: any ProviderAdapter], generation: Int) {
+        self.config = config
+        self.catalog = ModelCatalog(models: config.models)
+        self.adapters = adapters
+        var secrets = config.providers.compactMap(\.apiKey) + config.providers.flatMap { $0.headers.map(\.value) }
+        if let masterKey = config.server.masterKey { secrets.append(masterKey) }
+        self.scrubber = SecretScrubber(secrets: secrets)
+        self.authenticator = MasterKeyAuthenticator(masterKey: config.server.masterKey?.reveal())
+        self.generation = generation
+    }
+}
+
+/// Holds the current ``RuntimeSnapshot`` and swaps it atomically on reload.
+public final class RuntimeHolder: Sendable {
+    private let current: Mutex<RuntimeSnapshot>
+
+    public init(_ snapshot: RuntimeSnapshot) {
+        self.current = Mutex(snapshot)
+    }
+
+    public var snapshot: RuntimeSnapshot {
+        current.withLock { $0 }
+    }
+
+    /// Installs a new snapshot; returns the previous one.
+    @discardableResult
+    public func replace(with snapshot: RuntimeSnapshot) -> RuntimeSnapshot {
+        current.withLock { state in
+            let previous = state
+            state = snapshot
+            return previous
+        }
+    }
+}

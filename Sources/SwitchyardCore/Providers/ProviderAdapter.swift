@@ -1,0 +1,153 @@
+public import NIOCore
+
+/// The OpenAI-dialect endpoints the gateway serves, relative to a provider's base URL.
+public enum Endpoint: String, Sendable, CaseIterable {
+    case chatCompletions = "/chat/completions"
+    case completions = "/completions"
+    case embeddings = "/embeddings"
+
+    /// The route label used in metrics and logs.
+    public var label: String {
+        switch self {
+        case .chatCompletions: "chat_completions"
+        case .completions: "completions"
+        case .embeddings: "embeddings"
+        }
+    }
+
+    /// The GenAI semantic-convention operation name.
+    public var operationName: String {
+        switch self {
+        case .chatCompletions: "chat"
+        case .completions: "text_completion"
+        case .embeddings: "embeddings"
+        }
+    }
+}
+
+/// A request on its way to one provider, already in that provider's wire format.
+public struct UpstreamRequest: Sendable {
+    public var endpoint: Endpoint
+    public var body: ByteBuffer
+    public var stream: Bool
+    public var requestID: String
+    /// The latest instant the whole exchange (streams included) may end.
+    public var deadline: ContinuousClock.Instant
+    /// Headers propagated from the client (trace context).
+    public var propagatedHeaders: [HeaderField]
+
+    public init(
+        endpoint: Endpoint,
+        body: ByteBuffer,
+        stream: Bool,
+        requestID: String,
+        deadline: ContinuousClock.Instant,
+        propagatedHeaders: [HeaderField] = []
+    ) {
+        self.endpoint = endpoint
+        self.body = body
+        self.stream = stream
+        self.requestID = requestID
+        self.deadline = deadline
+        self.propagatedHeaders = propagatedHeaders
+    }
+}
+
+/// What a provider answered: status and headers at once, the body as it arrives.
+public struct UpstreamResponse: Sendable {
+    public var status: Int
+    public var headers: [HeaderField]
+    public var body: ByteStream
+
+    public init(status: Int, headers: [HeaderField], body: ByteStream) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first(where: { $0.name.lowercased() == name.lowercased() })?.value
+    }
+}
+
+/// A provider adapter: sends a request to one configured provider and returns its answer.
+///
+/// Transport failures (connection refused, timeouts, a dead connection) throw ``GatewayError``
+/// with a 502/504 status; HTTP error statuses are returned as responses so the gateway can map
+/// the provider's error body.
+public protocol ProviderAdapter: Sendable {
+    var providerName: String { get }
+    func send(_ request: UpstreamRequest) async throws -> UpstreamResponse
+}
+
+/// A sequence of body chunks from an upstream, consumed once.
+///
+/// Type-erases whatever the transport yields (AsyncHTTPClient's body, the in-process mock)
+/// without a per-chunk allocation or an extra task hop.
+public struct ByteStream: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    public typealias Failure = any Error
+
+    private let makeNext: @Sendable () -> (@Sendable () async throws -> ByteBuffer?)
+
+    public init(_ makeNext: @escaping @Sendable () -> (@Sendable () async throws -> ByteBuffer?)) {
+        self.makeNext = makeNext
+    }
+
+    /// Wraps any sendable async sequence of buffers.
+    public init<Base: AsyncSequence & Sendable>(_ base: Base) where Base.Element == ByteBuffer {
+        self.makeNext = {
+            let box = IteratorBox(base.makeAsyncIterator())
+            return { try await box.next() }
+        }
+    }
+
+    /// A body already in memory.
+    public init(buffers: [ByteBuffer]) {
+        self.makeNext = {
+            let box = IteratorBox(buffers.makeIterator())
+            return { box.nextSync() }
+        }
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol, Sendable {
+        let nextChunk: @Sendable () async throws -> ByteBuffer?
+        public mutating func next() async throws -> ByteBuffer? { try await nextChunk() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(nextChunk: makeNext()) }
+
+    /// Collects the whole body, throwing ``GatewayError`` when it exceeds `limit` bytes.
+    public func collect(upTo limit: Int) async throws -> ByteBuffer {
+        var result = ByteBuffer()
+        for try await var chunk in self {
+            guard result.readableBytes + chunk.readableBytes <= limit else {
+                throw GatewayError.upstreamUnavailable("The provider's response exceeded \(limit) bytes.", code: "upstream_response_too_large")
+            }
+            if result.readableBytes == 0 {
+                result = chunk
+            } else {
+                result.writeBuffer(&chunk)
+            }
+        }
+        return result
+    }
+}
+
+/// Holds a non-Sendable iterator; a ByteStream is consumed by one task at a time.
+private final class IteratorBox<Iterator>: @unchecked Sendable {
+    var iterator: Iterator
+    init(_ iterator: Iterator) { self.iterator = iterator }
+}
+
+extension IteratorBox where Iterator: AsyncIteratorProtocol, Iterator.Element == ByteBuffer {
+    func next() async throws -> ByteBuffer? {
+        var copy = iterator
+        defer { iterator = copy }
+        return try await copy.next()
+    }
+}
+
+extension IteratorBox where Iterator: IteratorProtocol, Iterator.Element == ByteBuffer {
+    func nextSync() -> ByteBuffer? { iterator.next() }
+}
