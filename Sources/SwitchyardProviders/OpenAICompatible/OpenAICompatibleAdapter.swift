@@ -1,0 +1,93 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+import SwitchyardCore
+
+/// Talks to OpenAI and every server that speaks its API (vLLM, Ollama, llama.cpp, Groq,
+/// Together, Mistral, DeepSeek, OpenRouter, Fireworks, LM Studio, ...).
+///
+/// The request body is already in OpenAI form, so the adapter only adds the URL, the
+/// credentials and the configured headers; the body streams back untouched.
+public struct OpenAICompatibleAdapter: ProviderAdapter {
+    public let providerName: String
+    let baseURL: String
+    let client: HTTPClient
+    let staticHeaders: HTTPHeaders
+
+    public init(provider: ProviderConfig, transport: HTTPTransport) {
+        self.providerName = provider.name
+        self.baseURL = provider.baseURL
+        self.client = transport.client(for: provider)
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "accept", value: "application/json, text/event-stream")
+        headers.add(name: "user-agent", value: "switchyard")
+        if let key = provider.apiKey {
+            let value = provider.authScheme.isEmpty ? key.reveal() : "\(provider.authScheme) \(key.reveal())"
+            headers.add(name: provider.authHeader, value: value)
+        }
+        for header in provider.headers {
+            headers.replaceOrAdd(name: header.name, value: header.value.reveal())
+        }
+        self.staticHeaders = headers
+    }
+
+    public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        var outbound = HTTPClientRequest(url: baseURL + request.endpoint.rawValue)
+        outbound.method = .POST
+        outbound.headers = staticHeaders
+        outbound.headers.add(name: "x-request-id", value: request.requestID)
+        for header in request.propagatedHeaders {
+            outbound.headers.replaceOrAdd(name: header.name, value: header.value)
+        }
+        if request.stream {
+            outbound.headers.replaceOrAdd(name: "accept", value: "text/event-stream")
+        }
+        outbound.body = .bytes(request.body)
+        let remaining = request.deadline - .now
+        let deadline = NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0))
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(outbound, deadline: deadline)
+        } catch {
+            throw HTTPTransport.gatewayError(for: error, provider: providerName)
+        }
+        let provider = providerName
+        let body = response.body
+        return UpstreamResponse(
+            status: Int(response.status.code),
+            headers: response.headers.map { HeaderField($0.name, $0.value) },
+            body: ByteStream {
+                let box = UnsafeIteratorBox(body.makeAsyncIterator())
+                return {
+                    do {
+                        return try await box.next()
+                    } catch {
+                        throw HTTPTransport.gatewayError(for: error, provider: provider)
+                    }
+                }
+            }
+        )
+    }
+}
+
+/// The response body iterator is consumed by one task at a time; the box lets the
+/// type-erased ``ByteStream`` hold it.
+final class UnsafeIteratorBox: @unchecked Sendable {
+    var iterator: HTTPClientResponse.Body.AsyncIterator
+    init(_ iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
+    func next() async throws -> ByteBuffer? { try await iterator.next() }
+}
+
+/// Creates ``OpenAICompatibleAdapter``s that share one ``HTTPTransport``.
+public struct OpenAICompatibleAdapterFactory: ProviderAdapterFactory {
+    let transport: HTTPTransport
+
+    public init(transport: HTTPTransport) {
+        self.transport = transport
+    }
+
+    public func makeAdapter(for provider: ProviderConfig) throws -> any ProviderAdapter {
+        OpenAICompatibleAdapter(provider: provider, transport: transport)
+    }
+}
