@@ -44,20 +44,75 @@ public struct Gateway: Sendable {
         }
     }
 
-    public func handle(_ inbound: Inbound, snapshot: RuntimeSnapshot? = nil) async -> GatewayResponse {
+    /// A validated, routed request, ready to be sent upstream.
+    public struct Prepared: Sendable {
+        public let inbound: Inbound
+        public let request: OpenAIRequest
+        public let route: ModelCatalog.Route
+        public let adapter: any ProviderAdapter
+        public let snapshot: RuntimeSnapshot
+        var record: RequestRecord
+
+        /// Whether the client asked for a stream.
+        public var isStream: Bool { request.stream }
+    }
+
+    /// The outcome of ``prepare(_:snapshot:)``.
+    public enum Preparation: Sendable {
+        case ready(Prepared)
+        /// The request was refused (bad input, unknown model); send this response.
+        case answered(GatewayResponse)
+    }
+
+    /// Validates and routes a request (no I/O). On failure the error response is returned and
+    /// the request is already recorded.
+    public func prepare(_ inbound: Inbound, snapshot: RuntimeSnapshot? = nil) -> Preparation {
         let snapshot = snapshot ?? runtime.snapshot
         var record = RequestRecord(requestID: inbound.requestID, endpoint: inbound.endpoint, identity: inbound.identity)
-        do {
-            return try await forward(inbound, snapshot: snapshot, record: &record)
+        do throws(GatewayError) {
+            let request = try OpenAIRequest(endpoint: inbound.endpoint, body: Array(buffer: inbound.body))
+            record.requestedModel = request.model
+            record.stream = request.stream
+            if let user = request.user { record.identity.endUser = user }
+            guard let route = snapshot.catalog.route(for: request.model) else {
+                throw GatewayError.modelNotFound(request.model, suggestions: snapshot.catalog.suggestions(for: request.model))
+            }
+            guard let adapter = snapshot.adapters[route.provider] else {
+                throw GatewayError.internalError("No adapter is running for provider '\(route.provider)'.")
+            }
+            record.provider = route.provider
+            record.servedModel = route.upstreamModel
+            return .ready(Prepared(inbound: inbound, request: request, route: route, adapter: adapter, snapshot: snapshot, record: record))
         } catch {
-            let gatewayError = Self.gatewayError(from: error)
-            record.status = gatewayError.status
-            record.outcome = .error
-            record.errorCode = gatewayError.metricLabel
-            record.duration = .now - inbound.receivedAt
-            observer.requestFinished(record)
-            return .error(gatewayError)
+            return .answered(fail(error, record: &record, receivedAt: inbound.receivedAt))
         }
+    }
+
+    /// Sends a prepared request upstream and returns the response or stream to send back.
+    public func execute(_ prepared: Prepared) async -> GatewayResponse {
+        var record = prepared.record
+        do {
+            return try await forward(prepared, record: &record)
+        } catch {
+            return fail(Self.gatewayError(from: error), record: &record, receivedAt: prepared.inbound.receivedAt)
+        }
+    }
+
+    /// Validates, routes and forwards in one call.
+    public func handle(_ inbound: Inbound, snapshot: RuntimeSnapshot? = nil) async -> GatewayResponse {
+        switch prepare(inbound, snapshot: snapshot) {
+        case .ready(let prepared): await execute(prepared)
+        case .answered(let response): response
+        }
+    }
+
+    private func fail(_ error: GatewayError, record: inout RequestRecord, receivedAt: ContinuousClock.Instant) -> GatewayResponse {
+        record.status = error.status
+        record.outcome = error.status == 499 ? .clientDisconnected : .error
+        record.errorCode = error.metricLabel
+        record.duration = .now - receivedAt
+        observer.requestFinished(record)
+        return .error(error)
     }
 
     static func gatewayError(from error: any Error) -> GatewayError {
@@ -68,19 +123,12 @@ public struct Gateway: Sendable {
         return .internalError()
     }
 
-    private func forward(_ inbound: Inbound, snapshot: RuntimeSnapshot, record: inout RequestRecord) async throws -> GatewayResponse {
-        let request = try OpenAIRequest(endpoint: inbound.endpoint, body: Array(buffer: inbound.body))
-        record.requestedModel = request.model
-        record.stream = request.stream
-        if let user = request.user { record.identity.endUser = user }
-        guard let route = snapshot.catalog.route(for: request.model) else {
-            throw GatewayError.modelNotFound(request.model, suggestions: snapshot.catalog.suggestions(for: request.model))
-        }
-        guard let adapter = snapshot.adapters[route.provider] else {
-            throw GatewayError.internalError("No adapter is running for provider '\(route.provider)'.")
-        }
-        record.provider = route.provider
-        record.servedModel = route.upstreamModel
+    private func forward(_ prepared: Prepared, record: inout RequestRecord) async throws -> GatewayResponse {
+        let inbound = prepared.inbound
+        let request = prepared.request
+        let route = prepared.route
+        let snapshot = prepared.snapshot
+        let adapter = prepared.adapter
         let upstreamBody = request.upstreamBody(upstreamModel: route.upstreamModel)
         let upstreamRequest = UpstreamRequest(
             endpoint: inbound.endpoint,

@@ -1,0 +1,25 @@
+import Hummingbird
+import NIOCore
+import SwitchyardCore
+
+/// Per-request state: the request id, who is calling, when the request arrived.
+public struct GatewayRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var requestID: String = ""
+    public var identity: Identity?
+    public var receivedAt: ContinuousClock.Instant
+    /// The connection, used to notice a client that goes away during a long request.
+    public let channel: any Channel
+    /// Body limit of the current configuration (enforced by ``RequestBodyLimit``).
+    public var maxBodyBytes: Int = 16 * 1024 * 1024
+    /// Set by inference routes: their access log line comes from the gateway's request record.
+    public var loggedByGateway = false
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+        self.receivedAt = .now
+    }
+
+    public var maxUploadSize: Int { maxBodyBytes }
+}

@@ -1,0 +1,179 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import SwitchyardCore
+
+/// The outermost middleware: request id, body limit, error envelope, HTTP metrics and the access
+/// log line for requests that do not reach the gateway pipeline.
+///
+/// Every response leaves with `x-request-id`, and every error (a thrown ``GatewayError``, a
+/// Hummingbird `HTTPError` such as an unknown route or an oversized body, anything else) is
+/// rendered in the OpenAI error envelope.
+struct RequestMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    let runtime: RuntimeHolder
+    let metrics: GatewayMetrics
+    let accessLog: Bool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.requestID = Self.requestID(from: request)
+        let snapshot = runtime.snapshot
+        context.maxBodyBytes = snapshot.config.server.maxBodyBytes
+        context.logger[metadataKey: "request_id"] = .string(context.requestID)
+        var response: Response
+        do {
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > context.maxBodyBytes {
+                throw GatewayError.bodyTooLarge(limit: context.maxBodyBytes)
+            }
+            response = try await next(request, context)
+        } catch {
+            let gatewayError = Self.gatewayError(for: error, request: request, limit: context.maxBodyBytes)
+            if gatewayError.status >= 500 {
+                context.logger.error("request failed", metadata: ["error": .string(String(describing: error))])
+            }
+            response = GatewayResponse.error(gatewayError).hummingbirdResponse()
+        }
+        response.headers[.init("x-request-id")!] = context.requestID
+        let path = Self.routeLabel(request.uri.path)
+        let status = Int(response.status.code)
+        metrics.counter("switchyard_http_requests_total", [("method", request.method.rawValue), ("path", path), ("status", String(status))]).increment()
+        metrics.timer("switchyard_http_request_duration_seconds", [("method", request.method.rawValue), ("path", path)])
+            .recordNanoseconds((ContinuousClock.now - context.receivedAt).nanoseconds)
+        if accessLog, !Self.isInferencePath(request.uri.path) || status == 401 || status == 413 || status == 404 {
+            context.logger.info(
+                "request",
+                metadata: [
+                    "http_method": .string(request.method.rawValue),
+                    "http_path": .string(request.uri.path),
+                    "http_status": .stringConvertible(status),
+                    "duration_ms": .stringConvertible(Double((ContinuousClock.now - context.receivedAt).nanoseconds / 1000) / 1000),
+                ]
+            )
+        }
+        return response
+    }
+
+    static let inferencePaths: Set<String> = [
+        "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings",
+    ]
+
+    static func isInferencePath(_ path: String) -> Bool { inferencePaths.contains(path) }
+
+    /// A bounded label for the path (unknown paths collapse into one value).
+    static func routeLabel(_ path: String) -> String {
+        if inferencePaths.contains(path) || ["/v1/models", "/models", "/health/live", "/health/ready", "/metrics"].contains(path) {
+            return path
+        }
+        if path.hasPrefix("/v1/models/") || path.hasPrefix("/models/") { return "/v1/models/{id}" }
+        return "other"
+    }
+
+    /// Reuses a well-formed inbound `x-request-id` (for end-to-end correlation), else makes one.
+    static func requestID(from request: Request) -> String {
+        if let inbound = request.headers[.init("x-request-id")!], (1...128).contains(inbound.utf8.count),
+            inbound.utf8.allSatisfy({ isIDCharacter($0) })
+        {
+            return inbound
+        }
+        return generateRequestID()
+    }
+
+    private static func isIDCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"):
+            true
+        default: false
+        }
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func generateRequestID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return String(unsafeUninitializedCapacity: 36) { buffer in
+            let prefix = Array("req_".utf8)
+            for (index, byte) in prefix.enumerated() { buffer[index] = byte }
+            var position = 4
+            for word in [high, low] {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    buffer[position] = hex[Int((word >> UInt64(shift)) & 0xF)]
+                    position += 1
+                }
+            }
+            return position
+        }
+    }
+
+    static func gatewayError(for error: any Error, request: Request, limit: Int) -> GatewayError {
+        if let gatewayError = error as? GatewayError { return gatewayError }
+        if let httpError = error as? HTTPError {
+            switch httpError.status.code {
+            case 404:
+                return .notFound("Unknown path: \(request.method.rawValue) \(request.uri.path). The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models.")
+            case 405:
+                return .methodNotAllowed("Method \(request.method.rawValue) is not allowed on \(request.uri.path).")
+            case 413:
+                return .bodyTooLarge(limit: limit)
+            case 400..<500:
+                return GatewayError(status: Int(httpError.status.code), type: "invalid_request_error", code: nil, message: httpError.body ?? httpError.status.reasonPhrase)
+            default:
+                return GatewayError(status: Int(httpError.status.code), type: "api_error", code: nil, message: httpError.status.reasonPhrase)
+            }
+        }
+        return .internalError()
+    }
+}
+
+/// Requires the master key on the routes it guards and records who the caller is.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    let runtime: RuntimeHolder
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let authenticator = runtime.snapshot.authenticator
+        switch authenticator.authenticate(
+            authorization: request.headers[.authorization],
+            apiKey: request.headers[.init("x-api-key")!]
+        ) {
+        case .success(let identity):
+            var context = context
+            context.identity = identity
+            context.logger[metadataKey: "identity"] = .string(identity.subject)
+            return try await next(request, context)
+        case .failure(let error):
+            throw error
+        }
+    }
+}
+
+extension GatewayResponse {
+    /// Converts to a Hummingbird response; a stream is written as it is produced.
+    func hummingbirdResponse() -> Response {
+        var fields = HTTPFields()
+        for header in headers {
+            if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+        }
+        let status = HTTPResponse.Status(code: status)
+        switch body {
+        case .buffer(let buffer):
+            return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: buffer))
+        case .stream(let stream):
+            return Response(
+                status: status,
+                headers: fields,
+                body: ResponseBody { writer in
+                    await stream.run { buffer in try await writer.write(buffer) }
+                    try await writer.finish(nil)
+                }
+            )
+        }
+    }
+}

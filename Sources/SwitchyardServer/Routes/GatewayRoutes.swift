@@ -1,0 +1,77 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SwitchyardCore
+
+/// The OpenAI-compatible API: inference endpoints and the model list.
+struct GatewayRoutes {
+    let gateway: Gateway
+    let runtime: RuntimeHolder
+
+    func register(on router: some RouterMethods<GatewayRequestContext>) {
+        for prefix in ["/v1", ""] {
+            for endpoint in Endpoint.allCases {
+                router.post(RouterPath(prefix + endpoint.rawValue)) { request, context in
+                    try await inference(endpoint, request: request, context: context)
+                }
+            }
+            router.get(RouterPath(prefix + "/models")) { _, _ in
+                listModels()
+            }
+            router.get(RouterPath(prefix + "/models/**")) { _, context in
+                let id = context.parameters.getCatchAll().joined(separator: "/")
+                return try retrieveModel(id)
+            }
+        }
+    }
+
+    func inference(_ endpoint: Endpoint, request: Request, context: GatewayRequestContext) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxBodyBytes)
+        var propagated: [HeaderField] = []
+        for name in ["traceparent", "tracestate"] {
+            if let value = request.headers[HTTPField.Name(name)!] { propagated.append(HeaderField(name, value)) }
+        }
+        let inbound = Gateway.Inbound(
+            endpoint: endpoint,
+            body: body,
+            identity: context.identity ?? .anonymous,
+            requestID: context.requestID,
+            receivedAt: context.receivedAt,
+            propagatedHeaders: propagated
+        )
+        switch gateway.prepare(inbound) {
+        case .answered(let response):
+            return response.hummingbirdResponse()
+        case .ready(let prepared):
+            if prepared.isStream {
+                // A stream can wait long for its first token: cancel the upstream call as soon
+                // as the client hangs up instead of at the first write.
+                let detector = try? await context.channel.pipeline.handler(type: DisconnectDetector.self).get()
+                let gateway = self.gateway
+                let response = await withCancellationOnDisconnect(detector?.clientGone) {
+                    await gateway.execute(prepared)
+                }
+                return response.hummingbirdResponse()
+            }
+            return await gateway.execute(prepared).hummingbirdResponse()
+        }
+    }
+
+    func listModels() -> Response {
+        let catalog = runtime.snapshot.catalog
+        let data = catalog.listedModels.map { model -> JSONValue in
+            ["id": .string(model.name), "object": "model", "created": 0, "owned_by": .string(model.provider)]
+        }
+        return GatewayResponse.json(["object": "list", "data": .array(data)]).hummingbirdResponse()
+    }
+
+    func retrieveModel(_ id: String) throws -> Response {
+        let catalog = runtime.snapshot.catalog
+        guard !id.isEmpty, let route = catalog.route(for: id) else {
+            throw GatewayError.modelNotFound(id, suggestions: catalog.suggestions(for: id))
+        }
+        return GatewayResponse.json(["id": .string(id), "object": "model", "created": 0, "owned_by": .string(route.provider)])
+            .hummingbirdResponse()
+    }
+}

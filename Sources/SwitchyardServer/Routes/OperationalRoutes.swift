@@ -1,0 +1,56 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Prometheus
+import SwitchyardCore
+
+/// Liveness, readiness and Prometheus metrics. Unauthenticated, as probes and scrapers expect.
+struct OperationalRoutes {
+    let runtime: RuntimeHolder
+    let prometheus: PrometheusCollectorRegistry
+    let health: ProviderHealth
+    let lifecycle: LifecycleState
+
+    func register(on router: Router<GatewayRequestContext>) {
+        router.get("/health/live") { _, _ in
+            GatewayResponse.json(["status": "ok"]).hummingbirdResponse()
+        }
+        router.get("/health/ready") { _, _ in
+            readiness()
+        }
+        router.get("/metrics") { _, _ in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(16 * 1024)
+            prometheus.emit(into: &bytes)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+            )
+        }
+    }
+
+    func readiness() -> Response {
+        let snapshot = runtime.snapshot
+        let now = ContinuousClock.now
+        let providers = snapshot.config.providers.map { provider -> JSONValue in
+            var entry: JSONObject = ["name": .string(provider.name), "type": .string(provider.type)]
+            if let status = health.status(of: provider.name) {
+                entry["status"] = status.consecutiveFailures > 0 ? "failing" : "ok"
+                if let lastError = status.lastError { entry["last_error"] = .string(lastError) }
+                if let success = status.lastSuccess { entry["seconds_since_success"] = JSONValue(Double((now - success).components.seconds)) }
+                entry["consecutive_failures"] = JSONValue(status.consecutiveFailures)
+            } else {
+                entry["status"] = "no_traffic_yet"
+            }
+            return .object(entry)
+        }
+        let ready = !lifecycle.isShuttingDown
+        let body: JSONValue = [
+            "status": ready ? "ready" : "shutting_down",
+            "config": ["source": .string(snapshot.config.source), "generation": JSONValue(snapshot.generation)],
+            "providers": .array(providers),
+        ]
+        return GatewayResponse.json(body, status: ready ? 200 : 503).hummingbirdResponse()
+    }
+}

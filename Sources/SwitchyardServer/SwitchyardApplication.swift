@@ -1,0 +1,214 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import SwitchyardCore
+import UnixSignals
+
+/// Assembles the gateway: configuration, runtime snapshot, routes, middleware, reload service.
+///
+/// The executable (or a test) builds one, then runs ``makeApplication(onServerRunning:)``
+/// inside a `ServiceGroup`.
+public final class SwitchyardApplication: Sendable {
+    public let source: ConfigurationSource
+    public let runtime: RuntimeHolder
+    public let gateway: Gateway
+    public let metrics: GatewayMetrics
+    public let providerHealth: ProviderHealth
+    public let prometheus: PrometheusCollectorRegistry
+    let registry: AdapterRegistry
+    let logger: Logger
+    let environment: [String: String]
+    let overrides: @Sendable (inout GatewayConfig) -> Void
+    let lifecycle = LifecycleState()
+    private let lastFingerprint: Mutex<Data?>
+
+    /// Loads the configuration and builds the first runtime snapshot.
+    public init(
+        source: ConfigurationSource,
+        registry: AdapterRegistry,
+        prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        logger: Logger,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        overrides: @escaping @Sendable (inout GatewayConfig) -> Void = { _ in }
+    ) throws {
+        self.overrides = overrides
+        self.source = source
+        self.registry = registry
+        self.prometheus = prometheus
+        self.logger = logger
+        self.environment = environment
+        var (config, warnings) = try source.load(environment: environment)
+        overrides(&config)
+        for warning in warnings {
+            logger.warning("configuration warning", metadata: ["detail": .string(warning.description)])
+        }
+        let adapters = try registry.makeAdapters(for: config)
+        let runtime = RuntimeHolder(RuntimeSnapshot(config: config, adapters: adapters, generation: 1))
+        self.runtime = runtime
+        self.lastFingerprint = Mutex(source.fingerprint())
+        self.metrics = GatewayMetrics(factory: PrometheusMetricsFactory(registry: prometheus))
+        self.providerHealth = ProviderHealth()
+        let accessLogger = logger
+        let access = AccessLogObserver(logger: accessLogger, enabled: { runtime.snapshot.config.server.accessLog })
+        self.gateway = Gateway(runtime: runtime, observer: ObserverList([metrics, providerHealth, access]))
+        if config.server.masterKey == nil {
+            logger.warning("no master key configured: the API is open to anyone who can reach \(config.server.host):\(config.server.port)")
+        }
+    }
+
+    public var config: GatewayConfig { runtime.snapshot.config }
+
+    /// Builds the router with all routes and middleware.
+    public func makeRouter() -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: RequestMiddleware(runtime: runtime, metrics: metrics, accessLog: true))
+        OperationalRoutes(runtime: runtime, prometheus: prometheus, health: providerHealth, lifecycle: lifecycle).register(on: router)
+        let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime))
+        GatewayRoutes(gateway: gateway, runtime: runtime).register(on: api)
+        return router
+    }
+
+    /// The Hummingbird application with the reload service attached.
+    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+        let settings = config.server
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [DisconnectDetector()],
+            idleTimeout: .seconds(Int64(settings.idleTimeout.components.seconds))
+        )
+        let server: HTTPServerBuilder
+        if let tls = settings.tls {
+            let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificatePath)
+            let key = try NIOSSLPrivateKey(file: tls.privateKeyPath, format: .pem)
+            let tlsConfiguration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: certificates.map { .certificate($0) },
+                privateKey: .privateKey(key)
+            )
+            server = try .tls(.http1(configuration: http1), tlsConfiguration: tlsConfiguration)
+        } else {
+            server = .http1(configuration: http1)
+        }
+        let logger = self.logger
+        let scheme = settings.tls == nil ? "http" : "https"
+        return Application(
+            router: makeRouter(),
+            server: server,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
+            services: [ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle)],
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? settings.port
+                logger.notice(
+                    "switchyard listening",
+                    metadata: ["address": .string("\(scheme)://\(settings.host):\(port)"), "config": .string(self.source.description)]
+                )
+                await onServerRunning(port)
+            },
+            logger: logger
+        )
+    }
+
+    /// Re-reads the configuration; on success swaps it in atomically, otherwise keeps the old one.
+    @discardableResult
+    public func reload(reason: String) -> Bool {
+        lastFingerprint.withLock { $0 = source.fingerprint() }
+        var loaded: (config: GatewayConfig, warnings: [ConfigDiagnostic])
+        do {
+            loaded = try source.load(environment: environment)
+            overrides(&loaded.config)
+        } catch {
+            logger.error(
+                "configuration reload rejected; keeping the running configuration",
+                metadata: ["reason": .string(reason), "problems": .array(error.diagnostics.map { .string($0.description) })]
+            )
+            return false
+        }
+        let adapters: [String: any ProviderAdapter]
+        do {
+            adapters = try registry.makeAdapters(for: loaded.config)
+        } catch {
+            logger.error("configuration reload rejected; keeping the running configuration", metadata: ["error": .string("\(error)")])
+            return false
+        }
+        let current = runtime.snapshot
+        let old = current.config.server
+        let new = loaded.config.server
+        if old.host != new.host || old.port != new.port || old.tls != new.tls {
+            logger.warning("listener settings (host, port, tls) changed; they take effect after a restart")
+        }
+        for warning in loaded.warnings {
+            logger.warning("configuration warning", metadata: ["detail": .string(warning.description)])
+        }
+        runtime.replace(with: RuntimeSnapshot(config: loaded.config, adapters: adapters, generation: current.generation + 1))
+        logger.notice(
+            "configuration reloaded",
+            metadata: [
+                "reason": .string(reason), "generation": .stringConvertible(current.generation + 1),
+                "providers": .stringConvertible(loaded.config.providers.count), "models": .stringConvertible(loaded.config.models.count),
+            ]
+        )
+        return true
+    }
+
+    /// Reloads if the file's contents changed since the last load.
+    func reloadIfChanged() {
+        guard case .file = source else { return }
+        let current = source.fingerprint()
+        let changed = lastFingerprint.withLock { $0 != current }
+        if changed { reload(reason: "file changed") }
+    }
+}
+
+/// Watches the configuration file and SIGHUP, reloading on either.
+struct ConfigReloader: Service {
+    let application: SwitchyardApplication
+
+    func run() async throws {
+        guard case .file = application.source else {
+            try? await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        application.reload(reason: "SIGHUP")
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        let interval = application.runtime.snapshot.config.server.reloadCheckInterval ?? .seconds(5)
+                        try? await Task.sleep(for: interval)
+                        if Task.isCancelled { break }
+                        if application.runtime.snapshot.config.server.reloadCheckInterval != nil {
+                            application.reloadIfChanged()
+                        }
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+    }
+}
+
+/// Flips readiness to "shutting down" as soon as graceful shutdown starts.
+struct ShutdownWatcher: Service {
+    let lifecycle: LifecycleState
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        lifecycle.markShuttingDown()
+    }
+}
+
+final class LifecycleState: Sendable {
+    private let shuttingDown = Atomic<Bool>(false)
+    let startedAt = ContinuousClock.now
+
+    var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+    func markShuttingDown() { shuttingDown.store(true, ordering: .relaxed) }
+}

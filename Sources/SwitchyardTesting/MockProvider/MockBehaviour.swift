@@ -1,0 +1,72 @@
+import SwitchyardCore
+
+/// The knobs of the mock provider: timing, size and failure modes.
+///
+/// Defaults come from the mock's configuration (`options:` of a `mock` provider, or
+/// `switchyard mock-provider` flags); a request can override any knob with an `x-mock-<knob>`
+/// header or a `"mock": {...}` object in its JSON body (the gateway forwards unknown fields
+/// untouched, so tests can steer the mock through the gateway).
+public struct MockBehaviour: Sendable, Equatable {
+    /// Delay before the response head is sent.
+    public var latencyMilliseconds: Int = 0
+    /// Delay between the response head and the first chunk of a stream.
+    public var firstTokenDelayMilliseconds: Int = 0
+    /// Delay between stream chunks.
+    public var chunkDelayMilliseconds: Int = 0
+    /// Content chunks in a streamed answer (also the completion token count).
+    public var chunks: Int = 8
+    /// When set, every content chunk carries exactly this many characters.
+    public var chunkBytes: Int? = nil
+    /// Answer with this HTTP status and an OpenAI error body.
+    public var status: Int? = nil
+    /// `Retry-After` value sent with an error status.
+    public var retryAfter: String? = nil
+    /// Close the connection after this many content chunks (no terminating chunk, no [DONE]).
+    public var dropAfterChunks: Int? = nil
+    /// Send an in-band `{"error":...}` event after this many content chunks.
+    public var errorAfterChunks: Int? = nil
+    /// Send a body that is not valid JSON (a broken event in streams).
+    public var malformed: Bool = false
+    /// Number of parallel tool calls to make when the request offers tools.
+    public var toolCalls: Int = 1
+    /// Fixed answer text instead of the generated one.
+    public var content: String? = nil
+    /// Embedding dimensions when the request does not ask for a number.
+    public var embeddingDimensions: Int = 8
+
+    public init() {}
+
+    /// Applies `key=value` settings (option names as in configuration, e.g. `chunk_delay_ms`).
+    public mutating func apply(_ key: String, _ value: String) {
+        let number = Int(value)
+        switch String(key.lowercased().map { $0 == "-" ? "_" : $0 }) {
+        case "latency_ms": latencyMilliseconds = max(0, number ?? latencyMilliseconds)
+        case "first_token_delay_ms": firstTokenDelayMilliseconds = max(0, number ?? firstTokenDelayMilliseconds)
+        case "chunk_delay_ms": chunkDelayMilliseconds = max(0, number ?? chunkDelayMilliseconds)
+        case "chunks": chunks = min(max(1, number ?? chunks), 100_000)
+        case "chunk_bytes": chunkBytes = number.map { min(max(1, $0), 1_000_000) }
+        case "status": status = number.flatMap { (100...599).contains($0) ? $0 : nil }
+        case "retry_after": retryAfter = value
+        case "drop_after": dropAfterChunks = number.map { max(0, $0) }
+        case "error_after": errorAfterChunks = number.map { max(0, $0) }
+        case "malformed": malformed = value == "true" || value == "1"
+        case "tool_calls": toolCalls = min(max(1, number ?? toolCalls), 16)
+        case "content": content = value
+        case "embedding_dimensions": embeddingDimensions = min(max(1, number ?? embeddingDimensions), 4096)
+        default: break
+        }
+    }
+
+    /// Applies the `mock` object of a request body.
+    public mutating func apply(_ object: JSONObject) {
+        for (key, value) in object.members {
+            switch value {
+            case .string(let text): apply(key, text)
+            case .number(_, let raw): apply(key, raw)
+            case .bool(let flag): apply(key, flag ? "true" : "false")
+            default: break
+            }
+        }
+    }
+}
+

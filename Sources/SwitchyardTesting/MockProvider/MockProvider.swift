@@ -1,0 +1,484 @@
+import NIOCore
+import Synchronization
+import SwitchyardCore
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A deterministic OpenAI-dialect model provider for tests, benchmarks and offline use.
+///
+/// It produces chat completions (with tool calls when tools are offered), legacy completions,
+/// embeddings and model lists, streamed or not, and can misbehave on demand (see
+/// ``MockBehaviour``). The same engine backs the in-process adapter (`type: mock`) and the HTTP
+/// server (`switchyard mock-provider`). It records what it received, so tests can check what
+/// the gateway sent upstream.
+public final class MockProvider: Sendable {
+    public let defaults: MockBehaviour
+    /// Models listed by `GET /v1/models`.
+    public let models: [String]
+    /// When set, requests must carry `Authorization: Bearer <key>` or get 401.
+    public let requiredAPIKey: String?
+    private let state = Mutex(MockStats())
+
+    public init(defaults: MockBehaviour = MockBehaviour(), models: [String] = ["mock-gpt", "mock-embedding"], requiredAPIKey: String? = nil) {
+        self.defaults = defaults
+        self.models = models
+        self.requiredAPIKey = requiredAPIKey
+    }
+
+    /// What the mock has seen so far.
+    public var stats: MockStats { state.withLock { $0 } }
+
+    public func resetStats() { state.withLock { $0 = MockStats() } }
+
+    func recordStreamEnd(cancelled: Bool) {
+        state.withLock { stats in
+            if cancelled { stats.cancelledStreams += 1 } else { stats.completedStreams += 1 }
+        }
+    }
+
+    /// How the mock answers one request: status, headers and the body as timed pieces.
+    public struct Plan: Sendable {
+        public var status: Int
+        public var headers: [HeaderField]
+        public var latency: Duration
+        public var pieces: [Piece]
+        /// Close the connection abruptly after the pieces instead of ending the body.
+        public var dropConnection: Bool
+        public var isStream: Bool
+
+        public struct Piece: Sendable {
+            public var delay: Duration
+            public var bytes: ByteBuffer
+        }
+    }
+
+    /// Plans the answer to `method path` with the given headers and body.
+    public func plan(method: String, path: String, headers: [HeaderField], body: [UInt8]) -> Plan {
+        let path = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+        state.withLock { stats in
+            stats.requests += 1
+            stats.lastPath = path
+            stats.lastHeaders = headers
+            stats.lastBody = body
+        }
+        if let requiredAPIKey {
+            let presented = headers.first(where: { $0.name.lowercased() == "authorization" })?.value
+            if presented != "Bearer \(requiredAPIKey)" {
+                return errorPlan(status: 401, type: "invalid_request_error", code: "invalid_api_key", message: "Incorrect API key provided: \(presented ?? "none").")
+            }
+        }
+        var behaviour = defaults
+        for header in headers where header.name.lowercased().hasPrefix("x-mock-") {
+            behaviour.apply(String(header.name.dropFirst(7)), header.value)
+        }
+        if method == "GET" {
+            if path.hasSuffix("/models") {
+                let data = models.map { model -> JSONValue in
+                    .object(["id": .string(model), "object": "model", "created": JSONValue(1_700_000_000), "owned_by": "switchyard-mock"])
+                }
+                return jsonPlan(.object(["object": "list", "data": .array(data)]), behaviour: behaviour)
+            }
+            return errorPlan(status: 404, type: "invalid_request_error", code: "not_found", message: "Unknown path \(path).")
+        }
+        let request: JSONObject
+        do {
+            guard let object = try JSONValue.parse(body).objectValue else {
+                return errorPlan(status: 400, type: "invalid_request_error", code: "invalid_json", message: "The body must be a JSON object.")
+            }
+            request = object
+        } catch {
+            return errorPlan(status: 400, type: "invalid_request_error", code: "invalid_json", message: "Invalid JSON: \(error).")
+        }
+        if let mock = request["mock"]?.objectValue { behaviour.apply(mock) }
+        if let status = behaviour.status, status >= 400 {
+            var plan = errorPlan(status: status, type: Self.errorType(for: status), code: nil, message: "Mock failure with status \(status).")
+            if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
+            plan.latency = .milliseconds(behaviour.latencyMilliseconds)
+            return plan
+        }
+        let model = request["model"]?.stringValue ?? "mock-gpt"
+        if path.hasSuffix("/embeddings") {
+            return embeddingsPlan(request, model: model, behaviour: behaviour)
+        }
+        let isChat = path.hasSuffix("/chat/completions")
+        guard isChat || path.hasSuffix("/completions") else {
+            return errorPlan(status: 404, type: "invalid_request_error", code: "not_found", message: "Unknown path \(path).")
+        }
+        return completionPlan(request, chat: isChat, model: model, promptBytes: body.count, behaviour: behaviour)
+    }
+
+    static func errorType(for status: Int) -> String {
+        switch status {
+        case 401: "invalid_request_error"
+        case 429: "rate_limit_error"
+        case 400..<500: "invalid_request_error"
+        default: "server_error"
+        }
+    }
+
+    private func errorPlan(status: Int, type: String, code: String?, message: String) -> Plan {
+        let body = JSONValue.object([
+            "error": .object([
+                "message": .string(message), "type": .string(type), "param": .null, "code": code.map(JSONValue.string) ?? .null,
+            ])
+        ])
+        return Plan(
+            status: status,
+            headers: [HeaderField("content-type", "application/json")],
+            latency: .zero,
+            pieces: [.init(delay: .zero, bytes: ByteBuffer(bytes: body.serializedBytes()))],
+            dropConnection: false,
+            isStream: false
+        )
+    }
+
+    private func jsonPlan(_ value: JSONValue, behaviour: MockBehaviour) -> Plan {
+        var bytes = value.serializedBytes()
+        if behaviour.malformed { bytes = Array(bytes.prefix(max(1, bytes.count / 2))) }
+        return Plan(
+            status: 200,
+            headers: [HeaderField("content-type", "application/json")],
+            latency: .milliseconds(behaviour.latencyMilliseconds),
+            pieces: [.init(delay: .zero, bytes: ByteBuffer(bytes: bytes))],
+            dropConnection: false,
+            isStream: false
+        )
+    }
+
+    // MARK: Embeddings
+
+    private func embeddingsPlan(_ request: JSONObject, model: String, behaviour: MockBehaviour) -> Plan {
+        let inputs: [String]
+        switch request["input"] {
+        case .string(let text): inputs = [text]
+        case .array(let items): inputs = items.map { $0.stringValue ?? $0.serialized() }
+        default: inputs = []
+        }
+        let dimensions = request["dimensions"]?.intValue.map { min(max(1, $0), 4096) } ?? behaviour.embeddingDimensions
+        let base64 = request["encoding_format"]?.stringValue == "base64"
+        var data: [JSONValue] = []
+        var promptTokens = 0
+        for (index, input) in inputs.enumerated() {
+            let vector = Self.embedding(for: input, dimensions: dimensions)
+            promptTokens += Self.approximateTokens(input.utf8.count)
+            let embedding: JSONValue
+            if base64 {
+                var raw: [UInt8] = []
+                raw.reserveCapacity(vector.count * 4)
+                for value in vector {
+                    withUnsafeBytes(of: value.bitPattern.littleEndian) { raw.append(contentsOf: $0) }
+                }
+                embedding = .string(Data(raw).base64EncodedString())
+            } else {
+                embedding = .array(vector.map { JSONValue(Double($0)) })
+            }
+            data.append(.object(["object": "embedding", "index": JSONValue(index), "embedding": embedding]))
+        }
+        return jsonPlan(
+            .object([
+                "object": "list", "data": .array(data), "model": .string(model),
+                "usage": .object(["prompt_tokens": JSONValue(promptTokens), "total_tokens": JSONValue(promptTokens)]),
+            ]),
+            behaviour: behaviour
+        )
+    }
+
+    /// A deterministic unit vector derived from the text (FNV-1a seeded generator).
+    static func embedding(for text: String, dimensions: Int) -> [Float] {
+        var seed: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            seed ^= UInt64(byte)
+            seed = seed &* 0x100_0000_01b3
+        }
+        var values: [Float] = []
+        values.reserveCapacity(dimensions)
+        var norm: Float = 0
+        for _ in 0..<dimensions {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let value = Float(Int64(bitPattern: seed >> 11) % 2000 - 1000) / 1000
+            values.append(value)
+            norm += value * value
+        }
+        let scale = norm > 0 ? 1 / norm.squareRoot() : 1
+        return values.map { ($0 * scale * 1_000_000).rounded() / 1_000_000 }
+    }
+
+    static func approximateTokens(_ bytes: Int) -> Int { max(1, (bytes + 3) / 4) }
+
+    // MARK: Completions
+
+    private func completionPlan(_ request: JSONObject, chat: Bool, model: String, promptBytes: Int, behaviour: MockBehaviour) -> Plan {
+        let stream = request["stream"]?.boolValue == true
+        let includeUsage = request["stream_options"]?["include_usage"]?.boolValue == true
+        let id = chat ? "chatcmpl-mock" : "cmpl-mock"
+        let created = JSONValue(1_700_000_000)
+        let promptTokens = Self.approximateTokens(promptBytes)
+        let toolCalls = chat ? plannedToolCalls(request, behaviour: behaviour) : []
+        let pieces = contentPieces(request, chat: chat, behaviour: behaviour)
+        let completionTokens = toolCalls.isEmpty ? pieces.count : toolCalls.count * 4
+        let usage = JSONValue.object([
+            "prompt_tokens": JSONValue(promptTokens),
+            "completion_tokens": JSONValue(completionTokens),
+            "total_tokens": JSONValue(promptTokens + completionTokens),
+            "prompt_tokens_details": .object(["cached_tokens": JSONValue(0)]),
+            "completion_tokens_details": .object(["reasoning_tokens": JSONValue(0)]),
+        ])
+        let finishReason = toolCalls.isEmpty ? "stop" : "tool_calls"
+
+        if !stream {
+            let choice: JSONValue
+            if chat {
+                var message: JSONObject = ["role": "assistant"]
+                if toolCalls.isEmpty {
+                    message["content"] = .string(pieces.joined())
+                } else {
+                    message["content"] = .null
+                    message["tool_calls"] = .array(
+                        toolCalls.map { call in
+                            .object([
+                                "id": .string(call.id), "type": "function",
+                                "function": .object(["name": .string(call.name), "arguments": .string(call.arguments)]),
+                            ])
+                        }
+                    )
+                }
+                message["refusal"] = .null
+                choice = .object([
+                    "index": JSONValue(0), "message": .object(message), "logprobs": .null, "finish_reason": .string(finishReason),
+                ])
+            } else {
+                choice = .object(["index": JSONValue(0), "text": .string(pieces.joined()), "logprobs": .null, "finish_reason": "stop"])
+            }
+            return jsonPlan(
+                .object([
+                    "id": .string(id), "object": chat ? "chat.completion" : "text_completion", "created": created,
+                    "model": .string(model), "choices": .array([choice]), "usage": usage, "system_fingerprint": "fp_mock",
+                ]),
+                behaviour: behaviour
+            )
+        }
+
+        // Streaming.
+        let object = chat ? "chat.completion.chunk" : "text_completion"
+        func chunk(_ choice: JSONValue?, usage chunkUsage: JSONValue? = nil) -> ByteBuffer {
+            var fields: JSONObject = [
+                "id": .string(id), "object": .string(object), "created": created, "model": .string(model),
+                "system_fingerprint": "fp_mock",
+                "choices": .array(choice.map { [$0] } ?? []),
+            ]
+            if includeUsage { fields["usage"] = chunkUsage ?? .null }
+            var buffer = ByteBuffer()
+            buffer.writeStaticString("data: ")
+            buffer.writeBytes(JSONValue.object(fields).serializedBytes())
+            buffer.writeStaticString("\n\n")
+            return buffer
+        }
+        func delta(_ delta: JSONObject, finish: String? = nil) -> JSONValue {
+            if chat {
+                return .object([
+                    "index": JSONValue(0), "delta": .object(delta), "logprobs": .null,
+                    "finish_reason": finish.map(JSONValue.string) ?? .null,
+                ])
+            }
+            return .object([
+                "index": JSONValue(0), "text": delta["content"] ?? .string(""), "logprobs": .null,
+                "finish_reason": finish.map(JSONValue.string) ?? .null,
+            ])
+        }
+        let chunkDelay = Duration.milliseconds(behaviour.chunkDelayMilliseconds)
+        var out: [Plan.Piece] = []
+        var contentChunks = 0
+        var dropped = false
+        func append(_ bytes: ByteBuffer) {
+            let delay = out.isEmpty ? Duration.milliseconds(behaviour.firstTokenDelayMilliseconds) : chunkDelay
+            out.append(.init(delay: delay, bytes: bytes))
+        }
+        /// Applies failure knobs before content chunk number `contentChunks`; true stops the stream.
+        func failureHere() -> Bool {
+            if let drop = behaviour.dropAfterChunks, contentChunks >= drop {
+                dropped = true
+                return true
+            }
+            if let errorAfter = behaviour.errorAfterChunks, contentChunks >= errorAfter {
+                var buffer = ByteBuffer()
+                buffer.writeStaticString("data: ")
+                buffer.writeString(#"{"error":{"message":"Mock provider failed mid-stream.","type":"server_error","param":null,"code":"mock_stream_error"}}"#)
+                buffer.writeStaticString("\n\n")
+                append(buffer)
+                return true
+            }
+            if behaviour.malformed && contentChunks >= 1 {
+                var buffer = ByteBuffer()
+                buffer.writeStaticString("data: {\"id\": \"broken\n\n")
+                append(buffer)
+                return true
+            }
+            return false
+        }
+
+        if chat { append(chunk(delta(["role": "assistant", "content": ""]))) }
+        var stopped = false
+        if toolCalls.isEmpty {
+            for piece in pieces {
+                if failureHere() {
+                    stopped = true
+                    break
+                }
+                append(chunk(delta(["content": .string(piece)])))
+                contentChunks += 1
+            }
+        } else {
+            for (index, call) in toolCalls.enumerated() {
+                if failureHere() {
+                    stopped = true
+                    break
+                }
+                let head: JSONObject = [
+                    "index": JSONValue(index), "id": .string(call.id), "type": "function",
+                    "function": .object(["name": .string(call.name), "arguments": ""]),
+                ]
+                append(chunk(delta(["tool_calls": .array([.object(head)])])))
+                // Arguments arrive in fragments, as real providers send them.
+                let arguments = Array(call.arguments)
+                let step = max(1, arguments.count / 3)
+                var start = 0
+                while start < arguments.count {
+                    let fragment = String(arguments[start..<min(arguments.count, start + step)])
+                    let part: JSONObject = ["index": JSONValue(index), "function": .object(["arguments": .string(fragment)])]
+                    append(chunk(delta(["tool_calls": .array([.object(part)])])))
+                    start += step
+                }
+                contentChunks += 1
+            }
+        }
+        if !stopped && !dropped {
+            append(chunk(delta([:], finish: finishReason)))
+            if includeUsage { append(chunk(nil, usage: usage)) }
+            var done = ByteBuffer()
+            done.writeStaticString("data: [DONE]\n\n")
+            append(done)
+        } else if !dropped {
+            var done = ByteBuffer()
+            done.writeStaticString("data: [DONE]\n\n")
+            append(done)
+        }
+        return Plan(
+            status: 200,
+            headers: [HeaderField("content-type", "text/event-stream"), HeaderField("cache-control", "no-cache")],
+            latency: .milliseconds(behaviour.latencyMilliseconds),
+            pieces: out,
+            dropConnection: dropped,
+            isStream: true
+        )
+    }
+
+    struct PlannedToolCall {
+        var id: String
+        var name: String
+        var arguments: String
+    }
+
+    private func plannedToolCalls(_ request: JSONObject, behaviour: MockBehaviour) -> [PlannedToolCall] {
+        guard let tools = request["tools"]?.arrayValue, !tools.isEmpty else { return [] }
+        if request["tool_choice"]?.stringValue == "none" { return [] }
+        // After a tool result, answer in text so that agent loops terminate.
+        if request["messages"]?.arrayValue?.last?["role"]?.stringValue == "tool" { return [] }
+        var chosen = tools
+        if let forced = request["tool_choice"]?["function"]?["name"]?.stringValue {
+            chosen = tools.filter { $0["function"]?["name"]?.stringValue == forced }
+        }
+        return chosen.prefix(behaviour.toolCalls).enumerated().compactMap { index, tool in
+            guard let function = tool["function"], let name = function["name"]?.stringValue else { return nil }
+            let arguments = Self.sampleArguments(for: function["parameters"])
+            return PlannedToolCall(id: "call_mock_\(index)", name: name, arguments: arguments.serialized())
+        }
+    }
+
+    /// Arguments that satisfy a JSON schema's required properties with placeholder values.
+    static func sampleArguments(for schema: JSONValue?) -> JSONValue {
+        guard let properties = schema?["properties"]?.objectValue else { return .object(JSONObject()) }
+        let required = Set(schema?["required"]?.arrayValue?.compactMap(\.stringValue) ?? properties.keys)
+        var result = JSONObject()
+        for (name, property) in properties.members where required.contains(name) {
+            result[name] = sampleValue(for: property)
+        }
+        return .object(result)
+    }
+
+    static func sampleValue(for schema: JSONValue) -> JSONValue {
+        if let options = schema["enum"]?.arrayValue, let first = options.first { return first }
+        switch schema["type"]?.stringValue {
+        case "integer": return JSONValue(42)
+        case "number": return JSONValue(1.5)
+        case "boolean": return .bool(true)
+        case "array": return .array([])
+        case "object": return sampleArguments(for: schema)
+        default: return .string("mock")
+        }
+    }
+
+    private func contentPieces(_ request: JSONObject, chat: Bool, behaviour: MockBehaviour) -> [String] {
+        let count = behaviour.chunks
+        if let size = behaviour.chunkBytes {
+            let filler = Array("switchyard mock token stream ".utf8)
+            return (0..<count).map { index in
+                String(decoding: (0..<size).map { filler[($0 + index) % filler.count] }, as: UTF8.self)
+            }
+        }
+        let text: String
+        if let content = behaviour.content {
+            text = content
+        } else {
+            var prompt = ""
+            if chat, let messages = request["messages"]?.arrayValue {
+                let lastUser = messages.last(where: { $0["role"]?.stringValue == "user" })
+                if let content = lastUser?["content"] {
+                    prompt = content.stringValue ?? content.arrayValue?.compactMap { $0["text"]?.stringValue }.joined(separator: " ") ?? ""
+                }
+            } else if let promptValue = request["prompt"] {
+                prompt = promptValue.stringValue ?? promptValue.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? ""
+            }
+            text = "This is a mock response to: \(String(prompt.prefix(200)))"
+        }
+        // Split into exactly `count` pieces on character boundaries.
+        let characters = Array(text)
+        guard count > 1, characters.count > 1 else { return [text] }
+        let pieces = min(count, characters.count)
+        var result: [String] = []
+        var start = 0
+        for index in 0..<pieces {
+            let end = index == pieces - 1 ? characters.count : (characters.count * (index + 1)) / pieces
+            result.append(String(characters[start..<end]))
+            start = end
+        }
+        return result
+    }
+}
+
+/// Counters and the last request, for tests to inspect.
+public struct MockStats: Sendable {
+    public var requests = 0
+    public var completedStreams = 0
+    /// Streams whose reader went away before the end.
+    public var cancelledStreams = 0
+    public var lastPath: String?
+    public var lastHeaders: [HeaderField] = []
+    public var lastBody: [UInt8] = []
+
+    public var lastBodyJSON: JSONValue? { try? JSONValue.parse(lastBody) }
+
+    public var json: JSONValue {
+        .object([
+            "requests": JSONValue(requests),
+            "completed_streams": JSONValue(completedStreams),
+            "cancelled_streams": JSONValue(cancelledStreams),
+            "last_path": lastPath.map(JSONValue.string) ?? .null,
+            "last_headers": .object(JSONObject(lastHeaders.filter { $0.name.lowercased() != "authorization" }.map { ($0.name.lowercased(), JSONValue.string($0.value)) })),
+            "last_body": lastBodyJSON ?? .null,
+        ])
+    }
+}

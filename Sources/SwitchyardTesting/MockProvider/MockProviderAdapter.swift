@@ -1,0 +1,85 @@
+import NIOCore
+import SwitchyardCore
+
+/// The mock provider served in-process: `type: mock` in configuration.
+///
+/// It runs the same ``MockProvider`` engine as the HTTP server, including delays and failure
+/// modes, so the embedded default answers offline exactly as `switchyard mock-provider` would.
+public struct MockProviderAdapter: ProviderAdapter {
+    public let providerName: String
+    public let mock: MockProvider
+
+    public init(providerName: String, mock: MockProvider) {
+        self.providerName = providerName
+        self.mock = mock
+    }
+
+    struct DroppedConnection: Error {}
+
+    public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        let plan = mock.plan(
+            method: "POST",
+            path: "/v1" + request.endpoint.rawValue,
+            headers: request.propagatedHeaders + [HeaderField("x-request-id", request.requestID)],
+            body: Array(buffer: request.body)
+        )
+        if plan.latency > .zero { try await Task.sleep(for: plan.latency) }
+        let pieces = plan.pieces
+        let dropConnection = plan.dropConnection
+        let isStream = plan.isStream
+        let mock = self.mock
+        let provider = providerName
+        return UpstreamResponse(
+            status: plan.status,
+            headers: plan.headers,
+            body: ByteStream {
+                let cursor = PieceCursor(pieces: pieces)
+                return {
+                    do {
+                        if let piece = try await cursor.next() { return piece }
+                    } catch {
+                        if isStream { mock.recordStreamEnd(cancelled: true) }
+                        throw error
+                    }
+                    if dropConnection {
+                        if isStream { mock.recordStreamEnd(cancelled: false) }
+                        throw GatewayError.upstreamUnavailable("Provider '\(provider)' closed the connection mid-stream.", code: "upstream_stream_interrupted")
+                    }
+                    if isStream && !cursor.finished {
+                        cursor.finished = true
+                        mock.recordStreamEnd(cancelled: false)
+                    }
+                    return nil
+                }
+            }
+        )
+    }
+}
+
+/// Walks a plan's pieces, sleeping before each; used by one task at a time.
+final class PieceCursor: @unchecked Sendable {
+    let pieces: [MockProvider.Plan.Piece]
+    var index = 0
+    var finished = false
+
+    init(pieces: [MockProvider.Plan.Piece]) { self.pieces = pieces }
+
+    func next() async throws -> ByteBuffer? {
+        guard index < pieces.count else { return nil }
+        let piece = pieces[index]
+        index += 1
+        if piece.delay > .zero { try await Task.sleep(for: piece.delay) }
+        return piece.bytes
+    }
+}
+
+/// Creates in-process mock adapters; provider `options:` become the mock's default knobs.
+public struct MockProviderAdapterFactory: ProviderAdapterFactory {
+    public init() {}
+
+    public func makeAdapter(for provider: ProviderConfig) throws -> any ProviderAdapter {
+        var defaults = MockBehaviour()
+        for (key, value) in provider.options { defaults.apply(key, value) }
+        return MockProviderAdapter(providerName: provider.name, mock: MockProvider(defaults: defaults))
+    }
+}

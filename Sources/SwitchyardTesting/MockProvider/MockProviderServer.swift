@@ -1,0 +1,96 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SwitchyardCore
+
+/// The mock provider as an HTTP server (`switchyard mock-provider`, tests, benchmarks).
+///
+/// Serves `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `GET /v1/models`,
+/// plus `GET /mock/stats` and `POST /mock/reset` for tests. A planned connection drop ends the
+/// response body with an error, which closes the connection without the final chunk.
+public enum MockProviderServer {
+    struct PlannedDrop: Error {}
+
+    /// Builds the Hummingbird application; run it with `runService()` or in a ServiceGroup.
+    public static func makeApplication(
+        mock: MockProvider,
+        host: String = "127.0.0.1",
+        port: Int,
+        logger: Logger = Logger(label: "switchyard.mock"),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        for path in ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings"] {
+            router.post(RouterPath(path)) { request, context in
+                try await respond(mock: mock, request: request, context: context)
+            }
+        }
+        for path in ["/v1/models", "/models"] {
+            router.get(RouterPath(path)) { request, context in
+                try await respond(mock: mock, request: request, context: context)
+            }
+        }
+        router.get("/mock/stats") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: mock.stats.json.serializedBytes()))
+            )
+        }
+        router.post("/mock/reset") { _, _ in
+            mock.resetStats()
+            return Response(status: .noContent)
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+    }
+
+    static func respond(mock: MockProvider, request: Request, context: BasicRequestContext) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 64 * 1024 * 1024)
+        let headers = request.headers.map { HeaderField($0.name.canonicalName, $0.value) }
+        let plan = mock.plan(
+            method: request.method.rawValue,
+            path: request.uri.path,
+            headers: headers,
+            body: Array(buffer: body)
+        )
+        if plan.latency > .zero { try await Task.sleep(for: plan.latency) }
+        var fields = HTTPFields()
+        for header in plan.headers {
+            if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+        }
+        let status = HTTPResponse.Status(code: plan.status)
+        if !plan.isStream, plan.pieces.count == 1 {
+            return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: plan.pieces[0].bytes))
+        }
+        let pieces = plan.pieces
+        let drop = plan.dropConnection
+        return Response(
+            status: status,
+            headers: fields,
+            body: ResponseBody { writer in
+                do {
+                    for piece in pieces {
+                        if piece.delay > .zero { try await Task.sleep(for: piece.delay) }
+                        try await writer.write(piece.bytes)
+                    }
+                } catch {
+                    mock.recordStreamEnd(cancelled: true)
+                    throw error
+                }
+                if drop {
+                    mock.recordStreamEnd(cancelled: false)
+                    throw PlannedDrop()
+                }
+                mock.recordStreamEnd(cancelled: false)
+                try await writer.finish(nil)
+            }
+        )
+    }
+}
