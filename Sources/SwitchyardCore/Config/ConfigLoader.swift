@@ -78,11 +78,11 @@ private struct Context {
     let fileExists: @Sendable (String) -> Bool
     var diagnostics: [ConfigDiagnostic] = []
 
-    mutating func error(_ message: String, at location: SourceLocation?, hint: String? = nil) {
+    mutating func error(_ message: String, at location: ConfigLocation?, hint: String? = nil) {
         diagnostics.append(ConfigDiagnostic(.error, message, at: location, hint: hint))
     }
 
-    mutating func warning(_ message: String, at location: SourceLocation?, hint: String? = nil) {
+    mutating func warning(_ message: String, at location: ConfigLocation?, hint: String? = nil) {
         diagnostics.append(ConfigDiagnostic(.warning, message, at: location, hint: hint))
     }
 
@@ -336,7 +336,7 @@ private struct Context {
                 error("provider name '\(provider.name)' is used twice", at: provider.location, hint: "give each provider a unique name")
             }
         }
-        var modelNames: [String: SourceLocation?] = [:]
+        var modelNames: [String: ConfigLocation?] = [:]
         for model in config.models {
             if config.provider(named: model.provider) == nil {
                 let suggestion = Suggestions.closest(to: model.provider, in: Array(providerNames))
@@ -437,7 +437,7 @@ private struct Context {
 
 /// Reads a mapping's keys, remembers which were used and reports the unknown ones.
 private struct MappingReader {
-    var entries: [(key: String, keyLocation: SourceLocation, value: ConfigNode)]
+    var entries: [(key: String, keyLocation: ConfigLocation, value: ConfigNode)]
     var used: Set<String> = []
     let path: String
 

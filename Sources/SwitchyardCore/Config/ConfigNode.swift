@@ -1,5 +1,5 @@
 /// Where something was written in a configuration file.
-public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
+public struct ConfigLocation: Sendable, Equatable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int
@@ -19,12 +19,12 @@ public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
 /// works on it, so validation is independent of the file format and every problem can be
 /// reported with its file, line and column.
 public indirect enum ConfigNode: Sendable {
-    case scalar(String, SourceLocation, quoted: Bool)
-    case mapping([(key: String, keyLocation: SourceLocation, value: ConfigNode)], SourceLocation)
-    case sequence([ConfigNode], SourceLocation)
-    case null(SourceLocation)
+    case scalar(String, ConfigLocation, quoted: Bool)
+    case mapping([(key: String, keyLocation: ConfigLocation, value: ConfigNode)], ConfigLocation)
+    case sequence([ConfigNode], ConfigLocation)
+    case null(ConfigLocation)
 
-    public var location: SourceLocation {
+    public var location: ConfigLocation {
         switch self {
         case .scalar(_, let location, _), .mapping(_, let location), .sequence(_, let location), .null(let location):
             location
@@ -46,11 +46,11 @@ public struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
     public enum Severity: String, Sendable { case error, warning }
 
     public var severity: Severity
-    public var location: SourceLocation?
+    public var location: ConfigLocation?
     public var message: String
     public var hint: String?
 
-    public init(_ severity: Severity, _ message: String, at location: SourceLocation?, hint: String? = nil) {
+    public init(_ severity: Severity, _ message: String, at location: ConfigLocation?, hint: String? = nil) {
         self.severity = severity
         self.location = location
         self.message = message

@@ -84,7 +84,7 @@ public struct ProviderConfig: Sendable {
     public var maxConnections: Int = 512
     /// Adapter-specific settings (the mock provider's knobs).
     public var options: [String: String] = [:]
-    public var location: SourceLocation?
+    public var location: ConfigLocation?
 
     public init(name: String, type: String, adapter: String, baseURL: String) {
         self.name = name
@@ -102,9 +102,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// The upstream model name; for a pattern, nil means "the part the `*` matched".
     public var upstreamModel: String?
     public var aliases: [String]
-    public var location: SourceLocation?
+    public var location: ConfigLocation?
 
-    public init(name: String, provider: String, upstreamModel: String? = nil, aliases: [String] = [], location: SourceLocation? = nil) {
+    public init(name: String, provider: String, upstreamModel: String? = nil, aliases: [String] = [], location: ConfigLocation? = nil) {
         self.name = name
         self.provider = provider
         self.upstreamModel = upstreamModel

@@ -8,13 +8,13 @@ public enum YAMLConfigReader {
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ConfigNode {
         do {
             guard let node = try Yams.compose(yaml: text) else {
-                return .null(SourceLocation(file: file, line: 1, column: 1))
+                return .null(ConfigLocation(file: file, line: 1, column: 1))
             }
             return convert(node, file: file)
         } catch let error as YamlError {
             throw ConfigError(diagnostics: [diagnostic(for: error, file: file)])
         } catch {
-            throw ConfigError(diagnostics: [ConfigDiagnostic(.error, "could not parse YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))])
+            throw ConfigError(diagnostics: [ConfigDiagnostic(.error, "could not parse YAML: \(error)", at: ConfigLocation(file: file, line: 1, column: 1))])
         }
     }
 
@@ -39,23 +39,23 @@ public enum YAMLConfigReader {
             return ConfigDiagnostic(
                 .error,
                 "YAML syntax error: \(detail)",
-                at: SourceLocation(file: file, line: mark.line, column: mark.column),
+                at: ConfigLocation(file: file, line: mark.line, column: mark.column),
                 hint: "check indentation (spaces, not tabs) and that every 'key: value' has a space after the colon"
             )
         case .duplicatedKeysInMapping(let duplicates, let context):
             return ConfigDiagnostic(
                 .error,
                 "duplicate keys \(duplicates.joined(separator: ", "))",
-                at: SourceLocation(file: file, line: context.mark.line, column: context.mark.column),
+                at: ConfigLocation(file: file, line: context.mark.line, column: context.mark.column),
                 hint: "remove one of them"
             )
         default:
-            return ConfigDiagnostic(.error, "YAML error: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+            return ConfigDiagnostic(.error, "YAML error: \(error)", at: ConfigLocation(file: file, line: 1, column: 1))
         }
     }
 
     static func convert(_ node: Node, file: String) -> ConfigNode {
-        let location = SourceLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
+        let location = ConfigLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
         switch node {
         case .scalar(let scalar):
             if scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
@@ -63,9 +63,9 @@ public enum YAMLConfigReader {
             }
             return .scalar(scalar.string, location, quoted: scalar.style != .plain)
         case .mapping(let mapping):
-            var entries: [(key: String, keyLocation: SourceLocation, value: ConfigNode)] = []
+            var entries: [(key: String, keyLocation: ConfigLocation, value: ConfigNode)] = []
             for (key, value) in mapping {
-                let keyLocation = SourceLocation(file: file, line: key.mark?.line ?? 0, column: key.mark?.column ?? 0)
+                let keyLocation = ConfigLocation(file: file, line: key.mark?.line ?? 0, column: key.mark?.column ?? 0)
                 entries.append((key.string ?? "\(key)", keyLocation, convert(value, file: file)))
             }
             return .mapping(entries, location)

@@ -1,0 +1,88 @@
+import Testing
+@testable import SwitchyardCore
+
+@Suite struct JSONTests {
+    @Test func parsesNestedDocument() throws {
+        let value = try JSONValue.parse(#"{"a":[1,2.5,-3e2,true,false,null],"b":{"c":"d\n\u00e9\ud83d\ude00"}}"#)
+        #expect(value["a"]?.arrayValue?.count == 6)
+        #expect(value["a"]?.arrayValue?[1].doubleValue == 2.5)
+        #expect(value["a"]?.arrayValue?[2].doubleValue == -300)
+        #expect(value["b"]?["c"]?.stringValue == "d\né😀")
+    }
+
+    @Test(arguments: [
+        "", "{", "{\"a\":}", "[1,]", "{\"a\" 1}", "01", "1.", "-", "\"abc", "tru", "{\"a\":1}x", "\"\\x\"", "\"\\ud800\"",
+        "\"a\u{01}\"", "[1 2]", "{'a':1}",
+    ])
+    func rejectsInvalidJSON(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
+    }
+
+    @Test func rejectsInvalidUTF8WithOffset() {
+        let bytes: [UInt8] = Array(#"{"model":"a"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
+        do {
+            _ = try JSONValue.parse(bytes)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.reason == .invalidUTF8)
+            #expect(error.offset == 11)
+        }
+    }
+
+    @Test func rejectsOverlongAndSurrogateEncodings() {
+        for bad: [UInt8] in [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82]] {
+            let bytes = [UInt8(ascii: "\"")] + bad + [UInt8(ascii: "\"")]
+            #expect(throws: JSONParseError.self) { try JSONValue.parse(bytes) }
+        }
+        #expect((try? JSONValue.parse([UInt8(ascii: "\""), 0xE2, 0x82, 0xAC, UInt8(ascii: "\"")]))?.stringValue == "€")
+    }
+
+    @Test func boundsNestingDepth() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        do {
+            _ = try JSONValue.parse(deep)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.reason == .tooDeep)
+        }
+        let ok = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
+        #expect((try? JSONValue.parse(ok)) != nil)
+    }
+
+    @Test func scanFindsTopLevelMembersAndKinds() throws {
+        let text = #" { "model" : "gpt-4o", "stream": true, "n": 2, "messages": [{"role":"user","content":"hi"}], "x": null } "#
+        let scan = try JSONObjectScan(Array(text.utf8))
+        #expect(scan.string("model") == "gpt-4o")
+        #expect(scan.bool("stream") == true)
+        #expect(scan.number("n") == 2)
+        #expect(scan.member("messages")?.kind == .array)
+        #expect(scan.member("x")?.kind == .null)
+        #expect(scan.member("absent") == nil)
+    }
+
+    @Test func scanRejectsNonObjects() {
+        #expect(throws: JSONScanError.notAnObject) { try JSONObjectScan(Array("[1,2]".utf8)) }
+        #expect(throws: JSONScanError.self) { try JSONObjectScan(Array(#"{"a":1"#.utf8)) }
+    }
+
+    @Test func rewritingKeepsOtherBytesAndAppendsNewKeys() throws {
+        let text = #"{"model":"alias","messages":[{"role":"user","content":"h\u00e9"}],"extra":{"k":[1,2]}}"#
+        let scan = try JSONObjectScan(Array(text.utf8))
+        let rewritten = scan.rewriting([("model", JSONWriter.quoted("real-model")), ("stream_options", Array(#"{"include_usage":true}"#.utf8))])
+        let output = String(decoding: rewritten, as: UTF8.self)
+        #expect(output == #"{"model":"real-model","messages":[{"role":"user","content":"h\u00e9"}],"extra":{"k":[1,2]},"stream_options":{"include_usage":true}}"#)
+    }
+
+    @Test func rewritingDropsDuplicateKeysKeepingTheLast() throws {
+        let scan = try JSONObjectScan(Array(#"{"model":"a","model":"b","x":1}"#.utf8))
+        #expect(scan.string("model") == "b")
+        let output = String(decoding: scan.rewriting([("model", JSONWriter.quoted("c"))]), as: UTF8.self)
+        #expect(output == #"{"model":"c","x":1}"#)
+    }
+
+    @Test func writerEscapesControlCharactersAndQuotes() {
+        let value: JSONValue = ["s": .string("a\"b\\c\n\u{01}é")]
+        #expect(value.serialized() == #"{"s":"a\"b\\c\n\u0001é"}"#)
+        #expect((try? JSONValue.parse(value.serialized())) == value)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import NIOCore
+import Testing
+@testable import SwitchyardCore
+
+@Suite struct StreamRelayTests {
+    static let content = #"data: {"id":"c","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}],"usage":null}"# + "\n\n"
+    static let finish = #"data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"# + "\n\n"
+    static let usage =
+        #"data: {"id":"c","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#
+        + "\n\n"
+    static let done = "data: [DONE]\n\n"
+
+    func run(_ relay: inout OpenAIStreamRelay, _ pieces: [String]) -> String {
+        var output = ByteBuffer()
+        for piece in pieces { relay.consume(ByteBuffer(string: piece), into: &output) }
+        return String(buffer: output)
+    }
+
+    @Test func dropsForcedUsageChunkButRecordsUsage() {
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        let output = run(&relay, [Self.content, Self.finish, Self.usage, Self.done])
+        #expect(!output.contains("prompt_tokens"))
+        #expect(output.components(separatedBy: "data: ").count - 1 == 2)
+        #expect(relay.state == .done)
+        #expect(relay.usage == TokenUsage(promptTokens: 11, completionTokens: 7, totalTokens: 18, cachedPromptTokens: 4, reasoningTokens: 2))
+    }
+
+    @Test func forwardsUsageChunkWhenClientAsked() {
+        var relay = OpenAIStreamRelay(forwardUsageChunk: true, provider: "p")
+        let output = run(&relay, [Self.content + Self.finish + Self.usage + Self.done])
+        #expect(output.contains("\"prompt_tokens\":11"))
+        #expect(relay.forwardedEvents == 3)
+    }
+
+    @Test func doneIsNotForwardedByConsumeSoItIsWrittenExactlyOnce() {
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        let output = run(&relay, [Self.content, Self.done, Self.content])
+        #expect(!output.contains("[DONE]"))
+        #expect(relay.forwardedEvents == 1)
+    }
+
+    @Test func inBandErrorFailsTheStream() {
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        _ = run(&relay, [Self.content, #"data: {"error":{"message":"overloaded","type":"server_error"}}"# + "\n\n"])
+        #expect(relay.state == .failed)
+        #expect(relay.upstreamError?.message.contains("overloaded") == true)
+    }
+
+    @Test func malformedEventFailsTheStream() {
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        _ = run(&relay, ["data: {\"id\": \"broken\n\n"])
+        #expect(relay.state == .failed)
+        #expect(relay.upstreamError?.code == "upstream_invalid_stream")
+    }
+
+    @Test func truncatedStreamIsDetected() {
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        _ = run(&relay, [Self.content, "data: {\"id\":"])
+        #expect(relay.finishUpstream() == true)
+        #expect(relay.state == .failed)
+    }
+
+    @Test func errorEventIsWellFormedAndEndsWithDone() throws {
+        var output = ByteBuffer()
+        OpenAIStreamRelay.writeError(.upstreamUnavailable("boom"), into: &output)
+        let text = String(buffer: output)
+        #expect(text.hasSuffix("data: [DONE]\n\n"))
+        let first = try #require(text.components(separatedBy: "\n\n").first)
+        let json = try JSONValue.parse(String(first.dropFirst(6)))
+        #expect(json["error"]?["message"]?.stringValue == "boom")
+        #expect(json["error"]?["type"]?.stringValue == "api_error")
+    }
+}
