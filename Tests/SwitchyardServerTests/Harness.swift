@@ -1,0 +1,126 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SwitchyardCore
+import SwitchyardProviders
+import SwitchyardServer
+import SwitchyardTesting
+
+let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+/// One shared transport for all tests (clients are created per pool setting and reused).
+let sharedTransport = HTTPTransport()
+
+func adapterRegistry() -> AdapterRegistry {
+    var registry = AdapterRegistry()
+    registry.register(ProviderPresets.openAICompatible, OpenAICompatibleAdapterFactory(transport: sharedTransport))
+    registry.register(ProviderPresets.mock, MockProviderAdapterFactory())
+    return registry
+}
+
+/// Writes `yaml` to a fresh temporary file and returns its path.
+func writeConfig(_ yaml: String, path: String? = nil) throws -> String {
+    let file = path ?? FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-\(UUID().uuidString).yaml").path
+    try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+    return file
+}
+
+func makeGateway(_ yaml: String, environment: [String: String] = [:]) throws -> (SwitchyardApplication, String) {
+    let path = try writeConfig(yaml)
+    let application = try SwitchyardApplication(
+        source: .file(path),
+        registry: adapterRegistry(),
+        logger: quietLogger,
+        environment: environment
+    )
+    return (application, path)
+}
+
+/// Runs the mock provider's HTTP server on a free port for the duration of `body`.
+func withMockUpstream<T: Sendable>(
+    _ mock: MockProvider = MockProvider(),
+    _ body: @Sendable (MockProvider, Int) async throws -> T
+) async throws -> T {
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let app = MockProviderServer.makeApplication(mock: mock, port: 0, logger: quietLogger) { port in
+        continuation.yield(port)
+    }
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await app.runService(gracefulShutdownSignals: [])
+            return nil
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        do {
+            let result = try await body(mock, port)
+            group.cancelAll()
+            return result
+        } catch {
+            group.cancelAll()
+            throw error
+        }
+    }
+}
+
+/// A gateway configuration with one OpenAI-compatible provider pointing at the mock upstream.
+func upstreamConfig(port: Int, extraServer: String = "", extraProvider: String = "") -> String {
+    """
+    server:
+      host: 127.0.0.1
+      port: 0
+      master_key: test-master-key
+      reload_check_interval: off
+    \(extraServer)
+    providers:
+      - name: upstream
+        type: openai-compatible
+        base_url: http://127.0.0.1:\(port)/v1
+        api_key: provider-secret-key
+    \(extraProvider)
+    models:
+      - name: gpt-test
+        provider: upstream
+        model: mock-gpt
+        aliases: [gt]
+      - name: embed
+        provider: upstream
+        model: mock-embedding
+    """
+}
+
+let authorized: HTTPFields = [.authorization: "Bearer test-master-key", .contentType: "application/json"]
+
+func chatBody(_ extra: String = "", model: String = "gpt-test", content: String = "hello") -> ByteBuffer {
+    ByteBuffer(string: #"{"model":"\#(model)","messages":[{"role":"user","content":"\#(content)"}]\#(extra)}"#)
+}
+
+extension TestResponse {
+    var json: JSONValue? { try? JSONValue.parse(Array(buffer: body)) }
+    var text: String { String(buffer: body) }
+}
+
+/// Data payloads of an SSE body, in order.
+func sseData(_ text: String) -> [String] {
+    text.components(separatedBy: "\n\n").compactMap { event in
+        let lines = event.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { String($0.dropFirst(6)) }
+        return lines.isEmpty ? nil : lines.joined(separator: "\n")
+    }
+}
+
+/// An HTTP client for tests that need to read a stream as it arrives or hang up early.
+let testHTTPClient = HTTPClient(eventLoopGroupProvider: .singleton)
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(3), _ condition: @Sendable () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
+}
