@@ -116,6 +116,9 @@ public struct Gateway: Sendable {
     }
 
     static func gatewayError(from error: any Error) -> GatewayError {
+        if error is CancellationError || Task.isCancelled {
+            return GatewayError(status: 499, type: "api_error", code: "client_closed_request", message: "The client closed the request.")
+        }
         if let gatewayError = error as? GatewayError { return gatewayError }
         if error is CancellationError {
             return GatewayError(status: 499, type: "api_error", code: "client_closed_request", message: "The client closed the request.")
@@ -144,7 +147,7 @@ public struct Gateway: Sendable {
             response = try await adapter.send(upstreamRequest)
         } catch {
             let mapped = Self.gatewayError(from: error)
-            record.upstreamError = mapped.metricLabel
+            if mapped.status != 499 { record.upstreamError = mapped.metricLabel }
             throw mapped
         }
         var headers = [
@@ -174,7 +177,7 @@ public struct Gateway: Sendable {
                 body = try await response.body.collect(upTo: maximumUpstreamBodyBytes)
             } catch {
                 let mapped = Self.gatewayError(from: error)
-                record.upstreamError = mapped.metricLabel
+                if mapped.status != 499 { record.upstreamError = mapped.metricLabel }
                 throw mapped
             }
             guard let scan = try? JSONObjectScan(Array(buffer: body)) else {
@@ -210,7 +213,7 @@ public struct Gateway: Sendable {
             }
         } catch {
             let mapped = Self.streamFailure(error, provider: route.provider)
-            record.upstreamError = mapped.metricLabel
+            if mapped.status != 499 { record.upstreamError = mapped.metricLabel }
             throw mapped
         }
         if pending.readableBytes == 0 {
@@ -239,8 +242,8 @@ public struct Gateway: Sendable {
     }
 
     static func streamFailure(_ error: any Error, provider: String) -> GatewayError {
+        if error is CancellationError || Task.isCancelled { return gatewayError(from: error) }
         if let gatewayError = error as? GatewayError { return gatewayError }
-        if error is CancellationError { return gatewayError(from: error) }
         return .upstreamUnavailable("The connection to provider '\(provider)' failed during the stream.", code: "upstream_stream_interrupted")
     }
 }
@@ -339,7 +342,7 @@ public struct GatewayStream: Sendable {
                     try await emit(output)
                     record.outcome = .streamError
                     record.errorCode = mapped.metricLabel
-                    record.upstreamError = mapped.metricLabel
+                    if mapped.status != 499 { record.upstreamError = mapped.metricLabel }
                     return
                 }
                 if let chunk {

@@ -74,6 +74,9 @@ extension HTTPTransport {
     /// Maps a transport failure to the error the client sees (never exposing internals).
     static func gatewayError(for error: any Error, provider: String) -> GatewayError {
         if let gatewayError = error as? GatewayError { return gatewayError }
+        if error is CancellationError || Task.isCancelled {
+            return GatewayError(status: 499, type: "api_error", code: "client_closed_request", message: "The request was cancelled.")
+        }
         if let clientError = error as? HTTPClientError {
             switch clientError {
             case .readTimeout:

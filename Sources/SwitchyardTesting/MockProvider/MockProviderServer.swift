@@ -77,7 +77,15 @@ public enum MockProviderServer {
             body: ResponseBody { writer in
                 do {
                     for piece in pieces {
-                        if piece.delay > .zero { try await Task.sleep(for: piece.delay) }
+                        // During long waits send SSE comments, as real providers send pings:
+                        // a reader that went away is then noticed within ~100 ms.
+                        var remaining = piece.delay
+                        while remaining > .milliseconds(100) {
+                            try await Task.sleep(for: .milliseconds(100))
+                            remaining -= .milliseconds(100)
+                            try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                        }
+                        if remaining > .zero { try await Task.sleep(for: remaining) }
                         try await writer.write(piece.bytes)
                     }
                 } catch {

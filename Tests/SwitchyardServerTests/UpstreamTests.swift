@@ -1,0 +1,213 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+import SwitchyardCore
+import SwitchyardServer
+import SwitchyardTesting
+import Testing
+
+/// End-to-end over real sockets: client → gateway → OpenAI-compatible adapter → mock upstream.
+@Suite struct UpstreamTests {
+    func withGateway(
+        mock: MockProvider = MockProvider(requiredAPIKey: "provider-secret-key"),
+        extraServer: String = "",
+        extraProvider: String = "",
+        _ test: @escaping @Sendable (any TestClientProtocol, MockProvider) async throws -> Void
+    ) async throws {
+        try await withMockUpstream(mock) { mock, port in
+            let (application, _) = try makeGateway(upstreamConfig(port: port, extraServer: extraServer, extraProvider: extraProvider))
+            let app = try application.makeApplication()
+            try await app.test(.live) { client in
+                try await test(client, mock)
+            }
+        }
+    }
+
+    @Test func forwardsWithProviderKeyAndRewritesTheModel() async throws {
+        try await withGateway { client, mock in
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "gt"))
+            #expect(response.status == .ok)
+            #expect(response.json?["model"]?.stringValue == "mock-gpt")
+            let sent = try #require(mock.stats.lastBodyJSON)
+            #expect(sent["model"]?.stringValue == "mock-gpt")
+            #expect(sent["messages"]?.arrayValue?.first?["content"]?.stringValue == "hello")
+            #expect(mock.stats.lastHeaders.contains { $0.name.lowercased() == "x-request-id" && $0.value.hasPrefix("req_") })
+        }
+    }
+
+    @Test func streamForcesUsageUpstreamAndStripsItForTheClient() async throws {
+        try await withGateway { client, mock in
+            let plain = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","stream":true"#))
+            #expect(plain.status == .ok)
+            #expect(mock.stats.lastBodyJSON?["stream_options"]?["include_usage"]?.boolValue == true)
+            let events = sseData(plain.text)
+            #expect(events.last == "[DONE]")
+            #expect(!events.contains { $0.contains("\"prompt_tokens\"") })
+
+            let withUsage = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized,
+                body: chatBody(#","stream":true,"stream_options":{"include_usage":true}"#)
+            )
+            let usageEvents = sseData(withUsage.text)
+            let usageChunk = try JSONValue.parse(try #require(usageEvents.dropLast().last))
+            #expect(usageChunk["choices"]?.arrayValue?.isEmpty == true)
+            #expect(usageChunk["usage"]?["completion_tokens"]?.intValue == 8)
+            #expect(usageEvents.filter { $0 == "[DONE]" }.count == 1)
+        }
+    }
+
+    @Test func upstreamErrorsBecomeMappedEnvelopes() async throws {
+        try await withGateway { client, _ in
+            let limited = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":429,"retry_after":"7"}"#))
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.retryAfter] == "7")
+            #expect(limited.json?["error"]?["type"]?.stringValue == "rate_limit_error")
+
+            let serverError = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":500}"#))
+            #expect(serverError.status == .badGateway)
+            #expect(serverError.json?["error"]?["message"]?.stringValue?.contains("Mock failure") == true)
+
+            let unavailable = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","stream":true,"mock":{"status":503}"#))
+            #expect(unavailable.status == .serviceUnavailable, "a stream that fails before its first byte is a plain HTTP error")
+            #expect(unavailable.json?["error"] != nil)
+
+            let malformed = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"malformed":true}"#))
+            #expect(malformed.status == .badGateway)
+            #expect(malformed.json?["error"]?["code"]?.stringValue == "upstream_invalid_response")
+        }
+    }
+
+    @Test func providerCredentialFailureNeverLeaksTheKey() async throws {
+        try await withGateway(mock: MockProvider(requiredAPIKey: "a-different-key")) { client, _ in
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody())
+            #expect(response.status == .badGateway)
+            #expect(response.json?["error"]?["code"]?.stringValue == "upstream_authentication_error")
+            #expect(!response.text.contains("provider-secret-key"))
+        }
+    }
+
+    @Test func midStreamFailuresEndWithAnErrorEventAndDone() async throws {
+        try await withGateway { client, _ in
+            for knob in [#""drop_after":3"#, #""error_after":3"#, #""malformed":true"#] {
+                let response = try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: authorized,
+                    body: chatBody(#","stream":true,"mock":{\#(knob)}"#)
+                )
+                #expect(response.status == .ok, "\(knob)")
+                let events = sseData(response.text)
+                #expect(events.last == "[DONE]", "\(knob)")
+                let error = try JSONValue.parse(try #require(events.dropLast().last))
+                #expect(error["error"]?["message"]?.stringValue != nil, "\(knob)")
+                #expect(error["error"]?["type"]?.stringValue == "api_error", "\(knob)")
+                let content = events.dropLast(2).compactMap { try? JSONValue.parse($0) }
+                    .compactMap { $0["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue }.joined()
+                #expect(!content.isEmpty, "\(knob): content before the failure reached the client")
+            }
+        }
+    }
+
+    @Test func unreachableProviderIs502() async throws {
+        let (application, _) = try makeGateway(upstreamConfig(port: 1))
+        let app = try application.makeApplication()
+        try await app.test(.live) { client in
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody())
+            #expect(response.status == .badGateway)
+            #expect(response.json?["error"]?["code"]?.stringValue == "upstream_connection_error")
+        }
+    }
+
+    @Test func slowProviderTimesOutWith504() async throws {
+        try await withGateway(extraProvider: "    timeouts: {read: 300ms}") { client, _ in
+            let started = ContinuousClock.now
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"latency_ms":3000}"#))
+            #expect(response.status == .gatewayTimeout)
+            #expect(response.json?["error"]?["type"]?.stringValue == "timeout_error")
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+    }
+
+    @Test func embeddingsAndCompletionsPassThrough() async throws {
+        try await withGateway { client, mock in
+            let embeddings = try await client.execute(
+                uri: "/v1/embeddings", method: .post, headers: authorized,
+                body: ByteBuffer(string: #"{"model":"embed","input":"hello","encoding_format":"base64"}"#)
+            )
+            #expect(embeddings.status == .ok)
+            #expect(embeddings.json?["data"]?.arrayValue?.first?["embedding"]?.stringValue != nil)
+            #expect(mock.stats.lastPath == "/v1/embeddings")
+            let completion = try await client.execute(
+                uri: "/v1/completions", method: .post, headers: authorized,
+                body: ByteBuffer(string: #"{"model":"gpt-test","prompt":"p","stream":true}"#)
+            )
+            #expect(sseData(completion.text).last == "[DONE]")
+            #expect(mock.stats.lastPath == "/v1/completions")
+        }
+    }
+
+    @Test func clientDisconnectBeforeFirstTokenCancelsUpstreamAtOnce() async throws {
+        try await withGateway { client, mock in
+            let port = try #require(client.port)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "authorization", value: "Bearer test-master-key")
+            request.body = .bytes(chatBody(#","stream":true,"mock":{"first_token_delay_ms":10000}"#))
+            let task = Task {
+                _ = try await testHTTPClient.execute(request, timeout: .seconds(30))
+            }
+            #expect(await eventually { mock.stats.requests == 1 })
+            try await Task.sleep(for: .milliseconds(200))
+            let hungUp = ContinuousClock.now
+            task.cancel()
+            #expect(await eventually(timeout: .seconds(2)) { mock.stats.cancelledStreams == 1 }, "upstream stream was not cancelled")
+            #expect(ContinuousClock.now - hungUp < .seconds(2))
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.text.contains(#"status="499",outcome="client_disconnected"} 1"#))
+        }
+    }
+
+    @Test func clientDisconnectMidStreamCancelsUpstream() async throws {
+        try await withGateway { client, mock in
+            let port = try #require(client.port)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "authorization", value: "Bearer test-master-key")
+            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":200,"chunk_delay_ms":50}"#))
+            let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+            #expect(response.status == .ok)
+            var iterator = response.body.makeAsyncIterator()
+            let first = try await iterator.next()
+            #expect(first != nil)
+            let task = Task { [iterator] in
+                var iterator = iterator
+                while try await iterator.next() != nil {}
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            task.cancel()
+            #expect(await eventually(timeout: .seconds(2)) { mock.stats.cancelledStreams == 1 }, "upstream stream was not cancelled")
+            #expect(mock.stats.completedStreams == 0)
+        }
+    }
+
+    @Test func streamedEventsArriveAsTheyAreProduced() async throws {
+        try await withGateway { client, _ in
+            let port = try #require(client.port)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "authorization", value: "Bearer test-master-key")
+            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":5,"chunk_delay_ms":150}"#))
+            let started = ContinuousClock.now
+            let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+            var arrivals: [Duration] = []
+            for try await _ in response.body { arrivals.append(ContinuousClock.now - started) }
+            // Unbuffered forwarding: the first bytes arrive long before the stream ends.
+            #expect(arrivals.count >= 3)
+            let first = try #require(arrivals.first)
+            let last = try #require(arrivals.last)
+            #expect(last - first > .milliseconds(500))
+        }
+    }
+}
