@@ -37,6 +37,9 @@ public final class HTTPTransport: Sendable {
                 idleTimeout: .seconds(60),
                 concurrentHTTP1ConnectionsPerHostSoftLimit: settings.maxConnections
             )
+            // A refused connection fails the request at once (502) instead of retrying until the
+            // connect timeout: the caller (and, later, the router's fallbacks) decide what next.
+            configuration.connectionPool.retryConnectionEstablishment = false
             configuration.timeout = .init(
                 connect: .milliseconds(settings.connectTimeoutMilliseconds),
                 read: .milliseconds(settings.readTimeoutMilliseconds)
