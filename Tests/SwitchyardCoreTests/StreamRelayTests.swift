@@ -72,3 +72,19 @@ import Testing
         #expect(json["error"]?["type"]?.stringValue == "api_error")
     }
 }
+
+@Suite struct HostileInputTests {
+    @Test func absurdUsageNumbersDoNotTrap() throws {
+        let scan = try JSONObjectScan(Array(#"{"usage":{"prompt_tokens":1e300,"completion_tokens":-5,"total_tokens":1.5,"prompt_tokens_details":{"cached_tokens":"x"}}}"#.utf8))
+        let usage = try #require(TokenUsage(openAIResponse: scan))
+        #expect(usage.promptTokens == 1_000_000_000_000_000)
+        #expect(usage.completionTokens == 0)
+        #expect(usage.totalTokens == 1)
+        #expect(usage.cachedPromptTokens == 0)
+    }
+
+    @Test func absurdConfigUnitsAreRejectedNotTrapped() {
+        #expect(ConfigUnits.parseDuration("1e300s") == nil)
+        #expect(ConfigUnits.parseByteSize("9223372036854775807GiB") == nil)
+    }
+}

@@ -498,10 +498,10 @@ public enum ConfigUnits {
         for unit in units where trimmed.hasSuffix(unit.suffix) {
             let number = trimmed.dropLast(unit.suffix.count)
             if unit.suffix == "s", number.hasSuffix("m") { continue }
-            guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
+            guard let value = Double(number), value.isFinite, value >= 0, value * unit.seconds < 1e9 else { return nil }
             return .milliseconds(Int64((value * unit.seconds * 1000).rounded()))
         }
-        guard let value = Double(trimmed), value.isFinite, value >= 0 else { return nil }
+        guard let value = Double(trimmed), value.isFinite, value >= 0, value < 1e9 else { return nil }
         return .milliseconds(Int64((value * 1000).rounded()))
     }
 
@@ -514,7 +514,8 @@ public enum ConfigUnits {
         ]
         for unit in units where trimmed.hasSuffix(unit.suffix) {
             guard let value = Int(trimmed.dropLast(unit.suffix.count).trimmingSpaces()), value >= 0 else { return nil }
-            return value * unit.factor
+            let (product, overflow) = value.multipliedReportingOverflow(by: unit.factor)
+            return overflow ? nil : product
         }
         return Int(trimmed)
     }

@@ -20,11 +20,18 @@ public struct TokenUsage: Sendable, Equatable {
     /// Reads an OpenAI `usage` object from a scanned response or chunk; nil when absent or null.
     public init?(openAIResponse scan: JSONObjectScan) {
         guard let usage = scan.nested("usage") else { return nil }
-        let prompt = Int(usage.number("prompt_tokens") ?? usage.number("input_tokens") ?? 0)
-        let completion = Int(usage.number("completion_tokens") ?? usage.number("output_tokens") ?? 0)
-        let total = usage.number("total_tokens").map { Int($0) }
-        let cached = usage.nested("prompt_tokens_details")?.number("cached_tokens") ?? 0
-        let reasoning = usage.nested("completion_tokens_details")?.number("reasoning_tokens") ?? 0
-        self.init(promptTokens: prompt, completionTokens: completion, totalTokens: total, cachedPromptTokens: Int(cached), reasoningTokens: Int(reasoning))
+        let prompt = Self.count(usage.number("prompt_tokens") ?? usage.number("input_tokens"))
+        let completion = Self.count(usage.number("completion_tokens") ?? usage.number("output_tokens"))
+        let total = usage.number("total_tokens").map { Self.count($0) }
+        let cached = Self.count(usage.nested("prompt_tokens_details")?.number("cached_tokens"))
+        let reasoning = Self.count(usage.nested("completion_tokens_details")?.number("reasoning_tokens"))
+        self.init(promptTokens: prompt, completionTokens: completion, totalTokens: total, cachedPromptTokens: cached, reasoningTokens: reasoning)
+    }
+
+    /// A token count from an untrusted number: negative, fractional, huge or NaN values are
+    /// clamped instead of trapping.
+    static func count(_ value: Double?) -> Int {
+        guard let value, value.isFinite, value > 0 else { return 0 }
+        return value >= 1e15 ? 1_000_000_000_000_000 : Int(value)
     }
 }
