@@ -97,6 +97,8 @@ let package = Package(
         .testTarget(
             name: "SwitchyardServerTests",
             dependencies: [
+                "SwitchyardCore",
+                "SwitchyardProviders",
                 "SwitchyardServer",
                 "SwitchyardTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -4,7 +4,7 @@ import Synchronization
 ///
 /// A request takes the current snapshot when it starts and keeps it to the end, so a reload
 /// never changes the rules under a request in flight.
-public struct RuntimeSnapshot: Sendable {
+public final class RuntimeSnapshot: Sendable {
     public let config: GatewayConfig
     public let catalog: ModelCatalog
     public let adapters: [String: any ProviderAdapter]
