@@ -88,3 +88,33 @@ import Testing
         #expect(ConfigUnits.parseByteSize("9223372036854775807GiB") == nil)
     }
 }
+
+@Suite struct StreamRelayPrefilterTests {
+    @Test func prefilterNeverMissesTopLevelUsageOrError() {
+        let positives = [
+            #"{"usage":{"prompt_tokens":1}}"#, #"{"usage" : {"a":1}}"#, #"{"error":{"message":"x"}}"#, #"{"error" :"x"}"#,
+            "{\"choices\":[],\"usage\":\n{}}",
+        ]
+        for text in positives { #expect(OpenAIStreamRelay.mayCarryUsageOrError(Array(text.utf8)), "\(text)") }
+        let negatives = [#"{"usage":null,"choices":[{"delta":{"content":"error"}}]}"#, #"{"id":"x","choices":[]}"#]
+        for text in negatives { #expect(!OpenAIStreamRelay.mayCarryUsageOrError(Array(text.utf8)), "\(text)") }
+    }
+
+    @Test func fastPathStillCatchesTruncatedEvents() {
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        var output = ByteBuffer()
+        relay.consume(ByteBuffer(string: StreamRelayTests.content + "data: {\"id\":\"c\",\"choices\":[\n\n"), into: &output)
+        #expect(relay.state == .failed)
+        #expect(relay.forwardedEvents == 1)
+    }
+
+    @Test func usageAfterManyFastPathChunksIsStillRecorded() {
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        var output = ByteBuffer()
+        for _ in 0..<20 { relay.consume(ByteBuffer(string: StreamRelayTests.content), into: &output) }
+        relay.consume(ByteBuffer(string: StreamRelayTests.usage + StreamRelayTests.done), into: &output)
+        #expect(relay.usage?.promptTokens == 11)
+        #expect(relay.forwardedEvents == 20)
+        #expect(!String(buffer: output).contains("prompt_tokens"))
+    }
+}

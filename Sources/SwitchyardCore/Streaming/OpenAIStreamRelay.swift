@@ -51,6 +51,19 @@ public struct OpenAIStreamRelay: Sendable {
             state = .done
             return
         }
+        // Fast path for the common chunk: no `"usage": {` and no `"error":` anywhere in the
+        // bytes means neither can be a top-level member, so the event is forwarded after a
+        // cheap shape check instead of a full parse. The first event is always parsed (for the
+        // response model) and so is anything the prefilter cannot rule out.
+        if responseModel != nil, !Self.mayCarryUsageOrError(event.data) {
+            guard Self.looksLikeObject(event.data) else {
+                fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
+                return
+            }
+            event.write(to: &output)
+            forwardedEvents += 1
+            return
+        }
         let scan: JSONObjectScan
         do {
             scan = try JSONObjectScan(event.data)
@@ -75,6 +88,49 @@ public struct OpenAIStreamRelay: Sendable {
         }
         event.write(to: &output)
         forwardedEvents += 1
+    }
+
+    /// Whether `data` contains `"usage"` followed by `:` and `{`, or `"error"` followed by `:`
+    /// (whitespace allowed). Never false for an event that has either as a top-level member.
+    static func mayCarryUsageOrError(_ data: [UInt8]) -> Bool {
+        let count = data.count
+        var index = 0
+        while index + 7 <= count {
+            if data[index] == UInt8(ascii: "\""), data[index + 6] == UInt8(ascii: "\"") {
+                let isUsage =
+                    data[index + 1] == UInt8(ascii: "u") && data[index + 2] == UInt8(ascii: "s") && data[index + 3] == UInt8(ascii: "a")
+                    && data[index + 4] == UInt8(ascii: "g") && data[index + 5] == UInt8(ascii: "e")
+                let isError =
+                    data[index + 1] == UInt8(ascii: "e") && data[index + 2] == UInt8(ascii: "r") && data[index + 3] == UInt8(ascii: "r")
+                    && data[index + 4] == UInt8(ascii: "o") && data[index + 5] == UInt8(ascii: "r")
+                if isUsage || isError {
+                    var cursor = skipWhitespace(data, from: index + 7)
+                    if cursor < count, data[cursor] == UInt8(ascii: ":") {
+                        if isError { return true }
+                        cursor = skipWhitespace(data, from: cursor + 1)
+                        if cursor < count, data[cursor] == UInt8(ascii: "{") { return true }
+                    }
+                }
+            }
+            index += 1
+        }
+        return false
+    }
+
+    private static func skipWhitespace(_ data: [UInt8], from start: Int) -> Int {
+        var index = start
+        while index < data.count, data[index] == 0x20 || data[index] == 0x0A || data[index] == 0x0D || data[index] == 0x09 {
+            index += 1
+        }
+        return index
+    }
+
+    /// A cheap check that an event is a complete JSON object: `{ ... }` modulo whitespace.
+    static func looksLikeObject(_ data: [UInt8]) -> Bool {
+        let start = skipWhitespace(data, from: 0)
+        var end = data.count - 1
+        while end > start, data[end] == 0x20 || data[end] == 0x0A || data[end] == 0x0D || data[end] == 0x09 { end -= 1 }
+        return end > start && data[start] == UInt8(ascii: "{") && data[end] == UInt8(ascii: "}")
     }
 
     private mutating func fail(_ error: GatewayError) {
