@@ -17,27 +17,80 @@ public final class GatewayMetrics: RequestObserver, Sendable {
         self.factory = factory
     }
 
+    /// Handles for one combination of request labels, created together on first use.
+    private struct RequestHandles: Sendable {
+        var requests: Counter
+        var duration: Timer
+        /// Only for streams: non-streamed requests leave no empty TTFT series behind.
+        var timeToFirstToken: Timer?
+        /// Only for outcomes that can carry usage.
+        var tokens: TokenHandles?
+    }
+
+    private struct TokenHandles: Sendable {
+        var input: Recorder
+        var output: Recorder
+        var inputTotal: Counter
+        var outputTotal: Counter
+    }
+
+    private struct RequestKey: Hashable, Sendable {
+        var endpoint: Endpoint
+        var model: String
+        var provider: String
+        var status: Int
+        var outcome: RequestRecord.Outcome
+        var errorCode: String
+        var stream: Bool
+    }
+
+    private let requestHandles = Mutex<[RequestKey: RequestHandles]>([:])
+
+    private func handles(for key: RequestKey) -> RequestHandles {
+        if let existing = requestHandles.withLock({ $0[key] }) { return existing }
+        let operation = key.endpoint.operationName
+        let genAI = [("gen_ai_operation_name", operation), ("gen_ai_provider_name", key.provider), ("gen_ai_request_model", key.model)]
+        let tokens = [("model", key.model), ("provider", key.provider)]
+        let created = RequestHandles(
+            requests: counter(
+                "switchyard_requests_total",
+                [("endpoint", key.endpoint.label), ("model", key.model), ("provider", key.provider), ("status", String(key.status)), ("outcome", key.outcome.rawValue)]
+            ),
+            duration: timer("gen_ai_server_request_duration_seconds", genAI + [("error_type", key.errorCode)]),
+            timeToFirstToken: key.stream ? timer("gen_ai_server_time_to_first_token_seconds", genAI) : nil,
+            tokens: key.outcome == .error
+                ? nil
+                : TokenHandles(
+                    input: recorder("gen_ai_client_token_usage", genAI + [("gen_ai_token_type", "input")]),
+                    output: recorder("gen_ai_client_token_usage", genAI + [("gen_ai_token_type", "output")]),
+                    inputTotal: counter("switchyard_tokens_total", tokens + [("type", "input")]),
+                    outputTotal: counter("switchyard_tokens_total", tokens + [("type", "output")])
+                )
+        )
+        requestHandles.withLock { $0[key] = created }
+        return created
+    }
+
     public func requestFinished(_ record: RequestRecord) {
         let model = record.provider == nil ? "unrouted" : (record.requestedModel ?? "unknown")
         let provider = record.provider ?? "none"
-        let operation = record.endpoint.operationName
-        let status = String(record.status)
-        counter(
-            "switchyard_requests_total",
-            [("endpoint", record.endpoint.label), ("model", model), ("provider", provider), ("status", status), ("outcome", record.outcome.rawValue)]
-        ).increment()
-        let genAIDimensions = [("gen_ai_operation_name", operation), ("gen_ai_provider_name", provider), ("gen_ai_request_model", model)]
-        timer("gen_ai_server_request_duration_seconds", genAIDimensions + [("error_type", record.errorCode ?? "")])
-            .recordNanoseconds(record.duration.nanoseconds)
+        let handles = handles(
+            for: RequestKey(
+                endpoint: record.endpoint, model: model, provider: provider, status: record.status,
+                outcome: record.outcome, errorCode: record.errorCode ?? "", stream: record.stream
+            )
+        )
+        handles.requests.increment()
+        handles.duration.recordNanoseconds(record.duration.nanoseconds)
         if let ttft = record.timeToFirstToken {
-            timer("gen_ai_server_time_to_first_token_seconds", genAIDimensions).recordNanoseconds(ttft.nanoseconds)
+            handles.timeToFirstToken?.recordNanoseconds(ttft.nanoseconds)
         }
         if let usage = record.usage {
-            recorder("gen_ai_client_token_usage", genAIDimensions + [("gen_ai_token_type", "input")]).record(usage.promptTokens)
-            recorder("gen_ai_client_token_usage", genAIDimensions + [("gen_ai_token_type", "output")]).record(usage.completionTokens)
+            handles.tokens?.input.record(usage.promptTokens)
+            handles.tokens?.output.record(usage.completionTokens)
+            handles.tokens?.inputTotal.increment(by: usage.promptTokens)
+            handles.tokens?.outputTotal.increment(by: usage.completionTokens)
             let tokenDimensions = [("model", model), ("provider", provider)]
-            counter("switchyard_tokens_total", tokenDimensions + [("type", "input")]).increment(by: usage.promptTokens)
-            counter("switchyard_tokens_total", tokenDimensions + [("type", "output")]).increment(by: usage.completionTokens)
             if usage.cachedPromptTokens > 0 {
                 counter("switchyard_tokens_total", tokenDimensions + [("type", "cached_input")]).increment(by: usage.cachedPromptTokens)
             }

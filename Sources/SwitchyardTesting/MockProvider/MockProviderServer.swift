@@ -94,6 +94,8 @@ public enum MockProviderServer {
                 }
                 if drop {
                     mock.recordStreamEnd(cancelled: false)
+                    // Let what was written reach the socket before the connection is torn down.
+                    try await Task.sleep(for: .milliseconds(20))
                     throw PlannedDrop()
                 }
                 mock.recordStreamEnd(cancelled: false)
