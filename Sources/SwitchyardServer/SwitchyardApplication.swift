@@ -6,8 +6,8 @@ import Logging
 import NIOCore
 import Prometheus
 import ServiceLifecycle
-import Synchronization
 import SwitchyardCore
+import Synchronization
 import UnixSignals
 
 /// Assembles the gateway: configuration, runtime snapshot, routes, middleware, reload service.

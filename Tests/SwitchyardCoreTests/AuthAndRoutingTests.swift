@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SwitchyardCore
 
 @Suite struct AuthAndRoutingTests {
@@ -11,7 +12,9 @@ import Testing
 
     @Test func masterKeyRejectsWrongMissingAndOtherSchemes() {
         let auth = MasterKeyAuthenticator(masterKey: "sy-master-123")
-        for (authorization, apiKey) in [("Bearer sy-master-124", nil), (nil, nil), ("Basic abc", nil), ("Bearer ", nil), (nil, "sy-master-12")] as [(String?, String?)] {
+        for (authorization, apiKey) in [("Bearer sy-master-124", nil), (nil, nil), ("Basic abc", nil), ("Bearer ", nil), (nil, "sy-master-12")]
+            as [(String?, String?)]
+        {
             guard case .failure(let error) = auth.authenticate(authorization: authorization, apiKey: apiKey) else {
                 Issue.record("accepted \(String(describing: authorization)) \(String(describing: apiKey))")
                 continue
@@ -67,7 +70,9 @@ import Testing
 
         let badRequest = UpstreamErrorMapper.map(
             status: 400,
-            body: Array(#"{"error":{"message":"context too long, key sk-live-abcdefghijklmnop","type":"invalid_request_error","code":"context_length_exceeded","param":"messages"}}"#.utf8),
+            body: Array(
+                #"{"error":{"message":"context too long, key sk-live-abcdefghijklmnop","type":"invalid_request_error","code":"context_length_exceeded","param":"messages"}}"#
+                    .utf8),
             headers: [], provider: "openai", scrubber: scrubber
         )
         #expect(badRequest.status == 400)

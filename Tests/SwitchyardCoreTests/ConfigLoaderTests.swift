@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SwitchyardCore
 
 /// Builds ConfigNode trees by hand (the YAML reader is tested in the server tests).
@@ -20,14 +21,24 @@ enum Node {
             (
                 "providers",
                 Node.list([
-                    Node.map([("name", Node.scalar("openai", line: 4)), ("type", Node.scalar("openai", line: 5)), ("api_key", Node.scalar("env:OPENAI_KEY", line: 6))] + extraProvider, line: 4),
-                    Node.map([("name", Node.scalar("local")), ("type", Node.scalar("vllm")), ("base_url", Node.scalar("http://10.0.0.5:8000/v1/"))], line: 7),
+                    Node.map(
+                        [
+                            ("name", Node.scalar("openai", line: 4)), ("type", Node.scalar("openai", line: 5)),
+                            ("api_key", Node.scalar("env:OPENAI_KEY", line: 6)),
+                        ] + extraProvider, line: 4),
+                    Node.map(
+                        [("name", Node.scalar("local")), ("type", Node.scalar("vllm")), ("base_url", Node.scalar("http://10.0.0.5:8000/v1/"))],
+                        line: 7),
                 ])
             ),
             (
                 "models",
                 Node.list([
-                    Node.map([("name", Node.scalar("gpt")), ("provider", Node.scalar("openai")), ("model", Node.scalar("gpt-4o")), ("aliases", Node.list([Node.scalar("g")]))], line: 10),
+                    Node.map(
+                        [
+                            ("name", Node.scalar("gpt")), ("provider", Node.scalar("openai")), ("model", Node.scalar("gpt-4o")),
+                            ("aliases", Node.list([Node.scalar("g")])),
+                        ], line: 10),
                     Node.map([("name", Node.scalar("openai/*")), ("provider", Node.scalar("openai"))], line: 14),
                 ])
             ),
@@ -98,7 +109,10 @@ enum Node {
 
     @Test func warnsAboutInlineKeys() {
         let root = Node.map([
-            ("providers", Node.list([Node.map([("name", Node.scalar("a")), ("type", Node.scalar("openai")), ("api_key", Node.scalar("sk-inline-secret"))])])),
+            (
+                "providers",
+                Node.list([Node.map([("name", Node.scalar("a")), ("type", Node.scalar("openai")), ("api_key", Node.scalar("sk-inline-secret"))])])
+            )
         ])
         let outcome = loader.load(root, source: "test.yaml")
         #expect(outcome.config != nil)

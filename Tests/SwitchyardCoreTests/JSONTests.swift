@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SwitchyardCore
 
 @Suite struct JSONTests {
@@ -70,7 +71,10 @@ import Testing
         let scan = try JSONObjectScan(Array(text.utf8))
         let rewritten = scan.rewriting([("model", JSONWriter.quoted("real-model")), ("stream_options", Array(#"{"include_usage":true}"#.utf8))])
         let output = String(decoding: rewritten, as: UTF8.self)
-        #expect(output == #"{"model":"real-model","messages":[{"role":"user","content":"h\u00e9"}],"extra":{"k":[1,2]},"stream_options":{"include_usage":true}}"#)
+        #expect(
+            output
+                == #"{"model":"real-model","messages":[{"role":"user","content":"h\u00e9"}],"extra":{"k":[1,2]},"stream_options":{"include_usage":true}}"#
+        )
     }
 
     @Test func rewritingDropsDuplicateKeysKeepingTheLast() throws {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SwitchyardCore
 
 @Suite struct OpenAIRequestTests {
@@ -16,7 +17,8 @@ import Testing
     }
 
     @Test func readsModelStreamAndUsageFlag() throws {
-        let parsed = try request(#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true},"user":"u1"}"#)
+        let parsed = try request(
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true},"user":"u1"}"#)
         #expect(parsed.model == "m")
         #expect(parsed.stream)
         #expect(parsed.clientWantsUsage)
@@ -63,7 +65,8 @@ import Testing
     }
 
     @Test func upstreamBodyRenamesModelAndForcesUsageKeepingOtherOptions() throws {
-        let parsed = try request(#"{"model":"alias","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_obfuscation":false}}"#)
+        let parsed = try request(
+            #"{"model":"alias","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_obfuscation":false}}"#)
         let body = try JSONValue.parse(parsed.upstreamBody(upstreamModel: "real"))
         #expect(body["model"]?.stringValue == "real")
         #expect(body["stream_options"]?["include_usage"]?.boolValue == true)

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Testing
+
 @testable import SwitchyardCore
 
 @Suite struct StreamRelayTests {
@@ -75,7 +76,8 @@ import Testing
 
 @Suite struct HostileInputTests {
     @Test func absurdUsageNumbersDoNotTrap() throws {
-        let scan = try JSONObjectScan(Array(#"{"usage":{"prompt_tokens":1e300,"completion_tokens":-5,"total_tokens":1.5,"prompt_tokens_details":{"cached_tokens":"x"}}}"#.utf8))
+        let scan = try JSONObjectScan(
+            Array(#"{"usage":{"prompt_tokens":1e300,"completion_tokens":-5,"total_tokens":1.5,"prompt_tokens_details":{"cached_tokens":"x"}}}"#.utf8))
         let usage = try #require(TokenUsage(openAIResponse: scan))
         #expect(usage.promptTokens == 1_000_000_000_000_000)
         #expect(usage.completionTokens == 0)

@@ -29,9 +29,15 @@ import Testing
         let node = try YAMLConfigReader.parse(yaml, file: "switchyard.yaml")
         let outcome = ConfigLoader(environment: [:], fileExists: { _ in false }).load(node, source: "switchyard.yaml")
         let lines = outcome.errors.map(\.description)
-        #expect(lines.contains { $0.hasPrefix("switchyard.yaml:3:3: error: unknown key 'server.max_body_sise'") && $0.contains("did you mean 'max_body_size'") })
+        #expect(
+            lines.contains {
+                $0.hasPrefix("switchyard.yaml:3:3: error: unknown key 'server.max_body_sise'") && $0.contains("did you mean 'max_body_size'")
+            })
         #expect(lines.contains { $0.hasPrefix("switchyard.yaml:7:14: error:") && $0.contains("SWITCHYARD_TEST_UNSET_VARIABLE is not set") })
-        #expect(lines.contains { $0.hasPrefix("switchyard.yaml:9:5: error:") && $0.contains("unknown provider 'opnai'") && $0.contains("did you mean 'openai'") })
+        #expect(
+            lines.contains {
+                $0.hasPrefix("switchyard.yaml:9:5: error:") && $0.contains("unknown provider 'opnai'") && $0.contains("did you mean 'openai'")
+            })
     }
 
     @Test func yamlSyntaxErrorsHaveAPosition() {
@@ -63,7 +69,8 @@ import Testing
         let app = try application.makeApplication()
         try await app.test(.live) { client in
             let headers: HTTPFields = [.contentType: "application/json"]
-            #expect(try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "alpha")).status == .ok)
+            #expect(
+                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "alpha")).status == .ok)
 
             // A slow stream that started on the old configuration.
             let port = try #require(client.port)
@@ -80,8 +87,11 @@ import Testing
 
             _ = try writeConfig(Self.config(models: ["beta"]), path: path)
             #expect(await eventually { application.runtime.snapshot.generation == 2 })
-            #expect(try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "beta")).status == .ok)
-            #expect(try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "alpha")).status == .notFound)
+            #expect(
+                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "beta")).status == .ok)
+            #expect(
+                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "alpha")).status
+                    == .notFound)
 
             let streamed = try await inFlight.value
             #expect(sseData(streamed).last == "[DONE]", "the request in flight finished on the old configuration")
@@ -91,12 +101,14 @@ import Testing
             _ = try writeConfig("providers:\n  - name: broken\n    type: nonsense\n", path: path)
             try await Task.sleep(for: .milliseconds(400))
             #expect(application.runtime.snapshot.generation == 2)
-            #expect(try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "beta")).status == .ok)
+            #expect(
+                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "beta")).status == .ok)
 
             // An explicit reload (what SIGHUP triggers) picks up a valid file.
             _ = try writeConfig(Self.config(models: ["gamma"]), path: path)
             #expect(application.reload(reason: "test"))
-            #expect(try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "gamma")).status == .ok)
+            #expect(
+                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "gamma")).status == .ok)
         }
     }
 

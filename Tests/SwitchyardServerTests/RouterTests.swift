@@ -61,7 +61,8 @@ import Testing
 
     @Test func authenticationIsRequiredAndUsesTheErrorEnvelope() async throws {
         try await withApp { client in
-            let missing = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"], body: chatBody(model: "mock"))
+            let missing = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"], body: chatBody(model: "mock"))
             #expect(missing.status == .unauthorized)
             #expect(missing.json?["error"]?["type"]?.stringValue == "authentication_error")
             #expect(missing.headers[.init("x-request-id")!] != nil)
@@ -77,7 +78,8 @@ import Testing
 
     @Test func unknownModelIs404WithSuggestions() async throws {
         try await withApp { client in
-            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "mock-gtp"))
+            let response = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "mock-gtp"))
             #expect(response.status == .notFound)
             let error = try #require(response.json?["error"])
             #expect(error["code"]?.stringValue == "model_not_found")
@@ -97,7 +99,8 @@ import Testing
     @Test func oversizedBodyIs413() async throws {
         try await withApp { client in
             let big = String(repeating: "x", count: 8000)
-            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "mock", content: big))
+            let response = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "mock", content: big))
             #expect(response.status == .contentTooLarge)
             #expect(response.json?["error"]?["code"]?.stringValue == "request_too_large")
         }
@@ -112,7 +115,8 @@ import Testing
             #expect(utf8.status == .badRequest)
             #expect(utf8.json?["error"]?["message"]?.stringValue?.contains("invalid UTF-8") == true)
 
-            let malformed = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: ByteBuffer(string: "{\"model\": "))
+            let malformed = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: ByteBuffer(string: "{\"model\": "))
             #expect(malformed.status == .badRequest)
             #expect(malformed.json?["error"]?["code"]?.stringValue == "invalid_json")
 
@@ -127,7 +131,8 @@ import Testing
 
     @Test func streamingThroughTheEmbeddedMock() async throws {
         try await withApp { client in
-            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","stream":true"#, model: "mock"))
+            let response = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","stream":true"#, model: "mock"))
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "text/event-stream")
             let events = sseData(response.text)
@@ -173,13 +178,18 @@ import Testing
 
     @Test func metricsAndReadiness() async throws {
         try await withApp { client in
-            _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","stream":true"#, model: "mock"))
+            _ = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","stream":true"#, model: "mock"))
             _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "nope"))
             let metrics = try await client.execute(uri: "/metrics", method: .get)
             #expect(metrics.status == .ok)
             let text = metrics.text
-            #expect(text.contains(#"switchyard_requests_total{endpoint="chat_completions",model="mock",provider="mock",status="200",outcome="success"} 1"#))
-            #expect(text.contains(#"switchyard_requests_total{endpoint="chat_completions",model="unrouted",provider="none",status="404",outcome="error"} 1"#))
+            #expect(
+                text.contains(
+                    #"switchyard_requests_total{endpoint="chat_completions",model="mock",provider="mock",status="200",outcome="success"} 1"#))
+            #expect(
+                text.contains(
+                    #"switchyard_requests_total{endpoint="chat_completions",model="unrouted",provider="none",status="404",outcome="error"} 1"#))
             #expect(text.contains("gen_ai_server_time_to_first_token_seconds_bucket"))
             #expect(text.contains("gen_ai_server_request_duration_seconds_bucket"))
             #expect(text.contains(#"switchyard_tokens_total{model="mock",provider="mock",type="output"} 8"#))

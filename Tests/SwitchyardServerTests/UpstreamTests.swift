@@ -62,20 +62,24 @@ import Testing
 
     @Test func upstreamErrorsBecomeMappedEnvelopes() async throws {
         try await withGateway { client, _ in
-            let limited = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":429,"retry_after":"7"}"#))
+            let limited = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":429,"retry_after":"7"}"#))
             #expect(limited.status == .tooManyRequests)
             #expect(limited.headers[.retryAfter] == "7")
             #expect(limited.json?["error"]?["type"]?.stringValue == "rate_limit_error")
 
-            let serverError = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":500}"#))
+            let serverError = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":500}"#))
             #expect(serverError.status == .badGateway)
             #expect(serverError.json?["error"]?["message"]?.stringValue?.contains("Mock failure") == true)
 
-            let unavailable = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","stream":true,"mock":{"status":503}"#))
+            let unavailable = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","stream":true,"mock":{"status":503}"#))
             #expect(unavailable.status == .serviceUnavailable, "a stream that fails before its first byte is a plain HTTP error")
             #expect(unavailable.json?["error"] != nil)
 
-            let malformed = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"malformed":true}"#))
+            let malformed = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"malformed":true}"#))
             #expect(malformed.status == .badGateway)
             #expect(malformed.json?["error"]?["code"]?.stringValue == "upstream_invalid_response")
         }
@@ -123,7 +127,8 @@ import Testing
     @Test func slowProviderTimesOutWith504() async throws {
         try await withGateway(extraProvider: "    timeouts: {read: 300ms}") { client, _ in
             let started = ContinuousClock.now
-            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"latency_ms":3000}"#))
+            let response = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"latency_ms":3000}"#))
             #expect(response.status == .gatewayTimeout)
             #expect(response.json?["error"]?["type"]?.stringValue == "timeout_error")
             #expect(ContinuousClock.now - started < .seconds(2))

@@ -110,7 +110,9 @@ private struct Context {
         var settings = ServerSettings()
         guard var mapping = MappingReader(node, path: "server", context: &self) else { return settings }
         if let host = mapping.take("host"), let value = string(host, path: "server.host") {
-            if value.isEmpty { error("server.host must not be empty", at: host.location, hint: "use 127.0.0.1 for local use or 0.0.0.0 to listen on all interfaces") }
+            if value.isEmpty {
+                error("server.host must not be empty", at: host.location, hint: "use 127.0.0.1 for local use or 0.0.0.0 to listen on all interfaces")
+            }
             settings.host = value
         }
         if let port = mapping.take("port"), let value = integer(port, path: "server.port") {
@@ -170,7 +172,8 @@ private struct Context {
             error(
                 "server.host '\(settings.host)' is reachable from other machines but no master key is set",
                 at: node.location,
-                hint: "set server.master_key (e.g. env:SWITCHYARD_MASTER_KEY), or set server.allow_unauthenticated: true if another layer authenticates"
+                hint:
+                    "set server.master_key (e.g. env:SWITCHYARD_MASTER_KEY), or set server.allow_unauthenticated: true if another layer authenticates"
             )
         }
         return settings
@@ -190,7 +193,8 @@ private struct Context {
             return nil
         }
         for (path, field) in [(certificate, "certificate"), (key, "private_key")] where !fileExists(path) {
-            error("server.tls.\(field): file '\(path)' does not exist", at: node.location, hint: "give the path of a PEM file readable by the gateway")
+            error(
+                "server.tls.\(field): file '\(path)' does not exist", at: node.location, hint: "give the path of a PEM file readable by the gateway")
         }
         return TLSSettings(certificatePath: certificate, privateKeyPath: key)
     }
@@ -262,7 +266,8 @@ private struct Context {
             provider.adapter = ProviderPresets.openAICompatible
             if baseURL == nil { baseURL = preset }
             guard let baseURL else {
-                error("provider '\(name)' of type \(type) needs a base_url", at: node.location, hint: "for example base_url: http://127.0.0.1:8000/v1")
+                error(
+                    "provider '\(name)' of type \(type) needs a base_url", at: node.location, hint: "for example base_url: http://127.0.0.1:8000/v1")
                 return nil
             }
             if !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) || baseURL.count < 10 {
@@ -413,7 +418,9 @@ private struct Context {
         let reference = SecretReference(parsing: text)
         guard let resolved = reference.resolve(in: environment) else {
             if case .environment(let variable) = reference {
-                error("\(path): environment variable \(variable) is not set", at: node.location, hint: "export \(variable)=... before starting Switchyard")
+                error(
+                    "\(path): environment variable \(variable) is not set", at: node.location,
+                    hint: "export \(variable)=... before starting Switchyard")
             } else {
                 error("\(path) is empty", at: node.location)
             }
@@ -455,7 +462,8 @@ private struct MappingReader {
         self.path = path
         var seen: Set<String> = []
         for entry in entries where !seen.insert(entry.key).inserted {
-            context.error("key '\(entry.key)' appears twice in \(path.isEmpty ? "the document" : path)", at: entry.keyLocation, hint: "remove one of them")
+            context.error(
+                "key '\(entry.key)' appears twice in \(path.isEmpty ? "the document" : path)", at: entry.keyLocation, hint: "remove one of them")
         }
     }
 

@@ -40,7 +40,8 @@ public enum UpstreamErrorMapper {
                 status: 502,
                 type: "api_error",
                 code: "upstream_authentication_error",
-                message: "Provider '\(provider)' rejected the gateway's credentials (status \(status)). The gateway operator must check this provider's API key."
+                message:
+                    "Provider '\(provider)' rejected the gateway's credentials (status \(status)). The gateway operator must check this provider's API key."
             )
         case 408:
             return .upstreamTimeout("Provider '\(provider)' timed out (status 408).")

@@ -54,7 +54,10 @@ public final class GatewayMetrics: RequestObserver, Sendable {
         let created = RequestHandles(
             requests: counter(
                 "switchyard_requests_total",
-                [("endpoint", key.endpoint.label), ("model", key.model), ("provider", key.provider), ("status", String(key.status)), ("outcome", key.outcome.rawValue)]
+                [
+                    ("endpoint", key.endpoint.label), ("model", key.model), ("provider", key.provider), ("status", String(key.status)),
+                    ("outcome", key.outcome.rawValue),
+                ]
             ),
             duration: timer("gen_ai_server_request_duration_seconds", genAI + [("error_type", key.errorCode)]),
             timeToFirstToken: key.stream ? timer("gen_ai_server_time_to_first_token_seconds", genAI) : nil,

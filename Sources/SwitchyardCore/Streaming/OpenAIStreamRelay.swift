@@ -74,9 +74,12 @@ public struct OpenAIStreamRelay: Sendable {
         if let errorMember = scan.member("error"), errorMember.kind != .null {
             let detail = scan.value("error")
             let message = detail?["message"]?.stringValue ?? detail?.stringValue ?? "unknown error"
-            var error = GatewayError.upstreamUnavailable("Provider '\(provider)' reported an error mid-stream: \(message)", code: "upstream_stream_error")
+            var error = GatewayError.upstreamUnavailable(
+                "Provider '\(provider)' reported an error mid-stream: \(message)", code: "upstream_stream_error")
             if let type = detail?["type"]?.stringValue, type == "rate_limit_error" || type == "rate_limit_exceeded" {
-                error = GatewayError(status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: error.message, headers: [HeaderField("Retry-After", "1")])
+                error = GatewayError(
+                    status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: error.message,
+                    headers: [HeaderField("Retry-After", "1")])
             }
             fail(error)
             return

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Logging
 import NIOCore
-import Synchronization
 import SwitchyardCore
+import Synchronization
 
 /// The gateway's one HTTP client stack for talking to providers.
 ///

@@ -7,7 +7,9 @@ public enum ConfigurationSource: Sendable {
     case embeddedDefault
 
     /// Loads and validates; throws ``ConfigError`` with every problem found.
-    public func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> (config: GatewayConfig, warnings: [ConfigDiagnostic]) {
+    public func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> (
+        config: GatewayConfig, warnings: [ConfigDiagnostic]
+    ) {
         let loader = ConfigLoader(environment: environment, fileExists: { FileManager.default.fileExists(atPath: $0) })
         switch self {
         case .embeddedDefault:

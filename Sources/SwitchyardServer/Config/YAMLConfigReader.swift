@@ -14,7 +14,9 @@ public enum YAMLConfigReader {
         } catch let error as YamlError {
             throw ConfigError(diagnostics: [diagnostic(for: error, file: file)])
         } catch {
-            throw ConfigError(diagnostics: [ConfigDiagnostic(.error, "could not parse YAML: \(error)", at: ConfigLocation(file: file, line: 1, column: 1))])
+            throw ConfigError(diagnostics: [
+                ConfigDiagnostic(.error, "could not parse YAML: \(error)", at: ConfigLocation(file: file, line: 1, column: 1))
+            ])
         }
     }
 

@@ -40,7 +40,8 @@ struct RequestMiddleware: RouterMiddleware {
         response.headers[.init("x-request-id")!] = context.requestID
         let path = Self.routeLabel(request.uri.path)
         let status = Int(response.status.code)
-        metrics.counter("switchyard_http_requests_total", [("method", request.method.rawValue), ("path", path), ("status", String(status))]).increment()
+        metrics.counter("switchyard_http_requests_total", [("method", request.method.rawValue), ("path", path), ("status", String(status))])
+            .increment()
         metrics.timer("switchyard_http_request_duration_seconds", [("method", request.method.rawValue), ("path", path)])
             .recordNanoseconds((ContinuousClock.now - context.receivedAt).nanoseconds)
         if accessLog, !Self.isInferencePath(request.uri.path) || status == 401 || status == 413 || status == 404 {
@@ -116,13 +117,17 @@ struct RequestMiddleware: RouterMiddleware {
         if let httpError = error as? HTTPError {
             switch httpError.status.code {
             case 404:
-                return .notFound("Unknown path: \(request.method.rawValue) \(request.uri.path). The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models.")
+                return .notFound(
+                    "Unknown path: \(request.method.rawValue) \(request.uri.path). The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models."
+                )
             case 405:
                 return .methodNotAllowed("Method \(request.method.rawValue) is not allowed on \(request.uri.path).")
             case 413:
                 return .bodyTooLarge(limit: limit)
             case 400..<500:
-                return GatewayError(status: Int(httpError.status.code), type: "invalid_request_error", code: nil, message: httpError.body ?? httpError.status.reasonPhrase)
+                return GatewayError(
+                    status: Int(httpError.status.code), type: "invalid_request_error", code: nil,
+                    message: httpError.body ?? httpError.status.reasonPhrase)
             default:
                 return GatewayError(status: Int(httpError.status.code), type: "api_error", code: nil, message: httpError.status.reasonPhrase)
             }

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import Synchronization
 import SwitchyardCore
+import Synchronization
 
 /// A `LogHandler` that writes one JSON object per line (to stdout by default).
 ///
@@ -47,10 +47,15 @@ public struct JSONLogHandler: LogHandler {
         switch value {
         case .string(let text): .string(text)
         case .stringConvertible(let convertible):
-            if let number = convertible as? Int { JSONValue(number) }
-            else if let number = convertible as? Double, number.isFinite { JSONValue(number) }
-            else if let flag = convertible as? Bool { .bool(flag) }
-            else { .string(convertible.description) }
+            if let number = convertible as? Int {
+                JSONValue(number)
+            } else if let number = convertible as? Double, number.isFinite {
+                JSONValue(number)
+            } else if let flag = convertible as? Bool {
+                .bool(flag)
+            } else {
+                .string(convertible.description)
+            }
         case .array(let values): .array(values.map(json))
         case .dictionary(let dictionary): .object(JSONObject(dictionary.keys.sorted().map { (key: $0, value: json(dictionary[$0]!)) }))
         }

@@ -1,5 +1,5 @@
-import Synchronization
 import SwitchyardCore
+import Synchronization
 
 /// Tracks, from real traffic, whether each provider has been answering.
 public final class ProviderHealth: RequestObserver, Sendable {

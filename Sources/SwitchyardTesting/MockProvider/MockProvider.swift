@@ -1,11 +1,11 @@
 import NIOCore
-import Synchronization
 import SwitchyardCore
+import Synchronization
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// A deterministic OpenAI-dialect model provider for tests, benchmarks and offline use.
@@ -68,7 +68,9 @@ public final class MockProvider: Sendable {
         if let requiredAPIKey {
             let presented = headers.first(where: { $0.name.lowercased() == "authorization" })?.value
             if presented != "Bearer \(requiredAPIKey)" {
-                return errorPlan(status: 401, type: "invalid_request_error", code: "invalid_api_key", message: "Incorrect API key provided: \(presented ?? "none").")
+                return errorPlan(
+                    status: 401, type: "invalid_request_error", code: "invalid_api_key",
+                    message: "Incorrect API key provided: \(presented ?? "none").")
             }
         }
         var behaviour = defaults
@@ -306,7 +308,8 @@ public final class MockProvider: Sendable {
             if let errorAfter = behaviour.errorAfterChunks, contentChunks >= errorAfter {
                 var buffer = ByteBuffer()
                 buffer.writeStaticString("data: ")
-                buffer.writeString(#"{"error":{"message":"Mock provider failed mid-stream.","type":"server_error","param":null,"code":"mock_stream_error"}}"#)
+                buffer.writeString(
+                    #"{"error":{"message":"Mock provider failed mid-stream.","type":"server_error","param":null,"code":"mock_stream_error"}}"#)
                 buffer.writeStaticString("\n\n")
                 append(buffer)
                 return true
@@ -477,7 +480,8 @@ public struct MockStats: Sendable {
             "completed_streams": JSONValue(completedStreams),
             "cancelled_streams": JSONValue(cancelledStreams),
             "last_path": lastPath.map(JSONValue.string) ?? .null,
-            "last_headers": .object(JSONObject(lastHeaders.filter { $0.name.lowercased() != "authorization" }.map { ($0.name.lowercased(), JSONValue.string($0.value)) })),
+            "last_headers": .object(
+                JSONObject(lastHeaders.filter { $0.name.lowercased() != "authorization" }.map { ($0.name.lowercased(), JSONValue.string($0.value)) })),
             "last_body": lastBodyJSON ?? .null,
         ])
     }

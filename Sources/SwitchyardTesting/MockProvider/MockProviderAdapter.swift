@@ -43,7 +43,8 @@ public struct MockProviderAdapter: ProviderAdapter {
                     }
                     if dropConnection {
                         if isStream { mock.recordStreamEnd(cancelled: false) }
-                        throw GatewayError.upstreamUnavailable("Provider '\(provider)' closed the connection mid-stream.", code: "upstream_stream_interrupted")
+                        throw GatewayError.upstreamUnavailable(
+                            "Provider '\(provider)' closed the connection mid-stream.", code: "upstream_stream_interrupted")
                     }
                     if isStream && !cursor.finished {
                         cursor.finished = true
