@@ -1,0 +1,37 @@
+-- wrk script for the Switchyard benchmark.
+--
+-- POSTs the JSON body in the file named by $BENCH_BODY (a ~1 KB chat completion request,
+-- streamed or not) to the URL given on the wrk command line, over keep-alive connections.
+-- done() prints one line "BENCH_JSON {...}" with throughput, latency percentiles (in
+-- microseconds) and error counts, which benchmarks/run.sh collects.
+
+local path = os.getenv("BENCH_BODY")
+if path == nil or path == "" then
+  error("BENCH_BODY must name the request body file")
+end
+local file = assert(io.open(path, "rb"))
+local body = file:read("*a")
+file:close()
+
+wrk.method = "POST"
+wrk.body = body
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+
+function done(summary, latency, requests)
+  local seconds = summary.duration / 1e6
+  local e = summary.errors
+  local parts = {
+    string.format('"requests":%d', summary.requests),
+    string.format('"duration_s":%.6f', seconds),
+    string.format('"bytes":%d', summary.bytes),
+    string.format('"rps":%.3f', summary.requests / seconds),
+    string.format('"latency_us":{"min":%d,"mean":%.1f,"stdev":%.1f,"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d}',
+      latency.min, latency.mean, latency.stdev,
+      latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
+      latency.max),
+    string.format('"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d}',
+      e.connect, e.read, e.write, e.timeout, e.status),
+  }
+  io.write("BENCH_JSON {" .. table.concat(parts, ",") .. "}\n")
+end

@@ -1,0 +1,432 @@
+#!/usr/bin/env bash
+# Switchyard benchmark: wrk against three arms in one run
+#   direct     - straight to the mock provider (upstream baseline)
+#   nginx      - nginx (1 worker, keep-alive upstream, no buffering) in front of the mock
+#   switchyard - the Switchyard release build in front of the mock
+# for a non-streaming and a streaming (~16 KB SSE) chat completion, at 1, 32 and 128
+# connections, plus a time-to-first-token probe and Switchyard's CPU time and RSS.
+#
+# Writes benchmarks/results/latest.json and benchmarks/RESULTS.md. See benchmarks/README.md.
+#
+# Environment knobs (all optional):
+#   SWITCHYARD_BIN      use this switchyard binary instead of building the release product
+#   BENCH_DURATION      wrk duration per measured run              (default 10s)
+#   BENCH_WARMUP        discarded wrk warm-up run before each one  (default 2s)
+#   BENCH_CONNECTIONS   connection counts                         (default "1 32 128")
+#   WRK_THREADS         wrk threads for >1 connection             (default 2)
+#   STREAM_CHUNKS       content chunks per streamed answer         (default 50)
+#   STREAM_CHUNK_BYTES  characters per content chunk               (default 90, ~16 KB/stream)
+#   TTFT_N              streamed requests in the TTFT probe        (default 200)
+#   LOADGEN_CPU         CPU for wrk, the TTFT probe and the mock   (default 0)
+#   PROXY_CPU           CPU for the proxy under test               (default 1)
+#   BENCH_WAIT_IDLE     seconds to wait for other processes to go quiet before starting (default 180)
+#   BENCH_OUT_JSON / BENCH_OUT_MD   output paths (default results/latest.json, RESULTS.md)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+WORK="${BENCH_WORK:-$HERE/.work}"
+DURATION="${BENCH_DURATION:-10s}"
+WARMUP="${BENCH_WARMUP:-2s}"
+CONNECTIONS="${BENCH_CONNECTIONS:-1 32 128}"
+WRK_THREADS="${WRK_THREADS:-2}"
+STREAM_CHUNKS="${STREAM_CHUNKS:-50}"
+STREAM_CHUNK_BYTES="${STREAM_CHUNK_BYTES:-90}"
+TTFT_N="${TTFT_N:-200}"
+LOADGEN_CPU="${LOADGEN_CPU:-0}"
+PROXY_CPU="${PROXY_CPU:-1}"
+WAIT_IDLE="${BENCH_WAIT_IDLE:-180}"
+OUT_JSON="${BENCH_OUT_JSON:-$HERE/results/latest.json}"
+OUT_MD="${BENCH_OUT_MD:-$HERE/RESULTS.md}"
+MIN_STREAMED=10000
+
+MOCK_PORT=19090         # non-streaming mock (default answer, ~0.7 KB JSON)
+MOCK_STREAM_PORT=19091  # streaming mock (STREAM_CHUNKS x STREAM_CHUNK_BYTES)
+GATEWAY_PORT=18080
+NGINX_PORT=18081
+NGINX_STREAM_PORT=18082
+PATH_CHAT=/v1/chat/completions
+BODY_PLAIN="$HERE/bodies/chat.json"
+BODY_STREAM="$HERE/bodies/chat-stream.json"
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[bench %s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Processes we start; the trap stops exactly these (by pid), never anything else.
+PIDS=()
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ "$status" -ne 0 ]; then
+        log "failed (exit $status); logs are in $WORK"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# Tools.
+need_install=()
+command -v wrk >/dev/null 2>&1 || need_install+=(wrk)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_install+=(nginx)
+command -v curl >/dev/null 2>&1 || need_install+=(curl)
+command -v taskset >/dev/null 2>&1 || need_install+=(util-linux)
+if [ "${#need_install[@]}" -gt 0 ]; then
+    log "installing ${need_install[*]} with apt-get"
+    command -v apt-get >/dev/null 2>&1 || die "missing ${need_install[*]} and no apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_install[@]}" >/dev/null
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+command -v python3 >/dev/null 2>&1 || die "python3 is required"
+[ "$(nproc --all)" -gt "$PROXY_CPU" ] || die "CPU $PROXY_CPU does not exist"
+
+# ---------------------------------------------------------------------------------------------
+# The gateway binary: SWITCHYARD_BIN, or a release build in its own scratch folder.
+BUILD_CONFIG="release"
+GIT_HEAD="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+GIT_DIRTY="$(git -C "$ROOT" status --porcelain -- Sources Package.swift Package.resolved 2>/dev/null | wc -l)"
+if [ -n "${SWITCHYARD_BIN:-}" ]; then
+    BIN="$SWITCHYARD_BIN"
+    BUILD_CONFIG="${SWITCHYARD_BUILD_CONFIG:-given binary (SWITCHYARD_BIN)}"
+    GIT_HEAD="${SWITCHYARD_COMMIT:-unknown (given binary; checkout was at $GIT_HEAD)}"
+else
+    log "building switchyard (release, scratch path .build-release); this takes several minutes"
+    (cd "$ROOT" && swift build -c release --product switchyard --scratch-path .build-release) >&2 \
+        || die "release build failed"
+    BIN="$ROOT/.build-release/release/switchyard"
+fi
+[ -x "$BIN" ] || die "switchyard binary not found or not executable: $BIN"
+BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+
+# ---------------------------------------------------------------------------------------------
+# Helpers.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() { # port pid name
+    local port=$1 pid=$2 name=$3
+    for _ in $(seq 300); do
+        kill -0 "$pid" 2>/dev/null || die "$name (pid $pid) exited during startup; see $WORK"
+        port_open "$port" && return 0
+        sleep 0.1
+    done
+    die "$name did not open port $port within 30 s"
+}
+
+cpu_ticks() { # pid -> utime+stime in clock ticks
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+threads_of() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
+
+pid_list() { # our pid and the processes we started, comma-separated
+    local IFS=,
+    echo "$$,${PIDS[*]}"
+}
+
+gateway_alive() {
+    if ! kill -0 "$GATEWAY_PID" 2>/dev/null; then
+        log "switchyard (pid $GATEWAY_PID) is gone. Last lines of its stdout and stderr:"
+        tail -n 40 "$WORK/switchyard.out" >&2 || true
+        tail -n 40 "$WORK/switchyard.err" >&2 || true
+        local rc=0
+        wait "$GATEWAY_PID" 2>/dev/null || rc=$?
+        die "switchyard died during the benchmark (exit status $rc)"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+rm -rf "$WORK"
+mkdir -p "$WORK/nginx-tmp" "$(dirname "$OUT_JSON")" "$(dirname "$OUT_MD")"
+RUNS="$WORK/runs.jsonl"
+: > "$RUNS"
+META="$WORK/meta.txt"
+{
+    echo "started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "binary=$BIN"
+    echo "build_config=$BUILD_CONFIG"
+    echo "git_head=$GIT_HEAD"
+    echo "git_dirty_source_files=$GIT_DIRTY"
+    echo "duration=$DURATION"
+    echo "warmup=$WARMUP"
+    echo "connections=$CONNECTIONS"
+    echo "wrk_threads=$WRK_THREADS"
+    echo "stream_chunks=$STREAM_CHUNKS"
+    echo "stream_chunk_bytes=$STREAM_CHUNK_BYTES"
+    echo "ttft_n=$TTFT_N"
+    echo "loadgen_cpu=$LOADGEN_CPU"
+    echo "proxy_cpu=$PROXY_CPU"
+    echo "body_bytes_plain=$(wc -c < "$BODY_PLAIN")"
+    echo "body_bytes_stream=$(wc -c < "$BODY_STREAM")"
+    echo "nginx_bin=$NGINX"
+    echo "clk_tck=$(getconf CLK_TCK)"
+} > "$META"
+
+for port in $MOCK_PORT $MOCK_STREAM_PORT $GATEWAY_PORT $NGINX_PORT $NGINX_STREAM_PORT; do
+    port_open "$port" && die "port $port is already in use; stop whatever listens there"
+done
+
+# Other work on the machine skews every number: wait (up to BENCH_WAIT_IDLE s) until it is quiet.
+log "waiting up to ${WAIT_IDLE}s for the machine to be idle"
+IDLE_JSON="$(python3 "$HERE/cpusnap.py" wait-idle --exclude "$$" --max-wait "$WAIT_IDLE")"
+echo "idle_check_start=$IDLE_JSON" >> "$META"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["idle"] else 1)' "$IDLE_JSON" \
+    || log "warning: machine still busy after ${WAIT_IDLE}s: $IDLE_JSON"
+
+# ---------------------------------------------------------------------------------------------
+# Upstream mocks on the load generator's CPU.
+log "starting mock providers on CPU $LOADGEN_CPU (ports $MOCK_PORT, $MOCK_STREAM_PORT)"
+taskset -c "$LOADGEN_CPU" "$BIN" mock-provider --host 127.0.0.1 --port "$MOCK_PORT" --log-format json \
+    > "$WORK/mock.out" 2> "$WORK/mock.err" &
+MOCK_PID=$!; PIDS+=("$MOCK_PID")
+taskset -c "$LOADGEN_CPU" "$BIN" mock-provider --host 127.0.0.1 --port "$MOCK_STREAM_PORT" --log-format json \
+    --chunks "$STREAM_CHUNKS" --chunk-bytes "$STREAM_CHUNK_BYTES" \
+    > "$WORK/mock-stream.out" 2> "$WORK/mock-stream.err" &
+MOCK_STREAM_PID=$!; PIDS+=("$MOCK_STREAM_PID")
+wait_port "$MOCK_PORT" "$MOCK_PID" "mock provider"
+wait_port "$MOCK_STREAM_PORT" "$MOCK_STREAM_PID" "streaming mock provider"
+
+# ---------------------------------------------------------------------------------------------
+# nginx on the proxy CPU.
+sed -e "s|@WORK@|$WORK|g" -e "s|@LISTEN_PORT@|$NGINX_PORT|g" -e "s|@LISTEN_PORT_STREAM@|$NGINX_STREAM_PORT|g" \
+    -e "s|@UPSTREAM_PORT@|$MOCK_PORT|g" -e "s|@UPSTREAM_PORT_STREAM@|$MOCK_STREAM_PORT|g" \
+    "$HERE/nginx.conf.template" > "$WORK/nginx.conf"
+"$NGINX" -t -q -p "$WORK" -c "$WORK/nginx.conf" 2>"$WORK/nginx-test.log" \
+    || { cat "$WORK/nginx-test.log" >&2; die "nginx rejected the generated configuration"; }
+log "starting nginx (1 worker) on CPU $PROXY_CPU (ports $NGINX_PORT, $NGINX_STREAM_PORT)"
+taskset -c "$PROXY_CPU" "$NGINX" -p "$WORK" -c "$WORK/nginx.conf" > "$WORK/nginx.out" 2>&1 &
+NGINX_PID=$!; PIDS+=("$NGINX_PID")
+wait_port "$NGINX_PORT" "$NGINX_PID" "nginx"
+wait_port "$NGINX_STREAM_PORT" "$NGINX_PID" "nginx"
+NGINX_WORKER_PID=""
+for _ in $(seq 50); do
+    NGINX_WORKER_PID="$(cat "/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null | awk '{print $1}')"
+    [ -n "$NGINX_WORKER_PID" ] && break
+    sleep 0.1
+done
+[ -n "$NGINX_WORKER_PID" ] || die "could not find the nginx worker process"
+
+# ---------------------------------------------------------------------------------------------
+# Switchyard on the proxy CPU.
+cat > "$WORK/switchyard.yaml" <<EOF
+# Generated by benchmarks/run.sh
+server:
+  host: 127.0.0.1
+  port: $GATEWAY_PORT
+  access_log: false
+  log_level: warning
+providers:
+  - name: upstream
+    type: openai-compatible
+    base_url: http://127.0.0.1:$MOCK_PORT/v1
+    max_connections: 256
+  - name: upstream-stream
+    type: openai-compatible
+    base_url: http://127.0.0.1:$MOCK_STREAM_PORT/v1
+    max_connections: 256
+models:
+  - name: bench-model
+    provider: upstream
+    model: mock-gpt
+  - name: bench-model-stream
+    provider: upstream-stream
+    model: mock-gpt
+EOF
+log "starting switchyard on CPU $PROXY_CPU (port $GATEWAY_PORT)"
+taskset -c "$PROXY_CPU" "$BIN" serve --config "$WORK/switchyard.yaml" --log-format json \
+    > "$WORK/switchyard.out" 2> "$WORK/switchyard.err" &
+GATEWAY_PID=$!; PIDS+=("$GATEWAY_PID")
+wait_port "$GATEWAY_PORT" "$GATEWAY_PID" "switchyard"
+sleep 2
+{
+    echo "sw_rss_idle_kb=$(rss_kb "$GATEWAY_PID")"
+    echo "sw_threads_idle=$(threads_of "$GATEWAY_PID")"
+    echo "sw_cpu_ticks_idle=$(cpu_ticks "$GATEWAY_PID")"
+    echo "nginx_worker_rss_idle_kb=$(rss_kb "$NGINX_WORKER_PID")"
+    echo "mock_rss_idle_kb=$(rss_kb "$MOCK_PID")"
+    echo "mock_threads=$(threads_of "$MOCK_PID")"
+} >> "$META"
+log "switchyard idle: RSS $(rss_kb "$GATEWAY_PID") kB, $(threads_of "$GATEWAY_PID") threads"
+
+# ---------------------------------------------------------------------------------------------
+# Each arm must answer 200 (and streams must end with [DONE]) before anything is measured.
+check_arm() { # arm port body stream(0/1)
+    local arm=$1 port=$2 body=$3 stream=$4 out="$WORK/check-$1-$4.body" code
+    code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' \
+        --data-binary "@$body" "http://127.0.0.1:$port$PATH_CHAT")" || die "curl to $arm (port $port) failed"
+    [ "$code" = "200" ] || { head -c 600 "$out" >&2; echo >&2; die "$arm answered HTTP $code (stream=$stream)"; }
+    if [ "$stream" = 1 ]; then
+        grep -q '^data: \[DONE\]' "$out" || die "$arm stream did not end with data: [DONE]"
+        echo "check_${arm}_stream_bytes=$(wc -c < "$out")" >> "$META"
+        {
+            echo "check_${arm}_stream_events=$(grep -c '^data: ' "$out")"
+            echo "check_${arm}_stream_usage_null=$(grep -c '"usage":null' "$out" || true)"
+            echo "check_${arm}_stream_model=$(grep -m1 -o '"model":"[^"]*"' "$out" | head -n 1 | cut -d'"' -f4)"
+        } >> "$META"
+    else
+        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["choices"][0]["message"]["content"]' "$out" \
+            || die "$arm returned an unexpected non-streaming body"
+        echo "check_${arm}_plain_bytes=$(wc -c < "$out")" >> "$META"
+    fi
+    log "check $arm (stream=$stream): HTTP 200, $(wc -c < "$out") body bytes"
+}
+check_arm direct "$MOCK_PORT" "$BODY_PLAIN" 0
+check_arm nginx "$NGINX_PORT" "$BODY_PLAIN" 0
+check_arm switchyard "$GATEWAY_PORT" "$BODY_PLAIN" 0
+check_arm direct "$MOCK_STREAM_PORT" "$BODY_STREAM" 1
+check_arm nginx "$NGINX_STREAM_PORT" "$BODY_STREAM" 1
+check_arm switchyard "$GATEWAY_PORT" "$BODY_STREAM" 1
+
+# ---------------------------------------------------------------------------------------------
+# wrk runs.
+SW_STREAMED=0  # streamed requests Switchyard has served (warm-ups included)
+
+wrk_json() { # file -> the BENCH_JSON line's JSON
+    local line
+    line="$(grep '^BENCH_JSON ' "$1" | tail -n 1)" || true
+    [ -n "$line" ] || { cat "$1" >&2; die "wrk produced no BENCH_JSON line (see $1)"; }
+    printf '%s\n' "${line#BENCH_JSON }"
+}
+json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+wrk_threads_for() { # connections -> wrk threads (1 for 1 connection)
+    if [ "$1" -lt "$WRK_THREADS" ]; then echo "$1"; else echo "$WRK_THREADS"; fi
+}
+
+run_wrk() { # variant arm port connections duration tag -> writes $WORK/wrk-<tag>.txt
+    local variant=$1 arm=$2 port=$3 conns=$4 duration=$5 tag=$6 threads body
+    threads=$(wrk_threads_for "$conns")
+    body=$BODY_PLAIN
+    [ "$variant" = stream ] && body=$BODY_STREAM
+    BENCH_BODY="$body" taskset -c "$LOADGEN_CPU" wrk -t"$threads" -c"$conns" -d"$duration" --timeout 5s \
+        -s "$HERE/bench.lua" "http://127.0.0.1:$port$PATH_CHAT" > "$WORK/wrk-$tag.txt" 2>&1 \
+        || { cat "$WORK/wrk-$tag.txt" >&2; die "wrk failed ($tag)"; }
+}
+
+measure() { # variant arm port connections
+    local variant=$1 arm=$2 port=$3 conns=$4 tag threads proxy_pid="" mock_pid
+    local p0=null p1=null m0 m1 proxy_ticks=null rss_after=null warm_json json cpu_json
+    tag="$variant-$arm-c$conns"
+    mock_pid=$MOCK_PID
+    [ "$variant" = stream ] && mock_pid=$MOCK_STREAM_PID
+    case $arm in
+        nginx) proxy_pid=$NGINX_WORKER_PID ;;
+        switchyard) proxy_pid=$GATEWAY_PID ;;
+    esac
+
+    threads=$(wrk_threads_for "$conns")
+    run_wrk "$variant" "$arm" "$port" "$conns" "$WARMUP" "$tag-warmup"
+    warm_json="$(wrk_json "$WORK/wrk-$tag-warmup.txt")"
+    if [ "$arm" = switchyard ]; then
+        gateway_alive
+        [ "$variant" = stream ] && SW_STREAMED=$((SW_STREAMED + $(json_field "$warm_json" requests)))
+    fi
+
+    python3 "$HERE/cpusnap.py" save "$WORK/cpusnap.json"
+    [ -n "$proxy_pid" ] && p0=$(cpu_ticks "$proxy_pid")
+    m0=$(cpu_ticks "$mock_pid")
+    run_wrk "$variant" "$arm" "$port" "$conns" "$DURATION" "$tag"
+    [ -n "$proxy_pid" ] && p1=$(cpu_ticks "$proxy_pid") && proxy_ticks=$((p1 - p0))
+    m1=$(cpu_ticks "$mock_pid")
+    cpu_json="$(python3 "$HERE/cpusnap.py" diff "$WORK/cpusnap.json" --exclude "$(pid_list)")"
+    [ -n "$proxy_pid" ] && rss_after=$(rss_kb "$proxy_pid")
+    json="$(wrk_json "$WORK/wrk-$tag.txt")"
+    if [ "$arm" = switchyard ]; then
+        gateway_alive
+        [ "$variant" = stream ] && SW_STREAMED=$((SW_STREAMED + $(json_field "$json" requests)))
+    fi
+    printf '{"variant":"%s","arm":"%s","connections":%d,"threads":%d,"proxy_cpu_ticks":%s,"mock_cpu_ticks":%d,"proxy_rss_kb_after":%s,"cpu":%s,"wrk":%s}\n' \
+        "$variant" "$arm" "$conns" "$threads" "$proxy_ticks" "$((m1 - m0))" "$rss_after" "$cpu_json" "$json" >> "$RUNS"
+    log "$(python3 -c 'import json,sys
+d=json.loads(sys.argv[1]); l=d["latency_us"]; e=d["errors"]; c=json.loads(sys.argv[5])
+print("%-6s %-10s c=%-3s %9.0f req/s  p50 %.3f ms  p99 %.3f ms  errors %s  cpu busy %s  foreign %.2f s" % (sys.argv[2], sys.argv[3], sys.argv[4], d["rps"], l["p50"]/1000, l["p99"]/1000, e, c["cpu_busy"], c["foreign_cpu_s"]))' \
+        "$json" "$variant" "$arm" "$conns" "$cpu_json")"
+}
+
+for variant in plain stream; do
+    for arm in direct nginx switchyard; do
+        case "$variant/$arm" in
+            plain/direct) port=$MOCK_PORT ;;
+            plain/nginx) port=$NGINX_PORT ;;
+            stream/direct) port=$MOCK_STREAM_PORT ;;
+            stream/nginx) port=$NGINX_STREAM_PORT ;;
+            */switchyard) port=$GATEWAY_PORT ;;
+        esac
+        for conns in $CONNECTIONS; do
+            measure "$variant" "$arm" "$port" "$conns"
+        done
+    done
+    if [ "$variant" = plain ]; then
+        {
+            echo "sw_rss_after_plain_kb=$(rss_kb "$GATEWAY_PID")"
+            echo "sw_cpu_ticks_after_plain=$(cpu_ticks "$GATEWAY_PID")"
+            echo "sw_threads_after_plain=$(threads_of "$GATEWAY_PID")"
+        } >> "$META"
+    fi
+done
+
+# At least MIN_STREAMED streamed requests through Switchyard before reading its RSS.
+while [ "$SW_STREAMED" -lt "$MIN_STREAMED" ]; do
+    log "switchyard has streamed $SW_STREAMED requests; topping up to $MIN_STREAMED"
+    run_wrk stream switchyard "$GATEWAY_PORT" 32 "$DURATION" "stream-switchyard-topup-$SW_STREAMED"
+    gateway_alive
+    SW_STREAMED=$((SW_STREAMED + $(json_field "$(wrk_json "$WORK/wrk-stream-switchyard-topup-$SW_STREAMED.txt")" requests)))
+done
+sleep 1
+{
+    echo "sw_streamed_requests=$SW_STREAMED"
+    echo "sw_rss_after_stream_kb=$(rss_kb "$GATEWAY_PID")"
+    echo "sw_hwm_kb=$(hwm_kb "$GATEWAY_PID")"
+    echo "sw_cpu_ticks_after_stream=$(cpu_ticks "$GATEWAY_PID")"
+    echo "sw_threads_after_stream=$(threads_of "$GATEWAY_PID")"
+    echo "nginx_worker_rss_after_kb=$(rss_kb "$NGINX_WORKER_PID")"
+} >> "$META"
+log "switchyard after $SW_STREAMED streamed requests: RSS $(rss_kb "$GATEWAY_PID") kB (peak $(hwm_kb "$GATEWAY_PID") kB)"
+
+# ---------------------------------------------------------------------------------------------
+# Time to first token: sequential streams over one keep-alive connection, per arm.
+for arm in direct nginx switchyard; do
+    case $arm in
+        direct) port=$MOCK_STREAM_PORT ;;
+        nginx) port=$NGINX_STREAM_PORT ;;
+        switchyard) port=$GATEWAY_PORT ;;
+    esac
+    taskset -c "$LOADGEN_CPU" python3 "$HERE/ttft.py" --port "$port" --body "$BODY_STREAM" -n "$TTFT_N" \
+        --label "$arm" --out "$WORK/ttft-$arm.json" > /dev/null || die "TTFT probe failed for $arm"
+    [ "$arm" = switchyard ] && gateway_alive
+    log "ttft $arm: $(cat "$WORK/ttft-$arm.json")"
+done
+
+{
+    echo "sw_rss_final_kb=$(rss_kb "$GATEWAY_PID")"
+    echo "sw_cpu_ticks_final=$(cpu_ticks "$GATEWAY_PID")"
+    echo "sw_log_lines=$(wc -l < "$WORK/switchyard.out")"
+    echo "sw_log_errors=$(grep -c -E '"level":"(error|critical)"' "$WORK/switchyard.out" || true)"
+    echo "sw_log_warnings=$(grep -c '"level":"warning"' "$WORK/switchyard.out" || true)"
+    echo "sw_stderr_lines=$(wc -l < "$WORK/switchyard.err")"
+    echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)"
+    python3 "$HERE/cpusnap.py" save "$WORK/cpusnap.json"
+    sleep 1
+    echo "idle_check_end=$(python3 "$HERE/cpusnap.py" diff "$WORK/cpusnap.json" --exclude "$(pid_list)")"
+    echo "finished_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+} >> "$META"
+cp "$WORK/switchyard.out" "$WORK/switchyard.log.keep" 2>/dev/null || true
+
+python3 "$HERE/report.py" --work "$WORK" --out-json "$OUT_JSON" --out-md "$OUT_MD"
+log "wrote $OUT_JSON and $OUT_MD"
