@@ -10,7 +10,6 @@ import SwitchyardServer
 import SwitchyardTesting
 import UnixSignals
 
-@main
 struct Switchyard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",

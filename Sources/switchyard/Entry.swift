@@ -1,0 +1,46 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Process entry point: sizes the event loops and installs them as Swift Concurrency's
+/// global executor before any task exists, then runs the command line.
+///
+/// Running tasks on the NIO event loops removes a thread hop (and, on a busy core, a context
+/// switch) every time a handler awaits network I/O. `SWITCHYARD_EXECUTOR=default` keeps Swift's
+/// own cooperative pool instead. The loop count follows the CPUs this process may run on
+/// (CPU affinity as set by taskset or a container's cpuset), or `SWITCHYARD_THREADS`.
+@main
+enum Entry {
+    static func main() {
+        let environment = ProcessInfo.processInfo.environment
+        if let threads = environment["SWITCHYARD_THREADS"].flatMap(Int.init), threads > 0 {
+            NIOSingletons.groupLoopCountSuggestion = threads
+        } else if let allowed = allowedCPUCount(), allowed < System.coreCount {
+            NIOSingletons.groupLoopCountSuggestion = allowed
+        }
+        if environment["SWITCHYARD_EXECUTOR"] != "default" {
+            _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
+        Task {
+            await Switchyard.main()
+            exit(0)
+        }
+        dispatchMain()
+    }
+
+    /// The number of CPUs in this process's affinity mask (`Cpus_allowed_list` in
+    /// /proc/self/status, e.g. "0-3,6"), when it can be read.
+    static func allowedCPUCount() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") })
+        else { return nil }
+        var count = 0
+        for range in line.dropFirst("Cpus_allowed_list:".count).split(separator: ",") {
+            let bounds = range.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            if bounds.count == 1 { count += 1 } else if bounds.count == 2, bounds[1] >= bounds[0] { count += bounds[1] - bounds[0] + 1 }
+        }
+        return count > 0 ? count : nil
+    }
+}
