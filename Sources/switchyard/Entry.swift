@@ -4,13 +4,16 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// Process entry point: sizes the event loops and installs them as Swift Concurrency's
-/// global executor before any task exists, then runs the command line.
+/// Process entry point: sizes the event loops before anything uses them, then runs the
+/// command line.
 ///
-/// Running tasks on the NIO event loops removes a thread hop (and, on a busy core, a context
-/// switch) every time a handler awaits network I/O. `SWITCHYARD_EXECUTOR=default` keeps Swift's
-/// own cooperative pool instead. The loop count follows the CPUs this process may run on
-/// (CPU affinity as set by taskset or a container's cpuset), or `SWITCHYARD_THREADS`.
+/// The loop count follows the CPUs this process may run on (CPU affinity as set by taskset or a
+/// container's cpuset; NIO already honours cgroup quotas), or `SWITCHYARD_THREADS`: two loops
+/// time-sharing one core cost a context switch per hand-off.
+///
+/// `SWITCHYARD_EXECUTOR=nio` runs Swift Concurrency's global executor on the event loops. It
+/// saves a thread hop per await and measured ~5% more non-streaming throughput, but ~25% less
+/// streaming throughput (benchmarks/RESULTS.md, 2026-11-26), so it is off by default.
 @main
 enum Entry {
     static func main() {
@@ -20,7 +23,7 @@ enum Entry {
         } else if let allowed = allowedCPUCount(), allowed < System.coreCount {
             NIOSingletons.groupLoopCountSuggestion = allowed
         }
-        if environment["SWITCHYARD_EXECUTOR"] != "default" {
+        if environment["SWITCHYARD_EXECUTOR"] == "nio" {
             _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
         Task {
