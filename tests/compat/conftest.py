@@ -2,11 +2,14 @@
 
 The gateway serves the built-in mock provider, so the suite runs offline; the mock is steered per
 request with a "mock" object in the body (extra_body= in the SDK), which the gateway forwards.
+
+SWITCHYARD_BIN names the binary (default: .build/debug/switchyard under the repository root).
 """
 import json
 import os
 import pathlib
 import secrets
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -17,20 +20,24 @@ import openai
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_S = 30
+KEY_VARIABLE = "SWITCHYARD_COMPAT_KEY"
 
 
 def _binary() -> str:
     path = os.environ.get("SWITCHYARD_BIN", str(ROOT / ".build" / "debug" / "switchyard"))
+    if not os.path.isabs(path):
+        path = str(ROOT / path)
     if not os.path.exists(path):
         pytest.exit(f"gateway binary not found at {path}; run 'swift build' or set SWITCHYARD_BIN", returncode=2)
     return path
 
 
-CONFIG = """
+CONFIG = f"""
 server:
   host: 127.0.0.1
   port: 0
-  master_key: env:SWITCHYARD_COMPAT_KEY
+  master_key: env:{KEY_VARIABLE}
   max_body_size: 64KiB
   reload_check_interval: off
 providers:
@@ -52,6 +59,18 @@ class Gateway:
         self.process = process
         self.log = log
 
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "/v1"
+
+    @property
+    def auth(self) -> dict:
+        return {"authorization": f"Bearer {self.key}"}
+
+
+# The running gateway's log lines, shown with a failing test's report.
+_gateway_log: list = []
+
 
 @pytest.fixture(scope="session")
 def gateway():
@@ -59,7 +78,7 @@ def gateway():
     workdir = tempfile.mkdtemp(prefix="switchyard-compat-")
     config = pathlib.Path(workdir) / "switchyard.yaml"
     config.write_text(CONFIG)
-    env = dict(os.environ, SWITCHYARD_COMPAT_KEY=key)
+    env = dict(os.environ, **{KEY_VARIABLE: key})
     process = subprocess.Popen(
         [_binary(), "serve", "--config", str(config), "--log-format", "json"],
         stdout=subprocess.PIPE,
@@ -67,7 +86,8 @@ def gateway():
         env=env,
         text=True,
     )
-    log: list = []
+    log = _gateway_log
+    log.clear()
     ready = threading.Event()
     address = {}
 
@@ -78,22 +98,45 @@ def gateway():
                 record = json.loads(line)
             except ValueError:
                 continue
-            if record.get("msg") == "switchyard listening":
+            if isinstance(record, dict) and record.get("msg") == "switchyard listening":
                 address["url"] = record["address"]
                 ready.set()
 
     threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(30):
-        process.kill()
-        pytest.exit("gateway did not start:\n" + "".join(log), returncode=2)
-    yield Gateway(address["url"], key, process, log)
-    process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not ready.wait(0.1):
+        if process.poll() is not None or time.monotonic() > deadline:
+            reason = f"exited with status {process.returncode}" if process.poll() is not None else f"did not start in {STARTUP_TIMEOUT_S}s"
+            process.kill()
+            process.wait()
+            shutil.rmtree(workdir, ignore_errors=True)
+            pytest.exit(f"gateway {reason}:\n" + "".join(log), returncode=2)
     try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield Gateway(address["url"], key, process, log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
 def client(gateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.base_url + "/v1", api_key=gateway.key, max_retries=0, timeout=30)
+    with openai.OpenAI(base_url=gateway.api_url, api_key=gateway.key, max_retries=0, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def async_client(gateway) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=gateway.api_url, api_key=gateway.key, max_retries=0, timeout=30)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "gateway" in getattr(item, "fixturenames", ()) and _gateway_log:
+        report.sections.append(("gateway log (last 40 lines)", "".join(_gateway_log[-40:])))
