@@ -244,11 +244,18 @@ struct JSONParser: ~Copyable {
                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     position += 2
                 case UInt8(ascii: "u"):
-                    guard position + 6 <= bytes.count else { throw error(.unexpectedEnd) }
-                    for i in (position + 2)..<(position + 6) where !Self.isHexDigit(bytes[i]) {
+                    let unit = try hexEscape(at: position)
+                    position += 6
+                    if (0xD800...0xDBFF).contains(unit) {
+                        // A high surrogate must be followed by an escaped low surrogate.
+                        guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
+                            bytes[position + 1] == UInt8(ascii: "u"),
+                            (0xDC00...0xDFFF).contains(try hexEscape(at: position))
+                        else { throw error(.invalidEscape) }
+                        position += 6
+                    } else if (0xDC00...0xDFFF).contains(unit) {
                         throw error(.invalidEscape)
                     }
-                    position += 6
                 default:
                     throw error(.invalidEscape)
                 }
@@ -262,6 +269,24 @@ struct JSONParser: ~Copyable {
             try skipUTF8Sequence(lead: byte)
         }
         throw error(.unexpectedEnd)
+    }
+
+    /// The code unit of the `\\uXXXX` escape starting at `start` (the backslash).
+    func hexEscape(at start: Int) throws(JSONParseError) -> UInt16 {
+        guard start + 6 <= bytes.count else { throw error(.unexpectedEnd) }
+        var value: UInt16 = 0
+        for index in (start + 2)..<(start + 6) {
+            let byte = bytes[index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw error(.invalidEscape)
+            }
+            value = value << 4 | UInt16(digit)
+        }
+        return value
     }
 
     static func isHexDigit(_ byte: UInt8) -> Bool {
