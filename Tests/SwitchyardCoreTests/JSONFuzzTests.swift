@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SwitchyardCore
 
 /// Differential fuzzing: the hand-written parser must agree with Foundation's JSONSerialization
@@ -24,7 +25,8 @@ import Testing
         }
     }
 
-    static let interesting: [UInt8] = Array(#"{}[]",:\ -+.eE0123456789tfnulrsa"#.utf8) + [0x00, 0x0A, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xED, 0xA0, 0xF0, 0x9F, 0xFF]
+    static let interesting: [UInt8] =
+        Array(#"{}[]",:\ -+.eE0123456789tfnulrsa"#.utf8) + [0x00, 0x0A, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xED, 0xA0, 0xF0, 0x9F, 0xFF]
 
     func mutate(_ input: [UInt8], using rng: inout SplitMix) -> [UInt8] {
         var bytes = input

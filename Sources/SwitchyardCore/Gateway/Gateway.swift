@@ -26,6 +26,8 @@ public struct Gateway: Sendable {
         public var requestID: String
         public var receivedAt: ContinuousClock.Instant
         public var propagatedHeaders: [HeaderField]
+        /// The dialect to answer in; the body is always in canonical (OpenAI) form.
+        public var dialect: ClientDialect
 
         public init(
             endpoint: Endpoint,
@@ -33,8 +35,10 @@ public struct Gateway: Sendable {
             identity: Identity,
             requestID: String,
             receivedAt: ContinuousClock.Instant = .now,
-            propagatedHeaders: [HeaderField] = []
+            propagatedHeaders: [HeaderField] = [],
+            dialect: ClientDialect = .openAI
         ) {
+            self.dialect = dialect
             self.endpoint = endpoint
             self.body = body
             self.identity = identity
@@ -69,6 +73,7 @@ public struct Gateway: Sendable {
     public func prepare(_ inbound: Inbound, snapshot: RuntimeSnapshot? = nil) -> Preparation {
         let snapshot = snapshot ?? runtime.snapshot
         var record = RequestRecord(requestID: inbound.requestID, endpoint: inbound.endpoint, identity: inbound.identity)
+        record.dialect = inbound.dialect
         do throws(GatewayError) {
             let request = try OpenAIRequest(endpoint: inbound.endpoint, body: Array(buffer: inbound.body))
             record.requestedModel = request.model
@@ -112,7 +117,7 @@ public struct Gateway: Sendable {
         record.errorCode = error.metricLabel
         record.duration = .now - receivedAt
         observer.requestFinished(record)
-        return .error(error)
+        return .error(error, dialect: record.dialect)
     }
 
     static func gatewayError(from error: any Error) -> GatewayError {
@@ -188,17 +193,23 @@ public struct Gateway: Sendable {
                 )
             }
             record.usage = TokenUsage(openAIResponse: scan)
+            var clientBody = body
+            if inbound.dialect == .anthropic {
+                let message = try AnthropicResponseTranslator.message(fromOpenAI: scan.bytes, requestID: inbound.requestID)
+                clientBody = ByteBuffer(bytes: message.serializedBytes())
+            }
             record.status = 200
             record.upstreamDuration = .now - upstreamStart
             record.duration = .now - inbound.receivedAt
             observer.requestFinished(record)
             headers.append(HeaderField("content-type", "application/json"))
-            return GatewayResponse(status: 200, headers: headers, body: .buffer(body))
+            return GatewayResponse(status: 200, headers: headers, body: .buffer(clientBody))
         }
 
         // Streaming: hold the response until the first event is ready, so that a provider that
         // fails before producing anything still gets a proper HTTP error (and can be retried).
         var relay = OpenAIStreamRelay(forwardUsageChunk: request.clientWantsUsage, provider: route.provider)
+        if inbound.dialect == .anthropic { relay.anthropic = AnthropicStreamEncoder(requestID: inbound.requestID) }
         var iterator = response.body.makeAsyncIterator()
         var pending = ByteBuffer()
         var upstreamEnded = false
@@ -265,11 +276,12 @@ public struct GatewayResponse: Sendable {
         self.body = body
     }
 
-    public static func error(_ error: GatewayError) -> GatewayResponse {
-        GatewayResponse(
+    public static func error(_ error: GatewayError, dialect: ClientDialect = .openAI) -> GatewayResponse {
+        let body = dialect == .anthropic ? AnthropicResponseTranslator.errorEnvelope(error).serializedBytes() : error.envelope()
+        return GatewayResponse(
             status: error.status,
             headers: error.headers + [HeaderField("content-type", "application/json")],
-            body: .buffer(ByteBuffer(bytes: error.envelope()))
+            body: .buffer(ByteBuffer(bytes: body))
         )
     }
 
@@ -315,7 +327,7 @@ public struct GatewayStream: Sendable {
         do {
             while true {
                 if relay.state == .failed, let error = relay.upstreamError {
-                    OpenAIStreamRelay.writeError(error, into: &output)
+                    relay.writeClientError(error, into: &output)
                     try await emit(output)
                     record.outcome = .streamError
                     record.errorCode = error.metricLabel
@@ -323,7 +335,7 @@ public struct GatewayStream: Sendable {
                     return
                 }
                 if upstreamEnded || relay.state == .done {
-                    OpenAIStreamRelay.writeDone(into: &output)
+                    relay.writeClientEnd(into: &output)
                     try await emit(output)
                     record.outcome = .success
                     return
@@ -338,7 +350,7 @@ public struct GatewayStream: Sendable {
                 } catch {
                     if Task.isCancelled || error is CancellationError { throw error }
                     let mapped = Gateway.streamFailure(error, provider: provider)
-                    OpenAIStreamRelay.writeError(mapped, into: &output)
+                    relay.writeClientError(mapped, into: &output)
                     try await emit(output)
                     record.outcome = .streamError
                     record.errorCode = mapped.metricLabel

@@ -13,6 +13,8 @@ public struct RequestRecord: Sendable {
 
     public var requestID: String
     public var endpoint: Endpoint
+    /// The API dialect the client spoke.
+    public var dialect: ClientDialect = .openAI
     public var identity: Identity
     public var requestedModel: String?
     public var servedModel: String?
@@ -41,6 +43,17 @@ public struct RequestRecord: Sendable {
         self.outcome = .success
         self.duration = .zero
         self.chunks = 0
+    }
+}
+
+/// The API dialect a client speaks; responses and errors are encoded in it.
+public enum ClientDialect: String, Sendable {
+    case openAI = "openai"
+    case anthropic
+
+    /// The route label for metrics and logs.
+    public func routeLabel(_ endpoint: Endpoint) -> String {
+        self == .anthropic ? "messages" : endpoint.label
     }
 }
 

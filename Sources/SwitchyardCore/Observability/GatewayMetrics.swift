@@ -36,6 +36,7 @@ public final class GatewayMetrics: RequestObserver, Sendable {
 
     private struct RequestKey: Hashable, Sendable {
         var endpoint: Endpoint
+        var dialect: ClientDialect
         var model: String
         var provider: String
         var status: Int
@@ -55,7 +56,8 @@ public final class GatewayMetrics: RequestObserver, Sendable {
             requests: counter(
                 "switchyard_requests_total",
                 [
-                    ("endpoint", key.endpoint.label), ("model", key.model), ("provider", key.provider), ("status", String(key.status)),
+                    ("endpoint", key.dialect.routeLabel(key.endpoint)), ("model", key.model), ("provider", key.provider),
+                    ("status", String(key.status)),
                     ("outcome", key.outcome.rawValue),
                 ]
             ),
@@ -79,7 +81,7 @@ public final class GatewayMetrics: RequestObserver, Sendable {
         let provider = record.provider ?? "none"
         let handles = handles(
             for: RequestKey(
-                endpoint: record.endpoint, model: model, provider: provider, status: record.status,
+                endpoint: record.endpoint, dialect: record.dialect, model: model, provider: provider, status: record.status,
                 outcome: record.outcome, errorCode: record.errorCode ?? "", stream: record.stream
             )
         )

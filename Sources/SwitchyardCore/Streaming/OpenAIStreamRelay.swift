@@ -25,6 +25,8 @@ public struct OpenAIStreamRelay: Sendable {
     public private(set) var responseModel: String?
     private var parser = SSEParser()
     private let provider: String
+    /// When set, events are re-encoded for an Anthropic Messages client instead of forwarded.
+    public var anthropic: AnthropicStreamEncoder?
 
     public init(forwardUsageChunk: Bool, provider: String) {
         self.forwardUsageChunk = forwardUsageChunk
@@ -55,7 +57,7 @@ public struct OpenAIStreamRelay: Sendable {
         // bytes means neither can be a top-level member, so the event is forwarded after a
         // cheap shape check instead of a full parse. The first event is always parsed (for the
         // response model) and so is anything the prefilter cannot rule out.
-        if responseModel != nil, !Self.mayCarryUsageOrError(event.data) {
+        if responseModel != nil, anthropic == nil, !Self.mayCarryUsageOrError(event.data) {
             guard Self.looksLikeObject(event.data) else {
                 fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
                 return
@@ -89,7 +91,11 @@ public struct OpenAIStreamRelay: Sendable {
             usage = reported
             if !forwardUsageChunk, scan.isEmptyArray("choices") { return }
         }
-        event.write(to: &output)
+        if anthropic != nil {
+            if let chunk = try? JSONValue.parse(event.data) { anthropic!.chunk(chunk, into: &output) }
+        } else {
+            event.write(to: &output)
+        }
         forwardedEvents += 1
     }
 
@@ -151,6 +157,24 @@ public struct OpenAIStreamRelay: Sendable {
         }
         if state == .streaming { state = .done }
         return false
+    }
+
+    /// Ends the client's stream in its dialect (`[DONE]`, or Anthropic's closing events).
+    public mutating func writeClientEnd(into output: inout ByteBuffer) {
+        if anthropic != nil {
+            anthropic!.finish(usage: usage, into: &output)
+        } else {
+            Self.writeDone(into: &output)
+        }
+    }
+
+    /// Ends the client's stream with an error event in its dialect.
+    public func writeClientError(_ error: GatewayError, into output: inout ByteBuffer) {
+        if anthropic != nil {
+            AnthropicStreamEncoder.writeError(error, into: &output)
+        } else {
+            Self.writeError(error, into: &output)
+        }
     }
 
     /// The closing `data: [DONE]` event.

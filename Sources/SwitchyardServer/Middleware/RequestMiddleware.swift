@@ -35,7 +35,8 @@ struct RequestMiddleware: RouterMiddleware {
             if gatewayError.status >= 500 {
                 context.logger.error("request failed", metadata: ["error": .string(String(describing: error))])
             }
-            response = GatewayResponse.error(gatewayError).hummingbirdResponse()
+            let dialect: ClientDialect = Self.isAnthropicPath(request.uri.path) ? .anthropic : .openAI
+            response = GatewayResponse.error(gatewayError, dialect: dialect).hummingbirdResponse()
         }
         response.headers[.init("x-request-id")!] = context.requestID
         let path = Self.routeLabel(request.uri.path)
@@ -60,13 +61,18 @@ struct RequestMiddleware: RouterMiddleware {
 
     static let inferencePaths: Set<String> = [
         "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings",
+        "/v1/messages",
     ]
+
+    static func isAnthropicPath(_ path: String) -> Bool { path.hasPrefix("/v1/messages") }
 
     static func isInferencePath(_ path: String) -> Bool { inferencePaths.contains(path) }
 
     /// A bounded label for the path (unknown paths collapse into one value).
     static func routeLabel(_ path: String) -> String {
-        if inferencePaths.contains(path) || ["/v1/models", "/models", "/health/live", "/health/ready", "/metrics"].contains(path) {
+        if inferencePaths.contains(path)
+            || ["/v1/models", "/models", "/health/live", "/health/ready", "/metrics", "/v1/messages/count_tokens"].contains(path)
+        {
             return path
         }
         if path.hasPrefix("/v1/models/") || path.hasPrefix("/models/") { return "/v1/models/{id}" }

@@ -17,7 +17,7 @@ public struct AccessLogObserver: RequestObserver {
         guard enabled() else { return }
         var metadata: Logger.Metadata = [
             "request_id": .string(record.requestID),
-            "endpoint": .string(record.endpoint.label),
+            "endpoint": .string(record.dialect.routeLabel(record.endpoint)),
             "identity": .string(record.identity.subject),
             "http_status": .stringConvertible(record.status),
             "outcome": .string(record.outcome.rawValue),

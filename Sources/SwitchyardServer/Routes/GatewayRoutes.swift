@@ -9,6 +9,12 @@ struct GatewayRoutes {
     let runtime: RuntimeHolder
 
     func register(on router: some RouterMethods<GatewayRequestContext>) {
+        router.post("/v1/messages") { request, context in
+            try await messages(request: request, context: context)
+        }
+        router.post("/v1/messages/count_tokens") { request, context in
+            try await countTokens(request: request, context: context)
+        }
         for prefix in ["/v1", ""] {
             for endpoint in Endpoint.allCases {
                 router.post(RouterPath(prefix + endpoint.rawValue)) { request, context in
@@ -25,9 +31,51 @@ struct GatewayRoutes {
         }
     }
 
+    /// Anthropic Messages: translated to the canonical form, answered by any configured model,
+    /// and the answer translated back (streams event by event).
+    func messages(request: Request, context: GatewayRequestContext) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxBodyBytes)
+        let translated = try AnthropicRequestTranslator.translate(Array(buffer: body))
+        return try await inference(
+            .chatCompletions,
+            request: request,
+            body: ByteBuffer(bytes: translated.body.serializedBytes()),
+            dialect: .anthropic,
+            context: context
+        )
+    }
+
+    /// Anthropic's token counting, estimated (OpenAI-dialect providers have no counting endpoint).
+    func countTokens(request: Request, context: GatewayRequestContext) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxBodyBytes)
+        guard var raw = (try? JSONValue.parse(Array(buffer: body)))?.objectValue else {
+            throw GatewayError.invalidJSON("the body must be a JSON object")
+        }
+        if raw["max_tokens"] == nil { raw["max_tokens"] = 1 }
+        let translated = try AnthropicRequestTranslator.translate(JSONValue.object(raw).serializedBytes())
+        let catalog = runtime.snapshot.catalog
+        guard catalog.route(for: translated.model) != nil else {
+            throw GatewayError.modelNotFound(translated.model, suggestions: catalog.suggestions(for: translated.model))
+        }
+        return GatewayResponse.json(["input_tokens": JSONValue(AnthropicRequestTranslator.estimateInputTokens(translated))])
+            .hummingbirdResponse()
+    }
+
     func inference(_ endpoint: Endpoint, request: Request, context: GatewayRequestContext) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: context.maxBodyBytes)
+        return try await inference(endpoint, request: request, body: body, dialect: .openAI, context: context)
+    }
+
+    func inference(
+        _ endpoint: Endpoint,
+        request: Request,
+        body: ByteBuffer,
+        dialect: ClientDialect,
+        context: GatewayRequestContext
+    ) async throws -> Response {
         var propagated: [HeaderField] = []
         for name in ["traceparent", "tracestate"] {
             if let value = request.headers[HTTPField.Name(name)!] { propagated.append(HeaderField(name, value)) }
@@ -38,7 +86,8 @@ struct GatewayRoutes {
             identity: context.identity ?? .anonymous,
             requestID: context.requestID,
             receivedAt: context.receivedAt,
-            propagatedHeaders: propagated
+            propagatedHeaders: propagated,
+            dialect: dialect
         )
         switch gateway.prepare(inbound) {
         case .answered(let response):

@@ -1,0 +1,134 @@
+import NIOCore
+
+/// Turns a canonical (OpenAI) chunk stream into Anthropic Messages stream events.
+///
+/// A value-type state machine, correct by construction:
+/// - exactly one `message_start`, first;
+/// - text streams live as `text_delta`s in a text block;
+/// - tool calls are gathered by their OpenAI `index` (never by id) and each becomes one
+///   `tool_use` block, started, filled with its complete `input_json_delta` and stopped, after
+///   the text, so blocks never overlap, indexes are the positions in the final content and the
+///   concatenated `partial_json` is the whole argument string;
+/// - `stop_reason` is `tool_use` whenever a tool block was sent;
+/// - the end is `message_delta` (stop reason and usage) then `message_stop`; a failure is an
+///   `error` event instead.
+public struct AnthropicStreamEncoder: Sendable {
+    struct ToolCall: Sendable {
+        var id: String?
+        var name: String?
+        var arguments: String = ""
+    }
+
+    let messageID: String
+    var started = false
+    var nextBlockIndex = 0
+    var openTextBlock: Int?
+    var toolCalls: [Int: ToolCall] = [:]
+    var finishReason: String?
+    var model: String?
+
+    public init(requestID: String) {
+        self.messageID = AnthropicResponseTranslator.messageID(requestID)
+    }
+
+    static func write(_ type: String, _ payload: JSONObject, into output: inout ByteBuffer) {
+        var object: JSONObject = ["type": .string(type)]
+        for member in payload.members { object[member.key] = member.value }
+        output.writeStaticString("event: ")
+        output.writeString(type)
+        output.writeStaticString("\ndata: ")
+        output.writeBytes(JSONValue.object(object).serializedBytes())
+        output.writeStaticString("\n\n")
+    }
+
+    mutating func start(model: String?, into output: inout ByteBuffer) {
+        guard !started else { return }
+        started = true
+        Self.write(
+            "message_start",
+            [
+                "message": [
+                    "id": .string(messageID), "type": "message", "role": "assistant", "model": .string(model ?? "unknown"),
+                    "content": [], "stop_reason": .null, "stop_sequence": .null,
+                    "usage": ["input_tokens": 0, "output_tokens": 0],
+                ]
+            ],
+            into: &output
+        )
+    }
+
+    /// Consumes one OpenAI `chat.completion.chunk`.
+    public mutating func chunk(_ chunk: JSONValue, into output: inout ByteBuffer) {
+        if model == nil { model = chunk["model"]?.stringValue }
+        start(model: model, into: &output)
+        guard let choice = chunk["choices"]?.arrayValue?.first else { return }
+        let delta = choice["delta"]
+        if let text = delta?["content"]?.stringValue, !text.isEmpty {
+            if openTextBlock == nil {
+                openTextBlock = nextBlockIndex
+                nextBlockIndex += 1
+                Self.write(
+                    "content_block_start", ["index": JSONValue(openTextBlock!), "content_block": ["type": "text", "text": ""]], into: &output)
+            }
+            Self.write(
+                "content_block_delta",
+                ["index": JSONValue(openTextBlock!), "delta": ["type": "text_delta", "text": .string(text)]],
+                into: &output
+            )
+        }
+        for call in delta?["tool_calls"]?.arrayValue ?? [] {
+            let index = call["index"]?.intValue ?? 0
+            var entry = toolCalls[index] ?? ToolCall()
+            if let id = call["id"]?.stringValue, !id.isEmpty { entry.id = id }
+            if let name = call["function"]?["name"]?.stringValue, !name.isEmpty { entry.name = name }
+            if let fragment = call["function"]?["arguments"]?.stringValue { entry.arguments += fragment }
+            toolCalls[index] = entry
+        }
+        if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
+    }
+
+    /// Ends a successful stream: text block closed, tool blocks sent, message_delta, message_stop.
+    public mutating func finish(usage: TokenUsage?, into output: inout ByteBuffer) {
+        start(model: model, into: &output)
+        if let open = openTextBlock {
+            Self.write("content_block_stop", ["index": JSONValue(open)], into: &output)
+            openTextBlock = nil
+        }
+        for index in toolCalls.keys.sorted() {
+            let call = toolCalls[index]!
+            let blockIndex = nextBlockIndex
+            nextBlockIndex += 1
+            Self.write(
+                "content_block_start",
+                [
+                    "index": JSONValue(blockIndex),
+                    "content_block": [
+                        "type": "tool_use", "id": .string(call.id ?? "toolu_\(blockIndex)"), "name": .string(call.name ?? ""),
+                        "input": .object(JSONObject()),
+                    ],
+                ],
+                into: &output
+            )
+            let input = AnthropicResponseTranslator.toolInput(call.arguments)
+            Self.write(
+                "content_block_delta",
+                ["index": JSONValue(blockIndex), "delta": ["type": "input_json_delta", "partial_json": .string(input.serialized())]],
+                into: &output
+            )
+            Self.write("content_block_stop", ["index": JSONValue(blockIndex)], into: &output)
+        }
+        let stop = toolCalls.isEmpty ? AnthropicResponseTranslator.stopReason(finishReason) : "tool_use"
+        Self.write(
+            "message_delta",
+            ["delta": ["stop_reason": .string(stop), "stop_sequence": .null], "usage": .object(AnthropicResponseTranslator.usage(usage))],
+            into: &output
+        )
+        Self.write("message_stop", [:], into: &output)
+    }
+
+    /// Ends a failed stream with Anthropic's `error` event.
+    public static func writeError(_ error: GatewayError, into output: inout ByteBuffer) {
+        let envelope = AnthropicResponseTranslator.errorEnvelope(error)
+        write("error", ["error": envelope["error"]!], into: &output)
+    }
+}
