@@ -92,6 +92,7 @@ struct Serve: AsyncParsableCommand {
         let transport = HTTPTransport()
         var adapters = AdapterRegistry()
         adapters.register(ProviderPresets.openAICompatible, OpenAICompatibleAdapterFactory(transport: transport))
+        adapters.register(ProviderPresets.anthropic, AnthropicAdapterFactory(transport: transport))
         adapters.register(ProviderPresets.mock, MockProviderAdapterFactory())
         let application: SwitchyardApplication
         do {

@@ -18,6 +18,7 @@ let sharedTransport = HTTPTransport()
 func adapterRegistry() -> AdapterRegistry {
     var registry = AdapterRegistry()
     registry.register(ProviderPresets.openAICompatible, OpenAICompatibleAdapterFactory(transport: sharedTransport))
+    registry.register(ProviderPresets.anthropic, AnthropicAdapterFactory(transport: sharedTransport))
     registry.register(ProviderPresets.mock, MockProviderAdapterFactory())
     return registry
 }

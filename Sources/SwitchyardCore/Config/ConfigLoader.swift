@@ -48,12 +48,23 @@ public struct ConfigLoader: Sendable {
         config.models.append(ModelConfig(name: "mock-embedding", provider: "mock", upstreamModel: "mock-embedding"))
         config.models.append(ModelConfig(name: "mock/*", provider: "mock"))
         for (variable, type) in ProviderPresets.wellKnownKeys {
-            guard let key = environment[variable], !key.isEmpty,
-                let baseURL = ProviderPresets.openAICompatiblePresets[type] ?? nil
-            else { continue }
-            var provider = ProviderConfig(name: type, type: type, adapter: ProviderPresets.openAICompatible, baseURL: baseURL)
+            guard let key = environment[variable], !key.isEmpty else { continue }
+            var provider: ProviderConfig
+            if type == ProviderPresets.anthropic {
+                provider = ProviderConfig(name: type, type: type, adapter: ProviderPresets.anthropic, baseURL: ProviderPresets.anthropicBaseURL)
+                provider.authHeader = "x-api-key"
+                provider.authScheme = ""
+            } else {
+                guard let baseURL = ProviderPresets.openAICompatiblePresets[type] ?? nil else { continue }
+                provider = ProviderConfig(name: type, type: type, adapter: ProviderPresets.openAICompatible, baseURL: baseURL)
+            }
             provider.apiKey = Secret(key, source: "env:\(variable)")
             config.providers.append(provider)
+            if type == ProviderPresets.anthropic {
+                for model in ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"] {
+                    config.models.append(ModelConfig(name: model, provider: type, upstreamModel: model))
+                }
+            }
             if type == "openai" {
                 for model in [
                     "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3", "o3-mini", "o4-mini",
@@ -262,6 +273,17 @@ private struct Context {
         if type == ProviderPresets.mock {
             provider.adapter = ProviderPresets.mock
             provider.baseURL = baseURL ?? "mock://local"
+        } else if type == ProviderPresets.anthropic {
+            provider.adapter = ProviderPresets.anthropic
+            provider.authHeader = "x-api-key"
+            provider.authScheme = ""
+            let url = baseURL ?? ProviderPresets.anthropicBaseURL
+            if !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                error(
+                    "provider '\(name)': base_url '\(url)' is not an http(s) URL", at: baseURLNode?.location ?? node.location,
+                    hint: "for example https://api.anthropic.com")
+            }
+            provider.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         } else if let preset = ProviderPresets.openAICompatiblePresets[type] {
             provider.adapter = ProviderPresets.openAICompatible
             if baseURL == nil { baseURL = preset }

@@ -65,7 +65,7 @@ public struct TLSSettings: Sendable, Equatable {
 /// One upstream provider account (`providers:` entries).
 public struct ProviderConfig: Sendable {
     public var name: String
-    /// The adapter: `openai-compatible` (alias `openai` and presets such as `groq`) or `mock`.
+    /// The adapter: `openai-compatible` (alias `openai` and presets such as `groq`), `anthropic` or `mock`.
     public var type: String
     /// The canonical adapter kind after resolving presets (`openai-compatible`, `mock`).
     public var adapter: String
@@ -119,6 +119,9 @@ public struct ModelConfig: Sendable, Equatable {
 public enum ProviderPresets {
     public static let openAICompatible = "openai-compatible"
     public static let mock = "mock"
+    /// The Anthropic Messages API (`x-api-key`, `anthropic-version`).
+    public static let anthropic = "anthropic"
+    public static let anthropicBaseURL = "https://api.anthropic.com"
 
     /// type → default base URL (nil: the operator must give one).
     public static let openAICompatiblePresets: [String: String?] = [
@@ -139,6 +142,7 @@ public enum ProviderPresets {
     /// Environment variables whose presence adds a provider to the embedded default.
     public static let wellKnownKeys: [(variable: String, type: String)] = [
         ("OPENAI_API_KEY", "openai"),
+        ("ANTHROPIC_API_KEY", "anthropic"),
         ("GROQ_API_KEY", "groq"),
         ("TOGETHER_API_KEY", "together"),
         ("MISTRAL_API_KEY", "mistral"),
@@ -147,5 +151,5 @@ public enum ProviderPresets {
         ("FIREWORKS_API_KEY", "fireworks"),
     ]
 
-    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock]).sorted() }
+    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock, anthropic]).sorted() }
 }

@@ -86,6 +86,9 @@ public final class MockProvider: Sendable {
             }
             return errorPlan(status: 404, type: "invalid_request_error", code: "not_found", message: "Unknown path \(path).")
         }
+        if path.hasSuffix("/messages") {
+            return anthropicPlan(path: path, headers: headers, body: body, behaviour: behaviour)
+        }
         let request: JSONObject
         do {
             guard let object = try JSONValue.parse(body).objectValue else {
@@ -111,6 +114,78 @@ public final class MockProvider: Sendable {
             return errorPlan(status: 404, type: "invalid_request_error", code: "not_found", message: "Unknown path \(path).")
         }
         return completionPlan(request, chat: isChat, model: model, promptBytes: body.count, behaviour: behaviour)
+    }
+
+    /// The Anthropic Messages dialect: the request is translated to the canonical form, answered
+    /// by the same engine, and the answer encoded as Anthropic would send it (the encoder the
+    /// gateway uses for its own `/v1/messages`, which the official SDK validates in tests).
+    private func anthropicPlan(path: String, headers: [HeaderField], body: [UInt8], behaviour: MockBehaviour) -> Plan {
+        let translated: AnthropicRequestTranslator.Translated
+        do {
+            translated = try AnthropicRequestTranslator.translate(body)
+        } catch {
+            return anthropicError(error)
+        }
+        var canonical = translated.body.objectValue ?? JSONObject()
+        var behaviour = behaviour
+        if let mock = canonical["mock"]?.objectValue { behaviour.apply(mock) }
+        if translated.stream { canonical["stream_options"] = ["include_usage": true] }
+        var plan = completionPlanFor(canonical, behaviour: behaviour)
+        if plan.status >= 400 {
+            let message =
+                (try? JSONValue.parse(Array(buffer: plan.pieces.first?.bytes ?? ByteBuffer())))?["error"]?["message"]?.stringValue ?? "error"
+            var error = anthropicError(GatewayError(status: plan.status, type: "api_error", message: message))
+            error.headers.append(contentsOf: plan.headers.filter { $0.name.lowercased() == "retry-after" })
+            error.latency = plan.latency
+            return error
+        }
+        let requestID = "req_mock"
+        if !plan.isStream {
+            guard let first = plan.pieces.first,
+                let message = try? AnthropicResponseTranslator.message(fromOpenAI: Array(buffer: first.bytes), requestID: requestID)
+            else { return plan }
+            plan.pieces = [.init(delay: .zero, bytes: ByteBuffer(bytes: message.serializedBytes()))]
+            return plan
+        }
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "mock")
+        relay.anthropic = AnthropicStreamEncoder(requestID: requestID)
+        var pieces: [Plan.Piece] = []
+        for piece in plan.pieces {
+            var output = ByteBuffer()
+            relay.consume(piece.bytes, into: &output)
+            if relay.state == .done { relay.writeClientEnd(into: &output) }
+            if relay.state == .failed, let error = relay.upstreamError {
+                relay.writeClientError(error, into: &output)
+                pieces.append(.init(delay: piece.delay, bytes: output))
+                break
+            }
+            pieces.append(.init(delay: piece.delay, bytes: output))
+            if relay.state == .done { break }
+        }
+        plan.pieces = pieces
+        return plan
+    }
+
+    private func anthropicError(_ error: GatewayError) -> Plan {
+        Plan(
+            status: error.status,
+            headers: [HeaderField("content-type", "application/json")],
+            latency: .zero,
+            pieces: [.init(delay: .zero, bytes: ByteBuffer(bytes: AnthropicResponseTranslator.errorEnvelope(error).serializedBytes()))],
+            dropConnection: false,
+            isStream: false
+        )
+    }
+
+    private func completionPlanFor(_ request: JSONObject, behaviour: MockBehaviour) -> Plan {
+        if let status = behaviour.status, status >= 400 {
+            var plan = errorPlan(status: status, type: Self.errorType(for: status), code: nil, message: "Mock failure with status \(status).")
+            if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
+            plan.latency = .milliseconds(behaviour.latencyMilliseconds)
+            return plan
+        }
+        let bytes = JSONValue.object(request).serializedBytes()
+        return completionPlan(request, chat: true, model: request["model"]?.stringValue ?? "mock-gpt", promptBytes: bytes.count, behaviour: behaviour)
     }
 
     static func errorType(for status: Int) -> String {

@@ -6,7 +6,8 @@ import SwitchyardCore
 
 /// The mock provider as an HTTP server (`switchyard mock-provider`, tests, benchmarks).
 ///
-/// Serves `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `GET /v1/models`,
+/// Serves `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, the Anthropic dialect's
+/// `POST /v1/messages`, `GET /v1/models`,
 /// plus `GET /mock/stats` and `POST /mock/reset` for tests. A planned connection drop ends the
 /// response body with an error, which closes the connection without the final chunk.
 public enum MockProviderServer {
@@ -21,7 +22,9 @@ public enum MockProviderServer {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
-        for path in ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings"] {
+        for path in [
+            "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings", "/v1/messages",
+        ] {
             router.post(RouterPath(path)) { request, context in
                 try await respond(mock: mock, request: request, context: context)
             }

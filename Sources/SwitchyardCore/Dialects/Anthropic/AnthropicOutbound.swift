@@ -1,0 +1,296 @@
+import NIOCore
+
+/// Canonical (OpenAI) requests → the Anthropic Messages API, and its answers back.
+///
+/// Used by the Anthropic provider adapter so the gateway pipeline keeps working on canonical
+/// bytes whatever the provider speaks.
+public enum AnthropicOutbound {
+    /// Anthropic requires `max_tokens`; used when the client did not say.
+    public static let defaultMaxTokens = 4096
+
+    /// Builds the Anthropic request body from a canonical chat completion request.
+    public static func request(fromOpenAI bytes: [UInt8]) throws(GatewayError) -> JSONValue {
+        guard let request = (try? JSONValue.parse(bytes))?.objectValue else {
+            throw GatewayError.invalidJSON("the body must be a JSON object")
+        }
+        var output = JSONObject()
+        output["model"] = request["model"] ?? ""
+        var system: [String] = []
+        var messages: [(role: String, blocks: [JSONValue])] = []
+        func append(_ role: String, _ blocks: [JSONValue]) {
+            guard !blocks.isEmpty else { return }
+            // Anthropic wants alternating turns: merge consecutive turns of the same role.
+            if let last = messages.last, last.role == role {
+                messages[messages.count - 1].blocks.append(contentsOf: blocks)
+            } else {
+                messages.append((role, blocks))
+            }
+        }
+        for (index, message) in (request["messages"]?.arrayValue ?? []).enumerated() {
+            let role = message["role"]?.stringValue ?? ""
+            let content = message["content"]
+            switch role {
+            case "system", "developer":
+                if let text = content?.stringValue { system.append(text) }
+                for part in content?.arrayValue ?? [] { if let text = part["text"]?.stringValue { system.append(text) } }
+            case "user":
+                append("user", try blocks(from: content, field: "messages[\(index)].content"))
+            case "assistant":
+                var assistantBlocks = try blocks(from: content, field: "messages[\(index)].content")
+                for call in message["tool_calls"]?.arrayValue ?? [] {
+                    let arguments = call["function"]?["arguments"]?.stringValue ?? "{}"
+                    assistantBlocks.append([
+                        "type": "tool_use", "id": call["id"] ?? "", "name": call["function"]?["name"] ?? "",
+                        "input": AnthropicResponseTranslator.toolInput(arguments),
+                    ])
+                }
+                append("assistant", assistantBlocks)
+            case "tool":
+                let text = content?.stringValue ?? content?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined(separator: "\n") ?? ""
+                append("user", [["type": "tool_result", "tool_use_id": message["tool_call_id"] ?? "", "content": .string(text)]])
+            default:
+                throw GatewayError.invalidRequest("messages[\(index)].role '\(role)' is not supported.", param: "messages[\(index)].role")
+            }
+        }
+        if !system.isEmpty { output["system"] = .string(system.joined(separator: "\n")) }
+        output["messages"] = .array(messages.map { ["role": .string($0.role), "content": .array($0.blocks)] })
+        output["max_tokens"] = request["max_completion_tokens"] ?? request["max_tokens"] ?? JSONValue(defaultMaxTokens)
+        for name in ["temperature", "top_p", "top_k", "stream"] where request[name] != nil && request[name]?.isNull == false {
+            output[name] = request[name]
+        }
+        switch request["stop"] {
+        case .string(let stop): output["stop_sequences"] = [.string(stop)]
+        case .array(let stops): output["stop_sequences"] = .array(stops)
+        default: break
+        }
+        if let user = request["user"]?.stringValue { output["metadata"] = ["user_id": .string(user)] }
+        if let tools = request["tools"]?.arrayValue, !tools.isEmpty {
+            output["tools"] = .array(
+                tools.compactMap { tool in
+                    guard let function = tool["function"], let name = function["name"]?.stringValue else { return nil }
+                    var entry: JSONObject = ["name": .string(name)]
+                    if let description = function["description"]?.stringValue { entry["description"] = .string(description) }
+                    entry["input_schema"] = function["parameters"] ?? ["type": "object", "properties": .object(JSONObject())]
+                    return .object(entry)
+                }
+            )
+        }
+        var choice: JSONObject?
+        switch request["tool_choice"] {
+        case .string("auto"): choice = ["type": "auto"]
+        case .string("required"): choice = ["type": "any"]
+        case .string("none"): choice = ["type": "none"]
+        case .object(let object):
+            if let name = object["function"]?["name"]?.stringValue { choice = ["type": "tool", "name": .string(name)] }
+        default: break
+        }
+        if request["parallel_tool_calls"]?.boolValue == false, output["tools"] != nil {
+            if choice == nil { choice = ["type": "auto"] }
+            choice?["disable_parallel_tool_use"] = true
+        }
+        if let choice, output["tools"] != nil { output["tool_choice"] = .object(choice) }
+        if let mock = request["mock"] { output["mock"] = mock }
+        return .object(output)
+    }
+
+    static func blocks(from content: JSONValue?, field: String) throws(GatewayError) -> [JSONValue] {
+        guard let content, !content.isNull else { return [] }
+        if let text = content.stringValue { return text.isEmpty ? [] : [["type": "text", "text": .string(text)]] }
+        guard let parts = content.arrayValue else {
+            throw GatewayError.invalidType(field: field, expected: "a string or an array of content parts", found: content.typeName)
+        }
+        var blocks: [JSONValue] = []
+        for part in parts {
+            switch part["type"]?.stringValue {
+            case "text":
+                blocks.append(["type": "text", "text": part["text"] ?? ""])
+            case "image_url":
+                let url = part["image_url"]?["url"]?.stringValue ?? ""
+                if url.hasPrefix("data:"), let comma = url.firstIndex(of: ","), url[..<comma].hasSuffix(";base64") {
+                    let mediaType = String(url.dropFirst(5).prefix(while: { $0 != ";" }))
+                    blocks.append([
+                        "type": "image",
+                        "source": ["type": "base64", "media_type": .string(mediaType), "data": .string(String(url[url.index(after: comma)...]))],
+                    ])
+                } else {
+                    blocks.append(["type": "image", "source": ["type": "url", "url": .string(url)]])
+                }
+            default:
+                throw GatewayError.invalidRequest(
+                    "\(field): content parts of type '\(part["type"]?.stringValue ?? "none")' cannot be sent to Anthropic models.",
+                    param: field,
+                    code: "unsupported_content"
+                )
+            }
+        }
+        return blocks
+    }
+
+    /// Anthropic `stop_reason` → OpenAI `finish_reason`.
+    public static func finishReason(_ stopReason: String?) -> String {
+        switch stopReason {
+        case "max_tokens": "length"
+        case "tool_use": "tool_calls"
+        case "refusal": "content_filter"
+        default: "stop"
+        }
+    }
+
+    /// Anthropic usage → OpenAI usage (prompt tokens include cache reads and writes).
+    public static func usage(_ usage: JSONValue?) -> JSONValue {
+        let input = usage?["input_tokens"]?.intValue ?? 0
+        let cacheRead = usage?["cache_read_input_tokens"]?.intValue ?? 0
+        let cacheWrite = usage?["cache_creation_input_tokens"]?.intValue ?? 0
+        let output = usage?["output_tokens"]?.intValue ?? 0
+        let prompt = input + cacheRead + cacheWrite
+        return [
+            "prompt_tokens": JSONValue(prompt), "completion_tokens": JSONValue(output), "total_tokens": JSONValue(prompt + output),
+            "prompt_tokens_details": ["cached_tokens": JSONValue(cacheRead)],
+            "completion_tokens_details": ["reasoning_tokens": 0],
+        ]
+    }
+
+    /// An Anthropic `message` → an OpenAI `chat.completion`.
+    public static func completion(fromAnthropic bytes: [UInt8]) throws(GatewayError) -> JSONValue {
+        guard let message = try? JSONValue.parse(bytes), message["type"]?.stringValue == "message" else {
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+        }
+        var text = ""
+        var toolCalls: [JSONValue] = []
+        for block in message["content"]?.arrayValue ?? [] {
+            switch block["type"]?.stringValue {
+            case "text": text += block["text"]?.stringValue ?? ""
+            case "tool_use":
+                toolCalls.append([
+                    "id": block["id"] ?? "", "type": "function",
+                    "function": ["name": block["name"] ?? "", "arguments": .string((block["input"] ?? .object(JSONObject())).serialized())],
+                ])
+            default: continue
+            }
+        }
+        var assistant: JSONObject = ["role": "assistant", "content": text.isEmpty && !toolCalls.isEmpty ? .null : .string(text)]
+        if !toolCalls.isEmpty { assistant["tool_calls"] = .array(toolCalls) }
+        assistant["refusal"] = .null
+        return [
+            "id": .string("chatcmpl-" + (message["id"]?.stringValue ?? "anthropic")),
+            "object": "chat.completion",
+            "created": 0,
+            "model": message["model"] ?? "unknown",
+            "choices": [
+                [
+                    "index": 0, "message": .object(assistant), "logprobs": .null,
+                    "finish_reason": .string(toolCalls.isEmpty ? finishReason(message["stop_reason"]?.stringValue) : "tool_calls"),
+                ]
+            ],
+            "usage": usage(message["usage"]),
+        ]
+    }
+}
+
+/// Anthropic Messages stream events → canonical OpenAI chunks (`data: {...}` then `[DONE]`).
+///
+/// Tool blocks become `tool_calls` deltas whose `index` counts tool blocks only (the first tool
+/// is index 0 even after a text block); usage from `message_start` and the cumulative
+/// `message_delta` is emitted as the final usage chunk the gateway always asks for.
+public struct AnthropicStreamDecoder: Sendable {
+    var parser = SSEParser()
+    var id = "chatcmpl-anthropic"
+    var model = "unknown"
+    var inputUsage: JSONValue?
+    var outputTokens = 0
+    var stopReason: String?
+    /// Anthropic block index → tool call index.
+    var toolIndexes: [Int: Int] = [:]
+    public private(set) var finished = false
+
+    public init() {}
+
+    mutating func chunk(_ delta: JSONObject, finish: String? = nil, into output: inout ByteBuffer) {
+        let choice: JSONValue = [
+            "index": 0, "delta": .object(delta), "logprobs": .null, "finish_reason": finish.map(JSONValue.string) ?? .null,
+        ]
+        write(["id": .string(id), "object": "chat.completion.chunk", "created": 0, "model": .string(model), "choices": [choice]], into: &output)
+    }
+
+    func write(_ value: JSONValue, into output: inout ByteBuffer) {
+        output.writeStaticString("data: ")
+        output.writeBytes(value.serializedBytes())
+        output.writeStaticString("\n\n")
+    }
+
+    /// Feeds upstream bytes; appends canonical SSE to `output`.
+    public mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws {
+        var parser = self.parser
+        defer { self.parser = parser }
+        try parser.feed(bytes) { event in
+            handle(event, into: &output)
+        }
+    }
+
+    mutating func handle(_ event: SSEEvent, into output: inout ByteBuffer) {
+        guard !finished, let data = try? JSONValue.parse(event.data) else { return }
+        switch data["type"]?.stringValue ?? event.event {
+        case "message_start":
+            let message = data["message"]
+            if let messageID = message?["id"]?.stringValue { id = "chatcmpl-" + messageID }
+            if let name = message?["model"]?.stringValue { model = name }
+            inputUsage = message?["usage"]
+            outputTokens = message?["usage"]?["output_tokens"]?.intValue ?? 0
+            chunk(["role": "assistant", "content": ""], into: &output)
+        case "content_block_start":
+            let block = data["content_block"]
+            if block?["type"]?.stringValue == "tool_use", let blockIndex = data["index"]?.intValue {
+                let toolIndex = toolIndexes.count
+                toolIndexes[blockIndex] = toolIndex
+                let call: JSONValue = [
+                    "index": JSONValue(toolIndex), "id": block?["id"] ?? "", "type": "function",
+                    "function": ["name": block?["name"] ?? "", "arguments": ""],
+                ]
+                chunk(["tool_calls": [call]], into: &output)
+            } else if let text = block?["text"]?.stringValue, !text.isEmpty {
+                chunk(["content": .string(text)], into: &output)
+            }
+        case "content_block_delta":
+            let delta = data["delta"]
+            switch delta?["type"]?.stringValue {
+            case "text_delta":
+                chunk(["content": delta?["text"] ?? ""], into: &output)
+            case "input_json_delta":
+                guard let blockIndex = data["index"]?.intValue, let toolIndex = toolIndexes[blockIndex] else { return }
+                let call: JSONValue = ["index": JSONValue(toolIndex), "function": ["arguments": delta?["partial_json"] ?? ""]]
+                chunk(["tool_calls": [call]], into: &output)
+            default:
+                return  // thinking and signature deltas have no canonical form yet
+            }
+        case "message_delta":
+            if let reason = data["delta"]?["stop_reason"]?.stringValue { stopReason = reason }
+            if let tokens = data["usage"]?["output_tokens"]?.intValue { outputTokens = tokens }
+            // Counts in message_delta are cumulative: they replace what message_start said.
+            var merged = inputUsage?.objectValue ?? JSONObject()
+            for field in ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"] {
+                if let count = data["usage"]?[field]?.intValue, count > 0 { merged[field] = JSONValue(count) }
+            }
+            inputUsage = .object(merged)
+        case "message_stop":
+            let finish = toolIndexes.isEmpty ? AnthropicOutbound.finishReason(stopReason) : "tool_calls"
+            chunk([:], finish: finish, into: &output)
+            var usage = inputUsage?.objectValue ?? JSONObject()
+            usage["output_tokens"] = JSONValue(outputTokens)
+            write(
+                [
+                    "id": .string(id), "object": "chat.completion.chunk", "created": 0, "model": .string(model), "choices": [],
+                    "usage": AnthropicOutbound.usage(.object(usage)),
+                ],
+                into: &output
+            )
+            output.writeStaticString("data: [DONE]\n\n")
+            finished = true
+        case "error":
+            let error = data["error"]
+            write(["error": ["message": error?["message"] ?? "provider error", "type": error?["type"] ?? "api_error"]], into: &output)
+            finished = true
+        default:
+            return  // ping and future event types
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+import SwitchyardCore
+
+/// Talks to the Anthropic Messages API (`POST /v1/messages`).
+///
+/// The gateway hands it canonical (OpenAI) chat requests; it translates them, adds `x-api-key`
+/// and `anthropic-version` (configured `headers`, e.g. `anthropic-beta`, pass along), and
+/// returns the answer in canonical form: a translated chat completion, or a stream decoded
+/// event by event into canonical chunks. Error bodies are returned as the provider sent them;
+/// the gateway's error mapper reads Anthropic's envelope (429 → 429 with Retry-After, 529 → 503).
+public struct AnthropicAdapter: ProviderAdapter {
+    public static let defaultVersion = "2023-06-01"
+
+    public let providerName: String
+    let url: String
+    let client: HTTPClient
+    let staticHeaders: HTTPHeaders
+
+    public init(provider: ProviderConfig, transport: HTTPTransport) {
+        self.providerName = provider.name
+        self.url = provider.baseURL + (provider.baseURL.hasSuffix("/v1") ? "/messages" : "/v1/messages")
+        self.client = transport.client(for: provider)
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "user-agent", value: "switchyard")
+        headers.add(name: "anthropic-version", value: Self.defaultVersion)
+        if let key = provider.apiKey {
+            let value = provider.authScheme.isEmpty ? key.reveal() : "\(provider.authScheme) \(key.reveal())"
+            headers.add(name: provider.authHeader, value: value)
+        }
+        for header in provider.headers {
+            headers.replaceOrAdd(name: header.name, value: header.value.reveal())
+        }
+        self.staticHeaders = headers
+    }
+
+    public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        guard request.endpoint == .chatCompletions else {
+            throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
+        }
+        let body = try AnthropicOutbound.request(fromOpenAI: Array(buffer: request.body))
+        var outbound = HTTPClientRequest(url: url)
+        outbound.method = .POST
+        outbound.headers = staticHeaders
+        outbound.headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
+        outbound.headers.add(name: "x-request-id", value: request.requestID)
+        for header in request.propagatedHeaders {
+            outbound.headers.replaceOrAdd(name: header.name, value: header.value)
+        }
+        outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
+        let remaining = request.deadline - .now
+        let deadline = NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0))
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(outbound, deadline: deadline)
+        } catch {
+            throw HTTPTransport.gatewayError(for: error, provider: providerName)
+        }
+        let headers = response.headers.map { HeaderField($0.name, $0.value) }
+        let status = Int(response.status.code)
+        let provider = providerName
+        let upstream = response.body
+        guard (200..<300).contains(status) else {
+            return UpstreamResponse(status: status, headers: headers, body: ByteStream(upstream))
+        }
+        if !request.stream {
+            let collected: ByteBuffer
+            do {
+                collected = try await upstream.collect(upTo: 256 * 1024 * 1024)
+            } catch {
+                throw HTTPTransport.gatewayError(for: error, provider: provider)
+            }
+            let completion = try AnthropicOutbound.completion(fromAnthropic: Array(buffer: collected))
+            return UpstreamResponse(status: status, headers: headers, body: ByteStream(buffers: [ByteBuffer(bytes: completion.serializedBytes())]))
+        }
+        return UpstreamResponse(
+            status: status,
+            headers: headers,
+            body: ByteStream {
+                let state = DecodingIterator(iterator: upstream.makeAsyncIterator())
+                return {
+                    do {
+                        return try await state.next()
+                    } catch let error as GatewayError {
+                        throw error
+                    } catch {
+                        throw HTTPTransport.gatewayError(for: error, provider: provider)
+                    }
+                }
+            }
+        )
+    }
+}
+
+/// Reads Anthropic stream bytes and yields canonical chunks; one task at a time.
+final class DecodingIterator: @unchecked Sendable {
+    var iterator: HTTPClientResponse.Body.AsyncIterator
+    var decoder = AnthropicStreamDecoder()
+
+    init(iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
+
+    func next() async throws -> ByteBuffer? {
+        while true {
+            guard let chunk = try await iterator.next() else { return nil }
+            var output = ByteBuffer()
+            do {
+                try decoder.feed(chunk, into: &output)
+            } catch {
+                throw GatewayError.upstreamUnavailable(
+                    "The provider sent a stream line longer than the gateway accepts.", code: "upstream_invalid_stream")
+            }
+            if output.readableBytes > 0 { return output }
+        }
+    }
+}
+
+/// Creates ``AnthropicAdapter``s on the shared transport.
+public struct AnthropicAdapterFactory: ProviderAdapterFactory {
+    let transport: HTTPTransport
+
+    public init(transport: HTTPTransport) {
+        self.transport = transport
+    }
+
+    public func makeAdapter(for provider: ProviderConfig) throws -> any ProviderAdapter {
+        AnthropicAdapter(provider: provider, transport: transport)
+    }
+}
