@@ -1,0 +1,128 @@
+"""Both directions across dialects, over real sockets: the OpenAI SDK reaching an
+Anthropic-dialect provider (a `switchyard mock-provider` process speaking /v1/messages), and the
+Anthropic SDK reaching the same provider through the gateway."""
+import json
+import os
+import pathlib
+import secrets
+import signal
+import subprocess
+import tempfile
+import threading
+
+import anthropic
+import openai
+import pytest
+
+from conftest import _binary
+
+
+def _start(args, marker, env=None):
+    process = subprocess.Popen([_binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    ready = threading.Event()
+    found = {}
+    lines = []
+
+    def pump():
+        for line in process.stdout:
+            lines.append(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("msg") == marker:
+                found["address"] = record["address"]
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(30):
+        process.kill()
+        pytest.fail("did not start:\n" + "".join(lines))
+    return process, found["address"]
+
+
+@pytest.fixture(scope="module")
+def anthropic_gateway():
+    upstream, upstream_address = _start(["mock-provider", "--port", "0"], "mock provider listening")
+    key = "sy-" + secrets.token_hex(8)
+    workdir = tempfile.mkdtemp(prefix="switchyard-cross-")
+    config = pathlib.Path(workdir) / "switchyard.yaml"
+    config.write_text(f"""
+server:
+  port: 0
+  master_key: env:SWITCHYARD_CROSS_KEY
+  reload_check_interval: off
+providers:
+  - name: claude
+    type: anthropic
+    base_url: {upstream_address.removesuffix('/v1')}
+    api_key: env:SWITCHYARD_CROSS_PROVIDER_KEY
+models:
+  - name: claude-via-gateway
+    provider: claude
+    model: claude-mock
+""")
+    env = dict(os.environ, SWITCHYARD_CROSS_KEY=key, SWITCHYARD_CROSS_PROVIDER_KEY="sk-ant-test")
+    gateway, address = _start(["serve", "--config", str(config)], "switchyard listening", env=env)
+    yield address, key
+    for process in (gateway, upstream):
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+MESSAGES = [{"role": "user", "content": "Hello there"}]
+TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}},
+    {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}}},
+]
+
+
+def test_openai_sdk_on_an_anthropic_provider(anthropic_gateway):
+    address, key = anthropic_gateway
+    client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
+    completion = client.chat.completions.create(model="claude-via-gateway", messages=MESSAGES, max_tokens=64)
+    assert completion.choices[0].message.content == "This is a mock response to: Hello there"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage.completion_tokens == 8
+
+    streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model="claude-via-gateway", messages=MESSAGES, stream=True) if c.choices)
+    assert streamed == completion.choices[0].message.content
+
+
+def test_openai_sdk_tool_round_trip_on_an_anthropic_provider(anthropic_gateway):
+    address, key = anthropic_gateway
+    client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
+    with client.chat.completions.stream(model="claude-via-gateway", messages=MESSAGES, tools=TOOLS,
+                                        extra_body={"mock": {"tool_calls": 2}}) as stream:
+        final = stream.get_final_completion()
+    calls = final.choices[0].message.tool_calls
+    assert [call.function.name for call in calls] == ["get_weather", "get_time"]
+    assert json.loads(calls[0].function.arguments) == {"city": "mock"}
+    assert final.choices[0].finish_reason == "tool_calls"
+    follow_up = client.chat.completions.create(
+        model="claude-via-gateway",
+        tools=TOOLS,
+        messages=MESSAGES + [final.choices[0].message.model_dump(exclude_none=True)]
+        + [{"role": "tool", "tool_call_id": call.id, "content": "fine"} for call in calls],
+    )
+    assert follow_up.choices[0].finish_reason == "stop"
+
+
+def test_anthropic_sdk_through_the_gateway_to_an_anthropic_provider(anthropic_gateway):
+    address, key = anthropic_gateway
+    claude = anthropic.Anthropic(base_url=address, api_key=key, max_retries=0)
+    with claude.messages.stream(model="claude-via-gateway", max_tokens=64, messages=MESSAGES) as stream:
+        message = stream.get_final_message()
+    assert message.content[0].text == "This is a mock response to: Hello there"
+    assert message.stop_reason == "end_turn"
+
+
+def test_provider_rate_limit_reaches_the_openai_client(anthropic_gateway):
+    address, key = anthropic_gateway
+    client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="claude-via-gateway", messages=MESSAGES, extra_body={"mock": {"status": 429}})
