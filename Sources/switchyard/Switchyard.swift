@@ -93,6 +93,7 @@ struct Serve: AsyncParsableCommand {
         var adapters = AdapterRegistry()
         adapters.register(ProviderPresets.openAICompatible, OpenAICompatibleAdapterFactory(transport: transport))
         adapters.register(ProviderPresets.anthropic, AnthropicAdapterFactory(transport: transport))
+        adapters.register(ProviderPresets.azure, AzureOpenAIAdapterFactory(transport: transport))
         adapters.register(ProviderPresets.mock, MockProviderAdapterFactory())
         let application: SwitchyardApplication
         do {

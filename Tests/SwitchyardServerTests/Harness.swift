@@ -19,6 +19,7 @@ func adapterRegistry() -> AdapterRegistry {
     var registry = AdapterRegistry()
     registry.register(ProviderPresets.openAICompatible, OpenAICompatibleAdapterFactory(transport: sharedTransport))
     registry.register(ProviderPresets.anthropic, AnthropicAdapterFactory(transport: sharedTransport))
+    registry.register(ProviderPresets.azure, AzureOpenAIAdapterFactory(transport: sharedTransport))
     registry.register(ProviderPresets.mock, MockProviderAdapterFactory())
     return registry
 }

@@ -273,6 +273,19 @@ private struct Context {
         if type == ProviderPresets.mock {
             provider.adapter = ProviderPresets.mock
             provider.baseURL = baseURL ?? "mock://local"
+        } else if type == ProviderPresets.azure {
+            provider.adapter = ProviderPresets.azure
+            provider.authHeader = "api-key"
+            provider.authScheme = ""
+            guard let url = baseURL, url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                error(
+                    "provider '\(name)' of type azure needs the resource endpoint as base_url",
+                    at: baseURLNode?.location ?? node.location,
+                    hint: "for example base_url: https://my-resource.openai.azure.com"
+                )
+                return nil
+            }
+            provider.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         } else if type == ProviderPresets.anthropic {
             provider.adapter = ProviderPresets.anthropic
             provider.authHeader = "x-api-key"

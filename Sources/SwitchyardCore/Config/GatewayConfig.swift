@@ -122,6 +122,9 @@ public enum ProviderPresets {
     /// The Anthropic Messages API (`x-api-key`, `anthropic-version`).
     public static let anthropic = "anthropic"
     public static let anthropicBaseURL = "https://api.anthropic.com"
+    /// Azure OpenAI: deployment URLs, `api-version`, the `api-key` header (or a bearer token).
+    public static let azure = "azure"
+    public static let azureDefaultAPIVersion = "2024-10-21"
 
     /// type → default base URL (nil: the operator must give one).
     public static let openAICompatiblePresets: [String: String?] = [
@@ -151,5 +154,5 @@ public enum ProviderPresets {
         ("FIREWORKS_API_KEY", "fireworks"),
     ]
 
-    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock, anthropic]).sorted() }
+    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock, anthropic, azure]).sorted() }
 }

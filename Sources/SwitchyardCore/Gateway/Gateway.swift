@@ -142,6 +142,7 @@ public struct Gateway: Sendable {
             endpoint: inbound.endpoint,
             body: ByteBuffer(bytes: upstreamBody),
             stream: request.stream,
+            model: route.upstreamModel,
             requestID: inbound.requestID,
             deadline: inbound.receivedAt + snapshot.config.server.requestTimeout,
             propagatedHeaders: inbound.propagatedHeaders

@@ -30,6 +30,8 @@ public struct UpstreamRequest: Sendable {
     public var endpoint: Endpoint
     public var body: ByteBuffer
     public var stream: Bool
+    /// The upstream model name (also in the body); deployment-addressed APIs put it in the URL.
+    public var model: String
     public var requestID: String
     /// The latest instant the whole exchange (streams included) may end.
     public var deadline: ContinuousClock.Instant
@@ -40,6 +42,7 @@ public struct UpstreamRequest: Sendable {
         endpoint: Endpoint,
         body: ByteBuffer,
         stream: Bool,
+        model: String = "",
         requestID: String,
         deadline: ContinuousClock.Instant,
         propagatedHeaders: [HeaderField] = []
@@ -47,6 +50,7 @@ public struct UpstreamRequest: Sendable {
         self.endpoint = endpoint
         self.body = body
         self.stream = stream
+        self.model = model
         self.requestID = requestID
         self.deadline = deadline
         self.propagatedHeaders = propagatedHeaders

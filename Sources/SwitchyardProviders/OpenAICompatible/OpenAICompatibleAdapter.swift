@@ -13,9 +13,18 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
     let baseURL: String
     let client: HTTPClient
     let staticHeaders: HTTPHeaders
+    /// Builds the request URL; deployment-addressed APIs (Azure) put the model in the path.
+    let url: @Sendable (_ baseURL: String, _ endpoint: Endpoint, _ model: String) -> String
 
-    public init(provider: ProviderConfig, transport: HTTPTransport) {
+    public init(
+        provider: ProviderConfig,
+        transport: HTTPTransport,
+        url: @escaping @Sendable (_ baseURL: String, _ endpoint: Endpoint, _ model: String) -> String = { base, endpoint, _ in
+            base + endpoint.rawValue
+        }
+    ) {
         self.providerName = provider.name
+        self.url = url
         self.baseURL = provider.baseURL
         self.client = transport.client(for: provider)
         var headers = HTTPHeaders()
@@ -33,7 +42,7 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
-        var outbound = HTTPClientRequest(url: baseURL + request.endpoint.rawValue)
+        var outbound = HTTPClientRequest(url: url(baseURL, request.endpoint, request.model))
         outbound.method = .POST
         outbound.headers = staticHeaders
         outbound.headers.add(name: "x-request-id", value: request.requestID)
@@ -77,6 +86,45 @@ final class UnsafeIteratorBox: @unchecked Sendable {
     var iterator: HTTPClientResponse.Body.AsyncIterator
     init(_ iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
     func next() async throws -> ByteBuffer? { try await iterator.next() }
+}
+
+/// Azure OpenAI: `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...`
+/// where the deployment is the model's upstream name; `options.api_version: v1` uses the newer
+/// `{endpoint}/openai/v1/...` form with the deployment in the body instead.
+public struct AzureOpenAIAdapterFactory: ProviderAdapterFactory {
+    let transport: HTTPTransport
+
+    public init(transport: HTTPTransport) {
+        self.transport = transport
+    }
+
+    public func makeAdapter(for provider: ProviderConfig) throws -> any ProviderAdapter {
+        let version = provider.options["api_version"] ?? ProviderPresets.azureDefaultAPIVersion
+        return OpenAICompatibleAdapter(provider: provider, transport: transport) { base, endpoint, model in
+            if version == "v1" { return base + "/openai/v1" + endpoint.rawValue }
+            let deployment = model.addingPathEscapes()
+            return base + "/openai/deployments/" + deployment + endpoint.rawValue + "?api-version=" + version.addingPathEscapes()
+        }
+    }
+}
+
+extension String {
+    /// Percent-encodes everything but unreserved characters (RFC 3986).
+    func addingPathEscapes() -> String {
+        var result = ""
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                result.append(Character(Unicode.Scalar(byte)))
+            default:
+                result += "%" + String(byte, radix: 16, uppercase: true).leftPadded()
+            }
+        }
+        return result
+    }
+
+    fileprivate func leftPadded() -> String { count == 1 ? "0" + self : self }
 }
 
 /// Creates ``OpenAICompatibleAdapter``s that share one ``HTTPTransport``.

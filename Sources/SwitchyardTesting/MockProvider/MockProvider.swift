@@ -58,10 +58,12 @@ public final class MockProvider: Sendable {
 
     /// Plans the answer to `method path` with the given headers and body.
     public func plan(method: String, path: String, headers: [HeaderField], body: [UInt8]) -> Plan {
+        let fullPath = path
         let path = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
         state.withLock { stats in
             stats.requests += 1
             stats.lastPath = path
+            stats.lastURL = fullPath
             stats.lastHeaders = headers
             stats.lastBody = body
         }
@@ -544,6 +546,8 @@ public struct MockStats: Sendable {
     /// Streams whose reader went away before the end.
     public var cancelledStreams = 0
     public var lastPath: String?
+    /// Path and query of the last request.
+    public var lastURL: String?
     public var lastHeaders: [HeaderField] = []
     public var lastBody: [UInt8] = []
 

@@ -29,6 +29,12 @@ public enum MockProviderServer {
                 try await respond(mock: mock, request: request, context: context)
             }
         }
+        // Azure OpenAI's deployment-addressed paths.
+        for endpoint in ["chat/completions", "completions", "embeddings"] {
+            router.post(RouterPath("/openai/deployments/:deployment/" + endpoint)) { request, context in
+                try await respond(mock: mock, request: request, context: context)
+            }
+        }
         for path in ["/v1/models", "/models"] {
             router.get(RouterPath(path)) { request, context in
                 try await respond(mock: mock, request: request, context: context)
@@ -59,7 +65,7 @@ public enum MockProviderServer {
         let headers = request.headers.map { HeaderField($0.name.canonicalName, $0.value) }
         let plan = mock.plan(
             method: request.method.rawValue,
-            path: request.uri.path,
+            path: request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""),
             headers: headers,
             body: Array(buffer: body)
         )
