@@ -94,6 +94,7 @@ struct Serve: AsyncParsableCommand {
         adapters.register(ProviderPresets.openAICompatible, OpenAICompatibleAdapterFactory(transport: transport))
         adapters.register(ProviderPresets.anthropic, AnthropicAdapterFactory(transport: transport))
         adapters.register(ProviderPresets.azure, AzureOpenAIAdapterFactory(transport: transport))
+        adapters.register(ProviderPresets.gemini, GeminiAdapterFactory(transport: transport))
         adapters.register(ProviderPresets.mock, MockProviderAdapterFactory())
         let application: SwitchyardApplication
         do {

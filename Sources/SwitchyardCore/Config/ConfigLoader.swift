@@ -50,9 +50,13 @@ public struct ConfigLoader: Sendable {
         for (variable, type) in ProviderPresets.wellKnownKeys {
             guard let key = environment[variable], !key.isEmpty else { continue }
             var provider: ProviderConfig
-            if type == ProviderPresets.anthropic {
-                provider = ProviderConfig(name: type, type: type, adapter: ProviderPresets.anthropic, baseURL: ProviderPresets.anthropicBaseURL)
-                provider.authHeader = "x-api-key"
+            if type == ProviderPresets.anthropic || type == ProviderPresets.gemini {
+                let isGemini = type == ProviderPresets.gemini
+                provider = ProviderConfig(
+                    name: type, type: type, adapter: type,
+                    baseURL: isGemini ? ProviderPresets.geminiBaseURL : ProviderPresets.anthropicBaseURL
+                )
+                provider.authHeader = isGemini ? "x-goog-api-key" : "x-api-key"
                 provider.authScheme = ""
             } else {
                 guard let baseURL = ProviderPresets.openAICompatiblePresets[type] ?? nil else { continue }
@@ -60,6 +64,11 @@ public struct ConfigLoader: Sendable {
             }
             provider.apiKey = Secret(key, source: "env:\(variable)")
             config.providers.append(provider)
+            if type == ProviderPresets.gemini {
+                for model in ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"] {
+                    config.models.append(ModelConfig(name: model, provider: type, upstreamModel: model))
+                }
+            }
             if type == ProviderPresets.anthropic {
                 for model in ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"] {
                     config.models.append(ModelConfig(name: model, provider: type, upstreamModel: model))
@@ -286,11 +295,12 @@ private struct Context {
                 return nil
             }
             provider.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
-        } else if type == ProviderPresets.anthropic {
-            provider.adapter = ProviderPresets.anthropic
-            provider.authHeader = "x-api-key"
+        } else if type == ProviderPresets.anthropic || type == ProviderPresets.gemini {
+            let isGemini = type == ProviderPresets.gemini
+            provider.adapter = type
+            provider.authHeader = isGemini ? "x-goog-api-key" : "x-api-key"
             provider.authScheme = ""
-            let url = baseURL ?? ProviderPresets.anthropicBaseURL
+            let url = baseURL ?? (isGemini ? ProviderPresets.geminiBaseURL : ProviderPresets.anthropicBaseURL)
             if !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
                 error(
                     "provider '\(name)': base_url '\(url)' is not an http(s) URL", at: baseURLNode?.location ?? node.location,

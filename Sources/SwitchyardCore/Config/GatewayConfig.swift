@@ -125,6 +125,9 @@ public enum ProviderPresets {
     /// Azure OpenAI: deployment URLs, `api-version`, the `api-key` header (or a bearer token).
     public static let azure = "azure"
     public static let azureDefaultAPIVersion = "2024-10-21"
+    /// Google Gemini (`generateContent`, key in `x-goog-api-key`).
+    public static let gemini = "gemini"
+    public static let geminiBaseURL = "https://generativelanguage.googleapis.com"
 
     /// type → default base URL (nil: the operator must give one).
     public static let openAICompatiblePresets: [String: String?] = [
@@ -146,6 +149,7 @@ public enum ProviderPresets {
     public static let wellKnownKeys: [(variable: String, type: String)] = [
         ("OPENAI_API_KEY", "openai"),
         ("ANTHROPIC_API_KEY", "anthropic"),
+        ("GEMINI_API_KEY", "gemini"),
         ("GROQ_API_KEY", "groq"),
         ("TOGETHER_API_KEY", "together"),
         ("MISTRAL_API_KEY", "mistral"),
@@ -154,5 +158,5 @@ public enum ProviderPresets {
         ("FIREWORKS_API_KEY", "fireworks"),
     ]
 
-    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock, anthropic, azure]).sorted() }
+    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock, anthropic, azure, gemini]).sorted() }
 }

@@ -110,7 +110,7 @@ public struct AzureOpenAIAdapterFactory: ProviderAdapterFactory {
 
 extension String {
     /// Percent-encodes everything but unreserved characters (RFC 3986).
-    func addingPathEscapes() -> String {
+    public func addingPathEscapes() -> String {
         var result = ""
         for byte in utf8 {
             switch byte {

@@ -1,12 +1,7 @@
+import Foundation
 import NIOCore
 import SwitchyardCore
 import Synchronization
-
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
 
 /// A deterministic OpenAI-dialect model provider for tests, benchmarks and offline use.
 ///
@@ -91,6 +86,9 @@ public final class MockProvider: Sendable {
         if path.hasSuffix("/messages") {
             return anthropicPlan(path: path, headers: headers, body: body, behaviour: behaviour)
         }
+        if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
+            return geminiPlan(path: path, body: body, behaviour: behaviour)
+        }
         let request: JSONObject
         do {
             guard let object = try JSONValue.parse(body).objectValue else {
@@ -166,6 +164,125 @@ public final class MockProvider: Sendable {
         }
         plan.pieces = pieces
         return plan
+    }
+
+    /// The Gemini dialect, generated natively from the Gemini request (not through the
+    /// gateway's translators), so tests of the Gemini adapter check it against an independent
+    /// implementation of the wire format.
+    private func geminiPlan(path: String, body: [UInt8], behaviour: MockBehaviour) -> Plan {
+        var behaviour = behaviour
+        guard let request = (try? JSONValue.parse(body))?.objectValue else {
+            return geminiError(status: 400, message: "Invalid JSON payload received.")
+        }
+        if let mock = request["mock"]?.objectValue { behaviour.apply(mock) }
+        if let status = behaviour.status, status >= 400 {
+            var plan = geminiError(status: status, message: "Mock failure with status \(status).")
+            if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
+            plan.latency = .milliseconds(behaviour.latencyMilliseconds)
+            return plan
+        }
+        let stream = path.contains(":streamGenerateContent")
+        let model = path.components(separatedBy: "/models/").last?.components(separatedBy: ":").first?.removingPercentEncoding ?? "gemini-mock"
+        let contents = request["contents"]?.arrayValue ?? []
+        let last = contents.last
+        let answersFunction = last?["parts"]?.arrayValue?.contains { $0["functionResponse"] != nil } == true
+        let prompt =
+            contents.last(where: { $0["role"]?.stringValue == "user" && $0["parts"]?.arrayValue?.contains { $0["text"] != nil } == true })?["parts"]?
+            .arrayValue?.compactMap { $0["text"]?.stringValue }.joined(separator: " ") ?? ""
+        var calls: [JSONValue] = []
+        let mode = request["toolConfig"]?["functionCallingConfig"]?["mode"]?.stringValue
+        if !answersFunction, mode != "NONE", let declarations = request["tools"]?.arrayValue?.first?["functionDeclarations"]?.arrayValue {
+            for declaration in declarations.prefix(behaviour.toolCalls) {
+                let schema = declaration["parametersJsonSchema"] ?? declaration["parameters"]
+                calls.append(["functionCall": ["name": declaration["name"] ?? "", "args": Self.sampleArguments(for: schema)]])
+            }
+        }
+        let text = behaviour.content ?? "This is a mock response to: \(String(prompt.prefix(200)))"
+        let pieces = Self.split(text, into: behaviour.chunks)
+        let usage: JSONValue = [
+            "promptTokenCount": JSONValue(Self.approximateTokens(body.count)),
+            "candidatesTokenCount": JSONValue(calls.isEmpty ? pieces.count : calls.count * 4),
+            "totalTokenCount": JSONValue(Self.approximateTokens(body.count) + (calls.isEmpty ? pieces.count : calls.count * 4)),
+        ]
+        func response(_ parts: [JSONValue], finish: Bool) -> JSONValue {
+            var candidate: JSONObject = ["content": ["role": "model", "parts": .array(parts)], "index": 0]
+            if finish { candidate["finishReason"] = "STOP" }
+            var object: JSONObject = ["candidates": [.object(candidate)], "modelVersion": .string(model), "responseId": "mock-gemini"]
+            if finish { object["usageMetadata"] = usage }
+            return .object(object)
+        }
+        if !stream {
+            let parts: [JSONValue] = calls.isEmpty ? [["text": .string(pieces.joined())]] : calls
+            return jsonPlan(response(parts, finish: true), behaviour: behaviour)
+        }
+        var out: [Plan.Piece] = []
+        var dropped = false
+        func event(_ value: JSONValue) -> ByteBuffer {
+            var buffer = ByteBuffer()
+            buffer.writeStaticString("data: ")
+            buffer.writeBytes(value.serializedBytes())
+            buffer.writeStaticString("\r\n\r\n")
+            return buffer
+        }
+        func delay() -> Duration {
+            .milliseconds(out.isEmpty ? behaviour.firstTokenDelayMilliseconds : behaviour.chunkDelayMilliseconds)
+        }
+        if calls.isEmpty {
+            for (index, piece) in pieces.enumerated() {
+                if let drop = behaviour.dropAfterChunks, index >= drop {
+                    dropped = true
+                    break
+                }
+                if let errorAfter = behaviour.errorAfterChunks, index >= errorAfter {
+                    out.append(
+                        .init(
+                            delay: delay(),
+                            bytes: event(["error": ["code": 500, "message": "Mock provider failed mid-stream.", "status": "INTERNAL"]])))
+                    break
+                }
+                out.append(.init(delay: delay(), bytes: event(response([["text": .string(piece)]], finish: index == pieces.count - 1))))
+            }
+        } else {
+            out.append(.init(delay: delay(), bytes: event(response(calls, finish: true))))
+        }
+        return Plan(
+            status: 200,
+            headers: [HeaderField("content-type", "text/event-stream")],
+            latency: .milliseconds(behaviour.latencyMilliseconds),
+            pieces: out,
+            dropConnection: dropped,
+            isStream: true
+        )
+    }
+
+    static func split(_ text: String, into count: Int) -> [String] {
+        let characters = Array(text)
+        guard count > 1, characters.count > 1 else { return [text] }
+        let pieces = min(count, characters.count)
+        return (0..<pieces).map { index in
+            String(characters[(characters.count * index / pieces)..<(characters.count * (index + 1) / pieces)])
+        }
+    }
+
+    private func geminiError(status: Int, message: String) -> Plan {
+        let statusName: String
+        switch status {
+        case 400: statusName = "INVALID_ARGUMENT"
+        case 401, 403: statusName = "PERMISSION_DENIED"
+        case 404: statusName = "NOT_FOUND"
+        case 429: statusName = "RESOURCE_EXHAUSTED"
+        case 503: statusName = "UNAVAILABLE"
+        default: statusName = "INTERNAL"
+        }
+        let body: JSONValue = ["error": ["code": JSONValue(status), "message": .string(message), "status": .string(statusName)]]
+        return Plan(
+            status: status,
+            headers: [HeaderField("content-type", "application/json")],
+            latency: .zero,
+            pieces: [.init(delay: .zero, bytes: ByteBuffer(bytes: body.serializedBytes()))],
+            dropConnection: false,
+            isStream: false
+        )
     }
 
     private func anthropicError(_ error: GatewayError) -> Plan {

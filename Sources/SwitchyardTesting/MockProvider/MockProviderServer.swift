@@ -29,6 +29,12 @@ public enum MockProviderServer {
                 try await respond(mock: mock, request: request, context: context)
             }
         }
+        // Gemini's `models/{model}:generateContent` and `:streamGenerateContent`.
+        for version in ["v1beta", "v1"] {
+            router.post(RouterPath("/\(version)/models/:action")) { request, context in
+                try await respond(mock: mock, request: request, context: context)
+            }
+        }
         // Azure OpenAI's deployment-addressed paths.
         for endpoint in ["chat/completions", "completions", "embeddings"] {
             router.post(RouterPath("/openai/deployments/:deployment/" + endpoint)) { request, context in

@@ -1,0 +1,269 @@
+import NIOCore
+
+/// Canonical (OpenAI) chat requests → Google Gemini `generateContent`, and its answers back.
+///
+/// Mapping: system messages → `systemInstruction`; user/assistant turns → `contents` with roles
+/// `user`/`model`; image data URLs → `inlineData`; assistant `tool_calls` → `functionCall`
+/// parts; `tool` messages → `functionResponse` parts (the function name is recovered from the
+/// call the message answers); tools → `functionDeclarations`; `tool_choice` →
+/// `functionCallingConfig` (AUTO/ANY/NONE, a named tool → ANY with `allowedFunctionNames`);
+/// sampling settings, `stop` and JSON response formats → `generationConfig`.
+public enum GeminiOutbound {
+    public static func request(fromOpenAI bytes: [UInt8]) throws(GatewayError) -> JSONValue {
+        guard let request = (try? JSONValue.parse(bytes))?.objectValue else {
+            throw GatewayError.invalidJSON("the body must be a JSON object")
+        }
+        var system: [JSONValue] = []
+        var contents: [(role: String, parts: [JSONValue])] = []
+        var callNames: [String: String] = [:]
+        func append(_ role: String, _ parts: [JSONValue]) {
+            guard !parts.isEmpty else { return }
+            if let last = contents.last, last.role == role {
+                contents[contents.count - 1].parts.append(contentsOf: parts)
+            } else {
+                contents.append((role, parts))
+            }
+        }
+        for (index, message) in (request["messages"]?.arrayValue ?? []).enumerated() {
+            let field = "messages[\(index)].content"
+            switch message["role"]?.stringValue {
+            case "system", "developer":
+                if let text = message["content"]?.stringValue { system.append(["text": .string(text)]) }
+                for part in message["content"]?.arrayValue ?? [] { if let text = part["text"] { system.append(["text": text]) } }
+            case "user":
+                append("user", try parts(from: message["content"], field: field))
+            case "assistant":
+                var modelParts = try parts(from: message["content"], field: field)
+                for call in message["tool_calls"]?.arrayValue ?? [] {
+                    let name = call["function"]?["name"]?.stringValue ?? ""
+                    if let id = call["id"]?.stringValue { callNames[id] = name }
+                    let arguments = call["function"]?["arguments"]?.stringValue ?? "{}"
+                    modelParts.append(["functionCall": ["name": .string(name), "args": AnthropicResponseTranslator.toolInput(arguments)]])
+                }
+                append("model", modelParts)
+            case "tool":
+                let id = message["tool_call_id"]?.stringValue ?? ""
+                let text = message["content"]?.stringValue ?? message["content"]?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined() ?? ""
+                let response: JSONValue = (try? JSONValue.parse(text)).flatMap { $0.objectValue != nil ? $0 : nil } ?? ["result": .string(text)]
+                append("user", [["functionResponse": ["name": .string(callNames[id] ?? id), "response": response]]])
+            default:
+                throw GatewayError.invalidRequest("messages[\(index)].role is not supported.", param: "messages[\(index)].role")
+            }
+        }
+        var output = JSONObject()
+        output["contents"] = .array(contents.map { ["role": .string($0.role), "parts": .array($0.parts)] })
+        if !system.isEmpty { output["systemInstruction"] = ["parts": .array(system)] }
+        var generation = JSONObject()
+        for (openAI, gemini) in [
+            ("temperature", "temperature"), ("top_p", "topP"), ("top_k", "topK"), ("seed", "seed"),
+            ("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty"),
+        ]
+        where request[openAI] != nil && request[openAI]?.isNull == false {
+            generation[gemini] = request[openAI]
+        }
+        if let maxTokens = request["max_completion_tokens"] ?? request["max_tokens"], !maxTokens.isNull { generation["maxOutputTokens"] = maxTokens }
+        switch request["stop"] {
+        case .string(let stop): generation["stopSequences"] = [.string(stop)]
+        case .array(let stops): generation["stopSequences"] = .array(stops)
+        default: break
+        }
+        if let format = request["response_format"], let type = format["type"]?.stringValue {
+            if type == "json_object" || type == "json_schema" { generation["responseMimeType"] = "application/json" }
+            if type == "json_schema", let schema = format["json_schema"]?["schema"] { generation["responseJsonSchema"] = schema }
+        }
+        if !generation.isEmpty { output["generationConfig"] = .object(generation) }
+        if let tools = request["tools"]?.arrayValue, !tools.isEmpty {
+            let declarations: [JSONValue] = tools.compactMap { tool in
+                guard let function = tool["function"], let name = function["name"]?.stringValue else { return nil }
+                var declaration: JSONObject = ["name": .string(name)]
+                if let description = function["description"] { declaration["description"] = description }
+                if let parameters = function["parameters"] { declaration["parametersJsonSchema"] = parameters }
+                return .object(declaration)
+            }
+            output["tools"] = [["functionDeclarations": .array(declarations)]]
+            switch request["tool_choice"] {
+            case .string("none"): output["toolConfig"] = ["functionCallingConfig": ["mode": "NONE"]]
+            case .string("required"): output["toolConfig"] = ["functionCallingConfig": ["mode": "ANY"]]
+            case .object(let choice):
+                if let name = choice["function"]?["name"] {
+                    output["toolConfig"] = ["functionCallingConfig": ["mode": "ANY", "allowedFunctionNames": [name]]]
+                }
+            default: break
+            }
+        }
+        if let mock = request["mock"] { output["mock"] = mock }
+        return .object(output)
+    }
+
+    static func parts(from content: JSONValue?, field: String) throws(GatewayError) -> [JSONValue] {
+        guard let content, !content.isNull else { return [] }
+        if let text = content.stringValue { return text.isEmpty ? [] : [["text": .string(text)]] }
+        guard let items = content.arrayValue else {
+            throw GatewayError.invalidType(field: field, expected: "a string or an array of content parts", found: content.typeName)
+        }
+        var parts: [JSONValue] = []
+        for item in items {
+            switch item["type"]?.stringValue {
+            case "text":
+                parts.append(["text": item["text"] ?? ""])
+            case "image_url":
+                let url = item["image_url"]?["url"]?.stringValue ?? ""
+                if url.hasPrefix("data:"), let comma = url.firstIndex(of: ",") {
+                    let mimeType = String(url.dropFirst(5).prefix(while: { $0 != ";" }))
+                    parts.append(["inlineData": ["mimeType": .string(mimeType), "data": .string(String(url[url.index(after: comma)...]))]])
+                } else {
+                    parts.append(["fileData": ["fileUri": .string(url)]])
+                }
+            default:
+                throw GatewayError.invalidRequest(
+                    "\(field): content parts of type '\(item["type"]?.stringValue ?? "none")' cannot be sent to Gemini models.",
+                    param: field,
+                    code: "unsupported_content"
+                )
+            }
+        }
+        return parts
+    }
+
+    /// Gemini `finishReason` → OpenAI `finish_reason`.
+    public static func finishReason(_ reason: String?) -> String? {
+        switch reason {
+        case nil: nil
+        case "MAX_TOKENS": "length"
+        case "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY": "content_filter"
+        default: "stop"
+        }
+    }
+
+    /// Gemini `usageMetadata` → OpenAI usage. Thinking tokens count as completion (reasoning)
+    /// tokens, as OpenAI counts reasoning; cached content is part of the prompt.
+    public static func usage(_ metadata: JSONValue?) -> JSONValue {
+        let prompt = metadata?["promptTokenCount"]?.intValue ?? 0
+        let candidates = metadata?["candidatesTokenCount"]?.intValue ?? 0
+        let thoughts = metadata?["thoughtsTokenCount"]?.intValue ?? 0
+        let cached = metadata?["cachedContentTokenCount"]?.intValue ?? 0
+        return [
+            "prompt_tokens": JSONValue(prompt), "completion_tokens": JSONValue(candidates + thoughts),
+            "total_tokens": JSONValue(prompt + candidates + thoughts),
+            "prompt_tokens_details": ["cached_tokens": JSONValue(cached)],
+            "completion_tokens_details": ["reasoning_tokens": JSONValue(thoughts)],
+        ]
+    }
+
+    /// Text and function calls of a candidate, with stable tool-call ids.
+    static func content(of candidate: JSONValue?, toolOffset: Int) -> (text: String, calls: [JSONValue]) {
+        var text = ""
+        var calls: [JSONValue] = []
+        for part in candidate?["content"]?["parts"]?.arrayValue ?? [] {
+            if part["thought"]?.boolValue == true { continue }
+            if let piece = part["text"]?.stringValue { text += piece }
+            if let call = part["functionCall"] {
+                let index = toolOffset + calls.count
+                calls.append([
+                    "index": JSONValue(index), "id": .string(call["id"]?.stringValue ?? "call_\(index)"), "type": "function",
+                    "function": ["name": call["name"] ?? "", "arguments": .string((call["args"] ?? .object(JSONObject())).serialized())],
+                ])
+            }
+        }
+        return (text, calls)
+    }
+
+    /// A `GenerateContentResponse` → an OpenAI `chat.completion`.
+    public static func completion(fromGemini bytes: [UInt8]) throws(GatewayError) -> JSONValue {
+        guard let response = try? JSONValue.parse(bytes), response.objectValue != nil else {
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+        }
+        let candidate = response["candidates"]?.arrayValue?.first
+        let (text, calls) = content(of: candidate, toolOffset: 0)
+        var message: JSONObject = ["role": "assistant", "content": calls.isEmpty || !text.isEmpty ? .string(text) : .null]
+        if !calls.isEmpty {
+            message["tool_calls"] = .array(
+                calls.map { call in
+                    var object = call.objectValue ?? JSONObject()
+                    object["index"] = nil
+                    return .object(object)
+                })
+        }
+        message["refusal"] = .null
+        let finish = calls.isEmpty ? (finishReason(candidate?["finishReason"]?.stringValue) ?? "stop") : "tool_calls"
+        return [
+            "id": .string("chatcmpl-" + (response["responseId"]?.stringValue ?? "gemini")), "object": "chat.completion", "created": 0,
+            "model": response["modelVersion"] ?? "gemini",
+            "choices": [["index": 0, "message": .object(message), "logprobs": .null, "finish_reason": .string(finish)]],
+            "usage": usage(response["usageMetadata"]),
+        ]
+    }
+}
+
+/// Gemini `streamGenerateContent?alt=sse` → canonical OpenAI chunks (`[DONE]` at the end).
+///
+/// Each Gemini event is a partial response; function calls arrive whole and get consecutive
+/// tool indexes; the last usage seen becomes the final usage chunk.
+public struct GeminiStreamDecoder: Sendable {
+    var parser = SSEParser()
+    var started = false
+    var toolCount = 0
+    var finish: String?
+    var usage: JSONValue?
+    var model = "gemini"
+    var id = "chatcmpl-gemini"
+    public private(set) var finished = false
+
+    public init() {}
+
+    func write(_ value: JSONValue, into output: inout ByteBuffer) {
+        output.writeStaticString("data: ")
+        output.writeBytes(value.serializedBytes())
+        output.writeStaticString("\n\n")
+    }
+
+    func chunk(_ delta: JSONObject, finish: String? = nil) -> JSONValue {
+        [
+            "id": .string(id), "object": "chat.completion.chunk", "created": 0, "model": .string(model),
+            "choices": [["index": 0, "delta": .object(delta), "logprobs": .null, "finish_reason": finish.map(JSONValue.string) ?? .null]],
+        ]
+    }
+
+    public mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws {
+        var parser = self.parser
+        defer { self.parser = parser }
+        try parser.feed(bytes) { event in handle(event, into: &output) }
+    }
+
+    mutating func handle(_ event: SSEEvent, into output: inout ByteBuffer) {
+        guard !finished, let response = try? JSONValue.parse(event.data) else { return }
+        if let error = response["error"] {
+            write(["error": ["message": error["message"] ?? "provider error", "type": error["status"] ?? "api_error"]], into: &output)
+            finished = true
+            return
+        }
+        if let version = response["modelVersion"]?.stringValue { model = version }
+        if let responseID = response["responseId"]?.stringValue { id = "chatcmpl-" + responseID }
+        if !started {
+            started = true
+            write(chunk(["role": "assistant", "content": ""]), into: &output)
+        }
+        let candidate = response["candidates"]?.arrayValue?.first
+        let (text, calls) = GeminiOutbound.content(of: candidate, toolOffset: toolCount)
+        if !text.isEmpty { write(chunk(["content": .string(text)]), into: &output) }
+        if !calls.isEmpty {
+            toolCount += calls.count
+            write(chunk(["tool_calls": .array(calls)]), into: &output)
+        }
+        if let reason = GeminiOutbound.finishReason(candidate?["finishReason"]?.stringValue) { finish = reason }
+        if let metadata = response["usageMetadata"] { usage = metadata }
+    }
+
+    /// Called when the upstream body ends: Gemini has no terminator, so the end is here.
+    public mutating func finish(into output: inout ByteBuffer) {
+        guard !finished else { return }
+        finished = true
+        if !started { return }
+        write(chunk([:], finish: toolCount > 0 ? "tool_calls" : (finish ?? "stop")), into: &output)
+        var usageChunk = chunk([:]).objectValue ?? JSONObject()
+        usageChunk["choices"] = []
+        usageChunk["usage"] = GeminiOutbound.usage(usage)
+        write(.object(usageChunk), into: &output)
+        output.writeStaticString("data: [DONE]\n\n")
+    }
+}
