@@ -1,6 +1,6 @@
-"""Both directions across dialects, over real sockets: the OpenAI SDK reaching an
-Anthropic-dialect provider (a `switchyard mock-provider` process speaking /v1/messages), and the
-Anthropic SDK reaching the same provider through the gateway."""
+"""Across dialects, over real sockets: the OpenAI SDK reaching Anthropic- and Gemini-dialect
+providers (a `switchyard mock-provider` process speaks /v1/messages and
+models/{model}:generateContent), and the Anthropic SDK reaching them through the gateway."""
 import json
 import os
 import pathlib
@@ -57,10 +57,17 @@ providers:
     type: anthropic
     base_url: {upstream_address.removesuffix('/v1')}
     api_key: env:SWITCHYARD_CROSS_PROVIDER_KEY
+  - name: google
+    type: gemini
+    base_url: {upstream_address.removesuffix('/v1')}
+    api_key: env:SWITCHYARD_CROSS_PROVIDER_KEY
 models:
   - name: claude-via-gateway
     provider: claude
     model: claude-mock
+  - name: gemini-via-gateway
+    provider: google
+    model: gemini-2.5-flash
 """)
     env = dict(os.environ, SWITCHYARD_CROSS_KEY=key, SWITCHYARD_CROSS_PROVIDER_KEY="sk-ant-test")
     gateway, address = _start(["serve", "--config", str(config)], "switchyard listening", env=env)
@@ -126,3 +133,28 @@ def test_provider_rate_limit_reaches_the_openai_client(anthropic_gateway):
     client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="claude-via-gateway", messages=MESSAGES, extra_body={"mock": {"status": 429}})
+
+
+@pytest.mark.parametrize("model", ["claude-via-gateway", "gemini-via-gateway"])
+def test_openai_sdk_streams_and_tools_on_each_dialect(anthropic_gateway, model):
+    address, key = anthropic_gateway
+    client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
+    chunks = list(client.chat.completions.create(model=model, messages=MESSAGES, stream=True,
+                                                  stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "This is a mock response to: Hello there"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    with client.chat.completions.stream(model=model, messages=MESSAGES, tools=TOOLS[:1]) as stream:
+        final = stream.get_final_completion()
+    call = final.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "mock"}
+    assert final.choices[0].finish_reason == "tool_calls"
+
+
+def test_anthropic_sdk_on_gemini(anthropic_gateway):
+    address, key = anthropic_gateway
+    claude = anthropic.Anthropic(base_url=address, api_key=key, max_retries=0)
+    message = claude.messages.create(model="gemini-via-gateway", max_tokens=64, messages=MESSAGES,
+                                     tools=[{"name": "get_time", "input_schema": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}}])
+    assert message.stop_reason == "tool_use"
+    assert message.content[-1].input == {"zone": "mock"}
