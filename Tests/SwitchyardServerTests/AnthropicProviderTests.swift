@@ -124,3 +124,61 @@ import Testing
         }
     }
 }
+
+@Suite struct AnthropicPassthroughTests {
+    @Test func anthropicClientsOnAnthropicProvidersGetTheirBytesForwarded() async throws {
+        try await withMockUpstream { mock, port in
+            let yaml = """
+                server:
+                  port: 0
+                  master_key: test-master-key
+                  reload_check_interval: off
+                providers:
+                  - name: claude
+                    type: anthropic
+                    base_url: http://127.0.0.1:\(port)
+                    api_key: anthropic-secret-key
+                models:
+                  - name: claude-test
+                    provider: claude
+                    model: claude-mock
+                """
+            let (application, _) = try makeGateway(yaml)
+            try await application.makeApplication().test(.live) { client in
+                let body = #"""
+                    {"model":"claude-test","max_tokens":64,"thinking":{"type":"enabled","budget_tokens":1024},"stream":true,
+                     "system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],
+                     "messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}]}
+                    """#
+                var headers = authorized
+                headers[HTTPField.Name("anthropic-beta")!] = "interleaved-thinking-2025-05-14"
+                let response = try await client.execute(uri: "/v1/messages", method: .post, headers: headers, body: ByteBuffer(string: body))
+                #expect(response.status == .ok)
+                let sent = try #require(mock.stats.lastBodyJSON)
+                #expect(sent["model"]?.stringValue == "claude-mock")
+                #expect(sent["thinking"]?["budget_tokens"]?.intValue == 1024, "fields the canonical form cannot carry are forwarded")
+                #expect(sent["system"]?.arrayValue?.first?["cache_control"]?["type"]?.stringValue == "ephemeral")
+                #expect(mock.stats.lastHeaders.contains { $0.name.lowercased() == "anthropic-beta" && $0.value == "interleaved-thinking-2025-05-14" })
+                let text = response.text
+                #expect(text.hasPrefix("event: message_start"))
+                #expect(text.components(separatedBy: "event: message_stop").count == 2)
+                let metrics = try await client.execute(uri: "/metrics", method: .get)
+                #expect(metrics.text.contains(#"switchyard_tokens_total{model="claude-test",provider="claude",type="output"} 8"#))
+
+                let plain = try await client.execute(
+                    uri: "/v1/messages", method: .post, headers: authorized,
+                    body: ByteBuffer(string: #"{"model":"claude-test","max_tokens":10,"messages":[{"role":"user","content":"hey"}]}"#)
+                )
+                #expect(plain.json?["content"]?.arrayValue?.first?["text"]?.stringValue == "This is a mock response to: hey")
+                let limited = try await client.execute(
+                    uri: "/v1/messages", method: .post, headers: authorized,
+                    body: ByteBuffer(
+                        string: #"{"model":"claude-test","max_tokens":10,"messages":[{"role":"user","content":"x"}],"mock":{"status":429}}"#)
+                )
+                #expect(limited.status == .tooManyRequests)
+                #expect(limited.json?["type"]?.stringValue == "error")
+                #expect(limited.json?["error"]?["type"]?.stringValue == "rate_limit_error")
+            }
+        }
+    }
+}

@@ -28,6 +28,9 @@ public struct Gateway: Sendable {
         public var propagatedHeaders: [HeaderField]
         /// The dialect to answer in; the body is always in canonical (OpenAI) form.
         public var dialect: ClientDialect
+        /// The body as the client sent it, when its dialect is not the canonical one; forwarded
+        /// as is to providers that speak that dialect natively.
+        public var nativeBody: ByteBuffer?
 
         public init(
             endpoint: Endpoint,
@@ -36,9 +39,11 @@ public struct Gateway: Sendable {
             requestID: String,
             receivedAt: ContinuousClock.Instant = .now,
             propagatedHeaders: [HeaderField] = [],
-            dialect: ClientDialect = .openAI
+            dialect: ClientDialect = .openAI,
+            nativeBody: ByteBuffer? = nil
         ) {
             self.dialect = dialect
+            self.nativeBody = nativeBody
             self.endpoint = endpoint
             self.body = body
             self.identity = identity
@@ -137,8 +142,13 @@ public struct Gateway: Sendable {
         let route = prepared.route
         let snapshot = prepared.snapshot
         let adapter = prepared.adapter
-        let upstreamBody = request.upstreamBody(upstreamModel: route.upstreamModel)
-        let upstreamRequest = UpstreamRequest(
+        // Same dialect on both sides: forward the client's bytes, only the model renamed.
+        let passthrough = inbound.dialect != .openAI && adapter.nativeDialect == inbound.dialect && inbound.nativeBody != nil
+        var upstreamBody = request.upstreamBody(upstreamModel: route.upstreamModel)
+        if passthrough, let native = inbound.nativeBody, let scan = try? JSONObjectScan(Array(buffer: native)) {
+            upstreamBody = scan.rewriting([("model", JSONWriter.quoted(route.upstreamModel))])
+        }
+        var upstreamRequest = UpstreamRequest(
             endpoint: inbound.endpoint,
             body: ByteBuffer(bytes: upstreamBody),
             stream: request.stream,
@@ -147,6 +157,7 @@ public struct Gateway: Sendable {
             deadline: inbound.receivedAt + snapshot.config.server.requestTimeout,
             propagatedHeaders: inbound.propagatedHeaders
         )
+        if passthrough { upstreamRequest.bodyDialect = inbound.dialect }
         let upstreamStart = ContinuousClock.now
         let response: UpstreamResponse
         do {
@@ -195,7 +206,9 @@ public struct Gateway: Sendable {
             }
             record.usage = TokenUsage(openAIResponse: scan)
             var clientBody = body
-            if inbound.dialect == .anthropic {
+            if passthrough {
+                record.usage = OpenAIStreamRelay.anthropicUsage(scan.value("usage"), previous: nil)
+            } else if inbound.dialect == .anthropic {
                 let message = try AnthropicResponseTranslator.message(fromOpenAI: scan.bytes, requestID: inbound.requestID)
                 clientBody = ByteBuffer(bytes: message.serializedBytes())
             }
@@ -210,7 +223,11 @@ public struct Gateway: Sendable {
         // Streaming: hold the response until the first event is ready, so that a provider that
         // fails before producing anything still gets a proper HTTP error (and can be retried).
         var relay = OpenAIStreamRelay(forwardUsageChunk: request.clientWantsUsage, provider: route.provider)
-        if inbound.dialect == .anthropic { relay.anthropic = AnthropicStreamEncoder(requestID: inbound.requestID) }
+        if passthrough {
+            relay.anthropicPassthrough = true
+        } else if inbound.dialect == .anthropic {
+            relay.anthropic = AnthropicStreamEncoder(requestID: inbound.requestID)
+        }
         var iterator = response.body.makeAsyncIterator()
         var pending = ByteBuffer()
         var upstreamEnded = false

@@ -32,6 +32,9 @@ public struct UpstreamRequest: Sendable {
     public var stream: Bool
     /// The upstream model name (also in the body); deployment-addressed APIs put it in the URL.
     public var model: String
+    /// The dialect `body` is written in: canonical (OpenAI) unless the client's own dialect is
+    /// the provider's and the body is passed through (see ``ProviderAdapter/nativeDialect``).
+    public var bodyDialect: ClientDialect = .openAI
     public var requestID: String
     /// The latest instant the whole exchange (streams included) may end.
     public var deadline: ContinuousClock.Instant
@@ -81,7 +84,14 @@ public struct UpstreamResponse: Sendable {
 /// the provider's error body.
 public protocol ProviderAdapter: Sendable {
     var providerName: String { get }
+    /// A client dialect this provider speaks natively besides the canonical form: requests in it
+    /// are forwarded as sent (only `model` rewritten) and answers come back untranslated.
+    var nativeDialect: ClientDialect? { get }
     func send(_ request: UpstreamRequest) async throws -> UpstreamResponse
+}
+
+extension ProviderAdapter {
+    public var nativeDialect: ClientDialect? { nil }
 }
 
 /// A sequence of body chunks from an upstream, consumed once.

@@ -27,6 +27,9 @@ public struct OpenAIStreamRelay: Sendable {
     private let provider: String
     /// When set, events are re-encoded for an Anthropic Messages client instead of forwarded.
     public var anthropic: AnthropicStreamEncoder?
+    /// The upstream itself speaks Anthropic and so does the client: events are forwarded byte
+    /// for byte while usage, errors and the end are watched.
+    public var anthropicPassthrough = false
 
     public init(forwardUsageChunk: Bool, provider: String) {
         self.forwardUsageChunk = forwardUsageChunk
@@ -49,6 +52,10 @@ public struct OpenAIStreamRelay: Sendable {
 
     private mutating func handle(_ event: SSEEvent, into output: inout ByteBuffer) {
         guard state == .streaming else { return }
+        if anthropicPassthrough {
+            handleAnthropic(event, into: &output)
+            return
+        }
         if event.data.count == 6, event.data.elementsEqual("[DONE]".utf8) {
             state = .done
             return
@@ -97,6 +104,46 @@ public struct OpenAIStreamRelay: Sendable {
             event.write(to: &output)
         }
         forwardedEvents += 1
+    }
+
+    private mutating func handleAnthropic(_ event: SSEEvent, into output: inout ByteBuffer) {
+        guard let data = try? JSONValue.parse(event.data) else {
+            fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
+            return
+        }
+        switch data["type"]?.stringValue ?? event.event {
+        case "error":
+            let message = data["error"]?["message"]?.stringValue ?? "unknown error"
+            fail(.upstreamUnavailable("Provider '\(provider)' reported an error mid-stream: \(message)", code: "upstream_stream_error"))
+            return
+        case "message_start":
+            responseModel = data["message"]?["model"]?.stringValue
+            usage = Self.anthropicUsage(data["message"]?["usage"], previous: nil)
+        case "message_delta":
+            usage = Self.anthropicUsage(data["usage"], previous: usage)
+        case "message_stop":
+            state = .done
+        default:
+            break
+        }
+        event.write(to: &output)
+        forwardedEvents += 1
+    }
+
+    /// Anthropic usage (input excludes cache reads and writes) → canonical usage.
+    /// message_delta counts are cumulative and replace earlier ones field by field.
+    public static func anthropicUsage(_ value: JSONValue?, previous: TokenUsage?) -> TokenUsage? {
+        guard let value, value.objectValue != nil else { return previous }
+        let input = value["input_tokens"]?.intValue ?? 0
+        let cacheRead = value["cache_read_input_tokens"]?.intValue ?? 0
+        let cacheWrite = value["cache_creation_input_tokens"]?.intValue ?? 0
+        let prompt = input + cacheRead + cacheWrite
+        let keepsPrevious = prompt == 0 && previous != nil
+        return TokenUsage(
+            promptTokens: keepsPrevious ? previous!.promptTokens : prompt,
+            completionTokens: value["output_tokens"]?.intValue ?? previous?.completionTokens ?? 0,
+            cachedPromptTokens: keepsPrevious ? previous!.cachedPromptTokens : cacheRead
+        )
     }
 
     /// Whether `data` contains `"usage"` followed by `:` and `{`, or `"error"` followed by `:`
@@ -161,6 +208,9 @@ public struct OpenAIStreamRelay: Sendable {
 
     /// Ends the client's stream in its dialect (`[DONE]`, or Anthropic's closing events).
     public mutating func writeClientEnd(into output: inout ByteBuffer) {
+        if anthropicPassthrough {
+            return  // message_stop was forwarded as sent
+        }
         if anthropic != nil {
             anthropic!.finish(usage: usage, into: &output)
         } else {
@@ -170,7 +220,7 @@ public struct OpenAIStreamRelay: Sendable {
 
     /// Ends the client's stream with an error event in its dialect.
     public func writeClientError(_ error: GatewayError, into output: inout ByteBuffer) {
-        if anthropic != nil {
+        if anthropic != nil || anthropicPassthrough {
             AnthropicStreamEncoder.writeError(error, into: &output)
         } else {
             Self.writeError(error, into: &output)

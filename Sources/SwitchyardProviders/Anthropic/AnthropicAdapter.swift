@@ -14,6 +14,7 @@ public struct AnthropicAdapter: ProviderAdapter {
     public static let defaultVersion = "2023-06-01"
 
     public let providerName: String
+    public var nativeDialect: ClientDialect? { .anthropic }
     let url: String
     let client: HTTPClient
     let staticHeaders: HTTPHeaders
@@ -40,7 +41,9 @@ public struct AnthropicAdapter: ProviderAdapter {
         guard request.endpoint == .chatCompletions else {
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
         }
-        let body = try AnthropicOutbound.request(fromOpenAI: Array(buffer: request.body))
+        let native = request.bodyDialect == .anthropic
+        let body: ByteBuffer =
+            native ? request.body : ByteBuffer(bytes: try AnthropicOutbound.request(fromOpenAI: Array(buffer: request.body)).serializedBytes())
         var outbound = HTTPClientRequest(url: url)
         outbound.method = .POST
         outbound.headers = staticHeaders
@@ -49,7 +52,7 @@ public struct AnthropicAdapter: ProviderAdapter {
         for header in request.propagatedHeaders {
             outbound.headers.replaceOrAdd(name: header.name, value: header.value)
         }
-        outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
+        outbound.body = .bytes(body)
         let remaining = request.deadline - .now
         let deadline = NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0))
         let response: HTTPClientResponse
@@ -62,7 +65,7 @@ public struct AnthropicAdapter: ProviderAdapter {
         let status = Int(response.status.code)
         let provider = providerName
         let upstream = response.body
-        guard (200..<300).contains(status) else {
+        guard (200..<300).contains(status), !native else {
             return UpstreamResponse(status: status, headers: headers, body: ByteStream(upstream))
         }
         if !request.stream {

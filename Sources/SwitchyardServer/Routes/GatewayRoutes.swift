@@ -42,6 +42,7 @@ struct GatewayRoutes {
             request: request,
             body: ByteBuffer(bytes: translated.body.serializedBytes()),
             dialect: .anthropic,
+            nativeBody: body,
             context: context
         )
     }
@@ -74,10 +75,11 @@ struct GatewayRoutes {
         request: Request,
         body: ByteBuffer,
         dialect: ClientDialect,
+        nativeBody: ByteBuffer? = nil,
         context: GatewayRequestContext
     ) async throws -> Response {
         var propagated: [HeaderField] = []
-        for name in ["traceparent", "tracestate"] {
+        for name in ["traceparent", "tracestate", "anthropic-beta"] {
             if let value = request.headers[HTTPField.Name(name)!] { propagated.append(HeaderField(name, value)) }
         }
         let inbound = Gateway.Inbound(
@@ -87,7 +89,8 @@ struct GatewayRoutes {
             requestID: context.requestID,
             receivedAt: context.receivedAt,
             propagatedHeaders: propagated,
-            dialect: dialect
+            dialect: dialect,
+            nativeBody: nativeBody
         )
         switch gateway.prepare(inbound) {
         case .answered(let response):
