@@ -232,6 +232,9 @@ private struct Context {
         let apiKey = apiKeyNode.flatMap { secret($0, path: "\(path).api_key") }
         let authHeader = mapping.take("auth_header").flatMap { string($0, path: "\(path).auth_header") }
         let authScheme = mapping.take("auth_scheme").flatMap { string($0, path: "\(path).auth_scheme") }
+        let awsAccessKeyID = mapping.take("aws_access_key_id").flatMap { secret($0, path: "\(path).aws_access_key_id") }
+        let awsSecretAccessKey = mapping.take("aws_secret_access_key").flatMap { secret($0, path: "\(path).aws_secret_access_key") }
+        let awsSessionToken = mapping.take("aws_session_token").flatMap { secret($0, path: "\(path).aws_session_token") }
         var headers: [(name: String, value: Secret)] = []
         if let headersNode = mapping.take("headers") {
             if var headerMap = MappingReader(headersNode, path: "\(path).headers", context: &self) {
@@ -267,7 +270,10 @@ private struct Context {
             optionMap.finishAll()
         }
         mapping.finish(
-            known: ["name", "type", "base_url", "api_key", "auth_header", "auth_scheme", "headers", "timeouts", "max_connections", "options"],
+            known: [
+                "name", "type", "base_url", "api_key", "auth_header", "auth_scheme", "headers", "timeouts", "max_connections", "options",
+                "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+            ],
             context: &self
         )
 
@@ -282,6 +288,24 @@ private struct Context {
         if type == ProviderPresets.mock {
             provider.adapter = ProviderPresets.mock
             provider.baseURL = baseURL ?? "mock://local"
+        } else if type == ProviderPresets.bedrock {
+            provider.adapter = ProviderPresets.bedrock
+            guard let region = provider.options["region"] ?? environment["AWS_REGION"], !region.isEmpty else {
+                error(
+                    "provider '\(name)' of type bedrock needs a region", at: node.location, hint: "set options.region (e.g. us-east-1) or AWS_REGION")
+                return nil
+            }
+            provider.options["region"] = region
+            let url = baseURL ?? "https://bedrock-runtime.\(region).amazonaws.com"
+            provider.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            if apiKey == nil && (awsAccessKeyID == nil || awsSecretAccessKey == nil) {
+                error(
+                    "provider '\(name)' of type bedrock needs credentials",
+                    at: node.location,
+                    hint:
+                        "set aws_access_key_id and aws_secret_access_key (env:AWS_ACCESS_KEY_ID, env:AWS_SECRET_ACCESS_KEY), or api_key for a Bedrock API key"
+                )
+            }
         } else if type == ProviderPresets.azure {
             provider.adapter = ProviderPresets.azure
             provider.authHeader = "api-key"
@@ -334,6 +358,9 @@ private struct Context {
         }
         provider.apiKey = apiKey
         provider.headers = headers
+        provider.awsAccessKeyID = awsAccessKeyID
+        provider.awsSecretAccessKey = awsSecretAccessKey
+        provider.awsSessionToken = awsSessionToken
         if let authHeader { provider.authHeader = authHeader }
         if let authScheme { provider.authScheme = authScheme }
         if let apiKeyNode, case .scalar(let text, _, _) = apiKeyNode, case .literal = SecretReference(parsing: text) {

@@ -82,8 +82,12 @@ public struct ProviderConfig: Sendable {
     public var readTimeout: Duration = .seconds(300)
     /// Connections kept per upstream host. Default 512.
     public var maxConnections: Int = 512
-    /// Adapter-specific settings (the mock provider's knobs).
+    /// Adapter-specific settings (the mock provider's knobs, `region`, `api_version`).
     public var options: [String: String] = [:]
+    /// AWS credentials for SigV4 (Bedrock).
+    public var awsAccessKeyID: Secret?
+    public var awsSecretAccessKey: Secret?
+    public var awsSessionToken: Secret?
     public var location: ConfigLocation?
 
     public init(name: String, type: String, adapter: String, baseURL: String) {
@@ -128,6 +132,8 @@ public enum ProviderPresets {
     /// Google Gemini (`generateContent`, key in `x-goog-api-key`).
     public static let gemini = "gemini"
     public static let geminiBaseURL = "https://generativelanguage.googleapis.com"
+    /// AWS Bedrock Converse (SigV4 or a Bedrock API key).
+    public static let bedrock = "bedrock"
 
     /// type → default base URL (nil: the operator must give one).
     public static let openAICompatiblePresets: [String: String?] = [
@@ -158,5 +164,5 @@ public enum ProviderPresets {
         ("FIREWORKS_API_KEY", "fireworks"),
     ]
 
-    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock, anthropic, azure, gemini]).sorted() }
+    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock, anthropic, azure, gemini, bedrock]).sorted() }
 }

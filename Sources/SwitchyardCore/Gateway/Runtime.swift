@@ -18,6 +18,7 @@ public final class RuntimeSnapshot: Sendable {
         self.catalog = ModelCatalog(models: config.models)
         self.adapters = adapters
         var secrets = config.providers.compactMap(\.apiKey) + config.providers.flatMap { $0.headers.map(\.value) }
+        secrets += config.providers.flatMap { [$0.awsSecretAccessKey, $0.awsSessionToken].compactMap { $0 } }
         if let masterKey = config.server.masterKey { secrets.append(masterKey) }
         self.scrubber = SecretScrubber(secrets: secrets)
         self.authenticator = MasterKeyAuthenticator(masterKey: config.server.masterKey?.reveal())

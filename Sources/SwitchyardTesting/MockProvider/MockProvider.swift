@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SwitchyardCore
+import SwitchyardProviders
 import Synchronization
 
 /// A deterministic OpenAI-dialect model provider for tests, benchmarks and offline use.
@@ -85,6 +86,9 @@ public final class MockProvider: Sendable {
         }
         if path.hasSuffix("/messages") {
             return anthropicPlan(path: path, headers: headers, body: body, behaviour: behaviour)
+        }
+        if path.hasPrefix("/model/"), path.hasSuffix("/converse") || path.hasSuffix("/converse-stream") {
+            return bedrockPlan(path: path, body: body, behaviour: behaviour)
         }
         if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
             return geminiPlan(path: path, body: body, behaviour: behaviour)
@@ -252,6 +256,123 @@ public final class MockProvider: Sendable {
             pieces: out,
             dropConnection: dropped,
             isStream: true
+        )
+    }
+
+    /// The Bedrock Converse dialect, generated natively; streams use the binary event-stream
+    /// framing with real CRC32 checksums.
+    private func bedrockPlan(path: String, body: [UInt8], behaviour: MockBehaviour) -> Plan {
+        var behaviour = behaviour
+        guard let request = (try? JSONValue.parse(body))?.objectValue else {
+            return bedrockError(status: 400, type: "ValidationException", message: "Malformed input request.")
+        }
+        if let mock = request["mock"]?.objectValue { behaviour.apply(mock) }
+        if let status = behaviour.status, status >= 400 {
+            let type = status == 429 ? "ThrottlingException" : status >= 500 ? "InternalServerException" : "ValidationException"
+            var plan = bedrockError(status: status, type: type, message: "Mock failure with status \(status).")
+            if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
+            return plan
+        }
+        let stream = path.hasSuffix("/converse-stream")
+        let messages = request["messages"]?.arrayValue ?? []
+        let answersTool = messages.last?["content"]?.arrayValue?.contains { $0["toolResult"] != nil } == true
+        let prompt =
+            messages.last(where: { $0["role"]?.stringValue == "user" && $0["content"]?.arrayValue?.contains { $0["text"] != nil } == true })?[
+                "content"]?
+            .arrayValue?.compactMap { $0["text"]?.stringValue }.joined(separator: " ") ?? ""
+        var uses: [JSONValue] = []
+        if !answersTool, let tools = request["toolConfig"]?["tools"]?.arrayValue {
+            for (index, tool) in tools.prefix(behaviour.toolCalls).enumerated() {
+                let spec = tool["toolSpec"]
+                uses.append([
+                    "toolUseId": .string("tooluse_mock_\(index)"), "name": spec?["name"] ?? "",
+                    "input": Self.sampleArguments(for: spec?["inputSchema"]?["json"]),
+                ])
+            }
+        }
+        let text = behaviour.content ?? "This is a mock response to: \(String(prompt.prefix(200)))"
+        let pieces = Self.split(text, into: behaviour.chunks)
+        let outputTokens = uses.isEmpty ? pieces.count : uses.count * 4
+        let usage: JSONValue = [
+            "inputTokens": JSONValue(Self.approximateTokens(body.count)), "outputTokens": JSONValue(outputTokens),
+            "totalTokens": JSONValue(Self.approximateTokens(body.count) + outputTokens),
+        ]
+        let stopReason = uses.isEmpty ? "end_turn" : "tool_use"
+        if !stream {
+            let content: [JSONValue] = uses.isEmpty ? [["text": .string(pieces.joined())]] : uses.map { ["toolUse": $0] }
+            return jsonPlan(
+                [
+                    "output": ["message": ["role": "assistant", "content": .array(content)]], "stopReason": .string(stopReason), "usage": usage,
+                    "metrics": ["latencyMs": 1],
+                ],
+                behaviour: behaviour
+            )
+        }
+        func frame(_ type: String, _ payload: JSONValue) -> ByteBuffer {
+            let message = EventStreamMessage(
+                headers: [":event-type": type, ":content-type": "application/json", ":message-type": "event"],
+                payload: payload.serializedBytes()
+            )
+            return ByteBuffer(bytes: message.encoded())
+        }
+        var out: [Plan.Piece] = []
+        func add(_ bytes: ByteBuffer) {
+            out.append(
+                .init(delay: .milliseconds(out.isEmpty ? behaviour.firstTokenDelayMilliseconds : behaviour.chunkDelayMilliseconds), bytes: bytes))
+        }
+        var dropped = false
+        add(frame("messageStart", ["role": "assistant"]))
+        if uses.isEmpty {
+            for (index, piece) in pieces.enumerated() {
+                if let drop = behaviour.dropAfterChunks, index >= drop {
+                    dropped = true
+                    break
+                }
+                if let errorAfter = behaviour.errorAfterChunks, index >= errorAfter {
+                    let exception = EventStreamMessage(
+                        headers: [":message-type": "exception", ":exception-type": "internalServerException", ":content-type": "application/json"],
+                        payload: (["message": "Mock provider failed mid-stream."] as JSONValue).serializedBytes()
+                    )
+                    add(ByteBuffer(bytes: exception.encoded()))
+                    return Plan(
+                        status: 200, headers: [HeaderField("content-type", "application/vnd.amazon.eventstream")], latency: .zero, pieces: out,
+                        dropConnection: false, isStream: true)
+                }
+                add(frame("contentBlockDelta", ["contentBlockIndex": 0, "delta": ["text": .string(piece)]]))
+            }
+            if !dropped { add(frame("contentBlockStop", ["contentBlockIndex": 0])) }
+        } else {
+            for (index, use) in uses.enumerated() {
+                add(
+                    frame(
+                        "contentBlockStart",
+                        ["contentBlockIndex": JSONValue(index), "start": ["toolUse": ["toolUseId": use["toolUseId"]!, "name": use["name"]!]]]))
+                let input = use["input"]!.serialized()
+                let middle = input.index(input.startIndex, offsetBy: input.count / 2)
+                for fragment in [String(input[..<middle]), String(input[middle...])] {
+                    add(frame("contentBlockDelta", ["contentBlockIndex": JSONValue(index), "delta": ["toolUse": ["input": .string(fragment)]]]))
+                }
+                add(frame("contentBlockStop", ["contentBlockIndex": JSONValue(index)]))
+            }
+        }
+        if !dropped {
+            add(frame("messageStop", ["stopReason": .string(stopReason)]))
+            add(frame("metadata", ["usage": usage, "metrics": ["latencyMs": 1]]))
+        }
+        return Plan(
+            status: 200, headers: [HeaderField("content-type", "application/vnd.amazon.eventstream")],
+            latency: .milliseconds(behaviour.latencyMilliseconds), pieces: out, dropConnection: dropped, isStream: true
+        )
+    }
+
+    private func bedrockError(status: Int, type: String, message: String) -> Plan {
+        Plan(
+            status: status,
+            headers: [HeaderField("content-type", "application/json"), HeaderField("x-amzn-errortype", type)],
+            latency: .zero,
+            pieces: [.init(delay: .zero, bytes: ByteBuffer(bytes: (["message": .string(message)] as JSONValue).serializedBytes()))],
+            dropConnection: false,
+            isStream: false
         )
     }
 

@@ -35,6 +35,12 @@ public enum MockProviderServer {
                 try await respond(mock: mock, request: request, context: context)
             }
         }
+        // Bedrock Converse.
+        for action in ["converse", "converse-stream"] {
+            router.post(RouterPath("/model/:model/" + action)) { request, context in
+                try await respond(mock: mock, request: request, context: context)
+            }
+        }
         // Azure OpenAI's deployment-addressed paths.
         for endpoint in ["chat/completions", "completions", "embeddings"] {
             router.post(RouterPath("/openai/deployments/:deployment/" + endpoint)) { request, context in

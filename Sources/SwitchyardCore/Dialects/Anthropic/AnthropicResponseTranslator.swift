@@ -23,7 +23,7 @@ public enum AnthropicResponseTranslator {
     }
 
     /// Tool arguments arrive as a JSON string; Anthropic wants an object.
-    static func toolInput(_ arguments: String) -> JSONValue {
+    public static func toolInput(_ arguments: String) -> JSONValue {
         if arguments.isEmpty { return .object(JSONObject()) }
         if let value = try? JSONValue.parse(arguments), value.objectValue != nil { return value }
         // Not an object: keep the text rather than losing it.

@@ -1,0 +1,260 @@
+import NIOCore
+import SwitchyardCore
+
+/// Canonical (OpenAI) chat requests → Bedrock Converse, and Converse answers back.
+public enum BedrockConverse {
+    public static func request(fromOpenAI bytes: [UInt8]) throws(GatewayError) -> JSONValue {
+        guard let request = (try? JSONValue.parse(bytes))?.objectValue else {
+            throw GatewayError.invalidJSON("the body must be a JSON object")
+        }
+        var system: [JSONValue] = []
+        var messages: [(role: String, content: [JSONValue])] = []
+        func append(_ role: String, _ content: [JSONValue]) {
+            guard !content.isEmpty else { return }
+            if let last = messages.last, last.role == role {
+                messages[messages.count - 1].content.append(contentsOf: content)
+            } else {
+                messages.append((role, content))
+            }
+        }
+        for (index, message) in (request["messages"]?.arrayValue ?? []).enumerated() {
+            let field = "messages[\(index)].content"
+            switch message["role"]?.stringValue {
+            case "system", "developer":
+                if let text = message["content"]?.stringValue { system.append(["text": .string(text)]) }
+                for part in message["content"]?.arrayValue ?? [] { if let text = part["text"] { system.append(["text": text]) } }
+            case "user":
+                append("user", try blocks(message["content"], field: field))
+            case "assistant":
+                var content = try blocks(message["content"], field: field)
+                for call in message["tool_calls"]?.arrayValue ?? [] {
+                    let arguments = call["function"]?["arguments"]?.stringValue ?? "{}"
+                    content.append([
+                        "toolUse": [
+                            "toolUseId": call["id"] ?? "", "name": call["function"]?["name"] ?? "",
+                            "input": AnthropicResponseTranslator.toolInput(arguments),
+                        ]
+                    ])
+                }
+                append("assistant", content)
+            case "tool":
+                let text = message["content"]?.stringValue ?? message["content"]?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined() ?? ""
+                append("user", [["toolResult": ["toolUseId": message["tool_call_id"] ?? "", "content": [["text": .string(text)]]]]])
+            default:
+                throw GatewayError.invalidRequest("messages[\(index)].role is not supported.", param: "messages[\(index)].role")
+            }
+        }
+        var output = JSONObject()
+        output["messages"] = .array(messages.map { ["role": .string($0.role), "content": .array($0.content)] })
+        if !system.isEmpty { output["system"] = .array(system) }
+        var inference = JSONObject()
+        if let maxTokens = request["max_completion_tokens"] ?? request["max_tokens"], !maxTokens.isNull { inference["maxTokens"] = maxTokens }
+        for (openAI, bedrock) in [("temperature", "temperature"), ("top_p", "topP")] where request[openAI] != nil && request[openAI]?.isNull == false
+        {
+            inference[bedrock] = request[openAI]
+        }
+        switch request["stop"] {
+        case .string(let stop): inference["stopSequences"] = [.string(stop)]
+        case .array(let stops): inference["stopSequences"] = .array(stops)
+        default: break
+        }
+        if !inference.isEmpty { output["inferenceConfig"] = .object(inference) }
+        let choice = request["tool_choice"]
+        if let tools = request["tools"]?.arrayValue, !tools.isEmpty, choice?.stringValue != "none" {
+            var toolConfig: JSONObject = [
+                "tools": .array(
+                    tools.compactMap { tool in
+                        guard let function = tool["function"], let name = function["name"]?.stringValue else { return nil }
+                        var spec: JSONObject = ["name": .string(name)]
+                        if let description = function["description"] { spec["description"] = description }
+                        spec["inputSchema"] = ["json": function["parameters"] ?? ["type": "object", "properties": .object(JSONObject())]]
+                        return ["toolSpec": .object(spec)]
+                    })
+            ]
+            if choice?.stringValue == "required" { toolConfig["toolChoice"] = ["any": .object(JSONObject())] }
+            if let name = choice?["function"]?["name"] { toolConfig["toolChoice"] = ["tool": ["name": name]] }
+            output["toolConfig"] = .object(toolConfig)
+        }
+        if let mock = request["mock"] { output["mock"] = mock }
+        return .object(output)
+    }
+
+    static func blocks(_ content: JSONValue?, field: String) throws(GatewayError) -> [JSONValue] {
+        guard let content, !content.isNull else { return [] }
+        if let text = content.stringValue { return text.isEmpty ? [] : [["text": .string(text)]] }
+        guard let parts = content.arrayValue else {
+            throw GatewayError.invalidType(field: field, expected: "a string or an array of content parts", found: content.typeName)
+        }
+        var blocks: [JSONValue] = []
+        for part in parts {
+            switch part["type"]?.stringValue {
+            case "text":
+                blocks.append(["text": part["text"] ?? ""])
+            case "image_url":
+                let url = part["image_url"]?["url"]?.stringValue ?? ""
+                guard url.hasPrefix("data:image/"), let comma = url.firstIndex(of: ",") else {
+                    throw GatewayError.invalidRequest(
+                        "\(field): Bedrock accepts images as base64 data URLs only.", param: field, code: "unsupported_content")
+                }
+                let format = String(url.dropFirst(11).prefix(while: { $0 != ";" }))
+                blocks.append([
+                    "image": [
+                        "format": .string(format == "jpg" ? "jpeg" : format), "source": ["bytes": .string(String(url[url.index(after: comma)...]))],
+                    ]
+                ])
+            default:
+                throw GatewayError.invalidRequest(
+                    "\(field): content parts of type '\(part["type"]?.stringValue ?? "none")' cannot be sent to Bedrock.",
+                    param: field,
+                    code: "unsupported_content"
+                )
+            }
+        }
+        return blocks
+    }
+
+    public static func finishReason(_ stopReason: String?) -> String {
+        switch stopReason {
+        case "max_tokens": "length"
+        case "tool_use": "tool_calls"
+        case "guardrail_intervened", "content_filtered": "content_filter"
+        default: "stop"
+        }
+    }
+
+    /// Converse usage (input excludes cache reads and writes) → OpenAI usage.
+    public static func usage(_ usage: JSONValue?) -> JSONValue {
+        let input = usage?["inputTokens"]?.intValue ?? 0
+        let cacheRead = usage?["cacheReadInputTokens"]?.intValue ?? 0
+        let cacheWrite = usage?["cacheWriteInputTokens"]?.intValue ?? 0
+        let output = usage?["outputTokens"]?.intValue ?? 0
+        return [
+            "prompt_tokens": JSONValue(input + cacheRead + cacheWrite), "completion_tokens": JSONValue(output),
+            "total_tokens": JSONValue(input + cacheRead + cacheWrite + output),
+            "prompt_tokens_details": ["cached_tokens": JSONValue(cacheRead)], "completion_tokens_details": ["reasoning_tokens": 0],
+        ]
+    }
+
+    public static func completion(fromConverse bytes: [UInt8], model: String) throws(GatewayError) -> JSONValue {
+        guard let response = try? JSONValue.parse(bytes), let content = response["output"]?["message"]?["content"]?.arrayValue else {
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+        }
+        var text = ""
+        var calls: [JSONValue] = []
+        for block in content {
+            if let piece = block["text"]?.stringValue { text += piece }
+            if let use = block["toolUse"] {
+                calls.append([
+                    "id": use["toolUseId"] ?? "", "type": "function",
+                    "function": ["name": use["name"] ?? "", "arguments": .string((use["input"] ?? .object(JSONObject())).serialized())],
+                ])
+            }
+        }
+        var message: JSONObject = ["role": "assistant", "content": calls.isEmpty || !text.isEmpty ? .string(text) : .null]
+        if !calls.isEmpty { message["tool_calls"] = .array(calls) }
+        message["refusal"] = .null
+        return [
+            "id": "chatcmpl-bedrock", "object": "chat.completion", "created": 0, "model": .string(model),
+            "choices": [
+                [
+                    "index": 0, "message": .object(message), "logprobs": .null,
+                    "finish_reason": .string(calls.isEmpty ? finishReason(response["stopReason"]?.stringValue) : "tool_calls"),
+                ]
+            ],
+            "usage": usage(response["usage"]),
+        ]
+    }
+}
+
+/// ConverseStream event-stream messages → canonical OpenAI chunks.
+public struct BedrockStreamDecoder: Sendable {
+    var frames = EventStreamDecoder()
+    let model: String
+    var toolIndexes: [Int: Int] = [:]
+    var stopReason: String?
+    var finishedChoices = false
+    public private(set) var finished = false
+
+    public init(model: String) {
+        self.model = model
+    }
+
+    func write(_ value: JSONValue, into output: inout ByteBuffer) {
+        output.writeStaticString("data: ")
+        output.writeBytes(value.serializedBytes())
+        output.writeStaticString("\n\n")
+    }
+
+    func chunk(_ delta: JSONObject, finish: String? = nil) -> JSONValue {
+        [
+            "id": "chatcmpl-bedrock", "object": "chat.completion.chunk", "created": 0, "model": .string(model),
+            "choices": [["index": 0, "delta": .object(delta), "logprobs": .null, "finish_reason": finish.map(JSONValue.string) ?? .null]],
+        ]
+    }
+
+    public mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws(EventStreamError) {
+        for message in try frames.feed(bytes) where !finished {
+            handle(message, into: &output)
+        }
+    }
+
+    mutating func handle(_ message: EventStreamMessage, into output: inout ByteBuffer) {
+        let payload = (try? JSONValue.parse(message.payload)) ?? .null
+        if message.headers[":message-type"] == "exception" || message.headers[":message-type"] == "error" {
+            let type = message.headers[":exception-type"] ?? message.headers[":error-code"] ?? "error"
+            let text = payload["message"]?.stringValue ?? payload["Message"]?.stringValue ?? type
+            write(["error": ["message": .string(text), "type": .string(type)]], into: &output)
+            finished = true
+            return
+        }
+        switch message.headers[":event-type"] {
+        case "messageStart":
+            write(chunk(["role": "assistant", "content": ""]), into: &output)
+        case "contentBlockStart":
+            if let use = payload["start"]?["toolUse"], let block = payload["contentBlockIndex"]?.intValue {
+                let index = toolIndexes.count
+                toolIndexes[block] = index
+                let call: JSONValue = [
+                    "index": JSONValue(index), "id": use["toolUseId"] ?? "", "type": "function",
+                    "function": ["name": use["name"] ?? "", "arguments": ""],
+                ]
+                write(chunk(["tool_calls": [call]]), into: &output)
+            }
+        case "contentBlockDelta":
+            let delta = payload["delta"]
+            if let text = delta?["text"]?.stringValue {
+                write(chunk(["content": .string(text)]), into: &output)
+            } else if let input = delta?["toolUse"]?["input"]?.stringValue,
+                let block = payload["contentBlockIndex"]?.intValue, let index = toolIndexes[block]
+            {
+                write(chunk(["tool_calls": [["index": JSONValue(index), "function": ["arguments": .string(input)]]]]), into: &output)
+            }
+        case "messageStop":
+            stopReason = payload["stopReason"]?.stringValue
+            finishChoices(into: &output)
+        case "metadata":
+            finishChoices(into: &output)
+            var usageChunk = chunk([:]).objectValue ?? JSONObject()
+            usageChunk["choices"] = []
+            usageChunk["usage"] = BedrockConverse.usage(payload["usage"])
+            write(.object(usageChunk), into: &output)
+            output.writeStaticString("data: [DONE]\n\n")
+            finished = true
+        default:
+            break
+        }
+    }
+
+    mutating func finishChoices(into output: inout ByteBuffer) {
+        guard !finishedChoices else { return }
+        finishedChoices = true
+        write(chunk([:], finish: toolIndexes.isEmpty ? BedrockConverse.finishReason(stopReason) : "tool_calls"), into: &output)
+    }
+
+    /// Called when the body ends without a metadata event.
+    public mutating func finish(into output: inout ByteBuffer) {
+        guard !finished, finishedChoices else { return }
+        finished = true
+        output.writeStaticString("data: [DONE]\n\n")
+    }
+}
