@@ -61,7 +61,17 @@ providers:
     type: gemini
     base_url: {upstream_address.removesuffix('/v1')}
     api_key: env:SWITCHYARD_CROSS_PROVIDER_KEY
+  - name: aws
+    type: bedrock
+    base_url: {upstream_address.removesuffix('/v1')}
+    aws_access_key_id: AKIDCOMPAT
+    aws_secret_access_key: env:SWITCHYARD_CROSS_PROVIDER_KEY
+    options:
+      region: eu-west-1
 models:
+  - name: bedrock-via-gateway
+    provider: aws
+    model: anthropic.claude-3-haiku-20240307-v1:0
   - name: claude-via-gateway
     provider: claude
     model: claude-mock
@@ -135,7 +145,7 @@ def test_provider_rate_limit_reaches_the_openai_client(anthropic_gateway):
         client.chat.completions.create(model="claude-via-gateway", messages=MESSAGES, extra_body={"mock": {"status": 429}})
 
 
-@pytest.mark.parametrize("model", ["claude-via-gateway", "gemini-via-gateway"])
+@pytest.mark.parametrize("model", ["claude-via-gateway", "gemini-via-gateway", "bedrock-via-gateway"])
 def test_openai_sdk_streams_and_tools_on_each_dialect(anthropic_gateway, model):
     address, key = anthropic_gateway
     client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
@@ -158,3 +168,14 @@ def test_anthropic_sdk_on_gemini(anthropic_gateway):
                                      tools=[{"name": "get_time", "input_schema": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}}])
     assert message.stop_reason == "tool_use"
     assert message.content[-1].input == {"zone": "mock"}
+
+
+def test_anthropic_sdk_on_bedrock_streams(anthropic_gateway):
+    address, key = anthropic_gateway
+    claude = anthropic.Anthropic(base_url=address, api_key=key, max_retries=0)
+    with claude.messages.stream(model="bedrock-via-gateway", max_tokens=64, messages=MESSAGES) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "This is a mock response to: Hello there"
+    assert final.stop_reason == "end_turn"
+    assert final.usage.output_tokens == 8
