@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -84,6 +85,31 @@ import Testing
             let events = sseData(failing.text)
             #expect(events.last == "[DONE]")
             #expect(events.dropLast().last?.contains("\"error\"") == true)
+        }
+    }
+
+    @Test func embeddingsThroughBatchEmbedContents() async throws {
+        try await withGateway { client, mock in
+            let floats = try await client.execute(
+                uri: "/v1/embeddings", method: .post, headers: authorized,
+                body: ByteBuffer(string: #"{"model":"flash","input":["a","b"],"dimensions":6,"encoding_format":"float"}"#)
+            )
+            #expect(floats.status == .ok)
+            #expect(mock.stats.lastURL == "/v1beta/models/gemini-2.5-flash:batchEmbedContents")
+            let vectors = floats.json?["data"]?.arrayValue?.compactMap { $0["embedding"]?.arrayValue?.compactMap(\.doubleValue) }
+            #expect(vectors?.count == 2)
+            #expect(vectors?.first?.count == 6)
+            let encoded = try await client.execute(
+                uri: "/v1/embeddings", method: .post, headers: authorized,
+                body: ByteBuffer(string: #"{"model":"flash","input":"a","dimensions":6,"encoding_format":"base64"}"#)
+            )
+            let text = try #require(encoded.json?["data"]?.arrayValue?.first?["embedding"]?.stringValue)
+            let bytes = try #require(Data(base64Encoded: text))
+            let decoded = stride(from: 0, to: bytes.count, by: 4).map { offset in
+                Double(Float(bitPattern: bytes[offset..<(offset + 4)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }))
+            }
+            #expect(decoded.count == 6)
+            for (lhs, rhs) in zip(decoded, vectors?.first ?? []) { #expect(abs(lhs - rhs) < 1e-6) }
         }
     }
 

@@ -179,3 +179,13 @@ def test_anthropic_sdk_on_bedrock_streams(anthropic_gateway):
     assert text == "This is a mock response to: Hello there"
     assert final.stop_reason == "end_turn"
     assert final.usage.output_tokens == 8
+
+
+def test_openai_sdk_embeddings_on_gemini(anthropic_gateway):
+    address, key = anthropic_gateway
+    client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
+    default = client.embeddings.create(model="gemini-via-gateway", input=["hello", "world"], dimensions=12)
+    floats = client.embeddings.create(model="gemini-via-gateway", input=["hello", "world"], dimensions=12, encoding_format="float")
+    assert [len(item.embedding) for item in default.data] == [12, 12]
+    for a, b in zip(default.data[0].embedding, floats.data[0].embedding):
+        assert abs(a - b) < 1e-6

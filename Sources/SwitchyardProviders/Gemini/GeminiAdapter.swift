@@ -31,6 +31,7 @@ public struct GeminiAdapter: ProviderAdapter {
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        if request.endpoint == .embeddings { return try await embed(request) }
         guard request.endpoint == .chatCompletions else {
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
         }
@@ -86,6 +87,39 @@ public struct GeminiAdapter: ProviderAdapter {
                 }
             }
         )
+    }
+}
+
+extension GeminiAdapter {
+    /// OpenAI embeddings through `batchEmbedContents`.
+    func embed(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        let (body, base64) = try GeminiOutbound.embeddingRequest(fromOpenAI: Array(buffer: request.body), model: request.model)
+        let version = baseURL.hasSuffix("/v1beta") || baseURL.hasSuffix("/v1") ? "" : "/v1beta"
+        var outbound = HTTPClientRequest(url: baseURL + version + "/models/" + request.model.addingPathEscapes() + ":batchEmbedContents")
+        outbound.method = .POST
+        outbound.headers = staticHeaders
+        outbound.headers.add(name: "x-request-id", value: request.requestID)
+        outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
+        let remaining = request.deadline - .now
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(outbound, deadline: NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0)))
+        } catch {
+            throw HTTPTransport.gatewayError(for: error, provider: providerName)
+        }
+        let headers = response.headers.map { HeaderField($0.name, $0.value) }
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            return UpstreamResponse(status: status, headers: headers, body: ByteStream(response.body))
+        }
+        let collected: ByteBuffer
+        do {
+            collected = try await response.body.collect(upTo: 256 * 1024 * 1024)
+        } catch {
+            throw HTTPTransport.gatewayError(for: error, provider: providerName)
+        }
+        let translated = try GeminiOutbound.embeddingResponse(fromGemini: Array(buffer: collected), model: request.model, base64: base64)
+        return UpstreamResponse(status: status, headers: headers, body: ByteStream(buffers: [ByteBuffer(bytes: translated.serializedBytes())]))
     }
 }
 

@@ -90,6 +90,17 @@ public final class MockProvider: Sendable {
         if path.hasPrefix("/model/"), path.hasSuffix("/converse") || path.hasSuffix("/converse-stream") {
             return bedrockPlan(path: path, body: body, behaviour: behaviour)
         }
+        if path.hasSuffix(":batchEmbedContents") {
+            guard let request = (try? JSONValue.parse(body))?.objectValue else {
+                return geminiError(status: 400, message: "Invalid JSON payload received.")
+            }
+            let embeddings: [JSONValue] = (request["requests"]?.arrayValue ?? []).map { entry in
+                let text = entry["content"]?["parts"]?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined() ?? ""
+                let dimensions = entry["outputDimensionality"]?.intValue ?? behaviour.embeddingDimensions
+                return ["values": .array(Self.embedding(for: text, dimensions: min(max(1, dimensions), 4096)).map { JSONValue(Double($0)) })]
+            }
+            return jsonPlan(["embeddings": .array(embeddings)], behaviour: behaviour)
+        }
         if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
             return geminiPlan(path: path, body: body, behaviour: behaviour)
         }

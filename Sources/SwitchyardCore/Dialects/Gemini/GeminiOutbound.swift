@@ -267,3 +267,74 @@ public struct GeminiStreamDecoder: Sendable {
         output.writeStaticString("data: [DONE]\n\n")
     }
 }
+
+/// Embeddings: OpenAI `/embeddings` ↔ Gemini `batchEmbedContents`.
+extension GeminiOutbound {
+    /// Builds the `batchEmbedContents` body; returns it with the requested encoding format.
+    public static func embeddingRequest(fromOpenAI bytes: [UInt8], model: String) throws(GatewayError) -> (body: JSONValue, base64: Bool) {
+        guard let request = (try? JSONValue.parse(bytes))?.objectValue else {
+            throw GatewayError.invalidJSON("the body must be a JSON object")
+        }
+        let inputs: [String]
+        switch request["input"] {
+        case .string(let text): inputs = [text]
+        case .array(let items):
+            inputs = try items.map { (item) throws(GatewayError) -> String in
+                guard let text = item.stringValue else {
+                    throw GatewayError.invalidRequest(
+                        "Gemini embeddings take text inputs only, not token arrays.", param: "input", code: "unsupported_content")
+                }
+                return text
+            }
+        default: throw GatewayError.missingField("input")
+        }
+        let dimensions = request["dimensions"]?.intValue
+        let requests: [JSONValue] = inputs.map { text in
+            var entry: JSONObject = ["model": .string("models/" + model), "content": ["parts": [["text": .string(text)]]]]
+            if let dimensions { entry["outputDimensionality"] = JSONValue(dimensions) }
+            return .object(entry)
+        }
+        return (["requests": .array(requests)], request["encoding_format"]?.stringValue == "base64")
+    }
+
+    /// `{"embeddings":[{"values":[...]}]}` → an OpenAI embedding list (base64 float32 on request).
+    public static func embeddingResponse(fromGemini bytes: [UInt8], model: String, base64: Bool) throws(GatewayError) -> JSONValue {
+        guard let response = try? JSONValue.parse(bytes), let embeddings = response["embeddings"]?.arrayValue else {
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+        }
+        let data: [JSONValue] = embeddings.enumerated().map { index, embedding in
+            let values = embedding["values"]?.arrayValue?.compactMap(\.doubleValue) ?? []
+            let encoded: JSONValue = base64 ? .string(EmbeddingEncoding.base64Float32(values)) : .array(values.map { JSONValue($0) })
+            return ["object": "embedding", "index": JSONValue(index), "embedding": encoded]
+        }
+        return ["object": "list", "data": .array(data), "model": .string(model), "usage": ["prompt_tokens": 0, "total_tokens": 0]]
+    }
+}
+
+/// OpenAI's `encoding_format: base64`: little-endian float32 values, base64-encoded.
+public enum EmbeddingEncoding {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func base64Float32(_ values: [Double]) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.count * 4)
+        for value in values {
+            let bits = Float(value).bitPattern.littleEndian
+            withUnsafeBytes(of: bits) { bytes.append(contentsOf: $0) }
+        }
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let b0 = bytes[index]
+            let b1 = index + 1 < bytes.count ? bytes[index + 1] : 0
+            let b2 = index + 2 < bytes.count ? bytes[index + 2] : 0
+            output.append(alphabet[Int(b0 >> 2)])
+            output.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
+            output.append(index + 1 < bytes.count ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            output.append(index + 2 < bytes.count ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}
