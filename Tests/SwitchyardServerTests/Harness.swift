@@ -22,6 +22,7 @@ func adapterRegistry() -> AdapterRegistry {
     registry.register(ProviderPresets.azure, AzureOpenAIAdapterFactory(transport: sharedTransport))
     registry.register(ProviderPresets.gemini, GeminiAdapterFactory(transport: sharedTransport))
     registry.register(ProviderPresets.bedrock, BedrockAdapterFactory(transport: sharedTransport))
+    registry.register(ProviderPresets.cohere, CohereAdapterFactory(transport: sharedTransport))
     registry.register(ProviderPresets.mock, MockProviderAdapterFactory())
     return registry
 }

@@ -50,7 +50,9 @@ public struct ConfigLoader: Sendable {
         for (variable, type) in ProviderPresets.wellKnownKeys {
             guard let key = environment[variable], !key.isEmpty else { continue }
             var provider: ProviderConfig
-            if type == ProviderPresets.anthropic || type == ProviderPresets.gemini {
+            if type == ProviderPresets.cohere {
+                provider = ProviderConfig(name: type, type: type, adapter: type, baseURL: ProviderPresets.cohereBaseURL)
+            } else if type == ProviderPresets.anthropic || type == ProviderPresets.gemini {
                 let isGemini = type == ProviderPresets.gemini
                 provider = ProviderConfig(
                     name: type, type: type, adapter: type,
@@ -64,6 +66,11 @@ public struct ConfigLoader: Sendable {
             }
             provider.apiKey = Secret(key, source: "env:\(variable)")
             config.providers.append(provider)
+            if type == ProviderPresets.cohere {
+                for model in ["command-a-03-2025", "embed-v4.0"] {
+                    config.models.append(ModelConfig(name: model, provider: type, upstreamModel: model))
+                }
+            }
             if type == ProviderPresets.gemini {
                 for model in ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"] {
                     config.models.append(ModelConfig(name: model, provider: type, upstreamModel: model))
@@ -288,6 +295,10 @@ private struct Context {
         if type == ProviderPresets.mock {
             provider.adapter = ProviderPresets.mock
             provider.baseURL = baseURL ?? "mock://local"
+        } else if type == ProviderPresets.cohere {
+            provider.adapter = ProviderPresets.cohere
+            let url = baseURL ?? ProviderPresets.cohereBaseURL
+            provider.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         } else if type == ProviderPresets.bedrock {
             provider.adapter = ProviderPresets.bedrock
             guard let region = provider.options["region"] ?? environment["AWS_REGION"], !region.isEmpty else {

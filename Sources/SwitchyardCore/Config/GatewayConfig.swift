@@ -134,6 +134,9 @@ public enum ProviderPresets {
     public static let geminiBaseURL = "https://generativelanguage.googleapis.com"
     /// AWS Bedrock Converse (SigV4 or a Bedrock API key).
     public static let bedrock = "bedrock"
+    /// Cohere Chat v2 and Embed v2 (bearer key).
+    public static let cohere = "cohere"
+    public static let cohereBaseURL = "https://api.cohere.com"
 
     /// type → default base URL (nil: the operator must give one).
     public static let openAICompatiblePresets: [String: String?] = [
@@ -156,6 +159,7 @@ public enum ProviderPresets {
         ("OPENAI_API_KEY", "openai"),
         ("ANTHROPIC_API_KEY", "anthropic"),
         ("GEMINI_API_KEY", "gemini"),
+        ("COHERE_API_KEY", "cohere"),
         ("GROQ_API_KEY", "groq"),
         ("TOGETHER_API_KEY", "together"),
         ("MISTRAL_API_KEY", "mistral"),
@@ -164,5 +168,5 @@ public enum ProviderPresets {
         ("FIREWORKS_API_KEY", "fireworks"),
     ]
 
-    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock, anthropic, azure, gemini, bedrock]).sorted() }
+    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock, anthropic, azure, gemini, bedrock, cohere]).sorted() }
 }

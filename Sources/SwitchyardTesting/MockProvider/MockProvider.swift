@@ -87,6 +87,9 @@ public final class MockProvider: Sendable {
         if path.hasSuffix("/messages") {
             return anthropicPlan(path: path, headers: headers, body: body, behaviour: behaviour)
         }
+        if path == "/v2/chat" || path == "/v2/embed" {
+            return coherePlan(path: path, body: body, behaviour: behaviour)
+        }
         if path.hasPrefix("/model/"), path.hasSuffix("/converse") || path.hasSuffix("/converse-stream") {
             return bedrockPlan(path: path, body: body, behaviour: behaviour)
         }
@@ -374,6 +377,121 @@ public final class MockProvider: Sendable {
             status: 200, headers: [HeaderField("content-type", "application/vnd.amazon.eventstream")],
             latency: .milliseconds(behaviour.latencyMilliseconds), pieces: out, dropConnection: dropped, isStream: true
         )
+    }
+
+    /// The Cohere v2 dialect (chat and embed), generated natively.
+    private func coherePlan(path: String, body: [UInt8], behaviour: MockBehaviour) -> Plan {
+        var behaviour = behaviour
+        guard let request = (try? JSONValue.parse(body))?.objectValue else {
+            return errorPlan(status: 400, type: "invalid_request_error", code: nil, message: "invalid request: body is not JSON")
+        }
+        if let mock = request["mock"]?.objectValue { behaviour.apply(mock) }
+        if let status = behaviour.status, status >= 400 {
+            let message: JSONValue = ["message": .string("Mock failure with status \(status).")]
+            var plan = Plan(
+                status: status, headers: [HeaderField("content-type", "application/json")], latency: .zero,
+                pieces: [.init(delay: .zero, bytes: ByteBuffer(bytes: message.serializedBytes()))], dropConnection: false, isStream: false
+            )
+            if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
+            return plan
+        }
+        if path == "/v2/embed" {
+            let texts = request["texts"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let dimensions = request["output_dimension"]?.intValue ?? behaviour.embeddingDimensions
+            let vectors: [JSONValue] = texts.map {
+                .array(Self.embedding(for: $0, dimensions: min(max(1, dimensions), 4096)).map { JSONValue(Double($0)) })
+            }
+            let tokens = texts.reduce(0) { $0 + Self.approximateTokens($1.utf8.count) }
+            return jsonPlan(
+                [
+                    "id": "mock-embed", "embeddings": ["float": .array(vectors)], "texts": .array(texts.map { .string($0) }),
+                    "meta": ["billed_units": ["input_tokens": JSONValue(tokens)]],
+                ],
+                behaviour: behaviour
+            )
+        }
+        let messages = request["messages"]?.arrayValue ?? []
+        let lastUser = messages.last(where: { $0["role"]?.stringValue == "user" })?["content"]
+        let prompt = lastUser?.stringValue ?? lastUser?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined(separator: " ") ?? ""
+        var calls: [(id: String, name: String, arguments: String)] = []
+        if messages.last?["role"]?.stringValue != "tool", request["tool_choice"]?.stringValue != "NONE", let tools = request["tools"]?.arrayValue {
+            for (index, tool) in tools.prefix(behaviour.toolCalls).enumerated() {
+                let function = tool["function"]
+                calls.append(
+                    ("mock_tool_\(index)", function?["name"]?.stringValue ?? "", Self.sampleArguments(for: function?["parameters"]).serialized()))
+            }
+        }
+        let text = behaviour.content ?? "This is a mock response to: \(String(prompt.prefix(200)))"
+        let pieces = Self.split(text, into: behaviour.chunks)
+        let outputTokens = calls.isEmpty ? pieces.count : calls.count * 4
+        let usage: JSONValue = [
+            "billed_units": ["input_tokens": JSONValue(Self.approximateTokens(body.count)), "output_tokens": JSONValue(outputTokens)],
+            "tokens": ["input_tokens": JSONValue(Self.approximateTokens(body.count)), "output_tokens": JSONValue(outputTokens)],
+        ]
+        let finish = calls.isEmpty ? "COMPLETE" : "TOOL_CALL"
+        if request["stream"]?.boolValue != true {
+            var message: JSONObject = ["role": "assistant"]
+            if calls.isEmpty {
+                message["content"] = [["type": "text", "text": .string(pieces.joined())]]
+            } else {
+                message["tool_plan"] = "I will call the tools."
+                message["tool_calls"] = .array(
+                    calls.map {
+                        ["id": .string($0.id), "type": "function", "function": ["name": .string($0.name), "arguments": .string($0.arguments)]]
+                    })
+            }
+            return jsonPlan(
+                ["id": "mock-cohere", "finish_reason": .string(finish), "message": .object(message), "usage": usage], behaviour: behaviour)
+        }
+        var out: [Plan.Piece] = []
+        func add(_ type: String, _ payload: JSONObject) {
+            var event = payload
+            event["type"] = .string(type)
+            var buffer = ByteBuffer()
+            buffer.writeString("event: \(type)\ndata: ")
+            buffer.writeBytes(JSONValue.object(event).serializedBytes())
+            buffer.writeStaticString("\n\n")
+            out.append(
+                .init(delay: .milliseconds(out.isEmpty ? behaviour.firstTokenDelayMilliseconds : behaviour.chunkDelayMilliseconds), bytes: buffer))
+        }
+        add("message-start", ["id": "mock-cohere", "delta": ["message": ["role": "assistant"]]])
+        if calls.isEmpty {
+            add("content-start", ["index": 0, "delta": ["message": ["content": ["type": "text", "text": ""]]]])
+            for (index, piece) in pieces.enumerated() {
+                if let errorAfter = behaviour.errorAfterChunks, index >= errorAfter {
+                    add("message-end", ["delta": ["finish_reason": "ERROR"]])
+                    return Plan(
+                        status: 200, headers: [HeaderField("content-type", "text/event-stream")], latency: .zero, pieces: out, dropConnection: false,
+                        isStream: true)
+                }
+                add("content-delta", ["index": 0, "delta": ["message": ["content": ["text": .string(piece)]]]])
+            }
+            add("content-end", ["index": 0])
+        } else {
+            add("tool-plan-delta", ["delta": ["message": ["tool_plan": "I will call the tools."]]])
+            for (index, call) in calls.enumerated() {
+                add(
+                    "tool-call-start",
+                    [
+                        "index": JSONValue(index),
+                        "delta": [
+                            "message": [
+                                "tool_calls": [
+                                    "id": .string(call.id), "type": "function", "function": ["name": .string(call.name), "arguments": ""],
+                                ]
+                            ]
+                        ],
+                    ])
+                add(
+                    "tool-call-delta",
+                    ["index": JSONValue(index), "delta": ["message": ["tool_calls": ["function": ["arguments": .string(call.arguments)]]]]])
+                add("tool-call-end", ["index": JSONValue(index)])
+            }
+        }
+        add("message-end", ["delta": ["finish_reason": .string(finish), "usage": usage]])
+        return Plan(
+            status: 200, headers: [HeaderField("content-type", "text/event-stream")], latency: .milliseconds(behaviour.latencyMilliseconds),
+            pieces: out, dropConnection: false, isStream: true)
     }
 
     private func bedrockError(status: Int, type: String, message: String) -> Plan {

@@ -35,6 +35,12 @@ public enum MockProviderServer {
                 try await respond(mock: mock, request: request, context: context)
             }
         }
+        // Cohere v2.
+        for path in ["/v2/chat", "/v2/embed"] {
+            router.post(RouterPath(path)) { request, context in
+                try await respond(mock: mock, request: request, context: context)
+            }
+        }
         // Bedrock Converse.
         for action in ["converse", "converse-stream"] {
             router.post(RouterPath("/model/:model/" + action)) { request, context in

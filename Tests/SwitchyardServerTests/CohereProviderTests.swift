@@ -1,0 +1,90 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import SwitchyardCore
+import SwitchyardServer
+import SwitchyardTesting
+import Testing
+
+/// OpenAI clients on Cohere v2 (the mock speaking /v2/chat and /v2/embed over a real socket).
+@Suite struct CohereProviderTests {
+    func withGateway(_ test: @escaping @Sendable (any TestClientProtocol, MockProvider) async throws -> Void) async throws {
+        try await withMockUpstream { mock, port in
+            let yaml = """
+                server:
+                  port: 0
+                  master_key: test-master-key
+                  reload_check_interval: off
+                providers:
+                  - name: co
+                    type: cohere
+                    base_url: http://127.0.0.1:\(port)
+                    api_key: cohere-secret-key
+                models:
+                  - name: command
+                    provider: co
+                    model: command-a-03-2025
+                  - name: embed
+                    provider: co
+                    model: embed-v4.0
+                """
+            let (application, _) = try makeGateway(yaml)
+            try await application.makeApplication().test(.live) { client in try await test(client, mock) }
+        }
+    }
+
+    @Test func chatStreamsToolsAndEmbeddings() async throws {
+        try await withGateway { client, mock in
+            let plain = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","top_p":0.5"#, model: "command"))
+            #expect(plain.status == .ok)
+            #expect(plain.json?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue == "This is a mock response to: hello")
+            #expect(mock.stats.lastPath == "/v2/chat")
+            #expect(mock.stats.lastBodyJSON?["p"]?.doubleValue == 0.5)
+            #expect(mock.stats.lastHeaders.contains { $0.name.lowercased() == "authorization" && $0.value == "Bearer cohere-secret-key" })
+
+            let stream = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized,
+                body: chatBody(#","stream":true,"stream_options":{"include_usage":true}"#, model: "command")
+            )
+            let chunks = sseData(stream.text).dropLast().compactMap { try? JSONValue.parse($0) }
+            #expect(
+                chunks.compactMap { $0["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue }.joined()
+                    == "This is a mock response to: hello")
+            #expect(chunks.last?["usage"]?["completion_tokens"]?.intValue == 8)
+
+            let tools =
+                #","stream":true,"tools":[{"type":"function","function":{"name":"a","parameters":{"type":"object","properties":{"x":{"type":"integer"}},"required":["x"]}}}]"#
+            let toolStream = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(tools, model: "command"))
+            let toolChunks = sseData(toolStream.text).dropLast().compactMap { try? JSONValue.parse($0) }
+            var arguments = ""
+            for chunk in toolChunks {
+                for call in chunk["choices"]?.arrayValue?.first?["delta"]?["tool_calls"]?.arrayValue ?? [] {
+                    arguments += call["function"]?["arguments"]?.stringValue ?? ""
+                }
+            }
+            #expect(try JSONValue.parse(arguments) == ["x": 42])
+            #expect(toolChunks.compactMap { $0["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue }.last == "tool_calls")
+
+            let embeddings = try await client.execute(
+                uri: "/v1/embeddings", method: .post, headers: authorized,
+                body: ByteBuffer(string: #"{"model":"embed","input":["a","b"],"encoding_format":"float"}"#)
+            )
+            #expect(mock.stats.lastPath == "/v2/embed")
+            #expect(embeddings.json?["data"]?.arrayValue?.count == 2)
+            #expect((embeddings.json?["usage"]?["prompt_tokens"]?.intValue ?? 0) > 0)
+
+            let failing = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized,
+                body: chatBody(#","stream":true,"mock":{"error_after":2}"#, model: "command")
+            )
+            #expect(sseData(failing.text).dropLast().last?.contains("\"error\"") == true)
+            let limited = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":429}"#, model: "command")
+            )
+            #expect(limited.status == .tooManyRequests)
+        }
+    }
+}
