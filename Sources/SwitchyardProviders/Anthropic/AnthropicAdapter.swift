@@ -53,69 +53,11 @@ public struct AnthropicAdapter: ProviderAdapter {
             outbound.headers.replaceOrAdd(name: header.name, value: header.value)
         }
         outbound.body = .bytes(body)
-        let remaining = request.deadline - .now
-        let deadline = NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0))
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(outbound, deadline: deadline)
-        } catch {
-            throw HTTPTransport.gatewayError(for: error, provider: providerName)
-        }
-        let headers = response.headers.map { HeaderField($0.name, $0.value) }
-        let status = Int(response.status.code)
-        let provider = providerName
-        let upstream = response.body
-        guard (200..<300).contains(status), !native else {
-            return UpstreamResponse(status: status, headers: headers, body: ByteStream(upstream))
-        }
-        if !request.stream {
-            let collected: ByteBuffer
-            do {
-                collected = try await upstream.collect(upTo: 256 * 1024 * 1024)
-            } catch {
-                throw HTTPTransport.gatewayError(for: error, provider: provider)
-            }
-            let completion = try AnthropicOutbound.completion(fromAnthropic: Array(buffer: collected))
-            return UpstreamResponse(status: status, headers: headers, body: ByteStream(buffers: [ByteBuffer(bytes: completion.serializedBytes())]))
-        }
-        return UpstreamResponse(
-            status: status,
-            headers: headers,
-            body: ByteStream {
-                let state = DecodingIterator(iterator: upstream.makeAsyncIterator())
-                return {
-                    do {
-                        return try await state.next()
-                    } catch let error as GatewayError {
-                        throw error
-                    } catch {
-                        throw HTTPTransport.gatewayError(for: error, provider: provider)
-                    }
-                }
-            }
+        return try await HTTPTransport.execute(
+            outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream, passthrough: native,
+            translate: { bytes in try AnthropicOutbound.completion(fromAnthropic: bytes) },
+            decoder: { AnthropicStreamDecoder() }
         )
-    }
-}
-
-/// Reads Anthropic stream bytes and yields canonical chunks; one task at a time.
-final class DecodingIterator: @unchecked Sendable {
-    var iterator: HTTPClientResponse.Body.AsyncIterator
-    var decoder = AnthropicStreamDecoder()
-
-    init(iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
-
-    func next() async throws -> ByteBuffer? {
-        while true {
-            guard let chunk = try await iterator.next() else { return nil }
-            var output = ByteBuffer()
-            do {
-                try decoder.feed(chunk, into: &output)
-            } catch {
-                throw GatewayError.upstreamUnavailable(
-                    "The provider sent a stream line longer than the gateway accepts.", code: "upstream_invalid_stream")
-            }
-            if output.readableBytes > 0 { return output }
-        }
     }
 }
 

@@ -55,78 +55,12 @@ public struct BedrockAdapter: ProviderAdapter {
         for (name, value) in headers where name != "host" { outbound.headers.add(name: name, value: value) }
         outbound.headers.add(name: "x-request-id", value: request.requestID)
         outbound.body = .bytes(ByteBuffer(bytes: body))
-        let remaining = request.deadline - .now
-        let deadline = NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0))
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(outbound, deadline: deadline)
-        } catch {
-            throw HTTPTransport.gatewayError(for: error, provider: providerName)
-        }
-        let responseHeaders = response.headers.map { HeaderField($0.name, $0.value) }
-        let status = Int(response.status.code)
-        let provider = providerName
-        let upstream = response.body
-        guard (200..<300).contains(status) else {
-            return UpstreamResponse(status: status, headers: responseHeaders, body: ByteStream(upstream))
-        }
         let model = request.model
-        if !request.stream {
-            let collected: ByteBuffer
-            do {
-                collected = try await upstream.collect(upTo: 256 * 1024 * 1024)
-            } catch {
-                throw HTTPTransport.gatewayError(for: error, provider: provider)
-            }
-            let completion = try BedrockConverse.completion(fromConverse: Array(buffer: collected), model: model)
-            return UpstreamResponse(
-                status: status, headers: responseHeaders, body: ByteStream(buffers: [ByteBuffer(bytes: completion.serializedBytes())]))
-        }
-        return UpstreamResponse(
-            status: status,
-            headers: responseHeaders,
-            body: ByteStream {
-                let state = BedrockDecodingIterator(iterator: upstream.makeAsyncIterator(), model: model)
-                return {
-                    do {
-                        return try await state.next()
-                    } catch let error as GatewayError {
-                        throw error
-                    } catch {
-                        throw HTTPTransport.gatewayError(for: error, provider: provider)
-                    }
-                }
-            }
+        return try await HTTPTransport.execute(
+            outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream,
+            translate: { bytes in try BedrockConverse.completion(fromConverse: bytes, model: model) },
+            decoder: { BedrockStreamDecoder(model: model) }
         )
-    }
-}
-
-final class BedrockDecodingIterator: @unchecked Sendable {
-    var iterator: HTTPClientResponse.Body.AsyncIterator
-    var decoder: BedrockStreamDecoder
-    var ended = false
-
-    init(iterator: HTTPClientResponse.Body.AsyncIterator, model: String) {
-        self.iterator = iterator
-        self.decoder = BedrockStreamDecoder(model: model)
-    }
-
-    func next() async throws -> ByteBuffer? {
-        while !ended {
-            var output = ByteBuffer()
-            if let chunk = try await iterator.next() {
-                do {
-                    try decoder.feed(chunk, into: &output)
-                } catch {
-                    throw GatewayError.upstreamUnavailable("The provider sent a corrupt event stream (\(error)).", code: "upstream_invalid_stream")
-                }
-            } else {
-                ended = true
-                decoder.finish(into: &output)
-            }
-            if output.readableBytes > 0 { return output }
-        }
-        return nil
     }
 }
 

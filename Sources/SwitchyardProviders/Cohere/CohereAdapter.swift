@@ -44,74 +44,18 @@ public struct CohereAdapter: ProviderAdapter {
         outbound.headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
         outbound.headers.add(name: "x-request-id", value: request.requestID)
         outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
-        let remaining = request.deadline - .now
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(outbound, deadline: NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0)))
-        } catch {
-            throw HTTPTransport.gatewayError(for: error, provider: providerName)
-        }
-        let headers = response.headers.map { HeaderField($0.name, $0.value) }
-        let status = Int(response.status.code)
-        let provider = providerName
-        let upstream = response.body
         let model = request.model
-        guard (200..<300).contains(status) else {
-            return UpstreamResponse(status: status, headers: headers, body: ByteStream(upstream))
-        }
-        if !request.stream {
-            let collected: ByteBuffer
-            do {
-                collected = try await upstream.collect(upTo: 256 * 1024 * 1024)
-            } catch {
-                throw HTTPTransport.gatewayError(for: error, provider: provider)
-            }
-            let translated =
-                request.endpoint == .embeddings
-                ? try CohereChat.embeddings(fromCohere: Array(buffer: collected), model: model, base64: base64)
-                : try CohereChat.completion(fromCohere: Array(buffer: collected), model: model)
-            return UpstreamResponse(status: status, headers: headers, body: ByteStream(buffers: [ByteBuffer(bytes: translated.serializedBytes())]))
-        }
-        return UpstreamResponse(
-            status: status,
-            headers: headers,
-            body: ByteStream {
-                let state = CohereDecodingIterator(iterator: upstream.makeAsyncIterator(), model: model)
-                return {
-                    do {
-                        return try await state.next()
-                    } catch let error as GatewayError {
-                        throw error
-                    } catch {
-                        throw HTTPTransport.gatewayError(for: error, provider: provider)
-                    }
-                }
-            }
+        let isEmbedding = request.endpoint == .embeddings
+        let wantsBase64 = base64
+        return try await HTTPTransport.execute(
+            outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream,
+            translate: { bytes in
+                isEmbedding
+                    ? try CohereChat.embeddings(fromCohere: bytes, model: model, base64: wantsBase64)
+                    : try CohereChat.completion(fromCohere: bytes, model: model)
+            },
+            decoder: { CohereStreamDecoder(model: model) }
         )
-    }
-}
-
-final class CohereDecodingIterator: @unchecked Sendable {
-    var iterator: HTTPClientResponse.Body.AsyncIterator
-    var decoder: CohereStreamDecoder
-
-    init(iterator: HTTPClientResponse.Body.AsyncIterator, model: String) {
-        self.iterator = iterator
-        self.decoder = CohereStreamDecoder(model: model)
-    }
-
-    func next() async throws -> ByteBuffer? {
-        while true {
-            guard let chunk = try await iterator.next() else { return nil }
-            var output = ByteBuffer()
-            do {
-                try decoder.feed(chunk, into: &output)
-            } catch {
-                throw GatewayError.upstreamUnavailable(
-                    "The provider sent a stream line longer than the gateway accepts.", code: "upstream_invalid_stream")
-            }
-            if output.readableBytes > 0 { return output }
-        }
     }
 }
 

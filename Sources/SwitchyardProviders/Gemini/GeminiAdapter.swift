@@ -46,46 +46,10 @@ public struct GeminiAdapter: ProviderAdapter {
             outbound.headers.replaceOrAdd(name: header.name, value: header.value)
         }
         outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
-        let remaining = request.deadline - .now
-        let deadline = NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0))
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(outbound, deadline: deadline)
-        } catch {
-            throw HTTPTransport.gatewayError(for: error, provider: providerName)
-        }
-        let headers = response.headers.map { HeaderField($0.name, $0.value) }
-        let status = Int(response.status.code)
-        let provider = providerName
-        let upstream = response.body
-        guard (200..<300).contains(status) else {
-            return UpstreamResponse(status: status, headers: headers, body: ByteStream(upstream))
-        }
-        if !request.stream {
-            let collected: ByteBuffer
-            do {
-                collected = try await upstream.collect(upTo: 256 * 1024 * 1024)
-            } catch {
-                throw HTTPTransport.gatewayError(for: error, provider: provider)
-            }
-            let completion = try GeminiOutbound.completion(fromGemini: Array(buffer: collected))
-            return UpstreamResponse(status: status, headers: headers, body: ByteStream(buffers: [ByteBuffer(bytes: completion.serializedBytes())]))
-        }
-        return UpstreamResponse(
-            status: status,
-            headers: headers,
-            body: ByteStream {
-                let state = GeminiDecodingIterator(iterator: upstream.makeAsyncIterator())
-                return {
-                    do {
-                        return try await state.next()
-                    } catch let error as GatewayError {
-                        throw error
-                    } catch {
-                        throw HTTPTransport.gatewayError(for: error, provider: provider)
-                    }
-                }
-            }
+        return try await HTTPTransport.execute(
+            outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream,
+            translate: { bytes in try GeminiOutbound.completion(fromGemini: bytes) },
+            decoder: { GeminiStreamDecoder() }
         )
     }
 }
@@ -100,54 +64,12 @@ extension GeminiAdapter {
         outbound.headers = staticHeaders
         outbound.headers.add(name: "x-request-id", value: request.requestID)
         outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
-        let remaining = request.deadline - .now
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(outbound, deadline: NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0)))
-        } catch {
-            throw HTTPTransport.gatewayError(for: error, provider: providerName)
-        }
-        let headers = response.headers.map { HeaderField($0.name, $0.value) }
-        let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            return UpstreamResponse(status: status, headers: headers, body: ByteStream(response.body))
-        }
-        let collected: ByteBuffer
-        do {
-            collected = try await response.body.collect(upTo: 256 * 1024 * 1024)
-        } catch {
-            throw HTTPTransport.gatewayError(for: error, provider: providerName)
-        }
-        let translated = try GeminiOutbound.embeddingResponse(fromGemini: Array(buffer: collected), model: request.model, base64: base64)
-        return UpstreamResponse(status: status, headers: headers, body: ByteStream(buffers: [ByteBuffer(bytes: translated.serializedBytes())]))
-    }
-}
-
-/// Reads Gemini SSE and yields canonical chunks; the clean end of the body ends the stream.
-final class GeminiDecodingIterator: @unchecked Sendable {
-    var iterator: HTTPClientResponse.Body.AsyncIterator
-    var decoder = GeminiStreamDecoder()
-    var ended = false
-
-    init(iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
-
-    func next() async throws -> ByteBuffer? {
-        while !ended {
-            var output = ByteBuffer()
-            if let chunk = try await iterator.next() {
-                do {
-                    try decoder.feed(chunk, into: &output)
-                } catch {
-                    throw GatewayError.upstreamUnavailable(
-                        "The provider sent a stream line longer than the gateway accepts.", code: "upstream_invalid_stream")
-                }
-            } else {
-                ended = true
-                decoder.finish(into: &output)
-            }
-            if output.readableBytes > 0 { return output }
-        }
-        return nil
+        let model = request.model
+        return try await HTTPTransport.execute(
+            outbound, on: client, deadline: request.deadline, provider: providerName, stream: false,
+            translate: { bytes in try GeminiOutbound.embeddingResponse(fromGemini: bytes, model: model, base64: base64) },
+            decoder: { GeminiStreamDecoder() }
+        )
     }
 }
 

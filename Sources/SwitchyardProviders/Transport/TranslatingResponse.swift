@@ -1,0 +1,113 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+import SwitchyardCore
+
+/// A decoder from a provider's stream format to canonical (OpenAI) SSE chunks.
+protocol CanonicalStreamDecoder: Sendable {
+    /// Consumes provider bytes and appends canonical SSE to `output`.
+    mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws
+    /// Called once when the provider's body ended cleanly.
+    mutating func finish(into output: inout ByteBuffer)
+}
+
+extension AnthropicStreamDecoder: CanonicalStreamDecoder {
+    func finish(into output: inout ByteBuffer) {}
+}
+
+extension GeminiStreamDecoder: CanonicalStreamDecoder {}
+
+extension BedrockStreamDecoder: CanonicalStreamDecoder {}
+
+extension CohereStreamDecoder: CanonicalStreamDecoder {
+    func finish(into output: inout ByteBuffer) {}
+}
+
+extension HTTPTransport {
+    /// Sends `request` and returns the answer in canonical form, for adapters of providers
+    /// that speak another dialect: error statuses pass through untouched (the gateway maps
+    /// them), complete bodies go through `translate`, streams through `decoder`.
+    static func execute<Decoder: CanonicalStreamDecoder>(
+        _ outbound: HTTPClientRequest,
+        on client: HTTPClient,
+        deadline: ContinuousClock.Instant,
+        provider: String,
+        stream: Bool,
+        passthrough: Bool = false,
+        translate: @escaping @Sendable ([UInt8]) throws -> JSONValue,
+        decoder: @escaping @Sendable () -> Decoder
+    ) async throws -> UpstreamResponse {
+        let remaining = deadline - .now
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(outbound, deadline: NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0)))
+        } catch {
+            throw gatewayError(for: error, provider: provider)
+        }
+        let headers = response.headers.map { HeaderField($0.name, $0.value) }
+        let status = Int(response.status.code)
+        let upstream = response.body
+        guard (200..<300).contains(status), !passthrough else {
+            return UpstreamResponse(status: status, headers: headers, body: ByteStream(upstream))
+        }
+        if !stream {
+            let collected: ByteBuffer
+            do {
+                collected = try await upstream.collect(upTo: 256 * 1024 * 1024)
+            } catch {
+                throw gatewayError(for: error, provider: provider)
+            }
+            let translated = try translate(Array(buffer: collected))
+            return UpstreamResponse(status: status, headers: headers, body: ByteStream(buffers: [ByteBuffer(bytes: translated.serializedBytes())]))
+        }
+        return UpstreamResponse(
+            status: status,
+            headers: headers,
+            body: ByteStream {
+                let state = DecodingIterator(iterator: upstream.makeAsyncIterator(), decoder: decoder())
+                return {
+                    do {
+                        return try await state.next()
+                    } catch let error as GatewayError {
+                        throw error
+                    } catch {
+                        throw gatewayError(for: error, provider: provider)
+                    }
+                }
+            }
+        )
+    }
+}
+
+/// Reads a provider's stream and yields canonical chunks; used by one task at a time.
+final class DecodingIterator<Decoder: CanonicalStreamDecoder>: @unchecked Sendable {
+    var iterator: HTTPClientResponse.Body.AsyncIterator
+    var decoder: Decoder
+    var ended = false
+
+    init(iterator: HTTPClientResponse.Body.AsyncIterator, decoder: Decoder) {
+        self.iterator = iterator
+        self.decoder = decoder
+    }
+
+    func next() async throws -> ByteBuffer? {
+        while !ended {
+            var output = ByteBuffer()
+            if let chunk = try await iterator.next() {
+                do {
+                    try decoder.feed(chunk, into: &output)
+                } catch let error as EventStreamError {
+                    throw GatewayError.upstreamUnavailable("The provider sent a corrupt event stream (\(error)).", code: "upstream_invalid_stream")
+                } catch {
+                    throw GatewayError.upstreamUnavailable(
+                        "The provider sent a stream line longer than the gateway accepts.", code: "upstream_invalid_stream")
+                }
+            } else {
+                ended = true
+                decoder.finish(into: &output)
+            }
+            if output.readableBytes > 0 { return output }
+        }
+        return nil
+    }
+}
