@@ -179,17 +179,10 @@ public struct BedrockStreamDecoder: Sendable {
         self.model = model
     }
 
-    func write(_ value: JSONValue, into output: inout ByteBuffer) {
-        output.writeStaticString("data: ")
-        output.writeBytes(value.serializedBytes())
-        output.writeStaticString("\n\n")
-    }
+    func write(_ value: JSONValue, into output: inout ByteBuffer) { CanonicalChunks.write(value, into: &output) }
 
     func chunk(_ delta: JSONObject, finish: String? = nil) -> JSONValue {
-        [
-            "id": "chatcmpl-bedrock", "object": "chat.completion.chunk", "created": 0, "model": .string(model),
-            "choices": [["index": 0, "delta": .object(delta), "logprobs": .null, "finish_reason": finish.map(JSONValue.string) ?? .null]],
-        ]
+        CanonicalChunks(id: "chatcmpl-bedrock", model: model).chunk(delta, finish: finish)
     }
 
     public mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws(EventStreamError) {
@@ -234,11 +227,7 @@ public struct BedrockStreamDecoder: Sendable {
             finishChoices(into: &output)
         case "metadata":
             finishChoices(into: &output)
-            var usageChunk = chunk([:]).objectValue ?? JSONObject()
-            usageChunk["choices"] = []
-            usageChunk["usage"] = BedrockConverse.usage(payload["usage"])
-            write(.object(usageChunk), into: &output)
-            output.writeStaticString("data: [DONE]\n\n")
+            CanonicalChunks(id: "chatcmpl-bedrock", model: model).writeUsageAndDone(BedrockConverse.usage(payload["usage"]), into: &output)
             finished = true
         default:
             break

@@ -122,16 +122,9 @@ public enum CohereChat {
         guard let response = try? JSONValue.parse(bytes), let vectors = response["embeddings"]?["float"]?.arrayValue else {
             throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
         }
-        let data: [JSONValue] = vectors.enumerated().map { index, vector in
-            let values = vector.arrayValue?.compactMap(\.doubleValue) ?? []
-            let encoded: JSONValue = base64 ? .string(EmbeddingEncoding.base64Float32(values)) : .array(values.map { JSONValue($0) })
-            return ["object": "embedding", "index": JSONValue(index), "embedding": encoded]
-        }
         let tokens = response["meta"]?["billed_units"]?["input_tokens"]?.intValue ?? 0
-        return [
-            "object": "list", "data": .array(data), "model": .string(model),
-            "usage": ["prompt_tokens": JSONValue(tokens), "total_tokens": JSONValue(tokens)],
-        ]
+        return EmbeddingEncoding.openAIList(
+            vectors.map { $0.arrayValue?.compactMap(\.doubleValue) ?? [] }, model: model, base64: base64, promptTokens: tokens)
     }
 }
 
@@ -147,17 +140,10 @@ public struct CohereStreamDecoder: Sendable {
         self.model = model
     }
 
-    func write(_ value: JSONValue, into output: inout ByteBuffer) {
-        output.writeStaticString("data: ")
-        output.writeBytes(value.serializedBytes())
-        output.writeStaticString("\n\n")
-    }
+    func write(_ value: JSONValue, into output: inout ByteBuffer) { CanonicalChunks.write(value, into: &output) }
 
     func chunk(_ delta: JSONObject, finish: String? = nil) -> JSONValue {
-        [
-            "id": .string(id), "object": "chat.completion.chunk", "created": 0, "model": .string(model),
-            "choices": [["index": 0, "delta": .object(delta), "logprobs": .null, "finish_reason": finish.map(JSONValue.string) ?? .null]],
-        ]
+        CanonicalChunks(id: id, model: model).chunk(delta, finish: finish)
     }
 
     public mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws {
@@ -195,11 +181,7 @@ public struct CohereStreamDecoder: Sendable {
                 return
             }
             write(chunk([:], finish: sawToolCall ? "tool_calls" : CohereChat.finishReason(reason)), into: &output)
-            var usageChunk = chunk([:]).objectValue ?? JSONObject()
-            usageChunk["choices"] = []
-            usageChunk["usage"] = CohereChat.usage(delta?["usage"])
-            write(.object(usageChunk), into: &output)
-            output.writeStaticString("data: [DONE]\n\n")
+            CanonicalChunks(id: id, model: model).writeUsageAndDone(CohereChat.usage(delta?["usage"]), into: &output)
             finished = true
         default:
             break  // content-start/end, tool-plan-delta, tool-call-end, citations

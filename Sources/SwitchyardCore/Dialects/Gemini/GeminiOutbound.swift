@@ -211,17 +211,10 @@ public struct GeminiStreamDecoder: Sendable {
 
     public init() {}
 
-    func write(_ value: JSONValue, into output: inout ByteBuffer) {
-        output.writeStaticString("data: ")
-        output.writeBytes(value.serializedBytes())
-        output.writeStaticString("\n\n")
-    }
+    func write(_ value: JSONValue, into output: inout ByteBuffer) { CanonicalChunks.write(value, into: &output) }
 
     func chunk(_ delta: JSONObject, finish: String? = nil) -> JSONValue {
-        [
-            "id": .string(id), "object": "chat.completion.chunk", "created": 0, "model": .string(model),
-            "choices": [["index": 0, "delta": .object(delta), "logprobs": .null, "finish_reason": finish.map(JSONValue.string) ?? .null]],
-        ]
+        CanonicalChunks(id: id, model: model).chunk(delta, finish: finish)
     }
 
     public mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws {
@@ -260,11 +253,7 @@ public struct GeminiStreamDecoder: Sendable {
         finished = true
         if !started { return }
         write(chunk([:], finish: toolCount > 0 ? "tool_calls" : (finish ?? "stop")), into: &output)
-        var usageChunk = chunk([:]).objectValue ?? JSONObject()
-        usageChunk["choices"] = []
-        usageChunk["usage"] = GeminiOutbound.usage(usage)
-        write(.object(usageChunk), into: &output)
-        output.writeStaticString("data: [DONE]\n\n")
+        CanonicalChunks(id: id, model: model).writeUsageAndDone(GeminiOutbound.usage(usage), into: &output)
     }
 }
 
@@ -302,17 +291,25 @@ extension GeminiOutbound {
         guard let response = try? JSONValue.parse(bytes), let embeddings = response["embeddings"]?.arrayValue else {
             throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
         }
-        let data: [JSONValue] = embeddings.enumerated().map { index, embedding in
-            let values = embedding["values"]?.arrayValue?.compactMap(\.doubleValue) ?? []
-            let encoded: JSONValue = base64 ? .string(EmbeddingEncoding.base64Float32(values)) : .array(values.map { JSONValue($0) })
-            return ["object": "embedding", "index": JSONValue(index), "embedding": encoded]
-        }
-        return ["object": "list", "data": .array(data), "model": .string(model), "usage": ["prompt_tokens": 0, "total_tokens": 0]]
+        let vectors = embeddings.map { $0["values"]?.arrayValue?.compactMap(\.doubleValue) ?? [] }
+        return EmbeddingEncoding.openAIList(vectors, model: model, base64: base64, promptTokens: 0)
     }
 }
 
 /// OpenAI's `encoding_format: base64`: little-endian float32 values, base64-encoded.
 public enum EmbeddingEncoding {
+    /// An OpenAI embeddings response for `vectors`, encoded as the client asked.
+    public static func openAIList(_ vectors: [[Double]], model: String, base64: Bool, promptTokens: Int) -> JSONValue {
+        let data: [JSONValue] = vectors.enumerated().map { index, values in
+            let encoded: JSONValue = base64 ? .string(base64Float32(values)) : .array(values.map { JSONValue($0) })
+            return ["object": "embedding", "index": JSONValue(index), "embedding": encoded]
+        }
+        return [
+            "object": "list", "data": .array(data), "model": .string(model),
+            "usage": ["prompt_tokens": JSONValue(promptTokens), "total_tokens": JSONValue(promptTokens)],
+        ]
+    }
+
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     public static func base64Float32(_ values: [Double]) -> String {
