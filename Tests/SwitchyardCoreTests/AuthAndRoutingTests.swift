@@ -91,3 +91,42 @@ import Testing
         #expect(scrubber.scrub("Authorization: Bearer abcdefghijkl") == "Authorization: Bearer [redacted]")
     }
 }
+
+@Suite struct ProviderErrorCodeTests {
+    let scrubber = SecretScrubber(secrets: [])
+
+    @Test(arguments: [
+        (400, #"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#),
+        (
+            400,
+            #"{"error":{"code":400,"message":"The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}}"#
+        ),
+        (400, #"{"message":"Input is too long for requested model."}"#),
+        (
+            400,
+            #"{"error":{"message":"This model's maximum context length is 128000 tokens.","type":"invalid_request_error","code":"context_length_exceeded"}}"#
+        ),
+        (422, #"{"message":"too many tokens: total number of tokens in the prompt cannot exceed 128000"}"#),
+    ])
+    func contextLengthErrorsShareOneCode(status: Int, body: String) {
+        let error = UpstreamErrorMapper.map(status: status, body: Array(body.utf8), headers: [], provider: "p", scrubber: scrubber)
+        #expect(error.status == 400)
+        #expect(error.code == "context_length_exceeded")
+    }
+
+    @Test func contentPolicyRefusalsAreContentFilter() {
+        let azure =
+            #"{"error":{"message":"The response was filtered (ResponsibleAIPolicyViolation).","type":null,"param":"prompt","code":"content_filter","status":400}}"#
+        let error = UpstreamErrorMapper.map(status: 400, body: Array(azure.utf8), headers: [], provider: "azure", scrubber: scrubber)
+        #expect(error.code == "content_filter")
+        let other = UpstreamErrorMapper.map(
+            status: 400, body: Array(#"{"error":{"message":"bad temperature"}}"#.utf8), headers: [], provider: "p", scrubber: scrubber)
+        #expect(other.code == "upstream_invalid_request")
+    }
+
+    @Test func geminiBlockedPromptIsContentFilter() throws {
+        let blocked = #"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":4}}"#
+        let completion = try GeminiOutbound.completion(fromGemini: Array(blocked.utf8))
+        #expect(completion["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue == "content_filter")
+    }
+}

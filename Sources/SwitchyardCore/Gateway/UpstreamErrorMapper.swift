@@ -26,6 +26,21 @@ public enum UpstreamErrorMapper {
             "Provider '\(provider)' returned \(status): \(message ?? fallback)"
         }
 
+        // Providers word "the prompt does not fit" differently; clients (and fallbacks to a
+        // larger-context model) need one code for it, as OpenAI's `context_length_exceeded`.
+        if (400..<500).contains(status), upstreamCode != "context_length_exceeded", let text = message?.lowercased(),
+            contextLengthPhrases.contains(where: { text.contains($0) })
+        {
+            return GatewayError(status: 400, type: "invalid_request_error", code: "context_length_exceeded", param: "messages", message: message!)
+        }
+        let policyRefusal =
+            upstreamCode == "content_filter" || upstreamCode == "content_policy_violation"
+            || (message ?? "").lowercased().contains("responsibleaipolicyviolation")
+        if (400..<500).contains(status), policyRefusal {
+            return GatewayError(
+                status: 400, type: "invalid_request_error", code: "content_filter",
+                message: message ?? "The provider's content policy blocked the request.")
+        }
         switch status {
         case 400, 404, 409, 413, 422:
             return GatewayError(
@@ -65,6 +80,13 @@ public enum UpstreamErrorMapper {
         }
     }
 }
+
+/// Phrases providers use for a prompt longer than the model's context window (lowercased):
+/// OpenAI, Anthropic, Gemini, Bedrock, Cohere, vLLM.
+let contextLengthPhrases = [
+    "maximum context length", "context length", "context window", "prompt is too long",
+    "exceeds the maximum number of tokens", "input is too long", "too many input tokens", "too many tokens",
+]
 
 /// Removes secrets from text that may reach a client or a log.
 ///

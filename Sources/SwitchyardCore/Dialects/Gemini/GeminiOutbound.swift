@@ -185,7 +185,9 @@ public enum GeminiOutbound {
                 })
         }
         message["refusal"] = .null
-        let finish = calls.isEmpty ? (finishReason(candidate?["finishReason"]?.stringValue) ?? "stop") : "tool_calls"
+        // A blocked prompt comes back as 200 with no candidates and a block reason.
+        let blocked = candidate == nil && response["promptFeedback"]?["blockReason"] != nil
+        let finish = blocked ? "content_filter" : calls.isEmpty ? (finishReason(candidate?["finishReason"]?.stringValue) ?? "stop") : "tool_calls"
         return [
             "id": .string("chatcmpl-" + (response["responseId"]?.stringValue ?? "gemini")), "object": "chat.completion", "created": 0,
             "model": response["modelVersion"] ?? "gemini",
