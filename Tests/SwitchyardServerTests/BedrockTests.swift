@@ -134,6 +134,12 @@ enum CRC32Probe {
                   - name: haiku
                     provider: aws
                     model: anthropic.claude-3-haiku-20240307-v1:0
+                  - name: titan
+                    provider: aws
+                    model: amazon.titan-embed-text-v2:0
+                  - name: cohere-embed
+                    provider: aws
+                    model: cohere.embed-english-v3
                 """
             let (application, _) = try makeGateway(yaml)
             try await application.makeApplication().test(.live) { client in try await test(client, mock) }
@@ -152,6 +158,28 @@ enum CRC32Probe {
             #expect(authorization.contains("/us-west-2/bedrock/aws4_request, SignedHeaders="))
             #expect(!authorization.contains("bedrock-secret-key"))
             #expect(mock.stats.lastHeaders.contains { $0.name.lowercased() == "x-amz-date" })
+        }
+    }
+
+    @Test func embeddingsThroughInvokeModel() async throws {
+        try await withGateway { client, mock in
+            let titan = try await client.execute(
+                uri: "/v1/embeddings", method: .post, headers: authorized,
+                body: ByteBuffer(string: #"{"model":"titan","input":["a","b"],"dimensions":8,"encoding_format":"float"}"#)
+            )
+            #expect(titan.status == .ok)
+            #expect(mock.stats.lastURL == "/model/amazon.titan-embed-text-v2%3A0/invoke")
+            #expect(titan.json?["data"]?.arrayValue?.map { $0["embedding"]?.arrayValue?.count } == [8, 8])
+            #expect((titan.json?["usage"]?["prompt_tokens"]?.intValue ?? 0) > 0)
+            let authorization = mock.stats.lastHeaders.first { $0.name.lowercased() == "authorization" }?.value ?? ""
+            #expect(authorization.hasPrefix("AWS4-HMAC-SHA256 Credential=AKIDTEST/"))
+            let cohere = try await client.execute(
+                uri: "/v1/embeddings", method: .post, headers: authorized,
+                body: ByteBuffer(string: #"{"model":"cohere-embed","input":["x","y","z"],"encoding_format":"base64"}"#)
+            )
+            #expect(cohere.status == .ok)
+            #expect(cohere.json?["data"]?.arrayValue?.count == 3)
+            #expect(cohere.json?["data"]?.arrayValue?.first?["embedding"]?.stringValue != nil)
         }
     }
 

@@ -37,15 +37,30 @@ public struct BedrockAdapter: ProviderAdapter {
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        if request.endpoint == .embeddings { return try await embed(request) }
         guard request.endpoint == .chatCompletions else {
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
         }
         let body = try BedrockConverse.request(fromOpenAI: Array(buffer: request.body)).serializedBytes()
         let path = "/model/" + SigV4Signer.encode(request.model, keepSlash: false) + (request.stream ? "/converse-stream" : "/converse")
+        let outbound = signedRequest(
+            path: path, body: body, accept: request.stream ? "application/vnd.amazon.eventstream" : "application/json", requestID: request.requestID
+        )
+        let model = request.model
+        return try await HTTPTransport.execute(
+            outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream,
+            translate: { bytes in try BedrockConverse.completion(fromConverse: bytes, model: model) },
+            decoder: { BedrockStreamDecoder(model: model) }
+        )
+    }
+}
+
+extension BedrockAdapter {
+    /// Signs and builds a POST to `path` on the runtime endpoint.
+    func signedRequest(path: String, body: [UInt8], accept: String, requestID: String) -> HTTPClientRequest {
         var outbound = HTTPClientRequest(url: baseURL + path)
         outbound.method = .POST
-        var headers: [(String, String)] = [("host", host), ("content-type", "application/json")]
-        headers.append(("accept", request.stream ? "application/vnd.amazon.eventstream" : "application/json"))
+        var headers: [(String, String)] = [("host", host), ("content-type", "application/json"), ("accept", accept)]
         for header in extraHeaders { headers.append(header) }
         if let signer {
             headers += signer.sign(method: "POST", path: path, headers: headers, payload: body, date: Date()).headers
@@ -53,14 +68,71 @@ public struct BedrockAdapter: ProviderAdapter {
             headers.append(("authorization", "Bearer \(bearer.reveal())"))
         }
         for (name, value) in headers where name != "host" { outbound.headers.add(name: name, value: value) }
-        outbound.headers.add(name: "x-request-id", value: request.requestID)
+        outbound.headers.add(name: "x-request-id", value: requestID)
         outbound.body = .bytes(ByteBuffer(bytes: body))
-        let model = request.model
-        return try await HTTPTransport.execute(
-            outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream,
-            translate: { bytes in try BedrockConverse.completion(fromConverse: bytes, model: model) },
-            decoder: { BedrockStreamDecoder(model: model) }
-        )
+        return outbound
+    }
+
+    /// Embeddings through InvokeModel: Cohere-on-Bedrock models take all inputs in one call
+    /// (`texts`), Titan models one input per call (`inputText`), made one after the other.
+    func embed(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        guard let body = (try? JSONValue.parse(Array(buffer: request.body)))?.objectValue else {
+            throw GatewayError.invalidJSON("the body must be a JSON object")
+        }
+        let inputs: [String]
+        switch body["input"] {
+        case .string(let text): inputs = [text]
+        case .array(let items) where items.allSatisfy({ $0.stringValue != nil }): inputs = items.compactMap(\.stringValue)
+        default: throw GatewayError.invalidRequest("Bedrock embeddings take text inputs only.", param: "input", code: "unsupported_content")
+        }
+        let base64 = body["encoding_format"]?.stringValue == "base64"
+        let dimensions = body["dimensions"]?.intValue
+        let path = "/model/" + SigV4Signer.encode(request.model, keepSlash: false) + "/invoke"
+        let isCohere = request.model.hasPrefix("cohere.")
+        let payloads: [JSONValue] =
+            isCohere
+            ? [["texts": .array(inputs.map { .string($0) }), "input_type": "search_document"]]
+            : inputs.map { text in
+                var payload: JSONObject = ["inputText": .string(text)]
+                if let dimensions { payload["dimensions"] = JSONValue(dimensions) }
+                return .object(payload)
+            }
+        var vectors: [[Double]] = []
+        var tokens = 0
+        for payload in payloads {
+            let outbound = signedRequest(path: path, body: payload.serializedBytes(), accept: "application/json", requestID: request.requestID)
+            let response: HTTPClientResponse
+            do {
+                response = try await client.execute(
+                    outbound, deadline: NIODeadline.now() + .nanoseconds(max((request.deadline - .now).nanoseconds, 0)))
+            } catch {
+                throw HTTPTransport.gatewayError(for: error, provider: providerName)
+            }
+            let status = Int(response.status.code)
+            guard (200..<300).contains(status) else {
+                return UpstreamResponse(
+                    status: status, headers: response.headers.map { HeaderField($0.name, $0.value) }, body: ByteStream(response.body))
+            }
+            let collected: ByteBuffer
+            do {
+                collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
+            } catch {
+                throw HTTPTransport.gatewayError(for: error, provider: providerName)
+            }
+            guard let answer = try? JSONValue.parse(Array(buffer: collected)) else {
+                throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+            }
+            if isCohere {
+                vectors += answer["embeddings"]?.arrayValue?.map { $0.arrayValue?.compactMap(\.doubleValue) ?? [] } ?? []
+            } else {
+                vectors.append(answer["embedding"]?.arrayValue?.compactMap(\.doubleValue) ?? [])
+                tokens += answer["inputTextTokenCount"]?.intValue ?? 0
+            }
+        }
+        let list = EmbeddingEncoding.openAIList(vectors, model: request.model, base64: base64, promptTokens: tokens)
+        return UpstreamResponse(
+            status: 200, headers: [HeaderField("content-type", "application/json")],
+            body: ByteStream(buffers: [ByteBuffer(bytes: list.serializedBytes())]))
     }
 }
 

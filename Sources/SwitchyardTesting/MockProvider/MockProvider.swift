@@ -90,6 +90,29 @@ public final class MockProvider: Sendable {
         if path == "/v2/chat" || path == "/v2/embed" {
             return coherePlan(path: path, body: body, behaviour: behaviour)
         }
+        if path.hasPrefix("/model/"), path.hasSuffix("/invoke") {
+            // Bedrock InvokeModel for embedding models: Titan (`inputText`) or Cohere (`texts`).
+            guard let request = (try? JSONValue.parse(body))?.objectValue else {
+                return bedrockError(status: 400, type: "ValidationException", message: "Malformed input request.")
+            }
+            if let texts = request["texts"]?.arrayValue?.compactMap(\.stringValue) {
+                let vectors: [JSONValue] = texts.map { .array(Self.embedding(for: $0, dimensions: 1024).map { JSONValue(Double($0)) }) }
+                return jsonPlan(
+                    ["id": "mock", "embeddings": .array(vectors), "response_type": "embeddings_floats", "texts": .array(texts.map { .string($0) })],
+                    behaviour: behaviour)
+            }
+            guard let text = request["inputText"]?.stringValue else {
+                return bedrockError(status: 400, type: "ValidationException", message: "Malformed input request: inputText is required.")
+            }
+            let dimensions = request["dimensions"]?.intValue ?? 1024
+            return jsonPlan(
+                [
+                    "embedding": .array(Self.embedding(for: text, dimensions: min(max(1, dimensions), 4096)).map { JSONValue(Double($0)) }),
+                    "inputTextTokenCount": JSONValue(Self.approximateTokens(text.utf8.count)),
+                ],
+                behaviour: behaviour
+            )
+        }
         if path.hasPrefix("/model/"), path.hasSuffix("/converse") || path.hasSuffix("/converse-stream") {
             return bedrockPlan(path: path, body: body, behaviour: behaviour)
         }

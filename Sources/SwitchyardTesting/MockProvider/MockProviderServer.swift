@@ -42,7 +42,7 @@ public enum MockProviderServer {
             }
         }
         // Bedrock Converse.
-        for action in ["converse", "converse-stream"] {
+        for action in ["converse", "converse-stream", "invoke"] {
             router.post(RouterPath("/model/:model/" + action)) { request, context in
                 try await respond(mock: mock, request: request, context: context)
             }
