@@ -156,32 +156,15 @@ struct JSONParser: ~Copyable {
         if !hasEscapes {
             return String(decoding: raw, as: UTF8.self)
         }
-        return try Self.unescape(raw, offset: start)
+        return Self.unescape(raw)
     }
 
-    static func unescape(_ raw: UnsafeBufferPointer<UInt8>, offset: Int) throws(JSONParseError) -> String {
+    /// Decodes the escapes of a string body that ``skipString()`` already validated (escape
+    /// syntax, hex digits, surrogate pairing), so nothing here can fail.
+    static func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> String {
         var output: [UInt8] = []
         output.reserveCapacity(raw.count)
         var index = 0
-        func fail(_ reason: JSONParseError.Reason) -> JSONParseError {
-            JSONParseError(reason: reason, offset: offset + index)
-        }
-        func hex4(_ at: Int) throws(JSONParseError) -> UInt16 {
-            guard at + 4 <= raw.count else { throw fail(.invalidEscape) }
-            var value: UInt16 = 0
-            for i in at..<(at + 4) {
-                let c = raw[i]
-                let digit: UInt8
-                switch c {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
-                default: throw fail(.invalidEscape)
-                }
-                value = value << 4 | UInt16(digit)
-            }
-            return value
-        }
         while index < raw.count {
             let byte = raw[index]
             if byte != UInt8(ascii: "\\") {
@@ -191,35 +174,45 @@ struct JSONParser: ~Copyable {
             }
             let kind = raw[index + 1]
             switch kind {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): output.append(kind)
             case UInt8(ascii: "b"): output.append(0x08)
             case UInt8(ascii: "f"): output.append(0x0C)
             case UInt8(ascii: "n"): output.append(0x0A)
             case UInt8(ascii: "r"): output.append(0x0D)
             case UInt8(ascii: "t"): output.append(0x09)
             case UInt8(ascii: "u"):
-                var scalarValue = UInt32(try hex4(index + 2))
+                var scalarValue = UInt32(hexValue(raw, at: index + 2) ?? 0xFFFD)
                 index += 6
                 if (0xD800...0xDBFF).contains(scalarValue) {
-                    // A high surrogate must be followed by an escaped low surrogate.
-                    guard index + 1 < raw.count, raw[index] == UInt8(ascii: "\\"), raw[index + 1] == UInt8(ascii: "u")
-                    else { throw fail(.invalidEscape) }
-                    let low = UInt32(try hex4(index + 2))
-                    guard (0xDC00...0xDFFF).contains(low) else { throw fail(.invalidEscape) }
+                    let low = UInt32(hexValue(raw, at: index + 2) ?? 0xDC00)
                     scalarValue = 0x10000 + ((scalarValue - 0xD800) << 10) + (low - 0xDC00)
                     index += 6
-                } else if (0xDC00...0xDFFF).contains(scalarValue) {
-                    throw fail(.invalidEscape)
                 }
-                guard let scalar = Unicode.Scalar(scalarValue) else { throw fail(.invalidEscape) }
-                output.append(contentsOf: String(Character(scalar)).utf8)
+                output.append(contentsOf: String(Character(Unicode.Scalar(scalarValue) ?? "\u{FFFD}")).utf8)
                 continue
             default:
-                throw fail(.invalidEscape)
+                output.append(kind)  // `"`, `\\` and `/`
             }
             index += 2
         }
         return String(decoding: output, as: UTF8.self)
+    }
+
+    /// The value of the four hex digits at `start`, or nil when they are not four hex digits.
+    static func hexValue(_ buffer: UnsafeBufferPointer<UInt8>, at start: Int) -> UInt16? {
+        guard start >= 0, start + 4 <= buffer.count else { return nil }
+        var value: UInt16 = 0
+        for index in start..<(start + 4) {
+            let byte = buffer[index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt16(digit)
+        }
+        return value
     }
 
     // MARK: Validating skips
@@ -274,28 +267,8 @@ struct JSONParser: ~Copyable {
     /// The code unit of the `\\uXXXX` escape starting at `start` (the backslash).
     func hexEscape(at start: Int) throws(JSONParseError) -> UInt16 {
         guard start + 6 <= bytes.count else { throw error(.unexpectedEnd) }
-        var value: UInt16 = 0
-        for index in (start + 2)..<(start + 6) {
-            let byte = bytes[index]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw error(.invalidEscape)
-            }
-            value = value << 4 | UInt16(digit)
-        }
+        guard let value = Self.hexValue(bytes, at: start + 2) else { throw error(.invalidEscape) }
         return value
-    }
-
-    static func isHexDigit(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
-            UInt8(ascii: "A")...UInt8(ascii: "F"):
-            true
-        default: false
-        }
     }
 
     /// Validates one multi-byte UTF-8 sequence (RFC 3629: no overlongs, no surrogates, ≤ U+10FFFF).

@@ -23,18 +23,7 @@ public struct AnthropicAdapter: ProviderAdapter {
         self.providerName = provider.name
         self.url = provider.baseURL + (provider.baseURL.hasSuffix("/v1") ? "/messages" : "/v1/messages")
         self.client = transport.client(for: provider)
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "user-agent", value: "switchyard")
-        headers.add(name: "anthropic-version", value: Self.defaultVersion)
-        if let key = provider.apiKey {
-            let value = provider.authScheme.isEmpty ? key.reveal() : "\(provider.authScheme) \(key.reveal())"
-            headers.add(name: provider.authHeader, value: value)
-        }
-        for header in provider.headers {
-            headers.replaceOrAdd(name: header.name, value: header.value.reveal())
-        }
-        self.staticHeaders = headers
+        self.staticHeaders = HTTPHeaders(provider: provider, adding: [("anthropic-version", Self.defaultVersion)])
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {

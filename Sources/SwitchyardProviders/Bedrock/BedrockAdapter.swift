@@ -42,7 +42,7 @@ public struct BedrockAdapter: ProviderAdapter {
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
         }
         let body = try BedrockConverse.request(fromOpenAI: Array(buffer: request.body)).serializedBytes()
-        let path = "/model/" + SigV4Signer.encode(request.model, keepSlash: false) + (request.stream ? "/converse-stream" : "/converse")
+        let path = "/model/" + request.model.percentEncoded() + (request.stream ? "/converse-stream" : "/converse")
         let outbound = signedRequest(
             path: path, body: body, accept: request.stream ? "application/vnd.amazon.eventstream" : "application/json", requestID: request.requestID
         )
@@ -87,7 +87,7 @@ extension BedrockAdapter {
         }
         let base64 = body["encoding_format"]?.stringValue == "base64"
         let dimensions = body["dimensions"]?.intValue
-        let path = "/model/" + SigV4Signer.encode(request.model, keepSlash: false) + "/invoke"
+        let path = "/model/" + request.model.percentEncoded() + "/invoke"
         let isCohere = request.model.hasPrefix("cohere.")
         let payloads: [JSONValue] =
             isCohere

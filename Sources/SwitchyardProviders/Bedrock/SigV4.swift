@@ -62,10 +62,10 @@ public struct SigV4Signer: Sendable {
         allHeaders.sort { $0.0 < $1.0 }
         let canonicalHeaders = allHeaders.map { "\($0.0):\($0.1)\n" }.joined()
         let signedHeaders = allHeaders.map(\.0).joined(separator: ";")
-        let canonicalPath = doubleEncodePath ? Self.encode(path, keepSlash: true) : path
+        let canonicalPath = doubleEncodePath ? path.percentEncoded(keepingSlash: true) : path
         var encodedQuery: [(name: String, value: String)] = []
         for (name, value) in query {
-            encodedQuery.append((Self.encode(name, keepSlash: false), Self.encode(value, keepSlash: false)))
+            encodedQuery.append((name.percentEncoded(), value.percentEncoded()))
         }
         encodedQuery.sort { (lhs, rhs) -> Bool in lhs.name != rhs.name ? lhs.name < rhs.name : lhs.value < rhs.value }
         let canonicalQuery = encodedQuery.map { pair -> String in pair.name + "=" + pair.value }.joined(separator: "&")
@@ -103,23 +103,6 @@ public struct SigV4Signer: Sendable {
 
     static func trim(_ value: String) -> String {
         value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
-    }
-
-    /// RFC 3986 percent-encoding of everything but unreserved characters (and `/` for paths).
-    static func encode(_ text: String, keepSlash: Bool) -> String {
-        var result = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                result.append(Character(Unicode.Scalar(byte)))
-            case UInt8(ascii: "/") where keepSlash:
-                result.append("/")
-            default:
-                result += String(format: "%%%02X", byte)
-            }
-        }
-        return result
     }
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {

@@ -14,14 +14,7 @@ public struct CohereAdapter: ProviderAdapter {
         self.providerName = provider.name
         self.baseURL = provider.baseURL
         self.client = transport.client(for: provider)
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "user-agent", value: "switchyard")
-        if let key = provider.apiKey {
-            headers.add(name: provider.authHeader, value: provider.authScheme.isEmpty ? key.reveal() : "\(provider.authScheme) \(key.reveal())")
-        }
-        for header in provider.headers { headers.replaceOrAdd(name: header.name, value: header.value.reveal()) }
-        self.staticHeaders = headers
+        self.staticHeaders = HTTPHeaders(provider: provider)
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {

@@ -17,17 +17,7 @@ public struct GeminiAdapter: ProviderAdapter {
         self.providerName = provider.name
         self.baseURL = provider.baseURL
         self.client = transport.client(for: provider)
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "user-agent", value: "switchyard")
-        if let key = provider.apiKey {
-            let value = provider.authScheme.isEmpty ? key.reveal() : "\(provider.authScheme) \(key.reveal())"
-            headers.add(name: provider.authHeader, value: value)
-        }
-        for header in provider.headers {
-            headers.replaceOrAdd(name: header.name, value: header.value.reveal())
-        }
-        self.staticHeaders = headers
+        self.staticHeaders = HTTPHeaders(provider: provider)
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
@@ -38,7 +28,7 @@ public struct GeminiAdapter: ProviderAdapter {
         let body = try GeminiOutbound.request(fromOpenAI: Array(buffer: request.body))
         let method = request.stream ? ":streamGenerateContent?alt=sse" : ":generateContent"
         let version = baseURL.hasSuffix("/v1beta") || baseURL.hasSuffix("/v1") ? "" : "/v1beta"
-        var outbound = HTTPClientRequest(url: baseURL + version + "/models/" + request.model.addingPathEscapes() + method)
+        var outbound = HTTPClientRequest(url: baseURL + version + "/models/" + request.model.percentEncoded() + method)
         outbound.method = .POST
         outbound.headers = staticHeaders
         outbound.headers.add(name: "x-request-id", value: request.requestID)
@@ -59,7 +49,7 @@ extension GeminiAdapter {
     func embed(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         let (body, base64) = try GeminiOutbound.embeddingRequest(fromOpenAI: Array(buffer: request.body), model: request.model)
         let version = baseURL.hasSuffix("/v1beta") || baseURL.hasSuffix("/v1") ? "" : "/v1beta"
-        var outbound = HTTPClientRequest(url: baseURL + version + "/models/" + request.model.addingPathEscapes() + ":batchEmbedContents")
+        var outbound = HTTPClientRequest(url: baseURL + version + "/models/" + request.model.percentEncoded() + ":batchEmbedContents")
         outbound.method = .POST
         outbound.headers = staticHeaders
         outbound.headers.add(name: "x-request-id", value: request.requestID)

@@ -27,18 +27,7 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
         self.url = url
         self.baseURL = provider.baseURL
         self.client = transport.client(for: provider)
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "accept", value: "application/json, text/event-stream")
-        headers.add(name: "user-agent", value: "switchyard")
-        if let key = provider.apiKey {
-            let value = provider.authScheme.isEmpty ? key.reveal() : "\(provider.authScheme) \(key.reveal())"
-            headers.add(name: provider.authHeader, value: value)
-        }
-        for header in provider.headers {
-            headers.replaceOrAdd(name: header.name, value: header.value.reveal())
-        }
-        self.staticHeaders = headers
+        self.staticHeaders = HTTPHeaders(provider: provider, adding: [("accept", "application/json, text/event-stream")])
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
@@ -102,29 +91,10 @@ public struct AzureOpenAIAdapterFactory: ProviderAdapterFactory {
         let version = provider.options["api_version"] ?? ProviderPresets.azureDefaultAPIVersion
         return OpenAICompatibleAdapter(provider: provider, transport: transport) { base, endpoint, model in
             if version == "v1" { return base + "/openai/v1" + endpoint.rawValue }
-            let deployment = model.addingPathEscapes()
-            return base + "/openai/deployments/" + deployment + endpoint.rawValue + "?api-version=" + version.addingPathEscapes()
+            let deployment = model.percentEncoded()
+            return base + "/openai/deployments/" + deployment + endpoint.rawValue + "?api-version=" + version.percentEncoded()
         }
     }
-}
-
-extension String {
-    /// Percent-encodes everything but unreserved characters (RFC 3986).
-    public func addingPathEscapes() -> String {
-        var result = ""
-        for byte in utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                result.append(Character(Unicode.Scalar(byte)))
-            default:
-                result += "%" + String(byte, radix: 16, uppercase: true).leftPadded()
-            }
-        }
-        return result
-    }
-
-    fileprivate func leftPadded() -> String { count == 1 ? "0" + self : self }
 }
 
 /// Creates ``OpenAICompatibleAdapter``s that share one ``HTTPTransport``.
