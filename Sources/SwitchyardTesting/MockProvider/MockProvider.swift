@@ -528,6 +528,7 @@ public final class MockProvider: Sendable {
         )
     }
 
+    /// Splits `text` into `count` pieces (fewer for short texts) on character boundaries.
     static func split(_ text: String, into count: Int) -> [String] {
         let characters = Array(text)
         guard count > 1, characters.count > 1 else { return [text] }
@@ -914,18 +915,7 @@ public final class MockProvider: Sendable {
             }
             text = "This is a mock response to: \(String(prompt.prefix(200)))"
         }
-        // Split into exactly `count` pieces on character boundaries.
-        let characters = Array(text)
-        guard count > 1, characters.count > 1 else { return [text] }
-        let pieces = min(count, characters.count)
-        var result: [String] = []
-        var start = 0
-        for index in 0..<pieces {
-            let end = index == pieces - 1 ? characters.count : (characters.count * (index + 1)) / pieces
-            result.append(String(characters[start..<end]))
-            start = end
-        }
-        return result
+        return Self.split(text, into: count)
     }
 }
 

@@ -205,18 +205,11 @@ public struct AnthropicStreamDecoder: Sendable {
 
     public init() {}
 
-    mutating func chunk(_ delta: JSONObject, finish: String? = nil, into output: inout ByteBuffer) {
-        let choice: JSONValue = [
-            "index": 0, "delta": .object(delta), "logprobs": .null, "finish_reason": finish.map(JSONValue.string) ?? .null,
-        ]
-        write(["id": .string(id), "object": "chat.completion.chunk", "created": 0, "model": .string(model), "choices": [choice]], into: &output)
+    func chunk(_ delta: JSONObject, finish: String? = nil, into output: inout ByteBuffer) {
+        write(CanonicalChunks(id: id, model: model).chunk(delta, finish: finish), into: &output)
     }
 
-    func write(_ value: JSONValue, into output: inout ByteBuffer) {
-        output.writeStaticString("data: ")
-        output.writeBytes(value.serializedBytes())
-        output.writeStaticString("\n\n")
-    }
+    func write(_ value: JSONValue, into output: inout ByteBuffer) { CanonicalChunks.write(value, into: &output) }
 
     /// Feeds upstream bytes; appends canonical SSE to `output`.
     public mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws {
@@ -276,14 +269,7 @@ public struct AnthropicStreamDecoder: Sendable {
             chunk([:], finish: finish, into: &output)
             var usage = inputUsage?.objectValue ?? JSONObject()
             usage["output_tokens"] = JSONValue(outputTokens)
-            write(
-                [
-                    "id": .string(id), "object": "chat.completion.chunk", "created": 0, "model": .string(model), "choices": [],
-                    "usage": AnthropicOutbound.usage(.object(usage)),
-                ],
-                into: &output
-            )
-            output.writeStaticString("data: [DONE]\n\n")
+            CanonicalChunks(id: id, model: model).writeUsageAndDone(AnthropicOutbound.usage(.object(usage)), into: &output)
             finished = true
         case "error":
             let error = data["error"]
