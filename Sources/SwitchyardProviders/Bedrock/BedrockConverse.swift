@@ -8,15 +8,7 @@ public enum BedrockConverse {
             throw GatewayError.invalidJSON("the body must be a JSON object")
         }
         var system: [JSONValue] = []
-        var messages: [(role: String, content: [JSONValue])] = []
-        func append(_ role: String, _ content: [JSONValue]) {
-            guard !content.isEmpty else { return }
-            if let last = messages.last, last.role == role {
-                messages[messages.count - 1].content.append(contentsOf: content)
-            } else {
-                messages.append((role, content))
-            }
-        }
+        var messages = MergedTurns()
         for (index, message) in (request["messages"]?.arrayValue ?? []).enumerated() {
             let field = "messages[\(index)].content"
             switch message["role"]?.stringValue {
@@ -24,7 +16,7 @@ public enum BedrockConverse {
                 if let text = message["content"]?.stringValue { system.append(["text": .string(text)]) }
                 for part in message["content"]?.arrayValue ?? [] { if let text = part["text"] { system.append(["text": text]) } }
             case "user":
-                append("user", try blocks(message["content"], field: field))
+                messages.append("user", try blocks(message["content"], field: field))
             case "assistant":
                 var content = try blocks(message["content"], field: field)
                 for call in message["tool_calls"]?.arrayValue ?? [] {
@@ -36,16 +28,16 @@ public enum BedrockConverse {
                         ]
                     ])
                 }
-                append("assistant", content)
+                messages.append("assistant", content)
             case "tool":
                 let text = message["content"]?.stringValue ?? message["content"]?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined() ?? ""
-                append("user", [["toolResult": ["toolUseId": message["tool_call_id"] ?? "", "content": [["text": .string(text)]]]]])
+                messages.append("user", [["toolResult": ["toolUseId": message["tool_call_id"] ?? "", "content": [["text": .string(text)]]]]])
             default:
                 throw GatewayError.invalidRequest("messages[\(index)].role is not supported.", param: "messages[\(index)].role")
             }
         }
         var output = JSONObject()
-        output["messages"] = .array(messages.map { ["role": .string($0.role), "content": .array($0.content)] })
+        output["messages"] = messages.json(itemsKey: "content")
         if !system.isEmpty { output["system"] = .array(system) }
         var inference = JSONObject()
         if let maxTokens = request["max_completion_tokens"] ?? request["max_tokens"], !maxTokens.isNull { inference["maxTokens"] = maxTokens }
@@ -53,11 +45,7 @@ public enum BedrockConverse {
         {
             inference[bedrock] = request[openAI]
         }
-        switch request["stop"] {
-        case .string(let stop): inference["stopSequences"] = [.string(stop)]
-        case .array(let stops): inference["stopSequences"] = .array(stops)
-        default: break
-        }
+        if let stops = CanonicalChat.stopSequences(request) { inference["stopSequences"] = stops }
         if !inference.isEmpty { output["inferenceConfig"] = .object(inference) }
         let choice = request["tool_choice"]
         if let tools = request["tools"]?.arrayValue, !tools.isEmpty, choice?.stringValue != "none" {
@@ -150,19 +138,10 @@ public enum BedrockConverse {
                 ])
             }
         }
-        var message: JSONObject = ["role": "assistant", "content": calls.isEmpty || !text.isEmpty ? .string(text) : .null]
-        if !calls.isEmpty { message["tool_calls"] = .array(calls) }
-        message["refusal"] = .null
-        return [
-            "id": "chatcmpl-bedrock", "object": "chat.completion", "created": 0, "model": .string(model),
-            "choices": [
-                [
-                    "index": 0, "message": .object(message), "logprobs": .null,
-                    "finish_reason": .string(calls.isEmpty ? finishReason(response["stopReason"]?.stringValue) : "tool_calls"),
-                ]
-            ],
-            "usage": usage(response["usage"]),
-        ]
+        return CanonicalChat.completion(
+            id: "chatcmpl-bedrock", model: .string(model), text: text, toolCalls: calls,
+            finishReason: finishReason(response["stopReason"]?.stringValue), usage: usage(response["usage"])
+        )
     }
 }
 

@@ -45,11 +45,7 @@ public enum CohereChat {
             output[cohere] = request[openAI]
         }
         if let maxTokens = request["max_completion_tokens"] ?? request["max_tokens"], !maxTokens.isNull { output["max_tokens"] = maxTokens }
-        switch request["stop"] {
-        case .string(let stop): output["stop_sequences"] = [.string(stop)]
-        case .array(let stops): output["stop_sequences"] = .array(stops)
-        default: break
-        }
+        if let stops = CanonicalChat.stopSequences(request) { output["stop_sequences"] = stops }
         switch request["tool_choice"]?.stringValue {
         case "required": output["tool_choice"] = "REQUIRED"
         case "none": output["tool_choice"] = "NONE"
@@ -88,20 +84,10 @@ public enum CohereChat {
         }
         let text = message["content"]?.arrayValue?.compactMap { $0["type"]?.stringValue == "text" ? $0["text"]?.stringValue : nil }.joined() ?? ""
         let calls = message["tool_calls"]?.arrayValue ?? []
-        var assistant: JSONObject = ["role": "assistant", "content": calls.isEmpty || !text.isEmpty ? .string(text) : .null]
-        if !calls.isEmpty { assistant["tool_calls"] = .array(calls) }
-        assistant["refusal"] = .null
-        return [
-            "id": .string("chatcmpl-" + (response["id"]?.stringValue ?? "cohere")), "object": "chat.completion", "created": 0,
-            "model": .string(model),
-            "choices": [
-                [
-                    "index": 0, "message": .object(assistant), "logprobs": .null,
-                    "finish_reason": .string(calls.isEmpty ? finishReason(response["finish_reason"]?.stringValue) : "tool_calls"),
-                ]
-            ],
-            "usage": usage(response["usage"]),
-        ]
+        return CanonicalChat.completion(
+            id: "chatcmpl-" + (response["id"]?.stringValue ?? "cohere"), model: .string(model), text: text, toolCalls: calls,
+            finishReason: finishReason(response["finish_reason"]?.stringValue), usage: usage(response["usage"])
+        )
     }
 
     public static func embedRequest(fromOpenAI bytes: [UInt8], model: String) throws(GatewayError) -> (body: JSONValue, base64: Bool) {

@@ -16,16 +16,8 @@ public enum AnthropicOutbound {
         var output = JSONObject()
         output["model"] = request["model"] ?? ""
         var system: [String] = []
-        var messages: [(role: String, blocks: [JSONValue])] = []
-        func append(_ role: String, _ blocks: [JSONValue]) {
-            guard !blocks.isEmpty else { return }
-            // Anthropic wants alternating turns: merge consecutive turns of the same role.
-            if let last = messages.last, last.role == role {
-                messages[messages.count - 1].blocks.append(contentsOf: blocks)
-            } else {
-                messages.append((role, blocks))
-            }
-        }
+        // Anthropic wants alternating turns: consecutive turns of the same role merge.
+        var messages = MergedTurns()
         for (index, message) in (request["messages"]?.arrayValue ?? []).enumerated() {
             let role = message["role"]?.stringValue ?? ""
             let content = message["content"]
@@ -34,7 +26,7 @@ public enum AnthropicOutbound {
                 if let text = content?.stringValue { system.append(text) }
                 for part in content?.arrayValue ?? [] { if let text = part["text"]?.stringValue { system.append(text) } }
             case "user":
-                append("user", try blocks(from: content, field: "messages[\(index)].content"))
+                messages.append("user", try blocks(from: content, field: "messages[\(index)].content"))
             case "assistant":
                 var assistantBlocks = try blocks(from: content, field: "messages[\(index)].content")
                 for call in message["tool_calls"]?.arrayValue ?? [] {
@@ -44,25 +36,21 @@ public enum AnthropicOutbound {
                         "input": AnthropicResponseTranslator.toolInput(arguments),
                     ])
                 }
-                append("assistant", assistantBlocks)
+                messages.append("assistant", assistantBlocks)
             case "tool":
                 let text = content?.stringValue ?? content?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined(separator: "\n") ?? ""
-                append("user", [["type": "tool_result", "tool_use_id": message["tool_call_id"] ?? "", "content": .string(text)]])
+                messages.append("user", [["type": "tool_result", "tool_use_id": message["tool_call_id"] ?? "", "content": .string(text)]])
             default:
                 throw GatewayError.invalidRequest("messages[\(index)].role '\(role)' is not supported.", param: "messages[\(index)].role")
             }
         }
         if !system.isEmpty { output["system"] = .string(system.joined(separator: "\n")) }
-        output["messages"] = .array(messages.map { ["role": .string($0.role), "content": .array($0.blocks)] })
+        output["messages"] = messages.json(itemsKey: "content")
         output["max_tokens"] = request["max_completion_tokens"] ?? request["max_tokens"] ?? JSONValue(defaultMaxTokens)
         for name in ["temperature", "top_p", "top_k", "stream"] where request[name] != nil && request[name]?.isNull == false {
             output[name] = request[name]
         }
-        switch request["stop"] {
-        case .string(let stop): output["stop_sequences"] = [.string(stop)]
-        case .array(let stops): output["stop_sequences"] = .array(stops)
-        default: break
-        }
+        if let stops = CanonicalChat.stopSequences(request) { output["stop_sequences"] = stops }
         if let user = request["user"]?.stringValue { output["metadata"] = ["user_id": .string(user)] }
         if let tools = request["tools"]?.arrayValue, !tools.isEmpty {
             output["tools"] = .array(
@@ -168,22 +156,10 @@ public enum AnthropicOutbound {
             default: continue
             }
         }
-        var assistant: JSONObject = ["role": "assistant", "content": text.isEmpty && !toolCalls.isEmpty ? .null : .string(text)]
-        if !toolCalls.isEmpty { assistant["tool_calls"] = .array(toolCalls) }
-        assistant["refusal"] = .null
-        return [
-            "id": .string("chatcmpl-" + (message["id"]?.stringValue ?? "anthropic")),
-            "object": "chat.completion",
-            "created": 0,
-            "model": message["model"] ?? "unknown",
-            "choices": [
-                [
-                    "index": 0, "message": .object(assistant), "logprobs": .null,
-                    "finish_reason": .string(toolCalls.isEmpty ? finishReason(message["stop_reason"]?.stringValue) : "tool_calls"),
-                ]
-            ],
-            "usage": usage(message["usage"]),
-        ]
+        return CanonicalChat.completion(
+            id: "chatcmpl-" + (message["id"]?.stringValue ?? "anthropic"), model: message["model"] ?? "unknown", text: text,
+            toolCalls: toolCalls, finishReason: finishReason(message["stop_reason"]?.stringValue), usage: usage(message["usage"])
+        )
     }
 }
 

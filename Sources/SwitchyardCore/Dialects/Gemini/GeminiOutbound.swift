@@ -14,16 +14,8 @@ public enum GeminiOutbound {
             throw GatewayError.invalidJSON("the body must be a JSON object")
         }
         var system: [JSONValue] = []
-        var contents: [(role: String, parts: [JSONValue])] = []
+        var contents = MergedTurns()
         var callNames: [String: String] = [:]
-        func append(_ role: String, _ parts: [JSONValue]) {
-            guard !parts.isEmpty else { return }
-            if let last = contents.last, last.role == role {
-                contents[contents.count - 1].parts.append(contentsOf: parts)
-            } else {
-                contents.append((role, parts))
-            }
-        }
         for (index, message) in (request["messages"]?.arrayValue ?? []).enumerated() {
             let field = "messages[\(index)].content"
             switch message["role"]?.stringValue {
@@ -31,7 +23,7 @@ public enum GeminiOutbound {
                 if let text = message["content"]?.stringValue { system.append(["text": .string(text)]) }
                 for part in message["content"]?.arrayValue ?? [] { if let text = part["text"] { system.append(["text": text]) } }
             case "user":
-                append("user", try parts(from: message["content"], field: field))
+                contents.append("user", try parts(from: message["content"], field: field))
             case "assistant":
                 var modelParts = try parts(from: message["content"], field: field)
                 for call in message["tool_calls"]?.arrayValue ?? [] {
@@ -40,18 +32,18 @@ public enum GeminiOutbound {
                     let arguments = call["function"]?["arguments"]?.stringValue ?? "{}"
                     modelParts.append(["functionCall": ["name": .string(name), "args": AnthropicResponseTranslator.toolInput(arguments)]])
                 }
-                append("model", modelParts)
+                contents.append("model", modelParts)
             case "tool":
                 let id = message["tool_call_id"]?.stringValue ?? ""
                 let text = message["content"]?.stringValue ?? message["content"]?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined() ?? ""
                 let response: JSONValue = (try? JSONValue.parse(text)).flatMap { $0.objectValue != nil ? $0 : nil } ?? ["result": .string(text)]
-                append("user", [["functionResponse": ["name": .string(callNames[id] ?? id), "response": response]]])
+                contents.append("user", [["functionResponse": ["name": .string(callNames[id] ?? id), "response": response]]])
             default:
                 throw GatewayError.invalidRequest("messages[\(index)].role is not supported.", param: "messages[\(index)].role")
             }
         }
         var output = JSONObject()
-        output["contents"] = .array(contents.map { ["role": .string($0.role), "parts": .array($0.parts)] })
+        output["contents"] = contents.json(itemsKey: "parts")
         if !system.isEmpty { output["systemInstruction"] = ["parts": .array(system)] }
         var generation = JSONObject()
         for (openAI, gemini) in [
@@ -62,11 +54,7 @@ public enum GeminiOutbound {
             generation[gemini] = request[openAI]
         }
         if let maxTokens = request["max_completion_tokens"] ?? request["max_tokens"], !maxTokens.isNull { generation["maxOutputTokens"] = maxTokens }
-        switch request["stop"] {
-        case .string(let stop): generation["stopSequences"] = [.string(stop)]
-        case .array(let stops): generation["stopSequences"] = .array(stops)
-        default: break
-        }
+        if let stops = CanonicalChat.stopSequences(request) { generation["stopSequences"] = stops }
         if let format = request["response_format"], let type = format["type"]?.stringValue {
             if type == "json_object" || type == "json_schema" { generation["responseMimeType"] = "application/json" }
             if type == "json_schema", let schema = format["json_schema"]?["schema"] { generation["responseJsonSchema"] = schema }
@@ -175,25 +163,18 @@ public enum GeminiOutbound {
         }
         let candidate = response["candidates"]?.arrayValue?.first
         let (text, calls) = content(of: candidate, toolOffset: 0)
-        var message: JSONObject = ["role": "assistant", "content": calls.isEmpty || !text.isEmpty ? .string(text) : .null]
-        if !calls.isEmpty {
-            message["tool_calls"] = .array(
-                calls.map { call in
-                    var object = call.objectValue ?? JSONObject()
-                    object["index"] = nil
-                    return .object(object)
-                })
-        }
-        message["refusal"] = .null
         // A blocked prompt comes back as 200 with no candidates and a block reason.
         let blocked = candidate == nil && response["promptFeedback"]?["blockReason"] != nil
-        let finish = blocked ? "content_filter" : calls.isEmpty ? (finishReason(candidate?["finishReason"]?.stringValue) ?? "stop") : "tool_calls"
-        return [
-            "id": .string("chatcmpl-" + (response["responseId"]?.stringValue ?? "gemini")), "object": "chat.completion", "created": 0,
-            "model": response["modelVersion"] ?? "gemini",
-            "choices": [["index": 0, "message": .object(message), "logprobs": .null, "finish_reason": .string(finish)]],
-            "usage": usage(response["usageMetadata"]),
-        ]
+        let toolCalls: [JSONValue] = calls.map { call in
+            var object = call.objectValue ?? JSONObject()
+            object["index"] = nil
+            return .object(object)
+        }
+        return CanonicalChat.completion(
+            id: "chatcmpl-" + (response["responseId"]?.stringValue ?? "gemini"), model: response["modelVersion"] ?? "gemini", text: text,
+            toolCalls: toolCalls, finishReason: blocked ? "content_filter" : finishReason(candidate?["finishReason"]?.stringValue) ?? "stop",
+            usage: usage(response["usageMetadata"])
+        )
     }
 }
 
