@@ -12,29 +12,24 @@ import Testing
 /// `/v1/messages` over a real socket), and Anthropic clients on the same provider.
 @Suite struct AnthropicProviderTests {
     func withGateway(_ test: @escaping @Sendable (any TestClientProtocol, MockProvider) async throws -> Void) async throws {
-        try await withMockUpstream { mock, port in
-            let yaml = """
-                server:
-                  port: 0
-                  master_key: test-master-key
-                  reload_check_interval: off
-                providers:
-                  - name: claude
-                    type: anthropic
-                    base_url: http://127.0.0.1:\(port)
-                    api_key: anthropic-secret-key
-                    headers:
-                      anthropic-beta: tools-2024-05-16
-                models:
-                  - name: claude-test
-                    provider: claude
-                    model: claude-mock
+        try await withGatewayOnMockUpstream(
+            providers: { port in
                 """
-            let (application, _) = try makeGateway(yaml)
-            try await application.makeApplication().test(.live) { client in
-                try await test(client, mock)
-            }
-        }
+                - name: claude
+                  type: anthropic
+                  base_url: http://127.0.0.1:\(port)
+                  api_key: anthropic-secret-key
+                  headers:
+                    anthropic-beta: tools-2024-05-16
+                """
+            },
+            models: """
+                - name: claude-test
+                  provider: claude
+                  model: claude-mock
+                """,
+            test
+        )
     }
 
     @Test func chatCompletionIsTranslatedToMessagesAndBack() async throws {

@@ -10,26 +10,23 @@ import Testing
 /// Azure OpenAI: deployment URLs, api-version and the api-key header, against the mock.
 @Suite struct AzureProviderTests {
     func withGateway(options: String = "", _ test: @escaping @Sendable (any TestClientProtocol, MockProvider) async throws -> Void) async throws {
-        try await withMockUpstream { mock, port in
-            let yaml = """
-                server:
-                  port: 0
-                  master_key: test-master-key
-                  reload_check_interval: off
-                providers:
+        try await withGatewayOnMockUpstream(
+            providers: { port in
+                """
                   - name: azure
                     type: azure
                     base_url: http://127.0.0.1:\(port)/
                     api_key: azure-secret-key
                 \(options)
-                models:
-                  - name: gpt-4o
-                    provider: azure
-                    model: my gpt4o deployment
                 """
-            let (application, _) = try makeGateway(yaml)
-            try await application.makeApplication().test(.live) { client in try await test(client, mock) }
-        }
+            },
+            models: """
+                - name: gpt-4o
+                  provider: azure
+                  model: my gpt4o deployment
+                """,
+            test
+        )
     }
 
     @Test func deploymentURLAndAPIKeyHeader() async throws {

@@ -116,34 +116,31 @@ enum CRC32Probe {
 /// OpenAI clients on Bedrock (the mock speaking Converse over a real socket, binary streams).
 @Suite struct BedrockProviderTests {
     func withGateway(_ test: @escaping @Sendable (any TestClientProtocol, MockProvider) async throws -> Void) async throws {
-        try await withMockUpstream { mock, port in
-            let yaml = """
-                server:
-                  port: 0
-                  master_key: test-master-key
-                  reload_check_interval: off
-                providers:
-                  - name: aws
-                    type: bedrock
-                    base_url: http://127.0.0.1:\(port)
-                    aws_access_key_id: AKIDTEST
-                    aws_secret_access_key: bedrock-secret-key
-                    options:
-                      region: us-west-2
-                models:
-                  - name: haiku
-                    provider: aws
-                    model: anthropic.claude-3-haiku-20240307-v1:0
-                  - name: titan
-                    provider: aws
-                    model: amazon.titan-embed-text-v2:0
-                  - name: cohere-embed
-                    provider: aws
-                    model: cohere.embed-english-v3
+        try await withGatewayOnMockUpstream(
+            providers: { port in
                 """
-            let (application, _) = try makeGateway(yaml)
-            try await application.makeApplication().test(.live) { client in try await test(client, mock) }
-        }
+                - name: aws
+                  type: bedrock
+                  base_url: http://127.0.0.1:\(port)
+                  aws_access_key_id: AKIDTEST
+                  aws_secret_access_key: bedrock-secret-key
+                  options:
+                    region: us-west-2
+                """
+            },
+            models: """
+                - name: haiku
+                  provider: aws
+                  model: anthropic.claude-3-haiku-20240307-v1:0
+                - name: titan
+                  provider: aws
+                  model: amazon.titan-embed-text-v2:0
+                - name: cohere-embed
+                  provider: aws
+                  model: cohere.embed-english-v3
+                """,
+            test
+        )
     }
 
     @Test func converseWithSigV4() async throws {

@@ -10,28 +10,25 @@ import Testing
 /// OpenAI clients on Cohere v2 (the mock speaking /v2/chat and /v2/embed over a real socket).
 @Suite struct CohereProviderTests {
     func withGateway(_ test: @escaping @Sendable (any TestClientProtocol, MockProvider) async throws -> Void) async throws {
-        try await withMockUpstream { mock, port in
-            let yaml = """
-                server:
-                  port: 0
-                  master_key: test-master-key
-                  reload_check_interval: off
-                providers:
-                  - name: co
-                    type: cohere
-                    base_url: http://127.0.0.1:\(port)
-                    api_key: cohere-secret-key
-                models:
-                  - name: command
-                    provider: co
-                    model: command-a-03-2025
-                  - name: embed
-                    provider: co
-                    model: embed-v4.0
+        try await withGatewayOnMockUpstream(
+            providers: { port in
                 """
-            let (application, _) = try makeGateway(yaml)
-            try await application.makeApplication().test(.live) { client in try await test(client, mock) }
-        }
+                - name: co
+                  type: cohere
+                  base_url: http://127.0.0.1:\(port)
+                  api_key: cohere-secret-key
+                """
+            },
+            models: """
+                - name: command
+                  provider: co
+                  model: command-a-03-2025
+                - name: embed
+                  provider: co
+                  model: embed-v4.0
+                """,
+            test
+        )
     }
 
     @Test func chatStreamsToolsAndEmbeddings() async throws {

@@ -12,25 +12,22 @@ import Testing
 /// `models/{model}:generateContent` natively over a real socket).
 @Suite struct GeminiProviderTests {
     func withGateway(_ test: @escaping @Sendable (any TestClientProtocol, MockProvider) async throws -> Void) async throws {
-        try await withMockUpstream { mock, port in
-            let yaml = """
-                server:
-                  port: 0
-                  master_key: test-master-key
-                  reload_check_interval: off
-                providers:
-                  - name: google
-                    type: gemini
-                    base_url: http://127.0.0.1:\(port)
-                    api_key: gemini-secret-key
-                models:
-                  - name: flash
-                    provider: google
-                    model: gemini-2.5-flash
+        try await withGatewayOnMockUpstream(
+            providers: { port in
                 """
-            let (application, _) = try makeGateway(yaml)
-            try await application.makeApplication().test(.live) { client in try await test(client, mock) }
-        }
+                - name: google
+                  type: gemini
+                  base_url: http://127.0.0.1:\(port)
+                  api_key: gemini-secret-key
+                """
+            },
+            models: """
+                - name: flash
+                  provider: google
+                  model: gemini-2.5-flash
+                """,
+            test
+        )
     }
 
     @Test func chatCompletionThroughGemini() async throws {

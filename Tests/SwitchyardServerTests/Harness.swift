@@ -129,3 +129,26 @@ func eventually(timeout: Duration = .seconds(3), _ condition: @Sendable () -> Bo
     }
     return condition()
 }
+
+/// Runs `test` against a live gateway whose providers (YAML list entries, given the mock
+/// upstream's port) point at a mock upstream, with the usual test server settings.
+func withGatewayOnMockUpstream(
+    providers: @escaping @Sendable (_ port: Int) -> String,
+    models: String,
+    _ test: @escaping @Sendable (any TestClientProtocol, MockProvider) async throws -> Void
+) async throws {
+    try await withMockUpstream { mock, port in
+        let yaml = """
+            server:
+              port: 0
+              master_key: test-master-key
+              reload_check_interval: off
+            providers:
+            \(providers(port))
+            models:
+            \(models)
+            """
+        let (application, _) = try makeGateway(yaml)
+        try await application.makeApplication().test(.live) { client in try await test(client, mock) }
+    }
+}
