@@ -10,7 +10,10 @@ public struct GatewayRequestContext: RequestContext {
     public var receivedAt: ContinuousClock.Instant
     /// The connection, used to notice a client that goes away during a long request.
     public let channel: any Channel
-    /// Body limit of the current configuration (enforced by ``RequestBodyLimit``).
+    /// The configuration generation this request runs under, taken once by the outermost
+    /// middleware so every later step sees the same one.
+    public var snapshot: RuntimeSnapshot?
+    /// Body limit of the current configuration.
     public var maxBodyBytes: Int = 16 * 1024 * 1024
     /// Set by inference routes: their access log line comes from the gateway's request record.
     public var loggedByGateway = false

@@ -22,6 +22,7 @@ struct RequestMiddleware: RouterMiddleware {
         var context = context
         context.requestID = Self.requestID(from: request)
         let snapshot = runtime.snapshot
+        context.snapshot = snapshot
         context.maxBodyBytes = snapshot.config.server.maxBodyBytes
         context.logger[metadataKey: "request_id"] = .string(context.requestID)
         var response: Response
@@ -149,7 +150,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let runtime: RuntimeHolder
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let authenticator = runtime.snapshot.authenticator
+        let authenticator = (context.snapshot ?? runtime.snapshot).authenticator
         switch authenticator.authenticate(
             authorization: request.headers[.authorization],
             apiKey: request.headers[.init("x-api-key")!]

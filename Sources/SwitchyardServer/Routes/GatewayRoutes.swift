@@ -92,7 +92,7 @@ struct GatewayRoutes {
             dialect: dialect,
             nativeBody: nativeBody
         )
-        switch gateway.prepare(inbound) {
+        switch gateway.prepare(inbound, snapshot: context.snapshot) {
         case .answered(let response):
             return response.hummingbirdResponse()
         case .ready(let prepared):
