@@ -56,7 +56,9 @@ public final class SwitchyardApplication: Sendable {
         self.providerHealth = ProviderHealth()
         let accessLogger = logger
         let access = AccessLogObserver(logger: accessLogger, enabled: { runtime.snapshot.config.server.accessLog })
-        self.gateway = Gateway(runtime: runtime, observer: ObserverList([metrics, providerHealth, access]))
+        self.gateway = Gateway(
+            runtime: runtime, observer: ObserverList([metrics, providerHealth, access]),
+            router: RouterState(settings: config.router, events: metrics))
         if config.server.masterKey == nil {
             logger.warning("no master key configured: the API is open to anyone who can reach \(config.server.host):\(config.server.port)")
         }
@@ -144,6 +146,7 @@ public final class SwitchyardApplication: Sendable {
             logger.warning("configuration warning", metadata: ["detail": .string(warning.description)])
         }
         runtime.replace(with: RuntimeSnapshot(config: loaded.config, adapters: adapters, generation: current.generation + 1))
+        gateway.router.update(settings: loaded.config.router)
         logger.notice(
             "configuration reloaded",
             metadata: [

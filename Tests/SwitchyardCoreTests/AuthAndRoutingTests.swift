@@ -42,8 +42,8 @@ import Testing
             ModelConfig(name: "gpt-4o-mini", provider: "openai"),
             ModelConfig(name: "claude", provider: "anthropic"),
         ])
-        #expect(catalog.route(for: "gpt-4o")?.upstreamModel == "gpt-4o")
-        #expect(catalog.route(for: "gpt4o")?.publicName == "gpt-4o")
+        #expect(catalog.group(for: "gpt-4o")?.deployments.first?.upstreamModel == "gpt-4o")
+        #expect(catalog.group(for: "gpt4o")?.name == "gpt-4o")
         #expect(catalog.suggestions(for: "gpt-4").contains("gpt-4o"))
         #expect(catalog.suggestions(for: "zzzzzzzz").isEmpty)
     }

@@ -54,9 +54,9 @@ enum Node {
         #expect(config.providers[0].apiKey?.description.contains("sk-") == false)
         #expect(config.providers[1].baseURL == "http://10.0.0.5:8000/v1")
         let catalog = ModelCatalog(models: config.models)
-        #expect(catalog.route(for: "g")?.upstreamModel == "gpt-4o")
-        #expect(catalog.route(for: "openai/o3")?.upstreamModel == "o3")
-        #expect(catalog.route(for: "openai/") == nil)
+        #expect(catalog.group(for: "g")?.deployments.first?.upstreamModel == "gpt-4o")
+        #expect(catalog.group(for: "openai/o3")?.deployments.first?.upstreamModel == "o3")
+        #expect(catalog.group(for: "openai/") == nil)
     }
 
     @Test func reportsEveryProblemWithLocationAndHint() {
@@ -135,9 +135,9 @@ enum Node {
         let withKey = ConfigLoader(environment: ["OPENAI_API_KEY": "sk-abc", "GROQ_API_KEY": "gsk"], fileExists: { _ in false }).embeddedDefault()
         #expect(withKey.providers.map(\.name) == ["mock", "openai", "groq"])
         let catalog = ModelCatalog(models: withKey.models)
-        #expect(catalog.route(for: "gpt-4o")?.provider == "openai")
-        #expect(catalog.route(for: "groq/llama-3.1-8b-instant")?.upstreamModel == "llama-3.1-8b-instant")
-        #expect(catalog.route(for: "mock")?.provider == "mock")
+        #expect(catalog.group(for: "gpt-4o")?.owner == "openai")
+        #expect(catalog.group(for: "groq/llama-3.1-8b-instant")?.deployments.first?.upstreamModel == "llama-3.1-8b-instant")
+        #expect(catalog.group(for: "mock")?.owner == "mock")
         let offline = ConfigLoader(environment: [:], fileExists: { _ in false }).embeddedDefault()
         #expect(offline.providers.map(\.name) == ["mock"])
     }

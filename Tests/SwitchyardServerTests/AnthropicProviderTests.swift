@@ -85,12 +85,6 @@ import Testing
 
     @Test func providerErrorsAreMapped() async throws {
         try await withGateway { client, _ in
-            let limited = try await client.execute(
-                uri: "/v1/chat/completions", method: .post, headers: authorized,
-                body: chatBody(#","mock":{"status":429,"retry_after":"9"}"#, model: "claude-test")
-            )
-            #expect(limited.status == .tooManyRequests)
-            #expect(limited.headers[.retryAfter] == "9")
             let overloaded = try await client.execute(
                 uri: "/v1/chat/completions", method: .post, headers: authorized,
                 body: chatBody(#","stream":true,"mock":{"status":529}"#, model: "claude-test")
@@ -102,6 +96,12 @@ import Testing
             )
             #expect(unsupported.status == .badRequest)
             #expect(unsupported.json?["error"]?["code"]?.stringValue == "unsupported_endpoint")
+            let limited = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized,
+                body: chatBody(#","mock":{"status":429,"retry_after":"9"}"#, model: "claude-test")
+            )
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.retryAfter] == "9")
         }
     }
 

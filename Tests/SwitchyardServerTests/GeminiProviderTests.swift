@@ -70,11 +70,6 @@ import Testing
 
     @Test func geminiErrorsAndMidStreamFailures() async throws {
         try await withGateway { client, _ in
-            let limited = try await client.execute(
-                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":429}"#, model: "flash")
-            )
-            #expect(limited.status == .tooManyRequests)
-            #expect(limited.json?["error"]?["message"]?.stringValue?.contains("Mock failure") == true)
             let failing = try await client.execute(
                 uri: "/v1/chat/completions", method: .post, headers: authorized,
                 body: chatBody(#","stream":true,"mock":{"error_after":2}"#, model: "flash")
@@ -82,6 +77,11 @@ import Testing
             let events = sseData(failing.text)
             #expect(events.last == "[DONE]")
             #expect(events.dropLast().last?.contains("\"error\"") == true)
+            let limited = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":429}"#, model: "flash")
+            )
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.json?["error"]?["message"]?.stringValue?.contains("Mock failure") == true)
         }
     }
 

@@ -61,13 +61,8 @@ import Testing
     }
 
     @Test func upstreamErrorsBecomeMappedEnvelopes() async throws {
-        try await withGateway { client, _ in
-            let limited = try await client.execute(
-                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":429,"retry_after":"7"}"#))
-            #expect(limited.status == .tooManyRequests)
-            #expect(limited.headers[.retryAfter] == "7")
-            #expect(limited.json?["error"]?["type"]?.stringValue == "rate_limit_error")
-
+        // Breaker off: these failures are requested per call, not a sick deployment.
+        try await withGateway(extraServer: "router:\n  circuit_breaker: false") { client, _ in
             let serverError = try await client.execute(
                 uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":500}"#))
             #expect(serverError.status == .badGateway)
@@ -82,6 +77,13 @@ import Testing
                 uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"malformed":true}"#))
             #expect(malformed.status == .badGateway)
             #expect(malformed.json?["error"]?["code"]?.stringValue == "upstream_invalid_response")
+
+            // Last: a Retry-After keeps the deployment out of rotation for that long.
+            let limited = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"status":429,"retry_after":"7"}"#))
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.retryAfter] == "7")
+            #expect(limited.json?["error"]?["type"]?.stringValue == "rate_limit_error")
         }
     }
 

@@ -25,6 +25,8 @@ public struct Identity: Sendable, Equatable {
     public var endUser: String?
     public var roles: Set<String>
     public var attributes: [String: String]
+    /// Data-residency restriction: only deployments in these regions may serve this caller.
+    public var allowedRegions: [String]?
 
     public init(
         kind: Kind,

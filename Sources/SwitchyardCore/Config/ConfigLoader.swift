@@ -100,7 +100,7 @@ public struct ConfigLoader: Sendable {
 
 // MARK: - Decoding
 
-private struct Context {
+struct Context {
     let environment: [String: String]
     let fileExists: @Sendable (String) -> Bool
     var diagnostics: [ConfigDiagnostic] = []
@@ -126,8 +126,13 @@ private struct Context {
         if let models = mapping.take("models") {
             config.models = sequence(models, path: "models").compactMap { decodeModel($0.node, path: $0.path) }
         }
-        mapping.finish(known: ["server", "providers", "models"], context: &self)
+        if let router = mapping.take("router") { config.router = decodeRouter(router) }
+        if let rules = mapping.take("routing_rules") {
+            config.routingRules = sequence(rules, path: "routing_rules").compactMap { decodeRule($0.node, path: $0.path) }
+        }
+        mapping.finish(known: ["server", "providers", "models", "router", "routing_rules"], context: &self)
         crossCheck(&config)
+        crossCheckRouting(config)
         return config
     }
 
@@ -386,64 +391,11 @@ private struct Context {
 
     // MARK: Models
 
-    mutating func decodeModel(_ node: ConfigNode, path: String) -> ModelConfig? {
-        guard var mapping = MappingReader(node, path: path, context: &self) else { return nil }
-        let name = mapping.take("name").flatMap { string($0, path: "\(path).name") }
-        let providerNode = mapping.take("provider")
-        let provider = providerNode.flatMap { string($0, path: "\(path).provider") }
-        let upstream = mapping.take("model").flatMap { string($0, path: "\(path).model") }
-        var aliases: [String] = []
-        if let aliasNode = mapping.take("aliases") {
-            aliases = sequence(aliasNode, path: "\(path).aliases").compactMap { string($0.node, path: $0.path) }
-        }
-        mapping.finish(known: ["name", "provider", "model", "aliases"], context: &self)
-        guard let name, !name.isEmpty else {
-            error("\(path) has no 'name'", at: node.location, hint: "the name clients send as 'model', e.g. name: gpt-4o")
-            return nil
-        }
-        guard let provider else {
-            error("model '\(name)' has no 'provider'", at: node.location, hint: "name one of the providers defined under 'providers:'")
-            return nil
-        }
-        if name.dropLast().contains("*") {
-            error("model '\(name)': '*' is only allowed at the end of a name", at: node.location, hint: "use a prefix pattern such as openai/*")
-        }
-        return ModelConfig(
-            name: name,
-            provider: provider,
-            upstreamModel: upstream ?? (name.hasSuffix("*") ? nil : name),
-            aliases: aliases,
-            location: node.location
-        )
-    }
-
     mutating func crossCheck(_ config: inout GatewayConfig) {
         var providerNames: Set<String> = []
         for provider in config.providers {
             if !providerNames.insert(provider.name).inserted {
                 error("provider name '\(provider.name)' is used twice", at: provider.location, hint: "give each provider a unique name")
-            }
-        }
-        var modelNames: [String: ConfigLocation?] = [:]
-        for model in config.models {
-            if config.provider(named: model.provider) == nil {
-                let suggestion = Suggestions.closest(to: model.provider, in: Array(providerNames))
-                error(
-                    "model '\(model.name)' refers to unknown provider '\(model.provider)'",
-                    at: model.location,
-                    hint: suggestion.map { "did you mean '\($0)'?" } ?? "define it under 'providers:' first"
-                )
-            }
-            for name in [model.name] + model.aliases {
-                if let previous = modelNames[name] {
-                    error(
-                        "model name or alias '\(name)' is defined twice",
-                        at: model.location,
-                        hint: previous.map { "first defined at \($0)" } ?? "names and aliases must be unique"
-                    )
-                } else {
-                    modelNames[name] = model.location
-                }
             }
         }
     }
@@ -456,6 +408,14 @@ private struct Context {
             return nil
         }
         return value
+    }
+
+    mutating func number(_ node: ConfigNode, path: String) -> Double? {
+        guard case .scalar(let value, _, _) = node, let number = Double(value.replacingUnderscores()), number.isFinite else {
+            error("\(path) must be a number", at: node.location, hint: "for example 0.5")
+            return nil
+        }
+        return number
     }
 
     mutating func integer(_ node: ConfigNode, path: String) -> Int? {
@@ -526,7 +486,7 @@ private struct Context {
 }
 
 /// Reads a mapping's keys, remembers which were used and reports the unknown ones.
-private struct MappingReader {
+struct MappingReader {
     var entries: [(key: String, keyLocation: ConfigLocation, value: ConfigNode)]
     var used: Set<String> = []
     let path: String

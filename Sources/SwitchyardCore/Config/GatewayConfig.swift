@@ -6,6 +6,10 @@ public struct GatewayConfig: Sendable {
     public var server: ServerSettings
     public var providers: [ProviderConfig]
     public var models: [ModelConfig]
+    /// Router-wide settings (`router:`).
+    public var router = RouterSettings()
+    /// Ordered routing rules (`routing_rules:`).
+    public var routingRules: [RoutingRule] = []
     /// Where the configuration came from (a file path or "embedded default").
     public var source: String
 
@@ -98,15 +102,35 @@ public struct ProviderConfig: Sendable {
     }
 }
 
-/// A public model name and where it is served (`models:` entries).
+/// A public model name (a model group) and the deployments that serve it (`models:` entries).
+///
+/// The short form (`provider` + `model`) is a group of one deployment. Several entries may
+/// share a name with different `version`s; `name@version` pins one, the bare name follows the
+/// default version.
 public struct ModelConfig: Sendable, Equatable {
     /// The name clients send. A trailing `*` makes it a prefix pattern (`openai/*`).
     public var name: String
+    /// The first deployment's provider (the only one for patterns); empty for experiments.
     public var provider: String
     /// The upstream model name; for a pattern, nil means "the part the `*` matched".
     public var upstreamModel: String?
     public var aliases: [String]
     public var location: ConfigLocation?
+    public var deployments: [DeploymentConfig]
+    public var strategy: RoutingStrategyKind = .weighted
+    public var version: String?
+    /// Whether the bare name resolves to this version (else the last version listed).
+    public var isDefaultVersion = false
+    public var deprecation: Deprecation?
+    /// nil: the router's default.
+    public var retry: RetryPolicy?
+    public var fallbacks: [FallbackRule] = []
+    /// Per-attempt timeout (non-streams: the whole answer; streams: until the first event).
+    public var timeout: Duration?
+    /// Streams: longest wait for the first event of an attempt.
+    public var firstTokenTimeout: Duration?
+    public var experiment: ExperimentConfig?
+    public var shadow: ShadowConfig?
 
     public init(name: String, provider: String, upstreamModel: String? = nil, aliases: [String] = [], location: ConfigLocation? = nil) {
         self.name = name
@@ -114,9 +138,16 @@ public struct ModelConfig: Sendable, Equatable {
         self.upstreamModel = upstreamModel
         self.aliases = aliases
         self.location = location
+        self.deployments = []
+        if !name.hasSuffix("*") {
+            deployments = [DeploymentConfig(provider: provider, upstreamModel: upstreamModel ?? name)]
+        }
     }
 
     public var isPattern: Bool { name.hasSuffix("*") }
+
+    /// `name@version` when versioned, else the name.
+    public var qualifiedName: String { version.map { "\(name)@\($0)" } ?? name }
 }
 
 /// Built-in provider types: presets of the OpenAI-compatible adapter with their default base URL.

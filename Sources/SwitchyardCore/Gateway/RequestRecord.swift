@@ -33,6 +33,19 @@ public struct RequestRecord: Sendable {
     /// Whether the upstream failure happened before the first byte (a clean HTTP error).
     public var upstreamError: String?
     public var chunks: Int
+    /// The model group that answered (`name@version` when versioned).
+    public var modelGroup: String?
+    /// The deployment that answered (or was tried last).
+    public var deployment: String?
+    /// Every upstream attempt, in order.
+    public var attempts: [AttemptRecord] = []
+    /// Model groups fallen back to, in order.
+    public var fallbacks: [String] = []
+    public var rule: String?
+    public var experiment: String?
+    public var arm: String?
+    /// A retry or fallback was skipped because the retry budget was spent.
+    public var retryBudgetExhausted = false
 
     public init(requestID: String, endpoint: Endpoint, identity: Identity) {
         self.requestID = requestID
@@ -44,6 +57,44 @@ public struct RequestRecord: Sendable {
         self.duration = .zero
         self.chunks = 0
     }
+}
+
+/// One upstream attempt of a request.
+public struct AttemptRecord: Sendable, Equatable {
+    public var group: String
+    public var deployment: String
+    public var provider: String
+    /// `success`, or the error's code.
+    public var outcome: String
+    public var errorClass: ErrorClass?
+    public var duration: Duration
+
+    public init(group: String, deployment: String, provider: String, outcome: String, errorClass: ErrorClass?, duration: Duration) {
+        self.group = group
+        self.deployment = deployment
+        self.provider = provider
+        self.outcome = outcome
+        self.errorClass = errorClass
+        self.duration = duration
+    }
+}
+
+/// The comparison of a mirrored (shadow) request with the primary one.
+public struct ShadowRecord: Sendable {
+    public var requestID: String
+    public var primaryGroup: String
+    public var shadowGroup: String
+    public var shadowDeployment: String?
+    /// `success` or the shadow's error code.
+    public var outcome: String
+    public var primaryOutcome: String
+    public var shadowDuration: Duration
+    public var primaryDuration: Duration?
+    public var shadowUsage: TokenUsage?
+    public var primaryUsage: TokenUsage?
+    /// Cosine similarity of the two answers' word counts, 0...1 (when both succeeded).
+    public var similarity: Double?
+    public var exactMatch: Bool
 }
 
 /// The API dialect a client speaks; responses and errors are encoded in it.
@@ -60,6 +111,12 @@ public enum ClientDialect: String, Sendable {
 /// Receives every finished ``RequestRecord`` (metrics, access log, later the usage ledger).
 public protocol RequestObserver: Sendable {
     func requestFinished(_ record: RequestRecord)
+    /// A shadow request finished and was compared with its primary.
+    func shadowFinished(_ record: ShadowRecord)
+}
+
+extension RequestObserver {
+    public func shadowFinished(_ record: ShadowRecord) {}
 }
 
 /// Fans a record out to several observers.
@@ -68,5 +125,8 @@ public struct ObserverList: RequestObserver {
     public init(_ observers: [any RequestObserver]) { self.observers = observers }
     public func requestFinished(_ record: RequestRecord) {
         for observer in observers { observer.requestFinished(record) }
+    }
+    public func shadowFinished(_ record: ShadowRecord) {
+        for observer in observers { observer.shadowFinished(record) }
     }
 }

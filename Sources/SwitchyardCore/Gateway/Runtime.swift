@@ -7,6 +7,7 @@ import Synchronization
 public final class RuntimeSnapshot: Sendable {
     public let config: GatewayConfig
     public let catalog: ModelCatalog
+    public let planner: RoutePlanner
     public let adapters: [String: any ProviderAdapter]
     public let scrubber: SecretScrubber
     public let authenticator: MasterKeyAuthenticator
@@ -15,7 +16,8 @@ public final class RuntimeSnapshot: Sendable {
 
     public init(config: GatewayConfig, adapters: [String: any ProviderAdapter], generation: Int) {
         self.config = config
-        self.catalog = ModelCatalog(models: config.models)
+        self.catalog = ModelCatalog(models: config.models, router: config.router)
+        self.planner = RoutePlanner(config: config, catalog: catalog)
         self.adapters = adapters
         var secrets = config.providers.compactMap(\.apiKey) + config.providers.flatMap { $0.headers.map(\.value) }
         secrets += config.providers.flatMap { [$0.awsSecretAccessKey, $0.awsSessionToken].compactMap { $0 } }

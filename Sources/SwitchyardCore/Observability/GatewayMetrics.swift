@@ -7,11 +7,12 @@ import Synchronization
 /// Metric handles are created once per label combination and cached, so recording a request
 /// costs a dictionary lookup per metric rather than a registry lookup. Label values are
 /// bounded: models are the configured public names, never arbitrary client input.
-public final class GatewayMetrics: RequestObserver, Sendable {
+public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendable {
     private let factory: any MetricsFactory
     private let counters = Mutex<[String: Counter]>([:])
     private let timers = Mutex<[String: Timer]>([:])
     private let recorders = Mutex<[String: Recorder]>([:])
+    private let gauges = Mutex<[String: Gauge]>([:])
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -105,6 +106,57 @@ public final class GatewayMetrics: RequestObserver, Sendable {
         }
         if let reason = record.upstreamError {
             counter("switchyard_upstream_errors_total", [("provider", provider), ("reason", reason)]).increment()
+        }
+        recordRouting(record)
+    }
+
+    /// Router decisions: attempts per deployment and outcome, fallbacks, experiment arms.
+    private func recordRouting(_ record: RequestRecord) {
+        for attempt in record.attempts {
+            counter(
+                "switchyard_router_attempts_total",
+                [("model_group", attempt.group), ("deployment", attempt.deployment), ("outcome", attempt.errorClass?.rawValue ?? "success")]
+            ).increment()
+        }
+        if record.attempts.count > 1 + record.fallbacks.count {
+            counter("switchyard_router_retries_total", [("model_group", record.attempts[0].group)])
+                .increment(by: record.attempts.count - 1 - record.fallbacks.count)
+        }
+        var from = record.attempts.first?.group ?? record.modelGroup ?? "none"
+        for target in record.fallbacks {
+            counter("switchyard_router_fallbacks_total", [("from", from), ("to", target)]).increment()
+            from = target
+        }
+        if record.retryBudgetExhausted {
+            counter("switchyard_router_retry_budget_exhausted_total", []).increment()
+        }
+        if let experiment = record.experiment, let arm = record.arm {
+            counter("switchyard_experiment_requests_total", [("experiment", experiment), ("arm", arm), ("outcome", record.outcome.rawValue)])
+                .increment()
+        }
+    }
+
+    public func breakerChanged(deployment: String, state: CircuitBreaker.State) {
+        gauge("switchyard_circuit_breaker_state", [("deployment", deployment)]).record(state.gaugeValue)
+        counter("switchyard_circuit_breaker_transitions_total", [("deployment", deployment), ("to", state.rawValue)]).increment()
+    }
+
+    public func shadowFinished(_ record: ShadowRecord) {
+        let dimensions = [("model_group", record.primaryGroup), ("shadow_model_group", record.shadowGroup)]
+        counter("switchyard_shadow_requests_total", dimensions + [("outcome", record.outcome)]).increment()
+        timer("switchyard_shadow_duration_seconds", dimensions).recordNanoseconds(record.shadowDuration.nanoseconds)
+        if let similarity = record.similarity {
+            recorder("switchyard_shadow_similarity", dimensions).record(similarity)
+        }
+    }
+
+    public func gauge(_ label: String, _ dimensions: [(String, String)]) -> Gauge {
+        let key = Self.key(label, dimensions)
+        return gauges.withLock { cache in
+            if let existing = cache[key] { return existing }
+            let created = Gauge(label: label, dimensions: dimensions, factory: factory)
+            cache[key] = created
+            return created
         }
     }
 

@@ -1,43 +1,87 @@
-/// Resolves the model name a client sends to the provider and upstream model that serve it.
-///
-/// Exact names and aliases are looked up in a dictionary; prefix patterns (`openai/*`) are
-/// tried longest first. Built once per configuration snapshot.
-public struct ModelCatalog: Sendable {
-    /// Where a request for a model goes.
-    public struct Route: Sendable, Equatable {
-        /// The configured public name (an alias resolves to its model's name).
-        public var publicName: String
-        public var provider: String
-        public var upstreamModel: String
+/// A model group as the router uses it: its deployments and policies, defaults resolved.
+public struct ModelGroup: Sendable {
+    /// The public name (without version).
+    public let name: String
+    public let version: String?
+    public let deployments: [DeploymentConfig]
+    public let strategy: RoutingStrategyKind
+    public let retry: RetryPolicy
+    public let fallbacks: [FallbackRule]
+    public let timeout: Duration?
+    public let firstTokenTimeout: Duration?
+    public let experiment: ExperimentConfig?
+    public let shadow: ShadowConfig?
+    public let deprecation: Deprecation?
+
+    init(_ model: ModelConfig, deployments: [DeploymentConfig]? = nil, name: String? = nil, router: RouterSettings) {
+        self.name = name ?? model.name
+        self.version = name == nil ? model.version : nil
+        self.deployments = deployments ?? model.deployments
+        self.strategy = model.strategy
+        self.retry = model.retry ?? router.retry
+        self.fallbacks = model.fallbacks
+        self.timeout = model.timeout ?? router.timeout
+        self.firstTokenTimeout = model.firstTokenTimeout ?? router.firstTokenTimeout
+        self.experiment = model.experiment
+        self.shadow = model.shadow
+        self.deprecation = model.deprecation
     }
 
-    private var exact: [String: Route] = [:]
-    private var patterns: [(prefix: String, provider: String, upstream: String?)] = []
-    /// Concrete public names in configuration order (for `GET /v1/models`).
+    /// `name@version` when versioned.
+    public var qualifiedName: String { version.map { "\(name)@\($0)" } ?? name }
+
+    /// The provider named in listings (`owned_by`).
+    public var owner: String { deployments.first?.provider ?? "switchyard" }
+}
+
+/// Resolves the model name a client sends to its model group.
+///
+/// Exact names, `name@version` and aliases are looked up in a dictionary; prefix patterns
+/// (`openai/*`) are tried longest first and yield a one-deployment group. Built once per
+/// configuration snapshot.
+public struct ModelCatalog: Sendable {
+    private var exact: [String: ModelGroup] = [:]
+    private var patterns: [(prefix: String, model: ModelConfig)] = []
+    private let router: RouterSettings
+    /// Public names in configuration order (for `GET /v1/models`).
     public private(set) var listedModels: [(name: String, provider: String)] = []
 
-    public init(models: [ModelConfig]) {
-        for model in models {
-            if model.isPattern {
-                patterns.append((String(model.name.dropLast()), model.provider, model.upstreamModel))
-                continue
-            }
-            let route = Route(publicName: model.name, provider: model.provider, upstreamModel: model.upstreamModel ?? model.name)
-            exact[model.name] = route
-            listedModels.append((model.name, model.provider))
-            for alias in model.aliases {
-                exact[alias] = route
-                listedModels.append((alias, model.provider))
+    public init(models: [ModelConfig], router: RouterSettings = RouterSettings()) {
+        self.router = router
+        var byName: [String: [ModelConfig]] = [:]
+        var order: [String] = []
+        for model in models where !model.isPattern {
+            if byName[model.name] == nil { order.append(model.name) }
+            byName[model.name, default: []].append(model)
+        }
+        for model in models where model.isPattern {
+            patterns.append((String(model.name.dropLast()), model))
+        }
+        for name in order {
+            let versions = byName[name]!
+            let defaultVersion = versions.first(where: \.isDefaultVersion) ?? versions.last!
+            let bare = ModelGroup(defaultVersion, router: router)
+            exact[name] = bare
+            listedModels.append((name, bare.owner))
+            for model in versions {
+                let group = ModelGroup(model, router: router)
+                exact[model.qualifiedName] = group
+                if model.version != nil { listedModels.append((model.qualifiedName, group.owner)) }
+                for alias in model.aliases {
+                    exact[alias] = group
+                    listedModels.append((alias, group.owner))
+                }
             }
         }
         patterns.sort { $0.prefix.count > $1.prefix.count }
     }
 
-    public func route(for model: String) -> Route? {
-        if let route = exact[model] { return route }
+    public func group(for model: String) -> ModelGroup? {
+        if let group = exact[model] { return group }
         for pattern in patterns where model.hasPrefix(pattern.prefix) && model.count > pattern.prefix.count {
             let rest = String(model.dropFirst(pattern.prefix.count))
-            return Route(publicName: model, provider: pattern.provider, upstreamModel: pattern.upstream ?? rest)
+            let deployment = DeploymentConfig(provider: pattern.model.provider, upstreamModel: pattern.model.upstreamModel ?? rest)
+            return ModelGroup(pattern.model, deployments: [deployment], name: model, router: router)
         }
         return nil
     }

@@ -30,6 +30,9 @@ public struct OpenAIStreamRelay: Sendable {
     /// The upstream itself speaks Anthropic and so does the client: events are forwarded byte
     /// for byte while usage, errors and the end are watched.
     public var anthropicPassthrough = false
+    /// Collect the answer's text (up to 64 KiB) for comparisons such as shadow traffic.
+    public var captureText = false
+    public private(set) var capturedText = ""
 
     public init(forwardUsageChunk: Bool, provider: String) {
         self.forwardUsageChunk = forwardUsageChunk
@@ -64,7 +67,7 @@ public struct OpenAIStreamRelay: Sendable {
         // bytes means neither can be a top-level member, so the event is forwarded after a
         // cheap shape check instead of a full parse. The first event is always parsed (for the
         // response model) and so is anything the prefilter cannot rule out.
-        if responseModel != nil, anthropic == nil, !Self.mayCarryUsageOrError(event.data) {
+        if responseModel != nil, anthropic == nil, !captureText, !Self.mayCarryUsageOrError(event.data) {
             guard Self.looksLikeObject(event.data) else {
                 fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
                 return
@@ -94,6 +97,11 @@ public struct OpenAIStreamRelay: Sendable {
             return
         }
         if responseModel == nil { responseModel = scan.string("model") }
+        if captureText, capturedText.utf8.count < 65_536,
+            let text = scan.value("choices")?.arrayValue?.first?["delta"]?["content"]?.stringValue
+        {
+            capturedText += text
+        }
         if let member = scan.member("usage"), member.kind == .object, let reported = TokenUsage(openAIResponse: scan) {
             usage = reported
             if !forwardUsageChunk, scan.isEmptyArray("choices") { return }
@@ -123,6 +131,8 @@ public struct OpenAIStreamRelay: Sendable {
             usage = Self.anthropicUsage(data["usage"], previous: usage)
         case "message_stop":
             state = .done
+        case "content_block_delta":
+            if captureText, capturedText.utf8.count < 65_536, let text = data["delta"]?["text"]?.stringValue { capturedText += text }
         default:
             break
         }

@@ -57,7 +57,7 @@ struct GatewayRoutes {
         if raw["max_tokens"] == nil { raw["max_tokens"] = 1 }
         let translated = try AnthropicRequestTranslator.translate(JSONValue.object(raw).serializedBytes())
         let catalog = runtime.snapshot.catalog
-        guard catalog.route(for: translated.model) != nil else {
+        guard catalog.group(for: translated.model) != nil else {
             throw GatewayError.modelNotFound(translated.model, suggestions: catalog.suggestions(for: translated.model))
         }
         return GatewayResponse.json(["input_tokens": JSONValue(AnthropicRequestTranslator.estimateInputTokens(translated))])
@@ -82,6 +82,10 @@ struct GatewayRoutes {
         for name in ["traceparent", "tracestate", "anthropic-beta"] {
             if let value = request.headers[HTTPField.Name(name)!] { propagated.append(HeaderField(name, value)) }
         }
+        var headers: [HeaderField] = []
+        if context.snapshot?.planner.needsHeaders == true {
+            for field in request.headers { headers.append(HeaderField(field.name.canonicalName, field.value)) }
+        }
         let inbound = Gateway.Inbound(
             endpoint: endpoint,
             body: body,
@@ -90,7 +94,8 @@ struct GatewayRoutes {
             receivedAt: context.receivedAt,
             propagatedHeaders: propagated,
             dialect: dialect,
-            nativeBody: nativeBody
+            nativeBody: nativeBody,
+            headers: headers
         )
         switch gateway.prepare(inbound, snapshot: context.snapshot) {
         case .answered(let response):
@@ -120,10 +125,10 @@ struct GatewayRoutes {
 
     func retrieveModel(_ id: String) throws -> Response {
         let catalog = runtime.snapshot.catalog
-        guard !id.isEmpty, let route = catalog.route(for: id) else {
+        guard !id.isEmpty, let group = catalog.group(for: id) else {
             throw GatewayError.modelNotFound(id, suggestions: catalog.suggestions(for: id))
         }
-        return GatewayResponse.json(["id": .string(id), "object": "model", "created": 0, "owned_by": .string(route.provider)])
+        return GatewayResponse.json(["id": .string(id), "object": "model", "created": 0, "owned_by": .string(group.owner)])
             .hummingbirdResponse()
     }
 }

@@ -33,6 +33,14 @@ public struct MockBehaviour: Sendable, Equatable {
     public var content: String? = nil
     /// Embedding dimensions when the request does not ask for a number.
     public var embeddingDimensions: Int = 8
+    /// Fail this share of requests (percent, drawn from a seeded generator) with `failStatus`.
+    public var failPercent: Double = 0
+    /// Fail the first N requests this mock receives with `failStatus`.
+    public var failFirst: Int = 0
+    /// Status for `failPercent` and `failFirst`. Default 503.
+    public var failStatus: Int = 503
+    /// Seed of the generator behind `failPercent`.
+    public var seed: UInt64 = 42
 
     public init() {}
 
@@ -53,6 +61,10 @@ public struct MockBehaviour: Sendable, Equatable {
         case "tool_calls": toolCalls = min(max(1, number ?? toolCalls), 16)
         case "content": content = value
         case "embedding_dimensions": embeddingDimensions = min(max(1, number ?? embeddingDimensions), 4096)
+        case "fail_percent": failPercent = min(max(0, Double(value) ?? failPercent), 100)
+        case "fail_first": failFirst = max(0, number ?? failFirst)
+        case "fail_status": failStatus = number.flatMap { (400...599).contains($0) ? $0 : nil } ?? failStatus
+        case "seed": seed = UInt64(value) ?? seed
         default: break
         }
     }

@@ -18,11 +18,13 @@ public final class MockProvider: Sendable {
     /// When set, requests must carry `Authorization: Bearer <key>` or get 401.
     public let requiredAPIKey: String?
     private let state = Mutex(MockStats())
+    private let random: Mutex<SplitMix64>
 
     public init(defaults: MockBehaviour = MockBehaviour(), models: [String] = ["mock-gpt", "mock-embedding"], requiredAPIKey: String? = nil) {
         self.defaults = defaults
         self.models = models
         self.requiredAPIKey = requiredAPIKey
+        self.random = Mutex(SplitMix64(seed: defaults.seed))
     }
 
     /// What the mock has seen so far.
@@ -33,6 +35,17 @@ public final class MockProvider: Sendable {
     func recordStreamEnd(cancelled: Bool) {
         state.withLock { stats in
             if cancelled { stats.cancelledStreams += 1 } else { stats.completedStreams += 1 }
+        }
+    }
+
+    /// `fail_first` / `fail_percent`: turns this request into a failure when its turn has come.
+    private func applyPlannedFailure(_ behaviour: inout MockBehaviour) {
+        guard behaviour.status == nil else { return }
+        let number = state.withLock { $0.requests }
+        if number <= behaviour.failFirst
+            || (behaviour.failPercent > 0 && random.withLock { Double.random(in: 0..<100, using: &$0) } < behaviour.failPercent)
+        {
+            behaviour.status = behaviour.failStatus
         }
     }
 
@@ -140,6 +153,7 @@ public final class MockProvider: Sendable {
             return errorPlan(status: 400, type: "invalid_request_error", code: "invalid_json", message: "Invalid JSON: \(error).")
         }
         if let mock = request["mock"]?.objectValue { behaviour.apply(mock) }
+        applyPlannedFailure(&behaviour)
         if let status = behaviour.status, status >= 400 {
             var plan = errorPlan(status: status, type: Self.errorType(for: status), code: nil, message: "Mock failure with status \(status).")
             if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
@@ -216,6 +230,7 @@ public final class MockProvider: Sendable {
             return geminiError(status: 400, message: "Invalid JSON payload received.")
         }
         if let mock = request["mock"]?.objectValue { behaviour.apply(mock) }
+        applyPlannedFailure(&behaviour)
         if let status = behaviour.status, status >= 400 {
             var plan = geminiError(status: status, message: "Mock failure with status \(status).")
             if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
@@ -304,6 +319,7 @@ public final class MockProvider: Sendable {
             return bedrockError(status: 400, type: "ValidationException", message: "Malformed input request.")
         }
         if let mock = request["mock"]?.objectValue { behaviour.apply(mock) }
+        applyPlannedFailure(&behaviour)
         if let status = behaviour.status, status >= 400 {
             let type = status == 429 ? "ThrottlingException" : status >= 500 ? "InternalServerException" : "ValidationException"
             var plan = bedrockError(status: status, type: type, message: "Mock failure with status \(status).")
@@ -409,6 +425,7 @@ public final class MockProvider: Sendable {
             return errorPlan(status: 400, type: "invalid_request_error", code: nil, message: "invalid request: body is not JSON")
         }
         if let mock = request["mock"]?.objectValue { behaviour.apply(mock) }
+        applyPlannedFailure(&behaviour)
         if let status = behaviour.status, status >= 400 {
             let message: JSONValue = ["message": .string("Mock failure with status \(status).")]
             var plan = Plan(

@@ -1,0 +1,349 @@
+import NIOCore
+
+/// What must happen once an attempt that reached the client is over: the router learns the
+/// outcome (health, latency, capacity) and a pending shadow comparison gets the primary's
+/// answer. Runs once, from the non-streaming path or the end of the stream.
+struct AttemptCompletion: Sendable {
+    let router: RouterState
+    let lease: DeploymentLease
+    /// Seconds to the first event (streams) or the whole answer.
+    let latency: Double
+    let shadow: ShadowComparison?
+
+    func finish(record: RequestRecord, text: String?) {
+        switch record.outcome {
+        case .success:
+            router.finish(lease, outcome: .success(latency: latency, tokens: record.usage?.totalTokens ?? 0))
+        case .streamError, .error:
+            router.finish(lease, outcome: .failure(.serverError, retryAfter: nil))
+        case .clientDisconnected:
+            router.finish(lease, outcome: .cancelled)
+        }
+        shadow?.primaryFinished(record: record, text: text)
+    }
+}
+
+extension Gateway {
+    /// Runs the attempt loop and returns the response or stream to send back.
+    public func execute(_ prepared: Prepared) async -> GatewayResponse {
+        var record = prepared.record
+        let inbound = prepared.inbound
+        let plan = prepared.plan
+        let snapshot = prepared.snapshot
+        let deadline = inbound.receivedAt + snapshot.config.server.requestTimeout
+        router.recordRequest()
+
+        let shadow: ShadowComparison? = plan.shadow.flatMap { config in
+            guard router.random() < config.sampleRate, let group = snapshot.catalog.group(for: config.model) else { return nil }
+            return ShadowComparison.start(
+                group: group, primaryGroup: plan.group.qualifiedName, request: prepared.request, inbound: inbound, snapshot: snapshot,
+                router: router, observer: observer, deadline: deadline)
+        }
+
+        var group = plan.group
+        var failed: Set<String> = []
+        var retries = 0
+        var fallbackPosition = 0
+        var lastUpstreamError: GatewayError?
+        var headers = plan.headers
+        if let rule = plan.rule { headers.append(HeaderField("x-switchyard-rule", rule)) }
+
+        func finishFailed(_ error: GatewayError) -> GatewayResponse {
+            shadow?.primaryFailed(error)
+            var response = fail(error, record: &record, receivedAt: inbound.receivedAt, headers: headers)
+            response.headers.append(HeaderField("x-switchyard-attempts", String(record.attempts.count)))
+            return response
+        }
+
+        while true {
+            if Task.isCancelled { return finishFailed(Self.gatewayError(from: CancellationError())) }
+            let errorClass: ErrorClass
+            let pick = router.pick(group, features: plan.features, regions: plan.regions, failed: failed) { snapshot.adapters[$0] != nil }
+            switch pick {
+            case .none(let error, _):
+                if record.provider == nil { record.provider = group.owner }
+                // Nothing can serve: fall back, or report the last real upstream error
+                // (a provider's 429 explains more than "at capacity").
+                errorClass = ErrorClass.of(error)
+                if lastUpstreamError == nil || errorClass == .contextLength { lastUpstreamError = error }
+            case .deployment(let lease, _):
+                let deployment = lease.deployment
+                record.provider = deployment.provider
+                record.servedModel = deployment.upstreamModel
+                record.deployment = deployment.id
+                record.modelGroup = group.qualifiedName
+                let attemptStart = ContinuousClock.now
+                var attemptHeaders = headers
+                attemptHeaders.append(HeaderField("x-switchyard-deployment", deployment.id))
+                attemptHeaders.append(HeaderField("x-switchyard-attempts", String(record.attempts.count + 1)))
+                if !record.fallbacks.isEmpty { attemptHeaders.append(HeaderField("x-switchyard-fallback-from", plan.group.qualifiedName)) }
+                var attemptRecord = record
+                attemptRecord.attempts.append(
+                    AttemptRecord(
+                        group: group.qualifiedName, deployment: deployment.id, provider: deployment.provider, outcome: "success", errorClass: nil,
+                        duration: .zero))
+                let timeout = Self.attemptTimeout(group: group, stream: prepared.isStream, deadline: deadline)
+                do {
+                    let attempt = Attempt(
+                        gateway: self, prepared: prepared, lease: lease, group: group, record: attemptRecord, headers: attemptHeaders,
+                        deadline: deadline, shadow: shadow)
+                    return try await Self.withAttemptTimeout(timeout, provider: deployment.provider) { try await attempt.run() }
+                } catch {
+                    let mapped = Self.gatewayError(from: error)
+                    if mapped.status == 499 {
+                        router.finish(lease, outcome: .cancelled)
+                        record.attempts = attemptRecord.attempts
+                        return finishFailed(mapped)
+                    }
+                    errorClass = ErrorClass.of(mapped)
+                    router.finish(lease, outcome: .failure(errorClass, retryAfter: Self.retryAfter(mapped)))
+                    attemptRecord.attempts[attemptRecord.attempts.count - 1].outcome = mapped.metricLabel
+                    attemptRecord.attempts[attemptRecord.attempts.count - 1].errorClass = errorClass
+                    attemptRecord.attempts[attemptRecord.attempts.count - 1].duration = .now - attemptStart
+                    record.attempts = attemptRecord.attempts
+                    record.upstreamError = mapped.metricLabel
+                    lastUpstreamError = mapped
+                    failed.insert(deployment.id)
+                }
+
+                // Retry inside the group while the policy, the budget and the deadline allow.
+                if group.retry.on.contains(errorClass), retries < group.retry.attempts, ContinuousClock.now < deadline {
+                    let candidates = router.evaluate(group, features: plan.features, regions: plan.regions) { snapshot.adapters[$0] != nil }
+                    let usable = candidates.filter { $0.excluded == nil }
+                    if !usable.isEmpty {
+                        if router.withdrawRetry() {
+                            retries += 1
+                            // Another deployment can take it at once; the same one gets a backoff.
+                            if !usable.contains(where: { !failed.contains($0.deployment.id) }) {
+                                let pause = Self.backoff(retry: retries, policy: group.retry, random: router.random())
+                                if ContinuousClock.now + pause >= deadline { return finishFailed(mapped(lastUpstreamError)) }
+                                do { try await Task.sleep(for: pause) } catch { return finishFailed(Self.gatewayError(from: error)) }
+                            }
+                            continue
+                        }
+                        record.retryBudgetExhausted = true
+                        return finishFailed(mapped(lastUpstreamError))
+                    }
+                }
+            }
+
+            // Fall back to the next group in the chain that handles this class of error.
+            guard
+                let index = plan.group.fallbacks.indices.first(where: { $0 >= fallbackPosition && plan.group.fallbacks[$0].on.contains(errorClass) }),
+                let next = snapshot.catalog.group(for: plan.group.fallbacks[index].model)
+            else {
+                return finishFailed(mapped(lastUpstreamError))
+            }
+            guard router.withdrawRetry() else {
+                record.retryBudgetExhausted = true
+                return finishFailed(mapped(lastUpstreamError))
+            }
+            fallbackPosition = index + 1
+            record.fallbacks.append(next.qualifiedName)
+            group = next
+            failed = []
+            retries = 0
+        }
+    }
+
+    private func mapped(_ error: GatewayError?) -> GatewayError {
+        error ?? .internalError("The router found no deployment to try.")
+    }
+
+    static func retryAfter(_ error: GatewayError) -> Duration? {
+        guard let value = error.headers.first(where: { $0.name.lowercased() == "retry-after" })?.value, let seconds = Double(value), seconds >= 0
+        else { return nil }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    /// Exponential backoff with equal jitter: half the step plus a random half.
+    static func backoff(retry: Int, policy: RetryPolicy, random: Double) -> Duration {
+        let base = durationSeconds(policy.backoff) * Double(1 << min(retry - 1, 16))
+        let step = min(base, durationSeconds(policy.maxBackoff))
+        return .milliseconds(Int64((step / 2 + step / 2 * random) * 1000))
+    }
+
+    /// The time an attempt may take until it is committed to the client (the whole answer,
+    /// or a stream's first event), bounded by the overall deadline.
+    static func attemptTimeout(group: ModelGroup, stream: Bool, deadline: ContinuousClock.Instant) -> (Duration, code: String)? {
+        var limit: (Duration, code: String)? = group.timeout.map { ($0, "attempt_timeout") }
+        if stream, let firstToken = group.firstTokenTimeout, limit == nil || firstToken < limit!.0 {
+            limit = (firstToken, "first_token_timeout")
+        }
+        return limit
+    }
+
+    static func withAttemptTimeout(
+        _ limit: (Duration, code: String)?, provider: String, _ operation: @escaping @Sendable () async throws -> GatewayResponse
+    ) async throws -> GatewayResponse {
+        guard let (timeout, code) = limit else { return try await operation() }
+        return try await withThrowingTaskGroup(of: GatewayResponse?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            if let first = try await group.next(), let response = first { return response }
+            group.cancelAll()
+            // The attempt may have completed at the same moment: its answer wins over the timeout.
+            if let late = try? await group.next(), let response = late { return response }
+            let what = code == "first_token_timeout" ? "send a first token" : "answer"
+            throw GatewayError(
+                status: 504, type: "timeout_error", code: code,
+                message: "Provider '\(provider)' did not \(what) within \(timeout.formattedForMessages).")
+        }
+    }
+}
+
+extension Duration {
+    /// `250ms`, `1.5s`.
+    var formattedForMessages: String {
+        let value = durationSeconds(self)
+        return value < 1 ? "\(Int((value * 1000).rounded()))ms" : "\(value)s"
+    }
+}
+
+/// One upstream attempt: build the body for the chosen deployment, send it, and either
+/// return the client's response (complete, or a stream whose first event is ready) or throw
+/// the error that decides about retries and fallbacks.
+struct Attempt: Sendable {
+    let gateway: Gateway
+    let prepared: Gateway.Prepared
+    let lease: DeploymentLease
+    let group: ModelGroup
+    let record: RequestRecord
+    let headers: [HeaderField]
+    let deadline: ContinuousClock.Instant
+    let shadow: ShadowComparison?
+
+    func run() async throws -> GatewayResponse {
+        var record = self.record
+        let inbound = prepared.inbound
+        let request = prepared.request
+        let snapshot = prepared.snapshot
+        let deployment = lease.deployment
+        let provider = deployment.provider
+        guard let adapter = snapshot.adapters[provider] else {
+            throw GatewayError.internalError("No adapter is running for provider '\(provider)'.")
+        }
+        // Same dialect on both sides: forward the client's bytes, only the model renamed.
+        let passthrough = inbound.dialect != .openAI && adapter.nativeDialect == inbound.dialect && inbound.nativeBody != nil
+        var upstreamBody = request.upstreamBody(upstreamModel: deployment.upstreamModel)
+        if passthrough, let native = inbound.nativeBody, let scan = try? JSONObjectScan(Array(buffer: native)) {
+            upstreamBody = scan.rewriting([("model", JSONWriter.quoted(deployment.upstreamModel))])
+        }
+        var upstreamRequest = UpstreamRequest(
+            endpoint: inbound.endpoint,
+            body: ByteBuffer(bytes: upstreamBody),
+            stream: request.stream,
+            model: deployment.upstreamModel,
+            requestID: inbound.requestID,
+            deadline: deadline,
+            propagatedHeaders: inbound.propagatedHeaders
+        )
+        if passthrough { upstreamRequest.bodyDialect = inbound.dialect }
+        let upstreamStart = ContinuousClock.now
+        let response: UpstreamResponse
+        do {
+            response = try await adapter.send(upstreamRequest)
+        } catch {
+            throw Gateway.gatewayError(from: error)
+        }
+        var headers = self.headers
+        headers.append(HeaderField("x-switchyard-provider", provider))
+        headers.append(HeaderField("x-switchyard-model", deployment.upstreamModel))
+        if let upstreamID = response.header("x-request-id") {
+            headers.append(HeaderField("x-upstream-request-id", upstreamID))
+        }
+
+        guard (200..<300).contains(response.status) else {
+            let body = (try? await response.body.collect(upTo: 1024 * 1024)) ?? ByteBuffer()
+            throw UpstreamErrorMapper.map(
+                status: response.status,
+                body: Array(buffer: body),
+                headers: response.headers,
+                provider: provider,
+                scrubber: snapshot.scrubber
+            )
+        }
+
+        if !request.stream {
+            let body: ByteBuffer
+            do {
+                body = try await response.body.collect(upTo: gateway.maximumUpstreamBodyBytes)
+            } catch {
+                throw Gateway.gatewayError(from: error)
+            }
+            guard let scan = try? JSONObjectScan(Array(buffer: body)) else {
+                throw GatewayError.upstreamUnavailable(
+                    "Provider '\(provider)' returned a response that is not a JSON object.",
+                    code: "upstream_invalid_response"
+                )
+            }
+            record.usage = TokenUsage(openAIResponse: scan)
+            var clientBody = body
+            if passthrough {
+                record.usage = OpenAIStreamRelay.anthropicUsage(scan.value("usage"), previous: nil)
+            } else if inbound.dialect == .anthropic {
+                let message = try AnthropicResponseTranslator.message(fromOpenAI: scan.bytes, requestID: inbound.requestID)
+                clientBody = ByteBuffer(bytes: message.serializedBytes())
+            }
+            record.status = 200
+            record.upstreamDuration = .now - upstreamStart
+            record.duration = .now - inbound.receivedAt
+            let completion = AttemptCompletion(
+                router: gateway.router, lease: lease, latency: durationSeconds(.now - upstreamStart), shadow: shadow)
+            completion.finish(record: record, text: shadow == nil ? nil : ShadowComparison.answerText(scan, anthropic: passthrough))
+            gateway.observer.requestFinished(record)
+            headers.append(HeaderField("content-type", "application/json"))
+            return GatewayResponse(status: 200, headers: headers, body: .buffer(clientBody))
+        }
+
+        // Streaming: hold the response until the first event is ready, so that a provider that
+        // fails before producing anything still gets a proper HTTP error (and can be retried).
+        var relay = OpenAIStreamRelay(forwardUsageChunk: request.clientWantsUsage, provider: provider)
+        relay.captureText = shadow != nil
+        if passthrough {
+            relay.anthropicPassthrough = true
+        } else if inbound.dialect == .anthropic {
+            relay.anthropic = AnthropicStreamEncoder(requestID: inbound.requestID)
+        }
+        var iterator = response.body.makeAsyncIterator()
+        var pending = ByteBuffer()
+        var upstreamEnded = false
+        do {
+            while pending.readableBytes == 0 && relay.state == .streaming {
+                guard let chunk = try await iterator.next() else {
+                    upstreamEnded = true
+                    _ = relay.finishUpstream()
+                    break
+                }
+                relay.consume(chunk, into: &pending)
+            }
+        } catch {
+            throw Gateway.streamFailure(error, provider: provider)
+        }
+        if pending.readableBytes == 0 {
+            throw relay.upstreamError
+                ?? .upstreamUnavailable("Provider '\(provider)' ended the stream without sending any event.", code: "upstream_empty_stream")
+        }
+        record.timeToFirstToken = .now - inbound.receivedAt
+        headers.append(HeaderField("content-type", "text/event-stream"))
+        headers.append(HeaderField("cache-control", "no-cache"))
+        headers.append(HeaderField("x-accel-buffering", "no"))
+        let stream = GatewayStream(
+            relay: relay,
+            iterator: iterator,
+            pending: pending,
+            upstreamEnded: upstreamEnded,
+            record: record,
+            receivedAt: inbound.receivedAt,
+            upstreamStart: upstreamStart,
+            provider: provider,
+            observer: gateway.observer,
+            completion: AttemptCompletion(router: gateway.router, lease: lease, latency: durationSeconds(.now - upstreamStart), shadow: shadow)
+        )
+        return GatewayResponse(status: 200, headers: headers, body: .stream(stream))
+    }
+}

@@ -1,0 +1,83 @@
+import NIOCore
+
+/// The rest of a stream after its first event: forwards upstream events to the client.
+public struct GatewayStream: Sendable {
+    var relay: OpenAIStreamRelay
+    var iterator: ByteStream.AsyncIterator
+    var pending: ByteBuffer
+    var upstreamEnded: Bool
+    var record: RequestRecord
+    let receivedAt: ContinuousClock.Instant
+    let upstreamStart: ContinuousClock.Instant
+    let provider: String
+    let observer: any RequestObserver
+    let completion: AttemptCompletion
+
+    /// Writes the stream through `emit` until it ends. Never throws: an upstream failure
+    /// becomes an error event, a client that goes away (emit throws, or the task is
+    /// cancelled) stops the upstream call. The request record is emitted in every case.
+    public consuming func run(_ emit: (ByteBuffer) async throws -> Void) async {
+        var record = self.record
+        var relay = self.relay
+        var iterator = self.iterator
+        var output = self.pending
+        var upstreamEnded = self.upstreamEnded
+        defer {
+            record.usage = relay.usage
+            record.chunks = relay.forwardedEvents
+            record.servedModel = relay.responseModel ?? record.servedModel
+            record.upstreamDuration = .now - upstreamStart
+            record.duration = .now - receivedAt
+            completion.finish(record: record, text: relay.captureText ? relay.capturedText : nil)
+            observer.requestFinished(record)
+        }
+        record.status = 200
+        do {
+            while true {
+                if relay.state == .failed, let error = relay.upstreamError {
+                    relay.writeClientError(error, into: &output)
+                    try await emit(output)
+                    record.outcome = .streamError
+                    record.errorCode = error.metricLabel
+                    record.upstreamError = error.metricLabel
+                    return
+                }
+                if upstreamEnded || relay.state == .done {
+                    relay.writeClientEnd(into: &output)
+                    try await emit(output)
+                    record.outcome = .success
+                    return
+                }
+                if output.readableBytes > 0 {
+                    try await emit(output)
+                    output.clear()
+                }
+                let chunk: ByteBuffer?
+                do {
+                    chunk = try await iterator.next()
+                } catch {
+                    if Task.isCancelled || error is CancellationError { throw error }
+                    let mapped = Gateway.streamFailure(error, provider: provider)
+                    relay.writeClientError(mapped, into: &output)
+                    try await emit(output)
+                    record.outcome = .streamError
+                    record.errorCode = mapped.metricLabel
+                    if mapped.status != 499 { record.upstreamError = mapped.metricLabel }
+                    return
+                }
+                if let chunk {
+                    relay.consume(chunk, into: &output)
+                } else {
+                    upstreamEnded = true
+                    _ = relay.finishUpstream()
+                }
+            }
+        } catch {
+            // The client is gone (write failed or the request task was cancelled). Dropping
+            // the iterator here cancels the upstream request.
+            record.outcome = .clientDisconnected
+            record.status = 499
+            record.errorCode = "client_closed_request"
+        }
+    }
+}

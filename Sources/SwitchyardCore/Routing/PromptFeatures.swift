@@ -1,0 +1,183 @@
+/// What routing rules and the cost strategy look at in a request, read once from its body.
+public struct PromptFeatures: Sendable, Equatable {
+    /// Estimated prompt tokens (about four bytes of text per token, plus per-message and
+    /// per-image overhead): good enough to compare against context windows and thresholds.
+    public var estimatedPromptTokens = 0
+    /// `max_tokens` / `max_completion_tokens` when given.
+    public var maxOutputTokens: Int?
+    public var hasImages = false
+    public var hasTools = false
+    public var jsonMode = false
+    /// Text of the last user message (or the prompt / input).
+    public var lastUserText = ""
+
+    public init() {}
+
+    public init(request: OpenAIRequest) {
+        let scan = request.scan
+        var textBytes = 0
+        switch request.endpoint {
+        case .chatCompletions:
+            let messages = scan.value("messages")?.arrayValue ?? []
+            for message in messages {
+                estimatedPromptTokens += 4
+                let role = message["role"]?.stringValue
+                var text = ""
+                switch message["content"] {
+                case .string(let value)?:
+                    text = value
+                case .array(let parts)?:
+                    for part in parts {
+                        switch part["type"]?.stringValue {
+                        case "text", "input_text":
+                            text += part["text"]?.stringValue ?? ""
+                        case "image_url", "input_image", "image":
+                            hasImages = true
+                            estimatedPromptTokens += 765
+                        default:
+                            break
+                        }
+                    }
+                default:
+                    break
+                }
+                if let calls = message["tool_calls"]?.arrayValue {
+                    for call in calls { textBytes += call["function"]?["arguments"]?.stringValue?.utf8.count ?? 0 }
+                }
+                textBytes += text.utf8.count
+                if role == "user" { lastUserText = text }
+            }
+            if let tools = scan.value("tools")?.arrayValue, !tools.isEmpty {
+                hasTools = true
+                textBytes += scan.member("tools").map { $0.valueRange.count } ?? 0
+            }
+            if let functions = scan.value("functions")?.arrayValue, !functions.isEmpty { hasTools = true }
+            let format = scan.value("response_format")?["type"]?.stringValue
+            jsonMode = format == "json_object" || format == "json_schema"
+            maxOutputTokens = scan.value("max_completion_tokens")?.intValue ?? scan.value("max_tokens")?.intValue
+        case .completions:
+            lastUserText = Self.flattenText(scan.value("prompt"))
+            textBytes = lastUserText.utf8.count
+            maxOutputTokens = scan.value("max_tokens")?.intValue
+        case .embeddings:
+            lastUserText = Self.flattenText(scan.value("input"))
+            textBytes = lastUserText.utf8.count
+        }
+        estimatedPromptTokens += (textBytes + 3) / 4
+    }
+
+    private static func flattenText(_ value: JSONValue?) -> String {
+        switch value {
+        case .string(let text)?: return text
+        case .array(let items)?: return items.compactMap(\.stringValue).joined(separator: "\n")
+        default: return ""
+        }
+    }
+
+    /// Tokens the request may use in all: prompt plus the completion it allows.
+    public var estimatedTotalTokens: Int { estimatedPromptTokens + (maxOutputTokens ?? 0) }
+}
+
+/// Guesses the language of a text: by script where it is distinctive, by frequent function
+/// words for the major Latin-script languages. Returns nil when unsure.
+public enum LanguageDetector {
+    public static let supported: Set<String> = [
+        "en", "de", "fr", "es", "it", "pt", "nl", "ru", "uk", "el", "ar", "he", "hi", "th", "zh", "ja", "ko",
+    ]
+
+    private static let stopwords: [(String, Set<Substring>)] = [
+        ("en", ["the", "and", "is", "are", "of", "to", "in", "that", "it", "you", "what", "how", "this", "with", "for", "please"]),
+        ("de", ["der", "die", "das", "und", "ist", "nicht", "ich", "sie", "mit", "ein", "eine", "zu", "wie", "was", "bitte", "auf"]),
+        ("fr", ["le", "la", "les", "et", "est", "une", "des", "je", "vous", "que", "pour", "dans", "avec", "pas", "ce", "qui"]),
+        ("es", ["el", "la", "los", "las", "es", "y", "que", "una", "por", "para", "con", "como", "qué", "está", "pero", "del"]),
+        ("it", ["il", "che", "di", "la", "è", "e", "non", "una", "per", "sono", "come", "con", "mi", "gli", "della", "questo"]),
+        ("pt", ["o", "os", "que", "não", "uma", "é", "e", "do", "da", "para", "com", "como", "você", "se", "por", "em"]),
+        ("nl", ["de", "het", "een", "en", "is", "niet", "dat", "van", "ik", "je", "met", "wat", "hoe", "zijn", "voor", "op"]),
+    ]
+
+    public static func detect(_ text: String) -> String? {
+        var counts: [String: Int] = [:]
+        var letters = 0
+        for scalar in text.unicodeScalars.prefix(2000) {
+            let value = scalar.value
+            let script: String?
+            switch value {
+            case 0x3040...0x30FF: script = "ja"
+            case 0xAC00...0xD7AF, 0x1100...0x11FF: script = "ko"
+            case 0x4E00...0x9FFF, 0x3400...0x4DBF: script = "han"
+            case 0x0400...0x04FF: script = (value == 0x0456 || value == 0x0457 || value == 0x0454 || value == 0x0491) ? "uk" : "cyrillic"
+            case 0x0370...0x03FF: script = "el"
+            case 0x0600...0x06FF: script = "ar"
+            case 0x0590...0x05FF: script = "he"
+            case 0x0900...0x097F: script = "hi"
+            case 0x0E00...0x0E7F: script = "th"
+            case 0x41...0x5A, 0x61...0x7A, 0xC0...0x24F: script = "latin"
+            default: script = nil
+            }
+            if let script {
+                counts[script, default: 0] += 1
+                letters += 1
+            }
+        }
+        guard letters > 0, let top = counts.max(by: { $0.value < $1.value }) else { return nil }
+        switch top.key {
+        case "han": return (counts["ja"] ?? 0) > 0 ? "ja" : "zh"
+        case "cyrillic": return (counts["uk"] ?? 0) > 0 ? "uk" : "ru"
+        case "uk": return "uk"
+        case "latin": break
+        default: return top.key
+        }
+        let words = text.lowercased().split(whereSeparator: { !$0.isLetter }).prefix(400)
+        var best: (String, Int)?
+        for (language, list) in stopwords {
+            let hits = words.reduce(0) { $0 + (list.contains($1) ? 1 : 0) }
+            if hits > (best?.1 ?? 0) { best = (language, hits) }
+        }
+        return best?.0
+    }
+}
+
+/// A comparison against a request parameter: `true`, `gpt`, `0.7`, `>0.5`, `<=100`.
+public struct ParamComparison: Sendable, Equatable {
+    enum Operator: String { case equal = "=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">=" }
+    let op: Operator
+    let text: String
+    let number: Double?
+
+    public init?(_ expression: String) {
+        let trimmed = expression.trimmingSpaces()
+        for op in [Operator.greaterOrEqual, .lessOrEqual, .greater, .less] where trimmed.hasPrefix(op.rawValue) {
+            guard let value = Double(trimmed.dropFirst(op.rawValue.count).trimmingSpaces()) else { return nil }
+            self.op = op
+            self.text = ""
+            self.number = value
+            return
+        }
+        self.op = .equal
+        self.text = trimmed
+        self.number = Double(trimmed)
+    }
+
+    public func matches(_ value: JSONValue?) -> Bool {
+        guard let value else { return false }
+        switch op {
+        case .equal:
+            switch value {
+            case .string(let string): return string == text
+            case .bool(let flag): return (flag ? "true" : "false") == text.lowercased()
+            case .number(let number, _): return self.number == number
+            case .null: return text == "null"
+            default: return false
+            }
+        default:
+            guard case .number(let number, _) = value, let bound = self.number else { return false }
+            switch op {
+            case .less: return number < bound
+            case .lessOrEqual: return number <= bound
+            case .greater: return number > bound
+            case .greaterOrEqual: return number >= bound
+            case .equal: return false
+            }
+        }
+    }
+}
