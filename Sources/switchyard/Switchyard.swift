@@ -20,7 +20,7 @@ struct Switchyard: AsyncParsableCommand {
             well-known API key found in the environment (OPENAI_API_KEY, GROQ_API_KEY, ...).
             """,
         version: "0.1.0",
-        subcommands: [Serve.self, CheckConfig.self, MockProviderCommand.self],
+        subcommands: [Serve.self, CheckConfig.self, RouteCommand.self, MockProviderCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -164,7 +164,8 @@ struct MockProviderCommand: AsyncParsableCommand {
         discussion: """
             Requests may override any knob with an 'x-mock-<knob>' header or a "mock": {...} object \
             in the JSON body: latency_ms, first_token_delay_ms, chunk_delay_ms, chunks, chunk_bytes, \
-            status, retry_after, drop_after, error_after, malformed, tool_calls, content. \
+            status, retry_after, drop_after, error_after, malformed, tool_calls, content, \
+            fail_percent, fail_first, fail_status, seed. \
             GET /mock/stats shows what it received.
             """
     )

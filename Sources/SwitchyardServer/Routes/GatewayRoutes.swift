@@ -15,6 +15,9 @@ struct GatewayRoutes {
         router.post("/v1/messages/count_tokens") { request, context in
             try await countTokens(request: request, context: context)
         }
+        router.post("/v1/route/explain") { request, context in
+            try await explain(request: request, context: context)
+        }
         for prefix in ["/v1", ""] {
             for endpoint in Endpoint.allCases {
                 router.post(RouterPath(prefix + endpoint.rawValue)) { request, context in
@@ -113,6 +116,24 @@ struct GatewayRoutes {
             }
             return await gateway.execute(prepared).hummingbirdResponse()
         }
+    }
+
+    /// `POST /v1/route/explain` (admin): where the request in the body would go, and why.
+    func explain(request: Request, context: GatewayRequestContext) async throws -> Response {
+        let identity = context.identity ?? .anonymous
+        guard identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") else {
+            throw GatewayError(status: 403, type: "permission_error", code: "admin_required", message: "Route explanation needs an admin key.")
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxBodyBytes)
+        let endpoint = request.uri.queryParameters["endpoint"].flatMap { name in Endpoint.allCases.first { $0.label == String(name) } }
+        var headers: [HeaderField] = []
+        for field in request.headers { headers.append(HeaderField(field.name.canonicalName, field.value)) }
+        let snapshot = context.snapshot ?? runtime.snapshot
+        let explanation = try RouteExplanation.explain(
+            endpoint: endpoint ?? .chatCompletions, body: Array(buffer: body), identity: identity, headers: headers, snapshot: snapshot,
+            router: gateway.router)
+        return GatewayResponse.json(explanation).hummingbirdResponse()
     }
 
     func listModels() -> Response {
