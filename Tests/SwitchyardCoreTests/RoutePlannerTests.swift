@@ -53,7 +53,8 @@ import Testing
         #expect(try plan(planner, chat("hi"), headers: [HeaderField("X-Tier", "premium")]).group.name == "premium")
         #expect(try plan(planner, chat("hi"), headers: [HeaderField("x-tier", "basic")]).group.name == "chat")
         let image = try request(
-            #"{"model":"chat","messages":[{"role":"user","content":[{"type":"text","text":"what is it"},{"type":"image_url","image_url":{"url":"data:x"}}]}]}"#)
+            #"{"model":"chat","messages":[{"role":"user","content":[{"type":"text","text":"what is it"},{"type":"image_url","image_url":{"url":"data:x"}}]}]}"#
+        )
         #expect(try plan(planner, image).group.name == "vision")
         let translated = try plan(planner, chat("Please Translate this"))
         #expect(translated.group.name == "translator")
@@ -102,7 +103,9 @@ import Testing
         let retired = Double(Context.parseDate("2026-01-01")!)
         let future = Context.parseDate("2027-03-31")!
         let models = [
-            model("summarizer", version: "1") { $0.deprecation = Deprecation(deprecatedSince: nil, sunset: Int64(retired), successor: "summarizer@3") },
+            model("summarizer", version: "1") {
+                $0.deprecation = Deprecation(deprecatedSince: nil, sunset: Int64(retired), successor: "summarizer@3")
+            },
             model("summarizer", version: "2") { $0.deprecation = Deprecation(deprecatedSince: nil, sunset: future, successor: "summarizer@3") },
             model("summarizer", version: "3") { $0.isDefaultVersion = true },
             model("summarizer", version: "4"),

@@ -63,7 +63,9 @@ public enum RouteExplanation {
         result["selected"] = wouldPick.map(JSONValue.string) ?? .null
         if wouldPick == nil {
             let error = RouterState.unavailableError(plan.group, candidates: candidates, now: router.clock.now)
-            result["error"] = ["status": JSONValue(error.status), "code": error.code.map(JSONValue.string) ?? .null, "message": .string(error.message)]
+            result["error"] = [
+                "status": JSONValue(error.status), "code": error.code.map(JSONValue.string) ?? .null, "message": .string(error.message),
+            ]
         }
         result["fallbacks"] = .array(
             plan.group.fallbacks.map { ["model": .string($0.model), "on": .array($0.on.map(\.rawValue).sorted().map(JSONValue.string))] })

@@ -1,0 +1,485 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import SwitchyardCore
+import SwitchyardServer
+import SwitchyardTesting
+import Testing
+
+/// The router end to end: several in-process mock providers with fault modes behind one
+/// gateway, every fallback path, the retry budget, breakers, experiments, shadow traffic,
+/// rules, versions and the explain endpoint, all through HTTP.
+@Suite struct RoutingTests {
+    static let base = """
+        server:
+          port: 0
+          master_key: test-master-key
+          reload_check_interval: off
+        """
+
+    /// Mock providers, each `name: options` (options as a YAML flow mapping, may be empty).
+    static func providers(_ entries: [(String, String)]) -> String {
+        "providers:\n" + entries.map { "  - {name: \($0.0), type: mock, options: {\($0.1)}}" }.joined(separator: "\n")
+    }
+
+    func withRouting(
+        _ yaml: String, _ test: @escaping @Sendable (any TestClientProtocol, SwitchyardApplication) async throws -> Void
+    ) async throws {
+        let (application, _) = try makeGateway(Self.base + "\n" + yaml)
+        try await application.makeApplication().test(.live) { client in try await test(client, application) }
+    }
+
+    func requests(_ application: SwitchyardApplication, _ provider: String) -> Int {
+        (application.runtime.snapshot.adapters[provider] as? MockProviderAdapter)?.mock.stats.requests ?? -1
+    }
+
+    func header(_ response: TestResponse, _ name: String) -> String? {
+        response.headers[HTTPField.Name(name)!]
+    }
+
+    func chat(_ client: any TestClientProtocol, model: String, extra: String = "", headers: HTTPFields = authorized) async throws -> TestResponse {
+        try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(extra, model: model))
+    }
+
+    func metrics(_ client: any TestClientProtocol) async throws -> String {
+        try await client.execute(uri: "/metrics", method: .get).text
+    }
+
+    func content(_ response: TestResponse) -> String? {
+        response.json?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue
+    }
+
+    @Test func serverErrorsAreRetriedThenFallBack() async throws {
+        let yaml = """
+            router: {retry: {attempts: 2, backoff: 5ms, max_backoff: 20ms}}
+            \(Self.providers([("bad", "fail_percent: 100"), ("good", "")]))
+            models:
+              - {name: primary, provider: bad, model: mock-gpt, fallbacks: [backup]}
+              - {name: backup, provider: good, model: mock-gpt}
+            """
+        try await withRouting(yaml) { client, app in
+            let response = try await chat(client, model: "primary")
+            #expect(response.status == .ok)
+            #expect(header(response, "x-switchyard-deployment") == "good/mock-gpt")
+            #expect(header(response, "x-switchyard-fallback-from") == "primary")
+            #expect(header(response, "x-switchyard-attempts") == "4")
+            #expect(requests(app, "bad") == 3, "the first attempt and two retries")
+            #expect(requests(app, "good") == 1)
+            let text = try await metrics(client)
+            #expect(text.contains(#"switchyard_router_fallbacks_total{from="primary",to="backup"} 1"#))
+            #expect(text.contains(#"switchyard_router_attempts_total{model_group="primary",deployment="bad/mock-gpt",outcome="server_error"} 3"#))
+            #expect(text.contains(#"switchyard_router_retries_total{model_group="primary"} 2"#))
+        }
+    }
+
+    @Test func aFailingDeploymentIsSkippedAndItsBreakerOpens() async throws {
+        let yaml = """
+            router: {retry: {attempts: 2, backoff: 5ms}, circuit_breaker: {consecutive_failures: 3, cooldown: 60s}}
+            \(Self.providers([("bad", "fail_percent: 100"), ("good", "")]))
+            models:
+              - name: pool
+                strategy: round-robin
+                deployments: [{provider: bad, model: m}, {provider: good, model: m}]
+            """
+        try await withRouting(yaml) { client, app in
+            for _ in 0..<10 {
+                let response = try await chat(client, model: "pool")
+                #expect(response.status == .ok)
+                #expect(header(response, "x-switchyard-deployment") == "good/m")
+            }
+            #expect(requests(app, "bad") == 3, "once open, the breaker keeps the deployment out")
+            #expect(requests(app, "good") == 10)
+            let text = try await metrics(client)
+            #expect(text.contains(#"switchyard_circuit_breaker_state{deployment="bad/m"} 2"#))
+            let explained = try await client.execute(uri: "/v1/route/explain", method: .post, headers: authorized, body: chatBody(model: "pool"))
+            let candidates = explained.json?["candidates"]?.arrayValue ?? []
+            #expect(candidates.first?["excluded"]?.stringValue == "breaker_open")
+            #expect(candidates.first?["breaker"]?.stringValue == "open")
+            #expect(explained.json?["selected"]?.stringValue == "good/m")
+        }
+    }
+
+    @Test func breakerProbesAfterTheCooldownAndCloses() async throws {
+        let yaml = """
+            router: {retry: {attempts: 0}, circuit_breaker: {consecutive_failures: 3, cooldown: 300ms}}
+            \(Self.providers([("flaky", "fail_first: 3"), ("good", "")]))
+            models:
+              - {name: primary, provider: flaky, model: m, fallbacks: [backup]}
+              - {name: backup, provider: good, model: m}
+            """
+        try await withRouting(yaml) { client, app in
+            for _ in 0..<4 {
+                let response = try await chat(client, model: "primary")
+                #expect(header(response, "x-switchyard-deployment") == "good/m")
+            }
+            #expect(requests(app, "flaky") == 3, "the fourth request found the breaker open and went straight to the fallback")
+            try await Task.sleep(for: .milliseconds(350))
+            let probe = try await chat(client, model: "primary")
+            #expect(header(probe, "x-switchyard-deployment") == "flaky/m", "half-open: one probe, which succeeds")
+            let after = try await chat(client, model: "primary")
+            #expect(header(after, "x-switchyard-deployment") == "flaky/m")
+            #expect(requests(app, "flaky") == 5)
+        }
+    }
+
+    @Test func retryAfterKeepsARateLimitedDeploymentOut() async throws {
+        let yaml = """
+            \(Self.providers([("limited", "status: 429, retry_after: 30"), ("good", "")]))
+            models:
+              - name: pool
+                deployments: [{provider: limited, model: m, weight: 1000}, {provider: good, model: m, weight: 1}]
+            """
+        try await withRouting(yaml) { client, app in
+            let first = try await chat(client, model: "pool")
+            #expect(first.status == .ok)
+            #expect(header(first, "x-switchyard-attempts") == "2")
+            for _ in 0..<5 {
+                let response = try await chat(client, model: "pool")
+                #expect(header(response, "x-switchyard-deployment") == "good/m")
+                #expect(header(response, "x-switchyard-attempts") == "1")
+            }
+            #expect(requests(app, "limited") == 1)
+        }
+    }
+
+    @Test func aRateLimitWithNowhereElseToGoReachesTheClientWithRetryAfter() async throws {
+        let yaml = """
+            \(Self.providers([("limited", "status: 429, retry_after: 20")]))
+            models:
+              - {name: solo, provider: limited, model: m}
+            """
+        try await withRouting(yaml) { client, app in
+            let first = try await chat(client, model: "solo")
+            #expect(first.status == .tooManyRequests)
+            #expect(first.headers[.retryAfter] == "20")
+            let second = try await chat(client, model: "solo")
+            #expect(second.status == .tooManyRequests)
+            let wait = Int(second.headers[.retryAfter] ?? "") ?? 0
+            #expect((18...20).contains(wait), "answered locally until the provider's Retry-After has passed")
+            #expect(requests(app, "limited") == 1)
+        }
+    }
+
+    @Test func theRetryBudgetCapsRetriesUnderFailure() async throws {
+        let yaml = """
+            router:
+              retry: {attempts: 3, backoff: 1ms, max_backoff: 2ms}
+              retry_budget: {ratio: 0.1, min_per_second: 0}
+              circuit_breaker: false
+            \(Self.providers([("bad", "fail_percent: 100")]))
+            models:
+              - {name: failing, provider: bad, model: m}
+            """
+        try await withRouting(yaml) { client, app in
+            for _ in 0..<30 {
+                let response = try await chat(client, model: "failing")
+                #expect(response.status == .serviceUnavailable)
+            }
+            let upstream = requests(app, "bad")
+            #expect(upstream >= 30 && upstream <= 33, "30 requests may add at most 10% retries, got \(upstream)")
+            #expect(try await metrics(client).contains("switchyard_router_retry_budget_exhausted_total"))
+        }
+    }
+
+    @Test func nothingIsRetriedAfterTheFirstByte() async throws {
+        let yaml = """
+            \(Self.providers([("dropping", "drop_after: 2, chunks: 6"), ("good", "")]))
+            models:
+              - {name: primary, provider: dropping, model: m, fallbacks: [backup]}
+              - {name: backup, provider: good, model: m}
+            """
+        try await withRouting(yaml) { client, app in
+            let response = try await chat(client, model: "primary", extra: #","stream":true"#)
+            #expect(response.status == .ok)
+            let events = sseData(response.text)
+            #expect(events.last == "[DONE]")
+            #expect(events.dropLast().last?.contains(#""error""#) == true, "the stream ends with an error event")
+            #expect(events.count >= 4)
+            #expect(requests(app, "good") == 0, "no fallback once the client has bytes")
+            #expect(requests(app, "dropping") == 1)
+        }
+    }
+
+    @Test func slowFirstTokensAndSlowAnswersTimeOutAndFallBack() async throws {
+        let yaml = """
+            \(Self.providers([("slow-start", "first_token_delay_ms: 3000"), ("slow", "latency_ms: 3000"), ("good", "")]))
+            models:
+              - {name: streaming, provider: slow-start, model: m, first_token_timeout: 200ms, retry: {attempts: 0}, fallbacks: [backup]}
+              - {name: complete, provider: slow, model: m, timeout: 200ms, retry: {attempts: 0}, fallbacks: [backup]}
+              - {name: backup, provider: good, model: m}
+            """
+        try await withRouting(yaml) { client, app in
+            let start = ContinuousClock.now
+            let stream = try await chat(client, model: "streaming", extra: #","stream":true"#)
+            #expect(stream.status == .ok)
+            #expect(header(stream, "x-switchyard-deployment") == "good/m")
+            #expect(sseData(stream.text).last == "[DONE]")
+            let answer = try await chat(client, model: "complete")
+            #expect(answer.status == .ok)
+            #expect(header(answer, "x-switchyard-deployment") == "good/m")
+            #expect(ContinuousClock.now - start < .seconds(2))
+            let text = try await metrics(client)
+            #expect(text.contains(#"deployment="slow-start/m",outcome="timeout""#))
+            #expect(text.contains(#"deployment="slow/m",outcome="timeout""#))
+        }
+    }
+
+    @Test func timeoutsWithoutFallbackAnswer504() async throws {
+        let yaml = """
+            \(Self.providers([("slow", "latency_ms: 3000")]))
+            models:
+              - {name: complete, provider: slow, model: m, timeout: 150ms, retry: {attempts: 0}}
+            """
+        try await withRouting(yaml) { client, _ in
+            let response = try await chat(client, model: "complete")
+            #expect(response.status == .gatewayTimeout)
+            #expect(response.json?["error"]?["code"]?.stringValue == "attempt_timeout")
+        }
+    }
+
+    @Test func connectionErrorsFallBack() async throws {
+        let yaml = """
+            providers:
+              - {name: down, type: openai-compatible, base_url: "http://127.0.0.1:1/v1", api_key: k}
+              - {name: good, type: mock}
+            models:
+              - {name: primary, provider: down, model: m, retry: {attempts: 1, backoff: 5ms}, fallbacks: [{model: backup, on: [connection]}]}
+              - {name: backup, provider: good, model: m}
+            """
+        try await withRouting(yaml) { client, _ in
+            let response = try await chat(client, model: "primary")
+            #expect(response.status == .ok)
+            #expect(header(response, "x-switchyard-deployment") == "good/m")
+            #expect(header(response, "x-switchyard-attempts") == "3")
+        }
+    }
+
+    @Test func promptsTooLargeForTheContextWindowGoToALargerModel() async throws {
+        let yaml = """
+            \(Self.providers([("small", ""), ("large", "")]))
+            models:
+              - {name: chat, provider: small, model: s, context_window: 200, fallbacks: [{model: long, on: [context_length]}]}
+              - {name: long, provider: large, model: l, context_window: 100000}
+              - {name: strict, provider: small, model: s, context_window: 200}
+            """
+        try await withRouting(yaml) { client, app in
+            let short = try await chat(client, model: "chat")
+            #expect(header(short, "x-switchyard-deployment") == "small/s")
+            let longPrompt = String(repeating: "token ", count: 400)
+            let long = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "chat", content: longPrompt))
+            #expect(long.status == .ok)
+            #expect(header(long, "x-switchyard-deployment") == "large/l")
+            #expect(requests(app, "small") == 1, "the oversized prompt was never sent to the small model")
+            let refused = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "strict", content: longPrompt))
+            #expect(refused.status == .badRequest)
+            #expect(refused.json?["error"]?["code"]?.stringValue == "context_length_exceeded")
+        }
+    }
+
+    @Test func canaryArmsAreStickyPerUserAndRecorded() async throws {
+        let yaml = """
+            \(Self.providers([("stable", "content: stable answer"), ("candidate", "content: candidate answer")]))
+            models:
+              - name: chat
+                experiment:
+                  name: candidate-canary
+                  sticky: user
+                  arms:
+                    - {name: control, model: stable-model, weight: 50}
+                    - {name: canary, model: candidate-model, weight: 50}
+              - {name: stable-model, provider: stable, model: m}
+              - {name: candidate-model, provider: candidate, model: m}
+            """
+        try await withRouting(yaml) { client, _ in
+            var aliceArm: String?
+            for _ in 0..<8 {
+                let response = try await chat(client, model: "chat", extra: #","user":"alice""#)
+                let arm = header(response, "x-switchyard-experiment")
+                #expect(arm != nil)
+                if aliceArm == nil { aliceArm = arm }
+                #expect(arm == aliceArm, "one user stays on one arm")
+                let expected = arm == "candidate-canary=canary" ? "candidate answer" : "stable answer"
+                #expect(content(response) == expected)
+            }
+            var arms: Set<String> = []
+            for index in 0..<30 {
+                let response = try await chat(client, model: "chat", extra: #","user":"user-\#(index)""#)
+                if let arm = header(response, "x-switchyard-experiment") { arms.insert(arm) }
+            }
+            #expect(arms == ["candidate-canary=control", "candidate-canary=canary"])
+            let text = try await metrics(client)
+            #expect(text.contains(#"switchyard_experiment_requests_total{experiment="candidate-canary",arm="canary",outcome="success"}"#))
+        }
+    }
+
+    @Test func shadowTrafficNeverChangesWhatTheClientSees() async throws {
+        let yaml = """
+            \(Self.providers([
+                ("primary", "content: the answer is forty two"),
+                ("shadow", "content: the answer is forty three, latency_ms: 400"),
+                ("broken", "fail_percent: 100"),
+            ]))
+            models:
+              - {name: chat, provider: primary, model: m, shadow: {model: candidate, sample_rate: 1.0}}
+              - {name: risky, provider: primary, model: m, shadow: {model: failing}}
+              - {name: candidate, provider: shadow, model: m}
+              - {name: failing, provider: broken, model: m}
+            """
+        try await withRouting(yaml) { client, app in
+            let start = ContinuousClock.now
+            for _ in 0..<3 {
+                let response = try await chat(client, model: "chat")
+                #expect(response.status == .ok)
+                #expect(content(response) == "the answer is forty two")
+            }
+            let streamed = try await chat(client, model: "chat", extra: #","stream":true"#)
+            let streamedText = sseData(streamed.text).dropLast().compactMap { try? JSONValue.parse($0) }
+                .compactMap { $0["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue }.joined()
+            #expect(streamedText == "the answer is forty two")
+            #expect(ContinuousClock.now - start < .milliseconds(400), "the client never waits for the shadow")
+            let failing = try await chat(client, model: "risky")
+            #expect(failing.status == .ok)
+            #expect(content(failing) == "the answer is forty two")
+            #expect(await eventually { requests(app, "shadow") == 4 && requests(app, "broken") == 1 })
+            // Shadow records are emitted when the slower of the pair finishes.
+            var text = ""
+            for _ in 0..<50 {
+                text = try await metrics(client)
+                if text.contains(#"shadow_model_group="candidate",outcome="success"} 4"#) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(text.contains(#"switchyard_shadow_requests_total{model_group="chat",shadow_model_group="candidate",outcome="success"} 4"#))
+            #expect(text.contains(#"switchyard_shadow_requests_total{model_group="risky",shadow_model_group="failing",outcome=""#))
+            #expect(text.contains(#"switchyard_shadow_similarity_count{model_group="chat",shadow_model_group="candidate"} 4"#))
+        }
+    }
+
+    @Test func rulesRouteByHeaderAndRestrictRegions() async throws {
+        let yaml = """
+            \(Self.providers([("eu", ""), ("us", ""), ("fast", "")]))
+            models:
+              - name: chat
+                deployments: [{provider: us, model: m, region: us, weight: 1000}, {provider: eu, model: m, region: eu, weight: 1}]
+              - {name: premium, provider: fast, model: m}
+              - {name: us-only, provider: us, model: m, region: us}
+            routing_rules:
+              - {name: premium-tier, when: {headers: {x-tier: premium}, model: chat}, route_to: premium}
+              - {name: eu-residency, when: {headers: {x-residency: eu}}, regions: [eu]}
+            """
+        try await withRouting(yaml) { client, _ in
+            var premium = authorized
+            premium[HTTPField.Name("x-tier")!] = "premium"
+            let routed = try await chat(client, model: "chat", headers: premium)
+            #expect(header(routed, "x-switchyard-deployment") == "fast/m")
+            #expect(header(routed, "x-switchyard-rule") == "premium-tier")
+            var resident = authorized
+            resident[HTTPField.Name("x-residency")!] = "eu"
+            for _ in 0..<5 {
+                let response = try await chat(client, model: "chat", headers: resident)
+                #expect(header(response, "x-switchyard-deployment") == "eu/m")
+            }
+            let refused = try await chat(client, model: "us-only", headers: resident)
+            #expect(refused.status == .forbidden)
+            #expect(refused.json?["error"]?["code"]?.stringValue == "region_not_allowed")
+        }
+    }
+
+    @Test func versionsArePinnedDeprecatedAndRetired() async throws {
+        let yaml = """
+            \(Self.providers([("p", "")]))
+            models:
+              - {name: summarizer, version: "2024-01", provider: p, model: old, sunset: 2025-01-01, successor: "summarizer@2026-01"}
+              - {name: summarizer, version: "2025-06", provider: p, model: mid, deprecated: true, sunset: 2099-12-31, successor: "summarizer@2026-01"}
+              - {name: summarizer, version: "2026-01", provider: p, model: new, default: true}
+              - {name: legacy, provider: p, model: legacy, sunset: 2025-01-01}
+            """
+        try await withRouting(yaml) { client, _ in
+            let current = try await chat(client, model: "summarizer")
+            #expect(header(current, "x-switchyard-model") == "new")
+            let pinned = try await chat(client, model: "summarizer@2025-06")
+            #expect(pinned.status == .ok)
+            #expect(header(pinned, "x-switchyard-model") == "mid")
+            #expect(header(pinned, "Deprecation") == "true")
+            #expect(header(pinned, "Sunset") == "Thu, 31 Dec 2099 00:00:00 GMT")
+            #expect(header(pinned, "x-switchyard-deprecation")?.contains("summarizer@2026-01") == true)
+            let retired = try await chat(client, model: "summarizer@2024-01")
+            #expect(retired.status == .ok)
+            #expect(header(retired, "x-switchyard-redirected-from") == "summarizer@2024-01")
+            #expect(header(retired, "x-switchyard-model") == "new")
+            let gone = try await chat(client, model: "legacy")
+            #expect(gone.status == .gone)
+            #expect(gone.json?["error"]?["code"]?.stringValue == "model_sunset")
+            let listed = try await client.execute(uri: "/v1/models", method: .get, headers: authorized)
+            let ids = listed.json?["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            #expect(ids.contains("summarizer") && ids.contains("summarizer@2025-06"))
+        }
+    }
+
+    @Test func latencyAwareRoutingPrefersTheFasterDeployment() async throws {
+        let yaml = """
+            router: {seed: 3}
+            \(Self.providers([("fast", ""), ("slow", "latency_ms: 120")]))
+            models:
+              - name: chat
+                strategy: latency
+                deployments: [{provider: fast, model: m}, {provider: slow, model: m}]
+            """
+        try await withRouting(yaml) { client, app in
+            for _ in 0..<20 { _ = try await chat(client, model: "chat") }
+            #expect(requests(app, "slow") <= 2, "after one sample each, the slow deployment loses every comparison")
+            #expect(requests(app, "fast") >= 18)
+        }
+    }
+
+    @Test func explainNeedsAuthenticationAndNamesTheRule() async throws {
+        let yaml = """
+            \(Self.providers([("p", "")]))
+            models:
+              - {name: chat, provider: p, model: m}
+              - {name: vision, provider: p, model: v}
+            routing_rules:
+              - {name: images, when: {has_images: true}, route_to: vision}
+            """
+        try await withRouting(yaml) { client, _ in
+            let body = ByteBuffer(
+                string: #"{"model":"chat","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:x"}}]}]}"#)
+            let anonymous = try await client.execute(uri: "/v1/route/explain", method: .post, body: body)
+            #expect(anonymous.status == .unauthorized)
+            let explained = try await client.execute(uri: "/v1/route/explain", method: .post, headers: authorized, body: body)
+            #expect(explained.status == .ok)
+            #expect(explained.json?["rule"]?.stringValue == "images")
+            #expect(explained.json?["model_group"]?.stringValue == "vision")
+            #expect(explained.json?["selected"]?.stringValue == "p/v")
+            #expect(explained.json?["features"]?["has_images"]?.boolValue == true)
+        }
+    }
+
+    @Test func routingConfigurationErrorsNameTheProblem() throws {
+        let yaml = """
+            server: {port: 0}
+            providers:
+              - {name: p, type: mock}
+            models:
+              - {name: chat, provider: p, model: m, strategy: fastest, fallbacks: [chatt]}
+              - name: pool
+                deployments: [{provider: q, model: m}]
+            routing_rules:
+              - {name: broken, when: {message_matches: "([a-z"}, route_to: chat}
+            """
+        do {
+            _ = try makeGateway(yaml)
+            Issue.record("the configuration must be rejected")
+        } catch let error as ConfigError {
+            let text = error.description
+            #expect(text.contains("unknown strategy 'fastest'"))
+            #expect(text.contains("fallback of 'chat' refers to unknown model 'chatt'"))
+            #expect(text.contains("did you mean 'chat'?"))
+            #expect(text.contains("unknown provider 'q'"))
+            #expect(text.contains("message_matches is not a valid regular expression"))
+        }
+    }
+}
