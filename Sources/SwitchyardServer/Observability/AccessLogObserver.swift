@@ -35,7 +35,44 @@ public struct AccessLogObserver: RequestObserver {
             metadata["gen_ai.usage.output_tokens"] = .stringConvertible(usage.completionTokens)
         }
         if let endUser = record.identity.endUser { metadata["end_user"] = .string(endUser) }
+        if let group = record.modelGroup { metadata["model_group"] = .string(group) }
+        if let deployment = record.deployment { metadata["deployment"] = .string(deployment) }
+        if !record.attempts.isEmpty {
+            metadata["attempts"] = .stringConvertible(record.attempts.count)
+            if record.attempts.count > 1 {
+                metadata["attempt_outcomes"] = .array(record.attempts.map { .string("\($0.deployment):\($0.outcome)") })
+            }
+        }
+        if !record.fallbacks.isEmpty { metadata["fallbacks"] = .array(record.fallbacks.map { .string($0) }) }
+        if let rule = record.rule { metadata["routing_rule"] = .string(rule) }
+        if let experiment = record.experiment, let arm = record.arm {
+            metadata["experiment"] = .string(experiment)
+            metadata["experiment_arm"] = .string(arm)
+        }
+        if record.retryBudgetExhausted { metadata["retry_budget_exhausted"] = .stringConvertible(true) }
         logger.info("request", metadata: metadata)
+    }
+
+    public func shadowFinished(_ record: ShadowRecord) {
+        guard enabled() else { return }
+        var metadata: Logger.Metadata = [
+            "request_id": .string(record.requestID),
+            "model_group": .string(record.primaryGroup),
+            "shadow_model_group": .string(record.shadowGroup),
+            "outcome": .string(record.outcome),
+            "primary_outcome": .string(record.primaryOutcome),
+            "shadow_duration_ms": .stringConvertible(Self.milliseconds(record.shadowDuration)),
+            "exact_match": .stringConvertible(record.exactMatch),
+        ]
+        if let deployment = record.shadowDeployment { metadata["shadow_deployment"] = .string(deployment) }
+        if let duration = record.primaryDuration { metadata["primary_duration_ms"] = .stringConvertible(Self.milliseconds(duration)) }
+        if let similarity = record.similarity { metadata["similarity"] = .stringConvertible((similarity * 1000).rounded() / 1000) }
+        if let usage = record.shadowUsage {
+            metadata["shadow_input_tokens"] = .stringConvertible(usage.promptTokens)
+            metadata["shadow_output_tokens"] = .stringConvertible(usage.completionTokens)
+        }
+        if let usage = record.primaryUsage { metadata["primary_output_tokens"] = .stringConvertible(usage.completionTokens) }
+        logger.info("shadow", metadata: metadata)
     }
 
     static func milliseconds(_ duration: Duration) -> Double {
