@@ -101,7 +101,10 @@ public final class SwitchyardApplication: Sendable {
             router: makeRouter(),
             server: server,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
-            services: [ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle)],
+            services: [
+                ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle),
+                HealthCheckService(checker: ActiveHealthChecker(runtime: runtime, router: gateway.router)),
+            ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port
                 logger.notice(
@@ -194,6 +197,17 @@ struct ConfigReloader: Service {
                 }
                 await group.waitForAll()
             }
+        }
+    }
+}
+
+/// Runs the active health checks of groups that configure them, until shutdown.
+struct HealthCheckService: Service {
+    let checker: ActiveHealthChecker
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await checker.run()
         }
     }
 }

@@ -458,6 +458,31 @@ import Testing
         }
     }
 
+    @Test func activeHealthChecksOpenAndCloseBreakersWithoutTraffic() async throws {
+        let yaml = """
+            router: {circuit_breaker: {consecutive_failures: 2, cooldown: 60s}}
+            \(Self.providers([("recovering", "fail_first: 2")]))
+            models:
+              - {name: chat, provider: recovering, model: m, health_check: {interval: 100ms, timeout: 1s}}
+            """
+        try await withRouting(yaml) { client, app in
+            var text = ""
+            for _ in 0..<40 {
+                text = try await metrics(client)
+                if text.contains(#"switchyard_circuit_breaker_transitions_total{deployment="recovering/m",to="closed"}"#) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(text.contains(#"switchyard_circuit_breaker_transitions_total{deployment="recovering/m",to="open"} 1"#))
+            #expect(text.contains(#"switchyard_circuit_breaker_transitions_total{deployment="recovering/m",to="closed"} 1"#))
+            #expect(
+                text.contains(#"switchyard_circuit_breaker_state{deployment="recovering/m"} 0"#), "a healthy probe closed it long before the cooldown"
+            )
+            #expect(requests(app, "recovering") >= 3)
+            let response = try await chat(client, model: "chat")
+            #expect(response.status == .ok)
+        }
+    }
+
     @Test func routingConfigurationErrorsNameTheProblem() throws {
         let yaml = """
             server: {port: 0}

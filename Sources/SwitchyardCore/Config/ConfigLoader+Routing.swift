@@ -6,7 +6,7 @@ extension Context {
     static let modelKeys =
         [
             "name", "provider", "model", "aliases", "deployments", "strategy", "version", "default", "deprecated", "sunset",
-            "successor", "retry", "fallbacks", "timeout", "first_token_timeout", "experiment", "shadow",
+            "successor", "retry", "fallbacks", "timeout", "first_token_timeout", "experiment", "shadow", "health_check",
         ] + deploymentKeys
 
     mutating func decodeModel(_ node: ConfigNode, path: String) -> ModelConfig? {
@@ -93,6 +93,7 @@ extension Context {
         if let node = mapping.take("timeout") { model.timeout = duration(node, path: "\(path).timeout") }
         if let node = mapping.take("first_token_timeout") { model.firstTokenTimeout = duration(node, path: "\(path).first_token_timeout") }
         if let node = mapping.take("shadow") { model.shadow = decodeShadow(node, path: "\(path).shadow") }
+        if let node = mapping.take("health_check") { model.healthCheck = decodeHealthCheck(node, path: "\(path).health_check") }
         mapping.finish(known: Self.modelKeys, context: &self)
         if name.dropLast().contains("*") {
             error("model '\(name)': '*' is only allowed at the end of a name", at: node.location, hint: "use a prefix pattern such as openai/*")
@@ -309,6 +310,22 @@ extension Context {
             return nil
         }
         return ShadowConfig(model: model, sampleRate: rate)
+    }
+
+    mutating func decodeHealthCheck(_ node: ConfigNode, path: String) -> HealthCheckConfig? {
+        guard var mapping = MappingReader(node, path: path, context: &self) else { return nil }
+        var check = HealthCheckConfig(interval: .seconds(30), timeout: .seconds(10), endpoint: .chatCompletions)
+        if let node = mapping.take("interval"), let value = duration(node, path: "\(path).interval") { check.interval = value }
+        if let node = mapping.take("timeout"), let value = duration(node, path: "\(path).timeout") { check.timeout = value }
+        if let node = mapping.take("endpoint"), let value = string(node, path: "\(path).endpoint") {
+            switch value {
+            case "chat", "chat_completions": check.endpoint = .chatCompletions
+            case "embeddings": check.endpoint = .embeddings
+            default: error("\(path).endpoint must be chat_completions or embeddings", at: node.location)
+            }
+        }
+        mapping.finish(known: ["interval", "timeout", "endpoint"], context: &self)
+        return check
     }
 
     // MARK: Router

@@ -131,6 +131,7 @@ public struct ModelConfig: Sendable, Equatable {
     public var firstTokenTimeout: Duration?
     public var experiment: ExperimentConfig?
     public var shadow: ShadowConfig?
+    public var healthCheck: HealthCheckConfig?
 
     public init(name: String, provider: String, upstreamModel: String? = nil, aliases: [String] = [], location: ConfigLocation? = nil) {
         self.name = name

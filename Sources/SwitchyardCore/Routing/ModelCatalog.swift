@@ -12,6 +12,7 @@ public struct ModelGroup: Sendable {
     public let experiment: ExperimentConfig?
     public let shadow: ShadowConfig?
     public let deprecation: Deprecation?
+    public let healthCheck: HealthCheckConfig?
 
     init(_ model: ModelConfig, deployments: [DeploymentConfig]? = nil, name: String? = nil, router: RouterSettings) {
         self.name = name ?? model.name
@@ -25,6 +26,7 @@ public struct ModelGroup: Sendable {
         self.experiment = model.experiment
         self.shadow = model.shadow
         self.deprecation = model.deprecation
+        self.healthCheck = model.healthCheck
     }
 
     /// `name@version` when versioned.
@@ -84,6 +86,12 @@ public struct ModelCatalog: Sendable {
             return ModelGroup(pattern.model, deployments: [deployment], name: model, router: router)
         }
         return nil
+    }
+
+    /// Every configured group (each version once), for background work such as health checks.
+    public var allGroups: [ModelGroup] {
+        var seen: Set<String> = []
+        return exact.values.filter { seen.insert($0.qualifiedName).inserted }.sorted { $0.qualifiedName < $1.qualifiedName }
     }
 
     /// Names close to `model`, for "did you mean" in 404 answers.

@@ -336,6 +336,21 @@ public final class RouterState: Sendable {
         if let change { events?.breakerChanged(deployment: lease.deployment.id, state: change) }
     }
 
+    /// Feeds an active health check's result: a failure counts against the breaker (and
+    /// restarts an open breaker's cooldown), a success closes an open breaker at once.
+    public func recordHealthCheck(_ deployment: DeploymentConfig, healthy: Bool) {
+        let now = clock.now
+        let key = Self.key(deployment)
+        let change: CircuitBreaker.State? = state.withLock { state in
+            var live = state.deployments[key] ?? Live(breaker: CircuitBreaker(settings: state.settings.breaker))
+            let before = live.breaker.state
+            live.breaker.recordProbe(healthy: healthy, at: now)
+            state.deployments[key] = live
+            return before != live.breaker.state ? live.breaker.state : nil
+        }
+        if let change { events?.breakerChanged(deployment: deployment.id, state: change) }
+    }
+
     /// Breaker state of every deployment seen so far (for metrics and explain).
     public func breakerStates() -> [(deployment: String, state: CircuitBreaker.State)] {
         state.withLock { state in state.deployments.map { ($0.key, $0.value.breaker.state) }.sorted { $0.0 < $1.0 } }

@@ -96,6 +96,18 @@ public struct CircuitBreaker: Sendable {
         }
     }
 
+    /// An active health check's verdict, outside the request flow.
+    public mutating func recordProbe(healthy: Bool, at now: ContinuousClock.Instant) {
+        guard settings.enabled else { return }
+        if healthy {
+            if state != .closed { reset() }
+        } else if state == .closed {
+            record(healthFailure: true, at: now)
+        } else {
+            trip(at: now)
+        }
+    }
+
     /// Releases a probe slot without an outcome (the client went away).
     public mutating func release() {
         if state == .halfOpen { probesInFlight = max(0, probesInFlight - 1) }

@@ -170,6 +170,15 @@ public struct ShadowConfig: Sendable, Equatable {
     public var sampleRate: Double
 }
 
+/// Active health checks of a group's deployments (`health_check:`): a one-token request every
+/// `interval`; failures count against the breaker, a success closes an open breaker at once.
+public struct HealthCheckConfig: Sendable, Equatable {
+    public var interval: Duration
+    public var timeout: Duration
+    /// `chat_completions` (default) or `embeddings`.
+    public var endpoint: Endpoint
+}
+
 /// Lifecycle of a model version.
 public struct Deprecation: Sendable, Equatable {
     /// Unix time the model was deprecated, when known.
