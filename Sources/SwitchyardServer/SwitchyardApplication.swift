@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -7,6 +8,7 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import SwitchyardCore
+import SwitchyardStores
 import Synchronization
 import UnixSignals
 
@@ -21,6 +23,10 @@ public final class SwitchyardApplication: Sendable {
     public let metrics: GatewayMetrics
     public let providerHealth: ProviderHealth
     public let prometheus: PrometheusCollectorRegistry
+    /// The shared Redis backend, when `redis:` is configured (read at start).
+    public let redis: RedisClient?
+    /// Identifies this instance in shared state.
+    public let instanceID = String(UInt64.random(in: .min ... .max), radix: 36)
     let registry: AdapterRegistry
     let logger: Logger
     let environment: [String: String]
@@ -47,6 +53,15 @@ public final class SwitchyardApplication: Sendable {
         overrides(&config)
         for warning in warnings {
             logger.warning("configuration warning", metadata: ["detail": .string(warning.description)])
+        }
+        if let settings = config.redis {
+            self.redis = RedisClient(
+                endpoint: try RedisEndpoint(url: settings.url.reveal()),
+                commandTimeout: .milliseconds(
+                    settings.commandTimeout.components.seconds * 1000 + settings.commandTimeout.components.attoseconds / 1_000_000_000_000_000),
+                logger: logger)
+        } else {
+            self.redis = nil
         }
         let adapters = try registry.makeAdapters(for: config)
         let runtime = RuntimeHolder(RuntimeSnapshot(config: config, adapters: adapters, generation: 1))
@@ -104,6 +119,7 @@ public final class SwitchyardApplication: Sendable {
             services: [
                 ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle),
                 HealthCheckService(checker: ActiveHealthChecker(runtime: runtime, router: gateway.router)),
+                RouterStateSync(application: self),
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port
@@ -209,6 +225,48 @@ struct HealthCheckService: Service {
         await cancelWhenGracefulShutdown {
             await checker.run()
         }
+    }
+}
+
+/// Exchanges breaker and latency state with the other instances through Redis, every
+/// `router.sync_interval`. A Redis outage only means each instance decides alone until it is back.
+struct RouterStateSync: Service {
+    let application: SwitchyardApplication
+
+    func run() async throws {
+        guard let client = application.redis, let settings = application.config.redis else {
+            try? await gracefulShutdown()
+            return
+        }
+        let backend = RedisRouterStateBackend(client: client, prefix: settings.keyPrefix)
+        let router = application.gateway.router
+        let runtime = application.runtime
+        let logger = application.logger
+        let failures = application.metrics.counter("switchyard_redis_errors_total", [("operation", "router_sync")])
+        let instance = application.instanceID
+        await cancelWhenGracefulShutdown {
+            var failing = false
+            while !Task.isCancelled {
+                let config = runtime.snapshot.config
+                if config.router.sharedState {
+                    let keys = Array(Set(runtime.snapshot.catalog.allGroups.flatMap { $0.deployments.map(RouterState.key) })).sorted()
+                    do {
+                        let remote = try await backend.exchange(instance: instance, local: router.sharedView(), keys: keys)
+                        router.applyShared(remote)
+                        if failing { logger.notice("shared router state reachable again") }
+                        failing = false
+                    } catch {
+                        failures.increment()
+                        if !failing {
+                            logger.warning("shared router state unavailable; routing on local state", metadata: ["error": .string("\(error)")])
+                        }
+                        failing = true
+                    }
+                }
+                try? await Task.sleep(for: config.router.syncInterval)
+            }
+        }
+        await client.close()
     }
 }
 

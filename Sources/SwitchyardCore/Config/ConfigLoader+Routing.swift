@@ -350,7 +350,11 @@ extension Context {
         if let node = mapping.take("timeout") { settings.timeout = duration(node, path: "router.timeout") }
         if let node = mapping.take("first_token_timeout") { settings.firstTokenTimeout = duration(node, path: "router.first_token_timeout") }
         if let node = mapping.take("seed"), let value = integer(node, path: "router.seed") { settings.seed = UInt64(bitPattern: Int64(value)) }
-        mapping.finish(known: ["retry", "retry_budget", "circuit_breaker", "timeout", "first_token_timeout", "seed"], context: &self)
+        if let node = mapping.take("shared_state"), let value = bool(node, path: "router.shared_state") { settings.sharedState = value }
+        if let node = mapping.take("sync_interval"), let value = duration(node, path: "router.sync_interval") { settings.syncInterval = value }
+        mapping.finish(
+            known: ["retry", "retry_budget", "circuit_breaker", "timeout", "first_token_timeout", "seed", "shared_state", "sync_interval"],
+            context: &self)
         return settings
     }
 
@@ -381,6 +385,22 @@ extension Context {
         mapping.finish(
             known: ["enabled", "consecutive_failures", "failure_rate", "minimum_requests", "window", "cooldown", "half_open_probes"],
             context: &self)
+        return settings
+    }
+
+    mutating func decodeRedis(_ node: ConfigNode) -> RedisSettings? {
+        guard var mapping = MappingReader(node, path: "redis", context: &self) else { return nil }
+        let url = mapping.take("url").flatMap { secret($0, path: "redis.url") }
+        var settings = url.map(RedisSettings.init)
+        if let node = mapping.take("key_prefix"), let value = string(node, path: "redis.key_prefix") { settings?.keyPrefix = value }
+        if let node = mapping.take("command_timeout"), let value = duration(node, path: "redis.command_timeout") {
+            settings?.commandTimeout = value
+        }
+        mapping.finish(known: ["url", "key_prefix", "command_timeout"], context: &self)
+        if let url, !url.reveal().hasPrefix("redis://") {
+            error("redis.url must start with redis://", at: node.location, hint: "redis://[:password@]host[:port][/db]")
+        }
+        if url == nil, case .mapping = node { error("redis needs 'url'", at: node.location, hint: "url: redis://127.0.0.1:6379/0") }
         return settings
     }
 

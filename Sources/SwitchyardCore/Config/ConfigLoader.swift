@@ -130,7 +130,8 @@ struct Context {
         if let rules = mapping.take("routing_rules") {
             config.routingRules = sequence(rules, path: "routing_rules").compactMap { decodeRule($0.node, path: $0.path) }
         }
-        mapping.finish(known: ["server", "providers", "models", "router", "routing_rules"], context: &self)
+        if let redis = mapping.take("redis") { config.redis = decodeRedis(redis) }
+        mapping.finish(known: ["server", "providers", "models", "router", "routing_rules", "redis"], context: &self)
         crossCheck(&config)
         crossCheckRouting(config)
         return config

@@ -10,6 +10,8 @@ public struct GatewayConfig: Sendable {
     public var router = RouterSettings()
     /// Ordered routing rules (`routing_rules:`).
     public var routingRules: [RoutingRule] = []
+    /// The shared Redis backend of several instances (`redis:`).
+    public var redis: RedisSettings?
     /// Where the configuration came from (a file path or "embedded default").
     public var source: String
 
@@ -54,6 +56,19 @@ public struct ServerSettings: Sendable {
     public var reloadCheckInterval: Duration? = .seconds(2)
 
     public init() {}
+}
+
+/// Where the Redis server shared by several gateway instances is (`redis:`).
+public struct RedisSettings: Sendable {
+    /// `redis://[user:password@]host[:port][/db]`; may be a secret reference.
+    public var url: Secret
+    /// Prefix of every key Switchyard writes. Default `switchyard`.
+    public var keyPrefix = "switchyard"
+    public var commandTimeout: Duration = .milliseconds(500)
+
+    public init(url: Secret) {
+        self.url = url
+    }
 }
 
 public struct TLSSettings: Sendable, Equatable {

@@ -22,6 +22,7 @@ public final class RuntimeSnapshot: Sendable {
         var secrets = config.providers.compactMap(\.apiKey) + config.providers.flatMap { $0.headers.map(\.value) }
         secrets += config.providers.flatMap { [$0.awsSecretAccessKey, $0.awsSessionToken].compactMap { $0 } }
         if let masterKey = config.server.masterKey { secrets.append(masterKey) }
+        if let redis = config.redis { secrets.append(redis.url) }
         self.scrubber = SecretScrubber(secrets: secrets)
         self.authenticator = MasterKeyAuthenticator(masterKey: config.server.masterKey?.reveal())
         self.generation = generation

@@ -18,6 +18,29 @@ public protocol RouterEventObserver: Sendable {
     func breakerChanged(deployment: String, state: CircuitBreaker.State)
 }
 
+/// One deployment's state as exchanged between gateway instances.
+public struct SharedDeploymentState: Sendable, Equatable {
+    /// Provider and upstream model (``RouterState/key(_:)``).
+    public var key: String
+    /// Unix time until which a breaker is open.
+    public var openUntil: Double?
+    /// Peak-EWMA latency in seconds.
+    public var latency: Double?
+
+    public init(key: String, openUntil: Double? = nil, latency: Double? = nil) {
+        self.key = key
+        self.openUntil = openUntil
+        self.latency = latency
+    }
+}
+
+/// Where several gateway instances exchange router state (Redis in `SwitchyardStores`).
+public protocol SharedRouterStateBackend: Sendable {
+    /// Publishes this instance's view and returns what the other instances reported for the
+    /// given deployment keys (breakers: the latest open-until; latency: the mean).
+    func exchange(instance: String, local: [SharedDeploymentState], keys: [String]) async throws -> [SharedDeploymentState]
+}
+
 /// Why a deployment was not a candidate for a request.
 public enum Exclusion: String, Sendable, Equatable {
     case region
@@ -72,6 +95,18 @@ public final class RouterState: Sendable {
         var outstanding = 0
         var window = MinuteWindow()
         var coolingDownUntil: ContinuousClock.Instant?
+        /// Mean latency other instances measured (shared state), in seconds.
+        var remoteLatency: Double?
+
+        /// Latency the strategies see: this instance's, blended with the others' when shared.
+        var combinedLatency: Double? {
+            switch (latency.value, remoteLatency) {
+            case (let local?, let remote?): (local + remote) / 2
+            case (let local?, nil): local
+            case (nil, let remote?): remote
+            case (nil, nil): nil
+            }
+        }
     }
 
     struct State: Sendable {
@@ -115,7 +150,7 @@ public final class RouterState: Sendable {
         }
     }
 
-    static func key(_ deployment: DeploymentConfig) -> String { deployment.provider + "/" + deployment.upstreamModel }
+    public static func key(_ deployment: DeploymentConfig) -> String { deployment.provider + "/" + deployment.upstreamModel }
 
     /// A uniform random number in [0, 1) from the seeded generator.
     public func random() -> Double {
@@ -148,7 +183,7 @@ public final class RouterState: Sendable {
                 let totals = live.window.totals(atSecond: second)
                 var view = CandidateView(
                     deployment: deployment, excluded: nil, breaker: live.breaker.state, outstanding: live.outstanding,
-                    latency: live.latency.value, requestsLastMinute: totals.requests, tokensLastMinute: totals.tokens)
+                    latency: live.combinedLatency, requestsLastMinute: totals.requests, tokensLastMinute: totals.tokens)
                 if !hasAdapter(deployment.provider) {
                     view.excluded = .noAdapter
                 } else if let regions, !regions.isEmpty, !regions.contains(where: { $0 == deployment.region }) {
@@ -349,6 +384,45 @@ public final class RouterState: Sendable {
             return before != live.breaker.state ? live.breaker.state : nil
         }
         if let change { events?.breakerChanged(deployment: deployment.id, state: change) }
+    }
+
+    // MARK: Shared state (several instances)
+
+    /// This instance's view for other instances: open breakers (until when, Unix seconds) and
+    /// measured latency, per deployment key.
+    public func sharedView() -> [SharedDeploymentState] {
+        let now = clock.now
+        let unixNow = clock.unixTime
+        return state.withLock { state in
+            state.deployments.compactMap { key, live in
+                var shared = SharedDeploymentState(key: key)
+                if live.breaker.state == .open, let retryAt = live.breaker.retryAt(), retryAt > now {
+                    shared.openUntil = unixNow + durationSeconds(retryAt - now)
+                }
+                shared.latency = live.latency.value
+                return shared.openUntil == nil && shared.latency == nil ? nil : shared
+            }
+        }
+    }
+
+    /// Applies what other instances reported: a breaker another instance opened opens here
+    /// until the same moment; their latency joins this instance's in the latency strategy.
+    public func applyShared(_ remote: [SharedDeploymentState]) {
+        let now = clock.now
+        let unixNow = clock.unixTime
+        var changes: [(String, CircuitBreaker.State)] = []
+        state.withLock { state in
+            for entry in remote {
+                var live = state.deployments[entry.key] ?? Live(breaker: CircuitBreaker(settings: state.settings.breaker))
+                live.remoteLatency = entry.latency
+                if let until = entry.openUntil, until > unixNow, live.breaker.state != .open {
+                    live.breaker.forceOpen(retryAt: now + .milliseconds(Int64((until - unixNow) * 1000)))
+                    changes.append((entry.key, .open))
+                }
+                state.deployments[entry.key] = live
+            }
+        }
+        for (key, change) in changes { events?.breakerChanged(deployment: key, state: change) }
     }
 
     /// Breaker state of every deployment seen so far (for metrics and explain).

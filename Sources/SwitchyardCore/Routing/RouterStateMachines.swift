@@ -96,6 +96,12 @@ public struct CircuitBreaker: Sendable {
         }
     }
 
+    /// Opens the breaker because another instance opened it; probes start at `retryAt`.
+    public mutating func forceOpen(retryAt: ContinuousClock.Instant) {
+        guard settings.enabled else { return }
+        trip(at: retryAt - settings.cooldown)
+    }
+
     /// An active health check's verdict, outside the request flow.
     public mutating func recordProbe(healthy: Bool, at now: ContinuousClock.Instant) {
         guard settings.enabled else { return }

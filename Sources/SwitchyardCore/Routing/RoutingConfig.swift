@@ -202,6 +202,10 @@ public struct RouterSettings: Sendable, Equatable {
     public var retry = RetryPolicy()
     public var timeout: Duration?
     public var firstTokenTimeout: Duration?
+    /// Share breakers and latency with other instances through `redis:` when configured.
+    public var sharedState = true
+    /// How often shared state is exchanged. Default 500 ms.
+    public var syncInterval: Duration = .milliseconds(500)
 
     public init() {}
 }

@@ -1,0 +1,205 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import SwitchyardCore
+import SwitchyardServer
+import SwitchyardStores
+import SwitchyardTesting
+import Testing
+
+struct RedisUnavailable: Error, CustomStringConvertible {
+    var description: String { "redis-server is not installed: scripts/test installs it (apt-get install redis-server)" }
+}
+
+/// Runs a real `redis-server` on a free port for the duration of `body`.
+func withRedisServer<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+    let candidates = [ProcessInfo.processInfo.environment["SWITCHYARD_REDIS_SERVER"], "/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+    guard let binary = candidates.compactMap({ $0 }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw RedisUnavailable()
+    }
+    for _ in 0..<5 {
+        let port = Int.random(in: 20_000..<60_000)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let url = "redis://127.0.0.1:\(port)/0"
+        let probe = try RedisClient(url: url)
+        var ready = false
+        for _ in 0..<40 where process.isRunning {
+            if (try? await probe.send("PING")) == .simpleString("PONG") {
+                ready = true
+                break
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        await probe.close()
+        let outcome: Result<T, any Error>
+        if ready {
+            do { outcome = .success(try await body(url)) } catch { outcome = .failure(error) }
+        } else {
+            outcome = .failure(RedisUnavailable())
+        }
+        // SIGKILL: the test process blocks SIGTERM for its signal handling and children inherit
+        // the mask. Foundation's waitUntilExit can block under Swift concurrency: poll instead.
+        kill(process.processIdentifier, SIGKILL)
+        for _ in 0..<200 where process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        if !ready { continue }  // the port was taken: try another
+        return try outcome.get()
+    }
+    throw RedisUnavailable()
+}
+
+@Suite struct RESPTests {
+    @Test func parsesEveryTypeWhateverTheSplit() throws {
+        let wire = Array("+OK\r\n-ERR bad thing\r\n:-42\r\n$5\r\nhe\r\no\r\n$-1\r\n*3\r\n:1\r\n$0\r\n\r\n*-1\r\n*0\r\n".utf8)
+        let expected: [RESPValue] = [
+            .simpleString("OK"), .error("ERR bad thing"), .integer(-42), .bulkString(Array("he\r\no".utf8)), .bulkString(nil),
+            .array([.integer(1), .bulkString([]), .array(nil)]), .array([]),
+        ]
+        for split in 0...wire.count {
+            var buffer = ByteBuffer(bytes: wire[..<split])
+            var values: [RESPValue] = []
+            while let value = try RESPParser.parse(&buffer) { values.append(value) }
+            buffer.writeBytes(wire[split...])
+            while let value = try RESPParser.parse(&buffer) { values.append(value) }
+            #expect(values == expected, "split at \(split)")
+            #expect(buffer.readableBytes == 0)
+        }
+    }
+
+    @Test func rejectsGarbage() {
+        var garbage = ByteBuffer(string: "?what\r\n")
+        #expect(throws: RESPParseError.self) { try RESPParser.parse(&garbage) }
+        var badLength = ByteBuffer(string: "$-7\r\n")
+        #expect(throws: RESPParseError.self) { try RESPParser.parse(&badLength) }
+    }
+
+    @Test func encodesCommandsAsBulkStrings() {
+        var buffer = ByteBuffer()
+        RESPEncoder.encode(["SET", "k", "välue"], into: &buffer)
+        #expect(String(buffer: buffer) == "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$6\r\nvälue\r\n")
+    }
+
+    @Test func parsesURLs() throws {
+        let full = try RedisEndpoint(url: "redis://user:p%40ss@cache.internal:6380/2")
+        #expect(full.host == "cache.internal" && full.port == 6380 && full.database == 2)
+        #expect(full.username == "user" && full.password == "p%40ss")
+        let bare = try RedisEndpoint(url: "redis://localhost")
+        #expect(bare.port == 6379 && bare.database == 0 && bare.password == nil)
+        #expect(throws: RedisError.self) { try RedisEndpoint(url: "http://localhost") }
+        #expect(throws: RedisError.self) { try RedisEndpoint(url: "redis://host:99999") }
+    }
+}
+
+@Suite(.serialized) struct RedisClientTests {
+    @Test func commandsPipelinesScriptsAndReconnects() async throws {
+        try await withRedisServer { url in
+            let client = try RedisClient(url: url)
+            #expect(try await client.send("SET", "greeting", "héllo") == .simpleString("OK"))
+            #expect(try await client.send("GET", "greeting").string == "héllo")
+            #expect(try await client.send("GET", "missing").isNull)
+            let replies = try await client.pipeline((0..<200).map { _ in ["INCR", "counter"] })
+            #expect(replies.last == .integer(200))
+            await #expect(throws: RedisError.self) { try await client.send("INCR", "greeting") }
+
+            let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+            #expect(try await client.evaluate(script, keys: ["scripted"], arguments: ["5"]) == .integer(5))
+            _ = try await client.send("SCRIPT", "FLUSH")
+            #expect(try await client.evaluate(script, keys: ["scripted"], arguments: ["5"]) == .integer(10), "NOSCRIPT falls back to EVAL")
+
+            // Another client kills our connection; the next commands reconnect by themselves.
+            let killer = try RedisClient(url: url)
+            _ = try await killer.send("CLIENT", "KILL", "TYPE", "normal")
+            var answered = false
+            for _ in 0..<5 where !answered {
+                if (try? await client.send("PING")) == .simpleString("PONG") {
+                    answered = true
+                } else {
+                    try await Task.sleep(for: .milliseconds(300))
+                }
+            }
+            #expect(answered)
+            await killer.close()
+            await client.close()
+        }
+    }
+
+    @Test func anUnreachableServerFailsFast() async throws {
+        let client = try RedisClient(url: "redis://127.0.0.1:1/0")
+        let start = ContinuousClock.now
+        await #expect(throws: RedisError.self) { try await client.send("PING") }
+        #expect(ContinuousClock.now - start < .seconds(3))
+    }
+}
+
+@Suite(.serialized) struct SharedRouterStateTests {
+    static func yaml(_ url: String) -> String {
+        """
+        server: {port: 0, master_key: test-master-key, reload_check_interval: off}
+        redis: {url: "\(url)", key_prefix: "test-\(UInt32.random(in: 0...UInt32.max))"}
+        router: {sync_interval: 100ms, retry: {attempts: 1, backoff: 1ms}, circuit_breaker: {consecutive_failures: 2, cooldown: 60s}}
+        providers:
+          - {name: bad, type: mock, options: {fail_percent: "100"}}
+          - {name: good, type: mock}
+        models:
+          - name: pool
+            strategy: round-robin
+            deployments: [{provider: bad, model: m}, {provider: good, model: m}]
+        """
+    }
+
+    @Test func aBreakerOpenedOnOneInstanceKeepsTheOthersAwayToo() async throws {
+        try await withRedisServer { url in
+            let yaml = Self.yaml(url)
+            let (first, _) = try makeGateway(yaml)
+            let (second, _) = try makeGateway(yaml)
+            try await first.makeApplication().test(.live) { one in
+                try await second.makeApplication().test(.live) { two in
+                    for _ in 0..<4 {
+                        let response = try await one.execute(
+                            uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "pool"))
+                        #expect(response.status == .ok)
+                    }
+                    let badOnFirst = (first.runtime.snapshot.adapters["bad"] as? MockProviderAdapter)?.mock.stats.requests ?? 0
+                    #expect(badOnFirst == 2, "two failures opened the breaker on the first instance")
+                    // The second instance learns it through Redis without any traffic of its own.
+                    var open = false
+                    for _ in 0..<30 where !open {
+                        let explained = try await two.execute(
+                            uri: "/v1/route/explain", method: .post, headers: authorized, body: chatBody(model: "pool"))
+                        open = explained.json?["candidates"]?.arrayValue?.first?["breaker"]?.stringValue == "open"
+                        if !open { try await Task.sleep(for: .milliseconds(100)) }
+                    }
+                    #expect(open)
+                    for _ in 0..<6 {
+                        let response = try await two.execute(
+                            uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "pool"))
+                        #expect(response.headers[HTTPField.Name("x-switchyard-deployment")!] == "good/m")
+                    }
+                    let badOnSecond = (second.runtime.snapshot.adapters["bad"] as? MockProviderAdapter)?.mock.stats.requests ?? -1
+                    #expect(badOnSecond == 0, "the second instance never sent the failing deployment a request")
+                }
+            }
+        }
+    }
+
+    @Test func redisOutagesOnlyMeanLocalDecisions() async throws {
+        let yaml = Self.yaml("redis://127.0.0.1:1/0")
+        let (application, _) = try makeGateway(yaml)
+        try await application.makeApplication().test(.live) { client in
+            for _ in 0..<3 {
+                let response = try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "pool"))
+                #expect(response.status == .ok)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(metrics.contains(#"switchyard_redis_errors_total{operation="router_sync"}"#))
+        }
+    }
+}
