@@ -280,6 +280,32 @@ import Testing
         }
     }
 
+    @Test func providerRefusalsFallBackOnlyWhereConfigured() async throws {
+        let yaml = """
+            \(Self.providers([
+                ("small", "status: 400, error_code: context_length_exceeded"),
+                ("strict", "status: 400, error_code: content_filter"),
+                ("large", ""),
+            ]))
+            models:
+              - {name: chat, provider: small, model: s, fallbacks: [{model: long, on: [context_length]}]}
+              - {name: moderated, provider: strict, model: s, fallbacks: [{model: long, on: [content_filter]}]}
+              - {name: moderated-no-fallback, provider: strict, model: s, fallbacks: [long]}
+              - {name: long, provider: large, model: l}
+            """
+        try await withRouting(yaml) { client, app in
+            let long = try await chat(client, model: "chat")
+            #expect(long.status == .ok)
+            #expect(header(long, "x-switchyard-deployment") == "large/l")
+            let refused = try await chat(client, model: "moderated")
+            #expect(header(refused, "x-switchyard-deployment") == "large/l")
+            let kept = try await chat(client, model: "moderated-no-fallback")
+            #expect(kept.status == .badRequest, "content-policy refusals fall back only when listed")
+            #expect(kept.json?["error"]?["code"]?.stringValue == "content_filter")
+            #expect(requests(app, "small") == 1 && requests(app, "strict") == 2, "client-class errors are never retried")
+        }
+    }
+
     @Test func canaryArmsAreStickyPerUserAndRecorded() async throws {
         let yaml = """
             \(Self.providers([("stable", "content: stable answer"), ("candidate", "content: candidate answer")]))

@@ -39,6 +39,8 @@ public struct MockBehaviour: Sendable, Equatable {
     public var failFirst: Int = 0
     /// Status for `failPercent` and `failFirst`. Default 503.
     public var failStatus: Int = 503
+    /// `code` of the error body sent with an error status (e.g. `context_length_exceeded`).
+    public var errorCode: String? = nil
     /// Seed of the generator behind `failPercent`.
     public var seed: UInt64 = 42
 
@@ -65,6 +67,7 @@ public struct MockBehaviour: Sendable, Equatable {
         case "fail_first": failFirst = max(0, number ?? failFirst)
         case "fail_status": failStatus = number.flatMap { (400...599).contains($0) ? $0 : nil } ?? failStatus
         case "seed": seed = UInt64(value) ?? seed
+        case "error_code": errorCode = value
         default: break
         }
     }

@@ -155,7 +155,8 @@ public final class MockProvider: Sendable {
         if let mock = request["mock"]?.objectValue { behaviour.apply(mock) }
         applyPlannedFailure(&behaviour)
         if let status = behaviour.status, status >= 400 {
-            var plan = errorPlan(status: status, type: Self.errorType(for: status), code: nil, message: "Mock failure with status \(status).")
+            var plan = errorPlan(
+                status: status, type: Self.errorType(for: status), code: behaviour.errorCode, message: "Mock failure with status \(status).")
             if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
             plan.latency = .milliseconds(behaviour.latencyMilliseconds)
             return plan
@@ -589,7 +590,8 @@ public final class MockProvider: Sendable {
 
     private func completionPlanFor(_ request: JSONObject, behaviour: MockBehaviour) -> Plan {
         if let status = behaviour.status, status >= 400 {
-            var plan = errorPlan(status: status, type: Self.errorType(for: status), code: nil, message: "Mock failure with status \(status).")
+            var plan = errorPlan(
+                status: status, type: Self.errorType(for: status), code: behaviour.errorCode, message: "Mock failure with status \(status).")
             if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
             plan.latency = .milliseconds(behaviour.latencyMilliseconds)
             return plan
