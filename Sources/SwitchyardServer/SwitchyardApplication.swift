@@ -71,9 +71,31 @@ public final class SwitchyardApplication: Sendable {
         self.providerHealth = ProviderHealth()
         let accessLogger = logger
         let access = AccessLogObserver(logger: accessLogger, enabled: { runtime.snapshot.config.server.accessLog })
+        let backend: any RateLimitBackend
+        if let redis, let settings = config.redis, config.limits.backend != .memory {
+            backend = RedisRateLimitBackend(client: redis, prefix: settings.keyPrefix)
+        } else {
+            backend = MemoryRateLimitBackend()
+        }
+        let limiterFailures = metrics.counter("switchyard_redis_errors_total", [("operation", "rate_limit")])
+        let lastWarning = Mutex<ContinuousClock.Instant?>(nil)
+        let limiterLogger = logger
+        let limiter = RateLimiter(backend: backend) { error in
+            limiterFailures.increment()
+            let now = ContinuousClock.now
+            let warn = lastWarning.withLock { last in
+                guard last.map({ now - $0 > .seconds(10) }) ?? true else { return false }
+                last = now
+                return true
+            }
+            if warn {
+                let policy = runtime.snapshot.config.limits.failOpen ? "letting requests through" : "refusing requests"
+                limiterLogger.warning("rate-limit backend unavailable; \(policy)", metadata: ["error": .string("\(error)")])
+            }
+        }
         self.gateway = Gateway(
             runtime: runtime, observer: ObserverList([metrics, providerHealth, access]),
-            router: RouterState(settings: config.router, events: metrics))
+            router: RouterState(settings: config.router, events: metrics), limiter: limiter)
         if config.server.masterKey == nil {
             logger.warning("no master key configured: the API is open to anyone who can reach \(config.server.host):\(config.server.port)")
         }

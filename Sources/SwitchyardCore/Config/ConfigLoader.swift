@@ -131,7 +131,11 @@ struct Context {
             config.routingRules = sequence(rules, path: "routing_rules").compactMap { decodeRule($0.node, path: $0.path) }
         }
         if let redis = mapping.take("redis") { config.redis = decodeRedis(redis) }
-        mapping.finish(known: ["server", "providers", "models", "router", "routing_rules", "redis"], context: &self)
+        if let limits = mapping.take("limits") { config.limits = decodeLimits(limits) }
+        mapping.finish(known: ["server", "providers", "models", "router", "routing_rules", "redis", "limits"], context: &self)
+        if config.limits.backend == .redis, config.redis == nil {
+            error("limits.backend is redis but no 'redis:' section is configured", at: root.location, hint: "add redis: {url: redis://...}")
+        }
         crossCheck(&config)
         crossCheckRouting(config)
         return config

@@ -12,6 +12,8 @@ public struct GatewayConfig: Sendable {
     public var routingRules: [RoutingRule] = []
     /// The shared Redis backend of several instances (`redis:`).
     public var redis: RedisSettings?
+    /// Rate limits (`limits:`).
+    public var limits = LimitSettings()
     /// Where the configuration came from (a file path or "embedded default").
     public var source: String
 

@@ -31,6 +31,31 @@ extension Gateway {
         let plan = prepared.plan
         let snapshot = prepared.snapshot
         let deadline = inbound.receivedAt + snapshot.config.server.requestTimeout
+        var headers = plan.headers
+        if let rule = plan.rule { headers.append(HeaderField("x-switchyard-rule", rule)) }
+
+        // Limits before anything is sent (shadow traffic included).
+        let limits = snapshot.config.limits
+        if !limits.rules.isEmpty {
+            var reserved = 0
+            if limits.rules.contains(where: { $0.values.tokensPerMinute != nil || $0.values.tokensPerDay != nil || $0.tier != nil }) {
+                let features = plan.features ?? PromptFeatures(request: prepared.request)
+                reserved = features.estimatedPromptTokens + (features.maxOutputTokens ?? limits.defaultCompletionEstimate)
+            }
+            let checks = RateLimiter.checks(
+                settings: limits, identity: record.identity, group: plan.group.name, endUser: record.identity.endUser, reservedTokens: reserved)
+            let leaseSeconds = Int(snapshot.config.server.requestTimeout.components.seconds) + 60
+            switch await limiter.acquire(
+                checks, reservedTokens: reserved, leaseSeconds: leaseSeconds, failOpen: limits.failOpen, id: inbound.requestID)
+            {
+            case .refused(let error, let blocked):
+                record.rateLimitedBy = blocked.map { "\($0.scope.rawValue):\($0.kind.rawValue)" } ?? "backend:unavailable"
+                return fail(error, record: &record, receivedAt: inbound.receivedAt, headers: headers)
+            case .allowed(let lease, let limitHeaders):
+                record.limitLease = lease
+                headers.append(contentsOf: limitHeaders)
+            }
+        }
         router.recordRequest()
 
         let shadow: ShadowComparison? = plan.shadow.flatMap { config in
@@ -45,8 +70,6 @@ extension Gateway {
         var retries = 0
         var fallbackPosition = 0
         var lastUpstreamError: GatewayError?
-        var headers = plan.headers
-        if let rule = plan.rule { headers.append(HeaderField("x-switchyard-rule", rule)) }
 
         func finishFailed(_ error: GatewayError) -> GatewayResponse {
             shadow?.primaryFailed(error)

@@ -12,12 +12,17 @@ public struct Gateway: Sendable {
     public let observer: any RequestObserver
     /// Live routing state (breakers, latency, capacity, retry budget); outlives reloads.
     public let router: RouterState
+    /// Rate limits (memory or Redis counters); rules come from each snapshot.
+    public let limiter: RateLimiter
     /// Largest non-streaming upstream body accepted.
     public var maximumUpstreamBodyBytes = 256 * 1024 * 1024
 
-    public init(runtime: RuntimeHolder, observer: any RequestObserver, router: RouterState? = nil) {
+    public init(runtime: RuntimeHolder, observer: any RequestObserver, router: RouterState? = nil, limiter: RateLimiter? = nil) {
         self.runtime = runtime
-        self.observer = observer
+        let limiter = limiter ?? RateLimiter(backend: MemoryRateLimitBackend())
+        self.limiter = limiter
+        // Every request emits exactly one record: settling limits there can never be skipped.
+        self.observer = LimitSettlingObserver(next: observer, limiter: limiter)
         self.router = router ?? RouterState(settings: runtime.snapshot.config.router)
     }
 
@@ -135,6 +140,26 @@ public struct Gateway: Sendable {
         if error is CancellationError || Task.isCancelled { return gatewayError(from: error) }
         if let gatewayError = error as? GatewayError { return gatewayError }
         return .upstreamUnavailable("The connection to provider '\(provider)' failed during the stream.", code: "upstream_stream_interrupted")
+    }
+}
+
+/// Returns each finished request's unused token reservation (or takes the overshoot) and
+/// frees its concurrency slot, then passes the record on.
+struct LimitSettlingObserver: RequestObserver {
+    let next: any RequestObserver
+    let limiter: RateLimiter
+
+    func requestFinished(_ record: RequestRecord) {
+        if let lease = record.limitLease {
+            let limiter = self.limiter
+            let used = record.usage?.totalTokens ?? 0
+            Task { await limiter.settle(lease, usedTokens: used) }
+        }
+        next.requestFinished(record)
+    }
+
+    func shadowFinished(_ record: ShadowRecord) {
+        next.shadowFinished(record)
     }
 }
 

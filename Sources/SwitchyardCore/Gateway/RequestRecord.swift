@@ -46,6 +46,10 @@ public struct RequestRecord: Sendable {
     public var arm: String?
     /// A retry or fallback was skipped because the retry budget was spent.
     public var retryBudgetExhausted = false
+    /// The rate-limit counters this request holds; settled with its real usage when it ends.
+    public var limitLease: LimitLease?
+    /// The limit that refused the request (`team:requests`), when one did.
+    public var rateLimitedBy: String?
 
     public init(requestID: String, endpoint: Endpoint, identity: Identity) {
         self.requestID = requestID

@@ -127,6 +127,11 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
             counter("switchyard_router_fallbacks_total", [("from", from), ("to", target)]).increment()
             from = target
         }
+        if let limited = record.rateLimitedBy {
+            let parts = limited.split(separator: ":")
+            counter("switchyard_rate_limit_rejections_total", [("scope", String(parts.first ?? "")), ("limit", String(parts.last ?? ""))])
+                .increment()
+        }
         if record.retryBudgetExhausted {
             counter("switchyard_router_retry_budget_exhausted_total", []).increment()
         }

@@ -50,6 +50,7 @@ public struct AccessLogObserver: RequestObserver {
             metadata["experiment_arm"] = .string(arm)
         }
         if record.retryBudgetExhausted { metadata["retry_budget_exhausted"] = .stringConvertible(true) }
+        if let limited = record.rateLimitedBy { metadata["rate_limited_by"] = .string(limited) }
         logger.info("request", metadata: metadata)
     }
 

@@ -709,6 +709,7 @@ public final class MockProvider: Sendable {
         let toolCalls = chat ? plannedToolCalls(request, behaviour: behaviour) : []
         let pieces = contentPieces(request, chat: chat, behaviour: behaviour)
         let completionTokens = toolCalls.isEmpty ? pieces.count : toolCalls.count * 4
+        state.withLock { $0.tokens += promptTokens + completionTokens }
         let usage = JSONValue.object([
             "prompt_tokens": JSONValue(promptTokens),
             "completion_tokens": JSONValue(completionTokens),
@@ -941,6 +942,8 @@ public final class MockProvider: Sendable {
 /// Counters and the last request, for tests to inspect.
 public struct MockStats: Sendable {
     public var requests = 0
+    /// Tokens (prompt + completion) reported in OpenAI-dialect chat and completion answers.
+    public var tokens = 0
     public var completedStreams = 0
     /// Streams whose reader went away before the end.
     public var cancelledStreams = 0

@@ -1,0 +1,361 @@
+import Synchronization
+
+/// What a limit rule counts per scope value.
+public struct LimitValues: Sendable, Equatable {
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
+    public var tokensPerDay: Int?
+    public var concurrent: Int?
+    /// Bucket capacity for requests (a burst above the steady per-minute rate). Default: the rate.
+    public var burst: Int?
+
+    public init() {}
+
+    public var isEmpty: Bool { requestsPerMinute == nil && tokensPerMinute == nil && tokensPerDay == nil && concurrent == nil }
+}
+
+/// Who a limit applies to: each distinct value (each key, each team, ...) has its own counters.
+public enum LimitScope: String, Sendable, CaseIterable {
+    case key, user, endUser = "end_user", team, org, model, global
+}
+
+/// One rule of `limits.rules`.
+public struct LimitRule: Sendable, Equatable {
+    public var scope: LimitScope
+    /// Only requests for these model groups (all when nil).
+    public var models: [String]?
+    public var values: LimitValues
+    /// Take the values of this tier instead; `from_identity` uses the caller's `tier` attribute.
+    public var tier: String?
+    public var location: ConfigLocation?
+
+    public init(scope: LimitScope, values: LimitValues = LimitValues(), tier: String? = nil) {
+        self.scope = scope
+        self.values = values
+        self.tier = tier
+    }
+}
+
+/// `limits:` of the configuration.
+public struct LimitSettings: Sendable, Equatable {
+    public enum Backend: String, Sendable { case memory, redis }
+    public var rules: [LimitRule] = []
+    public var tiers: [String: LimitValues] = [:]
+    /// Tier for callers without a `tier` attribute (rules with `tier: from_identity`).
+    public var defaultTier: String?
+    /// nil: Redis when `redis:` is configured, else memory.
+    public var backend: Backend?
+    /// When the backend is unreachable: let requests through (`open`, default) or refuse them.
+    public var failOpen = true
+    /// Completion tokens reserved when a request sets no `max_tokens`. Default 256.
+    public var defaultCompletionEstimate = 256
+
+    public init() {}
+}
+
+/// One counter a request must pass: a kind of limit for one scope value.
+public struct LimitCheck: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case requests, tokens, tokensPerDay = "tokens_per_day", concurrent
+    }
+
+    /// Backend key, e.g. `team:research:rpm:60`.
+    public var key: String
+    public var scope: LimitScope
+    public var kind: Kind
+    /// The configured limit (per minute, per day, or at once).
+    public var limit: Int
+    /// Bucket capacity (requests and tokens per minute).
+    public var capacity: Int
+    /// What this request takes: 1 request, or its reserved tokens.
+    public var cost: Int
+    /// For messages: `team 'research'`.
+    public var label: String
+
+    /// Refill per millisecond of a per-minute bucket.
+    public var ratePerMillisecond: Double { Double(limit) / 60_000 }
+}
+
+/// The backend's answer for one request.
+public struct LimitDecision: Sendable {
+    public var allowed: Bool
+    /// The check that refused the request.
+    public var blockedIndex: Int?
+    /// Milliseconds until the refusing check could pass; nil when it never can (too large).
+    public var retryAfterMilliseconds: Int?
+    /// Per check (same order): remaining after this request and milliseconds until full again.
+    public var remaining: [Int]
+    public var resetMilliseconds: [Int]
+
+    public init(allowed: Bool, blockedIndex: Int? = nil, retryAfterMilliseconds: Int? = nil, remaining: [Int] = [], resetMilliseconds: [Int] = []) {
+        self.allowed = allowed
+        self.blockedIndex = blockedIndex
+        self.retryAfterMilliseconds = retryAfterMilliseconds
+        self.remaining = remaining
+        self.resetMilliseconds = resetMilliseconds
+    }
+}
+
+/// Where the counters live: memory (one instance) or Redis (atomic across instances).
+public protocol RateLimitBackend: Sendable {
+    /// Checks every limit and, only if all pass, takes the request's share of each.
+    func acquire(_ checks: [LimitCheck], lease: String, leaseSeconds: Int) async throws -> LimitDecision
+    /// Returns the difference between reserved and used tokens and ends the concurrency lease.
+    func settle(_ checks: [LimitCheck], lease: String, tokenDelta: Int) async throws
+}
+
+/// Granted limits of one request, settled once when its record is emitted.
+public struct LimitLease: Sendable {
+    public let id: String
+    public let checks: [LimitCheck]
+    public let reservedTokens: Int
+}
+
+/// Builds the checks for a request from the rules, asks the backend, and turns the answer into
+/// response headers or a 429.
+public final class RateLimiter: Sendable {
+    public let backend: any RateLimitBackend
+    private let failures: Mutex<Int> = Mutex(0)
+    /// Called when the backend fails (for a metric and a log line).
+    let onBackendFailure: @Sendable (any Error) -> Void
+
+    public init(backend: any RateLimitBackend, onBackendFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+        self.backend = backend
+        self.onBackendFailure = onBackendFailure
+    }
+
+    /// The checks a request must pass under `settings`.
+    public static func checks(
+        settings: LimitSettings, identity: Identity, group: String, endUser: String?, reservedTokens: Int
+    ) -> [LimitCheck] {
+        var checks: [LimitCheck] = []
+        for rule in settings.rules {
+            if let models = rule.models, !models.contains(group) { continue }
+            let value: String? =
+                switch rule.scope {
+                case .key: identity.kind == .anonymous ? nil : identity.subject
+                case .user: identity.userID
+                case .endUser: endUser ?? identity.endUser
+                case .team: identity.teamID
+                case .org: identity.organizationID
+                case .model: group
+                case .global: "*"
+                }
+            guard let value else { continue }
+            var values = rule.values
+            if let tier = rule.tier {
+                let name = tier == "from_identity" ? (identity.attributes["tier"] ?? settings.defaultTier) : tier
+                guard let name, let tierValues = settings.tiers[name] else { continue }
+                values = tierValues
+            }
+            let base = "\(rule.scope.rawValue):\(value)" + (rule.models == nil ? "" : ":\(rule.models!.joined(separator: ","))")
+            let label = rule.scope == .global ? "global" : "\(rule.scope.rawValue) '\(value)'"
+            if let rpm = values.requestsPerMinute {
+                checks.append(
+                    LimitCheck(
+                        key: base + ":rpm:\(rpm)", scope: rule.scope, kind: .requests, limit: rpm, capacity: max(rpm, values.burst ?? rpm), cost: 1,
+                        label: label))
+            }
+            if let tpm = values.tokensPerMinute {
+                checks.append(
+                    LimitCheck(
+                        key: base + ":tpm:\(tpm)", scope: rule.scope, kind: .tokens, limit: tpm, capacity: tpm, cost: reservedTokens, label: label))
+            }
+            if let tpd = values.tokensPerDay {
+                checks.append(
+                    LimitCheck(
+                        key: base + ":tpd:\(tpd)", scope: rule.scope, kind: .tokensPerDay, limit: tpd, capacity: tpd, cost: reservedTokens,
+                        label: label))
+            }
+            if let concurrent = values.concurrent {
+                checks.append(
+                    LimitCheck(
+                        key: base + ":conc", scope: rule.scope, kind: .concurrent, limit: concurrent, capacity: concurrent, cost: 1, label: label))
+            }
+        }
+        return checks
+    }
+
+    public enum Outcome: Sendable {
+        case allowed(LimitLease?, headers: [HeaderField])
+        /// `blocked`: the limit that refused (nil when the backend failed closed).
+        case refused(GatewayError, blocked: LimitCheck?)
+    }
+
+    public func acquire(_ checks: [LimitCheck], reservedTokens: Int, leaseSeconds: Int, failOpen: Bool, id: String) async -> Outcome {
+        guard !checks.isEmpty else { return .allowed(nil, headers: []) }
+        let decision: LimitDecision
+        do {
+            decision = try await backend.acquire(checks, lease: id, leaseSeconds: leaseSeconds)
+        } catch {
+            onBackendFailure(error)
+            if failOpen { return .allowed(nil, headers: []) }
+            return .refused(
+                GatewayError(
+                    status: 503, type: "api_error", code: "rate_limiter_unavailable",
+                    message: "The rate-limit backend is unavailable and the gateway is configured to fail closed.",
+                    headers: [HeaderField("Retry-After", "1")]), blocked: nil)
+        }
+        let headers = Self.headers(checks, decision)
+        guard decision.allowed, decision.blockedIndex == nil else {
+            let check = checks[decision.blockedIndex ?? 0]
+            var error = GatewayError(
+                status: 429, type: "rate_limit_error", code: "rate_limit_exceeded",
+                message: Self.message(check, retryAfter: decision.retryAfterMilliseconds), headers: headers)
+            if let wait = decision.retryAfterMilliseconds {
+                error.headers.append(HeaderField("Retry-After", String(max(1, (wait + 999) / 1000))))
+            }
+            return .refused(error, blocked: check)
+        }
+        return .allowed(LimitLease(id: id, checks: checks, reservedTokens: reservedTokens), headers: headers)
+    }
+
+    /// Settles a lease with the tokens really used (the difference goes back to, or is taken
+    /// from, the token counters) and ends its concurrency slot. Never throws.
+    public func settle(_ lease: LimitLease, usedTokens: Int) async {
+        do {
+            try await backend.settle(lease.checks, lease: lease.id, tokenDelta: usedTokens - lease.reservedTokens)
+        } catch {
+            onBackendFailure(error)
+        }
+    }
+
+    static func message(_ check: LimitCheck, retryAfter: Int?) -> String {
+        let what: String =
+            switch check.kind {
+            case .requests: "\(check.limit) requests per minute"
+            case .tokens: "\(check.limit) tokens per minute"
+            case .tokensPerDay: "\(check.limit) tokens per day"
+            case .concurrent: "\(check.limit) concurrent requests"
+            }
+        if retryAfter == nil {
+            return "Rate limit of \(what) for \(check.label): this request needs \(check.cost) tokens, more than the limit allows."
+        }
+        return "Rate limit of \(what) reached for \(check.label)."
+    }
+
+    /// `x-ratelimit-*` headers of the tightest request and token limits.
+    static func headers(_ checks: [LimitCheck], _ decision: LimitDecision) -> [HeaderField] {
+        guard decision.remaining.count == checks.count else { return [] }
+        var headers: [HeaderField] = []
+        for (kinds, suffix) in [([LimitCheck.Kind.requests], "requests"), ([.tokens, .tokensPerDay], "tokens")] {
+            let indices = checks.indices.filter { kinds.contains(checks[$0].kind) }
+            guard let tightest = indices.min(by: { decision.remaining[$0] < decision.remaining[$1] }) else { continue }
+            headers.append(HeaderField("x-ratelimit-limit-\(suffix)", String(checks[tightest].limit)))
+            headers.append(HeaderField("x-ratelimit-remaining-\(suffix)", String(max(0, decision.remaining[tightest]))))
+            headers.append(HeaderField("x-ratelimit-reset-\(suffix)", formatReset(decision.resetMilliseconds[tightest])))
+        }
+        return headers
+    }
+
+    /// OpenAI's style: `20ms`, `1s`, `6m0s`.
+    static func formatReset(_ milliseconds: Int) -> String {
+        if milliseconds < 1000 { return "\(max(0, milliseconds))ms" }
+        let seconds = (milliseconds + 999) / 1000
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3600 { return "\(seconds / 60)m\(seconds % 60)s" }
+        return "\(seconds / 3600)h\(seconds % 3600 / 60)m\(seconds % 60)s"
+    }
+}
+
+/// Counters in this process: token buckets for per-minute limits, UTC-day counters, and
+/// concurrency leases that expire (so a crashed request cannot hold a slot forever).
+public final class MemoryRateLimitBackend: RateLimitBackend {
+    struct Bucket {
+        var value: Double
+        var updatedAt: Double
+    }
+
+    struct State {
+        var buckets: [String: Bucket] = [:]
+        var days: [String: (day: Int64, used: Int)] = [:]
+        var leases: [String: [String: Double]] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let now: @Sendable () -> Double
+
+    /// `now`: milliseconds on any monotonic or wall clock (injected in tests).
+    public init(now: @escaping @Sendable () -> Double = { WallClock.unixTime() * 1000 }) {
+        self.now = now
+    }
+
+    public func acquire(_ checks: [LimitCheck], lease: String, leaseSeconds: Int) async throws -> LimitDecision {
+        let now = self.now()
+        let day = Int64(now / 86_400_000)
+        let untilTomorrow = Int(Double(day + 1) * 86_400_000 - now)
+        return state.withLock { state in
+            var levels: [Double] = []
+            for (index, check) in checks.enumerated() {
+                switch check.kind {
+                case .requests, .tokens:
+                    let bucket = state.buckets[check.key] ?? Bucket(value: Double(check.capacity), updatedAt: now)
+                    let level = min(Double(check.capacity), bucket.value + (now - bucket.updatedAt) * check.ratePerMillisecond)
+                    levels.append(level)
+                    if level < Double(check.cost) {
+                        let wait = check.cost > check.capacity ? nil : Int(((Double(check.cost) - level) / check.ratePerMillisecond).rounded(.up))
+                        return LimitDecision(allowed: false, blockedIndex: index, retryAfterMilliseconds: wait)
+                    }
+                case .tokensPerDay:
+                    let used = state.days[check.key].map { $0.day == day ? $0.used : 0 } ?? 0
+                    levels.append(Double(used))
+                    if used + check.cost > check.limit {
+                        return LimitDecision(
+                            allowed: false, blockedIndex: index, retryAfterMilliseconds: check.cost > check.limit ? nil : untilTomorrow)
+                    }
+                case .concurrent:
+                    let active = (state.leases[check.key] ?? [:]).filter { $0.value > now }
+                    state.leases[check.key] = active
+                    levels.append(Double(active.count))
+                    if active.count + 1 > check.limit {
+                        return LimitDecision(allowed: false, blockedIndex: index, retryAfterMilliseconds: 1000)
+                    }
+                }
+            }
+            var decision = LimitDecision(allowed: true)
+            for (index, check) in checks.enumerated() {
+                switch check.kind {
+                case .requests, .tokens:
+                    let level = levels[index] - Double(check.cost)
+                    state.buckets[check.key] = Bucket(value: level, updatedAt: now)
+                    decision.remaining.append(Int(level.rounded(.down)))
+                    decision.resetMilliseconds.append(Int(((Double(check.capacity) - level) / check.ratePerMillisecond).rounded(.up)))
+                case .tokensPerDay:
+                    let used = Int(levels[index]) + check.cost
+                    state.days[check.key] = (day, used)
+                    decision.remaining.append(check.limit - used)
+                    decision.resetMilliseconds.append(untilTomorrow)
+                case .concurrent:
+                    state.leases[check.key, default: [:]][lease] = now + Double(leaseSeconds) * 1000
+                    decision.remaining.append(check.limit - Int(levels[index]) - 1)
+                    decision.resetMilliseconds.append(0)
+                }
+            }
+            return decision
+        }
+    }
+
+    public func settle(_ checks: [LimitCheck], lease: String, tokenDelta: Int) async throws {
+        let now = self.now()
+        let day = Int64(now / 86_400_000)
+        state.withLock { state in
+            for check in checks {
+                switch check.kind {
+                case .requests:
+                    break
+                case .tokens:
+                    guard tokenDelta != 0, var bucket = state.buckets[check.key] else { continue }
+                    bucket.value = min(Double(check.capacity), bucket.value + (now - bucket.updatedAt) * check.ratePerMillisecond)
+                    bucket.value -= Double(tokenDelta)
+                    bucket.updatedAt = now
+                    state.buckets[check.key] = bucket
+                case .tokensPerDay:
+                    guard tokenDelta != 0, let entry = state.days[check.key], entry.day == day else { continue }
+                    state.days[check.key] = (day, max(0, entry.used + tokenDelta))
+                case .concurrent:
+                    state.leases[check.key]?[lease] = nil
+                }
+            }
+        }
+    }
+}

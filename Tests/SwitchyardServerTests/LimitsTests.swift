@@ -1,0 +1,225 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+import SwitchyardCore
+import SwitchyardServer
+import SwitchyardTesting
+import Testing
+
+/// Rate limits through HTTP: requests, tokens (reserved before the call, settled after it),
+/// concurrency, scopes and tiers, response headers, Redis shared by two instances, and the
+/// behaviour when the backend is down.
+@Suite struct LimitsTests {
+    static func config(limits: String, mock: String = "", extra: String = "") -> String {
+        """
+        server: {port: 0, master_key: test-master-key, reload_check_interval: off}
+        \(extra)
+        providers:
+          - {name: p, type: mock, options: {\(mock)}}
+        models:
+          - {name: chat, provider: p, model: m}
+          - {name: other, provider: p, model: o}
+        limits:
+        \(limits)
+        """
+    }
+
+    func withLimits(
+        _ limits: String, mock: String = "", extra: String = "",
+        _ test: @escaping @Sendable (any TestClientProtocol, SwitchyardApplication) async throws -> Void
+    ) async throws {
+        let (application, _) = try makeGateway(Self.config(limits: limits, mock: mock, extra: extra))
+        try await application.makeApplication().test(.live) { client in try await test(client, application) }
+    }
+
+    func header(_ response: TestResponse, _ name: String) -> String? { response.headers[HTTPField.Name(name)!] }
+
+    func chat(_ client: any TestClientProtocol, model: String = "chat", extra: String = "") async throws -> TestResponse {
+        try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(extra, model: model))
+    }
+
+    /// Sends `count` requests at once over separate connections; returns the statuses.
+    static func burst(port: Int, count: Int, body: ByteBuffer) async throws -> [Int] {
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<count {
+                group.addTask {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+                    request.method = .POST
+                    request.headers.add(name: "authorization", value: "Bearer test-master-key")
+                    request.body = .bytes(body)
+                    let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+                    _ = try await response.body.collect(upTo: 1 << 20)
+                    return Int(response.status.code)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    @Test func requestsPerMinuteWithHeadersAndRetryAfter() async throws {
+        try await withLimits("  rules: [{scope: key, requests_per_minute: 3}]") { client, _ in
+            for remaining in [2, 1, 0] {
+                let response = try await chat(client)
+                #expect(response.status == .ok)
+                #expect(header(response, "x-ratelimit-limit-requests") == "3")
+                #expect(header(response, "x-ratelimit-remaining-requests") == String(remaining))
+                #expect(header(response, "x-ratelimit-reset-requests") != nil)
+            }
+            let refused = try await chat(client)
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.json?["error"]?["type"]?.stringValue == "rate_limit_error")
+            #expect(refused.json?["error"]?["code"]?.stringValue == "rate_limit_exceeded")
+            #expect(refused.json?["error"]?["message"]?.stringValue?.contains("3 requests per minute") == true)
+            let wait = Int(refused.headers[.retryAfter] ?? "") ?? 0
+            #expect((1...20).contains(wait), "a third of a minute refills one request")
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(metrics.contains(#"switchyard_rate_limit_rejections_total{scope="key",limit="requests"} 1"#))
+        }
+    }
+
+    @Test func tokensAreReservedBeforeTheCallAndSettledAfter() async throws {
+        // Each request reserves its prompt estimate plus max_tokens 40 (about 46 tokens); the mock
+        // really uses about 30. Three at once do not fit in 100; once settled, they do again.
+        try await withLimits("  rules: [{scope: global, tokens_per_minute: 100}]", mock: "latency_ms: 300") { client, _ in
+            let port = try #require(client.port)
+            let statuses = try await Self.burst(port: port, count: 3, body: chatBody(#","max_tokens":40"#, model: "chat"))
+            #expect(statuses.sorted() == [200, 200, 429], "the third reservation does not fit")
+            try await Task.sleep(for: .milliseconds(100))
+            let after = try await chat(client, extra: #","max_tokens":40"#)
+            #expect(after.status == .ok, "unused reservations came back when the first two settled")
+            #expect(header(after, "x-ratelimit-limit-tokens") == "100")
+            let tooLarge = try await chat(client, extra: #","max_tokens":500"#)
+            #expect(tooLarge.status == .tooManyRequests)
+            #expect(tooLarge.headers[.retryAfter] == nil, "waiting would never help")
+            #expect(tooLarge.json?["error"]?["message"]?.stringValue?.contains("more than the limit allows") == true)
+        }
+    }
+
+    @Test func concurrentRequestsAreCappedAndSlotsFreed() async throws {
+        try await withLimits("  rules: [{scope: key, concurrent: 2}]", mock: "latency_ms: 300") { client, _ in
+            let port = try #require(client.port)
+            let statuses = try await Self.burst(port: port, count: 3, body: chatBody(model: "chat"))
+            #expect(statuses.sorted() == [200, 200, 429])
+            try await Task.sleep(for: .milliseconds(50))
+            let statusesAgain = try await Self.burst(port: port, count: 2, body: chatBody(model: "chat"))
+            #expect(statusesAgain == [200, 200], "finished requests gave their slots back")
+        }
+    }
+
+    @Test func scopesAndTiers() async throws {
+        let limits = """
+              tiers:
+                free: {requests_per_minute: 1}
+                pro: {requests_per_minute: 100}
+              default_tier: free
+              rules:
+                - {scope: end_user, tier: from_identity}
+                - {scope: model, models: [other], requests_per_minute: 2}
+            """
+        try await withLimits(limits) { client, _ in
+            let status1 = try await chat(client, extra: #","user":"alice""#).status
+            #expect(status1 == .ok)
+            let status2 = try await chat(client, extra: #","user":"alice""#).status
+            #expect(status2 == .tooManyRequests, "free tier: one per minute per end user")
+            let status3 = try await chat(client, extra: #","user":"bob""#).status
+            #expect(status3 == .ok, "each end user has their own counter")
+            let status4 = try await chat(client, model: "other").status
+            #expect(status4 == .ok)
+            let status5 = try await chat(client, model: "other").status
+            #expect(status5 == .ok)
+            let status6 = try await chat(client, model: "other").status
+            #expect(status6 == .tooManyRequests)
+            let status7 = try await chat(client).status
+            #expect(status7 == .ok, "the model rule only counts its model")
+        }
+    }
+
+    @Test func unknownTiersAndScopesAreConfigurationErrors() {
+        let yaml = Self.config(limits: "  rules: [{scope: teem, requests_per_minute: 1}, {scope: key, tier: gold}]")
+        do {
+            _ = try makeGateway(yaml)
+            Issue.record("must be rejected")
+        } catch let error as ConfigError {
+            #expect(error.description.contains("unknown limit scope 'teem'"))
+            #expect(error.description.contains("did you mean 'team'?"))
+            #expect(error.description.contains("unknown tier 'gold'"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func anUnreachableBackendFailsOpenOrClosedAsConfigured() async throws {
+        let redis = #"redis: {url: "redis://127.0.0.1:1/0"}"#
+        try await withLimits("  on_backend_failure: closed\n  rules: [{scope: key, requests_per_minute: 5}]", extra: redis) { client, _ in
+            let refused = try await chat(client)
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.json?["error"]?["code"]?.stringValue == "rate_limiter_unavailable")
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(metrics.contains(#"switchyard_redis_errors_total{operation="rate_limit"}"#))
+        }
+        try await withLimits("  rules: [{scope: key, requests_per_minute: 5}]", extra: redis) { client, _ in
+            let status8 = try await chat(client).status
+            #expect(status8 == .ok, "fail open is the default")
+        }
+    }
+}
+
+@Suite(.serialized) struct SharedLimitsTests {
+    @Test func twoInstancesOnOneRedisHoldTheRequestAndTokenLimits() async throws {
+        try await withRedisServer { url in
+            let prefix = "limits-\(UInt32.random(in: 0...UInt32.max))"
+            let redis = #"redis: {url: "\#(url)", key_prefix: "\#(prefix)"}"#
+            let requestsYAML = LimitsTests.config(limits: "  rules: [{scope: global, requests_per_minute: 100}]", extra: redis)
+            let (first, _) = try makeGateway(requestsYAML)
+            let (second, _) = try makeGateway(requestsYAML)
+            try await first.makeApplication().test(.live) { one in
+                try await second.makeApplication().test(.live) { two in
+                    let (portA, portB) = (try #require(one.port), try #require(two.port))
+                    let start = ContinuousClock.now
+                    async let a = LimitsTests.burst(port: portA, count: 140, body: chatBody(model: "chat"))
+                    async let b = LimitsTests.burst(port: portB, count: 140, body: chatBody(model: "chat"))
+                    let statuses = try await a + b
+                    let duration = ContinuousClock.now - start
+                    let elapsed = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+                    let upstream = [first, second].map { app in
+                        (app.runtime.snapshot.adapters["p"] as? MockProviderAdapter)?.mock.stats.requests ?? 0
+                    }.reduce(0, +)
+                    let allowed = statuses.filter { $0 == 200 }.count
+                    #expect(allowed == upstream)
+                    // 100 at once, plus what refilled while the burst ran (100 per minute).
+                    let ceiling = 100 + Int((elapsed * 100 / 60).rounded(.up))
+                    #expect(upstream >= 98 && Double(upstream) <= Double(ceiling) * 1.02, "\(upstream) requests reached the providers in \(elapsed)s")
+                    #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 })
+                }
+            }
+
+            let tokensYAML = LimitsTests.config(
+                limits: "  rules: [{scope: global, tokens_per_minute: 1000}]",
+                extra: #"redis: {url: "\#(url)", key_prefix: "\#(prefix)-tokens"}"#)
+            let (third, _) = try makeGateway(tokensYAML)
+            let (fourth, _) = try makeGateway(tokensYAML)
+            try await third.makeApplication().test(.live) { one in
+                try await fourth.makeApplication().test(.live) { two in
+                    let body = chatBody(#","max_tokens":40"#, model: "chat")
+                    let (portA, portB) = (try #require(one.port), try #require(two.port))
+                    async let a = LimitsTests.burst(port: portA, count: 60, body: body)
+                    async let b = LimitsTests.burst(port: portB, count: 60, body: body)
+                    _ = try await a + b
+                    // Tokens the providers really spent, as they reported them.
+                    var spent = 0
+                    for app in [third, fourth] {
+                        let stats = (app.runtime.snapshot.adapters["p"] as? MockProviderAdapter)?.mock.stats
+                        spent += stats?.tokens ?? 0
+                    }
+                    #expect(spent > 0)
+                    #expect(Double(spent) <= 1000 * 1.02 + 60, "spent \(spent) tokens against a limit of 1000 per minute")
+                    #expect(Double(spent) >= 1000 * 0.85, "spent \(spent): the limit, not the test, stopped the burst")
+                }
+            }
+        }
+    }
+}
