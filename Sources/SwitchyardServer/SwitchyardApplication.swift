@@ -25,6 +25,8 @@ public final class SwitchyardApplication: Sendable {
     public let prometheus: PrometheusCollectorRegistry
     /// The shared Redis backend, when `redis:` is configured (read at start).
     public let redis: RedisClient?
+    /// Virtual keys (SQLite, opened on first use).
+    public let keys: KeyService
     /// Identifies this instance in shared state.
     public let instanceID = String(UInt64.random(in: .min ... .max), radix: 36)
     let registry: AdapterRegistry
@@ -63,6 +65,8 @@ public final class SwitchyardApplication: Sendable {
         } else {
             self.redis = nil
         }
+        self.keys = KeyService(
+            path: config.server.databasePath ?? KeyService.defaultPath(for: source), secret: config.server.keySecret?.reveal())
         let adapters = try registry.makeAdapters(for: config)
         let runtime = RuntimeHolder(RuntimeSnapshot(config: config, adapters: adapters, generation: 1))
         self.runtime = runtime
@@ -108,8 +112,9 @@ public final class SwitchyardApplication: Sendable {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestMiddleware(runtime: runtime, metrics: metrics, accessLog: true))
         OperationalRoutes(runtime: runtime, prometheus: prometheus, health: providerHealth, lifecycle: lifecycle).register(on: router)
-        let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime))
+        let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: keys))
         GatewayRoutes(gateway: gateway, runtime: runtime).register(on: api)
+        AdminRoutes(keys: keys).register(on: api)
         return router
     }
 

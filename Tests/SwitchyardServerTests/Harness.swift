@@ -29,7 +29,10 @@ func adapterRegistry() -> AdapterRegistry {
 
 /// Writes `yaml` to a fresh temporary file and returns its path.
 func writeConfig(_ yaml: String, path: String? = nil) throws -> String {
-    let file = path ?? FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-\(UUID().uuidString).yaml").path
+    // Each configuration in its own directory: the key database is created next to it.
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-\(UUID().uuidString)")
+    if path == nil { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+    let file = path ?? directory.appendingPathComponent("switchyard.yaml").path
     try yaml.write(toFile: file, atomically: true, encoding: .utf8)
     return file
 }

@@ -27,6 +27,11 @@ public struct Identity: Sendable, Equatable {
     public var attributes: [String: String]
     /// Data-residency restriction: only deployments in these regions may serve this caller.
     public var allowedRegions: [String]?
+    /// Model groups this caller may use; nil is every model.
+    public var allowedModels: [String]?
+    /// Endpoints this caller may use (`chat_completions`, `completions`, `embeddings`,
+    /// `messages`); nil is every endpoint.
+    public var allowedEndpoints: [String]?
 
     public init(
         kind: Kind,

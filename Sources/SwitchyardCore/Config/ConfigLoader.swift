@@ -198,10 +198,12 @@ struct Context {
         if let node = mapping.take("tls") {
             settings.tls = decodeTLS(node)
         }
+        if let node = mapping.take("database"), let value = string(node, path: "server.database") { settings.databasePath = value }
+        if let node = mapping.take("key_secret") { settings.keySecret = secret(node, path: "server.key_secret") }
         mapping.finish(
             known: [
                 "host", "port", "master_key", "max_body_size", "request_timeout", "shutdown_grace_period", "idle_timeout",
-                "log_level", "access_log", "allow_unauthenticated", "reload_check_interval", "tls",
+                "log_level", "access_log", "allow_unauthenticated", "reload_check_interval", "tls", "database", "key_secret",
             ],
             context: &self
         )

@@ -54,6 +54,11 @@ public struct ServerSettings: Sendable {
     public var accessLog: Bool = true
     /// Allow serving without a master key on a non-loopback address. Default false.
     public var allowUnauthenticated: Bool = false
+    /// The SQLite database of virtual keys; nil: `switchyard.db` next to the configuration file
+    /// (the working directory for the embedded default). Created on first use.
+    public var databasePath: String?
+    /// Secret under which virtual keys are hashed; nil: generated once into `<database>.secret`.
+    public var keySecret: Secret?
     /// How often the configuration file is checked for changes; nil disables watching.
     public var reloadCheckInterval: Duration? = .seconds(2)
 

@@ -95,9 +95,21 @@ public struct Gateway: Sendable {
             record.requestedModel = request.model
             record.stream = request.stream
             if let user = request.user { record.identity.endUser = user }
+            if let endpoints = record.identity.allowedEndpoints, !endpoints.contains(inbound.dialect.routeLabel(inbound.endpoint)) {
+                throw GatewayError(
+                    status: 403, type: "permission_error", code: "endpoint_not_allowed",
+                    message: "This key may not use the \(inbound.dialect.routeLabel(inbound.endpoint)) endpoint.")
+            }
             let router = self.router
             let plan = try snapshot.planner.plan(
                 request, identity: record.identity, headers: inbound.headers, unixTime: router.clock.unixTime, random: { router.random() })
+            if let allowed = record.identity.allowedModels,
+                !allowed.contains(plan.requestedModel) && !allowed.contains(plan.group.name) && !allowed.contains(plan.group.qualifiedName)
+            {
+                throw GatewayError(
+                    status: 403, type: "permission_error", code: "model_not_allowed", param: "model",
+                    message: "This key may not use model '\(plan.requestedModel)'. Allowed: \(allowed.joined(separator: ", ")).")
+            }
             record.rule = plan.rule
             record.experiment = plan.experiment
             record.arm = plan.arm

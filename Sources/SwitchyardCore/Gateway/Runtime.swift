@@ -23,6 +23,7 @@ public final class RuntimeSnapshot: Sendable {
         secrets += config.providers.flatMap { [$0.awsSecretAccessKey, $0.awsSessionToken].compactMap { $0 } }
         if let masterKey = config.server.masterKey { secrets.append(masterKey) }
         if let redis = config.redis { secrets.append(redis.url) }
+        if let keySecret = config.server.keySecret { secrets.append(keySecret) }
         self.scrubber = SecretScrubber(secrets: secrets)
         self.authenticator = MasterKeyAuthenticator(masterKey: config.server.masterKey?.reveal())
         self.generation = generation

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import NIOCore
 import SwitchyardCore
+import SwitchyardStores
 
 /// The outermost middleware: request id, body limit, error envelope, HTTP metrics and the access
 /// log line for requests that do not reach the gateway pipeline.
@@ -148,13 +149,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     let runtime: RuntimeHolder
+    let keys: KeyService
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let authenticator = (context.snapshot ?? runtime.snapshot).authenticator
-        switch authenticator.authenticate(
-            authorization: request.headers[.authorization],
-            apiKey: request.headers[.init("x-api-key")!]
-        ) {
+        let authorization = request.headers[.authorization]
+        let apiKey = request.headers[.init("x-api-key")!]
+        let result: Result<Identity, GatewayError>
+        if let presented = Self.virtualKey(authorization: authorization, apiKey: apiKey) {
+            result = await keys.authenticate(presented)
+        } else {
+            result = (context.snapshot ?? runtime.snapshot).authenticator.authenticate(authorization: authorization, apiKey: apiKey)
+        }
+        switch result {
         case .success(let identity):
             var context = context
             context.identity = identity
@@ -163,6 +169,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
         case .failure(let error):
             throw error
         }
+    }
+
+    /// The presented credential when it has the virtual-key prefix.
+    static func virtualKey(authorization: String?, apiKey: String?) -> String? {
+        if let authorization {
+            let trimmed = authorization.drop(while: { $0 == " " })
+            guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
+            let token = trimmed.dropFirst(7).drop(while: { $0 == " " })
+            return token.hasPrefix(SQLiteKeyStore.prefix) ? String(token) : nil
+        }
+        if let apiKey, apiKey.hasPrefix(SQLiteKeyStore.prefix) { return apiKey }
+        return nil
     }
 }
 
