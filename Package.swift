@@ -96,6 +96,7 @@ let package = Package(
                 "SwitchyardCore",
                 "SwitchyardProviders",
                 "SwitchyardServer",
+                "SwitchyardStores",
                 "SwitchyardTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import SwitchyardCore
+import SwitchyardServer
+import SwitchyardStores
+
+/// `switchyard keys ...`: virtual keys in the gateway's database, without a running gateway.
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Create, list, rotate and revoke virtual keys (in the database next to the configuration).",
+        subcommands: [Create.self, List.self, Revoke.self, Rotate.self]
+    )
+
+    struct Location: ParsableArguments {
+        @Option(name: .shortAndLong, help: "YAML configuration file; its server.database (default: switchyard.db next to it) is used.")
+        var config: String?
+
+        func open() throws -> SQLiteKeyStore {
+            let source: ConfigurationSource = config.map { .file($0) } ?? .embeddedDefault
+            let loaded: GatewayConfig
+            do {
+                loaded = try source.load().config
+            } catch {
+                printDiagnostics(error.diagnostics)
+                throw ExitCode(1)
+            }
+            let path = loaded.server.databasePath ?? KeyService.defaultPath(for: source)
+            return try KeyService(path: path, secret: loaded.server.keySecret?.reveal()).open()
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a key and print it once (it is stored only as a hash).")
+        @OptionGroup var location: Location
+        @Option(help: "A name to recognise the key by.") var name: String
+        @Option(help: "Allowed model groups, comma-separated (default: all).") var models: String?
+        @Option(help: "Allowed endpoints, comma-separated: chat_completions, completions, embeddings, messages.") var endpoints: String?
+        @Option(help: "Rate-limit tier (limits.tiers).") var tier: String?
+        @Option(help: "Team id.") var team: String?
+        @Option(help: "User id.") var user: String?
+        @Option(help: "Organisation id.") var org: String?
+        @Option(help: "Allowed deployment regions, comma-separated.") var regions: String?
+        @Option(help: "Lifetime such as 30d, 12h or 90m (default: no expiry).") var expiresIn: String?
+
+        func run() async throws {
+            var options = KeyOptions(name: name)
+            let list = { (text: String?) in text.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } }
+            options.models = list(models)
+            options.endpoints = list(endpoints)
+            options.regions = list(regions)
+            options.tier = tier
+            options.teamID = team
+            options.userID = user
+            options.organizationID = org
+            if let expiresIn {
+                guard let seconds = Self.lifetime(expiresIn) else { throw ValidationError("--expires-in must look like 30d, 12h or 90m") }
+                options.expiresAt = WallClock.unixTime() + seconds
+            }
+            let created = try location.open().create(options)
+            var json = created.key.json.objectValue ?? JSONObject()
+            json["key"] = .string(created.plaintext)
+            print(JSONValue.object(json).serialized())
+        }
+
+        static func lifetime(_ text: String) -> Double? {
+            if text.hasSuffix("d"), let days = Double(text.dropLast()), days > 0 { return days * 86_400 }
+            guard let duration = ConfigUnits.parseDuration(text), duration > .zero else { return nil }
+            return Double(duration.components.seconds)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List keys as JSON lines (never the keys themselves).")
+        @OptionGroup var location: Location
+
+        func run() async throws {
+            for key in try location.open().list() { print(key.json.serialized()) }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key: it stops working at once.")
+        @OptionGroup var location: Location
+        @Argument(help: "The key's id (key_...).") var id: String
+
+        func run() async throws {
+            do {
+                print(try location.open().revoke(id: id).json.serialized())
+            } catch let error as KeyStoreError {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Give a key a new secret (printed once); the old one stops working.")
+        @OptionGroup var location: Location
+        @Argument(help: "The key's id (key_...).") var id: String
+
+        func run() async throws {
+            do {
+                let rotated = try location.open().rotate(id: id)
+                var json = rotated.key.json.objectValue ?? JSONObject()
+                json["key"] = .string(rotated.plaintext)
+                print(JSONValue.object(json).serialized())
+            } catch let error as KeyStoreError {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}

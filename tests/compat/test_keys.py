@@ -1,0 +1,54 @@
+"""Virtual keys from the command line, used by the official SDK against a running gateway."""
+import json
+import subprocess
+
+import openai
+import pytest
+
+from conftest import _binary
+from test_cli import start, stop
+
+CONFIG = """
+server: {port: 0, master_key: keys-test-master, reload_check_interval: off}
+providers:
+  - {name: mock, type: mock}
+models:
+  - {name: mock-gpt, provider: mock}
+  - {name: other, provider: mock, model: o}
+"""
+
+
+def keys(config, *args):
+    result = subprocess.run([_binary(), "keys", *args, "--config", str(config)], capture_output=True, text=True)
+    return result
+
+
+def test_cli_keys_work_with_the_sdk_until_revoked(tmp_path):
+    config = tmp_path / "switchyard.yaml"
+    config.write_text(CONFIG)
+    created = keys(config, "create", "--name", "sdk-app", "--models", "mock-gpt", "--expires-in", "30d")
+    assert created.returncode == 0, created.stderr
+    record = json.loads(created.stdout)
+    key = record["key"]
+    assert key.startswith("sk-sy-") and record["status"] == "active"
+    listed = keys(config, "list")
+    assert key not in listed.stdout and record["id"] in listed.stdout
+    assert key.encode() not in (tmp_path / "switchyard.db").read_bytes()
+
+    process, address, _ = start(["serve", "--config", str(config)])
+    try:
+        client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
+        reply = client.chat.completions.create(model="mock-gpt", messages=[{"role": "user", "content": "hi"}])
+        assert reply.choices[0].message.content == "This is a mock response to: hi"
+        with pytest.raises(openai.PermissionDeniedError) as denied:
+            client.chat.completions.create(model="other", messages=[{"role": "user", "content": "hi"}])
+        assert denied.value.code == "model_not_allowed"
+
+        revoked = keys(config, "revoke", record["id"])
+        assert revoked.returncode == 0 and json.loads(revoked.stdout)["status"] == "revoked"
+        with pytest.raises(openai.AuthenticationError) as refused:
+            client.chat.completions.create(model="mock-gpt", messages=[{"role": "user", "content": "hi"}])
+        assert refused.value.code == "key_revoked"
+    finally:
+        stop(process)
+    assert keys(config, "rotate", "key_missing").returncode == 1
