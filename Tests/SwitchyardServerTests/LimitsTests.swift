@@ -168,56 +168,59 @@ import Testing
     }
 }
 
-@Suite(.serialized) struct SharedLimitsTests {
-    @Test func twoInstancesOnOneRedisHoldTheRequestAndTokenLimits() async throws {
-        try await withRedisServer { url in
-            let prefix = "limits-\(UInt32.random(in: 0...UInt32.max))"
-            let redis = #"redis: {url: "\#(url)", key_prefix: "\#(prefix)"}"#
-            let requestsYAML = LimitsTests.config(limits: "  rules: [{scope: global, requests_per_minute: 100}]", extra: redis)
-            let (first, _) = try makeGateway(requestsYAML)
-            let (second, _) = try makeGateway(requestsYAML)
-            try await first.makeApplication().test(.live) { one in
-                try await second.makeApplication().test(.live) { two in
-                    let (portA, portB) = (try #require(one.port), try #require(two.port))
-                    let start = ContinuousClock.now
-                    async let a = LimitsTests.burst(port: portA, count: 140, body: chatBody(model: "chat"))
-                    async let b = LimitsTests.burst(port: portB, count: 140, body: chatBody(model: "chat"))
-                    let statuses = try await a + b
-                    let duration = ContinuousClock.now - start
-                    let elapsed = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-                    let upstream = [first, second].map { app in
-                        (app.runtime.snapshot.adapters["p"] as? MockProviderAdapter)?.mock.stats.requests ?? 0
-                    }.reduce(0, +)
-                    let allowed = statuses.filter { $0 == 200 }.count
-                    #expect(allowed == upstream)
-                    // 100 at once, plus what refilled while the burst ran (100 per minute).
-                    let ceiling = 100 + Int((elapsed * 100 / 60).rounded(.up))
-                    #expect(upstream >= 98 && Double(upstream) <= Double(ceiling) * 1.02, "\(upstream) requests reached the providers in \(elapsed)s")
-                    #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 })
-                }
-            }
-
-            let tokensYAML = LimitsTests.config(
-                limits: "  rules: [{scope: global, tokens_per_minute: 1000}]",
-                extra: #"redis: {url: "\#(url)", key_prefix: "\#(prefix)-tokens"}"#)
-            let (third, _) = try makeGateway(tokensYAML)
-            let (fourth, _) = try makeGateway(tokensYAML)
-            try await third.makeApplication().test(.live) { one in
-                try await fourth.makeApplication().test(.live) { two in
-                    let body = chatBody(#","max_tokens":40"#, model: "chat")
-                    let (portA, portB) = (try #require(one.port), try #require(two.port))
-                    async let a = LimitsTests.burst(port: portA, count: 60, body: body)
-                    async let b = LimitsTests.burst(port: portB, count: 60, body: body)
-                    _ = try await a + b
-                    // Tokens the providers really spent, as they reported them.
-                    var spent = 0
-                    for app in [third, fourth] {
-                        let stats = (app.runtime.snapshot.adapters["p"] as? MockProviderAdapter)?.mock.stats
-                        spent += stats?.tokens ?? 0
+extension RedisBackedTests {
+    @Suite struct SharedLimitsTests {
+        @Test func twoInstancesOnOneRedisHoldTheRequestAndTokenLimits() async throws {
+            try await withRedisServer { url in
+                let prefix = "limits-\(UInt32.random(in: 0...UInt32.max))"
+                let redis = #"redis: {url: "\#(url)", key_prefix: "\#(prefix)"}"#
+                let requestsYAML = LimitsTests.config(limits: "  rules: [{scope: global, requests_per_minute: 100}]", extra: redis)
+                let (first, _) = try makeGateway(requestsYAML)
+                let (second, _) = try makeGateway(requestsYAML)
+                try await first.makeApplication().test(.live) { one in
+                    try await second.makeApplication().test(.live) { two in
+                        let (portA, portB) = (try #require(one.port), try #require(two.port))
+                        let start = ContinuousClock.now
+                        async let a = LimitsTests.burst(port: portA, count: 140, body: chatBody(model: "chat"))
+                        async let b = LimitsTests.burst(port: portB, count: 140, body: chatBody(model: "chat"))
+                        let statuses = try await a + b
+                        let duration = ContinuousClock.now - start
+                        let elapsed = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+                        let upstream = [first, second].map { app in
+                            (app.runtime.snapshot.adapters["p"] as? MockProviderAdapter)?.mock.stats.requests ?? 0
+                        }.reduce(0, +)
+                        let allowed = statuses.filter { $0 == 200 }.count
+                        #expect(allowed == upstream)
+                        // 100 at once, plus what refilled while the burst ran (100 per minute).
+                        let ceiling = 100 + Int((elapsed * 100 / 60).rounded(.up))
+                        #expect(
+                            upstream >= 98 && Double(upstream) <= Double(ceiling) * 1.02, "\(upstream) requests reached the providers in \(elapsed)s")
+                        #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 })
                     }
-                    #expect(spent > 0)
-                    #expect(Double(spent) <= 1000 * 1.02 + 60, "spent \(spent) tokens against a limit of 1000 per minute")
-                    #expect(Double(spent) >= 1000 * 0.85, "spent \(spent): the limit, not the test, stopped the burst")
+                }
+
+                let tokensYAML = LimitsTests.config(
+                    limits: "  rules: [{scope: global, tokens_per_minute: 1000}]",
+                    extra: #"redis: {url: "\#(url)", key_prefix: "\#(prefix)-tokens"}"#)
+                let (third, _) = try makeGateway(tokensYAML)
+                let (fourth, _) = try makeGateway(tokensYAML)
+                try await third.makeApplication().test(.live) { one in
+                    try await fourth.makeApplication().test(.live) { two in
+                        let body = chatBody(#","max_tokens":40"#, model: "chat")
+                        let (portA, portB) = (try #require(one.port), try #require(two.port))
+                        async let a = LimitsTests.burst(port: portA, count: 60, body: body)
+                        async let b = LimitsTests.burst(port: portB, count: 60, body: body)
+                        _ = try await a + b
+                        // Tokens the providers really spent, as they reported them.
+                        var spent = 0
+                        for app in [third, fourth] {
+                            let stats = (app.runtime.snapshot.adapters["p"] as? MockProviderAdapter)?.mock.stats
+                            spent += stats?.tokens ?? 0
+                        }
+                        #expect(spent > 0)
+                        #expect(Double(spent) <= 1000 * 1.02 + 60, "spent \(spent) tokens against a limit of 1000 per minute")
+                        #expect(Double(spent) >= 1000 * 0.85, "spent \(spent): the limit, not the test, stopped the burst")
+                    }
                 }
             }
         }

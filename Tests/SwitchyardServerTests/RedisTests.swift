@@ -26,7 +26,18 @@ func withRedisServer<T: Sendable>(_ body: @Sendable (String) async throws -> T) 
         process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        // Foundation's Process.run can block in poll(2) while the child starts: never on the
+        // cooperative pool, whose few threads every other test needs.
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread.detachNewThread {
+                do {
+                    try process.run()
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
         let url = "redis://127.0.0.1:\(port)/0"
         let probe = try RedisClient(url: url)
         var ready = false
@@ -96,110 +107,115 @@ func withRedisServer<T: Sendable>(_ body: @Sendable (String) async throws -> T) 
     }
 }
 
-@Suite(.serialized) struct RedisClientTests {
-    @Test func commandsPipelinesScriptsAndReconnects() async throws {
-        try await withRedisServer { url in
-            let client = try RedisClient(url: url)
-            #expect(try await client.send("SET", "greeting", "héllo") == .simpleString("OK"))
-            #expect(try await client.send("GET", "greeting").string == "héllo")
-            #expect(try await client.send("GET", "missing").isNull)
-            let replies = try await client.pipeline((0..<200).map { _ in ["INCR", "counter"] })
-            #expect(replies.last == .integer(200))
-            await #expect(throws: RedisError.self) { try await client.send("INCR", "greeting") }
+/// Every suite that runs a redis-server, one at a time (each starts its own server).
+@Suite(.serialized) struct RedisBackedTests {}
 
-            let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
-            #expect(try await client.evaluate(script, keys: ["scripted"], arguments: ["5"]) == .integer(5))
-            _ = try await client.send("SCRIPT", "FLUSH")
-            #expect(try await client.evaluate(script, keys: ["scripted"], arguments: ["5"]) == .integer(10), "NOSCRIPT falls back to EVAL")
+extension RedisBackedTests {
+    @Suite struct RedisClientTests {
+        @Test func commandsPipelinesScriptsAndReconnects() async throws {
+            try await withRedisServer { url in
+                let client = try RedisClient(url: url)
+                #expect(try await client.send("SET", "greeting", "héllo") == .simpleString("OK"))
+                #expect(try await client.send("GET", "greeting").string == "héllo")
+                #expect(try await client.send("GET", "missing").isNull)
+                let replies = try await client.pipeline((0..<200).map { _ in ["INCR", "counter"] })
+                #expect(replies.last == .integer(200))
+                await #expect(throws: RedisError.self) { try await client.send("INCR", "greeting") }
 
-            // Another client kills our connection; the next commands reconnect by themselves.
-            let killer = try RedisClient(url: url)
-            _ = try await killer.send("CLIENT", "KILL", "TYPE", "normal")
-            var answered = false
-            for _ in 0..<5 where !answered {
-                if (try? await client.send("PING")) == .simpleString("PONG") {
-                    answered = true
-                } else {
-                    try await Task.sleep(for: .milliseconds(300))
+                let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+                #expect(try await client.evaluate(script, keys: ["scripted"], arguments: ["5"]) == .integer(5))
+                _ = try await client.send("SCRIPT", "FLUSH")
+                #expect(try await client.evaluate(script, keys: ["scripted"], arguments: ["5"]) == .integer(10), "NOSCRIPT falls back to EVAL")
+
+                // Another client kills our connection; the next commands reconnect by themselves.
+                let killer = try RedisClient(url: url)
+                _ = try await killer.send("CLIENT", "KILL", "TYPE", "normal")
+                var answered = false
+                for _ in 0..<5 where !answered {
+                    if (try? await client.send("PING")) == .simpleString("PONG") {
+                        answered = true
+                    } else {
+                        try await Task.sleep(for: .milliseconds(300))
+                    }
                 }
+                #expect(answered)
+                await killer.close()
+                await client.close()
             }
-            #expect(answered)
-            await killer.close()
-            await client.close()
+        }
+
+        @Test func anUnreachableServerFailsFast() async throws {
+            let client = try RedisClient(url: "redis://127.0.0.1:1/0")
+            let start = ContinuousClock.now
+            await #expect(throws: RedisError.self) { try await client.send("PING") }
+            #expect(ContinuousClock.now - start < .seconds(3))
         }
     }
 
-    @Test func anUnreachableServerFailsFast() async throws {
-        let client = try RedisClient(url: "redis://127.0.0.1:1/0")
-        let start = ContinuousClock.now
-        await #expect(throws: RedisError.self) { try await client.send("PING") }
-        #expect(ContinuousClock.now - start < .seconds(3))
-    }
-}
+    @Suite struct SharedRouterStateTests {
+        static func yaml(_ url: String) -> String {
+            """
+            server: {port: 0, master_key: test-master-key, reload_check_interval: off}
+            redis: {url: "\(url)", key_prefix: "test-\(UInt32.random(in: 0...UInt32.max))"}
+            router: {sync_interval: 100ms, retry: {attempts: 1, backoff: 1ms}, circuit_breaker: {consecutive_failures: 2, cooldown: 60s}}
+            providers:
+              - {name: bad, type: mock, options: {fail_percent: "100"}}
+              - {name: good, type: mock}
+            models:
+              - name: pool
+                strategy: round-robin
+                deployments: [{provider: bad, model: m}, {provider: good, model: m}]
+            """
+        }
 
-@Suite(.serialized) struct SharedRouterStateTests {
-    static func yaml(_ url: String) -> String {
-        """
-        server: {port: 0, master_key: test-master-key, reload_check_interval: off}
-        redis: {url: "\(url)", key_prefix: "test-\(UInt32.random(in: 0...UInt32.max))"}
-        router: {sync_interval: 100ms, retry: {attempts: 1, backoff: 1ms}, circuit_breaker: {consecutive_failures: 2, cooldown: 60s}}
-        providers:
-          - {name: bad, type: mock, options: {fail_percent: "100"}}
-          - {name: good, type: mock}
-        models:
-          - name: pool
-            strategy: round-robin
-            deployments: [{provider: bad, model: m}, {provider: good, model: m}]
-        """
-    }
-
-    @Test func aBreakerOpenedOnOneInstanceKeepsTheOthersAwayToo() async throws {
-        try await withRedisServer { url in
-            let yaml = Self.yaml(url)
-            let (first, _) = try makeGateway(yaml)
-            let (second, _) = try makeGateway(yaml)
-            try await first.makeApplication().test(.live) { one in
-                try await second.makeApplication().test(.live) { two in
-                    for _ in 0..<4 {
-                        let response = try await one.execute(
-                            uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "pool"))
-                        #expect(response.status == .ok)
+        @Test func aBreakerOpenedOnOneInstanceKeepsTheOthersAwayToo() async throws {
+            try await withRedisServer { url in
+                let yaml = Self.yaml(url)
+                let (first, _) = try makeGateway(yaml)
+                let (second, _) = try makeGateway(yaml)
+                try await first.makeApplication().test(.live) { one in
+                    try await second.makeApplication().test(.live) { two in
+                        for _ in 0..<4 {
+                            let response = try await one.execute(
+                                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "pool"))
+                            #expect(response.status == .ok)
+                        }
+                        let badOnFirst = (first.runtime.snapshot.adapters["bad"] as? MockProviderAdapter)?.mock.stats.requests ?? 0
+                        #expect(badOnFirst == 2, "two failures opened the breaker on the first instance")
+                        // The second instance learns it through Redis without any traffic of its own.
+                        var open = false
+                        for _ in 0..<30 where !open {
+                            let explained = try await two.execute(
+                                uri: "/v1/route/explain", method: .post, headers: authorized, body: chatBody(model: "pool"))
+                            open = explained.json?["candidates"]?.arrayValue?.first?["breaker"]?.stringValue == "open"
+                            if !open { try await Task.sleep(for: .milliseconds(100)) }
+                        }
+                        #expect(open)
+                        for _ in 0..<6 {
+                            let response = try await two.execute(
+                                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "pool"))
+                            #expect(response.headers[HTTPField.Name("x-switchyard-deployment")!] == "good/m")
+                        }
+                        let badOnSecond = (second.runtime.snapshot.adapters["bad"] as? MockProviderAdapter)?.mock.stats.requests ?? -1
+                        #expect(badOnSecond == 0, "the second instance never sent the failing deployment a request")
                     }
-                    let badOnFirst = (first.runtime.snapshot.adapters["bad"] as? MockProviderAdapter)?.mock.stats.requests ?? 0
-                    #expect(badOnFirst == 2, "two failures opened the breaker on the first instance")
-                    // The second instance learns it through Redis without any traffic of its own.
-                    var open = false
-                    for _ in 0..<30 where !open {
-                        let explained = try await two.execute(
-                            uri: "/v1/route/explain", method: .post, headers: authorized, body: chatBody(model: "pool"))
-                        open = explained.json?["candidates"]?.arrayValue?.first?["breaker"]?.stringValue == "open"
-                        if !open { try await Task.sleep(for: .milliseconds(100)) }
-                    }
-                    #expect(open)
-                    for _ in 0..<6 {
-                        let response = try await two.execute(
-                            uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "pool"))
-                        #expect(response.headers[HTTPField.Name("x-switchyard-deployment")!] == "good/m")
-                    }
-                    let badOnSecond = (second.runtime.snapshot.adapters["bad"] as? MockProviderAdapter)?.mock.stats.requests ?? -1
-                    #expect(badOnSecond == 0, "the second instance never sent the failing deployment a request")
                 }
             }
         }
-    }
 
-    @Test func redisOutagesOnlyMeanLocalDecisions() async throws {
-        let yaml = Self.yaml("redis://127.0.0.1:1/0")
-        let (application, _) = try makeGateway(yaml)
-        try await application.makeApplication().test(.live) { client in
-            for _ in 0..<3 {
-                let response = try await client.execute(
-                    uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "pool"))
-                #expect(response.status == .ok)
+        @Test func redisOutagesOnlyMeanLocalDecisions() async throws {
+            let yaml = Self.yaml("redis://127.0.0.1:1/0")
+            let (application, _) = try makeGateway(yaml)
+            try await application.makeApplication().test(.live) { client in
+                for _ in 0..<3 {
+                    let response = try await client.execute(
+                        uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "pool"))
+                    #expect(response.status == .ok)
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                let metrics = try await client.execute(uri: "/metrics", method: .get).text
+                #expect(metrics.contains(#"switchyard_redis_errors_total{operation="router_sync"}"#))
             }
-            try await Task.sleep(for: .milliseconds(300))
-            let metrics = try await client.execute(uri: "/metrics", method: .get).text
-            #expect(metrics.contains(#"switchyard_redis_errors_total{operation="router_sync"}"#))
         }
     }
 }

@@ -9,7 +9,7 @@ import Testing
 
 @Suite struct TLSTests {
     /// Creates a self-signed certificate for 127.0.0.1 with the system's openssl.
-    static func makeCertificate() throws -> (certificate: String, key: String) {
+    static func makeCertificate() async throws -> (certificate: String, key: String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let certificate = directory + "/cert.pem"
@@ -22,14 +22,24 @@ import Testing
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
+        // Process.run and waitUntilExit block: keep them off the cooperative pool.
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do {
+                    try process.run()
+                    process.waitUntilExit()
+                    continuation.resume(returning: process.terminationStatus)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+        guard status == 0 else { throw CocoaError(.fileWriteUnknown) }
         return (certificate, key)
     }
 
     @Test func servesHTTPSWithConfiguredCertificate() async throws {
-        let files = try Self.makeCertificate()
+        let files = try await Self.makeCertificate()
         let (application, _) = try makeGateway(
             """
             server:
