@@ -40,8 +40,14 @@ server:
   master_key: env:{KEY_VARIABLE}
   max_body_size: 64KiB
   reload_check_interval: off
+# Tests steer failures per request through the mock, so one test's simulated outage must not
+# trip a breaker for the next: breakers are tested in the Swift suite.
+router:
+  circuit_breaker: false
 providers:
   - name: mock
+    type: mock
+  - name: mock-limited       # answers 429 + Retry-After in tests without cooling down mock-gpt
     type: mock
 models:
   - name: mock-gpt
@@ -49,6 +55,9 @@ models:
     aliases: [mock]
   - name: mock-embedding
     provider: mock
+  - name: mock-limited
+    provider: mock-limited
+    model: mock-gpt
 """
 
 

@@ -354,7 +354,7 @@ def test_embeddings_are_deterministic(client):
 
 def test_models(client):
     ids = [model.id for model in client.models.list()]
-    assert ids == ["mock-gpt", "mock", "mock-embedding"]
+    assert ids == ["mock-gpt", "mock", "mock-embedding", "mock-limited"]
     assert all(model.object == "model" for model in client.models.list())
 
 
@@ -472,7 +472,7 @@ def test_body_too_large_is_413(client):
 
 def test_rate_limit_error(client):
     with pytest.raises(openai.RateLimitError) as info:
-        client.chat.completions.create(model="mock-gpt", messages=MESSAGES, extra_body={"mock": {"status": 429, "retry_after": "3"}})
+        client.chat.completions.create(model="mock-limited", messages=MESSAGES, extra_body={"mock": {"status": 429, "retry_after": "3"}})
     assert info.value.status_code == 429
     assert info.value.response.headers["retry-after"] == "3"
 

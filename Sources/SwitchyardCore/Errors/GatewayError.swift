@@ -12,6 +12,9 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
     public var message: String
     /// Extra response headers (e.g. `Retry-After`).
     public var headers: [HeaderField]
+    /// How long the provider itself asked to wait (its `Retry-After`), as opposed to a default
+    /// the gateway suggests to clients; the router keeps a deployment out only for this.
+    public var upstreamRetryAfter: Duration?
 
     public init(
         status: Int,

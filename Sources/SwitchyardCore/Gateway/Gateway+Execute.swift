@@ -173,10 +173,9 @@ extension Gateway {
         error ?? .internalError("The router found no deployment to try.")
     }
 
+    /// The wait the provider asked for; a default the gateway adds for clients does not count.
     static func retryAfter(_ error: GatewayError) -> Duration? {
-        guard let value = error.headers.first(where: { $0.name.lowercased() == "retry-after" })?.value, let seconds = Double(value), seconds >= 0
-        else { return nil }
-        return .milliseconds(Int64(seconds * 1000))
+        error.upstreamRetryAfter
     }
 
     /// Exponential backoff with equal jitter: half the step plus a random half.

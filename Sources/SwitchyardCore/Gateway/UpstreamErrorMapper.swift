@@ -68,6 +68,9 @@ public enum UpstreamErrorMapper {
                 message: described("rate limit reached")
             )
             error.headers.append(HeaderField("Retry-After", retryAfter?.value ?? "1"))
+            if let value = retryAfter?.value.trimmingCharacters(in: .whitespaces), let seconds = Double(value), seconds >= 0, seconds < 86_400 {
+                error.upstreamRetryAfter = .milliseconds(Int64(seconds * 1000))
+            }
             return error
         case 503, 529:
             var error = GatewayError(status: 503, type: "api_error", code: "upstream_overloaded", message: described("service unavailable"))
