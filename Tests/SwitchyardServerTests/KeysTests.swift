@@ -107,6 +107,21 @@ import Testing
         }
     }
 
+    @Test func theAdminAPIIsDescribedByAnOpenAPIDocument() async throws {
+        try await withKeys { client, _ in
+            let response = try await client.execute(uri: "/admin/openapi.json", method: .get, headers: authorized)
+            #expect(response.status == .ok)
+            let document = try #require(response.json, "the document is valid JSON")
+            #expect(document["openapi"]?.stringValue == "3.1.0")
+            let paths = document["paths"]?.objectValue?.keys ?? []
+            for path in ["/admin/keys", "/admin/keys/{id}", "/admin/keys/{id}/revoke", "/admin/keys/{id}/rotate", "/v1/route/explain"] {
+                #expect(paths.contains(path), "\(path) is documented")
+            }
+            let anonymous = try await client.execute(uri: "/admin/openapi.json", method: .get)
+            #expect(anonymous.status == .unauthorized)
+        }
+    }
+
     @Test func keysCarryRegionRestrictions() async throws {
         try await withKeys { client, _ in
             let key = try #require(try await create(client, #"{"name":"eu-app","regions":["eu"],"tier":"pro"}"#)["key"]?.stringValue)

@@ -11,6 +11,12 @@ struct AdminRoutes {
     let keys: KeyService
 
     func register(on router: some RouterMethods<GatewayRequestContext>) {
+        router.get("/admin/openapi.json") { _, context in
+            try requireAdmin(context)
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: AdminOpenAPI.document)))
+        }
         router.post("/admin/keys") { request, context in
             try requireAdmin(context)
             var request = request
