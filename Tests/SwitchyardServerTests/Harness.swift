@@ -155,3 +155,49 @@ func withGatewayOnMockUpstream(
         try await application.makeApplication().test(.live) { client in try await test(client, mock) }
     }
 }
+
+/// A child process started with posix_spawn: Foundation's `Process` starts helper threads that
+/// never end, and a test binary whose main thread has finished then waits for them forever.
+struct ChildProcess: Sendable {
+    let pid: pid_t
+
+    /// Starts `path` with `arguments`, stdout and stderr to /dev/null.
+    init(_ path: String, _ arguments: [String]) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
+        self.pid = pid
+    }
+
+    /// Whether the process has not exited yet (reaps it when it has).
+    var isRunning: Bool { exitStatus() == nil }
+
+    /// The exit status once the process has ended (reaping it), else nil.
+    func exitStatus() -> Int32? {
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == pid { return (status >> 8) & 0xFF }
+        return result == 0 ? nil : -1
+    }
+
+    /// Waits (without blocking a thread) until the process ends; returns its exit status.
+    func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let status = exitStatus() { return status }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
+    func kill() {
+        _ = Glibc.kill(pid, SIGKILL)
+    }
+}

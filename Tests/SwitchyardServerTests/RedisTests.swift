@@ -21,23 +21,7 @@ func withRedisServer<T: Sendable>(_ body: @Sendable (String) async throws -> T) 
     }
     for _ in 0..<5 {
         let port = Int.random(in: 20_000..<60_000)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        // Foundation's Process.run can block in poll(2) while the child starts: never on the
-        // cooperative pool, whose few threads every other test needs.
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            Thread.detachNewThread {
-                do {
-                    try process.run()
-                    continuation.resume()
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
+        let process = try ChildProcess(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         let url = "redis://127.0.0.1:\(port)/0"
         let probe = try RedisClient(url: url)
         var ready = false
@@ -55,10 +39,9 @@ func withRedisServer<T: Sendable>(_ body: @Sendable (String) async throws -> T) 
         } else {
             outcome = .failure(RedisUnavailable())
         }
-        // SIGKILL: the test process blocks SIGTERM for its signal handling and children inherit
-        // the mask. Foundation's waitUntilExit can block under Swift concurrency: poll instead.
-        kill(process.processIdentifier, SIGKILL)
-        for _ in 0..<200 where process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        // SIGKILL: the test process blocks SIGTERM for its signal handling and children inherit the mask.
+        process.kill()
+        _ = await process.waitForExit(timeout: .seconds(2))
         if !ready { continue }  // the port was taken: try another
         return try outcome.get()
     }
