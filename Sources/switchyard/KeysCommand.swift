@@ -54,7 +54,7 @@ struct KeysCommand: AsyncParsableCommand {
             options.userID = user
             options.organizationID = org
             if let expiresIn {
-                guard let seconds = Self.lifetime(expiresIn) else { throw ValidationError("--expires-in must look like 30d, 12h or 90m") }
+                guard let seconds = KeyOptions.parseLifetime(expiresIn) else { throw ValidationError("--expires-in must look like 30d, 12h or 90m") }
                 options.expiresAt = WallClock.unixTime() + seconds
             }
             let created = try location.open().create(options)
@@ -63,11 +63,6 @@ struct KeysCommand: AsyncParsableCommand {
             print(JSONValue.object(json).serialized())
         }
 
-        static func lifetime(_ text: String) -> Double? {
-            if text.hasSuffix("d"), let days = Double(text.dropLast()), days > 0 { return days * 86_400 }
-            guard let duration = ConfigUnits.parseDuration(text), duration > .zero else { return nil }
-            return Double(duration.components.seconds)
-        }
     }
 
     struct List: AsyncParsableCommand {

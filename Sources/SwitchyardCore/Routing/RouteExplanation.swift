@@ -84,9 +84,7 @@ public enum RouteExplanation {
     /// The deployment the group's strategy would choose (deterministic strategies exactly;
     /// random ones report the most likely: the heaviest weight).
     static func preview(_ group: ModelGroup, candidates: inout [CandidateView], features: PromptFeatures) -> String? {
-        if !candidates.contains(where: { $0.excluded == nil }) {
-            for index in candidates.indices where candidates[index].excluded == .alreadyFailed { candidates[index].excluded = nil }
-        }
+        RouterState.allowRetryingFailed(&candidates)
         let eligible = candidates.filter { $0.excluded == nil }
         guard let tier = eligible.map(\.deployment.priority).min() else { return nil }
         let inTier = eligible.filter { $0.deployment.priority == tier }

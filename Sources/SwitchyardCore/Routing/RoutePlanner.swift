@@ -24,6 +24,8 @@ public struct RoutePlanner: Sendable {
     struct CompiledRule: Sendable {
         var rule: RoutingRule
         var pattern: SendableRegex?
+        /// `params` conditions, parsed once (the loader has rejected unreadable ones).
+        var comparisons: [(key: String, comparison: ParamComparison)]
     }
 
     let rules: [CompiledRule]
@@ -35,7 +37,11 @@ public struct RoutePlanner: Sendable {
 
     public init(config: GatewayConfig, catalog: ModelCatalog) {
         self.catalog = catalog
-        self.rules = config.routingRules.map { CompiledRule(rule: $0, pattern: $0.conditions.messagePattern.flatMap(SendableRegex.init)) }
+        self.rules = config.routingRules.map { rule in
+            CompiledRule(
+                rule: rule, pattern: rule.conditions.messagePattern.flatMap(SendableRegex.init),
+                comparisons: rule.conditions.params.compactMap { key, expression in ParamComparison(expression).map { (key, $0) } })
+        }
         self.needsFeatures =
             !config.routingRules.isEmpty
             || config.models.contains { model in
@@ -161,8 +167,8 @@ public struct RoutePlanner: Sendable {
                 }
             if actual != expected { return false }
         }
-        for (key, expression) in conditions.params {
-            guard let comparison = ParamComparison(expression), comparison.matches(request.scan.value(key)) else { return false }
+        for (key, comparison) in compiled.comparisons where !comparison.matches(request.scan.value(key)) {
+            return false
         }
         if let stream = conditions.stream, stream != request.stream { return false }
         if let time = conditions.time, !time.contains(unixTime: unixTime) { return false }

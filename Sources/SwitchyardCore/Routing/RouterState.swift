@@ -224,9 +224,7 @@ public final class RouterState: Sendable {
         _ group: ModelGroup, features: PromptFeatures?, regions: [String]?, failed: Set<String> = [], hasAdapter: (String) -> Bool = { _ in true }
     ) -> Pick {
         var candidates = evaluate(group, features: features, regions: regions, failed: failed, hasAdapter: hasAdapter)
-        if !candidates.contains(where: { $0.excluded == nil }) {
-            for index in candidates.indices where candidates[index].excluded == .alreadyFailed { candidates[index].excluded = nil }
-        }
+        Self.allowRetryingFailed(&candidates)
         let now = clock.now
         let second = Int64(clock.unixTime)
         var eligible = candidates.filter { $0.excluded == nil }
@@ -258,6 +256,13 @@ public final class RouterState: Sendable {
             eligible.removeAll { $0.deployment.id == choice.candidate.deployment.id }
         }
         return .none(Self.unavailableError(group, candidates: candidates, now: now), candidates: candidates)
+    }
+
+    /// A deployment that already failed for this request is used again only when nothing else
+    /// is eligible.
+    static func allowRetryingFailed(_ candidates: inout [CandidateView]) {
+        guard !candidates.contains(where: { $0.excluded == nil }) else { return }
+        for index in candidates.indices where candidates[index].excluded == .alreadyFailed { candidates[index].excluded = nil }
     }
 
     static func unavailableError(_ group: ModelGroup, candidates: [CandidateView], now: ContinuousClock.Instant) -> GatewayError {

@@ -118,17 +118,11 @@ struct AdminRoutes {
         }
         if let expiry = object["expires_at"]?.doubleValue { options.expiresAt = expiry }
         if let text = try string("expires_in") {
-            guard let seconds = parseLifetime(text) else {
+            guard let seconds = KeyOptions.parseLifetime(text) else {
                 throw GatewayError.invalidRequest("'expires_in' must look like 30d, 12h or 90m.", param: "expires_in", code: "invalid_value")
             }
             options.expiresAt = WallClock.unixTime() + seconds
         }
         return options
-    }
-
-    static func parseLifetime(_ text: String) -> Double? {
-        if text.hasSuffix("d"), let days = Double(text.dropLast()), days > 0 { return days * 86_400 }
-        guard let duration = ConfigUnits.parseDuration(text), duration > .zero else { return nil }
-        return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -77,6 +77,13 @@ public struct KeyOptions: Sendable {
     public init(name: String) {
         self.name = name
     }
+
+    /// A key lifetime such as `30d`, `12h` or `90m`, in seconds.
+    public static func parseLifetime(_ text: String) -> Double? {
+        if text.hasSuffix("d"), let days = Double(text.dropLast()), days > 0 { return days * 86_400 }
+        guard let duration = ConfigUnits.parseDuration(text), duration > .zero else { return nil }
+        return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
 }
 
 public enum KeyStoreError: Error, Equatable, CustomStringConvertible {
