@@ -70,6 +70,7 @@ let package = Package(
                 "SwitchyardCore",
                 "SwitchyardProviders",
                 "SwitchyardStores",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import CoreMetrics
 import Foundation
 import Hummingbird
@@ -25,8 +26,10 @@ public final class SwitchyardApplication: Sendable {
     public let prometheus: PrometheusCollectorRegistry
     /// The shared Redis backend, when `redis:` is configured (read at start).
     public let redis: RedisClient?
-    /// Virtual keys (SQLite, opened on first use).
-    public let keys: KeyService
+    /// Virtual keys and usage (SQLite, opened on first use).
+    public let stores: StoreService
+    /// Every request's usage and cost, when `server.usage_ledger` is on (read at start).
+    public let ledger: UsageLedger?
     /// Identifies this instance in shared state.
     public let instanceID = String(UInt64.random(in: .min ... .max), radix: 36)
     let registry: AdapterRegistry
@@ -65,8 +68,10 @@ public final class SwitchyardApplication: Sendable {
         } else {
             self.redis = nil
         }
-        self.keys = KeyService(
-            path: config.server.databasePath ?? KeyService.defaultPath(for: source), secret: config.server.keySecret?.reveal())
+        self.stores = StoreService(
+            path: config.server.databasePath ?? StoreService.defaultPath(for: source), secret: config.server.keySecret?.reveal())
+        let stores = self.stores
+        self.ledger = config.server.usageLedger ? UsageLedger(journalPath: stores.journalPath, logger: logger) { try stores.database() } : nil
         let adapters = try registry.makeAdapters(for: config)
         let runtime = RuntimeHolder(RuntimeSnapshot(config: config, adapters: adapters, generation: 1))
         self.runtime = runtime
@@ -97,9 +102,30 @@ public final class SwitchyardApplication: Sendable {
                 limiterLogger.warning("rate-limit backend unavailable; \(policy)", metadata: ["error": .string("\(error)")])
             }
         }
+        let budgetBackend: any BudgetBackend
+        if let redis, let settings = config.redis, config.limits.backend != .memory {
+            budgetBackend = RedisBudgetBackend(client: redis, prefix: settings.keyPrefix)
+        } else {
+            budgetBackend = MemoryBudgetBackend()
+        }
+        let budgetFailures = metrics.counter("switchyard_redis_errors_total", [("operation", "budget")])
+        var spendSince: (@Sendable (BudgetCheck) async throws -> Double)?
+        if let ledger = self.ledger {
+            spendSince = { check in try await ledger.spend(scope: check.scope, value: check.value, since: check.periodStart) }
+        }
+        let budgets = BudgetGuard(
+            backend: budgetBackend,
+            alerts: BudgetAlertNotifier(logger: logger, metrics: metrics, runtime: runtime, client: HTTPClient.shared),
+            spendSince: spendSince,
+            onBackendFailure: { error in
+                budgetFailures.increment()
+                limiterLogger.warning("budget backend unavailable", metadata: ["error": .string("\(error)")])
+            })
+        var observers: [any RequestObserver] = [metrics, providerHealth, access]
+        if let ledger = self.ledger { observers.append(ledger) }
         self.gateway = Gateway(
-            runtime: runtime, observer: ObserverList([metrics, providerHealth, access]),
-            router: RouterState(settings: config.router, events: metrics), limiter: limiter)
+            runtime: runtime, observer: ObserverList(observers),
+            router: RouterState(settings: config.router, events: metrics), limiter: limiter, budgets: budgets)
         if config.server.masterKey == nil {
             logger.warning("no master key configured: the API is open to anyone who can reach \(config.server.host):\(config.server.port)")
         }
@@ -112,9 +138,10 @@ public final class SwitchyardApplication: Sendable {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestMiddleware(runtime: runtime, metrics: metrics, accessLog: true))
         OperationalRoutes(runtime: runtime, prometheus: prometheus, health: providerHealth, lifecycle: lifecycle).register(on: router)
-        let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: keys))
+        let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores))
         GatewayRoutes(gateway: gateway, runtime: runtime).register(on: api)
-        AdminRoutes(keys: keys).register(on: api)
+        AdminRoutes(keys: stores).register(on: api)
+        UsageRoutes(ledger: ledger, gateway: gateway, runtime: runtime, stores: stores).register(on: api)
         return router
     }
 
@@ -146,7 +173,7 @@ public final class SwitchyardApplication: Sendable {
             services: [
                 ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle),
                 HealthCheckService(checker: ActiveHealthChecker(runtime: runtime, router: gateway.router)),
-                RouterStateSync(application: self),
+                RouterStateSync(application: self), UsageLedgerService(ledger: ledger),
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port
@@ -294,6 +321,23 @@ struct RouterStateSync: Service {
             }
         }
         await client.close()
+    }
+}
+
+/// Replays the usage journal left by the previous run, then flushes the ledger into the
+/// database in batches until shutdown, and once more after it.
+struct UsageLedgerService: Service {
+    let ledger: UsageLedger?
+
+    func run() async throws {
+        guard let ledger else {
+            try? await gracefulShutdown()
+            return
+        }
+        await ledger.flushReporting()
+        await cancelWhenGracefulShutdown {
+            await ledger.run(interval: .milliseconds(250))
+        }
     }
 }
 

@@ -25,8 +25,8 @@ struct KeysCommand: AsyncParsableCommand {
                 printDiagnostics(error.diagnostics)
                 throw ExitCode(1)
             }
-            let path = loaded.server.databasePath ?? KeyService.defaultPath(for: source)
-            return try KeyService(path: path, secret: loaded.server.keySecret?.reveal()).open()
+            let path = loaded.server.databasePath ?? StoreService.defaultPath(for: source)
+            return try StoreService(path: path, secret: loaded.server.keySecret?.reveal()).open()
         }
     }
 

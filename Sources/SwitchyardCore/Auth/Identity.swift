@@ -32,6 +32,8 @@ public struct Identity: Sendable, Equatable {
     /// Endpoints this caller may use (`chat_completions`, `completions`, `embeddings`,
     /// `messages`); nil is every endpoint.
     public var allowedEndpoints: [String]?
+    /// The caller's own spending cap (a virtual key's budget).
+    public var budget: BudgetLimit?
 
     public init(
         kind: Kind,

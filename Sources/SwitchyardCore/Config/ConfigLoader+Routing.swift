@@ -147,12 +147,20 @@ extension Context {
         let input = mapping.take("input").flatMap { number($0, path: "\(path).input") }
         let output = mapping.take("output").flatMap { number($0, path: "\(path).output") }
         let cached = mapping.take("cached_input").flatMap { number($0, path: "\(path).cached_input") }
-        mapping.finish(known: ["input", "output", "cached_input"], context: &self)
+        let cacheWrite = mapping.take("cache_write").flatMap { number($0, path: "\(path).cache_write") }
+        let reasoning = mapping.take("reasoning").flatMap { number($0, path: "\(path).reasoning") }
+        mapping.finish(known: ["input", "output", "cached_input", "cache_write", "reasoning"], context: &self)
         guard let input, let output else {
             error("\(path) needs 'input' and 'output' (USD per million tokens)", at: node.location, hint: "price: {input: 2.5, output: 10}")
             return nil
         }
-        return ModelPrice(input: input, output: output, cachedInput: cached)
+        for (name, value) in [
+            ("input", input), ("output", output), ("cached_input", cached ?? 0), ("cache_write", cacheWrite ?? 0), ("reasoning", reasoning ?? 0),
+        ]
+        where value < 0 || !value.isFinite {
+            error("\(path).\(name) must be a non-negative number (USD per million tokens)", at: node.location)
+        }
+        return ModelPrice(input: input, output: output, cachedInput: cached, cacheWrite: cacheWrite, reasoning: reasoning)
     }
 
     mutating func decodeDeprecation(_ mapping: inout MappingReader, path: String) -> Deprecation? {
@@ -182,31 +190,7 @@ extension Context {
     }
 
     /// `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS]Z` as Unix seconds (UTC).
-    static func parseDate(_ text: String) -> Int64? {
-        let parts = text.split(separator: "T", maxSplits: 1)
-        let date = parts[0].split(separator: "-")
-        guard date.count == 3, let year = Int64(date[0]), let month = Int64(date[1]), let day = Int64(date[2]),
-            (1...12).contains(month), (1...31).contains(day), date[0].count == 4
-        else { return nil }
-        var seconds: Int64 = 0
-        if parts.count == 2 {
-            var time = parts[1]
-            guard time.hasSuffix("Z") else { return nil }
-            time = time.dropLast()
-            let fields = time.split(separator: ":").map { Int64($0) }
-            guard (2...3).contains(fields.count), !fields.contains(nil) else { return nil }
-            let values = fields.map { $0! }
-            guard (0..<24).contains(values[0]), (0..<60).contains(values[1]), values.count < 3 || (0..<61).contains(values[2]) else { return nil }
-            seconds = values[0] * 3600 + values[1] * 60 + (values.count == 3 ? values[2] : 0)
-        }
-        // Days from civil (proleptic Gregorian).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return (era * 146_097 + dayOfEra - 719_468) * 86_400 + seconds
-    }
+    static func parseDate(_ text: String) -> Int64? { CivilDate.parseUnixTime(text) }
 
     mutating func errorClasses(_ node: ConfigNode, path: String) -> Set<ErrorClass> {
         var classes: Set<ErrorClass> = []

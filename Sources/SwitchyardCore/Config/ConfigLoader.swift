@@ -132,7 +132,9 @@ struct Context {
         }
         if let redis = mapping.take("redis") { config.redis = decodeRedis(redis) }
         if let limits = mapping.take("limits") { config.limits = decodeLimits(limits) }
-        mapping.finish(known: ["server", "providers", "models", "router", "routing_rules", "redis", "limits"], context: &self)
+        if let budgets = mapping.take("budgets") { config.budgets = decodeBudgets(budgets) }
+        if let pricing = mapping.take("pricing") { config.pricing = decodePricing(pricing) }
+        mapping.finish(known: ["server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing"], context: &self)
         if config.limits.backend == .redis, config.redis == nil {
             error("limits.backend is redis but no 'redis:' section is configured", at: root.location, hint: "add redis: {url: redis://...}")
         }
@@ -200,10 +202,11 @@ struct Context {
         }
         if let node = mapping.take("database"), let value = string(node, path: "server.database") { settings.databasePath = value }
         if let node = mapping.take("key_secret") { settings.keySecret = secret(node, path: "server.key_secret") }
+        if let node = mapping.take("usage_ledger"), let value = bool(node, path: "server.usage_ledger") { settings.usageLedger = value }
         mapping.finish(
             known: [
                 "host", "port", "master_key", "max_body_size", "request_timeout", "shutdown_grace_period", "idle_timeout",
-                "log_level", "access_log", "allow_unauthenticated", "reload_check_interval", "tls", "database", "key_secret",
+                "log_level", "access_log", "allow_unauthenticated", "reload_check_interval", "tls", "database", "key_secret", "usage_ledger",
             ],
             context: &self
         )

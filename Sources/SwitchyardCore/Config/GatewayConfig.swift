@@ -14,6 +14,10 @@ public struct GatewayConfig: Sendable {
     public var redis: RedisSettings?
     /// Rate limits (`limits:`).
     public var limits = LimitSettings()
+    /// Spending caps (`budgets:`).
+    public var budgets = BudgetSettings()
+    /// Prices by model name (`pricing:`), over the built-in table.
+    public var pricing: [String: ModelPrice] = [:]
     /// Where the configuration came from (a file path or "embedded default").
     public var source: String
 
@@ -54,11 +58,13 @@ public struct ServerSettings: Sendable {
     public var accessLog: Bool = true
     /// Allow serving without a master key on a non-loopback address. Default false.
     public var allowUnauthenticated: Bool = false
-    /// The SQLite database of virtual keys; nil: `switchyard.db` next to the configuration file
+    /// The SQLite database of virtual keys and usage; nil: `switchyard.db` next to the configuration file
     /// (the working directory for the embedded default). Created on first use.
     public var databasePath: String?
     /// Secret under which virtual keys are hashed; nil: generated once into `<database>.secret`.
     public var keySecret: Secret?
+    /// Record every request's usage and cost in the database (`usage_records`). Default true.
+    public var usageLedger = true
     /// How often the configuration file is checked for changes; nil disables watching.
     public var reloadCheckInterval: Duration? = .seconds(2)
 

@@ -56,6 +56,27 @@ extension Gateway {
                 headers.append(contentsOf: limitHeaders)
             }
         }
+        // Budgets: reserve what the request may cost at the dearest deployment of its group.
+        let budgetSettings = snapshot.config.budgets
+        if !budgetSettings.rules.isEmpty || record.identity.budget != nil {
+            let features = plan.features ?? PromptFeatures(request: prepared.request)
+            let completion = features.maxOutputTokens ?? limits.defaultCompletionEstimate
+            let reserve =
+                plan.group.deployments.compactMap {
+                    snapshot.price(of: $0)?.estimate(promptTokens: features.estimatedPromptTokens, completionTokens: completion)
+                }
+                .max() ?? 0
+            let checks = BudgetGuard.checks(
+                settings: budgetSettings, identity: record.identity, endUser: record.identity.endUser, reserveUSD: reserve,
+                now: router.clock.unixTime)
+            switch await budgets.acquire(checks, failOpen: budgetSettings.failOpen) {
+            case .refused(let error, let blocked):
+                record.rateLimitedBy = "budget:" + (blocked?.scope.rawValue ?? "unavailable")
+                return fail(error, record: &record, receivedAt: inbound.receivedAt, headers: headers)
+            case .allowed(let lease):
+                record.budgetLease = lease
+            }
+        }
         router.recordRequest()
 
         let shadow: ShadowComparison? = plan.shadow.flatMap { config in
@@ -95,6 +116,7 @@ extension Gateway {
                 record.servedModel = deployment.upstreamModel
                 record.deployment = deployment.id
                 record.modelGroup = group.qualifiedName
+                record.price = snapshot.price(of: deployment)
                 let attemptStart = ContinuousClock.now
                 var attemptHeaders = headers
                 attemptHeaders.append(HeaderField("x-switchyard-deployment", deployment.id))

@@ -14,15 +14,23 @@ public struct Gateway: Sendable {
     public let router: RouterState
     /// Rate limits (memory or Redis counters); rules come from each snapshot.
     public let limiter: RateLimiter
+    /// Budgets (memory or Redis counters); rules come from each snapshot and the caller.
+    public let budgets: BudgetGuard
     /// Largest non-streaming upstream body accepted.
     public var maximumUpstreamBodyBytes = 256 * 1024 * 1024
 
-    public init(runtime: RuntimeHolder, observer: any RequestObserver, router: RouterState? = nil, limiter: RateLimiter? = nil) {
+    public init(
+        runtime: RuntimeHolder, observer: any RequestObserver, router: RouterState? = nil, limiter: RateLimiter? = nil,
+        budgets: BudgetGuard? = nil
+    ) {
         self.runtime = runtime
         let limiter = limiter ?? RateLimiter(backend: MemoryRateLimitBackend())
+        let budgets = budgets ?? BudgetGuard(backend: MemoryBudgetBackend(), alerts: LoggingBudgetAlerts(logger: nil))
         self.limiter = limiter
-        // Every request emits exactly one record: settling limits there can never be skipped.
-        self.observer = LimitSettlingObserver(next: observer, limiter: limiter)
+        self.budgets = budgets
+        // Every request emits exactly one record: pricing it and settling its limits and
+        // budgets there can never be skipped.
+        self.observer = AccountingObserver(next: observer, limiter: limiter, budgets: budgets)
         self.router = router ?? RouterState(settings: runtime.snapshot.config.router)
     }
 
@@ -155,17 +163,25 @@ public struct Gateway: Sendable {
     }
 }
 
-/// Returns each finished request's unused token reservation (or takes the overshoot) and
-/// frees its concurrency slot, then passes the record on.
-struct LimitSettlingObserver: RequestObserver {
+/// Prices each finished request from its real usage, returns its unused token and budget
+/// reservations (or takes the overshoot), frees its concurrency slot, then passes it on.
+struct AccountingObserver: RequestObserver {
     let next: any RequestObserver
     let limiter: RateLimiter
+    let budgets: BudgetGuard
 
     func requestFinished(_ record: RequestRecord) {
-        if let lease = record.limitLease {
-            let limiter = self.limiter
+        var record = record
+        if let price = record.price, let usage = record.usage { record.cost = price.cost(of: usage) }
+        if record.limitLease != nil || record.budgetLease != nil {
+            let (limiter, budgets) = (self.limiter, self.budgets)
+            let (limitLease, budgetLease) = (record.limitLease, record.budgetLease)
             let used = record.usage?.totalTokens ?? 0
-            Task { await limiter.settle(lease, usedTokens: used) }
+            let cost = record.cost ?? 0
+            Task {
+                if let limitLease { await limiter.settle(limitLease, usedTokens: used) }
+                if let budgetLease { await budgets.settle(budgetLease, costUSD: cost) }
+            }
         }
         next.requestFinished(record)
     }

@@ -22,7 +22,10 @@ public struct GatewayStream: Sendable {
         var iterator = self.iterator
         var output = self.pending
         var upstreamEnded = self.upstreamEnded
-        defer {
+        var recorded = false
+        func finishRecord() {
+            guard !recorded else { return }
+            recorded = true
             record.usage = relay.usage
             record.chunks = relay.forwardedEvents
             record.servedModel = relay.responseModel ?? record.servedModel
@@ -31,6 +34,7 @@ public struct GatewayStream: Sendable {
             completion.finish(record: record, text: relay.captureText ? relay.capturedText : nil)
             observer.requestFinished(record)
         }
+        defer { finishRecord() }
         record.status = 200
         do {
             while true {
@@ -44,8 +48,11 @@ public struct GatewayStream: Sendable {
                 }
                 if upstreamEnded || relay.state == .done {
                     relay.writeClientEnd(into: &output)
-                    try await emit(output)
+                    // Recorded before the last bytes go out: a client that saw the whole stream
+                    // always has its usage record (the ledger journals it synchronously).
                     record.outcome = .success
+                    finishRecord()
+                    try await emit(output)
                     return
                 }
                 if output.readableBytes > 0 {

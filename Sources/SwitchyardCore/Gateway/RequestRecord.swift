@@ -48,8 +48,14 @@ public struct RequestRecord: Sendable {
     public var retryBudgetExhausted = false
     /// The rate-limit counters this request holds; settled with its real usage when it ends.
     public var limitLease: LimitLease?
-    /// The limit that refused the request (`team:requests`), when one did.
+    /// The limit that refused the request (`team:requests`, `budget:team`), when one did.
     public var rateLimitedBy: String?
+    /// The price of the deployment that answered (its own, `pricing:` or the built-in table).
+    public var price: ModelPrice?
+    /// What the request cost in USD, from its real usage; nil when the model has no price.
+    public var cost: Double?
+    /// The budgets this request holds; settled with its real cost when it ends.
+    public var budgetLease: BudgetLease?
 
     public init(requestID: String, endpoint: Endpoint, identity: Identity) {
         self.requestID = requestID
@@ -112,7 +118,7 @@ public enum ClientDialect: String, Sendable {
     }
 }
 
-/// Receives every finished ``RequestRecord`` (metrics, access log, later the usage ledger).
+/// Receives every finished ``RequestRecord`` (metrics, access log, the usage ledger).
 public protocol RequestObserver: Sendable {
     func requestFinished(_ record: RequestRecord)
     /// A shadow request finished and was compared with its primary.

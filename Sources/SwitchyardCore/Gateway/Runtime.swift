@@ -11,6 +11,8 @@ public final class RuntimeSnapshot: Sendable {
     public let adapters: [String: any ProviderAdapter]
     public let scrubber: SecretScrubber
     public let authenticator: MasterKeyAuthenticator
+    /// Model prices: the built-in table under `pricing:`.
+    public let prices: PriceTable
     /// Increases by one with every successful reload.
     public let generation: Int
 
@@ -27,6 +29,12 @@ public final class RuntimeSnapshot: Sendable {
         self.scrubber = SecretScrubber(secrets: secrets)
         self.authenticator = MasterKeyAuthenticator(masterKey: config.server.masterKey?.reveal())
         self.generation = generation
+        self.prices = PriceTable.builtIn(overriddenBy: config.pricing)
+    }
+
+    /// The price of a deployment: its own `price:`, else the table's for its upstream model.
+    public func price(of deployment: DeploymentConfig) -> ModelPrice? {
+        deployment.price ?? prices.price(forModel: deployment.upstreamModel)
     }
 }
 

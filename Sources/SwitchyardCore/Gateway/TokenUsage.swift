@@ -8,13 +8,20 @@ public struct TokenUsage: Sendable, Equatable {
     public var totalTokens: Int
     public var cachedPromptTokens: Int
     public var reasoningTokens: Int
+    /// Prompt tokens written to the provider's prompt cache (Anthropic's
+    /// `cache_creation_input_tokens`); part of `promptTokens`, billed at the cache-write price.
+    public var cacheWriteTokens: Int
 
-    public init(promptTokens: Int = 0, completionTokens: Int = 0, totalTokens: Int? = nil, cachedPromptTokens: Int = 0, reasoningTokens: Int = 0) {
+    public init(
+        promptTokens: Int = 0, completionTokens: Int = 0, totalTokens: Int? = nil, cachedPromptTokens: Int = 0, reasoningTokens: Int = 0,
+        cacheWriteTokens: Int = 0
+    ) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.totalTokens = totalTokens ?? promptTokens + completionTokens
         self.cachedPromptTokens = cachedPromptTokens
         self.reasoningTokens = reasoningTokens
+        self.cacheWriteTokens = cacheWriteTokens
     }
 
     /// Reads an OpenAI `usage` object from a scanned response or chunk; nil when absent or null.
@@ -23,9 +30,13 @@ public struct TokenUsage: Sendable, Equatable {
         let prompt = Self.count(usage.number("prompt_tokens") ?? usage.number("input_tokens"))
         let completion = Self.count(usage.number("completion_tokens") ?? usage.number("output_tokens"))
         let total = usage.number("total_tokens").map { Self.count($0) }
-        let cached = Self.count(usage.nested("prompt_tokens_details")?.number("cached_tokens"))
+        let details = usage.nested("prompt_tokens_details")
+        let cached = Self.count(details?.number("cached_tokens"))
+        let written = Self.count(details?.number("cache_creation_tokens"))
         let reasoning = Self.count(usage.nested("completion_tokens_details")?.number("reasoning_tokens"))
-        self.init(promptTokens: prompt, completionTokens: completion, totalTokens: total, cachedPromptTokens: cached, reasoningTokens: reasoning)
+        self.init(
+            promptTokens: prompt, completionTokens: completion, totalTokens: total, cachedPromptTokens: cached, reasoningTokens: reasoning,
+            cacheWriteTokens: written)
     }
 
     /// A token count from an untrusted number: negative, fractional, huge or NaN values are

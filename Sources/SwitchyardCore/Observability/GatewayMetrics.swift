@@ -13,6 +13,7 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
     private let timers = Mutex<[String: Timer]>([:])
     private let recorders = Mutex<[String: Recorder]>([:])
     private let gauges = Mutex<[String: Gauge]>([:])
+    private let floatingCounters = Mutex<[String: FloatingPointCounter]>([:])
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -104,6 +105,9 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
                 counter("switchyard_tokens_total", tokenDimensions + [("type", "reasoning")]).increment(by: usage.reasoningTokens)
             }
         }
+        if let cost = record.cost, cost > 0 {
+            floatingCounter("switchyard_cost_usd_total", [("model", model), ("provider", provider)]).increment(by: cost)
+        }
         if let reason = record.upstreamError {
             counter("switchyard_upstream_errors_total", [("provider", provider), ("reason", reason)]).increment()
         }
@@ -127,7 +131,9 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
             counter("switchyard_router_fallbacks_total", [("from", from), ("to", target)]).increment()
             from = target
         }
-        if let limited = record.rateLimitedBy {
+        if let limited = record.rateLimitedBy, limited.hasPrefix("budget:") {
+            counter("switchyard_budget_rejections_total", [("scope", String(limited.dropFirst("budget:".count)))]).increment()
+        } else if let limited = record.rateLimitedBy {
             let parts = limited.split(separator: ":")
             counter("switchyard_rate_limit_rejections_total", [("scope", String(parts.first ?? "")), ("limit", String(parts.last ?? ""))])
                 .increment()
@@ -181,6 +187,16 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
         return counters.withLock { cache in
             if let existing = cache[key] { return existing }
             let created = Counter(label: label, dimensions: dimensions, factory: factory)
+            cache[key] = created
+            return created
+        }
+    }
+
+    public func floatingCounter(_ label: String, _ dimensions: [(String, String)]) -> FloatingPointCounter {
+        let key = Self.key(label, dimensions)
+        return floatingCounters.withLock { cache in
+            if let existing = cache[key] { return existing }
+            let created = FloatingPointCounter(label: label, dimensions: dimensions, factory: factory)
             cache[key] = created
             return created
         }

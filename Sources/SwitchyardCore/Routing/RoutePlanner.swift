@@ -207,18 +207,10 @@ struct SendableRegex: @unchecked Sendable {
 /// IMF-fixdate formatting (`Sun, 06 Nov 1994 08:49:37 GMT`) for Sunset headers and messages.
 public enum HTTPDate {
     public static func format(_ unixTime: Int64) -> String {
-        let days = unixTime >= 0 ? unixTime / 86_400 : (unixTime - 86_399) / 86_400
+        let days = CivilDate.days(unixTime)
         let secondsOfDay = unixTime - days * 86_400
-        // Civil from days (proleptic Gregorian).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let date = CivilDate(daysSinceEpoch: days)
+        let (year, month, day) = (date.year, date.month, date.day)
         let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         let weekday = weekdays[Int(((days % 7) + 7) % 7)]

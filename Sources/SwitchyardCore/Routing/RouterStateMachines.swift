@@ -195,7 +195,7 @@ public struct PeakEWMA: Sendable {
     }
 }
 
-func durationSeconds(_ duration: Duration) -> Double {
+public func durationSeconds(_ duration: Duration) -> Double {
     let (whole, attoseconds) = duration.components
     return Double(whole) + Double(attoseconds) / 1e18
 }

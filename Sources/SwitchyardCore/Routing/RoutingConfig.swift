@@ -29,24 +29,6 @@ public struct DeploymentConfig: Sendable, Equatable {
     }
 }
 
-/// USD per million tokens.
-public struct ModelPrice: Sendable, Equatable {
-    public var input: Double
-    public var output: Double
-    public var cachedInput: Double?
-
-    public init(input: Double, output: Double, cachedInput: Double? = nil) {
-        self.input = input
-        self.output = output
-        self.cachedInput = cachedInput
-    }
-
-    /// Cost of a request of this shape, used to compare deployments.
-    public func estimate(promptTokens: Int, completionTokens: Int) -> Double {
-        (Double(promptTokens) * input + Double(completionTokens) * output) / 1_000_000
-    }
-}
-
 /// How a group picks one of its deployments.
 public enum RoutingStrategyKind: String, Sendable, CaseIterable {
     /// Random, proportional to `weight` (the default).

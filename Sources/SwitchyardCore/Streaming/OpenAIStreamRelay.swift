@@ -152,7 +152,8 @@ public struct OpenAIStreamRelay: Sendable {
         return TokenUsage(
             promptTokens: keepsPrevious ? previous!.promptTokens : prompt,
             completionTokens: value["output_tokens"]?.intValue ?? previous?.completionTokens ?? 0,
-            cachedPromptTokens: keepsPrevious ? previous!.cachedPromptTokens : cacheRead
+            cachedPromptTokens: keepsPrevious ? previous!.cachedPromptTokens : cacheRead,
+            cacheWriteTokens: keepsPrevious ? previous!.cacheWriteTokens : cacheWrite
         )
     }
 

@@ -8,7 +8,7 @@ import SwitchyardStores
 /// `/admin/...`: virtual keys. Only the master key (or, with authentication off on a loopback
 /// listener, anyone local) may call it; virtual keys get 403.
 struct AdminRoutes {
-    let keys: KeyService
+    let keys: StoreService
 
     func register(on router: some RouterMethods<GatewayRequestContext>) {
         router.get("/admin/openapi.json") { _, context in
@@ -76,7 +76,9 @@ struct AdminRoutes {
         }
     }
 
-    func requireAdmin(_ context: GatewayRequestContext) throws {
+    func requireAdmin(_ context: GatewayRequestContext) throws { try Self.requireAdmin(context) }
+
+    static func requireAdmin(_ context: GatewayRequestContext) throws {
         let identity = context.identity ?? .anonymous
         guard identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") else {
             throw GatewayError(status: 403, type: "permission_error", code: "admin_required", message: "This operation needs the master key.")
@@ -84,7 +86,7 @@ struct AdminRoutes {
     }
 
     /// Reads a key definition: name, models, endpoints, organization_id, team_id, user_id, tier,
-    /// regions, metadata, and expires_at (Unix seconds) or expires_in (`30d`, `12h`, `90m`).
+    /// regions, metadata, budget ({amount, period}), and expires_at (Unix seconds) or expires_in (`30d`, `12h`, `90m`).
     static func options(_ body: [UInt8]) throws -> KeyOptions {
         guard let object = (try? JSONValue.parse(body))?.objectValue else { throw GatewayError.invalidJSON("the body must be a JSON object") }
         guard let name = object["name"]?.stringValue, !name.isEmpty else { throw GatewayError.missingField("name") }
@@ -108,6 +110,20 @@ struct AdminRoutes {
         options.teamID = try string("team_id")
         options.userID = try string("user_id")
         options.tier = try string("tier")
+        if let value = object["budget"], !value.isNull {
+            guard let budget = value.objectValue, let amount = budget["amount"]?.doubleValue, amount >= 0, amount.isFinite else {
+                throw GatewayError.invalidRequest(
+                    "'budget' must be an object with a non-negative 'amount' in USD and an optional 'period'.", param: "budget", code: "invalid_value"
+                )
+            }
+            let periodName = budget["period"]?.stringValue ?? "monthly"
+            guard let period = BudgetPeriod(rawValue: periodName) else {
+                throw GatewayError.invalidRequest(
+                    "'budget.period' must be one of: \(BudgetPeriod.allCases.map(\.rawValue).joined(separator: ", ")).", param: "budget.period",
+                    code: "invalid_value")
+            }
+            options.budget = BudgetLimit(amount: amount, period: period)
+        }
         if let metadata = object["metadata"]?.objectValue {
             for (key, value) in metadata.members {
                 guard let text = value.stringValue else {

@@ -149,7 +149,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     let runtime: RuntimeHolder
-    let keys: KeyService
+    let keys: StoreService
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let authorization = request.headers[.authorization]

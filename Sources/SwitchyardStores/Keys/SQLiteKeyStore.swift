@@ -27,6 +27,14 @@ public struct VirtualKey: Codable, Sendable, Equatable, FetchableRecord, Persist
     public var tier: String?
     public var regions: [String]?
     public var metadata: [String: String]
+    /// The key's own spending cap in USD per `budgetPeriod`.
+    public var budgetAmount: Double?
+    public var budgetPeriod: String?
+
+    public var budget: BudgetLimit? {
+        guard let budgetAmount else { return nil }
+        return BudgetLimit(amount: budgetAmount, period: budgetPeriod.flatMap(BudgetPeriod.init(rawValue:)) ?? .monthly)
+    }
 
     /// The identity requests made with this key run as.
     public var identity: Identity {
@@ -38,6 +46,7 @@ public struct VirtualKey: Codable, Sendable, Equatable, FetchableRecord, Persist
         identity.allowedModels = models
         identity.allowedEndpoints = endpoints
         identity.allowedRegions = regions
+        identity.budget = budget
         return identity
     }
 
@@ -57,6 +66,7 @@ public struct VirtualKey: Codable, Sendable, Equatable, FetchableRecord, Persist
         object["endpoints"] = endpoints.map { .array($0.map(JSONValue.string)) } ?? .null
         object["tier"] = tier.map(JSONValue.string) ?? .null
         object["regions"] = regions.map { .array($0.map(JSONValue.string)) } ?? .null
+        object["budget"] = budget.map { ["amount": JSONValue($0.amount), "period": .string($0.period.rawValue)] } ?? .null
         return .object(object)
     }
 }
@@ -73,6 +83,7 @@ public struct KeyOptions: Sendable {
     public var tier: String?
     public var regions: [String]?
     public var metadata: [String: String] = [:]
+    public var budget: BudgetLimit?
 
     public init(name: String) {
         self.name = name
@@ -110,40 +121,14 @@ public final class SQLiteKeyStore: Sendable {
 
     /// Opens (or creates) the database at `path`. The hashing secret is `secret` when given,
     /// else read from (or created in) `<path>.secret` with owner-only permissions.
-    public init(path: String, secret: String? = nil) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        database = try DatabasePool(path: path, configuration: configuration)
-        let keySecret = try secret ?? Self.loadOrCreateSecret(path: path + ".secret")
-        self.secret = SymmetricKey(data: Array(keySecret.utf8))
-        try Self.migrator.migrate(database)
+    public convenience init(path: String, secret: String? = nil) throws {
+        try self.init(database: SwitchyardDatabase(path: path), secret: secret)
     }
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: virtual keys") { db in
-            try db.create(table: "virtual_keys") { table in
-                table.primaryKey("id", .text)
-                table.column("name", .text).notNull()
-                table.column("keyHash", .text).notNull().unique()
-                table.column("hint", .text).notNull()
-                table.column("createdAt", .double).notNull()
-                table.column("expiresAt", .double)
-                table.column("revokedAt", .double)
-                table.column("rotatedAt", .double)
-                table.column("organizationID", .text)
-                table.column("teamID", .text)
-                table.column("userID", .text)
-                table.column("models", .text)
-                table.column("endpoints", .text)
-                table.column("tier", .text)
-                table.column("regions", .text)
-                table.column("metadata", .text).notNull()
-            }
-        }
-        return migrator
+    public init(database: SwitchyardDatabase, secret: String? = nil) throws {
+        self.database = database.pool
+        let keySecret = try secret ?? Self.loadOrCreateSecret(path: database.path + ".secret")
+        self.secret = SymmetricKey(data: Array(keySecret.utf8))
     }
 
     static func loadOrCreateSecret(path: String) throws -> String {
@@ -181,7 +166,8 @@ public final class SQLiteKeyStore: Sendable {
             id: "key_" + Self.randomHex(8), name: options.name, keyHash: hash(plaintext), hint: Self.hint(plaintext),
             createdAt: WallClock.unixTime(), expiresAt: options.expiresAt, revokedAt: nil, rotatedAt: nil,
             organizationID: options.organizationID, teamID: options.teamID, userID: options.userID, models: options.models,
-            endpoints: options.endpoints, tier: options.tier, regions: options.regions, metadata: options.metadata)
+            endpoints: options.endpoints, tier: options.tier, regions: options.regions, metadata: options.metadata,
+            budgetAmount: options.budget?.amount, budgetPeriod: options.budget?.period.rawValue)
         try database.write { db in try record.insert(db) }
         return (record, plaintext)
     }

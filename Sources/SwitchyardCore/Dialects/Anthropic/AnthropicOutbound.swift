@@ -133,7 +133,7 @@ public enum AnthropicOutbound {
         let prompt = input + cacheRead + cacheWrite
         return [
             "prompt_tokens": JSONValue(prompt), "completion_tokens": JSONValue(output), "total_tokens": JSONValue(prompt + output),
-            "prompt_tokens_details": ["cached_tokens": JSONValue(cacheRead)],
+            "prompt_tokens_details": ["cached_tokens": JSONValue(cacheRead), "cache_creation_tokens": JSONValue(cacheWrite)],
             "completion_tokens_details": ["reasoning_tokens": 0],
         ]
     }

@@ -10,15 +10,15 @@ public enum AnthropicResponseTranslator {
         }
     }
 
-    /// Anthropic usage: `input_tokens` excludes cache reads, which are reported apart.
+    /// Anthropic usage: `input_tokens` excludes cache reads and writes, which are reported apart.
     public static func usage(_ usage: TokenUsage?) -> JSONObject {
         guard let usage else { return ["input_tokens": 0, "output_tokens": 0] }
         var object: JSONObject = [
-            "input_tokens": JSONValue(max(0, usage.promptTokens - usage.cachedPromptTokens)),
+            "input_tokens": JSONValue(max(0, usage.promptTokens - usage.cachedPromptTokens - usage.cacheWriteTokens)),
             "output_tokens": JSONValue(usage.completionTokens),
         ]
         object["cache_read_input_tokens"] = JSONValue(usage.cachedPromptTokens)
-        object["cache_creation_input_tokens"] = 0
+        object["cache_creation_input_tokens"] = JSONValue(usage.cacheWriteTokens)
         return object
     }
 

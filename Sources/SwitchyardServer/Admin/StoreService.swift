@@ -3,12 +3,12 @@ import SwitchyardCore
 import SwitchyardStores
 import Synchronization
 
-/// The virtual-key store, opened (and created) on first use so a gateway that never uses
-/// virtual keys never creates a database.
-public final class KeyService: Sendable {
+/// The embedded database (virtual keys, usage ledger), opened and created on first use so a
+/// gateway that never records anything never creates a file.
+public final class StoreService: Sendable {
     public let path: String
     private let secret: String?
-    private let store = Mutex<SQLiteKeyStore?>(nil)
+    private let opened = Mutex<(database: SwitchyardDatabase?, keys: SQLiteKeyStore?)>((nil, nil))
 
     public init(path: String, secret: String?) {
         self.path = path
@@ -27,14 +27,28 @@ public final class KeyService: Sendable {
         }
     }
 
-    public func open() throws -> SQLiteKeyStore {
-        try store.withLock { store in
-            if let store { return store }
-            let opened = try SQLiteKeyStore(path: path, secret: secret)
-            store = opened
-            return opened
+    public func database() throws -> SwitchyardDatabase {
+        try opened.withLock { opened in
+            if let database = opened.database { return database }
+            let database = try SwitchyardDatabase(path: path)
+            opened.database = database
+            return database
         }
     }
+
+    /// The virtual-key store.
+    public func open() throws -> SQLiteKeyStore {
+        let database = try database()
+        return try opened.withLock { opened in
+            if let keys = opened.keys { return keys }
+            let keys = try SQLiteKeyStore(database: database, secret: secret)
+            opened.keys = keys
+            return keys
+        }
+    }
+
+    /// Where the usage ledger journals records before they reach the database.
+    public var journalPath: String { path + ".usage-journal" }
 
     /// The identity of a presented virtual key, or the reason it is refused.
     func authenticate(_ presented: String) async -> Result<Identity, GatewayError> {

@@ -1,0 +1,87 @@
+import Foundation
+import GRDB
+
+/// The embedded SQLite database (WAL): virtual keys and the usage ledger, with versioned
+/// migrations applied on open. Created with its directory on first use.
+public final class SwitchyardDatabase: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    public init(path: String) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    /// Every schema version, in order. Never edit a registered migration: add one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: virtual keys") { db in
+            try db.create(table: "virtual_keys") { table in
+                table.primaryKey("id", .text)
+                table.column("name", .text).notNull()
+                table.column("keyHash", .text).notNull().unique()
+                table.column("hint", .text).notNull()
+                table.column("createdAt", .double).notNull()
+                table.column("expiresAt", .double)
+                table.column("revokedAt", .double)
+                table.column("rotatedAt", .double)
+                table.column("organizationID", .text)
+                table.column("teamID", .text)
+                table.column("userID", .text)
+                table.column("models", .text)
+                table.column("endpoints", .text)
+                table.column("tier", .text)
+                table.column("regions", .text)
+                table.column("metadata", .text).notNull()
+            }
+        }
+        migrator.registerMigration("v2: key budgets") { db in
+            try db.alter(table: "virtual_keys") { table in
+                table.add(column: "budgetAmount", .double)
+                table.add(column: "budgetPeriod", .text)
+            }
+        }
+        migrator.registerMigration("v3: usage ledger") { db in
+            try db.create(table: "usage_records") { table in
+                table.primaryKey("id", .text)
+                table.column("ts", .double).notNull()
+                table.column("identityKind", .text).notNull()
+                table.column("subject", .text).notNull()
+                table.column("userID", .text)
+                table.column("endUser", .text)
+                table.column("teamID", .text)
+                table.column("orgID", .text)
+                table.column("endpoint", .text).notNull()
+                table.column("requestedModel", .text)
+                table.column("modelGroup", .text)
+                table.column("deployment", .text)
+                table.column("provider", .text)
+                table.column("servedModel", .text)
+                table.column("status", .integer).notNull()
+                table.column("outcome", .text).notNull()
+                table.column("errorCode", .text)
+                table.column("stream", .boolean).notNull()
+                table.column("promptTokens", .integer).notNull()
+                table.column("completionTokens", .integer).notNull()
+                table.column("cachedTokens", .integer).notNull()
+                table.column("cacheWriteTokens", .integer).notNull()
+                table.column("reasoningTokens", .integer).notNull()
+                table.column("cost", .double)
+                table.column("durationMs", .double).notNull()
+                table.column("ttftMs", .double)
+                table.column("attempts", .integer).notNull()
+                table.column("limitedBy", .text)
+            }
+            try db.create(index: "usage_records_ts", on: "usage_records", columns: ["ts"])
+            for column in ["subject", "userID", "endUser", "teamID", "orgID"] {
+                try db.create(index: "usage_records_\(column)_ts", on: "usage_records", columns: [column, "ts"])
+            }
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import GRDB
+import Logging
+import NIOPosix
+import SwitchyardCore
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The usage ledger: every finished request, written to SQLite in batches without ever losing
+/// one that was acknowledged.
+///
+/// A record is first appended to a journal file (`<database>.usage-journal`) with one `write`
+/// system call, synchronously, before the client's response completes; the kernel keeps it even
+/// if the process is killed a microsecond later. A background flusher moves the journal into
+/// `usage_records` in one transaction per batch (every `flushInterval`, on demand before a
+/// query, and at shutdown) and truncates the journal once all of it is committed. On start the
+/// journal is replayed; request ids are primary keys, so replaying a batch twice is harmless.
+/// Memory stays bounded whatever the load: the backlog lives in the journal, read back in
+/// slices of at most `maxBatchBytes`.
+public final class UsageLedger: RequestObserver, Sendable {
+    public let journalPath: String
+    let database: @Sendable () throws -> SwitchyardDatabase
+    let logger: Logger
+    let maxBatchBytes: Int
+    private let journal = Mutex<Int32>(-1)
+    /// Bytes of the journal already committed to the database (held while flushing).
+    private let flushed = Mutex<Int64>(0)
+    private let lastError = Mutex<ContinuousClock.Instant?>(nil)
+
+    public init(
+        journalPath: String, logger: Logger, maxBatchBytes: Int = 4 * 1024 * 1024,
+        database: @escaping @Sendable () throws -> SwitchyardDatabase
+    ) {
+        self.journalPath = journalPath
+        self.database = database
+        self.logger = logger
+        self.maxBatchBytes = maxBatchBytes
+    }
+
+    deinit {
+        journal.withLock { fd in if fd >= 0 { close(fd) } }
+    }
+
+    // MARK: Recording
+
+    public func requestFinished(_ record: RequestRecord) {
+        append(UsageRecord(record, endedAt: WallClock.unixTime()))
+    }
+
+    /// Appends one record to the journal.
+    public func append(_ record: UsageRecord) {
+        let line = record.journalLine
+        let failure: Int32? = journal.withLock { fd in
+            if fd < 0 {
+                fd = open(journalPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+                if fd < 0 { return errno }
+            }
+            return line.withUnsafeBytes { buffer -> Int32? in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        return errno
+                    }
+                    offset += written
+                }
+                return nil
+            }
+        }
+        if let failure { report("cannot append to the usage journal", detail: String(cString: strerror(failure))) }
+    }
+
+    /// Bytes in the journal not yet in the database.
+    public var backlogBytes: Int64 {
+        let size = Self.fileSize(journalPath)
+        return max(0, size - flushed.withLock { $0 })
+    }
+
+    // MARK: Flushing
+
+    /// Moves everything journaled so far into the database. Runs on NIO's thread pool so the
+    /// SQLite write never blocks the request threads.
+    public func flush() async throws {
+        _ = try await NIOThreadPool.singleton.runIfActive { try self.flushNow() }
+    }
+
+    /// The synchronous flush; returns how many records were written.
+    @discardableResult
+    public func flushNow() throws -> Int {
+        try flushed.withLock { offset in
+            var total = 0
+            while true {
+                let size = Self.fileSize(journalPath)
+                guard size > offset else { break }
+                let (records, consumed) = try readSlice(from: offset, upTo: size)
+                if consumed == 0 { break }
+                if !records.isEmpty {
+                    try database().pool.write { db in
+                        for record in records { try record.insert(db, onConflict: .ignore) }
+                    }
+                }
+                offset += consumed
+                total += records.count
+            }
+            // All of it is committed: start the journal again, unless a record arrived meanwhile.
+            if offset > 0 {
+                journal.withLock { fd in
+                    guard Self.fileSize(journalPath) == offset else { return }
+                    if fd >= 0 {
+                        _ = ftruncate(fd, 0)
+                    } else {
+                        _ = truncate(journalPath, 0)
+                    }
+                    offset = 0
+                }
+            }
+            return total
+        }
+    }
+
+    /// Reads whole lines from `offset`, at most `maxBatchBytes` (or one line if longer).
+    private func readSlice(from offset: Int64, upTo size: Int64) throws -> ([UsageRecord], Int64) {
+        let fd = open(journalPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LedgerError.journal(String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var length = Int(min(size - offset, Int64(maxBatchBytes)))
+        while true {
+            var bytes = [UInt8](repeating: 0, count: length)
+            let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, length, off_t(offset)) }
+            guard count >= 0 else { throw LedgerError.journal(String(cString: strerror(errno))) }
+            bytes.removeLast(length - count)
+            guard let lastNewline = bytes.lastIndex(of: UInt8(ascii: "\n")) else {
+                // A line longer than the slice: read more, or stop at a torn last line.
+                if Int64(length) < size - offset {
+                    length = Int(min(size - offset, Int64(length) * 2))
+                    continue
+                }
+                return ([], 0)
+            }
+            var records: [UsageRecord] = []
+            var start = 0
+            for index in 0...lastNewline where bytes[index] == UInt8(ascii: "\n") {
+                if index > start {
+                    if let record = UsageRecord(journalLine: bytes[start..<index]) {
+                        records.append(record)
+                    } else {
+                        report("skipping a damaged usage journal line", detail: "at byte \(offset + Int64(start))")
+                    }
+                }
+                start = index + 1
+            }
+            return (records, Int64(lastNewline + 1))
+        }
+    }
+
+    /// Flushes every `interval` until cancelled, then once more.
+    public func run(interval: Duration) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            await flushReporting()
+        }
+        do {
+            try flushNow()
+        } catch {
+            report("final usage flush failed; the journal keeps the records for the next start", detail: "\(error)")
+        }
+    }
+
+    public func flushReporting() async {
+        guard Self.fileSize(journalPath) > 0 else { return }
+        do {
+            try await flush()
+        } catch {
+            report("usage flush failed; records stay in the journal and are retried", detail: "\(error)")
+        }
+    }
+
+    private func report(_ message: Logger.Message, detail: String) {
+        let now = ContinuousClock.now
+        let due = lastError.withLock { last in
+            guard last.map({ now - $0 > .seconds(10) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        if due { logger.error(message, metadata: ["detail": .string(detail), "journal": .string(journalPath)]) }
+    }
+
+    static func fileSize(_ path: String) -> Int64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
+    }
+
+    enum LedgerError: Error, CustomStringConvertible {
+        case journal(String)
+        var description: String {
+            switch self {
+            case .journal(let detail): "usage journal: \(detail)"
+            }
+        }
+    }
+}
