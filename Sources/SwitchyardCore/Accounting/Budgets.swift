@@ -230,6 +230,9 @@ public final class BudgetGuard: Sendable {
         if let index = decision.blockedIndex {
             let check = checks[index]
             let spent = decision.current.indices.contains(index) ? decision.current[index] : 0
+            // Refusing is the budget being used up: its thresholds up to 100% have been
+            // reached even if the spend itself stopped just short of them.
+            await fireAlerts(check, thresholds: check.thresholds.filter { $0 <= 1 }, spentNanos: spent)
             return .refused(Self.exceeded(check, spentNanos: spent), blocked: check)
         }
         return .allowed(BudgetLease(checks: checks, reservedNanos: checks.first?.reserveNanos ?? 0))
@@ -237,26 +240,38 @@ public final class BudgetGuard: Sendable {
 
     /// Replaces the reservation with the real cost and fires the alerts it crosses. Never throws.
     public func settle(_ lease: BudgetLease, costUSD: Double) async {
-        let delta = NanoUSD.from(costUSD) - lease.reservedNanos
+        let cost = NanoUSD.from(costUSD)
+        let delta = cost - lease.reservedNanos
         do {
             let totals = try await backend.settle(lease.checks, delta: delta)
             for (check, total) in zip(lease.checks, totals) where check.limitNanos > 0 {
-                // Spend before this request's settlement, reservation included, vs after.
-                let before = total - delta
-                for threshold in check.thresholds {
+                // The counter without and with this request's real cost (other requests'
+                // reservations are in both).
+                let before = total - cost
+                let crossed = check.thresholds.filter { threshold in
                     let mark = Int64((Double(check.limitNanos) * threshold).rounded(.up))
-                    guard before < mark, total >= mark else { continue }
-                    let claimKey = "\(check.key):alert:\(threshold)"
-                    if try await backend.claimAlert(claimKey, expiresAt: check.periodEnd) {
-                        alerts.budgetAlert(
-                            BudgetAlert(
-                                scope: check.scope, value: check.value, period: check.limit.period, periodID: check.periodID,
-                                threshold: threshold, spentUSD: NanoUSD.usd(total), limitUSD: check.limit.amount))
-                    }
+                    return before < mark && total >= mark
                 }
+                await fireAlerts(check, thresholds: crossed, spentNanos: total)
             }
         } catch {
             onBackendFailure(error)
+        }
+    }
+
+    /// Fires each threshold's alert unless this or another instance already did this period.
+    private func fireAlerts(_ check: BudgetCheck, thresholds: [Double], spentNanos: Int64) async {
+        for threshold in thresholds {
+            do {
+                guard try await backend.claimAlert("\(check.key):alert:\(threshold)", expiresAt: check.periodEnd) else { continue }
+            } catch {
+                onBackendFailure(error)
+                return
+            }
+            alerts.budgetAlert(
+                BudgetAlert(
+                    scope: check.scope, value: check.value, period: check.limit.period, periodID: check.periodID, threshold: threshold,
+                    spentUSD: NanoUSD.usd(spentNanos), limitUSD: check.limit.amount))
         }
     }
 
