@@ -114,7 +114,10 @@ import Testing
             let document = try #require(response.json, "the document is valid JSON")
             #expect(document["openapi"]?.stringValue == "3.1.0")
             let paths = document["paths"]?.objectValue?.keys ?? []
-            for path in ["/admin/keys", "/admin/keys/{id}", "/admin/keys/{id}/revoke", "/admin/keys/{id}/rotate", "/v1/route/explain"] {
+            for path in [
+                "/admin/keys", "/admin/keys/{id}", "/admin/keys/{id}/revoke", "/admin/keys/{id}/rotate", "/v1/route/explain", "/admin/usage",
+                "/admin/spend", "/v1/usage",
+            ] {
                 #expect(paths.contains(path), "\(path) is documented")
             }
             let anonymous = try await client.execute(uri: "/admin/openapi.json", method: .get)

@@ -18,7 +18,44 @@ enum AdminOpenAPI {
                   "organization_id": {"type": "string"}, "team_id": {"type": "string"}, "user_id": {"type": "string"},
                   "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
                   "expires_at": {"type": "number", "description": "Unix seconds."},
-                  "expires_in": {"type": "string", "examples": ["30d", "12h", "90m"]}
+                  "expires_in": {"type": "string", "examples": ["30d", "12h", "90m"]},
+                  "budget": {"$ref": "#/components/schemas/BudgetLimit"}
+                }
+              },
+              "BudgetLimit": {
+                "type": "object", "required": ["amount"],
+                "properties": {
+                  "amount": {"type": "number", "minimum": 0, "description": "USD per period."},
+                  "period": {"type": "string", "enum": ["daily", "weekly", "monthly", "total"], "default": "monthly"}
+                }
+              },
+              "UsageTotals": {
+                "type": "object", "description": "One group (its dimensions as members) or the totals.",
+                "properties": {
+                  "requests": {"type": "integer"}, "errors": {"type": "integer"}, "prompt_tokens": {"type": "integer"},
+                  "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}, "cached_tokens": {"type": "integer"},
+                  "reasoning_tokens": {"type": "integer"}, "cost_usd": {"type": "number"}
+                },
+                "additionalProperties": {"type": ["string", "null"]}
+              },
+              "BudgetStatus": {
+                "type": "object",
+                "properties": {
+                  "scope": {"type": "string", "enum": ["key", "user", "end_user", "team", "org", "global"]}, "id": {"type": "string"},
+                  "period": {"type": "string"}, "period_id": {"type": "string"}, "limit_usd": {"type": "number"},
+                  "spent_usd": {"type": "number", "description": "Including reservations of requests in flight."},
+                  "remaining_usd": {"type": "number"}, "resets_at": {"type": ["string", "null"], "format": "date-time"}
+                }
+              },
+              "Usage": {
+                "type": "object",
+                "properties": {
+                  "object": {"type": "string", "enum": ["usage", "spend"]},
+                  "group_by": {"type": "array", "items": {"type": "string"}},
+                  "from": {"type": ["string", "null"]}, "to": {"type": ["string", "null"]},
+                  "data": {"type": "array", "items": {"$ref": "#/components/schemas/UsageTotals"}},
+                  "totals": {"$ref": "#/components/schemas/UsageTotals"},
+                  "budgets": {"type": "array", "items": {"$ref": "#/components/schemas/BudgetStatus"}}
                 }
               },
               "Key": {
@@ -32,7 +69,8 @@ enum AdminOpenAPI {
                   "regions": {"type": ["array", "null"], "items": {"type": "string"}},
                   "tier": {"type": ["string", "null"]}, "organization_id": {"type": ["string", "null"]},
                   "team_id": {"type": ["string", "null"]}, "user_id": {"type": ["string", "null"]},
-                  "metadata": {"type": "object", "additionalProperties": {"type": "string"}}
+                  "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+                  "budget": {"oneOf": [{"$ref": "#/components/schemas/BudgetLimit"}, {"type": "null"}]}
                 }
               },
               "KeyWithSecret": {
@@ -75,6 +113,48 @@ enum AdminOpenAPI {
             "/admin/keys/{id}/rotate": {
               "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
               "post": {"summary": "Give a key a new secret (shown once); the old one stops working.", "responses": {"200": {"description": "Rotated", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/KeyWithSecret"}}}}, "400": {"description": "The key is revoked"}, "404": {"description": "No such key"}}}
+            },
+            "/admin/usage": {
+              "get": {
+                "summary": "Usage and cost from the ledger, grouped and filtered.",
+                "parameters": [
+                {"name": "group_by", "in": "query", "schema": {"type": "string"}, "description": "Comma-separated: key, user, end_user, team, org, model, requested_model, provider, deployment, day, endpoint, status."},
+                {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "2026-11-01, 2026-11-01T12:00:00Z or Unix seconds."},
+                {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "Exclusive; same forms as from."},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+                {"name": "key", "in": "query", "schema": {"type": "string"}}, {"name": "user", "in": "query", "schema": {"type": "string"}},
+                {"name": "end_user", "in": "query", "schema": {"type": "string"}}, {"name": "team", "in": "query", "schema": {"type": "string"}},
+                {"name": "org", "in": "query", "schema": {"type": "string"}}, {"name": "model", "in": "query", "schema": {"type": "string"}},
+                {"name": "provider", "in": "query", "schema": {"type": "string"}}, {"name": "deployment", "in": "query", "schema": {"type": "string"}}
+              ],
+                "responses": {"200": {"description": "Usage", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Usage"}}}}, "400": {"description": "Unknown group_by or bad date"}}
+              }
+            },
+            "/admin/spend": {
+              "get": {
+                "summary": "Spend grouped by key (or group_by), with every budget in force and what it has used this period.",
+                "parameters": [
+                {"name": "group_by", "in": "query", "schema": {"type": "string"}, "description": "Comma-separated: key, user, end_user, team, org, model, requested_model, provider, deployment, day, endpoint, status."},
+                {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "2026-11-01, 2026-11-01T12:00:00Z or Unix seconds."},
+                {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "Exclusive; same forms as from."},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+                {"name": "key", "in": "query", "schema": {"type": "string"}}, {"name": "user", "in": "query", "schema": {"type": "string"}},
+                {"name": "end_user", "in": "query", "schema": {"type": "string"}}, {"name": "team", "in": "query", "schema": {"type": "string"}},
+                {"name": "org", "in": "query", "schema": {"type": "string"}}, {"name": "model", "in": "query", "schema": {"type": "string"}},
+                {"name": "provider", "in": "query", "schema": {"type": "string"}}, {"name": "deployment", "in": "query", "schema": {"type": "string"}}
+              ],
+                "responses": {"200": {"description": "Spend", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Usage"}}}}}
+              }
+            },
+            "/v1/usage": {
+              "get": {
+                "summary": "The calling key's own usage (grouped by day and model by default) and its budgets. Any virtual key may call it.",
+                "parameters": [
+                  {"name": "group_by", "in": "query", "schema": {"type": "string"}},
+                  {"name": "from", "in": "query", "schema": {"type": "string"}}, {"name": "to", "in": "query", "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "Usage", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Usage"}}}}}
+              }
             },
             "/v1/route/explain": {
               "post": {
