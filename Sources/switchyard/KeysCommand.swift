@@ -42,6 +42,8 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "Organisation id.") var org: String?
         @Option(help: "Allowed deployment regions, comma-separated.") var regions: String?
         @Option(help: "Lifetime such as 30d, 12h or 90m (default: no expiry).") var expiresIn: String?
+        @Option(help: "Spending cap in USD per --budget-period (default: none).") var budget: Double?
+        @Option(help: "daily, weekly, monthly or total (default: monthly).") var budgetPeriod: String = "monthly"
 
         func run() async throws {
             var options = KeyOptions(name: name)
@@ -53,6 +55,13 @@ struct KeysCommand: AsyncParsableCommand {
             options.teamID = team
             options.userID = user
             options.organizationID = org
+            if let budget {
+                guard budget >= 0, budget.isFinite else { throw ValidationError("--budget must be a non-negative amount of USD") }
+                guard let period = BudgetPeriod(rawValue: budgetPeriod) else {
+                    throw ValidationError("--budget-period must be daily, weekly, monthly or total")
+                }
+                options.budget = BudgetLimit(amount: budget, period: period)
+            }
             if let expiresIn {
                 guard let seconds = KeyOptions.parseLifetime(expiresIn) else { throw ValidationError("--expires-in must look like 30d, 12h or 90m") }
                 options.expiresAt = WallClock.unixTime() + seconds

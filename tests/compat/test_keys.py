@@ -26,11 +26,12 @@ def keys(config, *args):
 def test_cli_keys_work_with_the_sdk_until_revoked(tmp_path):
     config = tmp_path / "switchyard.yaml"
     config.write_text(CONFIG)
-    created = keys(config, "create", "--name", "sdk-app", "--models", "mock-gpt", "--expires-in", "30d")
+    created = keys(config, "create", "--name", "sdk-app", "--models", "mock-gpt", "--expires-in", "30d", "--budget", "5", "--budget-period", "weekly")
     assert created.returncode == 0, created.stderr
     record = json.loads(created.stdout)
     key = record["key"]
     assert key.startswith("sk-sy-") and record["status"] == "active"
+    assert record["budget"] == {"amount": 5, "period": "weekly"}
     listed = keys(config, "list")
     assert key not in listed.stdout and record["id"] in listed.stdout
     assert key.encode() not in (tmp_path / "switchyard.db").read_bytes()
