@@ -71,7 +71,7 @@ public final class SwitchyardApplication: Sendable {
         self.stores = StoreService(
             path: config.server.databasePath ?? StoreService.defaultPath(for: source), secret: config.server.keySecret?.reveal())
         let stores = self.stores
-        self.ledger = config.server.usageLedger ? UsageLedger(journalPath: stores.journalPath, logger: logger) { try stores.database() } : nil
+        self.ledger = config.server.usageLedger ? UsageLedger(journalPath: stores.journalPath, logger: logger) { try await stores.usageStore() } : nil
         let adapters = try registry.makeAdapters(for: config)
         let runtime = RuntimeHolder(RuntimeSnapshot(config: config, adapters: adapters, generation: 1))
         self.runtime = runtime

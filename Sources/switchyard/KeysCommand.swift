@@ -16,7 +16,7 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "YAML configuration file; its server.database (default: switchyard.db next to it) is used.")
         var config: String?
 
-        func open() throws -> SQLiteKeyStore {
+        func open() async throws -> any KeyStore {
             let source: ConfigurationSource = config.map { .file($0) } ?? .embeddedDefault
             let loaded: GatewayConfig
             do {
@@ -26,7 +26,7 @@ struct KeysCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             let path = loaded.server.databasePath ?? StoreService.defaultPath(for: source)
-            return try StoreService(path: path, secret: loaded.server.keySecret?.reveal()).open()
+            return try await StoreService(path: path, secret: loaded.server.keySecret?.reveal()).keyStore()
         }
     }
 
@@ -66,7 +66,7 @@ struct KeysCommand: AsyncParsableCommand {
                 guard let seconds = KeyOptions.parseLifetime(expiresIn) else { throw ValidationError("--expires-in must look like 30d, 12h or 90m") }
                 options.expiresAt = WallClock.unixTime() + seconds
             }
-            let created = try location.open().create(options)
+            let created = try await location.open().create(options)
             var json = created.key.json.objectValue ?? JSONObject()
             json["key"] = .string(created.plaintext)
             print(JSONValue.object(json).serialized())
@@ -79,7 +79,7 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var location: Location
 
         func run() async throws {
-            for key in try location.open().list() { print(key.json.serialized()) }
+            for key in try await location.open().list() { print(key.json.serialized()) }
         }
     }
 
@@ -90,7 +90,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                print(try location.open().revoke(id: id).json.serialized())
+                print(try await location.open().revoke(id: id).json.serialized())
             } catch let error as KeyStoreError {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
                 throw ExitCode(1)
@@ -105,7 +105,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let rotated = try location.open().rotate(id: id)
+                let rotated = try await location.open().rotate(id: id)
                 var json = rotated.key.json.objectValue ?? JSONObject()
                 json["key"] = .string(rotated.plaintext)
                 print(JSONValue.object(json).serialized())

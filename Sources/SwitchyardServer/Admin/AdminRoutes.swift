@@ -22,44 +22,44 @@ struct AdminRoutes {
             var request = request
             let body = try await request.collectBody(upTo: 1024 * 1024)
             let options = try Self.options(Array(buffer: body))
-            let created = try store().create(options)
+            let created = try await store().create(options)
             var json = created.key.json.objectValue ?? JSONObject()
             json["key"] = .string(created.plaintext)
             return GatewayResponse.json(.object(json), status: 201).hummingbirdResponse()
         }
         router.get("/admin/keys") { _, context in
             try requireAdmin(context)
-            let list = try store().list().map(\.json)
+            let list = try await store().list().map(\.json)
             return GatewayResponse.json(["object": "list", "data": .array(list)]).hummingbirdResponse()
         }
         router.get("/admin/keys/:id") { _, context in
             try requireAdmin(context)
             let id = try context.parameters.require("id")
-            guard let key = try store().find(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
+            guard let key = try await store().find(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
             return GatewayResponse.json(key.json).hummingbirdResponse()
         }
         for method in ["revoke", "rotate"] {
             router.post(RouterPath("/admin/keys/:id/" + method)) { _, context in
                 try requireAdmin(context)
                 let id = try context.parameters.require("id")
-                return try change(id, method)
+                return try await change(id, method)
             }
         }
         router.delete("/admin/keys/:id") { _, context in
             try requireAdmin(context)
-            return try change(try context.parameters.require("id"), "revoke")
+            return try await change(try context.parameters.require("id"), "revoke")
         }
     }
 
-    func change(_ id: String, _ method: String) throws -> Response {
+    func change(_ id: String, _ method: String) async throws -> Response {
         do {
             if method == "rotate" {
-                let rotated = try store().rotate(id: id)
+                let rotated = try await store().rotate(id: id)
                 var json = rotated.key.json.objectValue ?? JSONObject()
                 json["key"] = .string(rotated.plaintext)
                 return GatewayResponse.json(.object(json)).hummingbirdResponse()
             }
-            return GatewayResponse.json(try store().revoke(id: id).json).hummingbirdResponse()
+            return GatewayResponse.json(try await store().revoke(id: id).json).hummingbirdResponse()
         } catch let error as KeyStoreError {
             switch error {
             case .notFound: throw GatewayError.notFound("No key with id '\(id)'.")
@@ -68,9 +68,9 @@ struct AdminRoutes {
         }
     }
 
-    func store() throws -> SQLiteKeyStore {
+    func store() async throws -> any KeyStore {
         do {
-            return try keys.open()
+            return try await keys.keyStore()
         } catch {
             throw GatewayError(status: 503, type: "api_error", code: "key_store_unavailable", message: "The key store could not be opened: \(error)")
         }

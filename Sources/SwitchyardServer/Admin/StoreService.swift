@@ -3,12 +3,12 @@ import SwitchyardCore
 import SwitchyardStores
 import Synchronization
 
-/// The embedded database (virtual keys, usage ledger), opened and created on first use so a
-/// gateway that never records anything never creates a file.
+/// The stores of keys and usage: the embedded SQLite database, opened and created on first use
+/// so a gateway that never records anything never creates a file.
 public final class StoreService: Sendable {
     public let path: String
     private let secret: String?
-    private let opened = Mutex<(database: SwitchyardDatabase?, keys: SQLiteKeyStore?)>((nil, nil))
+    private let opened = Mutex<(database: SwitchyardDatabase?, keys: (any KeyStore)?, usage: (any UsageStore)?)>((nil, nil, nil))
 
     public init(path: String, secret: String?) {
         self.path = path
@@ -37,7 +37,8 @@ public final class StoreService: Sendable {
     }
 
     /// The virtual-key store.
-    public func open() throws -> SQLiteKeyStore {
+    public func keyStore() async throws -> any KeyStore {
+        if let keys = opened.withLock({ $0.keys }) { return keys }
         let database = try database()
         return try opened.withLock { opened in
             if let keys = opened.keys { return keys }
@@ -47,14 +48,26 @@ public final class StoreService: Sendable {
         }
     }
 
+    /// The usage ledger's store.
+    public func usageStore() async throws -> any UsageStore {
+        if let usage = opened.withLock({ $0.usage }) { return usage }
+        let database = try database()
+        return opened.withLock { opened in
+            if let usage = opened.usage { return usage }
+            let usage = SQLiteUsageStore(database: database)
+            opened.usage = usage
+            return usage
+        }
+    }
+
     /// Where the usage ledger journals records before they reach the database.
     public var journalPath: String { path + ".usage-journal" }
 
     /// The identity of a presented virtual key, or the reason it is refused.
     func authenticate(_ presented: String) async -> Result<Identity, GatewayError> {
-        let verdict: SQLiteKeyStore.Verdict
+        let verdict: KeyVerdict
         do {
-            verdict = try await open().authenticate(presented)
+            verdict = try await keyStore().authenticate(presented)
         } catch {
             return .failure(
                 GatewayError(status: 503, type: "api_error", code: "key_store_unavailable", message: "The key store is unavailable; retry shortly."))

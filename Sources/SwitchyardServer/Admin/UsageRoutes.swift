@@ -103,7 +103,7 @@ struct UsageRoutes {
                     checks += BudgetGuard.checks(settings: single, identity: Self.identity(rule.scope, value), endUser: nil, reserveUSD: 0, now: now)
                 }
             }
-            if let keys = try? stores.open().list() {
+            if let keys = try? await stores.keyStore().list() {
                 for key in keys where key.revokedAt == nil {
                     guard key.budget != nil else { continue }
                     checks += BudgetGuard.checks(settings: BudgetSettings(), identity: key.identity, endUser: nil, reserveUSD: 0, now: now)

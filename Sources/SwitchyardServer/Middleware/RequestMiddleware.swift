@@ -177,9 +177,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
             let trimmed = authorization.drop(while: { $0 == " " })
             guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
             let token = trimmed.dropFirst(7).drop(while: { $0 == " " })
-            return token.hasPrefix(SQLiteKeyStore.prefix) ? String(token) : nil
+            return token.hasPrefix(VirtualKeyFormat.prefix) ? String(token) : nil
         }
-        if let apiKey, apiKey.hasPrefix(SQLiteKeyStore.prefix) { return apiKey }
+        if let apiKey, apiKey.hasPrefix(VirtualKeyFormat.prefix) { return apiKey }
         return nil
     }
 }

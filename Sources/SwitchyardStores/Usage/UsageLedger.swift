@@ -1,7 +1,5 @@
 import Foundation
-import GRDB
 import Logging
-import NIOPosix
 import SwitchyardCore
 import Synchronization
 
@@ -19,27 +17,30 @@ import Synchronization
 /// A record is first appended to a journal file (`<database>.usage-journal`) with one `write`
 /// system call, synchronously, before the client's response completes; the kernel keeps it even
 /// if the process is killed a microsecond later. A background flusher moves the journal into
-/// `usage_records` in one transaction per batch (every `flushInterval`, on demand before a
+/// the ``UsageStore`` (SQLite or PostgreSQL) in one insert per batch (every `flushInterval`, on demand before a
 /// query, and at shutdown) and truncates the journal once all of it is committed. On start the
 /// journal is replayed; request ids are primary keys, so replaying a batch twice is harmless.
 /// Memory stays bounded whatever the load: the backlog lives in the journal, read back in
 /// slices of at most `maxBatchBytes`.
 public final class UsageLedger: RequestObserver, Sendable {
     public let journalPath: String
-    let database: @Sendable () throws -> SwitchyardDatabase
+    /// The store, opened on first use (so a gateway that records nothing creates nothing).
+    let openStore: @Sendable () async throws -> any UsageStore
     let logger: Logger
     let maxBatchBytes: Int
     private let journal = Mutex<Int32>(-1)
-    /// Bytes of the journal already committed to the database (held while flushing).
+    /// Bytes of the journal already committed to the store.
     private let flushed = Mutex<Int64>(0)
+    /// The flush in progress: flushes run one after another.
+    private let flushing = Mutex<Task<Int, any Error>?>(nil)
     private let lastError = Mutex<ContinuousClock.Instant?>(nil)
 
     public init(
         journalPath: String, logger: Logger, maxBatchBytes: Int = 4 * 1024 * 1024,
-        database: @escaping @Sendable () throws -> SwitchyardDatabase
+        store: @escaping @Sendable () async throws -> any UsageStore
     ) {
         self.journalPath = journalPath
-        self.database = database
+        self.openStore = store
         self.logger = logger
         self.maxBatchBytes = maxBatchBytes
     }
@@ -84,46 +85,67 @@ public final class UsageLedger: RequestObserver, Sendable {
         return max(0, size - flushed.withLock { $0 })
     }
 
-    // MARK: Flushing
+    // MARK: Queries (each flushes first, so a request that just finished is counted)
 
-    /// Moves everything journaled so far into the database. Runs on NIO's thread pool so the
-    /// SQLite write never blocks the request threads.
-    public func flush() async throws {
-        _ = try await NIOThreadPool.singleton.runIfActive { try self.flushNow() }
+    public func usage(_ query: UsageQuery) async throws -> (rows: [UsageTotals], totals: UsageTotals) {
+        try await flush()
+        return try await openStore().usage(query)
     }
 
-    /// The synchronous flush; returns how many records were written.
+    public func spend(scope: BudgetScope, value: String, since: Int64) async throws -> Double {
+        try await flush()
+        return try await openStore().spend(scope: scope, value: value, since: since)
+    }
+
+    public func count() async throws -> Int {
+        try await flush()
+        return try await openStore().count()
+    }
+
+    // MARK: Flushing
+
+    /// Moves everything journaled so far into the store; returns how many records it wrote.
+    /// Concurrent calls run one after another, each seeing what was journaled before it.
     @discardableResult
-    public func flushNow() throws -> Int {
-        try flushed.withLock { offset in
-            var total = 0
-            while true {
-                let size = Self.fileSize(journalPath)
-                guard size > offset else { break }
-                let (records, consumed) = try readSlice(from: offset, upTo: size)
-                if consumed == 0 { break }
-                if !records.isEmpty {
-                    try database().pool.write { db in
-                        for record in records { try record.insert(db, onConflict: .ignore) }
-                    }
-                }
-                offset += consumed
-                total += records.count
+    public func flush() async throws -> Int {
+        let task = flushing.withLock { current -> Task<Int, any Error> in
+            let previous = current
+            let next = Task {
+                _ = try? await previous?.value
+                return try await self.flushJournal()
             }
-            // All of it is committed: start the journal again, unless a record arrived meanwhile.
-            if offset > 0 {
-                journal.withLock { fd in
-                    guard Self.fileSize(journalPath) == offset else { return }
-                    if fd >= 0 {
-                        _ = ftruncate(fd, 0)
-                    } else {
-                        _ = truncate(journalPath, 0)
-                    }
-                    offset = 0
-                }
-            }
-            return total
+            current = next
+            return next
         }
+        return try await task.value
+    }
+
+    private func flushJournal() async throws -> Int {
+        var offset = flushed.withLock { $0 }
+        var total = 0
+        while true {
+            let size = Self.fileSize(journalPath)
+            guard size > offset else { break }
+            let (records, consumed) = try readSlice(from: offset, upTo: size)
+            if consumed == 0 { break }
+            if !records.isEmpty { try await openStore().insert(records) }
+            offset += consumed
+            flushed.withLock { $0 = offset }
+            total += records.count
+        }
+        // All of it is committed: start the journal again, unless a record arrived meanwhile.
+        if offset > 0 {
+            journal.withLock { fd in
+                guard Self.fileSize(journalPath) == offset else { return }
+                if fd >= 0 {
+                    _ = ftruncate(fd, 0)
+                } else {
+                    _ = truncate(journalPath, 0)
+                }
+                flushed.withLock { $0 = 0 }
+            }
+        }
+        return total
     }
 
     /// Reads whole lines from `offset`, at most `maxBatchBytes` (or one line if longer).
@@ -167,8 +189,9 @@ public final class UsageLedger: RequestObserver, Sendable {
             try? await Task.sleep(for: interval)
             await flushReporting()
         }
+        // A new task: the final flush must not inherit this one's cancellation.
         do {
-            try flushNow()
+            try await Task { try await self.flush() }.value
         } catch {
             report("final usage flush failed; the journal keeps the records for the next start", detail: "\(error)")
         }

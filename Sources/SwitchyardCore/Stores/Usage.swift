@@ -1,11 +1,8 @@
-import GRDB
-import SwitchyardCore
+/// The usage ledger's records and questions, shared by every usage store.
 
 /// One request in the usage ledger (`usage_records`): who, what, how much, how it ended.
 /// Never holds prompts, completions or credentials.
-public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "usage_records"
-
+public struct UsageRecord: Codable, Sendable, Equatable {
     /// The request id (unique: replaying the journal twice inserts nothing twice).
     public var id: String
     /// Unix time the request ended.
@@ -74,7 +71,7 @@ public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     }
 
     /// One line of the journal.
-    var journalLine: [UInt8] {
+    public var journalLine: [UInt8] {
         var object: JSONObject = [
             "id": .string(id), "ts": JSONValue(ts), "identityKind": .string(identityKind), "subject": .string(subject),
             "endpoint": .string(endpoint), "status": JSONValue(status), "outcome": .string(outcome), "stream": JSONValue(stream),
@@ -97,7 +94,7 @@ public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     }
 
     /// Reads a journal line back; nil for a damaged one.
-    init?(journalLine bytes: ArraySlice<UInt8>) {
+    public init?(journalLine bytes: ArraySlice<UInt8>) {
         guard let object = (try? JSONValue.parse(bytes))?.objectValue,
             let id = object["id"]?.stringValue, let ts = object["ts"]?.doubleValue,
             let identityKind = object["identityKind"]?.stringValue, let subject = object["subject"]?.stringValue,
@@ -133,4 +130,81 @@ public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
         ttftMs = object["ttftMs"]?.doubleValue
         attempts = object["attempts"]?.intValue ?? 0
     }
+}
+
+/// What usage can be grouped and filtered by.
+public enum UsageDimension: String, Sendable, CaseIterable {
+    case key, user, endUser = "end_user", team, org, model, requestedModel = "requested_model", provider, deployment, day, endpoint, status
+
+    public init?(budgetScope: BudgetScope) {
+        switch budgetScope {
+        case .key: self = .key
+        case .user: self = .user
+        case .endUser: self = .endUser
+        case .team: self = .team
+        case .org: self = .org
+        case .global: return nil
+        }
+    }
+}
+
+/// A usage question: a time range, filters and the dimensions to group by.
+public struct UsageQuery: Sendable {
+    public var from: Double?
+    public var to: Double?
+    public var groupBy: [UsageDimension] = []
+    public var filters: [(UsageDimension, String)] = []
+    public var limit = 1000
+
+    public init(from: Double? = nil, to: Double? = nil, groupBy: [UsageDimension] = [], filters: [(UsageDimension, String)] = []) {
+        self.from = from
+        self.to = to
+        self.groupBy = groupBy
+        self.filters = filters
+    }
+}
+
+/// Totals of one group.
+public struct UsageTotals: Sendable, Equatable {
+    public var group: [String: String?] = [:]
+    public var requests = 0
+    public var errors = 0
+    public var promptTokens = 0
+    public var completionTokens = 0
+    public var cachedTokens = 0
+    public var reasoningTokens = 0
+    public var cost = 0.0
+
+    public var totalTokens: Int { promptTokens + completionTokens }
+
+    public init() {}
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        for (key, value) in group.sorted(by: { $0.key < $1.key }) { object[key] = value.map(JSONValue.string) ?? .null }
+        object["requests"] = JSONValue(requests)
+        object["errors"] = JSONValue(errors)
+        object["prompt_tokens"] = JSONValue(promptTokens)
+        object["completion_tokens"] = JSONValue(completionTokens)
+        object["total_tokens"] = JSONValue(totalTokens)
+        object["cached_tokens"] = JSONValue(cachedTokens)
+        object["reasoning_tokens"] = JSONValue(reasoningTokens)
+        object["cost_usd"] = JSONValue((cost * 1e9).rounded() / 1e9)
+        return .object(object)
+    }
+}
+
+/// Where usage records are kept and queried (SQLite by default, PostgreSQL for several
+/// instances). The ledger journals records and hands them over in batches.
+public protocol UsageStore: Sendable {
+    /// Inserts records; a record whose id is already stored is skipped (replays are harmless).
+    func insert(_ records: [UsageRecord]) async throws
+    /// Usage grouped as asked, biggest spenders first, and the overall totals.
+    func usage(_ query: UsageQuery) async throws -> (rows: [UsageTotals], totals: UsageTotals)
+    /// USD spent by one budget owner since `since` (Unix seconds).
+    func spend(scope: BudgetScope, value: String, since: Int64) async throws -> Double
+    /// Number of records.
+    func count() async throws -> Int
+    /// Whether a record with this id is stored.
+    func contains(id: String) async throws -> Bool
 }

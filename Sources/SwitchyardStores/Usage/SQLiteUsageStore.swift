@@ -1,10 +1,11 @@
 import GRDB
 import SwitchyardCore
 
-/// What usage can be grouped and filtered by.
-public enum UsageDimension: String, Sendable, CaseIterable {
-    case key, user, endUser = "end_user", team, org, model, requestedModel = "requested_model", provider, deployment, day, endpoint, status
+extension UsageRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "usage_records"
+}
 
+extension UsageDimension {
     /// The SQL expression of the dimension (fixed strings, never user input).
     var sql: String {
         switch self {
@@ -23,68 +24,28 @@ public enum UsageDimension: String, Sendable, CaseIterable {
         }
     }
 
-    init?(budgetScope: BudgetScope) {
-        switch budgetScope {
-        case .key: self = .key
-        case .user: self = .user
-        case .endUser: self = .endUser
-        case .team: self = .team
-        case .org: self = .org
-        case .global: return nil
+}
+
+/// The usage ledger's table in the embedded SQLite database.
+public struct SQLiteUsageStore: UsageStore {
+    let database: SwitchyardDatabase
+
+    public init(database: SwitchyardDatabase) {
+        self.database = database
+    }
+
+    public func insert(_ records: [UsageRecord]) async throws {
+        guard !records.isEmpty else { return }
+        try await database.pool.write { db in
+            for record in records { try record.insert(db, onConflict: .ignore) }
         }
     }
-}
 
-/// A usage question: a time range, filters and the dimensions to group by.
-public struct UsageQuery: Sendable {
-    public var from: Double?
-    public var to: Double?
-    public var groupBy: [UsageDimension] = []
-    public var filters: [(UsageDimension, String)] = []
-    public var limit = 1000
-
-    public init(from: Double? = nil, to: Double? = nil, groupBy: [UsageDimension] = [], filters: [(UsageDimension, String)] = []) {
-        self.from = from
-        self.to = to
-        self.groupBy = groupBy
-        self.filters = filters
+    public func contains(id: String) async throws -> Bool {
+        try await database.pool.read { db in try UsageRecord.exists(db, key: id) }
     }
-}
 
-/// Totals of one group.
-public struct UsageTotals: Sendable, Equatable {
-    public var group: [String: String?] = [:]
-    public var requests = 0
-    public var errors = 0
-    public var promptTokens = 0
-    public var completionTokens = 0
-    public var cachedTokens = 0
-    public var reasoningTokens = 0
-    public var cost = 0.0
-
-    public var totalTokens: Int { promptTokens + completionTokens }
-
-    public var json: JSONValue {
-        var object = JSONObject()
-        for (key, value) in group.sorted(by: { $0.key < $1.key }) { object[key] = value.map(JSONValue.string) ?? .null }
-        object["requests"] = JSONValue(requests)
-        object["errors"] = JSONValue(errors)
-        object["prompt_tokens"] = JSONValue(promptTokens)
-        object["completion_tokens"] = JSONValue(completionTokens)
-        object["total_tokens"] = JSONValue(totalTokens)
-        object["cached_tokens"] = JSONValue(cachedTokens)
-        object["reasoning_tokens"] = JSONValue(reasoningTokens)
-        object["cost_usd"] = JSONValue((cost * 1e9).rounded() / 1e9)
-        return .object(object)
-    }
-}
-
-extension UsageLedger {
-    /// Usage grouped as asked, biggest spenders first, and the overall totals. Flushes first so
-    /// a request that just finished is counted.
     public func usage(_ query: UsageQuery) async throws -> (rows: [UsageTotals], totals: UsageTotals) {
-        try await flush()
-        let database = try self.database()
         var conditions: [String] = []
         var arguments: [any DatabaseValueConvertible] = []
         if let from = query.from {
@@ -139,10 +100,7 @@ extension UsageLedger {
         }
     }
 
-    /// USD spent by one budget owner since `since` (Unix seconds): seeds budget counters.
     public func spend(scope: BudgetScope, value: String, since: Int64) async throws -> Double {
-        try await flush()
-        let database = try self.database()
         return try await database.pool.read { db in
             if let dimension = UsageDimension(budgetScope: scope) {
                 return try Double.fetchOne(
@@ -153,9 +111,7 @@ extension UsageLedger {
         }
     }
 
-    /// Number of records in the ledger (tests, diagnostics).
     public func count() async throws -> Int {
-        try await flush()
-        return try await database().pool.read { db in try UsageRecord.fetchCount(db) }
+        try await database.pool.read { db in try UsageRecord.fetchCount(db) }
     }
 }
