@@ -30,6 +30,8 @@ public final class SwitchyardApplication: Sendable {
     public let stores: StoreService
     /// Every request's usage and cost, when `server.usage_ledger` is on (read at start).
     public let ledger: UsageLedger?
+    /// JWT/OIDC issuers' authenticators and key caches.
+    let tokens: JWTIdentities
     /// Identifies this instance in shared state.
     public let instanceID = String(UInt64.random(in: .min ... .max), radix: 36)
     let registry: AdapterRegistry
@@ -71,6 +73,7 @@ public final class SwitchyardApplication: Sendable {
         self.stores = StoreService(
             path: config.server.databasePath ?? StoreService.defaultPath(for: source), secret: config.server.keySecret?.reveal())
         let stores = self.stores
+        self.tokens = JWTIdentities(client: HTTPClient.shared, logger: logger)
         self.ledger = config.server.usageLedger ? UsageLedger(journalPath: stores.journalPath, logger: logger) { try await stores.usageStore() } : nil
         let adapters = try registry.makeAdapters(for: config)
         let runtime = RuntimeHolder(RuntimeSnapshot(config: config, adapters: adapters, generation: 1))
@@ -138,9 +141,9 @@ public final class SwitchyardApplication: Sendable {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestMiddleware(runtime: runtime, metrics: metrics, accessLog: true))
         OperationalRoutes(runtime: runtime, prometheus: prometheus, health: providerHealth, lifecycle: lifecycle).register(on: router)
-        let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores))
+        let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores, tokens: tokens))
         GatewayRoutes(gateway: gateway, runtime: runtime).register(on: api)
-        AdminRoutes(keys: stores).register(on: api)
+        AdminRoutes(keys: stores, runtime: runtime).register(on: api)
         UsageRoutes(ledger: ledger, gateway: gateway, runtime: runtime, stores: stores).register(on: api)
         return router
     }

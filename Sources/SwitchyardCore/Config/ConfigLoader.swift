@@ -134,7 +134,11 @@ struct Context {
         if let limits = mapping.take("limits") { config.limits = decodeLimits(limits) }
         if let budgets = mapping.take("budgets") { config.budgets = decodeBudgets(budgets) }
         if let pricing = mapping.take("pricing") { config.pricing = decodePricing(pricing) }
-        mapping.finish(known: ["server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing"], context: &self)
+        if let auth = mapping.take("auth") { config.auth = decodeAuth(auth) }
+        if let access = mapping.take("access") { config.access = decodeAccess(access) }
+        mapping.finish(
+            known: ["server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access"],
+            context: &self)
         if config.limits.backend == .redis, config.redis == nil {
             error("limits.backend is redis but no 'redis:' section is configured", at: root.location, hint: "add redis: {url: redis://...}")
         }

@@ -16,6 +16,10 @@ public struct GatewayConfig: Sendable {
     public var limits = LimitSettings()
     /// Spending caps (`budgets:`).
     public var budgets = BudgetSettings()
+    /// Token issuers (`auth:`).
+    public var auth = AuthSettings()
+    /// Roles and attribute rules (`access:`).
+    public var access = AccessSettings()
     /// Prices by model name (`pricing:`), over the built-in table.
     public var pricing: [String: ModelPrice] = [:]
     /// Where the configuration came from (a file path or "embedded default").

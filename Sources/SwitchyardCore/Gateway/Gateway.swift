@@ -118,6 +118,17 @@ public struct Gateway: Sendable {
                     status: 403, type: "permission_error", code: "model_not_allowed", param: "model",
                     message: "This key may not use model '\(plan.requestedModel)'. Allowed: \(allowed.joined(separator: ", ")).")
             }
+            if !snapshot.access.isEmpty {
+                var features = plan.features
+                if features == nil && snapshot.access.needsFeatures { features = PromptFeatures(request: request) }
+                if let denial = snapshot.access.check(
+                    request: request, identity: record.identity, endpoint: inbound.dialect.routeLabel(inbound.endpoint), group: plan.group,
+                    headers: inbound.headers, features: features, unixTime: router.clock.unixTime)
+                {
+                    record.accessDenied = denial
+                    throw denial.error
+                }
+            }
             record.rule = plan.rule
             record.experiment = plan.experiment
             record.arm = plan.arm

@@ -56,6 +56,8 @@ public struct RequestRecord: Sendable {
     public var cost: Double?
     /// The budgets this request holds; settled with its real cost when it ends.
     public var budgetLease: BudgetLease?
+    /// The role or access rule that refused the request (audited).
+    public var accessDenied: AccessDenial?
 
     public init(requestID: String, endpoint: Endpoint, identity: Identity) {
         self.requestID = requestID

@@ -13,6 +13,8 @@ public final class RuntimeSnapshot: Sendable {
     public let authenticator: MasterKeyAuthenticator
     /// Model prices: the built-in table under `pricing:`.
     public let prices: PriceTable
+    /// Roles and attribute rules (`access:`).
+    public let access: AccessPolicy
     /// Increases by one with every successful reload.
     public let generation: Int
 
@@ -30,6 +32,7 @@ public final class RuntimeSnapshot: Sendable {
         self.authenticator = MasterKeyAuthenticator(masterKey: config.server.masterKey?.reveal())
         self.generation = generation
         self.prices = PriceTable.builtIn(overriddenBy: config.pricing)
+        self.access = AccessPolicy(settings: config.access)
     }
 
     /// The price of a deployment: its own `price:`, else the table's for its upstream model.

@@ -23,9 +23,7 @@ public struct RoutePlan: Sendable {
 public struct RoutePlanner: Sendable {
     struct CompiledRule: Sendable {
         var rule: RoutingRule
-        var pattern: SendableRegex?
-        /// `params` conditions, parsed once (the loader has rejected unreadable ones).
-        var comparisons: [(key: String, comparison: ParamComparison)]
+        var conditions: CompiledConditions
     }
 
     let rules: [CompiledRule]
@@ -38,9 +36,7 @@ public struct RoutePlanner: Sendable {
     public init(config: GatewayConfig, catalog: ModelCatalog) {
         self.catalog = catalog
         self.rules = config.routingRules.map { rule in
-            CompiledRule(
-                rule: rule, pattern: rule.conditions.messagePattern.flatMap(SendableRegex.init),
-                comparisons: rule.conditions.params.compactMap { key, expression in ParamComparison(expression).map { (key, $0) } })
+            CompiledRule(rule: rule, conditions: CompiledConditions(rule.conditions))
         }
         self.needsFeatures =
             !config.routingRules.isEmpty
@@ -50,6 +46,7 @@ public struct RoutePlanner: Sendable {
         self.needsHeaders =
             config.routingRules.contains { !$0.conditions.headers.isEmpty }
             || config.models.contains { if case .header = $0.experiment?.sticky { true } else { false } }
+            || config.access.rules.contains { !$0.conditions.headers.isEmpty }
     }
 
     /// Plans a request; throws 404 for unknown models and 410 for models past their sunset.
@@ -63,8 +60,8 @@ public struct RoutePlanner: Sendable {
         let features = needsFeatures ? PromptFeatures(request: request) : nil
         var target = request.model
         var matchedRule: RoutingRule?
-        for compiled in rules where matches(compiled, request: request, identity: identity, headers: headers, features: features, unixTime: unixTime)
-        {
+        for compiled in rules
+        where compiled.conditions.matches(request: request, identity: identity, headers: headers, features: features, unixTime: unixTime) {
             matchedRule = compiled.rule
             if let routeTo = compiled.rule.routeTo { target = routeTo }
             break
@@ -140,11 +137,29 @@ public struct RoutePlanner: Sendable {
         }
         return experiment.arms.last { $0.weight > 0 } ?? experiment.arms[0]
     }
+}
 
-    func matches(
-        _ compiled: CompiledRule, request: OpenAIRequest, identity: Identity, headers: [HeaderField], features: PromptFeatures?, unixTime: Double
-    ) -> Bool {
-        let conditions = compiled.rule.conditions
+/// Rule conditions ready to evaluate: the message pattern compiled and parameter comparisons
+/// parsed once per configuration. Shared by routing rules and access rules.
+struct CompiledConditions: Sendable {
+    let conditions: RuleConditions
+    let pattern: SendableRegex?
+    /// `params` conditions (the loader has rejected unreadable ones).
+    let comparisons: [(key: String, comparison: ParamComparison)]
+
+    init(_ conditions: RuleConditions) {
+        self.conditions = conditions
+        pattern = conditions.messagePattern.flatMap(SendableRegex.init)
+        comparisons = conditions.params.compactMap { key, expression in ParamComparison(expression).map { (key, $0) } }
+    }
+
+    /// Whether the conditions look at the prompt (they need ``PromptFeatures``).
+    var needsFeatures: Bool {
+        conditions.hasImages != nil || conditions.hasTools != nil || conditions.jsonMode != nil || conditions.minPromptTokens != nil
+            || conditions.maxPromptTokens != nil || !conditions.keywords.isEmpty || pattern != nil || !conditions.languages.isEmpty
+    }
+
+    func matches(request: OpenAIRequest, identity: Identity, headers: [HeaderField], features: PromptFeatures?, unixTime: Double) -> Bool {
         if let models = conditions.models,
             !models.contains(where: { $0.hasSuffix("*") ? request.model.hasPrefix(String($0.dropLast())) : $0 == request.model })
         {
@@ -167,7 +182,7 @@ public struct RoutePlanner: Sendable {
                 }
             if actual != expected { return false }
         }
-        for (key, comparison) in compiled.comparisons where !comparison.matches(request.scan.value(key)) {
+        for (key, comparison) in comparisons where !comparison.matches(request.scan.value(key)) {
             return false
         }
         if let stream = conditions.stream, stream != request.stream { return false }
@@ -182,7 +197,7 @@ public struct RoutePlanner: Sendable {
             let text = features.lastUserText.lowercased()
             if !conditions.keywords.contains(where: { text.contains($0) }) { return false }
         }
-        if let pattern = compiled.pattern, !pattern.matches(features.lastUserText) { return false }
+        if let pattern = pattern, !pattern.matches(features.lastUserText) { return false }
         if !conditions.languages.isEmpty {
             guard let language = LanguageDetector.detect(features.lastUserText), conditions.languages.contains(language) else { return false }
         }

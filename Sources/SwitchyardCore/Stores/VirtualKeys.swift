@@ -28,6 +28,8 @@ public struct VirtualKey: Codable, Sendable, Equatable {
     /// The key's own spending cap in USD per `budgetPeriod`.
     public var budgetAmount: Double?
     public var budgetPeriod: String?
+    /// Roles of requests made with the key; nil is `developer`.
+    public var roles: [String]?
 
     public var budget: BudgetLimit? {
         guard let budgetAmount else { return nil }
@@ -39,7 +41,7 @@ public struct VirtualKey: Codable, Sendable, Equatable {
         var attributes = metadata
         if let tier { attributes["tier"] = tier }
         var identity = Identity(
-            kind: .virtualKey, subject: id, organizationID: organizationID, teamID: teamID, userID: userID, roles: ["developer"],
+            kind: .virtualKey, subject: id, organizationID: organizationID, teamID: teamID, userID: userID, roles: Set(roles ?? ["developer"]),
             attributes: attributes)
         identity.allowedModels = models
         identity.allowedEndpoints = endpoints
@@ -64,6 +66,7 @@ public struct VirtualKey: Codable, Sendable, Equatable {
         object["endpoints"] = endpoints.map { .array($0.map(JSONValue.string)) } ?? .null
         object["tier"] = tier.map(JSONValue.string) ?? .null
         object["regions"] = regions.map { .array($0.map(JSONValue.string)) } ?? .null
+        object["roles"] = .array((roles ?? ["developer"]).map(JSONValue.string))
         object["budget"] = budget.map { ["amount": JSONValue($0.amount), "period": .string($0.period.rawValue)] } ?? .null
         return .object(object)
     }
@@ -82,6 +85,7 @@ public struct KeyOptions: Sendable {
     public var regions: [String]?
     public var metadata: [String: String] = [:]
     public var budget: BudgetLimit?
+    public var roles: [String]?
 
     public init(name: String) {
         self.name = name
@@ -163,7 +167,7 @@ public enum VirtualKeyFormat {
             id: id, name: options.name, keyHash: keyHash, hint: hint, createdAt: WallClock.unixTime(), expiresAt: options.expiresAt,
             revokedAt: nil, rotatedAt: nil, organizationID: options.organizationID, teamID: options.teamID, userID: options.userID,
             models: options.models, endpoints: options.endpoints, tier: options.tier, regions: options.regions, metadata: options.metadata,
-            budgetAmount: options.budget?.amount, budgetPeriod: options.budget?.period.rawValue)
+            budgetAmount: options.budget?.amount, budgetPeriod: options.budget?.period.rawValue, roles: options.roles)
     }
 
     /// The verdict for a key found by its hash.

@@ -5,54 +5,58 @@ import NIOCore
 import SwitchyardCore
 import SwitchyardStores
 
-/// `/admin/...`: virtual keys. Only the master key (or, with authentication off on a loopback
-/// listener, anyone local) may call it; virtual keys get 403.
+/// `/admin/...`: virtual keys. The master key (or, with authentication off on a loopback
+/// listener, anyone local) and the `admin` role administer everything; `org_admin` and
+/// `team_admin` administer the keys of their organisation or team; other callers get 403.
 struct AdminRoutes {
     let keys: StoreService
+    let runtime: RuntimeHolder
 
     func register(on router: some RouterMethods<GatewayRequestContext>) {
         router.get("/admin/openapi.json") { _, context in
-            try requireAdmin(context)
+            _ = try Self.requireAdmin(context)
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: AdminOpenAPI.document)))
         }
         router.post("/admin/keys") { request, context in
-            try requireAdmin(context)
+            let scope = try Self.requireAdmin(context)
             var request = request
             let body = try await request.collectBody(upTo: 1024 * 1024)
-            let options = try Self.options(Array(buffer: body))
+            var options = try Self.options(Array(buffer: body))
+            try scope.constrain(&options, known: AccessPolicy.builtInRoles.union(runtime.snapshot.config.access.roles.keys))
             let created = try await store().create(options)
             var json = created.key.json.objectValue ?? JSONObject()
             json["key"] = .string(created.plaintext)
             return GatewayResponse.json(.object(json), status: 201).hummingbirdResponse()
         }
         router.get("/admin/keys") { _, context in
-            try requireAdmin(context)
-            let list = try await store().list().map(\.json)
+            let scope = try Self.requireAdmin(context)
+            let list = try await store().list().filter(scope.covers).map(\.json)
             return GatewayResponse.json(["object": "list", "data": .array(list)]).hummingbirdResponse()
         }
         router.get("/admin/keys/:id") { _, context in
-            try requireAdmin(context)
+            let scope = try Self.requireAdmin(context)
             let id = try context.parameters.require("id")
-            guard let key = try await store().find(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
+            guard let key = try await store().find(id: id), scope.covers(key) else { throw GatewayError.notFound("No key with id '\(id)'.") }
             return GatewayResponse.json(key.json).hummingbirdResponse()
         }
         for method in ["revoke", "rotate"] {
             router.post(RouterPath("/admin/keys/:id/" + method)) { _, context in
-                try requireAdmin(context)
+                let scope = try Self.requireAdmin(context)
                 let id = try context.parameters.require("id")
-                return try await change(id, method)
+                return try await change(id, method, scope: scope)
             }
         }
         router.delete("/admin/keys/:id") { _, context in
-            try requireAdmin(context)
-            return try await change(try context.parameters.require("id"), "revoke")
+            let scope = try Self.requireAdmin(context)
+            return try await change(try context.parameters.require("id"), "revoke", scope: scope)
         }
     }
 
-    func change(_ id: String, _ method: String) async throws -> Response {
+    func change(_ id: String, _ method: String, scope: AdminScope) async throws -> Response {
         do {
+            guard let key = try await store().find(id: id), scope.covers(key) else { throw KeyStoreError.notFound(id) }
             if method == "rotate" {
                 let rotated = try await store().rotate(id: id)
                 var json = rotated.key.json.objectValue ?? JSONObject()
@@ -76,13 +80,15 @@ struct AdminRoutes {
         }
     }
 
-    func requireAdmin(_ context: GatewayRequestContext) throws { try Self.requireAdmin(context) }
-
-    static func requireAdmin(_ context: GatewayRequestContext) throws {
+    /// What the caller may administer; 403 for callers with no admin role.
+    static func requireAdmin(_ context: GatewayRequestContext) throws -> AdminScope {
         let identity = context.identity ?? .anonymous
-        guard identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") else {
-            throw GatewayError(status: 403, type: "permission_error", code: "admin_required", message: "This operation needs the master key.")
-        }
+        if identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") { return .all }
+        if identity.roles.contains("org_admin"), let org = identity.organizationID { return .organization(org) }
+        if identity.roles.contains("team_admin"), let team = identity.teamID { return .team(team, organization: identity.organizationID) }
+        throw GatewayError(
+            status: 403, type: "permission_error", code: "admin_required",
+            message: "This operation needs the master key or an admin role (admin, org_admin, team_admin).")
     }
 
     /// Reads a key definition: name, models, endpoints, organization_id, team_id, user_id, tier,
@@ -110,6 +116,7 @@ struct AdminRoutes {
         options.teamID = try string("team_id")
         options.userID = try string("user_id")
         options.tier = try string("tier")
+        options.roles = try strings("roles")
         if let value = object["budget"], !value.isNull {
             guard let budget = value.objectValue, let amount = budget["amount"]?.doubleValue, amount >= 0, amount.isFinite else {
                 throw GatewayError.invalidRequest(
@@ -140,5 +147,57 @@ struct AdminRoutes {
             options.expiresAt = WallClock.unixTime() + seconds
         }
         return options
+    }
+}
+
+/// What an administrator may act on: everything, one organisation, or one team.
+enum AdminScope: Equatable {
+    case all
+    case organization(String)
+    case team(String, organization: String?)
+
+    func covers(_ key: VirtualKey) -> Bool {
+        switch self {
+        case .all: true
+        case .organization(let org): key.organizationID == org
+        case .team(let team, _): key.teamID == team
+        }
+    }
+
+    /// The usage filters that keep a delegated administrator inside its scope.
+    var usageFilters: [(UsageDimension, String)] {
+        switch self {
+        case .all: []
+        case .organization(let org): [(.org, org)]
+        case .team(let team, _): [(.team, team)]
+        }
+    }
+
+    /// Puts a new key inside the scope and checks the roles it may grant.
+    func constrain(_ options: inout KeyOptions, known: Set<String>) throws {
+        for role in options.roles ?? [] where !known.contains(role) {
+            throw GatewayError.invalidRequest(
+                "Unknown role '\(role)'. Known roles: \(known.sorted().joined(separator: ", ")).", param: "roles", code: "invalid_value")
+        }
+        let granted = Set(options.roles ?? ["developer"])
+        func refuse(_ message: String) -> GatewayError {
+            GatewayError(status: 403, type: "permission_error", code: "outside_admin_scope", message: message)
+        }
+        switch self {
+        case .all:
+            return
+        case .organization(let org):
+            if let asked = options.organizationID, asked != org { throw refuse("An org_admin creates keys only in its organisation '\(org)'.") }
+            options.organizationID = org
+            if granted.contains("admin") { throw refuse("Only the master key or an admin may grant the admin role.") }
+        case .team(let team, let org):
+            if let asked = options.teamID, asked != team { throw refuse("A team_admin creates keys only in its team '\(team)'.") }
+            if let asked = options.organizationID, asked != org { throw refuse("A team_admin creates keys only in its organisation.") }
+            options.teamID = team
+            options.organizationID = org
+            if !granted.isSubset(of: ["developer", "service", "team_admin"]) {
+                throw refuse("A team_admin may grant only the developer, service and team_admin roles.")
+            }
+        }
     }
 }

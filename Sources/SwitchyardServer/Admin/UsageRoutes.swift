@@ -18,15 +18,17 @@ struct UsageRoutes {
 
     func register(on router: some RouterMethods<GatewayRequestContext>) {
         router.get("/admin/usage") { request, context in
-            try AdminRoutes.requireAdmin(context)
-            let query = try Self.query(request.uri.queryParameters, defaultGroups: [])
+            let scope = try AdminRoutes.requireAdmin(context)
+            var query = try Self.query(request.uri.queryParameters, defaultGroups: [])
+            query.filters += scope.usageFilters
             return try await usageResponse(query, object: "usage").hummingbirdResponse()
         }
         router.get("/admin/spend") { request, context in
-            try AdminRoutes.requireAdmin(context)
-            let query = try Self.query(request.uri.queryParameters, defaultGroups: [.key])
+            let scope = try AdminRoutes.requireAdmin(context)
+            var query = try Self.query(request.uri.queryParameters, defaultGroups: [.key])
+            query.filters += scope.usageFilters
             var response = try await usageJSON(query, object: "spend")
-            response["budgets"] = .array(try await budgetStatus(nil))
+            response["budgets"] = .array(try await budgetStatus(nil, scope: scope))
             return GatewayResponse.json(.object(response)).hummingbirdResponse()
         }
         router.get("/v1/usage") { request, context in
@@ -78,14 +80,14 @@ struct UsageRoutes {
     /// The budgets in force and what each has used this period: the caller's own when
     /// `identity` is given, else every configured budget with a fixed id, every key budget, and
     /// each value of per-scope rules seen this period.
-    func budgetStatus(_ identity: Identity?) async throws -> [JSONValue] {
+    func budgetStatus(_ identity: Identity?, scope: AdminScope = .all) async throws -> [JSONValue] {
         let settings = runtime.snapshot.config.budgets
         let now = WallClock.unixTime()
         var checks: [BudgetCheck] = []
         if let identity {
             checks = BudgetGuard.checks(settings: settings, identity: identity, endUser: nil, reserveUSD: 0, now: now)
         } else {
-            for rule in settings.rules {
+            for rule in settings.rules where scope == .all || Self.within(scope, rule) {
                 var values: [String] = rule.id.map { [$0] } ?? []
                 if rule.id == nil {
                     if rule.scope == .global {
@@ -104,7 +106,7 @@ struct UsageRoutes {
                 }
             }
             if let keys = try? await stores.keyStore().list() {
-                for key in keys where key.revokedAt == nil {
+                for key in keys where key.revokedAt == nil && scope.covers(key) {
                     guard key.budget != nil else { continue }
                     checks += BudgetGuard.checks(settings: BudgetSettings(), identity: key.identity, endUser: nil, reserveUSD: 0, now: now)
                 }
@@ -126,6 +128,15 @@ struct UsageRoutes {
             ]
             object["resets_at"] = check.periodEnd.map { .string(CivilDate.iso8601($0)) } ?? .null
             return .object(object)
+        }
+    }
+
+    /// Whether a delegated administrator sees a budget rule: its own organisation's or team's.
+    static func within(_ scope: AdminScope, _ rule: BudgetRule) -> Bool {
+        switch scope {
+        case .all: true
+        case .organization(let org): rule.scope == .org && rule.id == org
+        case .team(let team, _): rule.scope == .team && rule.id == team
         }
     }
 

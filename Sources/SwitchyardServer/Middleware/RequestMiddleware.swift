@@ -150,15 +150,19 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     let runtime: RuntimeHolder
     let keys: StoreService
+    let tokens: JWTIdentities
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let authorization = request.headers[.authorization]
         let apiKey = request.headers[.init("x-api-key")!]
+        let snapshot = context.snapshot ?? runtime.snapshot
         let result: Result<Identity, GatewayError>
         if let presented = Self.virtualKey(authorization: authorization, apiKey: apiKey) {
             result = await keys.authenticate(presented)
+        } else if !snapshot.config.auth.jwt.isEmpty, let token = Self.bearer(authorization), JWTAuthenticator.looksLikeJWT(token) {
+            result = await tokens.authenticate(token, issuers: snapshot.config.auth.jwt)
         } else {
-            result = (context.snapshot ?? runtime.snapshot).authenticator.authenticate(authorization: authorization, apiKey: apiKey)
+            result = snapshot.authenticator.authenticate(authorization: authorization, apiKey: apiKey)
         }
         switch result {
         case .success(let identity):
@@ -171,13 +175,19 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
     }
 
+    /// The token of an `Authorization: Bearer` header.
+    static func bearer(_ authorization: String?) -> String? {
+        guard let authorization else { return nil }
+        let trimmed = authorization.drop(while: { $0 == " " })
+        guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
+        return String(trimmed.dropFirst(7).drop(while: { $0 == " " }))
+    }
+
     /// The presented credential when it has the virtual-key prefix.
     static func virtualKey(authorization: String?, apiKey: String?) -> String? {
-        if let authorization {
-            let trimmed = authorization.drop(while: { $0 == " " })
-            guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
-            let token = trimmed.dropFirst(7).drop(while: { $0 == " " })
-            return token.hasPrefix(VirtualKeyFormat.prefix) ? String(token) : nil
+        if authorization != nil {
+            guard let token = bearer(authorization) else { return nil }
+            return token.hasPrefix(VirtualKeyFormat.prefix) ? token : nil
         }
         if let apiKey, apiKey.hasPrefix(VirtualKeyFormat.prefix) { return apiKey }
         return nil

@@ -82,6 +82,9 @@ public final class SwitchyardDatabase: Sendable {
                 try db.create(index: "usage_records_\(column)_ts", on: "usage_records", columns: [column, "ts"])
             }
         }
+        migrator.registerMigration("v4: key roles") { db in
+            try db.alter(table: "virtual_keys") { table in table.add(column: "roles", .text) }
+        }
         return migrator
     }
 }

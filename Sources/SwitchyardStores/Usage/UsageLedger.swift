@@ -191,7 +191,7 @@ public final class UsageLedger: RequestObserver, Sendable {
         }
         // A new task: the final flush must not inherit this one's cancellation.
         do {
-            try await Task { try await self.flush() }.value
+            _ = try await Task { try await self.flush() }.value
         } catch {
             report("final usage flush failed; the journal keeps the records for the next start", detail: "\(error)")
         }

@@ -1,0 +1,80 @@
+/// Authorization of inference requests: what the caller's roles allow, then the attribute rules
+/// of `access.rules` (ABAC) over identity, request and environment. Built once per
+/// configuration; evaluating it does no I/O.
+public struct AccessPolicy: Sendable {
+    /// Roles the gateway knows without configuration. `admin` may do everything; `org_admin`
+    /// and `team_admin` administer keys and read usage within their organisation or team;
+    /// `developer` and `service` call models (and read their own usage).
+    public static let builtInRoles: Set<String> = ["admin", "org_admin", "team_admin", "developer", "service"]
+
+    let settings: AccessSettings
+    let rules: [(rule: AccessRule, conditions: CompiledConditions)]
+    /// Whether rules look at the prompt.
+    public let needsFeatures: Bool
+    /// Whether rules look at request headers.
+    public let needsHeaders: Bool
+
+    public init(settings: AccessSettings) {
+        self.settings = settings
+        rules = settings.rules.map { ($0, CompiledConditions($0.conditions)) }
+        needsFeatures = rules.contains { $0.conditions.needsFeatures }
+        needsHeaders = settings.rules.contains { !$0.conditions.headers.isEmpty }
+    }
+
+    public var isEmpty: Bool { settings.rules.isEmpty && settings.roles.isEmpty && settings.defaultAllow }
+
+    /// Why the caller may not make this request, or nil when it may. `group` is the model group
+    /// the request was planned to; `endpoint` the route label (`chat_completions`, `messages`).
+    public func check(
+        request: OpenAIRequest, identity: Identity, endpoint: String, group: ModelGroup, headers: [HeaderField], features: PromptFeatures?,
+        unixTime: Double
+    ) -> AccessDenial? {
+        // The master key (and an open local gateway) are the operator.
+        if identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") { return nil }
+        if let denial = checkRoles(identity: identity, endpoint: endpoint, model: request.model, group: group) { return denial }
+        for (rule, conditions) in rules {
+            if let roles = rule.roles, identity.roles.isDisjoint(with: roles) { continue }
+            if let endpoints = rule.endpoints, !endpoints.contains(endpoint) { continue }
+            if let regions = rule.regions, !regions.contains(settings.region ?? "") { continue }
+            guard conditions.matches(request: request, identity: identity, headers: headers, features: features, unixTime: unixTime) else {
+                continue
+            }
+            switch rule.effect {
+            case .allow: return nil
+            case .deny: return AccessDenial(rule: rule.name, reason: rule.reason ?? "denied by access rule '\(rule.name)'")
+            }
+        }
+        return settings.defaultAllow ? nil : AccessDenial(rule: nil, reason: "no access rule allows this request (access.default is deny)")
+    }
+
+    /// Role policies: a request passes when one of the caller's roles permits it. A role with
+    /// no policy in the configuration is unrestricted.
+    func checkRoles(identity: Identity, endpoint: String, model: String, group: ModelGroup) -> AccessDenial? {
+        guard !settings.roles.isEmpty, !identity.roles.isEmpty else { return nil }
+        let policies = identity.roles.map { settings.roles[$0] }
+        if policies.contains(where: { $0 == nil }) { return nil }
+        let defined = policies.compactMap { $0 }
+        let roles = identity.roles.sorted().joined(separator: ", ")
+        guard defined.contains(where: \.inference) else {
+            return AccessDenial(rule: "role", reason: "the role \(roles) may not call models")
+        }
+        let names = [model, group.name, group.qualifiedName]
+        if !defined.contains(where: { $0.inference && ($0.models == nil || $0.models!.contains(where: names.contains)) }) {
+            return AccessDenial(rule: "role", reason: "the role \(roles) may not use model '\(model)'")
+        }
+        if !defined.contains(where: { $0.inference && ($0.endpoints == nil || $0.endpoints!.contains(endpoint)) }) {
+            return AccessDenial(rule: "role", reason: "the role \(roles) may not use the \(endpoint) endpoint")
+        }
+        return nil
+    }
+}
+
+/// A refused request: the rule that refused it and the reason told to the client.
+public struct AccessDenial: Sendable, Equatable {
+    public var rule: String?
+    public var reason: String
+
+    public var error: GatewayError {
+        GatewayError(status: 403, type: "permission_error", code: "access_denied", message: "Access denied: \(reason).")
+    }
+}
