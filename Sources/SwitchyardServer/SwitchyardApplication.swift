@@ -32,6 +32,8 @@ public final class SwitchyardApplication: Sendable {
     public let ledger: UsageLedger?
     /// JWT/OIDC issuers' authenticators and key caches.
     let tokens: JWTIdentities
+    /// The tamper-evident audit trail (in the database, opened on the first event).
+    public let audit: AuditLog
     /// Identifies this instance in shared state.
     public let instanceID = String(UInt64.random(in: .min ... .max), radix: 36)
     let registry: AdapterRegistry
@@ -74,6 +76,7 @@ public final class SwitchyardApplication: Sendable {
             path: config.server.databasePath ?? StoreService.defaultPath(for: source), secret: config.server.keySecret?.reveal())
         let stores = self.stores
         self.tokens = JWTIdentities(client: HTTPClient.shared, logger: logger)
+        self.audit = AuditLog(logger: logger, secret: { try stores.serverSecret() }, database: { try stores.database() })
         self.ledger = config.server.usageLedger ? UsageLedger(journalPath: stores.journalPath, logger: logger) { try await stores.usageStore() } : nil
         let adapters = try registry.makeAdapters(for: config)
         let runtime = RuntimeHolder(RuntimeSnapshot(config: config, adapters: adapters, generation: 1))
@@ -124,7 +127,7 @@ public final class SwitchyardApplication: Sendable {
                 budgetFailures.increment()
                 limiterLogger.warning("budget backend unavailable", metadata: ["error": .string("\(error)")])
             })
-        var observers: [any RequestObserver] = [metrics, providerHealth, access]
+        var observers: [any RequestObserver] = [metrics, providerHealth, access, AuditingObserver(sink: audit)]
         if let ledger = self.ledger { observers.append(ledger) }
         self.gateway = Gateway(
             runtime: runtime, observer: ObserverList(observers),
@@ -141,10 +144,11 @@ public final class SwitchyardApplication: Sendable {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestMiddleware(runtime: runtime, metrics: metrics, accessLog: true))
         OperationalRoutes(runtime: runtime, prometheus: prometheus, health: providerHealth, lifecycle: lifecycle).register(on: router)
-        let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores, tokens: tokens))
+        let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores, tokens: tokens, audit: audit))
         GatewayRoutes(gateway: gateway, runtime: runtime).register(on: api)
-        AdminRoutes(keys: stores, runtime: runtime).register(on: api)
+        AdminRoutes(keys: stores, runtime: runtime, audit: audit).register(on: api)
         UsageRoutes(ledger: ledger, gateway: gateway, runtime: runtime, stores: stores).register(on: api)
+        AuditRoutes(audit: audit).register(on: api)
         return router
     }
 
@@ -203,6 +207,10 @@ public final class SwitchyardApplication: Sendable {
                 "configuration reload rejected; keeping the running configuration",
                 metadata: ["reason": .string(reason), "problems": .array(error.diagnostics.map { .string($0.description) })]
             )
+            audit.record(
+                AuditEvent(
+                    kind: .config, action: "config.reload", actor: "operator", outcome: "failed", target: source.description,
+                    reason: error.diagnostics.first?.description, details: ["trigger": reason]))
             return false
         }
         let adapters: [String: any ProviderAdapter]
@@ -223,6 +231,10 @@ public final class SwitchyardApplication: Sendable {
         }
         runtime.replace(with: RuntimeSnapshot(config: loaded.config, adapters: adapters, generation: current.generation + 1))
         gateway.router.update(settings: loaded.config.router)
+        audit.record(
+            AuditEvent(
+                kind: .config, action: "config.reload", actor: "operator", outcome: "success", target: source.description,
+                details: ["trigger": reason, "generation": String(current.generation + 1)]))
         logger.notice(
             "configuration reloaded",
             metadata: [

@@ -17,6 +17,11 @@ struct KeysCommand: AsyncParsableCommand {
         var config: String?
 
         func open() async throws -> any KeyStore {
+            try await stores().keyStore()
+        }
+
+        /// The stores the configuration names.
+        func stores() throws -> StoreService {
             let source: ConfigurationSource = config.map { .file($0) } ?? .embeddedDefault
             let loaded: GatewayConfig
             do {
@@ -26,7 +31,7 @@ struct KeysCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             let path = loaded.server.databasePath ?? StoreService.defaultPath(for: source)
-            return try await StoreService(path: path, secret: loaded.server.keySecret?.reveal()).keyStore()
+            return StoreService(path: path, secret: loaded.server.keySecret?.reveal())
         }
     }
 

@@ -11,59 +11,109 @@ import SwitchyardStores
 struct AdminRoutes {
     let keys: StoreService
     let runtime: RuntimeHolder
+    let audit: any AuditSink
+
+    /// Runs an admin operation and writes its outcome to the audit trail: changes that
+    /// succeeded and every refusal (403). Reads are not audited.
+    func audited(
+        _ action: String, _ context: GatewayRequestContext, target: String? = nil,
+        _ body: () async throws -> (Response, target: String?, details: [String: String])
+    ) async throws -> Response {
+        let actor = (context.identity ?? .anonymous).subject
+        do {
+            let (response, resolved, details) = try await body()
+            audit.record(
+                AuditEvent(
+                    kind: .admin, action: action, actor: actor, outcome: "success", target: resolved ?? target, requestID: context.requestID,
+                    details: details))
+            return response
+        } catch let error as GatewayError where error.status == 403 {
+            audit.record(
+                AuditEvent(
+                    kind: .admin, action: action, actor: actor, outcome: "denied", target: target, reason: error.code,
+                    requestID: context.requestID))
+            throw error
+        }
+    }
+
+    /// The caller's admin scope for a read; a refusal is audited.
+    func requireAdmin(_ action: String, _ context: GatewayRequestContext) throws -> AdminScope {
+        do {
+            return try Self.requireAdmin(context)
+        } catch let error as GatewayError {
+            audit.record(
+                AuditEvent(
+                    kind: .admin, action: action, actor: (context.identity ?? .anonymous).subject, outcome: "denied", reason: error.code,
+                    requestID: context.requestID))
+            throw error
+        }
+    }
+
+    static func details(_ key: VirtualKey) -> [String: String] {
+        var details: [String: String] = ["name": key.name, "roles": (key.roles ?? ["developer"]).joined(separator: ",")]
+        if let team = key.teamID { details["team"] = team }
+        if let org = key.organizationID { details["org"] = org }
+        if let budget = key.budget { details["budget"] = "\(budget.amount) \(budget.period.rawValue)" }
+        return details
+    }
 
     func register(on router: some RouterMethods<GatewayRequestContext>) {
         router.get("/admin/openapi.json") { _, context in
-            _ = try Self.requireAdmin(context)
+            _ = try requireAdmin("openapi.read", context)
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: AdminOpenAPI.document)))
         }
         router.post("/admin/keys") { request, context in
-            let scope = try Self.requireAdmin(context)
-            var request = request
-            let body = try await request.collectBody(upTo: 1024 * 1024)
-            var options = try Self.options(Array(buffer: body))
-            try scope.constrain(&options, known: AccessPolicy.builtInRoles.union(runtime.snapshot.config.access.roles.keys))
-            let created = try await store().create(options)
-            var json = created.key.json.objectValue ?? JSONObject()
-            json["key"] = .string(created.plaintext)
-            return GatewayResponse.json(.object(json), status: 201).hummingbirdResponse()
+            try await audited("key.create", context) {
+                let scope = try Self.requireAdmin(context)
+                var request = request
+                let body = try await request.collectBody(upTo: 1024 * 1024)
+                var options = try Self.options(Array(buffer: body))
+                try scope.constrain(&options, known: AccessPolicy.builtInRoles.union(runtime.snapshot.config.access.roles.keys))
+                let created = try await store().create(options)
+                var json = created.key.json.objectValue ?? JSONObject()
+                json["key"] = .string(created.plaintext)
+                return (GatewayResponse.json(.object(json), status: 201).hummingbirdResponse(), created.key.id, Self.details(created.key))
+            }
         }
         router.get("/admin/keys") { _, context in
-            let scope = try Self.requireAdmin(context)
+            let scope = try requireAdmin("key.list", context)
             let list = try await store().list().filter(scope.covers).map(\.json)
             return GatewayResponse.json(["object": "list", "data": .array(list)]).hummingbirdResponse()
         }
         router.get("/admin/keys/:id") { _, context in
-            let scope = try Self.requireAdmin(context)
+            let scope = try requireAdmin("key.read", context)
             let id = try context.parameters.require("id")
             guard let key = try await store().find(id: id), scope.covers(key) else { throw GatewayError.notFound("No key with id '\(id)'.") }
             return GatewayResponse.json(key.json).hummingbirdResponse()
         }
         for method in ["revoke", "rotate"] {
             router.post(RouterPath("/admin/keys/:id/" + method)) { _, context in
-                let scope = try Self.requireAdmin(context)
                 let id = try context.parameters.require("id")
-                return try await change(id, method, scope: scope)
+                return try await audited("key." + method, context, target: id) {
+                    try await change(id, method, scope: try Self.requireAdmin(context))
+                }
             }
         }
         router.delete("/admin/keys/:id") { _, context in
-            let scope = try Self.requireAdmin(context)
-            return try await change(try context.parameters.require("id"), "revoke", scope: scope)
+            let id = try context.parameters.require("id")
+            return try await audited("key.revoke", context, target: id) {
+                try await change(id, "revoke", scope: try Self.requireAdmin(context))
+            }
         }
     }
 
-    func change(_ id: String, _ method: String, scope: AdminScope) async throws -> Response {
+    func change(_ id: String, _ method: String, scope: AdminScope) async throws -> (Response, target: String?, details: [String: String]) {
         do {
             guard let key = try await store().find(id: id), scope.covers(key) else { throw KeyStoreError.notFound(id) }
             if method == "rotate" {
                 let rotated = try await store().rotate(id: id)
                 var json = rotated.key.json.objectValue ?? JSONObject()
                 json["key"] = .string(rotated.plaintext)
-                return GatewayResponse.json(.object(json)).hummingbirdResponse()
+                return (GatewayResponse.json(.object(json)).hummingbirdResponse(), id, Self.details(key))
             }
-            return GatewayResponse.json(try await store().revoke(id: id).json).hummingbirdResponse()
+            return (GatewayResponse.json(try await store().revoke(id: id).json).hummingbirdResponse(), id, Self.details(key))
         } catch let error as KeyStoreError {
             switch error {
             case .notFound: throw GatewayError.notFound("No key with id '\(id)'.")

@@ -60,6 +60,11 @@ public final class StoreService: Sendable {
         }
     }
 
+    /// The server secret: `server.key_secret`, else the one generated into `<database>.secret`.
+    public func serverSecret() throws -> String {
+        try secret ?? KeyHasher.loadOrCreateSecret(path: path + ".secret")
+    }
+
     /// Where the usage ledger journals records before they reach the database.
     public var journalPath: String { path + ".usage-journal" }
 

@@ -5,6 +5,7 @@ import Metrics
 import NIOCore
 import SwitchyardCore
 import SwitchyardStores
+import Synchronization
 
 /// The outermost middleware: request id, body limit, error envelope, HTTP metrics and the access
 /// log line for requests that do not reach the gateway pipeline.
@@ -151,6 +152,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let runtime: RuntimeHolder
     let keys: StoreService
     let tokens: JWTIdentities
+    let audit: any AuditSink
+    /// At most this many refused credentials per second go to the audit trail (a flood of bad
+    /// keys must not flood the trail); the rest are only counted in the log.
+    let failureAudit = RateCap(perSecond: 50)
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let authorization = request.headers[.authorization]
@@ -171,6 +176,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
             context.logger[metadataKey: "identity"] = .string(identity.subject)
             return try await next(request, context)
         case .failure(let error):
+            if failureAudit.allow() {
+                audit.record(
+                    AuditEvent(
+                        kind: .authentication, action: "authenticate", actor: "unauthenticated", outcome: "denied", reason: error.code ?? error.type,
+                        requestID: context.requestID, details: ["path": RequestMiddleware.routeLabel(request.uri.path)]))
+            }
             throw error
         }
     }
@@ -214,6 +225,23 @@ extension GatewayResponse {
                     try await writer.finish(nil)
                 }
             )
+        }
+    }
+}
+
+/// A per-second cap (for audit records of refused credentials).
+final class RateCap: Sendable {
+    let perSecond: Int
+    private let state = Mutex<(second: Int64, count: Int)>((0, 0))
+
+    init(perSecond: Int) { self.perSecond = perSecond }
+
+    func allow() -> Bool {
+        let second = Int64(WallClock.unixTime())
+        return state.withLock { state in
+            if state.second != second { state = (second, 0) }
+            state.count += 1
+            return state.count <= perSecond
         }
     }
 }

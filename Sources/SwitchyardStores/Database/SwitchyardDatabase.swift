@@ -85,6 +85,23 @@ public final class SwitchyardDatabase: Sendable {
         migrator.registerMigration("v4: key roles") { db in
             try db.alter(table: "virtual_keys") { table in table.add(column: "roles", .text) }
         }
+        migrator.registerMigration("v5: audit trail") { db in
+            try db.create(table: "audit_events") { table in
+                table.column("seq", .integer).notNull().unique()
+                table.column("ts", .double).notNull()
+                table.column("kind", .text).notNull()
+                table.column("action", .text).notNull()
+                table.column("actor", .text).notNull()
+                table.column("outcome", .text).notNull()
+                table.column("target", .text)
+                table.column("reason", .text)
+                table.column("requestID", .text)
+                table.column("details", .text).notNull()
+                table.column("prevMac", .text).notNull()
+                table.column("mac", .text).notNull()
+            }
+            try db.create(index: "audit_events_kind", on: "audit_events", columns: ["kind", "seq"])
+        }
         return migrator
     }
 }
