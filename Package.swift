@@ -126,6 +126,7 @@ let package = Package(
                 "SwitchyardServer",
                 "SwitchyardStores",
                 "SwitchyardTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
