@@ -39,6 +39,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            // The BPE vocabularies (see Resources/tokenizers/ORIGIN.md).
+            resources: [.copy("Resources/tokenizers")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -116,6 +118,7 @@ let package = Package(
         .testTarget(
             name: "SwitchyardCoreTests",
             dependencies: ["SwitchyardCore"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

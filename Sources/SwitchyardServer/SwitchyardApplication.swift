@@ -132,6 +132,11 @@ public final class SwitchyardApplication: Sendable {
         self.gateway = Gateway(
             runtime: runtime, observer: ObserverList(observers),
             router: RouterState(settings: config.router, events: metrics), limiter: limiter, budgets: budgets)
+        // Load the BPE vocabularies the configured models use off the request path (about 40 ms).
+        let encodings = Set(config.models.flatMap(\.deployments).compactMap { Tokenizers.encoding(forModel: $0.upstreamModel) })
+        if !encodings.isEmpty {
+            Task.detached(priority: .utility) { for name in encodings { _ = Tokenizers.encoding(named: name) } }
+        }
         if config.server.masterKey == nil {
             logger.warning("no master key configured: the API is open to anyone who can reach \(config.server.host):\(config.server.port)")
         }

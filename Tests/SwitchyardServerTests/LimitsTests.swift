@@ -82,14 +82,15 @@ import Testing
     }
 
     @Test func tokensAreReservedBeforeTheCallAndSettledAfter() async throws {
-        // Each request reserves its prompt estimate plus max_tokens 40 (about 46 tokens); the mock
-        // really uses about 30. Three at once do not fit in 100; once settled, they do again.
+        // Each request reserves its prompt (10 tokens as OpenAI frames a one-message chat) plus
+        // max_tokens 36; the mock really uses 27. Three at once do not fit in 100; once
+        // settled, they do again.
         try await withLimits("  rules: [{scope: global, tokens_per_minute: 100}]", mock: "latency_ms: 300") { client, _ in
             let port = try #require(client.port)
-            let statuses = try await Self.burst(port: port, count: 3, body: chatBody(#","max_tokens":40"#, model: "chat"))
+            let statuses = try await Self.burst(port: port, count: 3, body: chatBody(#","max_tokens":36"#, model: "chat"))
             #expect(statuses.sorted() == [200, 200, 429], "the third reservation does not fit")
             try await Task.sleep(for: .milliseconds(100))
-            let after = try await chat(client, extra: #","max_tokens":40"#)
+            let after = try await chat(client, extra: #","max_tokens":36"#)
             #expect(after.status == .ok, "unused reservations came back when the first two settled")
             #expect(header(after, "x-ratelimit-limit-tokens") == "100")
             let tooLarge = try await chat(client, extra: #","max_tokens":500"#)

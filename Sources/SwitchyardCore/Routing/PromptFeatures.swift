@@ -1,7 +1,7 @@
 /// What routing rules and the cost strategy look at in a request, read once from its body.
 public struct PromptFeatures: Sendable, Equatable {
-    /// Estimated prompt tokens (about four bytes of text per token, plus per-message and
-    /// per-image overhead): good enough to compare against context windows and thresholds.
+    /// Prompt tokens: exact for OpenAI-family model names (their BPE encoding, per-message
+    /// framing as OpenAI counts it), estimated for others; images count 765 each.
     public var estimatedPromptTokens = 0
     /// `max_tokens` / `max_completion_tokens` when given.
     public var maxOutputTokens: Int?
@@ -15,55 +15,39 @@ public struct PromptFeatures: Sendable, Equatable {
 
     public init(request: OpenAIRequest) {
         let scan = request.scan
-        var textBytes = 0
+        let model = request.model
         switch request.endpoint {
         case .chatCompletions:
             let messages = scan.value("messages")?.arrayValue ?? []
             for message in messages {
-                estimatedPromptTokens += 4
-                let role = message["role"]?.stringValue
-                var text = ""
-                switch message["content"] {
-                case .string(let value)?:
-                    text = value
-                case .array(let parts)?:
-                    for part in parts {
-                        switch part["type"]?.stringValue {
-                        case "text", "input_text":
-                            text += part["text"]?.stringValue ?? ""
-                        case "image_url", "input_image", "image":
-                            hasImages = true
-                            estimatedPromptTokens += 765
-                        default:
-                            break
-                        }
+                if case .array(let parts)? = message["content"],
+                    parts.contains(where: { ["image_url", "input_image", "image"].contains($0["type"]?.stringValue ?? "") })
+                {
+                    hasImages = true
+                }
+                if message["role"]?.stringValue == "user" {
+                    switch message["content"] {
+                    case .string(let value)?: lastUserText = value
+                    case .array(let parts)?: lastUserText = parts.compactMap { $0["text"]?.stringValue }.joined()
+                    default: lastUserText = ""
                     }
-                default:
-                    break
                 }
-                if let calls = message["tool_calls"]?.arrayValue {
-                    for call in calls { textBytes += call["function"]?["arguments"]?.stringValue?.utf8.count ?? 0 }
-                }
-                textBytes += text.utf8.count
-                if role == "user" { lastUserText = text }
             }
-            if let tools = scan.value("tools")?.arrayValue, !tools.isEmpty {
-                hasTools = true
-                textBytes += scan.member("tools").map { $0.valueRange.count } ?? 0
-            }
+            let tools = scan.value("tools")
+            if let list = tools?.arrayValue, !list.isEmpty { hasTools = true }
             if let functions = scan.value("functions")?.arrayValue, !functions.isEmpty { hasTools = true }
+            estimatedPromptTokens = PromptTokens.count(messages: messages, tools: tools, model: model)
             let format = scan.value("response_format")?["type"]?.stringValue
             jsonMode = format == "json_object" || format == "json_schema"
             maxOutputTokens = scan.value("max_completion_tokens")?.intValue ?? scan.value("max_tokens")?.intValue
         case .completions:
             lastUserText = Self.flattenText(scan.value("prompt"))
-            textBytes = lastUserText.utf8.count
+            estimatedPromptTokens = PromptTokens.count(lastUserText, model: model)
             maxOutputTokens = scan.value("max_tokens")?.intValue
         case .embeddings:
             lastUserText = Self.flattenText(scan.value("input"))
-            textBytes = lastUserText.utf8.count
+            estimatedPromptTokens = PromptTokens.count(lastUserText, model: model)
         }
-        estimatedPromptTokens += (textBytes + 3) / 4
     }
 
     private static func flattenText(_ value: JSONValue?) -> String {

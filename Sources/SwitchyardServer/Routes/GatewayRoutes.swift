@@ -15,6 +15,9 @@ struct GatewayRoutes {
         router.post("/v1/messages/count_tokens") { request, context in
             try await countTokens(request: request, context: context)
         }
+        router.post("/utils/token_counter") { request, context in
+            try await tokenCounter(request: request, context: context)
+        }
         router.post("/v1/route/explain") { request, context in
             try await explain(request: request, context: context)
         }
@@ -60,11 +63,44 @@ struct GatewayRoutes {
         if raw["max_tokens"] == nil { raw["max_tokens"] = 1 }
         let translated = try AnthropicRequestTranslator.translate(JSONValue.object(raw).serializedBytes())
         let catalog = runtime.snapshot.catalog
-        guard catalog.group(for: translated.model) != nil else {
+        guard let group = catalog.group(for: translated.model) else {
             throw GatewayError.modelNotFound(translated.model, suggestions: catalog.suggestions(for: translated.model))
         }
-        return GatewayResponse.json(["input_tokens": JSONValue(AnthropicRequestTranslator.estimateInputTokens(translated))])
+        let upstream = group.deployments.first?.upstreamModel ?? translated.model
+        return GatewayResponse.json(["input_tokens": JSONValue(AnthropicRequestTranslator.estimateInputTokens(translated, model: upstream))])
             .hummingbirdResponse()
+    }
+
+    /// `POST /utils/token_counter` (LiteLLM's shape): `{"model", "messages"}` or `{"model",
+    /// "prompt"}` → the prompt's tokens with the tokenizer of the model that would answer.
+    func tokenCounter(request: Request, context: GatewayRequestContext) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxBodyBytes)
+        guard let object = (try? JSONValue.parse(Array(buffer: body)))?.objectValue else {
+            throw GatewayError.invalidJSON("the body must be a JSON object")
+        }
+        guard let model = object["model"]?.stringValue else { throw GatewayError.missingField("model") }
+        let catalog = runtime.snapshot.catalog
+        guard let group = catalog.group(for: model) else {
+            throw GatewayError.modelNotFound(model, suggestions: catalog.suggestions(for: model))
+        }
+        let upstream = group.deployments.first?.upstreamModel ?? model
+        let tokens: Int
+        if let messages = object["messages"] {
+            guard let list = messages.arrayValue else {
+                throw GatewayError.invalidType(field: "messages", expected: "an array", found: messages.typeName)
+            }
+            tokens = PromptTokens.count(messages: list, tools: object["tools"], model: upstream)
+        } else if let prompt = object["prompt"] ?? object["text"] ?? object["input"] {
+            guard let text = prompt.stringValue else { throw GatewayError.invalidType(field: "prompt", expected: "a string", found: prompt.typeName) }
+            tokens = PromptTokens.count(text, model: upstream)
+        } else {
+            throw GatewayError.missingField("messages")
+        }
+        return GatewayResponse.json([
+            "total_tokens": JSONValue(tokens), "request_model": .string(model), "model_used": .string(upstream),
+            "tokenizer_type": .string(PromptTokens.method(forModel: upstream)),
+        ]).hummingbirdResponse()
     }
 
     func inference(_ endpoint: Endpoint, request: Request, context: GatewayRequestContext) async throws -> Response {

@@ -231,20 +231,11 @@ public enum AnthropicRequestTranslator {
         }
     }
 
-    /// A rough token estimate for `count_tokens` (about four bytes of text per token), since
-    /// OpenAI-dialect providers have no counting endpoint.
-    public static func estimateInputTokens(_ translated: Translated) -> Int {
-        var bytes = 0
-        for message in translated.body["messages"]?.arrayValue ?? [] {
-            bytes += 4 * 4  // role and framing
-            if let text = message["content"]?.stringValue { bytes += text.utf8.count }
-            for part in message["content"]?.arrayValue ?? [] {
-                bytes += part["text"]?.stringValue?.utf8.count ?? 0
-                if part["type"]?.stringValue == "image_url" { bytes += 4 * 1_000 }
-            }
-            for call in message["tool_calls"]?.arrayValue ?? [] { bytes += call.serialized().utf8.count }
-        }
-        if let tools = translated.body["tools"] { bytes += tools.serialized().utf8.count }
-        return max(1, (bytes + 3) / 4)
+    /// The prompt's tokens for `count_tokens`: exact for OpenAI-family models, estimated for
+    /// the rest (OpenAI-dialect providers have no counting endpoint).
+    /// `model`: the upstream model that would answer (it decides the tokenizer).
+    public static func estimateInputTokens(_ translated: Translated, model: String? = nil) -> Int {
+        let model = model ?? translated.body["model"]?.stringValue ?? ""
+        return max(1, PromptTokens.count(messages: translated.body["messages"]?.arrayValue ?? [], tools: translated.body["tools"], model: model))
     }
 }
