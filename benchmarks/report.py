@@ -222,6 +222,21 @@ def main():
                 "p50_delta_vs_nginx_ms": round(s["latency_ms"]["p50"] - n["latency_ms"]["p50"], 3),
             })
 
+    # The guarded arm against the plain Switchyard arm at the same connections.
+    stage_cost = []
+    for c in connections:
+        s, g = find(runs, "plain", "switchyard", c), find(runs, "plain", "guarded", c)
+        if not (s and g):
+            continue
+        stage_cost.append({
+            "connections": c,
+            "guarded_over_switchyard": ratio(g["rps"], s["rps"]),
+            "p50_delta_ms": round(g["latency_ms"]["p50"] - s["latency_ms"]["p50"], 3),
+            "p99_delta_ms": round(g["latency_ms"]["p99"] - s["latency_ms"]["p99"], 3),
+            "cpu_us_per_request_switchyard": s.get("proxy_cpu_us_per_request"),
+            "cpu_us_per_request_guarded": g.get("proxy_cpu_us_per_request"),
+        })
+
     ticks = lambda key: int(meta[key]) if meta.get(key, "") != "" else None  # noqa: E731
     sw_cpu_idle, sw_cpu_plain, sw_cpu_stream, sw_cpu_final = (
         ticks("sw_cpu_ticks_idle"), ticks("sw_cpu_ticks_after_plain"), ticks("sw_cpu_ticks_after_stream"), ticks("sw_cpu_ticks_final"))
@@ -318,6 +333,7 @@ def main():
         "ratios": ratios,
         "ttft": ttft,
         "switchyard_process": process,
+        "stage_cost": stage_cost,
         "targets": targets,
         "anomalies": anomalies,
     }
@@ -432,6 +448,20 @@ def markdown(r):
                 m = t["ttft_ms"]
                 w("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %d |" % (
                     arm, m["p50"], m["p90"], m["p99"], m["max"], t["total_ms"]["p50"], t["connections_opened"]))
+        w("")
+
+    if r.get("stage_cost"):
+        w("## Cost of authentication, limits, budget and access rules\n")
+        w("A second Switchyard (the *guarded* arm, non-streaming only) with a virtual key checked on every request "
+          "(SQLite lookup of its keyed hash), a per-key request and token limit, a global concurrency limit, a per-key "
+          "budget with a cost reservation and settlement, and an attribute rule, next to the plain run at the same "
+          "connections. Both record every request in the usage ledger (the default).\n")
+        w("| conns | guarded / plain req/s | p50 delta | p99 delta | CPU µs/req plain | CPU µs/req guarded |")
+        w("|---:|---:|---:|---:|---:|---:|")
+        for x in r["stage_cost"]:
+            w("| %d | %.3f | %+.3f ms | %+.3f ms | %s | %s |" % (
+                x["connections"], x["guarded_over_switchyard"], x["p50_delta_ms"], x["p99_delta_ms"],
+                fmt(x["cpu_us_per_request_switchyard"], 1), fmt(x["cpu_us_per_request_guarded"], 1)))
         w("")
 
     w("## Switchyard process\n")
