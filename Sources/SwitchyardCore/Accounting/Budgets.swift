@@ -184,6 +184,9 @@ public final class BudgetGuard: Sendable {
         if let own = identity.budget, identity.kind != .anonymous {
             budgets.append((.key, identity.subject, own, settings.alerts))
         }
+        for inherited in identity.inheritedBudgets {
+            budgets.append((inherited.scope, inherited.id, inherited.limit, settings.alerts))
+        }
         for rule in settings.rules {
             let value: String? =
                 switch rule.scope {

@@ -34,6 +34,8 @@ public struct Identity: Sendable, Equatable {
     public var allowedEndpoints: [String]?
     /// The caller's own spending cap (a virtual key's budget).
     public var budget: BudgetLimit?
+    /// Budgets of the caller's user, team and organisation in the directory.
+    public var inheritedBudgets: [InheritedBudget] = []
 
     public init(
         kind: Kind,

@@ -58,7 +58,7 @@ extension Gateway {
         }
         // Budgets: reserve what the request may cost at the dearest deployment of its group.
         let budgetSettings = snapshot.config.budgets
-        if !budgetSettings.rules.isEmpty || record.identity.budget != nil {
+        if !budgetSettings.rules.isEmpty || record.identity.budget != nil || !record.identity.inheritedBudgets.isEmpty {
             let features = plan.features ?? PromptFeatures(request: prepared.request)
             let completion = features.maxOutputTokens ?? limits.defaultCompletionEstimate
             let reserve =

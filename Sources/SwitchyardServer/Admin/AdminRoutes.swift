@@ -107,6 +107,7 @@ struct AdminRoutes {
     func change(_ id: String, _ method: String, scope: AdminScope) async throws -> (Response, target: String?, details: [String: String]) {
         do {
             guard let key = try await store().find(id: id), scope.covers(key) else { throw KeyStoreError.notFound(id) }
+            defer { keys.forgetVerifiedKeys() }
             if method == "rotate" {
                 let rotated = try await store().rotate(id: id)
                 var json = rotated.key.json.objectValue ?? JSONObject()

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SwitchyardCore
 import SwitchyardStores
@@ -9,6 +10,16 @@ public final class StoreService: Sendable {
     public let path: String
     private let secret: String?
     private let opened = Mutex<(database: SwitchyardDatabase?, keys: (any KeyStore)?, usage: (any UsageStore)?)>((nil, nil, nil))
+    /// The directory in memory (organisations, teams, users), reloaded after every change and
+    /// every `directoryRefresh` so instances sharing a database converge.
+    private let directoryState = Mutex<(directory: Directory, loadedAt: ContinuousClock.Instant?)>((Directory(), nil))
+    public let directoryRefresh: Duration = .seconds(10)
+    /// Keys verified in the last `keyCacheLifetime`, by the SHA-256 of the presented key: the
+    /// request path then needs no database read. A revocation or rotation made through this
+    /// instance clears it at once; one made elsewhere (another instance on the same database)
+    /// takes effect within the lifetime.
+    private let verifiedKeys = Mutex<[[UInt8]: (key: VirtualKey, until: ContinuousClock.Instant)]>([:])
+    public let keyCacheLifetime: Duration = .seconds(5)
 
     public init(path: String, secret: String?) {
         self.path = path
@@ -48,6 +59,30 @@ public final class StoreService: Sendable {
         }
     }
 
+    /// The directory store.
+    public func directoryStore() async throws -> any DirectoryStore {
+        SQLiteDirectoryStore(database: try database())
+    }
+
+    /// The directory as of the last load; loads it when it is older than `directoryRefresh`
+    /// (never creating a database that does not exist yet).
+    public func directory() async -> Directory {
+        let (current, loadedAt) = directoryState.withLock { ($0.directory, $0.loadedAt) }
+        if let loadedAt, ContinuousClock.now - loadedAt < directoryRefresh { return current }
+        directoryState.withLock { $0.loadedAt = .now }
+        let exists = opened.withLock { $0.database != nil } || FileManager.default.fileExists(atPath: path)
+        guard exists else { return current }
+        return (try? await reloadDirectory()) ?? current
+    }
+
+    /// Reads the directory again (after a change).
+    @discardableResult
+    public func reloadDirectory() async throws -> Directory {
+        let directory = Directory(try await directoryStore().all())
+        directoryState.withLock { $0 = (directory, .now) }
+        return directory
+    }
+
     /// The usage ledger's store.
     public func usageStore() async throws -> any UsageStore {
         if let usage = opened.withLock({ $0.usage }) { return usage }
@@ -68,11 +103,32 @@ public final class StoreService: Sendable {
     /// Where the usage ledger journals records before they reach the database.
     public var journalPath: String { path + ".usage-journal" }
 
+    /// Forgets every verified key (after a revocation or rotation).
+    public func forgetVerifiedKeys() {
+        verifiedKeys.withLock { $0.removeAll() }
+    }
+
     /// The identity of a presented virtual key, or the reason it is refused.
     func authenticate(_ presented: String) async -> Result<Identity, GatewayError> {
+        let digest = Array(SHA256.hash(data: Array(presented.utf8)))
+        let now = ContinuousClock.now
+        if let cached = verifiedKeys.withLock({ $0[digest] }), cached.until > now {
+            if let expiry = cached.key.expiresAt, expiry <= WallClock.unixTime() {
+                verifiedKeys.withLock { $0[digest] = nil }
+            } else {
+                return .success(cached.key.identity)
+            }
+        }
         let verdict: KeyVerdict
         do {
             verdict = try await keyStore().authenticate(presented)
+            if case .valid(let key) = verdict {
+                verifiedKeys.withLock { cache in
+                    // Bounded: a flood of distinct valid keys cannot grow it without limit.
+                    if cache.count >= 10_000 { cache.removeAll() }
+                    cache[digest] = (key, now + keyCacheLifetime)
+                }
+            }
         } catch {
             return .failure(
                 GatewayError(status: 503, type: "api_error", code: "key_store_unavailable", message: "The key store is unavailable; retry shortly."))

@@ -105,6 +105,14 @@ struct UsageRoutes {
                     checks += BudgetGuard.checks(settings: single, identity: Self.identity(rule.scope, value), endUser: nil, reserveUSD: 0, now: now)
                 }
             }
+            let directory = await stores.directory()
+            for entry in [directory.organizations, directory.teams, directory.users].flatMap(\.values).sorted(by: { $0.id < $1.id }) {
+                guard let limit = entry.budget, DirectoryRoutes.visible(entry, scope, directory) else { continue }
+                let budgetScope: BudgetScope = entry.kind == .organization ? .org : (entry.kind == .team ? .team : .user)
+                var owner = Identity(kind: .virtualKey, subject: "-")
+                owner.inheritedBudgets = [InheritedBudget(scope: budgetScope, id: entry.id, limit: limit)]
+                checks += BudgetGuard.checks(settings: BudgetSettings(), identity: owner, endUser: nil, reserveUSD: 0, now: now)
+            }
             if let keys = try? await stores.keyStore().list() {
                 for key in keys where key.revokedAt == nil && scope.covers(key) {
                     guard key.budget != nil else { continue }

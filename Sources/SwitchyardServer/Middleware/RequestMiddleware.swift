@@ -170,7 +170,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
             result = snapshot.authenticator.authenticate(authorization: authorization, apiKey: apiKey)
         }
         switch result {
-        case .success(let identity):
+        case .success(var identity):
+            if identity.kind == .virtualKey || identity.kind == .user { await keys.directory().apply(to: &identity) }
             var context = context
             context.identity = identity
             context.logger[metadataKey: "identity"] = .string(identity.subject)

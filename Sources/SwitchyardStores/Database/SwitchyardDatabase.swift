@@ -102,6 +102,23 @@ public final class SwitchyardDatabase: Sendable {
             }
             try db.create(index: "audit_events_kind", on: "audit_events", columns: ["kind", "seq"])
         }
+        migrator.registerMigration("v6: organisations, teams and users") { db in
+            try db.create(table: "directory") { table in
+                table.column("kind", .text).notNull()
+                table.column("id", .text).notNull()
+                table.column("name", .text)
+                table.column("parentID", .text)
+                table.column("tier", .text)
+                table.column("models", .text)
+                table.column("roles", .text)
+                table.column("budgetAmount", .double)
+                table.column("budgetPeriod", .text)
+                table.column("metadata", .text).notNull()
+                table.column("createdAt", .double).notNull()
+                table.column("updatedAt", .double).notNull()
+                table.primaryKey(["kind", "id"])
+            }
+        }
         return migrator
     }
 }

@@ -1,0 +1,169 @@
+import Hummingbird
+import NIOCore
+import SwitchyardCore
+import SwitchyardStores
+
+/// `/admin/orgs`, `/admin/teams`, `/admin/users`: the hierarchy above virtual keys.
+///
+/// `POST` creates or replaces an entry (`{"id", "name", "organization_id" | "team_id", "tier",
+/// "models", "roles", "budget", "metadata"}`), `GET` lists or reads one, `DELETE` removes one.
+/// The master key and `admin` manage everything; an `org_admin` manages the teams and users of
+/// its organisation; a `team_admin` the users of its team.
+struct DirectoryRoutes {
+    let stores: StoreService
+    let audit: any AuditSink
+
+    func register(on router: some RouterMethods<GatewayRequestContext>) {
+        for (path, kind) in [("orgs", DirectoryEntry.Kind.organization), ("teams", .team), ("users", .user)] {
+            router.post(RouterPath("/admin/" + path)) { request, context in
+                var request = request
+                let body = try await request.collectBody(upTo: 1024 * 1024)
+                var entry = try Self.entry(kind, Array(buffer: body))
+                let scope = try AdminRoutes.requireAdmin(context)
+                do {
+                    try await authorize(scope, &entry)
+                } catch let error as GatewayError {
+                    record("\(kind.rawValue).save", context, target: entry.id, outcome: "denied", reason: error.code)
+                    throw error
+                }
+                let saved = try await stores.directoryStore().save(entry)
+                try await stores.reloadDirectory()
+                var details: [String: String] = [:]
+                if let parent = saved.parentID { details["parent"] = parent }
+                if let budget = saved.budget { details["budget"] = "\(budget.amount) \(budget.period.rawValue)" }
+                record("\(kind.rawValue).save", context, target: saved.id, outcome: "success", details: details)
+                return GatewayResponse.json(saved.json, status: 201).hummingbirdResponse()
+            }
+            router.get(RouterPath("/admin/" + path)) { _, context in
+                let scope = try AdminRoutes.requireAdmin(context)
+                let directory = try await stores.reloadDirectory()
+                let all = try await stores.directoryStore().all().filter { $0.kind == kind && Self.visible($0, scope, directory) }
+                return GatewayResponse.json(["object": "list", "data": .array(all.map(\.json))]).hummingbirdResponse()
+            }
+            router.get(RouterPath("/admin/" + path + "/:id")) { _, context in
+                let scope = try AdminRoutes.requireAdmin(context)
+                let id = try context.parameters.require("id")
+                let directory = try await stores.reloadDirectory()
+                guard let entry = directory.entry(kind, id), Self.visible(entry, scope, directory) else {
+                    throw GatewayError.notFound("No \(kind.rawValue) with id '\(id)'.")
+                }
+                return GatewayResponse.json(entry.json).hummingbirdResponse()
+            }
+            router.delete(RouterPath("/admin/" + path + "/:id")) { _, context in
+                let scope = try AdminRoutes.requireAdmin(context)
+                let id = try context.parameters.require("id")
+                let directory = try await stores.reloadDirectory()
+                guard let entry = directory.entry(kind, id), Self.visible(entry, scope, directory), kind != .organization || scope == .all else {
+                    throw GatewayError.notFound("No \(kind.rawValue) with id '\(id)'.")
+                }
+                _ = try await stores.directoryStore().delete(kind: kind, id: id)
+                try await stores.reloadDirectory()
+                record("\(kind.rawValue).delete", context, target: id, outcome: "success")
+                return GatewayResponse.json(["id": .string(id), "deleted": true]).hummingbirdResponse()
+            }
+        }
+    }
+
+    func record(
+        _ action: String, _ context: GatewayRequestContext, target: String, outcome: String, reason: String? = nil, details: [String: String] = [:]
+    ) {
+        audit.record(
+            AuditEvent(
+                kind: .admin, action: action, actor: (context.identity ?? .anonymous).subject, outcome: outcome, target: target, reason: reason,
+                requestID: context.requestID, details: details))
+    }
+
+    /// Keeps delegated administrators inside their organisation or team.
+    func authorize(_ scope: AdminScope, _ entry: inout DirectoryEntry) async throws {
+        func refuse(_ message: String) -> GatewayError {
+            GatewayError(status: 403, type: "permission_error", code: "outside_admin_scope", message: message)
+        }
+        let directory = try await stores.reloadDirectory()
+        switch (scope, entry.kind) {
+        case (.all, _):
+            return
+        case (_, .organization):
+            throw refuse("Only the master key or an admin manages organisations.")
+        case (.organization(let org), .team):
+            if let parent = entry.parentID, parent != org { throw refuse("An org_admin manages only the teams of '\(org)'.") }
+            entry.parentID = org
+        case (.organization(let org), .user):
+            guard let team = entry.parentID, directory.teams[team]?.parentID == org else {
+                throw refuse("An org_admin manages only users in teams of '\(org)' (give team_id).")
+            }
+        case (.team(let team, _), .user):
+            if let parent = entry.parentID, parent != team { throw refuse("A team_admin manages only the users of '\(team)'.") }
+            entry.parentID = team
+        case (.team, _):
+            throw refuse("A team_admin manages only the users of its team.")
+        }
+        // What already exists must be in the scope too (no taking over another team's user).
+        if let existing = directory.entry(entry.kind, entry.id), !Self.visible(existing, scope, directory) {
+            throw refuse("'\(entry.id)' belongs to another organisation or team.")
+        }
+        if entry.roles?.contains("admin") == true { throw refuse("Only the master key or an admin may grant the admin role.") }
+    }
+
+    static func visible(_ entry: DirectoryEntry, _ scope: AdminScope, _ directory: Directory) -> Bool {
+        switch scope {
+        case .all: return true
+        case .organization(let org):
+            switch entry.kind {
+            case .organization: return entry.id == org
+            case .team: return entry.parentID == org
+            case .user: return entry.parentID.flatMap { directory.teams[$0]?.parentID } == org
+            }
+        case .team(let team, _):
+            switch entry.kind {
+            case .organization, .team: return entry.id == team && entry.kind == .team
+            case .user: return entry.parentID == team
+            }
+        }
+    }
+
+    static func entry(_ kind: DirectoryEntry.Kind, _ body: [UInt8]) throws -> DirectoryEntry {
+        guard let object = (try? JSONValue.parse(body))?.objectValue else { throw GatewayError.invalidJSON("the body must be a JSON object") }
+        guard let id = object["id"]?.stringValue, !id.isEmpty, id.utf8.count <= 200 else { throw GatewayError.missingField("id") }
+        var entry = DirectoryEntry(kind: kind, id: id)
+        func string(_ field: String) throws -> String? {
+            guard let value = object[field], !value.isNull else { return nil }
+            guard let text = value.stringValue else { throw GatewayError.invalidType(field: field, expected: "a string", found: value.typeName) }
+            return text
+        }
+        func strings(_ field: String) throws -> [String]? {
+            guard let value = object[field], !value.isNull else { return nil }
+            guard let items = value.arrayValue?.compactMap(\.stringValue), items.count == value.arrayValue?.count else {
+                throw GatewayError.invalidType(field: field, expected: "an array of strings", found: value.typeName)
+            }
+            return items
+        }
+        entry.name = try string("name")
+        switch kind {
+        case .organization: break
+        case .team: entry.parentID = try string("organization_id")
+        case .user: entry.parentID = try string("team_id")
+        }
+        entry.tier = try string("tier")
+        entry.models = try strings("models")
+        if kind == .user { entry.roles = try strings("roles") }
+        if let value = object["budget"], !value.isNull {
+            guard let budget = value.objectValue, let amount = budget["amount"]?.doubleValue, amount >= 0, amount.isFinite,
+                BudgetPeriod(rawValue: budget["period"]?.stringValue ?? "monthly") != nil
+            else {
+                throw GatewayError.invalidRequest(
+                    "'budget' must be {\"amount\": USD, \"period\": daily|weekly|monthly|total}.", param: "budget", code: "invalid_value")
+            }
+            entry.budgetAmount = amount
+            entry.budgetPeriod = budget["period"]?.stringValue ?? "monthly"
+        }
+        if let metadata = object["metadata"]?.objectValue {
+            for (key, value) in metadata.members {
+                guard let text = value.stringValue else {
+                    throw GatewayError.invalidType(field: "metadata.\(key)", expected: "a string", found: value.typeName)
+                }
+                entry.metadata[key] = text
+            }
+        }
+        return entry
+    }
+}
