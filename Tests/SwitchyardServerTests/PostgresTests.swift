@@ -109,8 +109,9 @@ enum TestPostgres {
 
 /// Runs a fresh PostgreSQL cluster (initdb in a new directory, password authentication over
 /// TCP on a free loopback port) with an empty database for the duration of `body`, which gets
-/// its URL; then stops it and removes the directory.
-func withPostgresServer<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+/// its URL; then stops it and removes the directory. With `tls` the server also speaks TLS with a
+/// self-signed certificate for 127.0.0.1, and the URL asks for `sslmode=require` trusting it.
+func withPostgresServer<T: Sendable>(tls: Bool = false, _ body: @Sendable (String) async throws -> T) async throws -> T {
     let binaries = try await TestPostgres.binDirectory()
     let owner = try TestPostgres.owner()
     let directory = "/tmp/switchyard-pg-\(UUID().uuidString.prefix(8).lowercased())"
@@ -122,6 +123,20 @@ func withPostgresServer<T: Sendable>(_ body: @Sendable (String) async throws -> 
         for path in [directory, passwordFile] where chown(path, owner.uid, owner.gid) != 0 {
             throw PostgresUnavailable(reason: "cannot hand \(path) to the unprivileged user")
         }
+    }
+    var tlsOptions: [String] = []
+    var parameters = ""
+    if tls {
+        let files = try await TLSTests.makeCertificate()
+        let certificate = directory + "/server.crt"
+        let key = directory + "/server.key"
+        try FileManager.default.copyItem(atPath: files.certificate, toPath: certificate)
+        try FileManager.default.copyItem(atPath: files.key, toPath: key)
+        try? FileManager.default.removeItem(atPath: (files.certificate as NSString).deletingLastPathComponent)
+        chmod(key, 0o600)
+        if let owner { for path in [certificate, key] { _ = chown(path, owner.uid, owner.gid) } }
+        tlsOptions = ["-c", "ssl=on", "-c", "ssl_cert_file=\(certificate)", "-c", "ssl_key_file=\(key)"]
+        parameters = "?sslmode=require&sslrootcert=\(certificate)"
     }
     let data = directory + "/data"
     let (initdb, initdbArguments) = try TestPostgres.command(
@@ -144,7 +159,7 @@ func withPostgresServer<T: Sendable>(_ body: @Sendable (String) async throws -> 
             [
                 "-D", data, "-p", String(port), "-k", directory, "-c", "listen_addresses=127.0.0.1", "-F", "-c", "shared_buffers=16MB",
                 "-c", "max_connections=100",
-            ], owner: owner)
+            ] + tlsOptions, owner: owner)
         let server = try ChildProcess(postgres, arguments, output: serverLog)
         let administration = "postgres://\(TestPostgres.user):\(TestPostgres.encodedPassword)@127.0.0.1:\(port)/postgres"
         var ready = false
@@ -159,7 +174,7 @@ func withPostgresServer<T: Sendable>(_ body: @Sendable (String) async throws -> 
         if ready {
             do {
                 _ = try await TestPostgres.rows(administration, "CREATE DATABASE \(TestPostgres.database)")
-                let url = "postgres://\(TestPostgres.user):\(TestPostgres.encodedPassword)@127.0.0.1:\(port)/\(TestPostgres.database)"
+                let url = "postgres://\(TestPostgres.user):\(TestPostgres.encodedPassword)@127.0.0.1:\(port)/\(TestPostgres.database)\(parameters)"
                 outcome = .success(try await body(url))
             } catch {
                 outcome = .failure(error)
@@ -178,6 +193,13 @@ func withPostgresServer<T: Sendable>(_ body: @Sendable (String) async throws -> 
         return try outcome.get()
     }
     throw PostgresUnavailable(reason: "postgres found no free port: \(TestPostgres.tail(serverLog))")
+}
+
+extension Result where Failure == any Error {
+    /// The outcome of an async throwing `body`.
+    init(_ body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
 }
 
 /// Every suite that runs a PostgreSQL server, one at a time (each starts its own).
@@ -536,6 +558,34 @@ extension PostgresBackedTests {
                     #expect(abs(try await postgres.spend(scope: scope, value: value, since: 1_700_100_000) - expected) < 1e-9)
                 }
                 await database.shutdown()
+            }
+        }
+
+        @Test func tlsIsUsedAndTheServerCertificateIsVerified() async throws {
+            try await withPostgresServer(tls: true) { url in
+                let backend = try Self.database(url)
+                let store = PostgresKeyStore(database: backend, secret: "secret")
+                let (_, plaintext) = try await store.create(KeyOptions(name: "over-tls"))
+                #expect(try await store.authenticate(plaintext) != .unknown)
+                let encrypted = try await TestPostgres.rows(
+                    url, "SELECT count(*)::text FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE ssl AND application_name = 'switchyard'")
+                #expect(encrypted != [["0"]], "the pool's connections are encrypted")
+                await backend.shutdown()
+
+                let certificate = try #require(try PostgresURL(parsing: url).rootCertificatePath)
+                let plain = String(url.prefix { $0 != "?" })
+                let byName = plain.replacingOccurrences(of: "@127.0.0.1:", with: "@localhost:")
+                let variants: [(url: String, works: Bool, why: String)] = [
+                    (plain + "?sslmode=require&operation_timeout=2", false, "a self-signed certificate is not in the system's trust store"),
+                    (byName + "?sslmode=verify-ca&operation_timeout=2&sslrootcert=\(certificate)", true, "verify-ca checks the chain"),
+                    (byName + "?sslmode=prefer&operation_timeout=2&sslrootcert=\(certificate)", true, "prefer takes the TLS the server offers"),
+                ]
+                for variant in variants {
+                    let database = try Self.database(variant.url)
+                    let outcome = await Result { try await PostgresKeyStore(database: database, secret: "secret").list() }
+                    #expect((try? outcome.get().count) == (variant.works ? 1 : nil), "\(variant.why)")
+                    await database.shutdown()
+                }
             }
         }
 
