@@ -109,7 +109,7 @@ public final class PostgresBackend: Sendable {
 
     /// Runs one statement on a pooled connection, once the schema is ready, and returns its rows.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await withDeadline {
+        try await withDeadline(operationTimeout) {
             try await self.ready()
             var rows: [PostgresRow] = []
             for try await row in try await self.client.query(query, logger: self.logger) { rows.append(row) }
@@ -117,20 +117,22 @@ public final class PostgresBackend: Sendable {
         }
     }
 
-    /// Runs `body` in a transaction, once the schema is ready.
-    func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await withDeadline {
+    /// Runs `body` in a transaction, once the schema is ready, allowing `extra` time beyond
+    /// ``operationTimeout`` (for large batches).
+    func transaction<Result: Sendable>(
+        extra: Duration = .zero, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withDeadline(operationTimeout + extra) {
             try await self.ready()
             return try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection) }
         }
     }
 
-    /// Runs `operation`, giving up after ``operationTimeout``: an unreachable server then costs
-    /// a caller seconds, not the minute the pool waits before failing requests. The operation
-    /// is cancelled and left to end on its own (a statement already sent runs to completion).
-    func withDeadline<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// Runs `operation`, giving up after `timeout`: an unreachable server then costs a caller
+    /// seconds, not the minute the pool waits before failing requests. The operation is
+    /// cancelled and left to end on its own (a statement already sent runs to completion).
+    func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         let race = DeadlineRace<T>()
-        let timeout = operationTimeout
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 race.arm(continuation)

@@ -56,7 +56,8 @@ public struct PostgresUsageStore: UsageStore {
             return
         }
         let logger = database.logger
-        try await database.transaction { [statements] connection in
+        // A second more per statement of a large batch (a journal backlog) beyond operation_timeout.
+        try await database.transaction(extra: .seconds(statements.count)) { [statements] connection in
             for statement in statements { try await connection.query(statement, logger: logger) }
         }
     }
