@@ -468,6 +468,8 @@ extension PostgresBackedTests {
                     try await PostgresSharedStoreTests.chat(client, key: key).status
                 }
                 #expect(status == .ok, "the key made before the restart still works")
+                let recorded = try await TestPostgres.rows(url, "SELECT count(*)::text FROM usage_records WHERE subject LIKE 'key_%'")
+                #expect(recorded == [["1"]], "the ledger's last flush at shutdown reaches PostgreSQL before the pool closes")
                 #expect(try await TestPostgres.rows(url, "SELECT count(*)::text FROM switchyard_migrations") == [["2"]])
             }
         }
