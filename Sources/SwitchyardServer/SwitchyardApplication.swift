@@ -26,7 +26,7 @@ public final class SwitchyardApplication: Sendable {
     public let prometheus: PrometheusCollectorRegistry
     /// The shared Redis backend, when `redis:` is configured (read at start).
     public let redis: RedisClient?
-    /// Virtual keys and usage (SQLite, opened on first use).
+    /// Virtual keys and usage (SQLite, opened on first use, or PostgreSQL).
     public let stores: StoreService
     /// Every request's usage and cost, when `server.usage_ledger` is on (read at start).
     public let ledger: UsageLedger?
@@ -72,11 +72,10 @@ public final class SwitchyardApplication: Sendable {
         } else {
             self.redis = nil
         }
-        self.stores = StoreService(
-            path: config.server.databasePath ?? StoreService.defaultPath(for: source), secret: config.server.keySecret?.reveal())
+        self.stores = try StoreService.make(settings: config.server, source: source, logger: logger)
         let stores = self.stores
         self.tokens = JWTIdentities(client: HTTPClient.shared, logger: logger)
-        self.audit = AuditLog(logger: logger, secret: { try stores.serverSecret() }, database: { try stores.database() })
+        self.audit = AuditLog(logger: logger, secret: { try stores.serverSecret() }, database: { try stores.auditDatabase() })
         self.ledger = config.server.usageLedger ? UsageLedger(journalPath: stores.journalPath, logger: logger) { try await stores.usageStore() } : nil
         let adapters = try registry.makeAdapters(for: config)
         let runtime = RuntimeHolder(RuntimeSnapshot(config: config, adapters: adapters, generation: 1))
@@ -183,8 +182,9 @@ public final class SwitchyardApplication: Sendable {
             router: makeRouter(),
             server: server,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
+            // Services stop in reverse order: the stores last, after the usage ledger's final flush.
             services: [
-                ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle),
+                StoreLifecycleService(stores: stores), ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle),
                 HealthCheckService(checker: ActiveHealthChecker(runtime: runtime, router: gateway.router)),
                 RouterStateSync(application: self), UsageLedgerService(ledger: ledger),
             ],
@@ -359,6 +359,18 @@ struct UsageLedgerService: Service {
         await cancelWhenGracefulShutdown {
             await ledger.run(interval: .milliseconds(250))
         }
+    }
+}
+
+/// Starts the stores (PostgreSQL's connection pool and migrations) and closes them at the very
+/// end of shutdown, once every other service, the usage ledger's last flush included, has ended.
+struct StoreLifecycleService: Service {
+    let stores: StoreService
+
+    func run() async throws {
+        stores.start()
+        try? await gracefulShutdown()
+        await stores.shutdown()
     }
 }
 

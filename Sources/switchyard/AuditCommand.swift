@@ -13,10 +13,8 @@ struct AuditCommand: AsyncParsableCommand {
         subcommands: [Verify.self, Export.self]
     )
 
-    static func open(_ location: KeysCommand.Location) throws -> AuditLog {
-        let stores = try location.stores()
-        return AuditLog(
-            logger: Logger(label: "switchyard.audit"), secret: { try stores.serverSecret() }, database: { try stores.database() })
+    static func open(_ stores: StoreService) -> AuditLog {
+        AuditLog(logger: Logger(label: "switchyard.audit"), secret: { try stores.serverSecret() }, database: { try stores.auditDatabase() })
     }
 
     struct Verify: AsyncParsableCommand {
@@ -25,7 +23,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var location: KeysCommand.Location
 
         func run() async throws {
-            let result = try await AuditCommand.open(location).verify()
+            let result = try await location.withStores { try await AuditCommand.open($0).verify() }
             if let broken = result.firstBroken {
                 FileHandle.standardError.write(Data("audit trail BROKEN at record \(broken.seq): \(broken.problem)\n".utf8))
                 throw ExitCode(1)
@@ -40,13 +38,15 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Only records after this sequence number.") var after: Int64 = 0
 
         func run() async throws {
-            let log = try AuditCommand.open(location)
-            var cursor = after
-            while true {
-                let page = try await log.list(after: cursor, limit: 1000)
-                for record in page { print(record.json.serialized()) }
-                guard let last = page.last, page.count == 1000 else { break }
-                cursor = last.seq
+            try await location.withStores { stores in
+                let log = AuditCommand.open(stores)
+                var cursor = after
+                while true {
+                    let page = try await log.list(after: cursor, limit: 1000)
+                    for record in page { print(record.json.serialized()) }
+                    guard let last = page.last, page.count == 1000 else { break }
+                    cursor = last.seq
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SwitchyardCore
 import SwitchyardServer
 import SwitchyardStores
@@ -16,12 +17,13 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "YAML configuration file; its server.database (default: switchyard.db next to it) is used.")
         var config: String?
 
-        func open() async throws -> any KeyStore {
-            try await stores().keyStore()
+        /// Runs `body` with the configuration's key store (SQLite or PostgreSQL), then closes it.
+        func withKeyStore<T>(_ body: (any KeyStore) async throws -> T) async throws -> T {
+            try await withStores { try await body(try await $0.keyStore()) }
         }
 
-        /// The stores the configuration names.
-        func stores() throws -> StoreService {
+        /// Runs `body` with the stores the configuration names, then closes them.
+        func withStores<T>(_ body: (StoreService) async throws -> T) async throws -> T {
             let source: ConfigurationSource = config.map { .file($0) } ?? .embeddedDefault
             let loaded: GatewayConfig
             do {
@@ -30,8 +32,15 @@ struct KeysCommand: AsyncParsableCommand {
                 printDiagnostics(error.diagnostics)
                 throw ExitCode(1)
             }
-            let path = loaded.server.databasePath ?? StoreService.defaultPath(for: source)
-            return StoreService(path: path, secret: loaded.server.keySecret?.reveal())
+            let stores = try StoreService.make(settings: loaded.server, source: source, logger: Logger(label: "switchyard.keys"))
+            do {
+                let result = try await body(stores)
+                await stores.shutdown()
+                return result
+            } catch {
+                await stores.shutdown()
+                throw error
+            }
         }
     }
 
@@ -71,7 +80,7 @@ struct KeysCommand: AsyncParsableCommand {
                 guard let seconds = KeyOptions.parseLifetime(expiresIn) else { throw ValidationError("--expires-in must look like 30d, 12h or 90m") }
                 options.expiresAt = WallClock.unixTime() + seconds
             }
-            let created = try await location.open().create(options)
+            let created = try await location.withKeyStore { try await $0.create(options) }
             var json = created.key.json.objectValue ?? JSONObject()
             json["key"] = .string(created.plaintext)
             print(JSONValue.object(json).serialized())
@@ -84,7 +93,7 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var location: Location
 
         func run() async throws {
-            for key in try await location.open().list() { print(key.json.serialized()) }
+            for key in try await location.withKeyStore({ try await $0.list() }) { print(key.json.serialized()) }
         }
     }
 
@@ -95,7 +104,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                print(try await location.open().revoke(id: id).json.serialized())
+                print(try await location.withKeyStore { try await $0.revoke(id: id) }.json.serialized())
             } catch let error as KeyStoreError {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
                 throw ExitCode(1)
@@ -110,7 +119,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let rotated = try await location.open().rotate(id: id)
+                let rotated = try await location.withKeyStore { try await $0.rotate(id: id) }
                 var json = rotated.key.json.objectValue ?? JSONObject()
                 json["key"] = .string(rotated.plaintext)
                 print(JSONValue.object(json).serialized())

@@ -161,13 +161,13 @@ func withGatewayOnMockUpstream(
 struct ChildProcess: Sendable {
     let pid: pid_t
 
-    /// Starts `path` with `arguments`, stdout and stderr to /dev/null.
-    init(_ path: String, _ arguments: [String]) throws {
+    /// Starts `path` with `arguments`, stdout and stderr to `output` (created or appended to; /dev/null by default).
+    init(_ path: String, _ arguments: [String], output: String = "/dev/null") throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
@@ -199,5 +199,10 @@ struct ChildProcess: Sendable {
 
     func kill() {
         _ = Glibc.kill(pid, SIGKILL)
+    }
+
+    /// Sends `signal` (SIGINT asks PostgreSQL for a fast shutdown).
+    func send(_ signal: Int32) {
+        _ = Glibc.kill(pid, signal)
     }
 }

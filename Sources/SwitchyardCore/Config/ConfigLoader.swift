@@ -204,7 +204,7 @@ struct Context {
         if let node = mapping.take("tls") {
             settings.tls = decodeTLS(node)
         }
-        if let node = mapping.take("database"), let value = string(node, path: "server.database") { settings.databasePath = value }
+        if let node = mapping.take("database") { decodeDatabase(node, into: &settings) }
         if let node = mapping.take("key_secret") { settings.keySecret = secret(node, path: "server.key_secret") }
         if let node = mapping.take("usage_ledger"), let value = bool(node, path: "server.usage_ledger") { settings.usageLedger = value }
         mapping.finish(
@@ -214,6 +214,14 @@ struct Context {
             ],
             context: &self
         )
+        if settings.databaseURL != nil, settings.keySecret == nil {
+            error(
+                "server.key_secret is required when server.database is a PostgreSQL URL",
+                at: node.location,
+                hint:
+                    "every instance must hash virtual keys under the same secret: set server.key_secret: env:SWITCHYARD_KEY_SECRET (e.g. from `openssl rand -hex 32`) on all of them"
+            )
+        }
         if settings.masterKey == nil, !settings.allowUnauthenticated, !Self.isLoopback(settings.host) {
             error(
                 "server.host '\(settings.host)' is reachable from other machines but no master key is set",
@@ -223,6 +231,34 @@ struct Context {
             )
         }
         return settings
+    }
+
+    /// `server.database`: a SQLite path, or a `postgres://` URL (a secret, so `env:DATABASE_URL` works).
+    mutating func decodeDatabase(_ node: ConfigNode, into settings: inout ServerSettings) {
+        guard let text = string(node, path: "server.database") else { return }
+        let reference = SecretReference(parsing: text)
+        let value: Secret
+        if case .literal = reference {
+            value = Secret(text, source: "inline")
+        } else {
+            guard let resolved = secret(node, path: "server.database") else { return }
+            value = resolved
+        }
+        guard PostgresURL.isPostgresURL(value.reveal()) else {
+            if value.reveal().isEmpty {
+                error("server.database is empty", at: node.location, hint: "give a SQLite file path or a postgres:// URL")
+            }
+            settings.databasePath = value.reveal()
+            return
+        }
+        do {
+            _ = try PostgresURL(parsing: value.reveal())
+            settings.databaseURL = value
+        } catch {
+            self.error(
+                "server.database is not a usable PostgreSQL URL (\(value.source)): \(error.detail)", at: node.location,
+                hint: error.hint ?? "postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=require")
+        }
     }
 
     static func isLoopback(_ host: String) -> Bool {

@@ -63,9 +63,13 @@ public struct ServerSettings: Sendable {
     /// Allow serving without a master key on a non-loopback address. Default false.
     public var allowUnauthenticated: Bool = false
     /// The SQLite database of virtual keys and usage; nil: `switchyard.db` next to the configuration file
-    /// (the working directory for the embedded default). Created on first use.
+    /// (the working directory for the embedded default), unless ``databaseURL`` is set. Created on first use.
     public var databasePath: String?
-    /// Secret under which virtual keys are hashed; nil: generated once into `<database>.secret`.
+    /// The PostgreSQL server shared by several instances, when `server.database` is a
+    /// `postgres://` URL (a secret: it holds a password). Then ``keySecret`` is required.
+    public var databaseURL: Secret?
+    /// Secret under which virtual keys are hashed; nil: generated once into `<database>.secret`
+    /// (SQLite only: instances sharing PostgreSQL must share the secret).
     public var keySecret: Secret?
     /// Record every request's usage and cost in the database (`usage_records`). Default true.
     public var usageLedger = true

@@ -28,6 +28,12 @@ public final class RuntimeSnapshot: Sendable {
         if let masterKey = config.server.masterKey { secrets.append(masterKey) }
         if let redis = config.redis { secrets.append(redis.url) }
         if let keySecret = config.server.keySecret { secrets.append(keySecret) }
+        if let database = config.server.databaseURL {
+            secrets.append(database)
+            if let password = (try? PostgresURL(parsing: database.reveal()))?.password {
+                secrets.append(Secret(password, source: database.source))
+            }
+        }
         self.scrubber = SecretScrubber(secrets: secrets)
         self.authenticator = MasterKeyAuthenticator(masterKey: config.server.masterKey?.reveal())
         self.generation = generation

@@ -31,6 +31,34 @@ public struct VirtualKey: Codable, Sendable, Equatable {
     /// Roles of requests made with the key; nil is `developer`.
     public var roles: [String]?
 
+    /// A key as a store reads it back.
+    public init(
+        id: String, name: String, keyHash: String, hint: String, createdAt: Double, expiresAt: Double? = nil, revokedAt: Double? = nil,
+        rotatedAt: Double? = nil, organizationID: String? = nil, teamID: String? = nil, userID: String? = nil, models: [String]? = nil,
+        endpoints: [String]? = nil, tier: String? = nil, regions: [String]? = nil, metadata: [String: String] = [:], budgetAmount: Double? = nil,
+        budgetPeriod: String? = nil, roles: [String]? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.keyHash = keyHash
+        self.hint = hint
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+        self.rotatedAt = rotatedAt
+        self.organizationID = organizationID
+        self.teamID = teamID
+        self.userID = userID
+        self.models = models
+        self.endpoints = endpoints
+        self.tier = tier
+        self.regions = regions
+        self.metadata = metadata
+        self.budgetAmount = budgetAmount
+        self.budgetPeriod = budgetPeriod
+        self.roles = roles
+    }
+
     public var budget: BudgetLimit? {
         guard let budgetAmount else { return nil }
         return BudgetLimit(amount: budgetAmount, period: budgetPeriod.flatMap(BudgetPeriod.init(rawValue:)) ?? .monthly)

@@ -1,14 +1,37 @@
 import Crypto
 import Foundation
+import Logging
 import SwitchyardCore
 import SwitchyardStores
 import Synchronization
 
-/// The stores of keys and usage: the embedded SQLite database, opened and created on first use
-/// so a gateway that never records anything never creates a file.
+/// The stores of keys and usage: the embedded SQLite database (opened and created on first use
+/// so a gateway that never records anything never creates a file), or a PostgreSQL server
+/// shared by several instances (`server.database: postgres://…`).
+///
+/// PostgreSQL's connection pool starts with ``start()`` or on first use and stops with
+/// ``shutdown()``; the schema is migrated on first use.
 public final class StoreService: Sendable {
-    public let path: String
+    /// Where keys and usage live.
+    public enum Backend: Sendable, CustomStringConvertible {
+        case sqlite(path: String)
+        /// The URL holds a password; the description leaves it out.
+        case postgres(PostgresURL)
+
+        public var description: String {
+            switch self {
+            case .sqlite(let path): "SQLite \(path)"
+            case .postgres(let url): "PostgreSQL \(url)"
+            }
+        }
+    }
+
+    public let backend: Backend
+    /// Where the usage ledger journals records before they reach the database.
+    public let journalPath: String
     private let secret: String?
+    private let postgres: PostgresBackend?
+    private let logger: Logger
     private let opened = Mutex<(database: SwitchyardDatabase?, keys: (any KeyStore)?, usage: (any UsageStore)?)>((nil, nil, nil))
     /// The directory in memory (organisations, teams, users), reloaded after every change and
     /// every `directoryRefresh` so instances sharing a database converge.
@@ -21,9 +44,47 @@ public final class StoreService: Sendable {
     private let verifiedKeys = Mutex<[[UInt8]: (key: VirtualKey, until: ContinuousClock.Instant)]>([:])
     public let keyCacheLifetime: Duration = .seconds(5)
 
+    /// The SQLite database at `path`; keys are hashed under `secret`, or under a secret kept in
+    /// `<path>.secret` when nil.
     public init(path: String, secret: String?) {
-        self.path = path
+        self.backend = .sqlite(path: path)
+        self.journalPath = path + ".usage-journal"
         self.secret = secret
+        self.postgres = nil
+        self.logger = Logger(label: "switchyard.stores", factory: { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    /// The PostgreSQL database at `url`; keys are hashed under `secret`, which every instance
+    /// sharing the database must share. Nothing connects before first use or ``start()``.
+    public init(postgres url: PostgresURL, secret: String, journalPath: String, logger: Logger) throws {
+        self.backend = .postgres(url)
+        self.journalPath = journalPath
+        self.secret = secret
+        self.logger = logger
+        let database = try PostgresBackend(url: url, logger: logger)
+        self.postgres = database
+        opened.withLock { opened in
+            opened.keys = PostgresKeyStore(database: database, secret: secret)
+            opened.usage = PostgresUsageStore(database: database)
+        }
+    }
+
+    /// The stores `server.database` names: PostgreSQL for a `postgres://` URL, else SQLite
+    /// (by default `switchyard.db` next to the configuration).
+    public static func make(settings: ServerSettings, source: ConfigurationSource, logger: Logger) throws -> StoreService {
+        guard let url = settings.databaseURL else {
+            return StoreService(path: settings.databasePath ?? defaultPath(for: source), secret: settings.keySecret?.reveal())
+        }
+        guard let secret = settings.keySecret?.reveal() else {
+            throw KeyStoreError.invalid("server.key_secret is required when server.database is a PostgreSQL URL")
+        }
+        let parsed: PostgresURL
+        do {
+            parsed = try PostgresURL(parsing: url.reveal())
+        } catch {
+            throw KeyStoreError.invalid("server.database is not a usable PostgreSQL URL: \(error.detail)")
+        }
+        return try StoreService(postgres: parsed, secret: secret, journalPath: defaultJournalPath(for: source), logger: logger)
     }
 
     /// The default database location: next to the configuration file, or in the working
@@ -38,13 +99,82 @@ public final class StoreService: Sendable {
         }
     }
 
+    /// The usage journal of an instance whose database is PostgreSQL: `switchyard.usage-journal`
+    /// next to the configuration file (so each instance on one machine needs its own directory).
+    public static func defaultJournalPath(for source: ConfigurationSource) -> String {
+        switch source {
+        case .file(let file):
+            let directory = (file as NSString).deletingLastPathComponent
+            return directory.isEmpty ? "switchyard.usage-journal" : directory + "/switchyard.usage-journal"
+        case .embeddedDefault:
+            return "switchyard.usage-journal"
+        }
+    }
+
+    /// The SQLite database (created on first use); an error for PostgreSQL.
     public func database() throws -> SwitchyardDatabase {
-        try opened.withLock { opened in
+        guard case .sqlite(let path) = backend else { throw KeyStoreError.invalid("the stores are in PostgreSQL, not SQLite") }
+        return try opened.withLock { opened in
             if let database = opened.database { return database }
             let database = try SwitchyardDatabase(path: path)
             opened.database = database
             return database
         }
+    }
+
+    /// The server secret: `server.key_secret`, else the one generated into `<database>.secret`.
+    public func serverSecret() throws -> String {
+        if let secret { return secret }
+        guard case .sqlite(let path) = backend else { throw KeyStoreError.invalid("server.key_secret is required") }
+        return try KeyHasher.loadOrCreateSecret(path: path + ".secret")
+    }
+
+    /// The audit trail's database: the SQLite database, or with PostgreSQL a local
+    /// `switchyard-audit.db` next to the usage journal (the trail is then per instance).
+    public func auditDatabase() throws -> SwitchyardDatabase {
+        if case .sqlite = backend { return try database() }
+        return try opened.withLock { opened in
+            if let database = opened.database { return database }
+            let directory = (journalPath as NSString).deletingLastPathComponent
+            let database = try SwitchyardDatabase(path: (directory.isEmpty ? "" : directory + "/") + "switchyard-audit.db")
+            opened.database = database
+            return database
+        }
+    }
+
+    /// The directory store (SQLite only in this version).
+    public func directoryStore() async throws -> any DirectoryStore {
+        guard case .sqlite = backend else {
+            throw GatewayError(
+                status: 501, type: "invalid_request_error", code: "not_supported",
+                message: "Organisations, teams and users are stored in SQLite only in this version; the stores are in PostgreSQL.")
+        }
+        return SQLiteDirectoryStore(database: try database())
+    }
+
+    /// The directory as of the last load; loads it when it is older than `directoryRefresh`
+    /// (never creating a database that does not exist yet).
+    public func directory() async -> Directory {
+        let (current, loadedAt) = directoryState.withLock { ($0.directory, $0.loadedAt) }
+        if let loadedAt, ContinuousClock.now - loadedAt < directoryRefresh { return current }
+        directoryState.withLock { $0.loadedAt = .now }
+        guard case .sqlite(let path) = backend else { return current }
+        let exists = opened.withLock { $0.database != nil } || FileManager.default.fileExists(atPath: path)
+        guard exists else { return current }
+        return (try? await reloadDirectory()) ?? current
+    }
+
+    /// Reads the directory again (after a change).
+    @discardableResult
+    public func reloadDirectory() async throws -> Directory {
+        let directory = Directory(try await directoryStore().all())
+        directoryState.withLock { $0 = (directory, .now) }
+        return directory
+    }
+
+    /// Forgets every verified key (after a revocation or rotation).
+    public func forgetVerifiedKeys() {
+        verifiedKeys.withLock { $0.removeAll() }
     }
 
     /// The virtual-key store.
@@ -59,30 +189,6 @@ public final class StoreService: Sendable {
         }
     }
 
-    /// The directory store.
-    public func directoryStore() async throws -> any DirectoryStore {
-        SQLiteDirectoryStore(database: try database())
-    }
-
-    /// The directory as of the last load; loads it when it is older than `directoryRefresh`
-    /// (never creating a database that does not exist yet).
-    public func directory() async -> Directory {
-        let (current, loadedAt) = directoryState.withLock { ($0.directory, $0.loadedAt) }
-        if let loadedAt, ContinuousClock.now - loadedAt < directoryRefresh { return current }
-        directoryState.withLock { $0.loadedAt = .now }
-        let exists = opened.withLock { $0.database != nil } || FileManager.default.fileExists(atPath: path)
-        guard exists else { return current }
-        return (try? await reloadDirectory()) ?? current
-    }
-
-    /// Reads the directory again (after a change).
-    @discardableResult
-    public func reloadDirectory() async throws -> Directory {
-        let directory = Directory(try await directoryStore().all())
-        directoryState.withLock { $0 = (directory, .now) }
-        return directory
-    }
-
     /// The usage ledger's store.
     public func usageStore() async throws -> any UsageStore {
         if let usage = opened.withLock({ $0.usage }) { return usage }
@@ -95,17 +201,32 @@ public final class StoreService: Sendable {
         }
     }
 
-    /// The server secret: `server.key_secret`, else the one generated into `<database>.secret`.
-    public func serverSecret() throws -> String {
-        try secret ?? KeyHasher.loadOrCreateSecret(path: path + ".secret")
+    /// Connects to PostgreSQL and migrates its schema in the background, logging a failure
+    /// (the stores try again when next used). Nothing for SQLite, which opens on first use.
+    public func start() {
+        guard let postgres else { return }
+        postgres.start()
+        let logger = self.logger
+        Task {
+            do {
+                try await postgres.ready()
+                logger.info("PostgreSQL stores ready", metadata: ["database": .string(postgres.location)])
+            } catch {
+                logger.error(
+                    "PostgreSQL stores unavailable; key checks answer 503 and usage stays in the journal until it is reachable",
+                    metadata: ["database": .string(postgres.location), "error": .string(PostgresBackend.describe(error))])
+            }
+        }
     }
 
-    /// Where the usage ledger journals records before they reach the database.
-    public var journalPath: String { path + ".usage-journal" }
+    /// Waits until the stores can be used: the PostgreSQL schema migrated (nothing for SQLite).
+    public func ready() async throws {
+        try await postgres?.ready()
+    }
 
-    /// Forgets every verified key (after a revocation or rotation).
-    public func forgetVerifiedKeys() {
-        verifiedKeys.withLock { $0.removeAll() }
+    /// Closes PostgreSQL's connections (after the usage ledger's last flush).
+    public func shutdown() async {
+        await postgres?.shutdown()
     }
 
     /// The identity of a presented virtual key, or the reason it is refused.
