@@ -116,7 +116,8 @@ import Testing
             let paths = document["paths"]?.objectValue?.keys ?? []
             for path in [
                 "/admin/keys", "/admin/keys/{id}", "/admin/keys/{id}/revoke", "/admin/keys/{id}/rotate", "/v1/route/explain", "/admin/usage",
-                "/admin/spend", "/v1/usage",
+                "/admin/spend", "/v1/usage", "/admin/orgs", "/admin/teams/{id}", "/admin/users", "/admin/audit", "/admin/audit/verify",
+                "/utils/token_counter",
             ] {
                 #expect(paths.contains(path), "\(path) is documented")
             }

@@ -242,6 +242,25 @@ extension PostgresBackedTests {
             try await client.execute(uri: uri, method: method, headers: authorized, body: body.map { ByteBuffer(string: $0) })
         }
 
+        @Test func teamsSavedOnOneInstanceGovernKeysOnEveryInstance() async throws {
+            try await withPostgresServer { url in
+                try await Self.withTwoInstances(url) { one, two in
+                    let team = try await Self.admin(one, "/admin/teams", .post, body: #"{"id":"t9","models":["chat"],"budget":{"amount":3}}"#)
+                    #expect(team.status == .created, "\(team.text)")
+                    let key = try #require(
+                        try await Self.admin(one, "/admin/keys", .post, body: #"{"name":"k","team_id":"t9"}"#).json?["key"]?.stringValue)
+                    // The other instance reads the directory afresh on its first use.
+                    #expect(try await Self.chat(two, key: key).status == .ok)
+                    let denied = try await Self.chat(two, key: key, model: "free")
+                    #expect(denied.status == .forbidden, "the team's model list holds on the other instance")
+                    let listed = try await Self.admin(two, "/admin/teams/t9")
+                    #expect(listed.json?["budget"]?["amount"]?.doubleValue == 3 && listed.json?["budget"]?["period"]?.stringValue == "monthly")
+                    #expect(try await Self.admin(two, "/admin/teams/t9", .delete).status == .ok)
+                    #expect(try await Self.admin(one, "/admin/teams/t9").status == .notFound)
+                }
+            }
+        }
+
         @Test func aKeyMadeOnOneInstanceWorksOnAnotherAndRevocationReachesEveryInstance() async throws {
             try await withPostgresServer { url in
                 try await Self.withTwoInstances(url) { one, two in
@@ -440,11 +459,13 @@ extension PostgresBackedTests {
                     try await group.waitForAll()
                 }
                 let applied = try await TestPostgres.rows(url, "SELECT version::text, name FROM switchyard_migrations ORDER BY version")
-                #expect(applied == [["1", "virtual keys"], ["2", "usage ledger"], ["3", "key roles"]], "each migration is recorded exactly once")
+                #expect(
+                    applied == [["1", "virtual keys"], ["2", "usage ledger"], ["3", "key roles"], ["4", "organisations, teams and users"]],
+                    "each migration is recorded exactly once")
                 #expect(try await databases[0].migrate().isEmpty, "migrating again applies nothing")
                 let tables = try await TestPostgres.rows(
                     url, "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
-                #expect(tables == [["switchyard_migrations"], ["usage_records"], ["virtual_keys"]])
+                #expect(tables == [["directory"], ["switchyard_migrations"], ["usage_records"], ["virtual_keys"]])
                 let indexes = try await TestPostgres.rows(
                     url, "SELECT indexname::text FROM pg_indexes WHERE tablename = 'usage_records' ORDER BY indexname")
                 #expect(
@@ -470,7 +491,7 @@ extension PostgresBackedTests {
                 #expect(status == .ok, "the key made before the restart still works")
                 let recorded = try await TestPostgres.rows(url, "SELECT count(*)::text FROM usage_records WHERE subject LIKE 'key_%'")
                 #expect(recorded == [["1"]], "the ledger's last flush at shutdown reaches PostgreSQL before the pool closes")
-                #expect(try await TestPostgres.rows(url, "SELECT count(*)::text FROM switchyard_migrations") == [["3"]])
+                #expect(try await TestPostgres.rows(url, "SELECT count(*)::text FROM switchyard_migrations") == [["4"]])
             }
         }
 

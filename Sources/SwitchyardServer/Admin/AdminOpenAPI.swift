@@ -76,6 +76,29 @@ enum AdminOpenAPI {
               "KeyWithSecret": {
                 "allOf": [{"$ref": "#/components/schemas/Key"}, {"type": "object", "properties": {"key": {"type": "string", "description": "Shown once."}}}]
               },
+              "DirectoryEntry": {
+                "type": "object", "required": ["id"],
+                "properties": {
+                  "id": {"type": "string"}, "name": {"type": ["string", "null"]},
+                  "organization_id": {"type": ["string", "null"], "description": "Teams: their organisation."},
+                  "team_id": {"type": ["string", "null"], "description": "Users: their team."},
+                  "tier": {"type": ["string", "null"]}, "models": {"type": ["array", "null"], "items": {"type": "string"}},
+                  "roles": {"type": ["array", "null"], "items": {"type": "string"}, "description": "Users only."},
+                  "budget": {"oneOf": [{"$ref": "#/components/schemas/BudgetLimit"}, {"type": "null"}]},
+                  "metadata": {"type": "object", "additionalProperties": {"type": "string"}}
+                }
+              },
+              "AuditRecord": {
+                "type": "object",
+                "properties": {
+                  "seq": {"type": "integer"}, "ts": {"type": "number"}, "time": {"type": "string", "format": "date-time"},
+                  "kind": {"type": "string", "enum": ["authentication", "authorization", "admin", "config"]},
+                  "action": {"type": "string"}, "actor": {"type": "string"}, "outcome": {"type": "string", "enum": ["success", "denied", "failed"]},
+                  "target": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]}, "request_id": {"type": ["string", "null"]},
+                  "details": {"type": "object", "additionalProperties": {"type": "string"}},
+                  "prev_mac": {"type": "string"}, "mac": {"type": "string"}
+                }
+              },
               "Error": {
                 "type": "object",
                 "properties": {"error": {"type": "object", "properties": {
@@ -154,6 +177,72 @@ enum AdminOpenAPI {
                   {"name": "from", "in": "query", "schema": {"type": "string"}}, {"name": "to", "in": "query", "schema": {"type": "string"}}
                 ],
                 "responses": {"200": {"description": "Usage", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Usage"}}}}}
+              }
+            },
+            "/admin/orgs": {
+              "post": {
+                "summary": "Create or replace a organisation (by id).",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DirectoryEntry"}}}},
+                "responses": {"201": {"description": "Saved", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DirectoryEntry"}}}}, "400": {"description": "Invalid"}, "403": {"description": "Outside the caller's scope"}}
+              },
+              "get": {"summary": "List orgs in the caller's scope.", "responses": {"200": {"description": "Entries"}}}
+            },
+            "/admin/orgs/{id}": {
+              "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+              "get": {"summary": "One organisation.", "responses": {"200": {"description": "The entry", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DirectoryEntry"}}}}, "404": {"description": "None in scope"}}},
+              "delete": {"summary": "Delete a organisation.", "responses": {"200": {"description": "Deleted"}, "404": {"description": "None in scope"}}}
+            },
+            "/admin/teams": {
+              "post": {
+                "summary": "Create or replace a team (by id).",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DirectoryEntry"}}}},
+                "responses": {"201": {"description": "Saved", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DirectoryEntry"}}}}, "400": {"description": "Invalid"}, "403": {"description": "Outside the caller's scope"}}
+              },
+              "get": {"summary": "List teams in the caller's scope.", "responses": {"200": {"description": "Entries"}}}
+            },
+            "/admin/teams/{id}": {
+              "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+              "get": {"summary": "One team.", "responses": {"200": {"description": "The entry", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DirectoryEntry"}}}}, "404": {"description": "None in scope"}}},
+              "delete": {"summary": "Delete a team.", "responses": {"200": {"description": "Deleted"}, "404": {"description": "None in scope"}}}
+            },
+            "/admin/users": {
+              "post": {
+                "summary": "Create or replace a user (by id).",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DirectoryEntry"}}}},
+                "responses": {"201": {"description": "Saved", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DirectoryEntry"}}}}, "400": {"description": "Invalid"}, "403": {"description": "Outside the caller's scope"}}
+              },
+              "get": {"summary": "List users in the caller's scope.", "responses": {"200": {"description": "Entries"}}}
+            },
+            "/admin/users/{id}": {
+              "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+              "get": {"summary": "One user.", "responses": {"200": {"description": "The entry", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DirectoryEntry"}}}}, "404": {"description": "None in scope"}}},
+              "delete": {"summary": "Delete a user.", "responses": {"200": {"description": "Deleted"}, "404": {"description": "None in scope"}}}
+            },
+            "/admin/audit": {
+              "get": {
+                "summary": "Audit records, oldest first (master key or admin).",
+                "parameters": [
+                  {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["authentication", "authorization", "admin", "config"]}},
+                  {"name": "actor", "in": "query", "schema": {"type": "string"}},
+                  {"name": "after", "in": "query", "schema": {"type": "integer"}, "description": "Only records after this sequence number."},
+                  {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                ],
+                "responses": {"200": {"description": "Records", "content": {"application/json": {"schema": {
+                  "type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/AuditRecord"}}}}}}}}
+              }
+            },
+            "/admin/audit/verify": {
+              "get": {
+                "summary": "Check the whole hash chain.",
+                "responses": {"200": {"description": "intact, records, first_broken {seq, problem}"}}
+              }
+            },
+            "/utils/token_counter": {
+              "post": {
+                "summary": "Count a prompt's tokens with the tokenizer of the model that would answer.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["model"],
+                  "properties": {"model": {"type": "string"}, "messages": {"type": "array"}, "prompt": {"type": "string"}}}}}},
+                "responses": {"200": {"description": "total_tokens, model_used, tokenizer_type (o200k_base, cl100k_base or estimate)"}}
               }
             },
             "/v1/route/explain": {

@@ -142,13 +142,9 @@ public final class StoreService: Sendable {
         }
     }
 
-    /// The directory store (SQLite only in this version).
+    /// The directory store (organisations, teams, users).
     public func directoryStore() async throws -> any DirectoryStore {
-        guard case .sqlite = backend else {
-            throw GatewayError(
-                status: 501, type: "invalid_request_error", code: "not_supported",
-                message: "Organisations, teams and users are stored in SQLite only in this version; the stores are in PostgreSQL.")
-        }
+        if let postgres { return PostgresDirectoryStore(database: postgres) }
         return SQLiteDirectoryStore(database: try database())
     }
 
@@ -158,9 +154,10 @@ public final class StoreService: Sendable {
         let (current, loadedAt) = directoryState.withLock { ($0.directory, $0.loadedAt) }
         if let loadedAt, ContinuousClock.now - loadedAt < directoryRefresh { return current }
         directoryState.withLock { $0.loadedAt = .now }
-        guard case .sqlite(let path) = backend else { return current }
-        let exists = opened.withLock { $0.database != nil } || FileManager.default.fileExists(atPath: path)
-        guard exists else { return current }
+        if case .sqlite(let path) = backend {
+            let exists = opened.withLock { $0.database != nil } || FileManager.default.fileExists(atPath: path)
+            guard exists else { return current }
+        }
         return (try? await reloadDirectory()) ?? current
     }
 

@@ -236,6 +236,27 @@ public final class PostgresBackend: Sendable {
             ] + ["subject", "user_id", "end_user", "team_id", "org_id"].map { "CREATE INDEX usage_records_\($0)_ts ON usage_records (\($0), ts)" }
         ),
         Migration(version: 3, name: "key roles", statements: ["ALTER TABLE virtual_keys ADD COLUMN roles jsonb"]),
+        Migration(
+            version: 4, name: "organisations, teams and users",
+            statements: [
+                """
+                CREATE TABLE directory (
+                    kind text NOT NULL,
+                    id text NOT NULL,
+                    name text,
+                    parent_id text,
+                    tier text,
+                    models jsonb,
+                    roles jsonb,
+                    budget_amount double precision,
+                    budget_period text,
+                    metadata jsonb NOT NULL,
+                    created_at double precision NOT NULL,
+                    updated_at double precision NOT NULL,
+                    PRIMARY KEY (kind, id)
+                )
+                """
+            ]),
     ]
 
     /// Applies the pending migrations in one transaction under the advisory lock; returns the
