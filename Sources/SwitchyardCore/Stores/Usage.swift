@@ -70,65 +70,107 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         limitedBy = record.rateLimitedBy
     }
 
-    /// One line of the journal.
+    /// One line of the journal: compact JSON written field by field (no intermediate tree; this
+    /// runs once per request).
     public var journalLine: [UInt8] {
-        var object: JSONObject = [
-            "id": .string(id), "ts": JSONValue(ts), "identityKind": .string(identityKind), "subject": .string(subject),
-            "endpoint": .string(endpoint), "status": JSONValue(status), "outcome": .string(outcome), "stream": JSONValue(stream),
-            "promptTokens": JSONValue(promptTokens), "completionTokens": JSONValue(completionTokens), "cachedTokens": JSONValue(cachedTokens),
-            "cacheWriteTokens": JSONValue(cacheWriteTokens), "reasoningTokens": JSONValue(reasoningTokens), "durationMs": JSONValue(durationMs),
-            "attempts": JSONValue(attempts),
-        ]
-        for (key, value) in [
-            ("userID", userID), ("endUser", endUser), ("teamID", teamID), ("orgID", orgID), ("requestedModel", requestedModel),
-            ("modelGroup", modelGroup), ("deployment", deployment), ("provider", provider), ("servedModel", servedModel),
-            ("errorCode", errorCode), ("limitedBy", limitedBy),
-        ] {
-            if let value { object[key] = .string(value) }
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        var first = true
+        func key(_ name: StaticString) {
+            out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            first = false
+            out.append(UInt8(ascii: "\""))
+            name.withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(UInt8(ascii: "\""))
+            out.append(UInt8(ascii: ":"))
         }
-        if let cost { object["cost"] = JSONValue(cost) }
-        if let ttftMs { object["ttftMs"] = JSONValue(ttftMs) }
-        var bytes = JSONValue.object(object).serializedBytes()
-        bytes.append(UInt8(ascii: "\n"))
-        return bytes
+        func string(_ name: StaticString, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            JSONWriter.appendQuoted(value, to: &out)
+        }
+        func number(_ name: StaticString, _ value: Int) {
+            key(name)
+            out.append(contentsOf: String(value).utf8)
+        }
+        func number(_ name: StaticString, _ value: Double?) {
+            guard let value, value.isFinite else { return }
+            key(name)
+            out.append(contentsOf: "\(value)".utf8)
+        }
+        string("id", id)
+        number("ts", ts)
+        string("identityKind", identityKind)
+        string("subject", subject)
+        string("endpoint", endpoint)
+        number("status", status)
+        string("outcome", outcome)
+        key("stream")
+        out.append(contentsOf: (stream ? "true" : "false").utf8)
+        number("promptTokens", promptTokens)
+        number("completionTokens", completionTokens)
+        number("cachedTokens", cachedTokens)
+        number("cacheWriteTokens", cacheWriteTokens)
+        number("reasoningTokens", reasoningTokens)
+        number("durationMs", durationMs)
+        number("attempts", attempts)
+        string("userID", userID)
+        string("endUser", endUser)
+        string("teamID", teamID)
+        string("orgID", orgID)
+        string("requestedModel", requestedModel)
+        string("modelGroup", modelGroup)
+        string("deployment", deployment)
+        string("provider", provider)
+        string("servedModel", servedModel)
+        string("errorCode", errorCode)
+        string("limitedBy", limitedBy)
+        number("cost", cost)
+        number("ttftMs", ttftMs)
+        out.append(UInt8(ascii: "}"))
+        out.append(UInt8(ascii: "\n"))
+        return out
     }
 
     /// Reads a journal line back; nil for a damaged one.
     public init?(journalLine bytes: ArraySlice<UInt8>) {
-        guard let object = (try? JSONValue.parse(bytes))?.objectValue,
-            let id = object["id"]?.stringValue, let ts = object["ts"]?.doubleValue,
-            let identityKind = object["identityKind"]?.stringValue, let subject = object["subject"]?.stringValue,
-            let endpoint = object["endpoint"]?.stringValue, let status = object["status"]?.intValue,
-            let outcome = object["outcome"]?.stringValue
+        guard let scan = try? JSONObjectScan(Array(bytes)),
+            let id = scan.string("id"), let ts = scan.number("ts"), let identityKind = scan.string("identityKind"),
+            let subject = scan.string("subject"), let endpoint = scan.string("endpoint"), let status = scan.number("status"),
+            let outcome = scan.string("outcome")
         else { return nil }
+        func count(_ key: String) -> Int {
+            guard let value = scan.number(key), value.isFinite, value >= 0, value < 1e15 else { return 0 }
+            return Int(value)
+        }
         self.id = id
         self.ts = ts
         self.identityKind = identityKind
         self.subject = subject
         self.endpoint = endpoint
-        self.status = status
+        self.status = Int(max(0, min(status, 999)))
         self.outcome = outcome
-        stream = object["stream"]?.boolValue ?? false
-        userID = object["userID"]?.stringValue
-        endUser = object["endUser"]?.stringValue
-        teamID = object["teamID"]?.stringValue
-        orgID = object["orgID"]?.stringValue
-        requestedModel = object["requestedModel"]?.stringValue
-        modelGroup = object["modelGroup"]?.stringValue
-        deployment = object["deployment"]?.stringValue
-        provider = object["provider"]?.stringValue
-        servedModel = object["servedModel"]?.stringValue
-        errorCode = object["errorCode"]?.stringValue
-        limitedBy = object["limitedBy"]?.stringValue
-        promptTokens = object["promptTokens"]?.intValue ?? 0
-        completionTokens = object["completionTokens"]?.intValue ?? 0
-        cachedTokens = object["cachedTokens"]?.intValue ?? 0
-        cacheWriteTokens = object["cacheWriteTokens"]?.intValue ?? 0
-        reasoningTokens = object["reasoningTokens"]?.intValue ?? 0
-        cost = object["cost"]?.doubleValue
-        durationMs = object["durationMs"]?.doubleValue ?? 0
-        ttftMs = object["ttftMs"]?.doubleValue
-        attempts = object["attempts"]?.intValue ?? 0
+        stream = scan.bool("stream") ?? false
+        userID = scan.string("userID")
+        endUser = scan.string("endUser")
+        teamID = scan.string("teamID")
+        orgID = scan.string("orgID")
+        requestedModel = scan.string("requestedModel")
+        modelGroup = scan.string("modelGroup")
+        deployment = scan.string("deployment")
+        provider = scan.string("provider")
+        servedModel = scan.string("servedModel")
+        errorCode = scan.string("errorCode")
+        limitedBy = scan.string("limitedBy")
+        promptTokens = count("promptTokens")
+        completionTokens = count("completionTokens")
+        cachedTokens = count("cachedTokens")
+        cacheWriteTokens = count("cacheWriteTokens")
+        reasoningTokens = count("reasoningTokens")
+        cost = scan.number("cost")
+        durationMs = scan.number("durationMs") ?? 0
+        ttftMs = scan.number("ttftMs")
+        attempts = count("attempts")
     }
 }
 

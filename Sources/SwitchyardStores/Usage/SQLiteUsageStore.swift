@@ -34,10 +34,27 @@ public struct SQLiteUsageStore: UsageStore {
         self.database = database
     }
 
+    static let insertSQL = """
+        INSERT OR IGNORE INTO usage_records (id, ts, identityKind, subject, userID, endUser, teamID, orgID, endpoint, requestedModel,
+            modelGroup, deployment, provider, servedModel, status, outcome, errorCode, stream, promptTokens, completionTokens, cachedTokens,
+            cacheWriteTokens, reasoningTokens, cost, durationMs, ttftMs, attempts, limitedBy)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    /// One prepared statement for the whole batch (Codable encoding per record cost more than
+    /// the write itself).
     public func insert(_ records: [UsageRecord]) async throws {
         guard !records.isEmpty else { return }
         try await database.pool.write { db in
-            for record in records { try record.insert(db, onConflict: .ignore) }
+            let statement = try db.cachedStatement(sql: Self.insertSQL)
+            for r in records {
+                let values: [(any DatabaseValueConvertible)?] = [
+                    r.id, r.ts, r.identityKind, r.subject, r.userID, r.endUser, r.teamID, r.orgID, r.endpoint, r.requestedModel, r.modelGroup,
+                    r.deployment, r.provider, r.servedModel, r.status, r.outcome, r.errorCode, r.stream, r.promptTokens, r.completionTokens,
+                    r.cachedTokens, r.cacheWriteTokens, r.reasoningTokens, r.cost, r.durationMs, r.ttftMs, r.attempts, r.limitedBy,
+                ]
+                try statement.execute(arguments: StatementArguments(values))
+            }
         }
     }
 
