@@ -154,6 +154,7 @@ public final class SwitchyardApplication: Sendable {
         UsageRoutes(ledger: ledger, gateway: gateway, runtime: runtime, stores: stores).register(on: api)
         AuditRoutes(audit: audit).register(on: api)
         DirectoryRoutes(stores: stores, audit: audit).register(on: api)
+        CacheRoutes(gateway: gateway).register(on: api)
         return router
     }
 

@@ -136,8 +136,9 @@ struct Context {
         if let pricing = mapping.take("pricing") { config.pricing = decodePricing(pricing) }
         if let auth = mapping.take("auth") { config.auth = decodeAuth(auth) }
         if let access = mapping.take("access") { config.access = decodeAccess(access) }
+        if let cache = mapping.take("cache") { config.cache = decodeCache(cache) }
         mapping.finish(
-            known: ["server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access"],
+            known: ["server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access", "cache"],
             context: &self)
         if config.limits.backend == .redis, config.redis == nil {
             error("limits.backend is redis but no 'redis:' section is configured", at: root.location, hint: "add redis: {url: redis://...}")

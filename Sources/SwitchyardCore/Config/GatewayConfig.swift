@@ -14,6 +14,8 @@ public struct GatewayConfig: Sendable {
     public var redis: RedisSettings?
     /// Rate limits (`limits:`).
     public var limits = LimitSettings()
+    /// The exact response cache (`cache:`).
+    public var cache = CacheSettings()
     /// Spending caps (`budgets:`).
     public var budgets = BudgetSettings()
     /// Token issuers (`auth:`).

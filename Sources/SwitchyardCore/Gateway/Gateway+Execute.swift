@@ -34,6 +34,28 @@ extension Gateway {
         var headers = plan.headers
         if let rule = plan.rule { headers.append(HeaderField("x-switchyard-rule", rule)) }
 
+        // The exact cache: a hit answers here. It counts against rate limits (after them) unless
+        // `count_hits_for_limits` is off (then before them); it never reaches a budget.
+        let cacheSettings = snapshot.config.cache
+        var cacheKey: CacheKey?
+        if cacheSettings.enabled {
+            switch ResponseCache.key(
+                settings: cacheSettings, request: prepared.request, canonicalBody: Array(buffer: inbound.body), dialect: inbound.dialect,
+                group: plan.group.qualifiedName, identity: record.identity, namespace: inbound.cacheNamespace)
+            {
+            case .success(let key) where !inbound.cacheNoStore:
+                cacheKey = key
+                record.cache = inbound.cacheNoCache ? "bypass" : "miss"
+            default:
+                record.cache = "bypass"
+            }
+        }
+        func cachedAnswer() async -> GatewayResponse? {
+            guard let key = cacheKey, !inbound.cacheNoCache, let hit = try? await cache.get(key) else { return nil }
+            return answerFromCache(hit, record: &record, headers: headers, receivedAt: inbound.receivedAt)
+        }
+        if !cacheSettings.countHitsForLimits, let answer = await cachedAnswer() { return answer }
+
         // Limits before anything is sent (shadow traffic included).
         let limits = snapshot.config.limits
         if !limits.rules.isEmpty {
@@ -56,6 +78,9 @@ extension Gateway {
                 headers.append(contentsOf: limitHeaders)
             }
         }
+        if cacheSettings.countHitsForLimits, let answer = await cachedAnswer() { return answer }
+        if let status = record.cache { headers.append(HeaderField("x-switchyard-cache", status)) }
+
         // Budgets: reserve what the request may cost at the dearest deployment of its group.
         let budgetSettings = snapshot.config.budgets
         if !budgetSettings.rules.isEmpty || record.identity.budget != nil || !record.identity.inheritedBudgets.isEmpty {
@@ -131,7 +156,7 @@ extension Gateway {
                 do {
                     let attempt = Attempt(
                         gateway: self, prepared: prepared, lease: lease, group: group, record: attemptRecord, headers: attemptHeaders,
-                        deadline: deadline, shadow: shadow)
+                        deadline: deadline, shadow: shadow, cacheKey: cacheKey)
                     return try await Self.withAttemptTimeout(timeout, provider: deployment.provider) { try await attempt.run() }
                 } catch {
                     let mapped = Self.gatewayError(from: error)
@@ -189,6 +214,44 @@ extension Gateway {
             failed = []
             retries = 0
         }
+    }
+
+    /// Answers from a cache entry: recorded as a success with the stored usage and no cost.
+    func answerFromCache(_ hit: CachedResponse, record: inout RequestRecord, headers: [HeaderField], receivedAt: ContinuousClock.Instant)
+        -> GatewayResponse
+    {
+        record.cache = "hit"
+        record.status = 200
+        record.outcome = .success
+        record.usage = hit.usage
+        record.price = nil
+        record.cacheSavedCost = hit.savedCost
+        record.servedModel = hit.model
+        record.provider = "cache"
+        record.duration = .now - receivedAt
+        if hit.stream { record.timeToFirstToken = record.duration }
+        observer.requestFinished(record)
+        var headers = headers
+        headers.append(HeaderField("x-switchyard-cache", "hit"))
+        headers.append(HeaderField("age", String(max(0, Int(WallClock.unixTime() - hit.createdAt)))))
+        if hit.stream {
+            headers.append(HeaderField("content-type", "text/event-stream"))
+            headers.append(HeaderField("cache-control", "no-cache"))
+            return GatewayResponse(status: 200, headers: headers, body: .chunks(hit.events.map { ByteBuffer(bytes: $0) }))
+        }
+        headers.append(HeaderField("content-type", "application/json"))
+        return GatewayResponse(status: 200, headers: headers, body: .buffer(ByteBuffer(bytes: hit.body)))
+    }
+
+    /// Stores a complete answer (never a failed or partial one) when it fits.
+    func storeInCache(_ key: CacheKey?, stream: Bool, body: [UInt8], record: RequestRecord, settings: CacheSettings) {
+        guard let key, record.outcome == .success, body.count <= settings.maxEntryBytes else { return }
+        let entry = CachedResponse(
+            stream: stream, body: body, usage: record.usage, savedCost: record.usage.flatMap { usage in record.price?.cost(of: usage) },
+            model: record.servedModel, createdAt: WallClock.unixTime())
+        let cache = self.cache
+        let ttl = settings.ttl
+        Task { try? await cache.set(key, entry, ttl: ttl) }
     }
 
     private func mapped(_ error: GatewayError?) -> GatewayError {
@@ -260,6 +323,7 @@ struct Attempt: Sendable {
     let headers: [HeaderField]
     let deadline: ContinuousClock.Instant
     let shadow: ShadowComparison?
+    let cacheKey: CacheKey?
 
     func run() async throws -> GatewayResponse {
         var record = self.record
@@ -340,6 +404,7 @@ struct Attempt: Sendable {
                 router: gateway.router, lease: lease, latency: durationSeconds(.now - upstreamStart), shadow: shadow)
             completion.finish(record: record, text: shadow == nil ? nil : ShadowComparison.answerText(scan, anthropic: passthrough))
             gateway.observer.requestFinished(record)
+            gateway.storeInCache(cacheKey, stream: false, body: Array(buffer: clientBody), record: record, settings: snapshot.config.cache)
             headers.append(HeaderField("content-type", "application/json"))
             return GatewayResponse(status: 200, headers: headers, body: .buffer(clientBody))
         }
@@ -376,6 +441,12 @@ struct Attempt: Sendable {
         headers.append(HeaderField("content-type", "text/event-stream"))
         headers.append(HeaderField("cache-control", "no-cache"))
         headers.append(HeaderField("x-accel-buffering", "no"))
+        var cacheStore: (@Sendable ([UInt8], RequestRecord) -> Void)?
+        if let key = cacheKey {
+            let gateway = self.gateway
+            let settings = snapshot.config.cache
+            cacheStore = { body, record in gateway.storeInCache(key, stream: true, body: body, record: record, settings: settings) }
+        }
         let stream = GatewayStream(
             relay: relay,
             iterator: iterator,
@@ -386,7 +457,9 @@ struct Attempt: Sendable {
             upstreamStart: upstreamStart,
             provider: provider,
             observer: gateway.observer,
-            completion: AttemptCompletion(router: gateway.router, lease: lease, latency: durationSeconds(.now - upstreamStart), shadow: shadow)
+            completion: AttemptCompletion(router: gateway.router, lease: lease, latency: durationSeconds(.now - upstreamStart), shadow: shadow),
+            cacheStore: cacheStore,
+            cacheLimit: snapshot.config.cache.maxEntryBytes
         )
         return GatewayResponse(status: 200, headers: headers, body: .stream(stream))
     }

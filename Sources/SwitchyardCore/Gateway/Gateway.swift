@@ -16,14 +16,17 @@ public struct Gateway: Sendable {
     public let limiter: RateLimiter
     /// Budgets (memory or Redis counters); rules come from each snapshot and the caller.
     public let budgets: BudgetGuard
+    /// The exact response cache's entries (used when `cache.enabled`).
+    public let cache: any CacheBackend
     /// Largest non-streaming upstream body accepted.
     public var maximumUpstreamBodyBytes = 256 * 1024 * 1024
 
     public init(
         runtime: RuntimeHolder, observer: any RequestObserver, router: RouterState? = nil, limiter: RateLimiter? = nil,
-        budgets: BudgetGuard? = nil
+        budgets: BudgetGuard? = nil, cache: (any CacheBackend)? = nil
     ) {
         self.runtime = runtime
+        self.cache = cache ?? MemoryCacheBackend(maxBytes: runtime.snapshot.config.cache.maxBytes)
         let limiter = limiter ?? RateLimiter(backend: MemoryRateLimitBackend())
         let budgets = budgets ?? BudgetGuard(backend: MemoryBudgetBackend(), alerts: LoggingBudgetAlerts(logger: nil))
         self.limiter = limiter
@@ -49,6 +52,11 @@ public struct Gateway: Sendable {
         public var nativeBody: ByteBuffer?
         /// The request's headers, when routing rules or experiments look at them.
         public var headers: [HeaderField]
+        /// `Cache-Control: no-cache` (do not read the cache) and `no-store` (neither read nor write).
+        public var cacheNoCache = false
+        public var cacheNoStore = false
+        /// `x-switchyard-cache-namespace`: a separate cache space within the caller's partition.
+        public var cacheNamespace = ""
 
         public init(
             endpoint: Endpoint,
@@ -207,6 +215,8 @@ public struct GatewayResponse: Sendable {
     public enum Body: Sendable {
         case buffer(ByteBuffer)
         case stream(GatewayStream)
+        /// A stream replayed from the cache, written chunk by chunk.
+        case chunks([ByteBuffer])
     }
 
     public var status: Int

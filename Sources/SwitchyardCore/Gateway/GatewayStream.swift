@@ -12,6 +12,9 @@ public struct GatewayStream: Sendable {
     let provider: String
     let observer: any RequestObserver
     let completion: AttemptCompletion
+    /// Stores the whole stream once it completed (when the response cache is on).
+    var cacheStore: (@Sendable ([UInt8], RequestRecord) -> Void)? = nil
+    var cacheLimit = 0
 
     /// Writes the stream through `emit` until it ends. Never throws: an upstream failure
     /// becomes an error event, a client that goes away (emit throws, or the task is
@@ -23,6 +26,16 @@ public struct GatewayStream: Sendable {
         var output = self.pending
         var upstreamEnded = self.upstreamEnded
         var recorded = false
+        // What the client receives, kept for the cache until it grows past the entry limit.
+        var captured: [UInt8]? = cacheStore == nil ? nil : []
+        func capture(_ buffer: ByteBuffer) {
+            guard captured != nil else { return }
+            if captured!.count + buffer.readableBytes > cacheLimit {
+                captured = nil
+            } else {
+                captured!.append(contentsOf: buffer.readableBytesView)
+            }
+        }
         func finishRecord() {
             guard !recorded else { return }
             recorded = true
@@ -52,10 +65,13 @@ public struct GatewayStream: Sendable {
                     // always has its usage record (the ledger journals it synchronously).
                     record.outcome = .success
                     finishRecord()
+                    capture(output)
+                    if let captured, let cacheStore { cacheStore(captured, record) }
                     try await emit(output)
                     return
                 }
                 if output.readableBytes > 0 {
+                    capture(output)
                     try await emit(output)
                     output.clear()
                 }

@@ -105,6 +105,17 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
                 counter("switchyard_tokens_total", tokenDimensions + [("type", "reasoning")]).increment(by: usage.reasoningTokens)
             }
         }
+        if let cache = record.cache {
+            counter("switchyard_cache_requests_total", [("type", "exact"), ("result", cache)]).increment()
+            if cache == "hit" {
+                if let usage = record.usage {
+                    counter("switchyard_cache_saved_tokens_total", [("model", record.modelGroup ?? "unknown")]).increment(by: usage.totalTokens)
+                }
+                if let saved = record.cacheSavedCost, saved > 0 {
+                    floatingCounter("switchyard_cache_saved_usd_total", [("model", record.modelGroup ?? "unknown")]).increment(by: saved)
+                }
+            }
+        }
         if let cost = record.cost, cost > 0 {
             floatingCounter("switchyard_cost_usd_total", [("model", model), ("provider", provider)]).increment(by: cost)
         }

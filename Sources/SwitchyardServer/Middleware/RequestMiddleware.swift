@@ -226,6 +226,15 @@ extension GatewayResponse {
                     try await writer.finish(nil)
                 }
             )
+        case .chunks(let chunks):
+            return Response(
+                status: status,
+                headers: fields,
+                body: ResponseBody { writer in
+                    for chunk in chunks { try await writer.write(chunk) }
+                    try await writer.finish(nil)
+                }
+            )
         }
     }
 }

@@ -125,7 +125,7 @@ struct GatewayRoutes {
         if context.snapshot?.planner.needsHeaders == true {
             for field in request.headers { headers.append(HeaderField(field.name.canonicalName, field.value)) }
         }
-        let inbound = Gateway.Inbound(
+        var inbound = Gateway.Inbound(
             endpoint: endpoint,
             body: body,
             identity: context.identity ?? .anonymous,
@@ -136,6 +136,13 @@ struct GatewayRoutes {
             nativeBody: nativeBody,
             headers: headers
         )
+        if context.snapshot?.config.cache.enabled == true {
+            if let control = request.headers[.cacheControl]?.lowercased() {
+                inbound.cacheNoCache = control.contains("no-cache")
+                inbound.cacheNoStore = control.contains("no-store")
+            }
+            inbound.cacheNamespace = request.headers[HTTPField.Name("x-switchyard-cache-namespace")!].map { String($0.prefix(128)) } ?? ""
+        }
         switch gateway.prepare(inbound, snapshot: context.snapshot) {
         case .answered(let response):
             return response.hummingbirdResponse()

@@ -1,0 +1,262 @@
+import Crypto
+import Synchronization
+
+/// `cache:` of the configuration: the exact response cache.
+public struct CacheSettings: Sendable, Equatable {
+    public enum Partition: String, Sendable, CaseIterable {
+        /// Each virtual key (or token subject) has its own cache (the default: no answer ever
+        /// crosses from one caller to another).
+        case key
+        case team, org
+        /// One cache for everyone (only for gateways with a single tenant).
+        case global
+    }
+
+    public var enabled = false
+    public var ttl: Duration = .seconds(3600)
+    /// Memory bound of the in-process cache (least recently used entries go first).
+    public var maxBytes = 64 * 1024 * 1024
+    /// Larger answers are not stored.
+    public var maxEntryBytes = 1024 * 1024
+    public var partition = Partition.key
+    /// Top-level request fields that do not change the answer (left out of the key).
+    public var ignoreParameters: [String] = ["user", "metadata", "store", "service_tier"]
+    /// Requests with a higher `temperature` are not cached (their answers are meant to vary).
+    public var maxTemperature: Double?
+    /// Only these model groups; nil is every group.
+    public var models: [String]?
+    /// Whether a hit still counts against rate limits (default true: the client did make a request).
+    public var countHitsForLimits = true
+    /// Requests carrying tools or tool results are cached only when this is on.
+    public var cacheTools = true
+
+    public init() {}
+}
+
+/// A stored answer: exactly what the client received (in its dialect), replayed byte for byte;
+/// a stream is stored as its SSE bytes and replayed event by event.
+public struct CachedResponse: Sendable, Equatable {
+    public var stream: Bool
+    public var body: [UInt8]
+    public var usage: TokenUsage?
+    /// The deployment's price, to report the cost a hit saved.
+    public var savedCost: Double?
+    public var model: String?
+    public var createdAt: Double
+
+    public init(stream: Bool, body: [UInt8], usage: TokenUsage?, savedCost: Double?, model: String?, createdAt: Double) {
+        self.stream = stream
+        self.body = body
+        self.usage = usage
+        self.savedCost = savedCost
+        self.model = model
+        self.createdAt = createdAt
+    }
+
+    public var size: Int { body.count + 128 }
+
+    /// SSE events (each ends with its blank line), for replay.
+    public var events: [ArraySlice<UInt8>] {
+        var events: [ArraySlice<UInt8>] = []
+        var start = 0
+        var index = 0
+        while index + 1 < body.count {
+            if body[index] == UInt8(ascii: "\n") && body[index + 1] == UInt8(ascii: "\n") {
+                events.append(body[start..<index + 2])
+                start = index + 2
+                index += 2
+            } else {
+                index += 1
+            }
+        }
+        if start < body.count { events.append(body[start...]) }
+        return events
+    }
+}
+
+/// What identifies a cache entry and what it may be invalidated by.
+public struct CacheKey: Sendable, Hashable {
+    /// Hex SHA-256 of everything that changes the answer.
+    public var digest: String
+    public var partition: String
+    public var namespace: String
+    public var model: String
+
+    public init(digest: String, partition: String, namespace: String, model: String) {
+        self.digest = digest
+        self.partition = partition
+        self.namespace = namespace
+        self.model = model
+    }
+}
+
+/// Where entries live.
+public protocol CacheBackend: Sendable {
+    func get(_ key: CacheKey) async throws -> CachedResponse?
+    func set(_ key: CacheKey, _ value: CachedResponse, ttl: Duration) async throws
+    /// Removes entries matching every given filter; returns how many.
+    func invalidate(partition: String?, namespace: String?, model: String?, olderThan: Double?) async throws -> Int
+}
+
+/// The exact response cache: keys, policy, lookups and stores.
+public enum ResponseCache {
+    /// The key of a request, or nil when the request must not be cached (with the reason).
+    public static func key(
+        settings: CacheSettings, request: OpenAIRequest, canonicalBody: [UInt8], dialect: ClientDialect, group: String, identity: Identity,
+        namespace: String
+    ) -> Result<CacheKey, Bypass> {
+        if let models = settings.models, !models.contains(group) { return .failure(.model) }
+        if let limit = settings.maxTemperature, let temperature = request.scan.number("temperature"), temperature > limit {
+            return .failure(.temperature)
+        }
+        guard let object = (try? JSONValue.parse(canonicalBody))?.objectValue else { return .failure(.body) }
+        if !settings.cacheTools,
+            object["tools"] != nil || object["functions"] != nil
+                || (object["messages"]?.arrayValue ?? []).contains(where: { $0["role"]?.stringValue == "tool" })
+        {
+            return .failure(.tools)
+        }
+        let partition: String? =
+            switch settings.partition {
+            case .key: identity.kind == .anonymous ? "anonymous" : "\(identity.kind.rawValue):\(identity.subject)"
+            case .team: identity.teamID.map { "team:\($0)" } ?? "\(identity.kind.rawValue):\(identity.subject)"
+            case .org: identity.organizationID.map { "org:\($0)" } ?? "\(identity.kind.rawValue):\(identity.subject)"
+            case .global: "global"
+            }
+        guard let partition else { return .failure(.body) }
+        var members = object.members.filter { !settings.ignoreParameters.contains($0.key) && $0.key != "model" }
+        members.sort { $0.key < $1.key }
+        var hasher = SHA256()
+        for part in [partition, namespace, group, request.endpoint.rawValue, dialect.rawValue] {
+            hasher.update(data: Array(part.utf8) + [0])
+        }
+        hasher.update(data: canonical(.object(JSONObject(members))))
+        let digest = hasher.finalize().map { byte in byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }.joined()
+        return .success(CacheKey(digest: digest, partition: partition, namespace: namespace, model: group))
+    }
+
+    /// Why a request was not looked up.
+    public enum Bypass: String, Error, Sendable {
+        case model, temperature, tools, body
+        case noCache = "no-cache"
+        case noStore = "no-store"
+    }
+
+    /// JSON with object keys sorted at every depth (numbers and strings as written), so member
+    /// order never changes the key.
+    static func canonical(_ value: JSONValue) -> [UInt8] {
+        var writer = JSONWriter()
+        func write(_ value: JSONValue) {
+            switch value {
+            case .object(let object):
+                writer.raw("{")
+                for (index, member) in object.members.sorted(by: { $0.key < $1.key }).enumerated() {
+                    if index > 0 { writer.raw(",") }
+                    writer.writeString(member.key)
+                    writer.raw(":")
+                    write(member.value)
+                }
+                writer.raw("}")
+            case .array(let items):
+                writer.raw("[")
+                for (index, item) in items.enumerated() {
+                    if index > 0 { writer.raw(",") }
+                    write(item)
+                }
+                writer.raw("]")
+            default:
+                writer.write(value)
+            }
+        }
+        write(value)
+        return writer.bytes
+    }
+}
+
+/// Entries in this process, bounded by bytes, least recently used evicted first.
+public final class MemoryCacheBackend: CacheBackend {
+    struct Entry {
+        var key: CacheKey
+        var value: CachedResponse
+        var expiresAt: ContinuousClock.Instant
+        var previous: String?
+        var next: String?
+    }
+
+    struct State {
+        var entries: [String: Entry] = [:]
+        /// Most recently used first.
+        var head: String?
+        var tail: String?
+        var bytes = 0
+
+        mutating func unlink(_ digest: String) {
+            guard let entry = entries[digest] else { return }
+            if let previous = entry.previous { entries[previous]?.next = entry.next } else { head = entry.next }
+            if let next = entry.next { entries[next]?.previous = entry.previous } else { tail = entry.previous }
+            entries[digest]?.previous = nil
+            entries[digest]?.next = nil
+        }
+
+        mutating func pushFront(_ digest: String) {
+            entries[digest]?.next = head
+            entries[digest]?.previous = nil
+            if let head { entries[head]?.previous = digest }
+            head = digest
+            if tail == nil { tail = digest }
+        }
+
+        mutating func remove(_ digest: String) {
+            guard let entry = entries[digest] else { return }
+            unlink(digest)
+            bytes -= entry.value.size
+            entries[digest] = nil
+        }
+    }
+
+    private let state = Mutex(State())
+    public let maxBytes: Int
+
+    public init(maxBytes: Int) {
+        self.maxBytes = maxBytes
+    }
+
+    public func get(_ key: CacheKey) async throws -> CachedResponse? {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            guard let entry = state.entries[key.digest] else { return nil }
+            guard entry.expiresAt > now else {
+                state.remove(key.digest)
+                return nil
+            }
+            state.unlink(key.digest)
+            state.pushFront(key.digest)
+            return entry.value
+        }
+    }
+
+    public func set(_ key: CacheKey, _ value: CachedResponse, ttl: Duration) async throws {
+        guard value.size <= maxBytes else { return }
+        state.withLock { state in
+            state.remove(key.digest)
+            state.entries[key.digest] = Entry(key: key, value: value, expiresAt: .now + ttl)
+            state.pushFront(key.digest)
+            state.bytes += value.size
+            while state.bytes > maxBytes, let tail = state.tail { state.remove(tail) }
+        }
+    }
+
+    public func invalidate(partition: String?, namespace: String?, model: String?, olderThan: Double?) async throws -> Int {
+        state.withLock { state in
+            let doomed = state.entries.values.filter { entry in
+                (partition == nil || entry.key.partition == partition) && (namespace == nil || entry.key.namespace == namespace)
+                    && (model == nil || entry.key.model == model) && (olderThan == nil || entry.value.createdAt < olderThan!)
+            }.map(\.key.digest)
+            for digest in doomed { state.remove(digest) }
+            return doomed.count
+        }
+    }
+
+    public var bytes: Int { state.withLock { $0.bytes } }
+    public var count: Int { state.withLock { $0.entries.count } }
+}

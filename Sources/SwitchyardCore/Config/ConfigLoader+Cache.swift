@@ -1,0 +1,35 @@
+/// Decoding of `cache:`.
+extension Context {
+    mutating func decodeCache(_ node: ConfigNode) -> CacheSettings {
+        var settings = CacheSettings()
+        settings.enabled = true
+        guard var mapping = MappingReader(node, path: "cache", context: &self) else { return settings }
+        if let node = mapping.take("enabled"), let value = bool(node, path: "cache.enabled") { settings.enabled = value }
+        if let node = mapping.take("ttl"), let value = duration(node, path: "cache.ttl") { settings.ttl = value }
+        if let node = mapping.take("max_size"), let value = byteSize(node, path: "cache.max_size") { settings.maxBytes = value }
+        if let node = mapping.take("max_entry_size"), let value = byteSize(node, path: "cache.max_entry_size") { settings.maxEntryBytes = value }
+        if let node = mapping.take("partition"), let text = string(node, path: "cache.partition") {
+            if let value = CacheSettings.Partition(rawValue: text) {
+                settings.partition = value
+            } else {
+                let names = CacheSettings.Partition.allCases.map(\.rawValue)
+                error(
+                    "unknown cache partition '\(text)'", at: node.location,
+                    hint: Suggestions.closest(to: text, in: names).map { "did you mean '\($0)'?" } ?? "use one of: \(names.joined(separator: ", "))")
+            }
+        }
+        if let node = mapping.take("ignore_params") { settings.ignoreParameters = strings(node, path: "cache.ignore_params") }
+        if let node = mapping.take("max_temperature") { settings.maxTemperature = number(node, path: "cache.max_temperature") }
+        if let node = mapping.take("models") { settings.models = strings(node, path: "cache.models") }
+        if let node = mapping.take("count_hits_for_limits"), let value = bool(node, path: "cache.count_hits_for_limits") {
+            settings.countHitsForLimits = value
+        }
+        if let node = mapping.take("tools"), let value = bool(node, path: "cache.tools") { settings.cacheTools = value }
+        mapping.finish(
+            known: [
+                "enabled", "ttl", "max_size", "max_entry_size", "partition", "ignore_params", "max_temperature", "models", "count_hits_for_limits",
+                "tools",
+            ], context: &self)
+        return settings
+    }
+}

@@ -1,0 +1,166 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import SwitchyardCore
+import SwitchyardServer
+import SwitchyardTesting
+import Testing
+
+/// The exact response cache through HTTP: what changes the key, tenant isolation, streaming
+/// replay, policies, invalidation and accounting.
+@Suite struct CacheTests {
+    static func config(_ cache: String = "cache: {ttl: 1h}") -> String {
+        """
+        server: {port: 0, master_key: test-master-key, reload_check_interval: off}
+        providers:
+          - {name: p, type: mock}
+        models:
+          - name: chat
+            deployments: [{provider: p, model: m, price: {input: 1000, output: 2000}}]
+          - {name: other, provider: p, model: o}
+        \(cache)
+        """
+    }
+
+    func withCache(
+        _ cache: String = "cache: {ttl: 1h}", _ test: @escaping @Sendable (any TestClientProtocol, SwitchyardApplication) async throws -> Void
+    )
+        async throws
+    {
+        let (application, _) = try makeGateway(Self.config(cache))
+        try await application.makeApplication().test(.live) { client in try await test(client, application) }
+    }
+
+    static func upstream(_ app: SwitchyardApplication) -> Int {
+        (app.runtime.snapshot.adapters["p"] as? MockProviderAdapter)?.mock.stats.requests ?? 0
+    }
+
+    static func send(_ client: any TestClientProtocol, _ body: String, key: String = "test-master-key", headers extra: HTTPFields = [:]) async throws
+        -> TestResponse
+    {
+        var headers: HTTPFields = [.authorization: "Bearer \(key)", .contentType: "application/json"]
+        headers.append(contentsOf: extra)
+        return try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: ByteBuffer(string: body))
+    }
+
+    static func cacheHeader(_ response: TestResponse) -> String? { response.headers[HTTPField.Name("x-switchyard-cache")!] }
+
+    @Test func identicalRequestsHitAndEveryAnswerChangingParameterMisses() async throws {
+        try await withCache { client, app in
+            let base = #"{"model":"chat","temperature":0.2,"messages":[{"role":"user","content":"capital of France?"}]}"#
+            let first = try await Self.send(client, base)
+            #expect(Self.cacheHeader(first) == "miss")
+            let second = try await Self.send(
+                client, #"{"messages":[{"content":"capital of France?","role":"user"}],"temperature":0.2,"model":"chat"}"#)
+            #expect(Self.cacheHeader(second) == "hit", "member order does not change the key")
+            #expect(second.body == first.body, "the same bytes come back")
+            #expect(Self.upstream(app) == 1)
+            let ignored = try await Self.send(
+                client, #"{"model":"chat","temperature":0.2,"user":"u1","messages":[{"role":"user","content":"capital of France?"}]}"#)
+            #expect(Self.cacheHeader(ignored) == "hit", "`user` is in the ignore list")
+
+            let variants = [
+                #"{"model":"chat","temperature":0.3,"messages":[{"role":"user","content":"capital of France?"}]}"#,
+                #"{"model":"chat","temperature":0.2,"messages":[{"role":"user","content":"capital of Spain?"}]}"#,
+                #"{"model":"chat","temperature":0.2,"max_tokens":5,"messages":[{"role":"user","content":"capital of France?"}]}"#,
+                #"{"model":"other","temperature":0.2,"messages":[{"role":"user","content":"capital of France?"}]}"#,
+                #"{"model":"chat","temperature":0.2,"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"capital of France?"}]}"#,
+                #"{"model":"chat","temperature":0.2,"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"messages":[{"role":"user","content":"capital of France?"}]}"#,
+                #"{"model":"chat","temperature":0.2,"response_format":{"type":"json_object"},"messages":[{"role":"user","content":"capital of France?"}]}"#,
+            ]
+            for variant in variants {
+                let response = try await Self.send(client, variant)
+                #expect(Self.cacheHeader(response) == "miss", "\(variant) must not share an entry")
+            }
+            #expect(Self.upstream(app) == 1 + variants.count)
+
+            let noCache = try await Self.send(client, base, headers: [.cacheControl: "no-cache"])
+            #expect(Self.cacheHeader(noCache) == "bypass")
+            let namespaced = try await Self.send(client, base, headers: [HTTPField.Name("x-switchyard-cache-namespace")!: "eval-run-7"])
+            #expect(Self.cacheHeader(namespaced) == "miss", "a namespace is a separate cache")
+
+            let usage = try await client.execute(uri: "/admin/usage?group_by=model", method: .get, headers: authorized)
+            let rows = usage.json?["data"]?.arrayValue ?? []
+            let chatCost = rows.first { $0["model"]?.stringValue == "chat" }?["cost_usd"]?.doubleValue ?? 0
+            #expect(chatCost > 0)
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.text.contains(#"switchyard_cache_requests_total{type="exact",result="hit"} 2"#))
+            #expect(metrics.text.contains("switchyard_cache_saved_usd_total"))
+        }
+    }
+
+    @Test func oneTenantNeverReceivesAnothersAnswer() async throws {
+        try await withCache { client, app in
+            func key(_ name: String) async throws -> String {
+                let created = try await client.execute(
+                    uri: "/admin/keys", method: .post, headers: authorized, body: ByteBuffer(string: #"{"name":"\#(name)"}"#))
+                return try #require(created.json?["key"]?.stringValue)
+            }
+            let (a, b) = (try await key("a"), try await key("b"))
+            let body = #"{"model":"chat","messages":[{"role":"user","content":"my secret plan"}]}"#
+            #expect(Self.cacheHeader(try await Self.send(client, body, key: a)) == "miss")
+            #expect(Self.cacheHeader(try await Self.send(client, body, key: a)) == "hit")
+            let other = try await Self.send(client, body, key: b)
+            #expect(Self.cacheHeader(other) == "miss", "key B never gets key A's cached answer")
+            #expect(Self.upstream(app) == 2)
+        }
+    }
+
+    @Test func streamsAreStoredWholeAndReplayedWithTheirEventsAndUsage() async throws {
+        try await withCache { client, app in
+            let body =
+                #"{"model":"chat","stream":true,"stream_options":{"include_usage":true},"mock":{"chunks":6},"messages":[{"role":"user","content":"count to six"}]}"#
+            let original = try await Self.send(client, body)
+            #expect(Self.cacheHeader(original) == "miss")
+            let replay = try await Self.send(client, body)
+            #expect(Self.cacheHeader(replay) == "hit")
+            #expect(replay.headers[.contentType] == "text/event-stream")
+            #expect(sseData(replay.text) == sseData(original.text), "the same events, usage chunk included")
+            #expect(sseData(replay.text).last == "[DONE]")
+            #expect(replay.text.contains(#""usage":{"#))
+            #expect(Self.upstream(app) == 1)
+            let plain = try await Self.send(client, #"{"model":"chat","messages":[{"role":"user","content":"count to six"}]}"#)
+            #expect(Self.cacheHeader(plain) == "miss", "a stream and a complete answer are separate entries")
+
+            // A stream that fails midway is never stored.
+            let broken = #"{"model":"chat","stream":true,"mock":{"error_after":2},"messages":[{"role":"user","content":"fail me"}]}"#
+            _ = try await Self.send(client, broken)
+            let again = try await Self.send(client, broken)
+            #expect(Self.cacheHeader(again) == "miss")
+        }
+    }
+
+    @Test func policiesAndInvalidation() async throws {
+        try await withCache("cache: {ttl: 1h, max_temperature: 0.5, models: [chat], count_hits_for_limits: false}") { client, app in
+            let hot = #"{"model":"chat","temperature":0.9,"messages":[{"role":"user","content":"poem"}]}"#
+            #expect(Self.cacheHeader(try await Self.send(client, hot)) == "bypass", "too hot to cache")
+            let otherModel = #"{"model":"other","messages":[{"role":"user","content":"poem"}]}"#
+            #expect(Self.cacheHeader(try await Self.send(client, otherModel)) == "bypass", "only listed models")
+            let cool = #"{"model":"chat","temperature":0,"messages":[{"role":"user","content":"poem"}]}"#
+            _ = try await Self.send(client, cool)
+            #expect(Self.cacheHeader(try await Self.send(client, cool)) == "hit")
+            let noStore = #"{"model":"chat","temperature":0,"messages":[{"role":"user","content":"private"}]}"#
+            _ = try await Self.send(client, noStore, headers: [.cacheControl: "no-store"])
+            #expect(Self.cacheHeader(try await Self.send(client, noStore)) == "miss", "no-store wrote nothing")
+
+            let cleared = try await client.execute(uri: "/admin/cache?model=chat", method: .delete, headers: authorized)
+            #expect(cleared.json?["deleted"]?.intValue ?? 0 >= 2)
+            #expect(Self.cacheHeader(try await Self.send(client, cool)) == "miss", "invalidated")
+        }
+    }
+
+    @Test func theMemoryCacheStaysWithinItsBytes() async throws {
+        let cache = MemoryCacheBackend(maxBytes: 4_000)
+        for index in 0..<20 {
+            let key = CacheKey(digest: "d\(index)", partition: "p", namespace: "", model: "m")
+            try await cache.set(
+                key, CachedResponse(stream: false, body: Array(repeating: 1, count: 500), usage: nil, savedCost: nil, model: nil, createdAt: 0),
+                ttl: .seconds(60))
+            if index == 10 { _ = try await cache.get(CacheKey(digest: "d5", partition: "p", namespace: "", model: "m")) }
+        }
+        #expect(cache.bytes <= 4_000)
+        #expect(try await cache.get(CacheKey(digest: "d19", partition: "p", namespace: "", model: "m")) != nil, "the newest stays")
+        #expect(try await cache.get(CacheKey(digest: "d0", partition: "p", namespace: "", model: "m")) == nil, "the oldest went first")
+    }
+}
