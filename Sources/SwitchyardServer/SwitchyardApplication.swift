@@ -126,11 +126,17 @@ public final class SwitchyardApplication: Sendable {
                 budgetFailures.increment()
                 limiterLogger.warning("budget backend unavailable", metadata: ["error": .string("\(error)")])
             })
+        let cacheBackend: any CacheBackend
+        if let redis, let settings = config.redis, config.cache.backend == .redis {
+            cacheBackend = RedisCacheBackend(client: redis, prefix: settings.keyPrefix)
+        } else {
+            cacheBackend = MemoryCacheBackend(maxBytes: config.cache.maxBytes)
+        }
         var observers: [any RequestObserver] = [metrics, providerHealth, access, AuditingObserver(sink: audit)]
         if let ledger = self.ledger { observers.append(ledger) }
         self.gateway = Gateway(
             runtime: runtime, observer: ObserverList(observers),
-            router: RouterState(settings: config.router, events: metrics), limiter: limiter, budgets: budgets)
+            router: RouterState(settings: config.router, events: metrics), limiter: limiter, budgets: budgets, cache: cacheBackend)
         // Load the BPE vocabularies the configured models use off the request path (about 40 ms).
         let encodings = Set(config.models.flatMap(\.deployments).compactMap { Tokenizers.encoding(forModel: $0.upstreamModel) })
         if !encodings.isEmpty {

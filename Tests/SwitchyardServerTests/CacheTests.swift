@@ -164,3 +164,40 @@ import Testing
         #expect(try await cache.get(CacheKey(digest: "d0", partition: "p", namespace: "", model: "m")) == nil, "the oldest went first")
     }
 }
+
+extension RedisBackedTests {
+    @Suite struct SharedCacheTests {
+        @Test func twoInstancesOnOneRedisShareTheCache() async throws {
+            try await withRedisServer { url in
+                let prefix = "cache-\(UInt32.random(in: 0...UInt32.max))"
+                let yaml = CacheTests.config(
+                    """
+                    redis: {url: "\(url)", key_prefix: "\(prefix)"}
+                    cache: {backend: redis, ttl: 1h}
+                    """)
+                let (first, _) = try makeGateway(yaml)
+                let (second, _) = try makeGateway(yaml)
+                try await first.makeApplication().test(.live) { one in
+                    try await second.makeApplication().test(.live) { two in
+                        let plain = #"{"model":"chat","messages":[{"role":"user","content":"shared question"}]}"#
+                        let stream = #"{"model":"chat","stream":true,"messages":[{"role":"user","content":"shared question"}]}"#
+                        let original = try await CacheTests.send(one, plain)
+                        #expect(CacheTests.cacheHeader(original) == "miss")
+                        let originalStream = try await CacheTests.send(one, stream)
+                        try await Task.sleep(for: .milliseconds(100))
+                        let fromOther = try await CacheTests.send(two, plain)
+                        #expect(CacheTests.cacheHeader(fromOther) == "hit", "the second instance answers from the shared cache")
+                        #expect(fromOther.body == original.body)
+                        let streamFromOther = try await CacheTests.send(two, stream)
+                        #expect(CacheTests.cacheHeader(streamFromOther) == "hit")
+                        #expect(sseData(streamFromOther.text) == sseData(originalStream.text))
+                        #expect(CacheTests.upstream(first) == 2 && CacheTests.upstream(second) == 0)
+                        let cleared = try await two.execute(uri: "/admin/cache?model=chat", method: .delete, headers: authorized)
+                        #expect(cleared.json?["deleted"]?.intValue == 2)
+                        #expect(CacheTests.cacheHeader(try await CacheTests.send(one, plain)) == "miss")
+                    }
+                }
+            }
+        }
+    }
+}

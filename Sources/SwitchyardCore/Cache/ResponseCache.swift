@@ -12,7 +12,11 @@ public struct CacheSettings: Sendable, Equatable {
         case global
     }
 
+    public enum Backend: String, Sendable { case memory, redis }
+
     public var enabled = false
+    /// Where entries live: this process (default) or Redis, shared by every instance.
+    public var backend = Backend.memory
     public var ttl: Duration = .seconds(3600)
     /// Memory bound of the in-process cache (least recently used entries go first).
     public var maxBytes = 64 * 1024 * 1024

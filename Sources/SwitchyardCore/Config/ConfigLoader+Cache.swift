@@ -25,10 +25,17 @@ extension Context {
             settings.countHitsForLimits = value
         }
         if let node = mapping.take("tools"), let value = bool(node, path: "cache.tools") { settings.cacheTools = value }
+        if let node = mapping.take("backend"), let text = string(node, path: "cache.backend") {
+            if let value = CacheSettings.Backend(rawValue: text) {
+                settings.backend = value
+            } else {
+                error("cache.backend must be memory or redis", at: node.location)
+            }
+        }
         mapping.finish(
             known: [
                 "enabled", "ttl", "max_size", "max_entry_size", "partition", "ignore_params", "max_temperature", "models", "count_hits_for_limits",
-                "tools",
+                "tools", "backend",
             ], context: &self)
         return settings
     }

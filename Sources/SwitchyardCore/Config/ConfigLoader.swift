@@ -140,6 +140,9 @@ struct Context {
         mapping.finish(
             known: ["server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access", "cache"],
             context: &self)
+        if config.cache.backend == .redis, config.redis == nil {
+            error("cache.backend is redis but no 'redis:' section is configured", at: root.location, hint: "add redis: {url: redis://...}")
+        }
         if config.limits.backend == .redis, config.redis == nil {
             error("limits.backend is redis but no 'redis:' section is configured", at: root.location, hint: "add redis: {url: redis://...}")
         }
