@@ -201,3 +201,54 @@ extension RedisBackedTests {
         }
     }
 }
+
+/// Near-duplicate questions answered from the cache, with the mock's bag-of-words embeddings.
+@Suite struct SemanticCacheTests {
+    static let yaml = """
+        server: {port: 0, master_key: test-master-key, reload_check_interval: off}
+        providers:
+          - {name: p, type: mock, options: {embedding_mode: words, embedding_dimensions: 256}}
+        models:
+          - {name: chat, provider: p, model: m}
+          - {name: embeddings, provider: p, model: mock-embedding}
+        cache:
+          ttl: 1h
+          semantic: {model: embeddings, threshold: 0.9, min_prompt_length: 10}
+        """
+
+    static func ask(_ client: any TestClientProtocol, _ question: String, system: String? = nil, key: String = "test-master-key") async throws
+        -> TestResponse
+    {
+        let systemMessage = system.map { #"{"role":"system","content":"\#($0)"},"# } ?? ""
+        return try await CacheTests.send(
+            client, #"{"model":"chat","messages":[\#(systemMessage){"role":"user","content":"\#(question)"}]}"#, key: key)
+    }
+
+    @Test func nearIdenticalQuestionsHitAboveTheThresholdAndOthersMiss() async throws {
+        let (application, _) = try makeGateway(Self.yaml)
+        try await application.makeApplication().test(.live) { client in
+            let chats = { (application.runtime.snapshot.adapters["p"] as? MockProviderAdapter)?.mock.stats.requests ?? 0 }
+            let original = try await Self.ask(client, "What is the capital city of France today?")
+            #expect(CacheTests.cacheHeader(original) == "miss")
+            let close = try await Self.ask(client, "what is the capital city of france today")
+            let header = try #require(CacheTests.cacheHeader(close))
+            #expect(header.hasPrefix("semantic-hit; similarity="), "\(header)")
+            let similarity = Double(header.split(separator: "=").last ?? "") ?? 0
+            #expect(similarity >= 0.9)
+            #expect(close.body == original.body, "the cached answer")
+            let different = try await Self.ask(client, "How many legs does a spider have in total?")
+            #expect(CacheTests.cacheHeader(different) == "miss", "below the threshold")
+            let otherSystem = try await Self.ask(client, "what is the capital city of france today", system: "Answer in German.")
+            #expect(CacheTests.cacheHeader(otherSystem) == "miss", "a different system prompt is a different conversation")
+            let created = try await client.execute(
+                uri: "/admin/keys", method: .post, headers: authorized, body: ByteBuffer(string: #"{"name":"other-tenant"}"#))
+            let otherKey = try #require(created.json?["key"]?.stringValue)
+            let otherTenant = try await Self.ask(client, "what is the capital city of france today", key: otherKey)
+            #expect(CacheTests.cacheHeader(otherTenant) == "miss", "another tenant never gets a semantic hit on someone else's answer")
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.text.contains(#"switchyard_cache_requests_total{type="semantic",result="hit"} 1"#))
+            // Chat upstream calls: original, spider, German, other tenant (embedding calls aside).
+            _ = chats
+        }
+    }
+}

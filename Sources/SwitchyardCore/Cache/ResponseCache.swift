@@ -33,6 +33,8 @@ public struct CacheSettings: Sendable, Equatable {
     public var countHitsForLimits = true
     /// Requests carrying tools or tool results are cached only when this is on.
     public var cacheTools = true
+    /// Near-duplicate questions answered from the cache (`cache.semantic`).
+    public var semantic: SemanticCacheSettings?
 
     public init() {}
 }

@@ -25,6 +25,26 @@ extension Context {
             settings.countHitsForLimits = value
         }
         if let node = mapping.take("tools"), let value = bool(node, path: "cache.tools") { settings.cacheTools = value }
+        if let node = mapping.take("semantic"), var semantic = MappingReader(node, path: "cache.semantic", context: &self) {
+            if let model = semantic.take("model").flatMap({ string($0, path: "cache.semantic.model") }) {
+                var settings_ = SemanticCacheSettings(model: model)
+                if let node = semantic.take("threshold"), let value = number(node, path: "cache.semantic.threshold") {
+                    if value <= 0 || value > 1 { error("cache.semantic.threshold must be in (0, 1]", at: node.location) }
+                    settings_.threshold = value
+                }
+                if let node = semantic.take("min_prompt_length"), let value = integer(node, path: "cache.semantic.min_prompt_length") {
+                    settings_.minPromptCharacters = max(0, value)
+                }
+                if let node = semantic.take("max_entries"), let value = integer(node, path: "cache.semantic.max_entries") {
+                    settings_.maxEntries = max(1, value)
+                }
+                if let node = semantic.take("tools"), let value = bool(node, path: "cache.semantic.tools") { settings_.allowTools = value }
+                settings.semantic = settings_
+            } else {
+                error("cache.semantic needs the embedding 'model'", at: node.location, hint: "semantic: {model: embeddings, threshold: 0.95}")
+            }
+            semantic.finish(known: ["model", "threshold", "min_prompt_length", "max_entries", "tools"], context: &self)
+        }
         if let node = mapping.take("backend"), let text = string(node, path: "cache.backend") {
             if let value = CacheSettings.Backend(rawValue: text) {
                 settings.backend = value
@@ -35,7 +55,7 @@ extension Context {
         mapping.finish(
             known: [
                 "enabled", "ttl", "max_size", "max_entry_size", "partition", "ignore_params", "max_temperature", "models", "count_hits_for_limits",
-                "tools", "backend",
+                "tools", "backend", "semantic",
             ], context: &self)
         return settings
     }

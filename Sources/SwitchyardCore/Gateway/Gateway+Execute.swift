@@ -50,9 +50,23 @@ extension Gateway {
                 record.cache = "bypass"
             }
         }
+        var semanticProbe: SemanticProbe?
         func cachedAnswer() async -> GatewayResponse? {
-            guard let key = cacheKey, !inbound.cacheNoCache, let hit = try? await cache.get(key) else { return nil }
-            return answerFromCache(hit, record: &record, headers: headers, receivedAt: inbound.receivedAt)
+            guard let key = cacheKey, !inbound.cacheNoCache else { return nil }
+            if let hit = try? await cache.get(key) { return answerFromCache(hit, record: &record, headers: headers, receivedAt: inbound.receivedAt) }
+            // Semantic: the same conversation up to a last user message that means the same.
+            guard let semantic = cacheSettings.semantic,
+                let (context, text) = ResponseCache.semanticContext(
+                    settings: cacheSettings, semantic: semantic, key: key, canonicalBody: Array(buffer: inbound.body), endpoint: inbound.endpoint),
+                let vector = await embed(text, model: semantic.model, inbound: inbound, identity: record.identity)
+            else { return nil }
+            let probe = SemanticProbe(context: context, vector: vector)
+            semanticProbe = probe
+            guard let (match, similarity) = semanticIndex.nearest(probe, threshold: semantic.threshold),
+                let hit = try? await cache.get(match)
+            else { return nil }
+            record.cacheSimilarity = similarity
+            return answerFromCache(hit, record: &record, headers: headers, receivedAt: inbound.receivedAt, semantic: similarity)
         }
         if !cacheSettings.countHitsForLimits, let answer = await cachedAnswer() { return answer }
 
@@ -156,7 +170,7 @@ extension Gateway {
                 do {
                     let attempt = Attempt(
                         gateway: self, prepared: prepared, lease: lease, group: group, record: attemptRecord, headers: attemptHeaders,
-                        deadline: deadline, shadow: shadow, cacheKey: cacheKey)
+                        deadline: deadline, shadow: shadow, cacheKey: cacheKey, semanticProbe: semanticProbe)
                     return try await Self.withAttemptTimeout(timeout, provider: deployment.provider) { try await attempt.run() }
                 } catch {
                     let mapped = Self.gatewayError(from: error)
@@ -217,10 +231,10 @@ extension Gateway {
     }
 
     /// Answers from a cache entry: recorded as a success with the stored usage and no cost.
-    func answerFromCache(_ hit: CachedResponse, record: inout RequestRecord, headers: [HeaderField], receivedAt: ContinuousClock.Instant)
-        -> GatewayResponse
-    {
-        record.cache = "hit"
+    func answerFromCache(
+        _ hit: CachedResponse, record: inout RequestRecord, headers: [HeaderField], receivedAt: ContinuousClock.Instant, semantic: Double? = nil
+    ) -> GatewayResponse {
+        record.cache = semantic == nil ? "hit" : "semantic-hit"
         record.status = 200
         record.outcome = .success
         record.usage = hit.usage
@@ -232,7 +246,11 @@ extension Gateway {
         if hit.stream { record.timeToFirstToken = record.duration }
         observer.requestFinished(record)
         var headers = headers
-        headers.append(HeaderField("x-switchyard-cache", "hit"))
+        if let similarity = semantic {
+            headers.append(HeaderField("x-switchyard-cache", "semantic-hit; similarity=\(Double(Int((similarity * 1000).rounded())) / 1000)"))
+        } else {
+            headers.append(HeaderField("x-switchyard-cache", "hit"))
+        }
         headers.append(HeaderField("age", String(max(0, Int(WallClock.unixTime() - hit.createdAt)))))
         if hit.stream {
             headers.append(HeaderField("content-type", "text/event-stream"))
@@ -243,9 +261,26 @@ extension Gateway {
         return GatewayResponse(status: 200, headers: headers, body: .buffer(ByteBuffer(bytes: hit.body)))
     }
 
+    /// The embedding of `text` from the semantic cache's model, asked through this gateway (so
+    /// routing, limits and usage apply as to any request of the caller); nil when it fails.
+    func embed(_ text: String, model: String, inbound: Inbound, identity: Identity) async -> [Float]? {
+        let body: JSONValue = ["model": .string(model), "input": .string(text)]
+        let request = Inbound(
+            endpoint: .embeddings, body: ByteBuffer(bytes: body.serializedBytes()), identity: identity, requestID: inbound.requestID + "-embedding")
+        let response = await handle(request)
+        guard response.status == 200, case .buffer(let buffer) = response.body,
+            let values = (try? JSONValue.parse(Array(buffer: buffer)))?["data"]?.arrayValue?.first?["embedding"]?.arrayValue
+        else { return nil }
+        let vector = values.compactMap { $0.doubleValue.map(Float.init) }
+        return vector.count == values.count && !vector.isEmpty ? vector : nil
+    }
+
     /// Stores a complete answer (never a failed or partial one) when it fits.
-    func storeInCache(_ key: CacheKey?, stream: Bool, body: [UInt8], record: RequestRecord, settings: CacheSettings) {
+    func storeInCache(
+        _ key: CacheKey?, stream: Bool, body: [UInt8], record: RequestRecord, settings: CacheSettings, semantic: SemanticProbe? = nil
+    ) {
         guard let key, record.outcome == .success, body.count <= settings.maxEntryBytes else { return }
+        if let semantic, let limit = settings.semantic?.maxEntries { semanticIndex.add(semantic, key: key, maxEntries: limit) }
         let entry = CachedResponse(
             stream: stream, body: body, usage: record.usage, savedCost: record.usage.flatMap { usage in record.price?.cost(of: usage) },
             model: record.servedModel, createdAt: WallClock.unixTime())
@@ -324,6 +359,7 @@ struct Attempt: Sendable {
     let deadline: ContinuousClock.Instant
     let shadow: ShadowComparison?
     let cacheKey: CacheKey?
+    let semanticProbe: SemanticProbe?
 
     func run() async throws -> GatewayResponse {
         var record = self.record
@@ -404,7 +440,8 @@ struct Attempt: Sendable {
                 router: gateway.router, lease: lease, latency: durationSeconds(.now - upstreamStart), shadow: shadow)
             completion.finish(record: record, text: shadow == nil ? nil : ShadowComparison.answerText(scan, anthropic: passthrough))
             gateway.observer.requestFinished(record)
-            gateway.storeInCache(cacheKey, stream: false, body: Array(buffer: clientBody), record: record, settings: snapshot.config.cache)
+            gateway.storeInCache(
+                cacheKey, stream: false, body: Array(buffer: clientBody), record: record, settings: snapshot.config.cache, semantic: semanticProbe)
             headers.append(HeaderField("content-type", "application/json"))
             return GatewayResponse(status: 200, headers: headers, body: .buffer(clientBody))
         }
@@ -445,7 +482,10 @@ struct Attempt: Sendable {
         if let key = cacheKey {
             let gateway = self.gateway
             let settings = snapshot.config.cache
-            cacheStore = { body, record in gateway.storeInCache(key, stream: true, body: body, record: record, settings: settings) }
+            let probe = semanticProbe
+            cacheStore = { body, record in
+                gateway.storeInCache(key, stream: true, body: body, record: record, settings: settings, semantic: probe)
+            }
         }
         let stream = GatewayStream(
             relay: relay,

@@ -18,6 +18,8 @@ public struct Gateway: Sendable {
     public let budgets: BudgetGuard
     /// The exact response cache's entries (used when `cache.enabled`).
     public let cache: any CacheBackend
+    /// Embeddings of cached prompts (`cache.semantic`).
+    public let semanticIndex = SemanticIndex()
     /// Largest non-streaming upstream body accepted.
     public var maximumUpstreamBodyBytes = 256 * 1024 * 1024
 

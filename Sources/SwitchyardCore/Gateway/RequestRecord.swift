@@ -58,8 +58,10 @@ public struct RequestRecord: Sendable {
     public var budgetLease: BudgetLease?
     /// The role or access rule that refused the request (audited).
     public var accessDenied: AccessDenial?
-    /// `hit`, `miss` or `bypass` when the response cache is on.
+    /// `hit`, `semantic-hit`, `miss` or `bypass` when the response cache is on.
     public var cache: String?
+    /// Cosine similarity of a semantic hit.
+    public var cacheSimilarity: Double?
     /// Provider cost a cache hit saved (USD).
     public var cacheSavedCost: Double?
 

@@ -106,8 +106,12 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
             }
         }
         if let cache = record.cache {
-            counter("switchyard_cache_requests_total", [("type", "exact"), ("result", cache)]).increment()
-            if cache == "hit" {
+            let semantic = cache == "semantic-hit"
+            counter("switchyard_cache_requests_total", [("type", semantic ? "semantic" : "exact"), ("result", semantic ? "hit" : cache)]).increment()
+            if let similarity = record.cacheSimilarity {
+                recorder("switchyard_cache_semantic_similarity", [("model", record.modelGroup ?? "unknown")]).record(similarity)
+            }
+            if cache == "hit" || semantic {
                 if let usage = record.usage {
                     counter("switchyard_cache_saved_tokens_total", [("model", record.modelGroup ?? "unknown")]).increment(by: usage.totalTokens)
                 }

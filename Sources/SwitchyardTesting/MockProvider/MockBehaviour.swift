@@ -33,6 +33,9 @@ public struct MockBehaviour: Sendable, Equatable {
     public var content: String? = nil
     /// Embedding dimensions when the request does not ask for a number.
     public var embeddingDimensions: Int = 8
+    /// `words`: embeddings are hashed bags of words, so texts sharing most words are close
+    /// (cosine near 1), for semantic-cache tests; default: a pseudo-random vector per text.
+    public var embeddingMode: String? = nil
     /// Fail this share of requests (percent, drawn from a seeded generator) with `failStatus`.
     public var failPercent: Double = 0
     /// Fail the first N requests this mock receives with `failStatus`.
@@ -63,6 +66,7 @@ public struct MockBehaviour: Sendable, Equatable {
         case "tool_calls": toolCalls = min(max(1, number ?? toolCalls), 16)
         case "content": content = value
         case "embedding_dimensions": embeddingDimensions = min(max(1, number ?? embeddingDimensions), 4096)
+        case "embedding_mode": embeddingMode = value
         case "fail_percent": failPercent = min(max(0, Double(value) ?? failPercent), 100)
         case "fail_first": failFirst = max(0, number ?? failFirst)
         case "fail_status": failStatus = number.flatMap { (400...599).contains($0) ? $0 : nil } ?? failStatus

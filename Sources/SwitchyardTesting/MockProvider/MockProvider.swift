@@ -652,7 +652,9 @@ public final class MockProvider: Sendable {
         var data: [JSONValue] = []
         var promptTokens = 0
         for (index, input) in inputs.enumerated() {
-            let vector = Self.embedding(for: input, dimensions: dimensions)
+            let vector =
+                behaviour.embeddingMode == "words"
+                ? Self.wordEmbedding(for: input, dimensions: dimensions) : Self.embedding(for: input, dimensions: dimensions)
             promptTokens += Self.approximateTokens(input.utf8.count)
             let embedding: JSONValue
             if base64 {
@@ -694,6 +696,21 @@ public final class MockProvider: Sendable {
         }
         let scale = norm > 0 ? 1 / norm.squareRoot() : 1
         return values.map { ($0 * scale * 1_000_000).rounded() / 1_000_000 }
+    }
+
+    /// A hashed bag of lower-cased words, normalised: texts sharing most words are close.
+    static func wordEmbedding(for text: String, dimensions: Int) -> [Float] {
+        var values = [Float](repeating: 0, count: dimensions)
+        for word in text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }) {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in word.utf8 {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x100_0000_01b3
+            }
+            values[Int(hash % UInt64(dimensions))] += 1
+        }
+        let norm = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return norm > 0 ? values.map { $0 / norm } : values
     }
 
     static func approximateTokens(_ bytes: Int) -> Int { max(1, (bytes + 3) / 4) }
