@@ -95,6 +95,7 @@ struct Serve: AsyncParsableCommand {
         adapters.register(ProviderPresets.anthropic, AnthropicAdapterFactory(transport: transport))
         adapters.register(ProviderPresets.azure, AzureOpenAIAdapterFactory(transport: transport))
         adapters.register(ProviderPresets.gemini, GeminiAdapterFactory(transport: transport))
+        adapters.register(ProviderPresets.vertex, VertexAdapterFactory(transport: transport))
         adapters.register(ProviderPresets.bedrock, BedrockAdapterFactory(transport: transport))
         adapters.register(ProviderPresets.cohere, CohereAdapterFactory(transport: transport))
         adapters.register(ProviderPresets.mock, MockProviderAdapterFactory())

@@ -21,6 +21,7 @@ func adapterRegistry() -> AdapterRegistry {
     registry.register(ProviderPresets.anthropic, AnthropicAdapterFactory(transport: sharedTransport))
     registry.register(ProviderPresets.azure, AzureOpenAIAdapterFactory(transport: sharedTransport))
     registry.register(ProviderPresets.gemini, GeminiAdapterFactory(transport: sharedTransport))
+    registry.register(ProviderPresets.vertex, VertexAdapterFactory(transport: sharedTransport))
     registry.register(ProviderPresets.bedrock, BedrockAdapterFactory(transport: sharedTransport))
     registry.register(ProviderPresets.cohere, CohereAdapterFactory(transport: sharedTransport))
     registry.register(ProviderPresets.mock, MockProviderAdapterFactory())

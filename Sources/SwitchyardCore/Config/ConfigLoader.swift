@@ -1,3 +1,5 @@
+import Foundation
+
 /// Turns a ``ConfigNode`` tree into a validated ``GatewayConfig``, collecting every problem.
 ///
 /// It never stops at the first error: the operator gets the whole list, each with its
@@ -301,6 +303,10 @@ struct Context {
         let awsAccessKeyID = mapping.take("aws_access_key_id").flatMap { secret($0, path: "\(path).aws_access_key_id") }
         let awsSecretAccessKey = mapping.take("aws_secret_access_key").flatMap { secret($0, path: "\(path).aws_secret_access_key") }
         let awsSessionToken = mapping.take("aws_session_token").flatMap { secret($0, path: "\(path).aws_session_token") }
+        let credentialsFileNode = mapping.take("credentials_file")
+        let credentialsFile = credentialsFileNode.flatMap { string($0, path: "\(path).credentials_file") }
+        let tokenURLNode = mapping.take("token_url")
+        let tokenURL = tokenURLNode.flatMap { string($0, path: "\(path).token_url") }
         var headers: [(name: String, value: Secret)] = []
         if let headersNode = mapping.take("headers") {
             if var headerMap = MappingReader(headersNode, path: "\(path).headers", context: &self) {
@@ -338,7 +344,7 @@ struct Context {
         mapping.finish(
             known: [
                 "name", "type", "base_url", "api_key", "auth_header", "auth_scheme", "headers", "timeouts", "max_connections", "options",
-                "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+                "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "credentials_file", "token_url",
             ],
             context: &self
         )
@@ -375,6 +381,43 @@ struct Context {
                     hint:
                         "set aws_access_key_id and aws_secret_access_key (env:AWS_ACCESS_KEY_ID, env:AWS_SECRET_ACCESS_KEY), or api_key for a Bedrock API key"
                 )
+            }
+        } else if type == ProviderPresets.vertex {
+            provider.adapter = ProviderPresets.vertex
+            let project = provider.options["project"] ?? ""
+            let location = provider.options["location"] ?? ""
+            if project.isEmpty {
+                error(
+                    "provider '\(name)' of type vertex needs a project", at: node.location, hint: "set options.project to the Google Cloud project ID"
+                )
+            }
+            if location.isEmpty {
+                error(
+                    "provider '\(name)' of type vertex needs a location", at: node.location,
+                    hint: "set options.location (e.g. us-central1, europe-west4 or global)")
+            }
+            let host = location == "global" || location.isEmpty ? "aiplatform.googleapis.com" : "\(location)-aiplatform.googleapis.com"
+            let url = baseURL ?? "https://\(host)"
+            if !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                error(
+                    "provider '\(name)': base_url '\(url)' is not an http(s) URL", at: baseURLNode?.location ?? node.location,
+                    hint: "for example https://us-central1-aiplatform.googleapis.com")
+            }
+            provider.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            let token = tokenURL ?? ProviderPresets.vertexTokenURL
+            if !(token.hasPrefix("http://") || token.hasPrefix("https://")) {
+                error(
+                    "provider '\(name)': token_url '\(token)' is not an http(s) URL", at: tokenURLNode?.location ?? node.location,
+                    hint: "the default is \(ProviderPresets.vertexTokenURL)")
+            }
+            provider.options["token_url"] = token
+            if let credentialsFile {
+                provider.serviceAccount = serviceAccountKey(
+                    file: credentialsFile, provider: name, at: credentialsFileNode?.location ?? node.location)
+            } else if apiKey == nil {
+                error(
+                    "provider '\(name)' of type vertex needs credentials", at: node.location,
+                    hint: "set credentials_file to a service-account JSON key, or api_key to an access token (e.g. env:VERTEX_ACCESS_TOKEN)")
             }
         } else if type == ProviderPresets.azure {
             provider.adapter = ProviderPresets.azure
@@ -441,6 +484,27 @@ struct Context {
             )
         }
         return provider
+    }
+
+    /// Reads and checks a service-account JSON key; errors name the file, never its contents.
+    mutating func serviceAccountKey(file: String, provider: String, at location: ConfigLocation?) -> ServiceAccountKey? {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            error(
+                "provider '\(provider)': cannot read credentials_file '\(file)'", at: location,
+                hint: "give the path of a service-account JSON key readable by the gateway")
+            return nil
+        }
+        guard let json = try? JSONValue.parse(Array(data)), json["type"]?.stringValue == "service_account",
+            let email = json["client_email"]?.stringValue, !email.isEmpty,
+            let key = json["private_key"]?.stringValue, key.contains("-----BEGIN PRIVATE KEY-----")
+        else {
+            error(
+                "provider '\(provider)': credentials_file '\(file)' is not a service-account JSON key", at: location,
+                hint: "it needs type: service_account, client_email and a PEM private_key (create one with gcloud iam service-accounts keys create)")
+            return nil
+        }
+        return ServiceAccountKey(
+            clientEmail: email, privateKeyID: json["private_key_id"]?.stringValue ?? "", privateKey: Secret(key, source: "file:\(file)"))
     }
 
     // MARK: Models

@@ -130,6 +130,8 @@ public struct ProviderConfig: Sendable {
     public var awsAccessKeyID: Secret?
     public var awsSecretAccessKey: Secret?
     public var awsSessionToken: Secret?
+    /// A Google service-account key (Vertex AI), read from `credentials_file` at load.
+    public var serviceAccount: ServiceAccountKey?
     public var location: ConfigLocation?
 
     public init(name: String, type: String, adapter: String, baseURL: String) {
@@ -137,6 +139,20 @@ public struct ProviderConfig: Sendable {
         self.type = type
         self.adapter = adapter
         self.baseURL = baseURL
+    }
+}
+
+/// The fields of a Google service-account JSON key that the gateway uses to mint access tokens.
+public struct ServiceAccountKey: Sendable {
+    public var clientEmail: String
+    public var privateKeyID: String
+    /// The PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`).
+    public var privateKey: Secret
+
+    public init(clientEmail: String, privateKeyID: String, privateKey: Secret) {
+        self.clientEmail = clientEmail
+        self.privateKeyID = privateKeyID
+        self.privateKey = privateKey
     }
 }
 
@@ -204,6 +220,10 @@ public enum ProviderPresets {
     public static let geminiBaseURL = "https://generativelanguage.googleapis.com"
     /// AWS Bedrock Converse (SigV4 or a Bedrock API key).
     public static let bedrock = "bedrock"
+    /// Google Vertex AI: Gemini models (`generateContent`) under a project and location, with an
+    /// OAuth2 access token minted from a service-account key (or given as `api_key`).
+    public static let vertex = "vertex"
+    public static let vertexTokenURL = "https://oauth2.googleapis.com/token"
     /// Cohere Chat v2 and Embed v2 (bearer key).
     public static let cohere = "cohere"
     public static let cohereBaseURL = "https://api.cohere.com"
@@ -238,5 +258,7 @@ public enum ProviderPresets {
         ("FIREWORKS_API_KEY", "fireworks"),
     ]
 
-    public static var knownTypes: [String] { (Array(openAICompatiblePresets.keys) + [mock, anthropic, azure, gemini, bedrock, cohere]).sorted() }
+    public static var knownTypes: [String] {
+        (Array(openAICompatiblePresets.keys) + [mock, anthropic, azure, gemini, vertex, bedrock, cohere]).sorted()
+    }
 }

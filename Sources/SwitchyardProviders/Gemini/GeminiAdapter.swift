@@ -3,32 +3,54 @@ import NIOCore
 import NIOHTTP1
 import SwitchyardCore
 
-/// Talks to Google Gemini (`generateContent`, `streamGenerateContent?alt=sse`).
+/// Talks to Google Gemini (`generateContent`, `streamGenerateContent?alt=sse`), either through
+/// the Gemini API or through Vertex AI, which takes the same bodies under a project and location.
 ///
-/// The key travels in the `x-goog-api-key` header, never in the URL, so it cannot end up in
-/// access logs or error messages that echo URLs. Answers come back in canonical form.
+/// With the Gemini API the key travels in the `x-goog-api-key` header, never in the URL, so it
+/// cannot end up in access logs or error messages that echo URLs. With Vertex AI an OAuth2
+/// access token travels as a bearer token; a 401 renews it once. Answers come back in canonical form.
 public struct GeminiAdapter: ProviderAdapter {
     public let providerName: String
     let baseURL: String
     let client: HTTPClient
     let staticHeaders: HTTPHeaders
+    /// The URL up to and including `/models/` (the model and method follow).
+    let modelsURL: String
+    /// Vertex AI: where bearer tokens come from; nil for the Gemini API.
+    let tokens: VertexTokenSource?
 
     public init(provider: ProviderConfig, transport: HTTPTransport) {
         self.providerName = provider.name
         self.baseURL = provider.baseURL
         self.client = transport.client(for: provider)
         self.staticHeaders = HTTPHeaders(provider: provider)
+        let version = baseURL.hasSuffix("/v1beta") || baseURL.hasSuffix("/v1") ? "" : "/v1beta"
+        self.modelsURL = baseURL + version + "/models/"
+        self.tokens = nil
+    }
+
+    /// A Vertex AI adapter: `{base}/v1/projects/{project}/locations/{location}/publishers/google/models/`.
+    init(vertex provider: ProviderConfig, transport: HTTPTransport) throws {
+        self.providerName = provider.name
+        self.baseURL = provider.baseURL
+        self.client = transport.client(for: provider)
+        var credentialless = provider
+        credentialless.apiKey = nil
+        self.staticHeaders = HTTPHeaders(provider: credentialless)
+        let project = (provider.options["project"] ?? "").percentEncoded()
+        let location = (provider.options["location"] ?? "").percentEncoded()
+        self.modelsURL = baseURL + "/v1/projects/\(project)/locations/\(location)/publishers/google/models/"
+        self.tokens = try VertexTokenSource(provider: provider, client: client)
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
-        if request.endpoint == .embeddings { return try await embed(request) }
+        if request.endpoint == .embeddings, tokens == nil { return try await embed(request) }
         guard request.endpoint == .chatCompletions else {
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
         }
         let body = try GeminiOutbound.request(fromOpenAI: Array(buffer: request.body))
         let method = request.stream ? ":streamGenerateContent?alt=sse" : ":generateContent"
-        let version = baseURL.hasSuffix("/v1beta") || baseURL.hasSuffix("/v1") ? "" : "/v1beta"
-        var outbound = HTTPClientRequest(url: baseURL + version + "/models/" + request.model.percentEncoded() + method)
+        var outbound = HTTPClientRequest(url: modelsURL + request.model.percentEncoded() + method)
         outbound.method = .POST
         outbound.headers = staticHeaders
         outbound.headers.add(name: "x-request-id", value: request.requestID)
@@ -36,11 +58,29 @@ public struct GeminiAdapter: ProviderAdapter {
             outbound.headers.replaceOrAdd(name: header.name, value: header.value)
         }
         outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
-        return try await HTTPTransport.execute(
-            outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream,
-            translate: { bytes in try GeminiOutbound.completion(fromGemini: bytes) },
-            decoder: { GeminiStreamDecoder() }
-        )
+        return try await authorizedExecute(outbound, request: request) { outbound in
+            try await HTTPTransport.execute(
+                outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream,
+                translate: { bytes in try GeminiOutbound.completion(fromGemini: bytes) },
+                decoder: { GeminiStreamDecoder() }
+            )
+        }
+    }
+
+    /// Sends with a bearer token when talking to Vertex AI; a 401 renews the token and retries once.
+    func authorizedExecute(
+        _ outbound: HTTPClientRequest, request: UpstreamRequest, _ execute: (HTTPClientRequest) async throws -> UpstreamResponse
+    ) async throws -> UpstreamResponse {
+        guard let tokens else { return try await execute(outbound) }
+        var outbound = outbound
+        let token = try await tokens.token()
+        outbound.headers.replaceOrAdd(name: "authorization", value: "Bearer \(token)")
+        let response = try await execute(outbound)
+        guard response.status == 401, tokens.canRefresh, ContinuousClock.now < request.deadline else { return response }
+        _ = try? await response.body.collect(upTo: 64 * 1024)
+        let renewed = try await tokens.token(replacing: token)
+        outbound.headers.replaceOrAdd(name: "authorization", value: "Bearer \(renewed)")
+        return try await execute(outbound)
     }
 }
 
@@ -48,8 +88,7 @@ extension GeminiAdapter {
     /// OpenAI embeddings through `batchEmbedContents`.
     func embed(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         let (body, base64) = try GeminiOutbound.embeddingRequest(fromOpenAI: Array(buffer: request.body), model: request.model)
-        let version = baseURL.hasSuffix("/v1beta") || baseURL.hasSuffix("/v1") ? "" : "/v1beta"
-        var outbound = HTTPClientRequest(url: baseURL + version + "/models/" + request.model.percentEncoded() + ":batchEmbedContents")
+        var outbound = HTTPClientRequest(url: modelsURL + request.model.percentEncoded() + ":batchEmbedContents")
         outbound.method = .POST
         outbound.headers = staticHeaders
         outbound.headers.add(name: "x-request-id", value: request.requestID)
@@ -73,5 +112,20 @@ public struct GeminiAdapterFactory: ProviderAdapterFactory {
 
     public func makeAdapter(for provider: ProviderConfig) throws -> any ProviderAdapter {
         GeminiAdapter(provider: provider, transport: transport)
+    }
+}
+
+/// Creates Vertex AI adapters (``GeminiAdapter`` with Vertex URLs and OAuth2 tokens).
+///
+/// Each adapter owns its token cache, so a configuration reload starts with a fresh token.
+public struct VertexAdapterFactory: ProviderAdapterFactory {
+    let transport: HTTPTransport
+
+    public init(transport: HTTPTransport) {
+        self.transport = transport
+    }
+
+    public func makeAdapter(for provider: ProviderConfig) throws -> any ProviderAdapter {
+        try GeminiAdapter(vertex: provider, transport: transport)
     }
 }
