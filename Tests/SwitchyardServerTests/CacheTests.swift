@@ -150,6 +150,23 @@ import Testing
         }
     }
 
+    @Test func readOnlyAndWriteOnlyModes() async throws {
+        let body = #"{"model":"chat","messages":[{"role":"user","content":"modes"}]}"#
+        try await withCache("cache: {mode: write_only}") { client, app in
+            _ = try await Self.send(client, body)
+            #expect(Self.cacheHeader(try await Self.send(client, body)) == "miss", "write-only never answers from the cache")
+            #expect(Self.upstream(app) == 2)
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(!metrics.text.contains("switchyard_cache_lookup_duration_seconds_count"), "no lookups were made")
+        }
+        try await withCache("cache: {mode: read_only}") { client, app in
+            _ = try await Self.send(client, body)
+            #expect(Self.cacheHeader(try await Self.send(client, body)) == "miss", "read-only never stores")
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.text.contains(#"switchyard_cache_lookup_duration_seconds_count{semantic="false"} 2"#))
+        }
+    }
+
     @Test func theMemoryCacheStaysWithinItsBytes() async throws {
         let cache = MemoryCacheBackend(maxBytes: 4_000)
         for index in 0..<20 {

@@ -13,10 +13,18 @@ public struct CacheSettings: Sendable, Equatable {
     }
 
     public enum Backend: String, Sendable { case memory, redis }
+    public enum Mode: String, Sendable, CaseIterable {
+        case readWrite = "read_write"
+        /// Answer from the cache, never add to it (e.g. a frozen evaluation set).
+        case readOnly = "read_only"
+        /// Fill the cache without answering from it (warming, or measuring the hit rate first).
+        case writeOnly = "write_only"
+    }
 
     public var enabled = false
     /// Where entries live: this process (default) or Redis, shared by every instance.
     public var backend = Backend.memory
+    public var mode = Mode.readWrite
     public var ttl: Duration = .seconds(3600)
     /// Memory bound of the in-process cache (least recently used entries go first).
     public var maxBytes = 64 * 1024 * 1024

@@ -45,6 +45,13 @@ extension Context {
             }
             semantic.finish(known: ["model", "threshold", "min_prompt_length", "max_entries", "tools"], context: &self)
         }
+        if let node = mapping.take("mode"), let text = string(node, path: "cache.mode") {
+            if let value = CacheSettings.Mode(rawValue: text) {
+                settings.mode = value
+            } else {
+                error("cache.mode must be read_write, read_only or write_only", at: node.location)
+            }
+        }
         if let node = mapping.take("backend"), let text = string(node, path: "cache.backend") {
             if let value = CacheSettings.Backend(rawValue: text) {
                 settings.backend = value
@@ -55,7 +62,7 @@ extension Context {
         mapping.finish(
             known: [
                 "enabled", "ttl", "max_size", "max_entry_size", "partition", "ignore_params", "max_temperature", "models", "count_hits_for_limits",
-                "tools", "backend", "semantic",
+                "tools", "backend", "semantic", "mode",
             ], context: &self)
         return settings
     }

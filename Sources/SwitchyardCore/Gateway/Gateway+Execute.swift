@@ -52,7 +52,9 @@ extension Gateway {
         }
         var semanticProbe: SemanticProbe?
         func cachedAnswer() async -> GatewayResponse? {
-            guard let key = cacheKey, !inbound.cacheNoCache else { return nil }
+            guard let key = cacheKey, !inbound.cacheNoCache, cacheSettings.mode != .writeOnly else { return nil }
+            let started = ContinuousClock.now
+            defer { record.cacheLookup = .now - started }
             if let hit = try? await cache.get(key) { return answerFromCache(hit, record: &record, headers: headers, receivedAt: inbound.receivedAt) }
             // Semantic: the same conversation up to a last user message that means the same.
             guard let semantic = cacheSettings.semantic,
@@ -279,7 +281,7 @@ extension Gateway {
     func storeInCache(
         _ key: CacheKey?, stream: Bool, body: [UInt8], record: RequestRecord, settings: CacheSettings, semantic: SemanticProbe? = nil
     ) {
-        guard let key, record.outcome == .success, body.count <= settings.maxEntryBytes else { return }
+        guard let key, record.outcome == .success, body.count <= settings.maxEntryBytes, settings.mode != .readOnly else { return }
         if let semantic, let limit = settings.semantic?.maxEntries { semanticIndex.add(semantic, key: key, maxEntries: limit) }
         let entry = CachedResponse(
             stream: stream, body: body, usage: record.usage, savedCost: record.usage.flatMap { usage in record.price?.cost(of: usage) },

@@ -62,6 +62,8 @@ public struct RequestRecord: Sendable {
     public var cache: String?
     /// Cosine similarity of a semantic hit.
     public var cacheSimilarity: Double?
+    /// Time the cache lookup took (the embedding call of a semantic lookup included).
+    public var cacheLookup: Duration?
     /// Provider cost a cache hit saved (USD).
     public var cacheSavedCost: Double?
 

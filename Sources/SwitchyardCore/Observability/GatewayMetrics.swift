@@ -108,6 +108,10 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
         if let cache = record.cache {
             let semantic = cache == "semantic-hit"
             counter("switchyard_cache_requests_total", [("type", semantic ? "semantic" : "exact"), ("result", semantic ? "hit" : cache)]).increment()
+            if let lookup = record.cacheLookup {
+                timer("switchyard_cache_lookup_duration_seconds", [("semantic", record.cacheSimilarity == nil ? "false" : "true")])
+                    .recordNanoseconds(lookup.nanoseconds)
+            }
             if let similarity = record.cacheSimilarity {
                 recorder("switchyard_cache_semantic_similarity", [("model", record.modelGroup ?? "unknown")]).record(similarity)
             }

@@ -169,20 +169,27 @@ public final class RedisClient: Sendable {
     public func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
         let channel = try await connectedChannel()
-        var futures: [EventLoopFuture<RESPValue>] = []
-        futures.reserveCapacity(commands.count)
+        var promises: [EventLoopPromise<RESPValue>] = []
+        promises.reserveCapacity(commands.count)
         for command in commands {
             var buffer = channel.allocator.buffer(capacity: 64)
             RESPEncoder.encode(command, into: &buffer)
             let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-            futures.append(promise.futureResult)
-            channel.write((buffer, promise), promise: nil)
+            promises.append(promise)
+            // A write refused by a channel that closed meanwhile never reaches the handler, so
+            // its reply would never come: fail it here (completing a promise twice is ignored).
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenFailure { _ in promise.fail(RedisError.connectionClosed) }
+            channel.write((buffer, promise), promise: written)
         }
         channel.flush()
+        let waiting = promises
         let timeout = channel.eventLoop.scheduleTask(in: commandTimeout) {
-            // A server that stops answering: drop the connection, which fails every waiter.
+            // A server that stops answering: fail every waiter and drop the connection.
+            for promise in waiting { promise.fail(RedisError.connectionClosed) }
             channel.close(promise: nil)
         }
+        let futures = promises.map(\.futureResult)
         defer { timeout.cancel() }
         var replies: [RESPValue] = []
         replies.reserveCapacity(futures.count)
@@ -275,7 +282,9 @@ public final class RedisClient: Sendable {
                 var buffer = channel.allocator.buffer(capacity: 64)
                 RESPEncoder.encode(command, into: &buffer)
                 let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-                channel.write((buffer, promise), promise: nil)
+                let written = channel.eventLoop.makePromise(of: Void.self)
+                written.futureResult.whenFailure { _ in promise.fail(RedisError.connectionClosed) }
+                channel.write((buffer, promise), promise: written)
                 return promise.futureResult
             }
             channel.flush()
