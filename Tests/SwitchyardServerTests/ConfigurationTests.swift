@@ -83,6 +83,9 @@ import Testing
                 for try await chunk in response.body { text += String(buffer: chunk) }
                 return text
             }
+            // The stream must have reached the provider before the file changes.
+            let mock = (application.runtime.snapshot.adapters["mock"] as? MockProviderAdapter)?.mock
+            #expect(await eventually(timeout: .seconds(10)) { (mock?.stats.requests ?? 0) >= 2 })
             try await Task.sleep(for: .milliseconds(100))
 
             _ = try writeConfig(Self.config(models: ["beta"]), path: path)

@@ -12,12 +12,12 @@ import _CryptoExtras
 
 // MARK: Helpers: keys, signing, key documents
 
-/// Keys generated once: RSA generation is slow in debug builds.
+/// Keys made once (the RSA ones are fixed PEMs: generating them in a debug build is slow).
 enum TestKeys {
-    static let rsa = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
-    static let rsa2 = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
-    static let attacker = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
-    static let weakRSA = try! _RSA.Signing.PrivateKey(unsafeKeySize: .init(bitCount: 1024))
+    static let rsa = try! _RSA.Signing.PrivateKey(pemRepresentation: FixedTestKeys.rsa)
+    static let rsa2 = try! _RSA.Signing.PrivateKey(pemRepresentation: FixedTestKeys.rsa2)
+    static let attacker = try! _RSA.Signing.PrivateKey(pemRepresentation: FixedTestKeys.attacker)
+    static let weakRSA = try! _RSA.Signing.PrivateKey(unsafePEMRepresentation: FixedTestKeys.weak)
     static let p256 = P256.Signing.PrivateKey()
     static let p384 = P384.Signing.PrivateKey()
     static let p521 = P521.Signing.PrivateKey()

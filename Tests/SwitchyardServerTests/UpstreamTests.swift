@@ -161,7 +161,7 @@ import Testing
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
             request.headers.add(name: "authorization", value: "Bearer test-master-key")
-            request.body = .bytes(chatBody(#","stream":true,"mock":{"first_token_delay_ms":10000}"#))
+            request.body = .bytes(chatBody(#","stream":true,"mock":{"first_token_delay_ms":30000}"#))
             let task = Task {
                 _ = try await testHTTPClient.execute(request, timeout: .seconds(30))
             }
@@ -169,8 +169,9 @@ import Testing
             try await Task.sleep(for: .milliseconds(200))
             let hungUp = ContinuousClock.now
             task.cancel()
-            #expect(await eventually(timeout: .seconds(2)) { mock.stats.cancelledStreams == 1 }, "upstream stream was not cancelled")
-            #expect(ContinuousClock.now - hungUp < .seconds(2))
+            // Far sooner than the 30 s the upstream would take (generous for a loaded CI machine).
+            #expect(await eventually(timeout: .seconds(6)) { mock.stats.cancelledStreams == 1 }, "upstream stream was not cancelled")
+            #expect(ContinuousClock.now - hungUp < .seconds(6))
             let metrics = try await client.execute(uri: "/metrics", method: .get)
             #expect(metrics.text.contains(#"status="499",outcome="client_disconnected"} 1"#))
         }
@@ -182,7 +183,7 @@ import Testing
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
             request.headers.add(name: "authorization", value: "Bearer test-master-key")
-            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":200,"chunk_delay_ms":50}"#))
+            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":600,"chunk_bytes":8,"chunk_delay_ms":50}"#))
             let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
             #expect(response.status == .ok)
             var iterator = response.body.makeAsyncIterator()
@@ -194,7 +195,9 @@ import Testing
             }
             try await Task.sleep(for: .milliseconds(100))
             task.cancel()
-            #expect(await eventually(timeout: .seconds(2)) { mock.stats.cancelledStreams == 1 }, "upstream stream was not cancelled")
+            // The upstream stream lasts 30 s (600 fixed-size chunks; without chunk_bytes the mock
+            // splits its short answer into far fewer): only a cancellation ends it within the wait.
+            #expect(await eventually(timeout: .seconds(10)) { mock.stats.cancelledStreams == 1 }, "upstream stream was not cancelled")
             #expect(mock.stats.completedStreams == 0)
         }
     }

@@ -13,7 +13,7 @@ import _CryptoExtras
 /// A Vertex AI provider against a local server that plays both Google's OAuth2 token endpoint
 /// (checking the service account's signed JWT) and the Vertex `generateContent` endpoint.
 @Suite struct VertexProviderTests {
-    static let key = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
+    static let key = try! _RSA.Signing.PrivateKey(pemRepresentation: FixedTestKeys.vertex)
     static let clientEmail = "switchyard@p.iam.gserviceaccount.com"
 
     /// What the fake Google saw, and how it should answer.
