@@ -30,6 +30,18 @@ public enum BudgetPeriod: String, Sendable, CaseIterable {
 /// Who a budget belongs to. Each distinct value (each key, each team, ...) has its own.
 public enum BudgetScope: String, Sendable, CaseIterable {
     case key, user, endUser = "end_user", team, org, global
+
+    /// The same scope as rate limits name it.
+    public var limitScope: LimitScope {
+        switch self {
+        case .key: .key
+        case .user: .user
+        case .endUser: .endUser
+        case .team: .team
+        case .org: .org
+        case .global: .global
+        }
+    }
 }
 
 /// A spending cap: so many USD per period.
@@ -188,16 +200,8 @@ public final class BudgetGuard: Sendable {
             budgets.append((inherited.scope, inherited.id, inherited.limit, settings.alerts))
         }
         for rule in settings.rules {
-            let value: String? =
-                switch rule.scope {
-                case .key: identity.kind == .anonymous ? nil : identity.subject
-                case .user: identity.userID
-                case .endUser: endUser ?? identity.endUser
-                case .team: identity.teamID
-                case .org: identity.organizationID
-                case .global: "*"
-                }
-            guard let value, rule.id == nil || rule.id == value else { continue }
+            guard let value = identity.value(of: rule.scope.limitScope, endUser: endUser, group: nil), rule.id == nil || rule.id == value
+            else { continue }
             budgets.append((rule.scope, value, rule.limit, rule.alerts ?? settings.alerts))
         }
         let reserve = NanoUSD.from(reserveUSD)

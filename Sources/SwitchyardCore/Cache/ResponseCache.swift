@@ -130,23 +130,27 @@ public enum ResponseCache {
         {
             return .failure(.tools)
         }
-        let partition: String? =
+        let caller = identity.kind == .anonymous ? "anonymous" : "\(identity.kind.rawValue):\(identity.subject)"
+        let partition: String =
             switch settings.partition {
-            case .key: identity.kind == .anonymous ? "anonymous" : "\(identity.kind.rawValue):\(identity.subject)"
-            case .team: identity.teamID.map { "team:\($0)" } ?? "\(identity.kind.rawValue):\(identity.subject)"
-            case .org: identity.organizationID.map { "org:\($0)" } ?? "\(identity.kind.rawValue):\(identity.subject)"
+            case .key: caller
+            case .team: identity.teamID.map { "team:\($0)" } ?? caller
+            case .org: identity.organizationID.map { "org:\($0)" } ?? caller
             case .global: "global"
             }
-        guard let partition else { return .failure(.body) }
+        let digest = digest([partition, namespace, group, request.endpoint.rawValue, dialect.rawValue], object, settings: settings)
+        return .success(CacheKey(digest: digest, partition: partition, namespace: namespace, model: group))
+    }
+
+    /// SHA-256 (hex) of `parts` and of the body without `model` and the ignored parameters,
+    /// its members sorted: the one digest behind exact keys and semantic contexts.
+    static func digest(_ parts: [String], _ object: JSONObject, settings: CacheSettings) -> String {
         var members = object.members.filter { !settings.ignoreParameters.contains($0.key) && $0.key != "model" }
         members.sort { $0.key < $1.key }
         var hasher = SHA256()
-        for part in [partition, namespace, group, request.endpoint.rawValue, dialect.rawValue] {
-            hasher.update(data: Array(part.utf8) + [0])
-        }
+        for part in parts { hasher.update(data: Array(part.utf8) + [0]) }
         hasher.update(data: canonical(.object(JSONObject(members))))
-        let digest = hasher.finalize().map { byte in byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }.joined()
-        return .success(CacheKey(digest: digest, partition: partition, namespace: namespace, model: group))
+        return VirtualKeyFormat.hex(hasher.finalize())
     }
 
     /// Why a request was not looked up.

@@ -1,4 +1,3 @@
-import Crypto
 import Synchronization
 
 /// `cache.semantic`: answer a new question from the cached answer of a near-identical one.
@@ -104,11 +103,6 @@ extension ResponseCache {
         }
         messages.removeLast()
         object["messages"] = .array(messages)
-        var members = object.members.filter { !settings.ignoreParameters.contains($0.key) && $0.key != "model" }
-        members.sort { $0.key < $1.key }
-        var hasher = SHA256()
-        for part in [key.partition, key.namespace, key.model, endpoint.rawValue] { hasher.update(data: Array(part.utf8) + [0]) }
-        hasher.update(data: canonical(.object(JSONObject(members))))
-        return (VirtualKeyFormat.hex(hasher.finalize()), text)
+        return (digest([key.partition, key.namespace, key.model, endpoint.rawValue], object, settings: settings), text)
     }
 }

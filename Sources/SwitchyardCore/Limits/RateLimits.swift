@@ -19,6 +19,22 @@ public enum LimitScope: String, Sendable, CaseIterable {
     case key, user, endUser = "end_user", team, org, model, global
 }
 
+extension Identity {
+    /// The caller's value in a scope (its key, user, team, ...): what limits and budgets count
+    /// per. Nil when the caller has none (an anonymous caller has no key).
+    public func value(of scope: LimitScope, endUser: String?, group: String?) -> String? {
+        switch scope {
+        case .key: kind == .anonymous ? nil : subject
+        case .user: userID
+        case .endUser: endUser ?? self.endUser
+        case .team: teamID
+        case .org: organizationID
+        case .model: group
+        case .global: "*"
+        }
+    }
+}
+
 /// One rule of `limits.rules`.
 public struct LimitRule: Sendable, Equatable {
     public var scope: LimitScope
@@ -131,17 +147,7 @@ public final class RateLimiter: Sendable {
         var checks: [LimitCheck] = []
         for rule in settings.rules {
             if let models = rule.models, !models.contains(group) { continue }
-            let value: String? =
-                switch rule.scope {
-                case .key: identity.kind == .anonymous ? nil : identity.subject
-                case .user: identity.userID
-                case .endUser: endUser ?? identity.endUser
-                case .team: identity.teamID
-                case .org: identity.organizationID
-                case .model: group
-                case .global: "*"
-                }
-            guard let value else { continue }
+            guard let value = identity.value(of: rule.scope, endUser: endUser, group: group) else { continue }
             var values = rule.values
             if let tier = rule.tier {
                 let name = tier == "from_identity" ? (identity.attributes["tier"] ?? settings.defaultTier) : tier

@@ -6,6 +6,15 @@ public struct DirectoryEntry: Codable, Sendable, Equatable {
         case organization = "org"
         case team
         case user
+
+        /// The budget scope of an entry of this kind.
+        public var budgetScope: BudgetScope {
+            switch self {
+            case .organization: .org
+            case .team: .team
+            case .user: .user
+            }
+        }
     }
 
     public var kind: Kind
@@ -111,13 +120,7 @@ public struct Directory: Sendable, Equatable {
         }
         for level in levels {
             guard let budget = level.budget else { continue }
-            let scope: BudgetScope =
-                switch level.kind {
-                case .organization: .org
-                case .team: .team
-                case .user: .user
-                }
-            identity.inheritedBudgets.append(InheritedBudget(scope: scope, id: level.id, limit: budget))
+            identity.inheritedBudgets.append(InheritedBudget(scope: level.kind.budgetScope, id: level.id, limit: budget))
         }
         for level in levels.reversed() {
             for (key, value) in level.metadata where identity.attributes[key] == nil { identity.attributes[key] = value }

@@ -144,52 +144,22 @@ struct AdminRoutes {
 
     /// Reads a key definition: name, models, endpoints, organization_id, team_id, user_id, tier,
     /// regions, metadata, budget ({amount, period}), and expires_at (Unix seconds) or expires_in (`30d`, `12h`, `90m`).
-    static func options(_ body: [UInt8]) throws -> KeyOptions {
-        guard let object = (try? JSONValue.parse(body))?.objectValue else { throw GatewayError.invalidJSON("the body must be a JSON object") }
+    static func options(_ bytes: [UInt8]) throws -> KeyOptions {
+        let body = try AdminBody(bytes)
+        let object = body.object
         guard let name = object["name"]?.stringValue, !name.isEmpty else { throw GatewayError.missingField("name") }
         var options = KeyOptions(name: name)
-        func strings(_ field: String) throws -> [String]? {
-            guard let value = object[field], !value.isNull else { return nil }
-            guard let items = value.arrayValue?.compactMap(\.stringValue), items.count == value.arrayValue?.count else {
-                throw GatewayError.invalidType(field: field, expected: "an array of strings", found: value.typeName)
-            }
-            return items
-        }
-        func string(_ field: String) throws -> String? {
-            guard let value = object[field], !value.isNull else { return nil }
-            guard let text = value.stringValue else { throw GatewayError.invalidType(field: field, expected: "a string", found: value.typeName) }
-            return text
-        }
-        options.models = try strings("models")
-        options.endpoints = try strings("endpoints")
-        options.regions = try strings("regions")
+        let string = body.string
+        options.models = try body.strings("models")
+        options.endpoints = try body.strings("endpoints")
+        options.regions = try body.strings("regions")
         options.organizationID = try string("organization_id")
         options.teamID = try string("team_id")
         options.userID = try string("user_id")
         options.tier = try string("tier")
-        options.roles = try strings("roles")
-        if let value = object["budget"], !value.isNull {
-            guard let budget = value.objectValue, let amount = budget["amount"]?.doubleValue, amount >= 0, amount.isFinite else {
-                throw GatewayError.invalidRequest(
-                    "'budget' must be an object with a non-negative 'amount' in USD and an optional 'period'.", param: "budget", code: "invalid_value"
-                )
-            }
-            let periodName = budget["period"]?.stringValue ?? "monthly"
-            guard let period = BudgetPeriod(rawValue: periodName) else {
-                throw GatewayError.invalidRequest(
-                    "'budget.period' must be one of: \(BudgetPeriod.allCases.map(\.rawValue).joined(separator: ", ")).", param: "budget.period",
-                    code: "invalid_value")
-            }
-            options.budget = BudgetLimit(amount: amount, period: period)
-        }
-        if let metadata = object["metadata"]?.objectValue {
-            for (key, value) in metadata.members {
-                guard let text = value.stringValue else {
-                    throw GatewayError.invalidType(field: "metadata.\(key)", expected: "a string", found: value.typeName)
-                }
-                options.metadata[key] = text
-            }
-        }
+        options.roles = try body.strings("roles")
+        options.budget = try body.budget()
+        options.metadata = try body.metadata()
         if let expiry = object["expires_at"]?.doubleValue { options.expiresAt = expiry }
         if let text = try string("expires_in") {
             guard let seconds = KeyOptions.parseLifetime(text) else {

@@ -121,49 +121,24 @@ struct DirectoryRoutes {
         }
     }
 
-    static func entry(_ kind: DirectoryEntry.Kind, _ body: [UInt8]) throws -> DirectoryEntry {
-        guard let object = (try? JSONValue.parse(body))?.objectValue else { throw GatewayError.invalidJSON("the body must be a JSON object") }
-        guard let id = object["id"]?.stringValue, !id.isEmpty, id.utf8.count <= 200 else { throw GatewayError.missingField("id") }
+    static func entry(_ kind: DirectoryEntry.Kind, _ bytes: [UInt8]) throws -> DirectoryEntry {
+        let body = try AdminBody(bytes)
+        guard let id = body.object["id"]?.stringValue, !id.isEmpty, id.utf8.count <= 200 else { throw GatewayError.missingField("id") }
         var entry = DirectoryEntry(kind: kind, id: id)
-        func string(_ field: String) throws -> String? {
-            guard let value = object[field], !value.isNull else { return nil }
-            guard let text = value.stringValue else { throw GatewayError.invalidType(field: field, expected: "a string", found: value.typeName) }
-            return text
-        }
-        func strings(_ field: String) throws -> [String]? {
-            guard let value = object[field], !value.isNull else { return nil }
-            guard let items = value.arrayValue?.compactMap(\.stringValue), items.count == value.arrayValue?.count else {
-                throw GatewayError.invalidType(field: field, expected: "an array of strings", found: value.typeName)
-            }
-            return items
-        }
-        entry.name = try string("name")
+        entry.name = try body.string("name")
         switch kind {
         case .organization: break
-        case .team: entry.parentID = try string("organization_id")
-        case .user: entry.parentID = try string("team_id")
+        case .team: entry.parentID = try body.string("organization_id")
+        case .user: entry.parentID = try body.string("team_id")
         }
-        entry.tier = try string("tier")
-        entry.models = try strings("models")
-        if kind == .user { entry.roles = try strings("roles") }
-        if let value = object["budget"], !value.isNull {
-            guard let budget = value.objectValue, let amount = budget["amount"]?.doubleValue, amount >= 0, amount.isFinite,
-                BudgetPeriod(rawValue: budget["period"]?.stringValue ?? "monthly") != nil
-            else {
-                throw GatewayError.invalidRequest(
-                    "'budget' must be {\"amount\": USD, \"period\": daily|weekly|monthly|total}.", param: "budget", code: "invalid_value")
-            }
-            entry.budgetAmount = amount
-            entry.budgetPeriod = budget["period"]?.stringValue ?? "monthly"
+        entry.tier = try body.string("tier")
+        entry.models = try body.strings("models")
+        if kind == .user { entry.roles = try body.strings("roles") }
+        if let budget = try body.budget() {
+            entry.budgetAmount = budget.amount
+            entry.budgetPeriod = budget.period.rawValue
         }
-        if let metadata = object["metadata"]?.objectValue {
-            for (key, value) in metadata.members {
-                guard let text = value.stringValue else {
-                    throw GatewayError.invalidType(field: "metadata.\(key)", expected: "a string", found: value.typeName)
-                }
-                entry.metadata[key] = text
-            }
-        }
+        entry.metadata = try body.metadata()
         return entry
     }
 }

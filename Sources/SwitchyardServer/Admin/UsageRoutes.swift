@@ -92,7 +92,7 @@ struct UsageRoutes {
                 if rule.id == nil {
                     if rule.scope == .global {
                         values = ["*"]
-                    } else if let ledger, let dimension = Self.dimension(rule.scope) {
+                    } else if let ledger, let dimension = UsageDimension(budgetScope: rule.scope) {
                         let window = rule.limit.period.window(containing: now)
                         let seen = try await ledger.usage(UsageQuery(from: Double(window.start), groupBy: [dimension]))
                         values = seen.rows.compactMap { $0.group[dimension.rawValue] ?? nil }
@@ -108,9 +108,8 @@ struct UsageRoutes {
             let directory = await stores.directory()
             for entry in [directory.organizations, directory.teams, directory.users].flatMap(\.values).sorted(by: { $0.id < $1.id }) {
                 guard let limit = entry.budget, DirectoryRoutes.visible(entry, scope, directory) else { continue }
-                let budgetScope: BudgetScope = entry.kind == .organization ? .org : (entry.kind == .team ? .team : .user)
                 var owner = Identity(kind: .virtualKey, subject: "-")
-                owner.inheritedBudgets = [InheritedBudget(scope: budgetScope, id: entry.id, limit: limit)]
+                owner.inheritedBudgets = [InheritedBudget(scope: entry.kind.budgetScope, id: entry.id, limit: limit)]
                 checks += BudgetGuard.checks(settings: BudgetSettings(), identity: owner, endUser: nil, reserveUSD: 0, now: now)
             }
             if let keys = try? await stores.keyStore().list() {
@@ -145,17 +144,6 @@ struct UsageRoutes {
         case .all: true
         case .organization(let org): rule.scope == .org && rule.id == org
         case .team(let team, _): rule.scope == .team && rule.id == team
-        }
-    }
-
-    static func dimension(_ scope: BudgetScope) -> UsageDimension? {
-        switch scope {
-        case .key: .key
-        case .user: .user
-        case .endUser: .endUser
-        case .team: .team
-        case .org: .org
-        case .global: nil
         }
     }
 
