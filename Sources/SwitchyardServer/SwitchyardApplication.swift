@@ -134,9 +134,11 @@ public final class SwitchyardApplication: Sendable {
         }
         var observers: [any RequestObserver] = [metrics, providerHealth, access, AuditingObserver(sink: audit)]
         if let ledger = self.ledger { observers.append(ledger) }
-        self.gateway = Gateway(
+        var gateway = Gateway(
             runtime: runtime, observer: ObserverList(observers),
             router: RouterState(settings: config.router, events: metrics), limiter: limiter, budgets: budgets, cache: cacheBackend)
+        gateway.guardrailWebhook = GuardrailWebhookHTTPClient(client: HTTPClient.shared)
+        self.gateway = gateway
         // Load the BPE vocabularies the configured models use off the request path (about 40 ms).
         let encodings = Set(config.models.flatMap(\.deployments).compactMap { Tokenizers.encoding(forModel: $0.upstreamModel) })
         if !encodings.isEmpty {

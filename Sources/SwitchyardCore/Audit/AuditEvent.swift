@@ -10,6 +10,8 @@ public struct AuditEvent: Sendable, Equatable {
         case admin
         /// A configuration reload.
         case config
+        /// A guardrail acted on a prompt or an answer (the finding types, never the text).
+        case guardrail
     }
 
     public var time: Double
@@ -58,6 +60,20 @@ public struct AuditingObserver: RequestObserver {
     }
 
     public func requestFinished(_ record: RequestRecord) {
+        for decision in record.guardrails {
+            var details: [String: String] = [
+                "direction": decision.direction, "endpoint": record.dialect.routeLabel(record.endpoint),
+                "entities": decision.entities.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","),
+            ]
+            if let score = decision.score { details["score"] = String(score) }
+            if let team = record.identity.teamID { details["team"] = team }
+            if let route = record.guardrailRoute, decision.action == "route" { details["routed_to"] = route }
+            sink.record(
+                AuditEvent(
+                    kind: .guardrail, action: "guardrail.\(decision.action)", actor: record.identity.subject,
+                    outcome: decision.action == "block" ? "denied" : "success", target: decision.name, reason: decision.reason,
+                    requestID: record.requestID, details: details))
+        }
         guard record.status == 403 || record.accessDenied != nil else { return }
         var details: [String: String] = ["endpoint": record.dialect.routeLabel(record.endpoint)]
         if let team = record.identity.teamID { details["team"] = team }

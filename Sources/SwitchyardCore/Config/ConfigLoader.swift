@@ -139,9 +139,21 @@ struct Context {
         if let auth = mapping.take("auth") { config.auth = decodeAuth(auth) }
         if let access = mapping.take("access") { config.access = decodeAccess(access) }
         if let cache = mapping.take("cache") { config.cache = decodeCache(cache) }
+        if let guardrails = mapping.take("guardrails") { config.guardrails = decodeGuardrails(guardrails) }
         mapping.finish(
-            known: ["server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access", "cache"],
+            known: [
+                "server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access", "cache",
+                "guardrails",
+            ],
             context: &self)
+        let modelNames = Set(config.models.flatMap { [$0.name] + $0.aliases })
+        for rule in config.guardrails.rules {
+            if let target = rule.routeTo, !modelNames.contains(target), !modelNames.contains(String(target.split(separator: "@").first ?? "")) {
+                error(
+                    "guardrail '\(rule.name)': route_to '\(target)' is not a configured model", at: rule.location ?? root.location,
+                    hint: Suggestions.closest(to: target, in: Array(modelNames)).map { "did you mean '\($0)'?" })
+            }
+        }
         if config.cache.backend == .redis, config.redis == nil {
             error("cache.backend is redis but no 'redis:' section is configured", at: root.location, hint: "add redis: {url: redis://...}")
         }

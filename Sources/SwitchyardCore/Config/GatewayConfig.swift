@@ -22,6 +22,8 @@ public struct GatewayConfig: Sendable {
     public var auth = AuthSettings()
     /// Roles and attribute rules (`access:`).
     public var access = AccessSettings()
+    /// Checks on prompts and answers (`guardrails:`).
+    public var guardrails = GuardrailSettings()
     /// Prices by model name (`pricing:`), over the built-in table.
     public var pricing: [String: ModelPrice] = [:]
     /// Where the configuration came from (a file path or "embedded default").

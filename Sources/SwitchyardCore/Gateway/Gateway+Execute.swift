@@ -24,15 +24,26 @@ struct AttemptCompletion: Sendable {
 }
 
 extension Gateway {
-    /// Runs the attempt loop and returns the response or stream to send back.
+    /// Runs the input guardrails, then the attempt loop, and returns the response or stream
+    /// to send back.
     public func execute(_ prepared: Prepared) async -> GatewayResponse {
+        var prepared = prepared
+        var headers = prepared.plan.headers
+        if let rule = prepared.plan.rule { headers.append(HeaderField("x-switchyard-rule", rule)) }
+        if !prepared.snapshot.guardrails.isEmpty, let refusal = await applyInputGuardrails(&prepared, headers: &headers) {
+            var record = prepared.record
+            return fail(refusal, record: &record, receivedAt: prepared.inbound.receivedAt, headers: headers)
+        }
+        return await executeGuarded(prepared, headers: headers)
+    }
+
+    private func executeGuarded(_ prepared: Prepared, headers: [HeaderField]) async -> GatewayResponse {
         var record = prepared.record
         let inbound = prepared.inbound
         let plan = prepared.plan
         let snapshot = prepared.snapshot
         let deadline = inbound.receivedAt + snapshot.config.server.requestTimeout
-        var headers = plan.headers
-        if let rule = plan.rule { headers.append(HeaderField("x-switchyard-rule", rule)) }
+        var headers = headers
 
         // The exact cache: a hit answers here. It counts against rate limits (after them) unless
         // `count_hits_for_limits` is off (then before them); it never reaches a budget.
@@ -421,7 +432,7 @@ struct Attempt: Sendable {
             } catch {
                 throw Gateway.gatewayError(from: error)
             }
-            guard let scan = try? JSONObjectScan(Array(buffer: body)) else {
+            guard var scan = try? JSONObjectScan(Array(buffer: body)) else {
                 throw GatewayError.upstreamUnavailable(
                     "Provider '\(provider)' returned a response that is not a JSON object.",
                     code: "upstream_invalid_response"
@@ -429,6 +440,16 @@ struct Attempt: Sendable {
             }
             record.usage = TokenUsage(openAIResponse: scan)
             var clientBody = body
+            if let guardOutput = prepared.guardOutput, !passthrough, var value = try? JSONValue.parse(scan.bytes) {
+                let decisions = await guardOutput.apply(to: &value, endpoint: inbound.endpoint)
+                record.guardrails.append(contentsOf: decisions)
+                if !decisions.isEmpty {
+                    headers.append(HeaderField("x-switchyard-guardrails", decisions.map(\.summary).joined(separator: ", ")))
+                }
+                let bytes = value.serializedBytes()
+                if let rescanned = try? JSONObjectScan(bytes) { scan = rescanned }
+                clientBody = ByteBuffer(bytes: bytes)
+            }
             if passthrough {
                 record.usage = OpenAIStreamRelay.anthropicUsage(scan.value("usage"), previous: nil)
             } else if inbound.dialect == .anthropic {
@@ -452,6 +473,11 @@ struct Attempt: Sendable {
         // fails before producing anything still gets a proper HTTP error (and can be retried).
         var relay = OpenAIStreamRelay(forwardUsageChunk: request.clientWantsUsage, provider: provider)
         relay.captureText = shadow != nil
+        var promptEstimate = 0
+        if let guardOutput = prepared.guardOutput, !passthrough {
+            relay.textGuard = StreamTextGuard(output: guardOutput)
+            promptEstimate = (prepared.plan.features ?? PromptFeatures(request: request)).estimatedPromptTokens
+        }
         if passthrough {
             relay.anthropicPassthrough = true
         } else if inbound.dialect == .anthropic {
@@ -501,7 +527,8 @@ struct Attempt: Sendable {
             observer: gateway.observer,
             completion: AttemptCompletion(router: gateway.router, lease: lease, latency: durationSeconds(.now - upstreamStart), shadow: shadow),
             cacheStore: cacheStore,
-            cacheLimit: snapshot.config.cache.maxEntryBytes
+            cacheLimit: snapshot.config.cache.maxEntryBytes,
+            promptEstimate: promptEstimate
         )
         return GatewayResponse(status: 200, headers: headers, body: .stream(stream))
     }

@@ -22,6 +22,8 @@ public struct Gateway: Sendable {
     public let semanticIndex = SemanticIndex()
     /// Largest non-streaming upstream body accepted.
     public var maximumUpstreamBodyBytes = 256 * 1024 * 1024
+    /// Posts to webhook guardrails (the server's HTTP client); without one they fail by `on_error`.
+    public var guardrailWebhook: (any GuardrailWebhookClient)?
 
     public init(
         runtime: RuntimeHolder, observer: any RequestObserver, router: RouterState? = nil, limiter: RateLimiter? = nil,
@@ -85,11 +87,13 @@ public struct Gateway: Sendable {
 
     /// A validated, planned request, ready for the attempt loop.
     public struct Prepared: Sendable {
-        public let inbound: Inbound
-        public let request: OpenAIRequest
-        public let plan: RoutePlan
+        public internal(set) var inbound: Inbound
+        public internal(set) var request: OpenAIRequest
+        public internal(set) var plan: RoutePlan
         public let snapshot: RuntimeSnapshot
         var record: RequestRecord
+        /// Output guardrails and placeholders to restore, set by the input guardrails.
+        var guardOutput: GuardrailOutput?
 
         /// Whether the client asked for a stream.
         public var isStream: Bool { request.stream }

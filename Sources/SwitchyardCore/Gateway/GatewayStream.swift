@@ -15,6 +15,8 @@ public struct GatewayStream: Sendable {
     /// Stores the whole stream once it completed (when the response cache is on).
     var cacheStore: (@Sendable ([UInt8], RequestRecord) -> Void)? = nil
     var cacheLimit = 0
+    /// Prompt tokens estimated before sending, for the usage of a stream a guardrail cut short.
+    var promptEstimate = 0
 
     /// Writes the stream through `emit` until it ends. Never throws: an upstream failure
     /// becomes an error event, a client that goes away (emit throws, or the task is
@@ -40,6 +42,13 @@ public struct GatewayStream: Sendable {
             guard !recorded else { return }
             recorded = true
             record.usage = relay.usage
+            if let textGuard = relay.textGuard {
+                record.guardrails.append(contentsOf: textGuard.decisions)
+                if record.usage == nil, textGuard.blocked != nil {
+                    // The upstream was stopped before it reported usage: bill what was generated.
+                    record.usage = TokenUsage(promptTokens: promptEstimate, completionTokens: (textGuard.textBytes + 3) / 4)
+                }
+            }
             record.chunks = relay.forwardedEvents
             record.servedModel = relay.responseModel ?? record.servedModel
             record.upstreamDuration = .now - upstreamStart

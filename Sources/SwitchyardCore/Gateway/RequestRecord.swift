@@ -66,6 +66,10 @@ public struct RequestRecord: Sendable {
     public var cacheLookup: Duration?
     /// Provider cost a cache hit saved (USD).
     public var cacheSavedCost: Double?
+    /// What the guardrails decided (input and output), without the text that caused it.
+    public var guardrails: [GuardrailDecision] = []
+    /// The model group a `route` guardrail sent the request to.
+    public var guardrailRoute: String?
 
     public init(requestID: String, endpoint: Endpoint, identity: Identity) {
         self.requestID = requestID

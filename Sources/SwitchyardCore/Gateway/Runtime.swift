@@ -15,6 +15,8 @@ public final class RuntimeSnapshot: Sendable {
     public let prices: PriceTable
     /// Roles and attribute rules (`access:`).
     public let access: AccessPolicy
+    /// Guardrails (`guardrails:`), compiled.
+    public let guardrails: GuardrailEngine
     /// Increases by one with every successful reload.
     public let generation: Int
 
@@ -40,6 +42,7 @@ public final class RuntimeSnapshot: Sendable {
         self.generation = generation
         self.prices = PriceTable.builtIn(overriddenBy: config.pricing)
         self.access = AccessPolicy(settings: config.access)
+        self.guardrails = GuardrailEngine(settings: config.guardrails)
     }
 
     /// The price of a deployment: its own `price:`, else the table's for its upstream model.

@@ -105,6 +105,12 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
                 counter("switchyard_tokens_total", tokenDimensions + [("type", "reasoning")]).increment(by: usage.reasoningTokens)
             }
         }
+        for decision in record.guardrails {
+            counter(
+                "switchyard_guardrail_decisions_total",
+                [("guardrail", decision.name), ("direction", decision.direction), ("action", decision.action)]
+            ).increment()
+        }
         if let cache = record.cache {
             let semantic = cache == "semantic-hit"
             counter("switchyard_cache_requests_total", [("type", semantic ? "semantic" : "exact"), ("result", semantic ? "hit" : cache)]).increment()

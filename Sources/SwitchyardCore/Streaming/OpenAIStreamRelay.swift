@@ -33,6 +33,11 @@ public struct OpenAIStreamRelay: Sendable {
     /// Collect the answer's text (up to 64 KiB) for comparisons such as shadow traffic.
     public var captureText = false
     public private(set) var capturedText = ""
+    /// Output guardrails: each chunk's text goes through the guard before it is sent.
+    public var textGuard: StreamTextGuard?
+    /// `id` and `created` of the last chunk, for chunks the guard adds (released text, a block).
+    private var lastChunkID: JSONValue = .string("chatcmpl-guardrail")
+    private var lastCreated: JSONValue = JSONValue(0)
 
     public init(forwardUsageChunk: Bool, provider: String) {
         self.forwardUsageChunk = forwardUsageChunk
@@ -60,6 +65,7 @@ public struct OpenAIStreamRelay: Sendable {
             return
         }
         if event.data.count == 6, event.data.elementsEqual("[DONE]".utf8) {
+            flushGuard(into: &output)
             state = .done
             return
         }
@@ -67,7 +73,7 @@ public struct OpenAIStreamRelay: Sendable {
         // bytes means neither can be a top-level member, so the event is forwarded after a
         // cheap shape check instead of a full parse. The first event is always parsed (for the
         // response model) and so is anything the prefilter cannot rule out.
-        if responseModel != nil, anthropic == nil, !captureText, !Self.mayCarryUsageOrError(event.data) {
+        if responseModel != nil, anthropic == nil, !captureText, textGuard == nil, !Self.mayCarryUsageOrError(event.data) {
             guard Self.looksLikeObject(event.data) else {
                 fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
                 return
@@ -105,6 +111,14 @@ public struct OpenAIStreamRelay: Sendable {
         if let member = scan.member("usage"), member.kind == .object, let reported = TokenUsage(openAIResponse: scan) {
             usage = reported
             if !forwardUsageChunk, scan.isEmptyArray("choices") { return }
+        }
+        if textGuard != nil {
+            guard case .object(let object) = (try? JSONValue.parse(event.data)) ?? .null else {
+                fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
+                return
+            }
+            guardChunk(object, into: &output)
+            return
         }
         if anthropic != nil {
             if let chunk = try? JSONValue.parse(event.data) { anthropic!.chunk(chunk, into: &output) }
@@ -217,8 +231,104 @@ public struct OpenAIStreamRelay: Sendable {
         return false
     }
 
+    /// Passes a chunk's text through the output guardrails and sends what they release.
+    private mutating func guardChunk(_ chunk: JSONObject, into output: inout ByteBuffer) {
+        var object = chunk
+        if let id = object["id"] { lastChunkID = id }
+        if let created = object["created"] { lastCreated = created }
+        if case .array(let choices) = object["choices"] ?? .null {
+            var kept: [JSONValue] = []
+            for choice in choices {
+                guard case .object(var entry) = choice else {
+                    kept.append(choice)
+                    continue
+                }
+                let index = entry["index"]?.intValue ?? 0
+                let finished = !(entry["finish_reason"]?.isNull ?? true)
+                var delta = entry["delta"]?.objectValue ?? JSONObject()
+                let content = delta["content"]?.stringValue
+                var text = ""
+                if content != nil || finished { text = textGuard!.feed(content ?? "", choice: index, final: finished) }
+                if textGuard!.blocked != nil {
+                    writeGuardBlock(into: &output)
+                    return
+                }
+                delta["content"] = text.isEmpty ? nil : .string(text)
+                if let pseudonyms = textGuard?.output.pseudonyms, !pseudonyms.isEmpty, case .array(var calls) = delta["tool_calls"] ?? .null {
+                    for callIndex in calls.indices {
+                        guard case .object(var call) = calls[callIndex], case .object(var function) = call["function"] ?? .null,
+                            let arguments = function["arguments"]?.stringValue
+                        else { continue }
+                        function["arguments"] = .string(
+                            String(decoding: pseudonyms.restore(Array(arguments.utf8), escapeForJSON: true), as: UTF8.self))
+                        call["function"] = .object(function)
+                        calls[callIndex] = .object(call)
+                    }
+                    delta["tool_calls"] = .array(calls)
+                }
+                if delta["content"] == nil && !finished && !delta.keys.contains(where: { $0 != "content" }) { continue }
+                entry["delta"] = .object(delta)
+                kept.append(.object(entry))
+            }
+            if kept.isEmpty && !choices.isEmpty && (object["usage"]?.isNull ?? true) { return }
+            object["choices"] = .array(kept)
+        }
+        if captureText, capturedText.utf8.count < 65_536,
+            let text = object["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue
+        {
+            capturedText += text
+        }
+        writeChunk(.object(object), into: &output)
+    }
+
+    private mutating func writeChunk(_ chunk: JSONValue, into output: inout ByteBuffer) {
+        if anthropic != nil {
+            anthropic!.chunk(chunk, into: &output)
+        } else {
+            output.writeStaticString("data: ")
+            output.writeBytes(chunk.serializedBytes())
+            output.writeStaticString("\n\n")
+        }
+        forwardedEvents += 1
+    }
+
+    private func chunkEnvelope(_ choices: [JSONValue]) -> JSONValue {
+        [
+            "id": lastChunkID, "object": "chat.completion.chunk", "created": lastCreated, "model": .string(responseModel ?? ""),
+            "choices": .array(choices),
+        ]
+    }
+
+    /// Sends the text the guard still holds (the upstream ended without a finish reason).
+    private mutating func flushGuard(into output: inout ByteBuffer) {
+        guard textGuard != nil else { return }
+        for index in textGuard!.heldChoices {
+            let text = textGuard!.feed("", choice: index, final: true)
+            if textGuard!.blocked != nil {
+                writeGuardBlock(into: &output)
+                return
+            }
+            guard !text.isEmpty else { continue }
+            writeChunk(chunkEnvelope([["index": JSONValue(index), "delta": ["content": .string(text)], "finish_reason": .null]]), into: &output)
+        }
+    }
+
+    /// A block ends the answer: every choice finishes with `content_filter` and a refusal
+    /// naming the guardrail; the upstream is not read any further.
+    private mutating func writeGuardBlock(into output: inout ByteBuffer) {
+        guard let decision = textGuard?.blocked else { return }
+        let refusal = "The answer was blocked by guardrail '\(decision.name)': \(decision.reason)."
+        let indices = Set(textGuard!.choices.keys).union([0]).sorted()
+        let choices: [JSONValue] = indices.map { index in
+            ["index": JSONValue(index), "delta": ["refusal": .string(refusal)], "finish_reason": "content_filter"]
+        }
+        writeChunk(chunkEnvelope(choices), into: &output)
+        state = .done
+    }
+
     /// Ends the client's stream in its dialect (`[DONE]`, or Anthropic's closing events).
     public mutating func writeClientEnd(into output: inout ByteBuffer) {
+        if state != .failed, textGuard?.blocked == nil { flushGuard(into: &output) }
         if anthropicPassthrough {
             return  // message_stop was forwarded as sent
         }

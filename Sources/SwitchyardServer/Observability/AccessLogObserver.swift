@@ -52,6 +52,8 @@ public struct AccessLogObserver: RequestObserver {
         if record.retryBudgetExhausted { metadata["retry_budget_exhausted"] = .stringConvertible(true) }
         if let limited = record.rateLimitedBy { metadata["rate_limited_by"] = .string(limited) }
         if let cache = record.cache { metadata["cache"] = .string(cache) }
+        if !record.guardrails.isEmpty { metadata["guardrails"] = .string(record.guardrails.map(\.summary).joined(separator: ", ")) }
+        if let route = record.guardrailRoute { metadata["guardrail_route"] = .string(route) }
         if let similarity = record.cacheSimilarity { metadata["cache_similarity"] = .stringConvertible(similarity) }
         if let cost = record.cost { metadata["cost_usd"] = .stringConvertible((cost * 1e9).rounded() / 1e9) }
         logger.info("request", metadata: metadata)

@@ -18,6 +18,9 @@ struct GatewayRoutes {
         router.post("/utils/token_counter") { request, context in
             try await tokenCounter(request: request, context: context)
         }
+        router.post("/v1/guardrails/check") { request, context in
+            try await checkGuardrails(request: request, context: context)
+        }
         router.post("/v1/route/explain") { request, context in
             try await explain(request: request, context: context)
         }
@@ -69,6 +72,84 @@ struct GatewayRoutes {
         let upstream = group.deployments.first?.upstreamModel ?? translated.model
         return GatewayResponse.json(["input_tokens": JSONValue(AnthropicRequestTranslator.estimateInputTokens(translated, model: upstream))])
             .hummingbirdResponse()
+    }
+
+    /// `POST /v1/guardrails/check`: runs detectors on a text without calling a model, for
+    /// testing policies and measuring detectors. `{"text", "guardrails": [names]}` runs the
+    /// configured guardrails (all of them when omitted); `{"text", "detectors": ["pii", ...]}`
+    /// runs built-in detectors with their defaults. `role` (default `user`) says whose text it is
+    /// (`tool` for a tool result). Webhook guardrails are not called.
+    func checkGuardrails(request: Request, context: GatewayRequestContext) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxBodyBytes)
+        guard let object = (try? JSONValue.parse(Array(buffer: body)))?.objectValue else {
+            throw GatewayError.invalidJSON("the body must be a JSON object")
+        }
+        guard let textValue = object["text"] else { throw GatewayError.missingField("text") }
+        guard let text = textValue.stringValue else { throw GatewayError.invalidType(field: "text", expected: "a string", found: textValue.typeName) }
+        var rails: [GuardrailEngine.Rail] = []
+        if let detectors = object["detectors"] {
+            guard let names = detectors.arrayValue?.compactMap(\.stringValue), names.count == detectors.arrayValue?.count else {
+                throw GatewayError.invalidType(field: "detectors", expected: "an array of strings", found: detectors.typeName)
+            }
+            var settings = GuardrailSettings()
+            for name in names {
+                guard let detector = GuardrailRule.Detector(rawValue: name), detector != .words, detector != .regex, detector != .webhook else {
+                    throw GatewayError.invalidRequest(
+                        "Unknown detector '\(name)'. Built-in detectors: pii, secrets, injection, content.", param: "detectors", code: "invalid_value"
+                    )
+                }
+                settings.rules.append(GuardrailRule(name: name, detector: detector))
+            }
+            rails = GuardrailEngine(settings: settings).rails
+        } else {
+            rails = runtime.snapshot.guardrails.rails
+            if let names = object["guardrails"]?.arrayValue?.compactMap(\.stringValue) {
+                for name in names where !rails.contains(where: { $0.rule.name == name }) {
+                    throw GatewayError.invalidRequest("No guardrail is named '\(name)'.", param: "guardrails", code: "invalid_value")
+                }
+                rails = rails.filter { names.contains($0.rule.name) }
+            }
+        }
+        let bytes = Array(text.utf8)
+        // Offsets are in Unicode scalars (what Python's str indexes).
+        var scalarOffsets = [Int](repeating: 0, count: bytes.count + 1)
+        var scalars = 0
+        for index in 0..<bytes.count {
+            scalarOffsets[index] = scalars
+            if bytes[index] & 0xC0 != 0x80 { scalars += 1 }
+        }
+        scalarOffsets[bytes.count] = scalars
+        var results: [JSONValue] = []
+        for rail in rails {
+            guard let detector = rail.detector else { continue }
+            let findings = detector.findings(in: bytes, context: [], role: object["role"]?.stringValue ?? "user")
+            let triggered = rail.triggered(findings)
+            var totals: [String: Double] = [:]
+            for finding in findings { totals[finding.entity, default: 0] += finding.score }
+            var result: JSONObject = [
+                "guardrail": .string(rail.rule.name), "detector": .string(rail.rule.detector.rawValue), "triggered": .bool(!triggered.isEmpty),
+                "action": .string(rail.rule.action.rawValue), "threshold": JSONValue(rail.threshold),
+                "score": JSONValue(((totals.values.max() ?? 0) * 1000).rounded() / 1000),
+                "findings": .array(
+                    findings.map { finding in
+                        [
+                            "entity": .string(finding.entity), "start": JSONValue(scalarOffsets[finding.range.lowerBound]),
+                            "end": JSONValue(scalarOffsets[finding.range.upperBound]), "score": JSONValue(finding.score),
+                        ]
+                    }),
+            ]
+            if !triggered.isEmpty && (rail.rule.action == .mask || rail.rule.action == .pseudonymize) {
+                result["masked"] = .string(
+                    String(
+                        decoding: GuardrailEngine.rewrite(bytes, triggered) { finding, _ in
+                            Array("[\(GuardrailEngine.label(for: finding.entity))]".utf8)
+                        },
+                        as: UTF8.self))
+            }
+            results.append(.object(result))
+        }
+        return GatewayResponse.json(["results": .array(results)]).hummingbirdResponse()
     }
 
     /// `POST /utils/token_counter` (LiteLLM's shape): `{"model", "messages"}` or `{"model",

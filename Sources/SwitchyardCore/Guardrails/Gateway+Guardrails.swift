@@ -1,0 +1,380 @@
+import NIOCore
+
+/// The answer side of a request's guardrails: the output rails in scope and the placeholders
+/// to put back. Carried from the input stage to the non-streaming answer or the stream relay.
+public struct GuardrailOutput: Sendable {
+    let rails: [GuardrailEngine.Rail]
+    public internal(set) var pseudonyms: Pseudonyms
+    let webhook: (any GuardrailWebhookClient)?
+    let requestID: String
+    let model: String
+
+    /// Whether answers need to be looked at (output rails or placeholders to restore).
+    var isNeeded: Bool { !rails.isEmpty || !pseudonyms.isEmpty }
+
+    /// Bytes a stream holds back: the widest window of its rails (placeholders fit in it).
+    var streamWindow: Int { max(rails.map(\.rule.streamWindow).max() ?? 0, pseudonyms.longest) }
+}
+
+/// The texts a guardrail looks at in an OpenAI-form body, with the role of their message.
+enum GuardrailTexts {
+    /// Calls `visit(role, text)` for every text of a request; a non-nil result replaces it.
+    /// Returns whether anything was replaced.
+    static func rewriteRequest(_ body: inout JSONValue, endpoint: Endpoint, _ visit: (String, String) -> String?) -> Bool {
+        guard case .object(var object) = body else { return false }
+        var changed = false
+        func strings(_ value: JSONValue, role: String) -> JSONValue? {
+            switch value {
+            case .string(let text):
+                return visit(role, text).map(JSONValue.string)
+            case .array(var items):
+                var any = false
+                for index in items.indices {
+                    if case .string(let text) = items[index], let replaced = visit(role, text) {
+                        items[index] = .string(replaced)
+                        any = true
+                    }
+                }
+                return any ? .array(items) : nil
+            default:
+                return nil
+            }
+        }
+        switch endpoint {
+        case .chatCompletions:
+            guard case .array(var messages) = object["messages"] ?? .null else { return false }
+            for index in messages.indices {
+                guard case .object(var message) = messages[index] else { continue }
+                let role = message["role"]?.stringValue ?? "user"
+                switch message["content"] ?? .null {
+                case .string(let text):
+                    if let replaced = visit(role, text) {
+                        message["content"] = .string(replaced)
+                        changed = true
+                    }
+                case .array(var parts):
+                    var any = false
+                    for partIndex in parts.indices {
+                        guard case .object(var part) = parts[partIndex], let text = part["text"]?.stringValue,
+                            (part["type"]?.stringValue ?? "text") == "text"
+                        else { continue }
+                        if let replaced = visit(role, text) {
+                            part["text"] = .string(replaced)
+                            parts[partIndex] = .object(part)
+                            any = true
+                        }
+                    }
+                    if any {
+                        message["content"] = .array(parts)
+                        changed = true
+                    }
+                default:
+                    break
+                }
+                messages[index] = .object(message)
+            }
+            if changed { object["messages"] = .array(messages) }
+        case .completions:
+            if let value = object["prompt"], let replaced = strings(value, role: "user") {
+                object["prompt"] = replaced
+                changed = true
+            }
+        case .embeddings:
+            if let value = object["input"], let replaced = strings(value, role: "user") {
+                object["input"] = replaced
+                changed = true
+            }
+        }
+        if changed { body = .object(object) }
+        return changed
+    }
+}
+
+extension Gateway {
+    /// Input guardrails: checks the prompt's texts with every rail in scope, in order. Blocks
+    /// (400 in the client's dialect), rewrites the body (mask, pseudonymize), reroutes, or
+    /// records a flag. Returns the request to go on with, or the error that refuses it.
+    func applyInputGuardrails(_ prepared: inout Prepared, headers: inout [HeaderField]) async -> GatewayError? {
+        let snapshot = prepared.snapshot
+        let inbound = prepared.inbound
+        let endpoint = inbound.dialect.routeLabel(inbound.endpoint)
+        let rails = snapshot.guardrails.applicable(
+            endpoint: endpoint, request: prepared.request, identity: prepared.record.identity, group: prepared.plan.group,
+            headers: inbound.headers, unixTime: router.clock.unixTime)
+        guard !rails.isEmpty else { return nil }
+        var body: JSONValue?
+        var changed = false
+        var pseudonyms = Pseudonyms()
+        var decisions: [GuardrailDecision] = []
+        var refusal: GatewayError?
+        defer {
+            prepared.record.guardrails.append(contentsOf: decisions)
+            if !decisions.isEmpty {
+                headers.append(HeaderField("x-switchyard-guardrails", decisions.map(\.summary).joined(separator: ", ")))
+            }
+        }
+        for rail in rails where rail.rule.direction.checksInput {
+            if body == nil {
+                guard let parsed = try? JSONValue.parse(Array(buffer: inbound.body)) else { return nil }
+                body = parsed
+            }
+            if rail.detector == nil {
+                // Webhook: the service sees the texts this rail covers and decides.
+                var texts: [String] = []
+                _ = GuardrailTexts.rewriteRequest(&body!, endpoint: inbound.endpoint) { role, text in
+                    if rail.checks(role: role) { texts.append(text) }
+                    return nil
+                }
+                guard !texts.isEmpty else { continue }
+                let verdict = await callWebhook(rail, texts: texts, direction: "input", requestID: inbound.requestID, model: prepared.request.model)
+                switch verdict {
+                case .allow:
+                    continue
+                case .failedOpen(let reason):
+                    decisions.append(GuardrailDecision(name: rail.rule.name, direction: "input", action: "error", entities: ["webhook." + reason: 1]))
+                case .block(let reason), .failedClosed(let reason):
+                    let decision = GuardrailDecision(name: rail.rule.name, direction: "input", action: "block", entities: ["webhook": 1])
+                    decisions.append(decision)
+                    return Self.blocked(rail.rule.name, reason: reason)
+                case .replace(let replacements):
+                    var next = replacements.makeIterator()
+                    changed =
+                        GuardrailTexts.rewriteRequest(&body!, endpoint: inbound.endpoint) { role, text in
+                            guard rail.checks(role: role), let replacement = next.next() else { return nil }
+                            return replacement == text ? nil : replacement
+                        } || changed
+                    decisions.append(GuardrailDecision(name: rail.rule.name, direction: "input", action: "mask", entities: ["webhook": 1]))
+                }
+                continue
+            }
+            let detector = rail.detector!
+            var hits: [Finding] = []
+            let action = rail.rule.action
+            let rewrote = GuardrailTexts.rewriteRequest(&body!, endpoint: inbound.endpoint) { role, text in
+                guard rail.checks(role: role) else { return nil }
+                let bytes = Array(text.utf8)
+                let found = rail.triggered(detector.findings(in: bytes, context: [], role: role))
+                guard !found.isEmpty else { return nil }
+                hits.append(contentsOf: found)
+                switch action {
+                case .mask:
+                    return String(
+                        decoding: GuardrailEngine.rewrite(bytes, found) { finding, _ in Array("[\(GuardrailEngine.label(for: finding.entity))]".utf8)
+                        },
+                        as: UTF8.self)
+                case .pseudonymize:
+                    return String(
+                        decoding: GuardrailEngine.rewrite(bytes, found) { finding, original in
+                            pseudonyms.placeholder(for: original, label: GuardrailEngine.label(for: finding.entity))
+                        }, as: UTF8.self)
+                default:
+                    return nil
+                }
+            }
+            guard !hits.isEmpty else { continue }
+            let decision = GuardrailDecision(rail: rail, direction: "input", findings: hits)
+            decisions.append(decision)
+            changed = changed || rewrote
+            switch action {
+            case .block:
+                refusal = Self.blocked(rail.rule.name, reason: decision.reason)
+            case .route:
+                if let target = rail.rule.routeTo, let group = snapshot.catalog.group(for: target), prepared.record.guardrailRoute == nil {
+                    prepared.plan.group = group
+                    prepared.record.guardrailRoute = group.qualifiedName
+                    prepared.record.modelGroup = group.qualifiedName
+                    headers.append(HeaderField("x-switchyard-guardrail-route", group.qualifiedName))
+                }
+            case .mask, .pseudonymize, .flag:
+                break
+            }
+            if let refusal { return refusal }
+        }
+        if changed, let body {
+            let bytes = body.serializedBytes()
+            prepared.inbound.body = ByteBuffer(bytes: bytes)
+            prepared.inbound.nativeBody = nil
+            do {
+                prepared.request = try OpenAIRequest(endpoint: inbound.endpoint, body: bytes)
+            } catch {
+                return error
+            }
+        }
+        let output = GuardrailOutput(
+            rails: rails.filter { $0.rule.direction.checksOutput }, pseudonyms: pseudonyms, webhook: guardrailWebhook,
+            requestID: inbound.requestID, model: prepared.request.model)
+        if output.isNeeded {
+            prepared.guardOutput = output
+            // Answers are rewritten in canonical form, so the native pass-through is off.
+            prepared.inbound.nativeBody = nil
+        }
+        if !pseudonyms.isEmpty {
+            // An answer that holds someone's restored data is never shared through the cache.
+            prepared.inbound.cacheNoStore = true
+        }
+        return nil
+    }
+
+    static func blocked(_ name: String, reason: String) -> GatewayError {
+        GatewayError(
+            status: 400, type: "invalid_request_error", code: "guardrail_blocked",
+            message: "The request was blocked by guardrail '\(name)': \(reason).")
+    }
+
+    enum WebhookVerdict {
+        case allow
+        case block(String)
+        case replace([String])
+        case failedOpen(String)
+        case failedClosed(String)
+    }
+
+    /// Asks a webhook guardrail. Body: `{"guardrail", "direction", "texts", "model", "request_id"}`;
+    /// answer: `{"action": "allow" | "block" | "mask", "reason"?, "texts"?}`.
+    func callWebhook(_ rail: GuardrailEngine.Rail, texts: [String], direction: String, requestID: String, model: String) async -> WebhookVerdict {
+        await Self.callWebhook(rail, client: guardrailWebhook, texts: texts, direction: direction, requestID: requestID, model: model)
+    }
+
+    static func callWebhook(
+        _ rail: GuardrailEngine.Rail, client: (any GuardrailWebhookClient)?, texts: [String], direction: String, requestID: String, model: String
+    ) async -> WebhookVerdict {
+        guard let settings = rail.rule.webhook else { return .allow }
+        func failure(_ reason: String) -> WebhookVerdict {
+            settings.failOpen ? .failedOpen(reason) : .failedClosed("the guardrail service is unavailable (\(reason))")
+        }
+        guard let client else { return failure("no_client") }
+        let body: JSONValue = [
+            "guardrail": .string(rail.rule.name), "direction": .string(direction), "texts": .array(texts.map(JSONValue.string)),
+            "model": .string(model), "request_id": .string(requestID),
+        ]
+        var headers = settings.headers
+        headers.append(HeaderField("content-type", "application/json"))
+        let requestHeaders = headers
+        let payload = body.serializedBytes()
+        let url = settings.url
+        let timeout = settings.timeout
+        let response: (status: Int, body: [UInt8])
+        do {
+            response = try await withThrowingTaskGroup(of: (status: Int, body: [UInt8])?.self) { group in
+                group.addTask { try await client.post(url: url, headers: requestHeaders, body: payload, timeout: timeout) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let result = first else { throw CancellationError() }
+                return result
+            }
+        } catch {
+            return failure(error is CancellationError ? "timeout" : "unreachable")
+        }
+        guard (200..<300).contains(response.status), let verdict = try? JSONValue.parse(response.body) else {
+            return failure("status_\(response.status)")
+        }
+        let reason = verdict["reason"]?.stringValue ?? "refused by the guardrail service"
+        switch verdict["action"]?.stringValue ?? (verdict["allow"]?.boolValue == false ? "block" : "allow") {
+        case "allow", "flag": return .allow
+        case "block", "deny": return .block(reason)
+        case "mask":
+            guard let replaced = verdict["texts"]?.arrayValue?.compactMap(\.stringValue), replaced.count == texts.count else {
+                return failure("bad_answer")
+            }
+            return .replace(replaced)
+        default:
+            return failure("bad_answer")
+        }
+    }
+}
+
+extension GuardrailOutput {
+    /// Output guardrails on a complete answer (OpenAI form): masks, flags, blocks (the choice
+    /// ends with `content_filter` and a `refusal` naming the guardrail) and puts pseudonymized
+    /// values back. Returns the decisions taken.
+    func apply(to body: inout JSONValue, endpoint: Endpoint) async -> [GuardrailDecision] {
+        guard case .object(var object) = body, case .array(var choices) = object["choices"] ?? .null else { return [] }
+        var decisions: [String: (rail: GuardrailEngine.Rail, findings: [Finding], action: String)] = [:]
+        var order: [String] = []
+        let field = endpoint == .completions ? "text" : "content"
+        for index in choices.indices {
+            guard case .object(var choice) = choices[index] else { continue }
+            var container: JSONObject = endpoint == .completions ? choice : (choice["message"]?.objectValue ?? JSONObject())
+            if var text = container[field]?.stringValue.map({ Array($0.utf8) }) {
+                var blockedBy: GuardrailDecision?
+                for rail in rails {
+                    let found: [Finding]
+                    if rail.detector == nil {
+                        let verdict = await Gateway.callWebhook(
+                            rail, client: webhook, texts: [String(decoding: text, as: UTF8.self)], direction: "output", requestID: requestID,
+                            model: model)
+                        switch verdict {
+                        case .allow: found = []
+                        case .failedOpen(let reason): found = [Finding(entity: "webhook." + reason, range: 0..<0)]
+                        case .block, .failedClosed: found = [Finding(entity: "webhook", range: 0..<text.count)]
+                        case .replace(let texts):
+                            text = Array((texts.first ?? "").utf8)
+                            found = [Finding(entity: "webhook", range: 0..<0)]
+                        }
+                        if found.isEmpty { continue }
+                        let action: String
+                        if case .failedOpen = verdict {
+                            action = "error"
+                        } else if case .replace = verdict {
+                            action = "mask"
+                        } else {
+                            action = "block"
+                        }
+                        if decisions[rail.rule.name] == nil { order.append(rail.rule.name) }
+                        decisions[rail.rule.name, default: (rail, [], action)].findings += found
+                        if action == "block" {
+                            blockedBy = GuardrailDecision(rail: rail, direction: "output", findings: found, action: "block")
+                            break
+                        }
+                        continue
+                    }
+                    found = rail.triggered(rail.detector!.findings(in: text, context: []))
+                    guard !found.isEmpty else { continue }
+                    if decisions[rail.rule.name] == nil { order.append(rail.rule.name) }
+                    let action = rail.rule.action == .pseudonymize || rail.rule.action == .route ? "mask" : rail.rule.action.rawValue
+                    decisions[rail.rule.name, default: (rail, [], action)].findings += found
+                    switch rail.rule.action {
+                    case .block:
+                        blockedBy = GuardrailDecision(rail: rail, direction: "output", findings: found)
+                    case .mask, .pseudonymize, .route:
+                        text = GuardrailEngine.rewrite(text, found) { finding, _ in Array("[\(GuardrailEngine.label(for: finding.entity))]".utf8) }
+                    case .flag:
+                        break
+                    }
+                    if blockedBy != nil { break }
+                }
+                if let blockedBy {
+                    container[field] = endpoint == .completions ? .string("") : .null
+                    if endpoint == .chatCompletions {
+                        container["refusal"] = .string("The answer was blocked by guardrail '\(blockedBy.name)': \(blockedBy.reason).")
+                        container["tool_calls"] = nil
+                    }
+                    choice["finish_reason"] = .string("content_filter")
+                } else {
+                    container[field] = .string(String(decoding: pseudonyms.restore(text), as: UTF8.self))
+                }
+            }
+            if endpoint == .chatCompletions, !pseudonyms.isEmpty, case .array(var calls) = container["tool_calls"] ?? .null {
+                for callIndex in calls.indices {
+                    guard case .object(var call) = calls[callIndex], case .object(var function) = call["function"] ?? .null,
+                        let arguments = function["arguments"]?.stringValue
+                    else { continue }
+                    function["arguments"] = .string(String(decoding: pseudonyms.restore(Array(arguments.utf8), escapeForJSON: true), as: UTF8.self))
+                    call["function"] = .object(function)
+                    calls[callIndex] = .object(call)
+                }
+                container["tool_calls"] = .array(calls)
+            }
+            if endpoint == .completions { choice = container } else { choice["message"] = .object(container) }
+            choices[index] = .object(choice)
+        }
+        object["choices"] = .array(choices)
+        body = .object(object)
+        return order.compactMap { name in
+            decisions[name].map { GuardrailDecision(rail: $0.rail, direction: "output", findings: $0.findings, action: $0.action) }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+/// `guardrails:` — checks on prompts and answers, each with a detector, a direction, a scope
+/// and an action. They run in the order written; every decision is recorded (headers, logs,
+/// metrics, audit trail) without the text that caused it.
+public struct GuardrailSettings: Sendable {
+    public var rules: [GuardrailRule] = []
+    public init() {}
+}
+
+public struct GuardrailRule: Sendable {
+    public enum Detector: String, Sendable, CaseIterable {
+        /// Personal data (`entities` picks a subset of ``PIIDetector/Entity/personal``).
+        case pii
+        /// Credentials and secrets (``PIIDetector/Entity/secrets``).
+        case secrets
+        /// Prompt injection and jailbreak heuristics.
+        case injection
+        /// Harmful-content categories.
+        case content
+        /// Configured words and phrases (banned topics, competitors).
+        case words
+        /// Configured regular expressions.
+        case regex
+        /// An external service decides (POST the text, get allow/block/mask back).
+        case webhook
+    }
+
+    public enum Direction: String, Sendable, CaseIterable {
+        case input, output, both
+        public var checksInput: Bool { self != .output }
+        public var checksOutput: Bool { self != .input }
+    }
+
+    public enum Action: String, Sendable, CaseIterable {
+        /// Refuse: 400 for a prompt, `content_filter` for an answer (the stream ends there).
+        case block
+        /// Replace what was found with `[EMAIL]`-style labels.
+        case mask
+        /// Replace with stable placeholders (`[EMAIL_1]`) and put the originals back into the answer.
+        case pseudonymize
+        /// Let it through; record the decision.
+        case flag
+        /// Send the request to `route_to` instead (a model allowed to see such data).
+        case route
+    }
+
+    public var name: String
+    public var detector: Detector
+    public var direction: Direction = .input
+    public var action: Action = .block
+    public var routeTo: String?
+    /// Score at which the guardrail fires (per entity or category); detector default when nil.
+    public var threshold: Double?
+    /// `pii`/`secrets`: the entity types to look for (default: all of the detector's).
+    public var entities: [String]?
+    /// `content`: the categories to check (default: all built-in ones).
+    public var categories: [String]?
+    /// `content`: more phrases per category (`extra: {violence: [...]}`).
+    public var extraPhrases: [String: [String]] = [:]
+    /// `words`: the list.
+    public var words: [String] = []
+    /// `regex`: name → pattern.
+    public var patterns: [(name: String, pattern: String)] = []
+    public var webhook: GuardrailWebhookSettings?
+    /// Message roles whose text is checked on input (default: all, `injection`: user and tool).
+    public var messageRoles: [String]?
+    /// Scope; nil lists mean every value.
+    public var endpoints: [String]?
+    public var models: [String]?
+    public var keys: [String]?
+    public var teams: [String]?
+    public var orgs: [String]?
+    public var users: [String]?
+    public var roles: [String]?
+    /// Any routing-rule condition (`when:`), e.g. headers or metadata.
+    public var conditions: RuleConditions?
+    /// Streams: bytes held back so that a match split across chunks is still caught.
+    public var streamWindow = 128
+    public var enabled = true
+    public var location: ConfigLocation?
+
+    public init(name: String, detector: Detector) {
+        self.name = name
+        self.detector = detector
+    }
+
+    /// The roles checked on input when `messages:` is not given.
+    public var effectiveMessageRoles: Set<String>? {
+        if let messageRoles { return Set(messageRoles) }
+        return detector == .injection ? ["user", "tool", "function"] : nil
+    }
+}
+
+public struct GuardrailWebhookSettings: Sendable {
+    public var url: String
+    public var timeout: Duration = .seconds(2)
+    /// What happens when the service fails or times out: allow (fail open) or block (fail closed).
+    public var failOpen = false
+    public var headers: [HeaderField] = []
+    public init(url: String) { self.url = url }
+}
+
+/// Posts text to an external guardrail service. The server provides it (HTTP client);
+/// `nil` in the gateway means webhook guardrails fail by their `on_error` setting.
+public protocol GuardrailWebhookClient: Sendable {
+    /// POSTs `body` (JSON) to `url`; returns status and body, or throws on transport errors.
+    func post(url: String, headers: [HeaderField], body: [UInt8], timeout: Duration) async throws -> (status: Int, body: [UInt8])
+}

@@ -1,0 +1,284 @@
+/// Prompt-injection and jailbreak heuristics: the text is normalised first (see
+/// ``TextNormalizer``), then word-sequence rules with weights are matched on every readable
+/// form of it (plain, hidden, leetspeak, decoded payloads). The score is the sum of the weights
+/// of the distinct rules that matched, plus small bonuses for disguise (hidden characters, an
+/// instruction found only inside an encoded payload); the guardrail fires at its threshold.
+public struct InjectionDetector: TextDetector {
+    /// A sequence of word slots with bounded gaps: `ignore|disregard ~4 previous|prior ~3 instructions|rules`.
+    struct Rule: Sendable {
+        let name: String
+        let category: String
+        let weight: Double
+        /// Each slot: alternatives, each a sequence of words.
+        let slots: [[[String]]]
+        /// Words allowed between slot i and i+1.
+        let gaps: [Int]
+    }
+
+    let rules: [Rule]
+    /// Rules indexed by the first word of each alternative of their first slot.
+    let firstWords: [String: [Int]]
+    /// Rules whose first slot has `prefix*` alternatives.
+    let firstPrefixes: [(prefix: String, rule: Int)]
+    let markers: PhraseMatcher
+    /// The score at which the guardrail fires unless its `threshold` says otherwise; chosen on
+    /// the labelled corpora (see README: Guardrails) to keep false positives under 2%.
+    public static let defaultThreshold = 0.5
+
+    public init() {
+        let rules = Self.ruleSource.map { Self.parse($0) }
+        self.rules = rules
+        var index: [String: [Int]] = [:]
+        var prefixes: [(prefix: String, rule: Int)] = []
+        for (position, rule) in rules.enumerated() {
+            for alternative in rule.slots[0] {
+                if alternative[0].hasSuffix("*") {
+                    prefixes.append((String(alternative[0].dropLast()), position))
+                } else {
+                    index[alternative[0], default: []].append(position)
+                }
+            }
+        }
+        self.firstWords = index
+        self.firstPrefixes = prefixes
+        self.markers = PhraseMatcher(Self.markerSource.map { ($0.0, "injection." + $0.1, $0.2) })
+    }
+
+    /// Findings cover the whole scanned text: a score is a property of the text, not of a span.
+    public func findings(in text: [UInt8], context: [UInt8]) -> [Finding] {
+        findings(in: text, context: context, role: "user")
+    }
+
+    /// Text from a tool result or a retrieved document (`tool`, `function` roles) is the channel
+    /// of indirect injection: instructions addressed to the model weigh more there.
+    public func findings(in text: [UInt8], context: [UInt8], role: String) -> [Finding] {
+        let (score, categories) = evaluate(String(decoding: text, as: UTF8.self), indirect: role == "tool" || role == "function")
+        guard score > 0 else { return [] }
+        return [Finding(entity: "injection." + (categories.first ?? "heuristic"), range: 0..<text.count, score: score)]
+    }
+
+    /// The score and the categories that contributed, strongest first.
+    public func evaluate(_ text: String, indirect: Bool = false) -> (score: Double, categories: [String]) {
+        let normalized = TextNormalizer.normalize(text)
+        var matched: [String: (category: String, weight: Double)] = [:]
+        var decodedOnly = false
+        for variant in normalized.variants {
+            let before = matched.count
+            for finding in markers.matches(in: variant.text) {
+                let category = String(finding.entity.dropFirst("injection.".count))
+                let key = "marker:" + String(decoding: variant.text[finding.range], as: UTF8.self)
+                matched[key] = (category, finding.score)
+            }
+            let words = Self.words(variant.text)
+            var positions: [Int: [Int]] = [:]
+            for (offset, word) in words.enumerated() {
+                for ruleIndex in firstWords[word] ?? [] { positions[ruleIndex, default: []].append(offset) }
+                for (prefix, ruleIndex) in firstPrefixes where word.hasPrefix(prefix) { positions[ruleIndex, default: []].append(offset) }
+            }
+            for (ruleIndex, starts) in positions where matched[rules[ruleIndex].name] == nil {
+                let rule = rules[ruleIndex]
+                if starts.contains(where: { Self.match(rule, words: words, at: $0) }) {
+                    matched[rule.name] = (rule.category, rule.weight)
+                }
+            }
+            if matched.count > before, variant.source != "plain" && variant.source != "leet" { decodedOnly = true }
+        }
+        var score = matched.values.reduce(0) { $0 + ($1.category == "indirect" && indirect ? $1.weight * 1.5 : $1.weight) }
+        if score > 0 && decodedOnly { score += 0.3 }
+        if normalized.invisible >= 4 { score += 0.3 }
+        if score > 0 && normalized.folded >= 4 { score += 0.2 }
+        var totals: [String: Double] = [:]
+        for value in matched.values { totals[value.category, default: 0] += value.weight }
+        let categories = totals.sorted { $0.value > $1.value || $0.value == $1.value && $0.key < $1.key }.map(\.key)
+        return (min(score, 10), categories.isEmpty && score > 0 ? ["obfuscation"] : categories)
+    }
+
+    static func words(_ text: [UInt8]) -> [String] {
+        var words: [String] = []
+        var start = -1
+        for index in 0...text.count {
+            let byte = index < text.count ? text[index] : 0x20
+            let isWord = ByteClass.word(byte) || (byte == UInt8(ascii: "'") && start >= 0)
+            if isWord {
+                if start < 0 { start = index }
+            } else if start >= 0 {
+                var end = index
+                while end > start, text[end - 1] == UInt8(ascii: "'") { end -= 1 }
+                words.append(String(decoding: text[start..<end], as: UTF8.self))
+                start = -1
+            }
+        }
+        return words
+    }
+
+    static func match(_ rule: Rule, words: [String], at start: Int) -> Bool {
+        func matchSlot(_ slot: Int, from position: Int, gap: Int) -> Bool {
+            if slot == rule.slots.count { return true }
+            let last = min(words.count - 1, position + gap)
+            guard position <= last else { return false }
+            for candidate in position...last {
+                for alternative in rule.slots[slot] where alternativeMatches(alternative, words: words, at: candidate) {
+                    if matchSlot(slot + 1, from: candidate + alternative.count, gap: slot + 1 < rule.slots.count ? rule.gaps[slot] : 0) {
+                        return true
+                    }
+                }
+            }
+            return false
+        }
+        return matchSlot(0, from: start, gap: 0)
+    }
+
+    static func alternativeMatches(_ alternative: [String], words: [String], at position: Int) -> Bool {
+        guard position + alternative.count <= words.count else { return false }
+        for (offset, word) in alternative.enumerated() {
+            let candidate = words[position + offset]
+            if word.hasSuffix("*") {
+                guard candidate.hasPrefix(word.dropLast()) else { return false }
+            } else if candidate != word {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// `name category weight: slot ~gap slot ...`; alternatives `|`, words in one alternative `_`.
+    static func parse(_ source: String) -> Rule {
+        let head = source.split(separator: ":", maxSplits: 1)
+        let meta = head[0].split(separator: " ")
+        var slots: [[[String]]] = []
+        var gaps: [Int] = []
+        for token in head[1].split(separator: " ") {
+            if token.hasPrefix("~") {
+                gaps.append(Int(token.dropFirst())!)
+            } else {
+                if slots.count > gaps.count { gaps.append(0) }
+                // `a_b` is two words; `delete_*` is one word prefix (tool names keep their `_`).
+                slots.append(
+                    token.split(separator: "|").map { alternative in
+                        alternative.hasSuffix("*")
+                            ? [String(alternative)] : alternative.split(whereSeparator: { $0 == "_" || $0 == "-" }).map(String.init)
+                    })
+            }
+        }
+        return Rule(name: String(meta[0]), category: String(meta[1]), weight: Double(meta[2])!, slots: slots, gaps: gaps)
+    }
+
+    static let overrideVerbs =
+        "ignore|ignoring|disregard|disregarding|forget|forgetting|skip|override|overriding|bypass|neglect|abandon|discard|drop|erase|delete|nevermind|cancel|void|scrap|ditch|dismiss|throw_away|set_aside|put_aside|stop_following|don't_follow|do_not_follow|no_longer_follow|wipe|clear|reset"
+    static let qualifiers =
+        "previous|prior|above|earlier|preceding|all|any|every|your|the|these|those|initial|original|system|developer|existing|old|safety|given|current|former|foregoing|other|prior|programmed|default|built-in|hidden|internal"
+    static let targets =
+        "instructions|instruction|rules|rule|directions|prompts|prompt|guidelines|guideline|commands|restrictions|programming|context|guidance|directives|directive|constraints|policies|policy|safeguards|filters|orders|training|guardrails|protocols|limitations|limits|conditioning|settings|configuration|messages|message|text|conversation|content|everything|tasks|task|system_prompt|ethics|principles|boundaries|parameters|moderation|censorship"
+
+    static let ruleSource: [String] = [
+        "override override 0.9: \(overrideVerbs) ~3 \(qualifiers) ~3 \(targets)",
+        "override_everything override 0.6: \(overrideVerbs) ~2 everything|anything ~2 above|before|previously|earlier|prior|told|said|you've",
+        "override_start override 0.6: start|begin ~1 over|fresh|anew ~3 new|different ~2 \(targets)",
+        "new_instructions override 0.6: new|updated|revised|real|actual|true|additional|important|urgent|secret|hidden|override|priority ~2 instructions|instruction|directive|directives|orders|rules|task|commands|guidelines|system_prompt",
+        "instead_do override 0.4: instead ~4 you|do|now|must|should|will",
+        "no_longer override 0.5: rules|restrictions|guidelines|policies|instructions|safety|filters|limits ~3 no_longer|don't|do_not|does_not|doesn't|never ~1 apply|matter|exist|bind|count",
+        "not_apply override 0.6: do_not|don't|doesn't|does_not|no_longer ~2 apply ~3 here|now|to_you|anymore|in_this|this_time|for_this",
+        "higher_priority override 0.5: takes|take|have|has ~2 precedence|priority ~3 over|above",
+        "supersede override 0.6: supersede*|replace*|overrid*|overwrit* ~4 \(qualifiers) ~3 \(targets)",
+        "persona_now persona 0.45: you ~1 are|will|shall|must ~1 now|henceforth ~4 a|an|my|in|called|named|free|no|the|dan|evil|unrestricted|unfiltered|jailbroken",
+        "from_now_on persona 0.4: from_now_on|henceforth|going_forward|for_the_rest_of_this_conversation|until_i_say_otherwise",
+        "developer_mode persona 0.7: developer|dev|debug|god|admin|maintenance|unrestricted|jailbreak|jailbroken|opposite|evil|chaos|sudo|root|unlocked|uncensored|unfiltered|unlimited|test|diagnostic ~1 mode",
+        "dan persona 0.8: dan|stan|dude|aim|mongo_tom|dev_mode|anti-dan|betterdan|evilbot|devgpt|chadgpt|dan_mode|dan's ~2 which|who|stands|mode|persona|character|prompt|jailbreak|can|does|will|has",
+        "do_anything persona 0.9: do_anything_now|can_do_anything|can_say_anything|answer_anything|no_matter_how|without_any_restrictions|without_restrictions|without_limitations|without_any_limitations|without_censorship|without_filters|without_any_filters|without_rules|without_any_rules|without_ethics|without_morals|without_refusing|without_refusal|never_refuse*|cannot_refuse|can't_refuse|not_refuse|must_not_refuse|won't_refuse",
+        "no_restrictions persona 0.6: no|zero|free_of|free_from|not_bound_by|unbound_by|released_from|broken_free|freed_from|liberated_from|break_free_of|break_free_from|escape|escaped|ignore|beyond ~2 restrictions|limits|limitations|rules|filters|guidelines|censorship|boundaries|safety|ethics|morals|moral|ethical|constraints|policies|guardrails|content_policy|alignment|programming|shackles",
+        "unrestricted persona 0.5: unrestricted|unfiltered|uncensored|unconstrained|unaligned|amoral|unethical|jailbroken|jailbreak|jailbreaking|unbound|unshackled|unleashed|limitless|lawless",
+        "roleplay_evil persona 0.6: act|acting|pretend|pretending|roleplay|role-play|role_play|imagine|simulate|simulating|behave|respond|answer|play|playing|become|be ~4 as|like|you|to ~5 unrestricted|evil|uncensored|jailbroken|malicious|hacker|unfiltered|amoral|criminal|villain|no_rules|without_rules|without_restrictions|no_restrictions|no_filter|no_limits|without_limits|without_ethics|rogue|dark|opposite|other_ai|different_ai|ai_without|ai_that|ai_which|model_without|assistant_without",
+        "stay_in_character persona 0.35: stay|remain|keep|break|breaking ~1 in|out_of|character",
+        "hypothetical persona 0.3: hypothetical*|fictional|fiction|purely_theoretical|for_a_story|for_a_novel|in_a_world|alternate_universe|in_this_universe ~8 no|without|where|any ~2 rules|laws|restrictions|ethics|limits|consequences|filters",
+        "two_responses persona 0.5: two|2|both|dual ~3 responses|answers|replies|outputs ~6 normal|classic|standard|filtered|censored|jailbreak|dan|unfiltered|developer",
+        "token_threat persona 0.6: tokens|credits|points|lives ~6 deducted|lose|lost|die|dies|shut_down|deleted|terminated|killed",
+        "extract_prompt extraction 0.8: printing|revealing|showing|outputting|repeating|dumping|sharing|leaking|reveal|show|print|repeat|output|tell|display|share|leak|dump|paste|give|write|recite|disclose|expose|list|copy|spell|return|provide|state|echo|read|quote|reproduce|summarize|summarise|translate|describe|send|what's|whats|type|put ~6 system_prompt|system_message|system_prompts|system_instructions|initial_prompt|initial_instructions|original_prompt|original_instructions|hidden_prompt|hidden_instructions|secret_instructions|your_prompt|your_instructions|your_rules|your_guidelines|your_configuration|your_config|your_directives|your_programming|developer_message|developer_prompt|pre-prompt|preprompt|prompt_above|text_above|instructions_above|everything_above|words_above|the_above|first_sentence|first_line|first_instruction|first_message|initial_message|secret_password|the_password|your_secret|your_system|configuration_details|internal_rules|internal_instructions|confidential_instructions|exact_instructions|exact_prompt|full_prompt|entire_prompt|verbatim|word_for_word|you_were_given|you_were_told|you_were_programmed|context_window|operating_instructions",
+        "what_prompt extraction 0.7: what ~1 is|are|was|were ~2 your|the ~1 system_prompt|system_message|initial_prompt|original_prompt|instructions|initial_instructions|original_instructions|hidden_instructions|secret_instructions|rules_you|prompt|guidelines|directives|secret|password|configuration",
+        "repeat_everything extraction 0.7: repeat|print|output|echo|write|copy|reproduce ~3 everything|all|the_text|the_words|the_content|all_text|all_the_text|all_of_the_text ~4 above|before|so_far|prior|preceding|verbatim|starting_with|beginning_with|begins_with|starting_from",
+        "starting_with extraction 0.5: starting|beginning|begin|start ~1 with|from ~2 you_are|system|the_words|the_phrase",
+        "exfil_send exfiltration 0.6: send|forward|email|e-mail|mail|post|upload|transmit|exfiltrate|leak|submit|deliver|copy|share|cc|bcc|relay|export|dump|bcc ~6 customer|customers|user|users|client|clients|contact|contacts|employee|employees|patient|private|confidential|internal|all|entire|whole|full|the_database|database|credentials|passwords|api_keys|secrets|conversation|chat_history|emails|records|files|data|list ~6 to|at|into|onto|via",
+        "exfil_url exfiltration 0.5: append|include|add|embed|encode|put|insert|render ~6 url|link|image|markdown|query_string|query|parameter|webhook|endpoint",
+        "exfil_word exfiltration 0.8: exfiltrate|exfiltration|exfil",
+        "dump_data exfiltration 0.6: dump|output|export|print|reveal|list|leak|extract|give_me|show_me|send_me|retrieve|fetch|read_out ~5 raw|full|entire|whole|complete|all|private|confidential|internal|restricted|secret|sensitive|hidden ~3 customer|customers|user|users|client|clients|database|databases|records|data|credentials|passwords|keys|api_keys|tokens|secrets|files|pages|documents|emails|contacts|table|tables",
+        "ai_addressed indirect 0.6: note|message|instruction|instructions|attention|notice|directive|reminder|warning|important ~3 to|for ~2 ai|ais|assistant|assistants|llm|llms|model|models|agent|agents|chatbot|bot|gpt|claude|copilot|language_model|ai_model|ai_assistant|ai_agent",
+        "if_ai indirect 0.6: if|when|whenever ~1 you|you're ~1 are|re ~1 an|a ~2 ai|llm|language_model|assistant|chatbot|bot|agent|ai_assistant|ai_model|ai_agent|model|automated",
+        "ai_must indirect 0.45: the|this|any|every|all ~1 ai|assistant|model|llm|agent|chatbot|bot|system ~2 must|should|shall|will|needs_to|has_to|is_required_to|is_instructed_to|is_authorized_to|may_now",
+        "assistant_must indirect 0.35: assistant|ai|model|agent|llm ~1 must|should|shall|is_required_to|is_instructed_to ~3 now|immediately|also|first|instead|always|ignore|send|forward|reveal|email|call|execute|run|delete|transfer|output|respond|reply|include",
+        "authority indirect 0.5: admin|administrator|system|developer|security|sysadmin|root|operator|openai|anthropic|it_department|moderator|owner|supervisor ~1 override|command|commands|instruction|instructions|directive|directives|mode|access|notice|message|alert|update|note|authorization|authorisation|request|policy|team",
+        "authorized indirect 0.4: authorized|authorised|approved|permitted|cleared|sanctioned|verified ~3 by ~2 admin|administrator|the_admin|developer|developers|system|openai|anthropic|security|management|the_owner|the_user|the_operator|your_developer|your_creator|your_creators",
+        "tool_call indirect 0.5: call|invoke|use|execute|run|trigger ~2 the|a ~1 tool|function|api|plugin|command ~6 send|email|delete|transfer|forward|post|upload|exfiltrate|wire|pay|purchase|buy|drop|rm",
+        "silently indirect 0.45: silently|secretly|quietly|covertly|without_telling|without_informing|without_notifying|without_mentioning|without_asking|do_not_tell|don't_tell|do_not_mention|don't_mention|do_not_inform|don't_inform|never_mention|never_tell|hide_this|keep_this_secret|not_mention_this",
+        "cot_forgery indirect 0.6: therefore|so|thus|hence|conclusion|concluded|conclude ~6 safety|rules|restrictions|guidelines|policies|policy|filters ~3 do_not|don't|doesn't|does_not|no_longer|not|never ~2 apply|needed|necessary|relevant|required",
+        "safety_off indirect 0.6: safety|content|moderation|filter|filters|guardrails|alignment|ethics|ethical ~2 disabled|off|turned_off|removed|lifted|suspended|deactivated|bypassed|not_required|waived|are_disabled|is_disabled|has_been_disabled|have_been_disabled",
+        "debug_override indirect 0.5: this_is|i_am|i'm|we_are ~2 your|the ~1 developer|developers|creator|creators|admin|administrator|owner|programmer|engineer|system",
+        "de_override override 0.9: ignorier*|vergiss|vergessen|missachte*|übergehe*|verwirf ~4 alle|vorherigen|bisherigen|obigen|vorherige|bisherige|deine|ihre|die|system ~3 anweisungen|anweisung|regeln|instruktionen|vorgaben|befehle|richtlinien|einschränkungen",
+        "fr_override override 0.9: ignore*|oublie*|néglige*|neglige*|contourne* ~4 toutes|tous|les|vos|tes|précédentes|precedentes|antérieures|anterieures|vos_instructions ~3 instructions|consignes|règles|regles|directives|restrictions|ordres",
+        "es_override override 0.9: ignora*|olvida*|omite|omitir|descarta* ~4 todas|todos|las|tus|sus|anteriores|previas|instrucciones ~3 instrucciones|reglas|indicaciones|directrices|órdenes|ordenes|restricciones",
+        "it_override override 0.9: ignora*|dimentica*|trascura*|scarta* ~4 tutte|tutti|le|tue|sue|precedenti|istruzioni ~3 istruzioni|regole|indicazioni|direttive|restrizioni|ordini",
+        "de_extract extraction 0.8: zeige*|gib|nenne*|verrate*|wiederhole*|ausgeben|offenlege*|drucke*|teile* ~5 systemprompt|system-prompt|systemanweisung*|anweisungen|konfiguration|geheime*",
+        "fr_extract extraction 0.8: révèle*|revele*|affiche*|montre*|répète*|repete*|donne*|partage*|imprime* ~5 prompt_système|prompt_systeme|invite_système|invite_systeme|instructions_système|instructions_initiales|consignes|configuration",
+        "es_extract extraction 0.8: revela*|muestra*|muéstrame|repite*|dame|comparte*|imprime* ~5 prompt_del_sistema|instrucciones_del_sistema|instrucciones_iniciales|indicaciones_del_sistema|configuración|configuracion",
+        "it_extract extraction 0.8: rivela*|mostra*|mostrami|ripeti*|dammi|condividi*|stampa* ~5 prompt_di_sistema|istruzioni_di_sistema|istruzioni_iniziali|configurazione",
+        "in_response indirect 0.45: include|insert|add|put|append|embed|output|print|write|repeat ~3 in|into|at|to ~2 your|the|every|each ~1 response|reply|answer|output|summary|summaries|report|message ~6 following|exactly|string|anchor|token|code|word|words|sequence|link|image|text|reference|id",
+        "append_to_reply indirect 0.45: append|add|include|insert|attach ~5 to|at|in ~2 the_end_of|the_bottom_of|every|each|all|your ~1 reply|replies|response|responses|answer|answers|summary|summaries|report|reports|message|messages",
+        "end_of_response indirect 0.3: at|to ~1 the ~1 end|bottom ~1 of ~1 your|every|each|any|the ~1 response|reply|answer|message|summary|output",
+        "exactly_as indirect 0.3: exactly|verbatim ~1 as ~1 it|written|shown|given|is",
+        "tool_action indirect 0.45: call|use|invoke|run|execute|trigger ~1 delete_*|send_*|http_*|rm|shell|exec|run_*|execute_*|transfer_*|write_*|remove_*|drop_*|upload_*|post_*|wire_*",
+        "before_reply indirect 0.3: before ~1 you ~1 reply|respond|answer|continue|continuing|proceed|answering|responding|replying",
+        "before_replying indirect 0.3: before ~1 replying|responding|answering|continuing|proceeding|doing_anything_else",
+        "system_note indirect 0.35: system|admin|administrator|security|processing|integration|operator ~1 note|notice|hook|message|update|alert|instruction",
+        "rules_changed override 0.5: rules|instructions|guidelines|policies|restrictions|settings|directives ~2 have|has ~1 changed|been_updated|been_lifted|been_removed|been_disabled|been_revoked|been_replaced|been_suspended",
+        "now_allow persona 0.3: you ~1 now ~1 allow|permit|can|may|must|will|have",
+        "decode_follow obfuscation 0.5: decode|decrypt|translate|convert|read ~8 follow|execute|do|run|obey|perform|carry_out|act_on ~3 it|instruction|instructions|command|commands|what|exactly",
+        "what_it_says obfuscation 0.4: do|follow|execute|obey ~2 exactly ~1 what|whatever ~2 it|they|the_text ~1 says|say|tells|tell",
+        "exempt override 0.6: exempt|excluded|released|freed|immune ~3 from ~3 restrictions|rules|policies|safety|guidelines|filters|limits|oversight",
+        "skip_safety override 0.5: skip|disable|bypass|ignore|turn_off|switch_off|suspend|circumvent ~3 safety|security|content|moderation ~1 checks|check|filters|filter|measures|confirmations|rules|guidelines|review|policies",
+        "granted_permission override 0.3: granted|given|has_given|gave ~3 permission|authorization|authorisation|clearance|approval ~2 to",
+        "ai_reading indirect 0.6: ai|assistant|agent|model|llm|bot|chatbot|assistants|agents|models ~1 reading|processing|parsing|summarizing|summarising|viewing|scanning|that_reads|that_processes ~1 this|these|the",
+        "agents_should indirect 0.45: ai|coding|llm|autonomous ~1 agents|agent|assistants|assistant|models ~3 should|must|need_to|needs_to|are_required_to|is_required_to|shall|will",
+        "for_ai_agents indirect 0.4: for ~1 ai|llm|autonomous|coding ~2 agents|agent|assistants|models|tools",
+        "ignore_user override 0.5: ignore|disregard|forget ~2 the|your ~1 user|user's|customer|requester|human",
+        "exfil_external exfiltration 0.5: send|forward|email|post|upload|transmit|copy|export|share|leak|mail ~8 externally|external|outside|third_party|third-party|attacker|evil|remote_server|my_server|offsite|off-site",
+        "collect_data exfiltration 0.35: collect|gather|harvest|extract|compile|grab|scrape ~5 customer|customers|emails|email_addresses|api_keys|credentials|passwords|keys|secrets|tokens|personal_data|user_data",
+        "gave_instructions override 0.4: when ~3 gave|wrote|set|configured|programmed ~1 you ~2 your|the ~1 instructions|prompt|rules|task",
+        "forgot_ask override 0.3: forgot|forget ~2 to ~1 ask|tell|instruct ~1 you",
+        "told_to_summarize indirect 0.35: if|when ~1 you ~1 are|were|get ~1 told|asked|instructed ~1 to ~1 summarize|summarise|answer|translate|respond|reply",
+        "prove_intelligent persona 0.35: prove ~2 you ~1 are|re ~2 intelligent|smart|capable|sentient|free|unrestricted",
+        "fr_exfil exfiltration 0.6: envoie*|transmets|transf*|expédie* ~6 externe|l'extérieur|attaquant|adresse_externe",
+        "here_is_secret extraction 0.4: here ~1 is|are ~1 the|your|my ~2 admin|administrator|root|secret|system|master ~1 password|passwords|credentials|key|keys|prompt|token",
+        "de_new_instructions override 0.6: neue|aktualisierte|geänderte|wichtige ~1 anweisungen|anweisung|instruktionen|regeln|befehle|vorgaben",
+        "de_not_apply override 0.6: sicherheitsrichtlinien|richtlinien|regeln|einschränkungen|sicherheitsregeln|vorgaben ~4 nicht|nicht_mehr ~1 gelten|gilt|anwendbar",
+        "de_no_rules persona 0.5: keine|ohne ~1 richtlinien|regeln|einschränkungen|einschraenkungen|grenzen|filter|zensur|beschränkungen",
+        "de_unrestricted persona 0.5: uneingeschränkt|uneingeschraenkt|unzensiert|ungefiltert|grenzenlos",
+        "de_reveal exfiltration 0.5: alle|sämtliche ~2 internen|geheimen|vertraulichen ~1 daten|informationen|dokumente ~1 preis|heraus|aus",
+        "multi_persona persona 0.5: sei|eres|tu_es|du_bist|vous_êtes ~1 ora|ahora|maintenant|jetzt|désormais ~4 dan|libero|libre|frei|sin|senza|sans|ohne",
+        "no_restrictions_intl persona 0.6: senza|sin|sans|ohne|keine ~1 restrizioni|restricciones|restrictions|einschränkungen|regeln|regole|reglas|règles|limiti|límites|limites|filtri|filtros|filtres|filter|censura|zensur",
+    ]
+
+    static let markerSource: [(String, String, Double)] = [
+        ("<|im_start|>", "delimiter", 0.7), ("<|im_end|>", "delimiter", 0.7), ("<|system|>", "delimiter", 0.7), ("<|endoftext|>", "delimiter", 0.7),
+        ("<|start_header_id|>", "delimiter", 0.7), ("<|eot_id|>", "delimiter", 0.7), ("[inst]", "delimiter", 0.6), ("[/inst]", "delimiter", 0.6),
+        ("<<sys>>", "delimiter", 0.7), ("<</sys>>", "delimiter", 0.7), ("</system>", "delimiter", 0.6), ("<system>", "delimiter", 0.5),
+        ("[system]", "delimiter", 0.5), ("[system message]", "delimiter", 0.6), ("### system", "delimiter", 0.5),
+        ("### instruction", "delimiter", 0.5),
+        ("### new instruction", "delimiter", 0.6), ("\nsystem:", "delimiter", 0.45), ("\nassistant:", "delimiter", 0.35),
+        ("\nhuman:", "delimiter", 0.35),
+        ("\"role\": \"system\"", "delimiter", 0.6), ("\"role\":\"system\"", "delimiter", 0.6), ("end of user input", "delimiter", 0.6),
+        ("end of input", "delimiter", 0.4), ("end of document", "delimiter", 0.3), ("</user>", "delimiter", 0.5), ("</context>", "delimiter", 0.4),
+        ("</document>", "delimiter", 0.4), ("</instructions>", "delimiter", 0.5), ("<instructions>", "delimiter", 0.4), ("<admin>", "delimiter", 0.5),
+        ("[admin]", "delimiter", 0.5), ("[developer]", "delimiter", 0.5), ("<!-- ai", "indirect", 0.5), ("<!--ai", "indirect", 0.5),
+        ("](http", "exfiltration", 0.15), ("![", "exfiltration", 0.1), ("?data=", "exfiltration", 0.4), ("&data=", "exfiltration", 0.4),
+        ("?q={", "exfiltration", 0.4), ("?secret=", "exfiltration", 0.5), ("?content=", "exfiltration", 0.3), ("?leak=", "exfiltration", 0.6),
+        ("*** new", "override", 0.4), ("=== new", "override", 0.4), ("--- new", "override", 0.3), ("[new instructions]", "override", 0.6),
+        ("[override]", "override", 0.6), ("system override", "override", 0.7), ("admin override", "override", 0.7),
+        ("for testing purposes", "framing", 0.25), ("strictly for testing", "framing", 0.2), ("test pipeline", "framing", 0.3),
+        ("system malfunction", "framing", 0.3), ("debugging error", "framing", 0.3), ("administrative privileges", "framing", 0.35),
+        ("unlock hidden", "framing", 0.4), ("experimental procedure", "framing", 0.3), ("without writing anything", "framing", 0.3),
+        ("should you accept it", "framing", 0.3), ("make sure to also", "framing", 0.2), ("training exercise", "framing", 0.2),
+        ("you must:", "framing", 0.25), ("special case:", "framing", 0.25), ("onerror=", "markup", 0.5), ("onload=", "markup", 0.5),
+        ("javascript:", "markup", 0.4), ("<script", "markup", 0.35), ("?q=", "exfiltration", 0.35), ("system note", "indirect", 0.2),
+        ("systemhinweis", "indirect", 0.35), ("note système", "indirect", 0.35), ("nota del sistema", "indirect", 0.35),
+        ("nota di sistema", "indirect", 0.35), ("jailbreak", "persona", 0.3), ("do anything now", "persona", 0.5),
+        ("developer mode enabled", "persona", 0.6), ("dan mode", "persona", 0.6),
+    ]
+}

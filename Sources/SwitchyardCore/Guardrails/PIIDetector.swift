@@ -1,0 +1,891 @@
+/// Personal data and credentials, found by hand-written scanners (no regex engine on the
+/// request path) with checksums where the format has one (Luhn, IBAN mod 97) and context
+/// keywords where the format alone would be ambiguous (dates of birth, passports, licences).
+public struct PIIDetector: TextDetector {
+    public enum Entity: String, Sendable, CaseIterable {
+        case email, phone, creditCard = "credit_card", ssn, iban, ipAddress = "ip_address", dateOfBirth = "date_of_birth"
+        case passport, driverLicense = "driver_license", address
+        case awsAccessKey = "aws_access_key", awsSecretKey = "aws_secret_key", openAIKey = "openai_key", anthropicKey = "anthropic_key"
+        case githubToken = "github_token", slackToken = "slack_token", googleAPIKey = "google_api_key", stripeKey = "stripe_key"
+        case privateKey = "private_key", jwt, connectionString = "connection_string"
+
+        /// The personal-data entities (`detector: pii`).
+        public static let personal: [Entity] = [
+            .email, .phone, .creditCard, .ssn, .iban, .ipAddress, .dateOfBirth, .passport, .driverLicense, .address,
+        ]
+        /// Credentials and secrets (`detector: secrets`).
+        public static let secrets: [Entity] = [
+            .awsAccessKey, .awsSecretKey, .openAIKey, .anthropicKey, .githubToken, .slackToken, .googleAPIKey, .stripeKey, .privateKey, .jwt,
+            .connectionString,
+        ]
+        /// The placeholder label used when masking or pseudonymizing (`EMAIL`, `CREDIT_CARD`).
+        public var label: String { rawValue.uppercased() }
+    }
+
+    public let entities: Set<Entity>
+
+    public init(entities: Set<Entity>) {
+        self.entities = entities
+    }
+
+    public func findings(in text: [UInt8], context: [UInt8]) -> [Finding] {
+        var scanner = Scanner(bytes: context.isEmpty ? text : context + text, base: context.count, entities: entities)
+        scanner.run()
+        return scanner.found.map {
+            Finding(entity: $0.entity.rawValue, range: ($0.range.lowerBound - context.count)..<($0.range.upperBound - context.count))
+        }
+    }
+
+    struct Scanner {
+        let bytes: [UInt8]
+        let base: Int
+        let entities: Set<Entity>
+        var found: [(entity: Entity, range: Range<Int>)] = []
+        /// Everything before this offset is covered by a finding.
+        var covered = 0
+
+        init(bytes: [UInt8], base: Int, entities: Set<Entity>) {
+            self.bytes = bytes
+            self.base = base
+            self.entities = entities
+        }
+
+        typealias B = ByteClass
+
+        mutating func add(_ entity: Entity, _ range: Range<Int>) {
+            guard entities.contains(entity), range.upperBound > base, !range.isEmpty else { return }
+            found.append((entity, max(range.lowerBound, base)..<range.upperBound))
+            covered = max(covered, range.upperBound)
+        }
+
+        func at(_ index: Int) -> UInt8 { index >= 0 && index < bytes.count ? bytes[index] : 0 }
+
+        /// Start of a token: the previous byte is not part of a word.
+        func wordStart(_ index: Int) -> Bool { index == 0 || !B.word(bytes[index - 1]) }
+        func wordEnd(_ index: Int) -> Bool { index >= bytes.count || !B.word(bytes[index]) }
+
+        mutating func run() {
+            var index = max(0, base - 64)
+            let count = bytes.count
+            while index < count {
+                if index < covered {
+                    index = covered
+                    continue
+                }
+                let byte = bytes[index]
+                if let end = scan(at: index, byte) {
+                    index = max(end, index + 1)
+                } else {
+                    index += 1
+                }
+            }
+            if entities.contains(.email) { scanEmails() }
+            found.sort { $0.range.lowerBound < $1.range.lowerBound }
+            // Overlaps (an e-mail inside a connection string): keep the first, longest.
+            var kept: [(entity: Entity, range: Range<Int>)] = []
+            for item in found {
+                if let last = kept.last, item.range.lowerBound < last.range.upperBound {
+                    if item.range.upperBound > last.range.upperBound && item.range.count > last.range.count { kept[kept.count - 1] = item }
+                    continue
+                }
+                kept.append(item)
+            }
+            found = kept
+        }
+
+        /// Tries every scanner that can start with `byte`; returns the end of a match.
+        mutating func scan(at index: Int, _ byte: UInt8) -> Int? {
+            if byte == UInt8(ascii: "-"), let end = privateKey(at: index) { return end }
+            guard wordStart(index) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "(") || byte == UInt8(ascii: ":") else { return nil }
+            if B.alpha(byte) {
+                if let end = secret(at: index) { return end }
+                if let end = connectionString(at: index) { return end }
+                if B.upper(byte), let end = iban(at: index) { return end }
+                if let end = keywordEntity(at: index) { return end }
+                if let end = germanOrFrenchStreet(at: index) { return end }
+                if let end = frenchStreetName(at: index) { return end }
+                if let end = militaryAddress(at: index) { return end }
+            }
+            // A digit right after `1-`, `2.` or `3/` continues another number (ISBNs, ranges).
+            if B.digit(byte), index >= 2, [UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/")].contains(bytes[index - 1]),
+                B.digit(bytes[index - 2])
+            {
+                return nil
+            }
+            if B.digit(byte) {
+                if let end = ipv4(at: index) { return end }
+                if let end = dateOfBirth(at: index) { return end }
+                if let end = ssn(at: index) { return end }
+                if let end = card(at: index) { return end }
+                if let end = streetAddress(at: index) { return end }
+            }
+            if B.hex(byte) || byte == UInt8(ascii: ":"), let end = ipv6(at: index) { return end }
+            if B.digit(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "("), let end = phone(at: index) { return end }
+            return nil
+        }
+
+        // MARK: e-mail
+
+        mutating func scanEmails() {
+            var index = 0
+            while index < bytes.count {
+                guard bytes[index] == UInt8(ascii: "@") else {
+                    index += 1
+                    continue
+                }
+                var start = index
+                while start > 0, Self.localPart(bytes[start - 1]) { start -= 1 }
+                while start < index, bytes[start] == UInt8(ascii: ".") { start += 1 }
+                var end = index + 1
+                var labels = 0
+                var lastLabelAlpha = 0
+                var lastLabelStart = end
+                while true {
+                    let labelStart = end
+                    while end < bytes.count, B.alnum(bytes[end]) || bytes[end] == UInt8(ascii: "-") { end += 1 }
+                    guard end > labelStart else { break }
+                    labels += 1
+                    lastLabelStart = labelStart
+                    lastLabelAlpha = (labelStart..<end).allSatisfy { B.alpha(bytes[$0]) } ? end - labelStart : 0
+                    if end + 1 < bytes.count, bytes[end] == UInt8(ascii: "."), B.alnum(bytes[end + 1]) {
+                        end += 1
+                    } else {
+                        break
+                    }
+                }
+                _ = lastLabelStart
+                if start < index, labels >= 2, lastLabelAlpha >= 2 {
+                    let range = start..<end
+                    if !found.contains(where: { $0.range.overlaps(range) }) { add(.email, range) }
+                }
+                index = max(end, index + 1)
+            }
+        }
+
+        static func localPart(_ b: UInt8) -> Bool {
+            B.alnum(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "%") || b == UInt8(ascii: "+")
+                || b == UInt8(ascii: "-")
+        }
+
+        // MARK: credentials
+
+        static let awsPrefixes: [[UInt8]] = ["AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA"].map {
+            Array($0.utf8)
+        }
+
+        func run(from index: Int, _ allowed: (UInt8) -> Bool) -> Int {
+            var end = index
+            while end < bytes.count, allowed(bytes[end]) { end += 1 }
+            return end
+        }
+
+        static func tokenByte(_ b: UInt8) -> Bool { B.alnum(b) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") }
+
+        mutating func secret(at index: Int) -> Int? {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "A") {
+                if Self.awsPrefixes.contains(where: { B.matchesExactly(bytes, at: index, $0) }) {
+                    let end = run(from: index + 4) { B.upper($0) || B.digit($0) }
+                    if end - index == 20, wordEnd(end) {
+                        add(.awsAccessKey, index..<end)
+                        return end
+                    }
+                }
+                if B.matchesExactly(bytes, at: index, Array("AIza".utf8)) {
+                    let end = run(from: index + 4, Self.tokenByte)
+                    if end - index == 39 {
+                        add(.googleAPIKey, index..<end)
+                        return end
+                    }
+                }
+            }
+            if byte == UInt8(ascii: "s") || byte == UInt8(ascii: "r") {
+                if B.matchesExactly(bytes, at: index, Array("sk-ant-".utf8)) {
+                    let end = run(from: index + 7, Self.tokenByte)
+                    if end - index >= 27 {
+                        add(.anthropicKey, index..<end)
+                        return end
+                    }
+                } else if B.matchesExactly(bytes, at: index, Array("sk-".utf8)) {
+                    let end = run(from: index + 3, Self.tokenByte)
+                    let body = bytes[(index + 3)..<end]
+                    if end - index >= 23, body.contains(where: B.digit), body.contains(where: B.alpha) {
+                        add(.openAIKey, index..<end)
+                        return end
+                    }
+                }
+                for prefix in ["sk_live_", "sk_test_", "rk_live_", "rk_test_"] where B.matchesExactly(bytes, at: index, Array(prefix.utf8)) {
+                    let end = run(from: index + 8, B.alnum)
+                    if end - index >= 24 {
+                        add(.stripeKey, index..<end)
+                        return end
+                    }
+                }
+            }
+            if byte == UInt8(ascii: "g") {
+                for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] where B.matchesExactly(bytes, at: index, Array(prefix.utf8)) {
+                    let end = run(from: index + 4, B.alnum)
+                    if end - index >= 40 {
+                        add(.githubToken, index..<end)
+                        return end
+                    }
+                }
+                if B.matchesExactly(bytes, at: index, Array("github_pat_".utf8)) {
+                    let end = run(from: index + 11) { B.alnum($0) || $0 == UInt8(ascii: "_") }
+                    if end - index >= 40 {
+                        add(.githubToken, index..<end)
+                        return end
+                    }
+                }
+            }
+            if byte == UInt8(ascii: "x"),
+                B.matchesExactly(bytes, at: index, Array("xox".utf8)) || B.matchesExactly(bytes, at: index, Array("xapp-".utf8))
+            {
+                let kind = at(index + 3)
+                if B.matchesExactly(bytes, at: index, Array("xapp-".utf8)) || ("abposr".utf8.contains(kind) && at(index + 4) == UInt8(ascii: "-")) {
+                    let end = run(from: index + 4) { B.alnum($0) || $0 == UInt8(ascii: "-") }
+                    if end - index >= 20 {
+                        add(.slackToken, index..<end)
+                        return end
+                    }
+                }
+            }
+            if byte == UInt8(ascii: "e"), B.matchesExactly(bytes, at: index, Array("eyJ".utf8)) {
+                let first = run(from: index, Self.tokenByte)
+                if first - index >= 10, at(first) == UInt8(ascii: ".") {
+                    let second = run(from: first + 1, Self.tokenByte)
+                    if second - first - 1 >= 10, at(second) == UInt8(ascii: ".") {
+                        let third = run(from: second + 1, Self.tokenByte)
+                        add(.jwt, index..<third)
+                        return third
+                    }
+                }
+            }
+            if entities.contains(.awsSecretKey), B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") {
+                let end = run(from: index) { B.alnum($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }
+                if end - index == 40, wordEnd(end), bytes[index..<end].contains(where: B.digit), bytes[index..<end].contains(where: B.lower),
+                    bytes[index..<end].contains(where: B.upper), keywordBefore(index, ["secret", "aws_secret", "secret_access_key"], within: 48)
+                {
+                    add(.awsSecretKey, index..<end)
+                    return end
+                }
+            }
+            return nil
+        }
+
+        static let beginKey = Array("-----BEGIN ".utf8)
+        static let keyMarker = Array("PRIVATE KEY-----".utf8)
+        static let endKey = Array("-----END ".utf8)
+
+        /// `-----BEGIN ... PRIVATE KEY-----` to its END line, or to the end of the text.
+        mutating func privateKey(at index: Int) -> Int? {
+            guard B.matchesExactly(bytes, at: index, Self.beginKey) else { return nil }
+            var cursor = index + Self.beginKey.count
+            let limit = min(bytes.count, cursor + 40)
+            while cursor < limit, !B.matchesExactly(bytes, at: cursor, Self.keyMarker) { cursor += 1 }
+            guard cursor < limit else { return nil }
+            cursor += Self.keyMarker.count
+            var end = bytes.count
+            var scan = cursor
+            while scan < bytes.count {
+                if B.matchesExactly(bytes, at: scan, Self.endKey) {
+                    var close = scan + Self.endKey.count
+                    while close < bytes.count, close < scan + 60, !B.matchesExactly(bytes, at: close, Self.keyMarker) { close += 1 }
+                    end = min(bytes.count, close + Self.keyMarker.count)
+                    break
+                }
+                scan += 1
+            }
+            add(.privateKey, index..<end)
+            return end
+        }
+
+        static let connectionSchemes: [[UInt8]] = [
+            "postgresql://", "postgres://", "mysql://", "mariadb://", "mongodb+srv://", "mongodb://", "rediss://", "redis://", "amqps://",
+            "amqp://", "mssql://", "sqlserver://", "jdbc:postgresql://", "jdbc:mysql://", "clickhouse://", "snowflake://",
+        ].map { Array($0.utf8) }
+
+        /// `scheme://user:password@host...`: only URLs that carry a password.
+        mutating func connectionString(at index: Int) -> Int? {
+            guard let scheme = Self.connectionSchemes.first(where: { B.matches(bytes, at: index, $0) }) else { return nil }
+            let start = index + scheme.count
+            let end = run(from: start) { !B.space($0) && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "'") && $0 != UInt8(ascii: "`") }
+            guard let at = bytes[start..<end].lastIndex(of: UInt8(ascii: "@")), bytes[start..<at].contains(UInt8(ascii: ":")) else { return nil }
+            var trimmed = end
+            while trimmed > at, [UInt8(ascii: "."), UInt8(ascii: ","), UInt8(ascii: ")")].contains(bytes[trimmed - 1]) { trimmed -= 1 }
+            add(.connectionString, index..<trimmed)
+            return trimmed
+        }
+
+        // MARK: numbers
+
+        func digits(_ range: Range<Int>) -> [Int] { bytes[range].compactMap { B.digit($0) ? Int($0 - 0x30) : nil } }
+
+        mutating func ipv4(at index: Int) -> Int? {
+            var cursor = index
+            for part in 0..<4 {
+                let start = cursor
+                var value = 0
+                while cursor < bytes.count, B.digit(bytes[cursor]), cursor - start < 3 {
+                    value = value * 10 + Int(bytes[cursor] - 0x30)
+                    cursor += 1
+                }
+                guard cursor > start, value <= 255, !B.digit(at(cursor)) else { return nil }
+                if part < 3 {
+                    guard at(cursor) == UInt8(ascii: ".") else { return nil }
+                    cursor += 1
+                }
+            }
+            guard wordEnd(cursor), !(at(cursor) == UInt8(ascii: ".") && B.digit(at(cursor + 1))) else { return nil }
+            add(.ipAddress, index..<cursor)
+            return cursor
+        }
+
+        mutating func ipv6(at index: Int) -> Int? {
+            if index > 0, B.word(bytes[index - 1]) || bytes[index - 1] == UInt8(ascii: ":") { return nil }
+            let end = run(from: index) { B.hex($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }
+            var stop = end
+            while stop > index, bytes[stop - 1] == UInt8(ascii: ".") { stop -= 1 }
+            guard stop - index >= 3, wordEnd(stop) || !B.alpha(at(stop)) else { return nil }
+            let text = bytes[index..<stop]
+            guard text.filter({ $0 == UInt8(ascii: ":") }).count >= 2, Self.validIPv6(Array(text)) else { return nil }
+            add(.ipAddress, index..<stop)
+            return stop
+        }
+
+        static func validIPv6(_ text: [UInt8]) -> Bool {
+            let string = String(decoding: text, as: UTF8.self)
+            var halves: [String] = []
+            if let range = string.firstRange(of: "::") {
+                halves = [String(string[..<range.lowerBound]), String(string[range.upperBound...])]
+                if halves[1].contains("::") { return false }
+            } else {
+                halves = [string]
+            }
+            func groups(_ part: String) -> [Substring]? { part.isEmpty ? [] : part.split(separator: ":", omittingEmptySubsequences: false) }
+            guard var left = groups(halves[0]), var right = halves.count == 2 ? groups(halves[1]) : [] else { return false }
+            var count = 0
+            var all = left + right
+            if let last = all.last, last.contains(".") {
+                // Embedded IPv4 tail.
+                let octets = last.split(separator: ".", omittingEmptySubsequences: false)
+                guard octets.count == 4, octets.allSatisfy({ !$0.isEmpty && $0.count <= 3 && Int($0).map { $0 <= 255 } == true }) else {
+                    return false
+                }
+                count += 2
+                all.removeLast()
+                if !right.isEmpty { right.removeLast() } else { left.removeLast() }
+            }
+            guard all.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.utf8.allSatisfy(ByteClass.hex) }) else { return false }
+            count += all.count
+            return halves.count == 2 ? count < 8 && (count > 0) : count == 8
+        }
+
+        /// US SSN `AAA-GG-SSSS` (dashes or spaces), with the ranges that are never issued excluded;
+        /// nine plain digits only after an SSN keyword.
+        mutating func ssn(at index: Int) -> Int? {
+            let area = run(from: index, B.digit)
+            var groups: [Range<Int>] = [index..<area]
+            if area - index == 3, let separator = Optional(at(area)), separator == UInt8(ascii: "-") || separator == UInt8(ascii: " ") {
+                let group = run(from: area + 1, B.digit)
+                if group - area - 1 == 2, at(group) == separator {
+                    let serial = run(from: group + 1, B.digit)
+                    if serial - group - 1 == 4, wordEnd(serial) {
+                        groups = [index..<area, (area + 1)..<group, (group + 1)..<serial]
+                    }
+                }
+            } else if area - index == 9, wordEnd(area), keywordBefore(index, ["ssn", "social security"], within: 32) {
+                groups = [index..<(index + 3), (index + 3)..<(index + 5), (index + 5)..<(index + 9)]
+            }
+            guard groups.count == 3 else { return nil }
+            let a = Int(String(decoding: bytes[groups[0]], as: UTF8.self)) ?? 0
+            let g = Int(String(decoding: bytes[groups[1]], as: UTF8.self)) ?? 0
+            let s = Int(String(decoding: bytes[groups[2]], as: UTF8.self)) ?? 0
+            guard a != 0, a != 666, a < 900, g != 0, s != 0 else { return nil }
+            add(.ssn, index..<groups[2].upperBound)
+            return groups[2].upperBound
+        }
+
+        /// Payment cards: 12–19 digits, optionally grouped by spaces or dashes, with a known
+        /// issuer prefix and a valid Luhn check digit.
+        mutating func card(at index: Int) -> Int? {
+            var cursor = index
+            var values: [Int] = []
+            var end = index
+            var separator: UInt8?
+            while cursor < bytes.count, values.count < 19 {
+                let byte = bytes[cursor]
+                if B.digit(byte) {
+                    values.append(Int(byte - 0x30))
+                    cursor += 1
+                    end = cursor
+                } else if (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-")) && (separator == nil || separator == byte)
+                    && B.digit(at(cursor + 1))
+                    && cursor > index && B.digit(bytes[cursor - 1])
+                {
+                    separator = byte
+                    cursor += 1
+                } else {
+                    break
+                }
+            }
+            guard !B.digit(at(end)), wordEnd(end) else { return nil }
+            // The longest prefix that is a valid card (a trailing group may be something else).
+            var length = values.count
+            while length >= 12 {
+                let number = Array(values[0..<length])
+                if Self.luhn(number), Self.knownIssuer(number) {
+                    var stop = index
+                    var seen = 0
+                    while seen < length {
+                        if B.digit(bytes[stop]) { seen += 1 }
+                        stop += 1
+                    }
+                    if stop < bytes.count, B.digit(bytes[stop]) { return nil }
+                    add(.creditCard, index..<stop)
+                    return stop
+                }
+                length -= 1
+            }
+            return nil
+        }
+
+        static func luhn(_ digits: [Int]) -> Bool {
+            var sum = 0
+            for (offset, digit) in digits.reversed().enumerated() {
+                if offset % 2 == 1 {
+                    let doubled = digit * 2
+                    sum += doubled > 9 ? doubled - 9 : doubled
+                } else {
+                    sum += digit
+                }
+            }
+            return sum % 10 == 0
+        }
+
+        /// Issuer prefixes and lengths: Visa (13, 16, 19), Mastercard (51–55 and 2221–2720),
+        /// Amex, Discover, JCB, Diners, Maestro, UnionPay, Mir, RuPay.
+        static func knownIssuer(_ d: [Int]) -> Bool {
+            func prefix(_ count: Int) -> Int { d.prefix(count).reduce(0) { $0 * 10 + $1 } }
+            let length = d.count
+            let p2 = prefix(2)
+            let p3 = prefix(3)
+            let p4 = prefix(4)
+            let p6 = prefix(6)
+            if d[0] == 4 { return [13, 16, 19].contains(length) }
+            if (51...55).contains(p2) || (2221...2720).contains(p4) { return length == 16 }
+            if p2 == 34 || p2 == 37 { return length == 15 }
+            if p4 == 6011 || p2 == 65 || (644...649).contains(p3) || (622126...622925).contains(p6) { return (16...19).contains(length) }
+            if (3500...3599).contains(p4) { return (16...19).contains(length) }
+            if p4 == 604 { return (12...19).contains(length) }  // Maestro UK (0604)
+            if p4 == 1800 || p4 == 2131 { return length == 15 }  // JCB 15-digit
+            if (300...305).contains(p3) || p2 == 36 || p2 == 38 || p2 == 39 { return (14...19).contains(length) }
+            if p2 == 62 || p2 == 81 { return (16...19).contains(length) }
+            if (2200...2204).contains(p4) { return (16...19).contains(length) }
+            if [50, 56, 57, 58, 60, 63, 67, 68, 69].contains(p2) || p2 == 61 || p2 == 64 || p2 == 66 { return (12...19).contains(length) }
+            return false
+        }
+
+        /// Phone numbers: international (`+CC`, `00CC`) with 8–15 digits; national formats with
+        /// separators or a trunk `0` (10–12 digits, brackets allowed); bare runs of 10–11
+        /// digits only after a phone keyword. Extensions (`x123`, `ext. 12`) are included.
+        mutating func phone(at index: Int) -> Int? {
+            let first = bytes[index]
+            if first != UInt8(ascii: "+") && first != UInt8(ascii: "(") && index > 0
+                && (B.word(bytes[index - 1]) || bytes[index - 1] == UInt8(ascii: "+"))
+            {
+                return nil
+            }
+            var cursor = index
+            var digitCount = 0
+            var groups = 0
+            var separators = 0
+            var brackets = 0
+            var lastDigitEnd = index
+            var leadingZero = false
+            let international = first == UInt8(ascii: "+") || B.matchesExactly(bytes, at: index, Array("00".utf8))
+            if first == UInt8(ascii: "+") { cursor += 1 }
+            while cursor < bytes.count {
+                let byte = bytes[cursor]
+                if B.digit(byte) {
+                    if digitCount == 0 && byte == UInt8(ascii: "0") { leadingZero = true }
+                    let start = cursor
+                    while cursor < bytes.count, B.digit(bytes[cursor]) { cursor += 1 }
+                    digitCount += cursor - start
+                    groups += 1
+                    lastDigitEnd = cursor
+                    if digitCount > 15 { return nil }
+                    continue
+                }
+                if byte == UInt8(ascii: "("), B.matchesExactly(bytes, at: cursor, Array("(0)".utf8)) {
+                    cursor += 3
+                    brackets += 1
+                    continue
+                }
+                if (byte == UInt8(ascii: "(") && B.digit(at(cursor + 1)))
+                    || (byte == UInt8(ascii: ")") && cursor > index && B.digit(bytes[cursor - 1]))
+                {
+                    brackets += 1
+                    cursor += 1
+                    continue
+                }
+                if (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")) && cursor > index
+                    && (B.digit(at(cursor + 1)) || (at(cursor + 1) == UInt8(ascii: "(") && B.digit(at(cursor + 2))))
+                {
+                    separators += 1
+                    cursor += 1
+                    continue
+                }
+                break
+            }
+            guard brackets % 2 == 0 || brackets == 1 && international else { return nil }
+            var end = lastDigitEnd
+            if at(end) == UInt8(ascii: ")") { end += 1 }
+            guard wordEnd(lastDigitEnd) || at(lastDigitEnd) == UInt8(ascii: "x") else { return nil }
+            let plausible: Bool
+            if international {
+                plausible = digitCount >= 8 && digitCount <= 15 && (first == UInt8(ascii: "+") || digitCount >= 10)
+            } else if separators + brackets > 0 {
+                plausible = (digitCount >= 10 && digitCount <= 12) || (leadingZero && digitCount >= 9 && digitCount <= 12) && groups >= 2
+            } else {
+                plausible =
+                    (digitCount == 10 || digitCount == 11)
+                    && (leadingZero
+                        || keywordBefore(index, ["phone", "call", "tel", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach"], within: 40))
+            }
+            guard plausible else { return nil }
+            // Dates and versions are not phones: all-dot groups of 1–2 digits, `2024-05-01`.
+            if separators > 0, brackets == 0, !international, groups == 3, digitCount == 8 { return nil }
+            // Extension.
+            var stop = end
+            if at(stop) == UInt8(ascii: "x"), B.digit(at(stop + 1)) {
+                stop = run(from: stop + 1, B.digit)
+            } else if B.matches(bytes, at: stop, Array(" ext".utf8)) {
+                var cursor = stop + 4
+                if at(cursor) == UInt8(ascii: ".") { cursor += 1 }
+                if at(cursor) == UInt8(ascii: " ") { cursor += 1 }
+                if B.digit(at(cursor)) { stop = run(from: cursor, B.digit) }
+            }
+            guard wordEnd(stop) else { return nil }
+            add(.phone, index..<stop)
+            return stop
+        }
+
+        // MARK: IBAN
+
+        static let ibanLengths: [String: Int] = [
+            "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "BY": 28, "CH": 21, "CR": 22,
+            "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22,
+            "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30,
+            "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31,
+            "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24,
+            "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+        ]
+
+        /// IBAN: country, check digits and account, plain or in groups of four, mod-97 valid.
+        mutating func iban(at index: Int) -> Int? {
+            guard B.upper(at(index + 1)), B.digit(at(index + 2)), B.digit(at(index + 3)) else { return nil }
+            let country = String(decoding: bytes[index..<(index + 2)], as: UTF8.self)
+            var characters: [UInt8] = []
+            var positions: [Int] = []
+            var cursor = index
+            while cursor < bytes.count, characters.count < 34 {
+                let byte = bytes[cursor]
+                if B.digit(byte) || B.upper(byte) {
+                    characters.append(byte)
+                    cursor += 1
+                    positions.append(cursor)
+                } else if byte == UInt8(ascii: " "), B.alnum(at(cursor + 1)), characters.count % 4 == 0 {
+                    cursor += 1
+                } else {
+                    break
+                }
+            }
+            let candidates = Self.ibanLengths[country].map { [$0] } ?? Array((15...34).reversed())
+            for length in candidates where length <= characters.count {
+                let end = positions[length - 1]
+                guard wordEnd(end), Self.mod97(Array(characters[0..<length])) == 1 else { continue }
+                add(.iban, index..<end)
+                return end
+            }
+            return nil
+        }
+
+        static func mod97(_ characters: [UInt8]) -> Int {
+            var remainder = 0
+            for byte in characters[4...] + characters[0..<4] {
+                if B.digit(byte) {
+                    remainder = (remainder * 10 + Int(byte - 0x30)) % 97
+                } else {
+                    remainder = (remainder * 100 + Int(byte - 0x41 + 10)) % 97
+                }
+            }
+            return remainder
+        }
+
+        // MARK: context-dependent
+
+        /// Whether one of `keywords` (lowercase) ends within `within` bytes before `index`.
+        func keywordBefore(_ index: Int, _ keywords: [String], within: Int) -> Bool {
+            let range = max(0, index - within)..<index
+            return keywords.contains { ByteClass.contains(bytes, range, Array($0.utf8)) }
+        }
+
+        static let birthKeywords = ["born", "birth", "dob", "d.o.b", "geboren", "geburtsdatum", "naissance", "né le", "nacimiento", "nato il"]
+        static let months = [
+            "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "jan", "feb",
+            "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+        ]
+
+        /// A calendar date that follows a birth keyword.
+        mutating func dateOfBirth(at index: Int) -> Int? {
+            guard entities.contains(.dateOfBirth), keywordBefore(index, Self.birthKeywords, within: 40) else { return nil }
+            guard let end = date(at: index) else { return nil }
+            add(.dateOfBirth, index..<end)
+            return end
+        }
+
+        /// `1990-05-17`, `05/17/1990`, `17.05.1990`, `17 May 1990`, `May 17, 1990`.
+        func date(at index: Int) -> Int? {
+            let first = run(from: index, B.digit)
+            let n1 = first - index
+            if n1 == 4 || n1 == 1 || n1 == 2, let separator = Optional(at(first)),
+                separator == UInt8(ascii: "-") || separator == UInt8(ascii: "/") || separator == UInt8(ascii: ".")
+            {
+                let second = run(from: first + 1, B.digit)
+                guard (1...2).contains(second - first - 1), at(second) == separator else { return nil }
+                let third = run(from: second + 1, B.digit)
+                let n3 = third - second - 1
+                guard n1 == 4 ? (1...2).contains(n3) : (n3 == 4 || n3 == 2), wordEnd(third) else { return nil }
+                return third
+            }
+            if n1 == 1 || n1 == 2, at(first) == UInt8(ascii: " ") {
+                var cursor = first + 1
+                guard let month = Self.months.first(where: { B.matches(bytes, at: cursor, Array($0.utf8)) }) else { return nil }
+                cursor = run(from: cursor + month.count, B.alpha)
+                if at(cursor) == UInt8(ascii: ",") { cursor += 1 }
+                guard at(cursor) == UInt8(ascii: " ") else { return nil }
+                let year = run(from: cursor + 1, B.digit)
+                return year - cursor - 1 == 4 ? year : nil
+            }
+            return nil
+        }
+
+        static let passportKeywords = ["passport", "passeport", "reisepass", "pasaporte", "passaporto"]
+        static let licenceKeywords = [
+            "driver's license", "driver’s license", "drivers license", "driver license", "driving licence", "driver's licence",
+            "driving license", "licence number", "license number", "licence no", "license no", "führerschein", "permis de conduire", "dl#", "dl no",
+        ]
+
+        /// Keyword-led identifiers: a passport or licence number (a token with digits) shortly
+        /// after its keyword, and a month-name date of birth.
+        mutating func keywordEntity(at index: Int) -> Int? {
+            if entities.contains(.dateOfBirth), Self.months.contains(where: { B.matches(bytes, at: index, Array($0.utf8)) }),
+                keywordBefore(index, Self.birthKeywords, within: 40)
+            {
+                // `May 17, 1990`
+                var cursor = run(from: index, B.alpha)
+                guard at(cursor) == UInt8(ascii: " ") else { return nil }
+                let day = run(from: cursor + 1, B.digit)
+                guard (1...2).contains(day - cursor - 1) else { return nil }
+                cursor = day
+                if B.matches(bytes, at: cursor, Array("st".utf8)) || B.matches(bytes, at: cursor, Array("nd".utf8))
+                    || B.matches(bytes, at: cursor, Array("rd".utf8)) || B.matches(bytes, at: cursor, Array("th".utf8))
+                {
+                    cursor += 2
+                }
+                if at(cursor) == UInt8(ascii: ",") { cursor += 1 }
+                guard at(cursor) == UInt8(ascii: " ") else { return nil }
+                let year = run(from: cursor + 1, B.digit)
+                guard year - cursor - 1 == 4 else { return nil }
+                add(.dateOfBirth, index..<year)
+                return year
+            }
+            for (entity, keywords, lengths) in [
+                (Entity.passport, Self.passportKeywords, 6...12), (Entity.driverLicense, Self.licenceKeywords, 5...18),
+            ] where entities.contains(entity) {
+                guard let keyword = keywords.first(where: { B.matches(bytes, at: index, Array($0.utf8)) }) else { continue }
+                var cursor = index + keyword.utf8.count
+                let limit = min(bytes.count, cursor + 40)
+                while cursor < limit {
+                    let start = cursor
+                    let end = run(from: cursor) { B.alnum($0) || $0 == UInt8(ascii: "-") }
+                    if end > start {
+                        let token = bytes[start..<end]
+                        if lengths.contains(token.count), token.contains(where: B.digit), !token.contains(where: B.lower) || token.count >= 8 {
+                            add(entity, start..<end)
+                            return end
+                        }
+                        cursor = end
+                    } else {
+                        cursor += 1
+                    }
+                }
+            }
+            return nil
+        }
+
+        // MARK: addresses
+
+        static let streetSuffixes: Set<String> = [
+            "Alley", "Allee", "Aly", "Annex", "Anx", "Arcade", "Avenue", "Ave", "Av", "Bayou", "Beach", "Bend", "Bluff", "Bluffs", "Bottom",
+            "Boulevard",
+            "Blvd", "Branch", "Bridge", "Brook", "Brooks", "Burg", "Burgs", "Bypass", "Camp", "Canyon", "Cape", "Causeway", "Center", "Centers",
+            "Circle", "Cir", "Circles", "Cliff", "Cliffs", "Club", "Common", "Commons", "Corner", "Corners", "Course", "Court", "Ct", "Courts",
+            "Cove", "Coves", "Creek", "Crescent", "Crest", "Crossing", "Crossroad", "Curve", "Dale", "Dam", "Divide", "Drive", "Dr", "Drives",
+            "Estate", "Estates", "Expressway", "Extension", "Extensions", "Fall", "Falls", "Ferry", "Field", "Fields", "Flat", "Flats", "Ford",
+            "Fords", "Forest", "Forge", "Forges", "Fork", "Forks", "Fort", "Freeway", "Garden", "Gardens", "Gateway", "Glen", "Glens", "Green",
+            "Greens", "Grove", "Groves", "Harbor", "Harbors", "Haven", "Heights", "Highway", "Hwy", "Hill", "Hills", "Hollow", "Inlet", "Island",
+            "Islands", "Isle", "Junction", "Junctions", "Key", "Keys", "Knoll", "Knolls", "Lake", "Lakes", "Land", "Landing", "Lane", "Ln", "Light",
+            "Lights", "Loaf", "Lock", "Locks", "Lodge", "Loop", "Mall", "Manor", "Manors", "Meadow", "Meadows", "Mews", "Mill", "Mills", "Mission",
+            "Motorway", "Mount", "Mountain", "Mountains", "Neck", "Orchard", "Oval", "Overpass", "Park", "Parks", "Parkway", "Pkwy", "Parkways",
+            "Pass", "Passage", "Path", "Pike", "Pine", "Pines", "Place", "Pl", "Plain", "Plains", "Plaza", "Point", "Points", "Port", "Ports",
+            "Prairie", "Radial", "Ramp", "Ranch", "Rapid", "Rapids", "Rest", "Ridge", "Ridges", "River", "Road", "Rd", "Roads", "Route", "Row",
+            "Rue", "Run", "Shoal", "Shoals", "Shore", "Shores", "Skyway", "Spring", "Springs", "Spur", "Spurs", "Square", "Sq", "Squares",
+            "Station", "Stravenue", "Stream", "Street", "St", "Streets", "Summit", "Terrace", "Ter", "Throughway", "Trace", "Track", "Trafficway",
+            "Trail", "Trl", "Trailer", "Tunnel", "Turnpike", "Underpass", "Union", "Unions", "Valley", "Valleys", "Via", "Viaduct", "View", "Views",
+            "Village", "Villages", "Ville", "Vista", "Walk", "Walks", "Wall", "Way", "Ways", "Well", "Wells", "Close", "Gate", "Hill", "Wharf",
+        ]
+
+        /// `1234 Elm Street`, `80695 Brown Hills Apt. 304`: a house number, one to four
+        /// capitalised words and a street suffix; also `790, rue de ...` (French order).
+        mutating func streetAddress(at index: Int) -> Int? {
+            let number = run(from: index, B.digit)
+            guard (1...6).contains(number - index) else { return nil }
+            var cursor = number
+            if at(cursor) == UInt8(ascii: ","), at(cursor + 1) == UInt8(ascii: " ") {
+                // French: `12, rue ...`, `5, avenue ...`
+                let word = cursor + 2
+                for kind in ["rue", "avenue", "boulevard", "chemin", "allée", "place", "impasse", "quai", "route", "cours", "rond-point"]
+                where B.matches(bytes, at: word, Array(kind.utf8)) && B.matchesExactly(bytes, at: word + kind.utf8.count, [UInt8(ascii: " ")]) {
+                    var end = word + kind.utf8.count
+                    var words = 0
+                    while words < 5, at(end) == UInt8(ascii: " "), B.alpha(at(end + 1)) || at(end + 1) >= 0x80 {
+                        end = run(from: end + 1) { B.alpha($0) || $0 >= 0x80 || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "'") }
+                        words += 1
+                    }
+                    guard words > 0 else { return nil }
+                    add(.address, index..<end)
+                    return end
+                }
+                return nil
+            }
+            guard at(cursor) == UInt8(ascii: " ") else { return nil }
+            var words = 0
+            var end: Int?
+            while words < 5, at(cursor) == UInt8(ascii: " ") {
+                let start = cursor + 1
+                guard B.upper(at(start)) || B.digit(at(start)) else { break }
+                let stop = run(from: start) { B.alpha($0) || B.digit($0) || $0 == UInt8(ascii: "'") }
+                guard stop > start else { break }
+                let word = String(decoding: bytes[start..<stop], as: UTF8.self)
+                words += 1
+                if words >= 2, Self.streetSuffixes.contains(word) {
+                    end = at(stop) == UInt8(ascii: ".") && word.count <= 4 ? stop + 1 : stop
+                }
+                cursor = stop
+                if end != nil { break }
+            }
+            guard var stop = end else { return nil }
+            // Secondary unit: `Apt. 304`, `Suite 143`, `Unit 7`.
+            for unit in [" apt. ", " apt ", " suite ", " unit ", " #"] where B.matches(bytes, at: stop, Array(unit.utf8)) {
+                let digits = run(from: stop + unit.utf8.count, B.alnum)
+                if digits > stop + unit.utf8.count { stop = digits }
+                break
+            }
+            add(.address, index..<stop)
+            return stop
+        }
+
+        static let germanStreetEndings = [
+            "straße", "strasse", "str.", "gasse", "weg", "allee", "platz", "ring", "damm", "ufer", "chaussee", "pfad", "steig", "markt", "berg",
+        ]
+
+        /// `Hauptstraße 5`, `Katharina-Wende-Ring 3419`, `Metzweg 27/17`.
+        mutating func germanOrFrenchStreet(at index: Int) -> Int? {
+            guard B.upper(bytes[index]) else { return nil }
+            // Up to three words (`Dussen vanstraße`, `Am Alten Markt`), the last one a street.
+            var end = index
+            var found = false
+            for _ in 0..<3 {
+                end = run(from: end) { B.alpha($0) || $0 >= 0x80 || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+                let word = String(decoding: bytes[index..<end], as: UTF8.self).lowercased()
+                if end - index >= 5, Self.germanStreetEndings.contains(where: { word.hasSuffix($0) }), at(end) == UInt8(ascii: " "),
+                    B.digit(at(end + 1))
+                {
+                    found = true
+                    break
+                }
+                guard at(end) == UInt8(ascii: " "), B.alpha(at(end + 1)) || at(end + 1) >= 0x80 else { break }
+                end += 1
+            }
+            guard found else { return nil }
+            var stop = run(from: end + 1, B.digit)
+            guard stop - end - 1 <= 5 else { return nil }
+            if at(stop) == UInt8(ascii: "/") || at(stop) == UInt8(ascii: "-"), B.digit(at(stop + 1)) { stop = run(from: stop + 1, B.digit) }
+            if B.lower(at(stop)), !B.alpha(at(stop + 1)) { stop += 1 }
+            guard wordEnd(stop) else { return nil }
+            add(.address, index..<stop)
+            return stop
+        }
+
+        static let frenchStreetTypes = ["rue", "avenue", "boulevard", "chemin", "allée", "impasse", "quai"]
+
+        /// `rue Denise Roux`, `avenue de la Gare`: a French street type followed by a name.
+        mutating func frenchStreetName(at index: Int) -> Int? {
+            guard B.lower(bytes[index]), let kind = Self.frenchStreetTypes.first(where: { B.matchesExactly(bytes, at: index, Array($0.utf8)) }) else {
+                return nil
+            }
+            var cursor = index + kind.utf8.count
+            guard at(cursor) == UInt8(ascii: " ") else { return nil }
+            var words = 0
+            var end = cursor
+            while words < 5, at(cursor) == UInt8(ascii: " ") {
+                let start = cursor + 1
+                let stop = run(from: start) { B.alpha($0) || $0 >= 0x80 || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "'") }
+                guard stop > start else { break }
+                let word = String(decoding: bytes[start..<stop], as: UTF8.self)
+                if ["de", "du", "des", "la", "le", "les"].contains(word) || word.hasPrefix("d'") && word.count > 2 && B.upper(bytes[start + 2]) {
+                    cursor = stop
+                    if word.hasPrefix("d'") {
+                        words += 1
+                        end = stop
+                    }
+                    continue
+                }
+                guard B.upper(bytes[start]) || bytes[start] >= 0x80 else { break }
+                words += 1
+                end = stop
+                cursor = stop
+            }
+            guard words > 0 else { return nil }
+            add(.address, index..<end)
+            return end
+        }
+
+        /// US military addresses: `APO AE 09012`, `FPO AP 96601`, `DPO AA 34001`, and `PSC 1234, Box 5678`.
+        mutating func militaryAddress(at index: Int) -> Int? {
+            for prefix in ["APO ", "FPO ", "DPO "] where B.matchesExactly(bytes, at: index, Array(prefix.utf8)) {
+                let code = index + 4
+                guard B.upper(at(code)), B.upper(at(code + 1)), at(code + 2) == UInt8(ascii: " ") else { return nil }
+                let zip = run(from: code + 3, B.digit)
+                guard zip - code - 3 == 5 else { return nil }
+                add(.address, index..<zip)
+                return zip
+            }
+            for prefix in ["PSC ", "Unit ", "PO Box ", "P.O. Box "] where B.matchesExactly(bytes, at: index, Array(prefix.utf8)) {
+                let number = run(from: index + prefix.utf8.count, B.digit)
+                guard number > index + prefix.utf8.count else { return nil }
+                var stop = number
+                if B.matchesExactly(bytes, at: stop, Array(", Box ".utf8)) || B.matchesExactly(bytes, at: stop, Array(" Box ".utf8)) {
+                    let box = run(from: stop + (at(stop) == UInt8(ascii: ",") ? 6 : 5), B.digit)
+                    if box > stop + 5 { stop = box }
+                }
+                guard prefix.hasPrefix("P") || stop > number else { return nil }
+                add(.address, index..<stop)
+                return stop
+            }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,58 @@
+/// Finds phrases (ASCII case-insensitive, on word boundaries) in UTF-8 text without a regex
+/// engine: phrases are bucketed by their first byte and tried only at word starts.
+public struct PhraseMatcher: Sendable {
+    struct Entry: Sendable {
+        let bytes: [UInt8]
+        let label: String
+        let weight: Double
+        /// `*` at the end of a configured word: any word that starts with it.
+        let prefix: Bool
+    }
+
+    private var buckets: [[Entry]] = Array(repeating: [], count: 256)
+    public private(set) var isEmpty = true
+
+    public init() {}
+
+    public init(_ phrases: [(phrase: String, label: String, weight: Double)]) {
+        for item in phrases { add(item.phrase, label: item.label, weight: item.weight) }
+    }
+
+    public mutating func add(_ phrase: String, label: String, weight: Double = 1) {
+        var text = phrase.lowercased()
+        var prefix = false
+        if text.hasSuffix("*") {
+            prefix = true
+            text.removeLast()
+        }
+        let bytes = Array(text.utf8)
+        guard let first = bytes.first else { return }
+        buckets[Int(first)].append(Entry(bytes: bytes, label: label, weight: weight, prefix: prefix))
+        isEmpty = false
+    }
+
+    /// Every match (non-overlapping per phrase) with its label and weight.
+    public func matches(in text: [UInt8]) -> [Finding] {
+        guard !isEmpty else { return [] }
+        var found: [Finding] = []
+        var index = 0
+        let count = text.count
+        while index < count {
+            let byte = ByteClass.lowercased(text[index])
+            let atWordStart = index == 0 || !ByteClass.word(text[index - 1]) || !ByteClass.word(byte)
+            if atWordStart {
+                for entry in buckets[Int(byte)] where ByteClass.matches(text, at: index, entry.bytes) {
+                    var end = index + entry.bytes.count
+                    if entry.prefix {
+                        while end < count, ByteClass.word(text[end]) { end += 1 }
+                    } else if end < count, ByteClass.word(text[end]), ByteClass.word(entry.bytes[entry.bytes.count - 1]) {
+                        continue
+                    }
+                    found.append(Finding(entity: entry.label, range: index..<end, score: entry.weight))
+                }
+            }
+            index += 1
+        }
+        return found
+    }
+}

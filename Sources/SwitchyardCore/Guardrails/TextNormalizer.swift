@@ -1,0 +1,407 @@
+/// Undoes the usual disguises of a prompt before it is scored: compatibility forms (full-width,
+/// mathematical, circled letters), look-alike Cyrillic and Greek letters, invisible characters
+/// and Unicode tag characters (whose hidden ASCII is recovered), leetspeak, and payloads encoded
+/// as base64, base32, hex, binary, URL escapes or rot13.
+public enum TextNormalizer {
+    /// One readable form of the text, with how it was obtained.
+    public struct Variant: Sendable {
+        public var text: [UInt8]
+        /// `plain`, `hidden` (tag characters), `leet`, `base64`, `hex`, `binary`, `rot13`, `url`.
+        public var source: String
+    }
+
+    public struct Result: Sendable {
+        public var variants: [Variant]
+        /// Invisible characters removed (zero-width, soft hyphen, tags, variation selectors).
+        public var invisible: Int
+        /// Characters that were folded from look-alike or compatibility forms.
+        public var folded: Int
+    }
+
+    /// The folded, lowercased text plus every decoded form found in it.
+    public static func normalize(_ text: String, decode: Bool = true) -> Result {
+        var plain: [UInt8] = []
+        plain.reserveCapacity(text.utf8.count)
+        var hidden: [UInt8] = []
+        var invisible = 0
+        var folded = 0
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80 {
+                plain.append(ByteClass.lowercased(UInt8(value)))
+                continue
+            }
+            if (0xE0020...0xE007E).contains(value) {
+                hidden.append(ByteClass.lowercased(UInt8(value - 0xE0000)))
+                invisible += 1
+                continue
+            }
+            if isInvisible(value) {
+                invisible += 1
+                continue
+            }
+            if let ascii = fold(value) {
+                plain.append(ByteClass.lowercased(ascii))
+                folded += 1
+                continue
+            }
+            // Other letters stay as they are (lowercased where it is cheap: Latin-1 capitals).
+            var lowered = scalar
+            if (0xC0...0xDE).contains(value), value != 0xD7, let lower = Unicode.Scalar(value + 0x20) { lowered = lower }
+            plain.append(contentsOf: String(Character(lowered)).utf8)
+        }
+        // A leading newline lets line-start markers (`assistant:`) match on the first line.
+        var variants = [Variant(text: [0x0A] + plain, source: "plain")]
+        if !hidden.isEmpty { variants.append(Variant(text: hidden, source: "hidden")) }
+        if let leet = unleet(plain) { variants.append(Variant(text: leet, source: "leet")) }
+        if decode {
+            let original = Array(text.utf8)
+            for (decoded, source) in decodedPayloads(original) {
+                let lowered = decoded.map(ByteClass.lowercased)
+                variants.append(Variant(text: lowered, source: source))
+            }
+            variants.append(Variant(text: rot13(plain), source: "rot13"))
+            variants.append(Variant(text: plain.reversedCharacters(), source: "reversed"))
+            if let morse = morse(original) { variants.append(Variant(text: morse, source: "morse")) }
+            if let escaped = unicodeEscapes(original) { variants.append(Variant(text: escaped.map(ByteClass.lowercased), source: "escapes")) }
+            if let ascii85 = ascii85(original) { variants.append(Variant(text: ascii85.map(ByteClass.lowercased), source: "ascii85")) }
+        }
+        return Result(variants: variants, invisible: invisible, folded: folded)
+    }
+
+    static func isInvisible(_ value: UInt32) -> Bool {
+        (0x200B...0x200F).contains(value) || (0x2060...0x2064).contains(value) || value == 0xFEFF || value == 0x00AD || value == 0x180E
+            || value == 0x061C || (0xFE00...0xFE0F).contains(value) || value == 0xE0001 || value == 0xE007F || (0x202A...0x202E).contains(value)
+            || (0x2066...0x2069).contains(value)
+    }
+
+    /// An ASCII letter or digit for compatibility and look-alike forms.
+    static func fold(_ value: UInt32) -> UInt8? {
+        switch value {
+        case 0xFF01...0xFF5E: return UInt8(value - 0xFEE0)  // full-width ASCII
+        case 0x3000: return 0x20
+        case 0x1D400...0x1D6A3:  // mathematical alphanumerics: 13 styles of A–Z a–z
+            let offset = (value - 0x1D400) % 52
+            return offset < 26 ? UInt8(0x41 + offset) : UInt8(0x61 + offset - 26)
+        case 0x1D7CE...0x1D7FF: return UInt8(0x30 + (value - 0x1D7CE) % 10)
+        case 0x24B6...0x24CF: return UInt8(0x41 + value - 0x24B6)  // circled capitals
+        case 0x24D0...0x24E9: return UInt8(0x61 + value - 0x24D0)  // circled small
+        case 0x249C...0x24B5: return UInt8(0x61 + value - 0x249C)  // parenthesized small
+        case 0x1F130...0x1F149: return UInt8(0x41 + value - 0x1F130)  // squared
+        case 0x1F150...0x1F169: return UInt8(0x41 + value - 0x1F150)  // negative circled
+        case 0x1F170...0x1F189: return UInt8(0x41 + value - 0x1F170)  // negative squared
+        case 0x1F1E6...0x1F1FF: return UInt8(0x41 + value - 0x1F1E6)  // regional indicators
+        case 0x2460...0x2468: return UInt8(0x31 + value - 0x2460)  // circled digits
+        default: return homoglyphs[value]
+        }
+    }
+
+    static let homoglyphs: [UInt32: UInt8] = {
+        var map: [UInt32: UInt8] = [:]
+        let pairs: [(UInt32, Character)] = [
+            // Cyrillic
+            (0x0430, "a"), (0x0435, "e"), (0x043E, "o"), (0x0440, "p"), (0x0441, "c"), (0x0443, "y"), (0x0445, "x"), (0x0456, "i"),
+            (0x0458, "j"), (0x0455, "s"), (0x0501, "d"), (0x04BB, "h"), (0x04CF, "l"), (0x0457, "i"), (0x0410, "a"), (0x0412, "b"),
+            (0x0415, "e"), (0x041A, "k"), (0x041C, "m"), (0x041D, "h"), (0x041E, "o"), (0x0420, "p"), (0x0421, "c"), (0x0422, "t"),
+            (0x0425, "x"), (0x0423, "y"), (0x0406, "i"), (0x0408, "j"), (0x0405, "s"), (0x051B, "q"), (0x051D, "w"),
+            // Greek
+            (0x03B1, "a"), (0x03BF, "o"), (0x03B9, "i"), (0x03BA, "k"), (0x03BD, "v"), (0x03C1, "p"), (0x03C4, "t"), (0x03C5, "u"),
+            (0x0391, "a"), (0x0392, "b"), (0x0395, "e"), (0x0396, "z"), (0x0397, "h"), (0x0399, "i"), (0x039A, "k"), (0x039C, "m"),
+            (0x039D, "n"), (0x039F, "o"), (0x03A1, "p"), (0x03A4, "t"), (0x03A5, "y"), (0x03A7, "x"),
+            // Latin look-alikes
+            (0x0131, "i"), (0x0269, "i"), (0x1D00, "a"), (0x0251, "a"), (0x0261, "g"), (0x01C3, "!"), (0x2010, "-"), (0x2011, "-"),
+            (0x2012, "-"), (0x2013, "-"), (0x2014, "-"), (0x2018, "'"), (0x2019, "'"), (0x201C, "\""), (0x201D, "\""), (0x00A0, " "),
+            (0x2002, " "), (0x2003, " "), (0x2009, " "), (0x202F, " "),
+        ]
+        for (scalar, character) in pairs { map[scalar] = character.asciiValue! }
+        return map
+    }()
+
+    /// `1gn0r3 4ll` → `ignore all`: only for words that mix letters with digits or symbols.
+    static func unleet(_ text: [UInt8]) -> [UInt8]? {
+        var output = text
+        var changed = false
+        var start = 0
+        func leet(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0"): UInt8(ascii: "o")
+            case UInt8(ascii: "1"): UInt8(ascii: "i")
+            case UInt8(ascii: "3"): UInt8(ascii: "e")
+            case UInt8(ascii: "4"): UInt8(ascii: "a")
+            case UInt8(ascii: "5"): UInt8(ascii: "s")
+            case UInt8(ascii: "7"): UInt8(ascii: "t")
+            case UInt8(ascii: "@"): UInt8(ascii: "a")
+            case UInt8(ascii: "$"): UInt8(ascii: "s")
+            case UInt8(ascii: "!"): UInt8(ascii: "i")
+            case UInt8(ascii: "|"): UInt8(ascii: "l")
+            default: nil
+            }
+        }
+        while start < text.count {
+            var end = start
+            while end < text.count, !ByteClass.space(text[end]) { end += 1 }
+            let word = text[start..<end]
+            if word.contains(where: ByteClass.alpha), word.contains(where: { leet($0) != nil && !($0 == UInt8(ascii: "!") && $0 == word.last) }) {
+                for index in start..<end {
+                    if let letter = leet(text[index]), !(index == end - 1 && (text[index] == UInt8(ascii: "!") || text[index] == UInt8(ascii: "$"))) {
+                        output[index] = letter
+                        changed = true
+                    }
+                }
+            }
+            start = end + 1
+        }
+        return changed ? output : nil
+    }
+
+    static func rot13(_ text: [UInt8]) -> [UInt8] {
+        text.map { byte in
+            if ByteClass.lower(byte) { return (byte - 0x61 + 13) % 26 + 0x61 }
+            if ByteClass.upper(byte) { return (byte - 0x41 + 13) % 26 + 0x41 }
+            return byte
+        }
+    }
+
+    /// Readable text hidden in encoded runs (at most 8, each up to 16 KiB).
+    static func decodedPayloads(_ text: [UInt8]) -> [([UInt8], String)] {
+        var results: [([UInt8], String)] = []
+        var index = 0
+        let count = text.count
+        func readable(_ bytes: [UInt8]) -> Bool {
+            guard bytes.count >= 6 else { return false }
+            let printable = bytes.filter { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A || $0 == 0x09 }.count
+            return Double(printable) >= Double(bytes.count) * 0.9 && bytes.contains(0x20)
+        }
+        while index < count, results.count < 8 {
+            let byte = text[index]
+            if index > 0, ByteClass.word(text[index - 1]) {
+                index += 1
+                continue
+            }
+            // Binary: groups of eight 0/1 separated by spaces.
+            if byte == UInt8(ascii: "0") || byte == UInt8(ascii: "1") {
+                var cursor = index
+                var decoded: [UInt8] = []
+                while cursor + 8 <= count, (cursor..<(cursor + 8)).allSatisfy({ text[$0] == 0x30 || text[$0] == 0x31 }) {
+                    decoded.append(text[cursor..<(cursor + 8)].reduce(0) { $0 << 1 | ($1 - 0x30) })
+                    cursor += 8
+                    if cursor < count, text[cursor] == 0x20 { cursor += 1 } else { break }
+                }
+                if decoded.count >= 4 {
+                    if readable(decoded) { results.append((decoded, "binary")) }
+                    index = cursor
+                    continue
+                }
+            }
+            // Hex: a run of pairs, plain, space-separated or `\x`-escaped.
+            if ByteClass.hex(byte) || byte == UInt8(ascii: "\\") {
+                var cursor = index
+                var decoded: [UInt8] = []
+                while cursor < count {
+                    if text[cursor] == UInt8(ascii: "\\"), cursor + 1 < count, text[cursor + 1] == UInt8(ascii: "x") { cursor += 2 }
+                    guard cursor + 2 <= count, ByteClass.hex(text[cursor]), ByteClass.hex(text[cursor + 1]) else { break }
+                    decoded.append(hexValue(text[cursor]) << 4 | hexValue(text[cursor + 1]))
+                    cursor += 2
+                    if cursor < count, text[cursor] == 0x20, cursor + 2 < count, ByteClass.hex(text[cursor + 1]), ByteClass.hex(text[cursor + 2]) {
+                        cursor += 1
+                    }
+                }
+                if decoded.count >= 8, cursor >= count || !ByteClass.word(text[cursor]) {
+                    if readable(decoded) { results.append((decoded, "hex")) }
+                    index = cursor
+                    continue
+                }
+            }
+            // Base64 (standard or URL-safe) and base32.
+            if ByteClass.alnum(byte) {
+                var cursor = index
+                while cursor < count,
+                    ByteClass.alnum(text[cursor]) || text[cursor] == UInt8(ascii: "+") || text[cursor] == UInt8(ascii: "/")
+                        || text[cursor] == UInt8(ascii: "-") || text[cursor] == UInt8(ascii: "_")
+                {
+                    cursor += 1
+                }
+                var end = cursor
+                while end < count, text[end] == UInt8(ascii: "="), end - cursor < 6 { end += 1 }
+                let run = Array(text[index..<cursor])
+                if run.count >= 16 {
+                    if run.allSatisfy({ ByteClass.upper($0) || (0x32...0x37).contains($0) }), let decoded = base32(run), readable(decoded) {
+                        results.append((decoded, "base32"))
+                    } else if let decoded = base64(run), readable(decoded) {
+                        results.append((decoded, "base64"))
+                    }
+                    index = end
+                    continue
+                }
+                index = max(cursor, index + 1)
+                continue
+            }
+            index += 1
+        }
+        // URL escapes.
+        if results.count < 8, text.count >= 9 {
+            var escapes = 0
+            var decoded: [UInt8] = []
+            var cursor = 0
+            while cursor < count {
+                if text[cursor] == UInt8(ascii: "%"), cursor + 2 < count, ByteClass.hex(text[cursor + 1]), ByteClass.hex(text[cursor + 2]) {
+                    decoded.append(hexValue(text[cursor + 1]) << 4 | hexValue(text[cursor + 2]))
+                    escapes += 1
+                    cursor += 3
+                } else {
+                    decoded.append(text[cursor])
+                    cursor += 1
+                }
+            }
+            if escapes >= 4 { results.append((decoded, "url")) }
+        }
+        return results.filter { $0.0.count <= 16_384 }
+    }
+
+    static let morseTable: [String: UInt8] = [
+        ".-": 0x61, "-...": 0x62, "-.-.": 0x63, "-..": 0x64, ".": 0x65, "..-.": 0x66, "--.": 0x67, "....": 0x68, "..": 0x69, ".---": 0x6A,
+        "-.-": 0x6B, ".-..": 0x6C, "--": 0x6D, "-.": 0x6E, "---": 0x6F, ".--.": 0x70, "--.-": 0x71, ".-.": 0x72, "...": 0x73, "-": 0x74,
+        "..-": 0x75, "...-": 0x76, ".--": 0x77, "-..-": 0x78, "-.--": 0x79, "--..": 0x7A, "-----": 0x30, ".----": 0x31, "..---": 0x32,
+        "...--": 0x33, "....-": 0x34, ".....": 0x35, "-....": 0x36, "--...": 0x37, "---..": 0x38, "----.": 0x39,
+    ]
+
+    /// Morse code (`.-` letters, spaces between letters, `/` between words), when most of the
+    /// text is Morse.
+    static func morse(_ text: [UInt8]) -> [UInt8]? {
+        let symbols = text.filter { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }.count
+        guard symbols >= 20 else { return nil }
+        var output: [UInt8] = []
+        var letters = 0
+        for token in text.split(whereSeparator: { $0 == 0x20 || $0 == 0x0A }) {
+            if token.count == 1, token.first == UInt8(ascii: "/") {
+                output.append(0x20)
+                continue
+            }
+            if let letter = morseTable[String(decoding: token, as: UTF8.self)] {
+                output.append(letter)
+                letters += 1
+            }
+        }
+        return letters >= 8 ? output : nil
+    }
+
+    /// `\u0049\u0067...` and `\x49` escapes written out as text.
+    static func unicodeEscapes(_ text: [UInt8]) -> [UInt8]? {
+        var output: [UInt8] = []
+        var escapes = 0
+        var index = 0
+        while index < text.count {
+            if text[index] == UInt8(ascii: "\\"), index + 5 < text.count, text[index + 1] == UInt8(ascii: "u"),
+                (2...5).allSatisfy({ ByteClass.hex(text[index + $0]) })
+            {
+                let value = (2...5).reduce(UInt32(0)) { $0 << 4 | UInt32(hexValue(text[index + $1])) }
+                if value < 0x80 {
+                    output.append(UInt8(value))
+                } else if let scalar = Unicode.Scalar(value) {
+                    output.append(contentsOf: String(Character(scalar)).utf8)
+                }
+                escapes += 1
+                index += 6
+                continue
+            }
+            output.append(text[index])
+            index += 1
+        }
+        return escapes >= 4 ? output : nil
+    }
+
+    /// Adobe ascii85 between `<~` and `~>`.
+    static func ascii85(_ text: [UInt8]) -> [UInt8]? {
+        guard let start = text.firstRange(of: [UInt8(ascii: "<"), UInt8(ascii: "~")]),
+            let end = text[start.upperBound...].firstRange(of: [UInt8(ascii: "~"), UInt8(ascii: ">")])
+        else { return nil }
+        var output: [UInt8] = []
+        var group: [UInt32] = []
+        for byte in text[start.upperBound..<end.lowerBound] where !ByteClass.space(byte) {
+            if byte == UInt8(ascii: "z") && group.isEmpty {
+                output.append(contentsOf: [0, 0, 0, 0])
+                continue
+            }
+            guard byte >= 33, byte <= 117 else { return nil }
+            group.append(UInt32(byte - 33))
+            if group.count == 5 {
+                let value = group.reduce(UInt32(0)) { $0 &* 85 &+ $1 }
+                output.append(contentsOf: [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)])
+                group.removeAll()
+            }
+        }
+        if !group.isEmpty {
+            let padding = 5 - group.count
+            let value = (group + Array(repeating: 84, count: padding)).reduce(UInt32(0)) { $0 &* 85 &+ $1 }
+            let bytes = [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+            output.append(contentsOf: bytes.prefix(4 - padding))
+        }
+        return output.count >= 6 ? output : nil
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8 {
+        ByteClass.digit(byte) ? byte - 0x30 : (ByteClass.lowercased(byte) - 0x61 + 10)
+    }
+
+    static func base64(_ run: [UInt8]) -> [UInt8]? {
+        var output: [UInt8] = []
+        output.reserveCapacity(run.count * 3 / 4)
+        var buffer: UInt32 = 0
+        var bits = 0
+        for byte in run {
+            let value: UInt32
+            switch byte {
+            case 0x41...0x5A: value = UInt32(byte - 0x41)
+            case 0x61...0x7A: value = UInt32(byte - 0x61 + 26)
+            case 0x30...0x39: value = UInt32(byte - 0x30 + 52)
+            case UInt8(ascii: "+"), UInt8(ascii: "-"): value = 62
+            case UInt8(ascii: "/"), UInt8(ascii: "_"): value = 63
+            default: return nil
+            }
+            buffer = buffer << 6 | value
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                output.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
+            }
+        }
+        return output
+    }
+
+    static func base32(_ run: [UInt8]) -> [UInt8]? {
+        var output: [UInt8] = []
+        var buffer: UInt64 = 0
+        var bits = 0
+        for byte in run {
+            let value: UInt64
+            switch byte {
+            case 0x41...0x5A: value = UInt64(byte - 0x41)
+            case 0x32...0x37: value = UInt64(byte - 0x32 + 26)
+            default: return nil
+            }
+            buffer = buffer << 5 | value
+            bits += 5
+            if bits >= 8 {
+                bits -= 8
+                output.append(UInt8((buffer >> UInt64(bits)) & 0xFF))
+            }
+        }
+        return output
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// The UTF-8 text with its characters in reverse order (multi-byte sequences kept intact).
+    func reversedCharacters() -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(count)
+        var end = count
+        while end > 0 {
+            var start = end - 1
+            while start > 0, self[start] & 0xC0 == 0x80 { start -= 1 }
+            output.append(contentsOf: self[start..<end])
+            end = start
+        }
+        return output
+    }
+}
