@@ -134,7 +134,14 @@ public struct PIIDetector: TextDetector {
                     continue
                 }
                 var start = index
-                while start > 0, Self.localPart(bytes[start - 1]) { start -= 1 }
+                // An apostrophe between letters belongs to the address (`jo.o'neil@`).
+                while start > 0,
+                    Self.localPart(bytes[start - 1])
+                        || (bytes[start - 1] == UInt8(ascii: "'") && start >= 2 && B.alnum(bytes[start - 2]) && start < index
+                            && B.alnum(bytes[start]))
+                {
+                    start -= 1
+                }
                 while start < index, bytes[start] == UInt8(ascii: ".") { start += 1 }
                 var end = index + 1
                 var labels = 0

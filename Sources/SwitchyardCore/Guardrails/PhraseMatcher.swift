@@ -53,6 +53,18 @@ public struct PhraseMatcher: Sendable {
             }
             index += 1
         }
-        return found
+        // Overlapping phrases (`how to make a bomb`, `make a bomb`) count once: the heavier.
+        guard found.count > 1 else { return found }
+        var kept: [Finding] = []
+        for finding in found.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+            if let last = kept.last, finding.range.overlaps(last.range) {
+                if finding.score > last.score || finding.score == last.score && finding.range.count > last.range.count {
+                    kept[kept.count - 1] = finding
+                }
+                continue
+            }
+            kept.append(finding)
+        }
+        return kept
     }
 }

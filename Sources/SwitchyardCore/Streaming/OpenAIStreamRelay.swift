@@ -38,6 +38,8 @@ public struct OpenAIStreamRelay: Sendable {
     /// `id` and `created` of the last chunk, for chunks the guard adds (released text, a block).
     private var lastChunkID: JSONValue = .string("chatcmpl-guardrail")
     private var lastCreated: JSONValue = JSONValue(0)
+    /// Tool-call argument text held back per choice and tool index (a placeholder may be cut).
+    private var heldArguments: [Int: [Int: String]] = [:]
 
     public init(forwardUsageChunk: Bool, provider: String) {
         self.forwardUsageChunk = forwardUsageChunk
@@ -254,17 +256,8 @@ public struct OpenAIStreamRelay: Sendable {
                     return
                 }
                 delta["content"] = text.isEmpty ? nil : .string(text)
-                if let pseudonyms = textGuard?.output.pseudonyms, !pseudonyms.isEmpty, case .array(var calls) = delta["tool_calls"] ?? .null {
-                    for callIndex in calls.indices {
-                        guard case .object(var call) = calls[callIndex], case .object(var function) = call["function"] ?? .null,
-                            let arguments = function["arguments"]?.stringValue
-                        else { continue }
-                        function["arguments"] = .string(
-                            String(decoding: pseudonyms.restore(Array(arguments.utf8), escapeForJSON: true), as: UTF8.self))
-                        call["function"] = .object(function)
-                        calls[callIndex] = .object(call)
-                    }
-                    delta["tool_calls"] = .array(calls)
+                if let pseudonyms = textGuard?.output.pseudonyms, !pseudonyms.isEmpty {
+                    restoreToolArguments(&delta, choice: index, finished: finished, pseudonyms: pseudonyms)
                 }
                 if delta["content"] == nil && !finished && !delta.keys.contains(where: { $0 != "content" }) { continue }
                 entry["delta"] = .object(delta)
@@ -279,6 +272,39 @@ public struct OpenAIStreamRelay: Sendable {
             capturedText += text
         }
         writeChunk(.object(object), into: &output)
+    }
+
+    /// Puts pseudonymized values back into streamed tool-call arguments. A fragment that ends
+    /// in what may be the start of a placeholder (`[EMA`) is held until the rest arrives.
+    private mutating func restoreToolArguments(_ delta: inout JSONObject, choice: Int, finished: Bool, pseudonyms: Pseudonyms) {
+        var calls = delta["tool_calls"]?.arrayValue ?? []
+        var seen: Set<Int> = []
+        for callIndex in calls.indices {
+            guard case .object(var call) = calls[callIndex] else { continue }
+            let tool = call["index"]?.intValue ?? callIndex
+            seen.insert(tool)
+            guard case .object(var function) = call["function"] ?? .null, let fragment = function["arguments"]?.stringValue else { continue }
+            var pending = Array((heldArguments[choice]?[tool] ?? "").utf8) + Array(fragment.utf8)
+            var release = pending.count
+            if !finished, let open = pending.lastIndex(of: UInt8(ascii: "[")), !pending[open...].contains(UInt8(ascii: "]")),
+                pending.count - open < pseudonyms.longest
+            {
+                release = open
+            }
+            let released = pseudonyms.restore(Array(pending[0..<release]), escapeForJSON: true)
+            pending.removeFirst(release)
+            heldArguments[choice, default: [:]][tool] = pending.isEmpty ? nil : String(decoding: pending, as: UTF8.self)
+            function["arguments"] = .string(String(decoding: released, as: UTF8.self))
+            call["function"] = .object(function)
+            calls[callIndex] = .object(call)
+        }
+        if finished, let held = heldArguments.removeValue(forKey: choice) {
+            for (tool, text) in held.sorted(by: { $0.key < $1.key }) where !seen.contains(tool) {
+                let restored = String(decoding: pseudonyms.restore(Array(text.utf8), escapeForJSON: true), as: UTF8.self)
+                calls.append(["index": JSONValue(tool), "function": ["arguments": .string(restored)]])
+            }
+        }
+        if !calls.isEmpty { delta["tool_calls"] = .array(calls) }
     }
 
     private mutating func writeChunk(_ chunk: JSONValue, into output: inout ByteBuffer) {

@@ -31,6 +31,8 @@ public struct MockBehaviour: Sendable, Equatable {
     public var toolCalls: Int = 1
     /// Fixed answer text instead of the generated one.
     public var content: String? = nil
+    /// Fixed tool-call arguments (a JSON text) instead of ones generated from the schema.
+    public var toolArguments: String? = nil
     /// Embedding dimensions when the request does not ask for a number.
     public var embeddingDimensions: Int = 8
     /// `words`: embeddings are hashed bags of words, so texts sharing most words are close
@@ -65,6 +67,7 @@ public struct MockBehaviour: Sendable, Equatable {
         case "malformed": malformed = value == "true" || value == "1"
         case "tool_calls": toolCalls = min(max(1, number ?? toolCalls), 16)
         case "content": content = value
+        case "tool_arguments": toolArguments = value
         case "embedding_dimensions": embeddingDimensions = min(max(1, number ?? embeddingDimensions), 4096)
         case "embedding_mode": embeddingMode = value
         case "fail_percent": failPercent = min(max(0, Double(value) ?? failPercent), 100)

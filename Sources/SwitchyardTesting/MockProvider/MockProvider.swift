@@ -901,8 +901,8 @@ public final class MockProvider: Sendable {
         }
         return chosen.prefix(behaviour.toolCalls).enumerated().compactMap { index, tool in
             guard let function = tool["function"], let name = function["name"]?.stringValue else { return nil }
-            let arguments = Self.sampleArguments(for: function["parameters"])
-            return PlannedToolCall(id: "call_mock_\(index)", name: name, arguments: arguments.serialized())
+            let arguments = behaviour.toolArguments ?? Self.sampleArguments(for: function["parameters"]).serialized()
+            return PlannedToolCall(id: "call_mock_\(index)", name: name, arguments: arguments)
         }
     }
 
