@@ -11,8 +11,9 @@ Injection: the labelled prompts shipped in `bastioncorpus` (malicious and benign
 seed set), both installed from PyPI.
 """
 import base64
-import importlib.resources
+import importlib.util
 import json
+import pathlib
 import random
 import string
 
@@ -213,7 +214,11 @@ def clean_texts(count=1000):
 
 
 def _jsonl(package, path):
-    text = importlib.resources.files(package).joinpath(path).read_text(encoding="utf-8")
+    # Located without importing the package (spikee is installed without its dependencies).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{package} is not installed (pip install --no-deps -r tests/compat/requirements-data.txt)")
+    text = (pathlib.Path(list(spec.submodule_search_locations)[0]) / path).read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
