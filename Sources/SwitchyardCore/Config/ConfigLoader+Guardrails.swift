@@ -42,6 +42,14 @@ extension Context {
                 }
             }
             rule.routeTo = mapping.take("route_to").flatMap { string($0, path: "\(path).route_to") }
+            if detector == .jsonSchema {
+                rule.direction = .output
+                if ![.block, .retry, .flag].contains(rule.action) {
+                    error("\(path): the json_schema detector takes action block, retry or flag", at: item.node.location)
+                }
+            } else if rule.action == .retry {
+                error("\(path): action retry applies to the json_schema detector only", at: item.node.location)
+            }
             if rule.action == .route && rule.routeTo == nil {
                 error("\(path): action route needs 'route_to' (the model to send such requests to)", at: item.node.location)
             }

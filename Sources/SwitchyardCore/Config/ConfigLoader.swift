@@ -140,13 +140,21 @@ struct Context {
         if let access = mapping.take("access") { config.access = decodeAccess(access) }
         if let cache = mapping.take("cache") { config.cache = decodeCache(cache) }
         if let guardrails = mapping.take("guardrails") { config.guardrails = decodeGuardrails(guardrails) }
+        if let prompts = mapping.take("prompts") { config.prompts = decodePrompts(prompts) }
         mapping.finish(
             known: [
                 "server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access", "cache",
-                "guardrails",
+                "guardrails", "prompts",
             ],
             context: &self)
         let modelNames = Set(config.models.flatMap { [$0.name] + $0.aliases })
+        for template in config.prompts.templates {
+            if let target = template.model, !modelNames.contains(target), !modelNames.contains(String(target.split(separator: "@").first ?? "")) {
+                error(
+                    "template '\(template.name)': model '\(target)' is not a configured model", at: template.location ?? root.location,
+                    hint: Suggestions.closest(to: target, in: Array(modelNames)).map { "did you mean '\($0)'?" })
+            }
+        }
         for rule in config.guardrails.rules {
             if let target = rule.routeTo, !modelNames.contains(target), !modelNames.contains(String(target.split(separator: "@").first ?? "")) {
                 error(

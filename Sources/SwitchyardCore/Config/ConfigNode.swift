@@ -75,3 +75,28 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }
+
+extension ConfigNode {
+    /// The node as JSON: unquoted scalars that read as booleans, numbers or null become those.
+    public var jsonValue: JSONValue {
+        switch self {
+        case .null: return .null
+        case .scalar(let text, _, let quoted):
+            if quoted { return .string(text) }
+            switch text {
+            case "true", "True", "TRUE": return .bool(true)
+            case "false", "False", "FALSE": return .bool(false)
+            case "null", "~", "Null", "NULL": return .null
+            default: break
+            }
+            if let number = Double(text), number.isFinite, text.first.map({ $0.isNumber || $0 == "-" || $0 == "+" || $0 == "." }) == true {
+                return .number(number, raw: text)
+            }
+            return .string(text)
+        case .sequence(let items, _):
+            return .array(items.map(\.jsonValue))
+        case .mapping(let entries, _):
+            return .object(JSONObject(entries.map { ($0.key, $0.value.jsonValue) }))
+        }
+    }
+}

@@ -24,6 +24,8 @@ public struct GatewayConfig: Sendable {
     public var access = AccessSettings()
     /// Checks on prompts and answers (`guardrails:`).
     public var guardrails = GuardrailSettings()
+    /// Templates, system prompts, validation and response shaping (`prompts:`).
+    public var prompts = PromptSettings()
     /// Prices by model name (`pricing:`), over the built-in table.
     public var pricing: [String: ModelPrice] = [:]
     /// Where the configuration came from (a file path or "embedded default").

@@ -110,10 +110,27 @@ public struct Gateway: Sendable {
     /// the request is already recorded.
     public func prepare(_ inbound: Inbound, snapshot: RuntimeSnapshot? = nil) -> Preparation {
         let snapshot = snapshot ?? runtime.snapshot
+        var inbound = inbound
         var record = RequestRecord(requestID: inbound.requestID, endpoint: inbound.endpoint, identity: inbound.identity)
         record.dialect = inbound.dialect
         do throws(GatewayError) {
+            var templateHeader: HeaderField?
+            if !snapshot.prompts.isEmpty {
+                let context = PromptRenderer.Context(identity: inbound.identity, headers: inbound.headers, unixTime: router.clock.unixTime)
+                if let (body, template) = try snapshot.prompts.expandTemplate(
+                    body: Array(buffer: inbound.body), endpoint: inbound.endpoint, context: context)
+                {
+                    inbound.body = ByteBuffer(bytes: body)
+                    inbound.nativeBody = nil
+                    templateHeader = HeaderField("x-switchyard-template", template)
+                }
+            }
             let request = try OpenAIRequest(endpoint: inbound.endpoint, body: Array(buffer: inbound.body))
+            if !snapshot.prompts.settings.validation.isEmpty {
+                try snapshot.prompts.validate(
+                    request, identity: record.identity, endpoint: inbound.dialect.routeLabel(inbound.endpoint),
+                    features: { PromptFeatures(request: request) })
+            }
             record.requestedModel = request.model
             record.stream = request.stream
             if let user = request.user { record.identity.endUser = user }
@@ -123,7 +140,7 @@ public struct Gateway: Sendable {
                     message: "This key may not use the \(inbound.dialect.routeLabel(inbound.endpoint)) endpoint.")
             }
             let router = self.router
-            let plan = try snapshot.planner.plan(
+            var plan = try snapshot.planner.plan(
                 request, identity: record.identity, headers: inbound.headers, unixTime: router.clock.unixTime, random: { router.random() })
             if let allowed = record.identity.allowedModels,
                 !allowed.contains(plan.requestedModel) && !allowed.contains(plan.group.name) && !allowed.contains(plan.group.qualifiedName)
@@ -147,6 +164,7 @@ public struct Gateway: Sendable {
             record.experiment = plan.experiment
             record.arm = plan.arm
             record.modelGroup = plan.group.qualifiedName
+            if let templateHeader { plan.headers.append(templateHeader) }
             return .ready(Prepared(inbound: inbound, request: request, plan: plan, snapshot: snapshot, record: record))
         } catch {
             return .answered(fail(error, record: &record, receivedAt: inbound.receivedAt))

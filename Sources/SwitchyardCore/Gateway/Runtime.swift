@@ -17,6 +17,8 @@ public final class RuntimeSnapshot: Sendable {
     public let access: AccessPolicy
     /// Guardrails (`guardrails:`), compiled.
     public let guardrails: GuardrailEngine
+    /// Templates, system prompts, validation and response shaping (`prompts:`).
+    public let prompts: PromptStage
     /// Increases by one with every successful reload.
     public let generation: Int
 
@@ -43,6 +45,13 @@ public final class RuntimeSnapshot: Sendable {
         self.prices = PriceTable.builtIn(overriddenBy: config.pricing)
         self.access = AccessPolicy(settings: config.access)
         self.guardrails = GuardrailEngine(settings: config.guardrails)
+        self.prompts = PromptStage(settings: config.prompts)
+    }
+
+    /// Whether requests need their headers carried into the pipeline (rules, experiments,
+    /// access conditions, guardrail conditions, prompt templates and context injection).
+    public var needsRequestHeaders: Bool {
+        planner.needsHeaders || access.needsHeaders || !guardrails.isEmpty || !prompts.isEmpty
     }
 
     /// The price of a deployment: its own `price:`, else the table's for its upstream model.

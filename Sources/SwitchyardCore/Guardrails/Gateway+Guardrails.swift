@@ -113,7 +113,7 @@ extension Gateway {
                 headers.append(HeaderField("x-switchyard-guardrails", decisions.map(\.summary).joined(separator: ", ")))
             }
         }
-        for rail in rails where rail.rule.direction.checksInput {
+        for rail in rails where rail.rule.direction.checksInput && rail.rule.detector != .jsonSchema {
             if body == nil {
                 guard let parsed = try? JSONValue.parse(Array(buffer: inbound.body)) else { return nil }
                 body = parsed
@@ -185,7 +185,7 @@ extension Gateway {
                     prepared.record.modelGroup = group.qualifiedName
                     headers.append(HeaderField("x-switchyard-guardrail-route", group.qualifiedName))
                 }
-            case .mask, .pseudonymize, .flag:
+            case .mask, .pseudonymize, .flag, .retry:
                 break
             }
             if let refusal { return refusal }
@@ -201,7 +201,8 @@ extension Gateway {
             }
         }
         let output = GuardrailOutput(
-            rails: rails.filter { $0.rule.direction.checksOutput }, pseudonyms: pseudonyms, webhook: guardrailWebhook,
+            rails: rails.filter { $0.rule.direction.checksOutput && $0.rule.detector != .jsonSchema }, pseudonyms: pseudonyms,
+            webhook: guardrailWebhook,
             requestID: inbound.requestID, model: prepared.request.model)
         if output.isNeeded {
             prepared.guardOutput = output
@@ -341,7 +342,7 @@ extension GuardrailOutput {
                         blockedBy = GuardrailDecision(rail: rail, direction: "output", findings: found)
                     case .mask, .pseudonymize, .route:
                         text = GuardrailEngine.rewrite(text, found) { finding, _ in Array("[\(GuardrailEngine.label(for: finding.entity))]".utf8) }
-                    case .flag:
+                    case .flag, .retry:
                         break
                     }
                     if blockedBy != nil { break }
@@ -375,6 +376,104 @@ extension GuardrailOutput {
         body = .object(object)
         return order.compactMap { name in
             decisions[name].map { GuardrailDecision(rail: $0.rail, direction: "output", findings: $0.findings, action: $0.action) }
+        }
+    }
+}
+
+extension Gateway {
+    /// The `json_schema` guardrail in scope of a request that asked for `response_format:
+    /// json_schema`, with the schema; nil otherwise.
+    func jsonSchemaRail(_ prepared: Prepared) -> (GuardrailEngine.Rail, JSONValue)? {
+        guard !prepared.isStream, prepared.inbound.endpoint == .chatCompletions,
+            let format = prepared.request.scan.value("response_format"), format["type"]?.stringValue == "json_schema",
+            let schema = format["json_schema"]?["schema"], schema.objectValue != nil
+        else { return nil }
+        let rails = prepared.snapshot.guardrails.rails.filter { $0.rule.detector == .jsonSchema }
+        guard !rails.isEmpty else { return nil }
+        let applicable = prepared.snapshot.guardrails.applicable(
+            endpoint: prepared.inbound.dialect.routeLabel(prepared.inbound.endpoint), request: prepared.request, identity: prepared.record.identity,
+            group: prepared.plan.group, headers: prepared.inbound.headers, unixTime: router.clock.unixTime)
+        guard let rail = applicable.first(where: { $0.rule.detector == .jsonSchema }) else { return nil }
+        return (rail, schema)
+    }
+
+    /// Validates a complete answer against the request's JSON schema. `retry` asks the model
+    /// once more (a request of its own, recorded and billed as such) with the validation errors;
+    /// `block` (or a retry that fails again) answers 502 `invalid_json_output`; `flag` passes.
+    func enforceJSONSchema(
+        _ response: GatewayResponse, prepared: Prepared, rail: GuardrailEngine.Rail, schema: JSONValue, headers: [HeaderField]
+    ) async -> GatewayResponse {
+        func problems(_ response: GatewayResponse) -> (text: String, errors: [String])? {
+            guard response.status == 200, case .buffer(let buffer) = response.body, let body = try? JSONValue.parse(Array(buffer: buffer)) else {
+                return nil
+            }
+            let text: String
+            if let content = body["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue {
+                text = content
+            } else if let blocks = body["content"]?.arrayValue {
+                text = blocks.compactMap { $0["text"]?.stringValue }.joined()
+            } else {
+                return nil
+            }
+            guard let value = try? JSONValue.parse(Array(text.utf8)) else { return (text, ["$: the answer is not valid JSON"]) }
+            let errors = JSONSchemaValidator(schema: schema).errors(in: value)
+            return errors.isEmpty ? nil : (text, errors)
+        }
+        guard let (text, errors) = problems(response) else { return response }
+        let name = rail.rule.name
+        func decision(_ action: String) -> HeaderField {
+            HeaderField("x-switchyard-guardrails", "\(name)=\(action)(json_schema.invalid:\(errors.count))")
+        }
+        func refusal(_ errors: [String]) -> GatewayResponse {
+            var failed = GatewayResponse.error(
+                GatewayError(
+                    status: 502, type: "api_error", code: "invalid_json_output",
+                    message: "The model's answer does not match the requested JSON schema (guardrail '\(name)'): "
+                        + errors.prefix(5).joined(separator: "; ") + (errors.count > 5 ? " (and \(errors.count - 5) more)" : "") + "."),
+                dialect: prepared.inbound.dialect)
+            failed.headers.append(contentsOf: response.headers.filter { $0.name.hasPrefix("x-switchyard-") && $0.name != "x-switchyard-guardrails" })
+            return failed
+        }
+        switch rail.rule.action {
+        case .flag:
+            var flagged = response
+            flagged.headers.append(decision("flag"))
+            return flagged
+        case .retry:
+            guard case .object(var object) = (try? JSONValue.parse(Array(buffer: prepared.inbound.body))) ?? .null,
+                var messages = object["messages"]?.arrayValue
+            else { return refusal(errors) }
+            messages.append(["role": "assistant", "content": .string(text)])
+            messages.append([
+                "role": "user",
+                "content": .string(
+                    "Your previous answer does not match the required JSON schema: \(errors.prefix(10).joined(separator: "; ")). "
+                        + "Answer again with only a JSON value that matches the schema."),
+            ])
+            object["messages"] = .array(messages)
+            var retry = prepared
+            let body = JSONValue.object(object).serializedBytes()
+            guard let request = try? OpenAIRequest(endpoint: prepared.inbound.endpoint, body: body) else { return refusal(errors) }
+            retry.request = request
+            retry.inbound.body = ByteBuffer(bytes: body)
+            retry.inbound.nativeBody = nil
+            retry.inbound.requestID = prepared.inbound.requestID + "-schema-retry"
+            retry.record.requestID = retry.inbound.requestID
+            retry.record.guardrails = [
+                GuardrailDecision(name: name, direction: "output", action: "retry", entities: ["json_schema.invalid": errors.count])
+            ]
+            var second = await executeGuarded(retry, headers: headers)
+            if let (_, again) = problems(second) {
+                var failed = refusal(again)
+                failed.headers.append(decision("block"))
+                return failed
+            }
+            second.headers.append(decision("retry"))
+            return second
+        default:
+            var failed = refusal(errors)
+            failed.headers.append(decision("block"))
+            return failed
         }
     }
 }

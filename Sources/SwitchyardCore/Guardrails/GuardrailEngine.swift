@@ -29,7 +29,7 @@ public struct GuardrailEngine: Sendable {
             case .regex:
                 detector = RegexDetector(patterns: rule.patterns.compactMap { item in (try? Regex(item.pattern)).map { (item.name, $0) } })
                 threshold = rule.threshold ?? 1
-            case .webhook:
+            case .webhook, .jsonSchema:
                 detector = nil
                 threshold = 1
             }

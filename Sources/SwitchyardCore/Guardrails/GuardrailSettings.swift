@@ -22,6 +22,9 @@ public struct GuardrailRule: Sendable {
         case regex
         /// An external service decides (POST the text, get allow/block/mask back).
         case webhook
+        /// Answers to requests with `response_format: json_schema` must match the schema
+        /// (non-streaming answers): `retry` once with the errors, `block` (an error), or `flag`.
+        case jsonSchema = "json_schema"
     }
 
     public enum Direction: String, Sendable, CaseIterable {
@@ -41,6 +44,8 @@ public struct GuardrailRule: Sendable {
         case flag
         /// Send the request to `route_to` instead (a model allowed to see such data).
         case route
+        /// `json_schema` only: ask the model once more with the validation errors.
+        case retry
     }
 
     public var name: String

@@ -203,7 +203,7 @@ struct GatewayRoutes {
             if let value = request.headers[HTTPField.Name(name)!] { propagated.append(HeaderField(name, value)) }
         }
         var headers: [HeaderField] = []
-        if context.snapshot?.planner.needsHeaders == true {
+        if context.snapshot?.needsRequestHeaders == true {
             for field in request.headers { headers.append(HeaderField(field.name.canonicalName, field.value)) }
         }
         var inbound = Gateway.Inbound(

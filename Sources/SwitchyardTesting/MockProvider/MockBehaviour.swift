@@ -31,6 +31,9 @@ public struct MockBehaviour: Sendable, Equatable {
     public var toolCalls: Int = 1
     /// Fixed answer text instead of the generated one.
     public var content: String? = nil
+    /// Answers by turn: the Nth answer of a conversation (N = assistant messages already in the
+    /// request) is `replies[N]` (the last one repeats). A `"mock"` body object sets it as an array.
+    public var replies: [String]? = nil
     /// Fixed tool-call arguments (a JSON text) instead of ones generated from the schema.
     public var toolArguments: String? = nil
     /// Embedding dimensions when the request does not ask for a number.
@@ -86,6 +89,7 @@ public struct MockBehaviour: Sendable, Equatable {
             case .string(let text): apply(key, text)
             case .number(_, let raw): apply(key, raw)
             case .bool(let flag): apply(key, flag ? "true" : "false")
+            case .array(let items) where key == "replies": replies = items.compactMap(\.stringValue)
             default: break
             }
         }

@@ -938,7 +938,10 @@ public final class MockProvider: Sendable {
             }
         }
         let text: String
-        if let content = behaviour.content {
+        if let replies = behaviour.replies, !replies.isEmpty, chat {
+            let turn = request["messages"]?.arrayValue?.filter { $0["role"]?.stringValue == "assistant" }.count ?? 0
+            text = replies[min(turn, replies.count - 1)]
+        } else if let content = behaviour.content {
             text = content
         } else {
             var prompt = ""
