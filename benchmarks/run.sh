@@ -408,7 +408,8 @@ log "switchyard after $SW_STREAMED streamed requests: RSS $(rss_kb "$GATEWAY_PID
 # ---------------------------------------------------------------------------------------------
 # The guarded arm: the same gateway with the access-control stages on (a virtual key looked up
 # and checked, a per-key request and token limit, a per-key budget with cost reservation, an
-# attribute rule) next to the plain run; only non-streaming requests.
+# attribute rule) and guardrails (PII masking and injection on the prompt, secrets on prompt and
+# answer) next to the plain run; only non-streaming requests.
 mkdir -p "$WORK/guarded"
 rm -f "$WORK"/guarded/switchyard.db*
 cat > "$WORK/guarded/switchyard.yaml" <<EOF
@@ -435,6 +436,10 @@ budgets:
   rules: [{scope: key, amount: 1000000, period: monthly}]
 access:
   rules: [{name: no-images, effect: deny, when: {has_images: true}}]
+guardrails:
+  - {name: pii, detector: pii, action: mask}
+  - {name: secrets, detector: secrets, direction: both, action: mask}
+  - {name: injection, detector: injection, action: block}
 EOF
 GUARDED_KEY="$("$BIN" keys create --name bench --config "$WORK/guarded/switchyard.yaml" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')" || die "could not create the guarded arm's virtual key"
@@ -482,5 +487,9 @@ done
 } >> "$META"
 cp "$WORK/switchyard.out" "$WORK/switchyard.log.keep" 2>/dev/null || true
 
+# Guardrail cost in process (p50/p99 µs per KB of prompt), on the proxy's CPU.
+log "measuring guardrail cost per KB"
+taskset -c "$PROXY_CPU" "$BIN" guardrails bench --json --sizes 1,4,16 --iterations 3000 > "$WORK/guardrails.json" \
+    || die "switchyard guardrails bench failed"
 python3 "$HERE/report.py" --work "$WORK" --out-json "$OUT_JSON" --out-md "$OUT_MD"
 log "wrote $OUT_JSON and $OUT_MD"

@@ -20,7 +20,9 @@ struct Switchyard: AsyncParsableCommand {
             well-known API key found in the environment (OPENAI_API_KEY, GROQ_API_KEY, ...).
             """,
         version: "0.1.0",
-        subcommands: [Serve.self, CheckConfig.self, KeysCommand.self, AuditCommand.self, RouteCommand.self, MockProviderCommand.self],
+        subcommands: [
+            Serve.self, CheckConfig.self, KeysCommand.self, AuditCommand.self, RouteCommand.self, GuardrailsCommand.self, MockProviderCommand.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }

@@ -384,7 +384,7 @@ extension Gateway {
     /// The `json_schema` guardrail in scope of a request that asked for `response_format:
     /// json_schema`, with the schema; nil otherwise.
     func jsonSchemaRail(_ prepared: Prepared) -> (GuardrailEngine.Rail, JSONValue)? {
-        guard !prepared.isStream, prepared.inbound.endpoint == .chatCompletions,
+        guard !prepared.snapshot.guardrails.isEmpty, !prepared.isStream, prepared.inbound.endpoint == .chatCompletions,
             let format = prepared.request.scan.value("response_format"), format["type"]?.stringValue == "json_schema",
             let schema = format["json_schema"]?["schema"], schema.objectValue != nil
         else { return nil }
