@@ -139,6 +139,29 @@ extension Context {
                 }
                 hook.finish(known: ["url", "timeout", "on_error", "headers"], context: &self)
             }
+            if let node = mapping.take("classifier"), var reader = MappingReader(node, path: "\(path).classifier", context: &self) {
+                if detector != .injection { error("\(path).classifier applies to the injection detector", at: node.location) }
+                if let model = reader.take("model").flatMap({ string($0, path: "\(path).classifier.model") }) {
+                    var classifier = InjectionClassifierSettings(model: model)
+                    if let node = reader.take("cache_size"), let value = integer(node, path: "\(path).classifier.cache_size") {
+                        classifier.cacheSize = max(0, value)
+                    }
+                    if let node = reader.take("min_length"), let value = integer(node, path: "\(path).classifier.min_length") {
+                        classifier.minLength = max(0, value)
+                    }
+                    if let node = reader.take("on_error"), let text = string(node, path: "\(path).classifier.on_error") {
+                        switch text {
+                        case "allow": classifier.failOpen = true
+                        case "block": classifier.failOpen = false
+                        default: error("\(path).classifier.on_error must be allow or block", at: node.location)
+                        }
+                    }
+                    rule.classifier = classifier
+                } else {
+                    error("\(path).classifier needs a 'model'", at: node.location, hint: "classifier: {model: guard-model}")
+                }
+                reader.finish(known: ["model", "cache_size", "min_length", "on_error"], context: &self)
+            }
             if let node = mapping.take("messages") { rule.messageRoles = strings(node, path: "\(path).messages") }
             if let node = mapping.take("endpoints") { rule.endpoints = strings(node, path: "\(path).endpoints") }
             if let node = mapping.take("models") { rule.models = strings(node, path: "\(path).models") }
@@ -166,7 +189,8 @@ extension Context {
             mapping.finish(
                 known: [
                     "name", "detector", "direction", "action", "route_to", "threshold", "entities", "categories", "extra", "words", "patterns",
-                    "webhook", "messages", "endpoints", "models", "keys", "teams", "orgs", "users", "roles", "when", "stream_window", "enabled",
+                    "webhook", "classifier", "messages", "endpoints", "models", "keys", "teams", "orgs", "users", "roles", "when", "stream_window",
+                    "enabled",
                 ], context: &self)
             settings.rules.append(rule)
         }

@@ -156,6 +156,11 @@ struct Context {
             }
         }
         for rule in config.guardrails.rules {
+            if let target = rule.classifier?.model, !modelNames.contains(target) {
+                error(
+                    "guardrail '\(rule.name)': classifier model '\(target)' is not a configured model", at: rule.location ?? root.location,
+                    hint: Suggestions.closest(to: target, in: Array(modelNames)).map { "did you mean '\($0)'?" })
+            }
             if let target = rule.routeTo, !modelNames.contains(target), !modelNames.contains(String(target.split(separator: "@").first ?? "")) {
                 error(
                     "guardrail '\(rule.name)': route_to '\(target)' is not a configured model", at: rule.location ?? root.location,

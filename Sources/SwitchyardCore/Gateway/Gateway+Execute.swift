@@ -30,6 +30,7 @@ extension Gateway {
         var prepared = prepared
         var headers = prepared.plan.headers
         if let rule = prepared.plan.rule { headers.append(HeaderField("x-switchyard-rule", rule)) }
+        if prepared.inbound.isInternal { return await executeGuarded(prepared, headers: headers) }
         if !prepared.snapshot.guardrails.isEmpty, let refusal = await applyInputGuardrails(&prepared, headers: &headers) {
             var record = prepared.record
             return fail(refusal, record: &record, receivedAt: prepared.inbound.receivedAt, headers: headers)
@@ -321,8 +322,9 @@ extension Gateway {
     /// routing, limits and usage apply as to any request of the caller); nil when it fails.
     func embed(_ text: String, model: String, inbound: Inbound, identity: Identity) async -> [Float]? {
         let body: JSONValue = ["model": .string(model), "input": .string(text)]
-        let request = Inbound(
+        var request = Inbound(
             endpoint: .embeddings, body: ByteBuffer(bytes: body.serializedBytes()), identity: identity, requestID: inbound.requestID + "-embedding")
+        request.isInternal = true
         let response = await handle(request)
         guard response.status == 200, case .buffer(let buffer) = response.body,
             let values = (try? JSONValue.parse(Array(buffer: buffer)))?["data"]?.arrayValue?.first?["embedding"]?.arrayValue

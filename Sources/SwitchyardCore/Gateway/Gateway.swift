@@ -20,6 +20,8 @@ public struct Gateway: Sendable {
     public let cache: any CacheBackend
     /// Embeddings of cached prompts (`cache.semantic`).
     public let semanticIndex = SemanticIndex()
+    /// Verdicts of injection classifiers, by text.
+    public let classifierVerdicts = ClassifierVerdicts()
     /// Largest non-streaming upstream body accepted.
     public var maximumUpstreamBodyBytes = 256 * 1024 * 1024
     /// Posts to webhook guardrails (the server's HTTP client); without one they fail by `on_error`.
@@ -61,6 +63,9 @@ public struct Gateway: Sendable {
         public var cacheNoStore = false
         /// `x-switchyard-cache-namespace`: a separate cache space within the caller's partition.
         public var cacheNamespace = ""
+        /// A request the gateway makes for itself (a classifier verdict, a semantic-cache
+        /// embedding): guardrails and prompt rules do not apply to it.
+        public var isInternal = false
 
         public init(
             endpoint: Endpoint,
@@ -115,7 +120,7 @@ public struct Gateway: Sendable {
         record.dialect = inbound.dialect
         do throws(GatewayError) {
             var templateHeader: HeaderField?
-            if !snapshot.prompts.isEmpty {
+            if !snapshot.prompts.isEmpty && !inbound.isInternal {
                 let context = PromptRenderer.Context(identity: inbound.identity, headers: inbound.headers, unixTime: router.clock.unixTime)
                 if let (body, template) = try snapshot.prompts.expandTemplate(
                     body: Array(buffer: inbound.body), endpoint: inbound.endpoint, context: context)
@@ -126,7 +131,7 @@ public struct Gateway: Sendable {
                 }
             }
             let request = try OpenAIRequest(endpoint: inbound.endpoint, body: Array(buffer: inbound.body))
-            if !snapshot.prompts.settings.validation.isEmpty {
+            if !snapshot.prompts.settings.validation.isEmpty && !inbound.isInternal {
                 try snapshot.prompts.validate(
                     request, identity: record.identity, endpoint: inbound.dialect.routeLabel(inbound.endpoint),
                     features: { PromptFeatures(request: request) })

@@ -150,10 +150,14 @@ extension Gateway {
             let detector = rail.detector!
             var hits: [Finding] = []
             let action = rail.rule.action
-            let rewrote = GuardrailTexts.rewriteRequest(&body!, endpoint: inbound.endpoint) { role, text in
+            // Texts the heuristics let pass, for the classifier (if configured).
+            var unflagged: [(role: String, text: String)] = []
+            let classifier = rail.rule.classifier
+            var rewrote = GuardrailTexts.rewriteRequest(&body!, endpoint: inbound.endpoint) { role, text in
                 guard rail.checks(role: role) else { return nil }
                 let bytes = Array(text.utf8)
                 let found = rail.triggered(detector.findings(in: bytes, context: [], role: role))
+                if found.isEmpty, let classifier, text.count >= classifier.minLength { unflagged.append((role, text)) }
                 guard !found.isEmpty else { return nil }
                 hits.append(contentsOf: found)
                 switch action {
@@ -169,6 +173,25 @@ extension Gateway {
                         }, as: UTF8.self)
                 default:
                     return nil
+                }
+            }
+            if let classifier, !unflagged.isEmpty {
+                var flagged: Set<String> = []
+                for (role, text) in unflagged {
+                    let verdict = await classify(text, role: role, settings: classifier, inbound: inbound, identity: prepared.record.identity)
+                    if verdict == true || (verdict == nil && !classifier.failOpen) {
+                        flagged.insert(text)
+                        hits.append(
+                            Finding(
+                                entity: verdict == nil ? "injection.classifier_unavailable" : "injection.classifier", range: 0..<0,
+                                score: rail.threshold))
+                    }
+                }
+                if action == .mask, !flagged.isEmpty {
+                    rewrote =
+                        GuardrailTexts.rewriteRequest(&body!, endpoint: inbound.endpoint) { role, text in
+                            rail.checks(role: role) && flagged.contains(text) ? "[\(GuardrailEngine.label(for: "injection"))]" : nil
+                        } || rewrote
                 }
             }
             guard !hits.isEmpty else { continue }
@@ -255,6 +278,7 @@ extension Gateway {
         let url = settings.url
         let timeout = settings.timeout
         let response: (status: Int, body: [UInt8])
+        let started = ContinuousClock.now
         do {
             response = try await withThrowingTaskGroup(of: (status: Int, body: [UInt8])?.self) { group in
                 group.addTask { try await client.post(url: url, headers: requestHeaders, body: payload, timeout: timeout) }
@@ -267,7 +291,8 @@ extension Gateway {
                 return result
             }
         } catch {
-            return failure(error is CancellationError ? "timeout" : "unreachable")
+            // The client's own deadline and ours are the same: either is a timeout.
+            return failure(error is CancellationError || ContinuousClock.now - started >= timeout ? "timeout" : "unreachable")
         }
         guard (200..<300).contains(response.status), let verdict = try? JSONValue.parse(response.body) else {
             return failure("status_\(response.status)")

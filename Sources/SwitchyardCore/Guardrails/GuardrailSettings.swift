@@ -66,6 +66,8 @@ public struct GuardrailRule: Sendable {
     /// `regex`: name → pattern.
     public var patterns: [(name: String, pattern: String)] = []
     public var webhook: GuardrailWebhookSettings?
+    /// `injection`: a model (through this gateway) asked about texts the heuristics let pass.
+    public var classifier: InjectionClassifierSettings?
     /// Message roles whose text is checked on input (default: all, `injection`: user and tool).
     public var messageRoles: [String]?
     /// Scope; nil lists mean every value.
@@ -109,4 +111,16 @@ public struct GuardrailWebhookSettings: Sendable {
 public protocol GuardrailWebhookClient: Sendable {
     /// POSTs `body` (JSON) to `url`; returns status and body, or throws on transport errors.
     func post(url: String, headers: [HeaderField], body: [UInt8], timeout: Duration) async throws -> (status: Int, body: [UInt8])
+}
+
+public struct InjectionClassifierSettings: Sendable {
+    /// A configured model group, called through the gateway with the caller's identity.
+    public var model: String
+    /// Verdicts kept (by the text's SHA-256), so a repeated text costs one call.
+    public var cacheSize = 10_000
+    /// Texts shorter than this are not sent to the classifier.
+    public var minLength = 16
+    /// What to do when the classifier fails: allow (default) or block.
+    public var failOpen = true
+    public init(model: String) { self.model = model }
 }
