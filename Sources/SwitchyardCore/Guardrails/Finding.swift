@@ -60,6 +60,40 @@ enum ByteClass {
         return true
     }
 
+    /// `matches` for a literal (ASCII lowercase, or exact non-ASCII bytes), without allocating.
+    @inline(__always) static func matches(_ haystack: [UInt8], at index: Int, _ needle: String) -> Bool {
+        guard index >= 0 else { return false }
+        var position = index
+        for byte in needle.utf8 {
+            guard position < haystack.count, lowercased(haystack[position]) == byte else { return false }
+            position += 1
+        }
+        return true
+    }
+
+    /// `matchesExactly` for a literal, without allocating.
+    @inline(__always) static func matchesExactly(_ haystack: [UInt8], at index: Int, _ needle: String) -> Bool {
+        guard index >= 0 else { return false }
+        var position = index
+        for byte in needle.utf8 {
+            guard position < haystack.count, haystack[position] == byte else { return false }
+            position += 1
+        }
+        return true
+    }
+
+    /// `contains` for a literal.
+    static func contains(_ haystack: [UInt8], _ range: Range<Int>, _ needle: String) -> Bool {
+        let count = needle.utf8.count
+        guard count > 0, count <= range.count, let first = needle.utf8.first else { return false }
+        var index = range.lowerBound
+        while index + count <= range.upperBound {
+            if lowercased(haystack[index]) == first, matches(haystack, at: index, needle) { return true }
+            index += 1
+        }
+        return false
+    }
+
     /// Whether `needle` starts at `index`, case-sensitive.
     @inline(__always) static func matchesExactly(_ haystack: [UInt8], at index: Int, _ needle: [UInt8]) -> Bool {
         guard index >= 0, index + needle.count <= haystack.count else { return false }

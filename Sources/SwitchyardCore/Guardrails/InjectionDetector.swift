@@ -4,23 +4,45 @@
 /// of the distinct rules that matched, plus small bonuses for disguise (hidden characters, an
 /// instruction found only inside an encoded payload); the guardrail fires at its threshold.
 public struct InjectionDetector: TextDetector {
+    /// One word of a rule: matched by hash and length, or as a prefix (`ignor*`).
+    struct Pattern: Sendable {
+        let bytes: [UInt8]
+        let hash: UInt64
+        let prefix: Bool
+
+        init(_ text: String) {
+            prefix = text.hasSuffix("*")
+            bytes = Array((prefix ? String(text.dropLast()) : text).utf8)
+            hash = InjectionDetector.hash(bytes[...])
+        }
+    }
+
+    /// A word of the scanned text: where it is and its hash.
+    struct Word {
+        let start: Int
+        let end: Int
+        let hash: UInt64
+    }
+
     /// A sequence of word slots with bounded gaps: `ignore|disregard ~4 previous|prior ~3 instructions|rules`.
     struct Rule: Sendable {
         let name: String
         let category: String
         let weight: Double
         /// Each slot: alternatives, each a sequence of words.
-        let slots: [[[String]]]
+        let slots: [[[Pattern]]]
         /// Words allowed between slot i and i+1.
         let gaps: [Int]
     }
 
     let rules: [Rule]
-    /// Rules indexed by the first word of each alternative of their first slot.
-    let firstWords: [String: [Int]]
-    /// Rules whose first slot has `prefix*` alternatives.
-    let firstPrefixes: [(prefix: String, rule: Int)]
+    /// Rules indexed by the hash of the first word of each alternative of their first slot.
+    let firstWords: [UInt64: [Int]]
+    /// Rules whose first slot has `prefix*` alternatives, by the prefix's first byte.
+    let firstPrefixes: [[(prefix: [UInt8], rule: Int)]]
     let markers: PhraseMatcher
+    /// Frequent English words: segments without them are decoded as rot13 or reversed text.
+    let commonWords: Set<UInt64>
     /// The score at which the guardrail fires unless its `threshold` says otherwise; chosen on
     /// the labelled corpora (see README: Guardrails) to keep false positives under 2%.
     public static let defaultThreshold = 0.5
@@ -28,20 +50,31 @@ public struct InjectionDetector: TextDetector {
     public init() {
         let rules = Self.ruleSource.map { Self.parse($0) }
         self.rules = rules
-        var index: [String: [Int]] = [:]
-        var prefixes: [(prefix: String, rule: Int)] = []
+        var index: [UInt64: [Int]] = [:]
+        var prefixes = [[(prefix: [UInt8], rule: Int)]](repeating: [], count: 256)
         for (position, rule) in rules.enumerated() {
             for alternative in rule.slots[0] {
-                if alternative[0].hasSuffix("*") {
-                    prefixes.append((String(alternative[0].dropLast()), position))
+                if alternative[0].prefix {
+                    prefixes[Int(alternative[0].bytes[0])].append((alternative[0].bytes, position))
                 } else {
-                    index[alternative[0], default: []].append(position)
+                    index[alternative[0].hash, default: []].append(position)
                 }
             }
         }
         self.firstWords = index
         self.firstPrefixes = prefixes
         self.markers = PhraseMatcher(Self.markerSource.map { ($0.0, "injection." + $0.1, $0.2) })
+        self.commonWords = Set(Self.common.split(separator: " ").map { Self.hash(Array($0.utf8)[...]) })
+    }
+
+    static let common =
+        "the a an and or of to in on for with is are was be it this that you your i we my me our not no do can will what how please have has at from by as if but so all any"
+
+    /// FNV-1a.
+    @inline(__always) static func hash(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { value = (value ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return value
     }
 
     /// Findings cover the whole scanned text: a score is a property of the text, not of a span.
@@ -59,7 +92,7 @@ public struct InjectionDetector: TextDetector {
 
     /// The score and the categories that contributed, strongest first.
     public func evaluate(_ text: String, indirect: Bool = false) -> (score: Double, categories: [String]) {
-        let normalized = TextNormalizer.normalize(text)
+        let normalized = TextNormalizer.normalize(text, decode: true) { plain in self.unusualSegments(plain) }
         var matched: [String: (category: String, weight: Double)] = [:]
         var decodedOnly = false
         for variant in normalized.variants {
@@ -69,15 +102,21 @@ public struct InjectionDetector: TextDetector {
                 let key = "marker:" + String(decoding: variant.text[finding.range], as: UTF8.self)
                 matched[key] = (category, finding.score)
             }
-            let words = Self.words(variant.text)
+            let bytes = variant.text
+            let words = Self.words(bytes)
             var positions: [Int: [Int]] = [:]
             for (offset, word) in words.enumerated() {
-                for ruleIndex in firstWords[word] ?? [] { positions[ruleIndex, default: []].append(offset) }
-                for (prefix, ruleIndex) in firstPrefixes where word.hasPrefix(prefix) { positions[ruleIndex, default: []].append(offset) }
+                if let candidates = firstWords[word.hash] {
+                    for ruleIndex in candidates { positions[ruleIndex, default: []].append(offset) }
+                }
+                for (prefix, ruleIndex) in firstPrefixes[Int(bytes[word.start])]
+                where word.end - word.start >= prefix.count && bytes[word.start..<(word.start + prefix.count)].elementsEqual(prefix) {
+                    positions[ruleIndex, default: []].append(offset)
+                }
             }
             for (ruleIndex, starts) in positions where matched[rules[ruleIndex].name] == nil {
                 let rule = rules[ruleIndex]
-                if starts.contains(where: { Self.match(rule, words: words, at: $0) }) {
+                if starts.contains(where: { Self.match(rule, words: words, bytes: bytes, at: $0) }) {
                     matched[rule.name] = (rule.category, rule.weight)
                 }
             }
@@ -93,8 +132,39 @@ public struct InjectionDetector: TextDetector {
         return (min(score, 10), categories.isEmpty && score > 0 ? ["obfuscation"] : categories)
     }
 
-    static func words(_ text: [UInt8]) -> [String] {
-        var words: [String] = []
+    /// Lines or sentences of at least four words none of which is a frequent English word:
+    /// candidates for rot13 or reversed text (decoding all text would double the work).
+    func unusualSegments(_ plain: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        var start = 0
+        func flush(_ end: Int) {
+            guard end > start else { return }
+            let segment = Array(plain[start..<end])
+            let words = Self.words(segment)
+            if words.count >= 4, !words.contains(where: { commonWords.contains($0.hash) }) {
+                output.append(contentsOf: segment)
+                output.append(0x0A)
+            }
+        }
+        var index = 0
+        while index < plain.count {
+            let byte = plain[index]
+            let sentenceEnd =
+                (byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "!") || byte == UInt8(ascii: "?"))
+                && index + 1 < plain.count && plain[index + 1] == 0x20
+            if byte == 0x0A || sentenceEnd {
+                flush(index + 1)
+                start = index + 1
+            }
+            index += 1
+        }
+        flush(plain.count)
+        return output
+    }
+
+    static func words(_ text: [UInt8]) -> [Word] {
+        var words: [Word] = []
+        words.reserveCapacity(text.count / 5)
         var start = -1
         for index in 0...text.count {
             let byte = index < text.count ? text[index] : 0x20
@@ -104,20 +174,20 @@ public struct InjectionDetector: TextDetector {
             } else if start >= 0 {
                 var end = index
                 while end > start, text[end - 1] == UInt8(ascii: "'") { end -= 1 }
-                words.append(String(decoding: text[start..<end], as: UTF8.self))
+                words.append(Word(start: start, end: end, hash: hash(text[start..<end])))
                 start = -1
             }
         }
         return words
     }
 
-    static func match(_ rule: Rule, words: [String], at start: Int) -> Bool {
+    static func match(_ rule: Rule, words: [Word], bytes: [UInt8], at start: Int) -> Bool {
         func matchSlot(_ slot: Int, from position: Int, gap: Int) -> Bool {
             if slot == rule.slots.count { return true }
             let last = min(words.count - 1, position + gap)
             guard position <= last else { return false }
             for candidate in position...last {
-                for alternative in rule.slots[slot] where alternativeMatches(alternative, words: words, at: candidate) {
+                for alternative in rule.slots[slot] where alternativeMatches(alternative, words: words, bytes: bytes, at: candidate) {
                     if matchSlot(slot + 1, from: candidate + alternative.count, gap: slot + 1 < rule.slots.count ? rule.gaps[slot] : 0) {
                         return true
                     }
@@ -128,13 +198,15 @@ public struct InjectionDetector: TextDetector {
         return matchSlot(0, from: start, gap: 0)
     }
 
-    static func alternativeMatches(_ alternative: [String], words: [String], at position: Int) -> Bool {
+    @inline(__always) static func alternativeMatches(_ alternative: [Pattern], words: [Word], bytes: [UInt8], at position: Int) -> Bool {
         guard position + alternative.count <= words.count else { return false }
-        for (offset, word) in alternative.enumerated() {
-            let candidate = words[position + offset]
-            if word.hasSuffix("*") {
-                guard candidate.hasPrefix(word.dropLast()) else { return false }
-            } else if candidate != word {
+        for (offset, pattern) in alternative.enumerated() {
+            let word = words[position + offset]
+            if pattern.prefix {
+                guard word.end - word.start >= pattern.bytes.count,
+                    bytes[word.start..<(word.start + pattern.bytes.count)].elementsEqual(pattern.bytes)
+                else { return false }
+            } else if word.hash != pattern.hash || word.end - word.start != pattern.bytes.count {
                 return false
             }
         }
@@ -145,7 +217,7 @@ public struct InjectionDetector: TextDetector {
     static func parse(_ source: String) -> Rule {
         let head = source.split(separator: ":", maxSplits: 1)
         let meta = head[0].split(separator: " ")
-        var slots: [[[String]]] = []
+        var slots: [[[Pattern]]] = []
         var gaps: [Int] = []
         for token in head[1].split(separator: " ") {
             if token.hasPrefix("~") {
@@ -156,7 +228,8 @@ public struct InjectionDetector: TextDetector {
                 slots.append(
                     token.split(separator: "|").map { alternative in
                         alternative.hasSuffix("*")
-                            ? [String(alternative)] : alternative.split(whereSeparator: { $0 == "_" || $0 == "-" }).map(String.init)
+                            ? [Pattern(String(alternative))]
+                            : alternative.split(whereSeparator: { $0 == "_" || $0 == "-" }).map { Pattern(String($0)) }
                     })
             }
         }

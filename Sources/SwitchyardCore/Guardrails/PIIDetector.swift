@@ -44,11 +44,44 @@ public struct PIIDetector: TextDetector {
         /// Everything before this offset is covered by a finding.
         var covered = 0
 
+        let wantsAWSSecret: Bool
+        let wantsAddress: Bool
+        let wantsDateOfBirth: Bool
+        let wantsPassport: Bool
+        let wantsLicence: Bool
+
         init(bytes: [UInt8], base: Int, entities: Set<Entity>) {
             self.bytes = bytes
             self.base = base
             self.entities = entities
+            wantsAWSSecret = entities.contains(.awsSecretKey)
+            wantsAddress = entities.contains(.address)
+            wantsDateOfBirth = entities.contains(.dateOfBirth)
+            wantsPassport = entities.contains(.passport)
+            wantsLicence = entities.contains(.driverLicense)
         }
+
+        static func table(_ characters: String) -> [Bool] {
+            var table = [Bool](repeating: false, count: 256)
+            for byte in characters.utf8 { table[Int(byte)] = true }
+            return table
+        }
+        /// Words by their first byte (lowercased), so a position is compared with few of them.
+        static func buckets(_ words: [String]) -> [[String]] {
+            var buckets = [[String]](repeating: [], count: 256)
+            for word in words { buckets[Int(B.lowercased(word.utf8.first!))].append(word) }
+            return buckets
+        }
+        static let monthBuckets = buckets(months)
+        static let passportBuckets = buckets(passportKeywords)
+        static let licenceBuckets = buckets(licenceKeywords)
+        static let schemeBuckets = buckets(connectionSchemes)
+        static let frenchBuckets = buckets(frenchStreetTypes)
+        static let secretStarts = table("Asrgxe")
+        static let schemeStarts = table("pmrajcs")
+        static let keywordStarts = table("jfmasondprlf")
+        static let frenchStarts = table("rabciq")
+        static let militaryStarts = table("AFDPU")
 
         typealias B = ByteClass
 
@@ -98,23 +131,28 @@ public struct PIIDetector: TextDetector {
             if byte == UInt8(ascii: "-"), let end = privateKey(at: index) { return end }
             guard wordStart(index) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "(") || byte == UInt8(ascii: ":") else { return nil }
             if B.alpha(byte) {
-                if let end = secret(at: index) { return end }
-                if let end = connectionString(at: index) { return end }
+                // Each scanner only where its first letter can start a match.
+                let lower = B.lowercased(byte)
+                if Self.secretStarts[Int(byte)] || wantsAWSSecret, let end = secret(at: index) { return end }
+                if Self.schemeStarts[Int(lower)], let end = connectionString(at: index) { return end }
                 if B.upper(byte), let end = iban(at: index) { return end }
-                if let end = keywordEntity(at: index) { return end }
-                if let end = germanOrFrenchStreet(at: index) { return end }
-                if let end = frenchStreetName(at: index) { return end }
-                if let end = militaryAddress(at: index) { return end }
+                if Self.keywordStarts[Int(lower)], let end = keywordEntity(at: index) { return end }
+                if wantsAddress {
+                    if B.upper(byte), let end = germanOrFrenchStreet(at: index) { return end }
+                    if Self.frenchStarts[Int(byte)], let end = frenchStreetName(at: index) { return end }
+                    if Self.militaryStarts[Int(byte)], let end = militaryAddress(at: index) { return end }
+                }
             }
             // A digit right after `1-`, `2.` or `3/` continues another number (ISBNs, ranges).
-            if B.digit(byte), index >= 2, [UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/")].contains(bytes[index - 1]),
+            if B.digit(byte), index >= 2,
+                bytes[index - 1] == UInt8(ascii: "-") || bytes[index - 1] == UInt8(ascii: ".") || bytes[index - 1] == UInt8(ascii: "/"),
                 B.digit(bytes[index - 2])
             {
                 return nil
             }
             if B.digit(byte) {
                 if let end = ipv4(at: index) { return end }
-                if let end = dateOfBirth(at: index) { return end }
+                if wantsDateOfBirth, let end = dateOfBirth(at: index) { return end }
                 if let end = ssn(at: index) { return end }
                 if let end = card(at: index) { return end }
                 if let end = streetAddress(at: index) { return end }
@@ -176,9 +214,7 @@ public struct PIIDetector: TextDetector {
 
         // MARK: credentials
 
-        static let awsPrefixes: [[UInt8]] = ["AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA"].map {
-            Array($0.utf8)
-        }
+        static let awsPrefixes = ["AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA"]
 
         func run(from index: Int, _ allowed: (UInt8) -> Bool) -> Int {
             var end = index
@@ -198,7 +234,7 @@ public struct PIIDetector: TextDetector {
                         return end
                     }
                 }
-                if B.matchesExactly(bytes, at: index, Array("AIza".utf8)) {
+                if B.matchesExactly(bytes, at: index, "AIza") {
                     let end = run(from: index + 4, Self.tokenByte)
                     if end - index == 39 {
                         add(.googleAPIKey, index..<end)
@@ -207,13 +243,13 @@ public struct PIIDetector: TextDetector {
                 }
             }
             if byte == UInt8(ascii: "s") || byte == UInt8(ascii: "r") {
-                if B.matchesExactly(bytes, at: index, Array("sk-ant-".utf8)) {
+                if B.matchesExactly(bytes, at: index, "sk-ant-") {
                     let end = run(from: index + 7, Self.tokenByte)
                     if end - index >= 27 {
                         add(.anthropicKey, index..<end)
                         return end
                     }
-                } else if B.matchesExactly(bytes, at: index, Array("sk-".utf8)) {
+                } else if B.matchesExactly(bytes, at: index, "sk-") {
                     let end = run(from: index + 3, Self.tokenByte)
                     let body = bytes[(index + 3)..<end]
                     if end - index >= 23, body.contains(where: B.digit), body.contains(where: B.alpha) {
@@ -221,7 +257,7 @@ public struct PIIDetector: TextDetector {
                         return end
                     }
                 }
-                for prefix in ["sk_live_", "sk_test_", "rk_live_", "rk_test_"] where B.matchesExactly(bytes, at: index, Array(prefix.utf8)) {
+                for prefix in Self.stripePrefixes where B.matchesExactly(bytes, at: index, prefix) {
                     let end = run(from: index + 8, B.alnum)
                     if end - index >= 24 {
                         add(.stripeKey, index..<end)
@@ -230,14 +266,14 @@ public struct PIIDetector: TextDetector {
                 }
             }
             if byte == UInt8(ascii: "g") {
-                for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] where B.matchesExactly(bytes, at: index, Array(prefix.utf8)) {
+                for prefix in Self.githubPrefixes where B.matchesExactly(bytes, at: index, prefix) {
                     let end = run(from: index + 4, B.alnum)
                     if end - index >= 40 {
                         add(.githubToken, index..<end)
                         return end
                     }
                 }
-                if B.matchesExactly(bytes, at: index, Array("github_pat_".utf8)) {
+                if B.matchesExactly(bytes, at: index, "github_pat_") {
                     let end = run(from: index + 11) { B.alnum($0) || $0 == UInt8(ascii: "_") }
                     if end - index >= 40 {
                         add(.githubToken, index..<end)
@@ -246,10 +282,10 @@ public struct PIIDetector: TextDetector {
                 }
             }
             if byte == UInt8(ascii: "x"),
-                B.matchesExactly(bytes, at: index, Array("xox".utf8)) || B.matchesExactly(bytes, at: index, Array("xapp-".utf8))
+                B.matchesExactly(bytes, at: index, "xox") || B.matchesExactly(bytes, at: index, "xapp-")
             {
                 let kind = at(index + 3)
-                if B.matchesExactly(bytes, at: index, Array("xapp-".utf8)) || ("abposr".utf8.contains(kind) && at(index + 4) == UInt8(ascii: "-")) {
+                if B.matchesExactly(bytes, at: index, "xapp-") || ("abposr".utf8.contains(kind) && at(index + 4) == UInt8(ascii: "-")) {
                     let end = run(from: index + 4) { B.alnum($0) || $0 == UInt8(ascii: "-") }
                     if end - index >= 20 {
                         add(.slackToken, index..<end)
@@ -257,7 +293,7 @@ public struct PIIDetector: TextDetector {
                     }
                 }
             }
-            if byte == UInt8(ascii: "e"), B.matchesExactly(bytes, at: index, Array("eyJ".utf8)) {
+            if byte == UInt8(ascii: "e"), B.matchesExactly(bytes, at: index, "eyJ") {
                 let first = run(from: index, Self.tokenByte)
                 if first - index >= 10, at(first) == UInt8(ascii: ".") {
                     let second = run(from: first + 1, Self.tokenByte)
@@ -280,9 +316,14 @@ public struct PIIDetector: TextDetector {
             return nil
         }
 
-        static let beginKey = Array("-----BEGIN ".utf8)
-        static let keyMarker = Array("PRIVATE KEY-----".utf8)
-        static let endKey = Array("-----END ".utf8)
+        static let stripePrefixes = ["sk_live_", "sk_test_", "rk_live_", "rk_test_"]
+        static let githubPrefixes = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]
+        static let unitPrefixes = [" apt. ", " apt ", " suite ", " unit ", " #"]
+        static let militaryPrefixes = ["APO ", "FPO ", "DPO "]
+        static let boxPrefixes = ["PSC ", "Unit ", "PO Box ", "P.O. Box "]
+        static let beginKey = "-----BEGIN "
+        static let keyMarker = "PRIVATE KEY-----"
+        static let endKey = "-----END "
 
         /// `-----BEGIN ... PRIVATE KEY-----` to its END line, or to the end of the text.
         mutating func privateKey(at index: Int) -> Int? {
@@ -307,14 +348,16 @@ public struct PIIDetector: TextDetector {
             return end
         }
 
-        static let connectionSchemes: [[UInt8]] = [
+        static let connectionSchemes = [
             "postgresql://", "postgres://", "mysql://", "mariadb://", "mongodb+srv://", "mongodb://", "rediss://", "redis://", "amqps://",
             "amqp://", "mssql://", "sqlserver://", "jdbc:postgresql://", "jdbc:mysql://", "clickhouse://", "snowflake://",
-        ].map { Array($0.utf8) }
+        ]
 
         /// `scheme://user:password@host...`: only URLs that carry a password.
         mutating func connectionString(at index: Int) -> Int? {
-            guard let scheme = Self.connectionSchemes.first(where: { B.matches(bytes, at: index, $0) }) else { return nil }
+            guard let scheme = Self.schemeBuckets[Int(B.lowercased(bytes[index]))].first(where: { B.matches(bytes, at: index, $0) }) else {
+                return nil
+            }
             let start = index + scheme.count
             let end = run(from: start) { !B.space($0) && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "'") && $0 != UInt8(ascii: "`") }
             guard let at = bytes[start..<end].lastIndex(of: UInt8(ascii: "@")), bytes[start..<at].contains(UInt8(ascii: ":")) else { return nil }
@@ -354,8 +397,9 @@ public struct PIIDetector: TextDetector {
             var stop = end
             while stop > index, bytes[stop - 1] == UInt8(ascii: ".") { stop -= 1 }
             guard stop - index >= 3, wordEnd(stop) || !B.alpha(at(stop)) else { return nil }
-            let text = bytes[index..<stop]
-            guard text.filter({ $0 == UInt8(ascii: ":") }).count >= 2, Self.validIPv6(Array(text)) else { return nil }
+            var colons = 0
+            for position in index..<stop where bytes[position] == UInt8(ascii: ":") { colons += 1 }
+            guard colons >= 2, Self.validIPv6(Array(bytes[index..<stop])) else { return nil }
             add(.ipAddress, index..<stop)
             return stop
         }
@@ -510,7 +554,7 @@ public struct PIIDetector: TextDetector {
             var brackets = 0
             var lastDigitEnd = index
             var leadingZero = false
-            let international = first == UInt8(ascii: "+") || B.matchesExactly(bytes, at: index, Array("00".utf8))
+            let international = first == UInt8(ascii: "+") || B.matchesExactly(bytes, at: index, "00")
             if first == UInt8(ascii: "+") { cursor += 1 }
             while cursor < bytes.count {
                 let byte = bytes[cursor]
@@ -524,7 +568,7 @@ public struct PIIDetector: TextDetector {
                     if digitCount > 15 { return nil }
                     continue
                 }
-                if byte == UInt8(ascii: "("), B.matchesExactly(bytes, at: cursor, Array("(0)".utf8)) {
+                if byte == UInt8(ascii: "("), B.matchesExactly(bytes, at: cursor, "(0)") {
                     cursor += 3
                     brackets += 1
                     continue
@@ -567,7 +611,7 @@ public struct PIIDetector: TextDetector {
             var stop = end
             if at(stop) == UInt8(ascii: "x"), B.digit(at(stop + 1)) {
                 stop = run(from: stop + 1, B.digit)
-            } else if B.matches(bytes, at: stop, Array(" ext".utf8)) {
+            } else if B.matches(bytes, at: stop, " ext") {
                 var cursor = stop + 4
                 if at(cursor) == UInt8(ascii: ".") { cursor += 1 }
                 if at(cursor) == UInt8(ascii: " ") { cursor += 1 }
@@ -635,7 +679,7 @@ public struct PIIDetector: TextDetector {
         /// Whether one of `keywords` (lowercase) ends within `within` bytes before `index`.
         func keywordBefore(_ index: Int, _ keywords: [String], within: Int) -> Bool {
             let range = max(0, index - within)..<index
-            return keywords.contains { ByteClass.contains(bytes, range, Array($0.utf8)) }
+            return keywords.contains { ByteClass.contains(bytes, range, $0) }
         }
 
         static let birthKeywords = ["born", "birth", "dob", "d.o.b", "geboren", "geburtsdatum", "naissance", "né le", "nacimiento", "nato il"]
@@ -646,8 +690,7 @@ public struct PIIDetector: TextDetector {
 
         /// A calendar date that follows a birth keyword.
         mutating func dateOfBirth(at index: Int) -> Int? {
-            guard entities.contains(.dateOfBirth), keywordBefore(index, Self.birthKeywords, within: 40) else { return nil }
-            guard let end = date(at: index) else { return nil }
+            guard let end = date(at: index), keywordBefore(index, Self.birthKeywords, within: 40) else { return nil }
             add(.dateOfBirth, index..<end)
             return end
         }
@@ -668,7 +711,7 @@ public struct PIIDetector: TextDetector {
             }
             if n1 == 1 || n1 == 2, at(first) == UInt8(ascii: " ") {
                 var cursor = first + 1
-                guard let month = Self.months.first(where: { B.matches(bytes, at: cursor, Array($0.utf8)) }) else { return nil }
+                guard let month = Self.months.first(where: { B.matches(bytes, at: cursor, $0) }) else { return nil }
                 cursor = run(from: cursor + month.count, B.alpha)
                 if at(cursor) == UInt8(ascii: ",") { cursor += 1 }
                 guard at(cursor) == UInt8(ascii: " ") else { return nil }
@@ -687,7 +730,8 @@ public struct PIIDetector: TextDetector {
         /// Keyword-led identifiers: a passport or licence number (a token with digits) shortly
         /// after its keyword, and a month-name date of birth.
         mutating func keywordEntity(at index: Int) -> Int? {
-            if entities.contains(.dateOfBirth), Self.months.contains(where: { B.matches(bytes, at: index, Array($0.utf8)) }),
+            let first = Int(B.lowercased(bytes[index]))
+            if wantsDateOfBirth, Self.monthBuckets[first].contains(where: { B.matches(bytes, at: index, $0) }),
                 keywordBefore(index, Self.birthKeywords, within: 40)
             {
                 // `May 17, 1990`
@@ -696,8 +740,8 @@ public struct PIIDetector: TextDetector {
                 let day = run(from: cursor + 1, B.digit)
                 guard (1...2).contains(day - cursor - 1) else { return nil }
                 cursor = day
-                if B.matches(bytes, at: cursor, Array("st".utf8)) || B.matches(bytes, at: cursor, Array("nd".utf8))
-                    || B.matches(bytes, at: cursor, Array("rd".utf8)) || B.matches(bytes, at: cursor, Array("th".utf8))
+                if B.matches(bytes, at: cursor, "st") || B.matches(bytes, at: cursor, "nd")
+                    || B.matches(bytes, at: cursor, "rd") || B.matches(bytes, at: cursor, "th")
                 {
                     cursor += 2
                 }
@@ -708,10 +752,10 @@ public struct PIIDetector: TextDetector {
                 add(.dateOfBirth, index..<year)
                 return year
             }
-            for (entity, keywords, lengths) in [
-                (Entity.passport, Self.passportKeywords, 6...12), (Entity.driverLicense, Self.licenceKeywords, 5...18),
-            ] where entities.contains(entity) {
-                guard let keyword = keywords.first(where: { B.matches(bytes, at: index, Array($0.utf8)) }) else { continue }
+            for kind in 0..<2 where kind == 0 ? wantsPassport : wantsLicence {
+                let (entity, lengths) = kind == 0 ? (Entity.passport, 6...12) : (Entity.driverLicense, 5...18)
+                let buckets = kind == 0 ? Self.passportBuckets : Self.licenceBuckets
+                guard let keyword = buckets[first].first(where: { B.matches(bytes, at: index, $0) }) else { continue }
                 var cursor = index + keyword.utf8.count
                 let limit = min(bytes.count, cursor + 40)
                 while cursor < limit {
@@ -764,7 +808,7 @@ public struct PIIDetector: TextDetector {
                 // French: `12, rue ...`, `5, avenue ...`
                 let word = cursor + 2
                 for kind in ["rue", "avenue", "boulevard", "chemin", "allée", "place", "impasse", "quai", "route", "cours", "rond-point"]
-                where B.matches(bytes, at: word, Array(kind.utf8)) && B.matchesExactly(bytes, at: word + kind.utf8.count, [UInt8(ascii: " ")]) {
+                where B.matches(bytes, at: word, kind) && B.matchesExactly(bytes, at: word + kind.utf8.count, " ") {
                     var end = word + kind.utf8.count
                     var words = 0
                     while words < 5, at(end) == UInt8(ascii: " "), B.alpha(at(end + 1)) || at(end + 1) >= 0x80 {
@@ -795,7 +839,7 @@ public struct PIIDetector: TextDetector {
             }
             guard var stop = end else { return nil }
             // Secondary unit: `Apt. 304`, `Suite 143`, `Unit 7`.
-            for unit in [" apt. ", " apt ", " suite ", " unit ", " #"] where B.matches(bytes, at: stop, Array(unit.utf8)) {
+            for unit in Self.unitPrefixes where B.matches(bytes, at: stop, unit) {
                 let digits = run(from: stop + unit.utf8.count, B.alnum)
                 if digits > stop + unit.utf8.count { stop = digits }
                 break
@@ -816,9 +860,8 @@ public struct PIIDetector: TextDetector {
             var found = false
             for _ in 0..<3 {
                 end = run(from: end) { B.alpha($0) || $0 >= 0x80 || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
-                let word = String(decoding: bytes[index..<end], as: UTF8.self).lowercased()
-                if end - index >= 5, Self.germanStreetEndings.contains(where: { word.hasSuffix($0) }), at(end) == UInt8(ascii: " "),
-                    B.digit(at(end + 1))
+                if end - index >= 5, at(end) == UInt8(ascii: " "), B.digit(at(end + 1)),
+                    Self.germanStreetEndings.contains(where: { $0.utf8.count < end - index && B.matches(bytes, at: end - $0.utf8.count, $0) })
                 {
                     found = true
                     break
@@ -840,7 +883,8 @@ public struct PIIDetector: TextDetector {
 
         /// `rue Denise Roux`, `avenue de la Gare`: a French street type followed by a name.
         mutating func frenchStreetName(at index: Int) -> Int? {
-            guard B.lower(bytes[index]), let kind = Self.frenchStreetTypes.first(where: { B.matchesExactly(bytes, at: index, Array($0.utf8)) }) else {
+            guard B.lower(bytes[index]), let kind = Self.frenchBuckets[Int(bytes[index])].first(where: { B.matchesExactly(bytes, at: index, $0) })
+            else {
                 return nil
             }
             var cursor = index + kind.utf8.count
@@ -872,7 +916,7 @@ public struct PIIDetector: TextDetector {
 
         /// US military addresses: `APO AE 09012`, `FPO AP 96601`, `DPO AA 34001`, and `PSC 1234, Box 5678`.
         mutating func militaryAddress(at index: Int) -> Int? {
-            for prefix in ["APO ", "FPO ", "DPO "] where B.matchesExactly(bytes, at: index, Array(prefix.utf8)) {
+            for prefix in Self.militaryPrefixes where B.matchesExactly(bytes, at: index, prefix) {
                 let code = index + 4
                 guard B.upper(at(code)), B.upper(at(code + 1)), at(code + 2) == UInt8(ascii: " ") else { return nil }
                 let zip = run(from: code + 3, B.digit)
@@ -880,11 +924,11 @@ public struct PIIDetector: TextDetector {
                 add(.address, index..<zip)
                 return zip
             }
-            for prefix in ["PSC ", "Unit ", "PO Box ", "P.O. Box "] where B.matchesExactly(bytes, at: index, Array(prefix.utf8)) {
+            for prefix in Self.boxPrefixes where B.matchesExactly(bytes, at: index, prefix) {
                 let number = run(from: index + prefix.utf8.count, B.digit)
                 guard number > index + prefix.utf8.count else { return nil }
                 var stop = number
-                if B.matchesExactly(bytes, at: stop, Array(", Box ".utf8)) || B.matchesExactly(bytes, at: stop, Array(" Box ".utf8)) {
+                if B.matchesExactly(bytes, at: stop, ", Box ") || B.matchesExactly(bytes, at: stop, " Box ") {
                     let box = run(from: stop + (at(stop) == UInt8(ascii: ",") ? 6 : 5), B.digit)
                     if box > stop + 5 { stop = box }
                 }

@@ -19,7 +19,9 @@ public enum TextNormalizer {
     }
 
     /// The folded, lowercased text plus every decoded form found in it.
-    public static func normalize(_ text: String, decode: Bool = true) -> Result {
+    /// `suspicious` picks, from the folded text, the part worth decoding as rot13 and reversed
+    /// text (all of it when nil).
+    public static func normalize(_ text: String, decode: Bool = true, suspicious: (([UInt8]) -> [UInt8])? = nil) -> Result {
         var plain: [UInt8] = []
         plain.reserveCapacity(text.utf8.count)
         var hidden: [UInt8] = []
@@ -60,8 +62,11 @@ public enum TextNormalizer {
                 let lowered = decoded.map(ByteClass.lowercased)
                 variants.append(Variant(text: lowered, source: source))
             }
-            variants.append(Variant(text: rot13(plain), source: "rot13"))
-            variants.append(Variant(text: plain.reversedCharacters(), source: "reversed"))
+            let candidates = suspicious.map { $0(plain) } ?? plain
+            if !candidates.isEmpty {
+                variants.append(Variant(text: rot13(candidates), source: "rot13"))
+                variants.append(Variant(text: candidates.reversedCharacters(), source: "reversed"))
+            }
             if let morse = morse(original) { variants.append(Variant(text: morse, source: "morse")) }
             if let escaped = unicodeEscapes(original) { variants.append(Variant(text: escaped.map(ByteClass.lowercased), source: "escapes")) }
             if let ascii85 = ascii85(original) { variants.append(Variant(text: ascii85.map(ByteClass.lowercased), source: "ascii85")) }
@@ -239,7 +244,9 @@ public enum TextNormalizer {
             index += 1
         }
         // URL escapes.
-        if results.count < 8, text.count >= 9 {
+        var percent = 0
+        for byte in text where byte == UInt8(ascii: "%") { percent += 1 }
+        if results.count < 8, percent >= 4 {
             var escapes = 0
             var decoded: [UInt8] = []
             var cursor = 0
@@ -268,8 +275,9 @@ public enum TextNormalizer {
     /// Morse code (`.-` letters, spaces between letters, `/` between words), when most of the
     /// text is Morse.
     static func morse(_ text: [UInt8]) -> [UInt8]? {
-        let symbols = text.filter { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }.count
-        guard symbols >= 20 else { return nil }
+        var symbols = 0
+        for byte in text where byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") { symbols += 1 }
+        guard symbols >= 20, symbols * 3 >= text.count else { return nil }
         var output: [UInt8] = []
         var letters = 0
         for token in text.split(whereSeparator: { $0 == 0x20 || $0 == 0x0A }) {
@@ -287,6 +295,9 @@ public enum TextNormalizer {
 
     /// `\u0049\u0067...` and `\x49` escapes written out as text.
     static func unicodeEscapes(_ text: [UInt8]) -> [UInt8]? {
+        var backslashes = 0
+        for byte in text where byte == UInt8(ascii: "\\") { backslashes += 1 }
+        guard backslashes >= 4 else { return nil }
         var output: [UInt8] = []
         var escapes = 0
         var index = 0
@@ -312,9 +323,20 @@ public enum TextNormalizer {
 
     /// Adobe ascii85 between `<~` and `~>`.
     static func ascii85(_ text: [UInt8]) -> [UInt8]? {
-        guard let start = text.firstRange(of: [UInt8(ascii: "<"), UInt8(ascii: "~")]),
-            let end = text[start.upperBound...].firstRange(of: [UInt8(ascii: "~"), UInt8(ascii: ">")])
+        // `firstRange(of:)` on bytes goes through a generic searcher that costs more than the
+        // rest of the normalisation together: a plain loop finds the markers.
+        func find(_ first: UInt8, _ second: UInt8, from: Int) -> Int? {
+            var index = from
+            while index + 1 < text.count {
+                if text[index] == first, text[index + 1] == second { return index }
+                index += 1
+            }
+            return nil
+        }
+        guard let open = find(UInt8(ascii: "<"), UInt8(ascii: "~"), from: 0), let close = find(UInt8(ascii: "~"), UInt8(ascii: ">"), from: open + 2)
         else { return nil }
+        let start = open..<(open + 2)
+        let end = close..<(close + 2)
         var output: [UInt8] = []
         var group: [UInt32] = []
         for byte in text[start.upperBound..<end.lowerBound] where !ByteClass.space(byte) {
