@@ -214,7 +214,7 @@ import Testing
     @Test func flagLetsThroughAndRecordsInHeadersMetricsAndTheAuditTrail() async throws {
         let rules = """
               - {name: watch-content, detector: content, categories: [violence], action: flag}
-              - {name: competitors, detector: words, words: [AcmeCorp, "globex*"], action: mask}
+              - {name: competitors, detector: words, words: [AcmeCorp, "globex*"], action: mask, audit: true}
               - {name: ids, detector: regex, patterns: {employee_id: "EMP-[0-9]{6}"}, action: mask}
             """
         try await withGateway(rules) { client, app in
@@ -228,7 +228,7 @@ import Testing
             #expect(metrics.text.contains(#"switchyard_guardrail_decisions_total{guardrail="watch-content",direction="input",action="flag"} 1"#))
             let audit = try await client.execute(uri: "/admin/audit?kind=guardrail", method: .get, headers: authorized)
             let records = audit.json?["data"]?.arrayValue ?? []
-            #expect(records.count == 3)
+            #expect(records.count == 2, "the flag and the audited mask; routine masking (ids) is not audited by default")
             #expect(records.contains { $0["action"]?.stringValue == "guardrail.flag" && $0["target"]?.stringValue == "watch-content" })
             #expect(!audit.text.contains("AcmeCorp") && !audit.text.contains("EMP-123456") && !audit.text.contains("bomb"), "no sensitive value")
         }
@@ -326,6 +326,20 @@ import Testing
                         Self.guardrailHeader(first) == nil || first.json?["error"]?["message"]?.stringValue?.contains("injection.classifier") == true)
                 }
             }
+        }
+    }
+
+    @Test func guardrailsFollowAReload() async throws {
+        let (application, path) = try makeGateway(Self.config("  - {name: pii, detector: pii, action: flag}"))
+        try await application.makeApplication().test(.live) { client in
+            #expect(Self.guardrailHeader(try await Self.chat(client, "mail a.b@example.com")) == "pii=flag(email:1)")
+            _ = try writeConfig(Self.config("  - {name: pii, detector: pii, action: block}"), path: path)
+            #expect(application.reload(reason: "test"))
+            #expect(try await Self.chat(client, "mail a.b@example.com").status == .badRequest)
+            _ = try writeConfig(Self.config("  []"), path: path)
+            #expect(application.reload(reason: "test"))
+            let open = try await Self.chat(client, "mail a.b@example.com")
+            #expect(open.status == .ok && Self.guardrailHeader(open) == nil)
         }
     }
 

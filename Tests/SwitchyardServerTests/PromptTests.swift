@@ -130,6 +130,17 @@ import Testing
             #expect(locked.status == .ok, "\(locked.text)")
             let replaced = Self.mock(app).stats.lastBodyJSON?["messages"]?.arrayValue?.map { $0["content"]?.stringValue ?? "" }
             #expect(replaced == ["Only this system prompt.", "hi"], "replace drops the client's system prompt (and the earlier rule's)")
+            // A key's metadata is injected into the system prompt.
+            let other = try await client.execute(
+                uri: "/admin/keys", method: .post, headers: authorized,
+                body: ByteBuffer(string: #"{"name":"k2","team_id":"open","metadata":{"project":"hermes"}}"#))
+            let otherKey = try #require(other.json?["key"]?.stringValue)
+            let injected = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: [.authorization: "Bearer \(otherKey)", .contentType: "application/json"],
+                body: ByteBuffer(string: body))
+            #expect(injected.status == .ok)
+            #expect(
+                Self.mock(app).stats.lastBodyJSON?["messages"]?.arrayValue?.first?["content"]?.stringValue == "House rules apply. Project hermes.")
         }
     }
 

@@ -60,7 +60,7 @@ public struct AuditingObserver: RequestObserver {
     }
 
     public func requestFinished(_ record: RequestRecord) {
-        for decision in record.guardrails {
+        for decision in record.guardrails where decision.audited {
             var details: [String: String] = [
                 "direction": decision.direction, "endpoint": record.dialect.routeLabel(record.endpoint),
                 "entities": decision.entities.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","),

@@ -176,6 +176,7 @@ extension Context {
                 rule.streamWindow = min(max(value, 16), 65_536)
             }
             if let node = mapping.take("enabled"), let value = bool(node, path: "\(path).enabled") { rule.enabled = value }
+            if let node = mapping.take("audit"), let value = bool(node, path: "\(path).audit") { rule.audit = value }
             switch detector {
             case .words where rule.words.isEmpty:
                 error("\(path): the words detector needs a 'words' list", at: item.node.location)

@@ -143,7 +143,9 @@ extension Gateway {
                             guard rail.checks(role: role), let replacement = next.next() else { return nil }
                             return replacement == text ? nil : replacement
                         } || changed
-                    decisions.append(GuardrailDecision(name: rail.rule.name, direction: "input", action: "mask", entities: ["webhook": 1]))
+                    var decision = GuardrailDecision(name: rail.rule.name, direction: "input", action: "mask", entities: ["webhook": 1])
+                    decision.audited = rail.rule.audits("mask")
+                    decisions.append(decision)
                 }
                 continue
             }

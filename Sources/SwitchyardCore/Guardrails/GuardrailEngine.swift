@@ -181,6 +181,9 @@ public struct GuardrailDecision: Sendable, Equatable {
     /// The highest summed score, for scored detectors.
     public var score: Double?
 
+    /// Whether the decision goes to the audit trail (the guardrail's `audit` setting).
+    public var audited = true
+
     public init(name: String, direction: String, action: String, entities: [String: Int] = [:], score: Double? = nil) {
         self.name = name
         self.direction = direction
@@ -200,6 +203,7 @@ public struct GuardrailDecision: Sendable, Equatable {
         self.init(
             name: rail.rule.name, direction: direction, action: action ?? rail.rule.action.rawValue, entities: entities,
             score: scored ? ((totals.values.max() ?? 0) * 100).rounded() / 100 : nil)
+        audited = rail.rule.audits(self.action)
     }
 
     /// `pii=mask(email:2,phone:1)`, `injection=block(injection.override;score=1.4)`.

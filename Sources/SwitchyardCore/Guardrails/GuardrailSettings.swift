@@ -83,7 +83,15 @@ public struct GuardrailRule: Sendable {
     /// Streams: bytes held back so that a match split across chunks is still caught.
     public var streamWindow = 128
     public var enabled = true
+    /// Whether decisions go to the audit trail; default: blocks, flags, routes and webhook
+    /// errors do, routine masking and pseudonymizing do not (they are in logs and metrics).
+    public var audit: Bool?
     public var location: ConfigLocation?
+
+    /// Whether a decision with this action is written to the audit trail.
+    public func audits(_ action: String) -> Bool {
+        audit ?? !(action == "mask" || action == "pseudonymize")
+    }
 
     public init(name: String, detector: Detector) {
         self.name = name
