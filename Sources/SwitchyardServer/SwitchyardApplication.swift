@@ -127,8 +127,13 @@ public final class SwitchyardApplication: Sendable {
                 limiterLogger.warning("budget backend unavailable", metadata: ["error": .string("\(error)")])
             })
         let cacheBackend: any CacheBackend
+        var semanticStore: (any SemanticStore)?
         if let redis, let settings = config.redis, config.cache.backend == .redis {
             cacheBackend = RedisCacheBackend(client: redis, prefix: settings.keyPrefix)
+        } else if config.cache.backend == .sqlite {
+            let sqlite = try SQLiteCacheBackend(path: stores.cachePath, maxBytes: config.cache.maxBytes)
+            cacheBackend = sqlite
+            semanticStore = sqlite
         } else {
             cacheBackend = MemoryCacheBackend(maxBytes: config.cache.maxBytes)
         }
@@ -138,7 +143,9 @@ public final class SwitchyardApplication: Sendable {
             runtime: runtime, observer: ObserverList(observers),
             router: RouterState(settings: config.router, events: metrics), limiter: limiter, budgets: budgets, cache: cacheBackend)
         gateway.guardrailWebhook = GuardrailWebhookHTTPClient(client: HTTPClient.shared)
+        gateway.semanticStore = semanticStore
         self.gateway = gateway
+        if semanticStore != nil { Task { await gateway.restoreSemanticIndex() } }
         // Load the BPE vocabularies the configured models use off the request path (about 40 ms).
         let encodings = Set(config.models.flatMap(\.deployments).compactMap { Tokenizers.encoding(forModel: $0.upstreamModel) })
         if !encodings.isEmpty {

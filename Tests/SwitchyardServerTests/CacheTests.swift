@@ -1,9 +1,11 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import SwitchyardCore
 import SwitchyardServer
+import SwitchyardStores
 import SwitchyardTesting
 import Testing
 
@@ -239,6 +241,60 @@ extension RedisBackedTests {
         let systemMessage = system.map { #"{"role":"system","content":"\#($0)"},"# } ?? ""
         return try await CacheTests.send(
             client, #"{"model":"chat","messages":[\#(systemMessage){"role":"user","content":"\#(question)"}]}"#, key: key)
+    }
+
+    @Test func sqliteBackendKeepsExactAndSemanticEntriesAcrossRestarts() async throws {
+        let path = try writeConfig(Self.yaml.replacingOccurrences(of: "  ttl: 1h\n", with: "  ttl: 1h\n  backend: sqlite\n"))
+        func start() throws -> SwitchyardApplication {
+            try SwitchyardApplication(source: .file(path), registry: adapterRegistry(), logger: quietLogger)
+        }
+        let question = "What is the capital city of France today?"
+        let first = try start()
+        try await first.makeApplication().test(.live) { client in
+            let miss = try await Self.ask(client, question)
+            let hit = try await Self.ask(client, question)
+            #expect(CacheTests.cacheHeader(miss) == "miss" && CacheTests.cacheHeader(hit) == "hit")
+        }
+        let stored = try SQLiteCacheBackend(path: first.stores.cachePath, maxBytes: 1 << 20)
+        var saved = 0
+        for _ in 0..<60 where saved == 0 {
+            saved = try await stored.loadSemanticEntries(limit: 10).count
+            if saved == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(saved == 1, "the semantic entry is in the file")
+        let second = try start()
+        try await second.makeApplication().test(.live) { client in
+            let chats = { (second.runtime.snapshot.adapters["p"] as? MockProviderAdapter)?.mock.stats.requests ?? 0 }
+            #expect(CacheTests.cacheHeader(try await Self.ask(client, question)) == "hit", "the exact entry survived the restart")
+            #expect(await eventually { second.gateway.semanticIndex.count == 1 })
+            let close = try await Self.ask(client, "what is the capital city of france today")
+            #expect(CacheTests.cacheHeader(close)?.hasPrefix("semantic-hit") == true, "the semantic index survived too")
+            #expect(chats() == 1, "only the embedding of the new question reached the provider")
+            let deleted = try await client.execute(uri: "/admin/cache", method: .delete, headers: authorized)
+            #expect(deleted.json?["deleted"]?.intValue == 3, "the answer and the two embeddings (embeddings are cached too)")
+            #expect(CacheTests.cacheHeader(try await Self.ask(client, question)) == "miss")
+        }
+    }
+
+    @Test func sqliteBackendStaysWithinItsSizeAndExpiresEntries() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)/c.sqlite").path
+        let backend = try SQLiteCacheBackend(path: path, maxBytes: 4000)
+        func key(_ index: Int) -> CacheKey { CacheKey(digest: "d\(index)", partition: "p", namespace: "", model: "m") }
+        let entry = CachedResponse(stream: false, body: Array(repeating: 65, count: 200), usage: nil, savedCost: nil, model: "m", createdAt: 0)
+        for index in 0..<130 {
+            var value = entry
+            value.createdAt = Double(index)
+            try await backend.set(key(index), value, ttl: .seconds(3600))
+        }
+        // Trimmed every 64 stores: at most 4000 bytes right after a trim, plus what came since.
+        #expect(try await backend.count() <= 4000 / entry.size + 2)
+        #expect(try await backend.get(key(129))?.body == entry.body, "the newest entry stays")
+        #expect(try await backend.get(key(0)) == nil, "the oldest went first")
+        try await backend.set(key(500), entry, ttl: .milliseconds(1))
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(try await backend.get(key(500)) == nil, "expired")
+        #expect(try await backend.invalidate(partition: "p", namespace: nil, model: "m", olderThan: nil) > 0)
+        #expect(try await backend.count() == 0)
     }
 
     @Test func nearIdenticalQuestionsHitAboveTheThresholdAndOthersMiss() async throws {

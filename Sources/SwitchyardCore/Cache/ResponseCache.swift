@@ -12,7 +12,7 @@ public struct CacheSettings: Sendable, Equatable {
         case global
     }
 
-    public enum Backend: String, Sendable { case memory, redis }
+    public enum Backend: String, Sendable { case memory, redis, sqlite }
     public enum Mode: String, Sendable, CaseIterable {
         case readWrite = "read_write"
         /// Answer from the cache, never add to it (e.g. a frozen evaluation set).
@@ -68,6 +68,34 @@ public struct CachedResponse: Sendable, Equatable {
     }
 
     public var size: Int { body.count + 128 }
+
+    /// Everything but the body, for stores that keep the body apart (Redis, SQLite).
+    public var metadata: JSONObject {
+        var header: JSONObject = ["stream": .bool(stream), "created": JSONValue(createdAt)]
+        if let usage {
+            header["usage"] = [
+                "prompt": JSONValue(usage.promptTokens), "completion": JSONValue(usage.completionTokens),
+                "cached": JSONValue(usage.cachedPromptTokens), "reasoning": JSONValue(usage.reasoningTokens),
+                "cache_write": JSONValue(usage.cacheWriteTokens),
+            ]
+        }
+        if let savedCost { header["saved"] = JSONValue(savedCost) }
+        if let model { header["model"] = .string(model) }
+        return header
+    }
+
+    /// The entry from ``metadata`` and its body.
+    public init(metadata header: JSONObject, body: [UInt8]) {
+        let usage = header["usage"].map { usage in
+            TokenUsage(
+                promptTokens: usage["prompt"]?.intValue ?? 0, completionTokens: usage["completion"]?.intValue ?? 0,
+                cachedPromptTokens: usage["cached"]?.intValue ?? 0, reasoningTokens: usage["reasoning"]?.intValue ?? 0,
+                cacheWriteTokens: usage["cache_write"]?.intValue ?? 0)
+        }
+        self.init(
+            stream: header["stream"]?.boolValue ?? false, body: body, usage: usage, savedCost: header["saved"]?.doubleValue,
+            model: header["model"]?.stringValue, createdAt: header["created"]?.doubleValue ?? 0)
+    }
 
     /// SSE events (each ends with its blank line), for replay.
     public var events: [ArraySlice<UInt8>] {

@@ -24,6 +24,19 @@ public struct SemanticCacheSettings: Sendable, Equatable {
 public struct SemanticProbe: Sendable {
     public var context: String
     public var vector: [Float]
+
+    public init(context: String, vector: [Float]) {
+        self.context = context
+        self.vector = vector
+    }
+}
+
+/// Keeps the semantic index across restarts (SQLite) or shares it between instances.
+public protocol SemanticStore: Sendable {
+    /// Entries, oldest first, at most `limit`.
+    func loadSemanticEntries(limit: Int) async throws -> [(probe: SemanticProbe, key: CacheKey)]
+    /// Adds one entry; the store keeps at most `maxEntries` (the oldest go first).
+    func saveSemanticEntry(_ probe: SemanticProbe, key: CacheKey, maxEntries: Int) async throws
 }
 
 /// Embeddings of cached prompts, grouped by context, searched by cosine similarity. A request

@@ -56,7 +56,7 @@ extension Context {
             if let value = CacheSettings.Backend(rawValue: text) {
                 settings.backend = value
             } else {
-                error("cache.backend must be memory or redis", at: node.location)
+                error("cache.backend must be memory, redis or sqlite", at: node.location)
             }
         }
         mapping.finish(

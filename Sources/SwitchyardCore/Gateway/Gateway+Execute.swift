@@ -333,12 +333,22 @@ extension Gateway {
         return vector.count == values.count && !vector.isEmpty ? vector : nil
     }
 
+    /// Loads the semantic index from its store (at start, with `cache.backend: sqlite`).
+    public func restoreSemanticIndex() async {
+        guard let store = semanticStore, let semantic = runtime.snapshot.config.cache.semantic else { return }
+        guard let entries = try? await store.loadSemanticEntries(limit: semantic.maxEntries) else { return }
+        for (probe, key) in entries { semanticIndex.add(probe, key: key, maxEntries: semantic.maxEntries) }
+    }
+
     /// Stores a complete answer (never a failed or partial one) when it fits.
     func storeInCache(
         _ key: CacheKey?, stream: Bool, body: [UInt8], record: RequestRecord, settings: CacheSettings, semantic: SemanticProbe? = nil
     ) {
         guard let key, record.outcome == .success, body.count <= settings.maxEntryBytes, settings.mode != .readOnly else { return }
-        if let semantic, let limit = settings.semantic?.maxEntries { semanticIndex.add(semantic, key: key, maxEntries: limit) }
+        if let semantic, let limit = settings.semantic?.maxEntries {
+            semanticIndex.add(semantic, key: key, maxEntries: limit)
+            if let store = semanticStore { Task { try? await store.saveSemanticEntry(semantic, key: key, maxEntries: limit) } }
+        }
         let entry = CachedResponse(
             stream: stream, body: body, usage: record.usage, savedCost: record.usage.flatMap { usage in record.price?.cost(of: usage) },
             model: record.servedModel, createdAt: WallClock.unixTime())

@@ -20,6 +20,8 @@ public struct Gateway: Sendable {
     public let cache: any CacheBackend
     /// Embeddings of cached prompts (`cache.semantic`).
     public let semanticIndex = SemanticIndex()
+    /// Where semantic-cache entries are kept across restarts (`cache.backend: sqlite`).
+    public var semanticStore: (any SemanticStore)?
     /// Verdicts of injection classifiers, by text.
     public let classifierVerdicts = ClassifierVerdicts()
     /// Largest non-streaming upstream body accepted.

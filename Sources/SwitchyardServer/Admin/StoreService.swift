@@ -29,6 +29,11 @@ public final class StoreService: Sendable {
     public let backend: Backend
     /// Where the usage ledger journals records before they reach the database.
     public let journalPath: String
+    /// This instance's response-cache file (`cache.backend: sqlite`), next to the journal.
+    public var cachePath: String {
+        let suffix = ".usage-journal"
+        return (journalPath.hasSuffix(suffix) ? String(journalPath.dropLast(suffix.count)) : journalPath) + ".cache"
+    }
     private let secret: String?
     private let postgres: PostgresBackend?
     private let logger: Logger

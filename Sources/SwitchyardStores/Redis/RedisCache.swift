@@ -55,31 +55,13 @@ public struct RedisCacheBackend: CacheBackend {
 
     /// A JSON header line, then the body in base64 (RESP commands here are text).
     static func encode(_ value: CachedResponse) -> String {
-        var header: JSONObject = ["stream": .bool(value.stream), "created": JSONValue(value.createdAt)]
-        if let usage = value.usage {
-            header["usage"] = [
-                "prompt": JSONValue(usage.promptTokens), "completion": JSONValue(usage.completionTokens),
-                "cached": JSONValue(usage.cachedPromptTokens), "reasoning": JSONValue(usage.reasoningTokens),
-                "cache_write": JSONValue(usage.cacheWriteTokens),
-            ]
-        }
-        if let saved = value.savedCost { header["saved"] = JSONValue(saved) }
-        if let model = value.model { header["model"] = .string(model) }
-        return JSONValue.object(header).serialized() + "\n" + Data(value.body).base64EncodedString()
+        JSONValue.object(value.metadata).serialized() + "\n" + Data(value.body).base64EncodedString()
     }
 
     static func decode(_ text: String) -> CachedResponse? {
         guard let newline = text.firstIndex(of: "\n"), let header = (try? JSONValue.parse(String(text[..<newline])))?.objectValue,
             let body = Data(base64Encoded: String(text[text.index(after: newline)...]))
         else { return nil }
-        let usage = header["usage"].map { usage in
-            TokenUsage(
-                promptTokens: usage["prompt"]?.intValue ?? 0, completionTokens: usage["completion"]?.intValue ?? 0,
-                cachedPromptTokens: usage["cached"]?.intValue ?? 0, reasoningTokens: usage["reasoning"]?.intValue ?? 0,
-                cacheWriteTokens: usage["cache_write"]?.intValue ?? 0)
-        }
-        return CachedResponse(
-            stream: header["stream"]?.boolValue ?? false, body: Array(body), usage: usage, savedCost: header["saved"]?.doubleValue,
-            model: header["model"]?.stringValue, createdAt: header["created"]?.doubleValue ?? 0)
+        return CachedResponse(metadata: header, body: Array(body))
     }
 }
