@@ -129,7 +129,9 @@ public final class SwitchyardApplication: Sendable {
         let cacheBackend: any CacheBackend
         var semanticStore: (any SemanticStore)?
         if let redis, let settings = config.redis, config.cache.backend == .redis {
-            cacheBackend = RedisCacheBackend(client: redis, prefix: settings.keyPrefix)
+            let shared = RedisCacheBackend(client: redis, prefix: settings.keyPrefix)
+            cacheBackend = shared
+            semanticStore = shared
         } else if config.cache.backend == .sqlite {
             let sqlite = try SQLiteCacheBackend(path: stores.cachePath, maxBytes: config.cache.maxBytes)
             cacheBackend = sqlite

@@ -48,6 +48,33 @@ import Testing
 
     static func cacheHeader(_ response: TestResponse) -> String? { response.headers[HTTPField.Name("x-switchyard-cache")!] }
 
+    @Test func rulesOverrideThePolicyPerModelAndTeam() async throws {
+        let cache = """
+            cache:
+              ttl: 1h
+              rules:
+                - {models: [other], enabled: false}
+                - {teams: [readers], mode: read_only}
+            """
+        try await withCache(cache) { client, app in
+            let body = #"{"model":"chat","messages":[{"role":"user","content":"capital of Peru?"}]}"#
+            #expect(Self.cacheHeader(try await Self.send(client, body)) == "miss")
+            #expect(Self.cacheHeader(try await Self.send(client, body)) == "hit")
+            let other = #"{"model":"other","messages":[{"role":"user","content":"capital of Peru?"}]}"#
+            let first = try await Self.send(client, other)
+            let second = try await Self.send(client, other)
+            #expect(Self.cacheHeader(first) == nil && Self.cacheHeader(second) == nil, "caching is off for this model")
+            #expect(Self.upstream(app) == 3)
+            let created = try await client.execute(
+                uri: "/admin/keys", method: .post, headers: authorized, body: ByteBuffer(string: #"{"name":"r","team_id":"readers"}"#))
+            let key = try #require(created.json?["key"]?.stringValue)
+            let readerFirst = try await Self.send(client, body, key: key)
+            let readerSecond = try await Self.send(client, body, key: key)
+            #expect(Self.cacheHeader(readerFirst) == "miss" && Self.cacheHeader(readerSecond) == "miss", "read_only never stores")
+            #expect(Self.upstream(app) == 5)
+        }
+    }
+
     @Test func identicalRequestsHitAndEveryAnswerChangingParameterMisses() async throws {
         try await withCache { client, app in
             let base = #"{"model":"chat","temperature":0.2,"messages":[{"role":"user","content":"capital of France?"}]}"#
@@ -214,6 +241,27 @@ extension RedisBackedTests {
                         let cleared = try await two.execute(uri: "/admin/cache?model=chat", method: .delete, headers: authorized)
                         #expect(cleared.json?["deleted"]?.intValue == 2)
                         #expect(CacheTests.cacheHeader(try await CacheTests.send(one, plain)) == "miss")
+                    }
+                }
+            }
+        }
+
+        @Test func twoInstancesShareTheSemanticIndexThroughRedis() async throws {
+            try await withRedisServer { url in
+                let prefix = "semantic-\(UInt32.random(in: 0...UInt32.max))"
+                let yaml = SemanticCacheTests.yaml.replacingOccurrences(
+                    of: "cache:\n  ttl: 1h", with: "redis: {url: \"\(url)\", key_prefix: \"\(prefix)\"}\ncache:\n  backend: redis\n  ttl: 1h")
+                let (first, _) = try makeGateway(yaml)
+                let (second, _) = try makeGateway(yaml)
+                try await first.makeApplication().test(.live) { one in
+                    try await second.makeApplication().test(.live) { two in
+                        let original = try await SemanticCacheTests.ask(one, "What is the capital city of France today?")
+                        #expect(CacheTests.cacheHeader(original) == "miss")
+                        try await Task.sleep(for: .milliseconds(150))
+                        let close = try await SemanticCacheTests.ask(two, "what is the capital city of france today")
+                        #expect(CacheTests.cacheHeader(close)?.hasPrefix("semantic-hit") == true, "the other instance's entry answers")
+                        #expect(close.body == original.body)
+                        #expect(second.gateway.semanticIndex.count == 0, "found in Redis, not in its own memory")
                     }
                 }
             }

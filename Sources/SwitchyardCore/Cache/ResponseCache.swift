@@ -43,7 +43,42 @@ public struct CacheSettings: Sendable, Equatable {
     public var cacheTools = true
     /// Near-duplicate questions answered from the cache (`cache.semantic`).
     public var semantic: SemanticCacheSettings?
+    /// Policies per model, key, team, org or endpoint (`cache.rules`): the first that matches
+    /// a request overrides the settings above for it.
+    public var rules: [CachePolicy] = []
 
+    public init() {}
+
+    /// The settings for one request: these, with the first matching rule applied.
+    public func effective(requestedModel: String, group: String, identity: Identity, endpoint: String) -> CacheSettings {
+        guard
+            let rule = rules.first(where: {
+                $0.scope.matches(model: group, identity: identity, endpoint: endpoint)
+                    || $0.scope.matches(model: requestedModel, identity: identity, endpoint: endpoint)
+            })
+        else { return self }
+        var settings = self
+        if let value = rule.enabled { settings.enabled = value }
+        if let value = rule.ttl { settings.ttl = value }
+        if let value = rule.mode { settings.mode = value }
+        if let value = rule.maxTemperature { settings.maxTemperature = value }
+        if let value = rule.maxEntryBytes { settings.maxEntryBytes = value }
+        if rule.semantic == false { settings.semantic = nil }
+        settings.rules = []
+        return settings
+    }
+}
+
+/// One `cache.rules` entry: a scope and the settings it overrides.
+public struct CachePolicy: Sendable, Equatable {
+    public var scope = PromptScope()
+    public var enabled: Bool?
+    public var ttl: Duration?
+    public var mode: CacheSettings.Mode?
+    public var maxTemperature: Double?
+    public var maxEntryBytes: Int?
+    /// `false` turns the semantic layer off for the scope.
+    public var semantic: Bool?
     public init() {}
 }
 

@@ -31,12 +31,16 @@ public struct SemanticProbe: Sendable {
     }
 }
 
-/// Keeps the semantic index across restarts (SQLite) or shares it between instances.
+/// Keeps the semantic index across restarts (SQLite) or shares it between instances (Redis).
 public protocol SemanticStore: Sendable {
-    /// Entries, oldest first, at most `limit`.
+    /// Entries to load at start, oldest first, at most `limit` (a shared store answers none:
+    /// it is asked at lookup time instead).
     func loadSemanticEntries(limit: Int) async throws -> [(probe: SemanticProbe, key: CacheKey)]
-    /// Adds one entry; the store keeps at most `maxEntries` (the oldest go first).
-    func saveSemanticEntry(_ probe: SemanticProbe, key: CacheKey, maxEntries: Int) async throws
+    /// Adds one entry; the store keeps at most `maxEntries` (the oldest go first) for `ttl`.
+    func saveSemanticEntry(_ probe: SemanticProbe, key: CacheKey, maxEntries: Int, ttl: Duration) async throws
+    /// Entries other instances added for this conversation context; nil for a store that is
+    /// not shared.
+    func sharedSemanticEntries(context: String) async throws -> [(vector: [Float], key: CacheKey)]?
 }
 
 /// Embeddings of cached prompts, grouped by context, searched by cosine similarity. A request
@@ -84,6 +88,18 @@ public final class SemanticIndex: Sendable {
     }
 
     public var count: Int { state.withLock { $0.count } }
+
+    /// The best of `candidates` at or above `threshold` for `probe`.
+    public static func best(_ candidates: [(vector: [Float], key: CacheKey)], for probe: SemanticProbe, threshold: Double) -> (
+        key: CacheKey, similarity: Double
+    )? {
+        var best: (key: CacheKey, similarity: Double)?
+        for candidate in candidates {
+            let similarity = cosine(candidate.vector, probe.vector)
+            if similarity >= threshold, similarity > (best?.similarity ?? -1) { best = (candidate.key, similarity) }
+        }
+        return best
+    }
 
     static func cosine(_ a: [Float], _ b: [Float]) -> Double {
         guard a.count == b.count, !a.isEmpty else { return 0 }

@@ -59,10 +59,33 @@ extension Context {
                 error("cache.backend must be memory, redis or sqlite", at: node.location)
             }
         }
+        if let node = mapping.take("rules") {
+            for item in sequence(node, path: "cache.rules") {
+                guard var entry = MappingReader(item.node, path: item.path, context: &self) else { continue }
+                var rule = CachePolicy()
+                rule.scope = decodeScope(&entry, path: item.path)
+                if let node = entry.take("enabled"), let value = bool(node, path: "\(item.path).enabled") { rule.enabled = value }
+                if let node = entry.take("ttl"), let value = duration(node, path: "\(item.path).ttl") { rule.ttl = value }
+                if let node = entry.take("mode"), let text = string(node, path: "\(item.path).mode") {
+                    if let value = CacheSettings.Mode(rawValue: text) {
+                        rule.mode = value
+                    } else {
+                        error("\(item.path).mode must be read_write, read_only or write_only", at: node.location)
+                    }
+                }
+                if let node = entry.take("max_temperature") { rule.maxTemperature = number(node, path: "\(item.path).max_temperature") }
+                if let node = entry.take("max_entry_size"), let value = byteSize(node, path: "\(item.path).max_entry_size") {
+                    rule.maxEntryBytes = value
+                }
+                if let node = entry.take("semantic"), let value = bool(node, path: "\(item.path).semantic") { rule.semantic = value }
+                entry.finish(known: ["enabled", "ttl", "mode", "max_temperature", "max_entry_size", "semantic"] + Self.scopeKeys, context: &self)
+                settings.rules.append(rule)
+            }
+        }
         mapping.finish(
             known: [
                 "enabled", "ttl", "max_size", "max_entry_size", "partition", "ignore_params", "max_temperature", "models", "count_hits_for_limits",
-                "tools", "backend", "semantic", "mode",
+                "tools", "backend", "semantic", "mode", "rules",
             ], context: &self)
         return settings
     }

@@ -91,7 +91,12 @@ extension Gateway {
 
         // The exact cache: a hit answers here. It counts against rate limits (after them) unless
         // `count_hits_for_limits` is off (then before them); it never reaches a budget.
-        let cacheSettings = snapshot.config.cache
+        let cacheSettings =
+            snapshot.config.cache.rules.isEmpty
+            ? snapshot.config.cache
+            : snapshot.config.cache.effective(
+                requestedModel: prepared.request.model, group: plan.group.name, identity: record.identity,
+                endpoint: inbound.dialect.routeLabel(inbound.endpoint))
         var cacheKey: CacheKey?
         if cacheSettings.enabled {
             switch ResponseCache.key(
@@ -119,9 +124,12 @@ extension Gateway {
             else { return nil }
             let probe = SemanticProbe(context: context, vector: vector)
             semanticProbe = probe
-            guard let (match, similarity) = semanticIndex.nearest(probe, threshold: semantic.threshold),
-                let hit = try? await cache.get(match)
-            else { return nil }
+            var nearest = semanticIndex.nearest(probe, threshold: semantic.threshold)
+            if nearest == nil, let store = semanticStore, let shared = try? await store.sharedSemanticEntries(context: context) {
+                // Entries other instances stored for the same conversation (Redis).
+                nearest = SemanticIndex.best(shared, for: probe, threshold: semantic.threshold)
+            }
+            guard let (match, similarity) = nearest, let hit = try? await cache.get(match) else { return nil }
             record.cacheSimilarity = similarity
             return answerFromCache(hit, record: &record, headers: headers, receivedAt: inbound.receivedAt, semantic: similarity)
         }
@@ -227,7 +235,7 @@ extension Gateway {
                 do {
                     let attempt = Attempt(
                         gateway: self, prepared: prepared, lease: lease, group: group, record: attemptRecord, headers: attemptHeaders,
-                        deadline: deadline, shadow: shadow, cacheKey: cacheKey, semanticProbe: semanticProbe)
+                        deadline: deadline, shadow: shadow, cacheKey: cacheKey, semanticProbe: semanticProbe, cacheSettings: cacheSettings)
                     return try await Self.withAttemptTimeout(timeout, provider: deployment.provider) { try await attempt.run() }
                 } catch {
                     let mapped = Self.gatewayError(from: error)
@@ -347,7 +355,8 @@ extension Gateway {
         guard let key, record.outcome == .success, body.count <= settings.maxEntryBytes, settings.mode != .readOnly else { return }
         if let semantic, let limit = settings.semantic?.maxEntries {
             semanticIndex.add(semantic, key: key, maxEntries: limit)
-            if let store = semanticStore { Task { try? await store.saveSemanticEntry(semantic, key: key, maxEntries: limit) } }
+            let ttl = settings.ttl
+            if let store = semanticStore { Task { try? await store.saveSemanticEntry(semantic, key: key, maxEntries: limit, ttl: ttl) } }
         }
         let entry = CachedResponse(
             stream: stream, body: body, usage: record.usage, savedCost: record.usage.flatMap { usage in record.price?.cost(of: usage) },
@@ -428,6 +437,8 @@ struct Attempt: Sendable {
     let shadow: ShadowComparison?
     let cacheKey: CacheKey?
     let semanticProbe: SemanticProbe?
+    /// The cache settings for this request (with its `cache.rules` applied).
+    let cacheSettings: CacheSettings
 
     func run() async throws -> GatewayResponse {
         var record = self.record
@@ -519,7 +530,7 @@ struct Attempt: Sendable {
             completion.finish(record: record, text: shadow == nil ? nil : ShadowComparison.answerText(scan, anthropic: passthrough))
             gateway.observer.requestFinished(record)
             gateway.storeInCache(
-                cacheKey, stream: false, body: Array(buffer: clientBody), record: record, settings: snapshot.config.cache, semantic: semanticProbe)
+                cacheKey, stream: false, body: Array(buffer: clientBody), record: record, settings: cacheSettings, semantic: semanticProbe)
             headers.append(HeaderField("content-type", "application/json"))
             return GatewayResponse(status: 200, headers: headers, body: .buffer(clientBody))
         }
@@ -564,7 +575,7 @@ struct Attempt: Sendable {
         var cacheStore: (@Sendable ([UInt8], RequestRecord) -> Void)?
         if let key = cacheKey {
             let gateway = self.gateway
-            let settings = snapshot.config.cache
+            let settings = cacheSettings
             let probe = semanticProbe
             cacheStore = { body, record in
                 gateway.storeInCache(key, stream: true, body: body, record: record, settings: settings, semantic: probe)
@@ -582,7 +593,7 @@ struct Attempt: Sendable {
             observer: gateway.observer,
             completion: AttemptCompletion(router: gateway.router, lease: lease, latency: durationSeconds(.now - upstreamStart), shadow: shadow),
             cacheStore: cacheStore,
-            cacheLimit: snapshot.config.cache.maxEntryBytes,
+            cacheLimit: cacheSettings.maxEntryBytes,
             promptEstimate: promptEstimate
         )
         return GatewayResponse(status: 200, headers: headers, body: .stream(stream))

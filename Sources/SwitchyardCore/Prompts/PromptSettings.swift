@@ -10,7 +10,7 @@ public struct PromptSettings: Sendable {
 }
 
 /// Who a prompt rule applies to; nil lists mean everyone.
-public struct PromptScope: Sendable {
+public struct PromptScope: Sendable, Equatable {
     public var models: [String]?
     public var keys: [String]?
     public var teams: [String]?

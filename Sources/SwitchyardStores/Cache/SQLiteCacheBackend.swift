@@ -147,7 +147,9 @@ public final class SQLiteCacheBackend: CacheBackend, SemanticStore {
         }
     }
 
-    public func saveSemanticEntry(_ probe: SemanticProbe, key: CacheKey, maxEntries: Int) async throws {
+    public func sharedSemanticEntries(context: String) async throws -> [(vector: [Float], key: CacheKey)]? { nil }
+
+    public func saveSemanticEntry(_ probe: SemanticProbe, key: CacheKey, maxEntries: Int, ttl: Duration) async throws {
         let vector = probe.vector.withUnsafeBufferPointer { Data(buffer: $0) }
         try await pool.write { db in
             try db.execute(

@@ -1,10 +1,11 @@
+import Crypto
 import Foundation
 import SwitchyardCore
 
 /// Response-cache entries in Redis, shared by every instance. Keys name the model, namespace and
 /// partition (hex-encoded, so invalidation can match them with SCAN) and end with the request
 /// digest; entries expire with the cache's TTL (`PX`).
-public struct RedisCacheBackend: CacheBackend {
+public struct RedisCacheBackend: CacheBackend, SemanticStore {
     public let client: RedisClient
     public let prefix: String
 
@@ -51,6 +52,43 @@ public struct RedisCacheBackend: CacheBackend {
             if !keys.isEmpty { removed += Int(try await client.send(["DEL"] + keys).int ?? 0) }
         } while cursor != "0"
         return removed
+    }
+
+    /// Semantic entries per conversation context, in a list each instance appends to and
+    /// reads on a local miss: `<prefix>:semantic:<sha256 of the context>`.
+    func semanticKey(_ context: String) -> String {
+        "\(prefix):semantic:" + SHA256.hash(data: Array(context.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Entries kept per context (the newest).
+    static let semanticPerContext = 256
+
+    public func loadSemanticEntries(limit: Int) async throws -> [(probe: SemanticProbe, key: CacheKey)] { [] }
+
+    public func saveSemanticEntry(_ probe: SemanticProbe, key: CacheKey, maxEntries: Int, ttl: Duration) async throws {
+        let vector = probe.vector.withUnsafeBufferPointer { Data(buffer: $0) }.base64EncodedString()
+        let entry: JSONValue = [
+            "d": .string(key.digest), "p": .string(key.partition), "n": .string(key.namespace), "m": .string(key.model), "v": .string(vector),
+        ]
+        let list = semanticKey(probe.context)
+        let milliseconds = max(1, ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
+        try await client.send(["RPUSH", list, entry.serialized()])
+        try await client.send(["LTRIM", list, String(-min(maxEntries, Self.semanticPerContext)), "-1"])
+        try await client.send(["PEXPIRE", list, String(milliseconds)])
+    }
+
+    public func sharedSemanticEntries(context: String) async throws -> [(vector: [Float], key: CacheKey)]? {
+        let reply = try await client.send(["LRANGE", semanticKey(context), "0", "-1"])
+        return (reply.array ?? []).compactMap { item -> (vector: [Float], key: CacheKey)? in
+            guard let text = item.string, let entry = try? JSONValue.parse(text), let digest = entry["d"]?.stringValue,
+                let encoded = entry["v"]?.stringValue, let data = Data(base64Encoded: encoded)
+            else { return nil }
+            let vector = data.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
+            let key = CacheKey(
+                digest: digest, partition: entry["p"]?.stringValue ?? "", namespace: entry["n"]?.stringValue ?? "",
+                model: entry["m"]?.stringValue ?? "")
+            return (vector, key)
+        }
     }
 
     /// A JSON header line, then the body in base64 (RESP commands here are text).
