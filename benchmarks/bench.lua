@@ -39,3 +39,12 @@ function done(summary, latency, requests)
   }
   io.write("BENCH_JSON {" .. table.concat(parts, ",") .. "}\n")
 end
+
+-- $BENCH_VARY names a placeholder in the body replaced by a random number on every request, so
+-- that no two requests are byte-identical (the semantic-cache arm: exact misses, semantic hits).
+local vary = os.getenv("BENCH_VARY")
+if vary ~= nil and vary ~= "" then
+  function request()
+    return wrk.format(nil, nil, nil, (body:gsub(vary, tostring(math.random(1, 1000000000)))))
+  end
+end

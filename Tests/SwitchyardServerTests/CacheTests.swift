@@ -345,6 +345,28 @@ extension RedisBackedTests {
         #expect(try await backend.count() == 0)
     }
 
+    @Test func aVerificationModelMustConfirmEverySemanticHit() async throws {
+        for (verdict, expected) in [("NO", "miss"), ("YES", "semantic-hit")] {
+            let yaml = Self.yaml
+                .replacingOccurrences(
+                    of: "  - {name: embeddings, provider: p, model: mock-embedding}",
+                    with: "  - {name: embeddings, provider: p, model: mock-embedding}\n  - {name: judge, provider: j, model: jm}"
+                )
+                .replacingOccurrences(of: "providers:\n", with: "providers:\n  - {name: j, type: mock, options: {content: \(verdict)}}\n")
+                .replacingOccurrences(of: "min_prompt_length: 10}", with: "min_prompt_length: 10, verify: {model: judge}}")
+            let (application, _) = try makeGateway(yaml)
+            try await application.makeApplication().test(.live) { client in
+                let judge = (application.runtime.snapshot.adapters["j"] as! MockProviderAdapter).mock
+                _ = try await Self.ask(client, "What is the capital city of France today?")
+                let close = try await Self.ask(client, "what is the capital city of france today")
+                #expect(CacheTests.cacheHeader(close)?.hasPrefix(expected) == true, "\(verdict): \(CacheTests.cacheHeader(close) ?? "-")")
+                #expect(judge.stats.requests == 1)
+                let asked = judge.stats.lastBodyJSON?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+                #expect(asked.contains("what is the capital city of france today") && asked.contains("This is a mock response to:"))
+            }
+        }
+    }
+
     @Test func nearIdenticalQuestionsHitAboveTheThresholdAndOthersMiss() async throws {
         let (application, _) = try makeGateway(Self.yaml)
         try await application.makeApplication().test(.live) { client in

@@ -104,6 +104,23 @@ public struct CachedResponse: Sendable, Equatable {
 
     public var size: Int { body.count + 128 }
 
+    /// The answer's text (OpenAI or Anthropic form, whole or streamed), for verification.
+    public var answerText: String {
+        if !stream {
+            guard let value = try? JSONValue.parse(body) else { return "" }
+            if let content = value["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue { return content }
+            return value["content"]?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined() ?? ""
+        }
+        var text = ""
+        for event in events {
+            for line in event.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("data: ".utf8)) {
+                guard let value = try? JSONValue.parse(line.dropFirst(6)) else { continue }
+                text += value["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue ?? value["delta"]?["text"]?.stringValue ?? ""
+            }
+        }
+        return text
+    }
+
     /// Everything but the body, for stores that keep the body apart (Redis, SQLite).
     public var metadata: JSONObject {
         var header: JSONObject = ["stream": .bool(stream), "created": JSONValue(createdAt)]

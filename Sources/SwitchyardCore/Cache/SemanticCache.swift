@@ -13,6 +13,9 @@ public struct SemanticCacheSettings: Sendable, Equatable {
     /// Whether requests with tools or tool results may be answered semantically (off: a
     /// near-identical question with different tool state is a different question).
     public var allowTools = false
+    /// A model (through the gateway, as the caller) that must confirm each semantic hit: asked
+    /// whether the cached answer answers the new question; anything but YES is a miss.
+    public var verifyModel: String?
 
     public init(model: String) {
         self.model = model

@@ -39,11 +39,19 @@ extension Context {
                     settings_.maxEntries = max(1, value)
                 }
                 if let node = semantic.take("tools"), let value = bool(node, path: "cache.semantic.tools") { settings_.allowTools = value }
+                if let node = semantic.take("verify"), var verify = MappingReader(node, path: "cache.semantic.verify", context: &self) {
+                    if let model = verify.take("model").flatMap({ string($0, path: "cache.semantic.verify.model") }) {
+                        settings_.verifyModel = model
+                    } else {
+                        error("cache.semantic.verify needs a 'model'", at: node.location, hint: "verify: {model: judge}")
+                    }
+                    verify.finish(known: ["model"], context: &self)
+                }
                 settings.semantic = settings_
             } else {
                 error("cache.semantic needs the embedding 'model'", at: node.location, hint: "semantic: {model: embeddings, threshold: 0.95}")
             }
-            semantic.finish(known: ["model", "threshold", "min_prompt_length", "max_entries", "tools"], context: &self)
+            semantic.finish(known: ["model", "threshold", "min_prompt_length", "max_entries", "tools", "verify"], context: &self)
         }
         if let node = mapping.take("mode"), let text = string(node, path: "cache.mode") {
             if let value = CacheSettings.Mode(rawValue: text) {

@@ -130,6 +130,13 @@ extension Gateway {
                 nearest = SemanticIndex.best(shared, for: probe, threshold: semantic.threshold)
             }
             guard let (match, similarity) = nearest, let hit = try? await cache.get(match) else { return nil }
+            if let judge = semantic.verifyModel,
+                await !verifySemanticHit(question: text, answer: hit.answerText, model: judge, inbound: inbound, identity: record.identity)
+            {
+                record.cacheSimilarity = similarity
+                record.cacheVerificationRejected = true
+                return nil
+            }
             record.cacheSimilarity = similarity
             return answerFromCache(hit, record: &record, headers: headers, receivedAt: inbound.receivedAt, semantic: similarity)
         }
@@ -339,6 +346,33 @@ extension Gateway {
         else { return nil }
         let vector = values.compactMap { $0.doubleValue.map(Float.init) }
         return vector.count == values.count && !vector.isEmpty ? vector : nil
+    }
+
+    static let verifierInstructions = """
+        You check answers taken from a cache. Reply YES if the cached answer fully and correctly answers the new \
+        question as asked (same subject, same details, same constraints); otherwise reply NO. Reply with one word.
+        """
+
+    /// Asks the verification model whether a semantically close cached answer fits the new
+    /// question; false when it says anything but YES or cannot be asked.
+    func verifySemanticHit(question: String, answer: String, model: String, inbound: Inbound, identity: Identity) async -> Bool {
+        let body: JSONValue = [
+            "model": .string(model), "temperature": 0, "max_tokens": 3,
+            "messages": [
+                ["role": "system", "content": .string(Self.verifierInstructions)],
+                ["role": "user", "content": .string("New question:\n<<<\n\(question)\n>>>\nCached answer:\n<<<\n\(answer.prefix(8000))\n>>>")],
+            ],
+        ]
+        var request = Inbound(
+            endpoint: .chatCompletions, body: ByteBuffer(bytes: body.serializedBytes()), identity: identity,
+            requestID: inbound.requestID + "-cache-verify")
+        request.isInternal = true
+        request.cacheNoStore = true
+        let response = await handle(request)
+        guard response.status == 200, case .buffer(let buffer) = response.body,
+            let reply = (try? JSONValue.parse(Array(buffer: buffer)))?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue
+        else { return false }
+        return reply.uppercased().split(whereSeparator: { !$0.isLetter }).first == "YES"
     }
 
     /// Loads the semantic index from its store (at start, with `cache.backend: sqlite`).

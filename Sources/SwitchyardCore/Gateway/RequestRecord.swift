@@ -66,6 +66,8 @@ public struct RequestRecord: Sendable {
     public var cacheLookup: Duration?
     /// Provider cost a cache hit saved (USD).
     public var cacheSavedCost: Double?
+    /// A semantic hit the verification model turned down (answered as a miss).
+    public var cacheVerificationRejected = false
     /// What the guardrails decided (input and output), without the text that caused it.
     public var guardrails: [GuardrailDecision] = []
     /// The model group a `route` guardrail sent the request to.

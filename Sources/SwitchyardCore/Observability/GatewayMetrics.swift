@@ -105,6 +105,9 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
                 counter("switchyard_tokens_total", tokenDimensions + [("type", "reasoning")]).increment(by: usage.reasoningTokens)
             }
         }
+        if record.cacheVerificationRejected {
+            counter("switchyard_cache_semantic_rejected_total", [("model", record.modelGroup ?? "unknown")]).increment()
+        }
         for decision in record.guardrails {
             counter(
                 "switchyard_guardrail_decisions_total",
