@@ -75,7 +75,9 @@ public final class SwitchyardApplication: Sendable {
         self.stores = try StoreService.make(settings: config.server, source: source, logger: logger)
         let stores = self.stores
         self.tokens = JWTIdentities(client: HTTPClient.shared, logger: logger)
-        self.audit = AuditLog(logger: logger, secret: { try stores.serverSecret() }, database: { try stores.auditDatabase() })
+        self.audit = AuditLog(
+            logger: logger, secret: { try stores.serverSecret() }, database: { try stores.auditDatabase() },
+            checkpointPath: stores.auditCheckpointPath)
         self.ledger = config.server.usageLedger ? UsageLedger(journalPath: stores.journalPath, logger: logger) { try await stores.usageStore() } : nil
         let adapters = try registry.makeAdapters(for: config)
         let runtime = RuntimeHolder(RuntimeSnapshot(config: config, adapters: adapters, generation: 1))
@@ -202,7 +204,7 @@ public final class SwitchyardApplication: Sendable {
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             // Services stop in reverse order: the stores last, after the usage ledger's final flush.
             services: [
-                StoreLifecycleService(stores: stores), ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle),
+                StoreLifecycleService(stores: stores, audit: audit), ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle),
                 HealthCheckService(checker: ActiveHealthChecker(runtime: runtime, router: gateway.router)),
                 RouterStateSync(application: self), UsageLedgerService(ledger: ledger),
             ],
@@ -384,10 +386,13 @@ struct UsageLedgerService: Service {
 /// end of shutdown, once every other service, the usage ledger's last flush included, has ended.
 struct StoreLifecycleService: Service {
     let stores: StoreService
+    let audit: AuditLog
 
     func run() async throws {
         stores.start()
         try? await gracefulShutdown()
+        // The audit trail's newest record is vouched for outside the database before it closes.
+        await audit.checkpoint()
         await stores.shutdown()
     }
 }

@@ -14,7 +14,9 @@ struct AuditCommand: AsyncParsableCommand {
     )
 
     static func open(_ stores: StoreService) -> AuditLog {
-        AuditLog(logger: Logger(label: "switchyard.audit"), secret: { try stores.serverSecret() }, database: { try stores.auditDatabase() })
+        AuditLog(
+            logger: Logger(label: "switchyard.audit"), secret: { try stores.serverSecret() }, database: { try stores.auditDatabase() },
+            checkpointPath: stores.auditCheckpointPath)
     }
 
     struct Verify: AsyncParsableCommand {

@@ -98,4 +98,33 @@ import Testing
         }
         #expect(try await forged.verify().firstBroken?.seq == 2, "a MAC cannot be forged without the server secret")
     }
+
+    @Test func checkpointsOutsideTheDatabaseRevealATruncatedOrRewrittenTrail() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString)").path
+        let database = try SwitchyardDatabase(path: directory + "/switchyard.db")
+        let checkpoints = directory + "/switchyard.db.audit-checkpoints"
+        let log = AuditLog(
+            logger: quietLogger, secret: { String(repeating: "k", count: 40) }, database: { database }, checkpointPath: checkpoints,
+            checkpointEvery: 5)
+        for index in 0..<12 {
+            log.record(AuditEvent(kind: .admin, action: "key.create", actor: "master", outcome: "success", target: "key_\(index)"))
+            if index % 3 == 0 { await log.flush() }
+        }
+        await log.checkpoint()
+        let lines = try String(contentsOfFile: checkpoints, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count >= 3, "every 5 records and at the end")
+        #expect(try await log.verify().intact)
+
+        // A forged checkpoint line is refused.
+        let original = try String(contentsOfFile: checkpoints, encoding: .utf8)
+        try (original + #"{"seq":3,"mac":"00","time":1,"sig":"00"}"# + "\n").write(toFile: checkpoints, atomically: true, encoding: .utf8)
+        #expect(try await log.verify().firstBroken?.problem.contains("signature") == true)
+        try original.write(toFile: checkpoints, atomically: true, encoding: .utf8)
+
+        // Deleting the newest records leaves a chain that is intact in itself: the checkpoint shows it.
+        try await database.pool.write { db in try db.execute(sql: "DELETE FROM audit_events WHERE seq > 9") }
+        let truncated = try await log.verify()
+        #expect(truncated.firstBroken?.problem.contains("truncated") == true, "\(truncated)")
+        #expect(truncated.firstBroken.map { $0.seq > 9 } == true)
+    }
 }

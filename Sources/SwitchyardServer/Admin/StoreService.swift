@@ -29,6 +29,12 @@ public final class StoreService: Sendable {
     public let backend: Backend
     /// Where the usage ledger journals records before they reach the database.
     public let journalPath: String
+    /// The audit trail's checkpoint file (outside the database), next to the journal.
+    public var auditCheckpointPath: String {
+        let suffix = ".usage-journal"
+        return (journalPath.hasSuffix(suffix) ? String(journalPath.dropLast(suffix.count)) : journalPath) + ".audit-checkpoints"
+    }
+
     /// This instance's response-cache file (`cache.backend: sqlite`), next to the journal.
     public var cachePath: String {
         let suffix = ".usage-journal"

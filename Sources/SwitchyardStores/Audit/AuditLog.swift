@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import GRDB
 import Logging
 import SwitchyardCore
@@ -60,16 +61,56 @@ public final class AuditLog: AuditSink, Sendable {
     private let derivedKey = Mutex<SymmetricKey?>(nil)
     let logger: Logger
     private let pending = Mutex<(events: [AuditEvent], draining: Bool)>(([], false))
+    /// An append-only file outside the database: every `checkpointEvery` records, the sequence
+    /// number and MAC of the newest record, signed. A trail cut short (its newest records
+    /// deleted, which the chain alone cannot show) or rewritten from some point on then no
+    /// longer matches a checkpoint.
+    let checkpointPath: String?
+    let checkpointEvery: Int
     private let drained = Mutex<[CheckedContinuation<Void, Never>]>([])
 
     /// `secret`: the server secret (read on first use); the MAC key is derived from it for
     /// this purpose only.
     public init(
-        logger: Logger, secret: @escaping @Sendable () throws -> String, database: @escaping @Sendable () throws -> SwitchyardDatabase
+        logger: Logger, secret: @escaping @Sendable () throws -> String, database: @escaping @Sendable () throws -> SwitchyardDatabase,
+        checkpointPath: String? = nil, checkpointEvery: Int = 100
     ) {
         self.database = database
         self.secret = secret
         self.logger = logger
+        self.checkpointPath = checkpointPath
+        self.checkpointEvery = max(1, checkpointEvery)
+    }
+
+    /// The signature of a checkpoint line's content (a key derived for checkpoints only).
+    func checkpointSignature(seq: Int64, mac: String, time: Double) throws -> String {
+        let key = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Array("switchyard audit checkpoints v1".utf8), using: try self.key()))
+        return VirtualKeyFormat.hex(HMAC<SHA256>.authenticationCode(for: Array("\(seq)|\(mac)|\(time)".utf8), using: key))
+    }
+
+    /// Appends a checkpoint for the newest record (also called after every `checkpointEvery`
+    /// records and at shutdown).
+    public func checkpoint() async {
+        await flush()
+        guard let checkpointPath, let database = try? self.database(),
+            let last = try? await database.pool.read({ db in try AuditRecord.order(Column("seq").desc).fetchOne(db) })
+        else { return }
+        writeCheckpoint(seq: last.seq, mac: last.mac, path: checkpointPath)
+    }
+
+    private func writeCheckpoint(seq: Int64, mac: String, path: String) {
+        let time = (WallClock.unixTime() * 1000).rounded() / 1000
+        guard let signature = try? checkpointSignature(seq: seq, mac: mac, time: time) else { return }
+        let line: JSONValue = ["seq": JSONValue(Int(seq)), "mac": .string(mac), "time": JSONValue(time), "sig": .string(signature)]
+        let bytes = Array((line.serialized() + "\n").utf8)
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        guard descriptor >= 0 else {
+            logger.error("audit checkpoint could not be written", metadata: ["path": .string(path)])
+            return
+        }
+        defer { close(descriptor) }
+        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        _ = fsync(descriptor)
     }
 
     func key() throws -> SymmetricKey {
@@ -133,7 +174,7 @@ public final class AuditLog: AuditSink, Sendable {
     private func append(_ events: [AuditEvent]) async throws {
         let database = try self.database()
         let key = try self.key()
-        try await database.pool.write { db in
+        let head = try await database.pool.write { db -> (before: Int64, seq: Int64, mac: String) in
             let last = try AuditRecord.order(Column("seq").desc).fetchOne(db)
             var seq = last?.seq ?? 0
             var previous = last?.mac ?? ""
@@ -148,6 +189,10 @@ public final class AuditLog: AuditSink, Sendable {
                 try record.insert(db)
                 previous = record.mac
             }
+            return (last?.seq ?? 0, seq, previous)
+        }
+        if let checkpointPath, head.seq / Int64(checkpointEvery) > head.before / Int64(checkpointEvery) {
+            writeCheckpoint(seq: head.seq, mac: head.mac, path: checkpointPath)
         }
     }
 
@@ -180,7 +225,7 @@ public final class AuditLog: AuditSink, Sendable {
     public func verify() async throws -> Verification {
         await flush()
         let key = try self.key()
-        return try await database().pool.read { db in
+        var result = try await database().pool.read { db -> Verification in
             var previousMac = ""
             var expectedSeq: Int64 = 1
             var count = 0
@@ -202,5 +247,27 @@ public final class AuditLog: AuditSink, Sendable {
             }
             return Verification(records: count, firstBroken: nil)
         }
+        if result.intact, let problem = try await checkpointProblem(records: result.records) { result.firstBroken = problem }
+        return result
+    }
+
+    /// The problem the checkpoints show in a chain that is intact in itself, if any.
+    func checkpointProblem(records: Int) async throws -> (seq: Int64, problem: String)? {
+        guard let checkpointPath, let data = FileManager.default.contents(atPath: checkpointPath) else { return nil }
+        let database = try self.database()
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            guard let value = try? JSONValue.parse(String(line)), let seq = value["seq"]?.intValue, let mac = value["mac"]?.stringValue,
+                let time = value["time"]?.doubleValue, let signature = value["sig"]?.stringValue
+            else { return (0, "the checkpoint file has an unreadable line (altered)") }
+            guard try checkpointSignature(seq: Int64(seq), mac: mac, time: time) == signature else {
+                return (Int64(seq), "its checkpoint's signature does not match (the checkpoint file was altered)")
+            }
+            if seq > records {
+                return (Int64(seq), "the trail ends at record \(records) but a checkpoint vouches for record \(seq) (truncated)")
+            }
+            let stored = try await database.pool.read { db in try AuditRecord.filter(Column("seq") == seq).fetchOne(db)?.mac }
+            if stored != mac { return (Int64(seq), "it differs from its checkpoint (the trail was rewritten from here)") }
+        }
+        return nil
     }
 }
