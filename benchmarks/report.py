@@ -292,6 +292,21 @@ def main():
             "cpu_us_per_hit": k.get("proxy_cpu_us_per_request"),
         })
 
+    # The logged arm (access log on) against the plain Switchyard arm.
+    log_cost = []
+    for c in connections:
+        s, g = find(runs, "plain", "switchyard", c), find(runs, "plain", "logged", c)
+        if not (s and g):
+            continue
+        log_cost.append({
+            "connections": c,
+            "logged_over_switchyard": ratio(g["rps"], s["rps"]),
+            "p50_delta_ms": round(g["latency_ms"]["p50"] - s["latency_ms"]["p50"], 3),
+            "p99_delta_ms": round(g["latency_ms"]["p99"] - s["latency_ms"]["p99"], 3),
+            "cpu_us_per_request_switchyard": s.get("proxy_cpu_us_per_request"),
+            "cpu_us_per_request_logged": g.get("proxy_cpu_us_per_request"),
+        })
+
     targets = []
 
     def add(name, target, measured, ok, gap):
@@ -372,6 +387,7 @@ def main():
         "stage_cost": stage_cost,
         "guardrail_cost": guardrails,
         "cache_hits": cache_hits,
+        "log_cost": log_cost,
         "targets": targets,
         "anomalies": anomalies,
     }
@@ -528,6 +544,19 @@ def markdown(r):
                     x["connections"], "{:,.0f}".format(x["semantic_hit_rps"]), x["semantic_hit_p50_ms"], x["semantic_hit_p99_ms"],
                     x["passthrough_p50_ms"], fmt(x["cpu_us_per_semantic_hit"], 1)))
             w("")
+
+    if r.get("log_cost"):
+        w("## Cost of the access log\n")
+        w("A fifth Switchyard (non-streaming) with `server.access_log: true`: one structured JSON line per request "
+          "(identity, model, provider, status, tokens, cost, latency, attempts, cache and guardrail fields) written to a "
+          "file, next to the plain run (access log off) at the same connections.\n")
+        w("| conns | logged / plain req/s | p50 delta | p99 delta | CPU µs/req plain | CPU µs/req logged |")
+        w("|---:|---:|---:|---:|---:|---:|")
+        for x in r["log_cost"]:
+            w("| %d | %.3f | %+.3f ms | %+.3f ms | %s | %s |" % (
+                x["connections"], x["logged_over_switchyard"], x["p50_delta_ms"], x["p99_delta_ms"],
+                fmt(x["cpu_us_per_request_switchyard"], 1), fmt(x["cpu_us_per_request_logged"], 1)))
+        w("")
 
     if r.get("guardrail_cost"):
         w("## Guardrail cost per KB of prompt\n")
