@@ -36,49 +36,54 @@ extension Gateway {
             return fail(refusal, record: &record, receivedAt: prepared.inbound.receivedAt, headers: headers)
         }
         let prompts = prepared.snapshot.prompts
-        guard !prompts.isEmpty else {
-            let response = await executeGuarded(prepared, headers: headers)
-            guard let (rail, schema) = jsonSchemaRail(prepared) else { return response }
-            return await enforceJSONSchema(response, prepared: prepared, rail: rail, schema: schema, headers: headers)
-        }
-        let endpoint = prepared.inbound.dialect.routeLabel(prepared.inbound.endpoint)
-        if !prompts.settings.systemPrompts.isEmpty, prepared.inbound.endpoint == .chatCompletions {
-            let context = PromptRenderer.Context(
-                identity: prepared.record.identity, headers: prepared.inbound.headers, unixTime: router.clock.unixTime)
-            if let body = prompts.enforceSystemPrompts(
-                body: Array(buffer: prepared.inbound.body), model: prepared.request.model, endpoint: endpoint, context: context)
-            {
-                do {
-                    prepared.request = try OpenAIRequest(endpoint: prepared.inbound.endpoint, body: body)
-                    prepared.inbound.body = ByteBuffer(bytes: body)
-                    prepared.inbound.nativeBody = nil
-                } catch {
-                    var record = prepared.record
-                    return fail(error, record: &record, receivedAt: prepared.inbound.receivedAt, headers: headers)
-                }
-            }
+        if !prompts.settings.systemPrompts.isEmpty, let refusal = enforceSystemPrompts(&prepared) {
+            var record = prepared.record
+            return fail(refusal, record: &record, receivedAt: prepared.inbound.receivedAt, headers: headers)
         }
         var response = await executeGuarded(prepared, headers: headers)
         if let (rail, schema) = jsonSchemaRail(prepared) {
             response = await enforceJSONSchema(response, prepared: prepared, rail: rail, schema: schema, headers: headers)
         }
-        // Response transformation (strip fields, metadata, envelope) on complete JSON answers.
-        if !prompts.settings.responses.isEmpty, response.status == 200, case .buffer(let buffer) = response.body {
-            var metadata: JSONObject = ["request_id": .string(prepared.inbound.requestID)]
-            for (header, key) in [
-                ("x-switchyard-provider", "provider"), ("x-switchyard-model", "model"), ("x-switchyard-deployment", "deployment"),
-                ("x-switchyard-cache", "cache"), ("x-switchyard-guardrails", "guardrails"), ("x-switchyard-template", "template"),
-            ] {
-                if let value = response.headers.last(where: { $0.name == header })?.value { metadata[key] = .string(value) }
-            }
-            metadata["model_group"] = .string(prepared.plan.group.qualifiedName)
-            if let body = prompts.transformResponse(
-                Array(buffer: buffer), model: prepared.request.model, identity: prepared.record.identity, endpoint: endpoint, metadata: metadata)
-            {
-                response.body = .buffer(ByteBuffer(bytes: body))
-            }
-        }
+        if !prompts.settings.responses.isEmpty { transformResponse(&response, prepared: prepared) }
         return response
+    }
+
+    /// System-prompt enforcement (after the input guardrails, so your own prompt is not scanned).
+    private func enforceSystemPrompts(_ prepared: inout Prepared) -> GatewayError? {
+        guard prepared.inbound.endpoint == .chatCompletions else { return nil }
+        let context = PromptRenderer.Context(identity: prepared.record.identity, headers: prepared.inbound.headers, unixTime: router.clock.unixTime)
+        guard
+            let body = prepared.snapshot.prompts.enforceSystemPrompts(
+                body: Array(buffer: prepared.inbound.body), model: prepared.request.model,
+                endpoint: prepared.inbound.dialect.routeLabel(prepared.inbound.endpoint), context: context)
+        else { return nil }
+        do {
+            prepared.request = try OpenAIRequest(endpoint: prepared.inbound.endpoint, body: body)
+        } catch {
+            return error
+        }
+        prepared.inbound.body = ByteBuffer(bytes: body)
+        prepared.inbound.nativeBody = nil
+        return nil
+    }
+
+    /// Response transformation (strip fields, metadata, envelope) on a complete JSON answer.
+    private func transformResponse(_ response: inout GatewayResponse, prepared: Prepared) {
+        guard response.status == 200, case .buffer(let buffer) = response.body else { return }
+        var metadata: JSONObject = ["request_id": .string(prepared.inbound.requestID)]
+        for (header, key) in [
+            ("x-switchyard-provider", "provider"), ("x-switchyard-model", "model"), ("x-switchyard-deployment", "deployment"),
+            ("x-switchyard-cache", "cache"), ("x-switchyard-guardrails", "guardrails"), ("x-switchyard-template", "template"),
+        ] {
+            if let value = response.headers.last(where: { $0.name == header })?.value { metadata[key] = .string(value) }
+        }
+        metadata["model_group"] = .string(prepared.plan.group.qualifiedName)
+        if let body = prepared.snapshot.prompts.transformResponse(
+            Array(buffer: buffer), model: prepared.request.model, identity: prepared.record.identity,
+            endpoint: prepared.inbound.dialect.routeLabel(prepared.inbound.endpoint), metadata: metadata)
+        {
+            response.body = .buffer(ByteBuffer(bytes: body))
+        }
     }
 
     func executeGuarded(_ prepared: Prepared, headers: [HeaderField]) async -> GatewayResponse {

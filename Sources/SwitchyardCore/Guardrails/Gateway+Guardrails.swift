@@ -165,8 +165,7 @@ extension Gateway {
                 switch action {
                 case .mask:
                     return String(
-                        decoding: GuardrailEngine.rewrite(bytes, found) { finding, _ in Array("[\(GuardrailEngine.label(for: finding.entity))]".utf8)
-                        },
+                        decoding: GuardrailEngine.mask(bytes, found),
                         as: UTF8.self)
                 case .pseudonymize:
                     return String(
@@ -368,7 +367,7 @@ extension GuardrailOutput {
                     case .block:
                         blockedBy = GuardrailDecision(rail: rail, direction: "output", findings: found)
                     case .mask, .pseudonymize, .route:
-                        text = GuardrailEngine.rewrite(text, found) { finding, _ in Array("[\(GuardrailEngine.label(for: finding.entity))]".utf8) }
+                        text = GuardrailEngine.mask(text, found)
                     case .flag, .retry:
                         break
                     }

@@ -96,6 +96,11 @@ public struct GuardrailEngine: Sendable {
         return entity.replacingOccurrences(of: ".", with: "_").uppercased()
     }
 
+    /// `text` with each finding replaced by its label (`[EMAIL]`).
+    public static func mask(_ text: [UInt8], _ findings: [Finding]) -> [UInt8] {
+        rewrite(text, findings) { finding, _ in Array("[\(label(for: finding.entity))]".utf8) }
+    }
+
     /// Replaces each finding's range (sorted, overlaps merged) with its replacement.
     public static func rewrite(_ text: [UInt8], _ findings: [Finding], replacement: (Finding, [UInt8]) -> [UInt8]) -> [UInt8] {
         let sorted = findings.sorted {

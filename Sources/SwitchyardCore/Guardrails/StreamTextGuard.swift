@@ -92,7 +92,7 @@ public struct StreamTextGuard: Sendable {
             if rail.rule.action != .flag { replaced.append(contentsOf: found) }
         }
         if !replaced.isEmpty {
-            segment = GuardrailEngine.rewrite(segment, replaced) { finding, _ in Array("[\(GuardrailEngine.label(for: finding.entity))]".utf8) }
+            segment = GuardrailEngine.mask(segment, replaced)
         }
         state.pending.removeFirst(release)
         state.context = Array((state.context + segment).suffix(64))

@@ -366,46 +366,41 @@ public enum TextNormalizer {
     }
 
     static func base64(_ run: [UInt8]) -> [UInt8]? {
-        var output: [UInt8] = []
-        output.reserveCapacity(run.count * 3 / 4)
-        var buffer: UInt32 = 0
-        var bits = 0
-        for byte in run {
-            let value: UInt32
+        decodeBits(run, bitsPerSymbol: 6) { byte in
             switch byte {
-            case 0x41...0x5A: value = UInt32(byte - 0x41)
-            case 0x61...0x7A: value = UInt32(byte - 0x61 + 26)
-            case 0x30...0x39: value = UInt32(byte - 0x30 + 52)
-            case UInt8(ascii: "+"), UInt8(ascii: "-"): value = 62
-            case UInt8(ascii: "/"), UInt8(ascii: "_"): value = 63
-            default: return nil
-            }
-            buffer = buffer << 6 | value
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                output.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
+            case 0x41...0x5A: UInt32(byte - 0x41)
+            case 0x61...0x7A: UInt32(byte - 0x61 + 26)
+            case 0x30...0x39: UInt32(byte - 0x30 + 52)
+            case UInt8(ascii: "+"), UInt8(ascii: "-"): 62
+            case UInt8(ascii: "/"), UInt8(ascii: "_"): 63
+            default: nil
             }
         }
-        return output
     }
 
     static func base32(_ run: [UInt8]) -> [UInt8]? {
+        decodeBits(run, bitsPerSymbol: 5) { byte in
+            switch byte {
+            case 0x41...0x5A: UInt32(byte - 0x41)
+            case 0x32...0x37: UInt32(byte - 0x32 + 26)
+            default: nil
+            }
+        }
+    }
+
+    /// Bytes from symbols of `bitsPerSymbol` bits each (base64, base32); nil on a foreign symbol.
+    static func decodeBits(_ run: [UInt8], bitsPerSymbol: Int, value: (UInt8) -> UInt32?) -> [UInt8]? {
         var output: [UInt8] = []
-        var buffer: UInt64 = 0
+        output.reserveCapacity(run.count * bitsPerSymbol / 8)
+        var buffer: UInt32 = 0
         var bits = 0
         for byte in run {
-            let value: UInt64
-            switch byte {
-            case 0x41...0x5A: value = UInt64(byte - 0x41)
-            case 0x32...0x37: value = UInt64(byte - 0x32 + 26)
-            default: return nil
-            }
-            buffer = buffer << 5 | value
-            bits += 5
+            guard let symbol = value(byte) else { return nil }
+            buffer = (buffer << UInt32(bitsPerSymbol) | symbol) & 0xFFFF
+            bits += bitsPerSymbol
             if bits >= 8 {
                 bits -= 8
-                output.append(UInt8((buffer >> UInt64(bits)) & 0xFF))
+                output.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
             }
         }
         return output

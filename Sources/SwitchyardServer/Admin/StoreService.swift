@@ -30,15 +30,14 @@ public final class StoreService: Sendable {
     /// Where the usage ledger journals records before they reach the database.
     public let journalPath: String
     /// The audit trail's checkpoint file (outside the database), next to the journal.
-    public var auditCheckpointPath: String {
-        let suffix = ".usage-journal"
-        return (journalPath.hasSuffix(suffix) ? String(journalPath.dropLast(suffix.count)) : journalPath) + ".audit-checkpoints"
-    }
-
+    public var auditCheckpointPath: String { localFile(".audit-checkpoints") }
     /// This instance's response-cache file (`cache.backend: sqlite`), next to the journal.
-    public var cachePath: String {
-        let suffix = ".usage-journal"
-        return (journalPath.hasSuffix(suffix) ? String(journalPath.dropLast(suffix.count)) : journalPath) + ".cache"
+    public var cachePath: String { localFile(".cache") }
+
+    /// This instance's own file with `suffix` in place of the journal's `.usage-journal`.
+    private func localFile(_ suffix: String) -> String {
+        let journal = ".usage-journal"
+        return (journalPath.hasSuffix(journal) ? String(journalPath.dropLast(journal.count)) : journalPath) + suffix
     }
     private let secret: String?
     private let postgres: PostgresBackend?

@@ -142,9 +142,7 @@ struct GatewayRoutes {
             if !triggered.isEmpty && (rail.rule.action == .mask || rail.rule.action == .pseudonymize) {
                 result["masked"] = .string(
                     String(
-                        decoding: GuardrailEngine.rewrite(bytes, triggered) { finding, _ in
-                            Array("[\(GuardrailEngine.label(for: finding.entity))]".utf8)
-                        },
+                        decoding: GuardrailEngine.mask(bytes, triggered),
                         as: UTF8.self))
             }
             results.append(.object(result))

@@ -57,7 +57,7 @@ public struct RedisCacheBackend: CacheBackend, SemanticStore {
     /// Semantic entries per conversation context, in a list each instance appends to and
     /// reads on a local miss: `<prefix>:semantic:<sha256 of the context>`.
     func semanticKey(_ context: String) -> String {
-        "\(prefix):semantic:" + SHA256.hash(data: Array(context.utf8)).map { String(format: "%02x", $0) }.joined()
+        "\(prefix):semantic:" + VirtualKeyFormat.hex(SHA256.hash(data: Array(context.utf8)))
     }
 
     /// Entries kept per context (the newest).
