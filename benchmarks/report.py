@@ -186,6 +186,17 @@ def fmt(value, digits=2, suffix=""):
     return "%s%s" % (value, suffix)
 
 
+def cost_table(w, rows, arm):
+    """The table of an extra arm against the plain Switchyard arm."""
+    w("| conns | %s / plain req/s | p50 delta | p99 delta | CPU µs/req plain | CPU µs/req %s |" % (arm, arm))
+    w("|---:|---:|---:|---:|---:|---:|")
+    for x in rows:
+        w("| %d | %.3f | %+.3f ms | %+.3f ms | %s | %s |" % (
+            x["connections"], x["%s_over_switchyard" % arm], x["p50_delta_ms"], x["p99_delta_ms"],
+            fmt(x["cpu_us_per_request_switchyard"], 1), fmt(x["cpu_us_per_request_%s" % arm], 1)))
+    w("")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", required=True)
@@ -228,21 +239,25 @@ def main():
                 "p50_delta_vs_nginx_ms": round(s["latency_ms"]["p50"] - n["latency_ms"]["p50"], 3),
             })
 
-    # The guarded arm against the plain Switchyard arm at the same connections.
-    stage_cost = []
-    for c in connections:
-        s, g = find(runs, "plain", "switchyard", c), find(runs, "plain", "guarded", c)
-        if not (s and g):
-            continue
-        stage_cost.append({
-            "connections": c,
-            "guarded_over_switchyard": ratio(g["rps"], s["rps"]),
-            "p50_delta_ms": round(g["latency_ms"]["p50"] - s["latency_ms"]["p50"], 3),
-            "p99_delta_ms": round(g["latency_ms"]["p99"] - s["latency_ms"]["p99"], 3),
-            "cpu_us_per_request_switchyard": s.get("proxy_cpu_us_per_request"),
-            "cpu_us_per_request_guarded": g.get("proxy_cpu_us_per_request"),
-        })
+    def cost_over_plain(arm):
+        """An extra arm against the plain Switchyard arm at the same connections."""
+        rows = []
+        for c in connections:
+            s, g = find(runs, "plain", "switchyard", c), find(runs, "plain", arm, c)
+            if not (s and g):
+                continue
+            rows.append({
+                "connections": c,
+                "%s_over_switchyard" % arm: ratio(g["rps"], s["rps"]),
+                "p50_delta_ms": round(g["latency_ms"]["p50"] - s["latency_ms"]["p50"], 3),
+                "p99_delta_ms": round(g["latency_ms"]["p99"] - s["latency_ms"]["p99"], 3),
+                "cpu_us_per_request_switchyard": s.get("proxy_cpu_us_per_request"),
+                "cpu_us_per_request_%s" % arm: g.get("proxy_cpu_us_per_request"),
+            })
+        return rows
 
+    stage_cost = cost_over_plain("guarded")
+    log_cost = cost_over_plain("logged")
     ticks = lambda key: int(meta[key]) if meta.get(key, "") != "" else None  # noqa: E731
     sw_cpu_idle, sw_cpu_plain, sw_cpu_stream, sw_cpu_final = (
         ticks("sw_cpu_ticks_idle"), ticks("sw_cpu_ticks_after_plain"), ticks("sw_cpu_ticks_after_stream"), ticks("sw_cpu_ticks_final"))
@@ -267,7 +282,7 @@ def main():
         "nginx_worker_rss_mib_after": mib(meta.get("nginx_worker_rss_after_kb")),
     }
 
-    # Targets.
+
     # The cached arm (every request an exact hit) against pass-through and direct.
     cache_hits = []
     for c in connections:
@@ -292,21 +307,7 @@ def main():
             "cpu_us_per_hit": k.get("proxy_cpu_us_per_request"),
         })
 
-    # The logged arm (access log on) against the plain Switchyard arm.
-    log_cost = []
-    for c in connections:
-        s, g = find(runs, "plain", "switchyard", c), find(runs, "plain", "logged", c)
-        if not (s and g):
-            continue
-        log_cost.append({
-            "connections": c,
-            "logged_over_switchyard": ratio(g["rps"], s["rps"]),
-            "p50_delta_ms": round(g["latency_ms"]["p50"] - s["latency_ms"]["p50"], 3),
-            "p99_delta_ms": round(g["latency_ms"]["p99"] - s["latency_ms"]["p99"], 3),
-            "cpu_us_per_request_switchyard": s.get("proxy_cpu_us_per_request"),
-            "cpu_us_per_request_logged": g.get("proxy_cpu_us_per_request"),
-        })
-
+    # Targets.
     targets = []
 
     def add(name, target, measured, ok, gap):
@@ -511,13 +512,7 @@ def markdown(r):
           "budget with a cost reservation and settlement, an attribute rule, and three guardrails (PII masking and "
           "injection on the prompt, credentials on prompt and answer), next to the plain run at the same "
           "connections. Both record every request in the usage ledger (the default).\n")
-        w("| conns | guarded / plain req/s | p50 delta | p99 delta | CPU µs/req plain | CPU µs/req guarded |")
-        w("|---:|---:|---:|---:|---:|---:|")
-        for x in r["stage_cost"]:
-            w("| %d | %.3f | %+.3f ms | %+.3f ms | %s | %s |" % (
-                x["connections"], x["guarded_over_switchyard"], x["p50_delta_ms"], x["p99_delta_ms"],
-                fmt(x["cpu_us_per_request_switchyard"], 1), fmt(x["cpu_us_per_request_guarded"], 1)))
-        w("")
+        cost_table(w, r["stage_cost"], "guarded")
 
     if r.get("cache_hits"):
         w("## Exact cache hits\n")
@@ -550,13 +545,7 @@ def markdown(r):
         w("A fifth Switchyard (non-streaming) with `server.access_log: true`: one structured JSON line per request "
           "(identity, model, provider, status, tokens, cost, latency, attempts, cache and guardrail fields) written to a "
           "file, next to the plain run (access log off) at the same connections.\n")
-        w("| conns | logged / plain req/s | p50 delta | p99 delta | CPU µs/req plain | CPU µs/req logged |")
-        w("|---:|---:|---:|---:|---:|---:|")
-        for x in r["log_cost"]:
-            w("| %d | %.3f | %+.3f ms | %+.3f ms | %s | %s |" % (
-                x["connections"], x["logged_over_switchyard"], x["p50_delta_ms"], x["p99_delta_ms"],
-                fmt(x["cpu_us_per_request_switchyard"], 1), fmt(x["cpu_us_per_request_logged"], 1)))
-        w("")
+        cost_table(w, r["log_cost"], "logged")
 
     if r.get("guardrail_cost"):
         w("## Guardrail cost per KB of prompt\n")
