@@ -30,6 +30,8 @@ public final class SwitchyardApplication: Sendable {
     public let stores: StoreService
     /// Every request's usage and cost, when `server.usage_ledger` is on (read at start).
     public let ledger: UsageLedger?
+    /// The request log's HTTP sink (idle unless `logging.webhook` is set).
+    let logWebhook: RequestLogWebhookSink
     /// JWT/OIDC issuers' authenticators and key caches.
     let tokens: JWTIdentities
     /// The tamper-evident audit trail (in the database, opened on the first event).
@@ -78,10 +80,14 @@ public final class SwitchyardApplication: Sendable {
         self.audit = AuditLog(
             logger: logger, secret: { try stores.serverSecret() }, database: { try stores.auditDatabase() },
             checkpointPath: stores.auditCheckpointPath)
-        self.ledger = config.server.usageLedger ? UsageLedger(journalPath: stores.journalPath, logger: logger) { try await stores.usageStore() } : nil
         let adapters = try registry.makeAdapters(for: config)
         let runtime = RuntimeHolder(RuntimeSnapshot(config: config, adapters: adapters, generation: 1))
         self.runtime = runtime
+        self.ledger =
+            config.server.usageLedger
+            ? UsageLedger(journalPath: stores.journalPath, logger: logger, withDetail: { runtime.snapshot.config.logging.database }) {
+                try await stores.usageStore()
+            } : nil
         self.lastFingerprint = Mutex(source.fingerprint())
         self.metrics = GatewayMetrics(factory: PrometheusMetricsFactory(registry: prometheus))
         self.providerHealth = ProviderHealth()
@@ -141,7 +147,10 @@ public final class SwitchyardApplication: Sendable {
         } else {
             cacheBackend = MemoryCacheBackend(maxBytes: config.cache.maxBytes)
         }
-        var observers: [any RequestObserver] = [metrics, providerHealth, access, AuditingObserver(sink: audit)]
+        let logWebhook = RequestLogWebhookSink(
+            runtime: runtime, client: GuardrailWebhookHTTPClient(client: HTTPClient.shared), metrics: metrics, logger: logger)
+        self.logWebhook = logWebhook
+        var observers: [any RequestObserver] = [metrics, providerHealth, access, AuditingObserver(sink: audit), logWebhook]
         if let ledger = self.ledger { observers.append(ledger) }
         var gateway = Gateway(
             runtime: runtime, observer: ObserverList(observers),
@@ -170,7 +179,9 @@ public final class SwitchyardApplication: Sendable {
         let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores, tokens: tokens, audit: audit))
         GatewayRoutes(gateway: gateway, runtime: runtime).register(on: api)
         AdminRoutes(keys: stores, runtime: runtime, audit: audit).register(on: api)
-        UsageRoutes(ledger: ledger, gateway: gateway, runtime: runtime, stores: stores).register(on: api)
+        let usage = UsageRoutes(ledger: ledger, gateway: gateway, runtime: runtime, stores: stores)
+        usage.register(on: api)
+        RequestLogRoutes(usage: usage).register(on: api)
         AuditRoutes(audit: audit).register(on: api)
         DirectoryRoutes(stores: stores, audit: audit).register(on: api)
         CacheRoutes(gateway: gateway).register(on: api)
@@ -206,7 +217,8 @@ public final class SwitchyardApplication: Sendable {
             services: [
                 StoreLifecycleService(stores: stores, audit: audit), ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle),
                 HealthCheckService(checker: ActiveHealthChecker(runtime: runtime, router: gateway.router)),
-                RouterStateSync(application: self), UsageLedgerService(ledger: ledger),
+                RouterStateSync(application: self), UsageLedgerService(ledger: ledger), logWebhook,
+                RequestLogRetention(ledger: ledger, runtime: runtime, logger: logger),
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port

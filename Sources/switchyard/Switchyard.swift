@@ -88,6 +88,8 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         bootstrapLogging(format: logFormat, level: loaded.server.logLevel)
+        // Log lines are written by a background queue: the last ones go out before exit.
+        defer { LogOutput.standardOutput.flush() }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "switchyard")

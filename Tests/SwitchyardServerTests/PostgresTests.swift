@@ -372,6 +372,45 @@ extension PostgresBackedTests {
 
         static func cost(_ row: JSONValue?) -> Double { row?["cost_usd"]?.doubleValue ?? -1 }
 
+        @Test func theRequestLogAndAnalyticsCoverEveryInstance() async throws {
+            try await withPostgresServer { url in
+                try await Self.withTwoInstances(url) { one, two in
+                    var ids: [String] = []
+                    for client in [one, two, one] {
+                        let response = try await Self.chat(client)
+                        ids.append(response.headers[HTTPField.Name("x-request-id")!] ?? "")
+                    }
+                    #expect(try await Self.chat(two, model: "missing").status == .notFound)
+                    // The other instance's journal reaches the database within its flush interval.
+                    var listed: [String] = []
+                    for _ in 0..<50 {
+                        listed =
+                            try await Self.admin(two, "/admin/logs?model=chat&limit=2").json?["data"]?.arrayValue?.compactMap {
+                                $0["request_id"]?.stringValue
+                            } ?? []
+                        if listed.count == 2 && listed[0] == ids[2] { break }
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    #expect(listed == [ids[2], ids[1]], "newest first across instances")
+                    let first = try await Self.admin(two, "/admin/logs?model=chat&limit=2")
+                    let cursor = try #require(first.json?["next_cursor"]?.stringValue)
+                    let rest = try await Self.admin(two, "/admin/logs?model=chat&limit=2&cursor=\(cursor)")
+                    #expect(rest.json?["data"]?.arrayValue?.compactMap { $0["request_id"]?.stringValue } == [ids[0]])
+                    let detail = try #require(try await Self.admin(one, "/admin/logs/\(ids[1])").json)
+                    #expect(detail["attempts"]?.arrayValue?.count == 1, "detail written by the other instance")
+                    #expect(detail["upstream_ms"]?.doubleValue != nil)
+                    let errors = try await Self.admin(one, "/admin/logs?errors=true")
+                    #expect(errors.json?["data"]?.arrayValue?.first?["error_code"]?.stringValue == "model_not_found")
+                    let summary = try #require(try await Self.admin(one, "/admin/analytics/summary").json)
+                    #expect(summary["requests"]?.intValue == 4 && summary["errors"]?.intValue == 1)
+                    let latency = try #require(try await Self.admin(one, "/admin/analytics/latency?group_by=deployment").json)
+                    #expect(latency["data"]?.arrayValue?.contains { $0["requests"]?.intValue == 3 } == true)
+                    let series = try #require(try await Self.admin(one, "/admin/analytics/timeseries?interval=hour").json)
+                    #expect(series["data"]?.arrayValue?.reduce(0) { $0 + ($1["requests"]?.intValue ?? 0) } == 4)
+                }
+            }
+        }
+
         @Test func theDatabaseHoldsOnlyKeyedHashesOfKeys() async throws {
             try await withPostgresServer { url in
                 try await Self.withTwoInstances(url) { one, _ in

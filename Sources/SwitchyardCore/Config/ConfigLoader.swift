@@ -141,10 +141,12 @@ struct Context {
         if let cache = mapping.take("cache") { config.cache = decodeCache(cache) }
         if let guardrails = mapping.take("guardrails") { config.guardrails = decodeGuardrails(guardrails) }
         if let prompts = mapping.take("prompts") { config.prompts = decodePrompts(prompts) }
+        if let logging = mapping.take("logging") { config.logging = decodeLogging(logging) }
+        if let tracing = mapping.take("tracing") { config.tracing = decodeTracing(tracing) }
         mapping.finish(
             known: [
                 "server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access", "cache",
-                "guardrails", "prompts",
+                "guardrails", "prompts", "logging", "tracing",
             ],
             context: &self)
         let modelNames = Set(config.models.flatMap { [$0.name] + $0.aliases })

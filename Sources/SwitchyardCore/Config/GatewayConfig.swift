@@ -26,6 +26,10 @@ public struct GatewayConfig: Sendable {
     public var guardrails = GuardrailSettings()
     /// Templates, system prompts, validation and response shaping (`prompts:`).
     public var prompts = PromptSettings()
+    /// The request log: bodies, database detail, webhook sink (`logging:`).
+    public var logging = RequestLogSettings()
+    /// OpenTelemetry traces (`tracing:`).
+    public var tracing = TracingSettings()
     /// Prices by model name (`pricing:`), over the built-in table.
     public var pricing: [String: ModelPrice] = [:]
     /// Where the configuration came from (a file path or "embedded default").

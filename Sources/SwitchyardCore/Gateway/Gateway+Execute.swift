@@ -31,6 +31,16 @@ extension Gateway {
         var headers = prepared.plan.headers
         if let rule = prepared.plan.rule { headers.append(HeaderField("x-switchyard-rule", rule)) }
         if prepared.inbound.isInternal { return await executeGuarded(prepared, headers: headers) }
+        let logging = prepared.snapshot.config.logging
+        if logging.logsBodies(
+            model: prepared.request.model, identity: prepared.record.identity,
+            endpoint: prepared.inbound.dialect.routeLabel(prepared.inbound.endpoint))
+        {
+            // What the client sent, before guardrails or system prompts change it, redacted.
+            let original = prepared.inbound.nativeBody ?? prepared.inbound.body
+            prepared.record.requestBody = RequestLogEntry.redact(Array(buffer: original), limit: logging.maxBodyBytes)
+            prepared.record.logBodyLimit = logging.maxBodyBytes
+        }
         if !prepared.snapshot.guardrails.isEmpty, let refusal = await applyInputGuardrails(&prepared, headers: &headers) {
             var record = prepared.record
             return fail(refusal, record: &record, receivedAt: prepared.inbound.receivedAt, headers: headers)
@@ -321,6 +331,7 @@ extension Gateway {
         record.provider = "cache"
         record.duration = .now - receivedAt
         if hit.stream { record.timeToFirstToken = record.duration }
+        if let limit = record.logBodyLimit { record.responseBody = RequestLogEntry.redact(Array(hit.answerText.utf8), limit: limit) }
         observer.requestFinished(record)
         var headers = headers
         if let similarity = semantic {
@@ -567,6 +578,7 @@ struct Attempt: Sendable {
             let completion = AttemptCompletion(
                 router: gateway.router, lease: lease, latency: durationSeconds(.now - upstreamStart), shadow: shadow)
             completion.finish(record: record, text: shadow == nil ? nil : ShadowComparison.answerText(scan, anthropic: passthrough))
+            if let limit = record.logBodyLimit { record.responseBody = RequestLogEntry.redact(Array(buffer: clientBody), limit: limit) }
             gateway.observer.requestFinished(record)
             gateway.storeInCache(
                 cacheKey, stream: false, body: Array(buffer: clientBody), record: record, settings: cacheSettings, semantic: semanticProbe)
@@ -577,7 +589,7 @@ struct Attempt: Sendable {
         // Streaming: hold the response until the first event is ready, so that a provider that
         // fails before producing anything still gets a proper HTTP error (and can be retried).
         var relay = OpenAIStreamRelay(forwardUsageChunk: request.clientWantsUsage, provider: provider)
-        relay.captureText = shadow != nil
+        relay.captureText = shadow != nil || record.logBodyLimit != nil
         var promptEstimate = 0
         if let guardOutput = prepared.guardOutput, !passthrough {
             relay.textGuard = StreamTextGuard(output: guardOutput)

@@ -54,6 +54,7 @@ public struct GatewayStream: Sendable {
             record.upstreamDuration = .now - upstreamStart
             record.duration = .now - receivedAt
             completion.finish(record: record, text: relay.captureText ? relay.capturedText : nil)
+            if let limit = record.logBodyLimit { record.responseBody = RequestLogEntry.redact(Array(relay.capturedText.utf8), limit: limit) }
             observer.requestFinished(record)
         }
         defer { finishRecord() }

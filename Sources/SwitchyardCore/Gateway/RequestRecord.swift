@@ -72,6 +72,14 @@ public struct RequestRecord: Sendable {
     public var guardrails: [GuardrailDecision] = []
     /// The model group a `route` guardrail sent the request to.
     public var guardrailRoute: String?
+    /// The prompt as the client sent it, redacted, when `logging.bodies` covers the request.
+    public var requestBody: String?
+    /// The answer (a JSON body, or a stream's text), redacted, when bodies are logged.
+    public var responseBody: String?
+    /// Set when bodies are logged: the most bytes kept of each.
+    public var logBodyLimit: Int?
+    /// The W3C trace id of the request's span, when tracing recorded it.
+    public var traceID: String?
 
     public init(requestID: String, endpoint: Endpoint, identity: Identity) {
         self.requestID = requestID

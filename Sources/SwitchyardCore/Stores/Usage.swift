@@ -36,8 +36,42 @@ public struct UsageRecord: Codable, Sendable, Equatable {
     public var attempts: Int
     /// The rate limit or budget that refused the request.
     public var limitedBy: String?
+    /// `hit`, `semantic-hit`, `miss` or `bypass` when the response cache is on.
+    public var cache: String?
+    /// Provider cost a cache hit saved (USD).
+    public var savedCost: Double?
+    /// Time the upstream call took; `durationMs - upstreamMs` is the gateway's own share.
+    public var upstreamMs: Double?
+    /// What the guardrails decided (`pii=mask(email:1)`), comma-separated.
+    public var guardrails: String?
+    /// The request log detail (``RequestLogEntry/detail(_:)``) as JSON text; kept in the
+    /// request log table, not in the usage row, and purged by `logging.retention`.
+    public var detail: String?
+    /// The redacted prompt and answer, when `logging.bodies` covered the request.
+    public var requestBody: String?
+    public var responseBody: String?
 
-    public init(_ record: RequestRecord, endedAt: Double) {
+    /// A record with zero usage and every optional field empty (stores fill in the rest).
+    public init(id: String, ts: Double, identityKind: String, subject: String, endpoint: String, status: Int, outcome: String) {
+        self.id = id
+        self.ts = ts
+        self.identityKind = identityKind
+        self.subject = subject
+        self.endpoint = endpoint
+        self.status = status
+        self.outcome = outcome
+        stream = false
+        promptTokens = 0
+        completionTokens = 0
+        cachedTokens = 0
+        cacheWriteTokens = 0
+        reasoningTokens = 0
+        durationMs = 0
+        attempts = 0
+    }
+
+    /// `withDetail`: whether the request log detail (and bodies) ride along to the database.
+    public init(_ record: RequestRecord, endedAt: Double, withDetail: Bool = false) {
         let identity = record.identity
         id = record.requestID
         ts = endedAt
@@ -68,6 +102,15 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         ttftMs = record.timeToFirstToken.map { durationSeconds($0) * 1000 }
         attempts = record.attempts.count
         limitedBy = record.rateLimitedBy
+        cache = record.cache
+        savedCost = record.cacheSavedCost
+        upstreamMs = record.upstreamDuration.map { durationSeconds($0) * 1000 }
+        guardrails = record.guardrails.isEmpty ? nil : record.guardrails.map(\.summary).joined(separator: ", ")
+        if withDetail {
+            detail = String(decoding: JSONValue.object(RequestLogEntry.detail(record)).serializedBytes(), as: UTF8.self)
+            requestBody = record.requestBody
+            responseBody = record.responseBody
+        }
     }
 
     /// One line of the journal: compact JSON written field by field (no intermediate tree; this
@@ -127,6 +170,13 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         string("limitedBy", limitedBy)
         number("cost", cost)
         number("ttftMs", ttftMs)
+        string("cache", cache)
+        number("savedCost", savedCost)
+        number("upstreamMs", upstreamMs)
+        string("guardrails", guardrails)
+        string("detail", detail)
+        string("requestBody", requestBody)
+        string("responseBody", responseBody)
         out.append(UInt8(ascii: "}"))
         out.append(UInt8(ascii: "\n"))
         return out
@@ -171,12 +221,20 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         durationMs = scan.number("durationMs") ?? 0
         ttftMs = scan.number("ttftMs")
         attempts = count("attempts")
+        cache = scan.string("cache")
+        savedCost = scan.number("savedCost")
+        upstreamMs = scan.number("upstreamMs")
+        guardrails = scan.string("guardrails")
+        detail = scan.string("detail")
+        requestBody = scan.string("requestBody")
+        responseBody = scan.string("responseBody")
     }
 }
 
 /// What usage can be grouped and filtered by.
 public enum UsageDimension: String, Sendable, CaseIterable {
     case key, user, endUser = "end_user", team, org, model, requestedModel = "requested_model", provider, deployment, day, endpoint, status
+    case outcome, cache
 
     public init?(budgetScope: BudgetScope) {
         switch budgetScope {
@@ -216,6 +274,10 @@ public struct UsageTotals: Sendable, Equatable {
     public var cachedTokens = 0
     public var reasoningTokens = 0
     public var cost = 0.0
+    /// Requests answered from the cache (exact or semantic).
+    public var cacheHits = 0
+    /// Provider cost those hits saved (USD).
+    public var savedCost = 0.0
 
     public var totalTokens: Int { promptTokens + completionTokens }
 
@@ -232,6 +294,10 @@ public struct UsageTotals: Sendable, Equatable {
         object["cached_tokens"] = JSONValue(cachedTokens)
         object["reasoning_tokens"] = JSONValue(reasoningTokens)
         object["cost_usd"] = JSONValue((cost * 1e9).rounded() / 1e9)
+        object["error_rate"] = JSONValue(requests == 0 ? 0 : (Double(errors) / Double(requests) * 1e4).rounded() / 1e4)
+        object["cache_hits"] = JSONValue(cacheHits)
+        object["cache_hit_ratio"] = JSONValue(requests == 0 ? 0 : (Double(cacheHits) / Double(requests) * 1e4).rounded() / 1e4)
+        object["saved_cost_usd"] = JSONValue((savedCost * 1e9).rounded() / 1e9)
         return .object(object)
     }
 }
@@ -249,4 +315,39 @@ public protocol UsageStore: Sendable {
     func count() async throws -> Int
     /// Whether a record with this id is stored.
     func contains(id: String) async throws -> Bool
+    /// Request log rows, newest first, without bodies.
+    func logs(_ query: RequestLogQuery) async throws -> [UsageRecord]
+    /// One request with its detail and bodies.
+    func log(id: String) async throws -> UsageRecord?
+    /// Latencies of the newest `limit` matching requests (for percentiles).
+    func latencySamples(_ query: UsageQuery, by dimension: UsageDimension?, limit: Int) async throws -> [LatencySample]
+    /// Totals per time bucket (`group["bucket"]` is its start, Unix seconds) and per `groupBy`.
+    func timeSeries(_ query: UsageQuery, bucketSeconds: Int) async throws -> [UsageTotals]
+    /// Deletes request log detail older than `before`; returns how many rows went.
+    func purgeLogs(before: Double) async throws -> Int
+}
+
+/// A page of the request log: filters, newest first, continuing before a cursor.
+public struct RequestLogQuery: Sendable {
+    public var usage = UsageQuery()
+    /// Only requests that failed (status >= 400 or outcome other than success).
+    public var errorsOnly = false
+    /// Continue after this row: the `(ts, id)` of the last row of the previous page.
+    public var before: (ts: Double, id: String)?
+    public var limit = 50
+    public init() {}
+}
+
+/// One request's latencies, for percentiles.
+public struct LatencySample: Sendable {
+    public var group: String?
+    public var durationMs: Double
+    public var ttftMs: Double?
+    public var upstreamMs: Double?
+    public init(group: String?, durationMs: Double, ttftMs: Double?, upstreamMs: Double?) {
+        self.group = group
+        self.durationMs = durationMs
+        self.ttftMs = ttftMs
+        self.upstreamMs = upstreamMs
+    }
 }

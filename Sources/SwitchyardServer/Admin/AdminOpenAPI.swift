@@ -218,6 +218,64 @@ enum AdminOpenAPI {
               "get": {"summary": "One user.", "responses": {"200": {"description": "The entry", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DirectoryEntry"}}}}, "404": {"description": "None in scope"}}},
               "delete": {"summary": "Delete a user.", "responses": {"200": {"description": "Deleted"}, "404": {"description": "None in scope"}}}
             },
+            "/admin/logs": {
+              "get": {
+                "summary": "The request log, newest first (no bodies); filters as /admin/usage plus outcome, cache and errors=true.",
+                "parameters": [
+                  {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "2026-11-01, 2026-11-01T12:00:00Z or Unix seconds."},
+                  {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "Exclusive; same forms as from."},
+                  {"name": "key", "in": "query", "schema": {"type": "string"}}, {"name": "team", "in": "query", "schema": {"type": "string"}},
+                  {"name": "org", "in": "query", "schema": {"type": "string"}}, {"name": "model", "in": "query", "schema": {"type": "string"}},
+                  {"name": "deployment", "in": "query", "schema": {"type": "string"}}, {"name": "status", "in": "query", "schema": {"type": "string"}},
+                  {"name": "errors", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}},
+                  {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                  {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page."}
+                ],
+                "responses": {"200": {"description": "data, has_more, next_cursor"}, "400": {"description": "Bad filter or cursor"}}
+              }
+            },
+            "/admin/logs/{id}": {
+              "get": {
+                "summary": "One request: usage, latencies, attempts, guardrail decisions, logged (redacted) bodies.",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The record"}, "404": {"description": "Not in the log"}}
+              }
+            },
+            "/admin/analytics/summary": {
+              "get": {
+                "summary": "Totals, error rate, cache hits and savings, latency percentiles, top keys, models and end users.",
+                "parameters": [{"name": "from", "in": "query", "schema": {"type": "string"}, "description": "2026-11-01, 2026-11-01T12:00:00Z or Unix seconds."},
+                  {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "Exclusive; same forms as from."},
+                  {"name": "key", "in": "query", "schema": {"type": "string"}}, {"name": "team", "in": "query", "schema": {"type": "string"}},
+                  {"name": "org", "in": "query", "schema": {"type": "string"}}, {"name": "model", "in": "query", "schema": {"type": "string"}},
+                  {"name": "deployment", "in": "query", "schema": {"type": "string"}}, {"name": "status", "in": "query", "schema": {"type": "string"}}, {"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+                "responses": {"200": {"description": "Summary"}}
+              }
+            },
+            "/admin/analytics/latency": {
+              "get": {
+                "summary": "p50/p90/p99 of duration, time to first token, upstream and gateway time per group (default model).",
+                "parameters": [{"name": "from", "in": "query", "schema": {"type": "string"}, "description": "2026-11-01, 2026-11-01T12:00:00Z or Unix seconds."},
+                  {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "Exclusive; same forms as from."},
+                  {"name": "key", "in": "query", "schema": {"type": "string"}}, {"name": "team", "in": "query", "schema": {"type": "string"}},
+                  {"name": "org", "in": "query", "schema": {"type": "string"}}, {"name": "model", "in": "query", "schema": {"type": "string"}},
+                  {"name": "deployment", "in": "query", "schema": {"type": "string"}}, {"name": "status", "in": "query", "schema": {"type": "string"}}, {"name": "group_by", "in": "query", "schema": {"type": "string"}, "description": "One dimension: model, deployment, provider, key, team…"}],
+                "responses": {"200": {"description": "Percentiles per group"}, "400": {"description": "Bad group_by"}}
+              }
+            },
+            "/admin/analytics/timeseries": {
+              "get": {
+                "summary": "Requests, errors, tokens, cost and cache savings per time bucket, optionally per group.",
+                "parameters": [{"name": "from", "in": "query", "schema": {"type": "string"}, "description": "2026-11-01, 2026-11-01T12:00:00Z or Unix seconds."},
+                  {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "Exclusive; same forms as from."},
+                  {"name": "key", "in": "query", "schema": {"type": "string"}}, {"name": "team", "in": "query", "schema": {"type": "string"}},
+                  {"name": "org", "in": "query", "schema": {"type": "string"}}, {"name": "model", "in": "query", "schema": {"type": "string"}},
+                  {"name": "deployment", "in": "query", "schema": {"type": "string"}}, {"name": "status", "in": "query", "schema": {"type": "string"}},
+                  {"name": "interval", "in": "query", "schema": {"type": "string"}, "description": "minute, hour (default), day or seconds (>= 10)."},
+                  {"name": "group_by", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "Buckets"}, "400": {"description": "Bad interval"}}
+              }
+            },
             "/admin/audit": {
               "get": {
                 "summary": "Audit records, oldest first (master key or admin).",

@@ -77,27 +77,75 @@ public struct JSONLogHandler: LogHandler {
     }
 }
 
-/// Where log lines go; writes are serialised so lines never interleave.
+/// Where log lines go. A line is appended to a buffer under a lock and written by a
+/// background queue, so a request never waits on a slow terminal, pipe or disk; lines never
+/// interleave and keep their order. Bounded: beyond 8 MiB waiting, lines are dropped and a
+/// warning line says how many. ``flush()`` waits until everything queued is written.
 public final class LogOutput: Sendable {
-    private let lock = Mutex(())
+    private struct Pending {
+        var bytes: [UInt8] = []
+        var scheduled = false
+        var dropped = 0
+    }
+    private let pending = Mutex(Pending())
+    private let queue: DispatchQueue
     private let descriptor: Int32
+    static let maximumPendingBytes = 8 * 1024 * 1024
 
     public init(descriptor: Int32) {
         self.descriptor = descriptor
+        self.queue = DispatchQueue(label: "switchyard.log-output.\(descriptor)")
     }
 
     public static let standardOutput = LogOutput(descriptor: 1)
     public static let standardError = LogOutput(descriptor: 2)
 
     func write(_ bytes: [UInt8]) {
-        lock.withLock { _ in
-            bytes.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let written = Foundation.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                    if written <= 0 { break }
-                    offset += written
-                }
+        let schedule = pending.withLock { pending -> Bool in
+            if pending.bytes.count + bytes.count > Self.maximumPendingBytes {
+                pending.dropped += 1
+                return false
+            }
+            pending.bytes.append(contentsOf: bytes)
+            guard !pending.scheduled else { return false }
+            pending.scheduled = true
+            return true
+        }
+        if schedule { queue.async { self.drain() } }
+    }
+
+    /// Blocks until every line written so far is out.
+    public func flush() {
+        queue.sync {}
+        drain()
+    }
+
+    private func drain() {
+        while true {
+            let (chunk, dropped) = pending.withLock { pending -> ([UInt8], Int) in
+                let chunk = pending.bytes
+                let dropped = pending.dropped
+                pending.bytes = []
+                pending.dropped = 0
+                if chunk.isEmpty { pending.scheduled = false }
+                return (chunk, dropped)
+            }
+            if dropped > 0 {
+                writeAll(Array(#"{"level":"warning","msg":"log output fell behind; lines dropped","dropped":\#(dropped)}"#.utf8) + [0x0A])
+            }
+            guard !chunk.isEmpty else { return }
+            writeAll(chunk)
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = Foundation.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                if written <= 0 { break }
+                offset += written
             }
         }
     }

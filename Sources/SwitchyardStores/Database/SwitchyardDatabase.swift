@@ -119,6 +119,23 @@ public final class SwitchyardDatabase: Sendable {
                 table.primaryKey(["kind", "id"])
             }
         }
+        migrator.registerMigration("v7: request log") { db in
+            try db.alter(table: "usage_records") { table in
+                table.add(column: "cache", .text)
+                table.add(column: "savedCost", .double)
+                table.add(column: "upstreamMs", .double)
+                table.add(column: "guardrails", .text)
+            }
+            try db.create(index: "usage_records_modelGroup_ts", on: "usage_records", columns: ["modelGroup", "ts"])
+            try db.create(table: "request_logs") { table in
+                table.primaryKey("id", .text)
+                table.column("ts", .double).notNull()
+                table.column("detail", .text).notNull()
+                table.column("requestBody", .text)
+                table.column("responseBody", .text)
+            }
+            try db.create(index: "request_logs_ts", on: "request_logs", columns: ["ts"])
+        }
         return migrator
     }
 }

@@ -257,6 +257,25 @@ public final class PostgresBackend: Sendable {
                 )
                 """
             ]),
+        Migration(
+            version: 5, name: "request log",
+            statements: [
+                """
+                ALTER TABLE usage_records ADD COLUMN cache text, ADD COLUMN saved_cost double precision,
+                    ADD COLUMN upstream_ms double precision, ADD COLUMN guardrails text
+                """,
+                "CREATE INDEX usage_records_model_group_ts ON usage_records (model_group, ts)",
+                """
+                CREATE TABLE request_logs (
+                    id text PRIMARY KEY,
+                    ts double precision NOT NULL,
+                    detail text NOT NULL,
+                    request_body text,
+                    response_body text
+                )
+                """,
+                "CREATE INDEX request_logs_ts ON request_logs (ts)",
+            ]),
     ]
 
     /// Applies the pending migrations in one transaction under the advisory lock; returns the

@@ -28,6 +28,8 @@ public final class UsageLedger: RequestObserver, Sendable {
     let openStore: @Sendable () async throws -> any UsageStore
     let logger: Logger
     let maxBatchBytes: Int
+    /// Whether the request log detail (and logged bodies) is journaled with each record.
+    let withDetail: @Sendable () -> Bool
     private let journal = Mutex<Int32>(-1)
     /// Bytes of the journal already committed to the store.
     private let flushed = Mutex<Int64>(0)
@@ -37,9 +39,11 @@ public final class UsageLedger: RequestObserver, Sendable {
 
     public init(
         journalPath: String, logger: Logger, maxBatchBytes: Int = 4 * 1024 * 1024,
+        withDetail: @escaping @Sendable () -> Bool = { false },
         store: @escaping @Sendable () async throws -> any UsageStore
     ) {
         self.journalPath = journalPath
+        self.withDetail = withDetail
         self.openStore = store
         self.logger = logger
         self.maxBatchBytes = maxBatchBytes
@@ -52,7 +56,7 @@ public final class UsageLedger: RequestObserver, Sendable {
     // MARK: Recording
 
     public func requestFinished(_ record: RequestRecord) {
-        append(UsageRecord(record, endedAt: WallClock.unixTime()))
+        append(UsageRecord(record, endedAt: WallClock.unixTime(), withDetail: withDetail()))
     }
 
     /// Appends one record to the journal.
@@ -100,6 +104,32 @@ public final class UsageLedger: RequestObserver, Sendable {
     public func count() async throws -> Int {
         try await flush()
         return try await openStore().count()
+    }
+
+    public func logs(_ query: RequestLogQuery) async throws -> [UsageRecord] {
+        try await flush()
+        return try await openStore().logs(query)
+    }
+
+    public func log(id: String) async throws -> UsageRecord? {
+        try await flush()
+        return try await openStore().log(id: id)
+    }
+
+    public func latencySamples(_ query: UsageQuery, by dimension: UsageDimension?, limit: Int) async throws -> [LatencySample] {
+        try await flush()
+        return try await openStore().latencySamples(query, by: dimension, limit: limit)
+    }
+
+    public func timeSeries(_ query: UsageQuery, bucketSeconds: Int) async throws -> [UsageTotals] {
+        try await flush()
+        return try await openStore().timeSeries(query, bucketSeconds: bucketSeconds)
+    }
+
+    /// Deletes request log detail (and bodies) older than `before`; usage rows stay.
+    public func purgeLogs(before: Double) async throws -> Int {
+        try await flush()
+        return try await openStore().purgeLogs(before: before)
     }
 
     // MARK: Flushing

@@ -1,0 +1,112 @@
+/// The request log record: one JSON object per request, the same for every sink (database
+/// detail view, webhook). Prompts and completions appear only when `logging.bodies` covered
+/// the request, and then already redacted.
+public enum RequestLogEntry {
+    /// What the usage row does not hold: attempts, fallbacks, rule, experiment, cache and
+    /// guardrail detail, trace id.
+    public static func detail(_ record: RequestRecord) -> JSONObject {
+        var object = JSONObject()
+        object["dialect"] = .string(record.dialect == .anthropic ? "anthropic" : "openai")
+        if !record.attempts.isEmpty {
+            object["attempts"] = .array(
+                record.attempts.map { attempt in
+                    var entry: JSONObject = [
+                        "model_group": .string(attempt.group), "deployment": .string(attempt.deployment), "provider": .string(attempt.provider),
+                        "outcome": .string(attempt.outcome), "duration_ms": JSONValue(milliseconds(attempt.duration)),
+                    ]
+                    if let errorClass = attempt.errorClass { entry["error_class"] = .string(errorClass.rawValue) }
+                    return .object(entry)
+                })
+        }
+        if !record.fallbacks.isEmpty { object["fallbacks"] = .array(record.fallbacks.map(JSONValue.string)) }
+        if let rule = record.rule { object["routing_rule"] = .string(rule) }
+        if let experiment = record.experiment { object["experiment"] = .string(experiment) }
+        if let arm = record.arm { object["experiment_arm"] = .string(arm) }
+        if record.retryBudgetExhausted { object["retry_budget_exhausted"] = .bool(true) }
+        if let upstream = record.upstreamError { object["upstream_error"] = .string(upstream) }
+        if let similarity = record.cacheSimilarity { object["cache_similarity"] = JSONValue((similarity * 1e4).rounded() / 1e4) }
+        if let lookup = record.cacheLookup { object["cache_lookup_ms"] = JSONValue(milliseconds(lookup)) }
+        if record.cacheVerificationRejected { object["cache_verification_rejected"] = .bool(true) }
+        if !record.guardrails.isEmpty {
+            object["guardrail_decisions"] = .array(
+                record.guardrails.map { decision in
+                    var entry: JSONObject = [
+                        "name": .string(decision.name), "direction": .string(decision.direction), "action": .string(decision.action),
+                    ]
+                    if !decision.entities.isEmpty {
+                        entry["entities"] = .object(JSONObject(decision.entities.sorted { $0.key < $1.key }.map { ($0.key, JSONValue($0.value)) }))
+                    }
+                    if let score = decision.score { entry["score"] = JSONValue(score) }
+                    return .object(entry)
+                })
+        }
+        if let route = record.guardrailRoute { object["guardrail_route"] = .string(route) }
+        if let denial = record.accessDenied { object["access_denied"] = .string(denial.rule ?? denial.reason) }
+        if record.stream { object["chunks"] = JSONValue(record.chunks) }
+        if let trace = record.traceID { object["trace_id"] = .string(trace) }
+        return object
+    }
+
+    /// The whole record, flat and snake_case (what the webhook sink sends and
+    /// `GET /admin/logs/{id}` answers). `bodies`: whether logged bodies are included.
+    public static func json(_ usage: UsageRecord, bodies: Bool = true) -> JSONObject {
+        var object: JSONObject = [
+            "request_id": .string(usage.id),
+            "ts": JSONValue(usage.ts),
+            "time": .string(CivilDate.iso8601(Int64(usage.ts))),
+            "identity_kind": .string(usage.identityKind),
+            "key": .string(usage.subject),
+            "endpoint": .string(usage.endpoint),
+            "status": JSONValue(usage.status),
+            "outcome": .string(usage.outcome),
+            "stream": .bool(usage.stream),
+            "prompt_tokens": JSONValue(usage.promptTokens),
+            "completion_tokens": JSONValue(usage.completionTokens),
+            "cached_tokens": JSONValue(usage.cachedTokens),
+            "cache_write_tokens": JSONValue(usage.cacheWriteTokens),
+            "reasoning_tokens": JSONValue(usage.reasoningTokens),
+            "duration_ms": JSONValue(rounded(usage.durationMs)),
+            "attempt_count": JSONValue(usage.attempts),
+        ]
+        let optional: [(String, String?)] = [
+            ("user", usage.userID), ("end_user", usage.endUser), ("team", usage.teamID), ("org", usage.orgID),
+            ("requested_model", usage.requestedModel), ("model_group", usage.modelGroup), ("deployment", usage.deployment),
+            ("provider", usage.provider), ("served_model", usage.servedModel), ("error_code", usage.errorCode),
+            ("rate_limited_by", usage.limitedBy), ("cache", usage.cache), ("guardrails", usage.guardrails),
+        ]
+        for (key, value) in optional { if let value { object[key] = .string(value) } }
+        if let cost = usage.cost { object["cost_usd"] = JSONValue((cost * 1e9).rounded() / 1e9) }
+        if let saved = usage.savedCost { object["saved_cost_usd"] = JSONValue((saved * 1e9).rounded() / 1e9) }
+        if let ttft = usage.ttftMs { object["ttft_ms"] = JSONValue(rounded(ttft)) }
+        if let upstream = usage.upstreamMs {
+            object["upstream_ms"] = JSONValue(rounded(upstream))
+            object["gateway_ms"] = JSONValue(rounded(max(0, usage.durationMs - upstream)))
+        }
+        if let text = usage.detail, case .object(let detail)? = try? JSONValue.parse(Array(text.utf8)) {
+            for (key, value) in detail.members { object[key] = value }
+        }
+        if bodies {
+            if let body = usage.requestBody { object["request_body"] = .string(body) }
+            if let body = usage.responseBody { object["response_body"] = .string(body) }
+        }
+        return object
+    }
+
+    /// A body for the log: personal data and credentials masked, cut at `limit` bytes (on a
+    /// character boundary).
+    public static func redact(_ bytes: [UInt8], limit: Int) -> String {
+        let detector = PIIDetector(entities: Set(PIIDetector.Entity.allCases))
+        let slice = bytes.count > limit ? Array(bytes[..<limit]) : bytes
+        let masked = GuardrailEngine.mask(slice, detector.findings(in: slice, context: []))
+        var text = String(decoding: masked, as: UTF8.self)
+        if bytes.count > limit {
+            // A multi-byte character cut in two decodes as U+FFFD at the end: drop it.
+            while text.hasSuffix("\u{FFFD}") { text.removeLast() }
+            text += "…[truncated]"
+        }
+        return text
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double { rounded(durationSeconds(duration) * 1000) }
+    static func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+}
