@@ -17,6 +17,8 @@ public struct GatewayRequestContext: RequestContext {
     public var maxBodyBytes: Int = 16 * 1024 * 1024
     /// Set by inference routes: their access log line comes from the gateway's request record.
     public var loggedByGateway = false
+    /// The server span of this request (tracing on).
+    public var requestSpan: RecordedSpan?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

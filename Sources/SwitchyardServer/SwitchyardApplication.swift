@@ -32,6 +32,9 @@ public final class SwitchyardApplication: Sendable {
     public let ledger: UsageLedger?
     /// The request log's HTTP sink (idle unless `logging.webhook` is set).
     let logWebhook: RequestLogWebhookSink
+    /// OpenTelemetry: the tracer behind every span and the OTLP exporter (idle unless `tracing.enabled`).
+    public let tracer: SwitchyardTracer
+    let spanExporter: OTLPSpanExporter
     /// JWT/OIDC issuers' authenticators and key caches.
     let tokens: JWTIdentities
     /// The tamper-evident audit trail (in the database, opened on the first event).
@@ -52,6 +55,7 @@ public final class SwitchyardApplication: Sendable {
         prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         logger: Logger,
         environment: [String: String] = ProcessInfo.processInfo.environment,
+        spanSink: (any SpanSink)? = nil,
         overrides: @escaping @Sendable (inout GatewayConfig) -> Void = { _ in }
     ) throws {
         self.overrides = overrides
@@ -89,7 +93,8 @@ public final class SwitchyardApplication: Sendable {
                 try await stores.usageStore()
             } : nil
         self.lastFingerprint = Mutex(source.fingerprint())
-        self.metrics = GatewayMetrics(factory: PrometheusMetricsFactory(registry: prometheus))
+        self.metrics = GatewayMetrics(
+            factory: PrometheusMetricsFactory(registry: prometheus), identityLabels: { runtime.snapshot.config.server.metricsIdentityLabels })
         self.providerHealth = ProviderHealth()
         let accessLogger = logger
         let access = AccessLogObserver(logger: accessLogger, enabled: { runtime.snapshot.config.server.accessLog })
@@ -150,13 +155,21 @@ public final class SwitchyardApplication: Sendable {
         let logWebhook = RequestLogWebhookSink(
             runtime: runtime, client: GuardrailWebhookHTTPClient(client: HTTPClient.shared), metrics: metrics, logger: logger)
         self.logWebhook = logWebhook
-        var observers: [any RequestObserver] = [metrics, providerHealth, access, AuditingObserver(sink: audit), logWebhook]
+        let spanExporter = OTLPSpanExporter(
+            runtime: runtime, client: GuardrailWebhookHTTPClient(client: HTTPClient.shared), metrics: metrics, logger: logger)
+        self.spanExporter = spanExporter
+        let tracer = SwitchyardTracer(sink: spanSink ?? spanExporter) { runtime.snapshot.config.tracing }
+        self.tracer = tracer
+        var observers: [any RequestObserver] = [
+            metrics, providerHealth, access, AuditingObserver(sink: audit), logWebhook, TracingObserver(),
+        ]
         if let ledger = self.ledger { observers.append(ledger) }
         var gateway = Gateway(
             runtime: runtime, observer: ObserverList(observers),
             router: RouterState(settings: config.router, events: metrics), limiter: limiter, budgets: budgets, cache: cacheBackend)
         gateway.guardrailWebhook = GuardrailWebhookHTTPClient(client: HTTPClient.shared)
         gateway.semanticStore = semanticStore
+        gateway.tracer = tracer
         self.gateway = gateway
         if semanticStore != nil { Task { await gateway.restoreSemanticIndex() } }
         // Load the BPE vocabularies the configured models use off the request path (about 40 ms).
@@ -174,7 +187,7 @@ public final class SwitchyardApplication: Sendable {
     /// Builds the router with all routes and middleware.
     public func makeRouter() -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
-        router.add(middleware: RequestMiddleware(runtime: runtime, metrics: metrics, accessLog: true))
+        router.add(middleware: RequestMiddleware(runtime: runtime, metrics: metrics, accessLog: true, tracer: tracer))
         OperationalRoutes(runtime: runtime, prometheus: prometheus, health: providerHealth, lifecycle: lifecycle).register(on: router)
         let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores, tokens: tokens, audit: audit))
         GatewayRoutes(gateway: gateway, runtime: runtime).register(on: api)
@@ -217,7 +230,7 @@ public final class SwitchyardApplication: Sendable {
             services: [
                 StoreLifecycleService(stores: stores, audit: audit), ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle),
                 HealthCheckService(checker: ActiveHealthChecker(runtime: runtime, router: gateway.router)),
-                RouterStateSync(application: self), UsageLedgerService(ledger: ledger), logWebhook,
+                RouterStateSync(application: self), UsageLedgerService(ledger: ledger), logWebhook, spanExporter,
                 RequestLogRetention(ledger: ledger, runtime: runtime, logger: logger),
             ],
             onServerRunning: { channel in

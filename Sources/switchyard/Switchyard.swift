@@ -19,7 +19,7 @@ struct Switchyard: AsyncParsableCommand {
             built-in mock provider's models (mock-gpt, mock-embedding) plus a provider for each \
             well-known API key found in the environment (OPENAI_API_KEY, GROQ_API_KEY, ...).
             """,
-        version: "0.1.0",
+        version: SwitchyardVersion.current,
         subcommands: [
             Serve.self, CheckConfig.self, KeysCommand.self, AuditCommand.self, RouteCommand.self, GuardrailsCommand.self, MockProviderCommand.self,
         ],

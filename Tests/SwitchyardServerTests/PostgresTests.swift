@@ -499,18 +499,22 @@ extension PostgresBackedTests {
                 }
                 let applied = try await TestPostgres.rows(url, "SELECT version::text, name FROM switchyard_migrations ORDER BY version")
                 #expect(
-                    applied == [["1", "virtual keys"], ["2", "usage ledger"], ["3", "key roles"], ["4", "organisations, teams and users"]],
+                    applied == [
+                        ["1", "virtual keys"], ["2", "usage ledger"], ["3", "key roles"], ["4", "organisations, teams and users"],
+                        ["5", "request log"],
+                    ],
                     "each migration is recorded exactly once")
                 #expect(try await databases[0].migrate().isEmpty, "migrating again applies nothing")
                 let tables = try await TestPostgres.rows(
                     url, "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
-                #expect(tables == [["directory"], ["switchyard_migrations"], ["usage_records"], ["virtual_keys"]])
+                #expect(tables == [["directory"], ["request_logs"], ["switchyard_migrations"], ["usage_records"], ["virtual_keys"]])
                 let indexes = try await TestPostgres.rows(
                     url, "SELECT indexname::text FROM pg_indexes WHERE tablename = 'usage_records' ORDER BY indexname")
                 #expect(
                     indexes.compactMap { $0[0] }
                         == [
-                            "usage_records_end_user_ts", "usage_records_org_id_ts", "usage_records_pkey", "usage_records_subject_ts",
+                            "usage_records_end_user_ts", "usage_records_model_group_ts", "usage_records_org_id_ts", "usage_records_pkey",
+                            "usage_records_subject_ts",
                             "usage_records_team_id_ts", "usage_records_ts", "usage_records_user_id_ts",
                         ])
                 for database in databases { await database.shutdown() }
@@ -530,7 +534,7 @@ extension PostgresBackedTests {
                 #expect(status == .ok, "the key made before the restart still works")
                 let recorded = try await TestPostgres.rows(url, "SELECT count(*)::text FROM usage_records WHERE subject LIKE 'key_%'")
                 #expect(recorded == [["1"]], "the ledger's last flush at shutdown reaches PostgreSQL before the pool closes")
-                #expect(try await TestPostgres.rows(url, "SELECT count(*)::text FROM switchyard_migrations") == [["4"]])
+                #expect(try await TestPostgres.rows(url, "SELECT count(*)::text FROM switchyard_migrations") == [["5"]])
             }
         }
 

@@ -216,6 +216,23 @@ import Testing
         }
     }
 
+    @Test func metricsShowGatewayOverheadDecodeSpeedAndIdentityLabelsOnlyWhenEnabled() async throws {
+        try await withGateway { client, _ in
+            #expect(try await Self.chat(client, extra: #","stream":true,"mock":{"chunks":5}"#).status == .ok)
+            let text = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(text.contains(#"switchyard_gateway_overhead_seconds_count{endpoint="chat_completions",stream="true"} 1"#))
+            #expect(text.contains(#"gen_ai_server_time_per_output_token_seconds_count{gen_ai_request_model="chat",gen_ai_provider_name="p"} 1"#))
+            #expect(!text.contains("switchyard_requests_by_identity_total"), "no per-key series unless enabled")
+        }
+        let (application, _) = try makeGateway(
+            Self.config().replacingOccurrences(of: "reload_check_interval: off", with: "reload_check_interval: off, metrics_identity_labels: true"))
+        try await application.makeApplication().test(.live) { client in
+            #expect(try await Self.chat(client).status == .ok)
+            let text = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(text.contains(#"switchyard_requests_by_identity_total{key="master",team="",model="chat",status="200"} 1"#))
+        }
+    }
+
     @Test func loggingConfigurationIsValidated() throws {
         let bad = """
             logging:

@@ -240,10 +240,14 @@ struct Context {
         if let node = mapping.take("database") { decodeDatabase(node, into: &settings) }
         if let node = mapping.take("key_secret") { settings.keySecret = secret(node, path: "server.key_secret") }
         if let node = mapping.take("usage_ledger"), let value = bool(node, path: "server.usage_ledger") { settings.usageLedger = value }
+        if let node = mapping.take("metrics_identity_labels"), let value = bool(node, path: "server.metrics_identity_labels") {
+            settings.metricsIdentityLabels = value
+        }
         mapping.finish(
             known: [
                 "host", "port", "master_key", "max_body_size", "request_timeout", "shutdown_grace_period", "idle_timeout",
                 "log_level", "access_log", "allow_unauthenticated", "reload_check_interval", "tls", "database", "key_secret", "usage_ledger",
+                "metrics_identity_labels",
             ],
             context: &self
         )
@@ -690,7 +694,7 @@ public enum ConfigUnits {
     /// `250ms`, `30s`, `5m`, `1h`, or a bare number of seconds (fractions allowed).
     public static func parseDuration(_ text: String) -> Duration? {
         let trimmed = text.trimmingSpaces()
-        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
         for unit in units where trimmed.hasSuffix(unit.suffix) {
             let number = trimmed.dropLast(unit.suffix.count)
             if unit.suffix == "s", number.hasSuffix("m") { continue }

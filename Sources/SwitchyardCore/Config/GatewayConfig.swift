@@ -83,6 +83,9 @@ public struct ServerSettings: Sendable {
     public var keySecret: Secret?
     /// Record every request's usage and cost in the database (`usage_records`). Default true.
     public var usageLedger = true
+    /// Whether `switchyard_requests_by_identity_total` carries key and team labels (one series
+    /// per key: off by default to keep cardinality bounded).
+    public var metricsIdentityLabels = false
     /// How often the configuration file is checked for changes; nil disables watching.
     public var reloadCheckInterval: Duration? = .seconds(2)
 

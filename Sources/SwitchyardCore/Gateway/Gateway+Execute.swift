@@ -1,4 +1,5 @@
 import NIOCore
+import Tracing
 
 /// What must happen once an attempt that reached the client is over: the router learns the
 /// outcome (health, latency, capacity) and a pending shadow comparison gets the primary's
@@ -41,9 +42,18 @@ extension Gateway {
             prepared.record.requestBody = RequestLogEntry.redact(Array(buffer: original), limit: logging.maxBodyBytes)
             prepared.record.logBodyLimit = logging.maxBodyBytes
         }
-        if !prepared.snapshot.guardrails.isEmpty, let refusal = await applyInputGuardrails(&prepared, headers: &headers) {
-            var record = prepared.record
-            return fail(refusal, record: &record, receivedAt: prepared.inbound.receivedAt, headers: headers)
+        if !prepared.snapshot.guardrails.isEmpty {
+            let span = stageSpan("switchyard.guardrails.input", prepared.inbound)
+            let refusal = await applyInputGuardrails(&prepared, headers: &headers)
+            if let span {
+                span.set([("switchyard.guardrails.decisions", .int64(Int64(prepared.record.guardrails.count)))])
+                if refusal != nil { span.setStatus(SpanStatus(code: .error, message: "blocked")) }
+                span.end()
+            }
+            if let refusal {
+                var record = prepared.record
+                return fail(refusal, record: &record, receivedAt: prepared.inbound.receivedAt, headers: headers)
+            }
         }
         let prompts = prepared.snapshot.prompts
         if !prompts.settings.systemPrompts.isEmpty, let refusal = enforceSystemPrompts(&prepared) {
@@ -129,7 +139,14 @@ extension Gateway {
         func cachedAnswer() async -> GatewayResponse? {
             guard let key = cacheKey, !inbound.cacheNoCache, cacheSettings.mode != .writeOnly else { return nil }
             let started = ContinuousClock.now
-            defer { record.cacheLookup = .now - started }
+            let span = stageSpan("switchyard.cache.lookup", inbound)
+            defer {
+                record.cacheLookup = .now - started
+                if let span {
+                    span.set([("switchyard.cache.status", .string(record.cache ?? "miss"))])
+                    span.end()
+                }
+            }
             if let hit = try? await cache.get(key) { return answerFromCache(hit, record: &record, headers: headers, receivedAt: inbound.receivedAt) }
             // Semantic: the same conversation up to a last user message that means the same.
             guard let semantic = cacheSettings.semantic,
@@ -168,9 +185,11 @@ extension Gateway {
             let checks = RateLimiter.checks(
                 settings: limits, identity: record.identity, group: plan.group.name, endUser: record.identity.endUser, reservedTokens: reserved)
             let leaseSeconds = Int(snapshot.config.server.requestTimeout.components.seconds) + 60
-            switch await limiter.acquire(
+            let span = stageSpan("switchyard.rate_limit", inbound)
+            let decision = await limiter.acquire(
                 checks, reservedTokens: reserved, leaseSeconds: leaseSeconds, failOpen: limits.failOpen, id: inbound.requestID)
-            {
+            span?.end()
+            switch decision {
             case .refused(let error, let blocked):
                 record.rateLimitedBy = blocked.map { "\($0.scope.rawValue):\($0.kind.rawValue)" } ?? "backend:unavailable"
                 return fail(error, record: &record, receivedAt: inbound.receivedAt, headers: headers)
@@ -195,7 +214,10 @@ extension Gateway {
             let checks = BudgetGuard.checks(
                 settings: budgetSettings, identity: record.identity, endUser: record.identity.endUser, reserveUSD: reserve,
                 now: router.clock.unixTime)
-            switch await budgets.acquire(checks, failOpen: budgetSettings.failOpen) {
+            let span = stageSpan("switchyard.budget", inbound)
+            let decision = await budgets.acquire(checks, failOpen: budgetSettings.failOpen)
+            span?.end()
+            switch decision {
             case .refused(let error, let blocked):
                 record.rateLimitedBy = "budget:" + (blocked?.scope.rawValue ?? "unavailable")
                 return fail(error, record: &record, receivedAt: inbound.receivedAt, headers: headers)
@@ -249,6 +271,19 @@ extension Gateway {
                 attemptHeaders.append(HeaderField("x-switchyard-attempts", String(record.attempts.count + 1)))
                 if !record.fallbacks.isEmpty { attemptHeaders.append(HeaderField("x-switchyard-fallback-from", plan.group.qualifiedName)) }
                 var attemptRecord = record
+                if let tracer, let context = inbound.traceContext {
+                    // GenAI convention: "{operation} {model}", a client span per attempt.
+                    let span = tracer.startSpan("\(inbound.endpoint.operationName) \(deployment.upstreamModel)", context: context, ofKind: .client)
+                    span.set([
+                        ("gen_ai.operation.name", .string(inbound.endpoint.operationName)),
+                        ("gen_ai.request.model", .string(deployment.upstreamModel)),
+                        ("gen_ai.provider.name", .string(deployment.provider)),
+                        ("switchyard.deployment", .string(deployment.id)),
+                        ("switchyard.model_group", .string(group.qualifiedName)),
+                        ("switchyard.attempt", .int64(Int64(record.attempts.count + 1))),
+                    ])
+                    attemptRecord.attemptSpan = span
+                }
                 attemptRecord.attempts.append(
                     AttemptRecord(
                         group: group.qualifiedName, deployment: deployment.id, provider: deployment.provider, outcome: "success", errorClass: nil,
@@ -261,6 +296,12 @@ extension Gateway {
                     return try await Self.withAttemptTimeout(timeout, provider: deployment.provider) { try await attempt.run() }
                 } catch {
                     let mapped = Self.gatewayError(from: error)
+                    if let span = attemptRecord.attemptSpan {
+                        span.set([("error.type", .string(mapped.metricLabel)), ("http.response.status_code", .int64(Int64(mapped.status)))])
+                        span.setStatus(SpanStatus(code: .error, message: mapped.message))
+                        span.end()
+                        attemptRecord.attemptSpan = nil
+                    }
                     if mapped.status == 499 {
                         router.finish(lease, outcome: .cancelled)
                         record.attempts = attemptRecord.attempts
@@ -515,6 +556,14 @@ struct Attempt: Sendable {
             deadline: deadline,
             propagatedHeaders: inbound.propagatedHeaders
         )
+        if let span = record.attemptSpan, let tracer = gateway.tracer {
+            if snapshot.config.tracing.propagate {
+                // The provider sees this attempt as its parent, in the client's trace.
+                tracer.inject(span.context, into: &upstreamRequest.propagatedHeaders, using: HeaderFieldsInjector())
+            } else {
+                upstreamRequest.propagatedHeaders.removeAll { ["traceparent", "tracestate"].contains($0.name.lowercased()) }
+            }
+        }
         if passthrough { upstreamRequest.bodyDialect = inbound.dialect }
         let upstreamStart = ContinuousClock.now
         let response: UpstreamResponse

@@ -1,4 +1,6 @@
+import Instrumentation
 import NIOCore
+import Tracing
 
 /// The gateway pipeline for OpenAI-dialect requests, free of any HTTP framework.
 ///
@@ -28,6 +30,14 @@ public struct Gateway: Sendable {
     public var maximumUpstreamBodyBytes = 256 * 1024 * 1024
     /// Posts to webhook guardrails (the server's HTTP client); without one they fail by `on_error`.
     public var guardrailWebhook: (any GuardrailWebhookClient)?
+    /// Starts stage and upstream-attempt spans under a request's server span (`tracing:`).
+    public var tracer: SwitchyardTracer?
+
+    /// A child span of the request's server span, when the request is traced and sampled.
+    func stageSpan(_ name: String, _ inbound: Inbound, kind: SpanKind = .internal) -> RecordedSpan? {
+        guard let tracer, let context = inbound.traceContext, context.spanIdentity?.sampled == true else { return nil }
+        return tracer.startSpan(name, context: context, ofKind: kind)
+    }
 
     public init(
         runtime: RuntimeHolder, observer: any RequestObserver, router: RouterState? = nil, limiter: RateLimiter? = nil,
@@ -68,6 +78,9 @@ public struct Gateway: Sendable {
         /// A request the gateway makes for itself (a classifier verdict, a semantic-cache
         /// embedding): guardrails and prompt rules do not apply to it.
         public var isInternal = false
+        /// The server span's context (tracing on): stage and attempt spans are its children.
+        public var traceContext: InstrumentationContext?
+        public var requestSpan: RecordedSpan?
 
         public init(
             endpoint: Endpoint,
@@ -120,6 +133,10 @@ public struct Gateway: Sendable {
         var inbound = inbound
         var record = RequestRecord(requestID: inbound.requestID, endpoint: inbound.endpoint, identity: inbound.identity)
         record.dialect = inbound.dialect
+        if let span = inbound.requestSpan {
+            record.requestSpan = span
+            record.traceID = span.identity.traceID
+        }
         do throws(GatewayError) {
             var templateHeader: HeaderField?
             if !snapshot.prompts.isEmpty && !inbound.isInternal {

@@ -78,8 +78,13 @@ public struct RequestRecord: Sendable {
     public var responseBody: String?
     /// Set when bodies are logged: the most bytes kept of each.
     public var logBodyLimit: Int?
-    /// The W3C trace id of the request's span, when tracing recorded it.
+    /// The W3C trace id of the request's span, when tracing is on.
     public var traceID: String?
+    /// The request's server span (ended by the HTTP layer once the response is written;
+    /// ``TracingObserver`` puts the outcome on it).
+    public var requestSpan: RecordedSpan?
+    /// The upstream attempt that answered, ended by ``TracingObserver`` with its usage.
+    public var attemptSpan: RecordedSpan?
 
     public init(requestID: String, endpoint: Endpoint, identity: Identity) {
         self.requestID = requestID

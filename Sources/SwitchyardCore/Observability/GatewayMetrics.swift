@@ -14,9 +14,12 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
     private let recorders = Mutex<[String: Recorder]>([:])
     private let gauges = Mutex<[String: Gauge]>([:])
     private let floatingCounters = Mutex<[String: FloatingPointCounter]>([:])
+    /// Whether per-key and per-team request counts are kept (`server.metrics_identity_labels`).
+    let identityLabels: @Sendable () -> Bool
 
-    public init(factory: any MetricsFactory) {
+    public init(factory: any MetricsFactory, identityLabels: @escaping @Sendable () -> Bool = { false }) {
         self.factory = factory
+        self.identityLabels = identityLabels
     }
 
     /// Handles for one combination of request labels, created together on first use.
@@ -91,6 +94,22 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
         handles.duration.recordNanoseconds(record.duration.nanoseconds)
         if let ttft = record.timeToFirstToken {
             handles.timeToFirstToken?.recordNanoseconds(ttft.nanoseconds)
+            // Time per output token after the first (the GenAI convention's decode speed).
+            if let output = record.usage?.completionTokens, output > 1, record.outcome == .success {
+                timer("gen_ai_server_time_per_output_token_seconds", [("gen_ai_request_model", model), ("gen_ai_provider_name", provider)])
+                    .recordNanoseconds((record.duration - ttft).nanoseconds / Int64(output - 1))
+            }
+        }
+        if let upstream = record.upstreamDuration {
+            // The gateway's own share: everything but the upstream exchange.
+            timer("switchyard_gateway_overhead_seconds", [("endpoint", record.endpoint.label), ("stream", record.stream ? "true" : "false")])
+                .recordNanoseconds(max(0, (record.duration - upstream).nanoseconds))
+        }
+        if identityLabels() {
+            counter(
+                "switchyard_requests_by_identity_total",
+                [("key", record.identity.subject), ("team", record.identity.teamID ?? ""), ("model", model), ("status", String(record.status))]
+            ).increment()
         }
         if let usage = record.usage {
             handles.tokens?.input.record(usage.promptTokens)

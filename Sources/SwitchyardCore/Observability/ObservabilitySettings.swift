@@ -61,7 +61,8 @@ public struct TracingSettings: Sendable {
     public var timeout: Duration = .seconds(10)
     /// Spans held while the collector is slow or down; the oldest are dropped beyond it.
     public var maxQueue = 8192
-    /// Whether to forward `traceparent` to providers (upstream attempts as the parent span).
+    /// Whether providers get `traceparent` (naming the attempt span); false sends them no trace
+    /// context at all, the client's included.
     public var propagate = true
     public init() {}
 }

@@ -1,11 +1,13 @@
 import HTTPTypes
 import Hummingbird
+import Instrumentation
 import Logging
 import Metrics
 import NIOCore
 import SwitchyardCore
 import SwitchyardStores
 import Synchronization
+import Tracing
 
 /// The outermost middleware: request id, body limit, error envelope, HTTP metrics and the access
 /// log line for requests that do not reach the gateway pipeline.
@@ -13,12 +15,21 @@ import Synchronization
 /// Every response leaves with `x-request-id`, and every error (a thrown ``GatewayError``, a
 /// Hummingbird `HTTPError` such as an unknown route or an oversized body, anything else) is
 /// rendered in the OpenAI error envelope.
+/// Reads trace headers from Hummingbird's request headers.
+struct HTTPFieldsExtractor: Extractor {
+    func extract(key: String, from carrier: HTTPFields) -> String? {
+        HTTPField.Name(key).flatMap { carrier[$0] }
+    }
+}
+
 struct RequestMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     let runtime: RuntimeHolder
     let metrics: GatewayMetrics
     let accessLog: Bool
+    /// Starts each request's server span when `tracing.enabled`.
+    var tracer: SwitchyardTracer?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -27,12 +38,22 @@ struct RequestMiddleware: RouterMiddleware {
         context.snapshot = snapshot
         context.maxBodyBytes = snapshot.config.server.maxBodyBytes
         context.logger[metadataKey: "request_id"] = .string(context.requestID)
+        var span: RecordedSpan?
+        if let tracer, snapshot.config.tracing.enabled {
+            span = Self.startServerSpan(tracer, request: request, requestID: context.requestID)
+            context.requestSpan = span
+            if span?.identity.sampled == true { context.logger[metadataKey: "trace_id"] = .string(span!.identity.traceID) }
+        }
         var response: Response
         do {
             if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > context.maxBodyBytes {
                 throw GatewayError.bodyTooLarge(limit: context.maxBodyBytes)
             }
-            response = try await next(request, context)
+            if let span {
+                response = try await InstrumentationContext.withValue(span.context) { try await next(request, context) }
+            } else {
+                response = try await next(request, context)
+            }
         } catch {
             let gatewayError = Self.gatewayError(for: error, request: request, limit: context.maxBodyBytes)
             if gatewayError.status >= 500 {
@@ -44,6 +65,7 @@ struct RequestMiddleware: RouterMiddleware {
         response.headers[.init("x-request-id")!] = context.requestID
         let path = Self.routeLabel(request.uri.path)
         let status = Int(response.status.code)
+        if let span { Self.finish(span, response: &response, status: status) }
         metrics.counter("switchyard_http_requests_total", [("method", request.method.rawValue), ("path", path), ("status", String(status))])
             .increment()
         metrics.timer("switchyard_http_request_duration_seconds", [("method", request.method.rawValue), ("path", path)])
@@ -60,6 +82,38 @@ struct RequestMiddleware: RouterMiddleware {
             )
         }
         return response
+    }
+
+    /// The request's SERVER span, continuing the client's `traceparent` when it sent one.
+    static func startServerSpan(_ tracer: SwitchyardTracer, request: Request, requestID: String) -> RecordedSpan {
+        var parent = InstrumentationContext.topLevel
+        tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
+        let route = routeLabel(request.uri.path)
+        let span = tracer.startSpan("\(request.method.rawValue) \(route)", context: parent, ofKind: .server)
+        span.set([
+            ("http.request.method", .string(request.method.rawValue)), ("http.route", .string(route)), ("url.path", .string(request.uri.path)),
+            ("switchyard.request_id", .string(requestID)),
+        ])
+        return span
+    }
+
+    /// Status on the span, the trace id in a response header, and the span's end once the
+    /// body (a stream included) is written.
+    static func finish(_ span: RecordedSpan, response: inout Response, status: Int) {
+        span.set([("http.response.status_code", .int64(Int64(status)))])
+        if status >= 500 { span.setStatus(SpanStatus(code: .error, message: "HTTP \(status)")) }
+        if span.identity.sampled { response.headers[.init("x-switchyard-trace-id")!] = span.identity.traceID }
+        let body = response.body
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            do {
+                try await body.write(writer)
+                span.end()
+            } catch {
+                span.recordError(error)
+                span.end()
+                throw error
+            }
+        }
     }
 
     static let inferencePaths: Set<String> = [

@@ -55,6 +55,7 @@ public struct AccessLogObserver: RequestObserver {
         if !record.guardrails.isEmpty { metadata["guardrails"] = .string(record.guardrails.map(\.summary).joined(separator: ", ")) }
         if let route = record.guardrailRoute { metadata["guardrail_route"] = .string(route) }
         if let similarity = record.cacheSimilarity { metadata["cache_similarity"] = .stringConvertible(similarity) }
+        if let span = record.requestSpan, span.identity.sampled { metadata["trace_id"] = .string(span.identity.traceID) }
         if let cost = record.cost { metadata["cost_usd"] = .stringConvertible((cost * 1e9).rounded() / 1e9) }
         logger.info("request", metadata: metadata)
     }

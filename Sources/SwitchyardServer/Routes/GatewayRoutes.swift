@@ -215,6 +215,10 @@ struct GatewayRoutes {
             nativeBody: nativeBody,
             headers: headers
         )
+        if let span = context.requestSpan {
+            inbound.traceContext = span.context
+            inbound.requestSpan = span
+        }
         if context.snapshot?.config.cache.enabled == true {
             if let control = request.headers[.cacheControl]?.lowercased() {
                 inbound.cacheNoCache = control.contains("no-cache")

@@ -1,0 +1,97 @@
+import Logging
+import Metrics
+import ServiceLifecycle
+import SwitchyardCore
+import Synchronization
+
+/// Exports ended spans to an OpenTelemetry collector over OTLP/HTTP with the JSON encoding
+/// (`tracing.endpoint`, usually `…:4318/v1/traces`). Spans queue off the request path (a
+/// lock and an append); a background loop sends them in batches of `batch_size` every
+/// `export_interval` (sooner when a batch is full). A failed export (429, 502–504, transport
+/// error) is retried twice with backoff, then dropped; a full queue drops its oldest spans.
+/// Both are counted in `switchyard_trace_spans_dropped_total`. At shutdown the queue is sent
+/// once more.
+final class OTLPSpanExporter: SpanSink, Service, Sendable {
+    let runtime: RuntimeHolder
+    let client: any GuardrailWebhookClient
+    let logger: Logger
+    private let queue = Mutex<[FinishedSpan]>([])
+    private let flushRequested = Atomic<Bool>(false)
+    private let exported: Counter
+    private let dropped: Counter
+
+    init(runtime: RuntimeHolder, client: any GuardrailWebhookClient, metrics: GatewayMetrics, logger: Logger) {
+        self.runtime = runtime
+        self.client = client
+        self.logger = logger
+        exported = metrics.counter("switchyard_trace_spans_exported_total", [])
+        dropped = metrics.counter("switchyard_trace_spans_dropped_total", [])
+    }
+
+    func spanEnded(_ span: FinishedSpan) {
+        let settings = runtime.snapshot.config.tracing
+        let (overflow, full) = queue.withLock { queue -> (Int, Bool) in
+            queue.append(span)
+            let excess = queue.count - settings.maxQueue
+            if excess > 0 { queue.removeFirst(excess) }
+            return (max(0, excess), queue.count >= settings.batchSize)
+        }
+        if overflow > 0 { dropped.increment(by: overflow) }
+        if full { flushRequested.store(true, ordering: .relaxed) }
+    }
+
+    func flush() { flushRequested.store(true, ordering: .relaxed) }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var lastExport = ContinuousClock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+                let settings = self.runtime.snapshot.config.tracing
+                let due = self.flushRequested.exchange(false, ordering: .relaxed) || ContinuousClock.now - lastExport >= settings.exportInterval
+                guard due else { continue }
+                lastExport = .now
+                await self.exportQueued(settings, retries: 2)
+            }
+        }
+        await exportQueued(runtime.snapshot.config.tracing, retries: 0)
+    }
+
+    /// Sends everything queued, batch by batch.
+    func exportQueued(_ settings: TracingSettings, retries: Int) async {
+        while true {
+            let batch = queue.withLock { queue -> [FinishedSpan] in
+                let count = min(settings.batchSize, queue.count)
+                let batch = Array(queue.prefix(count))
+                queue.removeFirst(count)
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            if await !send(batch, settings: settings, retries: retries) { return }
+        }
+    }
+
+    private func send(_ batch: [FinishedSpan], settings: TracingSettings, retries: Int) async -> Bool {
+        let body = OTLPTraceEncoding.request(batch, serviceName: settings.serviceName, serviceVersion: SwitchyardVersion.current).serializedBytes()
+        var headers = settings.headers
+        headers.append(HeaderField("content-type", "application/json"))
+        var problem = ""
+        for attempt in 0...retries {
+            if attempt > 0 { try? await Task.sleep(for: .milliseconds(250 << attempt)) }
+            do {
+                let (status, _) = try await client.post(url: settings.endpoint, headers: headers, body: body, timeout: settings.timeout)
+                if (200..<300).contains(status) {
+                    exported.increment(by: batch.count)
+                    return true
+                }
+                problem = "HTTP \(status)"
+                if ![429, 502, 503, 504].contains(status) { break }
+            } catch {
+                problem = "\(error)"
+            }
+        }
+        dropped.increment(by: batch.count)
+        logger.warning("trace export failed; spans dropped", metadata: ["spans": .stringConvertible(batch.count), "error": .string(problem)])
+        return false
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import SwitchyardCore
+import SwitchyardServer
+import SwitchyardTesting
+import Synchronization
+import Testing
+
+/// OpenTelemetry traces end to end: the client's traceparent continued, a server span per
+/// request with stage and attempt spans under it, the provider called with the attempt as
+/// parent, and every span exported over OTLP/HTTP to a collector.
+@Suite struct TracingTests {
+    static let clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    static let clientSpan = "00f067aa0ba902b7"
+
+    /// A collector stub: POST /v1/traces, OTLP JSON, spans kept in arrival order.
+    static func withCollector(_ body: @Sendable (Int, @escaping @Sendable () -> [JSONValue]) async throws -> Void) async throws {
+        let spans = Mutex<[JSONValue]>([])
+        let router = Router()
+        router.post("/v1/traces") { request, _ -> HTTPResponse.Status in
+            var request = request
+            #expect(request.headers[.contentType] == "application/json")
+            let body = try await request.collectBody(upTo: 16 << 20)
+            let json = try JSONValue.parse(Array(buffer: body))
+            for resource in json["resourceSpans"]?.arrayValue ?? [] {
+                for scope in resource["scopeSpans"]?.arrayValue ?? [] { spans.withLock { $0 += scope["spans"]?.arrayValue ?? [] } }
+            }
+            return .ok
+        }
+        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { collector in
+            try await body(try #require(collector.port)) { spans.withLock { $0 } }
+        }
+    }
+
+    static func attribute(_ span: JSONValue?, _ key: String) -> JSONValue? {
+        span?["attributes"]?.arrayValue?.first { $0["key"]?.stringValue == key }?["value"]
+    }
+
+    static func tracing(_ port: Int, ratio: Double = 1) -> String {
+        "tracing: {endpoint: \"http://127.0.0.1:\(port)/v1/traces\", export_interval: 100ms, sample_ratio: \(ratio)}"
+    }
+
+    @Test func aRequestIsOneTraceFromClientThroughGatewayToProviderAndReachesTheCollector() async throws {
+        try await Self.withCollector { collectorPort, exported in
+            try await withMockUpstream { mock, upstreamPort in
+                let yaml = upstreamConfig(port: upstreamPort) + "\n" + Self.tracing(collectorPort) + "\ncache: {enabled: true}"
+                let (application, _) = try makeGateway(yaml)
+                try await application.makeApplication().test(.live) { client in
+                    var headers = authorized
+                    headers[HTTPField.Name("traceparent")!] = "00-\(Self.clientTrace)-\(Self.clientSpan)-01"
+                    headers[HTTPField.Name("tracestate")!] = "vendor=abc"
+                    let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody())
+                    #expect(response.status == .ok)
+                    #expect(response.headers[HTTPField.Name("x-switchyard-trace-id")!] == Self.clientTrace)
+
+                    // The provider was called inside the client's trace, with a new parent span.
+                    let upstream = mock.stats.lastHeaders
+                    let sent = try #require(upstream.first { $0.name.lowercased() == "traceparent" }.flatMap { SpanIdentity(traceparent: $0.value) })
+                    #expect(sent.traceID == Self.clientTrace && sent.spanID != Self.clientSpan && sent.sampled)
+                    #expect(upstream.first { $0.name.lowercased() == "tracestate" }?.value == "vendor=abc")
+
+                    #expect(await eventually(timeout: .seconds(5)) { exported().count >= 3 })
+                    try await Task.sleep(for: .milliseconds(300))
+                    let spans = exported()
+                    #expect(spans.allSatisfy { $0["traceId"]?.stringValue == Self.clientTrace })
+                    let server = try #require(spans.first { $0["kind"]?.intValue == 2 })
+                    #expect(server["name"]?.stringValue == "POST /v1/chat/completions")
+                    #expect(server["parentSpanId"]?.stringValue == Self.clientSpan)
+                    #expect(Self.attribute(server, "http.response.status_code")?["intValue"]?.stringValue == "200")
+                    #expect(Self.attribute(server, "gen_ai.request.model")?["stringValue"]?.stringValue == "gpt-test")
+                    #expect(Self.attribute(server, "switchyard.cache.status")?["stringValue"]?.stringValue == "miss")
+                    let serverID = server["spanId"]?.stringValue
+                    let attempt = try #require(spans.first { $0["kind"]?.intValue == 3 })
+                    #expect(attempt["name"]?.stringValue == "chat mock-gpt")
+                    #expect(attempt["spanId"]?.stringValue == sent.spanID, "the provider's parent is the attempt span")
+                    #expect(attempt["parentSpanId"]?.stringValue == serverID)
+                    #expect(Self.attribute(attempt, "gen_ai.provider.name")?["stringValue"]?.stringValue == "upstream")
+                    #expect(Self.attribute(attempt, "gen_ai.usage.output_tokens")?["intValue"]?.stringValue.flatMap(Int.init) ?? 0 > 0)
+                    let lookup = try #require(spans.first { $0["name"]?.stringValue == "switchyard.cache.lookup" })
+                    #expect(lookup["parentSpanId"]?.stringValue == serverID && lookup["kind"]?.intValue == 1)
+
+                    let metrics = try await client.execute(uri: "/metrics", method: .get)
+                    #expect(metrics.text.contains("switchyard_trace_spans_exported_total"))
+                }
+            }
+        }
+    }
+
+    @Test func streamsFailedAttemptsAndSamplingAreTraced() async throws {
+        try await Self.withCollector { collectorPort, exported in
+            let yaml = """
+                server: {port: 0, master_key: test-master-key, reload_check_interval: off}
+                router: {retry: {attempts: 0}}
+                providers:
+                  - {name: bad, type: mock, options: {fail_percent: 100}}
+                  - {name: good, type: mock}
+                models:
+                  - {name: primary, provider: bad, model: m, fallbacks: [backup]}
+                  - {name: backup, provider: good, model: m}
+                \(Self.tracing(collectorPort))
+                """
+            let (application, _) = try makeGateway(yaml)
+            try await application.makeApplication().test(.live) { client in
+                let streamed = try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","stream":true"#, model: "primary"))
+                #expect(streamed.status == .ok)
+                let trace = try #require(streamed.headers[HTTPField.Name("x-switchyard-trace-id")!])
+                #expect(await eventually(timeout: .seconds(5)) { exported().filter { $0["kind"]?.intValue == 2 }.count >= 1 })
+                try await Task.sleep(for: .milliseconds(300))
+                let spans = exported().filter { $0["traceId"]?.stringValue == trace }
+                let attempts = spans.filter { $0["kind"]?.intValue == 3 }
+                #expect(attempts.count == 2, "the failed attempt and the fallback")
+                let failed = try #require(attempts.first { Self.attribute($0, "gen_ai.provider.name")?["stringValue"]?.stringValue == "bad" })
+                #expect(failed["status"]?["code"]?.intValue == 2)
+                #expect(Self.attribute(failed, "error.type") != nil)
+                let answered = try #require(attempts.first { Self.attribute($0, "gen_ai.provider.name")?["stringValue"]?.stringValue == "good" })
+                #expect(answered["status"] == nil)
+                #expect(Self.attribute(answered, "gen_ai.server.time_to_first_token")?["doubleValue"] != nil)
+                let server = try #require(spans.first { $0["kind"]?.intValue == 2 })
+                #expect(server["parentSpanId"] == nil, "no traceparent from the client: a new trace")
+                // The server span ends after the stream's last byte.
+                let serverEnd = server["endTimeUnixNano"]?.stringValue.flatMap(UInt64.init) ?? 0
+                let answeredEnd = answered["endTimeUnixNano"]?.stringValue.flatMap(UInt64.init) ?? .max
+                #expect(serverEnd >= answeredEnd)
+
+                // An unsampled parent: nothing exported, but the trace id still reaches nobody's logs as sampled.
+                var headers = authorized
+                headers[HTTPField.Name("traceparent")!] = "00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-00"
+                let unsampled = try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "backup"))
+                #expect(unsampled.status == .ok)
+                #expect(unsampled.headers[HTTPField.Name("x-switchyard-trace-id")!] == nil)
+                try await Task.sleep(for: .milliseconds(400))
+                #expect(!exported().contains { $0["traceId"]?.stringValue == "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" })
+            }
+        }
+    }
+
+    @Test func propagationCanBeTurnedOffForProvidersOutsideTheTrustBoundary() async throws {
+        try await Self.withCollector { collectorPort, _ in
+            try await withMockUpstream { mock, port in
+                let yaml = upstreamConfig(port: port) + "\ntracing: {endpoint: \"http://127.0.0.1:\(collectorPort)/v1/traces\", propagate: false}"
+                let (application, _) = try makeGateway(yaml)
+                try await application.makeApplication().test(.live) { client in
+                    var headers = authorized
+                    headers[HTTPField.Name("traceparent")!] = "00-\(Self.clientTrace)-\(Self.clientSpan)-01"
+                    let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody())
+                    #expect(response.headers[HTTPField.Name("x-switchyard-trace-id")!] == Self.clientTrace, "still traced")
+                    #expect(!mock.stats.lastHeaders.contains { $0.name.lowercased() == "traceparent" })
+                }
+            }
+        }
+    }
+
+    @Test func tracingOffLeavesTheClientsTraceparentUntouched() async throws {
+        try await withMockUpstream { mock, port in
+            let (application, _) = try makeGateway(upstreamConfig(port: port))
+            try await application.makeApplication().test(.live) { client in
+                var headers = authorized
+                let header = "00-\(Self.clientTrace)-\(Self.clientSpan)-01"
+                headers[HTTPField.Name("traceparent")!] = header
+                let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody())
+                #expect(response.status == .ok)
+                #expect(response.headers[HTTPField.Name("x-switchyard-trace-id")!] == nil)
+                #expect(mock.stats.lastHeaders.first { $0.name.lowercased() == "traceparent" }?.value == header)
+            }
+        }
+    }
+}
