@@ -188,7 +188,9 @@ public final class SwitchyardApplication: Sendable {
     public func makeRouter() -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestMiddleware(runtime: runtime, metrics: metrics, accessLog: true, tracer: tracer))
-        OperationalRoutes(runtime: runtime, prometheus: prometheus, health: providerHealth, lifecycle: lifecycle).register(on: router)
+        OperationalRoutes(
+            runtime: runtime, prometheus: prometheus, health: providerHealth, lifecycle: lifecycle, router: gateway.router, metrics: metrics
+        ).register(on: router)
         let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores, tokens: tokens, audit: audit))
         GatewayRoutes(gateway: gateway, runtime: runtime).register(on: api)
         AdminRoutes(keys: stores, runtime: runtime, audit: audit).register(on: api)

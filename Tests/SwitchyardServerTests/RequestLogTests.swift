@@ -223,6 +223,7 @@ import Testing
             #expect(text.contains(#"switchyard_gateway_overhead_seconds_count{endpoint="chat_completions",stream="true"} 1"#))
             #expect(text.contains(#"gen_ai_server_time_per_output_token_seconds_count{gen_ai_request_model="chat",gen_ai_provider_name="p"} 1"#))
             #expect(!text.contains("switchyard_requests_by_identity_total"), "no per-key series unless enabled")
+            #expect(text.contains(#"switchyard_upstream_in_flight{deployment="p/m"} 0"#), "nothing in flight once answered")
         }
         let (application, _) = try makeGateway(
             Self.config().replacingOccurrences(of: "reload_check_interval: off", with: "reload_check_interval: off, metrics_identity_labels: true"))

@@ -430,6 +430,11 @@ public final class RouterState: Sendable {
         for (key, change) in changes { events?.breakerChanged(deployment: key, state: change) }
     }
 
+    /// Requests in flight per deployment seen so far: each holds an upstream connection.
+    public func inFlight() -> [(deployment: String, count: Int)] {
+        state.withLock { state in state.deployments.map { ($0.key, $0.value.outstanding) }.sorted { $0.0 < $1.0 } }
+    }
+
     /// Breaker state of every deployment seen so far (for metrics and explain).
     public func breakerStates() -> [(deployment: String, state: CircuitBreaker.State)] {
         state.withLock { state in state.deployments.map { ($0.key, $0.value.breaker.state) }.sorted { $0.0 < $1.0 } }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import Metrics
 import NIOCore
 import Prometheus
 import SwitchyardCore
@@ -10,6 +11,8 @@ struct OperationalRoutes {
     let prometheus: PrometheusCollectorRegistry
     let health: ProviderHealth
     let lifecycle: LifecycleState
+    let router: RouterState
+    let metrics: GatewayMetrics
 
     func register(on router: Router<GatewayRequestContext>) {
         router.get("/health/live") { _, _ in
@@ -19,6 +22,10 @@ struct OperationalRoutes {
             readiness()
         }
         router.get("/metrics") { _, _ in
+            // Upstream connection use, read at scrape time: requests in flight per deployment.
+            for (deployment, count) in self.router.inFlight() {
+                metrics.gauge("switchyard_upstream_in_flight", [("deployment", deployment)]).record(count)
+            }
             var bytes: [UInt8] = []
             bytes.reserveCapacity(16 * 1024)
             prometheus.emit(into: &bytes)
