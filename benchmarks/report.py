@@ -541,10 +541,12 @@ def markdown(r):
             w("")
 
     if r.get("log_cost"):
-        w("## Cost of the access log\n")
-        w("A fifth Switchyard (non-streaming) with `server.access_log: true`: one structured JSON line per request "
-          "(identity, model, provider, status, tokens, cost, latency, attempts, cache and guardrail fields) written to a "
-          "file, next to the plain run (access log off) at the same connections.\n")
+        w("## Cost of full observability\n")
+        w("A fifth Switchyard (non-streaming) with everything a production deployment would turn on: the access log "
+          "(one structured JSON line per request, written to a file by a background queue), the request log's detail "
+          "and redacted prompt and answer bodies into SQLite next to each usage row (`logging.bodies: true`), and every "
+          "request traced (server, stage and attempt spans) and exported over OTLP/HTTP JSON to a collector stand-in, "
+          "next to the plain run (access log off; the usage ledger and metrics are on in both) at the same connections.\n")
         cost_table(w, r["log_cost"], "logged")
 
     if r.get("guardrail_cost"):

@@ -539,13 +539,20 @@ done
 kill "$SEMANTIC_PID" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------------------------
-# The logged arm: the plain gateway with its structured access log on (one JSON line per
-# request, to a file), to show what request logging costs.
+# The logged arm: the plain gateway with full observability on, to show what it costs: the
+# structured access log (one JSON line per request, to a file), the request log's detail and
+# redacted bodies into SQLite with every usage row, and every request traced (server, stage and
+# attempt spans) and exported over OTLP/HTTP to the mock, which doubles as a collector.
 arm_config logged "$LOGGED_PORT" true info <<EOF
 models:
   - name: bench-model
     provider: upstream
     model: mock-gpt
+logging:
+  bodies: true
+tracing:
+  endpoint: http://127.0.0.1:$MOCK_PORT/v1/traces
+  sample_ratio: 1
 EOF
 start_arm logged "$LOGGED_PORT"; LOGGED_PID=$ARM_PID
 check_arm logged "$LOGGED_PORT" "$BODY_PLAIN" 0 "Bearer bench-master-key"
@@ -553,6 +560,8 @@ for conns in $GUARDED_CONNECTIONS; do
     measure plain logged "$LOGGED_PORT" "$conns"
 done
 echo "logged_lines=$(wc -l < "$WORK/logged.out")" >> "$META"
+sleep 3 # the last spans leave within the export interval
+echo "logged_spans=$(curl -sS "http://127.0.0.1:$MOCK_PORT/mock/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("spans_received", 0))')" >> "$META"
 kill "$LOGGED_PID" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------------------------

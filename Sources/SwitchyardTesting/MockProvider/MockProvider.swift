@@ -69,6 +69,17 @@ public final class MockProvider: Sendable {
     public func plan(method: String, path: String, headers: [HeaderField], body: [UInt8]) -> Plan {
         let fullPath = path
         let path = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+        if path == "/v1/traces" {
+            // An OpenTelemetry collector stand-in (OTLP/HTTP JSON): counts the spans it gets.
+            let spans = (try? JSONValue.parse(body))?["resourceSpans"]?.arrayValue?.reduce(0) { total, resource in
+                total + (resource["scopeSpans"]?.arrayValue ?? []).reduce(0) { $0 + ($1["spans"]?.arrayValue?.count ?? 0) }
+            }
+            guard let spans else {
+                return errorPlan(status: 400, type: "invalid_request_error", code: "invalid_json", message: "Not an OTLP JSON trace export.")
+            }
+            state.withLock { $0.spansReceived += spans }
+            return jsonPlan(.object([:]), behaviour: defaults)
+        }
         state.withLock { stats in
             stats.requests += 1
             stats.lastPath = path
@@ -972,6 +983,8 @@ public struct MockStats: Sendable {
     public var lastURL: String?
     public var lastHeaders: [HeaderField] = []
     public var lastBody: [UInt8] = []
+    /// Spans received on `POST /v1/traces` (the mock as an OTLP collector).
+    public var spansReceived = 0
 
     public var lastBodyJSON: JSONValue? { try? JSONValue.parse(lastBody) }
 
@@ -980,6 +993,7 @@ public struct MockStats: Sendable {
             "requests": JSONValue(requests),
             "completed_streams": JSONValue(completedStreams),
             "cancelled_streams": JSONValue(cancelledStreams),
+            "spans_received": JSONValue(spansReceived),
             "last_path": lastPath.map(JSONValue.string) ?? .null,
             "last_headers": .object(
                 JSONObject(lastHeaders.filter { $0.name.lowercased() != "authorization" }.map { ($0.name.lowercased(), JSONValue.string($0.value)) })),

@@ -8,6 +8,7 @@ import SwitchyardCore
 ///
 /// Serves `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, the Anthropic dialect's
 /// `POST /v1/messages`, `GET /v1/models`,
+/// `POST /v1/traces` (OTLP/HTTP JSON spans, counted: a collector stand-in),
 /// plus `GET /mock/stats` and `POST /mock/reset` for tests. A planned connection drop ends the
 /// response body with an error, which closes the connection without the final chunk.
 public enum MockProviderServer {
@@ -57,6 +58,10 @@ public enum MockProviderServer {
             router.get(RouterPath(path)) { request, context in
                 try await respond(mock: mock, request: request, context: context)
             }
+        }
+        // An OpenTelemetry collector stand-in: OTLP/HTTP JSON trace exports are counted.
+        router.post("/v1/traces") { request, context in
+            try await respond(mock: mock, request: request, context: context)
         }
         router.get("/mock/stats") { _, _ in
             Response(
