@@ -17,9 +17,12 @@ public enum CanonicalChat {
         text: String,
         toolCalls: [JSONValue],
         finishReason: String,
-        usage: JSONValue
+        usage: JSONValue,
+        reasoning: Reasoning = Reasoning()
     ) -> JSONValue {
         var message: JSONObject = ["role": "assistant", "content": toolCalls.isEmpty || !text.isEmpty ? .string(text) : .null]
+        if !reasoning.text.isEmpty { message["reasoning_content"] = .string(reasoning.text) }
+        if !reasoning.blocks.isEmpty { message["thinking_blocks"] = .array(reasoning.blocks) }
         if !toolCalls.isEmpty { message["tool_calls"] = .array(toolCalls) }
         message["refusal"] = .null
         return [
@@ -32,6 +35,90 @@ public enum CanonicalChat {
             ],
             "usage": usage,
         ]
+    }
+}
+
+extension CanonicalChat {
+    /// A model's reasoning in the canonical form. OpenAI's Chat Completions has no field for
+    /// it, so Switchyard uses the two de-facto ones: `reasoning_content` (the text, as DeepSeek,
+    /// vLLM and OpenRouter send it) and `thinking_blocks` (each block with its signature, or
+    /// a redacted block's data), which a client sends back on the assistant turn so that a
+    /// provider that signs its reasoning (Anthropic) gets it back intact for tool use.
+    public struct Reasoning: Sendable, Equatable {
+        public var text = ""
+        /// `{"type": "thinking", "thinking", "signature"}` or `{"type": "redacted_thinking", "data"}`.
+        public var blocks: [JSONValue] = []
+        public init() {}
+        public var isEmpty: Bool { text.isEmpty && blocks.isEmpty }
+    }
+
+    /// Token budgets for `reasoning_effort` on Anthropic (its minimum is 1,024).
+    public static func anthropicThinkingBudget(_ effort: String?) -> Int? {
+        switch effort {
+        case "low": 1024
+        case "medium": 2048
+        case "high": 4096
+        default: nil
+        }
+    }
+
+    /// Token budgets for `reasoning_effort` on Gemini (as Google's own OpenAI-compatible API maps them).
+    public static func geminiThinkingBudget(_ effort: String?) -> Int? {
+        switch effort {
+        case "minimal", "none": 0
+        case "low": 1024
+        case "medium": 8192
+        case "high": 24576
+        default: nil
+        }
+    }
+
+    /// A canonical body for a provider that takes it as it is: the gateway's reasoning
+    /// extensions on messages (`reasoning_content`, `thinking_blocks`: answer-only fields that
+    /// OpenAI-compatible APIs refuse as input) are removed, and with `dropThinking` the
+    /// Anthropic `thinking` parameter a translated Anthropic request carried. Untouched (the
+    /// same bytes) when none is present.
+    public static func strippingReasoning(_ body: [UInt8], dropThinking: Bool) -> [UInt8] {
+        guard contains(body, "thinking") || contains(body, "reasoning_content"),
+            case .object(var request)? = try? JSONValue.parse(body)
+        else { return body }
+        var changed = false
+        if dropThinking, request["thinking"] != nil {
+            request["thinking"] = nil
+            changed = true
+        }
+        if var messages = request["messages"]?.arrayValue {
+            for index in messages.indices {
+                guard case .object(var message) = messages[index], message["thinking_blocks"] != nil || message["reasoning_content"] != nil
+                else { continue }
+                message["thinking_blocks"] = nil
+                message["reasoning_content"] = nil
+                messages[index] = .object(message)
+                changed = true
+            }
+            request["messages"] = .array(messages)
+        }
+        return changed ? JSONValue.object(request).serializedBytes() : body
+    }
+
+    static func contains(_ bytes: [UInt8], _ pattern: StaticString) -> Bool {
+        pattern.withUTF8Buffer { needle in
+            guard needle.count <= bytes.count, let first = needle.first else { return false }
+            var index = 0
+            let last = bytes.count - needle.count
+            while index <= last {
+                if bytes[index] == first {
+                    var matched = true
+                    for offset in 1..<needle.count where bytes[index + offset] != needle[offset] {
+                        matched = false
+                        break
+                    }
+                    if matched { return true }
+                }
+                index += 1
+            }
+            return false
+        }
     }
 }
 

@@ -546,6 +546,8 @@ struct Attempt: Sendable {
         var upstreamBody = request.upstreamBody(upstreamModel: deployment.upstreamModel)
         if passthrough, let native = inbound.nativeBody, let scan = try? JSONObjectScan(Array(buffer: native)) {
             upstreamBody = scan.rewriting([("model", JSONWriter.quoted(deployment.upstreamModel))])
+        } else if adapter.forwardsCanonicalBody {
+            upstreamBody = CanonicalChat.strippingReasoning(upstreamBody, dropThinking: inbound.dialect == .anthropic)
         }
         var upstreamRequest = UpstreamRequest(
             endpoint: inbound.endpoint,

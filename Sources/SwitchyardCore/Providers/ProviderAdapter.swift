@@ -87,11 +87,16 @@ public protocol ProviderAdapter: Sendable {
     /// A client dialect this provider speaks natively besides the canonical form: requests in it
     /// are forwarded as sent (only `model` rewritten) and answers come back untranslated.
     var nativeDialect: ClientDialect? { get }
+    /// Whether the canonical body goes to the provider as it is (OpenAI-compatible APIs), so
+    /// the gateway's own canonical extensions (reasoning blocks, Anthropic `thinking`) must be
+    /// taken out first; adapters that translate build their own bodies.
+    var forwardsCanonicalBody: Bool { get }
     func send(_ request: UpstreamRequest) async throws -> UpstreamResponse
 }
 
 extension ProviderAdapter {
     public var nativeDialect: ClientDialect? { nil }
+    public var forwardsCanonicalBody: Bool { false }
 }
 
 /// A sequence of body chunks from an upstream, consumed once.

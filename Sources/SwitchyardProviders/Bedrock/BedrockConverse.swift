@@ -18,7 +18,14 @@ public enum BedrockConverse {
             case "user":
                 messages.append("user", try blocks(message["content"], field: field))
             case "assistant":
-                var content = try blocks(message["content"], field: field)
+                // Signed reasoning goes back first (Claude on Bedrock checks it for tool use).
+                var content: [JSONValue] = AnthropicOutbound.thinkingBlocks(message["thinking_blocks"]).map { block in
+                    if block["type"]?.stringValue == "redacted_thinking" {
+                        return ["reasoningContent": ["redactedContent": block["data"] ?? ""]]
+                    }
+                    return ["reasoningContent": ["reasoningText": ["text": block["thinking"] ?? "", "signature": block["signature"] ?? ""]]]
+                }
+                content += try blocks(message["content"], field: field)
                 for call in message["tool_calls"]?.arrayValue ?? [] {
                     let arguments = call["function"]?["arguments"]?.stringValue ?? "{}"
                     content.append([
@@ -62,6 +69,12 @@ public enum BedrockConverse {
             if choice?.stringValue == "required" { toolConfig["toolChoice"] = ["any": .object(JSONObject())] }
             if let name = choice?["function"]?["name"] { toolConfig["toolChoice"] = ["tool": ["name": name]] }
             output["toolConfig"] = .object(toolConfig)
+        }
+        // Extended thinking (Claude on Bedrock) is a model-specific field.
+        if let thinking = request["thinking"], thinking.objectValue != nil {
+            output["additionalModelRequestFields"] = ["thinking": thinking]
+        } else if let budget = CanonicalChat.anthropicThinkingBudget(request["reasoning_effort"]?.stringValue) {
+            output["additionalModelRequestFields"] = ["thinking": ["type": "enabled", "budget_tokens": JSONValue(budget)]]
         }
         if let mock = request["mock"] { output["mock"] = mock }
         return .object(output)
@@ -129,8 +142,19 @@ public enum BedrockConverse {
         }
         var text = ""
         var calls: [JSONValue] = []
+        var reasoning = CanonicalChat.Reasoning()
         for block in content {
             if let piece = block["text"]?.stringValue { text += piece }
+            if let thought = block["reasoningContent"] {
+                if let reasoningText = thought["reasoningText"] {
+                    reasoning.text += reasoningText["text"]?.stringValue ?? ""
+                    reasoning.blocks.append([
+                        "type": "thinking", "thinking": reasoningText["text"] ?? "", "signature": reasoningText["signature"] ?? "",
+                    ])
+                } else if let redacted = thought["redactedContent"] {
+                    reasoning.blocks.append(["type": "redacted_thinking", "data": redacted])
+                }
+            }
             if let use = block["toolUse"] {
                 calls.append([
                     "id": use["toolUseId"] ?? "", "type": "function",
@@ -140,7 +164,7 @@ public enum BedrockConverse {
         }
         return CanonicalChat.completion(
             id: "chatcmpl-bedrock", model: .string(model), text: text, toolCalls: calls,
-            finishReason: finishReason(response["stopReason"]?.stringValue), usage: usage(response["usage"])
+            finishReason: finishReason(response["stopReason"]?.stringValue), usage: usage(response["usage"]), reasoning: reasoning
         )
     }
 }
@@ -150,6 +174,8 @@ public struct BedrockStreamDecoder: Sendable {
     var frames = EventStreamDecoder()
     let model: String
     var toolIndexes: [Int: Int] = [:]
+    /// The reasoning text of the block being streamed, for its signed `thinking_blocks` entry.
+    var reasoningText = ""
     var stopReason: String?
     var finishedChoices = false
     public private(set) var finished = false
@@ -196,6 +222,17 @@ public struct BedrockStreamDecoder: Sendable {
             let delta = payload["delta"]
             if let text = delta?["text"]?.stringValue {
                 write(chunk(["content": .string(text)]), into: &output)
+            } else if let thought = delta?["reasoningContent"] {
+                if let text = thought["text"]?.stringValue {
+                    reasoningText += text
+                    write(chunk(["reasoning_content": .string(text)]), into: &output)
+                } else if let signature = thought["signature"]?.stringValue {
+                    let block: JSONValue = ["type": "thinking", "thinking": .string(reasoningText), "signature": .string(signature)]
+                    reasoningText = ""
+                    write(chunk(["thinking_blocks": [block]]), into: &output)
+                } else if let redacted = thought["redactedContent"] {
+                    write(chunk(["thinking_blocks": [["type": "redacted_thinking", "data": redacted]]]), into: &output)
+                }
             } else if let input = delta?["toolUse"]?["input"]?.stringValue,
                 let block = payload["contentBlockIndex"]?.intValue, let index = toolIndexes[block]
             {

@@ -30,6 +30,8 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
         self.staticHeaders = HTTPHeaders(provider: provider, adding: [("accept", "application/json, text/event-stream")])
     }
 
+    public var forwardsCanonicalBody: Bool { true }
+
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         var outbound = HTTPClientRequest(url: url(baseURL, request.endpoint, request.model))
         outbound.method = .POST

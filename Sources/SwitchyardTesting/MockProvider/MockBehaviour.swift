@@ -36,6 +36,12 @@ public struct MockBehaviour: Sendable, Equatable {
     public var replies: [String]? = nil
     /// Fixed tool-call arguments (a JSON text) instead of ones generated from the schema.
     public var toolArguments: String? = nil
+    /// Reasoning the model shows before its answer: `reasoning_content` (OpenAI dialect), a
+    /// thinking block (Anthropic, when the request enables thinking), a thought part (Gemini,
+    /// when the request asks for thoughts), a reasoning block (Bedrock, when asked).
+    public var reasoning: String? = nil
+    /// The signature of that reasoning: the OpenAI dialect then also sends `thinking_blocks`.
+    public var reasoningSignature: String? = nil
     /// Embedding dimensions when the request does not ask for a number.
     public var embeddingDimensions: Int = 8
     /// `words`: embeddings are hashed bags of words, so texts sharing most words are close
@@ -71,6 +77,8 @@ public struct MockBehaviour: Sendable, Equatable {
         case "tool_calls": toolCalls = min(max(1, number ?? toolCalls), 16)
         case "content": content = value
         case "tool_arguments": toolArguments = value
+        case "reasoning": reasoning = value
+        case "reasoning_signature": reasoningSignature = value
         case "embedding_dimensions": embeddingDimensions = min(max(1, number ?? embeddingDimensions), 4096)
         case "embedding_mode": embeddingMode = value
         case "fail_percent": failPercent = min(max(0, Double(value) ?? failPercent), 100)

@@ -196,6 +196,13 @@ public final class MockProvider: Sendable {
         var canonical = translated.body.objectValue ?? JSONObject()
         var behaviour = behaviour
         if let mock = canonical["mock"]?.objectValue { behaviour.apply(mock) }
+        // Claude thinks only when asked, and signs what it thought.
+        if canonical["thinking"]?["type"]?.stringValue != "enabled" {
+            behaviour.reasoning = nil
+        } else if behaviour.reasoning != nil, behaviour.reasoningSignature == nil {
+            behaviour.reasoningSignature = "mock-signature-" + String(behaviour.reasoning!.utf8.count)
+        }
+        canonical["mock"] = nil
         if translated.stream { canonical["stream_options"] = ["include_usage": true] }
         var plan = completionPlanFor(canonical, behaviour: behaviour)
         if plan.status >= 400 {
@@ -272,6 +279,10 @@ public final class MockProvider: Sendable {
             "candidatesTokenCount": JSONValue(calls.isEmpty ? pieces.count : calls.count * 4),
             "totalTokenCount": JSONValue(Self.approximateTokens(body.count) + (calls.isEmpty ? pieces.count : calls.count * 4)),
         ]
+        // Thought summaries only when the request asks for them.
+        let thought: JSONValue? =
+            request["generationConfig"]?["thinkingConfig"]?["includeThoughts"]?.boolValue == true
+            ? behaviour.reasoning.map { ["text": .string($0), "thought": true] } : nil
         func response(_ parts: [JSONValue], finish: Bool) -> JSONValue {
             var candidate: JSONObject = ["content": ["role": "model", "parts": .array(parts)], "index": 0]
             if finish { candidate["finishReason"] = "STOP" }
@@ -280,7 +291,7 @@ public final class MockProvider: Sendable {
             return .object(object)
         }
         if !stream {
-            let parts: [JSONValue] = calls.isEmpty ? [["text": .string(pieces.joined())]] : calls
+            let parts: [JSONValue] = (thought.map { [$0] } ?? []) + (calls.isEmpty ? [["text": .string(pieces.joined())]] : calls)
             return jsonPlan(response(parts, finish: true), behaviour: behaviour)
         }
         var out: [Plan.Piece] = []
@@ -295,6 +306,7 @@ public final class MockProvider: Sendable {
         func delay() -> Duration {
             .milliseconds(out.isEmpty ? behaviour.firstTokenDelayMilliseconds : behaviour.chunkDelayMilliseconds)
         }
+        if let thought { out.append(.init(delay: delay(), bytes: event(response([thought], finish: false)))) }
         if calls.isEmpty {
             for (index, piece) in pieces.enumerated() {
                 if let drop = behaviour.dropAfterChunks, index >= drop {
@@ -363,8 +375,14 @@ public final class MockProvider: Sendable {
             "totalTokens": JSONValue(Self.approximateTokens(body.count) + outputTokens),
         ]
         let stopReason = uses.isEmpty ? "end_turn" : "tool_use"
+        // Reasoning only when the request enables thinking (Claude on Bedrock), signed.
+        let reasoning = request["additionalModelRequestFields"]?["thinking"]?["type"]?.stringValue == "enabled" ? behaviour.reasoning : nil
+        let signature = behaviour.reasoningSignature ?? "mock-bedrock-signature"
         if !stream {
-            let content: [JSONValue] = uses.isEmpty ? [["text": .string(pieces.joined())]] : uses.map { ["toolUse": $0] }
+            var content: [JSONValue] = uses.isEmpty ? [["text": .string(pieces.joined())]] : uses.map { ["toolUse": $0] }
+            if let reasoning {
+                content.insert(["reasoningContent": ["reasoningText": ["text": .string(reasoning), "signature": .string(signature)]]], at: 0)
+            }
             return jsonPlan(
                 [
                     "output": ["message": ["role": "assistant", "content": .array(content)]], "stopReason": .string(stopReason), "usage": usage,
@@ -387,6 +405,12 @@ public final class MockProvider: Sendable {
         }
         var dropped = false
         add(frame("messageStart", ["role": "assistant"]))
+        let textBlock = reasoning == nil ? 0 : 1
+        if let reasoning {
+            add(frame("contentBlockDelta", ["contentBlockIndex": 0, "delta": ["reasoningContent": ["text": .string(reasoning)]]]))
+            add(frame("contentBlockDelta", ["contentBlockIndex": 0, "delta": ["reasoningContent": ["signature": .string(signature)]]]))
+            add(frame("contentBlockStop", ["contentBlockIndex": 0]))
+        }
         if uses.isEmpty {
             for (index, piece) in pieces.enumerated() {
                 if let drop = behaviour.dropAfterChunks, index >= drop {
@@ -403,9 +427,9 @@ public final class MockProvider: Sendable {
                         status: 200, headers: [HeaderField("content-type", "application/vnd.amazon.eventstream")], latency: .zero, pieces: out,
                         dropConnection: false, isStream: true)
                 }
-                add(frame("contentBlockDelta", ["contentBlockIndex": 0, "delta": ["text": .string(piece)]]))
+                add(frame("contentBlockDelta", ["contentBlockIndex": JSONValue(textBlock), "delta": ["text": .string(piece)]]))
             }
-            if !dropped { add(frame("contentBlockStop", ["contentBlockIndex": 0])) }
+            if !dropped { add(frame("contentBlockStop", ["contentBlockIndex": JSONValue(textBlock)])) }
         } else {
             for (index, use) in uses.enumerated() {
                 add(
@@ -751,6 +775,12 @@ public final class MockProvider: Sendable {
             let choice: JSONValue
             if chat {
                 var message: JSONObject = ["role": "assistant"]
+                if let reasoning = behaviour.reasoning {
+                    message["reasoning_content"] = .string(reasoning)
+                    if let signature = behaviour.reasoningSignature {
+                        message["thinking_blocks"] = [["type": "thinking", "thinking": .string(reasoning), "signature": .string(signature)]]
+                    }
+                }
                 if toolCalls.isEmpty {
                     message["content"] = .string(pieces.joined())
                 } else {
@@ -840,6 +870,12 @@ public final class MockProvider: Sendable {
         }
 
         if chat { append(chunk(delta(["role": "assistant", "content": ""]))) }
+        if chat, let reasoning = behaviour.reasoning {
+            for piece in Self.split(reasoning, into: 3) { append(chunk(delta(["reasoning_content": .string(piece)]))) }
+            if let signature = behaviour.reasoningSignature {
+                append(chunk(delta(["thinking_blocks": [["type": "thinking", "thinking": "", "signature": .string(signature)]]])))
+            }
+        }
         var stopped = false
         if toolCalls.isEmpty {
             for piece in pieces {

@@ -16,6 +16,9 @@ public struct MockProviderAdapter: ProviderAdapter {
 
     struct DroppedConnection: Error {}
 
+    /// It speaks the canonical (OpenAI) dialect, as an OpenAI-compatible server does.
+    public var forwardsCanonicalBody: Bool { true }
+
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         let plan = mock.plan(
             method: "POST",

@@ -28,7 +28,9 @@ public enum AnthropicOutbound {
             case "user":
                 messages.append("user", try blocks(from: content, field: "messages[\(index)].content"))
             case "assistant":
-                var assistantBlocks = try blocks(from: content, field: "messages[\(index)].content")
+                // Signed reasoning from an earlier answer goes back first, as Anthropic requires.
+                var assistantBlocks = thinkingBlocks(message["thinking_blocks"])
+                assistantBlocks += try blocks(from: content, field: "messages[\(index)].content")
                 for call in message["tool_calls"]?.arrayValue ?? [] {
                     let arguments = call["function"]?["arguments"]?.stringValue ?? "{}"
                     assistantBlocks.append([
@@ -52,6 +54,16 @@ public enum AnthropicOutbound {
         }
         if let stops = CanonicalChat.stopSequences(request) { output["stop_sequences"] = stops }
         if let user = request["user"]?.stringValue { output["metadata"] = ["user_id": .string(user)] }
+        // Extended thinking: Anthropic's own `thinking` parameter, or `reasoning_effort` as a budget.
+        if let thinking = request["thinking"], thinking.objectValue != nil {
+            output["thinking"] = thinking
+        } else if let budget = CanonicalChat.anthropicThinkingBudget(request["reasoning_effort"]?.stringValue) {
+            output["thinking"] = ["type": "enabled", "budget_tokens": JSONValue(budget)]
+        }
+        if let budget = output["thinking"]?["budget_tokens"]?.intValue, let maxTokens = output["max_tokens"]?.intValue, maxTokens <= budget {
+            // max_tokens must exceed the thinking budget: the client's limit applies to the answer.
+            output["max_tokens"] = JSONValue(budget + maxTokens)
+        }
         if let tools = request["tools"]?.arrayValue, !tools.isEmpty {
             output["tools"] = .array(
                 tools.compactMap { tool in
@@ -79,6 +91,23 @@ public enum AnthropicOutbound {
         if let choice, output["tools"] != nil { output["tool_choice"] = .object(choice) }
         if let mock = request["mock"] { output["mock"] = mock }
         return .object(output)
+    }
+
+    /// Canonical `thinking_blocks` → Anthropic blocks; only signed ones (and redacted ones)
+    /// go: Anthropic refuses reasoning it did not sign, such as another model's.
+    public static func thinkingBlocks(_ value: JSONValue?) -> [JSONValue] {
+        (value?.arrayValue ?? []).compactMap { block in
+            switch block["type"]?.stringValue {
+            case "thinking":
+                guard let signature = block["signature"]?.stringValue, !signature.isEmpty else { return nil }
+                return ["type": "thinking", "thinking": block["thinking"] ?? "", "signature": .string(signature)]
+            case "redacted_thinking":
+                guard let data = block["data"]?.stringValue, !data.isEmpty else { return nil }
+                return ["type": "redacted_thinking", "data": .string(data)]
+            default:
+                return nil
+            }
+        }
     }
 
     static func blocks(from content: JSONValue?, field: String) throws(GatewayError) -> [JSONValue] {
@@ -145,9 +174,15 @@ public enum AnthropicOutbound {
         }
         var text = ""
         var toolCalls: [JSONValue] = []
+        var reasoning = CanonicalChat.Reasoning()
         for block in message["content"]?.arrayValue ?? [] {
             switch block["type"]?.stringValue {
             case "text": text += block["text"]?.stringValue ?? ""
+            case "thinking":
+                reasoning.text += block["thinking"]?.stringValue ?? ""
+                reasoning.blocks.append(["type": "thinking", "thinking": block["thinking"] ?? "", "signature": block["signature"] ?? ""])
+            case "redacted_thinking":
+                reasoning.blocks.append(["type": "redacted_thinking", "data": block["data"] ?? ""])
             case "tool_use":
                 toolCalls.append([
                     "id": block["id"] ?? "", "type": "function",
@@ -158,7 +193,8 @@ public enum AnthropicOutbound {
         }
         return CanonicalChat.completion(
             id: "chatcmpl-" + (message["id"]?.stringValue ?? "anthropic"), model: message["model"] ?? "unknown", text: text,
-            toolCalls: toolCalls, finishReason: finishReason(message["stop_reason"]?.stringValue), usage: usage(message["usage"])
+            toolCalls: toolCalls, finishReason: finishReason(message["stop_reason"]?.stringValue), usage: usage(message["usage"]),
+            reasoning: reasoning
         )
     }
 }
@@ -167,7 +203,10 @@ public enum AnthropicOutbound {
 ///
 /// Tool blocks become `tool_calls` deltas whose `index` counts tool blocks only (the first tool
 /// is index 0 even after a text block); usage from `message_start` and the cumulative
-/// `message_delta` is emitted as the final usage chunk the gateway always asks for.
+/// `message_delta` is emitted as the final usage chunk the gateway always asks for. Thinking
+/// streams as `reasoning_content` deltas; when a thinking block's signature arrives, one
+/// `thinking_blocks` delta carries the whole signed block (a redacted block: its data), so a
+/// client that collects them can send them back.
 public struct AnthropicStreamDecoder: Sendable {
     var parser = SSEParser()
     var id = "chatcmpl-anthropic"
@@ -177,6 +216,8 @@ public struct AnthropicStreamDecoder: Sendable {
     var stopReason: String?
     /// Anthropic block index → tool call index.
     var toolIndexes: [Int: Int] = [:]
+    /// The thinking text of the block being streamed, for its signed `thinking_blocks` entry.
+    var thinkingText = ""
     public private(set) var finished = false
 
     public init() {}
@@ -216,6 +257,11 @@ public struct AnthropicStreamDecoder: Sendable {
                     "function": ["name": block?["name"] ?? "", "arguments": ""],
                 ]
                 chunk(["tool_calls": [call]], into: &output)
+            } else if block?["type"]?.stringValue == "thinking" {
+                thinkingText = block?["thinking"]?.stringValue ?? ""
+                if !thinkingText.isEmpty { chunk(["reasoning_content": .string(thinkingText)], into: &output) }
+            } else if block?["type"]?.stringValue == "redacted_thinking" {
+                chunk(["thinking_blocks": [["type": "redacted_thinking", "data": block?["data"] ?? ""]]], into: &output)
             } else if let text = block?["text"]?.stringValue, !text.isEmpty {
                 chunk(["content": .string(text)], into: &output)
             }
@@ -228,8 +274,16 @@ public struct AnthropicStreamDecoder: Sendable {
                 guard let blockIndex = data["index"]?.intValue, let toolIndex = toolIndexes[blockIndex] else { return }
                 let call: JSONValue = ["index": JSONValue(toolIndex), "function": ["arguments": delta?["partial_json"] ?? ""]]
                 chunk(["tool_calls": [call]], into: &output)
+            case "thinking_delta":
+                let text = delta?["thinking"]?.stringValue ?? ""
+                thinkingText += text
+                chunk(["reasoning_content": .string(text)], into: &output)
+            case "signature_delta":
+                let block: JSONValue = ["type": "thinking", "thinking": .string(thinkingText), "signature": delta?["signature"] ?? ""]
+                thinkingText = ""
+                chunk(["thinking_blocks": [block]], into: &output)
             default:
-                return  // thinking and signature deltas have no canonical form yet
+                return  // citations and future delta types
             }
         case "message_delta":
             if let reason = data["delta"]?["stop_reason"]?.stringValue { stopReason = reason }

@@ -5,8 +5,11 @@
 /// `tool_result` blocks → `tool` messages placed before the rest of that user turn; `tools` →
 /// function tools; `tool_choice` auto/any/tool/none → auto/required/named/none (with
 /// `disable_parallel_tool_use` → `parallel_tool_calls: false`); `stop_sequences` → `stop`;
-/// `metadata.user_id` → `user`. Thinking blocks are dropped: OpenAI-dialect models cannot take
-/// them back. Anything the canonical form cannot express is refused with a 400 that says so.
+/// `metadata.user_id` → `user`; `thinking` stays as is (Anthropic providers get it, Gemini reads
+/// its budget, OpenAI-compatible providers never see it); thinking and redacted-thinking blocks
+/// of assistant turns → the assistant message's `thinking_blocks` (signatures kept, so an
+/// Anthropic provider gets them back intact; OpenAI-compatible providers never see them).
+/// Anything the canonical form cannot express is refused with a 400 that says so.
 public enum AnthropicRequestTranslator {
     public struct Translated: Sendable {
         /// The OpenAI Chat Completions body.
@@ -74,6 +77,12 @@ public enum AnthropicRequestTranslator {
             if flag { output["stream"] = true }
         }
         if let user = request["metadata"]?["user_id"]?.stringValue { output["user"] = .string(user) }
+        if let thinking = request["thinking"], !thinking.isNull {
+            guard thinking.objectValue != nil else {
+                throw GatewayError.invalidType(field: "thinking", expected: "an object", found: thinking.typeName)
+            }
+            output["thinking"] = thinking
+        }
         if let tools = request["tools"], !tools.isNull {
             output["tools"] = try translateTools(tools)
         }
@@ -117,6 +126,7 @@ public enum AnthropicRequestTranslator {
         var parts: [JSONValue] = []
         var texts: [String] = []
         var toolCalls: [JSONValue] = []
+        var thinking: [JSONValue] = []
         for (index, block) in blocks.enumerated() {
             let blockField = "\(field).content[\(index)]"
             switch block["type"]?.stringValue {
@@ -165,8 +175,12 @@ public enum AnthropicRequestTranslator {
                 }
                 if block["is_error"]?.boolValue == true { text = "Error: " + text }
                 toolMessages.append(["role": "tool", "tool_call_id": .string(id), "content": .string(text)])
-            case "thinking", "redacted_thinking":
-                continue
+            case "thinking":
+                guard role == "assistant" else { continue }
+                thinking.append(["type": "thinking", "thinking": block["thinking"] ?? "", "signature": block["signature"] ?? ""])
+            case "redacted_thinking":
+                guard role == "assistant" else { continue }
+                thinking.append(["type": "redacted_thinking", "data": block["data"] ?? ""])
             case let other:
                 throw GatewayError.invalidRequest(
                     "\(blockField): content blocks of type '\(other ?? "none")' cannot be sent to this model.",
@@ -180,7 +194,8 @@ public enum AnthropicRequestTranslator {
             var assistant: JSONObject = ["role": "assistant"]
             assistant["content"] = texts.isEmpty ? .null : .string(texts.joined())
             if !toolCalls.isEmpty { assistant["tool_calls"] = .array(toolCalls) }
-            if !texts.isEmpty || !toolCalls.isEmpty { result.append(.object(assistant)) }
+            if !thinking.isEmpty { assistant["thinking_blocks"] = .array(thinking) }
+            if !texts.isEmpty || !toolCalls.isEmpty || !thinking.isEmpty { result.append(.object(assistant)) }
         } else if !parts.isEmpty {
             // Plain text turns stay plain strings; mixed turns use content parts.
             let onlyText = parts.allSatisfy { $0["type"]?.stringValue == "text" }

@@ -39,8 +39,8 @@ public enum AnthropicResponseTranslator {
         guard let completion = try? JSONValue.parse(body), let choice = completion["choices"]?.arrayValue?.first else {
             throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
         }
-        var content: [JSONValue] = []
         let message = choice["message"]
+        var content = thinkingContent(message)
         if let text = message?["content"]?.stringValue, !text.isEmpty {
             content.append(["type": "text", "text": .string(text)])
         }
@@ -66,6 +66,23 @@ public enum AnthropicResponseTranslator {
             "stop_sequence": .null,
             "usage": .object(Self.usage(usage)),
         ]
+    }
+
+    /// An answer's reasoning as Anthropic blocks, first in the content: its `thinking_blocks`
+    /// as they are (signatures kept), or else its `reasoning_content` as one unsigned block.
+    static func thinkingContent(_ message: JSONValue?) -> [JSONValue] {
+        let blocks = (message?["thinking_blocks"]?.arrayValue ?? []).compactMap { block -> JSONValue? in
+            switch block["type"]?.stringValue {
+            case "thinking": ["type": "thinking", "thinking": block["thinking"] ?? "", "signature": block["signature"] ?? ""]
+            case "redacted_thinking": ["type": "redacted_thinking", "data": block["data"] ?? ""]
+            default: nil
+            }
+        }
+        if !blocks.isEmpty { return blocks }
+        if let text = message?["reasoning_content"]?.stringValue ?? message?["reasoning"]?.stringValue, !text.isEmpty {
+            return [["type": "thinking", "thinking": .string(text), "signature": ""]]
+        }
+        return []
     }
 
     /// Anthropic's error `type` for an HTTP status.

@@ -4,6 +4,9 @@ import NIOCore
 ///
 /// A value-type state machine, correct by construction:
 /// - exactly one `message_start`, first;
+/// - reasoning (`reasoning_content` deltas) streams as `thinking_delta`s in a thinking block
+///   that opens before any text; a `thinking_blocks` delta with a signature ends it with a
+///   `signature_delta` (a redacted block is sent whole), and text closes it;
 /// - text streams live as `text_delta`s in a text block;
 /// - tool calls are gathered by their OpenAI `index` (never by id) and each becomes one
 ///   `tool_use` block, started, filled with its complete `input_json_delta` and stopped, after
@@ -23,6 +26,7 @@ public struct AnthropicStreamEncoder: Sendable {
     var started = false
     var nextBlockIndex = 0
     var openTextBlock: Int?
+    var openThinkingBlock: Int?
     var toolCalls: [Int: ToolCall] = [:]
     var finishReason: String?
     var model: String?
@@ -63,7 +67,35 @@ public struct AnthropicStreamEncoder: Sendable {
         start(model: model, into: &output)
         guard let choice = chunk["choices"]?.arrayValue?.first else { return }
         let delta = choice["delta"]
+        if let reasoning = delta?["reasoning_content"]?.stringValue ?? delta?["reasoning"]?.stringValue, !reasoning.isEmpty {
+            let index = openThinking(into: &output)
+            Self.write(
+                "content_block_delta", ["index": JSONValue(index), "delta": ["type": "thinking_delta", "thinking": .string(reasoning)]],
+                into: &output)
+        }
+        for block in delta?["thinking_blocks"]?.arrayValue ?? [] {
+            switch block["type"]?.stringValue {
+            case "thinking":
+                guard let signature = block["signature"]?.stringValue, !signature.isEmpty else { continue }
+                let index = openThinking(into: &output)
+                Self.write(
+                    "content_block_delta", ["index": JSONValue(index), "delta": ["type": "signature_delta", "signature": .string(signature)]],
+                    into: &output)
+                closeThinking(into: &output)
+            case "redacted_thinking":
+                closeThinking(into: &output)
+                let index = nextBlockIndex
+                nextBlockIndex += 1
+                Self.write(
+                    "content_block_start",
+                    ["index": JSONValue(index), "content_block": ["type": "redacted_thinking", "data": block["data"] ?? ""]], into: &output)
+                Self.write("content_block_stop", ["index": JSONValue(index)], into: &output)
+            default:
+                continue
+            }
+        }
         if let text = delta?["content"]?.stringValue, !text.isEmpty {
+            closeThinking(into: &output)
             if openTextBlock == nil {
                 openTextBlock = nextBlockIndex
                 nextBlockIndex += 1
@@ -87,9 +119,33 @@ public struct AnthropicStreamEncoder: Sendable {
         if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
     }
 
+    /// The open thinking block's index, opening one when none is.
+    mutating func openThinking(into output: inout ByteBuffer) -> Int {
+        if let open = openThinkingBlock { return open }
+        // Blocks never overlap: text before this reasoning (interleaved thinking) ends first.
+        if let text = openTextBlock {
+            Self.write("content_block_stop", ["index": JSONValue(text)], into: &output)
+            openTextBlock = nil
+        }
+        let index = nextBlockIndex
+        nextBlockIndex += 1
+        openThinkingBlock = index
+        Self.write(
+            "content_block_start", ["index": JSONValue(index), "content_block": ["type": "thinking", "thinking": "", "signature": ""]],
+            into: &output)
+        return index
+    }
+
+    mutating func closeThinking(into output: inout ByteBuffer) {
+        guard let open = openThinkingBlock else { return }
+        Self.write("content_block_stop", ["index": JSONValue(open)], into: &output)
+        openThinkingBlock = nil
+    }
+
     /// Ends a successful stream: text block closed, tool blocks sent, message_delta, message_stop.
     public mutating func finish(usage: TokenUsage?, into output: inout ByteBuffer) {
         start(model: model, into: &output)
+        closeThinking(into: &output)
         if let open = openTextBlock {
             Self.write("content_block_stop", ["index": JSONValue(open)], into: &output)
             openTextBlock = nil

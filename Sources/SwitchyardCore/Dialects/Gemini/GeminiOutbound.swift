@@ -59,6 +59,12 @@ public enum GeminiOutbound {
             if type == "json_object" || type == "json_schema" { generation["responseMimeType"] = "application/json" }
             if type == "json_schema", let schema = format["json_schema"]?["schema"] { generation["responseJsonSchema"] = schema }
         }
+        // Thinking: `reasoning_effort` (Google's own OpenAI-compatible budgets) or an Anthropic
+        // `thinking` budget; thought summaries come back as `reasoning_content`.
+        let budget =
+            CanonicalChat.geminiThinkingBudget(request["reasoning_effort"]?.stringValue)
+            ?? (request["thinking"]?["type"]?.stringValue == "enabled" ? request["thinking"]?["budget_tokens"]?.intValue : nil)
+        if let budget { generation["thinkingConfig"] = ["thinkingBudget": JSONValue(budget), "includeThoughts": .bool(budget > 0)] }
         if !generation.isEmpty { output["generationConfig"] = .object(generation) }
         if let tools = request["tools"]?.arrayValue, !tools.isEmpty {
             let declarations: [JSONValue] = tools.compactMap { tool in
@@ -138,12 +144,16 @@ public enum GeminiOutbound {
         ]
     }
 
-    /// Text and function calls of a candidate, with stable tool-call ids.
-    static func content(of candidate: JSONValue?, toolOffset: Int) -> (text: String, calls: [JSONValue]) {
+    /// Text, thought summaries and function calls of a candidate, with stable tool-call ids.
+    static func content(of candidate: JSONValue?, toolOffset: Int) -> (text: String, calls: [JSONValue], thoughts: String) {
         var text = ""
+        var thoughts = ""
         var calls: [JSONValue] = []
         for part in candidate?["content"]?["parts"]?.arrayValue ?? [] {
-            if part["thought"]?.boolValue == true { continue }
+            if part["thought"]?.boolValue == true {
+                thoughts += part["text"]?.stringValue ?? ""
+                continue
+            }
             if let piece = part["text"]?.stringValue { text += piece }
             if let call = part["functionCall"] {
                 let index = toolOffset + calls.count
@@ -153,7 +163,7 @@ public enum GeminiOutbound {
                 ])
             }
         }
-        return (text, calls)
+        return (text, calls, thoughts)
     }
 
     /// A `GenerateContentResponse` → an OpenAI `chat.completion`.
@@ -162,7 +172,9 @@ public enum GeminiOutbound {
             throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
         }
         let candidate = response["candidates"]?.arrayValue?.first
-        let (text, calls) = content(of: candidate, toolOffset: 0)
+        let (text, calls, thoughts) = content(of: candidate, toolOffset: 0)
+        var reasoning = CanonicalChat.Reasoning()
+        reasoning.text = thoughts
         // A blocked prompt comes back as 200 with no candidates and a block reason.
         let blocked = candidate == nil && response["promptFeedback"]?["blockReason"] != nil
         let toolCalls: [JSONValue] = calls.map { call in
@@ -173,7 +185,7 @@ public enum GeminiOutbound {
         return CanonicalChat.completion(
             id: "chatcmpl-" + (response["responseId"]?.stringValue ?? "gemini"), model: response["modelVersion"] ?? "gemini", text: text,
             toolCalls: toolCalls, finishReason: blocked ? "content_filter" : finishReason(candidate?["finishReason"]?.stringValue) ?? "stop",
-            usage: usage(response["usageMetadata"])
+            usage: usage(response["usageMetadata"]), reasoning: reasoning
         )
     }
 }
@@ -220,7 +232,8 @@ public struct GeminiStreamDecoder: Sendable {
             write(chunk(["role": "assistant", "content": ""]), into: &output)
         }
         let candidate = response["candidates"]?.arrayValue?.first
-        let (text, calls) = GeminiOutbound.content(of: candidate, toolOffset: toolCount)
+        let (text, calls, thoughts) = GeminiOutbound.content(of: candidate, toolOffset: toolCount)
+        if !thoughts.isEmpty { write(chunk(["reasoning_content": .string(thoughts)]), into: &output) }
         if !text.isEmpty { write(chunk(["content": .string(text)]), into: &output) }
         if !calls.isEmpty {
             toolCount += calls.count
