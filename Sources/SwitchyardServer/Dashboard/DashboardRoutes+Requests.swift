@@ -23,11 +23,13 @@ extension DashboardRoutes {
             <button type="submit">Filter</button> <a class="button" href="/ui/requests">Clear</a></form>
             """
         let tableRows = rows.map { row -> HTML in
-            let tone = row.status >= 500 ? "bad" : row.status >= 400 ? "warn" : "ok"
+            // A stream that failed after its 200, or a client that hung up, is not a success either.
+            let tone = row.status >= 500 ? "bad" : row.status >= 400 || row.outcome != "success" ? "warn" : "ok"
+            let problem = row.errorCode ?? (row.outcome == "success" ? nil : row.outcome)
             let served = row.servedModel.map { served -> HTML in served == row.requestedModel ? .empty : " → \(served)" } ?? .empty
             return """
                 <td title="\(Format.time(row.ts))">\(Format.shortTime(row.ts))</td><td><a href="/ui/requests/\(HTML.percentEncode(row.id))"><code>\(row.id)</code></a></td>\
-                <td>\(DashboardLayout.badge(String(row.status), tone))\(row.errorCode.map { code -> HTML in " <small>\(code)</small>" } ?? .empty)</td>\
+                <td data-outcome="\(row.outcome)">\(DashboardLayout.badge(String(row.status), tone))\(problem.map { text -> HTML in " <small>\(text)</small>" } ?? .empty)</td>\
                 <td>\(row.requestedModel ?? "")\(served)</td><td>\(row.deployment ?? "")</td><td>\(row.subject)</td><td>\(row.teamID ?? "")</td>\
                 <td class="num">\(Format.count(row.promptTokens)) / \(Format.count(row.completionTokens))</td>\
                 <td class="num">\(row.cost.map(Format.usd) ?? "–")</td><td class="num">\(Format.milliseconds(row.durationMs))</td>\
