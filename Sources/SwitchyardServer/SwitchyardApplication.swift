@@ -39,6 +39,8 @@ public final class SwitchyardApplication: Sendable {
     let tokens: JWTIdentities
     /// The tamper-evident audit trail (in the database, opened on the first event).
     public let audit: AuditLog
+    /// The dashboard's signed-in sessions (in memory: a restart signs everyone out).
+    let dashboardSessions = DashboardSessions()
     /// Identifies this instance in shared state.
     public let instanceID = String(UInt64.random(in: .min ... .max), radix: 36)
     let registry: AdapterRegistry
@@ -196,10 +198,16 @@ public final class SwitchyardApplication: Sendable {
         AdminRoutes(keys: stores, runtime: runtime, audit: audit).register(on: api)
         let usage = UsageRoutes(ledger: ledger, gateway: gateway, runtime: runtime, stores: stores)
         usage.register(on: api)
-        RequestLogRoutes(usage: usage).register(on: api)
+        let logs = RequestLogRoutes(usage: usage)
+        logs.register(on: api)
         AuditRoutes(audit: audit).register(on: api)
         DirectoryRoutes(stores: stores, audit: audit).register(on: api)
         CacheRoutes(gateway: gateway).register(on: api)
+        // The dashboard authenticates with its own session cookie, not with API key headers.
+        DashboardRoutes(
+            runtime: runtime, stores: stores, audit: audit, ledger: ledger, gateway: gateway, health: providerHealth, usage: usage, logs: logs,
+            sessions: dashboardSessions
+        ).register(on: router)
         return router
     }
 

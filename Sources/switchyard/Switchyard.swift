@@ -56,7 +56,10 @@ func printDiagnostics(_ diagnostics: [ConfigDiagnostic]) {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the gateway.",
-        discussion: "SIGHUP or a change to the configuration file reloads it; SIGTERM/SIGINT shut down gracefully."
+        discussion: """
+            SIGHUP or a change to the configuration file reloads it; SIGTERM/SIGINT shut down gracefully. \
+            The web dashboard is at /ui (sign in with the master key or an admin virtual key).
+            """
     )
 
     @Option(name: .shortAndLong, help: "YAML configuration file. Without it, the embedded default is used.")

@@ -133,7 +133,12 @@ struct AdminRoutes {
 
     /// What the caller may administer; 403 for callers with no admin role.
     static func requireAdmin(_ context: GatewayRequestContext) throws -> AdminScope {
-        let identity = context.identity ?? .anonymous
+        try adminScope(of: context.identity ?? .anonymous)
+    }
+
+    /// What `identity` may administer (the API and the dashboard share this rule); 403 for
+    /// identities with no admin role.
+    static func adminScope(of identity: Identity) throws -> AdminScope {
         if identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") { return .all }
         if identity.roles.contains("org_admin"), let org = identity.organizationID { return .organization(org) }
         if identity.roles.contains("team_admin"), let team = identity.teamID { return .team(team, organization: identity.organizationID) }

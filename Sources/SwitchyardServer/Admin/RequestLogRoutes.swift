@@ -46,7 +46,18 @@ struct RequestLogRoutes {
     // MARK: Request log
 
     func logs(_ parameters: Parameters, scope: AdminScope) async throws -> JSONObject {
-        let ledger = try usage.requireLedger()
+        let (rows, nextCursor) = try await logPage(try Self.logQuery(parameters, scope: scope))
+        var page: JSONObject = [
+            "object": "list",
+            "data": .array(rows.map { .object(RequestLogEntry.json($0, bodies: false)) }),
+            "has_more": .bool(nextCursor != nil),
+        ]
+        if let nextCursor { page["next_cursor"] = .string(nextCursor) }
+        return page
+    }
+
+    /// The request log question the query parameters ask, kept inside the caller's scope.
+    static func logQuery(_ parameters: Parameters, scope: AdminScope) throws -> RequestLogQuery {
         var query = RequestLogQuery()
         query.usage = try UsageRoutes.query(parameters, defaultGroups: [])
         query.usage.filters += scope.usageFilters
@@ -58,14 +69,14 @@ struct RequestLogRoutes {
             }
             query.before = (ts, String(cursor[cursor.index(after: colon)...]))
         }
-        let rows = try await ledger.logs(query)
-        var page: JSONObject = [
-            "object": "list",
-            "data": .array(rows.map { .object(RequestLogEntry.json($0, bodies: false)) }),
-            "has_more": .bool(rows.count == query.limit),
-        ]
-        if rows.count == query.limit, let last = rows.last { page["next_cursor"] = .string("\(last.ts):\(last.id)") }
-        return page
+        return query
+    }
+
+    /// One page of the log, newest first, and the cursor of the next page when the page is full.
+    func logPage(_ query: RequestLogQuery) async throws -> (rows: [UsageRecord], nextCursor: String?) {
+        let rows = try await usage.requireLedger().logs(query)
+        guard rows.count == query.limit, let last = rows.last else { return (rows, nil) }
+        return (rows, "\(last.ts):\(last.id)")
     }
 
     func entry(id: String, scope: AdminScope) async throws -> UsageRecord? {
@@ -154,16 +165,18 @@ struct RequestLogRoutes {
     /// Percentiles come from at most this many of the newest matching requests.
     static let sampleLimit = 100_000
 
+    /// The nearest-rank percentile `p` (0...1) of values sorted ascending (not empty).
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        sorted[min(sorted.count - 1, max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1))]
+    }
+
     /// Count and p50/p90/p99 of the whole duration, time to first token, upstream time and
     /// the gateway's own share (whole minus upstream).
     static func percentiles(_ samples: [LatencySample]) -> JSONObject {
         func stats(_ values: [Double]) -> JSONValue {
             guard !values.isEmpty else { return .null }
             let sorted = values.sorted()
-            func rank(_ p: Double) -> JSONValue {
-                let index = min(sorted.count - 1, max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1))
-                return JSONValue((sorted[index] * 1000).rounded() / 1000)
-            }
+            func rank(_ p: Double) -> JSONValue { JSONValue((percentile(sorted, p) * 1000).rounded() / 1000) }
             return ["p50": rank(0.5), "p90": rank(0.9), "p99": rank(0.99), "max": JSONValue((sorted[sorted.count - 1] * 1000).rounded() / 1000)]
         }
         return [

@@ -133,6 +133,7 @@ struct RequestMiddleware: RouterMiddleware {
             return path
         }
         if path.hasPrefix("/v1/models/") || path.hasPrefix("/models/") { return "/v1/models/{id}" }
+        if path == "/ui" || path.hasPrefix("/ui/") { return "/ui" }
         return "other"
     }
 

@@ -196,14 +196,18 @@ public final class AuditLog: AuditSink, Sendable {
         }
     }
 
-    /// Records in order, newest last, with optional filters.
-    public func list(kind: String? = nil, actor: String? = nil, after: Int64 = 0, limit: Int = 100) async throws -> [AuditRecord] {
+    /// Records in order, newest last (or first with `newestFirst`), with optional filters;
+    /// `after` and `before` bound the sequence numbers (exclusive).
+    public func list(
+        kind: String? = nil, actor: String? = nil, after: Int64 = 0, before: Int64? = nil, newestFirst: Bool = false, limit: Int = 100
+    ) async throws -> [AuditRecord] {
         await flush()
         return try await database().pool.read { db in
             var request = AuditRecord.filter(Column("seq") > after)
+            if let before { request = request.filter(Column("seq") < before) }
             if let kind { request = request.filter(Column("kind") == kind) }
             if let actor { request = request.filter(Column("actor") == actor) }
-            return try request.order(Column("seq")).limit(limit).fetchAll(db)
+            return try request.order(newestFirst ? Column("seq").desc : Column("seq")).limit(limit).fetchAll(db)
         }
     }
 
