@@ -27,6 +27,7 @@ import _CryptoExtras
             var paths: [String] = []
             var authorizations: [String] = []
             var problems: [String] = []
+            var bodies: [String] = []
         }
         let state = Mutex(State())
         var snapshot: State { state.withLock { $0 } }
@@ -114,8 +115,10 @@ import _CryptoExtras
         router.post("/v1/projects/:project/locations/:location/publishers/google/models/:action") { request, _ in
             let authorization = request.headers[.authorization] ?? ""
             let path = request.uri.description
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 20))
             let rejected = google.state.withLock { state -> Bool in
                 state.vertexRequests += 1
+                state.bodies.append(body)
                 state.paths.append(path)
                 state.authorizations.append(authorization)
                 return state.rejectedTokens.contains(String(authorization.dropFirst("Bearer ".count)))
@@ -124,6 +127,15 @@ import _CryptoExtras
                 let body = #"{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}"#
                 return Response(
                     status: .unauthorized, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+            }
+            if path.hasSuffix(":predict") {
+                // The text-embedding predict answer, as Vertex AI documents it.
+                let instances = (try? JSONValue.parse(Array(body.utf8)))?["instances"]?.arrayValue ?? []
+                let predictions = instances.enumerated().map { index, _ in
+                    #"{"embeddings":{"statistics":{"truncated":false,"token_count":\#(index + 4)},"values":[0.25,-0.5,\#(index).0]}}"#
+                }
+                let answer = #"{"predictions":[\#(predictions.joined(separator: ","))],"metadata":{"billableCharacterCount":42}}"#
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: answer)))
             }
             if path.hasSuffix(":streamGenerateContent?alt=sse") {
                 return Response(
@@ -177,6 +189,28 @@ import _CryptoExtras
 
     static func serviceAccount(_ port: Int) throws -> String {
         "    credentials_file: \(try credentialsFile())\n    token_url: http://127.0.0.1:\(port)/token"
+    }
+
+    @Test func embeddingsGoThroughPredictWithTheSameToken() async throws {
+        try await withGateway(auth: Self.serviceAccount) { client, google in
+            let body = #"{"model":"flash","input":["first text","second text"],"dimensions":3}"#
+            let response = try await client.execute(uri: "/v1/embeddings", method: .post, headers: authorized, body: ByteBuffer(string: body))
+            #expect(response.status == .ok, "\(response.text)")
+            let state = google.snapshot
+            #expect(state.paths.last?.hasSuffix("/publishers/google/models/gemini-2.5-flash:predict") == true)
+            #expect(state.authorizations.last == "Bearer ya29.vertex-token-1")
+            let sent = try JSONValue.parse(Array((state.bodies.last ?? "").utf8))
+            #expect(sent["instances"]?.arrayValue?.compactMap { $0["content"]?.stringValue } == ["first text", "second text"])
+            #expect(sent["parameters"]?["outputDimensionality"]?.intValue == 3)
+            let data = try #require(response.json?["data"]?.arrayValue)
+            #expect(data.count == 2 && data[1]["index"]?.intValue == 1)
+            #expect(data[1]["embedding"]?.arrayValue?.compactMap(\.doubleValue) == [0.25, -0.5, 1.0])
+            #expect(response.json?["usage"]?["prompt_tokens"]?.intValue == 9, "Vertex's token counts, summed")
+            let encoded = try await client.execute(
+                uri: "/v1/embeddings", method: .post, headers: authorized,
+                body: ByteBuffer(string: #"{"model":"flash","input":"x","encoding_format":"base64"}"#))
+            #expect(encoded.json?["data"]?.arrayValue?.first?["embedding"]?.stringValue == "AACAPgAAAL8AAAAA", "float32 little-endian, base64")
+        }
     }
 
     @Test func chatCompletionsThroughVertexReuseOneToken() async throws {

@@ -44,7 +44,7 @@ public struct GeminiAdapter: ProviderAdapter {
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
-        if request.endpoint == .embeddings, tokens == nil { return try await embed(request) }
+        if request.endpoint == .embeddings { return try await embed(request) }
         guard request.endpoint == .chatCompletions else {
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
         }
@@ -85,20 +85,30 @@ public struct GeminiAdapter: ProviderAdapter {
 }
 
 extension GeminiAdapter {
-    /// OpenAI embeddings through `batchEmbedContents`.
+    /// OpenAI embeddings through `batchEmbedContents` (Gemini API) or `predict` (Vertex AI).
     func embed(_ request: UpstreamRequest) async throws -> UpstreamResponse {
-        let (body, base64) = try GeminiOutbound.embeddingRequest(fromOpenAI: Array(buffer: request.body), model: request.model)
-        var outbound = HTTPClientRequest(url: modelsURL + request.model.percentEncoded() + ":batchEmbedContents")
+        let vertex = tokens != nil
+        let (body, base64) =
+            vertex
+            ? try GeminiOutbound.vertexEmbeddingRequest(fromOpenAI: Array(buffer: request.body))
+            : try GeminiOutbound.embeddingRequest(fromOpenAI: Array(buffer: request.body), model: request.model)
+        var outbound = HTTPClientRequest(url: modelsURL + request.model.percentEncoded() + (vertex ? ":predict" : ":batchEmbedContents"))
         outbound.method = .POST
         outbound.headers = staticHeaders
         outbound.headers.add(name: "x-request-id", value: request.requestID)
         outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
         let model = request.model
-        return try await HTTPTransport.execute(
-            outbound, on: client, deadline: request.deadline, provider: providerName, stream: false,
-            translate: { bytes in try GeminiOutbound.embeddingResponse(fromGemini: bytes, model: model, base64: base64) },
-            decoder: { GeminiStreamDecoder() }
-        )
+        return try await authorizedExecute(outbound, request: request) { outbound in
+            try await HTTPTransport.execute(
+                outbound, on: client, deadline: request.deadline, provider: providerName, stream: false,
+                translate: { bytes in
+                    vertex
+                        ? try GeminiOutbound.vertexEmbeddingResponse(bytes, model: model, base64: base64)
+                        : try GeminiOutbound.embeddingResponse(fromGemini: bytes, model: model, base64: base64)
+                },
+                decoder: { GeminiStreamDecoder() }
+            )
+        }
     }
 }
 

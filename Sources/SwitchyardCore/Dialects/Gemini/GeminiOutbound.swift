@@ -257,6 +257,37 @@ public struct GeminiStreamDecoder: Sendable {
 extension GeminiOutbound {
     /// Builds the `batchEmbedContents` body; returns it with the requested encoding format.
     public static func embeddingRequest(fromOpenAI bytes: [UInt8], model: String) throws(GatewayError) -> (body: JSONValue, base64: Bool) {
+        let (inputs, dimensions, base64) = try embeddingInputs(bytes)
+        let requests: [JSONValue] = inputs.map { text in
+            var entry: JSONObject = ["model": .string("models/" + model), "content": ["parts": [["text": .string(text)]]]]
+            if let dimensions { entry["outputDimensionality"] = JSONValue(dimensions) }
+            return .object(entry)
+        }
+        return (["requests": .array(requests)], base64)
+    }
+
+    /// Vertex AI's text-embedding `:predict` body: one instance per input, `dimensions` →
+    /// `outputDimensionality`, inputs past the model's limit truncated as OpenAI does not.
+    public static func vertexEmbeddingRequest(fromOpenAI bytes: [UInt8]) throws(GatewayError) -> (body: JSONValue, base64: Bool) {
+        let (inputs, dimensions, base64) = try embeddingInputs(bytes)
+        var parameters: JSONObject = ["autoTruncate": false]
+        if let dimensions { parameters["outputDimensionality"] = JSONValue(dimensions) }
+        return (["instances": .array(inputs.map { ["content": .string($0)] }), "parameters": .object(parameters)], base64)
+    }
+
+    /// `predictions[].embeddings.values` → an OpenAI list; the token counts Vertex reports
+    /// per input are the usage.
+    public static func vertexEmbeddingResponse(_ bytes: [UInt8], model: String, base64: Bool) throws(GatewayError) -> JSONValue {
+        guard let response = try? JSONValue.parse(bytes), let predictions = response["predictions"]?.arrayValue else {
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+        }
+        let vectors = predictions.map { $0["embeddings"]?["values"]?.arrayValue?.compactMap(\.doubleValue) ?? [] }
+        let tokens = predictions.reduce(0) { $0 + ($1["embeddings"]?["statistics"]?["token_count"]?.intValue ?? 0) }
+        return EmbeddingEncoding.openAIList(vectors, model: model, base64: base64, promptTokens: tokens)
+    }
+
+    /// The texts of an OpenAI embeddings request, its `dimensions` and whether it wants base64.
+    static func embeddingInputs(_ bytes: [UInt8]) throws(GatewayError) -> (inputs: [String], dimensions: Int?, base64: Bool) {
         guard let request = (try? JSONValue.parse(bytes))?.objectValue else {
             throw GatewayError.invalidJSON("the body must be a JSON object")
         }
@@ -273,13 +304,7 @@ extension GeminiOutbound {
             }
         default: throw GatewayError.missingField("input")
         }
-        let dimensions = request["dimensions"]?.intValue
-        let requests: [JSONValue] = inputs.map { text in
-            var entry: JSONObject = ["model": .string("models/" + model), "content": ["parts": [["text": .string(text)]]]]
-            if let dimensions { entry["outputDimensionality"] = JSONValue(dimensions) }
-            return .object(entry)
-        }
-        return (["requests": .array(requests)], request["encoding_format"]?.stringValue == "base64")
+        return (inputs, request["dimensions"]?.intValue, request["encoding_format"]?.stringValue == "base64")
     }
 
     /// `{"embeddings":[{"values":[...]}]}` → an OpenAI embedding list (base64 float32 on request).
