@@ -189,3 +189,46 @@ def test_openai_sdk_embeddings_on_gemini(anthropic_gateway):
     assert [len(item.embedding) for item in default.data] == [12, 12]
     for a, b in zip(default.data[0].embedding, floats.data[0].embedding):
         assert abs(a - b) < 1e-6
+
+
+def test_openai_sdk_sees_claude_thinking_and_sends_it_back(anthropic_gateway):
+    address, key = anthropic_gateway
+    client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
+    completion = client.chat.completions.create(
+        model="claude-via-gateway", messages=MESSAGES, max_tokens=200, reasoning_effort="high",
+        extra_body={"mock": {"reasoning": "Weigh the greeting."}})
+    message = completion.choices[0].message
+    assert message.model_extra["reasoning_content"] == "Weigh the greeting."
+    block = message.model_extra["thinking_blocks"][0]
+    assert block["type"] == "thinking" and block["signature"].startswith("mock-signature-")
+    chunks = list(client.chat.completions.create(
+        model="claude-via-gateway", messages=MESSAGES, max_tokens=200, reasoning_effort="high", stream=True,
+        extra_body={"mock": {"reasoning": "Weigh the greeting."}}))
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    assert "".join((d.model_extra or {}).get("reasoning_content") or "" for d in deltas) == "Weigh the greeting."
+    signed = [b for d in deltas for b in ((d.model_extra or {}).get("thinking_blocks") or [])]
+    assert signed and signed[0]["signature"] == block["signature"]
+    # The assistant turn goes back with its signed block, as Anthropic requires for tool use.
+    follow_up = client.chat.completions.create(
+        model="claude-via-gateway", reasoning_effort="high",
+        messages=MESSAGES + [message.model_dump(exclude_none=True), {"role": "user", "content": "And now?"}])
+    assert follow_up.choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize("model, signed", [("gemini-via-gateway", False), ("bedrock-via-gateway", True)])
+def test_anthropic_sdk_gets_any_models_reasoning_as_thinking_blocks(anthropic_gateway, model, signed):
+    address, key = anthropic_gateway
+    claude = anthropic.Anthropic(base_url=address, api_key=key, max_retries=0)
+    thinking = {"type": "enabled", "budget_tokens": 2048}
+    message = claude.messages.create(model=model, max_tokens=4096, messages=MESSAGES, thinking=thinking,
+                                     extra_body={"mock": {"reasoning": "First, a thought."}})
+    assert [block.type for block in message.content] == ["thinking", "text"]
+    assert message.content[0].thinking == "First, a thought."
+    assert bool(message.content[0].signature) == signed
+    with claude.messages.stream(model=model, max_tokens=4096, messages=MESSAGES, thinking=thinking,
+                                extra_body={"mock": {"reasoning": "First, a thought."}}) as stream:
+        thoughts = "".join(event.thinking for event in stream if event.type == "thinking")
+        final = stream.get_final_message()
+    assert thoughts == "First, a thought."
+    assert final.content[0].type == "thinking" and final.content[1].type == "text"
+    assert final.content[1].text == "This is a mock response to: Hello there"
