@@ -622,6 +622,12 @@ struct Attempt: Sendable {
             } else if inbound.dialect == .anthropic {
                 let message = try AnthropicResponseTranslator.message(fromOpenAI: scan.bytes, requestID: inbound.requestID)
                 clientBody = ByteBuffer(bytes: message.serializedBytes())
+            } else if inbound.dialect == .responses {
+                let response = try ResponsesResponseTranslator.response(
+                    fromOpenAI: scan.bytes,
+                    envelope: inbound.responsesEnvelope
+                        ?? ResponsesEnvelope(requestID: inbound.requestID, request: nil, createdAt: Int(WallClock.unixTime())))
+                clientBody = ByteBuffer(bytes: response.serializedBytes())
             }
             record.status = 200
             record.upstreamDuration = .now - upstreamStart
@@ -649,7 +655,12 @@ struct Attempt: Sendable {
         if passthrough {
             relay.anthropicPassthrough = true
         } else if inbound.dialect == .anthropic {
-            relay.anthropic = AnthropicStreamEncoder(requestID: inbound.requestID)
+            relay.encoder = .anthropic(AnthropicStreamEncoder(requestID: inbound.requestID))
+        } else if inbound.dialect == .responses {
+            relay.encoder = .responses(
+                ResponsesStreamEncoder(
+                    envelope: inbound.responsesEnvelope
+                        ?? ResponsesEnvelope(requestID: inbound.requestID, request: nil, createdAt: Int(WallClock.unixTime()))))
         }
         var iterator = response.body.makeAsyncIterator()
         var pending = ByteBuffer()

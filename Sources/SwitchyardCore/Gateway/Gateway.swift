@@ -82,6 +82,9 @@ public struct Gateway: Sendable {
         public var traceContext: InstrumentationContext?
         public var requestSpan: RecordedSpan?
 
+        /// Responses API clients: the response's id and the request settings it repeats.
+        public var responsesEnvelope: ResponsesEnvelope?
+
         public init(
             endpoint: Endpoint,
             body: ByteBuffer,

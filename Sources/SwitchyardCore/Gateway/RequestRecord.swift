@@ -140,10 +140,16 @@ public struct ShadowRecord: Sendable {
 public enum ClientDialect: String, Sendable {
     case openAI = "openai"
     case anthropic
+    /// OpenAI's Responses API (`/v1/responses`), translated to and from the canonical form.
+    case responses
 
     /// The route label for metrics and logs.
     public func routeLabel(_ endpoint: Endpoint) -> String {
-        self == .anthropic ? "messages" : endpoint.label
+        switch self {
+        case .openAI: endpoint.label
+        case .anthropic: "messages"
+        case .responses: "responses"
+        }
     }
 }
 

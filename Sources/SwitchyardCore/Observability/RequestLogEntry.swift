@@ -6,7 +6,7 @@ public enum RequestLogEntry {
     /// guardrail detail, trace id.
     public static func detail(_ record: RequestRecord) -> JSONObject {
         var object = JSONObject()
-        object["dialect"] = .string(record.dialect == .anthropic ? "anthropic" : "openai")
+        object["dialect"] = .string(record.dialect.rawValue)
         if !record.attempts.isEmpty {
             object["attempts"] = .array(
                 record.attempts.map { attempt in

@@ -25,8 +25,9 @@ public struct OpenAIStreamRelay: Sendable {
     public private(set) var responseModel: String?
     private var parser = SSEParser()
     private let provider: String
-    /// When set, events are re-encoded for an Anthropic Messages client instead of forwarded.
-    public var anthropic: AnthropicStreamEncoder?
+    /// When set, events are re-encoded for the client's dialect (Anthropic Messages, OpenAI
+    /// Responses) instead of forwarded.
+    public var encoder: ClientStreamEncoder?
     /// The upstream itself speaks Anthropic and so does the client: events are forwarded byte
     /// for byte while usage, errors and the end are watched.
     public var anthropicPassthrough = false
@@ -75,7 +76,7 @@ public struct OpenAIStreamRelay: Sendable {
         // bytes means neither can be a top-level member, so the event is forwarded after a
         // cheap shape check instead of a full parse. The first event is always parsed (for the
         // response model) and so is anything the prefilter cannot rule out.
-        if responseModel != nil, anthropic == nil, !captureText, textGuard == nil, !Self.mayCarryUsageOrError(event.data) {
+        if responseModel != nil, encoder == nil, !captureText, textGuard == nil, !Self.mayCarryUsageOrError(event.data) {
             guard Self.looksLikeObject(event.data) else {
                 fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
                 return
@@ -122,8 +123,8 @@ public struct OpenAIStreamRelay: Sendable {
             guardChunk(object, into: &output)
             return
         }
-        if anthropic != nil {
-            if let chunk = try? JSONValue.parse(event.data) { anthropic!.chunk(chunk, into: &output) }
+        if encoder != nil {
+            if let chunk = try? JSONValue.parse(event.data) { encoder!.chunk(chunk, into: &output) }
         } else {
             event.write(to: &output)
         }
@@ -308,8 +309,8 @@ public struct OpenAIStreamRelay: Sendable {
     }
 
     private mutating func writeChunk(_ chunk: JSONValue, into output: inout ByteBuffer) {
-        if anthropic != nil {
-            anthropic!.chunk(chunk, into: &output)
+        if encoder != nil {
+            encoder!.chunk(chunk, into: &output)
         } else {
             output.writeStaticString("data: ")
             output.writeBytes(chunk.serializedBytes())
@@ -358,16 +359,18 @@ public struct OpenAIStreamRelay: Sendable {
         if anthropicPassthrough {
             return  // message_stop was forwarded as sent
         }
-        if anthropic != nil {
-            anthropic!.finish(usage: usage, into: &output)
+        if encoder != nil {
+            encoder!.finish(usage: usage, into: &output)
         } else {
             Self.writeDone(into: &output)
         }
     }
 
     /// Ends the client's stream with an error event in its dialect.
-    public func writeClientError(_ error: GatewayError, into output: inout ByteBuffer) {
-        if anthropic != nil || anthropicPassthrough {
+    public mutating func writeClientError(_ error: GatewayError, into output: inout ByteBuffer) {
+        if encoder != nil {
+            encoder!.fail(error, into: &output)
+        } else if anthropicPassthrough {
             AnthropicStreamEncoder.writeError(error, into: &output)
         } else {
             Self.writeError(error, into: &output)
@@ -385,5 +388,42 @@ public struct OpenAIStreamRelay: Sendable {
         output.writeBytes(error.envelope())
         output.writeStaticString("\n\n")
         writeDone(into: &output)
+    }
+}
+
+/// Re-encodes the canonical chunk stream for a client that speaks another dialect.
+public enum ClientStreamEncoder: Sendable {
+    case anthropic(AnthropicStreamEncoder)
+    case responses(ResponsesStreamEncoder)
+
+    mutating func chunk(_ chunk: JSONValue, into output: inout ByteBuffer) {
+        switch self {
+        case .anthropic(var encoder):
+            encoder.chunk(chunk, into: &output)
+            self = .anthropic(encoder)
+        case .responses(var encoder):
+            encoder.chunk(chunk, into: &output)
+            self = .responses(encoder)
+        }
+    }
+
+    mutating func finish(usage: TokenUsage?, into output: inout ByteBuffer) {
+        switch self {
+        case .anthropic(var encoder):
+            encoder.finish(usage: usage, into: &output)
+            self = .anthropic(encoder)
+        case .responses(var encoder):
+            encoder.finish(usage: usage, into: &output)
+            self = .responses(encoder)
+        }
+    }
+
+    mutating func fail(_ error: GatewayError, into output: inout ByteBuffer) {
+        switch self {
+        case .anthropic: AnthropicStreamEncoder.writeError(error, into: &output)
+        case .responses(var encoder):
+            encoder.fail(error, into: &output)
+            self = .responses(encoder)
+        }
     }
 }

@@ -118,7 +118,7 @@ struct RequestMiddleware: RouterMiddleware {
 
     static let inferencePaths: Set<String> = [
         "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings",
-        "/v1/messages",
+        "/v1/messages", "/v1/responses", "/responses",
     ]
 
     static func isAnthropicPath(_ path: String) -> Bool { path.hasPrefix("/v1/messages") }

@@ -12,6 +12,11 @@ struct GatewayRoutes {
         router.post("/v1/messages") { request, context in
             try await messages(request: request, context: context)
         }
+        for path in ["/v1/responses", "/responses"] {
+            router.post(RouterPath(path)) { request, context in
+                try await responses(request: request, context: context)
+            }
+        }
         router.post("/v1/messages/count_tokens") { request, context in
             try await countTokens(request: request, context: context)
         }
@@ -51,6 +56,22 @@ struct GatewayRoutes {
             request: request,
             body: ByteBuffer(bytes: translated.body.serializedBytes()),
             dialect: .anthropic,
+            nativeBody: body,
+            context: context
+        )
+    }
+
+    /// OpenAI Responses: translated to the canonical form, answered by any configured model,
+    /// and the answer translated back (streams as Responses events).
+    func responses(request: Request, context: GatewayRequestContext) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxBodyBytes)
+        let translated = try ResponsesRequestTranslator.translate(Array(buffer: body))
+        return try await inference(
+            .chatCompletions,
+            request: request,
+            body: ByteBuffer(bytes: translated.body.serializedBytes()),
+            dialect: .responses,
             nativeBody: body,
             context: context
         )
@@ -218,6 +239,10 @@ struct GatewayRoutes {
         if let span = context.requestSpan {
             inbound.traceContext = span.context
             inbound.requestSpan = span
+        }
+        if dialect == .responses {
+            inbound.responsesEnvelope = ResponsesEnvelope(
+                requestID: context.requestID, request: nativeBody.map { Array(buffer: $0) }, createdAt: Int(WallClock.unixTime()))
         }
         if context.snapshot?.config.cache.enabled == true {
             if let control = request.headers[.cacheControl]?.lowercased() {

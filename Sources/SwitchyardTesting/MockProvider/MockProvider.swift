@@ -222,7 +222,7 @@ public final class MockProvider: Sendable {
             return plan
         }
         var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "mock")
-        relay.anthropic = AnthropicStreamEncoder(requestID: requestID)
+        relay.encoder = .anthropic(AnthropicStreamEncoder(requestID: requestID))
         var pieces: [Plan.Piece] = []
         for piece in plan.pieces {
             var output = ByteBuffer()
