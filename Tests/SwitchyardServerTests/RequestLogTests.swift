@@ -92,11 +92,35 @@ import Testing
             #expect((entry["cost_usd"]?.doubleValue ?? 0) > 0)
             let attempts = try #require(entry["attempts"]?.arrayValue)
             #expect(attempts.count == 1 && attempts[0]["outcome"]?.stringValue == "success")
-            #expect(entry["chunks"]?.intValue ?? 0 > 0)
+            #expect(entry["dialect"] == nil, "a plain success writes no detail row: its attempt comes from the usage row")
             #expect(entry["request_body"] == nil && entry["response_body"] == nil, "bodies are off by default")
             #expect(!detail.text.contains("sk-provider-secret") && !detail.text.contains("test-master-key"))
             #expect(try await Self.get(client, "/admin/logs/no-such-request").status == .notFound)
             #expect(try await Self.get(client, "/admin/logs?cursor=garbage").status == .badRequest)
+        }
+    }
+
+    @Test func aFallbackKeepsEveryAttemptInTheDetail() async throws {
+        let (application, _) = try makeGateway(
+            """
+            server: {port: 0, master_key: test-master-key, reload_check_interval: off}
+            router: {retry: {attempts: 0}}
+            providers:
+              - {name: bad, type: mock, options: {fail_percent: 100}}
+              - {name: good, type: mock}
+            models:
+              - {name: primary, provider: bad, model: m, fallbacks: [backup]}
+              - {name: backup, provider: good, model: m}
+            """)
+        try await application.makeApplication().test(.live) { client in
+            let response = try await Self.chat(client, model: "primary")
+            #expect(response.status == .ok)
+            let entry = try #require(try await Self.get(client, "/admin/logs/\(Self.requestID(response))").json)
+            let attempts = try #require(entry["attempts"]?.arrayValue)
+            #expect(attempts.map { $0["deployment"]?.stringValue } == ["bad/m", "good/m"])
+            #expect(attempts[0]["outcome"]?.stringValue != "success" && attempts[0]["error_class"]?.stringValue == "server_error")
+            #expect(entry["fallbacks"]?.arrayValue?.compactMap(\.stringValue) == ["backup"])
+            #expect(entry["dialect"]?.stringValue == "openai")
         }
     }
 
@@ -142,7 +166,9 @@ import Testing
             while !purged && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(250))
                 let entry = try await Self.get(client, "/admin/logs/\(id)").json
-                purged = entry?["request_body"] == nil && entry?["attempts"] == nil && entry?["request_id"]?.stringValue == id
+                purged =
+                    entry?["request_body"] == nil && entry?["response_body"] == nil && entry?["dialect"] == nil
+                    && entry?["request_id"]?.stringValue == id
             }
             #expect(purged, "detail and bodies older than the retention are deleted")
             let usage = try await Self.get(client, "/admin/usage")

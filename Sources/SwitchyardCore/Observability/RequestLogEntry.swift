@@ -2,6 +2,16 @@
 /// detail view, webhook). Prompts and completions appear only when `logging.bodies` covered
 /// the request, and then already redacted.
 public enum RequestLogEntry {
+    /// Whether the record holds anything its usage row does not: the common case (one
+    /// successful attempt, nothing else to tell) writes no detail row at all, and the log view
+    /// derives its single attempt from the usage row.
+    public static func hasDetail(_ record: RequestRecord) -> Bool {
+        record.attempts.count > 1 || record.attempts.first.map { $0.outcome != "success" } == true || !record.fallbacks.isEmpty
+            || record.rule != nil || record.experiment != nil || record.retryBudgetExhausted || record.upstreamError != nil
+            || record.cacheSimilarity != nil || record.cacheVerificationRejected || !record.guardrails.isEmpty || record.guardrailRoute != nil
+            || record.accessDenied != nil || record.traceID != nil || record.requestBody != nil || record.responseBody != nil
+    }
+
     /// What the usage row does not hold: attempts, fallbacks, rule, experiment, cache and
     /// guardrail detail, trace id.
     public static func detail(_ record: RequestRecord) -> JSONObject {
@@ -84,6 +94,15 @@ public enum RequestLogEntry {
         }
         if let text = usage.detail, case .object(let detail)? = try? JSONValue.parse(Array(text.utf8)) {
             for (key, value) in detail.members { object[key] = value }
+        } else if usage.attempts == 1, let deployment = usage.deployment {
+            // No detail row: the one attempt is the usage row's deployment.
+            var attempt: JSONObject = [
+                "deployment": .string(deployment), "outcome": .string(usage.outcome == "success" ? "success" : usage.errorCode ?? usage.outcome),
+            ]
+            if let group = usage.modelGroup { attempt["model_group"] = .string(group) }
+            if let provider = usage.provider { attempt["provider"] = .string(provider) }
+            if let upstream = usage.upstreamMs { attempt["duration_ms"] = JSONValue(rounded(upstream)) }
+            object["attempts"] = [.object(attempt)]
         }
         if bodies {
             if let body = usage.requestBody { object["request_body"] = .string(body) }

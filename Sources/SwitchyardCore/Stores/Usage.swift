@@ -106,7 +106,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         savedCost = record.cacheSavedCost
         upstreamMs = record.upstreamDuration.map { durationSeconds($0) * 1000 }
         guardrails = record.guardrails.isEmpty ? nil : record.guardrails.map(\.summary).joined(separator: ", ")
-        if withDetail {
+        if withDetail, RequestLogEntry.hasDetail(record) {
             detail = String(decoding: JSONValue.object(RequestLogEntry.detail(record)).serializedBytes(), as: UTF8.self)
             requestBody = record.requestBody
             responseBody = record.responseBody

@@ -47,6 +47,9 @@ public final class HTTPTransport: Sendable {
             configuration.decompression = .disabled
             configuration.redirectConfiguration = .disallow
             configuration.httpVersion = .automatic
+            // The gateway traces each upstream attempt itself (GenAI client spans, with the
+            // attempt's traceparent); the client's own per-request span would only cost time.
+            configuration.tracing.tracer = nil
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             clients[settings] = client
             return client
