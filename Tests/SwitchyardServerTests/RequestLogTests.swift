@@ -235,9 +235,15 @@ import Testing
                 #expect(Set(records.compactMap { $0["request_id"]?.stringValue }) == ids, "every record once, the failed batch resent")
                 #expect(records.allSatisfy { $0["request_body"] == nil }, "bodies go to the webhook only with include_bodies")
                 #expect(records.allSatisfy { $0["model_group"]?.stringValue == "chat" && $0["duration_ms"] != nil })
-                let metrics = try await client.execute(uri: "/metrics", method: .get)
-                #expect(metrics.text.contains(#"switchyard_request_log_records_total{sink="webhook"} 3"#))
-                #expect(metrics.text.contains(#"switchyard_request_log_delivery_failures_total{sink="webhook"} 1"#))
+                // The sink counts a batch once its POST has answered, just after the receiver saw it.
+                var text = ""
+                for _ in 0..<40 {
+                    text = try await client.execute(uri: "/metrics", method: .get).text
+                    if text.contains(#"switchyard_request_log_records_total{sink="webhook"} 3"#) { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(text.contains(#"switchyard_request_log_records_total{sink="webhook"} 3"#))
+                #expect(text.contains(#"switchyard_request_log_delivery_failures_total{sink="webhook"} 1"#))
             }
         }
     }

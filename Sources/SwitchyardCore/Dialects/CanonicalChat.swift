@@ -1,5 +1,30 @@
+/// A client request in another dialect, translated to the canonical form.
+public struct TranslatedRequest: Sendable {
+    /// The OpenAI Chat Completions body.
+    public var body: JSONValue
+    public var model: String
+    public var stream: Bool
+}
+
 /// Pieces every translation between the canonical (OpenAI) chat form and another dialect needs.
 public enum CanonicalChat {
+    /// A request body in any dialect: a JSON object with a non-empty `model`, or a 400 that
+    /// says what is wrong.
+    public static func requestObject(_ bytes: [UInt8]) throws(GatewayError) -> (request: JSONObject, model: String) {
+        let root: JSONValue
+        do {
+            root = try JSONValue.parse(bytes)
+        } catch {
+            throw GatewayError.invalidJSON(bytes.isEmpty ? "the body is empty" : error.description)
+        }
+        guard let request = root.objectValue else { throw GatewayError.invalidJSON("the body must be a JSON object") }
+        guard let modelValue = request["model"] else { throw GatewayError.missingField("model") }
+        guard let model = modelValue.stringValue, !model.isEmpty else {
+            throw GatewayError.invalidType(field: "model", expected: "a non-empty string", found: modelValue.typeName)
+        }
+        return (request, model)
+    }
+
     /// The canonical `stop` (a string or a list) as a list, or nil when absent.
     public static func stopSequences(_ request: JSONObject) -> JSONValue? {
         switch request["stop"] {

@@ -33,3 +33,19 @@ public struct CanonicalChunks: Sendable {
         output.writeStaticString("\n\n")
     }
 }
+
+/// Named server-sent events (`event: <type>` then `data: <object with "type" first>`), as the
+/// Anthropic Messages and OpenAI Responses streams send them.
+public enum NamedEvents {
+    /// Writes one event whose data is `{"type": type, <leading>…, <payload>…}`.
+    public static func write(_ type: String, leading: JSONObject = [:], _ payload: JSONObject, into output: inout ByteBuffer) {
+        var object: JSONObject = ["type": .string(type)]
+        for member in leading.members { object[member.key] = member.value }
+        for member in payload.members { object[member.key] = member.value }
+        output.writeStaticString("event: ")
+        output.writeString(type)
+        output.writeStaticString("\ndata: ")
+        output.writeBytes(JSONValue.object(object).serializedBytes())
+        output.writeStaticString("\n\n")
+    }
+}

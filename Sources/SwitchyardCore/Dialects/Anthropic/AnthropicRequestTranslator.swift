@@ -11,26 +11,10 @@
 /// Anthropic provider gets them back intact; OpenAI-compatible providers never see them).
 /// Anything the canonical form cannot express is refused with a 400 that says so.
 public enum AnthropicRequestTranslator {
-    public struct Translated: Sendable {
-        /// The OpenAI Chat Completions body.
-        public var body: JSONValue
-        public var model: String
-        public var stream: Bool
-    }
+    public typealias Translated = TranslatedRequest
 
     public static func translate(_ bytes: [UInt8]) throws(GatewayError) -> Translated {
-        let root: JSONValue
-        do {
-            root = try JSONValue.parse(bytes)
-        } catch {
-            throw GatewayError.invalidJSON(bytes.isEmpty ? "the body is empty" : error.description)
-        }
-        guard let request = root.objectValue else { throw GatewayError.invalidJSON("the body must be a JSON object") }
-
-        guard let modelValue = request["model"] else { throw GatewayError.missingField("model") }
-        guard let model = modelValue.stringValue, !model.isEmpty else {
-            throw GatewayError.invalidType(field: "model", expected: "a non-empty string", found: modelValue.typeName)
-        }
+        let (request, model) = try CanonicalChat.requestObject(bytes)
         guard let maxTokensValue = request["max_tokens"] else { throw GatewayError.missingField("max_tokens") }
         guard let maxTokens = maxTokensValue.intValue, maxTokens >= 1 else {
             throw GatewayError.invalidType(field: "max_tokens", expected: "a positive integer", found: maxTokensValue.typeName)

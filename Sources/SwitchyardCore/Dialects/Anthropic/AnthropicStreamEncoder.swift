@@ -36,13 +36,7 @@ public struct AnthropicStreamEncoder: Sendable {
     }
 
     static func write(_ type: String, _ payload: JSONObject, into output: inout ByteBuffer) {
-        var object: JSONObject = ["type": .string(type)]
-        for member in payload.members { object[member.key] = member.value }
-        output.writeStaticString("event: ")
-        output.writeString(type)
-        output.writeStaticString("\ndata: ")
-        output.writeBytes(JSONValue.object(object).serializedBytes())
-        output.writeStaticString("\n\n")
+        NamedEvents.write(type, payload, into: &output)
     }
 
     mutating func start(model: String?, into output: inout ByteBuffer) {

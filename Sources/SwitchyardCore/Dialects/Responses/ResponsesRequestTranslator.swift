@@ -13,24 +13,10 @@
 /// (`previous_response_id`), built-in tools (web or file search, computer use), background
 /// runs, file inputs — is refused with a 400 that says so.
 public enum ResponsesRequestTranslator {
-    public struct Translated: Sendable {
-        public var body: JSONValue
-        public var model: String
-        public var stream: Bool
-    }
+    public typealias Translated = TranslatedRequest
 
     public static func translate(_ bytes: [UInt8]) throws(GatewayError) -> Translated {
-        let root: JSONValue
-        do {
-            root = try JSONValue.parse(bytes)
-        } catch {
-            throw GatewayError.invalidJSON(bytes.isEmpty ? "the body is empty" : error.description)
-        }
-        guard let request = root.objectValue else { throw GatewayError.invalidJSON("the body must be a JSON object") }
-        guard let modelValue = request["model"] else { throw GatewayError.missingField("model") }
-        guard let model = modelValue.stringValue, !model.isEmpty else {
-            throw GatewayError.invalidType(field: "model", expected: "a non-empty string", found: modelValue.typeName)
-        }
+        let (request, model) = try CanonicalChat.requestObject(bytes)
         for (field, reason) in [
             ("previous_response_id", "Switchyard does not store responses: send the whole conversation in 'input'"),
             ("conversation", "Switchyard does not store conversations: send the whole conversation in 'input'"),

@@ -147,14 +147,8 @@ public struct ResponsesStreamEncoder: Sendable {
     }
 
     mutating func write(_ type: String, _ payload: JSONObject, into output: inout ByteBuffer) {
-        var object: JSONObject = ["type": .string(type), "sequence_number": JSONValue(sequence)]
+        NamedEvents.write(type, leading: ["sequence_number": JSONValue(sequence)], payload, into: &output)
         sequence += 1
-        for member in payload.members { object[member.key] = member.value }
-        output.writeStaticString("event: ")
-        output.writeString(type)
-        output.writeStaticString("\ndata: ")
-        output.writeBytes(JSONValue.object(object).serializedBytes())
-        output.writeStaticString("\n\n")
     }
 
     mutating func start(into output: inout ByteBuffer) {
