@@ -114,7 +114,7 @@ public enum RequestLogEntry {
     /// A body for the log: personal data and credentials masked, cut at `limit` bytes (on a
     /// character boundary).
     public static func redact(_ bytes: [UInt8], limit: Int) -> String {
-        let detector = PIIDetector(entities: Set(PIIDetector.Entity.allCases))
+        let detector = redactor
         let slice = bytes.count > limit ? Array(bytes[..<limit]) : bytes
         let masked = GuardrailEngine.mask(slice, detector.findings(in: slice, context: []))
         var text = String(decoding: masked, as: UTF8.self)
@@ -125,6 +125,9 @@ public enum RequestLogEntry {
         }
         return text
     }
+
+    /// Every personal-data and credential entity.
+    static let redactor = PIIDetector(entities: Set(PIIDetector.Entity.allCases))
 
     static func milliseconds(_ duration: Duration) -> Double { rounded(durationSeconds(duration) * 1000) }
     static func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
