@@ -133,9 +133,11 @@ public final class SwitchyardApplication: Sendable {
         if let ledger = self.ledger {
             spendSince = { check in try await ledger.spend(scope: check.scope, value: check.value, since: check.periodStart) }
         }
+        // Budget alerts, webhook guardrails, the request log sink and the trace exporter post through one client.
+        let webhooks = WebhookHTTPClient(client: HTTPClient.shared)
         let budgets = BudgetGuard(
             backend: budgetBackend,
-            alerts: BudgetAlertNotifier(logger: logger, metrics: metrics, runtime: runtime, client: HTTPClient.shared),
+            alerts: BudgetAlertNotifier(logger: logger, metrics: metrics, runtime: runtime, client: webhooks),
             spendSince: spendSince,
             onBackendFailure: { error in
                 budgetFailures.increment()
@@ -155,10 +157,10 @@ public final class SwitchyardApplication: Sendable {
             cacheBackend = MemoryCacheBackend(maxBytes: config.cache.maxBytes)
         }
         let logWebhook = RequestLogWebhookSink(
-            runtime: runtime, client: GuardrailWebhookHTTPClient(client: HTTPClient.shared), metrics: metrics, logger: logger)
+            runtime: runtime, client: webhooks, metrics: metrics, logger: logger)
         self.logWebhook = logWebhook
         let spanExporter = OTLPSpanExporter(
-            runtime: runtime, client: GuardrailWebhookHTTPClient(client: HTTPClient.shared), metrics: metrics, logger: logger)
+            runtime: runtime, client: webhooks, metrics: metrics, logger: logger)
         self.spanExporter = spanExporter
         let tracer = SwitchyardTracer(sink: spanSink ?? spanExporter) { runtime.snapshot.config.tracing }
         self.tracer = tracer
@@ -169,7 +171,7 @@ public final class SwitchyardApplication: Sendable {
         var gateway = Gateway(
             runtime: runtime, observer: ObserverList(observers),
             router: RouterState(settings: config.router, events: metrics), limiter: limiter, budgets: budgets, cache: cacheBackend)
-        gateway.guardrailWebhook = GuardrailWebhookHTTPClient(client: HTTPClient.shared)
+        gateway.guardrailWebhook = webhooks
         gateway.semanticStore = semanticStore
         gateway.tracer = tracer
         self.gateway = gateway

@@ -126,13 +126,7 @@ extension Context {
                         default: error("\(path).webhook.on_error must be allow or block", at: node.location)
                         }
                     }
-                    if let node = hook.take("headers"), case .mapping(let entries, _) = node {
-                        for entry in entries {
-                            if let value = secret(entry.value, path: "\(path).webhook.headers.\(entry.key)") {
-                                webhook.headers.append(HeaderField(entry.key, value.reveal()))
-                            }
-                        }
-                    }
+                    if let node = hook.take("headers") { webhook.headers = headerSecrets(node, path: "\(path).webhook.headers") }
                     rule.webhook = webhook
                 } else {
                     error("\(path).webhook needs a 'url'", at: node.location)

@@ -104,7 +104,7 @@ extension CanonicalChat {
     /// Anthropic `thinking` parameter a translated Anthropic request carried. Untouched (the
     /// same bytes) when none is present.
     public static func strippingReasoning(_ body: [UInt8], dropThinking: Bool) -> [UInt8] {
-        guard contains(body, "thinking") || contains(body, "reasoning_content"),
+        guard ByteClass.contains(body, body.indices, "thinking") || ByteClass.contains(body, body.indices, "reasoning_content"),
             case .object(var request)? = try? JSONValue.parse(body)
         else { return body }
         var changed = false
@@ -124,26 +124,6 @@ extension CanonicalChat {
             request["messages"] = .array(messages)
         }
         return changed ? JSONValue.object(request).serializedBytes() : body
-    }
-
-    static func contains(_ bytes: [UInt8], _ pattern: StaticString) -> Bool {
-        pattern.withUTF8Buffer { needle in
-            guard needle.count <= bytes.count, let first = needle.first else { return false }
-            var index = 0
-            let last = bytes.count - needle.count
-            while index <= last {
-                if bytes[index] == first {
-                    var matched = true
-                    for offset in 1..<needle.count where bytes[index + offset] != needle[offset] {
-                        matched = false
-                        break
-                    }
-                    if matched { return true }
-                }
-                index += 1
-            }
-            return false
-        }
     }
 }
 

@@ -29,7 +29,7 @@ public struct Gateway: Sendable {
     /// Largest non-streaming upstream body accepted.
     public var maximumUpstreamBodyBytes = 256 * 1024 * 1024
     /// Posts to webhook guardrails (the server's HTTP client); without one they fail by `on_error`.
-    public var guardrailWebhook: (any GuardrailWebhookClient)?
+    public var guardrailWebhook: (any WebhookClient)?
     /// Starts stage and upstream-attempt spans under a request's server span (`tracing:`).
     public var tracer: SwitchyardTracer?
 

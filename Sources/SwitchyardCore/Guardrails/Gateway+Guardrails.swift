@@ -5,7 +5,7 @@ import NIOCore
 public struct GuardrailOutput: Sendable {
     let rails: [GuardrailEngine.Rail]
     public internal(set) var pseudonyms: Pseudonyms
-    let webhook: (any GuardrailWebhookClient)?
+    let webhook: (any WebhookClient)?
     let requestID: String
     let model: String
 
@@ -261,7 +261,7 @@ extension Gateway {
     }
 
     static func callWebhook(
-        _ rail: GuardrailEngine.Rail, client: (any GuardrailWebhookClient)?, texts: [String], direction: String, requestID: String, model: String
+        _ rail: GuardrailEngine.Rail, client: (any WebhookClient)?, texts: [String], direction: String, requestID: String, model: String
     ) async -> WebhookVerdict {
         guard let settings = rail.rule.webhook else { return .allow }
         func failure(_ reason: String) -> WebhookVerdict {

@@ -114,9 +114,10 @@ public struct GuardrailWebhookSettings: Sendable {
     public init(url: String) { self.url = url }
 }
 
-/// Posts text to an external guardrail service. The server provides it (HTTP client);
-/// `nil` in the gateway means webhook guardrails fail by their `on_error` setting.
-public protocol GuardrailWebhookClient: Sendable {
+/// POSTs to an HTTP endpoint: webhook guardrails, budget alerts, the request log's sink and the
+/// trace exporter. The server provides it (HTTP client); `nil` in the gateway means webhook
+/// guardrails fail by their `on_error` setting.
+public protocol WebhookClient: Sendable {
     /// POSTs `body` (JSON) to `url`; returns status and body, or throws on transport errors.
     func post(url: String, headers: [HeaderField], body: [UInt8], timeout: Duration) async throws -> (status: Int, body: [UInt8])
 }

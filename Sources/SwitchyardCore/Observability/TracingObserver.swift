@@ -8,7 +8,8 @@ public struct TracingObserver: RequestObserver {
     public init() {}
 
     public func requestFinished(_ record: RequestRecord) {
-        guard record.requestSpan != nil || record.attemptSpan != nil else { return }
+        // Unsampled spans record nothing: no attributes to build.
+        guard record.requestSpan?.isRecording == true || record.attemptSpan?.isRecording == true else { return }
         var common: [(String, SpanAttribute)] = []
         if let model = record.servedModel { common.append(("gen_ai.response.model", .string(model))) }
         if let usage = record.usage {

@@ -1,8 +1,5 @@
-import AsyncHTTPClient
 import CoreMetrics
 import Logging
-import NIOCore
-import NIOHTTP1
 import SwitchyardCore
 
 /// Delivers budget alerts: a log line, `switchyard_budget_alerts_total`, and a JSON POST to
@@ -11,7 +8,7 @@ struct BudgetAlertNotifier: BudgetAlertSink {
     let logger: Logger
     let metrics: GatewayMetrics
     let runtime: RuntimeHolder
-    let client: HTTPClient
+    let client: any WebhookClient
 
     func budgetAlert(_ alert: BudgetAlert) {
         LoggingBudgetAlerts(logger: logger).budgetAlert(alert)
@@ -29,29 +26,17 @@ struct BudgetAlertNotifier: BudgetAlertSink {
         Task { await Self.deliver(body.serializedBytes(), to: url, client: client, logger: logger) }
     }
 
-    static func deliver(_ body: [UInt8], to url: String, client: HTTPClient, logger: Logger, attempts: Int = 4) async {
-        var delay = Duration.milliseconds(500)
-        for attempt in 1...attempts {
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers.add(name: "content-type", value: "application/json")
-            request.headers.add(name: "user-agent", value: "switchyard-budget-alerts")
-            request.body = .bytes(ByteBuffer(bytes: body))
-            do {
-                let response = try await client.execute(request, timeout: .seconds(5))
-                _ = try? await response.body.collect(upTo: 64 * 1024)
-                if (200..<300).contains(response.status.code) { return }
+    static func deliver(_ body: [UInt8], to url: String, client: any WebhookClient, logger: Logger, attempts: Int = 4) async {
+        let delivery = WebhookDelivery(client: client, attempts: attempts, retryable: { _ in true })
+        let headers = [HeaderField("content-type", "application/json"), HeaderField("user-agent", "switchyard-budget-alerts")]
+        let problem = await delivery.post(url: url, headers: headers, body: body, timeout: .seconds(5)) { attempt, status, error in
+            if let status {
                 logger.warning(
-                    "budget webhook refused the alert",
-                    metadata: ["status": .stringConvertible(response.status.code), "attempt": .stringConvertible(attempt)])
-            } catch {
-                logger.warning("budget webhook unreachable", metadata: ["error": .string("\(error)"), "attempt": .stringConvertible(attempt)])
-            }
-            if attempt < attempts {
-                try? await Task.sleep(for: delay)
-                delay *= 2
+                    "budget webhook refused the alert", metadata: ["status": .stringConvertible(status), "attempt": .stringConvertible(attempt)])
+            } else {
+                logger.warning("budget webhook unreachable", metadata: ["error": .string("\(error!)"), "attempt": .stringConvertible(attempt)])
             }
         }
-        logger.error("budget alert not delivered to the webhook after \(attempts) attempts")
+        if problem != nil { logger.error("budget alert not delivered to the webhook after \(attempts) attempts") }
     }
 }

@@ -13,14 +13,14 @@ import Synchronization
 /// once more.
 final class OTLPSpanExporter: SpanSink, Service, Sendable {
     let runtime: RuntimeHolder
-    let client: any GuardrailWebhookClient
+    let client: any WebhookClient
     let logger: Logger
     private let queue = Mutex<[FinishedSpan]>([])
     private let flushRequested = Atomic<Bool>(false)
     private let exported: Counter
     private let dropped: Counter
 
-    init(runtime: RuntimeHolder, client: any GuardrailWebhookClient, metrics: GatewayMetrics, logger: Logger) {
+    init(runtime: RuntimeHolder, client: any WebhookClient, metrics: GatewayMetrics, logger: Logger) {
         self.runtime = runtime
         self.client = client
         self.logger = logger
@@ -75,20 +75,11 @@ final class OTLPSpanExporter: SpanSink, Service, Sendable {
         let body = OTLPTraceEncoding.request(batch, serviceName: settings.serviceName, serviceVersion: SwitchyardVersion.current).serializedBytes()
         var headers = settings.headers
         headers.append(HeaderField("content-type", "application/json"))
-        var problem = ""
-        for attempt in 0...retries {
-            if attempt > 0 { try? await Task.sleep(for: .milliseconds(250 << attempt)) }
-            do {
-                let (status, _) = try await client.post(url: settings.endpoint, headers: headers, body: body, timeout: settings.timeout)
-                if (200..<300).contains(status) {
-                    exported.increment(by: batch.count)
-                    return true
-                }
-                problem = "HTTP \(status)"
-                if ![429, 502, 503, 504].contains(status) { break }
-            } catch {
-                problem = "\(error)"
-            }
+        // OTLP/HTTP's retryable statuses.
+        let delivery = WebhookDelivery(client: client, attempts: retries + 1, retryable: { [429, 502, 503, 504].contains($0) })
+        guard let problem = await delivery.post(url: settings.endpoint, headers: headers, body: body, timeout: settings.timeout) else {
+            exported.increment(by: batch.count)
+            return true
         }
         dropped.increment(by: batch.count)
         logger.warning("trace export failed; spans dropped", metadata: ["spans": .stringConvertible(batch.count), "error": .string(problem)])

@@ -17,7 +17,7 @@ final class RequestLogWebhookSink: RequestObserver, Service, Sendable {
         var lastFlush = ContinuousClock.now
     }
     let runtime: RuntimeHolder
-    let client: any GuardrailWebhookClient
+    let client: any WebhookClient
     let logger: Logger
     private let buffer = Mutex(Buffer())
     private let sent: Counter
@@ -27,7 +27,7 @@ final class RequestLogWebhookSink: RequestObserver, Service, Sendable {
     let backoffBase: Duration
 
     init(
-        runtime: RuntimeHolder, client: any GuardrailWebhookClient, metrics: GatewayMetrics, logger: Logger,
+        runtime: RuntimeHolder, client: any WebhookClient, metrics: GatewayMetrics, logger: Logger,
         backoffBase: Duration = .milliseconds(500)
     ) {
         self.runtime = runtime
@@ -107,29 +107,19 @@ final class RequestLogWebhookSink: RequestObserver, Service, Sendable {
 
     /// POSTs one batch, retrying what may succeed later; returns whether it was delivered.
     private func deliver(_ batch: [UsageRecord], settings: LogWebhookSettings, attempts: Int) async -> Bool {
-        let body = Self.body(batch, settings: settings)
         var headers = settings.headers
         headers.append(HeaderField("content-type", settings.format == .json ? "application/json" : "application/x-ndjson"))
-        var problem = ""
-        for attempt in 1...max(1, attempts) {
-            if attempt > 1 {
-                let delay = min(backoffBase * (1 << min(attempt - 2, 16)), .seconds(30))
-                try? await Task.sleep(for: delay)
-            }
-            do {
-                let (status, _) = try await client.post(url: settings.url, headers: headers, body: body, timeout: settings.timeout)
-                if (200..<300).contains(status) {
-                    sent.increment(by: batch.count)
-                    return true
-                }
-                problem = "HTTP \(status)"
-                failures.increment()
-                // A client error other than throttling will not go away by retrying.
-                if (400..<500).contains(status) && status != 408 && status != 429 { break }
-            } catch {
-                problem = "\(error)"
-                failures.increment()
-            }
+        // A client error other than a timeout or throttling will not go away by retrying.
+        let delivery = WebhookDelivery(
+            client: client, attempts: attempts, backoff: backoffBase, retryable: { !((400..<500).contains($0) && $0 != 408 && $0 != 429) })
+        let failures = self.failures
+        guard
+            let problem = await delivery.post(
+                url: settings.url, headers: headers, body: Self.body(batch, settings: settings), timeout: settings.timeout,
+                failed: { _, _, _ in failures.increment() })
+        else {
+            sent.increment(by: batch.count)
+            return true
         }
         dropped.increment(by: batch.count)
         logger.warning(
