@@ -244,6 +244,9 @@ public final class SwitchyardApplication: Sendable {
                 HealthCheckService(checker: ActiveHealthChecker(runtime: runtime, router: gateway.router)),
                 RouterStateSync(application: self), UsageLedgerService(ledger: ledger), logWebhook, spanExporter,
                 RequestLogRetention(ledger: ledger, runtime: runtime, logger: logger),
+                // Last, so it stops first after the HTTP server: settlements, cache writes and
+                // shadow requests of the last requests finish while the stores are still open.
+                BackgroundWorkService(work: gateway.background),
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port
@@ -431,6 +434,16 @@ struct StoreLifecycleService: Service {
         // The audit trail's newest record is vouched for outside the database before it closes.
         await audit.checkpoint()
         await stores.shutdown()
+    }
+}
+
+/// Drains the gateway's background work (settlement, cache writes, shadow requests) at shutdown.
+struct BackgroundWorkService: Service {
+    let work: BackgroundWork
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await work.drain()
     }
 }
 

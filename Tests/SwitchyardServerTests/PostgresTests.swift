@@ -501,7 +501,7 @@ extension PostgresBackedTests {
                 #expect(
                     applied == [
                         ["1", "virtual keys"], ["2", "usage ledger"], ["3", "key roles"], ["4", "organisations, teams and users"],
-                        ["5", "request log"],
+                        ["5", "request log"], ["6", "usage source"],
                     ],
                     "each migration is recorded exactly once")
                 #expect(try await databases[0].migrate().isEmpty, "migrating again applies nothing")
@@ -534,7 +534,7 @@ extension PostgresBackedTests {
                 #expect(status == .ok, "the key made before the restart still works")
                 let recorded = try await TestPostgres.rows(url, "SELECT count(*)::text FROM usage_records WHERE subject LIKE 'key_%'")
                 #expect(recorded == [["1"]], "the ledger's last flush at shutdown reaches PostgreSQL before the pool closes")
-                #expect(try await TestPostgres.rows(url, "SELECT count(*)::text FROM switchyard_migrations") == [["5"]])
+                #expect(try await TestPostgres.rows(url, "SELECT count(*)::text FROM switchyard_migrations") == [["6"]])
             }
         }
 

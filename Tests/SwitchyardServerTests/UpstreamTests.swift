@@ -35,7 +35,52 @@ import Testing
             let sent = try #require(mock.stats.lastBodyJSON)
             #expect(sent["model"]?.stringValue == "mock-gpt")
             #expect(sent["messages"]?.arrayValue?.first?["content"]?.stringValue == "hello")
-            #expect(mock.stats.lastHeaders.contains { $0.name.lowercased() == "x-request-id" && $0.value.hasPrefix("req_") })
+            #expect(
+                !mock.stats.lastHeaders.contains { $0.name.lowercased().hasSuffix("request-id") },
+                "an OpenAI-compatible server gets no request id header it did not ask for")
+        }
+    }
+
+    @Test func theRequestIDHeaderUpstreamIsAPerProviderSetting() async throws {
+        try await withGateway(extraProvider: "    request_id_header: X-Correlation-Id") { client, mock in
+            var headers = authorized
+            headers[HTTPField.Name("x-request-id")!] = "client-chosen-id-1"
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "gt"))
+            #expect(response.status == .ok)
+            let sent = mock.stats.lastHeaders.filter { $0.name.lowercased() == "x-correlation-id" }
+            #expect(sent.count == 1 && sent.first?.value == response.headers[HTTPField.Name("x-request-id")!])
+            #expect(!mock.stats.lastHeaders.contains { $0.name.lowercased() == "x-request-id" })
+        }
+        #expect(throws: ConfigError.self) {
+            try makeGateway(upstreamConfig(port: 1, extraProvider: "    request_id_header: \"bad header: name\""))
+        }
+    }
+
+    @Test func aProviderThatReportsNoUsageIsCountedByTheGateway() async throws {
+        let mock = MockProvider(defaults: { var behaviour = MockBehaviour(); behaviour.omitUsage = true; return behaviour }(), requiredAPIKey: "provider-secret-key")
+        try await withGateway(mock: mock) { client, _ in
+            // A stream whose client asked for usage: the gateway's count arrives as the usage chunk.
+            let streamed = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: authorized,
+                body: chatBody(#","stream":true,"stream_options":{"include_usage":true}"#, content: "Count the words of this prompt, please."))
+            let events = sseData(streamed.text)
+            #expect(events.last == "[DONE]")
+            let usageChunk = try JSONValue.parse(try #require(events.dropLast().last))
+            #expect(usageChunk["choices"]?.arrayValue?.isEmpty == true)
+            #expect((usageChunk["usage"]?["prompt_tokens"]?.intValue ?? 0) > 5)
+            #expect((usageChunk["usage"]?["completion_tokens"]?.intValue ?? 0) > 0)
+            // Without include_usage the client sees no usage chunk, but the ledger still counts.
+            let plain = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","stream":true"#))
+            #expect(!sseData(plain.text).contains { $0.contains("\"usage\":{") })
+            let complete = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody())
+            #expect(complete.status == .ok)
+            let usage = try await client.execute(uri: "/admin/logs?limit=10", method: .get, headers: authorized)
+            let rows = usage.json?["data"]?.arrayValue ?? []
+            #expect(rows.count == 3)
+            for row in rows {
+                #expect((row["completion_tokens"]?.intValue ?? 0) > 0, "counted by the gateway: \(row)")
+                #expect(row["usage_source"]?.stringValue == "gateway")
+            }
         }
     }
 

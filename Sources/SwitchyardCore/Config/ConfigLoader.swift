@@ -366,6 +366,19 @@ struct Context {
             }
             provider.maxConnections = value
         }
+        var requestIDHeader: String?? = .none
+        if let node = mapping.take("request_id_header"), let value = string(node, path: "\(path).request_id_header") {
+            let trimmed = value.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.lowercased() == "none" {
+                requestIDHeader = .some(nil)
+            } else if trimmed.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }) {
+                requestIDHeader = .some(trimmed)
+            } else {
+                error(
+                    "\(path).request_id_header is not a valid header name", at: node.location,
+                    hint: "a token such as X-Client-Request-Id, or none")
+            }
+        }
         if let optionsNode = mapping.take("options"), var optionMap = MappingReader(optionsNode, path: "\(path).options", context: &self) {
             for entry in optionMap.remaining() {
                 if let value = string(entry.value, path: "\(path).options.\(entry.key)") { provider.options[entry.key] = value }
@@ -375,6 +388,7 @@ struct Context {
         mapping.finish(
             known: [
                 "name", "type", "base_url", "api_key", "auth_header", "auth_scheme", "headers", "timeouts", "max_connections", "options",
+                "request_id_header",
                 "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "credentials_file", "token_url",
             ],
             context: &self
@@ -502,6 +516,10 @@ struct Context {
         }
         provider.apiKey = apiKey
         provider.headers = headers
+        switch requestIDHeader {
+        case .some(let configured): provider.requestIDHeader = configured
+        case .none: provider.requestIDHeader = type == "openai" ? "X-Client-Request-Id" : nil
+        }
         provider.awsAccessKeyID = awsAccessKeyID
         provider.awsSecretAccessKey = awsSecretAccessKey
         provider.awsSessionToken = awsSessionToken

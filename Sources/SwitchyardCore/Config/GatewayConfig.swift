@@ -137,6 +137,11 @@ public struct ProviderConfig: Sendable {
     public var maxConnections: Int = 512
     /// Adapter-specific settings (the mock provider's knobs, `region`, `api_version`).
     public var options: [String: String] = [:]
+    /// The header that carries the gateway's request id upstream (`request_id_header`), or nil
+    /// for none. Default: `X-Client-Request-Id` for `type: openai` (OpenAI documents it), none
+    /// for every other provider: some servers reject ids they did not expect (llama.cpp's
+    /// Python server answers 400 to an `x-request-id` that is not a UUID).
+    public var requestIDHeader: String?
     /// AWS credentials for SigV4 (Bedrock).
     public var awsAccessKeyID: Secret?
     public var awsSecretAccessKey: Secret?

@@ -25,51 +25,22 @@ struct AttemptCompletion: Sendable {
 }
 
 extension Gateway {
-    /// Runs the input guardrails, then the attempt loop, and returns the response or stream
-    /// to send back.
+    /// Runs the pipeline (before-stages, attempt loop, after-stages) and returns the response
+    /// or stream to send back, shaped by the response rules (JSON schema, transforms).
     public func execute(_ prepared: Prepared) async -> GatewayResponse {
-        var prepared = prepared
-        var headers = prepared.plan.headers
-        if let rule = prepared.plan.rule { headers.append(HeaderField("x-switchyard-rule", rule)) }
-        if prepared.inbound.isInternal { return await executeGuarded(prepared, headers: headers) }
-        let logging = prepared.snapshot.config.logging
-        if logging.logsBodies(
-            model: prepared.request.model, identity: prepared.record.identity,
-            endpoint: prepared.inbound.dialect.routeLabel(prepared.inbound.endpoint))
-        {
-            // What the client sent, before guardrails or system prompts change it, redacted.
-            let original = prepared.inbound.nativeBody ?? prepared.inbound.body
-            prepared.record.requestBody = RequestLogEntry.redact(Array(buffer: original), limit: logging.maxBodyBytes)
-            prepared.record.logBodyLimit = logging.maxBodyBytes
-        }
-        if !prepared.snapshot.guardrails.isEmpty {
-            let span = stageSpan("switchyard.guardrails.input", prepared.inbound)
-            let refusal = await applyInputGuardrails(&prepared, headers: &headers)
-            if let span {
-                span.set([("switchyard.guardrails.decisions", .int64(Int64(prepared.record.guardrails.count)))])
-                if refusal != nil { span.setStatus(SpanStatus(code: .error, message: "blocked")) }
-                span.end()
-            }
-            if let refusal {
-                var record = prepared.record
-                return fail(refusal, record: &record, receivedAt: prepared.inbound.receivedAt, headers: headers)
-            }
-        }
-        let prompts = prepared.snapshot.prompts
-        if !prompts.settings.systemPrompts.isEmpty, let refusal = enforceSystemPrompts(&prepared) {
-            var record = prepared.record
-            return fail(refusal, record: &record, receivedAt: prepared.inbound.receivedAt, headers: headers)
-        }
-        var response = await executeGuarded(prepared, headers: headers)
+        var response = await runPipeline(prepared)
+        if prepared.inbound.isInternal { return response }
         if let (rail, schema) = jsonSchemaRail(prepared) {
+            var headers = prepared.plan.headers
+            if let rule = prepared.plan.rule { headers.append(HeaderField("x-switchyard-rule", rule)) }
             response = await enforceJSONSchema(response, prepared: prepared, rail: rail, schema: schema, headers: headers)
         }
-        if !prompts.settings.responses.isEmpty { transformResponse(&response, prepared: prepared) }
+        if !prepared.snapshot.prompts.settings.responses.isEmpty { transformResponse(&response, prepared: prepared) }
         return response
     }
 
     /// System-prompt enforcement (after the input guardrails, so your own prompt is not scanned).
-    private func enforceSystemPrompts(_ prepared: inout Prepared) -> GatewayError? {
+    func enforceSystemPrompts(_ prepared: inout Prepared) -> GatewayError? {
         guard prepared.inbound.endpoint == .chatCompletions else { return nil }
         let context = PromptRenderer.Context(identity: prepared.record.identity, headers: prepared.inbound.headers, unixTime: router.clock.unixTime)
         guard
@@ -106,256 +77,66 @@ extension Gateway {
         }
     }
 
-    func executeGuarded(_ prepared: Prepared, headers: [HeaderField]) async -> GatewayResponse {
-        var record = prepared.record
+    /// The response cache's settings and key for a request (its `cache.rules` applied).
+    func cachePlan(for prepared: Prepared) -> CachePlan {
+        let config = prepared.snapshot.config.cache
+        guard config.enabled || !config.rules.isEmpty else { return CachePlan(settings: config) }
         let inbound = prepared.inbound
-        let plan = prepared.plan
-        let snapshot = prepared.snapshot
-        let deadline = inbound.receivedAt + snapshot.config.server.requestTimeout
-        var headers = headers
-
-        // The exact cache: a hit answers here. It counts against rate limits (after them) unless
-        // `count_hits_for_limits` is off (then before them); it never reaches a budget.
-        let cacheSettings =
-            snapshot.config.cache.rules.isEmpty
-            ? snapshot.config.cache
-            : snapshot.config.cache.effective(
-                requestedModel: prepared.request.model, group: plan.group.name, identity: record.identity,
+        let settings =
+            config.rules.isEmpty
+            ? config
+            : config.effective(
+                requestedModel: prepared.request.model, group: prepared.plan.group.name, identity: prepared.record.identity,
                 endpoint: inbound.dialect.routeLabel(inbound.endpoint))
-        var cacheKey: CacheKey?
-        if cacheSettings.enabled {
-            switch ResponseCache.key(
-                settings: cacheSettings, request: prepared.request, canonicalBody: Array(buffer: inbound.body), dialect: inbound.dialect,
-                group: plan.group.qualifiedName, identity: record.identity, namespace: inbound.cacheNamespace)
-            {
-            case .success(let key) where !inbound.cacheNoStore:
-                cacheKey = key
-                record.cache = inbound.cacheNoCache ? "bypass" : "miss"
-            default:
-                record.cache = "bypass"
+        guard settings.enabled, !inbound.cacheNoStore else { return CachePlan(settings: settings) }
+        guard
+            case .success(let key) = ResponseCache.key(
+                settings: settings, request: prepared.request, canonicalBody: Array(buffer: inbound.body), dialect: inbound.dialect,
+                group: prepared.plan.group.qualifiedName, identity: prepared.record.identity, namespace: inbound.cacheNamespace)
+        else { return CachePlan(settings: settings) }
+        return CachePlan(settings: settings, key: key)
+    }
+
+    /// The cache's answer to a request (exact, then semantic), or nil on a miss.
+    func cachedAnswer(_ request: inout PipelineRequest) async -> GatewayResponse? {
+        let inbound = request.prepared.inbound
+        let cacheSettings = request.cache.settings
+        guard let key = request.cache.key, !inbound.cacheNoCache, cacheSettings.mode != .writeOnly else { return nil }
+        let started = clock.now
+        let span = stageSpan("switchyard.cache.lookup", inbound)
+        defer {
+            request.record.cacheLookup = clock.now - started
+            if let span {
+                span.set([("switchyard.cache.status", .string(request.record.cache ?? "miss"))])
+                span.end()
             }
         }
-        var semanticProbe: SemanticProbe?
-        func cachedAnswer() async -> GatewayResponse? {
-            guard let key = cacheKey, !inbound.cacheNoCache, cacheSettings.mode != .writeOnly else { return nil }
-            let started = ContinuousClock.now
-            let span = stageSpan("switchyard.cache.lookup", inbound)
-            defer {
-                record.cacheLookup = .now - started
-                if let span {
-                    span.set([("switchyard.cache.status", .string(record.cache ?? "miss"))])
-                    span.end()
-                }
-            }
-            if let hit = try? await cache.get(key) { return answerFromCache(hit, record: &record, headers: headers, receivedAt: inbound.receivedAt) }
-            // Semantic: the same conversation up to a last user message that means the same.
-            guard let semantic = cacheSettings.semantic,
-                let (context, text) = ResponseCache.semanticContext(
-                    settings: cacheSettings, semantic: semantic, key: key, canonicalBody: Array(buffer: inbound.body), endpoint: inbound.endpoint),
-                let vector = await embed(text, model: semantic.model, inbound: inbound, identity: record.identity)
-            else { return nil }
-            let probe = SemanticProbe(context: context, vector: vector)
-            semanticProbe = probe
-            var nearest = semanticIndex.nearest(probe, threshold: semantic.threshold)
-            if nearest == nil, let store = semanticStore, let shared = try? await store.sharedSemanticEntries(context: context) {
-                // Entries other instances stored for the same conversation (Redis).
-                nearest = SemanticIndex.best(shared, for: probe, threshold: semantic.threshold)
-            }
-            guard let (match, similarity) = nearest, let hit = try? await cache.get(match) else { return nil }
-            if let judge = semantic.verifyModel,
-                await !verifySemanticHit(question: text, answer: hit.answerText, model: judge, inbound: inbound, identity: record.identity)
-            {
-                record.cacheSimilarity = similarity
-                record.cacheVerificationRejected = true
-                return nil
-            }
-            record.cacheSimilarity = similarity
-            return answerFromCache(hit, record: &record, headers: headers, receivedAt: inbound.receivedAt, semantic: similarity)
+        if let hit = try? await cache.get(key) {
+            return answerFromCache(hit, record: &request.record, headers: request.headers, receivedAt: inbound.receivedAt)
         }
-        if !cacheSettings.countHitsForLimits, let answer = await cachedAnswer() { return answer }
-
-        // Limits before anything is sent (shadow traffic included).
-        let limits = snapshot.config.limits
-        if !limits.rules.isEmpty {
-            var reserved = 0
-            if limits.rules.contains(where: { $0.values.tokensPerMinute != nil || $0.values.tokensPerDay != nil || $0.tier != nil }) {
-                let features = plan.features ?? PromptFeatures(request: prepared.request)
-                reserved = features.estimatedPromptTokens + (features.maxOutputTokens ?? limits.defaultCompletionEstimate)
-            }
-            let checks = RateLimiter.checks(
-                settings: limits, identity: record.identity, group: plan.group.name, endUser: record.identity.endUser, reservedTokens: reserved)
-            let leaseSeconds = Int(snapshot.config.server.requestTimeout.components.seconds) + 60
-            let span = stageSpan("switchyard.rate_limit", inbound)
-            let decision = await limiter.acquire(
-                checks, reservedTokens: reserved, leaseSeconds: leaseSeconds, failOpen: limits.failOpen, id: inbound.requestID)
-            span?.end()
-            switch decision {
-            case .refused(let error, let blocked):
-                record.rateLimitedBy = blocked.map { "\($0.scope.rawValue):\($0.kind.rawValue)" } ?? "backend:unavailable"
-                return fail(error, record: &record, receivedAt: inbound.receivedAt, headers: headers)
-            case .allowed(let lease, let limitHeaders):
-                record.limitLease = lease
-                headers.append(contentsOf: limitHeaders)
-            }
+        // Semantic: the same conversation up to a last user message that means the same.
+        guard let semantic = cacheSettings.semantic,
+            let (context, text) = ResponseCache.semanticContext(
+                settings: cacheSettings, semantic: semantic, key: key, canonicalBody: Array(buffer: inbound.body), endpoint: inbound.endpoint),
+            let vector = await embed(text, model: semantic.model, inbound: inbound, identity: request.record.identity)
+        else { return nil }
+        let probe = SemanticProbe(context: context, vector: vector)
+        request.cache.semanticProbe = probe
+        var nearest = semanticIndex.nearest(probe, threshold: semantic.threshold)
+        if nearest == nil, let store = semanticStore, let shared = try? await store.sharedSemanticEntries(context: context) {
+            // Entries other instances stored for the same conversation (Redis).
+            nearest = SemanticIndex.best(shared, for: probe, threshold: semantic.threshold)
         }
-        if cacheSettings.countHitsForLimits, let answer = await cachedAnswer() { return answer }
-        if let status = record.cache { headers.append(HeaderField("x-switchyard-cache", status)) }
-
-        // Budgets: reserve what the request may cost at the dearest deployment of its group.
-        let budgetSettings = snapshot.config.budgets
-        if !budgetSettings.rules.isEmpty || record.identity.budget != nil || !record.identity.inheritedBudgets.isEmpty {
-            let features = plan.features ?? PromptFeatures(request: prepared.request)
-            let completion = features.maxOutputTokens ?? limits.defaultCompletionEstimate
-            let reserve =
-                plan.group.deployments.compactMap {
-                    snapshot.price(of: $0)?.estimate(promptTokens: features.estimatedPromptTokens, completionTokens: completion)
-                }
-                .max() ?? 0
-            let checks = BudgetGuard.checks(
-                settings: budgetSettings, identity: record.identity, endUser: record.identity.endUser, reserveUSD: reserve,
-                now: router.clock.unixTime)
-            let span = stageSpan("switchyard.budget", inbound)
-            let decision = await budgets.acquire(checks, failOpen: budgetSettings.failOpen)
-            span?.end()
-            switch decision {
-            case .refused(let error, let blocked):
-                record.rateLimitedBy = "budget:" + (blocked?.scope.rawValue ?? "unavailable")
-                return fail(error, record: &record, receivedAt: inbound.receivedAt, headers: headers)
-            case .allowed(let lease):
-                record.budgetLease = lease
-            }
+        guard let (match, similarity) = nearest, let hit = try? await cache.get(match) else { return nil }
+        if let judge = semantic.verifyModel,
+            await !verifySemanticHit(question: text, answer: hit.answerText, model: judge, inbound: inbound, identity: request.record.identity)
+        {
+            request.record.cacheSimilarity = similarity
+            request.record.cacheVerificationRejected = true
+            return nil
         }
-        router.recordRequest()
-
-        let shadow: ShadowComparison? = plan.shadow.flatMap { config in
-            guard router.random() < config.sampleRate, let group = snapshot.catalog.group(for: config.model) else { return nil }
-            return ShadowComparison.start(
-                group: group, primaryGroup: plan.group.qualifiedName, request: prepared.request, inbound: inbound, snapshot: snapshot,
-                router: router, observer: observer, deadline: deadline)
-        }
-
-        var group = plan.group
-        var failed: Set<String> = []
-        var retries = 0
-        var fallbackPosition = 0
-        var lastUpstreamError: GatewayError?
-
-        func finishFailed(_ error: GatewayError) -> GatewayResponse {
-            shadow?.primaryFailed(error)
-            var response = fail(error, record: &record, receivedAt: inbound.receivedAt, headers: headers)
-            response.headers.append(HeaderField("x-switchyard-attempts", String(record.attempts.count)))
-            return response
-        }
-
-        while true {
-            if Task.isCancelled { return finishFailed(Self.gatewayError(from: CancellationError())) }
-            let errorClass: ErrorClass
-            let pick = router.pick(group, features: plan.features, regions: plan.regions, failed: failed) { snapshot.adapters[$0] != nil }
-            switch pick {
-            case .none(let error, _):
-                if record.provider == nil { record.provider = group.owner }
-                // Nothing can serve: fall back, or report the last real upstream error
-                // (a provider's 429 explains more than "at capacity").
-                errorClass = ErrorClass.of(error)
-                if lastUpstreamError == nil || errorClass == .contextLength { lastUpstreamError = error }
-            case .deployment(let lease, _):
-                let deployment = lease.deployment
-                record.provider = deployment.provider
-                record.servedModel = deployment.upstreamModel
-                record.deployment = deployment.id
-                record.modelGroup = group.qualifiedName
-                record.price = snapshot.price(of: deployment)
-                let attemptStart = ContinuousClock.now
-                var attemptHeaders = headers
-                attemptHeaders.append(HeaderField("x-switchyard-deployment", deployment.id))
-                attemptHeaders.append(HeaderField("x-switchyard-attempts", String(record.attempts.count + 1)))
-                if !record.fallbacks.isEmpty { attemptHeaders.append(HeaderField("x-switchyard-fallback-from", plan.group.qualifiedName)) }
-                var attemptRecord = record
-                if let tracer, let context = inbound.traceContext {
-                    // GenAI convention: "{operation} {model}", a client span per attempt.
-                    let span = tracer.startSpan("\(inbound.endpoint.operationName) \(deployment.upstreamModel)", context: context, ofKind: .client)
-                    span.set([
-                        ("gen_ai.operation.name", .string(inbound.endpoint.operationName)),
-                        ("gen_ai.request.model", .string(deployment.upstreamModel)),
-                        ("gen_ai.provider.name", .string(deployment.provider)),
-                        ("switchyard.deployment", .string(deployment.id)),
-                        ("switchyard.model_group", .string(group.qualifiedName)),
-                        ("switchyard.attempt", .int64(Int64(record.attempts.count + 1))),
-                    ])
-                    attemptRecord.attemptSpan = span
-                }
-                attemptRecord.attempts.append(
-                    AttemptRecord(
-                        group: group.qualifiedName, deployment: deployment.id, provider: deployment.provider, outcome: "success", errorClass: nil,
-                        duration: .zero))
-                let timeout = Self.attemptTimeout(group: group, stream: prepared.isStream, deadline: deadline)
-                do {
-                    let attempt = Attempt(
-                        gateway: self, prepared: prepared, lease: lease, group: group, record: attemptRecord, headers: attemptHeaders,
-                        deadline: deadline, shadow: shadow, cacheKey: cacheKey, semanticProbe: semanticProbe, cacheSettings: cacheSettings)
-                    return try await Self.withAttemptTimeout(timeout, provider: deployment.provider) { try await attempt.run() }
-                } catch {
-                    let mapped = Self.gatewayError(from: error)
-                    if let span = attemptRecord.attemptSpan {
-                        span.set([("error.type", .string(mapped.metricLabel)), ("http.response.status_code", .int64(Int64(mapped.status)))])
-                        span.setStatus(SpanStatus(code: .error, message: mapped.message))
-                        span.end()
-                        attemptRecord.attemptSpan = nil
-                    }
-                    if mapped.status == 499 {
-                        router.finish(lease, outcome: .cancelled)
-                        record.attempts = attemptRecord.attempts
-                        return finishFailed(mapped)
-                    }
-                    errorClass = ErrorClass.of(mapped)
-                    router.finish(lease, outcome: .failure(errorClass, retryAfter: Self.retryAfter(mapped)))
-                    attemptRecord.attempts[attemptRecord.attempts.count - 1].outcome = mapped.metricLabel
-                    attemptRecord.attempts[attemptRecord.attempts.count - 1].errorClass = errorClass
-                    attemptRecord.attempts[attemptRecord.attempts.count - 1].duration = .now - attemptStart
-                    record.attempts = attemptRecord.attempts
-                    record.upstreamError = mapped.metricLabel
-                    lastUpstreamError = mapped
-                    failed.insert(deployment.id)
-                }
-
-                // Retry inside the group while the policy, the budget and the deadline allow.
-                if group.retry.on.contains(errorClass), retries < group.retry.attempts, ContinuousClock.now < deadline {
-                    let candidates = router.evaluate(group, features: plan.features, regions: plan.regions) { snapshot.adapters[$0] != nil }
-                    let usable = candidates.filter { $0.excluded == nil }
-                    if !usable.isEmpty {
-                        if router.withdrawRetry() {
-                            retries += 1
-                            // Another deployment can take it at once; the same one gets a backoff.
-                            if !usable.contains(where: { !failed.contains($0.deployment.id) }) {
-                                let pause = Self.backoff(retry: retries, policy: group.retry, random: router.random())
-                                if ContinuousClock.now + pause >= deadline { return finishFailed(mapped(lastUpstreamError)) }
-                                do { try await Task.sleep(for: pause) } catch { return finishFailed(Self.gatewayError(from: error)) }
-                            }
-                            continue
-                        }
-                        record.retryBudgetExhausted = true
-                        return finishFailed(mapped(lastUpstreamError))
-                    }
-                }
-            }
-
-            // Fall back to the next group in the chain that handles this class of error.
-            guard
-                let index = plan.group.fallbacks.indices.first(where: { $0 >= fallbackPosition && plan.group.fallbacks[$0].on.contains(errorClass) }),
-                let next = snapshot.catalog.group(for: plan.group.fallbacks[index].model)
-            else {
-                return finishFailed(mapped(lastUpstreamError))
-            }
-            guard router.withdrawRetry() else {
-                record.retryBudgetExhausted = true
-                return finishFailed(mapped(lastUpstreamError))
-            }
-            fallbackPosition = index + 1
-            record.fallbacks.append(next.qualifiedName)
-            group = next
-            failed = []
-            retries = 0
-        }
+        request.record.cacheSimilarity = similarity
+        return answerFromCache(hit, record: &request.record, headers: request.headers, receivedAt: inbound.receivedAt, semantic: similarity)
     }
 
     /// Answers from a cache entry: recorded as a success with the stored usage and no cost.
@@ -370,10 +151,9 @@ extension Gateway {
         record.cacheSavedCost = hit.savedCost
         record.servedModel = hit.model
         record.provider = "cache"
-        record.duration = .now - receivedAt
+        record.duration = clock.now - receivedAt
         if hit.stream { record.timeToFirstToken = record.duration }
         if let limit = record.logBodyLimit { record.responseBody = RequestLogEntry.redact(Array(hit.answerText.utf8), limit: limit) }
-        observer.requestFinished(record)
         var headers = headers
         if let similarity = semantic {
             headers.append(HeaderField("x-switchyard-cache", "semantic-hit; similarity=\(Double(Int((similarity * 1000).rounded())) / 1000)"))
@@ -447,18 +227,14 @@ extension Gateway {
         if let semantic, let limit = settings.semantic?.maxEntries {
             semanticIndex.add(semantic, key: key, maxEntries: limit)
             let ttl = settings.ttl
-            if let store = semanticStore { Task { try? await store.saveSemanticEntry(semantic, key: key, maxEntries: limit, ttl: ttl) } }
+            if let store = semanticStore { background.submit { try? await store.saveSemanticEntry(semantic, key: key, maxEntries: limit, ttl: ttl) } }
         }
         let entry = CachedResponse(
             stream: stream, body: body, usage: record.usage, savedCost: record.usage.flatMap { usage in record.price?.cost(of: usage) },
             model: record.servedModel, createdAt: WallClock.unixTime())
         let cache = self.cache
         let ttl = settings.ttl
-        Task { try? await cache.set(key, entry, ttl: ttl) }
-    }
-
-    private func mapped(_ error: GatewayError?) -> GatewayError {
-        error ?? .internalError("The router found no deployment to try.")
+        background.submit { try? await cache.set(key, entry, ttl: ttl) }
     }
 
     /// The wait the provider asked for; a default the gateway adds for clients does not count.
@@ -519,20 +295,20 @@ extension Duration {
 /// the error that decides about retries and fallbacks.
 struct Attempt: Sendable {
     let gateway: Gateway
-    let prepared: Gateway.Prepared
+    /// The request as the before-stages left it, with this attempt's record and headers.
+    let request: PipelineRequest
     let lease: DeploymentLease
     let group: ModelGroup
-    let record: RequestRecord
-    let headers: [HeaderField]
     let deadline: ContinuousClock.Instant
     let shadow: ShadowComparison?
-    let cacheKey: CacheKey?
-    let semanticProbe: SemanticProbe?
-    /// The cache settings for this request (with its `cache.rules` applied).
-    let cacheSettings: CacheSettings
+    /// Ends the request (after-stages, observers) once the answer or the stream is over.
+    let completion: RequestCompletion
 
     func run() async throws -> GatewayResponse {
-        var record = self.record
+        var pipeline = self.request
+        let prepared = pipeline.prepared
+        var record = pipeline.record
+        let clock = gateway.clock
         let inbound = prepared.inbound
         let request = prepared.request
         let snapshot = prepared.snapshot
@@ -566,15 +342,18 @@ struct Attempt: Sendable {
                 upstreamRequest.propagatedHeaders.removeAll { ["traceparent", "tracestate"].contains($0.name.lowercased()) }
             }
         }
+        if let header = snapshot.requestIDHeaders[provider] {
+            upstreamRequest.propagatedHeaders.append(HeaderField(header, inbound.requestID))
+        }
         if passthrough { upstreamRequest.bodyDialect = inbound.dialect }
-        let upstreamStart = ContinuousClock.now
+        let upstreamStart = clock.now
         let response: UpstreamResponse
         do {
             response = try await adapter.send(upstreamRequest)
         } catch {
             throw Gateway.gatewayError(from: error)
         }
-        var headers = self.headers
+        var headers = pipeline.headers
         headers.append(HeaderField("x-switchyard-provider", provider))
         headers.append(HeaderField("x-switchyard-model", deployment.upstreamModel))
         if let upstreamID = response.header("x-request-id") {
@@ -606,6 +385,13 @@ struct Attempt: Sendable {
                 )
             }
             record.usage = TokenUsage(openAIResponse: scan)
+            if record.usage == nil, !passthrough, inbound.endpoint != .embeddings {
+                // The provider reported no usage: the gateway counts prompt and answer itself.
+                let answer = ShadowComparison.answerText(scan, anthropic: false)
+                record.usage = TokenUsage(
+                    promptTokens: pipeline.estimatedPromptTokens(), completionTokens: PromptTokens.count(answer, model: deployment.upstreamModel))
+                record.usageSource = .gateway
+            }
             var clientBody = body
             if let guardOutput = prepared.guardOutput, !passthrough, var value = try? JSONValue.parse(scan.bytes) {
                 let decisions = await guardOutput.apply(to: &value, endpoint: inbound.endpoint)
@@ -630,15 +416,13 @@ struct Attempt: Sendable {
                 clientBody = ByteBuffer(bytes: response.serializedBytes())
             }
             record.status = 200
-            record.upstreamDuration = .now - upstreamStart
-            record.duration = .now - inbound.receivedAt
-            let completion = AttemptCompletion(
-                router: gateway.router, lease: lease, latency: durationSeconds(.now - upstreamStart), shadow: shadow)
-            completion.finish(record: record, text: shadow == nil ? nil : ShadowComparison.answerText(scan, anthropic: passthrough))
+            record.upstreamDuration = clock.now - upstreamStart
+            record.duration = clock.now - inbound.receivedAt
+            let attemptCompletion = AttemptCompletion(
+                router: gateway.router, lease: lease, latency: durationSeconds(clock.now - upstreamStart), shadow: shadow)
+            attemptCompletion.finish(record: record, text: shadow == nil ? nil : ShadowComparison.answerText(scan, anthropic: passthrough))
             if let limit = record.logBodyLimit { record.responseBody = RequestLogEntry.redact(Array(buffer: clientBody), limit: limit) }
-            gateway.observer.requestFinished(record)
-            gateway.storeInCache(
-                cacheKey, stream: false, body: Array(buffer: clientBody), record: record, settings: cacheSettings, semantic: semanticProbe)
+            completion.finish(record, responseBody: pipeline.cache.key == nil ? nil : Array(buffer: clientBody))
             headers.append(HeaderField("content-type", "application/json"))
             return GatewayResponse(status: 200, headers: headers, body: .buffer(clientBody))
         }
@@ -647,10 +431,8 @@ struct Attempt: Sendable {
         // fails before producing anything still gets a proper HTTP error (and can be retried).
         var relay = OpenAIStreamRelay(forwardUsageChunk: request.clientWantsUsage, provider: provider)
         relay.captureText = shadow != nil || record.logBodyLimit != nil
-        var promptEstimate = 0
         if let guardOutput = prepared.guardOutput, !passthrough {
             relay.textGuard = StreamTextGuard(output: guardOutput)
-            promptEstimate = (prepared.plan.features ?? PromptFeatures(request: request)).estimatedPromptTokens
         }
         if passthrough {
             relay.anthropicPassthrough = true
@@ -681,19 +463,18 @@ struct Attempt: Sendable {
             throw relay.upstreamError
                 ?? .upstreamUnavailable("Provider '\(provider)' ended the stream without sending any event.", code: "upstream_empty_stream")
         }
-        record.timeToFirstToken = .now - inbound.receivedAt
+        record.timeToFirstToken = clock.now - inbound.receivedAt
         headers.append(HeaderField("content-type", "text/event-stream"))
         headers.append(HeaderField("cache-control", "no-cache"))
         headers.append(HeaderField("x-accel-buffering", "no"))
-        var cacheStore: (@Sendable ([UInt8], RequestRecord) -> Void)?
-        if let key = cacheKey {
-            let gateway = self.gateway
-            let settings = cacheSettings
-            let probe = semanticProbe
-            cacheStore = { body, record in
-                gateway.storeInCache(key, stream: true, body: body, record: record, settings: settings, semantic: probe)
-            }
-        }
+        // The stream is committed: from here a client that leaves is billed for the prompt and
+        // what was forwarded, even if the HTTP layer never runs the stream.
+        let promptEstimate = pipeline.estimatedPromptTokens()
+        var abandoned = record
+        abandoned.usage = TokenUsage(
+            promptTokens: promptEstimate, completionTokens: relay.streamedCompletionTokens(model: deployment.upstreamModel))
+        abandoned.usageSource = .gateway
+        completion.setAbandonedRecord(abandoned)
         let stream = GatewayStream(
             relay: relay,
             iterator: iterator,
@@ -703,10 +484,12 @@ struct Attempt: Sendable {
             receivedAt: inbound.receivedAt,
             upstreamStart: upstreamStart,
             provider: provider,
-            observer: gateway.observer,
-            completion: AttemptCompletion(router: gateway.router, lease: lease, latency: durationSeconds(.now - upstreamStart), shadow: shadow),
-            cacheStore: cacheStore,
-            cacheLimit: cacheSettings.maxEntryBytes,
+            countingModel: deployment.upstreamModel,
+            clock: clock,
+            completion: completion,
+            attemptCompletion: AttemptCompletion(
+                router: gateway.router, lease: lease, latency: durationSeconds(clock.now - upstreamStart), shadow: shadow),
+            cacheLimit: pipeline.cache.key == nil ? nil : pipeline.cache.settings.maxEntryBytes,
             promptEstimate: promptEstimate
         )
         return GatewayResponse(status: 200, headers: headers, body: .stream(stream))

@@ -11,7 +11,11 @@ import Tracing
 /// an error event. Every request produces exactly one ``RequestRecord`` for the observer.
 public struct Gateway: Sendable {
     public let runtime: RuntimeHolder
+    /// Receives every finished request's record (metrics, logs, ledger, audit, traces).
     public let observer: any RequestObserver
+    /// Work done for requests after they were answered (settlement, cache writes, shadows);
+    /// drained at shutdown, awaited by tests with `flush()`.
+    public let background: BackgroundWork
     /// Live routing state (breakers, latency, capacity, retry budget); outlives reloads.
     public let router: RouterState
     /// Rate limits (memory or Redis counters); rules come from each snapshot.
@@ -39,9 +43,12 @@ public struct Gateway: Sendable {
         return tracer.startSpan(name, context: context, ofKind: kind)
     }
 
+    /// The one clock of the request path (the router's; a manual one in tests).
+    public var clock: any RouterClock { router.clock }
+
     public init(
         runtime: RuntimeHolder, observer: any RequestObserver, router: RouterState? = nil, limiter: RateLimiter? = nil,
-        budgets: BudgetGuard? = nil, cache: (any CacheBackend)? = nil
+        budgets: BudgetGuard? = nil, cache: (any CacheBackend)? = nil, background: BackgroundWork? = nil
     ) {
         self.runtime = runtime
         self.cache = cache ?? MemoryCacheBackend(maxBytes: runtime.snapshot.config.cache.maxBytes)
@@ -49,9 +56,8 @@ public struct Gateway: Sendable {
         let budgets = budgets ?? BudgetGuard(backend: MemoryBudgetBackend(), alerts: LoggingBudgetAlerts(logger: nil))
         self.limiter = limiter
         self.budgets = budgets
-        // Every request emits exactly one record: pricing it and settling its limits and
-        // budgets there can never be skipped.
-        self.observer = AccountingObserver(next: observer, limiter: limiter, budgets: budgets)
+        self.observer = observer
+        self.background = background ?? BackgroundWork()
         self.router = router ?? RouterState(settings: runtime.snapshot.config.router)
     }
 
@@ -206,15 +212,12 @@ public struct Gateway: Sendable {
         }
     }
 
+    /// Refuses a request that no stage has seen yet (bad input, unknown model, access denied):
+    /// nothing to settle, so the record goes straight to the observers.
     func fail(_ error: GatewayError, record: inout RequestRecord, receivedAt: ContinuousClock.Instant, headers: [HeaderField] = []) -> GatewayResponse
     {
-        record.status = error.status
-        record.outcome = error.status == 499 ? .clientDisconnected : .error
-        record.errorCode = error.metricLabel
-        record.duration = .now - receivedAt
+        let response = failure(error, record: &record, receivedAt: receivedAt, headers: headers)
         observer.requestFinished(record)
-        var response = GatewayResponse.error(error, dialect: record.dialect)
-        response.headers.append(contentsOf: headers)
         return response
     }
 
@@ -230,34 +233,6 @@ public struct Gateway: Sendable {
         if error is CancellationError || Task.isCancelled { return gatewayError(from: error) }
         if let gatewayError = error as? GatewayError { return gatewayError }
         return .upstreamUnavailable("The connection to provider '\(provider)' failed during the stream.", code: "upstream_stream_interrupted")
-    }
-}
-
-/// Prices each finished request from its real usage, returns its unused token and budget
-/// reservations (or takes the overshoot), frees its concurrency slot, then passes it on.
-struct AccountingObserver: RequestObserver {
-    let next: any RequestObserver
-    let limiter: RateLimiter
-    let budgets: BudgetGuard
-
-    func requestFinished(_ record: RequestRecord) {
-        var record = record
-        if let price = record.price, let usage = record.usage { record.cost = price.cost(of: usage) }
-        if record.limitLease != nil || record.budgetLease != nil {
-            let (limiter, budgets) = (self.limiter, self.budgets)
-            let (limitLease, budgetLease) = (record.limitLease, record.budgetLease)
-            let used = record.usage?.totalTokens ?? 0
-            let cost = record.cost ?? 0
-            Task {
-                if let limitLease { await limiter.settle(limitLease, usedTokens: used) }
-                if let budgetLease { await budgets.settle(budgetLease, costUSD: cost) }
-            }
-        }
-        next.requestFinished(record)
-    }
-
-    func shadowFinished(_ record: ShadowRecord) {
-        next.shadowFinished(record)
     }
 }
 

@@ -10,17 +10,20 @@ public struct GatewayStream: Sendable {
     let receivedAt: ContinuousClock.Instant
     let upstreamStart: ContinuousClock.Instant
     let provider: String
-    let observer: any RequestObserver
-    let completion: AttemptCompletion
-    /// Stores the whole stream once it completed (when the response cache is on).
-    var cacheStore: (@Sendable ([UInt8], RequestRecord) -> Void)? = nil
-    var cacheLimit = 0
-    /// Prompt tokens estimated before sending, for the usage of a stream a guardrail cut short.
+    /// The model whose tokenizer counts the answer when the provider reports no usage.
+    let countingModel: String
+    let clock: any RouterClock
+    /// Ends the request: after-stages (settlement, cache) and observers.
+    let completion: RequestCompletion
+    let attemptCompletion: AttemptCompletion
+    /// The most bytes kept for the response cache; nil when the answer is not cached.
+    var cacheLimit: Int?
+    /// Prompt tokens estimated before sending, for the usage of a stream without the provider's.
     var promptEstimate = 0
 
     /// Writes the stream through `emit` until it ends. Never throws: an upstream failure
     /// becomes an error event, a client that goes away (emit throws, or the task is
-    /// cancelled) stops the upstream call. The request record is emitted in every case.
+    /// cancelled) stops the upstream call. The request ends (settled, recorded) in every case.
     public consuming func run(_ emit: (ByteBuffer) async throws -> Void) async {
         var record = self.record
         var relay = self.relay
@@ -29,7 +32,8 @@ public struct GatewayStream: Sendable {
         var upstreamEnded = self.upstreamEnded
         var recorded = false
         // What the client receives, kept for the cache until it grows past the entry limit.
-        var captured: [UInt8]? = cacheStore == nil ? nil : []
+        var captured: [UInt8]? = cacheLimit == nil ? nil : []
+        let cacheLimit = self.cacheLimit ?? 0
         func capture(_ buffer: ByteBuffer) {
             guard captured != nil else { return }
             if captured!.count + buffer.readableBytes > cacheLimit {
@@ -38,24 +42,32 @@ public struct GatewayStream: Sendable {
                 captured!.append(contentsOf: buffer.readableBytesView)
             }
         }
+        /// The provider's usage, or else the gateway's count of the prompt and of the text forwarded.
+        func countUsage() {
+            guard relay.usage == nil else { return }
+            var counted = TokenUsage(promptTokens: promptEstimate, completionTokens: relay.streamedCompletionTokens(model: countingModel))
+            if let textGuard = relay.textGuard, textGuard.blocked != nil {
+                // The upstream was stopped by a guardrail: bill what was generated, held text included.
+                counted.completionTokens = max(counted.completionTokens, (textGuard.textBytes + 3) / 4)
+                counted.totalTokens = counted.promptTokens + counted.completionTokens
+            }
+            relay.supplyUsage(counted)
+            record.usageSource = .gateway
+        }
         func finishRecord() {
             guard !recorded else { return }
             recorded = true
+            countUsage()
             record.usage = relay.usage
-            if let textGuard = relay.textGuard {
-                record.guardrails.append(contentsOf: textGuard.decisions)
-                if record.usage == nil, textGuard.blocked != nil {
-                    // The upstream was stopped before it reported usage: bill what was generated.
-                    record.usage = TokenUsage(promptTokens: promptEstimate, completionTokens: (textGuard.textBytes + 3) / 4)
-                }
-            }
+            if record.usageSource == nil { record.usageSource = .provider }
+            if let textGuard = relay.textGuard { record.guardrails.append(contentsOf: textGuard.decisions) }
             record.chunks = relay.forwardedEvents
             record.servedModel = relay.responseModel ?? record.servedModel
-            record.upstreamDuration = .now - upstreamStart
-            record.duration = .now - receivedAt
-            completion.finish(record: record, text: relay.captureText ? relay.capturedText : nil)
+            record.upstreamDuration = clock.now - upstreamStart
+            record.duration = clock.now - receivedAt
+            attemptCompletion.finish(record: record, text: relay.captureText ? relay.capturedText : nil)
             if let limit = record.logBodyLimit { record.responseBody = RequestLogEntry.redact(Array(relay.capturedText.utf8), limit: limit) }
-            observer.requestFinished(record)
+            completion.finish(record, responseBody: record.outcome == .success ? captured : nil)
         }
         defer { finishRecord() }
         record.status = 200
@@ -70,13 +82,15 @@ public struct GatewayStream: Sendable {
                     return
                 }
                 if upstreamEnded || relay.state == .done {
+                    // A client that asked for usage gets the gateway's count when the provider
+                    // sent none (before the end events that carry it).
+                    countUsage()
                     relay.writeClientEnd(into: &output)
                     // Recorded before the last bytes go out: a client that saw the whole stream
                     // always has its usage record (the ledger journals it synchronously).
                     record.outcome = .success
-                    finishRecord()
                     capture(output)
-                    if let captured, let cacheStore { cacheStore(captured, record) }
+                    finishRecord()
                     try await emit(output)
                     return
                 }

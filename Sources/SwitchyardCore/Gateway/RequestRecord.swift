@@ -25,6 +25,8 @@ public struct RequestRecord: Sendable {
     public var outcome: Outcome
     public var errorCode: String?
     public var usage: TokenUsage?
+    /// Whether ``usage`` is the provider's report or the gateway's own count.
+    public var usageSource: UsageSource?
     /// Time from receipt of the request to the first content byte sent (streams).
     public var timeToFirstToken: Duration?
     /// Time the upstream call took, from sending to the last byte.

@@ -21,6 +21,8 @@ public final class RuntimeSnapshot: Sendable {
     public let prompts: PromptStage
     /// Increases by one with every successful reload.
     public let generation: Int
+    /// Per provider name: the header that carries the request id upstream (`request_id_header`).
+    public let requestIDHeaders: [String: String]
 
     public init(config: GatewayConfig, adapters: [String: any ProviderAdapter], generation: Int) {
         self.config = config
@@ -42,6 +44,8 @@ public final class RuntimeSnapshot: Sendable {
         self.scrubber = SecretScrubber(secrets: secrets)
         self.authenticator = MasterKeyAuthenticator(masterKey: config.server.masterKey?.reveal())
         self.generation = generation
+        self.requestIDHeaders = Dictionary(
+            config.providers.compactMap { provider in provider.requestIDHeader.map { (provider.name, $0) } }, uniquingKeysWith: { first, _ in first })
         self.prices = PriceTable.builtIn(overriddenBy: config.pricing)
         self.access = AccessPolicy(settings: config.access)
         self.guardrails = GuardrailEngine(settings: config.guardrails)

@@ -44,11 +44,12 @@ final class ShadowComparison: Sendable {
         snapshot: RuntimeSnapshot,
         router: RouterState,
         observer: any RequestObserver,
+        background: BackgroundWork,
         deadline: ContinuousClock.Instant
     ) -> ShadowComparison {
         let comparison = ShadowComparison(
             requestID: inbound.requestID, primaryGroup: primaryGroup, shadowGroup: group.qualifiedName, observer: observer)
-        Task {
+        background.submit {
             await comparison.runShadow(group: group, request: request, inbound: inbound, snapshot: snapshot, router: router, deadline: deadline)
         }
         return comparison

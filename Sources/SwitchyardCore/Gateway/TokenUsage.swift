@@ -46,3 +46,22 @@ public struct TokenUsage: Sendable, Equatable {
         return value >= 1e15 ? 1_000_000_000_000_000 : Int(value)
     }
 }
+
+extension TokenUsage {
+    /// The OpenAI `usage` object.
+    public var openAIJSON: JSONValue {
+        var object: JSONObject = [
+            "prompt_tokens": JSONValue(promptTokens), "completion_tokens": JSONValue(completionTokens), "total_tokens": JSONValue(totalTokens),
+        ]
+        if cachedPromptTokens > 0 { object["prompt_tokens_details"] = ["cached_tokens": JSONValue(cachedPromptTokens)] }
+        if reasoningTokens > 0 { object["completion_tokens_details"] = ["reasoning_tokens": JSONValue(reasoningTokens)] }
+        return .object(object)
+    }
+}
+
+/// Who counted a request's tokens: the provider's report, or the gateway itself when the
+/// provider reported none (a stream without a usage chunk, a client that left mid-stream).
+public enum UsageSource: String, Sendable {
+    case provider
+    case gateway
+}

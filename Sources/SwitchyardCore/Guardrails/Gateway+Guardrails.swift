@@ -488,7 +488,7 @@ extension Gateway {
             retry.record.guardrails = [
                 GuardrailDecision(name: name, direction: "output", action: "retry", entities: ["json_schema.invalid": errors.count])
             ]
-            var second = await executeGuarded(retry, headers: headers)
+            var second = await runPipeline(retry, inputStages: false)
             if let (_, again) = problems(second) {
                 var failed = refusal(again)
                 failed.headers.append(decision("block"))

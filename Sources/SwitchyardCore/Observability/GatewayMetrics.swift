@@ -123,6 +123,10 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
             if usage.reasoningTokens > 0 {
                 counter("switchyard_tokens_total", tokenDimensions + [("type", "reasoning")]).increment(by: usage.reasoningTokens)
             }
+            if record.usageSource == .gateway {
+                // The provider reported no usage (or the client left first): the gateway counted.
+                counter("switchyard_usage_counted_by_gateway_total", tokenDimensions).increment()
+            }
         }
         if record.cacheVerificationRejected {
             counter("switchyard_cache_semantic_rejected_total", [("model", record.modelGroup ?? "unknown")]).increment()

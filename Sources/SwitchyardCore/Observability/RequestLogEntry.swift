@@ -83,6 +83,7 @@ public enum RequestLogEntry {
             ("requested_model", usage.requestedModel), ("model_group", usage.modelGroup), ("deployment", usage.deployment),
             ("provider", usage.provider), ("served_model", usage.servedModel), ("error_code", usage.errorCode),
             ("rate_limited_by", usage.limitedBy), ("cache", usage.cache), ("guardrails", usage.guardrails),
+            ("usage_source", usage.usageSource),
         ]
         for (key, value) in optional { if let value { object[key] = .string(value) } }
         if let cost = usage.cost { object["cost_usd"] = JSONValue((cost * 1e9).rounded() / 1e9) }

@@ -44,6 +44,9 @@ public struct UsageRecord: Codable, Sendable, Equatable {
     public var upstreamMs: Double?
     /// What the guardrails decided (`pii=mask(email:1)`), comma-separated.
     public var guardrails: String?
+    /// `provider` or `gateway`: who counted the tokens (the gateway counts when the provider
+    /// reported no usage, or the client left before it did).
+    public var usageSource: String?
     /// The request log detail (``RequestLogEntry/detail(_:)``) as JSON text; kept in the
     /// request log table, not in the usage row, and purged by `logging.retention`.
     public var detail: String?
@@ -106,6 +109,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         savedCost = record.cacheSavedCost
         upstreamMs = record.upstreamDuration.map { durationSeconds($0) * 1000 }
         guardrails = record.guardrails.isEmpty ? nil : record.guardrails.map(\.summary).joined(separator: ", ")
+        usageSource = record.usageSource?.rawValue
         if withDetail, RequestLogEntry.hasDetail(record) {
             detail = String(decoding: JSONValue.object(RequestLogEntry.detail(record)).serializedBytes(), as: UTF8.self)
             requestBody = record.requestBody
@@ -174,6 +178,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         number("savedCost", savedCost)
         number("upstreamMs", upstreamMs)
         string("guardrails", guardrails)
+        string("usageSource", usageSource)
         string("detail", detail)
         string("requestBody", requestBody)
         string("responseBody", responseBody)
@@ -225,6 +230,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         savedCost = scan.number("savedCost")
         upstreamMs = scan.number("upstreamMs")
         guardrails = scan.string("guardrails")
+        usageSource = scan.string("usageSource")
         detail = scan.string("detail")
         requestBody = scan.string("requestBody")
         responseBody = scan.string("responseBody")

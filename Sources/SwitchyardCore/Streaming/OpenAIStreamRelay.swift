@@ -41,6 +41,19 @@ public struct OpenAIStreamRelay: Sendable {
     private var lastCreated: JSONValue = JSONValue(0)
     /// Tool-call argument text held back per choice and tool index (a placeholder may be cut).
     private var heldArguments: [Int: [Int: String]] = [:]
+    /// The answer's text as forwarded (content, reasoning, refusals, tool arguments), for
+    /// counting completion tokens when the provider reports none (or the client leaves first).
+    /// Kept up to ``streamedTextLimit`` bytes; past that only counted.
+    public private(set) var streamedText: [UInt8] = []
+    /// All bytes of answer text seen, kept or not.
+    public private(set) var streamedTextBytes = 0
+    public static let streamedTextLimit = 256 * 1024
+    /// Usage the gateway counted itself (the provider reported none); sent to a client that
+    /// asked for a usage chunk.
+    public private(set) var usageCountedByGateway = false
+    /// `id` and `created` of the first chunk, for a usage chunk the gateway writes itself.
+    private var firstChunkID: JSONValue?
+    private var firstCreated: JSONValue?
 
     public init(forwardUsageChunk: Bool, provider: String) {
         self.forwardUsageChunk = forwardUsageChunk
@@ -81,6 +94,7 @@ public struct OpenAIStreamRelay: Sendable {
                 fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
                 return
             }
+            noteText(event.data, keys: Self.openAITextKeys)
             event.write(to: &output)
             forwardedEvents += 1
             return
@@ -105,7 +119,12 @@ public struct OpenAIStreamRelay: Sendable {
             fail(error)
             return
         }
-        if responseModel == nil { responseModel = scan.string("model") }
+        if responseModel == nil {
+            responseModel = scan.string("model")
+            firstChunkID = scan.value("id")
+            firstCreated = scan.value("created")
+        }
+        noteText(event.data, keys: Self.openAITextKeys)
         if captureText, capturedText.utf8.count < 65_536,
             let text = scan.value("choices")?.arrayValue?.first?["delta"]?["content"]?.stringValue
         {
@@ -149,6 +168,7 @@ public struct OpenAIStreamRelay: Sendable {
         case "message_stop":
             state = .done
         case "content_block_delta":
+            noteText(event.data, keys: Self.anthropicTextKeys)
             if captureText, capturedText.utf8.count < 65_536, let text = data["delta"]?["text"]?.stringValue { capturedText += text }
         default:
             break
@@ -362,7 +382,97 @@ public struct OpenAIStreamRelay: Sendable {
         if encoder != nil {
             encoder!.finish(usage: usage, into: &output)
         } else {
+            if usageCountedByGateway, forwardUsageChunk, let usage {
+                // The client asked for usage and the provider sent none: the gateway's count.
+                let chunk: JSONValue = [
+                    "id": firstChunkID ?? lastChunkID, "object": "chat.completion.chunk", "created": firstCreated ?? lastCreated,
+                    "model": .string(responseModel ?? ""), "choices": [], "usage": usage.openAIJSON,
+                ]
+                output.writeStaticString("data: ")
+                output.writeBytes(chunk.serializedBytes())
+                output.writeStaticString("\n\n")
+            }
             Self.writeDone(into: &output)
+        }
+    }
+
+    /// Sets the usage the gateway counted when the provider reported none; call before
+    /// ``writeClientEnd(into:)`` so that a client that asked for usage receives it.
+    public mutating func supplyUsage(_ counted: TokenUsage) {
+        guard usage == nil else { return }
+        usage = counted
+        usageCountedByGateway = true
+    }
+
+    /// The completion tokens of the text forwarded so far, counted with `model`'s tokenizer
+    /// (extrapolated past the kept text). Never zero once any text was forwarded.
+    public func streamedCompletionTokens(model: String) -> Int {
+        guard streamedTextBytes > 0 else { return 0 }
+        let kept = PromptTokens.count(String(decoding: streamedText, as: UTF8.self), model: model)
+        guard streamedTextBytes > streamedText.count, !streamedText.isEmpty else { return max(1, kept) }
+        return max(1, Int((Double(kept) * Double(streamedTextBytes) / Double(streamedText.count)).rounded(.up)))
+    }
+
+    static let openAITextKeys: [[UInt8]] = ["\"content\"", "\"arguments\"", "\"reasoning_content\"", "\"refusal\""].map { Array($0.utf8) }
+    static let anthropicTextKeys: [[UInt8]] = ["\"text\"", "\"partial_json\"", "\"thinking\""].map { Array($0.utf8) }
+
+    /// Appends the string values of `keys` found in an event to ``streamedText`` (a byte scan,
+    /// no parse: the fast path forwards events without parsing them).
+    private mutating func noteText(_ data: [UInt8], keys: [[UInt8]]) {
+        let count = data.count
+        var index = 0
+        while index < count {
+            guard data[index] == UInt8(ascii: "\"") else {
+                index += 1
+                continue
+            }
+            var matched: [UInt8]?
+            for key in keys where index + key.count <= count && data[index + 1] == key[1] {
+                var equal = true
+                for offset in 2..<key.count where data[index + offset] != key[offset] {
+                    equal = false
+                    break
+                }
+                if equal {
+                    matched = key
+                    break
+                }
+            }
+            guard let key = matched else {
+                index += 1
+                continue
+            }
+            var cursor = Self.skipWhitespace(data, from: index + key.count)
+            guard cursor < count, data[cursor] == UInt8(ascii: ":") else {
+                index += key.count
+                continue
+            }
+            cursor = Self.skipWhitespace(data, from: cursor + 1)
+            guard cursor < count, data[cursor] == UInt8(ascii: "\"") else {
+                index = cursor
+                continue
+            }
+            cursor += 1
+            while cursor < count, data[cursor] != UInt8(ascii: "\"") {
+                var byte = data[cursor]
+                if byte == UInt8(ascii: "\\"), cursor + 1 < count {
+                    cursor += 1
+                    switch data[cursor] {
+                    case UInt8(ascii: "n"): byte = 0x0A
+                    case UInt8(ascii: "t"): byte = 0x09
+                    case UInt8(ascii: "r"): byte = 0x0D
+                    case UInt8(ascii: "u"):
+                        // A \uXXXX escape: one placeholder character is enough for counting.
+                        byte = UInt8(ascii: "?")
+                        cursor = min(cursor + 4, count - 1)
+                    default: byte = data[cursor]
+                    }
+                }
+                streamedTextBytes += 1
+                if streamedText.count < Self.streamedTextLimit { streamedText.append(byte) }
+                cursor += 1
+            }
+            index = cursor + 1
         }
     }
 

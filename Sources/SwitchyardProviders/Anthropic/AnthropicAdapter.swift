@@ -37,7 +37,6 @@ public struct AnthropicAdapter: ProviderAdapter {
         outbound.method = .POST
         outbound.headers = staticHeaders
         outbound.headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
-        outbound.headers.add(name: "x-request-id", value: request.requestID)
         for header in request.propagatedHeaders {
             outbound.headers.replaceOrAdd(name: header.name, value: header.value)
         }

@@ -68,7 +68,6 @@ extension BedrockAdapter {
             headers.append(("authorization", "Bearer \(bearer.reveal())"))
         }
         for (name, value) in headers where name != "host" { outbound.headers.add(name: name, value: value) }
-        outbound.headers.add(name: "x-request-id", value: requestID)
         outbound.body = .bytes(ByteBuffer(bytes: body))
         return outbound
     }

@@ -35,7 +35,6 @@ public struct CohereAdapter: ProviderAdapter {
         outbound.method = .POST
         outbound.headers = staticHeaders
         outbound.headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
-        outbound.headers.add(name: "x-request-id", value: request.requestID)
         outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
         let model = request.model
         let isEmbedding = request.endpoint == .embeddings

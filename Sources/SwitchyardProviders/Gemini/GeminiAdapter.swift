@@ -53,7 +53,6 @@ public struct GeminiAdapter: ProviderAdapter {
         var outbound = HTTPClientRequest(url: modelsURL + request.model.percentEncoded() + method)
         outbound.method = .POST
         outbound.headers = staticHeaders
-        outbound.headers.add(name: "x-request-id", value: request.requestID)
         for header in request.propagatedHeaders {
             outbound.headers.replaceOrAdd(name: header.name, value: header.value)
         }
@@ -95,7 +94,6 @@ extension GeminiAdapter {
         var outbound = HTTPClientRequest(url: modelsURL + request.model.percentEncoded() + (vertex ? ":predict" : ":batchEmbedContents"))
         outbound.method = .POST
         outbound.headers = staticHeaders
-        outbound.headers.add(name: "x-request-id", value: request.requestID)
         outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
         let model = request.model
         return try await authorizedExecute(outbound, request: request) { outbound in

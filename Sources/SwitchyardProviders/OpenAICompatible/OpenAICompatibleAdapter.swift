@@ -36,7 +36,6 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
         var outbound = HTTPClientRequest(url: url(baseURL, request.endpoint, request.model))
         outbound.method = .POST
         outbound.headers = staticHeaders
-        outbound.headers.add(name: "x-request-id", value: request.requestID)
         for header in request.propagatedHeaders {
             outbound.headers.replaceOrAdd(name: header.name, value: header.value)
         }

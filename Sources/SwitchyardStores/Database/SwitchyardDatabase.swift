@@ -136,6 +136,9 @@ public final class SwitchyardDatabase: Sendable {
             }
             try db.create(index: "request_logs_ts", on: "request_logs", columns: ["ts"])
         }
+        migrator.registerMigration("v8: usage source") { db in
+            try db.execute(sql: "ALTER TABLE usage_records ADD COLUMN usageSource TEXT")
+        }
         return migrator
     }
 }

@@ -276,6 +276,7 @@ public final class PostgresBackend: Sendable {
                 """,
                 "CREATE INDEX request_logs_ts ON request_logs (ts)",
             ]),
+        Migration(version: 6, name: "usage source", statements: ["ALTER TABLE usage_records ADD COLUMN usage_source text"]),
     ]
 
     /// Applies the pending migrations in one transaction under the advisory lock; returns the

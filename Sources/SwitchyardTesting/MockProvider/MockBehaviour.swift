@@ -58,6 +58,10 @@ public struct MockBehaviour: Sendable, Equatable {
     /// Seed of the generator behind `failPercent`.
     public var seed: UInt64 = 42
 
+    /// Never report usage, in answers or streams (`include_usage` ignored), as some
+    /// OpenAI-compatible servers do (llama.cpp's Python server, older proxies).
+    public var omitUsage: Bool = false
+
     public init() {}
 
     /// Applies `key=value` settings (option names as in configuration, e.g. `chunk_delay_ms`).
@@ -86,6 +90,7 @@ public struct MockBehaviour: Sendable, Equatable {
         case "fail_status": failStatus = number.flatMap { (400...599).contains($0) ? $0 : nil } ?? failStatus
         case "seed": seed = UInt64(value) ?? seed
         case "error_code": errorCode = value
+        case "omit_usage": omitUsage = value == "true" || value == "1"
         default: break
         }
     }

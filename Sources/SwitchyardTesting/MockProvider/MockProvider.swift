@@ -754,7 +754,7 @@ public final class MockProvider: Sendable {
 
     private func completionPlan(_ request: JSONObject, chat: Bool, model: String, promptBytes: Int, behaviour: MockBehaviour) -> Plan {
         let stream = request["stream"]?.boolValue == true
-        let includeUsage = request["stream_options"]?["include_usage"]?.boolValue == true
+        let includeUsage = request["stream_options"]?["include_usage"]?.boolValue == true && !behaviour.omitUsage
         let id = chat ? "chatcmpl-mock" : "cmpl-mock"
         let created = JSONValue(1_700_000_000)
         let promptTokens = Self.approximateTokens(promptBytes)
@@ -804,7 +804,8 @@ public final class MockProvider: Sendable {
             return jsonPlan(
                 .object([
                     "id": .string(id), "object": chat ? "chat.completion" : "text_completion", "created": created,
-                    "model": .string(model), "choices": .array([choice]), "usage": usage, "system_fingerprint": "fp_mock",
+                    "model": .string(model), "choices": .array([choice]), "usage": behaviour.omitUsage ? .null : usage,
+                    "system_fingerprint": "fp_mock",
                 ]),
                 behaviour: behaviour
             )
