@@ -101,6 +101,59 @@ import Testing
         }
     }
 
+    @Test func oneRequestRetriedOnAPoisonedPromptCannotOpenTheBreakerForEveryone() async throws {
+        // Two model groups share one deployment. One request whose prompt always gets a 500 is
+        // retried three times: that is one failure against the deployment, not four.
+        let yaml = """
+            router: {retry: {attempts: 3, backoff: 5ms, max_backoff: 10ms}, circuit_breaker: {consecutive_failures: 3, cooldown: 60s}, panic_routing: false}
+            \(Self.providers([("shared", "")]))
+            models:
+              - {name: first, provider: shared, model: m}
+              - {name: second, provider: shared, model: m}
+            """
+        try await withRouting(yaml) { client, app in
+            let poisoned = try await chat(client, model: "first", extra: #","mock":{"status":500}"#)
+            #expect(poisoned.status.code >= 500)
+            #expect(requests(app, "shared") == 4, "the first attempt and three retries reached the provider")
+            for model in ["second", "first"] {
+                let other = try await chat(client, model: model)
+                #expect(other.status == .ok, "\(model): the breaker did not open for one request's retries")
+            }
+            let text = try await metrics(client)
+            #expect(!text.contains(#"switchyard_circuit_breaker_state{deployment="shared/m"} 2"#))
+        }
+    }
+
+    @Test func aGroupNeverLosesItsLastDeploymentToABreaker() async throws {
+        // Five streams the provider cuts open the only deployment's breaker; later requests are
+        // still routed to it (panic mode) instead of answering 503 for the whole cooldown.
+        let yaml = """
+            router: {retry: {attempts: 0}, circuit_breaker: {consecutive_failures: 3, cooldown: 60s}}
+            \(Self.providers([("only", "")]))
+            models:
+              - {name: solo, provider: only, model: m}
+            """
+        try await withRouting(yaml) { client, app in
+            for _ in 0..<5 {
+                let cut = try await chat(client, model: "solo", extra: #","stream":true,"mock":{"drop_after":2}"#)
+                #expect(cut.status == .ok)
+            }
+            let text = try await metrics(client)
+            #expect(text.contains(#"switchyard_circuit_breaker_state{deployment="only/m"} 2"#), "the breaker did open")
+            let later = try await chat(client, model: "solo")
+            #expect(later.status == .ok, "panic routing: the group still has a deployment")
+            #expect(header(later, "x-switchyard-panic-routing") == "true")
+        }
+        // Operators who prefer a fast 503 opt out.
+        let strict = yaml.replacingOccurrences(of: "cooldown: 60s}}", with: "cooldown: 60s}, panic_routing: false}")
+        try await withRouting(strict) { client, _ in
+            for _ in 0..<3 { _ = try await chat(client, model: "solo", extra: #","stream":true,"mock":{"drop_after":2}"#) }
+            let refused = try await chat(client, model: "solo")
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.json?["error"]?["code"]?.stringValue == "no_healthy_deployment")
+        }
+    }
+
     @Test func breakerProbesAfterTheCooldownAndCloses() async throws {
         let yaml = """
             router: {retry: {attempts: 0}, circuit_breaker: {consecutive_failures: 3, cooldown: 2s}}

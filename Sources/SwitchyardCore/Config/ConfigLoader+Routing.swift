@@ -336,8 +336,12 @@ extension Context {
         if let node = mapping.take("seed"), let value = integer(node, path: "router.seed") { settings.seed = UInt64(bitPattern: Int64(value)) }
         if let node = mapping.take("shared_state"), let value = bool(node, path: "router.shared_state") { settings.sharedState = value }
         if let node = mapping.take("sync_interval"), let value = duration(node, path: "router.sync_interval") { settings.syncInterval = value }
+        if let node = mapping.take("panic_routing"), let value = bool(node, path: "router.panic_routing") { settings.panicRouting = value }
         mapping.finish(
-            known: ["retry", "retry_budget", "circuit_breaker", "timeout", "first_token_timeout", "seed", "shared_state", "sync_interval"],
+            known: [
+                "retry", "retry_budget", "circuit_breaker", "timeout", "first_token_timeout", "seed", "shared_state", "sync_interval",
+                "panic_routing",
+            ],
             context: &self)
         return settings
     }

@@ -33,6 +33,13 @@ struct AttemptLoop: Sendable {
         var retries = 0
         var fallbackPosition = 0
         var lastUpstreamError: GatewayError?
+        /// Deployments this request has already counted a health failure against: its retries
+        /// count once, so one poisoned prompt cannot open a breaker for everyone.
+        var healthCounted: Set<String> = []
+        /// Whether a later group in the fallback chain takes requests that find no deployment.
+        func fallbackTakesUnavailable() -> Bool {
+            plan.group.fallbacks.indices.contains { $0 >= fallbackPosition && plan.group.fallbacks[$0].on.contains(.unavailable) }
+        }
 
         func finishFailed(_ error: GatewayError) -> GatewayResponse {
             shadow?.primaryFailed(error)
@@ -45,7 +52,16 @@ struct AttemptLoop: Sendable {
         while true {
             if Task.isCancelled { return finishFailed(Gateway.gatewayError(from: CancellationError())) }
             let errorClass: ErrorClass
-            let pick = router.pick(group, features: plan.features, regions: plan.regions, failed: failed) { snapshot.adapters[$0] != nil }
+            var pick = router.pick(group, features: plan.features, regions: plan.regions, failed: failed) { snapshot.adapters[$0] != nil }
+            if case .none(let error, _) = pick, error.code == "no_healthy_deployment", snapshot.config.router.panicRouting,
+                !fallbackTakesUnavailable()
+            {
+                // Every deployment is out because of its breaker and no fallback is left: route
+                // across them anyway (panic mode) rather than fail every request.
+                pick = router.pick(group, features: plan.features, regions: plan.regions, failed: failed, panic: true) {
+                    snapshot.adapters[$0] != nil
+                }
+            }
             switch pick {
             case .none(let error, _):
                 if record.provider == nil { record.provider = group.owner }
@@ -65,6 +81,7 @@ struct AttemptLoop: Sendable {
                 attemptHeaders.append(HeaderField("x-switchyard-deployment", deployment.id))
                 attemptHeaders.append(HeaderField("x-switchyard-attempts", String(record.attempts.count + 1)))
                 if !record.fallbacks.isEmpty { attemptHeaders.append(HeaderField("x-switchyard-fallback-from", plan.group.qualifiedName)) }
+                if lease.panic { attemptHeaders.append(HeaderField("x-switchyard-panic-routing", "true")) }
                 var attemptRecord = record
                 if let tracer = gateway.tracer, let context = inbound.traceContext {
                     // GenAI convention: "{operation} {model}", a client span per attempt.
@@ -106,7 +123,11 @@ struct AttemptLoop: Sendable {
                         return finishFailed(mapped)
                     }
                     errorClass = ErrorClass.of(mapped)
-                    router.finish(lease, outcome: .failure(errorClass, retryAfter: Gateway.retryAfter(mapped)))
+                    if errorClass.countsAgainstHealth && !healthCounted.insert(lease.key).inserted {
+                        router.finish(lease, outcome: .repeatedFailure(errorClass, retryAfter: Gateway.retryAfter(mapped)))
+                    } else {
+                        router.finish(lease, outcome: .failure(errorClass, retryAfter: Gateway.retryAfter(mapped)))
+                    }
                     attemptRecord.attempts[attemptRecord.attempts.count - 1].outcome = mapped.metricLabel
                     attemptRecord.attempts[attemptRecord.attempts.count - 1].errorClass = errorClass
                     attemptRecord.attempts[attemptRecord.attempts.count - 1].duration = gateway.clock.now - attemptStart

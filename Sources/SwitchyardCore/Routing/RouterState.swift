@@ -72,6 +72,8 @@ public struct DeploymentLease: Sendable {
     public let deployment: DeploymentConfig
     let key: String
     public let startedAt: ContinuousClock.Instant
+    /// Picked in panic mode: its breaker is open and was bypassed (every deployment was out).
+    public var panic = false
 }
 
 /// How an attempt ended, for health, latency and capacity accounting.
@@ -79,6 +81,9 @@ public enum AttemptOutcome: Sendable {
     /// `latency`: time to the first event (streams) or to the whole answer, in seconds.
     case success(latency: Double, tokens: Int)
     case failure(ErrorClass, retryAfter: Duration?)
+    /// A further failure of a request that already counted one against this deployment (its
+    /// retries): frees the slot and applies a Retry-After, but counts against health only once.
+    case repeatedFailure(ErrorClass, retryAfter: Duration?)
     /// The client went away; says nothing about the deployment.
     case cancelled
 }
@@ -220,14 +225,19 @@ public final class RouterState: Sendable {
     /// Chooses a deployment by the group's strategy among the eligible ones of the lowest
     /// priority tier, and counts it as in flight. A deployment that already failed for this
     /// request is used again only when nothing else is eligible.
+    ///
+    /// `panic`: deployments that are out only because their breaker is open are eligible too
+    /// and bypass it (``RouterSettings/panicRouting``; the attempt loop asks for it when nothing
+    /// else can take the request).
     public func pick(
-        _ group: ModelGroup, features: PromptFeatures?, regions: [String]?, failed: Set<String> = [], hasAdapter: (String) -> Bool = { _ in true }
+        _ group: ModelGroup, features: PromptFeatures?, regions: [String]?, failed: Set<String> = [], panic: Bool = false,
+        hasAdapter: (String) -> Bool = { _ in true }
     ) -> Pick {
         var candidates = evaluate(group, features: features, regions: regions, failed: failed, hasAdapter: hasAdapter)
         Self.allowRetryingFailed(&candidates)
         let now = clock.now
         let second = Int64(clock.unixTime)
-        var eligible = candidates.filter { $0.excluded == nil }
+        var eligible = candidates.filter { $0.excluded == nil || (panic && $0.excluded == .breakerOpen) }
         while !eligible.isEmpty {
             let tier = eligible.map(\.deployment.priority).min()!
             let inTier = eligible.filter { $0.deployment.priority == tier }
@@ -238,7 +248,8 @@ public final class RouterState: Sendable {
                 let key = Self.key(candidate.deployment)
                 var live = state.deployments[key] ?? Live(breaker: CircuitBreaker(settings: state.settings.breaker))
                 let before = live.breaker.state
-                let acquired = live.breaker.acquire(at: now)
+                let bypass = panic && candidate.excluded == .breakerOpen
+                let acquired = bypass || live.breaker.acquire(at: now)
                 if acquired {
                     live.outstanding += 1
                     live.window.addRequest(atSecond: second)
@@ -249,7 +260,8 @@ public final class RouterState: Sendable {
             }
             guard let choice else { break }
             if choice.acquired {
-                let lease = DeploymentLease(deployment: choice.candidate.deployment, key: Self.key(choice.candidate.deployment), startedAt: now)
+                var lease = DeploymentLease(deployment: choice.candidate.deployment, key: Self.key(choice.candidate.deployment), startedAt: now)
+                lease.panic = panic && choice.candidate.excluded == .breakerOpen
                 return .deployment(lease, candidates: candidates)
             }
             // Lost the race for the last half-open probe: choose among the others.
@@ -363,6 +375,12 @@ public final class RouterState: Sendable {
                     live.breaker.release()
                 }
                 // The provider said how long to stay away: keep the deployment out until then.
+                if errorClass == .rateLimit, let retryAfter {
+                    let wait = min(retryAfter, .seconds(300))
+                    live.coolingDownUntil = max(live.coolingDownUntil ?? now, now + wait)
+                }
+            case .repeatedFailure(let errorClass, let retryAfter):
+                live.breaker.release()
                 if errorClass == .rateLimit, let retryAfter {
                     let wait = min(retryAfter, .seconds(300))
                     live.coolingDownUntil = max(live.coolingDownUntil ?? now, now + wait)

@@ -186,6 +186,11 @@ public struct RouterSettings: Sendable, Equatable {
     public var firstTokenTimeout: Duration?
     /// Share breakers and latency with other instances through `redis:` when configured.
     public var sharedState = true
+    /// When every deployment of a group (with no fallback left to take the request) is out
+    /// because of its circuit breaker, route across those deployments anyway (Envoy's panic
+    /// mode) rather than answer 503: one misbehaving request or a burst of cut streams never
+    /// takes the last deployment away from everyone. `router.panic_routing: false` opts out.
+    public var panicRouting = true
     /// How often shared state is exchanged. Default 500 ms.
     public var syncInterval: Duration = .milliseconds(500)
 
