@@ -118,18 +118,21 @@ public enum CohereChat {
 public struct CohereStreamDecoder: Sendable {
     var parser = SSEParser()
     let model: String
-    var id = "chatcmpl-cohere"
+    let created: Int
+    var id = CanonicalChat.uniqueID("chatcmpl-")
     var sawToolCall = false
     public private(set) var finished = false
 
-    public init(model: String) {
+    /// `created`: the time of the answer (Unix seconds), the same on every chunk.
+    public init(model: String, created: Int = CanonicalChat.unixTime()) {
         self.model = model
+        self.created = created
     }
 
     func write(_ value: JSONValue, into output: inout ByteBuffer) { CanonicalChunks.write(value, into: &output) }
 
     func chunk(_ delta: JSONObject, finish: String? = nil) -> JSONValue {
-        CanonicalChunks(id: id, model: model).chunk(delta, finish: finish)
+        CanonicalChunks(id: id, model: model, created: created).chunk(delta, finish: finish)
     }
 
     public mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws {
@@ -167,7 +170,7 @@ public struct CohereStreamDecoder: Sendable {
                 return
             }
             write(chunk([:], finish: sawToolCall ? "tool_calls" : CohereChat.finishReason(reason)), into: &output)
-            CanonicalChunks(id: id, model: model).writeUsageAndDone(CohereChat.usage(delta?["usage"]), into: &output)
+            CanonicalChunks(id: id, model: model, created: created).writeUsageAndDone(CohereChat.usage(delta?["usage"]), into: &output)
             finished = true
         default:
             break  // content-start/end, tool-plan-delta, tool-call-end, citations
