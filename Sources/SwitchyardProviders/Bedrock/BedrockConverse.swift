@@ -236,13 +236,20 @@ public struct BedrockStreamDecoder: Sendable {
         if message.headers[":message-type"] == "exception" || message.headers[":message-type"] == "error" {
             let type = message.headers[":exception-type"] ?? message.headers[":error-code"] ?? "error"
             let text = payload["message"]?.stringValue ?? payload["Message"]?.stringValue ?? type
-            write(["error": ["message": .string(text), "type": .string(type)]], into: &output)
             finished = true
+            if !wroteChunks {
+                // As Bedrock answers the same exception outside a stream: its status, a JSON
+                // `message`, so the gateway maps it like any HTTP error (retries, fallbacks).
+                let body: JSONValue = ["message": .string(text), "__type": .string(type)]
+                earlyFailure = (Self.status(ofException: type), body.serializedBytes())
+                return
+            }
+            write(["error": ["message": .string(text), "type": .string(type)]], into: &output)
             return
         }
         switch message.headers[":event-type"] {
         case "messageStart":
-            write(chunk(["role": "assistant", "content": ""]), into: &output)
+            roleHeldBack = true
         case "contentBlockStart":
             if let use = payload["start"]?["toolUse"], let block = payload["contentBlockIndex"]?.intValue {
                 let index = toolIndexes.count

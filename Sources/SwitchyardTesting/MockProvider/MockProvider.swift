@@ -447,7 +447,10 @@ public final class MockProvider: Sendable {
                 }
                 if let errorAfter = behaviour.errorAfterChunks, index >= errorAfter {
                     let exception = EventStreamMessage(
-                        headers: [":message-type": "exception", ":exception-type": "internalServerException", ":content-type": "application/json"],
+                        headers: [
+                            ":message-type": "exception", ":exception-type": behaviour.streamException ?? "internalServerException",
+                            ":content-type": "application/json",
+                        ],
                         payload: (["message": "Mock provider failed mid-stream."] as JSONValue).serializedBytes()
                     )
                     add(ByteBuffer(bytes: exception.encoded()))
