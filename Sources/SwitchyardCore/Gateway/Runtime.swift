@@ -24,7 +24,9 @@ public final class RuntimeSnapshot: Sendable {
 
     public init(config: GatewayConfig, adapters: [String: any ProviderAdapter], generation: Int) {
         self.config = config
-        self.catalog = ModelCatalog(models: config.models, router: config.router)
+        let prices = PriceTable.builtIn(overriddenBy: config.pricing)
+        self.prices = prices
+        self.catalog = ModelCatalog(models: config.models, router: config.router, prices: prices)
         self.planner = RoutePlanner(config: config, catalog: catalog)
         self.adapters = adapters
         var secrets = config.providers.compactMap(\.apiKey) + config.providers.flatMap { $0.headers.map(\.value) }
@@ -42,7 +44,6 @@ public final class RuntimeSnapshot: Sendable {
         self.scrubber = SecretScrubber(secrets: secrets)
         self.authenticator = MasterKeyAuthenticator(masterKey: config.server.masterKey?.reveal())
         self.generation = generation
-        self.prices = PriceTable.builtIn(overriddenBy: config.pricing)
         self.access = AccessPolicy(settings: config.access)
         self.guardrails = GuardrailEngine(settings: config.guardrails)
         self.prompts = PromptStage(settings: config.prompts)
