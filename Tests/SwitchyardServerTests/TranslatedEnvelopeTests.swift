@@ -13,7 +13,8 @@ import Testing
 func isToolUseSafe(_ id: String) -> Bool {
     !id.isEmpty
         && id.utf8.allSatisfy { byte in
-            byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)
+            byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (48...57).contains(byte) || (65...90).contains(byte)
+                || (97...122).contains(byte)
         }
 }
 
@@ -38,7 +39,8 @@ func expectOpenAIEnvelope(_ response: TestResponse, stream: Bool, before: Int, a
     #expect((before...after).contains(time), "created \(time) is the time of the answer", sourceLocation: sourceLocation)
     let id = ids.first ?? ""
     #expect(id.hasPrefix("chatcmpl-"), sourceLocation: sourceLocation)
-    #expect(objects.allSatisfy { $0["object"]?.stringValue == (stream ? "chat.completion.chunk" : "chat.completion") }, sourceLocation: sourceLocation)
+    #expect(
+        objects.allSatisfy { $0["object"]?.stringValue == (stream ? "chat.completion.chunk" : "chat.completion") }, sourceLocation: sourceLocation)
     return id
 }
 

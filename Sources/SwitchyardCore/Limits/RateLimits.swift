@@ -267,9 +267,11 @@ public final class RateLimiter: Sendable {
             if indices.contains(blocked) {
                 let check = checks[blocked]
                 let reset =
-                    decision.retryAfterMilliseconds ?? (known ? decision.resetMilliseconds[blocked] : (check.kind == .tokensPerDay ? 86_400_000 : 60_000))
+                    decision.retryAfterMilliseconds
+                    ?? (known ? decision.resetMilliseconds[blocked] : (check.kind == .tokensPerDay ? 86_400_000 : 60_000))
                 headers.append(HeaderField("x-ratelimit-limit-\(suffix)", String(check.limit)))
-                headers.append(HeaderField("x-ratelimit-remaining-\(suffix)", String(known ? max(0, min(decision.remaining[blocked], check.cost - 1)) : 0)))
+                headers.append(
+                    HeaderField("x-ratelimit-remaining-\(suffix)", String(known ? max(0, min(decision.remaining[blocked], check.cost - 1)) : 0)))
                 headers.append(HeaderField("x-ratelimit-reset-\(suffix)", formatReset(reset)))
             } else if known, let tightest = indices.min(by: { decision.remaining[$0] < decision.remaining[$1] }) {
                 headers.append(HeaderField("x-ratelimit-limit-\(suffix)", String(checks[tightest].limit)))

@@ -279,7 +279,9 @@ public final class MockProvider: Sendable {
                 let schema = declaration["parametersJsonSchema"] ?? declaration["parameters"]
                 var part: JSONObject = ["functionCall": ["name": declaration["name"] ?? "", "args": Self.sampleArguments(for: schema)]]
                 // Only the first of parallel calls carries the signature, as Gemini 3 sends them.
-                if signsCalls, calls.isEmpty { part["thoughtSignature"] = .string(Self.thoughtSignature(for: declaration["name"]?.stringValue ?? "")) }
+                if signsCalls, calls.isEmpty {
+                    part["thoughtSignature"] = .string(Self.thoughtSignature(for: declaration["name"]?.stringValue ?? ""))
+                }
                 calls.append(.object(part))
             }
         }
