@@ -13,7 +13,7 @@ let geminiStreamFixture =
 
 @Suite struct GeminiOutboundTests {
     func decode(_ pieces: [ByteBuffer]) throws -> String {
-        var decoder = GeminiStreamDecoder()
+        var decoder = GeminiStreamDecoder(created: 1_764_979_200, seed: 7)
         var output = ByteBuffer()
         for piece in pieces { try decoder.feed(piece, into: &output) }
         decoder.finish(into: &output)

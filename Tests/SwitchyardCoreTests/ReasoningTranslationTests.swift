@@ -14,7 +14,7 @@ import Testing
 
     /// Canonical chunks (without `[DONE]`) the decoder makes of `bytes` fed in pieces of `step`.
     static func decode(_ bytes: [UInt8], step: Int) throws -> [JSONValue] {
-        var decoder = AnthropicStreamDecoder()
+        var decoder = AnthropicStreamDecoder(created: 1_764_979_200)
         var output = ByteBuffer()
         var start = 0
         while start < bytes.count {

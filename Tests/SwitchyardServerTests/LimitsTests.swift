@@ -81,6 +81,26 @@ import Testing
         }
     }
 
+    /// The README promises the `x-ratelimit-*` headers on every response; clients that back off
+    /// on them need them most on the refusal.
+    @Test func aRefusalCarriesTheRateLimitHeaders() async throws {
+        try await withLimits("  rules: [{scope: key, requests_per_minute: 1, tokens_per_minute: 100000}]") { client, _ in
+            let allowed = try await chat(client)
+            #expect(allowed.status == .ok)
+            let refused = try await chat(client)
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.headers[.retryAfter] != nil)
+            #expect(header(refused, "x-ratelimit-limit-requests") == "1")
+            #expect(header(refused, "x-ratelimit-remaining-requests") == "0")
+            let reset = try #require(header(refused, "x-ratelimit-reset-requests"))
+            #expect(reset.hasSuffix("s"), "a duration as OpenAI writes it: \(reset)")
+            #expect(header(refused, "x-ratelimit-limit-tokens") == "100000")
+            let remainingTokens = Int(header(refused, "x-ratelimit-remaining-tokens") ?? "") ?? -1
+            #expect((0...100_000).contains(remainingTokens), "what is left of the token limit, nothing taken for the refused request")
+            #expect(header(refused, "x-ratelimit-reset-tokens") != nil)
+        }
+    }
+
     @Test func tokensAreReservedBeforeTheCallAndSettledAfter() async throws {
         // Each request reserves its prompt (10 tokens as OpenAI frames a one-message chat) plus
         // max_tokens 36; the mock really uses 27. Three at once do not fit in 100; once

@@ -587,4 +587,53 @@ import Testing
             #expect(text.contains("message_matches is not a valid regular expression"))
         }
     }
+
+    /// A group of `gpt-4o` and `gpt-4o-mini` with no `price:`: the cost strategy prices them as
+    /// billing does, from the built-in table (or `pricing:`), and explain says which price decided.
+    @Test(arguments: [
+        ("", "p/gpt-4o-mini", "built-in"),
+        ("pricing: {gpt-4o: {input: 0.01, output: 0.01}}", "p/gpt-4o", "pricing"),
+    ])
+    func theCostStrategyUsesTheSamePricesAsBilling(pricing: String, cheapest: String, source: String) async throws {
+        let yaml = """
+            \(Self.providers([("p", "")]))
+            models:
+              - name: pool
+                strategy: cost
+                deployments: [{provider: p, model: gpt-4o}, {provider: p, model: gpt-4o-mini}]
+            \(pricing)
+            """
+        try await withRouting(yaml) { client, _ in
+            for _ in 0..<3 {
+                let response = try await chat(client, model: "pool")
+                #expect(response.status == .ok)
+                #expect(header(response, "x-switchyard-deployment") == cheapest)
+            }
+            let explained = try await client.execute(uri: "/v1/route/explain", method: .post, headers: authorized, body: chatBody(model: "pool"))
+            #expect(explained.json?["selected"]?.stringValue == cheapest)
+            #expect(explained.json?["decided_by"]?.stringValue?.contains(source) == true, "\(explained.text)")
+            let candidates = explained.json?["candidates"]?.arrayValue ?? []
+            #expect(candidates.count == 2)
+            for candidate in candidates {
+                let chosen = "p/" + (candidate["model"]?.stringValue ?? "") == cheapest
+                #expect(candidate["price"]?["source"]?.stringValue == (chosen ? source : "built-in"))
+                #expect((candidate["estimated_cost_usd"]?.doubleValue ?? 0) > 0)
+            }
+        }
+    }
+
+    @Test func aDeploymentsOwnPriceWinsOverTheTables() async throws {
+        let yaml = """
+            \(Self.providers([("p", "")]))
+            models:
+              - name: pool
+                strategy: cost
+                deployments: [{provider: p, model: gpt-4o, price: {input: 0.01, output: 0.01}}, {provider: p, model: gpt-4o-mini}]
+            """
+        try await withRouting(yaml) { client, _ in
+            #expect(header(try await chat(client, model: "pool"), "x-switchyard-deployment") == "p/gpt-4o")
+            let explained = try await client.execute(uri: "/v1/route/explain", method: .post, headers: authorized, body: chatBody(model: "pool"))
+            #expect(explained.json?["decided_by"]?.stringValue?.contains("deployment's own price") == true)
+        }
+    }
 }

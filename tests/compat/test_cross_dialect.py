@@ -9,6 +9,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 
 import anthropic
 import openai
@@ -78,6 +79,9 @@ models:
   - name: gemini-via-gateway
     provider: google
     model: gemini-2.5-flash
+  - name: gemini3-via-gateway      # the mock signs its function calls as Gemini 3 does
+    provider: google
+    model: gemini-3-pro-preview
 """)
     env = dict(os.environ, SWITCHYARD_CROSS_KEY=key, SWITCHYARD_CROSS_PROVIDER_KEY="sk-ant-test")
     gateway, address = _start(["serve", "--config", str(config)], "switchyard listening", env=env)
@@ -232,3 +236,61 @@ def test_anthropic_sdk_gets_any_models_reasoning_as_thinking_blocks(anthropic_ga
     assert thoughts == "First, a thought."
     assert final.content[0].type == "thinking" and final.content[1].type == "text"
     assert final.content[1].text == "This is a mock response to: Hello there"
+
+
+# Gemini 3 signs its function calls and answers 400 when a call comes back without its
+# thought signature (ai.google.dev/gemini-api/docs/thought-signatures); the mock provider does
+# the same for gemini-3 models. The loops below pass only when the signature survives the
+# OpenAI and Anthropic SDKs' round trip through the gateway.
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_sdk_gemini3_tool_loop_keeps_thought_signatures(anthropic_gateway, stream):
+    address, key = anthropic_gateway
+    client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
+    started = int(time.time())
+    if stream:
+        with client.chat.completions.stream(model="gemini3-via-gateway", messages=MESSAGES, tools=TOOLS,
+                                            extra_body={"mock": {"tool_calls": 2}}) as events:
+            completion = events.get_final_completion()
+    else:
+        completion = client.chat.completions.create(model="gemini3-via-gateway", messages=MESSAGES, tools=TOOLS,
+                                                    extra_body={"mock": {"tool_calls": 2}})
+    assert completion.created >= started
+    message = completion.choices[0].message
+    calls = message.tool_calls
+    assert [call.function.name for call in calls] == ["get_weather", "get_time"]
+    assert len({call.id for call in calls}) == 2 and "call_0" not in {call.id for call in calls}
+    # The assistant turn goes back as plain dicts with only what every client keeps.
+    kept = {"role": "assistant", "content": None,
+            "tool_calls": [{"id": call.id, "type": "function",
+                            "function": {"name": call.function.name, "arguments": call.function.arguments}} for call in calls]}
+    follow_up = client.chat.completions.create(
+        model="gemini3-via-gateway", tools=TOOLS,
+        messages=MESSAGES + [kept] + [{"role": "tool", "tool_call_id": call.id, "content": "fine"} for call in calls])
+    assert follow_up.choices[0].finish_reason == "stop"
+    again = client.chat.completions.create(model="gemini3-via-gateway", messages=MESSAGES, tools=TOOLS)
+    assert again.choices[0].message.tool_calls[0].id not in {call.id for call in calls}
+
+
+def test_anthropic_sdk_gemini3_tool_loop_keeps_thought_signatures(anthropic_gateway):
+    address, key = anthropic_gateway
+    claude = anthropic.Anthropic(base_url=address, api_key=key, max_retries=0)
+    tools = [{"name": "get_time", "input_schema": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}}]
+    message = claude.messages.create(model="gemini3-via-gateway", max_tokens=64, messages=MESSAGES, tools=tools)
+    assert message.stop_reason == "tool_use"
+    use = message.content[-1]
+    follow_up = claude.messages.create(
+        model="gemini3-via-gateway", max_tokens=64, tools=tools,
+        messages=MESSAGES + [{"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in message.content]},
+                             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "noon"}]}])
+    assert follow_up.stop_reason == "end_turn"
+
+
+@pytest.mark.parametrize("exception, error", [("throttlingException", openai.RateLimitError),
+                                               ("validationException", openai.BadRequestError)])
+def test_a_bedrock_stream_exception_before_content_is_an_http_error(anthropic_gateway, exception, error):
+    address, key = anthropic_gateway
+    client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
+    with pytest.raises(error):
+        client.chat.completions.create(model="bedrock-via-gateway", messages=MESSAGES, stream=True,
+                                       extra_body={"mock": {"error_after": 0, "stream_exception": exception}})

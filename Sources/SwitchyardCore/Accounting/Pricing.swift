@@ -39,6 +39,14 @@ public struct ModelPrice: Sendable, Equatable {
     }
 }
 
+/// Where the price of a deployment comes from: its own `price:`, the `pricing:` section of
+/// the configuration, or the built-in table.
+public enum PriceSource: String, Sendable, Equatable {
+    case deployment
+    case pricing
+    case builtIn = "built-in"
+}
+
 /// Prices by model name: the built-in table, overridden by `pricing:` in the configuration.
 ///
 /// Lookup ignores case and a provider prefix (`openai/gpt-4o`, `anthropic.claude-…` on
@@ -47,6 +55,8 @@ public struct ModelPrice: Sendable, Equatable {
 /// their family's price.
 public struct PriceTable: Sendable, Equatable {
     public private(set) var entries: [String: ModelPrice]
+    /// Entries that come from the built-in table (not overridden by `pricing:`).
+    private var builtInNames: Set<String> = []
 
     public init(_ entries: [String: ModelPrice] = [:]) {
         self.entries = Dictionary(uniqueKeysWithValues: entries.map { (Self.normalize($0.key), $0.value) })
@@ -55,22 +65,48 @@ public struct PriceTable: Sendable, Equatable {
     /// The built-in table with `overrides` on top.
     public static func builtIn(overriddenBy overrides: [String: ModelPrice] = [:]) -> PriceTable {
         var table = PriceTable(BuiltInPrices.table)
-        for (model, price) in overrides { table.entries[normalize(model)] = price }
+        table.builtInNames = Set(table.entries.keys)
+        for (model, price) in overrides {
+            table.entries[normalize(model)] = price
+            table.builtInNames.remove(normalize(model))
+        }
         return table
     }
 
     public func price(forModel model: String) -> ModelPrice? {
+        resolve(model)?.price
+    }
+
+    /// The price of `model` and whether it comes from `pricing:` or the built-in table.
+    public func resolve(_ model: String) -> (price: ModelPrice, source: PriceSource)? {
         let name = Self.normalize(model)
-        if let exact = entries[name] { return exact }
-        var best: (length: Int, price: ModelPrice)?
-        for (known, price) in entries where name.hasPrefix(known) && known.count > (best?.length ?? 0) {
-            // A prefix must end at a separator: `gpt-4o` prices `gpt-4o-2024-08-06`, not `gpt-4o1`.
-            let next = name.utf8.dropFirst(known.utf8.count).first
-            if next == UInt8(ascii: "-") || next == UInt8(ascii: ":") || next == UInt8(ascii: "@") || next == UInt8(ascii: "_") {
-                best = (known.count, price)
+        var found: (name: String, price: ModelPrice)?
+        if let exact = entries[name] {
+            found = (name, exact)
+        } else {
+            for (known, price) in entries where name.hasPrefix(known) && known.count > (found?.name.count ?? 0) {
+                // A prefix must end at a separator: `gpt-4o` prices `gpt-4o-2024-08-06`, not `gpt-4o1`.
+                let next = name.utf8.dropFirst(known.utf8.count).first
+                if next == UInt8(ascii: "-") || next == UInt8(ascii: ":") || next == UInt8(ascii: "@") || next == UInt8(ascii: "_") {
+                    found = (known, price)
+                }
             }
         }
-        return best?.price
+        guard let found else { return nil }
+        return (found.price, builtInNames.contains(found.name) ? .builtIn : .pricing)
+    }
+
+    /// `deployment` with the price billing uses for it: its own `price:`, else the table's for
+    /// its upstream model; `priceSource` says which.
+    public func pricing(_ deployment: DeploymentConfig) -> DeploymentConfig {
+        var deployment = deployment
+        if deployment.price != nil {
+            deployment.priceSource = .deployment
+        } else if let resolved = resolve(deployment.upstreamModel) {
+            deployment.price = resolved.price
+            deployment.priceSource = resolved.source
+        }
+        return deployment
     }
 
     static func normalize(_ model: String) -> String {

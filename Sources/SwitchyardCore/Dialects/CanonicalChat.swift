@@ -35,9 +35,11 @@ public enum CanonicalChat {
     }
 
     /// A `chat.completion` for translated answers: text (null when only tools were called),
-    /// tool calls, and `tool_calls` as the finish reason whenever a tool was called.
+    /// tool calls, and `tool_calls` as the finish reason whenever a tool was called. `created`
+    /// is the time of the answer in Unix seconds.
     public static func completion(
         id: String,
+        created: Int,
         model: JSONValue,
         text: String,
         toolCalls: [JSONValue],
@@ -51,7 +53,7 @@ public enum CanonicalChat {
         if !toolCalls.isEmpty { message["tool_calls"] = .array(toolCalls) }
         message["refusal"] = .null
         return [
-            "id": .string(id), "object": "chat.completion", "created": 0, "model": model,
+            "id": .string(id), "object": "chat.completion", "created": JSONValue(created), "model": model,
             "choices": [
                 [
                     "index": 0, "message": .object(message), "logprobs": .null,
@@ -61,6 +63,28 @@ public enum CanonicalChat {
             "usage": usage,
         ]
     }
+}
+
+extension CanonicalChat {
+    /// The current time in Unix seconds, for `created` on translated answers.
+    public static func unixTime() -> Int { Int(WallClock.unixTime()) }
+
+    /// A fresh identifier: `prefix` and 24 random letters and digits (about 143 bits), for
+    /// answers and tool calls whose provider gives none (or one that is not unique).
+    public static func uniqueID(_ prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return uniqueID(prefix, using: &generator)
+    }
+
+    /// ``uniqueID(_:)`` drawing from `generator` (a seeded one makes a translation repeatable in tests).
+    public static func uniqueID(_ prefix: String, using generator: inout some RandomNumberGenerator) -> String {
+        var id = prefix
+        id.reserveCapacity(prefix.utf8.count + 24)
+        for _ in 0..<24 { id.unicodeScalars.append(idAlphabet[Int.random(in: 0..<idAlphabet.count, using: &generator)]) }
+        return id
+    }
+
+    static let idAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".unicodeScalars)
 }
 
 extension CanonicalChat {

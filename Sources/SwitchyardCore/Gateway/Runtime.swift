@@ -26,7 +26,9 @@ public final class RuntimeSnapshot: Sendable {
 
     public init(config: GatewayConfig, adapters: [String: any ProviderAdapter], generation: Int) {
         self.config = config
-        self.catalog = ModelCatalog(models: config.models, router: config.router)
+        let prices = PriceTable.builtIn(overriddenBy: config.pricing)
+        self.prices = prices
+        self.catalog = ModelCatalog(models: config.models, router: config.router, prices: prices)
         self.planner = RoutePlanner(config: config, catalog: catalog)
         self.adapters = adapters
         var secrets = config.providers.compactMap(\.apiKey) + config.providers.flatMap { $0.headers.map(\.value) }
@@ -46,7 +48,6 @@ public final class RuntimeSnapshot: Sendable {
         self.generation = generation
         self.requestIDHeaders = Dictionary(
             config.providers.compactMap { provider in provider.requestIDHeader.map { (provider.name, $0) } }, uniquingKeysWith: { first, _ in first })
-        self.prices = PriceTable.builtIn(overriddenBy: config.pricing)
         self.access = AccessPolicy(settings: config.access)
         self.guardrails = GuardrailEngine(settings: config.guardrails)
         self.prompts = PromptStage(settings: config.prompts)

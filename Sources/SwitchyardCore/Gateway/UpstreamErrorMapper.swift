@@ -28,7 +28,8 @@ public enum UpstreamErrorMapper {
 
         // Providers word "the prompt does not fit" differently; clients (and fallbacks to a
         // larger-context model) need one code for it, as OpenAI's `context_length_exceeded`.
-        if (400..<500).contains(status), upstreamCode != "context_length_exceeded", let text = message?.lowercased(),
+        // Never for a 429: Bedrock throttles with "Too many tokens, please wait before trying again."
+        if (400..<500).contains(status), status != 429, upstreamCode != "context_length_exceeded", let text = message?.lowercased(),
             contextLengthPhrases.contains(where: { text.contains($0) })
         {
             return GatewayError(status: 400, type: "invalid_request_error", code: "context_length_exceeded", param: "messages", message: message!)

@@ -204,10 +204,12 @@ public final class RateLimiter: Sendable {
         }
         let headers = Self.headers(checks, decision)
         guard decision.allowed, decision.blockedIndex == nil else {
-            let check = checks[decision.blockedIndex ?? 0]
+            let blocked = decision.blockedIndex ?? 0
+            let check = checks[blocked]
             var error = GatewayError(
                 status: 429, type: "rate_limit_error", code: "rate_limit_exceeded",
-                message: Self.message(check, retryAfter: decision.retryAfterMilliseconds), headers: headers)
+                message: Self.message(check, retryAfter: decision.retryAfterMilliseconds),
+                headers: Self.refusalHeaders(checks, decision, blocked: blocked))
             if let wait = decision.retryAfterMilliseconds {
                 error.headers.append(HeaderField("Retry-After", String(max(1, (wait + 999) / 1000))))
             }
@@ -254,6 +256,32 @@ public final class RateLimiter: Sendable {
         return headers
     }
 
+    /// `x-ratelimit-*` headers of a refusal: the refusing limit for its kind (nothing left of
+    /// it for this request, reset when the request could pass), the tightest of the other kind
+    /// where the backend reported the levels.
+    static func refusalHeaders(_ checks: [LimitCheck], _ decision: LimitDecision, blocked: Int) -> [HeaderField] {
+        var headers: [HeaderField] = []
+        let known = decision.remaining.count == checks.count && decision.resetMilliseconds.count == checks.count
+        for (kinds, suffix) in [([LimitCheck.Kind.requests], "requests"), ([.tokens, .tokensPerDay], "tokens")] {
+            let indices = checks.indices.filter { kinds.contains(checks[$0].kind) }
+            if indices.contains(blocked) {
+                let check = checks[blocked]
+                let reset =
+                    decision.retryAfterMilliseconds
+                    ?? (known ? decision.resetMilliseconds[blocked] : (check.kind == .tokensPerDay ? 86_400_000 : 60_000))
+                headers.append(HeaderField("x-ratelimit-limit-\(suffix)", String(check.limit)))
+                headers.append(
+                    HeaderField("x-ratelimit-remaining-\(suffix)", String(known ? max(0, min(decision.remaining[blocked], check.cost - 1)) : 0)))
+                headers.append(HeaderField("x-ratelimit-reset-\(suffix)", formatReset(reset)))
+            } else if known, let tightest = indices.min(by: { decision.remaining[$0] < decision.remaining[$1] }) {
+                headers.append(HeaderField("x-ratelimit-limit-\(suffix)", String(checks[tightest].limit)))
+                headers.append(HeaderField("x-ratelimit-remaining-\(suffix)", String(max(0, decision.remaining[tightest]))))
+                headers.append(HeaderField("x-ratelimit-reset-\(suffix)", formatReset(decision.resetMilliseconds[tightest])))
+            }
+        }
+        return headers
+    }
+
     /// OpenAI's style: `20ms`, `1s`, `6m0s`.
     static func formatReset(_ milliseconds: Int) -> String {
         if milliseconds < 1000 { return "\(max(0, milliseconds))ms" }
@@ -292,31 +320,49 @@ public final class MemoryRateLimitBackend: RateLimitBackend {
         let untilTomorrow = Int(Double(day + 1) * 86_400_000 - now)
         return state.withLock { state in
             var levels: [Double] = []
+            var refusal: LimitDecision?
             for (index, check) in checks.enumerated() {
                 switch check.kind {
                 case .requests, .tokens:
                     let bucket = state.buckets[check.key] ?? Bucket(value: Double(check.capacity), updatedAt: now)
                     let level = min(Double(check.capacity), bucket.value + (now - bucket.updatedAt) * check.ratePerMillisecond)
                     levels.append(level)
-                    if level < Double(check.cost) {
+                    if refusal == nil, level < Double(check.cost) {
                         let wait = check.cost > check.capacity ? nil : Int(((Double(check.cost) - level) / check.ratePerMillisecond).rounded(.up))
-                        return LimitDecision(allowed: false, blockedIndex: index, retryAfterMilliseconds: wait)
+                        refusal = LimitDecision(allowed: false, blockedIndex: index, retryAfterMilliseconds: wait)
                     }
                 case .tokensPerDay:
                     let used = state.days[check.key].map { $0.day == day ? $0.used : 0 } ?? 0
                     levels.append(Double(used))
-                    if used + check.cost > check.limit {
-                        return LimitDecision(
+                    if refusal == nil, used + check.cost > check.limit {
+                        refusal = LimitDecision(
                             allowed: false, blockedIndex: index, retryAfterMilliseconds: check.cost > check.limit ? nil : untilTomorrow)
                     }
                 case .concurrent:
                     let active = (state.leases[check.key] ?? [:]).filter { $0.value > now }
                     state.leases[check.key] = active
                     levels.append(Double(active.count))
-                    if active.count + 1 > check.limit {
-                        return LimitDecision(allowed: false, blockedIndex: index, retryAfterMilliseconds: 1000)
+                    if refusal == nil, active.count + 1 > check.limit {
+                        refusal = LimitDecision(allowed: false, blockedIndex: index, retryAfterMilliseconds: 1000)
                     }
                 }
+            }
+            if var refusal {
+                // Nothing is taken; the headers still say where every limit stands.
+                for (index, check) in checks.enumerated() {
+                    switch check.kind {
+                    case .requests, .tokens:
+                        refusal.remaining.append(Int(levels[index].rounded(.down)))
+                        refusal.resetMilliseconds.append(Int(((Double(check.capacity) - levels[index]) / check.ratePerMillisecond).rounded(.up)))
+                    case .tokensPerDay:
+                        refusal.remaining.append(max(0, check.limit - Int(levels[index])))
+                        refusal.resetMilliseconds.append(untilTomorrow)
+                    case .concurrent:
+                        refusal.remaining.append(max(0, check.limit - Int(levels[index])))
+                        refusal.resetMilliseconds.append(0)
+                    }
+                }
+                return refusal
             }
             var decision = LimitDecision(allowed: true)
             for (index, check) in checks.enumerated() {

@@ -45,11 +45,19 @@ public struct ModelCatalog: Sendable {
     private var exact: [String: ModelGroup] = [:]
     private var patterns: [(prefix: String, model: ModelConfig)] = []
     private let router: RouterSettings
+    private let prices: PriceTable?
     /// Public names in configuration order (for `GET /v1/models`).
     public private(set) var listedModels: [(name: String, provider: String)] = []
 
-    public init(models: [ModelConfig], router: RouterSettings = RouterSettings()) {
+    /// `prices`: when given, every deployment carries the price billing uses for it (its own,
+    /// `pricing:` or the built-in table), so the cost strategy and `explain` judge by it too.
+    public init(models: [ModelConfig], router: RouterSettings = RouterSettings(), prices: PriceTable? = nil) {
         self.router = router
+        self.prices = prices
+        var models = models
+        if let prices {
+            for index in models.indices { models[index].deployments = models[index].deployments.map(prices.pricing) }
+        }
         var byName: [String: [ModelConfig]] = [:]
         var order: [String] = []
         for model in models where !model.isPattern {
@@ -82,7 +90,8 @@ public struct ModelCatalog: Sendable {
         if let group = exact[model] { return group }
         for pattern in patterns where model.hasPrefix(pattern.prefix) && model.count > pattern.prefix.count {
             let rest = String(model.dropFirst(pattern.prefix.count))
-            let deployment = DeploymentConfig(provider: pattern.model.provider, upstreamModel: pattern.model.upstreamModel ?? rest)
+            var deployment = DeploymentConfig(provider: pattern.model.provider, upstreamModel: pattern.model.upstreamModel ?? rest)
+            if let prices { deployment = prices.pricing(deployment) }
             return ModelGroup(pattern.model, deployments: [deployment], name: model, router: router)
         }
         return nil

@@ -57,10 +57,27 @@ public enum RouteExplanation {
                 if let price = candidate.deployment.price {
                     entry["estimated_cost_usd"] = JSONValue(
                         price.estimate(promptTokens: features.estimatedPromptTokens, completionTokens: features.maxOutputTokens ?? 256))
+                    var described: JSONObject = ["input": JSONValue(price.input), "output": JSONValue(price.output)]
+                    if let cached = price.cachedInput { described["cached_input"] = JSONValue(cached) }
+                    described["source"] = candidate.deployment.priceSource.map { .string($0.rawValue) } ?? .null
+                    entry["price"] = .object(described)
+                } else {
+                    entry["price"] = .null
                 }
                 return .object(entry)
             })
         result["selected"] = wouldPick.map(JSONValue.string) ?? .null
+        if plan.group.strategy == .cost, let picked = candidates.first(where: { $0.deployment.id == wouldPick }) {
+            // Which price decided: the chosen deployment's, and where it comes from.
+            let decided: String =
+                switch picked.deployment.priceSource {
+                case .deployment: "the lowest estimated cost, from the deployment's own price"
+                case .pricing: "the lowest estimated cost, from the pricing: section"
+                case .builtIn: "the lowest estimated cost, from the built-in price table"
+                case nil: "no known price: among unpriced deployments the least busy"
+                }
+            result["decided_by"] = .string(decided)
+        }
         if wouldPick == nil {
             let error = RouterState.unavailableError(plan.group, candidates: candidates, now: router.clock.now)
             result["error"] = [

@@ -16,8 +16,11 @@ public struct DeploymentConfig: Sendable, Equatable {
     public var tpm: Int?
     /// Largest prompt + completion the model accepts, in tokens.
     public var contextWindow: Int?
-    /// Price in USD per million tokens.
+    /// Price in USD per million tokens: the deployment's own `price:`, or once the model
+    /// catalog has resolved it, the price billing uses (see ``priceSource``).
     public var price: ModelPrice?
+    /// Where ``price`` comes from; nil before the catalog resolved it or when no price is known.
+    public var priceSource: PriceSource?
     public var tags: [String] = []
     /// Data-residency region (`eu`, `us-east`, ...); matched against region restrictions.
     public var region: String?

@@ -5,15 +5,18 @@ import NIOCore
 public struct CanonicalChunks: Sendable {
     public var id: String
     public var model: String
+    /// Unix seconds; the same on every chunk of a stream, as OpenAI sends it.
+    public var created: Int
 
-    public init(id: String, model: String) {
+    public init(id: String, model: String, created: Int) {
         self.id = id
         self.model = model
+        self.created = created
     }
 
     public func chunk(_ delta: JSONObject, finish: String? = nil) -> JSONValue {
         [
-            "id": .string(id), "object": "chat.completion.chunk", "created": 0, "model": .string(model),
+            "id": .string(id), "object": "chat.completion.chunk", "created": JSONValue(created), "model": .string(model),
             "choices": [["index": 0, "delta": .object(delta), "logprobs": .null, "finish_reason": finish.map(JSONValue.string) ?? .null]],
         ]
     }

@@ -136,7 +136,9 @@ public enum BedrockConverse {
         ]
     }
 
-    public static func completion(fromConverse bytes: [UInt8], model: String) throws(GatewayError) -> JSONValue {
+    public static func completion(fromConverse bytes: [UInt8], model: String, created: Int = CanonicalChat.unixTime()) throws(GatewayError)
+        -> JSONValue
+    {
         guard let response = try? JSONValue.parse(bytes), let content = response["output"]?["message"]?["content"]?.arrayValue else {
             throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
         }
@@ -163,31 +165,64 @@ public enum BedrockConverse {
             }
         }
         return CanonicalChat.completion(
-            id: "chatcmpl-bedrock", model: .string(model), text: text, toolCalls: calls,
+            id: CanonicalChat.uniqueID("chatcmpl-"), created: created, model: .string(model), text: text, toolCalls: calls,
             finishReason: finishReason(response["stopReason"]?.stringValue), usage: usage(response["usage"]), reasoning: reasoning
         )
     }
 }
 
 /// ConverseStream event-stream messages → canonical OpenAI chunks.
+///
+/// The assistant-role chunk for `messageStart` is held back until the stream says something
+/// more, so that an exception event before any content (a `throttlingException` right after
+/// `messageStart`) leaves the output empty and becomes ``earlyFailure``: the HTTP status the
+/// service model gives that exception, before the client has seen a byte.
 public struct BedrockStreamDecoder: Sendable {
     var frames = EventStreamDecoder()
     let model: String
+    let chunks: CanonicalChunks
     var toolIndexes: [Int: Int] = [:]
     /// The reasoning text of the block being streamed, for its signed `thinking_blocks` entry.
     var reasoningText = ""
     var stopReason: String?
     var finishedChoices = false
+    /// `messageStart` arrived and its role chunk is not written yet.
+    var roleHeldBack = false
+    /// Whether any chunk was written.
+    var wroteChunks = false
     public private(set) var finished = false
+    /// An exception event that arrived before any chunk: its HTTP status and a JSON error body.
+    public private(set) var earlyFailure: (status: Int, body: [UInt8])?
 
-    public init(model: String) {
+    /// `created`: the time of the answer (Unix seconds), the same on every chunk.
+    public init(model: String, created: Int = CanonicalChat.unixTime()) {
         self.model = model
+        self.chunks = CanonicalChunks(id: CanonicalChat.uniqueID("chatcmpl-"), model: model, created: created)
     }
 
-    func write(_ value: JSONValue, into output: inout ByteBuffer) { CanonicalChunks.write(value, into: &output) }
+    mutating func write(_ value: JSONValue, into output: inout ByteBuffer) {
+        if roleHeldBack {
+            roleHeldBack = false
+            CanonicalChunks.write(chunk(["role": "assistant", "content": ""]), into: &output)
+        }
+        wroteChunks = true
+        CanonicalChunks.write(value, into: &output)
+    }
 
     func chunk(_ delta: JSONObject, finish: String? = nil) -> JSONValue {
-        CanonicalChunks(id: "chatcmpl-bedrock", model: model).chunk(delta, finish: finish)
+        chunks.chunk(delta, finish: finish)
+    }
+
+    /// The HTTP status of ConverseStream's exception events, from the Bedrock Runtime service
+    /// model (botocore `bedrock-runtime/2023-09-30/service-2.json`, `ConverseStreamOutput`).
+    public static func status(ofException type: String) -> Int {
+        switch type {
+        case "throttlingException": 429
+        case "validationException": 400
+        case "serviceUnavailableException": 503
+        case "modelStreamErrorException": 424
+        default: 500  // internalServerException and anything unmodelled
+        }
     }
 
     public mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws(EventStreamError) {
@@ -201,13 +236,20 @@ public struct BedrockStreamDecoder: Sendable {
         if message.headers[":message-type"] == "exception" || message.headers[":message-type"] == "error" {
             let type = message.headers[":exception-type"] ?? message.headers[":error-code"] ?? "error"
             let text = payload["message"]?.stringValue ?? payload["Message"]?.stringValue ?? type
-            write(["error": ["message": .string(text), "type": .string(type)]], into: &output)
             finished = true
+            if !wroteChunks {
+                // As Bedrock answers the same exception outside a stream: its status, a JSON
+                // `message`, so the gateway maps it like any HTTP error (retries, fallbacks).
+                let body: JSONValue = ["message": .string(text), "__type": .string(type)]
+                earlyFailure = (Self.status(ofException: type), body.serializedBytes())
+                return
+            }
+            write(["error": ["message": .string(text), "type": .string(type)]], into: &output)
             return
         }
         switch message.headers[":event-type"] {
         case "messageStart":
-            write(chunk(["role": "assistant", "content": ""]), into: &output)
+            roleHeldBack = true
         case "contentBlockStart":
             if let use = payload["start"]?["toolUse"], let block = payload["contentBlockIndex"]?.intValue {
                 let index = toolIndexes.count
@@ -243,7 +285,7 @@ public struct BedrockStreamDecoder: Sendable {
             finishChoices(into: &output)
         case "metadata":
             finishChoices(into: &output)
-            CanonicalChunks(id: "chatcmpl-bedrock", model: model).writeUsageAndDone(BedrockConverse.usage(payload["usage"]), into: &output)
+            chunks.writeUsageAndDone(BedrockConverse.usage(payload["usage"]), into: &output)
             finished = true
         default:
             break

@@ -68,24 +68,30 @@ public enum CohereChat {
         }
     }
 
+    /// Cohere v2 `usage` → OpenAI usage. `cached_tokens` (prompt tokens that hit Cohere's
+    /// cache) are part of the input tokens, as OpenAI's `cached_tokens` are part of `prompt_tokens`.
     public static func usage(_ usage: JSONValue?) -> JSONValue {
         let counts = usage?["tokens"] ?? usage?["billed_units"]
         let input = counts?["input_tokens"]?.intValue ?? 0
         let output = counts?["output_tokens"]?.intValue ?? 0
+        let cached = min(max(usage?["cached_tokens"]?.intValue ?? 0, 0), input)
         return [
             "prompt_tokens": JSONValue(input), "completion_tokens": JSONValue(output), "total_tokens": JSONValue(input + output),
-            "prompt_tokens_details": ["cached_tokens": 0], "completion_tokens_details": ["reasoning_tokens": 0],
+            "prompt_tokens_details": ["cached_tokens": JSONValue(cached)], "completion_tokens_details": ["reasoning_tokens": 0],
         ]
     }
 
-    public static func completion(fromCohere bytes: [UInt8], model: String) throws(GatewayError) -> JSONValue {
+    public static func completion(fromCohere bytes: [UInt8], model: String, created: Int = CanonicalChat.unixTime()) throws(GatewayError)
+        -> JSONValue
+    {
         guard let response = try? JSONValue.parse(bytes), let message = response["message"] else {
             throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
         }
         let text = message["content"]?.arrayValue?.compactMap { $0["type"]?.stringValue == "text" ? $0["text"]?.stringValue : nil }.joined() ?? ""
         let calls = message["tool_calls"]?.arrayValue ?? []
         return CanonicalChat.completion(
-            id: "chatcmpl-" + (response["id"]?.stringValue ?? "cohere"), model: .string(model), text: text, toolCalls: calls,
+            id: response["id"]?.stringValue.map { "chatcmpl-" + $0 } ?? CanonicalChat.uniqueID("chatcmpl-"), created: created,
+            model: .string(model), text: text, toolCalls: calls,
             finishReason: finishReason(response["finish_reason"]?.stringValue), usage: usage(response["usage"])
         )
     }
@@ -118,18 +124,21 @@ public enum CohereChat {
 public struct CohereStreamDecoder: Sendable {
     var parser = SSEParser()
     let model: String
-    var id = "chatcmpl-cohere"
+    let created: Int
+    var id = CanonicalChat.uniqueID("chatcmpl-")
     var sawToolCall = false
     public private(set) var finished = false
 
-    public init(model: String) {
+    /// `created`: the time of the answer (Unix seconds), the same on every chunk.
+    public init(model: String, created: Int = CanonicalChat.unixTime()) {
         self.model = model
+        self.created = created
     }
 
     func write(_ value: JSONValue, into output: inout ByteBuffer) { CanonicalChunks.write(value, into: &output) }
 
     func chunk(_ delta: JSONObject, finish: String? = nil) -> JSONValue {
-        CanonicalChunks(id: id, model: model).chunk(delta, finish: finish)
+        CanonicalChunks(id: id, model: model, created: created).chunk(delta, finish: finish)
     }
 
     public mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws {
@@ -167,7 +176,7 @@ public struct CohereStreamDecoder: Sendable {
                 return
             }
             write(chunk([:], finish: sawToolCall ? "tool_calls" : CohereChat.finishReason(reason)), into: &output)
-            CanonicalChunks(id: id, model: model).writeUsageAndDone(CohereChat.usage(delta?["usage"]), into: &output)
+            CanonicalChunks(id: id, model: model, created: created).writeUsageAndDone(CohereChat.usage(delta?["usage"]), into: &output)
             finished = true
         default:
             break  // content-start/end, tool-plan-delta, tool-call-end, citations

@@ -9,6 +9,14 @@ protocol CanonicalStreamDecoder: Sendable {
     mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws
     /// Called once when the provider's body ended cleanly.
     mutating func finish(into output: inout ByteBuffer)
+    /// A failure the provider reported in its stream before any chunk (Bedrock's exception
+    /// events): the HTTP status it stands for and a JSON error body. It is answered as that
+    /// status, as if the provider had answered it without a stream.
+    var earlyFailure: (status: Int, body: [UInt8])? { get }
+}
+
+extension CanonicalStreamDecoder {
+    var earlyFailure: (status: Int, body: [UInt8])? { nil }
 }
 
 extension AnthropicStreamDecoder: CanonicalStreamDecoder {
@@ -60,22 +68,38 @@ extension HTTPTransport {
             let translated = try translate(Array(buffer: collected))
             return UpstreamResponse(status: status, headers: headers, body: ByteStream(buffers: [ByteBuffer(bytes: translated.serializedBytes())]))
         }
+        // The first chunk is read here, so that a failure the stream reports before it can
+        // still be answered with its own status (the gateway holds the response until the
+        // first chunk anyway).
+        let state = DecodingIterator(iterator: upstream.makeAsyncIterator(), decoder: decoder())
+        do {
+            state.primed = try await state.next()
+        } catch {
+            throw streamError(error, provider: provider)
+        }
+        if let failure = state.decoder.earlyFailure {
+            return UpstreamResponse(
+                status: failure.status, headers: [HeaderField("content-type", "application/json")],
+                body: ByteStream(buffers: [ByteBuffer(bytes: failure.body)]))
+        }
         return UpstreamResponse(
             status: status,
             headers: headers,
             body: ByteStream {
-                let state = DecodingIterator(iterator: upstream.makeAsyncIterator(), decoder: decoder())
-                return {
+                {
                     do {
                         return try await state.next()
-                    } catch let error as GatewayError {
-                        throw error
                     } catch {
-                        throw gatewayError(for: error, provider: provider)
+                        throw streamError(error, provider: provider)
                     }
                 }
             }
         )
+    }
+
+    static func streamError(_ error: any Error, provider: String) -> GatewayError {
+        if let error = error as? GatewayError { return error }
+        return gatewayError(for: error, provider: provider)
     }
 }
 
@@ -84,6 +108,8 @@ final class DecodingIterator<Decoder: CanonicalStreamDecoder>: @unchecked Sendab
     var iterator: HTTPClientResponse.Body.AsyncIterator
     var decoder: Decoder
     var ended = false
+    /// Output read ahead of the first `next()` of the body.
+    var primed: ByteBuffer?
 
     init(iterator: HTTPClientResponse.Body.AsyncIterator, decoder: Decoder) {
         self.iterator = iterator
@@ -91,7 +117,11 @@ final class DecodingIterator<Decoder: CanonicalStreamDecoder>: @unchecked Sendab
     }
 
     func next() async throws -> ByteBuffer? {
-        while !ended {
+        if let primed {
+            self.primed = nil
+            return primed
+        }
+        while !ended, decoder.earlyFailure == nil {
             var output = ByteBuffer()
             if let chunk = try await iterator.next() {
                 do {

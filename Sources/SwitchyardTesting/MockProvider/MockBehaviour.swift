@@ -25,6 +25,9 @@ public struct MockBehaviour: Sendable, Equatable {
     public var dropAfterChunks: Int? = nil
     /// Send an in-band `{"error":...}` event after this many content chunks.
     public var errorAfterChunks: Int? = nil
+    /// Bedrock streams: the exception event `errorAfterChunks` sends (default
+    /// `internalServerException`; `throttlingException`, `validationException`, ...).
+    public var streamException: String? = nil
     /// Send a body that is not valid JSON (a broken event in streams).
     public var malformed: Bool = false
     /// Number of parallel tool calls to make when the request offers tools.
@@ -77,6 +80,7 @@ public struct MockBehaviour: Sendable, Equatable {
         case "retry_after": retryAfter = value
         case "drop_after": dropAfterChunks = number.map { max(0, $0) }
         case "error_after": errorAfterChunks = number.map { max(0, $0) }
+        case "stream_exception": streamException = value
         case "malformed": malformed = value == "true" || value == "1"
         case "tool_calls": toolCalls = min(max(1, number ?? toolCalls), 16)
         case "content": content = value

@@ -259,6 +259,14 @@ public final class MockProvider: Sendable {
         let stream = path.contains(":streamGenerateContent")
         let model = path.components(separatedBy: "/models/").last?.components(separatedBy: ":").first?.removingPercentEncoding ?? "gemini-mock"
         let contents = request["contents"]?.arrayValue ?? []
+        // Gemini 3 signs the function calls it makes and refuses a history in which the first
+        // call of a model turn comes back without its signature.
+        let signsCalls = model.hasPrefix("gemini-3")
+        if signsCalls, let unsigned = Self.unsignedFunctionCall(in: contents) {
+            return geminiError(
+                status: 400,
+                message: "Function call is missing a thought_signature in functionCall parts. Additional data, function call `\(unsigned)`.")
+        }
         let last = contents.last
         let answersFunction = last?["parts"]?.arrayValue?.contains { $0["functionResponse"] != nil } == true
         let prompt =
@@ -269,7 +277,12 @@ public final class MockProvider: Sendable {
         if !answersFunction, mode != "NONE", let declarations = request["tools"]?.arrayValue?.first?["functionDeclarations"]?.arrayValue {
             for declaration in declarations.prefix(behaviour.toolCalls) {
                 let schema = declaration["parametersJsonSchema"] ?? declaration["parameters"]
-                calls.append(["functionCall": ["name": declaration["name"] ?? "", "args": Self.sampleArguments(for: schema)]])
+                var part: JSONObject = ["functionCall": ["name": declaration["name"] ?? "", "args": Self.sampleArguments(for: schema)]]
+                // Only the first of parallel calls carries the signature, as Gemini 3 sends them.
+                if signsCalls, calls.isEmpty {
+                    part["thoughtSignature"] = .string(Self.thoughtSignature(for: declaration["name"]?.stringValue ?? ""))
+                }
+                calls.append(.object(part))
             }
         }
         let text = behaviour.content ?? "This is a mock response to: \(String(prompt.prefix(200)))"
@@ -333,6 +346,23 @@ public final class MockProvider: Sendable {
             dropConnection: dropped,
             isStream: true
         )
+    }
+
+    /// The thought signature the mock gives a Gemini 3 function call: base64 of three bytes
+    /// that encode to `+` and `/` followed by the function name, so a round trip that does not
+    /// restore the signature exactly is caught.
+    public static func thoughtSignature(for function: String) -> String {
+        Data([0xFB, 0xEF, 0xFF] + Array(function.utf8)).base64EncodedString()
+    }
+
+    /// The name of the first function call of a model turn that lacks its signature, if any.
+    static func unsignedFunctionCall(in contents: [JSONValue]) -> String? {
+        for turn in contents where turn["role"]?.stringValue == "model" {
+            guard let first = turn["parts"]?.arrayValue?.first(where: { $0["functionCall"] != nil }) else { continue }
+            let name = first["functionCall"]?["name"]?.stringValue ?? ""
+            if first["thoughtSignature"]?.stringValue != thoughtSignature(for: name) { return name }
+        }
+        return nil
     }
 
     /// The Bedrock Converse dialect, generated natively; streams use the binary event-stream
@@ -419,7 +449,10 @@ public final class MockProvider: Sendable {
                 }
                 if let errorAfter = behaviour.errorAfterChunks, index >= errorAfter {
                     let exception = EventStreamMessage(
-                        headers: [":message-type": "exception", ":exception-type": "internalServerException", ":content-type": "application/json"],
+                        headers: [
+                            ":message-type": "exception", ":exception-type": behaviour.streamException ?? "internalServerException",
+                            ":content-type": "application/json",
+                        ],
                         payload: (["message": "Mock provider failed mid-stream."] as JSONValue).serializedBytes()
                     )
                     add(ByteBuffer(bytes: exception.encoded()))

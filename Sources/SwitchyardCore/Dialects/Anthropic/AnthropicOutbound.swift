@@ -168,7 +168,7 @@ public enum AnthropicOutbound {
     }
 
     /// An Anthropic `message` → an OpenAI `chat.completion`.
-    public static func completion(fromAnthropic bytes: [UInt8]) throws(GatewayError) -> JSONValue {
+    public static func completion(fromAnthropic bytes: [UInt8], created: Int = CanonicalChat.unixTime()) throws(GatewayError) -> JSONValue {
         guard let message = try? JSONValue.parse(bytes), message["type"]?.stringValue == "message" else {
             throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
         }
@@ -192,7 +192,8 @@ public enum AnthropicOutbound {
             }
         }
         return CanonicalChat.completion(
-            id: "chatcmpl-" + (message["id"]?.stringValue ?? "anthropic"), model: message["model"] ?? "unknown", text: text,
+            id: message["id"]?.stringValue.map { "chatcmpl-" + $0 } ?? CanonicalChat.uniqueID("chatcmpl-"), created: created,
+            model: message["model"] ?? "unknown", text: text,
             toolCalls: toolCalls, finishReason: finishReason(message["stop_reason"]?.stringValue), usage: usage(message["usage"]),
             reasoning: reasoning
         )
@@ -209,7 +210,7 @@ public enum AnthropicOutbound {
 /// client that collects them can send them back.
 public struct AnthropicStreamDecoder: Sendable {
     var parser = SSEParser()
-    var id = "chatcmpl-anthropic"
+    var id = CanonicalChat.uniqueID("chatcmpl-")
     var model = "unknown"
     var inputUsage: JSONValue?
     var outputTokens = 0
@@ -218,12 +219,16 @@ public struct AnthropicStreamDecoder: Sendable {
     var toolIndexes: [Int: Int] = [:]
     /// The thinking text of the block being streamed, for its signed `thinking_blocks` entry.
     var thinkingText = ""
+    let created: Int
     public private(set) var finished = false
 
-    public init() {}
+    /// `created`: the time of the answer (Unix seconds), the same on every chunk.
+    public init(created: Int = CanonicalChat.unixTime()) {
+        self.created = created
+    }
 
     func chunk(_ delta: JSONObject, finish: String? = nil, into output: inout ByteBuffer) {
-        write(CanonicalChunks(id: id, model: model).chunk(delta, finish: finish), into: &output)
+        write(CanonicalChunks(id: id, model: model, created: created).chunk(delta, finish: finish), into: &output)
     }
 
     func write(_ value: JSONValue, into output: inout ByteBuffer) { CanonicalChunks.write(value, into: &output) }
@@ -299,7 +304,7 @@ public struct AnthropicStreamDecoder: Sendable {
             chunk([:], finish: finish, into: &output)
             var usage = inputUsage?.objectValue ?? JSONObject()
             usage["output_tokens"] = JSONValue(outputTokens)
-            CanonicalChunks(id: id, model: model).writeUsageAndDone(AnthropicOutbound.usage(.object(usage)), into: &output)
+            CanonicalChunks(id: id, model: model, created: created).writeUsageAndDone(AnthropicOutbound.usage(.object(usage)), into: &output)
             finished = true
         case "error":
             let error = data["error"]

@@ -28,9 +28,16 @@ public enum GeminiOutbound {
                 var modelParts = try parts(from: message["content"], field: field)
                 for call in message["tool_calls"]?.arrayValue ?? [] {
                     let name = call["function"]?["name"]?.stringValue ?? ""
-                    if let id = call["id"]?.stringValue { callNames[id] = name }
+                    let id = call["id"]?.stringValue
+                    if let id { callNames[id] = name }
                     let arguments = call["function"]?["arguments"]?.stringValue ?? "{}"
-                    modelParts.append(["functionCall": ["name": .string(name), "args": AnthropicResponseTranslator.toolInput(arguments)]])
+                    var part: JSONObject = ["functionCall": ["name": .string(name), "args": AnthropicResponseTranslator.toolInput(arguments)]]
+                    if let signature = call["extra_content"]?["google"]?["thought_signature"]?.stringValue
+                        ?? id.flatMap(GeminiToolCallID.signature(in:))
+                    {
+                        part["thoughtSignature"] = .string(signature)
+                    }
+                    modelParts.append(.object(part))
                 }
                 contents.append("model", modelParts)
             case "tool":
@@ -144,8 +151,11 @@ public enum GeminiOutbound {
         ]
     }
 
-    /// Text, thought summaries and function calls of a candidate, with stable tool-call ids.
-    static func content(of candidate: JSONValue?, toolOffset: Int) -> (text: String, calls: [JSONValue], thoughts: String) {
+    /// Text, thought summaries and function calls of a candidate; each call gets a fresh id
+    /// that carries its thought signature (see ``GeminiToolCallID``).
+    static func content(of candidate: JSONValue?, toolOffset: Int, random: inout some RandomNumberGenerator) -> (
+        text: String, calls: [JSONValue], thoughts: String
+    ) {
         var text = ""
         var thoughts = ""
         var calls: [JSONValue] = []
@@ -157,22 +167,26 @@ public enum GeminiOutbound {
             if let piece = part["text"]?.stringValue { text += piece }
             if let call = part["functionCall"] {
                 let index = toolOffset + calls.count
-                calls.append([
-                    "index": JSONValue(index), "id": .string(call["id"]?.stringValue ?? "call_\(index)"), "type": "function",
+                let signature = part["thoughtSignature"]?.stringValue
+                var toolCall: JSONObject = [
+                    "index": JSONValue(index), "id": .string(GeminiToolCallID.make(signature: signature, using: &random)), "type": "function",
                     "function": ["name": call["name"] ?? "", "arguments": .string((call["args"] ?? .object(JSONObject())).serialized())],
-                ])
+                ]
+                if let signature { toolCall["extra_content"] = ["google": ["thought_signature": .string(signature)]] }
+                calls.append(.object(toolCall))
             }
         }
         return (text, calls, thoughts)
     }
 
     /// A `GenerateContentResponse` → an OpenAI `chat.completion`.
-    public static func completion(fromGemini bytes: [UInt8]) throws(GatewayError) -> JSONValue {
+    public static func completion(fromGemini bytes: [UInt8], created: Int = CanonicalChat.unixTime()) throws(GatewayError) -> JSONValue {
         guard let response = try? JSONValue.parse(bytes), response.objectValue != nil else {
             throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
         }
         let candidate = response["candidates"]?.arrayValue?.first
-        let (text, calls, thoughts) = content(of: candidate, toolOffset: 0)
+        var random = SystemRandomNumberGenerator()
+        let (text, calls, thoughts) = content(of: candidate, toolOffset: 0, random: &random)
         var reasoning = CanonicalChat.Reasoning()
         reasoning.text = thoughts
         // A blocked prompt comes back as 200 with no candidates and a block reason.
@@ -183,10 +197,60 @@ public enum GeminiOutbound {
             return .object(object)
         }
         return CanonicalChat.completion(
-            id: "chatcmpl-" + (response["responseId"]?.stringValue ?? "gemini"), model: response["modelVersion"] ?? "gemini", text: text,
+            id: response["responseId"]?.stringValue.map { "chatcmpl-" + $0 } ?? CanonicalChat.uniqueID("chatcmpl-"), created: created,
+            model: response["modelVersion"] ?? "gemini", text: text,
             toolCalls: toolCalls, finishReason: blocked ? "content_filter" : finishReason(candidate?["finishReason"]?.stringValue) ?? "stop",
             usage: usage(response["usageMetadata"]), reasoning: reasoning
         )
+    }
+}
+
+/// Tool-call ids for Gemini function calls, which carry no id of their own that is unique
+/// across a conversation, and which Gemini 3 signs.
+///
+/// Google requires the `thoughtSignature` of a `functionCall` part to come back on that part in
+/// the next turn (Gemini 3 answers 400 without it: ai.google.dev/gemini-api/docs/thought-signatures).
+/// OpenAI and Anthropic clients keep a tool call's id and send it back with the call, so the id
+/// carries the signature: `call_` and 24 random letters and digits, then for a signed call
+/// `_ts_` and the signature in base64url (ids stay within `[A-Za-z0-9_-]`, which Anthropic
+/// requires of `tool_use` ids). The call also carries the signature in
+/// `extra_content.google.thought_signature`, where Google's own OpenAI-compatible API puts it.
+public enum GeminiToolCallID {
+    static let marker = "_ts_"
+
+    public static func make(signature: String?, using random: inout some RandomNumberGenerator) -> String {
+        let id = CanonicalChat.uniqueID("call_", using: &random)
+        guard let signature, !signature.isEmpty else { return id }
+        var encoded = ""
+        encoded.reserveCapacity(signature.utf8.count)
+        for character in signature.unicodeScalars {
+            switch character {
+            case "+": encoded.unicodeScalars.append("-")
+            case "/": encoded.unicodeScalars.append("_")
+            case "=": continue
+            default: encoded.unicodeScalars.append(character)
+            }
+        }
+        return id + marker + encoded
+    }
+
+    /// The thought signature (standard base64) carried by an id ``make(signature:)`` minted, or nil.
+    public static func signature(in id: String) -> String? {
+        let utf8 = Array(id.utf8)
+        let prefix = 5 + 24  // "call_" and the random part, which has no "_".
+        guard utf8.count > prefix + marker.utf8.count, id.hasPrefix("call_"),
+            utf8[prefix..<(prefix + marker.utf8.count)].elementsEqual(marker.utf8)
+        else { return nil }
+        var signature = ""
+        for byte in utf8[(prefix + marker.utf8.count)...] {
+            switch byte {
+            case UInt8(ascii: "-"): signature.unicodeScalars.append("+")
+            case UInt8(ascii: "_"): signature.unicodeScalars.append("/")
+            default: signature.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
+        while signature.utf8.count % 4 != 0 { signature.unicodeScalars.append("=") }
+        return signature
     }
 }
 
@@ -201,15 +265,25 @@ public struct GeminiStreamDecoder: Sendable {
     var finish: String?
     var usage: JSONValue?
     var model = "gemini"
-    var id = "chatcmpl-gemini"
+    var id: String
+    let created: Int
+    /// Draws the answer's and the tool calls' ids.
+    var random: SplitMix64
     public private(set) var finished = false
 
-    public init() {}
+    /// `created`: the time of the answer (Unix seconds), the same on every chunk; `seed`: of
+    /// the ids the decoder mints (random unless a test fixes it).
+    public init(created: Int = CanonicalChat.unixTime(), seed: UInt64 = UInt64.random(in: .min ... .max)) {
+        self.created = created
+        var random = SplitMix64(seed: seed)
+        self.id = CanonicalChat.uniqueID("chatcmpl-", using: &random)
+        self.random = random
+    }
 
     func write(_ value: JSONValue, into output: inout ByteBuffer) { CanonicalChunks.write(value, into: &output) }
 
     func chunk(_ delta: JSONObject, finish: String? = nil) -> JSONValue {
-        CanonicalChunks(id: id, model: model).chunk(delta, finish: finish)
+        CanonicalChunks(id: id, model: model, created: created).chunk(delta, finish: finish)
     }
 
     public mutating func feed(_ bytes: ByteBuffer, into output: inout ByteBuffer) throws {
@@ -226,13 +300,14 @@ public struct GeminiStreamDecoder: Sendable {
             return
         }
         if let version = response["modelVersion"]?.stringValue { model = version }
-        if let responseID = response["responseId"]?.stringValue { id = "chatcmpl-" + responseID }
+        // The id is fixed by the first event: every chunk of a stream carries the same one.
+        if !started, let responseID = response["responseId"]?.stringValue { id = "chatcmpl-" + responseID }
         if !started {
             started = true
             write(chunk(["role": "assistant", "content": ""]), into: &output)
         }
         let candidate = response["candidates"]?.arrayValue?.first
-        let (text, calls, thoughts) = GeminiOutbound.content(of: candidate, toolOffset: toolCount)
+        let (text, calls, thoughts) = GeminiOutbound.content(of: candidate, toolOffset: toolCount, random: &random)
         if !thoughts.isEmpty { write(chunk(["reasoning_content": .string(thoughts)]), into: &output) }
         if !text.isEmpty { write(chunk(["content": .string(text)]), into: &output) }
         if !calls.isEmpty {
@@ -249,7 +324,7 @@ public struct GeminiStreamDecoder: Sendable {
         finished = true
         if !started { return }
         write(chunk([:], finish: toolCount > 0 ? "tool_calls" : (finish ?? "stop")), into: &output)
-        CanonicalChunks(id: id, model: model).writeUsageAndDone(GeminiOutbound.usage(usage), into: &output)
+        CanonicalChunks(id: id, model: model, created: created).writeUsageAndDone(GeminiOutbound.usage(usage), into: &output)
     }
 }
 
