@@ -254,6 +254,8 @@ public struct UsageQuery: Sendable {
     public var to: Double?
     public var groupBy: [UsageDimension] = []
     public var filters: [(UsageDimension, String)] = []
+    /// Dimensions that must be empty (a team administrator's organisation when its team has none).
+    public var absent: [UsageDimension] = []
     public var limit = 1000
 
     public init(from: Double? = nil, to: Double? = nil, groupBy: [UsageDimension] = [], filters: [(UsageDimension, String)] = []) {

@@ -162,6 +162,7 @@ public struct PostgresUsageStore: UsageStore {
             binds.append(value)
             conditions.append("\(dimension.postgresSQL) = $\(binds.count)")
         }
+        for dimension in query.absent { conditions.append("\(dimension.postgresSQL) IS NULL") }
         return (conditions, binds)
     }
 

@@ -135,6 +135,7 @@ public struct SQLiteUsageStore: UsageStore {
             conditions.append(dimension.sql + " = ?")
             arguments.append(value)
         }
+        for dimension in query.absent { conditions.append(dimension.sql + " IS NULL") }
         return (conditions, arguments)
     }
 

@@ -1,0 +1,177 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+import SwitchyardCore
+import SwitchyardServer
+import Testing
+
+/// What an attacker tries against the gateway, through its HTTP interface, each test named
+/// after the attempt (issue 16).
+@Suite struct AttackTests {
+    static func send(
+        _ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ path: String, _ json: String? = nil,
+        credential: String = "test-master-key", headers extra: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        var headers: HTTPFields = [.authorization: "Bearer \(credential)", .contentType: "application/json"]
+        headers.append(contentsOf: extra)
+        return try await client.execute(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+    }
+
+    static func key(_ client: any TestClientProtocol, _ json: String, credential: String = "test-master-key") async throws -> (
+        id: String, key: String
+    ) {
+        let response = try await send(client, .post, "/admin/keys", json, credential: credential)
+        let id = try #require(response.json?["id"]?.stringValue, "\(response.text)")
+        let key = try #require(response.json?["key"]?.stringValue)
+        return (id, key)
+    }
+
+    static func withDirectoryGateway(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let (application, _) = try makeGateway(DirectoryTests.yaml)
+        try await application.makeApplication().test(.live) { client in try await test(client) }
+    }
+
+    /// Two organisations, acme and globex, each with a team; an org_admin key for acme.
+    static func twoOrganisations(_ client: any TestClientProtocol) async throws -> (acmeAdmin: String, globexKey: (id: String, key: String)) {
+        for (path, json) in [
+            ("/admin/orgs", #"{"id":"acme"}"#), ("/admin/orgs", #"{"id":"globex"}"#),
+            ("/admin/teams", #"{"id":"a-team","organization_id":"acme"}"#), ("/admin/teams", #"{"id":"g-team","organization_id":"globex"}"#),
+        ] {
+            #expect(try await send(client, .post, path, json).status == .created)
+        }
+        let acmeAdmin = try await key(client, #"{"name":"acme-cto","organization_id":"acme","roles":["org_admin"]}"#).key
+        let globexKey = try await key(client, #"{"name":"globex-app","team_id":"g-team","organization_id":"globex"}"#)
+        return (acmeAdmin, globexKey)
+    }
+
+    // MARK: Delegated administration
+
+    @Test func orgAdminCreatesATeamAdminKeyInAnotherOrganisationsTeam() async throws {
+        try await Self.withDirectoryGateway { client in
+            let (acmeAdmin, _) = try await Self.twoOrganisations(client)
+            let foreign = try await Self.send(
+                client, .post, "/admin/keys", #"{"name":"spy","team_id":"g-team","roles":["team_admin"]}"#, credential: acmeAdmin)
+            #expect(foreign.status == .forbidden, "\(foreign.text)")
+            #expect(foreign.json?["error"]?["code"]?.stringValue == "outside_admin_scope")
+            #expect(foreign.json?["error"]?["param"]?.stringValue == "team_id")
+            let unregistered = try await Self.send(client, .post, "/admin/keys", #"{"name":"spy","team_id":"nobody-knows"}"#, credential: acmeAdmin)
+            #expect(unregistered.status == .forbidden, "an unregistered team belongs to no organisation the caller owns")
+            let own = try await Self.send(client, .post, "/admin/keys", #"{"name":"app","team_id":"a-team"}"#, credential: acmeAdmin)
+            #expect(own.status == .created && own.json?["organization_id"]?.stringValue == "acme")
+        }
+    }
+
+    @Test func teamAdminNamedAfterAnotherOrganisationsTeamReadsAndRotatesItsKeys() async throws {
+        try await Self.withDirectoryGateway { client in
+            let (_, globexKey) = try await Self.twoOrganisations(client)
+            #expect(try await AccessTests.call(client, globexKey.key, model: "chat").status == .ok)
+            // A key such as the old rule let an org_admin make: acme's, naming globex's team.
+            let spy = try await Self.key(client, #"{"name":"spy","team_id":"g-team","organization_id":"acme","roles":["team_admin"]}"#).key
+
+            let listed = try await Self.send(client, .get, "/admin/keys", credential: spy)
+            #expect(listed.status == .ok)
+            let names = listed.json?["data"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+            #expect(!names.contains("globex-app"), "globex's keys are not in acme's team scope: \(names)")
+            let rotated = try await Self.send(client, .post, "/admin/keys/\(globexKey.id)/rotate", credential: spy)
+            #expect(rotated.status == .notFound, "\(rotated.text)")
+            #expect(rotated.json?["key"] == nil)
+            #expect(try await Self.send(client, .get, "/admin/keys/\(globexKey.id)", credential: spy).status == .notFound)
+
+            let usage = try await Self.send(client, .get, "/admin/usage", credential: spy)
+            #expect(usage.json?["totals"]?["requests"]?.intValue == 0, "\(usage.text)")
+            let logs = try await Self.send(client, .get, "/admin/logs", credential: spy)
+            #expect(logs.json?["data"]?.arrayValue?.isEmpty == true, "\(logs.text)")
+            let everything = try await Self.send(client, .get, "/admin/logs", credential: "test-master-key")
+            let globexRequest = try #require(everything.json?["data"]?.arrayValue?.first?["request_id"]?.stringValue)
+            #expect(try await Self.send(client, .get, "/admin/logs/\(globexRequest)", credential: spy).status == .notFound)
+            let summary = try await Self.send(client, .get, "/admin/analytics/summary", credential: spy)
+            #expect(summary.json?["requests"]?.intValue == 0, "\(summary.text)")
+            let users = try await Self.send(client, .get, "/admin/teams", credential: spy)
+            #expect(users.json?["data"]?.arrayValue?.isEmpty == true, "globex's team is not acme's: \(users.text)")
+        }
+    }
+
+    @Test func orgAdminRotatesAnAdminKeyOfItsOrganisation() async throws {
+        try await Self.withDirectoryGateway { client in
+            let (acmeAdmin, _) = try await Self.twoOrganisations(client)
+            let root = try await Self.key(client, #"{"name":"root","organization_id":"acme","roles":["admin"]}"#)
+            let rotated = try await Self.send(client, .post, "/admin/keys/\(root.id)/rotate", credential: acmeAdmin)
+            #expect(rotated.status == .forbidden, "\(rotated.text)")
+            #expect(rotated.json?["key"] == nil, "no admin secret handed out")
+            #expect(try await Self.send(client, .post, "/admin/keys/\(root.id)/revoke", credential: acmeAdmin).status == .forbidden)
+            #expect(try await Self.send(client, .delete, "/admin/keys/\(root.id)", credential: acmeAdmin).status == .forbidden)
+            #expect(try await Self.send(client, .get, "/admin/audit", credential: root.key).status == .ok, "the admin key still works")
+            // Keys it could have made itself stay its own to rotate.
+            let app = try await Self.key(client, #"{"name":"app","team_id":"a-team"}"#, credential: acmeAdmin)
+            #expect(try await Self.send(client, .post, "/admin/keys/\(app.id)/rotate", credential: acmeAdmin).status == .ok)
+        }
+    }
+
+    @Test func teamAdminStoresItselfAsOrgAdminThroughUsers() async throws {
+        try await Self.withDirectoryGateway { client in
+            _ = try await Self.twoOrganisations(client)
+            #expect(try await Self.send(client, .post, "/admin/teams", #"{"id":"research","organization_id":"acme"}"#).status == .created)
+            #expect(
+                try await Self.send(client, .post, "/admin/users", #"{"id":"user-1","team_id":"research","roles":["team_admin"]}"#).status
+                    == .created)
+            let token = AccessTests.hs256(["team": .null])
+            #expect(try await Self.send(client, .get, "/admin/users", credential: token).status == .ok, "a team admin by its stored user")
+
+            let promoted = try await Self.send(
+                client, .post, "/admin/users", #"{"id":"user-1","team_id":"research","roles":["org_admin"]}"#, credential: token)
+            #expect(promoted.status == .forbidden, "\(promoted.text)")
+            #expect(try await Self.send(client, .get, "/admin/teams/research", credential: token).status == .ok)
+            #expect(try await Self.send(client, .post, "/admin/teams", #"{"id":"x"}"#, credential: token).status == .forbidden)
+            let friend = try await Self.send(
+                client, .post, "/admin/users", #"{"id":"friend","team_id":"research","roles":["admin"]}"#, credential: token)
+            #expect(friend.status == .forbidden)
+            let peer = try await Self.send(client, .post, "/admin/users", #"{"id":"peer","roles":["service"]}"#, credential: token)
+            #expect(peer.status == .created, "roles it could grant are fine: \(peer.text)")
+            let stored = try await Self.send(client, .get, "/admin/users/user-1", credential: "test-master-key")
+            #expect(stored.json?["roles"]?.arrayValue?.compactMap(\.stringValue) == ["team_admin"])
+
+            // An org admin cannot demote or remove an admin user either.
+            #expect(try await Self.send(client, .post, "/admin/users", #"{"id":"boss","team_id":"a-team","roles":["admin"]}"#).status == .created)
+            let acmeAdmin = try await Self.key(client, #"{"name":"cto2","organization_id":"acme","roles":["org_admin"]}"#).key
+            let demoted = try await Self.send(client, .post, "/admin/users", #"{"id":"boss","team_id":"a-team"}"#, credential: acmeAdmin)
+            #expect(demoted.status == .forbidden)
+            #expect(try await Self.send(client, .delete, "/admin/users/boss", credential: acmeAdmin).status == .forbidden)
+        }
+    }
+
+    @Test func delegatedAdminsSetTierAndMetadataToLiftTheirLimits() async throws {
+        try await Self.withDirectoryGateway { client in
+            let (acmeAdmin, _) = try await Self.twoOrganisations(client)
+            for json in [
+                #"{"name":"k","team_id":"a-team","tier":"enterprise"}"#,
+                #"{"name":"k","team_id":"a-team","metadata":{"tier":"enterprise"}}"#,
+            ] {
+                let response = try await Self.send(client, .post, "/admin/keys", json, credential: acmeAdmin)
+                #expect(response.status == .forbidden, "\(json): \(response.text)")
+            }
+            #expect(
+                try await Self.send(client, .post, "/admin/teams", #"{"id":"a-team","tier":"enterprise"}"#, credential: acmeAdmin).status
+                    == .forbidden)
+            #expect(
+                try await Self.send(client, .post, "/admin/teams", #"{"id":"a-team","metadata":{"plan":"pro"}}"#, credential: acmeAdmin).status
+                    == .forbidden)
+            #expect(
+                try await Self.send(client, .post, "/admin/users", #"{"id":"u","team_id":"a-team","tier":"enterprise"}"#, credential: acmeAdmin)
+                    .status == .forbidden)
+
+            // What the operator set stays when a delegated admin replaces the entry.
+            #expect(
+                try await Self.send(client, .post, "/admin/teams", #"{"id":"a-team","organization_id":"acme","tier":"starter"}"#).status == .created)
+            let renamed = try await Self.send(client, .post, "/admin/teams", #"{"id":"a-team","name":"Team A"}"#, credential: acmeAdmin)
+            #expect(renamed.status == .created && renamed.json?["tier"]?.stringValue == "starter", "\(renamed.text)")
+            let key = try await Self.key(client, #"{"name":"k","team_id":"a-team"}"#, credential: acmeAdmin).key
+            #expect(try await AccessTests.call(client, key, extra: #","max_tokens":5"#).status == .ok)
+            #expect(try await AccessTests.call(client, key, extra: #","max_tokens":5"#).status == .ok)
+            #expect(try await AccessTests.call(client, key, extra: #","max_tokens":5"#).status == .tooManyRequests, "the starter tier holds")
+        }
+    }
+}
