@@ -174,4 +174,38 @@ import Testing
             #expect(try await AccessTests.call(client, key, extra: #","max_tokens":5"#).status == .tooManyRequests, "the starter tier holds")
         }
     }
+
+    // MARK: Accounting
+
+    @Test func clientSendsTheSameRequestIDThreeTimesToBeBilledOnce() async throws {
+        let (application, _) = try makeGateway(UsageTests.config())
+        try await application.makeApplication().test(.live) { client in
+            let app = try await Self.key(client, #"{"name":"app","budget":{"amount":100,"period":"monthly"}}"#)
+            var gatewayIDs: Set<String> = []
+            for _ in 0..<3 {
+                let response = try await Self.send(
+                    client, .post, "/v1/chat/completions", String(buffer: chatBody(model: "chat")), credential: app.key,
+                    headers: [HTTPField.Name("x-request-id")!: "same-id"])
+                #expect(response.status == .ok)
+                #expect(response.headers[HTTPField.Name("x-request-id")!] == "same-id", "the client's id is echoed as promised")
+                let own = try #require(response.headers[HTTPField.Name("x-switchyard-request-id")!])
+                #expect(own.hasPrefix("req_"))
+                gatewayIDs.insert(own)
+            }
+            #expect(gatewayIDs.count == 3, "each request has its own gateway id")
+
+            let usage = try await Self.send(client, .get, "/admin/usage?group_by=key")
+            let row = try #require(usage.json?["data"]?.arrayValue?.first { $0["key"]?.stringValue == app.id }, "\(usage.text)")
+            #expect(row["requests"]?.intValue == 3, "billed three times: \(usage.text)")
+            let own = try await Self.send(client, .get, "/v1/usage", credential: app.key)
+            #expect(own.json?["totals"]?["requests"]?.intValue == 3)
+            let spent = own.json?["budgets"]?.arrayValue?.first?["spent_usd"]?.doubleValue ?? 0
+            #expect(abs(spent - (row["cost_usd"]?.doubleValue ?? -1)) < 1e-9 && spent > 0, "the budget counts all three")
+
+            let logs = try await Self.send(client, .get, "/admin/logs?key=\(app.id)")
+            let entries = logs.json?["data"]?.arrayValue ?? []
+            #expect(Set(entries.compactMap { $0["request_id"]?.stringValue }) == gatewayIDs)
+            #expect(entries.allSatisfy { $0["client_request_id"]?.stringValue == "same-id" }, "\(logs.text)")
+        }
+    }
 }

@@ -3,8 +3,11 @@
 /// One request in the usage ledger (`usage_records`): who, what, how much, how it ended.
 /// Never holds prompts, completions or credentials.
 public struct UsageRecord: Codable, Sendable, Equatable {
-    /// The request id (unique: replaying the journal twice inserts nothing twice).
+    /// The request id the gateway generated (unique: replaying the journal twice inserts
+    /// nothing twice). Never the client's: a client-chosen id cannot merge its requests.
     public var id: String
+    /// The `x-request-id` the client sent, kept for correlation only.
+    public var clientRequestID: String?
     /// Unix time the request ended.
     public var ts: Double
     public var identityKind: String
@@ -74,6 +77,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
     public init(_ record: RequestRecord, endedAt: Double, withDetail: Bool = false) {
         let identity = record.identity
         id = record.requestID
+        clientRequestID = record.clientRequestID
         ts = endedAt
         identityKind = identity.kind.rawValue
         subject = identity.subject
@@ -174,6 +178,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         number("savedCost", savedCost)
         number("upstreamMs", upstreamMs)
         string("guardrails", guardrails)
+        string("clientRequestID", clientRequestID)
         string("detail", detail)
         string("requestBody", requestBody)
         string("responseBody", responseBody)
@@ -225,6 +230,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         savedCost = scan.number("savedCost")
         upstreamMs = scan.number("upstreamMs")
         guardrails = scan.string("guardrails")
+        clientRequestID = scan.string("clientRequestID")
         detail = scan.string("detail")
         requestBody = scan.string("requestBody")
         responseBody = scan.string("responseBody")

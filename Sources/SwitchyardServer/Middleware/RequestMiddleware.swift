@@ -33,7 +33,8 @@ struct RequestMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.requestID = Self.requestID(from: request)
+        context.requestID = Self.generateRequestID()
+        context.clientRequestID = Self.clientRequestID(from: request)
         let snapshot = runtime.snapshot
         context.snapshot = snapshot
         context.maxBodyBytes = snapshot.config.server.maxBodyBytes
@@ -62,7 +63,10 @@ struct RequestMiddleware: RouterMiddleware {
             let dialect: ClientDialect = Self.isAnthropicPath(request.uri.path) ? .anthropic : .openAI
             response = GatewayResponse.error(gatewayError, dialect: dialect).hummingbirdResponse()
         }
-        response.headers[.init("x-request-id")!] = context.requestID
+        // The client's own id goes back as it was sent; the gateway's id (the one the request
+        // log and the ledger know the request by) always travels in its own header.
+        response.headers[.init("x-request-id")!] = context.clientRequestID ?? context.requestID
+        response.headers[.init("x-switchyard-request-id")!] = context.requestID
         let path = Self.routeLabel(request.uri.path)
         let status = Int(response.status.code)
         if let span { Self.finish(span, response: &response, status: status) }
@@ -137,14 +141,15 @@ struct RequestMiddleware: RouterMiddleware {
         return "other"
     }
 
-    /// Reuses a well-formed inbound `x-request-id` (for end-to-end correlation), else makes one.
-    static func requestID(from request: Request) -> String {
+    /// A well-formed inbound `x-request-id` (for end-to-end correlation); nil for none or a
+    /// malformed one. It is never the gateway's id of the request: clients choose it freely.
+    static func clientRequestID(from request: Request) -> String? {
         if let inbound = request.headers[.init("x-request-id")!], (1...128).contains(inbound.utf8.count),
             inbound.utf8.allSatisfy({ isIDCharacter($0) })
         {
             return inbound
         }
-        return generateRequestID()
+        return nil
     }
 
     private static func isIDCharacter(_ byte: UInt8) -> Bool {

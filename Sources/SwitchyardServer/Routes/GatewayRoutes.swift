@@ -236,6 +236,7 @@ struct GatewayRoutes {
             nativeBody: nativeBody,
             headers: headers
         )
+        inbound.clientRequestID = context.clientRequestID
         if let span = context.requestSpan {
             inbound.traceContext = span.context
             inbound.requestSpan = span

@@ -136,6 +136,10 @@ public final class SwitchyardDatabase: Sendable {
             }
             try db.create(index: "request_logs_ts", on: "request_logs", columns: ["ts"])
         }
+        migrator.registerMigration("v8: client request ids") { db in
+            // The record id is the gateway's; the client's x-request-id is kept beside it.
+            try db.alter(table: "usage_records") { table in table.add(column: "clientRequestID", .text) }
+        }
         return migrator
     }
 }

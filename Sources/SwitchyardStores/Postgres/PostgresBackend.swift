@@ -276,6 +276,8 @@ public final class PostgresBackend: Sendable {
                 """,
                 "CREATE INDEX request_logs_ts ON request_logs (ts)",
             ]),
+        // The record id is the gateway's; the client's x-request-id is kept beside it.
+        Migration(version: 6, name: "client request ids", statements: ["ALTER TABLE usage_records ADD COLUMN client_request_id text"]),
     ]
 
     /// Applies the pending migrations in one transaction under the advisory lock; returns the

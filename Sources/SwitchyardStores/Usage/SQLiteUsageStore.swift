@@ -39,8 +39,9 @@ public struct SQLiteUsageStore: UsageStore {
     static let insertSQL = """
         INSERT OR IGNORE INTO usage_records (id, ts, identityKind, subject, userID, endUser, teamID, orgID, endpoint, requestedModel,
             modelGroup, deployment, provider, servedModel, status, outcome, errorCode, stream, promptTokens, completionTokens, cachedTokens,
-            cacheWriteTokens, reasoningTokens, cost, durationMs, ttftMs, attempts, limitedBy, cache, savedCost, upstreamMs, guardrails)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            cacheWriteTokens, reasoningTokens, cost, durationMs, ttftMs, attempts, limitedBy, cache, savedCost, upstreamMs, guardrails,
+            clientRequestID)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
     static let insertLogSQL = "INSERT OR IGNORE INTO request_logs (id, ts, detail, requestBody, responseBody) VALUES (?, ?, ?, ?, ?)"
 
@@ -55,7 +56,7 @@ public struct SQLiteUsageStore: UsageStore {
                     r.id, r.ts, r.identityKind, r.subject, r.userID, r.endUser, r.teamID, r.orgID, r.endpoint, r.requestedModel, r.modelGroup,
                     r.deployment, r.provider, r.servedModel, r.status, r.outcome, r.errorCode, r.stream, r.promptTokens, r.completionTokens,
                     r.cachedTokens, r.cacheWriteTokens, r.reasoningTokens, r.cost, r.durationMs, r.ttftMs, r.attempts, r.limitedBy,
-                    r.cache, r.savedCost, r.upstreamMs, r.guardrails,
+                    r.cache, r.savedCost, r.upstreamMs, r.guardrails, r.clientRequestID,
                 ]
                 try statement.execute(arguments: StatementArguments(values))
                 if let detail = r.detail {
