@@ -208,4 +208,119 @@ import Testing
             #expect(entries.allSatisfy { $0["client_request_id"]?.stringValue == "same-id" }, "\(logs.text)")
         }
     }
+
+    // MARK: Unbounded and malformed input
+
+    static func chat(_ client: any TestClientProtocol, _ json: String, path: String = "/v1/chat/completions") async throws -> TestResponse {
+        try await send(client, .post, path, json, headers: [HTTPField.Name("anthropic-version")!: "2023-06-01"])
+    }
+
+    @Test func clientSendsAnUnboundedUserValueToGrowCountersAndLedgerRows() async throws {
+        let yaml = AccessTests.config(
+            """
+            limits:
+              rules: [{scope: end_user, requests_per_minute: 1000}]
+            """)
+        let (application, _) = try makeGateway(yaml)
+        try await application.makeApplication().test(.live) { client in
+            let limit = OpenAIRequest.maximumUserLength
+            let fits = try await Self.chat(
+                client, #"{"model":"chat","user":"\#(String(repeating: "u", count: limit))","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(fits.status == .ok, "\(fits.text)")
+            let huge = String(repeating: "u", count: 1_000_000)
+            let long = try await Self.chat(client, #"{"model":"chat","user":"\#(huge)","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(long.status == .badRequest)
+            #expect(long.json?["error"]?["param"]?.stringValue == "user" && long.text.contains("at most \(limit) bytes"))
+            let anthropic = try await Self.chat(
+                client, #"{"model":"chat","max_tokens":5,"metadata":{"user_id":"\#(huge)"},"messages":[{"role":"user","content":"hi"}]}"#,
+                path: "/v1/messages")
+            #expect(anthropic.status == .badRequest)
+            #expect(anthropic.json?["type"]?.stringValue == "error" && anthropic.json?["error"]?["type"]?.stringValue == "invalid_request_error")
+            #expect(anthropic.text.contains("metadata.user_id"))
+            let usage = try await Self.send(client, .get, "/admin/usage?group_by=end_user")
+            let endUsers = usage.json?["data"]?.arrayValue?.compactMap { $0["end_user"]?.stringValue } ?? []
+            #expect(endUsers.map(\.utf8.count) == [limit], "only the accepted end user is in the ledger")
+        }
+    }
+
+    @Test func clientSendsWrongTypedMessagesPastTheGateway() async throws {
+        try await AccessTests.withGateway("") { client in
+            let cases: [(body: String, param: String)] = [
+                (#"{"model":"chat","messages":[{"role":"user","content":42}]}"#, "messages[0].content"),
+                (#"{"model":"chat","messages":[{"role":"wizard","content":"hi"}]}"#, "messages[0].role"),
+                (#"{"model":"chat","messages":[{"content":"hi"}]}"#, "messages[0].role"),
+                (#"{"model":"chat","messages":["hi"]}"#, "messages[0]"),
+                (#"{"model":"chat","messages":[{"role":"user","content":null}]}"#, "messages[0].content"),
+                (#"{"model":"chat","messages":[{"role":"user","content":[{"type":"bogus","bogus":1}]}]}"#, "messages[0].content[0].type"),
+                (#"{"model":"chat","messages":[{"role":"user","content":[{"type":"text","text":7}]}]}"#, "messages[0].content[0].text"),
+                (#"{"model":"chat","messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#, "messages[0].content[0].image_url"),
+                (
+                    #"{"model":"chat","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":{"x":1}}}]},{"role":"user","content":"go"}]}"#,
+                    "messages[0].tool_calls[0].function.arguments"
+                ),
+                (#"{"model":"chat","max_tokens":-5,"messages":[{"role":"user","content":"hi"}]}"#, "max_tokens"),
+                (#"{"model":"chat","max_completion_tokens":0,"messages":[{"role":"user","content":"hi"}]}"#, "max_completion_tokens"),
+                (#"{"model":"chat","temperature":7,"messages":[{"role":"user","content":"hi"}]}"#, "temperature"),
+                (#"{"model":"chat","n":0,"messages":[{"role":"user","content":"hi"}]}"#, "n"),
+            ]
+            for (body, param) in cases {
+                let response = try await Self.chat(client, body)
+                #expect(response.status == .badRequest, "\(body): \(response.text)")
+                #expect(response.json?["error"]?["param"]?.stringValue == param, "\(body): \(response.text)")
+            }
+            // Ten thousand messages, the last with a role no guardrail or translator knows.
+            var messages = Array(repeating: #"{"role":"user","content":"hi"}"#, count: 9_999)
+            messages.append(#"{"role":"root","content":"hi"}"#)
+            let many = try await Self.chat(client, #"{"model":"chat","messages":[\#(messages.joined(separator: ","))]}"#)
+            #expect(many.status == .badRequest && many.json?["error"]?["param"]?.stringValue == "messages[9999].role")
+
+            let valid = try await Self.chat(
+                client,
+                #"{"model":"chat","max_tokens":5,"messages":[{"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:x"}}]},{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"done"}]}"#
+            )
+            #expect(valid.status == .ok, "well-formed messages still pass: \(valid.text)")
+        }
+    }
+
+    @Test func anthropicClientSendsOutOfRangeAndWrongTypedFields() async throws {
+        try await AccessTests.withGateway("") { client in
+            let cases: [(body: String, param: String)] = [
+                (#"{"model":"chat","max_tokens":5,"messages":[{"role":"user","content":42}]}"#, "messages[0].content"),
+                (#"{"model":"chat","max_tokens":5,"temperature":1.5,"messages":[{"role":"user","content":"hi"}]}"#, "temperature"),
+                (#"{"model":"chat","max_tokens":-1,"messages":[{"role":"user","content":"hi"}]}"#, "max_tokens"),
+                (#"{"model":"chat","max_tokens":5,"messages":[{"role":"system","content":"hi"}]}"#, "messages[0].role"),
+                (#"{"model":"chat","max_tokens":5,"metadata":{"user_id":5},"messages":[{"role":"user","content":"hi"}]}"#, "metadata.user_id"),
+            ]
+            for (body, param) in cases {
+                let response = try await Self.chat(client, body, path: "/v1/messages")
+                #expect(response.status == .badRequest, "\(body): \(response.text)")
+                #expect(response.json?["type"]?.stringValue == "error", "the Anthropic envelope")
+                #expect(response.json?["error"]?["message"]?.stringValue?.contains(param) == true, "\(body): \(response.text)")
+            }
+        }
+    }
+
+    @Test func clientStreamsAChunkedBodyPastTheLimit() async throws {
+        let (application, _) = try makeGateway(AccessTests.config("").replacingOccurrences(of: "port: 0,", with: "port: 0, max_body_size: 64KiB,"))
+        try await application.makeApplication().test(.live) { client in
+            let port = try #require(client.port)
+            for path in ["/v1/chat/completions", "/v1/messages"] {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+                request.method = .POST
+                request.headers.add(name: "authorization", value: "Bearer test-master-key")
+                request.headers.add(name: "content-type", value: "application/json")
+                let chunk = ByteBuffer(string: String(repeating: " ", count: 16 * 1024))
+                // No length: the body arrives chunked, 160 KiB in all.
+                request.body = .stream(
+                    AsyncStream<ByteBuffer> { continuation in
+                        for _ in 0..<10 { continuation.yield(chunk) }
+                        continuation.finish()
+                    }, length: .unknown)
+                let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+                let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                #expect(response.status.code == 413, "\(path): \(response.status) \(body)")
+                #expect(body.contains("request_too_large"), "\(body)")
+            }
+        }
+    }
 }

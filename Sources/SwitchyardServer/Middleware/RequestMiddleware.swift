@@ -183,6 +183,8 @@ struct RequestMiddleware: RouterMiddleware {
 
     static func gatewayError(for error: any Error, request: Request, limit: Int) -> GatewayError {
         if let gatewayError = error as? GatewayError { return gatewayError }
+        // A chunked body (no Content-Length) that outgrows the limit while it is collected.
+        if error is NIOTooManyBytesError { return .bodyTooLarge(limit: limit) }
         if let httpError = error as? HTTPError {
             switch httpError.status.code {
             case 404:
