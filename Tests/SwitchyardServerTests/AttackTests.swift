@@ -323,4 +323,105 @@ import Testing
             }
         }
     }
+
+    // MARK: Authentication semantics
+
+    @Test func webPagePostsTextPlainOrAFormToTheAPI() async throws {
+        try await AccessTests.withGateway("") { client in
+            for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+                let response = try await client.execute(
+                    uri: "/admin/keys", method: .post, headers: [.authorization: "Bearer test-master-key", .contentType: type],
+                    body: ByteBuffer(string: #"{"name":"minted","roles":["admin"]}"#))
+                #expect(response.status == .unsupportedMediaType, "\(type): \(response.text)")
+            }
+            let untyped = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: [.authorization: "Bearer test-master-key"], body: chatBody(model: "chat"))
+            #expect(untyped.status == .unsupportedMediaType, "a body needs a type")
+            let typed = try await client.execute(
+                uri: "/v1/chat/completions", method: .post,
+                headers: [.authorization: "Bearer test-master-key", .contentType: "application/json; charset=utf-8"], body: chatBody(model: "chat"))
+            #expect(typed.status == .ok)
+            let listed = try await Self.send(client, .get, "/admin/keys")
+            #expect(listed.json?["data"]?.arrayValue?.isEmpty == true, "nothing was minted")
+            let key = try await Self.key(client, #"{"name":"app"}"#)
+            let bodiless = try await client.execute(
+                uri: "/admin/keys/\(key.id)/revoke", method: .post, headers: [.authorization: "Bearer test-master-key"])
+            #expect(bodiless.status == .ok, "a POST without a body needs no type")
+        }
+    }
+
+    @Test func credentialLessCallerAdministersAGatewayThatIssuesKeys() async throws {
+        let open = """
+            server: {host: 127.0.0.1, port: 0, reload_check_interval: off}
+            providers:
+              - {name: p, type: mock}
+            models:
+              - {name: chat, provider: p, model: m}
+            """
+        let (application, _) = try makeGateway(open)
+        try await application.makeApplication().test(.live) { client in
+            let headers: HTTPFields = [.contentType: "application/json"]
+            let first = try await client.execute(uri: "/admin/keys", method: .post, headers: headers, body: ByteBuffer(string: #"{"name":"ops"}"#))
+            #expect(first.status == .created, "a gateway with no credentials yet is the local operator's: \(first.text)")
+            let listed = try await client.execute(uri: "/admin/keys", method: .get)
+            #expect(listed.status == .forbidden, "once a key exists, no credential is no admin: \(listed.text)")
+            let minted = try await client.execute(
+                uri: "/admin/keys", method: .post, headers: headers, body: ByteBuffer(string: #"{"name":"evil","roles":["admin"]}"#))
+            #expect(minted.status == .forbidden)
+            #expect(try await client.execute(uri: "/admin/usage", method: .get).status == .forbidden)
+            #expect(
+                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "chat")).status == .ok,
+                "calling models stays open on a loopback gateway without a master key")
+        }
+        let (withJWT, _) = try makeGateway(open + "\n" + AccessTests.jwtConfig)
+        try await withJWT.makeApplication().test(.live) { client in
+            let listed = try await client.execute(uri: "/admin/keys", method: .get)
+            #expect(listed.status == .forbidden, "JWT issuers configured: no anonymous admin")
+        }
+    }
+
+    @Test func tokenWithAnUnknownOrEmptyRoleEscapesItsRolePolicy() async throws {
+        let extra = """
+            \(AccessTests.jwtConfig)
+            access:
+              roles:
+                developer: {models: [chat]}
+                service: {models: [chat]}
+            """
+        try await AccessTests.withGateway(extra) { client in
+            for roles: JSONValue in [["developer"], ["developer", "offline_access"], [], ["offline_access"], ["service", "team_admin"]] {
+                let token = AccessTests.hs256(["roles": roles])
+                #expect(try await AccessTests.call(client, token, model: "chat").status == .ok, "\(roles)")
+                let big = try await AccessTests.call(client, token, model: "big")
+                #expect(big.status == .forbidden, "\(roles) must not lift the policy: \(big.text)")
+            }
+        }
+    }
+
+    @Test func secondIssuersAliceBorrowsTheFirstIssuersDirectoryRolesAndUsage() async throws {
+        let secrets = (a: String(repeating: "issuer-a-", count: 5), b: String(repeating: "issuer-b-", count: 5))
+        let extra = """
+            auth:
+              jwt:
+                - {issuer: "https://a.example", audience: switchyard, secret: \(secrets.a), algorithms: [HS256], claims: {team: team, roles: roles}}
+                - {issuer: "https://b.example", audience: switchyard, secret: \(secrets.b), algorithms: [HS256], claims: {team: team, roles: roles}}
+            """
+        try await AccessTests.withGateway(extra) { client in
+            let fromA = AccessTests.hs256(["iss": "https://a.example", "sub": "alice"], secret: secrets.a)
+            let fromB = AccessTests.hs256(["iss": "https://b.example", "sub": "alice"], secret: secrets.b)
+            #expect(try await Self.send(client, .post, "/admin/teams", #"{"id":"research"}"#).status == .created)
+            let stored = try await Self.send(
+                client, .post, "/admin/users", #"{"id":"https://a.example#alice","team_id":"research","roles":["team_admin"]}"#)
+            #expect(stored.status == .created)
+            #expect(try await Self.send(client, .get, "/admin/users", credential: fromA).status == .ok, "issuer A's alice is the stored user")
+            let borrowed = try await Self.send(client, .get, "/admin/users", credential: fromB)
+            #expect(borrowed.status == .forbidden, "issuer B's alice is someone else: \(borrowed.text)")
+
+            #expect(try await AccessTests.call(client, fromA).status == .ok)
+            #expect(try await AccessTests.call(client, fromB).status == .ok)
+            let usage = try await Self.send(client, .get, "/admin/usage?group_by=key")
+            let keys = Set(usage.json?["data"]?.arrayValue?.compactMap { $0["key"]?.stringValue } ?? [])
+            #expect(keys == ["https://a.example#alice", "https://b.example#alice"], "\(usage.text)")
+        }
+    }
 }

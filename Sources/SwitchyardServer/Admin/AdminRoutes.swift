@@ -74,6 +74,7 @@ struct AdminRoutes {
                     &options, known: AccessPolicy.builtInRoles.union(runtime.snapshot.config.access.roles.keys),
                     directory: try await keys.reloadDirectory())
                 let created = try await store().create(options)
+                keys.noteKeyCreated()
                 var json = created.key.json.objectValue ?? JSONObject()
                 json["key"] = .string(created.plaintext)
                 return (GatewayResponse.json(.object(json), status: 201).hummingbirdResponse(), created.key.id, Self.details(created.key))
@@ -151,7 +152,9 @@ struct AdminRoutes {
     /// What `identity` may administer (the API and the dashboard share this rule); 403 for
     /// identities with no admin role.
     static func adminScope(of identity: Identity) throws -> AdminScope {
-        if identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") { return .all }
+        // An anonymous caller is an admin only while the gateway has no credentials at all
+        // (``StoreService/anonymousIdentity(jwtConfigured:)`` gives it the role then).
+        if identity.kind == .master || identity.roles.contains("admin") { return .all }
         if identity.roles.contains("org_admin"), let org = identity.organizationID { return .organization(org) }
         if identity.roles.contains("team_admin"), let team = identity.teamID { return .team(team, organization: identity.organizationID) }
         throw GatewayError(

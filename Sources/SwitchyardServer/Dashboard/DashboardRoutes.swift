@@ -103,7 +103,8 @@ struct DashboardRoutes {
             guard let key = runtime.snapshot.config.server.masterKey else { return false }
             return MasterKeyAuthenticator.constantTimeEquals(Array(SHA256.hash(data: Array(key.reveal().utf8))), digest)
         case .anonymous:
-            return !runtime.snapshot.authenticator.isEnabled
+            guard !runtime.snapshot.authenticator.isEnabled else { return false }
+            return await stores.anonymousIdentity(jwtConfigured: !runtime.snapshot.config.auth.jwt.isEmpty).roles.contains("admin")
         case .virtualKey(let id, let keyHash):
             guard let key = try? await stores.keyStore().find(id: id), key.revokedAt == nil else { return false }
             if let expiry = key.expiresAt, expiry <= WallClock.unixTime() { return false }
@@ -158,7 +159,9 @@ struct DashboardRoutes {
         }
         var identity: Identity
         switch result {
-        case .success(let found): identity = found
+        case .success(let found):
+            identity = found
+            if found.kind == .anonymous { identity = await stores.anonymousIdentity(jwtConfigured: !snapshot.config.auth.jwt.isEmpty) }
         case .failure(let error):
             refused(context, actor: "unauthenticated", reason: error.code ?? error.type)
             return await loginForm(

@@ -120,6 +120,27 @@ struct RequestMiddleware: RouterMiddleware {
         }
     }
 
+    /// Every POST of the API (not the dashboard's forms) takes JSON: a body in any other media
+    /// type (`text/plain`, a form) or in none is refused with 415, so that a web page cannot
+    /// send the API a "simple" cross-site request that skips the browser's CORS preflight. A
+    /// POST without a body (rotate, revoke) may leave the type out: an untyped body is read
+    /// (within the body limit) to tell.
+    static func unsupportedMediaType(_ request: inout Request, limit: Int) async throws -> GatewayError? {
+        guard let type = request.headers[.contentType] else {
+            if request.headers[.contentLength] == "0" { return nil }
+            return try await request.collectBody(upTo: limit).readableBytes > 0 ? mediaTypeError("none") : nil
+        }
+        let mediaType = String(type.prefix { $0 != ";" }.filter { $0 != " " && $0 != "\t" }).lowercased()
+        if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) { return nil }
+        return mediaTypeError(String(mediaType.prefix(100)))
+    }
+
+    static func mediaTypeError(_ found: String) -> GatewayError {
+        GatewayError(
+            status: 415, type: "invalid_request_error", code: "unsupported_media_type",
+            message: "Send the body as JSON with 'Content-Type: application/json' (got \(found)).")
+    }
+
     static let inferencePaths: Set<String> = [
         "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings",
         "/v1/messages", "/v1/responses", "/responses",
@@ -233,7 +254,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         switch result {
         case .success(var identity):
+            var request = request
+            if request.method == .post, let error = try await RequestMiddleware.unsupportedMediaType(&request, limit: context.maxBodyBytes) {
+                throw error
+            }
             if identity.kind == .virtualKey || identity.kind == .user { await keys.directory().apply(to: &identity) }
+            if identity.kind == .anonymous { identity = await keys.anonymousIdentity(jwtConfigured: !snapshot.config.auth.jwt.isEmpty) }
             var context = context
             context.identity = identity
             context.logger[metadataKey: "identity"] = .string(identity.subject)

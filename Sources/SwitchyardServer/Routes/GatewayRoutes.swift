@@ -273,7 +273,7 @@ struct GatewayRoutes {
     /// `POST /v1/route/explain` (admin): where the request in the body would go, and why.
     func explain(request: Request, context: GatewayRequestContext) async throws -> Response {
         let identity = context.identity ?? .anonymous
-        guard identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") else {
+        guard identity.kind == .master || identity.roles.contains("admin") else {
             throw GatewayError(status: 403, type: "permission_error", code: "admin_required", message: "Route explanation needs an admin key.")
         }
         var request = request
