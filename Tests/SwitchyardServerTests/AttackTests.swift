@@ -424,4 +424,33 @@ import Testing
             #expect(keys == ["https://a.example#alice", "https://b.example#alice"], "\(usage.text)")
         }
     }
+
+    @Test func rebindingPageReachesAnOpenLoopbackGateway() async throws {
+        let open = """
+            server: {host: 127.0.0.1, port: 0, reload_check_interval: off}
+            providers:
+              - {name: p, type: mock}
+            models:
+              - {name: chat, provider: p, model: m}
+            """
+        let (application, _) = try makeGateway(open)
+        try await application.makeApplication().test(.live) { client in
+            let port = try #require(client.port)
+            func call(host: String) async throws -> Int {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+                request.method = .POST
+                request.headers.add(name: "host", value: host)
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = .bytes(chatBody(model: "chat"))
+                let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                return Int(response.status.code)
+            }
+            #expect(try await call(host: "attacker.example:\(port)") == 403, "a rebound domain is not this machine")
+            #expect(try await call(host: "127.0.0.1.attacker.example") == 403)
+            #expect(try await call(host: "127.0.0.1:\(port)") == 200)
+            #expect(try await call(host: "localhost:\(port)") == 200)
+            #expect(try await call(host: "[::1]:\(port)") == 200)
+        }
+    }
 }

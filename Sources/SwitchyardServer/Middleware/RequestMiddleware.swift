@@ -259,7 +259,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 throw error
             }
             if identity.kind == .virtualKey || identity.kind == .user { await keys.directory().apply(to: &identity) }
-            if identity.kind == .anonymous { identity = await keys.anonymousIdentity(jwtConfigured: !snapshot.config.auth.jwt.isEmpty) }
+            if identity.kind == .anonymous {
+                // An open loopback gateway answers only requests addressed to a loopback name:
+                // a page whose own domain was rebound to 127.0.0.1 (DNS rebinding) sends its
+                // domain in Host and is refused. `allow_unauthenticated` (a proxy in front
+                // authenticates) keeps whatever Host the proxy forwards.
+                if !snapshot.config.server.allowUnauthenticated, let host = request.head.authority, !Self.isLoopbackHost(host) {
+                    throw GatewayError(
+                        status: 403, type: "permission_error", code: "host_not_allowed",
+                        message: "Without a master key the gateway answers only requests to localhost or a loopback address.")
+                }
+                identity = await keys.anonymousIdentity(jwtConfigured: !snapshot.config.auth.jwt.isEmpty)
+            }
             var context = context
             context.identity = identity
             context.logger[metadataKey: "identity"] = .string(identity.subject)
@@ -273,6 +284,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }
             throw error
         }
+    }
+
+    /// Whether a Host value (`name[:port]`, `[v6]:port`) names this machine's loopback.
+    static func isLoopbackHost(_ authority: String) -> Bool {
+        var host = Substring(authority.lowercased())
+        if host.hasPrefix("[") {
+            host = host.dropFirst().prefix { $0 != "]" }
+        } else if let colon = host.lastIndex(of: ":") {
+            host = host[..<colon]
+        }
+        return host == "localhost" || host.hasSuffix(".localhost") || host == "::1"
+            || (host.hasPrefix("127.") && host.allSatisfy { $0 == "." || $0.isNumber })
     }
 
     /// The token of an `Authorization: Bearer` header.
