@@ -453,4 +453,21 @@ import Testing
             #expect(try await call(host: "[::1]:\(port)") == 200)
         }
     }
+
+    @Test func otherLocalUserReadsTheDatabaseAndCacheFiles() async throws {
+        let (application, path) = try makeGateway(CacheTests.config("cache: {ttl: 1h, backend: sqlite}"))
+        try await application.makeApplication().test(.live) { client in
+            _ = try await Self.key(client, #"{"name":"app"}"#)
+            #expect(try await Self.chat(client, String(buffer: chatBody(model: "chat"))).status == .ok)
+            #expect(try await Self.chat(client, String(buffer: chatBody(model: "chat"))).headers[HTTPField.Name("x-switchyard-cache")!] == "hit")
+            _ = try await Self.send(client, .get, "/admin/usage")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("switchyard.db") }
+        #expect(files.contains("switchyard.db") && files.contains("switchyard.db.cache"), "\(files)")
+        for file in files {
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: directory + "/" + file)[.posixPermissions] as? Int)
+            #expect(mode & 0o077 == 0, "\(file) is \(String(mode, radix: 8))")
+        }
+    }
 }
