@@ -470,4 +470,31 @@ import Testing
             #expect(mode & 0o077 == 0, "\(file) is \(String(mode, radix: 8))")
         }
     }
+
+    @Test func clientFloodsTheUtilityEndpointsAroundItsRateLimit() async throws {
+        let yaml = AccessTests.config(
+            """
+            limits:
+              rules: [{scope: key, requests_per_minute: 3}]
+            """)
+        let (application, _) = try makeGateway(yaml)
+        try await application.makeApplication().test(.live) { client in
+            let app = try await Self.key(client, #"{"name":"app"}"#).key
+            let calls: [(String, String)] = [
+                ("/v1/guardrails/check", #"{"text":"mail a@b.example","detectors":["pii"]}"#),
+                ("/utils/token_counter", #"{"model":"chat","prompt":"hello"}"#),
+                ("/v1/messages/count_tokens", #"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#),
+            ]
+            for (path, body) in calls {
+                let response = try await Self.send(client, .post, path, body, credential: app)
+                #expect(response.status == .ok, "\(path): \(response.text)")
+            }
+            for (path, body) in calls {
+                let response = try await Self.send(client, .post, path, body, credential: app)
+                #expect(response.status == .tooManyRequests, "\(path) counts against the key's requests per minute")
+                #expect(response.headers[.retryAfter] != nil)
+            }
+            #expect(try await AccessTests.call(client, app).status == .tooManyRequests, "and so does inference after them")
+        }
+    }
 }

@@ -18,13 +18,16 @@ struct GatewayRoutes {
             }
         }
         router.post("/v1/messages/count_tokens") { request, context in
-            try await countTokens(request: request, context: context)
+            try await chargeRequestLimits(context)
+            return try await countTokens(request: request, context: context)
         }
         router.post("/utils/token_counter") { request, context in
-            try await tokenCounter(request: request, context: context)
+            try await chargeRequestLimits(context)
+            return try await tokenCounter(request: request, context: context)
         }
         router.post("/v1/guardrails/check") { request, context in
-            try await checkGuardrails(request: request, context: context)
+            try await chargeRequestLimits(context)
+            return try await checkGuardrails(request: request, context: context)
         }
         router.post("/v1/route/explain") { request, context in
             try await explain(request: request, context: context)
@@ -43,6 +46,18 @@ struct GatewayRoutes {
                 return try retrieveModel(id)
             }
         }
+    }
+
+    /// Utility endpoints call no model but cost the gateway work (tokenizers, detectors), so
+    /// each counts as one request against the caller's requests-per-minute rules that apply to
+    /// every model (before its body is read): they are no way around the limits.
+    func chargeRequestLimits(_ context: GatewayRequestContext) async throws {
+        let limits = (context.snapshot ?? runtime.snapshot).config.limits
+        guard !limits.rules.isEmpty else { return }
+        let checks = RateLimiter.checks(settings: limits, identity: context.identity ?? .anonymous, group: "", endUser: nil, reservedTokens: 0)
+            .filter { $0.kind == .requests }
+        let outcome = await gateway.limiter.acquire(checks, reservedTokens: 0, leaseSeconds: 60, failOpen: limits.failOpen, id: context.requestID)
+        if case .refused(let error, _) = outcome { throw error }
     }
 
     /// Anthropic Messages: translated to the canonical form, answered by any configured model,
