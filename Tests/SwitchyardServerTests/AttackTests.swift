@@ -6,8 +6,9 @@ import HummingbirdTesting
 import NIOCore
 import NIOHTTP1
 import SwitchyardCore
-import SwitchyardServer
 import Testing
+
+@testable import SwitchyardServer
 
 /// What an attacker tries against the gateway, through its HTTP interface, each test named
 /// after the attempt (issue 16).
@@ -495,6 +496,19 @@ import Testing
                 #expect(response.headers[.retryAfter] != nil)
             }
             #expect(try await AccessTests.call(client, app).status == .tooManyRequests, "and so does inference after them")
+        }
+    }
+
+    @Test func attackerGuessesKeysThroughTheDashboardSignIn() async throws {
+        let (application, _) = try makeGateway(AccessTests.config(""))
+        try await application.makeApplication().test(.live) { client in
+            for guess in 0..<DashboardSessions.failureLimit {
+                #expect(try await DashboardTests.submitLogin(client, key: "guess-\(guess)").status == .unauthorized)
+            }
+            let throttled = try await DashboardTests.submitLogin(client, key: "test-master-key")
+            #expect(throttled.status == .tooManyRequests, "even the right key waits once the guesses are spent")
+            #expect(throttled.headers[.retryAfter] != nil && throttled.text.contains("Too many failed sign-ins"))
+            #expect(DashboardTests.cookieValue(throttled, DashboardSessions.cookieName) == nil)
         }
     }
 }
