@@ -511,4 +511,19 @@ import Testing
             #expect(DashboardTests.cookieValue(throttled, DashboardSessions.cookieName) == nil)
         }
     }
+
+    @Test func restrictedKeyListsTheModelsItMayNotUse() async throws {
+        try await AccessTests.withGateway("") { client in
+            let limited = try await Self.key(client, #"{"name":"small","models":["chat"]}"#).key
+            let listed = try await Self.send(client, .get, "/v1/models", credential: limited)
+            #expect(listed.json?["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["chat"], "\(listed.text)")
+            let hidden = try await Self.send(client, .get, "/v1/models/big", credential: limited)
+            #expect(hidden.status == .notFound)
+            let near = try await Self.send(client, .get, "/v1/models/bigg", credential: limited)
+            #expect(near.status == .notFound && !near.text.contains("'big'"), "no suggestion of a model it may not use: \(near.text)")
+            #expect(try await Self.send(client, .get, "/v1/models/chat", credential: limited).status == .ok)
+            let everything = try await Self.send(client, .get, "/v1/models")
+            #expect(everything.json?["data"]?.arrayValue?.count == 3, "the master key sees every model")
+        }
+    }
 }

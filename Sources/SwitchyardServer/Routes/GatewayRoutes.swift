@@ -38,12 +38,12 @@ struct GatewayRoutes {
                     try await inference(endpoint, request: request, context: context)
                 }
             }
-            router.get(RouterPath(prefix + "/models")) { _, _ in
-                listModels()
+            router.get(RouterPath(prefix + "/models")) { _, context in
+                listModels(for: context.identity ?? .anonymous)
             }
             router.get(RouterPath(prefix + "/models/**")) { _, context in
                 let id = context.parameters.getCatchAll().joined(separator: "/")
-                return try retrieveModel(id)
+                return try retrieveModel(id, for: context.identity ?? .anonymous)
             }
         }
     }
@@ -303,18 +303,27 @@ struct GatewayRoutes {
         return GatewayResponse.json(explanation).hummingbirdResponse()
     }
 
-    func listModels() -> Response {
+    /// Whether `identity` may call `name` (its key's, token's or directory's model list, as the
+    /// gateway checks it for inference).
+    static func mayUse(_ name: String, _ identity: Identity, _ catalog: ModelCatalog) -> Bool {
+        guard let allowed = identity.allowedModels else { return true }
+        guard let group = catalog.group(for: name) else { return false }
+        return allowed.contains(name) || allowed.contains(group.name) || allowed.contains(group.qualifiedName)
+    }
+
+    /// The models the caller may use: a key limited to some models sees only those.
+    func listModels(for identity: Identity) -> Response {
         let catalog = runtime.snapshot.catalog
-        let data = catalog.listedModels.map { model -> JSONValue in
+        let data = catalog.listedModels.filter { Self.mayUse($0.name, identity, catalog) }.map { model -> JSONValue in
             ["id": .string(model.name), "object": "model", "created": 0, "owned_by": .string(model.provider)]
         }
         return GatewayResponse.json(["object": "list", "data": .array(data)]).hummingbirdResponse()
     }
 
-    func retrieveModel(_ id: String) throws -> Response {
+    func retrieveModel(_ id: String, for identity: Identity) throws -> Response {
         let catalog = runtime.snapshot.catalog
-        guard !id.isEmpty, let group = catalog.group(for: id) else {
-            throw GatewayError.modelNotFound(id, suggestions: catalog.suggestions(for: id))
+        guard !id.isEmpty, let group = catalog.group(for: id), Self.mayUse(id, identity, catalog) else {
+            throw GatewayError.modelNotFound(id, suggestions: catalog.suggestions(for: id).filter { Self.mayUse($0, identity, catalog) })
         }
         return GatewayResponse.json(["id": .string(id), "object": "model", "created": 0, "owned_by": .string(group.owner)])
             .hummingbirdResponse()
