@@ -5,7 +5,10 @@ import SwitchyardCore
 /// Per-request state: the request id, who is calling, when the request arrived.
 public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The gateway's id of the request, generated for every request.
     public var requestID: String = ""
+    /// The client's well-formed `x-request-id`, echoed back and recorded beside `requestID`.
+    public var clientRequestID: String?
     public var identity: Identity?
     public var receivedAt: ContinuousClock.Instant
     /// The connection, used to notice a client that goes away during a long request.

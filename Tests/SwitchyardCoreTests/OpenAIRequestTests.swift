@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func optionalFieldsMayBeNull() throws {
-        let parsed = try request(#"{"model":"m","messages":[{}],"temperature":null,"stream":null,"stop":null}"#)
+        let parsed = try request(#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":null,"stream":null,"stop":null}"#)
         #expect(!parsed.stream)
     }
 

@@ -76,6 +76,7 @@ import Testing
             let port = try #require(client.port)
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":10,"chunk_delay_ms":60}"#, model: "alpha"))
             let inFlight = Task {
                 let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
@@ -128,6 +129,7 @@ import Testing
             let port = try #require(await iterator.next())
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":10,"chunk_delay_ms":80}"#, model: "alpha"))
             let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
             #expect(response.status == .ok)

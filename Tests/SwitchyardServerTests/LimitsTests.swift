@@ -50,6 +50,7 @@ import Testing
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
                     request.method = .POST
                     request.headers.add(name: "authorization", value: "Bearer test-master-key")
+                    request.headers.add(name: "content-type", value: "application/json")
                     request.body = .bytes(body)
                     let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
                     _ = try await response.body.collect(upTo: 1 << 20)

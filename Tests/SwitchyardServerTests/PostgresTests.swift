@@ -372,6 +372,34 @@ extension PostgresBackedTests {
 
         static func cost(_ row: JSONValue?) -> Double { row?["cost_usd"]?.doubleValue ?? -1 }
 
+        @Test func clientReusesOneRequestIDAcrossInstancesToBeBilledOnce() async throws {
+            try await withPostgresServer { url in
+                try await Self.withTwoInstances(url) { one, two in
+                    var headers: HTTPFields = [.authorization: "Bearer test-master-key", .contentType: "application/json"]
+                    headers[HTTPField.Name("x-request-id")!] = "replayed-id"
+                    var ids: [String] = []
+                    for client in [one, two, one] {
+                        let response = try await client.execute(
+                            uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "chat"))
+                        #expect(response.status == .ok && response.headers[HTTPField.Name("x-request-id")!] == "replayed-id")
+                        ids.append(response.headers[HTTPField.Name("x-switchyard-request-id")!] ?? "")
+                    }
+                    #expect(Set(ids).count == 3)
+                    var requests = 0
+                    for _ in 0..<50 {
+                        requests = try await Self.admin(one, "/admin/usage?model=chat").json?["totals"]?["requests"]?.intValue ?? 0
+                        if requests >= 3 { break }
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    #expect(requests == 3, "three requests, three records")
+                    let stored = try await TestPostgres.rows(url, "SELECT client_request_id FROM usage_records WHERE model_group = 'chat'")
+                    #expect(stored.count == 3 && stored.allSatisfy { $0 == ["replayed-id"] })
+                    let detail = try await Self.admin(two, "/admin/logs/\(ids[0])")
+                    #expect(detail.json?["client_request_id"]?.stringValue == "replayed-id", "\(detail.text)")
+                }
+            }
+        }
+
         @Test func theRequestLogAndAnalyticsCoverEveryInstance() async throws {
             try await withPostgresServer { url in
                 try await Self.withTwoInstances(url) { one, two in
@@ -501,7 +529,7 @@ extension PostgresBackedTests {
                 #expect(
                     applied == [
                         ["1", "virtual keys"], ["2", "usage ledger"], ["3", "key roles"], ["4", "organisations, teams and users"],
-                        ["5", "request log"], ["6", "usage source"],
+                        ["5", "request log"], ["6", "client request ids"], ["7", "usage source"],
                     ],
                     "each migration is recorded exactly once")
                 #expect(try await databases[0].migrate().isEmpty, "migrating again applies nothing")
@@ -534,7 +562,7 @@ extension PostgresBackedTests {
                 #expect(status == .ok, "the key made before the restart still works")
                 let recorded = try await TestPostgres.rows(url, "SELECT count(*)::text FROM usage_records WHERE subject LIKE 'key_%'")
                 #expect(recorded == [["1"]], "the ledger's last flush at shutdown reaches PostgreSQL before the pool closes")
-                #expect(try await TestPostgres.rows(url, "SELECT count(*)::text FROM switchyard_migrations") == [["6"]])
+                #expect(try await TestPostgres.rows(url, "SELECT count(*)::text FROM switchyard_migrations") == [["7"]])
             }
         }
 

@@ -55,6 +55,7 @@ import Testing
             let port = try #require(await iterator.next())
             var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(chatBody(model: "mock-gpt"))
             let response = try await client.execute(request, timeout: .seconds(10))
             #expect(response.status == .ok)

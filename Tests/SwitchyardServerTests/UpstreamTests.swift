@@ -206,6 +206,7 @@ import Testing
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
             request.headers.add(name: "authorization", value: "Bearer test-master-key")
+            request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(chatBody(#","stream":true,"mock":{"first_token_delay_ms":30000}"#))
             let task = Task {
                 _ = try await testHTTPClient.execute(request, timeout: .seconds(30))
@@ -228,6 +229,7 @@ import Testing
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
             request.headers.add(name: "authorization", value: "Bearer test-master-key")
+            request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":600,"chunk_bytes":8,"chunk_delay_ms":50}"#))
             let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
             #expect(response.status == .ok)
@@ -253,6 +255,7 @@ import Testing
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
             request.headers.add(name: "authorization", value: "Bearer test-master-key")
+            request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":5,"chunk_delay_ms":150}"#))
             let started = ContinuousClock.now
             let response = try await testHTTPClient.execute(request, timeout: .seconds(30))

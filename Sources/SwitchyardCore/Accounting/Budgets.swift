@@ -177,7 +177,8 @@ public final class BudgetGuard: Sendable {
     let spendSince: (@Sendable (BudgetCheck) async throws -> Double)?
     let alerts: any BudgetAlertSink
     let onBackendFailure: @Sendable (any Error) -> Void
-    private let seeded = Mutex<Set<String>>([])
+    /// Counters seeded from the ledger, with the end of their period (pruned once ended).
+    private let seeded = Mutex<[String: Int64?]>([:])
 
     public init(
         backend: any BudgetBackend, alerts: any BudgetAlertSink, spendSince: (@Sendable (BudgetCheck) async throws -> Double)? = nil,
@@ -290,10 +291,14 @@ public final class BudgetGuard: Sendable {
 
     private func seedIfNeeded(_ checks: [BudgetCheck]) async throws {
         guard let spendSince else { return }
-        for check in checks where !seeded.withLock({ $0.contains(check.key) }) {
+        for check in checks where seeded.withLock({ $0[check.key] == nil }) {
             let spent = try await spendSince(check)
             try await backend.seed(key: check.key, nanos: NanoUSD.from(spent), expiresAt: check.periodEnd)
-            _ = seeded.withLock { $0.insert(check.key) }
+            let now = Int64(WallClock.unixTime())
+            seeded.withLock { seeded in
+                if seeded.count >= 10_000 { seeded = seeded.filter { ($0.value ?? .max) > now } }
+                seeded[check.key] = .some(check.periodEnd)
+            }
         }
     }
 
@@ -328,19 +333,52 @@ public final class BudgetGuard: Sendable {
 }
 
 /// Budget counters in this process.
+///
+/// A counter is kept for its period only: once a minute, counters and alert marks of
+/// periods that have ended are dropped (their keys name the period, so none is read again),
+/// so end-user budgets over many distinct `user` values do not pile up.
 public final class MemoryBudgetBackend: BudgetBackend {
-    private let state = Mutex<(counters: [String: Int64], alerts: Set<String>)>(([:], []))
+    struct State {
+        var counters: [String: Int64] = [:]
+        var alerts: Set<String> = []
+        /// Unix second each counter's or alert's period ends (none for `total` budgets).
+        var ends: [String: Int64] = [:]
+        var sweptAt: Int64 = 0
 
-    public init() {}
+        mutating func sweep(now: Int64) {
+            let ended = ends.filter { $0.value <= now }.map(\.key)
+            for key in ended {
+                counters[key] = nil
+                alerts.remove(key)
+                ends[key] = nil
+            }
+            sweptAt = now
+        }
+    }
+
+    private let state = Mutex(State())
+    private let now: @Sendable () -> Int64
+
+    /// `now`: Unix seconds (injected in tests).
+    public init(now: @escaping @Sendable () -> Int64 = { Int64(WallClock.unixTime()) }) {
+        self.now = now
+    }
+
+    /// Counters and alert marks held, for tests.
+    public var counterCount: Int { state.withLock { $0.counters.count + $0.alerts.count } }
 
     public func seed(key: String, nanos: Int64, expiresAt: Int64?) async throws {
         state.withLock { state in
             if state.counters[key] == nil { state.counters[key] = nanos }
+            if let expiresAt { state.ends[key] = expiresAt }
         }
     }
 
     public func acquire(_ checks: [BudgetCheck]) async throws -> BudgetDecision {
-        state.withLock { state in
+        let now = self.now()
+        return state.withLock { state in
+            if now - state.sweptAt >= 60 { state.sweep(now: now) }
+            for check in checks { if let end = check.periodEnd { state.ends[check.key] = end } }
             let current = checks.map { state.counters[$0.key] ?? 0 }
             for (index, check) in checks.enumerated()
             where current[index] + check.reserveNanos > check.limitNanos || current[index] >= check.limitNanos {
@@ -366,6 +404,9 @@ public final class MemoryBudgetBackend: BudgetBackend {
     }
 
     public func claimAlert(_ key: String, expiresAt: Int64?) async throws -> Bool {
-        state.withLock { $0.alerts.insert(key).inserted }
+        state.withLock { state in
+            if let expiresAt { state.ends[key] = expiresAt }
+            return state.alerts.insert(key).inserted
+        }
     }
 }

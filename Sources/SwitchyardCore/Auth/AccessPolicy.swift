@@ -47,14 +47,19 @@ public struct AccessPolicy: Sendable {
         return settings.defaultAllow ? nil : AccessDenial(rule: nil, reason: "no access rule allows this request (access.default is deny)")
     }
 
-    /// Role policies: a request passes when one of the caller's roles permits it. A role with
-    /// no policy in the configuration is unrestricted.
+    /// Role policies, failing closed: roles that are neither built in nor configured (an
+    /// identity provider's `offline_access`) are ignored, a caller left with no role is a
+    /// `developer`, and only roles with a policy count — a request passes when one of them
+    /// permits it. A role without a policy never lifts the restriction of one that has a policy;
+    /// a caller none of whose roles has a policy is unrestricted (as built-in roles are).
     func checkRoles(identity: Identity, endpoint: String, model: String, group: ModelGroup) -> AccessDenial? {
-        guard !settings.roles.isEmpty, !identity.roles.isEmpty else { return nil }
-        let policies = identity.roles.map { settings.roles[$0] }
-        if policies.contains(where: { $0 == nil }) { return nil }
-        let defined = policies.compactMap { $0 }
-        let roles = identity.roles.sorted().joined(separator: ", ")
+        guard !settings.roles.isEmpty else { return nil }
+        var known = identity.roles.filter { Self.builtInRoles.contains($0) || settings.roles[$0] != nil }
+        if known.isEmpty { known = ["developer"] }
+        let withPolicy = known.filter { settings.roles[$0] != nil }
+        let defined = withPolicy.compactMap { settings.roles[$0] }
+        if defined.isEmpty { return nil }
+        let roles = withPolicy.sorted().joined(separator: ", ")
         guard defined.contains(where: \.inference) else {
             return AccessDenial(rule: "role", reason: "the role \(roles) may not call models")
         }

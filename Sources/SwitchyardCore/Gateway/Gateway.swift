@@ -66,7 +66,10 @@ public struct Gateway: Sendable {
         public var endpoint: Endpoint
         public var body: ByteBuffer
         public var identity: Identity
+        /// The gateway's own id of the request.
         public var requestID: String
+        /// The `x-request-id` the client sent (recorded beside the gateway's id, never as it).
+        public var clientRequestID: String?
         public var receivedAt: ContinuousClock.Instant
         public var propagatedHeaders: [HeaderField]
         /// The dialect to answer in; the body is always in canonical (OpenAI) form.
@@ -141,6 +144,7 @@ public struct Gateway: Sendable {
         let snapshot = snapshot ?? runtime.snapshot
         var inbound = inbound
         var record = RequestRecord(requestID: inbound.requestID, endpoint: inbound.endpoint, identity: inbound.identity)
+        record.clientRequestID = inbound.clientRequestID
         record.dialect = inbound.dialect
         if let span = inbound.requestSpan {
             record.requestSpan = span

@@ -100,6 +100,7 @@ public struct OpenAIRequest: Sendable {
         if endpoint == .chatCompletions, scan.isEmptyArray("messages") {
             throw GatewayError.invalidRequest("'messages' must contain at least one message.", param: "messages", code: "invalid_value")
         }
+        try Self.validate(scan, endpoint: endpoint)
         self.stream = endpoint != .embeddings && scan.bool("stream") == true
         self.clientWantsUsage = scan.value("stream_options")?["include_usage"]?.boolValue == true
         self.user = scan.string("user")

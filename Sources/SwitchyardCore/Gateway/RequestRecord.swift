@@ -11,7 +11,10 @@ public struct RequestRecord: Sendable {
         case clientDisconnected = "client_disconnected"
     }
 
+    /// The gateway's id of the request (the ledger's record id).
     public var requestID: String
+    /// The `x-request-id` the client sent, when it sent a well-formed one.
+    public var clientRequestID: String?
     public var endpoint: Endpoint
     /// The API dialect the client spoke.
     public var dialect: ClientDialect = .openAI

@@ -294,17 +294,41 @@ public final class RateLimiter: Sendable {
 
 /// Counters in this process: token buckets for per-minute limits, UTC-day counters, and
 /// concurrency leases that expire (so a crashed request cannot hold a slot forever).
+///
+/// Counters are keyed by scope values that callers choose (`user`, end users), so idle ones
+/// are evicted: at most once per ``sweepInterval`` a sweep drops every bucket that has
+/// refilled (a missing bucket reads as full, so nothing is forgotten), every day counter of
+/// an earlier day and every expired lease.
 public final class MemoryRateLimitBackend: RateLimitBackend {
     struct Bucket {
         var value: Double
         var updatedAt: Double
+        /// When the bucket is full again (then it is the same as no bucket).
+        var fullAt: Double
     }
 
     struct State {
         var buckets: [String: Bucket] = [:]
         var days: [String: (day: Int64, used: Int)] = [:]
         var leases: [String: [String: Double]] = [:]
+        var sweptAt: Double = 0
+
+        mutating func sweep(now: Double, day: Int64) {
+            buckets = buckets.filter { $0.value.fullAt > now }
+            days = days.filter { $0.value.day == day }
+            leases = leases.compactMapValues { slots in
+                let active = slots.filter { $0.value > now }
+                return active.isEmpty ? nil : active
+            }
+            sweptAt = now
+        }
     }
+
+    /// Milliseconds between sweeps of idle counters.
+    static let sweepInterval: Double = 60_000
+
+    /// Counters held (buckets, day counters, keys with leases), for tests and metrics.
+    public var counterCount: Int { state.withLock { $0.buckets.count + $0.days.count + $0.leases.count } }
 
     private let state = Mutex(State())
     private let now: @Sendable () -> Double
@@ -319,12 +343,13 @@ public final class MemoryRateLimitBackend: RateLimitBackend {
         let day = Int64(now / 86_400_000)
         let untilTomorrow = Int(Double(day + 1) * 86_400_000 - now)
         return state.withLock { state in
+            if now - state.sweptAt >= Self.sweepInterval { state.sweep(now: now, day: day) }
             var levels: [Double] = []
             var refusal: LimitDecision?
             for (index, check) in checks.enumerated() {
                 switch check.kind {
                 case .requests, .tokens:
-                    let bucket = state.buckets[check.key] ?? Bucket(value: Double(check.capacity), updatedAt: now)
+                    let bucket = state.buckets[check.key] ?? Bucket(value: Double(check.capacity), updatedAt: now, fullAt: now)
                     let level = min(Double(check.capacity), bucket.value + (now - bucket.updatedAt) * check.ratePerMillisecond)
                     levels.append(level)
                     if refusal == nil, level < Double(check.cost) {
@@ -369,7 +394,8 @@ public final class MemoryRateLimitBackend: RateLimitBackend {
                 switch check.kind {
                 case .requests, .tokens:
                     let level = levels[index] - Double(check.cost)
-                    state.buckets[check.key] = Bucket(value: level, updatedAt: now)
+                    state.buckets[check.key] = Bucket(
+                        value: level, updatedAt: now, fullAt: now + (Double(check.capacity) - level) / check.ratePerMillisecond)
                     decision.remaining.append(Int(level.rounded(.down)))
                     decision.resetMilliseconds.append(Int(((Double(check.capacity) - level) / check.ratePerMillisecond).rounded(.up)))
                 case .tokensPerDay:
@@ -400,12 +426,14 @@ public final class MemoryRateLimitBackend: RateLimitBackend {
                     bucket.value = min(Double(check.capacity), bucket.value + (now - bucket.updatedAt) * check.ratePerMillisecond)
                     bucket.value -= Double(tokenDelta)
                     bucket.updatedAt = now
+                    bucket.fullAt = now + max(0, Double(check.capacity) - bucket.value) / check.ratePerMillisecond
                     state.buckets[check.key] = bucket
                 case .tokensPerDay:
                     guard tokenDelta != 0, let entry = state.days[check.key], entry.day == day else { continue }
                     state.days[check.key] = (day, max(0, entry.used + tokenDelta))
                 case .concurrent:
                     state.leases[check.key]?[lease] = nil
+                    if state.leases[check.key]?.isEmpty == true { state.leases[check.key] = nil }
                 }
             }
         }

@@ -78,6 +78,7 @@ public enum RequestLogEntry {
             "duration_ms": JSONValue(rounded(usage.durationMs)),
             "attempt_count": JSONValue(usage.attempts),
         ]
+        if let client = usage.clientRequestID { object["client_request_id"] = .string(client) }
         let optional: [(String, String?)] = [
             ("user", usage.userID), ("end_user", usage.endUser), ("team", usage.teamID), ("org", usage.orgID),
             ("requested_model", usage.requestedModel), ("model_group", usage.modelGroup), ("deployment", usage.deployment),

@@ -3,8 +3,11 @@
 /// One request in the usage ledger (`usage_records`): who, what, how much, how it ended.
 /// Never holds prompts, completions or credentials.
 public struct UsageRecord: Codable, Sendable, Equatable {
-    /// The request id (unique: replaying the journal twice inserts nothing twice).
+    /// The request id the gateway generated (unique: replaying the journal twice inserts
+    /// nothing twice). Never the client's: a client-chosen id cannot merge its requests.
     public var id: String
+    /// The `x-request-id` the client sent, kept for correlation only.
+    public var clientRequestID: String?
     /// Unix time the request ended.
     public var ts: Double
     public var identityKind: String
@@ -77,6 +80,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
     public init(_ record: RequestRecord, endedAt: Double, withDetail: Bool = false) {
         let identity = record.identity
         id = record.requestID
+        clientRequestID = record.clientRequestID
         ts = endedAt
         identityKind = identity.kind.rawValue
         subject = identity.subject
@@ -178,6 +182,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         number("savedCost", savedCost)
         number("upstreamMs", upstreamMs)
         string("guardrails", guardrails)
+        string("clientRequestID", clientRequestID)
         string("usageSource", usageSource)
         string("detail", detail)
         string("requestBody", requestBody)
@@ -230,6 +235,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         savedCost = scan.number("savedCost")
         upstreamMs = scan.number("upstreamMs")
         guardrails = scan.string("guardrails")
+        clientRequestID = scan.string("clientRequestID")
         usageSource = scan.string("usageSource")
         detail = scan.string("detail")
         requestBody = scan.string("requestBody")
@@ -260,6 +266,8 @@ public struct UsageQuery: Sendable {
     public var to: Double?
     public var groupBy: [UsageDimension] = []
     public var filters: [(UsageDimension, String)] = []
+    /// Dimensions that must be empty (a team administrator's organisation when its team has none).
+    public var absent: [UsageDimension] = []
     public var limit = 1000
 
     public init(from: Double? = nil, to: Double? = nil, groupBy: [UsageDimension] = [], filters: [(UsageDimension, String)] = []) {

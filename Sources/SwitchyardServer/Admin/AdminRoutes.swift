@@ -70,8 +70,11 @@ struct AdminRoutes {
                 var request = request
                 let body = try await request.collectBody(upTo: 1024 * 1024)
                 var options = try Self.options(Array(buffer: body))
-                try scope.constrain(&options, known: AccessPolicy.builtInRoles.union(runtime.snapshot.config.access.roles.keys))
+                try scope.constrain(
+                    &options, known: AccessPolicy.builtInRoles.union(runtime.snapshot.config.access.roles.keys),
+                    directory: try await keys.reloadDirectory())
                 let created = try await store().create(options)
+                keys.noteKeyCreated()
                 var json = created.key.json.objectValue ?? JSONObject()
                 json["key"] = .string(created.plaintext)
                 return (GatewayResponse.json(.object(json), status: 201).hummingbirdResponse(), created.key.id, Self.details(created.key))
@@ -79,13 +82,16 @@ struct AdminRoutes {
         }
         router.get("/admin/keys") { _, context in
             let scope = try requireAdmin("key.list", context)
-            let list = try await store().list().filter(scope.covers).map(\.json)
+            let directory = await keys.directory()
+            let list = try await store().list().filter { scope.covers($0, in: directory) }.map(\.json)
             return GatewayResponse.json(["object": "list", "data": .array(list)]).hummingbirdResponse()
         }
         router.get("/admin/keys/:id") { _, context in
             let scope = try requireAdmin("key.read", context)
             let id = try context.parameters.require("id")
-            guard let key = try await store().find(id: id), scope.covers(key) else { throw GatewayError.notFound("No key with id '\(id)'.") }
+            guard let key = try await store().find(id: id), scope.covers(key, in: await keys.directory()) else {
+                throw GatewayError.notFound("No key with id '\(id)'.")
+            }
             return GatewayResponse.json(key.json).hummingbirdResponse()
         }
         for method in ["revoke", "rotate"] {
@@ -106,7 +112,14 @@ struct AdminRoutes {
 
     func change(_ id: String, _ method: String, scope: AdminScope) async throws -> (Response, target: String?, details: [String: String]) {
         do {
-            guard let key = try await store().find(id: id), scope.covers(key) else { throw KeyStoreError.notFound(id) }
+            guard let key = try await store().find(id: id), scope.covers(key, in: try await keys.reloadDirectory()) else {
+                throw KeyStoreError.notFound(id)
+            }
+            // Rotating hands over the key's powers: only keys whose roles the caller could grant.
+            guard scope.mayGrant(key.roles ?? ["developer"]) else {
+                throw AdminScope.refuse(
+                    "Key '\(id)' holds roles above the caller's (\((key.roles ?? []).joined(separator: ", "))); only a higher admin changes it.")
+            }
             defer { keys.forgetVerifiedKeys() }
             if method == "rotate" {
                 let rotated = try await store().rotate(id: id)
@@ -139,7 +152,9 @@ struct AdminRoutes {
     /// What `identity` may administer (the API and the dashboard share this rule); 403 for
     /// identities with no admin role.
     static func adminScope(of identity: Identity) throws -> AdminScope {
-        if identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") { return .all }
+        // An anonymous caller is an admin only while the gateway has no credentials at all
+        // (``StoreService/anonymousIdentity(jwtConfigured:)`` gives it the role then).
+        if identity.kind == .master || identity.roles.contains("admin") { return .all }
         if identity.roles.contains("org_admin"), let org = identity.organizationID { return .organization(org) }
         if identity.roles.contains("team_admin"), let team = identity.teamID { return .team(team, organization: identity.organizationID) }
         throw GatewayError(
@@ -176,54 +191,115 @@ struct AdminRoutes {
     }
 }
 
-/// What an administrator may act on: everything, one organisation, or one team.
+/// What an administrator may act on: everything, one organisation, or one team of one
+/// organisation.
+///
+/// Team ids are not unique across organisations (a key may name any team), so a team scope
+/// is always the pair: a key, a record or a user is in `.team(t, organization: o)` only when
+/// its team is `t` **and** its organisation is `o` (nil meaning none). A key's organisation is
+/// its own `organization_id`, else its team's organisation in the directory.
 enum AdminScope: Equatable {
     case all
     case organization(String)
     case team(String, organization: String?)
 
-    func covers(_ key: VirtualKey) -> Bool {
+    /// The organisation a key belongs to.
+    static func organization(of key: VirtualKey, in directory: Directory) -> String? {
+        key.organizationID ?? key.teamID.flatMap { directory.teams[$0]?.parentID }
+    }
+
+    func covers(_ key: VirtualKey, in directory: Directory) -> Bool {
         switch self {
         case .all: true
-        case .organization(let org): key.organizationID == org
-        case .team(let team, _): key.teamID == team
+        case .organization(let org): Self.organization(of: key, in: directory) == org
+        case .team(let team, let org): key.teamID == team && Self.organization(of: key, in: directory) == org
         }
     }
 
-    /// The usage filters that keep a delegated administrator inside its scope.
-    var usageFilters: [(UsageDimension, String)] {
+    /// Whether a request log record is inside the scope.
+    func covers(_ record: UsageRecord) -> Bool {
         switch self {
-        case .all: []
-        case .organization(let org): [(.org, org)]
-        case .team(let team, _): [(.team, team)]
+        case .all: true
+        case .organization(let org): record.orgID == org
+        case .team(let team, let org): record.teamID == team && record.orgID == org
         }
     }
 
-    /// Puts a new key inside the scope and checks the roles it may grant.
-    func constrain(_ options: inout KeyOptions, known: Set<String>) throws {
+    /// Keeps a usage or request-log question inside the scope.
+    func restrict(_ query: inout UsageQuery) {
+        switch self {
+        case .all: break
+        case .organization(let org): query.filters.append((.org, org))
+        case .team(let team, let org):
+            query.filters.append((.team, team))
+            if let org { query.filters.append((.org, org)) } else { query.absent.append(.org) }
+        }
+    }
+
+    /// Whether the caller may grant `roles`, and so also change (rotate, revoke, replace) a
+    /// key or user that holds them: an organisation admin everything but `admin`, a team admin
+    /// only `developer`, `service` and `team_admin`.
+    func mayGrant(_ roles: some Sequence<String>) -> Bool {
+        switch self {
+        case .all: true
+        case .organization: !roles.contains("admin")
+        case .team: roles.allSatisfy(Self.teamGrantable.contains)
+        }
+    }
+
+    static let teamGrantable: Set<String> = ["developer", "service", "team_admin"]
+
+    /// The error for anything outside the caller's scope.
+    static func refuse(_ message: String, param: String? = nil) -> GatewayError {
+        GatewayError(status: 403, type: "permission_error", code: "outside_admin_scope", param: param, message: message)
+    }
+
+    /// Refuses `tier` and `metadata` from a delegated administrator unless they leave what is
+    /// stored unchanged: both are what rate-limit tiers and access rules match, so they belong
+    /// to the operator (the master key or `admin`), like the limits of the organisation above.
+    func checkOperatorSettings(tier: String?, metadata: [String: String], stored: (tier: String?, metadata: [String: String])) throws {
+        guard self != .all else { return }
+        if tier != stored.tier {
+            throw Self.refuse("Only the master key or an admin sets 'tier'; a delegated admin's keys, users and teams inherit it.", param: "tier")
+        }
+        if metadata != stored.metadata {
+            throw Self.refuse(
+                "Only the master key or an admin sets 'metadata' (access rules match it); a delegated admin's keys, users and teams inherit it.",
+                param: "metadata")
+        }
+    }
+
+    /// Puts a new key inside the scope: its team must be one of the caller's organisation in
+    /// the directory, its user one the caller administers, its roles ones the caller may grant,
+    /// and `tier` and `metadata` are the operator's.
+    func constrain(_ options: inout KeyOptions, known: Set<String>, directory: Directory) throws {
         for role in options.roles ?? [] where !known.contains(role) {
             throw GatewayError.invalidRequest(
                 "Unknown role '\(role)'. Known roles: \(known.sorted().joined(separator: ", ")).", param: "roles", code: "invalid_value")
         }
-        let granted = Set(options.roles ?? ["developer"])
-        func refuse(_ message: String) -> GatewayError {
-            GatewayError(status: 403, type: "permission_error", code: "outside_admin_scope", message: message)
-        }
+        let granted = options.roles ?? ["developer"]
         switch self {
         case .all:
             return
         case .organization(let org):
-            if let asked = options.organizationID, asked != org { throw refuse("An org_admin creates keys only in its organisation '\(org)'.") }
+            if let asked = options.organizationID, asked != org { throw Self.refuse("An org_admin creates keys only in its organisation '\(org)'.") }
             options.organizationID = org
-            if granted.contains("admin") { throw refuse("Only the master key or an admin may grant the admin role.") }
+            if let team = options.teamID, directory.teams[team]?.parentID != org {
+                throw Self.refuse(
+                    "Team '\(team)' is not a team of organisation '\(org)' (an org_admin names only teams stored under its organisation).",
+                    param: "team_id")
+            }
+            if !mayGrant(granted) { throw Self.refuse("Only the master key or an admin may grant the admin role.", param: "roles") }
         case .team(let team, let org):
-            if let asked = options.teamID, asked != team { throw refuse("A team_admin creates keys only in its team '\(team)'.") }
-            if let asked = options.organizationID, asked != org { throw refuse("A team_admin creates keys only in its organisation.") }
+            if let asked = options.teamID, asked != team { throw Self.refuse("A team_admin creates keys only in its team '\(team)'.") }
+            if let asked = options.organizationID, asked != org { throw Self.refuse("A team_admin creates keys only in its organisation.") }
             options.teamID = team
             options.organizationID = org
-            if !granted.isSubset(of: ["developer", "service", "team_admin"]) {
-                throw refuse("A team_admin may grant only the developer, service and team_admin roles.")
-            }
+            if !mayGrant(granted) { throw Self.refuse("A team_admin may grant only the developer, service and team_admin roles.", param: "roles") }
         }
+        if let user = options.userID, let entry = directory.users[user], !DirectoryRoutes.visible(entry, self, directory) {
+            throw Self.refuse("User '\(user)' belongs to another organisation or team.", param: "user_id")
+        }
+        try checkOperatorSettings(tier: options.tier, metadata: options.metadata, stored: (nil, [:]))
     }
 }

@@ -56,6 +56,10 @@ struct DirectoryRoutes {
                 guard let entry = directory.entry(kind, id), Self.visible(entry, scope, directory), kind != .organization || scope == .all else {
                     throw GatewayError.notFound("No \(kind.rawValue) with id '\(id)'.")
                 }
+                guard scope.mayGrant(entry.roles ?? []) else {
+                    record("\(kind.rawValue).delete", context, target: id, outcome: "denied", reason: "outside_admin_scope")
+                    throw AdminScope.refuse("'\(id)' holds roles above the caller's; only a higher admin removes it.")
+                }
                 _ = try await stores.directoryStore().delete(kind: kind, id: id)
                 try await stores.reloadDirectory()
                 record("\(kind.rawValue).delete", context, target: id, outcome: "success")
@@ -73,11 +77,12 @@ struct DirectoryRoutes {
                 requestID: context.requestID, details: details))
     }
 
-    /// Keeps delegated administrators inside their organisation or team.
+    /// Keeps delegated administrators inside their organisation or team: what they save must
+    /// sit in their scope (a team in their organisation, a user in one of its teams or in their
+    /// team, a team of their own organisation), replace nothing outside it, carry no role they
+    /// could not grant, and leave `tier` and `metadata` as the operator set them.
     func authorize(_ scope: AdminScope, _ entry: inout DirectoryEntry) async throws {
-        func refuse(_ message: String) -> GatewayError {
-            GatewayError(status: 403, type: "permission_error", code: "outside_admin_scope", message: message)
-        }
+        let refuse = { (message: String) in AdminScope.refuse(message) }
         let directory = try await stores.reloadDirectory()
         switch (scope, entry.kind) {
         case (.all, _):
@@ -91,19 +96,34 @@ struct DirectoryRoutes {
             guard let team = entry.parentID, directory.teams[team]?.parentID == org else {
                 throw refuse("An org_admin manages only users in teams of '\(org)' (give team_id).")
             }
-        case (.team(let team, _), .user):
+        case (.team(let team, let org), .user):
             if let parent = entry.parentID, parent != team { throw refuse("A team_admin manages only the users of '\(team)'.") }
+            guard directory.teams[team]?.parentID == org else {
+                throw refuse("Team '\(team)' is not a team of the caller's organisation in the directory.")
+            }
             entry.parentID = team
         case (.team, _):
             throw refuse("A team_admin manages only the users of its team.")
         }
-        // What already exists must be in the scope too (no taking over another team's user).
-        if let existing = directory.entry(entry.kind, entry.id), !Self.visible(existing, scope, directory) {
-            throw refuse("'\(entry.id)' belongs to another organisation or team.")
+        // What already exists must be in the scope too (no taking over another team's user),
+        // and hold nothing the caller could not grant (no demoting a higher admin).
+        let existing = directory.entry(entry.kind, entry.id)
+        if let existing, !Self.visible(existing, scope, directory) || !scope.mayGrant(existing.roles ?? []) {
+            throw refuse("'\(entry.id)' belongs to another organisation or team, or holds roles above the caller's.")
         }
-        if entry.roles?.contains("admin") == true { throw refuse("Only the master key or an admin may grant the admin role.") }
+        if !scope.mayGrant(entry.roles ?? []) {
+            throw AdminScope.refuse(
+                "A delegated admin grants no role above its own (\((entry.roles ?? []).joined(separator: ", "))).", param: "roles")
+        }
+        // A replacement that leaves them out keeps what the operator set.
+        if entry.tier == nil { entry.tier = existing?.tier }
+        if entry.metadata.isEmpty { entry.metadata = existing?.metadata ?? [:] }
+        try scope.checkOperatorSettings(
+            tier: entry.tier, metadata: entry.metadata, stored: (existing?.tier, existing?.metadata ?? [:]))
     }
 
+    /// Whether `entry` is inside `scope`: for a team scope, a user of that team while the team
+    /// belongs to the scope's organisation.
     static func visible(_ entry: DirectoryEntry, _ scope: AdminScope, _ directory: Directory) -> Bool {
         switch scope {
         case .all: return true
@@ -113,10 +133,11 @@ struct DirectoryRoutes {
             case .team: return entry.parentID == org
             case .user: return entry.parentID.flatMap { directory.teams[$0]?.parentID } == org
             }
-        case .team(let team, _):
+        case .team(let team, let org):
             switch entry.kind {
-            case .organization, .team: return entry.id == team && entry.kind == .team
-            case .user: return entry.parentID == team
+            case .organization: return false
+            case .team: return entry.id == team && entry.parentID == org
+            case .user: return entry.parentID == team && directory.teams[team]?.parentID == org
             }
         }
     }

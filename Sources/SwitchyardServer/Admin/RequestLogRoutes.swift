@@ -60,7 +60,7 @@ struct RequestLogRoutes {
     static func logQuery(_ parameters: Parameters, scope: AdminScope) throws -> RequestLogQuery {
         var query = RequestLogQuery()
         query.usage = try UsageRoutes.query(parameters, defaultGroups: [])
-        query.usage.filters += scope.usageFilters
+        scope.restrict(&query.usage)
         query.errorsOnly = parameters.get("errors") == "true"
         query.limit = min(max(1, parameters.get("limit").flatMap(Int.init) ?? 50), 1000)
         if let cursor = parameters.get("cursor") {
@@ -80,14 +80,7 @@ struct RequestLogRoutes {
     }
 
     func entry(id: String, scope: AdminScope) async throws -> UsageRecord? {
-        guard let record = try await usage.requireLedger().log(id: id) else { return nil }
-        for (dimension, value) in scope.usageFilters {
-            switch dimension {
-            case .team where record.teamID != value: return nil
-            case .org where record.orgID != value: return nil
-            default: continue
-            }
-        }
+        guard let record = try await usage.requireLedger().log(id: id), scope.covers(record) else { return nil }
         return record
     }
 
@@ -96,7 +89,7 @@ struct RequestLogRoutes {
     func summary(_ parameters: Parameters, scope: AdminScope) async throws -> JSONObject {
         let ledger = try usage.requireLedger()
         var query = try UsageRoutes.query(parameters, defaultGroups: [])
-        query.filters += scope.usageFilters
+        scope.restrict(&query)
         query.groupBy = []
         let totals = try await ledger.usage(query).totals
         var object: JSONObject = ["object": "analytics.summary"]
@@ -115,7 +108,7 @@ struct RequestLogRoutes {
     func latency(_ parameters: Parameters, scope: AdminScope) async throws -> JSONObject {
         let ledger = try usage.requireLedger()
         var query = try UsageRoutes.query(parameters, defaultGroups: [.model])
-        query.filters += scope.usageFilters
+        scope.restrict(&query)
         guard query.groupBy.count <= 1, query.groupBy.first != .day else {
             throw GatewayError.invalidRequest("Latency groups by one dimension other than day.", param: "group_by", code: "invalid_value")
         }
@@ -135,7 +128,7 @@ struct RequestLogRoutes {
     func timeSeries(_ parameters: Parameters, scope: AdminScope) async throws -> JSONObject {
         let ledger = try usage.requireLedger()
         var query = try UsageRoutes.query(parameters, defaultGroups: [])
-        query.filters += scope.usageFilters
+        scope.restrict(&query)
         let intervals = ["minute": 60, "hour": 3600, "day": 86_400]
         let name = parameters.get("interval") ?? "hour"
         guard let seconds = intervals[name] ?? Int(name).flatMap({ $0 >= 10 ? $0 : nil }) else {

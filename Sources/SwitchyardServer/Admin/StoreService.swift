@@ -179,6 +179,42 @@ public final class StoreService: Sendable {
         return directory
     }
 
+    /// Whether a virtual key has been seen in the store (keys are never deleted, only revoked,
+    /// so once true it stays true) and when the store was last asked while it had none.
+    private let keysExist = Mutex<(found: Bool, checkedAt: ContinuousClock.Instant?)>((false, nil))
+
+    /// A caller without credentials on a gateway without a master key (loopback only): the
+    /// operator, with the `admin` role, while no virtual key and no JWT issuer exists; once
+    /// either does, an anonymous caller with no admin power, so that a web page or another
+    /// local process cannot administer a gateway that has started issuing credentials.
+    func anonymousIdentity(jwtConfigured: Bool) async -> Identity {
+        var identity = Identity.anonymous
+        if !jwtConfigured, await !anyKeyExists() { identity.roles = ["admin"] }
+        return identity
+    }
+
+    /// Whether the key store holds any key (without creating a database that does not exist).
+    /// A store without keys is asked again at most once a second (a key made by the CLI or
+    /// another instance counts within that); one made through this instance counts at once.
+    func anyKeyExists() async -> Bool {
+        let now = ContinuousClock.now
+        let (found, checkedAt) = keysExist.withLock { $0 }
+        if found { return true }
+        if let checkedAt, now - checkedAt < .seconds(1) { return false }
+        keysExist.withLock { $0.checkedAt = now }
+        if case .sqlite(let path) = backend, !opened.withLock({ $0.database != nil }), !FileManager.default.fileExists(atPath: path) {
+            return false
+        }
+        guard let keys = try? await keyStore().list() else { return true }  // unreadable: fail closed
+        if !keys.isEmpty { noteKeyCreated() }
+        return !keys.isEmpty
+    }
+
+    /// Records that the store now holds a key.
+    func noteKeyCreated() {
+        keysExist.withLock { $0.found = true }
+    }
+
     /// Forgets every verified key (after a revocation or rotation).
     public func forgetVerifiedKeys() {
         verifiedKeys.withLock { $0.removeAll() }

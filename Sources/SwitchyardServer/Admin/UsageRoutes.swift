@@ -20,13 +20,13 @@ struct UsageRoutes {
         router.get("/admin/usage") { request, context in
             let scope = try AdminRoutes.requireAdmin(context)
             var query = try Self.query(request.uri.queryParameters, defaultGroups: [])
-            query.filters += scope.usageFilters
+            scope.restrict(&query)
             return try await usageResponse(query, object: "usage").hummingbirdResponse()
         }
         router.get("/admin/spend") { request, context in
             let scope = try AdminRoutes.requireAdmin(context)
             var query = try Self.query(request.uri.queryParameters, defaultGroups: [.key])
-            query.filters += scope.usageFilters
+            scope.restrict(&query)
             var response = try await usageJSON(query, object: "spend")
             response["budgets"] = .array(try await budgetStatus(nil, scope: scope))
             return GatewayResponse.json(.object(response)).hummingbirdResponse()
@@ -113,7 +113,7 @@ struct UsageRoutes {
                 checks += BudgetGuard.checks(settings: BudgetSettings(), identity: owner, endUser: nil, reserveUSD: 0, now: now)
             }
             if let keys = try? await stores.keyStore().list() {
-                for key in keys where key.revokedAt == nil && scope.covers(key) {
+                for key in keys where key.revokedAt == nil && scope.covers(key, in: directory) {
                     guard key.budget != nil else { continue }
                     checks += BudgetGuard.checks(settings: BudgetSettings(), identity: key.identity, endUser: nil, reserveUSD: 0, now: now)
                 }

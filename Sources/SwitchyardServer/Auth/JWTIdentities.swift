@@ -77,7 +77,7 @@ final class JWTIdentities: Sendable {
         }
         do throws(JWTError) {
             let verified = try await verifier.verify(token)
-            return Self.identity(verified, settings: settings)
+            return Self.identity(verified, settings: settings, qualified: issuers.count > 1)
         } catch {
             if error.status == 503 {
                 return .failure(
@@ -95,12 +95,15 @@ final class JWTIdentities: Sendable {
             headers: [HeaderField("WWW-Authenticate", #"Bearer error="invalid_token""#)])
     }
 
-    /// Claims → identity, as `claims:` maps them.
-    static func identity(_ token: VerifiedJWT, settings: JWTIssuerSettings) -> Result<Identity, GatewayError> {
+    /// Claims → identity, as `claims:` maps them. `qualified` (several issuers configured):
+    /// the subject is `<issuer>#<sub>`, so two issuers' `alice` are two callers everywhere —
+    /// directory users, usage, budgets, limits and the cache partition.
+    static func identity(_ token: VerifiedJWT, settings: JWTIssuerSettings, qualified: Bool = false) -> Result<Identity, GatewayError> {
         let mapping = settings.claims
-        guard let subject = token.string(mapping.user), !subject.isEmpty else {
+        guard let claimed = token.string(mapping.user), !claimed.isEmpty else {
             return .failure(invalid("The token has no '\(mapping.user)' claim to identify its user."))
         }
+        let subject = qualified ? "\(settings.issuer ?? token.issuer ?? "-")#\(claimed)" : claimed
         func list(_ path: String?) -> [String]? {
             guard let path, let values = token.strings(path) else { return nil }
             return values.flatMap { $0.split(separator: " ").map(String.init) }

@@ -9,11 +9,13 @@ extension DashboardRoutes {
     func keys(_ session: DashboardSession, _ request: Request) async throws -> DashboardPage {
         let scope = session.scope
         let now = WallClock.unixTime()
-        let keys = try await stores.keyStore().list().filter(scope.covers).sorted { $0.createdAt > $1.createdAt }
+        let directory = try await stores.reloadDirectory()
+        let keys = try await stores.keyStore().list().filter { scope.covers($0, in: directory) }.sorted { $0.createdAt > $1.createdAt }
         var usageByKey: [String: UsageTotals] = [:]
         var usageByTeam: [String: UsageTotals] = [:]
         if let ledger {
-            var query = UsageQuery(from: now - 30 * 86_400, groupBy: [.key], filters: scope.usageFilters)
+            var query = UsageQuery(from: now - 30 * 86_400, groupBy: [.key])
+            scope.restrict(&query)
             query.limit = 10_000
             for row in try await ledger.usage(query).rows {
                 if let key = row.group["key"].flatMap({ $0 }) { usageByKey[key] = row }
@@ -39,7 +41,6 @@ extension DashboardRoutes {
                 <td class="num">\(Format.usd(used?.cost ?? 0))</td><td>\(budgetCell(budget("key", key.id)))</td>
                 """
         }
-        let directory = try await stores.reloadDirectory()
         let teams = directory.teams.values.filter { DirectoryRoutes.visible($0, scope, directory) }.sorted { $0.id < $1.id }
         let teamRows = teams.map { team -> HTML in
             let used = usageByTeam[team.id]

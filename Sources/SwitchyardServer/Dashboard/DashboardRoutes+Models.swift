@@ -13,7 +13,8 @@ extension DashboardRoutes {
         var byDeployment: [String: UsageTotals] = [:]
         var latencyByDeployment: [String: [Double]] = [:]
         if let ledger {
-            var query = UsageQuery(from: now - 86_400, groupBy: [.deployment], filters: session.scope.usageFilters)
+            var query = UsageQuery(from: now - 86_400, groupBy: [.deployment])
+            session.scope.restrict(&query)
             query.limit = 10_000
             for row in try await ledger.usage(query).rows {
                 if let deployment = row.group["deployment"].flatMap({ $0 }) { byDeployment[deployment] = row }

@@ -32,7 +32,7 @@ extension DashboardRoutes {
         }
         let now = WallClock.unixTime()
         var query = UsageQuery(from: now - range.seconds)
-        query.filters = session.scope.usageFilters
+        session.scope.restrict(&query)
         let totals = try await ledger.usage(query).totals
         let durations = try await ledger.latencySamples(query, by: nil, limit: RequestLogRoutes.sampleLimit).map(\.durationMs).sorted()
 

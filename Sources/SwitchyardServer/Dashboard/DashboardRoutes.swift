@@ -103,7 +103,8 @@ struct DashboardRoutes {
             guard let key = runtime.snapshot.config.server.masterKey else { return false }
             return MasterKeyAuthenticator.constantTimeEquals(Array(SHA256.hash(data: Array(key.reveal().utf8))), digest)
         case .anonymous:
-            return !runtime.snapshot.authenticator.isEnabled
+            guard !runtime.snapshot.authenticator.isEnabled else { return false }
+            return await stores.anonymousIdentity(jwtConfigured: !runtime.snapshot.config.auth.jwt.isEmpty).roles.contains("admin")
         case .virtualKey(let id, let keyHash):
             guard let key = try? await stores.keyStore().find(id: id), key.revokedAt == nil else { return false }
             if let expiry = key.expiresAt, expiry <= WallClock.unixTime() { return false }
@@ -148,6 +149,16 @@ struct DashboardRoutes {
             return Self.forbidden("The sign-in form has expired or did not come from this gateway. Open it again.")
         }
         let next = Self.safeNext(form.next) ?? "/ui"
+        // Guessing keys through the form: an address with too many failures this minute waits.
+        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        if let wait = sessions.signInWait(address) {
+            refused(context, actor: "unauthenticated", reason: "too_many_attempts")
+            var response = await loginForm(
+                request, message: DashboardLayout.notice("Too many failed sign-ins; try again in \(wait) seconds.", tone: "bad"),
+                status: .tooManyRequests, next: next)
+            response.headers[.retryAfter] = String(wait)
+            return response
+        }
         let presented = (form.key ?? "").trimmingCharacters(in: .whitespaces)
         let snapshot = runtime.snapshot
         let result: Result<Identity, GatewayError>
@@ -158,8 +169,11 @@ struct DashboardRoutes {
         }
         var identity: Identity
         switch result {
-        case .success(let found): identity = found
+        case .success(let found):
+            identity = found
+            if found.kind == .anonymous { identity = await stores.anonymousIdentity(jwtConfigured: !snapshot.config.auth.jwt.isEmpty) }
         case .failure(let error):
+            sessions.recordFailedSignIn(address)
             refused(context, actor: "unauthenticated", reason: error.code ?? error.type)
             return await loginForm(
                 request, message: DashboardLayout.notice("That key was not accepted.", tone: "bad"), status: .unauthorized, next: next)
@@ -169,6 +183,7 @@ struct DashboardRoutes {
         do {
             scope = try AdminRoutes.adminScope(of: identity)
         } catch {
+            sessions.recordFailedSignIn(address)
             refused(context, actor: identity.subject, reason: "admin_required")
             return await loginForm(
                 request,

@@ -58,6 +58,34 @@ final class DashboardSessions: Sendable {
         self.now = now
     }
 
+    /// Failed sign-ins per client address: when its window (a minute from the first failure)
+    /// started and how many it holds.
+    private let failures = Mutex<[String: (since: Double, count: Int)]>([:])
+    /// Failed sign-ins an address may make in a minute; further attempts wait for the window's end.
+    static let failureLimit = 10
+
+    /// Seconds until `address` may try to sign in again, or nil when it may now.
+    func signInWait(_ address: String) -> Int? {
+        let now = WallClock.unixTime()
+        return failures.withLock { table in
+            guard let entry = table[address], now - entry.since < 60, entry.count >= Self.failureLimit else { return nil }
+            return max(1, Int((entry.since + 60 - now).rounded(.up)))
+        }
+    }
+
+    /// Counts a failed sign-in from `address`.
+    func recordFailedSignIn(_ address: String) {
+        let now = WallClock.unixTime()
+        failures.withLock { table in
+            if table.count >= 100_000 { table = table.filter { now - $0.value.since < 60 } }
+            if let entry = table[address], now - entry.since < 60 {
+                table[address] = (entry.since, entry.count + 1)
+            } else {
+                table[address] = (now, 1)
+            }
+        }
+    }
+
     /// Opens a session; returns the cookie value (shown to no one else) and the session.
     func open(identity: Identity, scope: AdminScope, credential: DashboardSession.Credential) -> (id: String, session: DashboardSession) {
         let id = VirtualKeyFormat.randomHex(32)

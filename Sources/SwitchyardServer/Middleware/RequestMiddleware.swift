@@ -33,7 +33,8 @@ struct RequestMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.requestID = Self.requestID(from: request)
+        context.requestID = Self.generateRequestID()
+        context.clientRequestID = Self.clientRequestID(from: request)
         let snapshot = runtime.snapshot
         context.snapshot = snapshot
         context.maxBodyBytes = snapshot.config.server.maxBodyBytes
@@ -62,7 +63,10 @@ struct RequestMiddleware: RouterMiddleware {
             let dialect: ClientDialect = Self.isAnthropicPath(request.uri.path) ? .anthropic : .openAI
             response = GatewayResponse.error(gatewayError, dialect: dialect).hummingbirdResponse()
         }
-        response.headers[.init("x-request-id")!] = context.requestID
+        // The client's own id goes back as it was sent; the gateway's id (the one the request
+        // log and the ledger know the request by) always travels in its own header.
+        response.headers[.init("x-request-id")!] = context.clientRequestID ?? context.requestID
+        response.headers[.init("x-switchyard-request-id")!] = context.requestID
         let path = Self.routeLabel(request.uri.path)
         let status = Int(response.status.code)
         if let span { Self.finish(span, response: &response, status: status) }
@@ -116,6 +120,27 @@ struct RequestMiddleware: RouterMiddleware {
         }
     }
 
+    /// Every POST of the API (not the dashboard's forms) takes JSON: a body in any other media
+    /// type (`text/plain`, a form) or in none is refused with 415, so that a web page cannot
+    /// send the API a "simple" cross-site request that skips the browser's CORS preflight. A
+    /// POST without a body (rotate, revoke) may leave the type out: an untyped body is read
+    /// (within the body limit) to tell.
+    static func unsupportedMediaType(_ request: inout Request, limit: Int) async throws -> GatewayError? {
+        guard let type = request.headers[.contentType] else {
+            if request.headers[.contentLength] == "0" { return nil }
+            return try await request.collectBody(upTo: limit).readableBytes > 0 ? mediaTypeError("none") : nil
+        }
+        let mediaType = String(type.prefix { $0 != ";" }.filter { $0 != " " && $0 != "\t" }).lowercased()
+        if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) { return nil }
+        return mediaTypeError(String(mediaType.prefix(100)))
+    }
+
+    static func mediaTypeError(_ found: String) -> GatewayError {
+        GatewayError(
+            status: 415, type: "invalid_request_error", code: "unsupported_media_type",
+            message: "Send the body as JSON with 'Content-Type: application/json' (got \(found)).")
+    }
+
     static let inferencePaths: Set<String> = [
         "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings",
         "/v1/messages", "/v1/responses", "/responses",
@@ -137,14 +162,15 @@ struct RequestMiddleware: RouterMiddleware {
         return "other"
     }
 
-    /// Reuses a well-formed inbound `x-request-id` (for end-to-end correlation), else makes one.
-    static func requestID(from request: Request) -> String {
+    /// A well-formed inbound `x-request-id` (for end-to-end correlation); nil for none or a
+    /// malformed one. It is never the gateway's id of the request: clients choose it freely.
+    static func clientRequestID(from request: Request) -> String? {
         if let inbound = request.headers[.init("x-request-id")!], (1...128).contains(inbound.utf8.count),
             inbound.utf8.allSatisfy({ isIDCharacter($0) })
         {
             return inbound
         }
-        return generateRequestID()
+        return nil
     }
 
     private static func isIDCharacter(_ byte: UInt8) -> Bool {
@@ -178,6 +204,8 @@ struct RequestMiddleware: RouterMiddleware {
 
     static func gatewayError(for error: any Error, request: Request, limit: Int) -> GatewayError {
         if let gatewayError = error as? GatewayError { return gatewayError }
+        // A chunked body (no Content-Length) that outgrows the limit while it is collected.
+        if error is NIOTooManyBytesError { return .bodyTooLarge(limit: limit) }
         if let httpError = error as? HTTPError {
             switch httpError.status.code {
             case 404:
@@ -226,7 +254,23 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         switch result {
         case .success(var identity):
+            var request = request
+            if request.method == .post, let error = try await RequestMiddleware.unsupportedMediaType(&request, limit: context.maxBodyBytes) {
+                throw error
+            }
             if identity.kind == .virtualKey || identity.kind == .user { await keys.directory().apply(to: &identity) }
+            if identity.kind == .anonymous {
+                // An open loopback gateway answers only requests addressed to a loopback name:
+                // a page whose own domain was rebound to 127.0.0.1 (DNS rebinding) sends its
+                // domain in Host and is refused. `allow_unauthenticated` (a proxy in front
+                // authenticates) keeps whatever Host the proxy forwards.
+                if !snapshot.config.server.allowUnauthenticated, let host = request.head.authority, !Self.isLoopbackHost(host) {
+                    throw GatewayError(
+                        status: 403, type: "permission_error", code: "host_not_allowed",
+                        message: "Without a master key the gateway answers only requests to localhost or a loopback address.")
+                }
+                identity = await keys.anonymousIdentity(jwtConfigured: !snapshot.config.auth.jwt.isEmpty)
+            }
             var context = context
             context.identity = identity
             context.logger[metadataKey: "identity"] = .string(identity.subject)
@@ -240,6 +284,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }
             throw error
         }
+    }
+
+    /// Whether a Host value (`name[:port]`, `[v6]:port`) names this machine's loopback.
+    static func isLoopbackHost(_ authority: String) -> Bool {
+        var host = Substring(authority.lowercased())
+        if host.hasPrefix("[") {
+            host = host.dropFirst().prefix { $0 != "]" }
+        } else if let colon = host.lastIndex(of: ":") {
+            host = host[..<colon]
+        }
+        return host == "localhost" || host.hasSuffix(".localhost") || host == "::1"
+            || (host.hasPrefix("127.") && host.allSatisfy { $0 == "." || $0.isNumber })
     }
 
     /// The token of an `Authorization: Bearer` header.

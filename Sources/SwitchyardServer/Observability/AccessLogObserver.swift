@@ -24,6 +24,7 @@ public struct AccessLogObserver: RequestObserver {
             "stream": .stringConvertible(record.stream),
             "duration_ms": .stringConvertible(Self.milliseconds(record.duration)),
         ]
+        if let client = record.clientRequestID { metadata["client_request_id"] = .string(client) }
         if let model = record.requestedModel { metadata["gen_ai.request.model"] = .string(model) }
         if let model = record.servedModel { metadata["gen_ai.response.model"] = .string(model) }
         if let provider = record.provider { metadata["gen_ai.provider.name"] = .string(provider) }

@@ -18,13 +18,16 @@ struct GatewayRoutes {
             }
         }
         router.post("/v1/messages/count_tokens") { request, context in
-            try await countTokens(request: request, context: context)
+            try await chargeRequestLimits(context)
+            return try await countTokens(request: request, context: context)
         }
         router.post("/utils/token_counter") { request, context in
-            try await tokenCounter(request: request, context: context)
+            try await chargeRequestLimits(context)
+            return try await tokenCounter(request: request, context: context)
         }
         router.post("/v1/guardrails/check") { request, context in
-            try await checkGuardrails(request: request, context: context)
+            try await chargeRequestLimits(context)
+            return try await checkGuardrails(request: request, context: context)
         }
         router.post("/v1/route/explain") { request, context in
             try await explain(request: request, context: context)
@@ -35,14 +38,26 @@ struct GatewayRoutes {
                     try await inference(endpoint, request: request, context: context)
                 }
             }
-            router.get(RouterPath(prefix + "/models")) { _, _ in
-                listModels()
+            router.get(RouterPath(prefix + "/models")) { _, context in
+                listModels(for: context.identity ?? .anonymous)
             }
             router.get(RouterPath(prefix + "/models/**")) { _, context in
                 let id = context.parameters.getCatchAll().joined(separator: "/")
-                return try retrieveModel(id)
+                return try retrieveModel(id, for: context.identity ?? .anonymous)
             }
         }
+    }
+
+    /// Utility endpoints call no model but cost the gateway work (tokenizers, detectors), so
+    /// each counts as one request against the caller's requests-per-minute rules that apply to
+    /// every model (before its body is read): they are no way around the limits.
+    func chargeRequestLimits(_ context: GatewayRequestContext) async throws {
+        let limits = (context.snapshot ?? runtime.snapshot).config.limits
+        guard !limits.rules.isEmpty else { return }
+        let checks = RateLimiter.checks(settings: limits, identity: context.identity ?? .anonymous, group: "", endUser: nil, reservedTokens: 0)
+            .filter { $0.kind == .requests }
+        let outcome = await gateway.limiter.acquire(checks, reservedTokens: 0, leaseSeconds: 60, failOpen: limits.failOpen, id: context.requestID)
+        if case .refused(let error, _) = outcome { throw error }
     }
 
     /// Anthropic Messages: translated to the canonical form, answered by any configured model,
@@ -236,6 +251,7 @@ struct GatewayRoutes {
             nativeBody: nativeBody,
             headers: headers
         )
+        inbound.clientRequestID = context.clientRequestID
         if let span = context.requestSpan {
             inbound.traceContext = span.context
             inbound.requestSpan = span
@@ -272,7 +288,7 @@ struct GatewayRoutes {
     /// `POST /v1/route/explain` (admin): where the request in the body would go, and why.
     func explain(request: Request, context: GatewayRequestContext) async throws -> Response {
         let identity = context.identity ?? .anonymous
-        guard identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") else {
+        guard identity.kind == .master || identity.roles.contains("admin") else {
             throw GatewayError(status: 403, type: "permission_error", code: "admin_required", message: "Route explanation needs an admin key.")
         }
         var request = request
@@ -287,18 +303,27 @@ struct GatewayRoutes {
         return GatewayResponse.json(explanation).hummingbirdResponse()
     }
 
-    func listModels() -> Response {
+    /// Whether `identity` may call `name` (its key's, token's or directory's model list, as the
+    /// gateway checks it for inference).
+    static func mayUse(_ name: String, _ identity: Identity, _ catalog: ModelCatalog) -> Bool {
+        guard let allowed = identity.allowedModels else { return true }
+        guard let group = catalog.group(for: name) else { return false }
+        return allowed.contains(name) || allowed.contains(group.name) || allowed.contains(group.qualifiedName)
+    }
+
+    /// The models the caller may use: a key limited to some models sees only those.
+    func listModels(for identity: Identity) -> Response {
         let catalog = runtime.snapshot.catalog
-        let data = catalog.listedModels.map { model -> JSONValue in
+        let data = catalog.listedModels.filter { Self.mayUse($0.name, identity, catalog) }.map { model -> JSONValue in
             ["id": .string(model.name), "object": "model", "created": 0, "owned_by": .string(model.provider)]
         }
         return GatewayResponse.json(["object": "list", "data": .array(data)]).hummingbirdResponse()
     }
 
-    func retrieveModel(_ id: String) throws -> Response {
+    func retrieveModel(_ id: String, for identity: Identity) throws -> Response {
         let catalog = runtime.snapshot.catalog
-        guard !id.isEmpty, let group = catalog.group(for: id) else {
-            throw GatewayError.modelNotFound(id, suggestions: catalog.suggestions(for: id))
+        guard !id.isEmpty, let group = catalog.group(for: id), Self.mayUse(id, identity, catalog) else {
+            throw GatewayError.modelNotFound(id, suggestions: catalog.suggestions(for: id).filter { Self.mayUse($0, identity, catalog) })
         }
         return GatewayResponse.json(["id": .string(id), "object": "model", "created": 0, "owned_by": .string(group.owner)])
             .hummingbirdResponse()

@@ -20,6 +20,7 @@ public final class SQLiteCacheBackend: CacheBackend, SemanticStore {
         self.maxBytes = maxBytes
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        SwitchyardDatabase.createPrivately(path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         pool = try DatabasePool(path: path, configuration: configuration)

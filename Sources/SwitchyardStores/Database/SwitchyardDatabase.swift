@@ -11,10 +11,20 @@ public final class SwitchyardDatabase: Sendable {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        Self.createPrivately(path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+    }
+
+    /// Creates `path` empty with mode 0600 when it does not exist yet, before SQLite opens it:
+    /// key hashes, usage, audit records and cached answers are no one else's to read, and
+    /// SQLite gives its `-wal` and `-shm` files the database file's mode. An existing file
+    /// keeps the mode its operator gave it.
+    public static func createPrivately(_ path: String) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 { close(descriptor) }
     }
 
     /// Every schema version, in order. Never edit a registered migration: add one.
@@ -136,7 +146,11 @@ public final class SwitchyardDatabase: Sendable {
             }
             try db.create(index: "request_logs_ts", on: "request_logs", columns: ["ts"])
         }
-        migrator.registerMigration("v8: usage source") { db in
+        migrator.registerMigration("v8: client request ids") { db in
+            // The record id is the gateway's; the client's x-request-id is kept beside it.
+            try db.alter(table: "usage_records") { table in table.add(column: "clientRequestID", .text) }
+        }
+        migrator.registerMigration("v9: usage source") { db in
             try db.execute(sql: "ALTER TABLE usage_records ADD COLUMN usageSource TEXT")
         }
         return migrator

@@ -276,7 +276,9 @@ public final class PostgresBackend: Sendable {
                 """,
                 "CREATE INDEX request_logs_ts ON request_logs (ts)",
             ]),
-        Migration(version: 6, name: "usage source", statements: ["ALTER TABLE usage_records ADD COLUMN usage_source text"]),
+        // The record id is the gateway's; the client's x-request-id is kept beside it.
+        Migration(version: 6, name: "client request ids", statements: ["ALTER TABLE usage_records ADD COLUMN client_request_id text"]),
+        Migration(version: 7, name: "usage source", statements: ["ALTER TABLE usage_records ADD COLUMN usage_source text"]),
     ]
 
     /// Applies the pending migrations in one transaction under the advisory lock; returns the

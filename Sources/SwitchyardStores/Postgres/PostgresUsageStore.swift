@@ -31,7 +31,7 @@ extension UsageDimension {
 /// days in UTC.
 public struct PostgresUsageStore: UsageStore {
     let database: PostgresBackend
-    /// Rows per INSERT: 33 parameters each, well under PostgreSQL's 65,535.
+    /// Rows per INSERT: 34 parameters each, well under PostgreSQL's 65,535.
     static let rowsPerStatement = 1000
 
     public init(database: PostgresBackend) {
@@ -42,7 +42,7 @@ public struct PostgresUsageStore: UsageStore {
         "id", "ts", "identity_kind", "subject", "user_id", "end_user", "team_id", "org_id", "endpoint", "requested_model", "model_group",
         "deployment", "provider", "served_model", "status", "outcome", "error_code", "stream", "prompt_tokens", "completion_tokens",
         "cached_tokens", "cache_write_tokens", "reasoning_tokens", "cost", "duration_ms", "ttft_ms", "attempts", "limited_by",
-        "cache", "saved_cost", "upstream_ms", "guardrails", "usage_source",
+        "cache", "saved_cost", "upstream_ms", "guardrails", "client_request_id", "usage_source",
     ]
 
     public func insert(_ records: [UsageRecord]) async throws {
@@ -104,6 +104,7 @@ public struct PostgresUsageStore: UsageStore {
             binds.append(record.savedCost)
             binds.append(record.upstreamMs)
             binds.append(record.guardrails)
+            binds.append(record.clientRequestID)
             binds.append(record.usageSource)
             rows.append("(" + (first..<binds.count + 1).map { "$\($0)" }.joined(separator: ",") + ")")
         }
@@ -163,6 +164,7 @@ public struct PostgresUsageStore: UsageStore {
             binds.append(value)
             conditions.append("\(dimension.postgresSQL) = $\(binds.count)")
         }
+        for dimension in query.absent { conditions.append("\(dimension.postgresSQL) IS NULL") }
         return (conditions, binds)
     }
 
@@ -241,11 +243,12 @@ public struct PostgresUsageStore: UsageStore {
         record.savedCost = try cells[29].decode(Double?.self)
         record.upstreamMs = try cells[30].decode(Double?.self)
         record.guardrails = try cells[31].decode(String?.self)
-        record.usageSource = try cells[32].decode(String?.self)
-        if cells.count > 33 { record.detail = try cells[33].decode(String?.self) }
-        if cells.count > 35 {
-            record.requestBody = try cells[34].decode(String?.self)
-            record.responseBody = try cells[35].decode(String?.self)
+        record.clientRequestID = try cells[32].decode(String?.self)
+        record.usageSource = try cells[33].decode(String?.self)
+        if cells.count > 34 { record.detail = try cells[34].decode(String?.self) }
+        if cells.count > 36 {
+            record.requestBody = try cells[35].decode(String?.self)
+            record.responseBody = try cells[36].decode(String?.self)
         }
         return record
     }

@@ -40,8 +40,8 @@ public struct SQLiteUsageStore: UsageStore {
         INSERT OR IGNORE INTO usage_records (id, ts, identityKind, subject, userID, endUser, teamID, orgID, endpoint, requestedModel,
             modelGroup, deployment, provider, servedModel, status, outcome, errorCode, stream, promptTokens, completionTokens, cachedTokens,
             cacheWriteTokens, reasoningTokens, cost, durationMs, ttftMs, attempts, limitedBy, cache, savedCost, upstreamMs, guardrails,
-            usageSource)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            clientRequestID, usageSource)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
     static let insertLogSQL = "INSERT OR IGNORE INTO request_logs (id, ts, detail, requestBody, responseBody) VALUES (?, ?, ?, ?, ?)"
 
@@ -56,7 +56,7 @@ public struct SQLiteUsageStore: UsageStore {
                     r.id, r.ts, r.identityKind, r.subject, r.userID, r.endUser, r.teamID, r.orgID, r.endpoint, r.requestedModel, r.modelGroup,
                     r.deployment, r.provider, r.servedModel, r.status, r.outcome, r.errorCode, r.stream, r.promptTokens, r.completionTokens,
                     r.cachedTokens, r.cacheWriteTokens, r.reasoningTokens, r.cost, r.durationMs, r.ttftMs, r.attempts, r.limitedBy,
-                    r.cache, r.savedCost, r.upstreamMs, r.guardrails, r.usageSource,
+                    r.cache, r.savedCost, r.upstreamMs, r.guardrails, r.clientRequestID, r.usageSource,
                 ]
                 try statement.execute(arguments: StatementArguments(values))
                 if let detail = r.detail {
@@ -136,6 +136,7 @@ public struct SQLiteUsageStore: UsageStore {
             conditions.append(dimension.sql + " = ?")
             arguments.append(value)
         }
+        for dimension in query.absent { conditions.append(dimension.sql + " IS NULL") }
         return (conditions, arguments)
     }
 

@@ -44,6 +44,9 @@ public enum AnthropicRequestTranslator {
             guard let value = request[name], value.doubleValue != nil || value.isNull else {
                 throw GatewayError.invalidType(field: name, expected: expectNumber ? "a number" : "", found: request[name]!.typeName)
             }
+            if let number = value.doubleValue, !(0...1).contains(number) {
+                throw GatewayError.invalidRequest("'\(name)' must be between 0 and 1.", param: name, code: "invalid_value")
+            }
             if !value.isNull { output[name] = value }
         }
         if let stops = request["stop_sequences"], !stops.isNull {
@@ -60,7 +63,17 @@ public enum AnthropicRequestTranslator {
             stream = flag
             if flag { output["stream"] = true }
         }
-        if let user = request["metadata"]?["user_id"]?.stringValue { output["user"] = .string(user) }
+        if let userValue = request["metadata"]?["user_id"], !userValue.isNull {
+            guard let user = userValue.stringValue else {
+                throw GatewayError.invalidType(field: "metadata.user_id", expected: "a string", found: userValue.typeName)
+            }
+            guard user.utf8.count <= OpenAIRequest.maximumUserLength else {
+                throw GatewayError.invalidRequest(
+                    "'metadata.user_id' may have at most \(OpenAIRequest.maximumUserLength) bytes.", param: "metadata.user_id",
+                    code: "string_above_max_length")
+            }
+            output["user"] = .string(user)
+        }
         if let thinking = request["thinking"], !thinking.isNull {
             guard thinking.objectValue != nil else {
                 throw GatewayError.invalidType(field: "thinking", expected: "an object", found: thinking.typeName)

@@ -1,0 +1,529 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+import SwitchyardCore
+import Testing
+
+@testable import SwitchyardServer
+
+/// What an attacker tries against the gateway, through its HTTP interface, each test named
+/// after the attempt (issue 16).
+@Suite struct AttackTests {
+    static func send(
+        _ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ path: String, _ json: String? = nil,
+        credential: String = "test-master-key", headers extra: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        var headers: HTTPFields = [.authorization: "Bearer \(credential)", .contentType: "application/json"]
+        headers.append(contentsOf: extra)
+        return try await client.execute(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+    }
+
+    static func key(_ client: any TestClientProtocol, _ json: String, credential: String = "test-master-key") async throws -> (
+        id: String, key: String
+    ) {
+        let response = try await send(client, .post, "/admin/keys", json, credential: credential)
+        let id = try #require(response.json?["id"]?.stringValue, "\(response.text)")
+        let key = try #require(response.json?["key"]?.stringValue)
+        return (id, key)
+    }
+
+    static func withDirectoryGateway(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let (application, _) = try makeGateway(DirectoryTests.yaml)
+        try await application.makeApplication().test(.live) { client in try await test(client) }
+    }
+
+    /// Two organisations, acme and globex, each with a team; an org_admin key for acme.
+    static func twoOrganisations(_ client: any TestClientProtocol) async throws -> (acmeAdmin: String, globexKey: (id: String, key: String)) {
+        for (path, json) in [
+            ("/admin/orgs", #"{"id":"acme"}"#), ("/admin/orgs", #"{"id":"globex"}"#),
+            ("/admin/teams", #"{"id":"a-team","organization_id":"acme"}"#), ("/admin/teams", #"{"id":"g-team","organization_id":"globex"}"#),
+        ] {
+            #expect(try await send(client, .post, path, json).status == .created)
+        }
+        let acmeAdmin = try await key(client, #"{"name":"acme-cto","organization_id":"acme","roles":["org_admin"]}"#).key
+        let globexKey = try await key(client, #"{"name":"globex-app","team_id":"g-team","organization_id":"globex"}"#)
+        return (acmeAdmin, globexKey)
+    }
+
+    // MARK: Delegated administration
+
+    @Test func orgAdminCreatesATeamAdminKeyInAnotherOrganisationsTeam() async throws {
+        try await Self.withDirectoryGateway { client in
+            let (acmeAdmin, _) = try await Self.twoOrganisations(client)
+            let foreign = try await Self.send(
+                client, .post, "/admin/keys", #"{"name":"spy","team_id":"g-team","roles":["team_admin"]}"#, credential: acmeAdmin)
+            #expect(foreign.status == .forbidden, "\(foreign.text)")
+            #expect(foreign.json?["error"]?["code"]?.stringValue == "outside_admin_scope")
+            #expect(foreign.json?["error"]?["param"]?.stringValue == "team_id")
+            let unregistered = try await Self.send(client, .post, "/admin/keys", #"{"name":"spy","team_id":"nobody-knows"}"#, credential: acmeAdmin)
+            #expect(unregistered.status == .forbidden, "an unregistered team belongs to no organisation the caller owns")
+            let own = try await Self.send(client, .post, "/admin/keys", #"{"name":"app","team_id":"a-team"}"#, credential: acmeAdmin)
+            #expect(own.status == .created && own.json?["organization_id"]?.stringValue == "acme")
+        }
+    }
+
+    @Test func teamAdminNamedAfterAnotherOrganisationsTeamReadsAndRotatesItsKeys() async throws {
+        try await Self.withDirectoryGateway { client in
+            let (_, globexKey) = try await Self.twoOrganisations(client)
+            #expect(try await AccessTests.call(client, globexKey.key, model: "chat").status == .ok)
+            // A key such as the old rule let an org_admin make: acme's, naming globex's team.
+            let spy = try await Self.key(client, #"{"name":"spy","team_id":"g-team","organization_id":"acme","roles":["team_admin"]}"#).key
+
+            let listed = try await Self.send(client, .get, "/admin/keys", credential: spy)
+            #expect(listed.status == .ok)
+            let names = listed.json?["data"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+            #expect(!names.contains("globex-app"), "globex's keys are not in acme's team scope: \(names)")
+            let rotated = try await Self.send(client, .post, "/admin/keys/\(globexKey.id)/rotate", credential: spy)
+            #expect(rotated.status == .notFound, "\(rotated.text)")
+            #expect(rotated.json?["key"] == nil)
+            #expect(try await Self.send(client, .get, "/admin/keys/\(globexKey.id)", credential: spy).status == .notFound)
+
+            let usage = try await Self.send(client, .get, "/admin/usage", credential: spy)
+            #expect(usage.json?["totals"]?["requests"]?.intValue == 0, "\(usage.text)")
+            let logs = try await Self.send(client, .get, "/admin/logs", credential: spy)
+            #expect(logs.json?["data"]?.arrayValue?.isEmpty == true, "\(logs.text)")
+            let everything = try await Self.send(client, .get, "/admin/logs", credential: "test-master-key")
+            let globexRequest = try #require(everything.json?["data"]?.arrayValue?.first?["request_id"]?.stringValue)
+            #expect(try await Self.send(client, .get, "/admin/logs/\(globexRequest)", credential: spy).status == .notFound)
+            let summary = try await Self.send(client, .get, "/admin/analytics/summary", credential: spy)
+            #expect(summary.json?["requests"]?.intValue == 0, "\(summary.text)")
+            let users = try await Self.send(client, .get, "/admin/teams", credential: spy)
+            #expect(users.json?["data"]?.arrayValue?.isEmpty == true, "globex's team is not acme's: \(users.text)")
+        }
+    }
+
+    @Test func orgAdminRotatesAnAdminKeyOfItsOrganisation() async throws {
+        try await Self.withDirectoryGateway { client in
+            let (acmeAdmin, _) = try await Self.twoOrganisations(client)
+            let root = try await Self.key(client, #"{"name":"root","organization_id":"acme","roles":["admin"]}"#)
+            let rotated = try await Self.send(client, .post, "/admin/keys/\(root.id)/rotate", credential: acmeAdmin)
+            #expect(rotated.status == .forbidden, "\(rotated.text)")
+            #expect(rotated.json?["key"] == nil, "no admin secret handed out")
+            #expect(try await Self.send(client, .post, "/admin/keys/\(root.id)/revoke", credential: acmeAdmin).status == .forbidden)
+            #expect(try await Self.send(client, .delete, "/admin/keys/\(root.id)", credential: acmeAdmin).status == .forbidden)
+            #expect(try await Self.send(client, .get, "/admin/audit", credential: root.key).status == .ok, "the admin key still works")
+            // Keys it could have made itself stay its own to rotate.
+            let app = try await Self.key(client, #"{"name":"app","team_id":"a-team"}"#, credential: acmeAdmin)
+            #expect(try await Self.send(client, .post, "/admin/keys/\(app.id)/rotate", credential: acmeAdmin).status == .ok)
+        }
+    }
+
+    @Test func teamAdminStoresItselfAsOrgAdminThroughUsers() async throws {
+        try await Self.withDirectoryGateway { client in
+            _ = try await Self.twoOrganisations(client)
+            #expect(try await Self.send(client, .post, "/admin/teams", #"{"id":"research","organization_id":"acme"}"#).status == .created)
+            #expect(
+                try await Self.send(client, .post, "/admin/users", #"{"id":"user-1","team_id":"research","roles":["team_admin"]}"#).status
+                    == .created)
+            let token = AccessTests.hs256(["team": .null])
+            #expect(try await Self.send(client, .get, "/admin/users", credential: token).status == .ok, "a team admin by its stored user")
+
+            let promoted = try await Self.send(
+                client, .post, "/admin/users", #"{"id":"user-1","team_id":"research","roles":["org_admin"]}"#, credential: token)
+            #expect(promoted.status == .forbidden, "\(promoted.text)")
+            #expect(try await Self.send(client, .get, "/admin/teams/research", credential: token).status == .ok)
+            #expect(try await Self.send(client, .post, "/admin/teams", #"{"id":"x"}"#, credential: token).status == .forbidden)
+            let friend = try await Self.send(
+                client, .post, "/admin/users", #"{"id":"friend","team_id":"research","roles":["admin"]}"#, credential: token)
+            #expect(friend.status == .forbidden)
+            let peer = try await Self.send(client, .post, "/admin/users", #"{"id":"peer","roles":["service"]}"#, credential: token)
+            #expect(peer.status == .created, "roles it could grant are fine: \(peer.text)")
+            let stored = try await Self.send(client, .get, "/admin/users/user-1", credential: "test-master-key")
+            #expect(stored.json?["roles"]?.arrayValue?.compactMap(\.stringValue) == ["team_admin"])
+
+            // An org admin cannot demote or remove an admin user either.
+            #expect(try await Self.send(client, .post, "/admin/users", #"{"id":"boss","team_id":"a-team","roles":["admin"]}"#).status == .created)
+            let acmeAdmin = try await Self.key(client, #"{"name":"cto2","organization_id":"acme","roles":["org_admin"]}"#).key
+            let demoted = try await Self.send(client, .post, "/admin/users", #"{"id":"boss","team_id":"a-team"}"#, credential: acmeAdmin)
+            #expect(demoted.status == .forbidden)
+            #expect(try await Self.send(client, .delete, "/admin/users/boss", credential: acmeAdmin).status == .forbidden)
+        }
+    }
+
+    @Test func delegatedAdminsSetTierAndMetadataToLiftTheirLimits() async throws {
+        try await Self.withDirectoryGateway { client in
+            let (acmeAdmin, _) = try await Self.twoOrganisations(client)
+            for json in [
+                #"{"name":"k","team_id":"a-team","tier":"enterprise"}"#,
+                #"{"name":"k","team_id":"a-team","metadata":{"tier":"enterprise"}}"#,
+            ] {
+                let response = try await Self.send(client, .post, "/admin/keys", json, credential: acmeAdmin)
+                #expect(response.status == .forbidden, "\(json): \(response.text)")
+            }
+            #expect(
+                try await Self.send(client, .post, "/admin/teams", #"{"id":"a-team","tier":"enterprise"}"#, credential: acmeAdmin).status
+                    == .forbidden)
+            #expect(
+                try await Self.send(client, .post, "/admin/teams", #"{"id":"a-team","metadata":{"plan":"pro"}}"#, credential: acmeAdmin).status
+                    == .forbidden)
+            #expect(
+                try await Self.send(client, .post, "/admin/users", #"{"id":"u","team_id":"a-team","tier":"enterprise"}"#, credential: acmeAdmin)
+                    .status == .forbidden)
+
+            // What the operator set stays when a delegated admin replaces the entry.
+            #expect(
+                try await Self.send(client, .post, "/admin/teams", #"{"id":"a-team","organization_id":"acme","tier":"starter"}"#).status == .created)
+            let renamed = try await Self.send(client, .post, "/admin/teams", #"{"id":"a-team","name":"Team A"}"#, credential: acmeAdmin)
+            #expect(renamed.status == .created && renamed.json?["tier"]?.stringValue == "starter", "\(renamed.text)")
+            let key = try await Self.key(client, #"{"name":"k","team_id":"a-team"}"#, credential: acmeAdmin).key
+            #expect(try await AccessTests.call(client, key, extra: #","max_tokens":5"#).status == .ok)
+            #expect(try await AccessTests.call(client, key, extra: #","max_tokens":5"#).status == .ok)
+            #expect(try await AccessTests.call(client, key, extra: #","max_tokens":5"#).status == .tooManyRequests, "the starter tier holds")
+        }
+    }
+
+    // MARK: Accounting
+
+    @Test func clientSendsTheSameRequestIDThreeTimesToBeBilledOnce() async throws {
+        let (application, _) = try makeGateway(UsageTests.config())
+        try await application.makeApplication().test(.live) { client in
+            let app = try await Self.key(client, #"{"name":"app","budget":{"amount":100,"period":"monthly"}}"#)
+            var gatewayIDs: Set<String> = []
+            for _ in 0..<3 {
+                let response = try await Self.send(
+                    client, .post, "/v1/chat/completions", String(buffer: chatBody(model: "chat")), credential: app.key,
+                    headers: [HTTPField.Name("x-request-id")!: "same-id"])
+                #expect(response.status == .ok)
+                #expect(response.headers[HTTPField.Name("x-request-id")!] == "same-id", "the client's id is echoed as promised")
+                let own = try #require(response.headers[HTTPField.Name("x-switchyard-request-id")!])
+                #expect(own.hasPrefix("req_"))
+                gatewayIDs.insert(own)
+            }
+            #expect(gatewayIDs.count == 3, "each request has its own gateway id")
+
+            let usage = try await Self.send(client, .get, "/admin/usage?group_by=key")
+            let row = try #require(usage.json?["data"]?.arrayValue?.first { $0["key"]?.stringValue == app.id }, "\(usage.text)")
+            #expect(row["requests"]?.intValue == 3, "billed three times: \(usage.text)")
+            let own = try await Self.send(client, .get, "/v1/usage", credential: app.key)
+            #expect(own.json?["totals"]?["requests"]?.intValue == 3)
+            let spent = own.json?["budgets"]?.arrayValue?.first?["spent_usd"]?.doubleValue ?? 0
+            #expect(abs(spent - (row["cost_usd"]?.doubleValue ?? -1)) < 1e-9 && spent > 0, "the budget counts all three")
+
+            let logs = try await Self.send(client, .get, "/admin/logs?key=\(app.id)")
+            let entries = logs.json?["data"]?.arrayValue ?? []
+            #expect(Set(entries.compactMap { $0["request_id"]?.stringValue }) == gatewayIDs)
+            #expect(entries.allSatisfy { $0["client_request_id"]?.stringValue == "same-id" }, "\(logs.text)")
+        }
+    }
+
+    // MARK: Unbounded and malformed input
+
+    static func chat(_ client: any TestClientProtocol, _ json: String, path: String = "/v1/chat/completions") async throws -> TestResponse {
+        try await send(client, .post, path, json, headers: [HTTPField.Name("anthropic-version")!: "2023-06-01"])
+    }
+
+    @Test func clientSendsAnUnboundedUserValueToGrowCountersAndLedgerRows() async throws {
+        let yaml = AccessTests.config(
+            """
+            limits:
+              rules: [{scope: end_user, requests_per_minute: 1000}]
+            """)
+        let (application, _) = try makeGateway(yaml)
+        try await application.makeApplication().test(.live) { client in
+            let limit = OpenAIRequest.maximumUserLength
+            let fits = try await Self.chat(
+                client, #"{"model":"chat","user":"\#(String(repeating: "u", count: limit))","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(fits.status == .ok, "\(fits.text)")
+            let huge = String(repeating: "u", count: 1_000_000)
+            let long = try await Self.chat(client, #"{"model":"chat","user":"\#(huge)","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(long.status == .badRequest)
+            #expect(long.json?["error"]?["param"]?.stringValue == "user" && long.text.contains("at most \(limit) bytes"))
+            let anthropic = try await Self.chat(
+                client, #"{"model":"chat","max_tokens":5,"metadata":{"user_id":"\#(huge)"},"messages":[{"role":"user","content":"hi"}]}"#,
+                path: "/v1/messages")
+            #expect(anthropic.status == .badRequest)
+            #expect(anthropic.json?["type"]?.stringValue == "error" && anthropic.json?["error"]?["type"]?.stringValue == "invalid_request_error")
+            #expect(anthropic.text.contains("metadata.user_id"))
+            let usage = try await Self.send(client, .get, "/admin/usage?group_by=end_user")
+            let endUsers = usage.json?["data"]?.arrayValue?.compactMap { $0["end_user"]?.stringValue } ?? []
+            #expect(endUsers.map(\.utf8.count) == [limit], "only the accepted end user is in the ledger")
+        }
+    }
+
+    @Test func clientSendsWrongTypedMessagesPastTheGateway() async throws {
+        try await AccessTests.withGateway("") { client in
+            let cases: [(body: String, param: String)] = [
+                (#"{"model":"chat","messages":[{"role":"user","content":42}]}"#, "messages[0].content"),
+                (#"{"model":"chat","messages":[{"role":"wizard","content":"hi"}]}"#, "messages[0].role"),
+                (#"{"model":"chat","messages":[{"content":"hi"}]}"#, "messages[0].role"),
+                (#"{"model":"chat","messages":["hi"]}"#, "messages[0]"),
+                (#"{"model":"chat","messages":[{"role":"user","content":null}]}"#, "messages[0].content"),
+                (#"{"model":"chat","messages":[{"role":"user","content":[{"type":"bogus","bogus":1}]}]}"#, "messages[0].content[0].type"),
+                (#"{"model":"chat","messages":[{"role":"user","content":[{"type":"text","text":7}]}]}"#, "messages[0].content[0].text"),
+                (#"{"model":"chat","messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#, "messages[0].content[0].image_url"),
+                (
+                    #"{"model":"chat","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":{"x":1}}}]},{"role":"user","content":"go"}]}"#,
+                    "messages[0].tool_calls[0].function.arguments"
+                ),
+                (#"{"model":"chat","max_tokens":-5,"messages":[{"role":"user","content":"hi"}]}"#, "max_tokens"),
+                (#"{"model":"chat","max_completion_tokens":0,"messages":[{"role":"user","content":"hi"}]}"#, "max_completion_tokens"),
+                (#"{"model":"chat","temperature":7,"messages":[{"role":"user","content":"hi"}]}"#, "temperature"),
+                (#"{"model":"chat","n":0,"messages":[{"role":"user","content":"hi"}]}"#, "n"),
+            ]
+            for (body, param) in cases {
+                let response = try await Self.chat(client, body)
+                #expect(response.status == .badRequest, "\(body): \(response.text)")
+                #expect(response.json?["error"]?["param"]?.stringValue == param, "\(body): \(response.text)")
+            }
+            // Ten thousand messages, the last with a role no guardrail or translator knows.
+            var messages = Array(repeating: #"{"role":"user","content":"hi"}"#, count: 9_999)
+            messages.append(#"{"role":"root","content":"hi"}"#)
+            let many = try await Self.chat(client, #"{"model":"chat","messages":[\#(messages.joined(separator: ","))]}"#)
+            #expect(many.status == .badRequest && many.json?["error"]?["param"]?.stringValue == "messages[9999].role")
+
+            let valid = try await Self.chat(
+                client,
+                #"{"model":"chat","max_tokens":5,"messages":[{"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:x"}}]},{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"done"}]}"#
+            )
+            #expect(valid.status == .ok, "well-formed messages still pass: \(valid.text)")
+        }
+    }
+
+    @Test func anthropicClientSendsOutOfRangeAndWrongTypedFields() async throws {
+        try await AccessTests.withGateway("") { client in
+            let cases: [(body: String, param: String)] = [
+                (#"{"model":"chat","max_tokens":5,"messages":[{"role":"user","content":42}]}"#, "messages[0].content"),
+                (#"{"model":"chat","max_tokens":5,"temperature":1.5,"messages":[{"role":"user","content":"hi"}]}"#, "temperature"),
+                (#"{"model":"chat","max_tokens":-1,"messages":[{"role":"user","content":"hi"}]}"#, "max_tokens"),
+                (#"{"model":"chat","max_tokens":5,"messages":[{"role":"system","content":"hi"}]}"#, "messages[0].role"),
+                (#"{"model":"chat","max_tokens":5,"metadata":{"user_id":5},"messages":[{"role":"user","content":"hi"}]}"#, "metadata.user_id"),
+            ]
+            for (body, param) in cases {
+                let response = try await Self.chat(client, body, path: "/v1/messages")
+                #expect(response.status == .badRequest, "\(body): \(response.text)")
+                #expect(response.json?["type"]?.stringValue == "error", "the Anthropic envelope")
+                #expect(response.json?["error"]?["message"]?.stringValue?.contains(param) == true, "\(body): \(response.text)")
+            }
+        }
+    }
+
+    @Test func clientStreamsAChunkedBodyPastTheLimit() async throws {
+        let (application, _) = try makeGateway(AccessTests.config("").replacingOccurrences(of: "port: 0,", with: "port: 0, max_body_size: 64KiB,"))
+        try await application.makeApplication().test(.live) { client in
+            let port = try #require(client.port)
+            for path in ["/v1/chat/completions", "/v1/messages"] {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+                request.method = .POST
+                request.headers.add(name: "authorization", value: "Bearer test-master-key")
+                request.headers.add(name: "content-type", value: "application/json")
+                let chunk = ByteBuffer(string: String(repeating: " ", count: 16 * 1024))
+                // No length: the body arrives chunked, 160 KiB in all.
+                request.body = .stream(
+                    AsyncStream<ByteBuffer> { continuation in
+                        for _ in 0..<10 { continuation.yield(chunk) }
+                        continuation.finish()
+                    }, length: .unknown)
+                let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+                let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                #expect(response.status.code == 413, "\(path): \(response.status) \(body)")
+                #expect(body.contains("request_too_large"), "\(body)")
+            }
+        }
+    }
+
+    // MARK: Authentication semantics
+
+    @Test func webPagePostsTextPlainOrAFormToTheAPI() async throws {
+        try await AccessTests.withGateway("") { client in
+            for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+                let response = try await client.execute(
+                    uri: "/admin/keys", method: .post, headers: [.authorization: "Bearer test-master-key", .contentType: type],
+                    body: ByteBuffer(string: #"{"name":"minted","roles":["admin"]}"#))
+                #expect(response.status == .unsupportedMediaType, "\(type): \(response.text)")
+            }
+            let untyped = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: [.authorization: "Bearer test-master-key"], body: chatBody(model: "chat"))
+            #expect(untyped.status == .unsupportedMediaType, "a body needs a type")
+            let typed = try await client.execute(
+                uri: "/v1/chat/completions", method: .post,
+                headers: [.authorization: "Bearer test-master-key", .contentType: "application/json; charset=utf-8"], body: chatBody(model: "chat"))
+            #expect(typed.status == .ok)
+            let listed = try await Self.send(client, .get, "/admin/keys")
+            #expect(listed.json?["data"]?.arrayValue?.isEmpty == true, "nothing was minted")
+            let key = try await Self.key(client, #"{"name":"app"}"#)
+            let bodiless = try await client.execute(
+                uri: "/admin/keys/\(key.id)/revoke", method: .post, headers: [.authorization: "Bearer test-master-key"])
+            #expect(bodiless.status == .ok, "a POST without a body needs no type")
+        }
+    }
+
+    @Test func credentialLessCallerAdministersAGatewayThatIssuesKeys() async throws {
+        let open = """
+            server: {host: 127.0.0.1, port: 0, reload_check_interval: off}
+            providers:
+              - {name: p, type: mock}
+            models:
+              - {name: chat, provider: p, model: m}
+            """
+        let (application, _) = try makeGateway(open)
+        try await application.makeApplication().test(.live) { client in
+            let headers: HTTPFields = [.contentType: "application/json"]
+            let first = try await client.execute(uri: "/admin/keys", method: .post, headers: headers, body: ByteBuffer(string: #"{"name":"ops"}"#))
+            #expect(first.status == .created, "a gateway with no credentials yet is the local operator's: \(first.text)")
+            let listed = try await client.execute(uri: "/admin/keys", method: .get)
+            #expect(listed.status == .forbidden, "once a key exists, no credential is no admin: \(listed.text)")
+            let minted = try await client.execute(
+                uri: "/admin/keys", method: .post, headers: headers, body: ByteBuffer(string: #"{"name":"evil","roles":["admin"]}"#))
+            #expect(minted.status == .forbidden)
+            #expect(try await client.execute(uri: "/admin/usage", method: .get).status == .forbidden)
+            #expect(
+                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "chat")).status == .ok,
+                "calling models stays open on a loopback gateway without a master key")
+        }
+        let (withJWT, _) = try makeGateway(open + "\n" + AccessTests.jwtConfig)
+        try await withJWT.makeApplication().test(.live) { client in
+            let listed = try await client.execute(uri: "/admin/keys", method: .get)
+            #expect(listed.status == .forbidden, "JWT issuers configured: no anonymous admin")
+        }
+    }
+
+    @Test func tokenWithAnUnknownOrEmptyRoleEscapesItsRolePolicy() async throws {
+        let extra = """
+            \(AccessTests.jwtConfig)
+            access:
+              roles:
+                developer: {models: [chat]}
+                service: {models: [chat]}
+            """
+        try await AccessTests.withGateway(extra) { client in
+            for roles: JSONValue in [["developer"], ["developer", "offline_access"], [], ["offline_access"], ["service", "team_admin"]] {
+                let token = AccessTests.hs256(["roles": roles])
+                #expect(try await AccessTests.call(client, token, model: "chat").status == .ok, "\(roles)")
+                let big = try await AccessTests.call(client, token, model: "big")
+                #expect(big.status == .forbidden, "\(roles) must not lift the policy: \(big.text)")
+            }
+        }
+    }
+
+    @Test func secondIssuersAliceBorrowsTheFirstIssuersDirectoryRolesAndUsage() async throws {
+        let secrets = (a: String(repeating: "issuer-a-", count: 5), b: String(repeating: "issuer-b-", count: 5))
+        let extra = """
+            auth:
+              jwt:
+                - {issuer: "https://a.example", audience: switchyard, secret: \(secrets.a), algorithms: [HS256], claims: {team: team, roles: roles}}
+                - {issuer: "https://b.example", audience: switchyard, secret: \(secrets.b), algorithms: [HS256], claims: {team: team, roles: roles}}
+            """
+        try await AccessTests.withGateway(extra) { client in
+            let fromA = AccessTests.hs256(["iss": "https://a.example", "sub": "alice"], secret: secrets.a)
+            let fromB = AccessTests.hs256(["iss": "https://b.example", "sub": "alice"], secret: secrets.b)
+            #expect(try await Self.send(client, .post, "/admin/teams", #"{"id":"research"}"#).status == .created)
+            let stored = try await Self.send(
+                client, .post, "/admin/users", #"{"id":"https://a.example#alice","team_id":"research","roles":["team_admin"]}"#)
+            #expect(stored.status == .created)
+            #expect(try await Self.send(client, .get, "/admin/users", credential: fromA).status == .ok, "issuer A's alice is the stored user")
+            let borrowed = try await Self.send(client, .get, "/admin/users", credential: fromB)
+            #expect(borrowed.status == .forbidden, "issuer B's alice is someone else: \(borrowed.text)")
+
+            #expect(try await AccessTests.call(client, fromA).status == .ok)
+            #expect(try await AccessTests.call(client, fromB).status == .ok)
+            let usage = try await Self.send(client, .get, "/admin/usage?group_by=key")
+            let keys = Set(usage.json?["data"]?.arrayValue?.compactMap { $0["key"]?.stringValue } ?? [])
+            #expect(keys == ["https://a.example#alice", "https://b.example#alice"], "\(usage.text)")
+        }
+    }
+
+    @Test func rebindingPageReachesAnOpenLoopbackGateway() async throws {
+        let open = """
+            server: {host: 127.0.0.1, port: 0, reload_check_interval: off}
+            providers:
+              - {name: p, type: mock}
+            models:
+              - {name: chat, provider: p, model: m}
+            """
+        let (application, _) = try makeGateway(open)
+        try await application.makeApplication().test(.live) { client in
+            let port = try #require(client.port)
+            func call(host: String) async throws -> Int {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+                request.method = .POST
+                request.headers.add(name: "host", value: host)
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = .bytes(chatBody(model: "chat"))
+                let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                return Int(response.status.code)
+            }
+            #expect(try await call(host: "attacker.example:\(port)") == 403, "a rebound domain is not this machine")
+            #expect(try await call(host: "127.0.0.1.attacker.example") == 403)
+            #expect(try await call(host: "127.0.0.1:\(port)") == 200)
+            #expect(try await call(host: "localhost:\(port)") == 200)
+            #expect(try await call(host: "[::1]:\(port)") == 200)
+        }
+    }
+
+    @Test func otherLocalUserReadsTheDatabaseAndCacheFiles() async throws {
+        let (application, path) = try makeGateway(CacheTests.config("cache: {ttl: 1h, backend: sqlite}"))
+        try await application.makeApplication().test(.live) { client in
+            _ = try await Self.key(client, #"{"name":"app"}"#)
+            #expect(try await Self.chat(client, String(buffer: chatBody(model: "chat"))).status == .ok)
+            #expect(try await Self.chat(client, String(buffer: chatBody(model: "chat"))).headers[HTTPField.Name("x-switchyard-cache")!] == "hit")
+            _ = try await Self.send(client, .get, "/admin/usage")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("switchyard.db") }
+        #expect(files.contains("switchyard.db") && files.contains("switchyard.db.cache"), "\(files)")
+        for file in files {
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: directory + "/" + file)[.posixPermissions] as? Int)
+            #expect(mode & 0o077 == 0, "\(file) is \(String(mode, radix: 8))")
+        }
+    }
+
+    @Test func clientFloodsTheUtilityEndpointsAroundItsRateLimit() async throws {
+        let yaml = AccessTests.config(
+            """
+            limits:
+              rules: [{scope: key, requests_per_minute: 3}]
+            """)
+        let (application, _) = try makeGateway(yaml)
+        try await application.makeApplication().test(.live) { client in
+            let app = try await Self.key(client, #"{"name":"app"}"#).key
+            let calls: [(String, String)] = [
+                ("/v1/guardrails/check", #"{"text":"mail a@b.example","detectors":["pii"]}"#),
+                ("/utils/token_counter", #"{"model":"chat","prompt":"hello"}"#),
+                ("/v1/messages/count_tokens", #"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#),
+            ]
+            for (path, body) in calls {
+                let response = try await Self.send(client, .post, path, body, credential: app)
+                #expect(response.status == .ok, "\(path): \(response.text)")
+            }
+            for (path, body) in calls {
+                let response = try await Self.send(client, .post, path, body, credential: app)
+                #expect(response.status == .tooManyRequests, "\(path) counts against the key's requests per minute")
+                #expect(response.headers[.retryAfter] != nil)
+            }
+            #expect(try await AccessTests.call(client, app).status == .tooManyRequests, "and so does inference after them")
+        }
+    }
+
+    @Test func attackerGuessesKeysThroughTheDashboardSignIn() async throws {
+        let (application, _) = try makeGateway(AccessTests.config(""))
+        try await application.makeApplication().test(.live) { client in
+            for guess in 0..<DashboardSessions.failureLimit {
+                #expect(try await DashboardTests.submitLogin(client, key: "guess-\(guess)").status == .unauthorized)
+            }
+            let throttled = try await DashboardTests.submitLogin(client, key: "test-master-key")
+            #expect(throttled.status == .tooManyRequests, "even the right key waits once the guesses are spent")
+            #expect(throttled.headers[.retryAfter] != nil && throttled.text.contains("Too many failed sign-ins"))
+            #expect(DashboardTests.cookieValue(throttled, DashboardSessions.cookieName) == nil)
+        }
+    }
+
+    @Test func restrictedKeyListsTheModelsItMayNotUse() async throws {
+        try await AccessTests.withGateway("") { client in
+            let limited = try await Self.key(client, #"{"name":"small","models":["chat"]}"#).key
+            let listed = try await Self.send(client, .get, "/v1/models", credential: limited)
+            #expect(listed.json?["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["chat"], "\(listed.text)")
+            let hidden = try await Self.send(client, .get, "/v1/models/big", credential: limited)
+            #expect(hidden.status == .notFound)
+            let near = try await Self.send(client, .get, "/v1/models/bigg", credential: limited)
+            #expect(near.status == .notFound && !near.text.contains("'big'"), "no suggestion of a model it may not use: \(near.text)")
+            #expect(try await Self.send(client, .get, "/v1/models/chat", credential: limited).status == .ok)
+            let everything = try await Self.send(client, .get, "/v1/models")
+            #expect(everything.json?["data"]?.arrayValue?.count == 3, "the master key sees every model")
+        }
+    }
+}
