@@ -641,8 +641,8 @@ echo "logged_lines=$(wc -l < "$WORK/logged.out")" >> "$META"
 sleep 3 # the last spans leave within the export interval
 {
     echo "logged_trace_exports=$(wc -l < "$WORK/upstream/traces.log" 2>/dev/null || echo 0)"
-    echo "logged_trace_export_bytes=$(awk '{s += $1} END {print s + 0}' "$WORK/upstream/traces.log" 2>/dev/null || echo 0)"
-    echo "logged_trace_export_failures=$(awk '$2 != 200' "$WORK/upstream/traces.log" 2>/dev/null | wc -l)"
+    echo "logged_trace_export_bytes=$(awk '$2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$WORK/upstream/traces.log" 2>/dev/null || echo 0)"
+    echo "logged_trace_export_failures=$(awk '$1 != 200' "$WORK/upstream/traces.log" 2>/dev/null | wc -l)"
 } >> "$META"
 stop_arm "$LOGGED_PID"
 
