@@ -8,6 +8,7 @@ Stdlib only.
 """
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -17,14 +18,35 @@ import sys
 ARMS = ["direct", "nginx", "switchyard"]
 VARIANTS = ["plain", "stream"]
 VARIANT_TITLE = {"plain": "Non-streaming", "stream": "Streaming"}
+SHORT = {"plain": "json", "stream": "sse"}
 
-# Targets from the benchmark issue.
-TARGET_THROUGHPUT_RATIO = 0.3      # Switchyard >= 0.3 x nginx at 32 connections
-TARGET_P50_DELTA_MS = 0.2          # Switchyard p50 at 1 connection <= nginx p50 + 0.2 ms
+# Feature arms: the plain gateway with one feature on, compared by CPU per request with the plain
+# arm at the same variant and connections. Limits are the issue's targets (+25 %, guardrails +35 %).
+FEATURES = [
+    # arm, title, CPU limit over plain (fraction), description
+    ("guarded", "guarded", 0.25, "virtual key (SQLite lookup of its keyed hash), per-key request and token limits, a global "
+     "concurrency limit, a per-key budget with cost reservation and settlement, an attribute access rule"),
+    ("guardrails", "guardrails", 0.35, "PII masking and injection on the prompt, credentials on prompt and answer "
+     "(the ~1 KB prompt; master key)"),
+    ("logged", "logged", 0.25, "JSON access log to a file, the request log's detail and redacted bodies into SQLite "
+     "(`logging.bodies: true`), every request traced and exported over OTLP/HTTP"),
+    ("semantic", "semantic hit", 0.25, "semantic cache: each request an exact miss, an embedding request to the upstream "
+     "and a semantic hit"),
+    ("anthropic", "Anthropic client", 0.25, "POST /v1/messages (Anthropic request) on the OpenAI-dialect upstream: "
+     "request, answer and stream events translated"),
+    ("cached", "exact cache hit", None, "exact response cache, every request a hit (target: at most half of plain)"),
+]
+
+# Targets from issue 15 (measured with a fast upstream, release build, in one run).
+TARGET_CONNECTIONS = 32
+TARGET_THROUGHPUT_RATIO = 0.25     # Switchyard >= 0.25 x nginx rps at 32 connections, json and sse
+TARGET_CPU_US = 100.0              # CPU per non-streaming pass-through request
+TARGET_P50_DELTA_MS = 0.15         # p50 at 1 connection <= nginx p50 + 0.15 ms
+TARGET_CACHE_HIT_FRACTION = 0.5    # a cache hit <= half the plain CPU per request
 TARGET_RSS_IDLE_MB = 40.0
 TARGET_RSS_STREAMED_MB = 150.0
-TARGET_TTFT_DELTA_MS = 1.0         # Switchyard TTFT p50 <= direct TTFT p50 + 1 ms
-TARGET_CONNECTIONS = 32
+TARGET_STREAMS = 20000
+VALID_FACTOR_DEFAULT = 5.0         # direct rps >= 5 x the gateway's rps at 32 connections
 FOREIGN_CPU_NOTE_S = 0.2           # flag runs where other processes used more CPU than this
 
 
@@ -62,19 +84,20 @@ def mib(kb):
     return round(int(kb) / 1024.0, 1) if kb not in (None, "") else None
 
 
-def conditions(meta, root):
+def meta_int(meta, key):
+    value = meta.get(key, "")
+    return int(value) if value.strip().lstrip("-").isdigit() else None
+
+
+def conditions(meta):
     clk = int(meta.get("clk_tck", "100"))
-    wrk_version = sh("wrk -v 2>&1 | head -n 1")
-    nginx_version = sh("%s -v 2>&1" % meta.get("nginx_bin", "nginx"))
-    swift_version = sh("swift --version 2>&1 | head -n 1")
-    commit = meta.get("git_head", "unknown")
-    dirty = meta.get("git_dirty_source_files", "?")
     binary = meta.get("binary", "")
     try:
-        import datetime
         binary_mtime = datetime.datetime.fromtimestamp(os.path.getmtime(binary), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     except OSError:
         binary_mtime = None
+    dirty = meta.get("git_dirty_source_files", "?")
+    arms = ARMS + ["switchyard_usage", "anthropic"]
     return {
         "date": meta.get("started_at"),
         "finished_at": meta.get("finished_at"),
@@ -84,17 +107,22 @@ def conditions(meta, root):
         "kernel": platform.release(),
         "os": sh(". /etc/os-release 2>/dev/null && echo \"$PRETTY_NAME\""),
         "pinning": {
-            "load_generator_and_mock_cpu": int(meta.get("loadgen_cpu", 0)),
+            "load_generator_and_upstream_cpu": int(meta.get("loadgen_cpu", 0)),
             "proxy_under_test_cpu": int(meta.get("proxy_cpu", 1)),
-            "description": "wrk, the TTFT probe and both mock upstreams on CPU %s (taskset -c %s); "
+            "description": "wrk, the TTFT probe and the fixed-response upstream (nginx, 1 worker) on CPU %s (taskset -c %s); "
             "the proxy under test (nginx worker or switchyard) on CPU %s (taskset -c %s)"
             % (meta.get("loadgen_cpu"), meta.get("loadgen_cpu"), meta.get("proxy_cpu"), meta.get("proxy_cpu")),
         },
-        "wrk_version": wrk_version,
+        "upstream": "nginx (separate instance, 1 worker) answering every POST with a fixed file written by upstream.py: "
+        "a %s-byte chat.completion, a %s-byte SSE stream (role chunk, %s content chunks x %s chars, finish chunk, usage "
+        "chunk, [DONE]), a fixed embeddings answer and {} for OTLP trace exports" % (
+            meta.get("upstream_chat_bytes"), meta.get("upstream_stream_bytes"), meta.get("stream_chunks"),
+            meta.get("stream_chunk_bytes")),
+        "wrk_version": sh("wrk -v 2>&1 | head -n 1"),
         "wrk_threads": "1 for 1 connection, %s otherwise" % meta.get("wrk_threads"),
-        "nginx_version": nginx_version.replace("nginx version: ", ""),
-        "swift_version": swift_version,
-        "switchyard_commit": commit,
+        "nginx_version": sh("%s -v 2>&1" % meta.get("nginx_bin", "nginx")).replace("nginx version: ", ""),
+        "swift_version": sh("swift --version 2>&1 | head -n 1"),
+        "switchyard_commit": meta.get("git_head", "unknown"),
         "switchyard_uncommitted_source_files": int(dirty) if dirty.isdigit() else dirty,
         "switchyard_binary": binary,
         "switchyard_binary_mtime": binary_mtime,
@@ -104,22 +132,27 @@ def conditions(meta, root):
         "switchyard_upstream_max_connections": 256,
         "nginx": "1 worker, upstream keepalive 256, proxy_http_version 1.1, Connection \"\", proxy_buffering off, access_log off",
         "duration_per_run": meta.get("duration"),
-        "warmup_per_run": meta.get("warmup") + " (discarded)",
+        "warmup_per_run": (meta.get("warmup") or "?") + " (discarded)",
         "connections": [int(c) for c in meta.get("connections", "").split()],
-        "request_body_bytes": {"plain": int(meta.get("body_bytes_plain", 0)), "stream": int(meta.get("body_bytes_stream", 0))},
-        "stream_shape": "%s content chunks x %s chars (+ role and finish chunks, [DONE])"
+        "feature_connections": [int(c) for c in meta.get("feature_connections", "").split()],
+        "request_body_bytes": {"plain": meta_int(meta, "body_bytes_plain"), "stream": meta_int(meta, "body_bytes_stream"),
+                               "anthropic": meta_int(meta, "body_bytes_messages")},
+        "stream_shape": "%s content chunks x %s chars (+ role, finish and usage chunks, [DONE])"
         % (meta.get("stream_chunks"), meta.get("stream_chunk_bytes")),
         "response_body_bytes": {
             arm: {
-                "plain": int(meta["check_%s_plain_bytes" % arm]) if "check_%s_plain_bytes" % arm in meta else None,
-                "stream": int(meta["check_%s_stream_bytes" % arm]) if "check_%s_stream_bytes" % arm in meta else None,
-                "stream_events": int(meta["check_%s_stream_events" % arm]) if "check_%s_stream_events" % arm in meta else None,
-                "stream_usage_null_fields": int(meta["check_%s_stream_usage_null" % arm]) if meta.get("check_%s_stream_usage_null" % arm) else None,
+                "plain": meta_int(meta, "check_%s_plain_bytes" % arm),
+                "stream": meta_int(meta, "check_%s_stream_bytes" % arm),
+                "stream_events": meta_int(meta, "check_%s_stream_events" % arm),
+                "stream_usage_chunks": meta_int(meta, "check_%s_stream_usage_chunks" % arm),
+                "stream_usage_null_fields": meta_int(meta, "check_%s_stream_usage_null" % arm),
                 "stream_model_field": meta.get("check_%s_stream_model" % arm),
             }
-            for arm in ARMS
+            for arm in arms
         },
-        "ttft_requests_per_arm": int(meta.get("ttft_n", 0)),
+        "ttft_requests_per_arm": meta_int(meta, "ttft_n") or 0,
+        "min_streamed": meta_int(meta, "min_streamed") or TARGET_STREAMS,
+        "valid_factor": float(meta.get("valid_factor") or VALID_FACTOR_DEFAULT),
         "clk_tck": clk,
         "loadavg_start": meta.get("loadavg_start"),
         "loadavg_end": meta.get("loadavg_end"),
@@ -139,6 +172,7 @@ def load_runs(path, clk):
             errors = wrk["errors"]
             socket_errors = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
             lat = wrk["latency_us"]
+            upstream_ticks = raw.get("upstream_cpu_ticks", raw.get("mock_cpu_ticks", 0))
             run = {
                 "variant": raw["variant"],
                 "arm": raw["arm"],
@@ -152,7 +186,8 @@ def load_runs(path, clk):
                 "socket_errors": errors,
                 "socket_errors_total": socket_errors,
                 "bytes_per_response": round(wrk["bytes"] / wrk["requests"]) if wrk["requests"] else None,
-                "mock_cpu_s": round(raw["mock_cpu_ticks"] / clk, 2),
+                "upstream_cpu_s": round(upstream_ticks / clk, 2),
+                "upstream_cpu_utilisation": round(upstream_ticks / clk / wrk["duration_s"], 2) if wrk["duration_s"] else None,
                 "cpu_busy": raw.get("cpu", {}).get("cpu_busy"),
                 "foreign_cpu_s": raw.get("cpu", {}).get("foreign_cpu_s"),
                 "foreign_processes": raw.get("cpu", {}).get("foreign"),
@@ -186,15 +221,28 @@ def fmt(value, digits=2, suffix=""):
     return "%s%s" % (value, suffix)
 
 
-def cost_table(w, rows, arm):
-    """The table of an extra arm against the plain Switchyard arm."""
-    w("| conns | %s / plain req/s | p50 delta | p99 delta | CPU µs/req plain | CPU µs/req %s |" % (arm, arm))
-    w("|---:|---:|---:|---:|---:|---:|")
-    for x in rows:
-        w("| %d | %.3f | %+.3f ms | %+.3f ms | %s | %s |" % (
-            x["connections"], x["%s_over_switchyard" % arm], x["p50_delta_ms"], x["p99_delta_ms"],
-            fmt(x["cpu_us_per_request_switchyard"], 1), fmt(x["cpu_us_per_request_%s" % arm], 1)))
-    w("")
+def pct(value):
+    return "n/a" if value is None else "%+.0f%%" % (value * 100)
+
+
+def validity(runs, connections, factor):
+    """The upstream must never be the bottleneck: direct rps >= factor x the gateway's, per variant."""
+    c = TARGET_CONNECTIONS if TARGET_CONNECTIONS in connections else (max(connections) if connections else None)
+    checks, reasons = [], []
+    for variant in VARIANTS:
+        d, s = find(runs, variant, "direct", c), find(runs, variant, "switchyard", c)
+        if not (d and s):
+            reasons.append("%s: no direct or switchyard run at %s connections" % (SHORT[variant], c))
+            continue
+        r = ratio(d["rps"], s["rps"])
+        ok = r is not None and r >= factor
+        checks.append({"variant": variant, "connections": c, "direct_rps": d["rps"], "switchyard_rps": s["rps"],
+                       "direct_over_switchyard": r, "required": factor, "ok": ok})
+        if not ok:
+            reasons.append("%s at %d connections: direct %.0f req/s is only %.2fx the gateway's %.0f req/s (needs >= %.0fx), "
+                           "so the upstream or the load generator, not the gateway, may be the limit" % (
+                               SHORT[variant], c, d["rps"], r or 0, s["rps"], factor))
+    return {"valid": not reasons, "reasons": reasons, "checks": checks}
 
 
 def main():
@@ -204,9 +252,8 @@ def main():
     parser.add_argument("--out-md", required=True)
     args = parser.parse_args()
 
-    root = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     meta = read_meta(os.path.join(args.work, "meta.txt"))
-    cond = conditions(meta, root)
+    cond = conditions(meta)
     clk = cond["clk_tck"]
     runs = load_runs(os.path.join(args.work, "runs.jsonl"), clk)
 
@@ -223,7 +270,9 @@ def main():
         with open(path) as f:
             guardrails = json.load(f)
 
-    connections = sorted({run["connections"] for run in runs})
+    connections = sorted({run["connections"] for run in runs if run["arm"] in ARMS})
+    valid = validity(runs, connections, cond["valid_factor"])
+
     ratios = []
     for variant in VARIANTS:
         for c in connections:
@@ -236,29 +285,33 @@ def main():
                 "switchyard_over_nginx": ratio(s["rps"], n["rps"]),
                 "switchyard_over_direct": ratio(s["rps"], d["rps"]),
                 "nginx_over_direct": ratio(n["rps"], d["rps"]),
+                "direct_over_switchyard": ratio(d["rps"], s["rps"]),
                 "p50_delta_vs_nginx_ms": round(s["latency_ms"]["p50"] - n["latency_ms"]["p50"], 3),
-            })
-
-    def cost_over_plain(arm):
-        """An extra arm against the plain Switchyard arm at the same connections."""
-        rows = []
-        for c in connections:
-            s, g = find(runs, "plain", "switchyard", c), find(runs, "plain", arm, c)
-            if not (s and g):
-                continue
-            rows.append({
-                "connections": c,
-                "%s_over_switchyard" % arm: ratio(g["rps"], s["rps"]),
-                "p50_delta_ms": round(g["latency_ms"]["p50"] - s["latency_ms"]["p50"], 3),
-                "p99_delta_ms": round(g["latency_ms"]["p99"] - s["latency_ms"]["p99"], 3),
                 "cpu_us_per_request_switchyard": s.get("proxy_cpu_us_per_request"),
-                "cpu_us_per_request_%s" % arm: g.get("proxy_cpu_us_per_request"),
+                "cpu_us_per_request_nginx": n.get("proxy_cpu_us_per_request"),
             })
-        return rows
 
-    stage_cost = cost_over_plain("guarded")
-    log_cost = cost_over_plain("logged")
-    ticks = lambda key: int(meta[key]) if meta.get(key, "") != "" else None  # noqa: E731
+    # Feature arms against the plain gateway: CPU per request, ratio, throughput and latency.
+    features = []
+    for arm, title, limit, _ in FEATURES:
+        for variant in VARIANTS:
+            for c in sorted({r["connections"] for r in runs if r["arm"] == arm and r["variant"] == variant}):
+                g, s = find(runs, variant, arm, c), find(runs, variant, "switchyard", c)
+                if not g:
+                    continue
+                cpu_g, cpu_s = g.get("proxy_cpu_us_per_request"), (s or {}).get("proxy_cpu_us_per_request")
+                over = round(cpu_g / cpu_s - 1, 3) if cpu_g is not None and cpu_s else None
+                features.append({
+                    "arm": arm, "title": title, "variant": variant, "connections": c,
+                    "rps": g["rps"], "p50_ms": g["latency_ms"]["p50"], "p99_ms": g["latency_ms"]["p99"],
+                    "plain_rps": (s or {}).get("rps"),
+                    "plain_p50_ms": s["latency_ms"]["p50"] if s else None,
+                    "cpu_us_per_request": cpu_g, "plain_cpu_us_per_request": cpu_s,
+                    "cpu_over_plain": over,
+                    "cpu_limit_over_plain": limit if arm != "cached" else TARGET_CACHE_HIT_FRACTION - 1,
+                })
+
+    ticks = lambda key: meta_int(meta, key)  # noqa: E731
     sw_cpu_idle, sw_cpu_plain, sw_cpu_stream, sw_cpu_final = (
         ticks("sw_cpu_ticks_idle"), ticks("sw_cpu_ticks_after_plain"), ticks("sw_cpu_ticks_after_stream"), ticks("sw_cpu_ticks_final"))
     process = {
@@ -272,82 +325,73 @@ def main():
         "cpu_s_after_plain_load": round(sw_cpu_plain / clk, 2) if sw_cpu_plain is not None else None,
         "cpu_s_after_stream_load": round(sw_cpu_stream / clk, 2) if sw_cpu_stream is not None else None,
         "cpu_s_final": round(sw_cpu_final / clk, 2) if sw_cpu_final is not None else None,
-        "threads_idle": int(meta["sw_threads_idle"]) if "sw_threads_idle" in meta else None,
-        "threads_after_load": int(meta["sw_threads_after_stream"]) if "sw_threads_after_stream" in meta else None,
+        "threads_idle": meta_int(meta, "sw_threads_idle"),
+        "threads_after_load": meta_int(meta, "sw_threads_after_stream"),
         "log_lines": int(meta.get("sw_log_lines", 0)),
         "log_warnings": int(meta.get("sw_log_warnings", 0)),
         "log_errors": int(meta.get("sw_log_errors", 0)),
         "stderr_lines": int(meta.get("sw_stderr_lines", 0)),
         "nginx_worker_rss_mib_idle": mib(meta.get("nginx_worker_rss_idle_kb")),
         "nginx_worker_rss_mib_after": mib(meta.get("nginx_worker_rss_after_kb")),
+        "logged_trace_exports": meta_int(meta, "logged_trace_exports"),
+        "logged_trace_export_bytes": meta_int(meta, "logged_trace_export_bytes"),
+        "logged_trace_export_failures": meta_int(meta, "logged_trace_export_failures"),
     }
 
-
-    # The cached arm (every request an exact hit) against pass-through and direct.
-    cache_hits = []
-    for c in connections:
-        s, k, d = find(runs, "plain", "switchyard", c), find(runs, "plain", "cached", c), find(runs, "plain", "direct", c)
-        if not (s and k and d):
-            continue
-        overhead = s["latency_ms"]["p50"] - d["latency_ms"]["p50"]
-        m = find(runs, "plain", "semantic", c)
-        cache_hits.append({
-            "semantic_hit_p50_ms": m["latency_ms"]["p50"] if m else None,
-            "semantic_hit_p99_ms": m["latency_ms"]["p99"] if m else None,
-            "semantic_hit_rps": m["rps"] if m else None,
-            "cpu_us_per_semantic_hit": m.get("proxy_cpu_us_per_request") if m else None,
-            "connections": c,
-            "hit_p50_ms": k["latency_ms"]["p50"],
-            "hit_p99_ms": k["latency_ms"]["p99"],
-            "hit_rps": k["rps"],
-            "passthrough_p50_ms": s["latency_ms"]["p50"],
-            "direct_p50_ms": d["latency_ms"]["p50"],
-            "gateway_overhead_p50_ms": round(overhead, 3),
-            "hit_minus_overhead_ms": round(k["latency_ms"]["p50"] - overhead, 3),
-            "cpu_us_per_hit": k.get("proxy_cpu_us_per_request"),
-        })
-
-    # Targets.
+    # Targets (issue 15).
     targets = []
 
     def add(name, target, measured, ok, gap):
-        targets.append({"name": name, "target": target, "measured": measured, "status": "PASS" if ok else "MISS", "gap": gap})
+        status = "n/a" if ok is None else ("PASS" if ok else "FAIL")
+        targets.append({"name": name, "target": target, "measured": measured, "status": status, "gap": gap})
 
     for variant in VARIANTS:
         r = next((x for x in ratios if x["variant"] == variant and x["connections"] == TARGET_CONNECTIONS), None)
+        name = "%s rps at %d connections, Switchyard / nginx" % (SHORT[variant], TARGET_CONNECTIONS)
         if r and r["switchyard_over_nginx"] is not None:
             v = r["switchyard_over_nginx"]
-            add("%s throughput at %d connections, Switchyard / nginx" % (VARIANT_TITLE[variant].lower(), TARGET_CONNECTIONS),
-                ">= %.1fx" % TARGET_THROUGHPUT_RATIO, "%.3fx" % v, v >= TARGET_THROUGHPUT_RATIO,
-                "%+.3fx vs target" % (v - TARGET_THROUGHPUT_RATIO))
+            add(name, ">= %.2fx" % TARGET_THROUGHPUT_RATIO, "%.3fx" % v, v >= TARGET_THROUGHPUT_RATIO,
+                "%+.3fx" % (v - TARGET_THROUGHPUT_RATIO))
+        else:
+            add(name, ">= %.2fx" % TARGET_THROUGHPUT_RATIO, "not measured", None, "")
+    s = find(runs, "plain", "switchyard", TARGET_CONNECTIONS)
+    if s and s.get("proxy_cpu_us_per_request") is not None:
+        v = s["proxy_cpu_us_per_request"]
+        add("CPU per non-streaming pass-through request (%d connections)" % TARGET_CONNECTIONS, "<= %.0f µs" % TARGET_CPU_US,
+            "%.1f µs" % v, v <= TARGET_CPU_US, "%+.1f µs" % (v - TARGET_CPU_US))
     for variant in VARIANTS:
         s, n = find(runs, variant, "switchyard", 1), find(runs, variant, "nginx", 1)
         if s and n:
             delta = s["latency_ms"]["p50"] - n["latency_ms"]["p50"]
-            add("%s p50 latency at 1 connection, Switchyard - nginx" % VARIANT_TITLE[variant].lower(),
-                "<= %.1f ms" % TARGET_P50_DELTA_MS,
-                "%+.3f ms (%.3f vs %.3f ms)" % (delta, s["latency_ms"]["p50"], n["latency_ms"]["p50"]),
-                delta <= TARGET_P50_DELTA_MS, "%+.3f ms vs target" % (delta - TARGET_P50_DELTA_MS))
-    hit = next((x for x in cache_hits if x["connections"] == 1), None)
-    if hit:
-        v = hit["hit_minus_overhead_ms"]
-        add("exact cache hit p50 at 1 connection, minus the gateway's own overhead (pass-through p50 - direct p50)",
-            "<= 0.3 ms", "%.3f ms (hit %.3f ms, overhead %.3f ms)" % (v, hit["hit_p50_ms"], hit["gateway_overhead_p50_ms"]),
-            v <= 0.3, "%+.3f ms vs target" % (v - 0.3))
+            add("%s p50 at 1 connection <= nginx p50 + %.2f ms" % (SHORT[variant], TARGET_P50_DELTA_MS),
+                "<= %.3f ms" % (n["latency_ms"]["p50"] + TARGET_P50_DELTA_MS),
+                "%.3f ms (nginx %.3f, %+.3f)" % (s["latency_ms"]["p50"], n["latency_ms"]["p50"], delta),
+                delta <= TARGET_P50_DELTA_MS, "%+.3f ms" % (delta - TARGET_P50_DELTA_MS))
+    for arm, title, limit, _ in FEATURES:
+        rows = [f for f in features if f["arm"] == arm and f["connections"] == TARGET_CONNECTIONS]
+        for f in rows:
+            if f["cpu_over_plain"] is None:
+                continue
+            label = "%s (%s, %d conns)" % (title, SHORT[f["variant"]], f["connections"])
+            measured = "%.1f vs %.1f µs (%s)" % (f["cpu_us_per_request"], f["plain_cpu_us_per_request"], pct(f["cpu_over_plain"]))
+            if arm == "cached":
+                frac = f["cpu_us_per_request"] / f["plain_cpu_us_per_request"]
+                add("CPU per request, %s <= %.0f%% of plain" % (label, TARGET_CACHE_HIT_FRACTION * 100),
+                    "<= %.2fx plain" % TARGET_CACHE_HIT_FRACTION, measured + ", %.2fx" % frac,
+                    frac <= TARGET_CACHE_HIT_FRACTION, "%+.2fx" % (frac - TARGET_CACHE_HIT_FRACTION))
+            else:
+                add("CPU per request, %s over plain" % label, "<= +%.0f%%" % (limit * 100), measured,
+                    f["cpu_over_plain"] <= limit, "%+.0f pp" % ((f["cpu_over_plain"] - limit) * 100))
     if process["rss_mib_idle"] is not None:
         v = process["rss_mib_idle"]
-        add("Switchyard RSS idle (after start)", "<= %.0f MiB" % TARGET_RSS_IDLE_MB, "%.1f MiB" % v,
-            v <= TARGET_RSS_IDLE_MB, "%+.1f MiB vs target" % (v - TARGET_RSS_IDLE_MB))
+        add("RSS idle (2 s after start)", "<= %.0f MiB" % TARGET_RSS_IDLE_MB, "%.1f MiB" % v,
+            v <= TARGET_RSS_IDLE_MB, "%+.1f MiB" % (v - TARGET_RSS_IDLE_MB))
     if process["rss_mib_after_streamed"] is not None:
         v = process["rss_mib_after_streamed"]
-        add("Switchyard RSS after %d streamed requests" % process["streamed_requests_before_rss_read"],
-            "<= %.0f MiB" % TARGET_RSS_STREAMED_MB, "%.1f MiB" % v, v <= TARGET_RSS_STREAMED_MB,
-            "%+.1f MiB vs target" % (v - TARGET_RSS_STREAMED_MB))
-    if "switchyard" in ttft and "direct" in ttft:
-        s, d = ttft["switchyard"]["ttft_ms"]["p50"], ttft["direct"]["ttft_ms"]["p50"]
-        add("TTFT p50, Switchyard - direct", "<= %.1f ms" % TARGET_TTFT_DELTA_MS,
-            "%+.3f ms (%.3f vs %.3f ms)" % (s - d, s, d), s - d <= TARGET_TTFT_DELTA_MS,
-            "%+.3f ms vs target" % (s - d - TARGET_TTFT_DELTA_MS))
+        n = process["streamed_requests_before_rss_read"]
+        ok = v <= TARGET_RSS_STREAMED_MB if n >= TARGET_STREAMS else None
+        add("RSS after %d streams" % n, "<= %.0f MiB after %d" % (TARGET_RSS_STREAMED_MB, TARGET_STREAMS), "%.1f MiB" % v,
+            ok, "%+.1f MiB" % (v - TARGET_RSS_STREAMED_MB))
 
     # Anomalies worth a reader's attention.
     anomalies = []
@@ -359,15 +403,19 @@ def main():
         anomalies.append("switchyard logged %d error-level lines (see benchmarks/.work/switchyard.out)" % process["log_errors"])
     if process["stderr_lines"]:
         anomalies.append("switchyard wrote %d lines to stderr" % process["stderr_lines"])
+    for key in ("guarded_log_errors", "guardrails_log_errors"):
+        if meta_int(meta, key):
+            anomalies.append("%s arm logged %s error-level lines" % (key.split("_")[0], meta[key]))
+    if process["logged_trace_exports"] == 0:
+        anomalies.append("the logged arm exported no traces to the upstream's /v1/traces")
+    if process["logged_trace_export_failures"]:
+        anomalies.append("%d trace exports were not answered 200" % process["logged_trace_export_failures"])
     bodies = cond["response_body_bytes"]
-    if bodies["switchyard"]["stream"] != bodies["direct"]["stream"]:
-        sw, d = bodies["switchyard"], bodies["direct"]
-        anomalies.append(
-            "observation: Switchyard's streamed body is %s bytes vs %s from the upstream directly; its chunks carry "
-            "\"usage\":null on %s of %s events (the client did not ask for usage; upstream adds the field because the "
-            "gateway requests include_usage) and \"model\":\"%s\" where the upstream echoed \"%s\"" % (
-                sw["stream"], d["stream"], sw["stream_usage_null_fields"], sw["stream_events"],
-                sw["stream_model_field"], d["stream_model_field"]))
+    if bodies["switchyard"]["stream_usage_chunks"]:
+        anomalies.append("the gateway passed the upstream's usage chunk to a client that did not ask for it "
+                         "(%d usage objects in its stream)" % bodies["switchyard"]["stream_usage_chunks"])
+    if bodies["switchyard_usage"]["stream_usage_chunks"] == 0:
+        anomalies.append("the gateway dropped the usage chunk for a client that asked for it (stream_options.include_usage)")
     start = cond["idle_check_start"]
     if start and not start.get("idle"):
         anomalies.append("the machine was not idle when the run started (after waiting %s s): %s" % (
@@ -379,16 +427,17 @@ def main():
                 ", ".join("%s(%s)" % (p["comm"], p["cpu_s"]) for p in run["foreign_processes"][:4])))
 
     result = {
-        "schema": 1,
+        "schema": 2,
+        "valid": valid["valid"],
+        "invalid_reasons": valid["reasons"],
+        "validity_checks": valid["checks"],
         "conditions": cond,
         "runs": runs,
         "ratios": ratios,
+        "features": features,
         "ttft": ttft,
         "switchyard_process": process,
-        "stage_cost": stage_cost,
         "guardrail_cost": guardrails,
-        "cache_hits": cache_hits,
-        "log_cost": log_cost,
         "targets": targets,
         "anomalies": anomalies,
     }
@@ -399,6 +448,8 @@ def main():
 
     with open(args.out_md, "w") as f:
         f.write(markdown(result))
+    if not valid["valid"]:
+        print("INVALID RUN: " + "; ".join(valid["reasons"]))
     for t in targets:
         print("%-4s %s: %s (target %s; %s)" % (t["status"], t["name"], t["measured"], t["target"], t["gap"]))
     for a in anomalies:
@@ -411,10 +462,48 @@ def markdown(r):
     out = []
     w = out.append
     w("# Switchyard benchmark results\n")
+    if not r["valid"]:
+        w("**INVALID RUN: the upstream or the load generator, not the gateway, may have been the bottleneck. "
+          + " ".join(x + "." for x in r["invalid_reasons"]) + " Do not quote these ratios.**\n")
+    else:
+        checks = ", ".join("%s %.1fx" % (SHORT[x["variant"]], x["direct_over_switchyard"]) for x in r["validity_checks"])
+        w("Valid run: the direct arm reached at least %.0fx the gateway's requests/s at %d connections (%s), so the "
+          "upstream was not the bottleneck.\n" % (c["valid_factor"], TARGET_CONNECTIONS, checks))
     w("Generated by `benchmarks/run.sh` (see `benchmarks/README.md`); machine-readable copy: "
-      "`benchmarks/results/latest.json`. Three arms in the same run: **direct** (wrk straight to the mock "
-      "provider), **nginx** (plain reverse proxy in front of the mock), **switchyard** (the gateway in front of "
-      "the mock).\n")
+      "`benchmarks/results/latest.json`. Three arms in the same run: **direct** (wrk straight to the fixed-response "
+      "upstream), **nginx** (a plain reverse proxy in front of it), **switchyard** (the gateway in front of it); then "
+      "feature arms of the gateway, each as CPU per request next to the plain gateway.\n")
+
+    # Headline.
+    w("## Summary\n")
+    w("| | json | sse |")
+    w("|---|---:|---:|")
+    row = lambda variant, c: next((x for x in r["ratios"] if x["variant"] == variant and x["connections"] == c), None)  # noqa: E731
+    r32 = {v: row(v, TARGET_CONNECTIONS) for v in VARIANTS}
+    w("| rps at %d conns, Switchyard / nginx | %s | %s |" % (
+        TARGET_CONNECTIONS, *(fmt((r32[v] or {}).get("switchyard_over_nginx"), 3, "x") for v in VARIANTS)))
+    w("| rps at %d conns, direct / Switchyard (validity: >= %.0fx) | %s | %s |" % (
+        TARGET_CONNECTIONS, c["valid_factor"], *(fmt((r32[v] or {}).get("direct_over_switchyard"), 1, "x") for v in VARIANTS)))
+    w("| CPU µs per request at %d conns, Switchyard / nginx | %s | %s |" % (
+        TARGET_CONNECTIONS, *("%s / %s" % (fmt((r32[v] or {}).get("cpu_us_per_request_switchyard"), 1),
+                                          fmt((r32[v] or {}).get("cpu_us_per_request_nginx"), 1)) for v in VARIANTS)))
+    p50 = []
+    for v in VARIANTS:
+        s, n = find(r["runs"], v, "switchyard", 1), find(r["runs"], v, "nginx", 1)
+        p50.append("%.3f ms vs %.3f ms" % (s["latency_ms"]["p50"], n["latency_ms"]["p50"] + TARGET_P50_DELTA_MS) if s and n else "n/a")
+    w("| p50 at 1 conn, Switchyard vs nginx + %.2f ms | %s | %s |" % (TARGET_P50_DELTA_MS, *p50))
+    w("")
+    w("RSS: %s MiB idle, %s MiB after %d streams (peak %s MiB).\n" % (
+        fmt(p["rss_mib_idle"], 1), fmt(p["rss_mib_after_streamed"], 1), p["streamed_requests_before_rss_read"],
+        fmt(p["rss_mib_peak"], 1)))
+
+    w("## Targets (issue 15)\n")
+    w("| target | goal | measured | result | gap |")
+    w("|---|---|---|---|---|")
+    for t in r["targets"]:
+        w("| %s | %s | %s | **%s** | %s |" % (t["name"], t["target"], t["measured"], t["status"], t["gap"]))
+    w("")
+
     w("## Conditions\n")
     w("| | |\n|---|---|")
     rows = [
@@ -422,18 +511,20 @@ def markdown(r):
         ("CPU", "%s (%s CPUs online), %s GiB RAM" % (c["cpu_model"], c["cpus_online"], c["memory_gib"])),
         ("OS / kernel", "%s / %s" % (c["os"], c["kernel"])),
         ("Core pinning", c["pinning"]["description"]),
+        ("Upstream", c["upstream"]),
         ("wrk", "%s; threads: %s; %s per run after a %s warm-up; `--timeout 5s`" % (
             c["wrk_version"], c["wrk_threads"], c["duration_per_run"], c["warmup_per_run"])),
-        ("nginx", "%s: %s" % (c["nginx_version"], c["nginx"])),
+        ("nginx (proxy arm)", "%s: %s" % (c["nginx_version"], c["nginx"])),
         ("Swift", c["swift_version"]),
         ("Switchyard build", "%s, commit %s (%s files under Sources/ or Package.* differed from it when the run started), binary built %s" % (
             c["build_config"], c["switchyard_commit"], c["switchyard_uncommitted_source_files"], c["switchyard_binary_mtime"])),
-        ("Switchyard config", "`server.access_log: false` (no per-request log line is measured), `log_level: warning`, "
-         "openai-compatible provider with `max_connections: 256`"),
-        ("Request", "POST /v1/chat/completions, %d-byte JSON chat body (system + user message); streaming body adds "
-         "`\"stream\": true` (%d bytes)" % (c["request_body_bytes"]["plain"], c["request_body_bytes"]["stream"])),
+        ("Switchyard config", "`server.access_log: false`, `log_level: warning`, openai-compatible provider with "
+         "`max_connections: 256`; the usage ledger and metrics on (defaults)"),
+        ("Request", "POST /v1/chat/completions, %s-byte JSON chat body (system + user message); streaming body adds "
+         "`\"stream\": true` (%s bytes); Anthropic arm: POST /v1/messages, %s bytes" % (
+             c["request_body_bytes"]["plain"], c["request_body_bytes"]["stream"], c["request_body_bytes"]["anthropic"])),
         ("Responses", "non-streaming: %s bytes JSON; streaming: %s, %s body bytes direct / %s via nginx / %s via "
-         "Switchyard (Switchyard asks upstream for the usage chunk and strips it again)" % (
+         "Switchyard (which strips the usage chunk for clients that did not ask for it)" % (
              c["response_body_bytes"]["direct"]["plain"], c["stream_shape"], c["response_body_bytes"]["direct"]["stream"],
              c["response_body_bytes"]["nginx"]["stream"], c["response_body_bytes"]["switchyard"]["stream"])),
         ("Load average", "start %s, end %s" % (c["loadavg_start"], c["loadavg_end"])),
@@ -447,8 +538,8 @@ def markdown(r):
 
     for variant in VARIANTS:
         w("## %s\n" % VARIANT_TITLE[variant])
-        w("| arm | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | socket errors | proxy CPU | proxy CPU µs/req | CPU0 / CPU1 busy | foreign CPU-s | resp bytes |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        w("| arm | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | socket errors | proxy CPU | proxy CPU µs/req | upstream CPU | CPU0 / CPU1 busy | foreign CPU-s | resp bytes |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for run in r["runs"]:
             if run["variant"] != variant:
                 continue
@@ -456,39 +547,62 @@ def markdown(r):
             sock = "0" if not run["socket_errors_total"] else "c%d r%d w%d t%d" % (e["connect"], e["read"], e["write"], e["timeout"])
             lat = run["latency_ms"]
             busy = run.get("cpu_busy") or {}
-            w("| %s | %d | %s | %.3f | %.3f | %.3f | %.1f | %d | %s | %s | %s | %s | %s | %s |" % (
+            w("| %s | %d | %s | %.3f | %.3f | %.3f | %.1f | %d | %s | %s | %s | %s | %s / %s | %s | %s |" % (
                 run["arm"], run["connections"], "{:,.0f}".format(run["rps"]), lat["p50"], lat["p90"], lat["p99"], lat["max"],
                 run["non_2xx"], sock,
                 fmt(run.get("proxy_cpu_utilisation"), 2) if "proxy_cpu_utilisation" in run else "-",
                 fmt(run.get("proxy_cpu_us_per_request"), 1) if "proxy_cpu_us_per_request" in run else "-",
-                "%s / %s" % (fmt(busy.get("cpu0")), fmt(busy.get("cpu1"))), fmt(run.get("foreign_cpu_s")),
+                fmt(run.get("upstream_cpu_utilisation"), 2),
+                fmt(busy.get("cpu0")), fmt(busy.get("cpu1")), fmt(run.get("foreign_cpu_s")),
                 run["bytes_per_response"]))
         w("")
     w("proxy CPU = CPU seconds the nginx worker / Switchyard process used during the run divided by its duration "
-      "(1.00 = the whole pinned core). CPU0 / CPU1 busy = share of each core busy during the run (/proc/stat), "
-      "foreign CPU-s = CPU seconds used during the run by processes that are not part of the benchmark. "
-      "resp bytes = wrk bytes read per response, headers included.\n")
+      "(1.00 = the whole pinned core); upstream CPU = the same for the upstream nginx worker. CPU0 / CPU1 busy = share "
+      "of each core busy during the run (/proc/stat), foreign CPU-s = CPU seconds used during the run by processes that "
+      "are not part of the benchmark. resp bytes = wrk bytes read per response, headers included.\n")
 
     w("## Throughput ratios\n")
-    w("| variant | conns | Switchyard / nginx | Switchyard / direct | nginx / direct | p50 Switchyard - nginx |")
-    w("|---|---:|---:|---:|---:|---:|")
+    w("| variant | conns | Switchyard / nginx | Switchyard / direct | nginx / direct | direct / Switchyard | p50 Switchyard - nginx | CPU µs/req Switchyard / nginx |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
     for x in r["ratios"]:
-        w("| %s | %d | %.3f | %.3f | %.3f | %+.3f ms |" % (
-            x["variant"], x["connections"], x["switchyard_over_nginx"], x["switchyard_over_direct"], x["nginx_over_direct"],
-            x["p50_delta_vs_nginx_ms"]))
+        w("| %s | %d | %s | %s | %s | %s | %+.3f ms | %s / %s |" % (
+            SHORT[x["variant"]], x["connections"], fmt(x["switchyard_over_nginx"], 3), fmt(x["switchyard_over_direct"], 3),
+            fmt(x["nginx_over_direct"], 3), fmt(x["direct_over_switchyard"], 1), x["p50_delta_vs_nginx_ms"],
+            fmt(x["cpu_us_per_request_switchyard"], 1), fmt(x["cpu_us_per_request_nginx"], 1)))
     w("")
-
     bound = []
     for x in r["ratios"]:
-        for arm in ("nginx", "switchyard"):
+        for arm in ("direct", "nginx"):
             run = find(r["runs"], x["variant"], arm, x["connections"])
             busy = (run or {}).get("cpu_busy") or {}
-            if busy.get("cpu%d" % c["pinning"]["load_generator_and_mock_cpu"], 0) >= 0.95:
-                bound.append("%s/%s/c%d" % (x["variant"], arm, x["connections"]))
+            if busy.get("cpu%d" % c["pinning"]["load_generator_and_upstream_cpu"], 0) >= 0.95:
+                bound.append("%s/%s/c%d" % (SHORT[x["variant"]], arm, x["connections"]))
     if bound:
-        w("Where the load generator's core (CPU %d: wrk + mock) was >= 95%% busy, that core rather than the proxy "
-          "limited throughput, so the ratio understates the gap between the proxies: %s.\n" % (
-              c["pinning"]["load_generator_and_mock_cpu"], ", ".join(bound)))
+        w("Where the load generator's core (CPU %d: wrk + upstream) was >= 95%% busy, that core rather than the proxy "
+          "limited throughput (expected for the direct arm and for nginx at high rates; it understates nginx, so the "
+          "Switchyard / nginx ratio flatters the gateway there): %s.\n" % (
+              c["pinning"]["load_generator_and_upstream_cpu"], ", ".join(bound)))
+
+    if r["features"]:
+        w("## Feature arms: CPU per request next to the plain gateway\n")
+        w("Each arm is the gateway with one feature on (a process of its own except the Anthropic arm, which is the "
+          "plain gateway answering `POST /v1/messages`), measured at the same connections as the plain arm.\n")
+        for arm, title, _, description in FEATURES:
+            if any(f["arm"] == arm for f in r["features"]):
+                w("- **%s**: %s." % (title, description))
+        w("")
+        w("| arm | variant | conns | req/s | plain req/s | p50 ms | plain p50 ms | p99 ms | CPU µs/req | plain CPU µs/req | CPU vs plain | limit |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for f in r["features"]:
+            limit = f["cpu_limit_over_plain"]
+            w("| %s | %s | %d | %s | %s | %.3f | %s | %.3f | %s | %s | %s | %s |" % (
+                f["title"], SHORT[f["variant"]], f["connections"], "{:,.0f}".format(f["rps"]),
+                "{:,.0f}".format(f["plain_rps"]) if f["plain_rps"] else "n/a", f["p50_ms"], fmt(f["plain_p50_ms"], 3),
+                f["p99_ms"], fmt(f["cpu_us_per_request"], 1), fmt(f["plain_cpu_us_per_request"], 1), pct(f["cpu_over_plain"]),
+                pct(limit) if limit is not None else "-"))
+        w("")
+        w("Trace exports received by the upstream during the logged arm: %s (%s bytes, %s not answered 200).\n" % (
+            p["logged_trace_exports"], p["logged_trace_export_bytes"], p["logged_trace_export_failures"]))
 
     if r["ttft"]:
         w("## Time to first token\n")
@@ -505,55 +619,10 @@ def markdown(r):
                     arm, m["p50"], m["p90"], m["p99"], m["max"], t["total_ms"]["p50"], t["connections_opened"]))
         w("")
 
-    if r.get("stage_cost"):
-        w("## Cost of authentication, limits, budget, access rules and guardrails\n")
-        w("A second Switchyard (the *guarded* arm, non-streaming only) with a virtual key checked on every request "
-          "(SQLite lookup of its keyed hash), a per-key request and token limit, a global concurrency limit, a per-key "
-          "budget with a cost reservation and settlement, an attribute rule, and three guardrails (PII masking and "
-          "injection on the prompt, credentials on prompt and answer), next to the plain run at the same "
-          "connections. Both record every request in the usage ledger (the default).\n")
-        cost_table(w, r["stage_cost"], "guarded")
-
-    if r.get("cache_hits"):
-        w("## Exact cache hits\n")
-        w("A third Switchyard with `cache: {ttl: 1h}`; the check request stores the answer, so every measured "
-          "request is an exact hit (looked up, replayed, recorded in the usage ledger at zero cost). The target "
-          "compares the hit's p50 with the gateway's own overhead (pass-through p50 minus direct p50).\n")
-        w("| conns | hit req/s | hit p50 ms | hit p99 ms | pass-through p50 ms | direct p50 ms | hit p50 - overhead | CPU µs/hit |")
-        w("|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for x in r["cache_hits"]:
-            w("| %d | %s | %.3f | %.3f | %.3f | %.3f | %+.3f ms | %s |" % (
-                x["connections"], "{:,.0f}".format(x["hit_rps"]), x["hit_p50_ms"], x["hit_p99_ms"], x["passthrough_p50_ms"],
-                x["direct_p50_ms"], x["hit_minus_overhead_ms"], fmt(x["cpu_us_per_hit"], 1)))
-        w("")
-        if any(x.get("semantic_hit_p50_ms") is not None for x in r["cache_hits"]):
-            w("Semantic lookups: a fourth Switchyard with `cache.semantic` (threshold 0.9, an in-process bag-of-words "
-              "embedding model); every request carries a different reference number, so each is an exact miss, an "
-              "embedding request through the gateway (itself a cache miss) and a semantic hit.\n")
-            w("| conns | semantic hit req/s | p50 ms | p99 ms | pass-through p50 ms | CPU µs/hit |")
-            w("|---:|---:|---:|---:|---:|---:|")
-            for x in r["cache_hits"]:
-                if x.get("semantic_hit_p50_ms") is None:
-                    continue
-                w("| %d | %s | %.3f | %.3f | %.3f | %s |" % (
-                    x["connections"], "{:,.0f}".format(x["semantic_hit_rps"]), x["semantic_hit_p50_ms"], x["semantic_hit_p99_ms"],
-                    x["passthrough_p50_ms"], fmt(x["cpu_us_per_semantic_hit"], 1)))
-            w("")
-
-    if r.get("log_cost"):
-        w("## Cost of full observability\n")
-        w("A fifth Switchyard (non-streaming) with everything a production deployment would turn on: the access log "
-          "(one structured JSON line per request, written to a file by a background queue), the request log's detail "
-          "and redacted prompt and answer bodies into SQLite next to each usage row (`logging.bodies: true`), and every "
-          "request traced (server, stage and attempt spans) and exported over OTLP/HTTP JSON to a collector stand-in, "
-          "next to the plain run (access log off; the usage ledger and metrics are on in both) at the same connections.\n")
-        cost_table(w, r["log_cost"], "logged")
-
     if r.get("guardrail_cost"):
         w("## Guardrail cost per KB of prompt\n")
         w("`switchyard guardrails bench` on the proxy's CPU: each built-in detector alone, in process, on generated "
-          "prose with some e-mail addresses, phone and card numbers (3,000 runs per size after a warm-up). This is "
-          "the CPU a guardrail adds to a request on top of the pass-through path above.\n")
+          "prose with some e-mail addresses, phone and card numbers (3,000 runs per size after a warm-up).\n")
         w("| detector | prompt | p50 µs | p99 µs | p50 µs/KB | p99 µs/KB |")
         w("|---|---:|---:|---:|---:|---:|")
         for x in r["guardrail_cost"]:
@@ -576,22 +645,16 @@ def markdown(r):
         fmt(p["nginx_worker_rss_mib_idle"], 1), fmt(p["nginx_worker_rss_mib_after"], 1)))
     w("")
 
-    w("## Targets\n")
-    w("| target | goal | measured | result | gap |")
-    w("|---|---|---|---|---|")
-    for t in r["targets"]:
-        w("| %s | %s | %s | **%s** | %s |" % (t["name"], t["goal"] if "goal" in t else t["target"], t["measured"], t["status"], t["gap"]))
-    w("")
-
     w("## Notes and anomalies\n")
     if r["anomalies"]:
         for a in r["anomalies"]:
             w("- %s" % a)
     else:
         w("- none detected (no non-2xx responses, no socket errors, no error-level gateway log lines)")
-    w("- wrk and the mock upstream share CPU %d, so the *direct* arm is bounded by that one core (load generator "
-      "plus upstream); in the proxied arms the proxy has CPU %d to itself." % (
-          c["pinning"]["load_generator_and_mock_cpu"], c["pinning"]["proxy_under_test_cpu"]))
+    w("- wrk and the upstream share CPU %d, so the *direct* arm is bounded by that one core (load generator plus "
+      "upstream); in the proxied arms the proxy has CPU %d to itself. CPU per request of the proxy process stays "
+      "meaningful when the load generator's core saturates." % (
+          c["pinning"]["load_generator_and_upstream_cpu"], c["pinning"]["proxy_under_test_cpu"]))
     w("- Latencies are wrk's (no coordinated-omission correction), measured on closed-loop keep-alive connections.")
     w("")
     return "\n".join(out)

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Switchyard benchmark: wrk against three arms in one run
-#   direct     - straight to the mock provider (upstream baseline)
-#   nginx      - nginx (1 worker, keep-alive upstream, no buffering) in front of the mock
-#   switchyard - the Switchyard release build in front of the mock
-# for a non-streaming and a streaming (~16 KB SSE) chat completion, at 1, 32 and 128
-# connections, plus a time-to-first-token probe and Switchyard's CPU time and RSS.
+#   direct     - straight to the fixed-response upstream (a separate nginx serving fixed files)
+#   nginx      - nginx as a plain reverse proxy (1 worker, keep-alive upstream, no buffering)
+#   switchyard - the Switchyard release build
+# for a non-streaming (~0.7 KB JSON) and a streaming (~16 KB SSE) chat completion, at 1, 32 and
+# 128 connections; then feature arms (guarded, guardrails, logged, cached, semantic, Anthropic
+# client), each as CPU per request next to the plain gateway; a time-to-first-token probe; the
+# gateway's RSS idle and after 20k streams. The upstream must never be the bottleneck: the run is
+# marked INVALID unless the direct arm reaches >= 5x the gateway's requests/s at 32 connections.
 #
 # Writes benchmarks/results/latest.json and benchmarks/RESULTS.md. See benchmarks/README.md.
 #
@@ -13,14 +16,16 @@
 #   BENCH_DURATION      wrk duration per measured run              (default 10s)
 #   BENCH_WARMUP        discarded wrk warm-up run before each one  (default 2s)
 #   BENCH_CONNECTIONS   connection counts                         (default "1 32 128")
+#   FEATURE_CONNECTIONS connection counts for the feature arms     (default "1 32"; GUARDED_CONNECTIONS is an alias)
 #   WRK_THREADS         wrk threads for >1 connection             (default 2)
 #   STREAM_CHUNKS       content chunks per streamed answer         (default 50)
 #   STREAM_CHUNK_BYTES  characters per content chunk               (default 90, ~16 KB/stream)
+#   BENCH_MIN_STREAMED  streams through the gateway before RSS is read (default 20000)
+#   BENCH_VALID_FACTOR  direct rps must be >= this x the gateway's at 32 connections (default 5)
 #   TTFT_N              streamed requests in the TTFT probe        (default 200)
-#   LOADGEN_CPU         CPU for wrk, the TTFT probe and the mock   (default 0)
+#   LOADGEN_CPU         CPU for wrk, the TTFT probe and the upstream (default 0)
 #   PROXY_CPU           CPU for the proxy under test               (default 1)
-#   BENCH_WAIT_IDLE     seconds to wait for other processes to go quiet before starting (default 180)
-#   GUARDED_CONNECTIONS connection counts for the guarded arm      (default "1 32")
+#   BENCH_WAIT_IDLE     seconds to wait for other processes to go quiet before starting (default 60)
 #   BENCH_OUT_JSON / BENCH_OUT_MD   output paths (default results/latest.json, RESULTS.md)
 set -euo pipefail
 
@@ -30,30 +35,35 @@ WORK="${BENCH_WORK:-$HERE/.work}"
 DURATION="${BENCH_DURATION:-10s}"
 WARMUP="${BENCH_WARMUP:-2s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-1 32 128}"
+FEATURE_CONNECTIONS="${FEATURE_CONNECTIONS:-${GUARDED_CONNECTIONS:-1 32}}"
 WRK_THREADS="${WRK_THREADS:-2}"
 STREAM_CHUNKS="${STREAM_CHUNKS:-50}"
 STREAM_CHUNK_BYTES="${STREAM_CHUNK_BYTES:-90}"
 TTFT_N="${TTFT_N:-200}"
 LOADGEN_CPU="${LOADGEN_CPU:-0}"
 PROXY_CPU="${PROXY_CPU:-1}"
-WAIT_IDLE="${BENCH_WAIT_IDLE:-180}"
+WAIT_IDLE="${BENCH_WAIT_IDLE:-60}"
 OUT_JSON="${BENCH_OUT_JSON:-$HERE/results/latest.json}"
 OUT_MD="${BENCH_OUT_MD:-$HERE/RESULTS.md}"
-MIN_STREAMED=10000
+MIN_STREAMED="${BENCH_MIN_STREAMED:-20000}"
+VALID_FACTOR="${BENCH_VALID_FACTOR:-5}"
 
-MOCK_PORT=19090         # non-streaming mock (default answer, ~0.7 KB JSON)
-MOCK_STREAM_PORT=19091  # streaming mock (STREAM_CHUNKS x STREAM_CHUNK_BYTES)
-GATEWAY_PORT=18080
-GUARDED_PORT=18083      # a second Switchyard with a virtual key, limits, a budget and an access rule
-GUARDED_CONNECTIONS="${GUARDED_CONNECTIONS:-1 32}"
-CACHED_PORT=18084       # a third Switchyard with the exact response cache on: every measured request is a hit
-SEMANTIC_PORT=18085     # a fourth with the semantic cache: every request an exact miss and a semantic hit
-LOGGED_PORT=18086       # a fifth: the plain gateway with its JSON access log on (written to a file)
+UPSTREAM_PORT=19090         # fixed upstream: chat.json, embeddings.json, /v1/traces
+UPSTREAM_STREAM_PORT=19091  # fixed upstream: chat.sse (STREAM_CHUNKS x STREAM_CHUNK_BYTES + usage chunk)
+GATEWAY_PORT=18080          # the plain gateway (also the Anthropic-client arm)
 NGINX_PORT=18081
 NGINX_STREAM_PORT=18082
+GUARDED_PORT=18083      # virtual key, limits, budget, access rule
+CACHED_PORT=18084       # exact response cache on: every measured request is a hit
+SEMANTIC_PORT=18085     # semantic cache: every request an exact miss, an embedding call and a semantic hit
+LOGGED_PORT=18086       # access log + request log with bodies + every request traced and exported
+GUARDRAILS_PORT=18087   # pii + secrets + injection guardrails on the ~1 KB prompt
 PATH_CHAT=/v1/chat/completions
+PATH_MESSAGES=/v1/messages
 BODY_PLAIN="$HERE/bodies/chat.json"
 BODY_STREAM="$HERE/bodies/chat-stream.json"
+BODY_MESSAGES="$HERE/bodies/messages.json"
+BODY_MESSAGES_STREAM="$HERE/bodies/messages-stream.json"
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[bench %s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
@@ -145,6 +155,17 @@ pid_list() { # our pid and the processes we started, comma-separated
     echo "$$,${PIDS[*]}"
 }
 
+nginx_worker_of() { # master pid -> its (single) worker's pid
+    local worker=""
+    for _ in $(seq 50); do
+        worker="$(cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}')"
+        [ -n "$worker" ] && break
+        sleep 0.1
+    done
+    [ -n "$worker" ] || die "could not find the worker process of nginx $1"
+    echo "$worker"
+}
+
 gateway_alive() {
     if ! kill -0 "$GATEWAY_PID" 2>/dev/null; then
         log "switchyard (pid $GATEWAY_PID) is gone. Last lines of its stdout and stderr:"
@@ -158,7 +179,7 @@ gateway_alive() {
 
 # ---------------------------------------------------------------------------------------------
 rm -rf "$WORK"
-mkdir -p "$WORK/nginx-tmp" "$(dirname "$OUT_JSON")" "$(dirname "$OUT_MD")"
+mkdir -p "$WORK/nginx-tmp" "$WORK/upstream/tmp" "$(dirname "$OUT_JSON")" "$(dirname "$OUT_MD")"
 RUNS="$WORK/runs.jsonl"
 : > "$RUNS"
 META="$WORK/meta.txt"
@@ -172,19 +193,24 @@ META="$WORK/meta.txt"
     echo "duration=$DURATION"
     echo "warmup=$WARMUP"
     echo "connections=$CONNECTIONS"
+    echo "feature_connections=$FEATURE_CONNECTIONS"
     echo "wrk_threads=$WRK_THREADS"
     echo "stream_chunks=$STREAM_CHUNKS"
     echo "stream_chunk_bytes=$STREAM_CHUNK_BYTES"
+    echo "min_streamed=$MIN_STREAMED"
+    echo "valid_factor=$VALID_FACTOR"
     echo "ttft_n=$TTFT_N"
     echo "loadgen_cpu=$LOADGEN_CPU"
     echo "proxy_cpu=$PROXY_CPU"
     echo "body_bytes_plain=$(wc -c < "$BODY_PLAIN")"
     echo "body_bytes_stream=$(wc -c < "$BODY_STREAM")"
+    echo "body_bytes_messages=$(wc -c < "$BODY_MESSAGES")"
     echo "nginx_bin=$NGINX"
     echo "clk_tck=$(getconf CLK_TCK)"
 } > "$META"
 
-for port in $MOCK_PORT $MOCK_STREAM_PORT $GATEWAY_PORT $GUARDED_PORT $CACHED_PORT $SEMANTIC_PORT $LOGGED_PORT $NGINX_PORT $NGINX_STREAM_PORT; do
+for port in $UPSTREAM_PORT $UPSTREAM_STREAM_PORT $GATEWAY_PORT $GUARDED_PORT $CACHED_PORT $SEMANTIC_PORT $LOGGED_PORT \
+    $GUARDRAILS_PORT $NGINX_PORT $NGINX_STREAM_PORT; do
     port_open "$port" && die "port $port is already in use; stop whatever listens there"
 done
 
@@ -196,22 +222,26 @@ python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["idle"] 
     || log "warning: machine still busy after ${WAIT_IDLE}s: $IDLE_JSON"
 
 # ---------------------------------------------------------------------------------------------
-# Upstream mocks on the load generator's CPU.
-log "starting mock providers on CPU $LOADGEN_CPU (ports $MOCK_PORT, $MOCK_STREAM_PORT)"
-taskset -c "$LOADGEN_CPU" "$BIN" mock-provider --host 127.0.0.1 --port "$MOCK_PORT" --log-format json \
-    > "$WORK/mock.out" 2> "$WORK/mock.err" &
-MOCK_PID=$!; PIDS+=("$MOCK_PID")
-taskset -c "$LOADGEN_CPU" "$BIN" mock-provider --host 127.0.0.1 --port "$MOCK_STREAM_PORT" --log-format json \
-    --chunks "$STREAM_CHUNKS" --chunk-bytes "$STREAM_CHUNK_BYTES" \
-    > "$WORK/mock-stream.out" 2> "$WORK/mock-stream.err" &
-MOCK_STREAM_PID=$!; PIDS+=("$MOCK_STREAM_PID")
-wait_port "$MOCK_PORT" "$MOCK_PID" "mock provider"
-wait_port "$MOCK_STREAM_PORT" "$MOCK_STREAM_PID" "streaming mock provider"
+# The upstream: a separate nginx on the load generator's CPU serving fixed files (upstream.py).
+python3 "$HERE/upstream.py" --out "$WORK/upstream/files" --chunks "$STREAM_CHUNKS" --chunk-bytes "$STREAM_CHUNK_BYTES" \
+    || die "could not write the upstream's fixed answers"
+sed -e "s|@WORK@|$WORK|g" -e "s|@FILES@|$WORK/upstream/files|g" -e "s|@PORT@|$UPSTREAM_PORT|g" \
+    -e "s|@STREAM_PORT@|$UPSTREAM_STREAM_PORT|g" "$HERE/upstream.conf.template" > "$WORK/upstream/nginx.conf"
+"$NGINX" -t -q -p "$WORK/upstream" -c "$WORK/upstream/nginx.conf" 2>"$WORK/upstream/nginx-test.log" \
+    || { cat "$WORK/upstream/nginx-test.log" >&2; die "nginx rejected the generated upstream configuration"; }
+log "starting the fixed-response upstream (nginx, 1 worker) on CPU $LOADGEN_CPU (ports $UPSTREAM_PORT, $UPSTREAM_STREAM_PORT)"
+taskset -c "$LOADGEN_CPU" "$NGINX" -p "$WORK/upstream" -c "$WORK/upstream/nginx.conf" > "$WORK/upstream/nginx.out" 2>&1 &
+UPSTREAM_MASTER_PID=$!; PIDS+=("$UPSTREAM_MASTER_PID")
+wait_port "$UPSTREAM_PORT" "$UPSTREAM_MASTER_PID" "upstream nginx"
+wait_port "$UPSTREAM_STREAM_PORT" "$UPSTREAM_MASTER_PID" "upstream nginx"
+UPSTREAM_PID="$(nginx_worker_of "$UPSTREAM_MASTER_PID")"
+echo "upstream_chat_bytes=$(wc -c < "$WORK/upstream/files/chat.json")" >> "$META"
+echo "upstream_stream_bytes=$(wc -c < "$WORK/upstream/files/chat.sse")" >> "$META"
 
 # ---------------------------------------------------------------------------------------------
-# nginx on the proxy CPU.
+# nginx as a reverse proxy on the proxy CPU.
 sed -e "s|@WORK@|$WORK|g" -e "s|@LISTEN_PORT@|$NGINX_PORT|g" -e "s|@LISTEN_PORT_STREAM@|$NGINX_STREAM_PORT|g" \
-    -e "s|@UPSTREAM_PORT@|$MOCK_PORT|g" -e "s|@UPSTREAM_PORT_STREAM@|$MOCK_STREAM_PORT|g" \
+    -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" -e "s|@UPSTREAM_PORT_STREAM@|$UPSTREAM_STREAM_PORT|g" \
     "$HERE/nginx.conf.template" > "$WORK/nginx.conf"
 "$NGINX" -t -q -p "$WORK" -c "$WORK/nginx.conf" 2>"$WORK/nginx-test.log" \
     || { cat "$WORK/nginx-test.log" >&2; die "nginx rejected the generated configuration"; }
@@ -220,13 +250,7 @@ taskset -c "$PROXY_CPU" "$NGINX" -p "$WORK" -c "$WORK/nginx.conf" > "$WORK/nginx
 NGINX_PID=$!; PIDS+=("$NGINX_PID")
 wait_port "$NGINX_PORT" "$NGINX_PID" "nginx"
 wait_port "$NGINX_STREAM_PORT" "$NGINX_PID" "nginx"
-NGINX_WORKER_PID=""
-for _ in $(seq 50); do
-    NGINX_WORKER_PID="$(cat "/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null | awk '{print $1}')"
-    [ -n "$NGINX_WORKER_PID" ] && break
-    sleep 0.1
-done
-[ -n "$NGINX_WORKER_PID" ] || die "could not find the nginx worker process"
+NGINX_WORKER_PID="$(nginx_worker_of "$NGINX_PID")"
 
 # ---------------------------------------------------------------------------------------------
 # Switchyard on the proxy CPU.
@@ -240,11 +264,11 @@ server:
 providers:
   - name: upstream
     type: openai-compatible
-    base_url: http://127.0.0.1:$MOCK_PORT/v1
+    base_url: http://127.0.0.1:$UPSTREAM_PORT/v1
     max_connections: 256
   - name: upstream-stream
     type: openai-compatible
-    base_url: http://127.0.0.1:$MOCK_STREAM_PORT/v1
+    base_url: http://127.0.0.1:$UPSTREAM_STREAM_PORT/v1
     max_connections: 256
 models:
   - name: bench-model
@@ -265,23 +289,32 @@ sleep 2
     echo "sw_threads_idle=$(threads_of "$GATEWAY_PID")"
     echo "sw_cpu_ticks_idle=$(cpu_ticks "$GATEWAY_PID")"
     echo "nginx_worker_rss_idle_kb=$(rss_kb "$NGINX_WORKER_PID")"
-    echo "mock_rss_idle_kb=$(rss_kb "$MOCK_PID")"
-    echo "mock_threads=$(threads_of "$MOCK_PID")"
+    echo "upstream_rss_idle_kb=$(rss_kb "$UPSTREAM_PID")"
 } >> "$META"
 log "switchyard idle: RSS $(rss_kb "$GATEWAY_PID") kB, $(threads_of "$GATEWAY_PID") threads"
 
 # ---------------------------------------------------------------------------------------------
-# Each arm must answer 200 (and streams must end with [DONE]) before anything is measured.
-check_arm() { # arm port body stream(0/1) [authorization]
-    local arm=$1 port=$2 body=$3 stream=$4 auth=${5:-none} out="$WORK/check-$1-$4.body" code
+# Each arm must answer 200 (and streams must end properly) before anything is measured.
+check_arm() { # arm port body stream(0/1) [authorization] [path]
+    local arm=$1 port=$2 body=$3 stream=$4 auth=${5:-none} path=${6:-$PATH_CHAT} out="$WORK/check-$1-$4.body" code
     code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' \
-        -H "Authorization: $auth" --data-binary "@$body" "http://127.0.0.1:$port$PATH_CHAT")" || die "curl to $arm (port $port) failed"
+        -H "Authorization: $auth" --data-binary "@$body" "http://127.0.0.1:$port$path")" || die "curl to $arm (port $port) failed"
     [ "$code" = "200" ] || { head -c 600 "$out" >&2; echo >&2; die "$arm answered HTTP $code (stream=$stream)"; }
-    if [ "$stream" = 1 ]; then
+    if [ "$path" = "$PATH_MESSAGES" ]; then
+        if [ "$stream" = 1 ]; then
+            grep -q '^event: message_stop' "$out" || die "$arm Anthropic stream did not end with event: message_stop"
+            echo "check_${arm}_stream_bytes=$(wc -c < "$out")" >> "$META"
+        else
+            python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["type"] == "message" and d["content"][0]["text"]' "$out" \
+                || die "$arm returned an unexpected Anthropic message"
+            echo "check_${arm}_plain_bytes=$(wc -c < "$out")" >> "$META"
+        fi
+    elif [ "$stream" = 1 ]; then
         grep -q '^data: \[DONE\]' "$out" || die "$arm stream did not end with data: [DONE]"
-        echo "check_${arm}_stream_bytes=$(wc -c < "$out")" >> "$META"
         {
+            echo "check_${arm}_stream_bytes=$(wc -c < "$out")"
             echo "check_${arm}_stream_events=$(grep -c '^data: ' "$out")"
+            echo "check_${arm}_stream_usage_chunks=$(grep -c '"usage":{' "$out" || true)"
             echo "check_${arm}_stream_usage_null=$(grep -c '"usage":null' "$out" || true)"
             echo "check_${arm}_stream_model=$(grep -m1 -o '"model":"[^"]*"' "$out" | head -n 1 | cut -d'"' -f4)"
         } >> "$META"
@@ -290,18 +323,27 @@ check_arm() { # arm port body stream(0/1) [authorization]
             || die "$arm returned an unexpected non-streaming body"
         echo "check_${arm}_plain_bytes=$(wc -c < "$out")" >> "$META"
     fi
-    log "check $arm (stream=$stream): HTTP 200, $(wc -c < "$out") body bytes"
+    log "check $arm (stream=$stream, $path): HTTP 200, $(wc -c < "$out") body bytes"
 }
-check_arm direct "$MOCK_PORT" "$BODY_PLAIN" 0
+check_arm direct "$UPSTREAM_PORT" "$BODY_PLAIN" 0
 check_arm nginx "$NGINX_PORT" "$BODY_PLAIN" 0
 check_arm switchyard "$GATEWAY_PORT" "$BODY_PLAIN" 0
-check_arm direct "$MOCK_STREAM_PORT" "$BODY_STREAM" 1
+check_arm direct "$UPSTREAM_STREAM_PORT" "$BODY_STREAM" 1
 check_arm nginx "$NGINX_STREAM_PORT" "$BODY_STREAM" 1
 check_arm switchyard "$GATEWAY_PORT" "$BODY_STREAM" 1
+# The upstream always sends the usage chunk (the gateway asks for it anyway); a client that did
+# not ask must not get it, and one that asks must.
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["stream_options"]={"include_usage":True}; open(sys.argv[2],"w").write(json.dumps(d))' \
+    "$BODY_STREAM" "$WORK/chat-stream-usage.json"
+check_arm switchyard_usage "$GATEWAY_PORT" "$WORK/chat-stream-usage.json" 1
+grep -q '"usage":{' "$WORK/check-switchyard_usage-1.body" \
+    || log "warning: switchyard did not pass the usage chunk to a client that asked for it"
+[ "$(grep -c '"usage":{' "$WORK/check-switchyard-1.body" || true)" = 0 ] \
+    || log "warning: switchyard passed the upstream's usage chunk to a client that did not ask for it"
 
 # ---------------------------------------------------------------------------------------------
 # wrk runs.
-SW_STREAMED=0  # streamed requests Switchyard has served (warm-ups included)
+SW_STREAMED=0  # streamed requests the plain gateway has served (warm-ups included)
 
 wrk_json() { # file -> the BENCH_JSON line's JSON
     local line
@@ -316,33 +358,37 @@ wrk_threads_for() { # connections -> wrk threads (1 for 1 connection)
 }
 
 run_wrk() { # variant arm port connections duration tag -> writes $WORK/wrk-<tag>.txt
-    local variant=$1 arm=$2 port=$3 conns=$4 duration=$5 tag=$6 threads body
+    local variant=$1 arm=$2 port=$3 conns=$4 duration=$5 tag=$6 threads body path=$PATH_CHAT auth="" vary=""
     threads=$(wrk_threads_for "$conns")
     body=$BODY_PLAIN
     [ "$variant" = stream ] && body=$BODY_STREAM
-    local auth=""
-    [ "$arm" = guarded ] && auth="Bearer $GUARDED_KEY"
-    case $arm in cached | logged | semantic) auth="Bearer bench-master-key" ;; esac
-    local vary=""
+    case $arm in
+        guarded) auth="Bearer $GUARDED_KEY" ;;
+        cached | logged | semantic | guardrails) auth="Bearer bench-master-key" ;;
+        anthropic)
+            path=$PATH_MESSAGES
+            body=$BODY_MESSAGES
+            [ "$variant" = stream ] && body=$BODY_MESSAGES_STREAM
+            ;;
+    esac
     if [ "$arm" = semantic ]; then
         body="$HERE/bodies/chat-semantic.json"
         vary="__N__"
     fi
     BENCH_VARY="$vary" BENCH_AUTH="$auth" BENCH_BODY="$body" taskset -c "$LOADGEN_CPU" wrk -t"$threads" -c"$conns" -d"$duration" --timeout 5s \
-        -s "$HERE/bench.lua" "http://127.0.0.1:$port$PATH_CHAT" > "$WORK/wrk-$tag.txt" 2>&1 \
+        -s "$HERE/bench.lua" "http://127.0.0.1:$port$path" > "$WORK/wrk-$tag.txt" 2>&1 \
         || { cat "$WORK/wrk-$tag.txt" >&2; die "wrk failed ($tag)"; }
 }
 
 measure() { # variant arm port connections
-    local variant=$1 arm=$2 port=$3 conns=$4 tag threads proxy_pid="" mock_pid
-    local p0=null p1=null m0 m1 proxy_ticks=null rss_after=null warm_json json cpu_json
+    local variant=$1 arm=$2 port=$3 conns=$4 tag threads proxy_pid=""
+    local p0=null p1=null u0 u1 proxy_ticks=null rss_after=null warm_json json cpu_json
     tag="$variant-$arm-c$conns"
-    mock_pid=$MOCK_PID
-    [ "$variant" = stream ] && mock_pid=$MOCK_STREAM_PID
     case $arm in
         nginx) proxy_pid=$NGINX_WORKER_PID ;;
-        switchyard) proxy_pid=$GATEWAY_PID ;;
+        switchyard | anthropic) proxy_pid=$GATEWAY_PID ;;
         guarded) proxy_pid=$GUARDED_PID ;;
+        guardrails) proxy_pid=$GUARDRAILS_PID ;;
         cached) proxy_pid=$CACHED_PID ;;
         semantic) proxy_pid=$SEMANTIC_PID ;;
         logged) proxy_pid=$LOGGED_PID ;;
@@ -358,10 +404,10 @@ measure() { # variant arm port connections
 
     python3 "$HERE/cpusnap.py" save "$WORK/cpusnap.json"
     [ -n "$proxy_pid" ] && p0=$(cpu_ticks "$proxy_pid")
-    m0=$(cpu_ticks "$mock_pid")
+    u0=$(cpu_ticks "$UPSTREAM_PID")
     run_wrk "$variant" "$arm" "$port" "$conns" "$DURATION" "$tag"
     [ -n "$proxy_pid" ] && p1=$(cpu_ticks "$proxy_pid") && proxy_ticks=$((p1 - p0))
-    m1=$(cpu_ticks "$mock_pid")
+    u1=$(cpu_ticks "$UPSTREAM_PID")
     cpu_json="$(python3 "$HERE/cpusnap.py" diff "$WORK/cpusnap.json" --exclude "$(pid_list)")"
     [ -n "$proxy_pid" ] && rss_after=$(rss_kb "$proxy_pid")
     json="$(wrk_json "$WORK/wrk-$tag.txt")"
@@ -369,20 +415,21 @@ measure() { # variant arm port connections
         gateway_alive
         [ "$variant" = stream ] && SW_STREAMED=$((SW_STREAMED + $(json_field "$json" requests)))
     fi
-    printf '{"variant":"%s","arm":"%s","connections":%d,"threads":%d,"proxy_cpu_ticks":%s,"mock_cpu_ticks":%d,"proxy_rss_kb_after":%s,"cpu":%s,"wrk":%s}\n' \
-        "$variant" "$arm" "$conns" "$threads" "$proxy_ticks" "$((m1 - m0))" "$rss_after" "$cpu_json" "$json" >> "$RUNS"
+    printf '{"variant":"%s","arm":"%s","connections":%d,"threads":%d,"proxy_cpu_ticks":%s,"upstream_cpu_ticks":%d,"proxy_rss_kb_after":%s,"cpu":%s,"wrk":%s}\n' \
+        "$variant" "$arm" "$conns" "$threads" "$proxy_ticks" "$((u1 - u0))" "$rss_after" "$cpu_json" "$json" >> "$RUNS"
     log "$(python3 -c 'import json,sys
-d=json.loads(sys.argv[1]); l=d["latency_us"]; e=d["errors"]; c=json.loads(sys.argv[5])
-print("%-6s %-10s c=%-3s %9.0f req/s  p50 %.3f ms  p99 %.3f ms  errors %s  cpu busy %s  foreign %.2f s" % (sys.argv[2], sys.argv[3], sys.argv[4], d["rps"], l["p50"]/1000, l["p99"]/1000, e, c["cpu_busy"], c["foreign_cpu_s"]))' \
-        "$json" "$variant" "$arm" "$conns" "$cpu_json")"
+d=json.loads(sys.argv[1]); l=d["latency_us"]; e=d["errors"]; c=json.loads(sys.argv[5]); t=sys.argv[6]
+cpu = ("  CPU %.0f us/req" % (int(t) / float(sys.argv[7]) * 1e6 / d["requests"])) if t != "null" and d["requests"] else ""
+print("%-6s %-10s c=%-3s %9.0f req/s  p50 %.3f ms  p99 %.3f ms%s  errors %s  cpu busy %s  foreign %.2f s" % (sys.argv[2], sys.argv[3], sys.argv[4], d["rps"], l["p50"]/1000, l["p99"]/1000, cpu, e, c["cpu_busy"], c["foreign_cpu_s"]))' \
+        "$json" "$variant" "$arm" "$conns" "$cpu_json" "$proxy_ticks" "$(getconf CLK_TCK)")"
 }
 
 for variant in plain stream; do
     for arm in direct nginx switchyard; do
         case "$variant/$arm" in
-            plain/direct) port=$MOCK_PORT ;;
+            plain/direct) port=$UPSTREAM_PORT ;;
             plain/nginx) port=$NGINX_PORT ;;
-            stream/direct) port=$MOCK_STREAM_PORT ;;
+            stream/direct) port=$UPSTREAM_STREAM_PORT ;;
             stream/nginx) port=$NGINX_STREAM_PORT ;;
             */switchyard) port=$GATEWAY_PORT ;;
         esac
@@ -418,7 +465,20 @@ sleep 1
 log "switchyard after $SW_STREAMED streamed requests: RSS $(rss_kb "$GATEWAY_PID") kB (peak $(hwm_kb "$GATEWAY_PID") kB)"
 
 # ---------------------------------------------------------------------------------------------
-# Extra arms: further Switchyard processes on the proxy's CPU, each with its own configuration.
+# The Anthropic-client arm: POST /v1/messages (Anthropic request shape) to the plain gateway,
+# whose model is served by the OpenAI-dialect upstream, so every request and answer (and every
+# stream event) is translated. Same process as the plain arm; measured after the RSS readings.
+check_arm anthropic "$GATEWAY_PORT" "$BODY_MESSAGES" 0 none "$PATH_MESSAGES"
+check_arm anthropic "$GATEWAY_PORT" "$BODY_MESSAGES_STREAM" 1 none "$PATH_MESSAGES"
+for variant in plain stream; do
+    for conns in $FEATURE_CONNECTIONS; do
+        measure "$variant" anthropic "$GATEWAY_PORT" "$conns"
+    done
+done
+gateway_alive
+
+# ---------------------------------------------------------------------------------------------
+# Feature arms: further Switchyard processes on the proxy's CPU, each with its own configuration.
 arm_config() { # name port access_log log_level -> writes $WORK/<name>/switchyard.yaml (server and upstream); sections follow on stdin
     local name=$1 port=$2 access_log=$3 log_level=$4
     mkdir -p "$WORK/$name"
@@ -435,7 +495,7 @@ server:
 providers:
   - name: upstream
     type: openai-compatible
-    base_url: http://127.0.0.1:$MOCK_PORT/v1
+    base_url: http://127.0.0.1:$UPSTREAM_PORT/v1
     max_connections: 256
 EOF
         cat
@@ -451,16 +511,22 @@ start_arm() { # name port -> starts it, sets ARM_PID, waits for its port
     wait_port "$port" "$ARM_PID" "$name switchyard"
 }
 
+stop_arm() { # pid
+    kill "$1" 2>/dev/null || true
+    for _ in $(seq 50); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+}
+
 cache_header() { # port body -> the x-switchyard-cache header of one request
     curl -sS -o /dev/null -D - -H 'Content-Type: application/json' -H 'Authorization: Bearer bench-master-key' \
         --data-binary "@$2" "http://127.0.0.1:$1$PATH_CHAT" | tr -d '\r' | sed -n 's/^x-switchyard-cache: //Ip'
 }
 
-# ---------------------------------------------------------------------------------------------
-# The guarded arm: the same gateway with the access-control stages on (a virtual key looked up
-# and checked, a per-key request and token limit, a per-key budget with cost reservation, an
-# attribute rule) and guardrails (PII masking and injection on the prompt, secrets on prompt and
-# answer) next to the plain run; only non-streaming requests.
+# The guarded arm: the access-control stages on (a virtual key looked up and checked, a per-key
+# request and token limit, a global concurrency limit, a per-key budget with cost reservation,
+# an attribute rule); no guardrails (they have their own arm).
 arm_config guarded "$GUARDED_PORT" false warning <<EOF
 models:
   - name: bench-model
@@ -473,10 +539,6 @@ budgets:
   rules: [{scope: key, amount: 1000000, period: monthly}]
 access:
   rules: [{name: no-images, effect: deny, when: {has_images: true}}]
-guardrails:
-  - {name: pii, detector: pii, action: mask}
-  - {name: secrets, detector: secrets, direction: both, action: mask}
-  - {name: injection, detector: injection, action: block}
 EOF
 GUARDED_KEY="$("$BIN" keys create --name bench --config "$WORK/guarded/switchyard.yaml" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')" || die "could not create the guarded arm's virtual key"
@@ -485,15 +547,34 @@ check_arm guarded "$GUARDED_PORT" "$BODY_PLAIN" 0 "Bearer $GUARDED_KEY"
 code="$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "@$BODY_PLAIN" \
     "http://127.0.0.1:$GUARDED_PORT$PATH_CHAT")"
 [ "$code" = 401 ] || die "the guarded arm answered $code without a key"
-for conns in $GUARDED_CONNECTIONS; do
+for conns in $FEATURE_CONNECTIONS; do
     measure plain guarded "$GUARDED_PORT" "$conns"
 done
 echo "guarded_log_errors=$(grep -c -E '"level":"(error|critical)"' "$WORK/guarded.out" || true)" >> "$META"
-kill "$GUARDED_PID" 2>/dev/null || true
+stop_arm "$GUARDED_PID"
 
-# ---------------------------------------------------------------------------------------------
-# The cached arm: the plain gateway with the exact response cache on. The check request stores
-# the answer, so every measured request is an exact hit (non-streaming).
+# The guardrails arm: PII masking and injection on the prompt, credentials on prompt and answer,
+# on the ~1 KB prompt (master key, nothing else on).
+arm_config guardrails "$GUARDRAILS_PORT" false warning <<EOF
+models:
+  - name: bench-model
+    provider: upstream
+    model: mock-gpt
+guardrails:
+  - {name: pii, detector: pii, action: mask}
+  - {name: secrets, detector: secrets, direction: both, action: mask}
+  - {name: injection, detector: injection, action: block}
+EOF
+start_arm guardrails "$GUARDRAILS_PORT"; GUARDRAILS_PID=$ARM_PID
+check_arm guardrails "$GUARDRAILS_PORT" "$BODY_PLAIN" 0 "Bearer bench-master-key"
+for conns in $FEATURE_CONNECTIONS; do
+    measure plain guardrails "$GUARDRAILS_PORT" "$conns"
+done
+echo "guardrails_log_errors=$(grep -c -E '"level":"(error|critical)"' "$WORK/guardrails.out" || true)" >> "$META"
+stop_arm "$GUARDRAILS_PID"
+
+# The cached arm: the exact response cache on. The check request stores the answer, so every
+# measured request is an exact hit (non-streaming).
 arm_config cached "$CACHED_PORT" false warning <<EOF
 models:
   - name: bench-model
@@ -506,22 +587,20 @@ start_arm cached "$CACHED_PORT"; CACHED_PID=$ARM_PID
 check_arm cached "$CACHED_PORT" "$BODY_PLAIN" 0 "Bearer bench-master-key"
 cache_status="$(cache_header "$CACHED_PORT" "$BODY_PLAIN")"
 [ "$cache_status" = hit ] || die "the cached arm answered x-switchyard-cache: '$cache_status' instead of hit"
-for conns in $GUARDED_CONNECTIONS; do
+for conns in $FEATURE_CONNECTIONS; do
     measure plain cached "$CACHED_PORT" "$conns"
 done
-kill "$CACHED_PID" 2>/dev/null || true
+stop_arm "$CACHED_PID"
 
-# ---------------------------------------------------------------------------------------------
 # The semantic arm: every request differs (a random reference number), so it is an exact miss,
-# then an embedding (an in-process mock embedding model: bags of words) and a semantic hit on
-# the answer the check request stored. Measures the semantic layer's own cost.
+# then an embedding request to the upstream's fixed embeddings answer (a unit vector, the same
+# for every text) and a semantic hit on the answer the check request stored.
 arm_config semantic "$SEMANTIC_PORT" false warning <<EOF
-  - {name: embedder, type: mock, options: {embedding_mode: words, embedding_dimensions: 256}}
 models:
   - name: bench-model
     provider: upstream
     model: mock-gpt
-  - {name: embeddings, provider: embedder, model: mock-embedding}
+  - {name: embeddings, provider: upstream, model: mock-embedding}
 cache:
   ttl: 1h
   semantic: {model: embeddings, threshold: 0.9}
@@ -533,16 +612,15 @@ check_arm semantic "$SEMANTIC_PORT" "$WORK/semantic/first.json" 0 "Bearer bench-
 sleep 0.2
 cache_status="$(cache_header "$SEMANTIC_PORT" "$WORK/semantic/second.json")"
 case "$cache_status" in semantic-hit*) ;; *) die "the semantic arm answered x-switchyard-cache: '$cache_status' instead of a semantic hit" ;; esac
-for conns in $GUARDED_CONNECTIONS; do
+for conns in $FEATURE_CONNECTIONS; do
     measure plain semantic "$SEMANTIC_PORT" "$conns"
 done
-kill "$SEMANTIC_PID" 2>/dev/null || true
+stop_arm "$SEMANTIC_PID"
 
-# ---------------------------------------------------------------------------------------------
-# The logged arm: the plain gateway with full observability on, to show what it costs: the
-# structured access log (one JSON line per request, to a file), the request log's detail and
-# redacted bodies into SQLite with every usage row, and every request traced (server, stage and
-# attempt spans) and exported over OTLP/HTTP to the mock, which doubles as a collector.
+# The logged arm: full observability on: the structured access log (one JSON line per request,
+# to a file), the request log's detail and redacted bodies into SQLite with every usage row, and
+# every request traced (server, stage and attempt spans) and exported over OTLP/HTTP to the
+# upstream nginx, which answers {} and logs one line per export.
 arm_config logged "$LOGGED_PORT" true info <<EOF
 models:
   - name: bench-model
@@ -551,24 +629,28 @@ models:
 logging:
   bodies: true
 tracing:
-  endpoint: http://127.0.0.1:$MOCK_PORT/v1/traces
+  endpoint: http://127.0.0.1:$UPSTREAM_PORT/v1/traces
   sample_ratio: 1
 EOF
 start_arm logged "$LOGGED_PORT"; LOGGED_PID=$ARM_PID
 check_arm logged "$LOGGED_PORT" "$BODY_PLAIN" 0 "Bearer bench-master-key"
-for conns in $GUARDED_CONNECTIONS; do
+for conns in $FEATURE_CONNECTIONS; do
     measure plain logged "$LOGGED_PORT" "$conns"
 done
 echo "logged_lines=$(wc -l < "$WORK/logged.out")" >> "$META"
 sleep 3 # the last spans leave within the export interval
-echo "logged_spans=$(curl -sS "http://127.0.0.1:$MOCK_PORT/mock/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("spans_received", 0))')" >> "$META"
-kill "$LOGGED_PID" 2>/dev/null || true
+{
+    echo "logged_trace_exports=$(wc -l < "$WORK/upstream/traces.log" 2>/dev/null || echo 0)"
+    echo "logged_trace_export_bytes=$(awk '$2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$WORK/upstream/traces.log" 2>/dev/null || echo 0)"
+    echo "logged_trace_export_failures=$(awk '$1 != 200' "$WORK/upstream/traces.log" 2>/dev/null | wc -l)"
+} >> "$META"
+stop_arm "$LOGGED_PID"
 
 # ---------------------------------------------------------------------------------------------
 # Time to first token: sequential streams over one keep-alive connection, per arm.
 for arm in direct nginx switchyard; do
     case $arm in
-        direct) port=$MOCK_STREAM_PORT ;;
+        direct) port=$UPSTREAM_STREAM_PORT ;;
         nginx) port=$NGINX_STREAM_PORT ;;
         switchyard) port=$GATEWAY_PORT ;;
     esac
