@@ -57,6 +57,13 @@ public struct MockBehaviour: Sendable, Equatable {
     public var errorCode: String? = nil
     /// Seed of the generator behind `failPercent`.
     public var seed: UInt64 = 42
+    /// Hold the request at the mock's ``HoldGate`` before answering, until the test opens it
+    /// (OpenAI-dialect answers): the test then knows the request is in flight and unanswered.
+    public var hold: Bool = false
+    /// Send this many events of a stream, then hold the rest at the gate until the test opens it.
+    public var holdAfterPieces: Int? = nil
+    /// The longest a hold lasts when the gate is never opened, so a failing test cannot hang.
+    public var holdLimitMilliseconds: Int = 30_000
 
     public init() {}
 
@@ -86,6 +93,9 @@ public struct MockBehaviour: Sendable, Equatable {
         case "fail_status": failStatus = number.flatMap { (400...599).contains($0) ? $0 : nil } ?? failStatus
         case "seed": seed = UInt64(value) ?? seed
         case "error_code": errorCode = value
+        case "hold": hold = value == "true" || value == "1"
+        case "hold_after": holdAfterPieces = number.map { max(0, $0) }
+        case "hold_limit_ms": holdLimitMilliseconds = max(0, number ?? holdLimitMilliseconds)
         default: break
         }
     }
