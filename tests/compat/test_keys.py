@@ -42,12 +42,12 @@ def test_cli_keys_work_with_the_sdk_until_revoked(tmp_path):
         client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0)
         reply = client.chat.completions.create(model="mock-gpt", messages=[{"role": "user", "content": "hi"}])
         assert reply.choices[0].message.content == "This is a mock response to: hi"
-        # The gateway verified the key by now and remembers that for at most 5 s.
-        verified_by = time.time()
         with pytest.raises(openai.PermissionDeniedError) as denied:
             client.chat.completions.create(model="other", messages=[{"role": "user", "content": "hi"}])
         assert denied.value.code == "model_not_allowed"
 
+        # Every verification the gateway remembers (for at most 5 s) happened before this.
+        verified_by = time.time()
         revoked = keys(config, "revoke", record["id"])
         assert revoked.returncode == 0 and json.loads(revoked.stdout)["status"] == "revoked"
         # Revoked by another process (the CLI): the running gateway's verified-key cache lets it
