@@ -269,7 +269,7 @@ import Testing
         let hook = WebhookServer()
         try await hook.run { url in
             let rules = """
-                  - {name: hook, detector: webhook, webhook: {url: "\(url)/check", timeout: 500ms, on_error: block}}
+                  - {name: hook, detector: webhook, webhook: {url: "\(url)/check", timeout: 30s, on_error: block}}
                   - {name: slow, detector: webhook, webhook: {url: "\(url)/slow", timeout: 200ms, on_error: allow}, models: [other]}
                 """
             try await withGateway(rules) { client, app in

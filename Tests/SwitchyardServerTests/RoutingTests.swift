@@ -523,7 +523,7 @@ final class ManualRouterClock: RouterClock {
             router: {circuit_breaker: {consecutive_failures: 2, cooldown: 60s}}
             \(Self.providers([("recovering", "fail_first: 2")]))
             models:
-              - {name: chat, provider: recovering, model: m, health_check: {interval: 100ms, timeout: 1s}}
+              - {name: chat, provider: recovering, model: m, health_check: {interval: 100ms, timeout: 10s}}
             """
         try await withRouting(yaml) { client, app in
             let text = try await metricsText(
