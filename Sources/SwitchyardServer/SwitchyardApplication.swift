@@ -50,7 +50,8 @@ public final class SwitchyardApplication: Sendable {
     let lifecycle = LifecycleState()
     private let lastFingerprint: Mutex<Data?>
 
-    /// Loads the configuration and builds the first runtime snapshot.
+    /// Loads the configuration and builds the first runtime snapshot. `routerClock` is the
+    /// router's time (breaker cooldowns, windows); tests pass one they move by hand.
     public init(
         source: ConfigurationSource,
         registry: AdapterRegistry,
@@ -58,6 +59,7 @@ public final class SwitchyardApplication: Sendable {
         logger: Logger,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         spanSink: (any SpanSink)? = nil,
+        routerClock: any RouterClock = SystemRouterClock(),
         overrides: @escaping @Sendable (inout GatewayConfig) -> Void = { _ in }
     ) throws {
         self.overrides = overrides
@@ -170,7 +172,7 @@ public final class SwitchyardApplication: Sendable {
         if let ledger = self.ledger { observers.append(ledger) }
         var gateway = Gateway(
             runtime: runtime, observer: ObserverList(observers),
-            router: RouterState(settings: config.router, events: metrics), limiter: limiter, budgets: budgets, cache: cacheBackend)
+            router: RouterState(settings: config.router, clock: routerClock, events: metrics), limiter: limiter, budgets: budgets, cache: cacheBackend)
         gateway.guardrailWebhook = webhooks
         gateway.semanticStore = semanticStore
         gateway.tracer = tracer

@@ -48,6 +48,14 @@ import Testing
 
     static func cacheHeader(_ response: TestResponse) -> String? { response.headers[HTTPField.Name("x-switchyard-cache")!] }
 
+    /// How many keys of the Redis server at `url` match `pattern`.
+    static func redisKeys(_ url: String, _ pattern: String) async throws -> Int {
+        let client = try RedisClient(url: url)
+        let reply = await Result { try await client.send("KEYS", pattern) }
+        await client.close()
+        return try reply.get().array?.count ?? 0
+    }
+
     @Test func rulesOverrideThePolicyPerModelAndTeam() async throws {
         let cache = """
             cache:
@@ -230,7 +238,8 @@ extension RedisBackedTests {
                         let original = try await CacheTests.send(one, plain)
                         #expect(CacheTests.cacheHeader(original) == "miss")
                         let originalStream = try await CacheTests.send(one, stream)
-                        try await Task.sleep(for: .milliseconds(100))
+                        // Both answers are stored in the background after they were sent.
+                        #expect(try await eventually { try await CacheTests.redisKeys(url, "\(prefix):cache:*") == 2 })
                         let fromOther = try await CacheTests.send(two, plain)
                         #expect(CacheTests.cacheHeader(fromOther) == "hit", "the second instance answers from the shared cache")
                         #expect(fromOther.body == original.body)
@@ -257,7 +266,13 @@ extension RedisBackedTests {
                     try await second.makeApplication().test(.live) { two in
                         let original = try await SemanticCacheTests.ask(one, "What is the capital city of France today?")
                         #expect(CacheTests.cacheHeader(original) == "miss")
-                        try await Task.sleep(for: .milliseconds(150))
+                        // The answer and its semantic entry are stored in the background after it was sent.
+                        let stored = try await eventually {
+                            let semantic = try await CacheTests.redisKeys(url, "\(prefix):semantic:*")
+                            let entries = try await CacheTests.redisKeys(url, "\(prefix):cache:*")
+                            return semantic == 1 && entries >= 2
+                        }
+                        #expect(stored, "the answer, the question's embedding and the semantic entry")
                         let close = try await SemanticCacheTests.ask(two, "what is the capital city of france today")
                         #expect(CacheTests.cacheHeader(close)?.hasPrefix("semantic-hit") == true, "the other instance's entry answers")
                         #expect(close.body == original.body)
@@ -305,9 +320,9 @@ extension RedisBackedTests {
         }
         let stored = try SQLiteCacheBackend(path: first.stores.cachePath, maxBytes: 1 << 20)
         var saved = 0
-        for _ in 0..<60 where saved == 0 {
+        _ = try await eventually {
             saved = try await stored.loadSemanticEntries(limit: 10).count
-            if saved == 0 { try await Task.sleep(for: .milliseconds(50)) }
+            return saved > 0
         }
         #expect(saved == 1, "the semantic entry is in the file")
         let second = try start()

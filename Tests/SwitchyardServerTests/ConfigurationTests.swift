@@ -9,6 +9,7 @@ import NIOHTTP1
 import ServiceLifecycle
 import SwitchyardCore
 import SwitchyardServer
+import SwitchyardStores
 import SwitchyardTesting
 import Testing
 
@@ -77,17 +78,16 @@ import Testing
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
             request.headers.add(name: "content-type", value: "application/json")
-            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":10,"chunk_delay_ms":60}"#, model: "alpha"))
+            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":10,"hold_after":3}"#, model: "alpha"))
             let inFlight = Task {
                 let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
                 var text = ""
                 for try await chunk in response.body { text += String(buffer: chunk) }
                 return text
             }
-            // The stream must have reached the provider before the file changes.
-            let mock = (application.runtime.snapshot.adapters["mock"] as? MockProviderAdapter)?.mock
-            #expect(await eventually(timeout: .seconds(10)) { (mock?.stats.requests ?? 0) >= 2 })
-            try await Task.sleep(for: .milliseconds(100))
+            // The stream is held in the middle at the mock until the new configuration is live.
+            let mock = try #require((application.runtime.snapshot.adapters["mock"] as? MockProviderAdapter)?.mock)
+            #expect(await eventually { mock.gate.waiting == 1 })
 
             _ = try writeConfig(Self.config(models: ["beta"]), path: path)
             #expect(await eventually { application.runtime.snapshot.generation == 2 })
@@ -97,13 +97,17 @@ import Testing
                 try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "alpha")).status
                     == .notFound)
 
+            mock.gate.open()
             let streamed = try await inFlight.value
             #expect(sseData(streamed).last == "[DONE]", "the request in flight finished on the old configuration")
             #expect(!streamed.contains("\"error\""))
 
             // An invalid file is rejected and the running configuration stays.
             _ = try writeConfig("providers:\n  - name: broken\n    type: nonsense\n", path: path)
-            try await Task.sleep(for: .milliseconds(400))
+            #expect(
+                try await eventually {
+                    try await application.audit.list(kind: "config").contains { $0.action == "config.reload" && $0.outcome == "failed" }
+                }, "the watcher read the file and rejected it")
             #expect(application.runtime.snapshot.generation == 2)
             #expect(
                 try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "beta")).status == .ok)
@@ -130,10 +134,14 @@ import Testing
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
             request.headers.add(name: "content-type", value: "application/json")
-            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":10,"chunk_delay_ms":80}"#, model: "alpha"))
-            let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+            // Held in the middle at the mock until the shutdown has begun.
+            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":10,"hold_after":3}"#, model: "alpha"))
+            let response = try await testHTTPClient.execute(request, timeout: .seconds(60))
             #expect(response.status == .ok)
+            let mock = try #require((application.runtime.snapshot.adapters["mock"] as? MockProviderAdapter)?.mock)
+            #expect(await eventually { mock.gate.waiting == 1 })
             await group.triggerGracefulShutdown()
+            mock.gate.open()
             var text = ""
             for try await chunk in response.body { text += String(buffer: chunk) }
             #expect(sseData(text).last == "[DONE]")

@@ -124,14 +124,31 @@ func sseData(_ text: String) -> [String] {
 /// An HTTP client for tests that need to read a stream as it arrives or hang up early.
 let testHTTPClient = HTTPClient(eventLoopGroupProvider: .singleton)
 
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(3), _ condition: @Sendable () -> Bool) async -> Bool {
+/// Waits for background work by polling `condition` (a counter, a metric, a row count) until it
+/// holds; returns false if it still does not after `timeout`.
+///
+/// The timeout only bounds a failure: a passing test returns as soon as the condition holds, so
+/// keep it generous (a loaded CI machine can be many times slower than a laptop) and never use
+/// it to assert that something was fast.
+func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
-        if condition() { return true }
+        if try await condition() { return true }
         try? await Task.sleep(for: .milliseconds(20))
     }
-    return condition()
+    return try await condition()
+}
+
+/// The gateway's `/metrics` text once it contains `expected` (polled: metrics of background work
+/// such as settlement, shadow traffic or sinks are recorded after the client's answer), or the
+/// last text read when it never does within `timeout`.
+func metricsText(_ client: any TestClientProtocol, containing expected: String, timeout: Duration = .seconds(30)) async throws -> String {
+    var text = ""
+    _ = try await eventually(timeout: timeout) {
+        text = try await client.execute(uri: "/metrics", method: .get).text
+        return text.contains(expected)
+    }
+    return text
 }
 
 /// Runs `test` against a live gateway whose providers (YAML list entries, given the mock

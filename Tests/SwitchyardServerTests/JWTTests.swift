@@ -6,6 +6,7 @@ import Hummingbird
 import NIOCore
 import SwitchyardCore
 import SwitchyardServer
+import SwitchyardTesting
 import Synchronization
 import Testing
 import _CryptoExtras
@@ -717,6 +718,8 @@ final class KeyServer: Sendable {
         var status = 200
         var cacheControl: String?
         var delay: Duration = .zero
+        /// Hold key-set answers at `jwksGate` until the test opens it.
+        var hold = false
         /// The issuer the discovery document names; nil is the server's own URL.
         var issuer: String?
         var jwksFetches = 0
@@ -725,6 +728,7 @@ final class KeyServer: Sendable {
 
     let state: Mutex<State>
     let port = Mutex(0)
+    let jwksGate = HoldGate()
 
     init(keys: [JSONValue]) {
         state = Mutex(State(jwks: jwksDocument(keys)))
@@ -739,10 +743,11 @@ final class KeyServer: Sendable {
     func run<T: Sendable>(_ body: @Sendable (KeyServer) async throws -> T) async throws -> T {
         let router = Router()
         router.get("/jwks") { _, _ -> Response in
-            let (document, status, cacheControl, delay) = self.state.withLock { state in
+            let (document, status, cacheControl, delay, hold) = self.state.withLock { state in
                 state.jwksFetches += 1
-                return (state.jwks, state.status, state.cacheControl, state.delay)
+                return (state.jwks, state.status, state.cacheControl, state.delay, state.hold)
             }
+            if hold { await self.jwksGate.wait(limit: .seconds(30)) }
             if delay > .zero { try await Task.sleep(for: delay) }
             var headers: HTTPFields = [.contentType: "application/json"]
             if let cacheControl { headers[.cacheControl] = cacheControl }
@@ -1004,12 +1009,13 @@ final class KeyServer: Sendable {
             let small = try authenticator(server, clock: clock) { $0.cache.maximumResponseSize = 256 }
             let tooLarge = await failure { () async throws(JWTError) in try await small.verify(token(clock)) }
             #expect(tooLarge == .keysUnavailable)
-            server.update { $0.delay = .seconds(2) }
+            // The key set is held at the server until the test opens the gate.
+            server.update { $0.hold = true }
             let impatient = try authenticator(server, clock: clock) { $0.cache.timeout = 0.3 }
-            let started = ContinuousClock.now
             let slow = await failure { () async throws(JWTError) in try await impatient.verify(token(clock)) }
             #expect(slow == .keysUnavailable)
-            #expect(ContinuousClock.now - started < .seconds(1.5))
+            #expect(server.jwksGate.released == 0, "the fetch timed out while the key set was still held")
+            server.jwksGate.open()
         }
     }
 

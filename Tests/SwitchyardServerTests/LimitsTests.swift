@@ -38,6 +38,10 @@ import Testing
 
     func header(_ response: TestResponse, _ name: String) -> String? { response.headers[HTTPField.Name(name)!] }
 
+    static func mock(_ application: SwitchyardApplication) -> MockProvider? {
+        (application.runtime.snapshot.adapters["p"] as? MockProviderAdapter)?.mock
+    }
+
     func chat(_ client: any TestClientProtocol, model: String = "chat", extra: String = "") async throws -> TestResponse {
         try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(extra, model: model))
     }
@@ -105,15 +109,25 @@ import Testing
     @Test func tokensAreReservedBeforeTheCallAndSettledAfter() async throws {
         // Each request reserves its prompt (10 tokens as OpenAI frames a one-message chat) plus
         // max_tokens 36; the mock really uses 27. Three at once do not fit in 100; once
-        // settled, they do again.
-        try await withLimits("  rules: [{scope: global, tokens_per_minute: 100}]", mock: "latency_ms: 300") { client, _ in
+        // settled, they do again. The mock holds the admitted requests in flight until the
+        // third has been refused.
+        try await withLimits("  rules: [{scope: global, tokens_per_minute: 100}]", mock: "hold: true") { client, app in
             let port = try #require(client.port)
-            let statuses = try await Self.burst(port: port, count: 3, body: chatBody(#","max_tokens":36"#, model: "chat"))
+            let gate = try #require(Self.mock(app)).gate
+            async let burst = Self.burst(port: port, count: 3, body: chatBody(#","max_tokens":36"#, model: "chat"))
+            #expect(await eventually { gate.waiting == 2 }, "two reservations fit and reach the provider")
+            _ = try await metricsText(client, containing: #"switchyard_rate_limit_rejections_total{scope="global""#)
+            gate.open()
+            let statuses = try await burst
             #expect(statuses.sorted() == [200, 200, 429], "the third reservation does not fit")
-            try await Task.sleep(for: .milliseconds(100))
-            let after = try await chat(client, extra: #","max_tokens":36"#)
-            #expect(after.status == .ok, "unused reservations came back when the first two settled")
-            #expect(header(after, "x-ratelimit-limit-tokens") == "100")
+            // Settlement follows the answers; poll until a request fits again.
+            var after: TestResponse?
+            let fitsAgain = try await eventually {
+                after = try await chat(client, extra: #","max_tokens":36"#)
+                return after?.status == .ok
+            }
+            #expect(fitsAgain, "unused reservations came back when the first two settled")
+            #expect(after.map { header($0, "x-ratelimit-limit-tokens") } == "100")
             let tooLarge = try await chat(client, extra: #","max_tokens":500"#)
             #expect(tooLarge.status == .tooManyRequests)
             #expect(tooLarge.headers[.retryAfter] == nil, "waiting would never help")
@@ -122,13 +136,19 @@ import Testing
     }
 
     @Test func concurrentRequestsAreCappedAndSlotsFreed() async throws {
-        try await withLimits("  rules: [{scope: key, concurrent: 2}]", mock: "latency_ms: 300") { client, _ in
+        try await withLimits("  rules: [{scope: key, concurrent: 2}]", mock: "hold: true") { client, app in
             let port = try #require(client.port)
-            let statuses = try await Self.burst(port: port, count: 3, body: chatBody(model: "chat"))
-            #expect(statuses.sorted() == [200, 200, 429])
-            try await Task.sleep(for: .milliseconds(50))
-            let statusesAgain = try await Self.burst(port: port, count: 2, body: chatBody(model: "chat"))
-            #expect(statusesAgain == [200, 200], "finished requests gave their slots back")
+            let gate = try #require(Self.mock(app)).gate
+            async let burst = Self.burst(port: port, count: 3, body: chatBody(model: "chat"))
+            // Two requests are held in flight at the mock while the third is refused.
+            #expect(await eventually { gate.waiting == 2 })
+            _ = try await metricsText(client, containing: #"switchyard_rate_limit_rejections_total{scope="key""#)
+            gate.open()
+            #expect(try await burst.sorted() == [200, 200, 429])
+            // Slots are given back as the requests finish; poll until two fit at once again.
+            #expect(
+                try await eventually { try await Self.burst(port: port, count: 2, body: chatBody(model: "chat")) == [200, 200] },
+                "finished requests gave their slots back")
         }
     }
 

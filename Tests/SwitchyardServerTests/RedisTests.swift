@@ -25,12 +25,9 @@ func withRedisServer<T: Sendable>(_ body: @Sendable (String) async throws -> T) 
         let url = "redis://127.0.0.1:\(port)/0"
         let probe = try RedisClient(url: url)
         var ready = false
-        for _ in 0..<40 where process.isRunning {
-            if (try? await probe.send("PING")) == .simpleString("PONG") {
-                ready = true
-                break
-            }
-            try? await Task.sleep(for: .milliseconds(100))
+        _ = await eventually {
+            ready = (try? await probe.send("PING")) == .simpleString("PONG")
+            return ready || !process.isRunning  // an exit means the port was taken
         }
         await probe.close()
         let outcome: Result<T, any Error>
@@ -113,25 +110,19 @@ extension RedisBackedTests {
                 // Another client kills our connection; the next commands reconnect by themselves.
                 let killer = try RedisClient(url: url)
                 _ = try await killer.send("CLIENT", "KILL", "TYPE", "normal")
-                var answered = false
-                for _ in 0..<5 where !answered {
-                    if (try? await client.send("PING")) == .simpleString("PONG") {
-                        answered = true
-                    } else {
-                        try await Task.sleep(for: .milliseconds(300))
-                    }
-                }
-                #expect(answered)
+                #expect(await eventually { (try? await client.send("PING")) == .simpleString("PONG") })
                 await killer.close()
                 await client.close()
             }
         }
 
-        @Test func anUnreachableServerFailsFast() async throws {
+        @Test(.timeLimit(.minutes(1))) func anUnreachableServerIsAnErrorNotAWait() async throws {
+            // A refused connection is reported as such, at once and again on the next command;
+            // the time limit only catches a client that would wait forever.
             let client = try RedisClient(url: "redis://127.0.0.1:1/0")
-            let start = ContinuousClock.now
-            await #expect(throws: RedisError.self) { try await client.send("PING") }
-            #expect(ContinuousClock.now - start < .seconds(3))
+            await #expect(throws: RedisError.connectionClosed) { try await client.send("PING") }
+            await #expect(throws: RedisError.connectionClosed) { try await client.send("PING") }
+            await client.close()
         }
     }
 
@@ -166,12 +157,10 @@ extension RedisBackedTests {
                         let badOnFirst = (first.runtime.snapshot.adapters["bad"] as? MockProviderAdapter)?.mock.stats.requests ?? 0
                         #expect(badOnFirst == 2, "two failures opened the breaker on the first instance")
                         // The second instance learns it through Redis without any traffic of its own.
-                        var open = false
-                        for _ in 0..<30 where !open {
+                        let open = try await eventually {
                             let explained = try await two.execute(
                                 uri: "/v1/route/explain", method: .post, headers: authorized, body: chatBody(model: "pool"))
-                            open = explained.json?["candidates"]?.arrayValue?.first?["breaker"]?.stringValue == "open"
-                            if !open { try await Task.sleep(for: .milliseconds(100)) }
+                            return explained.json?["candidates"]?.arrayValue?.first?["breaker"]?.stringValue == "open"
                         }
                         #expect(open)
                         for _ in 0..<6 {
@@ -195,8 +184,8 @@ extension RedisBackedTests {
                         uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "pool"))
                     #expect(response.status == .ok)
                 }
-                try await Task.sleep(for: .milliseconds(300))
-                let metrics = try await client.execute(uri: "/metrics", method: .get).text
+                // The router syncs every 100 ms in the background; wait for its first failed sync.
+                let metrics = try await metricsText(client, containing: #"switchyard_redis_errors_total{operation="router_sync"}"#)
                 #expect(metrics.contains(#"switchyard_redis_errors_total{operation="router_sync"}"#))
             }
         }

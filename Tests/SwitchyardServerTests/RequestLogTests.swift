@@ -161,13 +161,10 @@ import Testing
         try await withGateway("logging: {bodies: true, retention: 1s}") { client, _ in
             let response = try await Self.chat(client)
             let id = Self.requestID(response)
-            var purged = false
-            let deadline = ContinuousClock.now + .seconds(8)
-            while !purged && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(250))
+            // The retention job runs in the background; wait for it to have purged the detail.
+            let purged = try await eventually {
                 let entry = try await Self.get(client, "/admin/logs/\(id)").json
-                purged =
-                    entry?["request_body"] == nil && entry?["response_body"] == nil && entry?["dialect"] == nil
+                return entry?["request_body"] == nil && entry?["response_body"] == nil && entry?["dialect"] == nil
                     && entry?["request_id"]?.stringValue == id
             }
             #expect(purged, "detail and bodies older than the retention are deleted")
@@ -230,18 +227,13 @@ import Testing
             try await withGateway(logging) { client, _ in
                 var ids: Set<String> = []
                 for index in 0..<3 { ids.insert(Self.requestID(try await Self.chat(client, content: "q\(index) jane@example.com"))) }
-                #expect(await eventually(timeout: .seconds(8)) { received.withLock { $0.count } >= 3 })
+                #expect(await eventually { received.withLock { $0.count } >= 3 })
                 let records = received.withLock { $0 }
                 #expect(Set(records.compactMap { $0["request_id"]?.stringValue }) == ids, "every record once, the failed batch resent")
                 #expect(records.allSatisfy { $0["request_body"] == nil }, "bodies go to the webhook only with include_bodies")
                 #expect(records.allSatisfy { $0["model_group"]?.stringValue == "chat" && $0["duration_ms"] != nil })
                 // The sink counts a batch once its POST has answered, just after the receiver saw it.
-                var text = ""
-                for _ in 0..<40 {
-                    text = try await client.execute(uri: "/metrics", method: .get).text
-                    if text.contains(#"switchyard_request_log_records_total{sink="webhook"} 3"#) { break }
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+                let text = try await metricsText(client, containing: #"switchyard_request_log_records_total{sink="webhook"} 3"#)
                 #expect(text.contains(#"switchyard_request_log_records_total{sink="webhook"} 3"#))
                 #expect(text.contains(#"switchyard_request_log_delivery_failures_total{sink="webhook"} 1"#))
             }

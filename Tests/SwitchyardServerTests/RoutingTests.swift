@@ -6,7 +6,21 @@ import NIOCore
 import SwitchyardCore
 import SwitchyardServer
 import SwitchyardTesting
+import Synchronization
 import Testing
+
+/// The router's time, moved by hand (wall-clock seconds move along with it).
+final class ManualRouterClock: RouterClock {
+    private let offset = Mutex<Duration>(.zero)
+    private let base = ContinuousClock.now
+
+    var now: ContinuousClock.Instant { base + offset.withLock { $0 } }
+    var unixTime: Double {
+        let offset = offset.withLock { $0 }
+        return WallClock.unixTime() + Double(offset.components.seconds) + Double(offset.components.attoseconds) / 1e18
+    }
+    func advance(_ duration: Duration) { offset.withLock { $0 += duration } }
+}
 
 /// The router end to end: several in-process mock providers with fault modes behind one
 /// gateway, every fallback path, the retry budget, breakers, experiments, shadow traffic,
@@ -25,14 +39,20 @@ import Testing
     }
 
     func withRouting(
-        _ yaml: String, _ test: @escaping @Sendable (any TestClientProtocol, SwitchyardApplication) async throws -> Void
+        _ yaml: String, routerClock: any RouterClock = SystemRouterClock(),
+        _ test: @escaping @Sendable (any TestClientProtocol, SwitchyardApplication) async throws -> Void
     ) async throws {
-        let (application, _) = try makeGateway(Self.base + "\n" + yaml)
+        let application = try SwitchyardApplication(
+            source: .file(try writeConfig(Self.base + "\n" + yaml)), registry: adapterRegistry(), logger: quietLogger, routerClock: routerClock)
         try await application.makeApplication().test(.live) { client in try await test(client, application) }
     }
 
     func requests(_ application: SwitchyardApplication, _ provider: String) -> Int {
-        (application.runtime.snapshot.adapters[provider] as? MockProviderAdapter)?.mock.stats.requests ?? -1
+        mock(application, provider)?.stats.requests ?? -1
+    }
+
+    func mock(_ application: SwitchyardApplication, _ provider: String) -> MockProvider? {
+        (application.runtime.snapshot.adapters[provider] as? MockProviderAdapter)?.mock
     }
 
     func header(_ response: TestResponse, _ name: String) -> String? {
@@ -162,13 +182,18 @@ import Testing
               - {name: primary, provider: flaky, model: m, fallbacks: [backup]}
               - {name: backup, provider: good, model: m}
             """
-        try await withRouting(yaml) { client, app in
+        let clock = ManualRouterClock()
+        try await withRouting(yaml, routerClock: clock) { client, app in
             for _ in 0..<4 {
                 let response = try await chat(client, model: "primary")
                 #expect(header(response, "x-switchyard-deployment") == "good/m")
             }
             #expect(requests(app, "flaky") == 3, "the fourth request found the breaker open and went straight to the fallback")
-            try await Task.sleep(for: .milliseconds(2100))
+            clock.advance(.milliseconds(1900))
+            let early = try await chat(client, model: "primary")
+            #expect(header(early, "x-switchyard-deployment") == "good/m", "still open just before the cooldown ends")
+            #expect(requests(app, "flaky") == 3)
+            clock.advance(.milliseconds(100))
             let probe = try await chat(client, model: "primary")
             #expect(header(probe, "x-switchyard-deployment") == "flaky/m", "half-open: one probe, which succeeds")
             let after = try await chat(client, model: "primary")
@@ -184,7 +209,8 @@ import Testing
               - name: pool
                 deployments: [{provider: limited, model: m, weight: 1000}, {provider: good, model: m, weight: 1}]
             """
-        try await withRouting(yaml) { client, app in
+        // The router's clock stands still: the Retry-After cannot run out however slow the run.
+        try await withRouting(yaml, routerClock: ManualRouterClock()) { client, app in
             let first = try await chat(client, model: "pool")
             #expect(first.status == .ok)
             #expect(header(first, "x-switchyard-attempts") == "2")
@@ -203,7 +229,8 @@ import Testing
             models:
               - {name: solo, provider: limited, model: m}
             """
-        try await withRouting(yaml) { client, app in
+        // The router's clock stands still: the Retry-After cannot run out however slow the run.
+        try await withRouting(yaml, routerClock: ManualRouterClock()) { client, app in
             let first = try await chat(client, model: "solo")
             #expect(first.status == .tooManyRequests)
             #expect(first.headers[.retryAfter] == "20")
@@ -257,14 +284,15 @@ import Testing
 
     @Test func slowFirstTokensAndSlowAnswersTimeOutAndFallBack() async throws {
         let yaml = """
-            \(Self.providers([("slow-start", "first_token_delay_ms: 8000"), ("slow", "latency_ms: 8000"), ("good", "")]))
+            \(Self.providers([("slow-start", "hold_after: 0"), ("slow", "hold: true"), ("good", "")]))
             models:
               - {name: streaming, provider: slow-start, model: m, first_token_timeout: 200ms, retry: {attempts: 0}, fallbacks: [backup]}
               - {name: complete, provider: slow, model: m, timeout: 200ms, retry: {attempts: 0}, fallbacks: [backup]}
               - {name: backup, provider: good, model: m}
             """
         try await withRouting(yaml) { client, app in
-            let start = ContinuousClock.now
+            // Both slow providers hold their answer (the stream's first event, the whole answer)
+            // at the mock's gate, which the test never opens.
             let stream = try await chat(client, model: "streaming", extra: #","stream":true"#)
             #expect(stream.status == .ok)
             #expect(header(stream, "x-switchyard-deployment") == "good/m")
@@ -272,7 +300,12 @@ import Testing
             let answer = try await chat(client, model: "complete")
             #expect(answer.status == .ok)
             #expect(header(answer, "x-switchyard-deployment") == "good/m")
-            #expect(ContinuousClock.now - start < .seconds(5), "neither slow upstream was waited for")
+            #expect(requests(app, "slow-start") == 1 && requests(app, "slow") == 1)
+            for slow in ["slow-start", "slow"] {
+                let gate = try #require(mock(app, slow)).gate
+                #expect(gate.released == 0, "\(slow): its answer was not waited for")
+                #expect(await eventually { gate.cancelled == 1 }, "\(slow): the gateway gave up on the upstream call")
+            }
             let text = try await metrics(client)
             #expect(text.contains(#"deployment="slow-start/m",outcome="timeout""#))
             #expect(text.contains(#"deployment="slow/m",outcome="timeout""#))
@@ -281,7 +314,7 @@ import Testing
 
     @Test func timeoutsWithoutFallbackAnswer504() async throws {
         let yaml = """
-            \(Self.providers([("slow", "latency_ms: 3000")]))
+            \(Self.providers([("slow", "hold: true")]))
             models:
               - {name: complete, provider: slow, model: m, timeout: 150ms, retry: {attempts: 0}}
             """
@@ -399,7 +432,7 @@ import Testing
         let yaml = """
             \(Self.providers([
                 ("primary", "content: the answer is forty two"),
-                ("shadow", "content: the answer is forty three, latency_ms: 4000"),
+                ("shadow", "content: the answer is forty three, hold: true"),
                 ("broken", "fail_percent: 100"),
             ]))
             models:
@@ -409,7 +442,8 @@ import Testing
               - {name: failing, provider: broken, model: m}
             """
         try await withRouting(yaml) { client, app in
-            let start = ContinuousClock.now
+            // The shadow provider holds every request at its gate until the test opens it.
+            let shadowGate = try #require(mock(app, "shadow")).gate
             for _ in 0..<3 {
                 let response = try await chat(client, model: "chat")
                 #expect(response.status == .ok)
@@ -419,19 +453,18 @@ import Testing
             let streamedText = sseData(streamed.text).dropLast().compactMap { try? JSONValue.parse($0) }
                 .compactMap { $0["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue }.joined()
             #expect(streamedText == "the answer is forty two")
-            // Each shadow answers after 4 s: waiting for any would show.
-            #expect(ContinuousClock.now - start < .milliseconds(3000), "the client never waits for the shadow")
+            // All four clients have their answers and no shadow has been answered yet: the
+            // clients did not wait for their shadows.
+            #expect(shadowGate.released == 0, "the client never waits for the shadow")
+            #expect(await eventually { shadowGate.waiting == 4 }, "each shadow request is in flight, held at the mock")
             let failing = try await chat(client, model: "risky")
             #expect(failing.status == .ok)
             #expect(content(failing) == "the answer is forty two")
+            shadowGate.open()
             #expect(await eventually { requests(app, "shadow") == 4 && requests(app, "broken") == 1 })
             // Shadow records are emitted when the slower of the pair finishes.
-            var text = ""
-            for _ in 0..<100 {
-                text = try await metrics(client)
-                if text.contains(#"shadow_model_group="candidate",outcome="success"} 4"#) { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            let text = try await metricsText(
+                client, containing: #"switchyard_shadow_requests_total{model_group="chat",shadow_model_group="candidate",outcome="success"} 4"#)
             #expect(text.contains(#"switchyard_shadow_requests_total{model_group="chat",shadow_model_group="candidate",outcome="success"} 4"#))
             #expect(text.contains(#"switchyard_shadow_requests_total{model_group="risky",shadow_model_group="failing",outcome=""#))
             #expect(text.contains(#"switchyard_shadow_similarity_count{model_group="chat",shadow_model_group="candidate"} 4"#))
@@ -502,7 +535,7 @@ import Testing
     @Test func latencyAwareRoutingPrefersTheFasterDeployment() async throws {
         let yaml = """
             router: {seed: 3}
-            \(Self.providers([("fast", ""), ("slow", "latency_ms: 120")]))
+            \(Self.providers([("fast", ""), ("slow", "latency_ms: 500")]))
             models:
               - name: chat
                 strategy: latency
@@ -543,15 +576,11 @@ import Testing
             router: {circuit_breaker: {consecutive_failures: 2, cooldown: 60s}}
             \(Self.providers([("recovering", "fail_first: 2")]))
             models:
-              - {name: chat, provider: recovering, model: m, health_check: {interval: 100ms, timeout: 1s}}
+              - {name: chat, provider: recovering, model: m, health_check: {interval: 100ms, timeout: 10s}}
             """
         try await withRouting(yaml) { client, app in
-            var text = ""
-            for _ in 0..<40 {
-                text = try await metrics(client)
-                if text.contains(#"switchyard_circuit_breaker_transitions_total{deployment="recovering/m",to="closed"}"#) { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            let text = try await metricsText(
+                client, containing: #"switchyard_circuit_breaker_transitions_total{deployment="recovering/m",to="closed"}"#)
             #expect(text.contains(#"switchyard_circuit_breaker_transitions_total{deployment="recovering/m",to="open"} 1"#))
             #expect(text.contains(#"switchyard_circuit_breaker_transitions_total{deployment="recovering/m",to="closed"} 1"#))
             #expect(

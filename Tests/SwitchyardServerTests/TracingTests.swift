@@ -62,8 +62,13 @@ import Testing
                     #expect(sent.traceID == Self.clientTrace && sent.spanID != Self.clientSpan && sent.sampled)
                     #expect(upstream.first { $0.name.lowercased() == "tracestate" }?.value == "vendor=abc")
 
-                    #expect(await eventually(timeout: .seconds(5)) { exported().count >= 3 })
-                    try await Task.sleep(for: .milliseconds(300))
+                    // Exported in the background: wait for the server, attempt and cache-lookup spans.
+                    #expect(
+                        await eventually {
+                            let spans = exported()
+                            return spans.contains { $0["kind"]?.intValue == 2 } && spans.contains { $0["kind"]?.intValue == 3 }
+                                && spans.contains { $0["name"]?.stringValue == "switchyard.cache.lookup" }
+                        })
                     let spans = exported()
                     #expect(spans.allSatisfy { $0["traceId"]?.stringValue == Self.clientTrace })
                     let server = try #require(spans.first { $0["kind"]?.intValue == 2 })
@@ -82,8 +87,9 @@ import Testing
                     let lookup = try #require(spans.first { $0["name"]?.stringValue == "switchyard.cache.lookup" })
                     #expect(lookup["parentSpanId"]?.stringValue == serverID && lookup["kind"]?.intValue == 1)
 
-                    let metrics = try await client.execute(uri: "/metrics", method: .get)
-                    #expect(metrics.text.contains("switchyard_trace_spans_exported_total"))
+                    // Counted once the export's POST has answered, just after the collector saw it.
+                    let metrics = try await metricsText(client, containing: "switchyard_trace_spans_exported_total")
+                    #expect(metrics.contains("switchyard_trace_spans_exported_total"))
                 }
             }
         }
@@ -108,8 +114,12 @@ import Testing
                     uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","stream":true"#, model: "primary"))
                 #expect(streamed.status == .ok)
                 let trace = try #require(streamed.headers[HTTPField.Name("x-switchyard-trace-id")!])
-                #expect(await eventually(timeout: .seconds(5)) { exported().filter { $0["kind"]?.intValue == 2 }.count >= 1 })
-                try await Task.sleep(for: .milliseconds(300))
+                // Exported in the background: wait for the server span and both attempt spans.
+                #expect(
+                    await eventually {
+                        let spans = exported().filter { $0["traceId"]?.stringValue == trace }
+                        return spans.contains { $0["kind"]?.intValue == 2 } && spans.count(where: { $0["kind"]?.intValue == 3 }) >= 2
+                    })
                 let spans = exported().filter { $0["traceId"]?.stringValue == trace }
                 let attempts = spans.filter { $0["kind"]?.intValue == 3 }
                 #expect(attempts.count == 2, "the failed attempt and the fallback")
@@ -133,7 +143,15 @@ import Testing
                     uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "backup"))
                 #expect(unsampled.status == .ok)
                 #expect(unsampled.headers[HTTPField.Name("x-switchyard-trace-id")!] == nil)
-                try await Task.sleep(for: .milliseconds(400))
+                // Spans are exported in the order they end: once a later sampled request's server
+                // span has arrived, any span of the unsampled one would have arrived too.
+                let marker = try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "backup"))
+                let markerTrace = try #require(marker.headers[HTTPField.Name("x-switchyard-trace-id")!])
+                #expect(
+                    await eventually {
+                        exported().contains { $0["traceId"]?.stringValue == markerTrace && $0["kind"]?.intValue == 2 }
+                    })
                 #expect(!exported().contains { $0["traceId"]?.stringValue == "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" })
             }
         }
@@ -162,7 +180,7 @@ import Testing
             try await application.makeApplication().test(.live) { client in
                 let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody())
                 #expect(response.status == .ok)
-                #expect(await eventually(timeout: .seconds(5)) { mock.stats.spansReceived >= 2 }, "the server and the attempt span")
+                #expect(await eventually { mock.stats.spansReceived >= 2 }, "the server and the attempt span")
                 #expect(mock.stats.requests == 1, "trace exports are not counted as model requests")
             }
         }

@@ -8,6 +8,7 @@ import NIOHTTP1
 import SwitchyardCore
 import SwitchyardServer
 import SwitchyardTesting
+import Synchronization
 import Testing
 
 /// End-to-end over real sockets: client → gateway → OpenAI-compatible adapter → mock upstream.
@@ -172,13 +173,15 @@ import Testing
     }
 
     @Test func slowProviderTimesOutWith504() async throws {
-        try await withGateway(extraProvider: "    timeouts: {read: 300ms}") { client, _ in
-            let started = ContinuousClock.now
+        try await withGateway(extraProvider: "    timeouts: {read: 300ms}") { client, mock in
+            // The mock holds the answer at its gate, which opens only after the client's answer.
             let response = try await client.execute(
-                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"latency_ms":8000}"#))
+                uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(#","mock":{"hold":true}"#))
             #expect(response.status == .gatewayTimeout)
             #expect(response.json?["error"]?["type"]?.stringValue == "timeout_error")
-            #expect(ContinuousClock.now - started < .seconds(5), "the 300 ms read timeout, not the 8 s answer")
+            #expect(mock.stats.requests >= 1, "each attempt (retries included) reached the mock")
+            #expect(mock.gate.released == 0, "the read timeout answered while every upstream answer was still held")
+            mock.gate.open()
         }
     }
 
@@ -207,19 +210,18 @@ import Testing
             request.method = .POST
             request.headers.add(name: "authorization", value: "Bearer test-master-key")
             request.headers.add(name: "content-type", value: "application/json")
-            request.body = .bytes(chatBody(#","stream":true,"mock":{"first_token_delay_ms":30000}"#))
+            // The first token would take ten minutes: only a cancellation ends the upstream stream
+            // within the wait below.
+            request.body = .bytes(chatBody(#","stream":true,"mock":{"first_token_delay_ms":600000}"#))
             let task = Task {
-                _ = try await testHTTPClient.execute(request, timeout: .seconds(30))
+                _ = try await testHTTPClient.execute(request, timeout: .seconds(600))
             }
-            #expect(await eventually { mock.stats.requests == 1 })
-            try await Task.sleep(for: .milliseconds(200))
-            let hungUp = ContinuousClock.now
+            #expect(await eventually { mock.stats.startedStreams == 1 }, "the upstream stream has begun")
             task.cancel()
-            // Far sooner than the 30 s the upstream would take (generous for a loaded CI machine).
-            #expect(await eventually(timeout: .seconds(6)) { mock.stats.cancelledStreams == 1 }, "upstream stream was not cancelled")
-            #expect(ContinuousClock.now - hungUp < .seconds(6))
-            let metrics = try await client.execute(uri: "/metrics", method: .get)
-            #expect(metrics.text.contains(#"status="499",outcome="client_disconnected"} 1"#))
+            #expect(await eventually { mock.stats.cancelledStreams == 1 }, "upstream stream was not cancelled")
+            #expect(mock.stats.completedStreams == 0)
+            let metrics = try await metricsText(client, containing: #"status="499",outcome="client_disconnected"} 1"#)
+            #expect(metrics.contains(#"status="499",outcome="client_disconnected"} 1"#))
         }
     }
 
@@ -230,42 +232,52 @@ import Testing
             request.method = .POST
             request.headers.add(name: "authorization", value: "Bearer test-master-key")
             request.headers.add(name: "content-type", value: "application/json")
-            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":600,"chunk_bytes":8,"chunk_delay_ms":50}"#))
-            let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":2400,"chunk_bytes":8,"chunk_delay_ms":50}"#))
+            let response = try await testHTTPClient.execute(request, timeout: .seconds(600))
             #expect(response.status == .ok)
             var iterator = response.body.makeAsyncIterator()
             let first = try await iterator.next()
             #expect(first != nil)
+            let reads = Mutex(0)
             let task = Task { [iterator] in
                 var iterator = iterator
-                while try await iterator.next() != nil {}
+                while try await iterator.next() != nil { reads.withLock { $0 += 1 } }
             }
-            try await Task.sleep(for: .milliseconds(100))
+            #expect(await eventually { reads.withLock { $0 } >= 1 }, "the client is reading mid-stream")
             task.cancel()
-            // The upstream stream lasts 30 s (600 fixed-size chunks; without chunk_bytes the mock
-            // splits its short answer into far fewer): only a cancellation ends it within the wait.
-            #expect(await eventually(timeout: .seconds(10)) { mock.stats.cancelledStreams == 1 }, "upstream stream was not cancelled")
+            // The upstream stream lasts two minutes (2400 fixed-size chunks; without chunk_bytes the
+            // mock splits its short answer into far fewer): only a cancellation ends it within the wait.
+            #expect(await eventually { mock.stats.cancelledStreams == 1 }, "upstream stream was not cancelled")
             #expect(mock.stats.completedStreams == 0)
         }
     }
 
     @Test func streamedEventsArriveAsTheyAreProduced() async throws {
-        try await withGateway { client, _ in
+        try await withGateway { client, mock in
             let port = try #require(client.port)
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
             request.headers.add(name: "authorization", value: "Bearer test-master-key")
             request.headers.add(name: "content-type", value: "application/json")
-            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":5,"chunk_delay_ms":150}"#))
-            let started = ContinuousClock.now
-            let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
-            var arrivals: [Duration] = []
-            for try await _ in response.body { arrivals.append(ContinuousClock.now - started) }
-            // Unbuffered forwarding: the first bytes arrive long before the stream ends.
-            #expect(arrivals.count >= 3)
-            let first = try #require(arrivals.first)
-            let last = try #require(arrivals.last)
-            #expect(last - first > .milliseconds(500))
+            // The mock sends three events, then holds the rest of the stream at its gate.
+            request.body = .bytes(chatBody(#","stream":true,"mock":{"chunks":5,"hold_after":3}"#))
+            let response = try await testHTTPClient.execute(request, timeout: .seconds(60))
+            var iterator = response.body.makeAsyncIterator()
+            var text = ""
+            func content() -> String {
+                sseData(text).compactMap { try? JSONValue.parse($0) }
+                    .compactMap { $0["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue }.joined()
+            }
+            while content().isEmpty, let chunk = try await iterator.next() { text += String(buffer: chunk) }
+            // Unbuffered forwarding: content reached the client while the upstream stream was
+            // still held in the middle.
+            #expect(!content().isEmpty)
+            #expect(mock.stats.completedStreams == 0, "the upstream stream is still unfinished")
+            #expect(await eventually { mock.gate.waiting == 1 }, "held in the middle at the mock")
+            mock.gate.open()
+            while let chunk = try await iterator.next() { text += String(buffer: chunk) }
+            #expect(sseData(text).last == "[DONE]")
+            #expect(mock.stats.completedStreams == 1)
         }
     }
 }

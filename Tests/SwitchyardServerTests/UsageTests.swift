@@ -194,16 +194,18 @@ import Testing
                     refused = try await Self.chat(client, key: key, extra: #","max_tokens":10"#).status == .tooManyRequests
                 }
                 #expect(refused)
+                // Alerts fire as spend settles and are delivered in the background: wait until
+                // both have fired and arrived, then count them.
+                let metrics = try await metricsText(client, containing: #"switchyard_budget_alerts_total{scope="team",threshold="100"} 1"#)
                 #expect(await eventually { received.withLock { $0.count } >= 2 })
-                try await Task.sleep(for: .milliseconds(200))
                 let alerts = received.withLock { $0 }
                 #expect(alerts.count == 2, "one alert per threshold: \(alerts)")
                 #expect(alerts.compactMap { $0["threshold"]?.doubleValue }.sorted() == [0.5, 1.0])
                 #expect(alerts.allSatisfy { $0["scope"]?.stringValue == "team" && $0["id"]?.stringValue == "research" })
                 #expect(alerts.allSatisfy { $0["period"]?.stringValue == "weekly" && $0["limit_usd"]?.doubleValue == 0.3 })
-                let metrics = try await client.execute(uri: "/metrics", method: .get)
-                #expect(metrics.text.contains(#"switchyard_budget_alerts_total{scope="team",threshold="50"} 1"#))
-                #expect(metrics.text.contains(#"switchyard_budget_rejections_total{scope="team"}"#))
+                #expect(metrics.contains(#"switchyard_budget_alerts_total{scope="team",threshold="50"} 1"#))
+                #expect(metrics.contains(#"switchyard_budget_alerts_total{scope="team",threshold="100"} 1"#))
+                #expect(metrics.contains(#"switchyard_budget_rejections_total{scope="team"}"#))
                 let spend = try await Self.get(client, "/admin/spend")
                 let team = spend.json?["budgets"]?.arrayValue?.first { $0["scope"]?.stringValue == "team" }
                 #expect(team?["id"]?.stringValue == "research")

@@ -60,6 +60,13 @@ public struct MockBehaviour: Sendable, Equatable {
     public var errorCode: String? = nil
     /// Seed of the generator behind `failPercent`.
     public var seed: UInt64 = 42
+    /// Hold the request at the mock's ``HoldGate`` before answering, until the test opens it
+    /// (OpenAI-dialect answers): the test then knows the request is in flight and unanswered.
+    public var hold: Bool = false
+    /// Send this many events of a stream, then hold the rest at the gate until the test opens it.
+    public var holdAfterPieces: Int? = nil
+    /// The longest a hold lasts when the gate is never opened, so a failing test cannot hang.
+    public var holdLimitMilliseconds: Int = 30_000
 
     /// Never report usage, in answers or streams (`include_usage` ignored), as some
     /// OpenAI-compatible servers do (llama.cpp's Python server, older proxies).
@@ -95,6 +102,9 @@ public struct MockBehaviour: Sendable, Equatable {
         case "seed": seed = UInt64(value) ?? seed
         case "error_code": errorCode = value
         case "omit_usage": omitUsage = value == "true" || value == "1"
+        case "hold": hold = value == "true" || value == "1"
+        case "hold_after": holdAfterPieces = number.map { max(0, $0) }
+        case "hold_limit_ms": holdLimitMilliseconds = max(0, number ?? holdLimitMilliseconds)
         default: break
         }
     }

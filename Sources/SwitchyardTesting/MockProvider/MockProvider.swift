@@ -19,6 +19,8 @@ public final class MockProvider: Sendable {
     public let requiredAPIKey: String?
     private let state = Mutex(MockStats())
     private let random: Mutex<SplitMix64>
+    /// Where requests with the `hold` or `hold_after` knob wait until the test opens it.
+    public let gate = HoldGate()
 
     public init(defaults: MockBehaviour = MockBehaviour(), models: [String] = ["mock-gpt", "mock-embedding"], requiredAPIKey: String? = nil) {
         self.defaults = defaults
@@ -31,6 +33,10 @@ public final class MockProvider: Sendable {
     public var stats: MockStats { state.withLock { $0 } }
 
     public func resetStats() { state.withLock { $0 = MockStats() } }
+
+    func recordStreamStart() {
+        state.withLock { $0.startedStreams += 1 }
+    }
 
     func recordStreamEnd(cancelled: Bool) {
         state.withLock { stats in
@@ -58,6 +64,12 @@ public final class MockProvider: Sendable {
         /// Close the connection abruptly after the pieces instead of ending the body.
         public var dropConnection: Bool
         public var isStream: Bool
+        /// Wait at the mock's gate before answering at all (`hold`).
+        public var holdBeforeAnswer = false
+        /// Wait at the mock's gate before sending the piece at this index (`hold_after`).
+        public var holdBeforePiece: Int? = nil
+        /// The longest any of those waits lasts when the gate is never opened.
+        public var holdLimit: Duration = .seconds(30)
 
         public struct Piece: Sendable {
             public var delay: Duration
@@ -170,17 +182,26 @@ public final class MockProvider: Sendable {
                 status: status, type: Self.errorType(for: status), code: behaviour.errorCode, message: "Mock failure with status \(status).")
             if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
             plan.latency = .milliseconds(behaviour.latencyMilliseconds)
-            return plan
+            return Self.holding(plan, behaviour)
         }
         let model = request["model"]?.stringValue ?? "mock-gpt"
         if path.hasSuffix("/embeddings") {
-            return embeddingsPlan(request, model: model, behaviour: behaviour)
+            return Self.holding(embeddingsPlan(request, model: model, behaviour: behaviour), behaviour)
         }
         let isChat = path.hasSuffix("/chat/completions")
         guard isChat || path.hasSuffix("/completions") else {
             return errorPlan(status: 404, type: "invalid_request_error", code: "not_found", message: "Unknown path \(path).")
         }
-        return completionPlan(request, chat: isChat, model: model, promptBytes: body.count, behaviour: behaviour)
+        return Self.holding(completionPlan(request, chat: isChat, model: model, promptBytes: body.count, behaviour: behaviour), behaviour)
+    }
+
+    /// The `hold` knobs (OpenAI-dialect answers): where the answer waits at the gate.
+    private static func holding(_ plan: Plan, _ behaviour: MockBehaviour) -> Plan {
+        var plan = plan
+        plan.holdBeforeAnswer = behaviour.hold
+        if plan.isStream, let after = behaviour.holdAfterPieces { plan.holdBeforePiece = min(after, plan.pieces.count) }
+        plan.holdLimit = .milliseconds(behaviour.holdLimitMilliseconds)
+        return plan
     }
 
     /// The Anthropic Messages dialect: the request is translated to the canonical form, answered
@@ -1045,6 +1066,8 @@ public struct MockStats: Sendable {
     public var requests = 0
     /// Tokens (prompt + completion) reported in OpenAI-dialect chat and completion answers.
     public var tokens = 0
+    /// Streamed answers whose body the mock has begun to send.
+    public var startedStreams = 0
     public var completedStreams = 0
     /// Streams whose reader went away before the end.
     public var cancelledStreams = 0
@@ -1061,6 +1084,7 @@ public struct MockStats: Sendable {
     public var json: JSONValue {
         .object([
             "requests": JSONValue(requests),
+            "started_streams": JSONValue(startedStreams),
             "completed_streams": JSONValue(completedStreams),
             "cancelled_streams": JSONValue(cancelledStreams),
             "spans_received": JSONValue(spansReceived),

@@ -26,17 +26,24 @@ public struct MockProviderAdapter: ProviderAdapter {
             headers: request.propagatedHeaders + [HeaderField("x-request-id", request.requestID)],
             body: Array(buffer: request.body)
         )
+        if plan.holdBeforeAnswer {
+            await mock.gate.wait(limit: plan.holdLimit)
+            try Task.checkCancellation()
+        }
         if plan.latency > .zero { try await Task.sleep(for: plan.latency) }
         let pieces = plan.pieces
         let dropConnection = plan.dropConnection
         let isStream = plan.isStream
+        let holdBeforePiece = plan.holdBeforePiece
+        let holdLimit = plan.holdLimit
         let mock = self.mock
         let provider = providerName
         return UpstreamResponse(
             status: plan.status,
             headers: plan.headers,
             body: ByteStream {
-                let cursor = PieceCursor(pieces: pieces)
+                if isStream { mock.recordStreamStart() }
+                let cursor = PieceCursor(pieces: pieces, hold: holdBeforePiece.map { (index: $0, gate: mock.gate, limit: holdLimit) })
                 return {
                     do {
                         if let piece = try await cursor.next() { return piece }
@@ -60,15 +67,26 @@ public struct MockProviderAdapter: ProviderAdapter {
     }
 }
 
-/// Walks a plan's pieces, sleeping before each; used by one task at a time.
+/// Walks a plan's pieces, sleeping before each (and holding at the gate before one, when
+/// planned); used by one task at a time.
 final class PieceCursor: @unchecked Sendable {
     let pieces: [MockProvider.Plan.Piece]
+    let hold: (index: Int, gate: HoldGate, limit: Duration)?
     var index = 0
     var finished = false
+    var held = false
 
-    init(pieces: [MockProvider.Plan.Piece]) { self.pieces = pieces }
+    init(pieces: [MockProvider.Plan.Piece], hold: (index: Int, gate: HoldGate, limit: Duration)? = nil) {
+        self.pieces = pieces
+        self.hold = hold
+    }
 
     func next() async throws -> ByteBuffer? {
+        if let hold, hold.index == index, !held {
+            held = true
+            await hold.gate.wait(limit: hold.limit)
+            try Task.checkCancellation()
+        }
         guard index < pieces.count else { return nil }
         let piece = pieces[index]
         index += 1

@@ -92,6 +92,7 @@ public enum MockProviderServer {
             headers: headers,
             body: Array(buffer: body)
         )
+        if plan.holdBeforeAnswer { await mock.gate.wait(limit: plan.holdLimit) }
         if plan.latency > .zero { try await Task.sleep(for: plan.latency) }
         var fields = HTTPFields()
         for header in plan.headers {
@@ -103,12 +104,17 @@ public enum MockProviderServer {
         }
         let pieces = plan.pieces
         let drop = plan.dropConnection
+        let holdBeforePiece = plan.holdBeforePiece
+        let holdLimit = plan.holdLimit
+        let isStream = plan.isStream
         return Response(
             status: status,
             headers: fields,
             body: ResponseBody { writer in
+                if isStream { mock.recordStreamStart() }
                 do {
-                    for piece in pieces {
+                    for (index, piece) in pieces.enumerated() {
+                        if index == holdBeforePiece { await mock.gate.wait(limit: holdLimit) }
                         // During long waits send SSE comments, as real providers send pings:
                         // a reader that went away is then noticed within ~100 ms.
                         var remaining = piece.delay
@@ -120,6 +126,7 @@ public enum MockProviderServer {
                         if remaining > .zero { try await Task.sleep(for: remaining) }
                         try await writer.write(piece.bytes)
                     }
+                    if holdBeforePiece == pieces.count { await mock.gate.wait(limit: holdLimit) }
                 } catch {
                     mock.recordStreamEnd(cancelled: true)
                     throw error
