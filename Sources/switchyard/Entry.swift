@@ -11,9 +11,12 @@ import NIOPosix
 /// container's cpuset; NIO already honours cgroup quotas), or `SWITCHYARD_THREADS`: two loops
 /// time-sharing one core cost a context switch per hand-off.
 ///
-/// `SWITCHYARD_EXECUTOR=nio` runs Swift Concurrency's global executor on the event loops. It
-/// saves a thread hop per await and measured ~5% more non-streaming throughput, but ~25% less
-/// streaming throughput (benchmarks/RESULTS.md, 2026-11-26), so it is off by default.
+/// Swift Concurrency's global executor runs on the event loops (NIO's executor takeover): a
+/// request then stays on the thread of the loop that reads and writes its sockets instead of
+/// hopping to the cooperative pool and back at every await. With a fixed-response upstream it
+/// cut the gateway's CPU per proxied request by about 18% (non-streaming) and 9% (streaming),
+/// see benchmarks/RESULTS.md. `SWITCHYARD_EXECUTOR=dispatch` keeps the default pool (the
+/// earlier measurement that preferred it was bound by its Python upstream).
 @main
 enum Entry {
     static func main() {
@@ -23,7 +26,7 @@ enum Entry {
         } else if let allowed = allowedCPUCount(), allowed < System.coreCount {
             NIOSingletons.groupLoopCountSuggestion = allowed
         }
-        if environment["SWITCHYARD_EXECUTOR"] == "nio" {
+        if environment["SWITCHYARD_EXECUTOR"] != "dispatch" {
             _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
         Task {

@@ -126,7 +126,7 @@ import Testing
         let received = Mutex(ByteBuffer())
         await stream.run { buffer in
             var copy = buffer
-            received.withLock { $0.writeBuffer(&copy) }
+            _ = received.withLock { $0.writeBuffer(&copy) }
         }
         let text = received.withLock { String(buffer: $0) }
         let usageLine = try #require(text.split(separator: "\n").first { $0.contains(#""usage":{"#) })

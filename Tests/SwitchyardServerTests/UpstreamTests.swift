@@ -49,7 +49,9 @@ import Testing
             let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "gt"))
             #expect(response.status == .ok)
             let sent = mock.stats.lastHeaders.filter { $0.name.lowercased() == "x-correlation-id" }
-            #expect(sent.count == 1 && sent.first?.value == response.headers[HTTPField.Name("x-request-id")!])
+            // The gateway's own record id (the client's id is echoed separately).
+            #expect(sent.count == 1 && sent.first?.value == response.headers[HTTPField.Name("x-switchyard-request-id")!])
+            #expect(sent.first?.value != "client-chosen-id-1")
             #expect(!mock.stats.lastHeaders.contains { $0.name.lowercased() == "x-request-id" })
         }
         #expect(throws: ConfigError.self) {

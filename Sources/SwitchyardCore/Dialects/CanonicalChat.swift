@@ -127,8 +127,30 @@ extension CanonicalChat {
     /// OpenAI-compatible APIs refuse as input) are removed, and with `dropThinking` the
     /// Anthropic `thinking` parameter a translated Anthropic request carried. Untouched (the
     /// same bytes) when none is present.
+    /// Whether the exact bytes of `needle` occur in `haystack`.
+    static func occurs(_ needle: StaticString, in haystack: [UInt8]) -> Bool {
+        needle.withUTF8Buffer { needle in
+            haystack.withUnsafeBufferPointer { bytes in
+                guard let first = needle.first, needle.count <= bytes.count else { return false }
+                var index = 0
+                let last = bytes.count - needle.count
+                while index <= last {
+                    if bytes[index] == first {
+                        var offset = 1
+                        while offset < needle.count && bytes[index + offset] == needle[offset] { offset += 1 }
+                        if offset == needle.count { return true }
+                    }
+                    index += 1
+                }
+                return false
+            }
+        }
+    }
+
     public static func strippingReasoning(_ body: [UInt8], dropThinking: Bool) -> [UInt8] {
-        guard ByteClass.contains(body, body.indices, "thinking") || ByteClass.contains(body, body.indices, "reasoning_content"),
+        // Almost every request has neither member: one exact byte search each (keys are
+        // case-sensitive) before anything is parsed.
+        guard Self.occurs("\"thinking", in: body) || Self.occurs("\"reasoning_content\"", in: body),
             case .object(var request)? = try? JSONValue.parse(body)
         else { return body }
         var changed = false
