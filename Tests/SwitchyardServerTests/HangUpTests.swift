@@ -74,12 +74,13 @@ import Testing
     /// Every request has ended (stream finished or abandoned) and been settled.
     static func settled(_ application: SwitchyardApplication, client: any TestClientProtocol, requests: Int) async throws -> [JSONValue] {
         var rows: [JSONValue] = []
-        for _ in 0..<600 {
+        // A hang-up ends its request when the gateway's next write fails: wait for that event
+        // (the timeout only bounds a failure).
+        _ = try await eventually {
             await application.gateway.background.flush()
             let logs = try await client.execute(uri: "/admin/logs?limit=100", method: .get, headers: authorized)
             rows = logs.json?["data"]?.arrayValue ?? []
-            if rows.count >= requests { break }
-            try await Task.sleep(for: .milliseconds(50))
+            return rows.count >= requests
         }
         await application.gateway.background.flush()
         return rows

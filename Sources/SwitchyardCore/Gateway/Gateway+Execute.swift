@@ -4,7 +4,7 @@ import Tracing
 /// What must happen once an attempt that reached the client is over: the router learns the
 /// outcome (health, latency, capacity) and a pending shadow comparison gets the primary's
 /// answer. Runs once, from the non-streaming path or the end of the stream.
-struct AttemptCompletion: Sendable {
+struct AttemptFeedback: Sendable {
     let router: RouterState
     let lease: DeploymentLease
     /// Seconds to the first event (streams) or the whole answer.
@@ -418,9 +418,9 @@ struct Attempt: Sendable {
             record.status = 200
             record.upstreamDuration = clock.now - upstreamStart
             record.duration = clock.now - inbound.receivedAt
-            let attemptCompletion = AttemptCompletion(
+            let attemptFeedback = AttemptFeedback(
                 router: gateway.router, lease: lease, latency: durationSeconds(clock.now - upstreamStart), shadow: shadow)
-            attemptCompletion.finish(record: record, text: shadow == nil ? nil : ShadowComparison.answerText(scan, anthropic: passthrough))
+            attemptFeedback.finish(record: record, text: shadow == nil ? nil : ShadowComparison.answerText(scan, anthropic: passthrough))
             if let limit = record.logBodyLimit { record.responseBody = RequestLogEntry.redact(Array(buffer: clientBody), limit: limit) }
             completion.finish(record, responseBody: pipeline.cache.key == nil ? nil : Array(buffer: clientBody))
             headers.append(HeaderField("content-type", "application/json"))
@@ -487,7 +487,7 @@ struct Attempt: Sendable {
             countingModel: deployment.upstreamModel,
             clock: clock,
             completion: completion,
-            attemptCompletion: AttemptCompletion(
+            attemptFeedback: AttemptFeedback(
                 router: gateway.router, lease: lease, latency: durationSeconds(clock.now - upstreamStart), shadow: shadow),
             cacheLimit: pipeline.cache.key == nil ? nil : pipeline.cache.settings.maxEntryBytes,
             promptEstimate: promptEstimate

@@ -90,11 +90,16 @@ final class RequestCompletion: Sendable {
 
     init(gateway: Gateway, record: RequestRecord, cache: CachePlan) {
         self.gateway = gateway
+        self.state = Mutex(State(cache: cache, abandoned: Self.abandoned(record)))
+    }
+
+    /// `record` as it ends when the client is gone.
+    private static func abandoned(_ record: RequestRecord) -> RequestRecord {
         var abandoned = record
         abandoned.outcome = .clientDisconnected
         abandoned.status = 499
         abandoned.errorCode = "client_closed_request"
-        self.state = Mutex(State(cache: cache, abandoned: abandoned))
+        return abandoned
     }
 
     /// A stage is about to run its before-step.
@@ -113,13 +118,8 @@ final class RequestCompletion: Sendable {
     /// The record to settle if the request is dropped from here on (a stream's first event was
     /// sent: it carries the attempt, deployment and price).
     func setAbandonedRecord(_ record: RequestRecord) {
-        state.withLock { state in
-            var abandoned = record
-            abandoned.outcome = .clientDisconnected
-            abandoned.status = 499
-            abandoned.errorCode = "client_closed_request"
-            state.abandoned = abandoned
-        }
+        let abandoned = Self.abandoned(record)
+        state.withLock { $0.abandoned = abandoned }
     }
 
     var isFinished: Bool { state.withLock { $0.finished } }

@@ -15,7 +15,7 @@ public struct GatewayStream: Sendable {
     let clock: any RouterClock
     /// Ends the request: after-stages (settlement, cache) and observers.
     let completion: RequestCompletion
-    let attemptCompletion: AttemptCompletion
+    let attemptFeedback: AttemptFeedback
     /// The most bytes kept for the response cache; nil when the answer is not cached.
     var cacheLimit: Int?
     /// Prompt tokens estimated before sending, for the usage of a stream without the provider's.
@@ -65,7 +65,7 @@ public struct GatewayStream: Sendable {
             record.servedModel = relay.responseModel ?? record.servedModel
             record.upstreamDuration = clock.now - upstreamStart
             record.duration = clock.now - receivedAt
-            attemptCompletion.finish(record: record, text: relay.captureText ? relay.capturedText : nil)
+            attemptFeedback.finish(record: record, text: relay.captureText ? relay.capturedText : nil)
             if let limit = record.logBodyLimit { record.responseBody = RequestLogEntry.redact(Array(relay.capturedText.utf8), limit: limit) }
             completion.finish(record, responseBody: record.outcome == .success ? captured : nil)
         }
