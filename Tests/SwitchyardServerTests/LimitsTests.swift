@@ -106,6 +106,17 @@ import Testing
         }
     }
 
+    @Test func aRequestForSeveralAnswersReservesTokensForEachOfThem() async throws {
+        // One answer reserves its prompt (10) plus max_tokens 30: it fits in 100. Five answers
+        // (n: 5) reserve 10 + 5 × 30 = 160: refused before anything is sent.
+        try await withLimits("  rules: [{scope: key, tokens_per_minute: 100}]") { client, _ in
+            let several = try await chat(client, extra: #","max_tokens":30,"n":5"#)
+            #expect(several.status == .tooManyRequests, "n multiplies the completion reservation")
+            let one = try await chat(client, extra: #","max_tokens":30"#)
+            #expect(one.status == .ok)
+        }
+    }
+
     @Test func tokensAreReservedBeforeTheCallAndSettledAfter() async throws {
         // Each request reserves its prompt (10 tokens as OpenAI frames a one-message chat) plus
         // max_tokens 36; the mock really uses 27. Three at once do not fit in 100; once

@@ -75,7 +75,7 @@ struct RateLimitStage: GatewayStage {
         var reserved = 0
         if limits.rules.contains(where: { $0.values.tokensPerMinute != nil || $0.values.tokensPerDay != nil || $0.tier != nil }) {
             let features = request.prepared.plan.features ?? PromptFeatures(request: request.prepared.request)
-            reserved = features.estimatedPromptTokens + (features.maxOutputTokens ?? limits.defaultCompletionEstimate)
+            reserved = features.estimatedPromptTokens + features.reservedCompletionTokens(defaultEstimate: limits.defaultCompletionEstimate)
         }
         let identity = request.record.identity
         let checks = RateLimiter.checks(
@@ -113,7 +113,7 @@ struct BudgetStage: GatewayStage {
         let snapshot = request.prepared.snapshot
         let inbound = request.prepared.inbound
         let features = request.prepared.plan.features ?? PromptFeatures(request: request.prepared.request)
-        let completion = features.maxOutputTokens ?? snapshot.config.limits.defaultCompletionEstimate
+        let completion = features.reservedCompletionTokens(defaultEstimate: snapshot.config.limits.defaultCompletionEstimate)
         let reserve =
             request.prepared.plan.group.deployments.compactMap {
                 snapshot.price(of: $0)?.estimate(promptTokens: features.estimatedPromptTokens, completionTokens: completion)

@@ -5,6 +5,8 @@ public struct PromptFeatures: Sendable, Equatable {
     public var estimatedPromptTokens = 0
     /// `max_tokens` / `max_completion_tokens` when given.
     public var maxOutputTokens: Int?
+    /// Answers asked for (`n`, chat and legacy completions; 1 when absent, at most 128).
+    public var choices = 1
     public var hasImages = false
     public var hasTools = false
     public var jsonMode = false
@@ -40,10 +42,12 @@ public struct PromptFeatures: Sendable, Equatable {
             let format = scan.value("response_format")?["type"]?.stringValue
             jsonMode = format == "json_object" || format == "json_schema"
             maxOutputTokens = scan.value("max_completion_tokens")?.intValue ?? scan.value("max_tokens")?.intValue
+            choices = min(max(1, scan.value("n")?.intValue ?? 1), 128)
         case .completions:
             lastUserText = Self.flattenText(scan.value("prompt"))
             estimatedPromptTokens = PromptTokens.count(lastUserText, model: model)
             maxOutputTokens = scan.value("max_tokens")?.intValue
+            choices = min(max(1, scan.value("n")?.intValue ?? 1), 128)
         case .embeddings:
             lastUserText = Self.flattenText(scan.value("input"))
             estimatedPromptTokens = PromptTokens.count(lastUserText, model: model)
@@ -60,6 +64,12 @@ public struct PromptFeatures: Sendable, Equatable {
 
     /// Tokens the request may use in all: prompt plus the completion it allows.
     public var estimatedTotalTokens: Int { estimatedPromptTokens + (maxOutputTokens ?? 0) }
+
+    /// Completion tokens to reserve before the call: the request's output limit (or
+    /// `defaultEstimate` when it sets none) for each of its `n` answers.
+    public func reservedCompletionTokens(defaultEstimate: Int) -> Int {
+        (maxOutputTokens ?? defaultEstimate) * choices
+    }
 }
 
 /// Guesses the language of a text: by script where it is distinctive, by frequent function
