@@ -42,6 +42,17 @@ import Testing
         }
     }
 
+    @Test func aProviderThatEchoesItsKeyMidStreamDoesNotLeakIt() async throws {
+        try await withGateway { client, _ in
+            let body = chatBody(#","stream":true,"mock":{"error_after":2,"error_message":"Incorrect API key provided: provider-secret-key."}"#)
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: body)
+            #expect(response.status == .ok)
+            #expect(response.text.contains("reported an error mid-stream"), "the error event still arrives")
+            #expect(!response.text.contains("provider-secret-key"), "the provider's key is scrubbed")
+            #expect(response.text.contains("[redacted]"))
+        }
+    }
+
     @Test func theRequestIDHeaderUpstreamIsAPerProviderSetting() async throws {
         try await withGateway(extraProvider: "    request_id_header: X-Correlation-Id") { client, mock in
             var headers = authorized

@@ -431,6 +431,7 @@ struct Attempt: Sendable {
         // fails before producing anything still gets a proper HTTP error (and can be retried).
         var relay = OpenAIStreamRelay(forwardUsageChunk: request.clientWantsUsage, provider: provider)
         relay.captureText = shadow != nil || record.logBodyLimit != nil
+        relay.scrubber = snapshot.scrubber
         if let guardOutput = prepared.guardOutput, !passthrough {
             relay.textGuard = StreamTextGuard(output: guardOutput)
         }

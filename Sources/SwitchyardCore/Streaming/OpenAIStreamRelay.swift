@@ -36,6 +36,9 @@ public struct OpenAIStreamRelay: Sendable {
     public private(set) var capturedText = ""
     /// Output guardrails: each chunk's text goes through the guard before it is sent.
     public var textGuard: StreamTextGuard?
+    /// Removes provider credentials from error messages a provider sends mid-stream (some echo
+    /// the key they were given) before they reach the client or the logs.
+    public var scrubber: SecretScrubber?
     /// `id` and `created` of the last chunk, for chunks the guard adds (released text, a block).
     private var lastChunkID: JSONValue = .string("chatcmpl-guardrail")
     private var lastCreated: JSONValue = JSONValue(0)
@@ -108,7 +111,8 @@ public struct OpenAIStreamRelay: Sendable {
         }
         if let errorMember = scan.member("error"), errorMember.kind != .null {
             let detail = scan.value("error")
-            let message = detail?["message"]?.stringValue ?? detail?.stringValue ?? "unknown error"
+            let reported = detail?["message"]?.stringValue ?? detail?.stringValue ?? "unknown error"
+            let message = scrubber?.scrub(reported) ?? reported
             var error = GatewayError.upstreamUnavailable(
                 "Provider '\(provider)' reported an error mid-stream: \(message)", code: "upstream_stream_error")
             if let type = detail?["type"]?.stringValue, type == "rate_limit_error" || type == "rate_limit_exceeded" {
@@ -157,7 +161,8 @@ public struct OpenAIStreamRelay: Sendable {
         }
         switch data["type"]?.stringValue ?? event.event {
         case "error":
-            let message = data["error"]?["message"]?.stringValue ?? "unknown error"
+            let reported = data["error"]?["message"]?.stringValue ?? "unknown error"
+            let message = scrubber?.scrub(reported) ?? reported
             fail(.upstreamUnavailable("Provider '\(provider)' reported an error mid-stream: \(message)", code: "upstream_stream_error"))
             return
         case "message_start":

@@ -71,6 +71,8 @@ public struct MockBehaviour: Sendable, Equatable {
     /// Never report usage, in answers or streams (`include_usage` ignored), as some
     /// OpenAI-compatible servers do (llama.cpp's Python server, older proxies).
     public var omitUsage: Bool = false
+    /// The message of the in-band error event `error_after` sends (OpenAI dialect).
+    public var errorMessage: String? = nil
 
     public init() {}
 
@@ -102,6 +104,7 @@ public struct MockBehaviour: Sendable, Equatable {
         case "seed": seed = UInt64(value) ?? seed
         case "error_code": errorCode = value
         case "omit_usage": omitUsage = value == "true" || value == "1"
+        case "error_message": errorMessage = value
         case "hold": hold = value == "true" || value == "1"
         case "hold_after": holdAfterPieces = number.map { max(0, $0) }
         case "hold_limit_ms": holdLimitMilliseconds = max(0, number ?? holdLimitMilliseconds)

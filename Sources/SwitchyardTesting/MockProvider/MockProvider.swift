@@ -909,8 +909,13 @@ public final class MockProvider: Sendable {
             if let errorAfter = behaviour.errorAfterChunks, contentChunks >= errorAfter {
                 var buffer = ByteBuffer()
                 buffer.writeStaticString("data: ")
-                buffer.writeString(
-                    #"{"error":{"message":"Mock provider failed mid-stream.","type":"server_error","param":null,"code":"mock_stream_error"}}"#)
+                let error: JSONValue = [
+                    "error": [
+                        "message": .string(behaviour.errorMessage ?? "Mock provider failed mid-stream."), "type": "server_error",
+                        "param": .null, "code": "mock_stream_error",
+                    ]
+                ]
+                buffer.writeBytes(error.serializedBytes())
                 buffer.writeStaticString("\n\n")
                 append(buffer)
                 return true
