@@ -106,6 +106,25 @@ import Testing
         }
     }
 
+    @Test func aFloodOfPromptsIsRefusedBeforeTheGuardrailsScanIt() async throws {
+        // Rate limits run before the input guardrails: past the limit, a prompt costs no
+        // guardrail work (and a blocked prompt still counted against the limit).
+        let guardrails = "guardrails:\n  - {name: words, detector: words, words: [forbidden], action: block}"
+        try await withLimits("  rules: [{scope: key, requests_per_minute: 2}]", extra: guardrails) { client, _ in
+            func forbidden() async throws -> TestResponse {
+                try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "chat", content: "say forbidden"))
+            }
+            let blocked = try await forbidden()
+            #expect(blocked.status == .badRequest, "\(blocked.text)")
+            #expect(try await chat(client).status == .ok)
+            let flooded = try await forbidden()
+            #expect(flooded.status == .tooManyRequests, "refused by the limit, not scanned")
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(metrics.contains(#"switchyard_guardrail_decisions_total{guardrail="words",direction="input",action="block"} 1"#))
+        }
+    }
+
     @Test func aRequestForSeveralAnswersReservesTokensForEachOfThem() async throws {
         // One answer reserves its prompt (10) plus max_tokens 30: it fits in 100. Five answers
         // (n: 5) reserve 10 + 5 × 30 = 160: refused before anything is sent.

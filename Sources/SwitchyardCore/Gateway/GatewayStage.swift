@@ -150,26 +150,31 @@ final class RequestCompletion: Sendable {
 }
 
 extension Gateway {
-    /// The before-stages, in order (DESIGN §1): input guardrails → prompt transforms → limits
-    /// and budgets → cache lookup, with the cache before the limits when cache hits do not
-    /// count against them (`cache.count_hits_for_limits: false`).
+    /// The before-stages, in order (DESIGN §1): rate limits → input guardrails → prompt
+    /// transforms → cache lookup → budgets. Limits come first so that a flood of prompts is
+    /// refused before the guardrails spend CPU on it; with `cache.count_hits_for_limits: false`
+    /// the cache answers before the limits instead (its hits must not count), and so after the
+    /// guardrails and prompt transforms as always.
     func stages(for request: PipelineRequest, inputStages: Bool = true) -> [any GatewayStage] {
         var stages: [any GatewayStage] = []
         let prepared = request.prepared
-        if !prepared.inbound.isInternal && inputStages {
-            if prepared.snapshot.config.logging.logsBodies(
+        let limited = !prepared.snapshot.config.limits.rules.isEmpty
+        let countsHits = request.cache.settings.countHitsForLimits
+        let promptStages = !prepared.inbound.isInternal && inputStages
+        if promptStages
+            && prepared.snapshot.config.logging.logsBodies(
                 model: prepared.request.model, identity: prepared.record.identity,
                 endpoint: prepared.inbound.dialect.routeLabel(prepared.inbound.endpoint))
-            {
-                stages.append(RequestLogBodyStage())
-            }
-            if !request.prepared.snapshot.guardrails.isEmpty { stages.append(InputGuardrailStage()) }
-            if !request.prepared.snapshot.prompts.settings.systemPrompts.isEmpty { stages.append(SystemPromptStage()) }
+        {
+            stages.append(RequestLogBodyStage())
         }
-        let countsHits = request.cache.settings.countHitsForLimits
-        if request.cache.key != nil && !countsHits { stages.append(CacheStage()) }
-        if !request.prepared.snapshot.config.limits.rules.isEmpty { stages.append(RateLimitStage()) }
-        if request.cache.key != nil && countsHits { stages.append(CacheStage()) }
+        if limited && countsHits { stages.append(RateLimitStage()) }
+        if promptStages {
+            if !prepared.snapshot.guardrails.isEmpty { stages.append(InputGuardrailStage()) }
+            if !prepared.snapshot.prompts.settings.systemPrompts.isEmpty { stages.append(SystemPromptStage()) }
+        }
+        if request.cache.key != nil { stages.append(CacheStage()) }
+        if limited && !countsHits { stages.append(RateLimitStage()) }
         let identity = prepared.record.identity
         if !prepared.snapshot.config.budgets.rules.isEmpty || identity.budget != nil || !identity.inheritedBudgets.isEmpty {
             stages.append(BudgetStage())
