@@ -83,6 +83,28 @@ import Testing
         }
     }
 
+    @Test func aCacheHitIsJudgedByTheOutputGuardrailsInForceNow() async throws {
+        let (application, path) = try makeGateway(Self.config())
+        try await application.makeApplication().test(.live) { client in
+            func ask() async throws -> TestResponse {
+                try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "chat", content: "tell me about turtles"))
+            }
+            let first = try await ask()
+            #expect(first.json?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue?.contains("turtles") == true)
+            await application.gateway.background.flush()
+            // The operator adds an output guardrail after the answer was cached.
+            let guarded = Self.config() + "\nguardrails:\n  - {name: no-turtles, detector: words, words: [turtles], direction: output, action: mask}\n"
+            try guarded.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(application.reload(reason: "test"))
+            let second = try await ask()
+            #expect(Self.cacheHeader(second) == "hit")
+            let content = second.json?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue ?? ""
+            #expect(!content.isEmpty && !content.contains("turtles"), "the hit went through the output guardrail: \(content)")
+            #expect(second.headers[HTTPField.Name("x-switchyard-guardrails")!]?.contains("no-turtles") == true)
+        }
+    }
+
     @Test func identicalRequestsHitAndEveryAnswerChangingParameterMisses() async throws {
         try await withCache { client, app in
             let base = #"{"model":"chat","temperature":0.2,"messages":[{"role":"user","content":"capital of France?"}]}"#

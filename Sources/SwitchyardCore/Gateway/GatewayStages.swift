@@ -51,7 +51,30 @@ struct CacheStage: GatewayStage {
     var name: String { "cache" }
 
     func before(_ request: inout PipelineRequest, gateway: Gateway) async -> StageDecision {
-        guard let answer = await gateway.cachedAnswer(&request) else { return .proceed }
+        if request.prepared.inbound.cacheNoStore {
+            // The input guardrails put placeholders in the prompt: the answer will hold the
+            // caller's restored data, which is never shared through the cache.
+            request.cache.key = nil
+            request.record.cache = "bypass"
+            return .proceed
+        }
+        let output = request.prepared.guardOutput.flatMap { $0.rails.isEmpty ? nil : $0 }
+        if output != nil && (request.prepared.isStream || request.prepared.inbound.dialect != .openAI) {
+            // Output guardrails apply and the stored answer cannot be re-checked here (a stream
+            // or another dialect's body): ask the provider, whose answer is checked as it comes.
+            request.record.cache = "bypass"
+            return .proceed
+        }
+        guard var answer = await gateway.cachedAnswer(&request) else { return .proceed }
+        if let output, case .buffer(let buffer) = answer.body, var value = try? JSONValue.parse(Array(buffer: buffer)) {
+            // A hit is an answer like any other: the output guardrails in force now judge it.
+            let decisions = await output.apply(to: &value, endpoint: request.prepared.inbound.endpoint)
+            if !decisions.isEmpty {
+                request.record.guardrails.append(contentsOf: decisions)
+                answer.headers.append(HeaderField("x-switchyard-guardrails", decisions.map(\.summary).joined(separator: ", ")))
+                answer.body = .buffer(ByteBuffer(bytes: value.serializedBytes()))
+            }
+        }
         return .answer(answer)
     }
 
