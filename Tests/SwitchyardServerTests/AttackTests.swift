@@ -527,3 +527,31 @@ import Testing
         }
     }
 }
+
+/// `/metrics` and `/health/ready` behind `server.operational_token`.
+@Suite struct OperationalTokenTests {
+    @Test func scraperWithoutTheTokenReadsIdentitiesAndProviderErrors() async throws {
+        let yaml = """
+            server: {port: 0, master_key: test-master-key, reload_check_interval: off, metrics_identity_labels: true, operational_token: scrape-token-1234}
+            providers:
+              - {name: p, type: mock}
+            models:
+              - {name: chat, provider: p, model: m}
+            """
+        let (application, _) = try makeGateway(yaml)
+        try await application.makeApplication().test(.live) { client in
+            #expect(try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "chat")).status == .ok)
+            for path in ["/metrics", "/health/ready"] {
+                let anonymous = try await client.execute(uri: path, method: .get)
+                #expect(anonymous.status == .unauthorized, "\(path) without the token")
+                #expect(!anonymous.text.contains("switchyard_requests_by_identity_total"))
+                let wrong = try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer test-master-key"])
+                #expect(wrong.status == .unauthorized, "\(path): the master key is not the operational token")
+                let scraper = try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer scrape-token-1234"])
+                #expect(scraper.status == .ok, "\(path) with the token")
+            }
+            let live = try await client.execute(uri: "/health/live", method: .get)
+            #expect(live.status == .ok, "liveness stays open for probes")
+        }
+    }
+}

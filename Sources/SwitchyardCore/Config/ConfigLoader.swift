@@ -243,11 +243,12 @@ struct Context {
         if let node = mapping.take("metrics_identity_labels"), let value = bool(node, path: "server.metrics_identity_labels") {
             settings.metricsIdentityLabels = value
         }
+        if let node = mapping.take("operational_token") { settings.operationalToken = secret(node, path: "server.operational_token") }
         mapping.finish(
             known: [
                 "host", "port", "master_key", "max_body_size", "request_timeout", "shutdown_grace_period", "idle_timeout",
                 "log_level", "access_log", "allow_unauthenticated", "reload_check_interval", "tls", "database", "key_secret", "usage_ledger",
-                "metrics_identity_labels",
+                "metrics_identity_labels", "operational_token",
             ],
             context: &self
         )

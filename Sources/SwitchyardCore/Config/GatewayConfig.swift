@@ -86,6 +86,10 @@ public struct ServerSettings: Sendable {
     /// Whether `switchyard_requests_by_identity_total` carries key and team labels (one series
     /// per key: off by default to keep cardinality bounded).
     public var metricsIdentityLabels = false
+    /// When set (`server.operational_token`), `/metrics` and `/health/ready` answer only to
+    /// `Authorization: Bearer <token>`: they name providers, their errors and (with identity
+    /// labels) keys and teams. `/health/live` stays open; it reveals nothing.
+    public var operationalToken: Secret?
     /// How often the configuration file is checked for changes; nil disables watching.
     public var reloadCheckInterval: Duration? = .seconds(2)
 

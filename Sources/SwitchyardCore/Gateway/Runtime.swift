@@ -37,6 +37,7 @@ public final class RuntimeSnapshot: Sendable {
         if let masterKey = config.server.masterKey { secrets.append(masterKey) }
         if let redis = config.redis { secrets.append(redis.url) }
         if let keySecret = config.server.keySecret { secrets.append(keySecret) }
+        if let token = config.server.operationalToken { secrets.append(token) }
         if let database = config.server.databaseURL {
             secrets.append(database)
             if let password = (try? PostgresURL(parsing: database.reveal()))?.password {

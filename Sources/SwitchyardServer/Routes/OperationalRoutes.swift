@@ -5,7 +5,8 @@ import NIOCore
 import Prometheus
 import SwitchyardCore
 
-/// Liveness, readiness and Prometheus metrics. Unauthenticated, as probes and scrapers expect.
+/// Liveness, readiness and Prometheus metrics. Unauthenticated, as probes and scrapers expect,
+/// unless `server.operational_token` is set: then readiness and metrics need it as a bearer token.
 struct OperationalRoutes {
     let runtime: RuntimeHolder
     let prometheus: PrometheusCollectorRegistry
@@ -18,10 +19,12 @@ struct OperationalRoutes {
         router.get("/health/live") { _, _ in
             GatewayResponse.json(["status": "ok"]).hummingbirdResponse()
         }
-        router.get("/health/ready") { _, _ in
-            readiness()
+        router.get("/health/ready") { request, _ in
+            try authorize(request)
+            return readiness()
         }
-        router.get("/metrics") { _, _ in
+        router.get("/metrics") { request, _ in
+            try authorize(request)
             // Upstream connection use, read at scrape time: requests in flight per deployment.
             for (deployment, count) in self.router.inFlight() {
                 metrics.gauge("switchyard_upstream_in_flight", [("deployment", deployment)]).record(count)
@@ -34,6 +37,17 @@ struct OperationalRoutes {
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
             )
+        }
+    }
+
+    /// Checks `server.operational_token` (constant time) when one is configured.
+    func authorize(_ request: Request) throws {
+        guard let token = runtime.snapshot.config.server.operationalToken else { return }
+        let presented = AuthenticationMiddleware.bearer(request.headers[.authorization]) ?? ""
+        guard MasterKeyAuthenticator.constantTimeEquals(Array(presented.utf8), Array(token.reveal().utf8)) else {
+            throw GatewayError(
+                status: 401, type: "authentication_error", code: "invalid_operational_token",
+                message: "This endpoint needs the operational token (server.operational_token) as a bearer token.")
         }
     }
 
