@@ -389,7 +389,7 @@ struct Attempt: Sendable {
                 // The provider reported no usage: the gateway counts prompt and answer itself.
                 let answer = ShadowComparison.answerText(scan, anthropic: false)
                 record.usage = TokenUsage(
-                    promptTokens: pipeline.estimatedPromptTokens(), completionTokens: PromptTokens.count(answer, model: deployment.upstreamModel))
+                    promptTokens: pipeline.lazyPromptTokens(), completionTokens: PromptTokens.count(answer, model: deployment.upstreamModel))
                 record.usageSource = .gateway
             }
             var clientBody = body
@@ -470,12 +470,13 @@ struct Attempt: Sendable {
         headers.append(HeaderField("x-accel-buffering", "no"))
         // The stream is committed: from here a client that leaves is billed for the prompt and
         // what was forwarded, even if the HTTP layer never runs the stream.
-        let promptEstimate = pipeline.estimatedPromptTokens()
-        var abandoned = record
-        abandoned.usage = TokenUsage(
-            promptTokens: promptEstimate, completionTokens: relay.streamedCompletionTokens(model: deployment.upstreamModel))
-        abandoned.usageSource = .gateway
-        completion.setAbandonedRecord(abandoned)
+        // Counted only if it comes to that: a stream that ends normally never tokenizes here.
+        let promptTokens = pipeline.lazyPromptTokens
+        let firstEvents = relay
+        let countingModel = deployment.upstreamModel
+        completion.setAbandonedRecord(record) {
+            TokenUsage(promptTokens: promptTokens(), completionTokens: firstEvents.streamedCompletionTokens(model: countingModel))
+        }
         let stream = GatewayStream(
             relay: relay,
             iterator: iterator,
@@ -491,7 +492,7 @@ struct Attempt: Sendable {
             attemptFeedback: AttemptFeedback(
                 router: gateway.router, lease: lease, latency: durationSeconds(clock.now - upstreamStart), shadow: shadow),
             cacheLimit: pipeline.cache.key == nil ? nil : pipeline.cache.settings.maxEntryBytes,
-            promptEstimate: promptEstimate
+            promptTokens: promptTokens
         )
         return GatewayResponse(status: 200, headers: headers, body: .stream(stream))
     }

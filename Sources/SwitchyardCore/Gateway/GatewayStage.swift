@@ -38,16 +38,30 @@ public struct PipelineRequest: Sendable {
     }
     /// The response cache's key and settings for this request, when the cache applies.
     var cache: CachePlan
-    /// Prompt tokens as estimated before sending (billing floor when a stream is abandoned).
-    var promptEstimate: Int?
+    /// The prompt's features (token estimate, output limit, `n`), computed once for all stages.
+    var features: PromptFeatures?
 
-    /// The prompt's tokens with the requested model's tokenizer, computed once.
-    mutating func estimatedPromptTokens() -> Int {
-        if let promptEstimate { return promptEstimate }
-        let tokens = (prepared.plan.features ?? PromptFeatures(request: prepared.request)).estimatedPromptTokens
-        promptEstimate = tokens
-        return tokens
+    /// The prompt's features: the plan's when routing needed them, else computed here once.
+    mutating func promptFeatures() -> PromptFeatures {
+        if let features = features ?? prepared.plan.features { return features }
+        let computed = PromptFeatures(request: prepared.request)
+        features = computed
+        return computed
     }
+
+    /// The prompt's tokens with the requested model's tokenizer, counted only when asked for
+    /// (a stream whose provider reports its usage never asks).
+    var lazyPromptTokens: LazyPromptTokens {
+        LazyPromptTokens(known: (features ?? prepared.plan.features)?.estimatedPromptTokens, request: prepared.request)
+    }
+}
+
+/// A prompt's token count that is computed (tokenized) only if needed.
+struct LazyPromptTokens: Sendable {
+    let known: Int?
+    let request: OpenAIRequest
+
+    func callAsFunction() -> Int { known ?? PromptFeatures(request: request).estimatedPromptTokens }
 }
 
 /// The response cache as it applies to one request.
@@ -83,6 +97,8 @@ final class RequestCompletion: Sendable {
         var finished = false
         /// What to settle if nobody finishes the request.
         var abandoned: RequestRecord
+        /// Counts the abandoned request's usage, only when it is settled that way.
+        var abandonedUsage: (@Sendable () -> TokenUsage)?
     }
 
     private let state: Mutex<State>
@@ -117,9 +133,13 @@ final class RequestCompletion: Sendable {
 
     /// The record to settle if the request is dropped from here on (a stream's first event was
     /// sent: it carries the attempt, deployment and price).
-    func setAbandonedRecord(_ record: RequestRecord) {
+    /// `usage` is called only if the request does end abandoned.
+    func setAbandonedRecord(_ record: RequestRecord, usage: @escaping @Sendable () -> TokenUsage) {
         let abandoned = Self.abandoned(record)
-        state.withLock { $0.abandoned = abandoned }
+        state.withLock { state in
+            state.abandoned = abandoned
+            state.abandonedUsage = usage
+        }
     }
 
     var isFinished: Bool { state.withLock { $0.finished } }
@@ -141,11 +161,16 @@ final class RequestCompletion: Sendable {
     }
 
     deinit {
-        let abandoned: RequestRecord? = state.withLock { state in
+        let pending: (RequestRecord, (@Sendable () -> TokenUsage)?)? = state.withLock { state in
             guard !state.finished else { return nil }
-            return state.abandoned
+            return (state.abandoned, state.abandonedUsage)
         }
-        if let abandoned { finish(abandoned) }
+        guard var (abandoned, usage) = pending else { return }
+        if abandoned.usage == nil, let usage {
+            abandoned.usage = usage()
+            abandoned.usageSource = .gateway
+        }
+        finish(abandoned)
     }
 }
 

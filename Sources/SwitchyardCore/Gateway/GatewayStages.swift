@@ -97,7 +97,7 @@ struct RateLimitStage: GatewayStage {
         let inbound = request.prepared.inbound
         var reserved = 0
         if limits.rules.contains(where: { $0.values.tokensPerMinute != nil || $0.values.tokensPerDay != nil || $0.tier != nil }) {
-            let features = request.prepared.plan.features ?? PromptFeatures(request: request.prepared.request)
+            let features = request.promptFeatures()
             reserved = features.estimatedPromptTokens + features.reservedCompletionTokens(defaultEstimate: limits.defaultCompletionEstimate)
         }
         let identity = request.record.identity
@@ -135,7 +135,7 @@ struct BudgetStage: GatewayStage {
     func before(_ request: inout PipelineRequest, gateway: Gateway) async -> StageDecision {
         let snapshot = request.prepared.snapshot
         let inbound = request.prepared.inbound
-        let features = request.prepared.plan.features ?? PromptFeatures(request: request.prepared.request)
+        let features = request.promptFeatures()
         let completion = features.reservedCompletionTokens(defaultEstimate: snapshot.config.limits.defaultCompletionEstimate)
         let reserve =
             request.prepared.plan.group.deployments.compactMap {

@@ -18,8 +18,8 @@ public struct GatewayStream: Sendable {
     let attemptFeedback: AttemptFeedback
     /// The most bytes kept for the response cache; nil when the answer is not cached.
     var cacheLimit: Int?
-    /// Prompt tokens estimated before sending, for the usage of a stream without the provider's.
-    var promptEstimate = 0
+    /// The prompt's tokens, counted only for a stream that ends without the provider's usage.
+    let promptTokens: LazyPromptTokens
 
     /// Writes the stream through `emit` until it ends. Never throws: an upstream failure
     /// becomes an error event, a client that goes away (emit throws, or the task is
@@ -45,7 +45,7 @@ public struct GatewayStream: Sendable {
         /// The provider's usage, or else the gateway's count of the prompt and of the text forwarded.
         func countUsage() {
             guard relay.usage == nil else { return }
-            var counted = TokenUsage(promptTokens: promptEstimate, completionTokens: relay.streamedCompletionTokens(model: countingModel))
+            var counted = TokenUsage(promptTokens: promptTokens(), completionTokens: relay.streamedCompletionTokens(model: countingModel))
             if let textGuard = relay.textGuard, textGuard.blocked != nil {
                 // The upstream was stopped by a guardrail: bill what was generated, held text included.
                 counted.completionTokens = max(counted.completionTokens, (textGuard.textBytes + 3) / 4)
