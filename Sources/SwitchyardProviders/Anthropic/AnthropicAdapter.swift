@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import SwitchyardCore
@@ -16,13 +15,13 @@ public struct AnthropicAdapter: ProviderAdapter {
     public let providerName: String
     public var nativeDialect: ClientDialect? { .anthropic }
     let url: String
-    let client: HTTPClient
+    let client: UpstreamHTTPClient
     let staticHeaders: HTTPHeaders
 
     public init(provider: ProviderConfig, transport: HTTPTransport) {
         self.providerName = provider.name
         self.url = provider.baseURL + (provider.baseURL.hasSuffix("/v1") ? "/messages" : "/v1/messages")
-        self.client = transport.client(for: provider)
+        self.client = transport.upstreamClient(for: provider)
         self.staticHeaders = HTTPHeaders(provider: provider, adding: [("anthropic-version", Self.defaultVersion)])
     }
 
@@ -33,14 +32,14 @@ public struct AnthropicAdapter: ProviderAdapter {
         let native = request.bodyDialect == .anthropic
         let body: ByteBuffer =
             native ? request.body : ByteBuffer(bytes: try AnthropicOutbound.request(fromOpenAI: Array(buffer: request.body)).serializedBytes())
-        var outbound = HTTPClientRequest(url: url)
+        var outbound = UpstreamHTTPRequest(url: url)
         outbound.method = .POST
         outbound.headers = staticHeaders
         outbound.headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
         for header in request.propagatedHeaders {
             outbound.headers.replaceOrAdd(name: header.name, value: header.value)
         }
-        outbound.body = .bytes(body)
+        outbound.body = body
         return try await HTTPTransport.execute(
             outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream, passthrough: native,
             translate: { bytes in try AnthropicOutbound.completion(fromAnthropic: bytes) },

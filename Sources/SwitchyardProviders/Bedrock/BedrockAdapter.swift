@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -13,7 +12,7 @@ public struct BedrockAdapter: ProviderAdapter {
     public let providerName: String
     let baseURL: String
     let host: String
-    let client: HTTPClient
+    let client: UpstreamHTTPClient
     let signer: SigV4Signer?
     let bearer: Secret?
     let extraHeaders: [(String, String)]
@@ -22,7 +21,7 @@ public struct BedrockAdapter: ProviderAdapter {
         self.providerName = provider.name
         self.baseURL = provider.baseURL
         self.host = String(provider.baseURL.drop(while: { $0 != "/" }).dropFirst(2).prefix(while: { $0 != "/" }))
-        self.client = transport.client(for: provider)
+        self.client = transport.upstreamClient(for: provider)
         if let keyID = provider.awsAccessKeyID, let secret = provider.awsSecretAccessKey {
             self.signer = SigV4Signer(
                 credentials: AWSCredentials(accessKeyID: keyID.reveal(), secretAccessKey: secret, sessionToken: provider.awsSessionToken),
@@ -57,8 +56,8 @@ public struct BedrockAdapter: ProviderAdapter {
 
 extension BedrockAdapter {
     /// Signs and builds a POST to `path` on the runtime endpoint.
-    func signedRequest(path: String, body: [UInt8], accept: String, requestID: String) -> HTTPClientRequest {
-        var outbound = HTTPClientRequest(url: baseURL + path)
+    func signedRequest(path: String, body: [UInt8], accept: String, requestID: String) -> UpstreamHTTPRequest {
+        var outbound = UpstreamHTTPRequest(url: baseURL + path)
         outbound.method = .POST
         var headers: [(String, String)] = [("host", host), ("content-type", "application/json"), ("accept", accept)]
         for header in extraHeaders { headers.append(header) }
@@ -68,7 +67,7 @@ extension BedrockAdapter {
             headers.append(("authorization", "Bearer \(bearer.reveal())"))
         }
         for (name, value) in headers where name != "host" { outbound.headers.add(name: name, value: value) }
-        outbound.body = .bytes(ByteBuffer(bytes: body))
+        outbound.body = ByteBuffer(bytes: body)
         return outbound
     }
 
@@ -100,24 +99,9 @@ extension BedrockAdapter {
         var tokens = 0
         for payload in payloads {
             let outbound = signedRequest(path: path, body: payload.serializedBytes(), accept: "application/json", requestID: request.requestID)
-            let response: HTTPClientResponse
-            do {
-                response = try await client.execute(
-                    outbound, deadline: NIODeadline.now() + .nanoseconds(max((request.deadline - .now).nanoseconds, 0)))
-            } catch {
-                throw HTTPTransport.gatewayError(for: error, provider: providerName)
-            }
-            let status = Int(response.status.code)
-            guard (200..<300).contains(status) else {
-                return UpstreamResponse(
-                    status: status, headers: response.headers.map { HeaderField($0.name, $0.value) }, body: ByteStream(response.body))
-            }
-            let collected: ByteBuffer
-            do {
-                collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
-            } catch {
-                throw HTTPTransport.gatewayError(for: error, provider: providerName)
-            }
+            let response = try await HTTPTransport.send(outbound, on: client, deadline: request.deadline, provider: providerName)
+            guard (200..<300).contains(response.status) else { return response }
+            let collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
             guard let answer = try? JSONValue.parse(Array(buffer: collected)) else {
                 throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
             }

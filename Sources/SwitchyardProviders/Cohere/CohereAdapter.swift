@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import SwitchyardCore
@@ -7,13 +6,13 @@ import SwitchyardCore
 public struct CohereAdapter: ProviderAdapter {
     public let providerName: String
     let baseURL: String
-    let client: HTTPClient
+    let client: UpstreamHTTPClient
     let staticHeaders: HTTPHeaders
 
     public init(provider: ProviderConfig, transport: HTTPTransport) {
         self.providerName = provider.name
         self.baseURL = provider.baseURL
-        self.client = transport.client(for: provider)
+        self.client = transport.upstreamClient(for: provider)
         self.staticHeaders = HTTPHeaders(provider: provider)
     }
 
@@ -31,11 +30,11 @@ public struct CohereAdapter: ProviderAdapter {
         case .completions:
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
         }
-        var outbound = HTTPClientRequest(url: baseURL + path)
+        var outbound = UpstreamHTTPRequest(url: baseURL + path)
         outbound.method = .POST
         outbound.headers = staticHeaders
         outbound.headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
-        outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
+        outbound.body = ByteBuffer(bytes: body.serializedBytes())
         let model = request.model
         let isEmbedding = request.endpoint == .embeddings
         let wantsBase64 = base64

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import SwitchyardCore
@@ -12,7 +11,7 @@ import SwitchyardCore
 public struct GeminiAdapter: ProviderAdapter {
     public let providerName: String
     let baseURL: String
-    let client: HTTPClient
+    let client: UpstreamHTTPClient
     let staticHeaders: HTTPHeaders
     /// The URL up to and including `/models/` (the model and method follow).
     let modelsURL: String
@@ -22,7 +21,7 @@ public struct GeminiAdapter: ProviderAdapter {
     public init(provider: ProviderConfig, transport: HTTPTransport) {
         self.providerName = provider.name
         self.baseURL = provider.baseURL
-        self.client = transport.client(for: provider)
+        self.client = transport.upstreamClient(for: provider)
         self.staticHeaders = HTTPHeaders(provider: provider)
         let version = baseURL.hasSuffix("/v1beta") || baseURL.hasSuffix("/v1") ? "" : "/v1beta"
         self.modelsURL = baseURL + version + "/models/"
@@ -33,14 +32,14 @@ public struct GeminiAdapter: ProviderAdapter {
     init(vertex provider: ProviderConfig, transport: HTTPTransport) throws {
         self.providerName = provider.name
         self.baseURL = provider.baseURL
-        self.client = transport.client(for: provider)
+        self.client = transport.upstreamClient(for: provider)
         var credentialless = provider
         credentialless.apiKey = nil
         self.staticHeaders = HTTPHeaders(provider: credentialless)
         let project = (provider.options["project"] ?? "").percentEncoded()
         let location = (provider.options["location"] ?? "").percentEncoded()
         self.modelsURL = baseURL + "/v1/projects/\(project)/locations/\(location)/publishers/google/models/"
-        self.tokens = try VertexTokenSource(provider: provider, client: client)
+        self.tokens = try VertexTokenSource(provider: provider, client: transport.client(for: provider))
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
@@ -50,13 +49,13 @@ public struct GeminiAdapter: ProviderAdapter {
         }
         let body = try GeminiOutbound.request(fromOpenAI: Array(buffer: request.body))
         let method = request.stream ? ":streamGenerateContent?alt=sse" : ":generateContent"
-        var outbound = HTTPClientRequest(url: modelsURL + request.model.percentEncoded() + method)
+        var outbound = UpstreamHTTPRequest(url: modelsURL + request.model.percentEncoded() + method)
         outbound.method = .POST
         outbound.headers = staticHeaders
         for header in request.propagatedHeaders {
             outbound.headers.replaceOrAdd(name: header.name, value: header.value)
         }
-        outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
+        outbound.body = ByteBuffer(bytes: body.serializedBytes())
         return try await authorizedExecute(outbound, request: request) { outbound in
             try await HTTPTransport.execute(
                 outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream,
@@ -68,7 +67,7 @@ public struct GeminiAdapter: ProviderAdapter {
 
     /// Sends with a bearer token when talking to Vertex AI; a 401 renews the token and retries once.
     func authorizedExecute(
-        _ outbound: HTTPClientRequest, request: UpstreamRequest, _ execute: (HTTPClientRequest) async throws -> UpstreamResponse
+        _ outbound: UpstreamHTTPRequest, request: UpstreamRequest, _ execute: (UpstreamHTTPRequest) async throws -> UpstreamResponse
     ) async throws -> UpstreamResponse {
         guard let tokens else { return try await execute(outbound) }
         var outbound = outbound
@@ -91,10 +90,10 @@ extension GeminiAdapter {
             vertex
             ? try GeminiOutbound.vertexEmbeddingRequest(fromOpenAI: Array(buffer: request.body))
             : try GeminiOutbound.embeddingRequest(fromOpenAI: Array(buffer: request.body), model: request.model)
-        var outbound = HTTPClientRequest(url: modelsURL + request.model.percentEncoded() + (vertex ? ":predict" : ":batchEmbedContents"))
+        var outbound = UpstreamHTTPRequest(url: modelsURL + request.model.percentEncoded() + (vertex ? ":predict" : ":batchEmbedContents"))
         outbound.method = .POST
         outbound.headers = staticHeaders
-        outbound.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
+        outbound.body = ByteBuffer(bytes: body.serializedBytes())
         let model = request.model
         return try await authorizedExecute(outbound, request: request) { outbound in
             try await HTTPTransport.execute(

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import SwitchyardCore
@@ -11,7 +10,7 @@ import SwitchyardCore
 public struct OpenAICompatibleAdapter: ProviderAdapter {
     public let providerName: String
     let baseURL: String
-    let client: HTTPClient
+    let client: UpstreamHTTPClient
     let staticHeaders: HTTPHeaders
     /// Builds the request URL; deployment-addressed APIs (Azure) put the model in the path.
     let url: @Sendable (_ baseURL: String, _ endpoint: Endpoint, _ model: String) -> String
@@ -26,56 +25,22 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
         self.providerName = provider.name
         self.url = url
         self.baseURL = provider.baseURL
-        self.client = transport.client(for: provider)
+        self.client = transport.upstreamClient(for: provider)
         self.staticHeaders = HTTPHeaders(provider: provider, adding: [("accept", "application/json, text/event-stream")])
     }
 
     public var forwardsCanonicalBody: Bool { true }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
-        var outbound = HTTPClientRequest(url: url(baseURL, request.endpoint, request.model))
-        outbound.method = .POST
-        outbound.headers = staticHeaders
+        var outbound = UpstreamHTTPRequest(url: url(baseURL, request.endpoint, request.model), headers: staticHeaders, body: request.body)
         for header in request.propagatedHeaders {
             outbound.headers.replaceOrAdd(name: header.name, value: header.value)
         }
         if request.stream {
             outbound.headers.replaceOrAdd(name: "accept", value: "text/event-stream")
         }
-        outbound.body = .bytes(request.body)
-        let remaining = request.deadline - .now
-        let deadline = NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0))
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(outbound, deadline: deadline)
-        } catch {
-            throw HTTPTransport.gatewayError(for: error, provider: providerName)
-        }
-        let provider = providerName
-        let body = response.body
-        return UpstreamResponse(
-            status: Int(response.status.code),
-            headers: response.headers.map { HeaderField($0.name, $0.value) },
-            body: ByteStream {
-                let box = UnsafeIteratorBox(body.makeAsyncIterator())
-                return {
-                    do {
-                        return try await box.next()
-                    } catch {
-                        throw HTTPTransport.gatewayError(for: error, provider: provider)
-                    }
-                }
-            }
-        )
+        return try await HTTPTransport.send(outbound, on: client, deadline: request.deadline, provider: providerName)
     }
-}
-
-/// The response body iterator is consumed by one task at a time; the box lets the
-/// type-erased ``ByteStream`` hold it.
-final class UnsafeIteratorBox: @unchecked Sendable {
-    var iterator: HTTPClientResponse.Body.AsyncIterator
-    init(_ iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
-    func next() async throws -> ByteBuffer? { try await iterator.next() }
 }
 
 /// Azure OpenAI: `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...`

@@ -4,13 +4,14 @@ import NIOCore
 import SwitchyardCore
 import Synchronization
 
-/// The gateway's one HTTP client stack for talking to providers.
+/// The gateway's HTTP client stack for talking to providers.
 ///
-/// AsyncHTTPClient pools connections per host inside one client; the pool size, connect and
-/// read timeouts are client-wide settings, so the transport keeps one client per distinct
-/// combination of them and shares it between providers (and across configuration reloads).
-/// AsyncHTTPClient's default of 8 connections per host would queue requests under load, so
-/// the pool size always comes from configuration (default 512).
+/// Provider traffic goes through ``UpstreamHTTPClient``, the gateway's own pooled HTTP/1.1
+/// client on SwiftNIO (see there for why). Side traffic that is neither hot nor streamed (OAuth
+/// token exchanges with Google) uses AsyncHTTPClient. Pool size, connect and read timeouts are
+/// per-client settings, so the transport keeps one client per distinct combination of them and
+/// shares it between providers (and across configuration reloads); the pool size always comes
+/// from configuration (default 512 per host).
 public final class HTTPTransport: Sendable {
     struct Settings: Hashable {
         var maxConnections: Int
@@ -19,17 +20,39 @@ public final class HTTPTransport: Sendable {
     }
 
     private let clients = Mutex<[Settings: HTTPClient]>([:])
+    private let upstreamClients = Mutex<[Settings: UpstreamHTTPClient]>([:])
     private let isShutDown = Mutex(false)
 
     public init() {}
 
-    /// The client for a provider's settings, created on first use.
-    public func client(for provider: ProviderConfig) -> HTTPClient {
-        let settings = Settings(
+    private static func settings(of provider: ProviderConfig) -> Settings {
+        Settings(
             maxConnections: provider.maxConnections,
             connectTimeoutMilliseconds: provider.connectTimeout.milliseconds,
             readTimeoutMilliseconds: provider.readTimeout.milliseconds
         )
+    }
+
+    /// The provider-traffic client for a provider's settings, created on first use.
+    func upstreamClient(for provider: ProviderConfig) -> UpstreamHTTPClient {
+        let settings = Self.settings(of: provider)
+        return upstreamClients.withLock { clients in
+            if let existing = clients[settings] { return existing }
+            let client = UpstreamHTTPClient(
+                configuration: .init(
+                    maxConnectionsPerHost: settings.maxConnections,
+                    connectTimeout: .milliseconds(settings.connectTimeoutMilliseconds),
+                    readTimeout: .milliseconds(settings.readTimeoutMilliseconds)
+                )
+            )
+            clients[settings] = client
+            return client
+        }
+    }
+
+    /// The AsyncHTTPClient for a provider's settings (side traffic), created on first use.
+    public func client(for provider: ProviderConfig) -> HTTPClient {
+        let settings = Self.settings(of: provider)
         return clients.withLock { clients in
             if let existing = clients[settings] { return existing }
             var configuration = HTTPClient.Configuration()
@@ -66,6 +89,29 @@ public final class HTTPTransport: Sendable {
         for client in all {
             try? await client.shutdown()
         }
+        let upstream = upstreamClients.withLock { clients in
+            let values = Array(clients.values)
+            clients.removeAll()
+            return values
+        }
+        for client in upstream {
+            await client.shutdown()
+        }
+    }
+
+    /// Sends `request` through `client`; transport failures, also those of the body while it
+    /// streams, come out as ``GatewayError``s naming `provider`.
+    static func send(_ request: UpstreamHTTPRequest, on client: UpstreamHTTPClient, deadline: ContinuousClock.Instant, provider: String) async throws
+        -> UpstreamResponse
+    {
+        let remaining = deadline - .now
+        do {
+            return try await client.execute(request, deadline: NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0))) { error in
+                gatewayError(for: error, provider: provider)
+            }
+        } catch {
+            throw gatewayError(for: error, provider: provider)
+        }
     }
 }
 
@@ -82,6 +128,26 @@ extension HTTPTransport {
         if let gatewayError = error as? GatewayError { return gatewayError }
         if error is CancellationError || Task.isCancelled {
             return GatewayError(status: 499, type: "api_error", code: "client_closed_request", message: "The request was cancelled.")
+        }
+        if let upstreamError = error as? UpstreamHTTPError {
+            switch upstreamError {
+            case .readTimeout:
+                return .upstreamTimeout("Provider '\(provider)' did not answer within the read timeout.")
+            case .deadlineExceeded:
+                return .upstreamTimeout("Provider '\(provider)' did not finish within the request timeout.")
+            case .connectTimeout:
+                return .upstreamTimeout("Could not connect to provider '\(provider)' within the connect timeout.")
+            case .remoteConnectionClosed:
+                return .upstreamUnavailable("Provider '\(provider)' closed the connection before answering.")
+            case .cancelled:
+                return GatewayError(status: 499, type: "api_error", code: "client_closed_request", message: "The request was cancelled.")
+            case .tlsFailure:
+                return .upstreamUnavailable("The TLS handshake with provider '\(provider)' failed.")
+            case .invalidResponse:
+                return .upstreamUnavailable("Provider '\(provider)' sent an invalid HTTP response.", code: "upstream_invalid_response")
+            case .invalidURL, .connectFailed, .shutDown:
+                break
+            }
         }
         if let clientError = error as? HTTPClientError {
             switch clientError {

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import SwitchyardCore
@@ -36,8 +35,8 @@ extension HTTPTransport {
     /// that speak another dialect: error statuses pass through untouched (the gateway maps
     /// them), complete bodies go through `translate`, streams through `decoder`.
     static func execute<Decoder: CanonicalStreamDecoder>(
-        _ outbound: HTTPClientRequest,
-        on client: HTTPClient,
+        _ outbound: UpstreamHTTPRequest,
+        on client: UpstreamHTTPClient,
         deadline: ContinuousClock.Instant,
         provider: String,
         stream: Bool,
@@ -45,18 +44,12 @@ extension HTTPTransport {
         translate: @escaping @Sendable ([UInt8]) throws -> JSONValue,
         decoder: @escaping @Sendable () -> Decoder
     ) async throws -> UpstreamResponse {
-        let remaining = deadline - .now
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(outbound, deadline: NIODeadline.now() + .nanoseconds(max(remaining.nanoseconds, 0)))
-        } catch {
-            throw gatewayError(for: error, provider: provider)
-        }
-        let headers = response.headers.map { HeaderField($0.name, $0.value) }
-        let status = Int(response.status.code)
+        let response = try await send(outbound, on: client, deadline: deadline, provider: provider)
+        let headers = response.headers
+        let status = response.status
         let upstream = response.body
         guard (200..<300).contains(status), !passthrough else {
-            return UpstreamResponse(status: status, headers: headers, body: ByteStream(upstream))
+            return response
         }
         if !stream {
             let collected: ByteBuffer
@@ -105,13 +98,13 @@ extension HTTPTransport {
 
 /// Reads a provider's stream and yields canonical chunks; used by one task at a time.
 final class DecodingIterator<Decoder: CanonicalStreamDecoder>: @unchecked Sendable {
-    var iterator: HTTPClientResponse.Body.AsyncIterator
+    var iterator: ByteStream.AsyncIterator
     var decoder: Decoder
     var ended = false
     /// Output read ahead of the first `next()` of the body.
     var primed: ByteBuffer?
 
-    init(iterator: HTTPClientResponse.Body.AsyncIterator, decoder: Decoder) {
+    init(iterator: ByteStream.AsyncIterator, decoder: Decoder) {
         self.iterator = iterator
         self.decoder = decoder
     }
