@@ -461,7 +461,8 @@ final class UpstreamExchange: @unchecked Sendable {
         _ continuation: CheckedContinuation<HTTPResponseHead, any Error>, head: HTTPRequestHead, body: ByteBuffer?, readTimeout: TimeAmount,
         deadline: NIODeadline
     ) {
-        if let failure {  // cancelled before the request went out
+        if let failure {  // cancelled before the request went out: the connection is clean
+            connection.pool.release(connection)
             continuation.resume(throwing: failure)
             return
         }
