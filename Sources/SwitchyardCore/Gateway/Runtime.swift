@@ -23,11 +23,19 @@ public final class RuntimeSnapshot: Sendable {
     public let generation: Int
     /// Per provider name: the header that carries the request id upstream (`request_id_header`).
     public let requestIDHeaders: [String: String]
+    /// The table's price (or none) of every configured deployment's upstream model, resolved
+    /// once per generation rather than per request (a prefix search over the whole table).
+    private let upstreamPrices: [String: ModelPrice?]
 
     public init(config: GatewayConfig, adapters: [String: any ProviderAdapter], generation: Int) {
         self.config = config
         let prices = PriceTable.builtIn(overriddenBy: config.pricing)
         self.prices = prices
+        var upstreamPrices: [String: ModelPrice?] = [:]
+        for deployment in config.models.flatMap(\.deployments) where upstreamPrices[deployment.upstreamModel] == nil {
+            upstreamPrices[deployment.upstreamModel] = .some(prices.price(forModel: deployment.upstreamModel))
+        }
+        self.upstreamPrices = upstreamPrices
         self.catalog = ModelCatalog(models: config.models, router: config.router, prices: prices)
         self.planner = RoutePlanner(config: config, catalog: catalog)
         self.adapters = adapters
@@ -62,7 +70,9 @@ public final class RuntimeSnapshot: Sendable {
 
     /// The price of a deployment: its own `price:`, else the table's for its upstream model.
     public func price(of deployment: DeploymentConfig) -> ModelPrice? {
-        deployment.price ?? prices.price(forModel: deployment.upstreamModel)
+        if let price = deployment.price { return price }
+        if let known = upstreamPrices[deployment.upstreamModel] { return known }
+        return prices.price(forModel: deployment.upstreamModel)
     }
 }
 

@@ -130,6 +130,7 @@ struct RequestMiddleware: RouterMiddleware {
             if request.headers[.contentLength] == "0" { return nil }
             return try await request.collectBody(upTo: limit).readableBytes > 0 ? mediaTypeError("none") : nil
         }
+        if type == "application/json" { return nil }  // what nearly every client sends
         let mediaType = String(type.prefix { $0 != ";" }.filter { $0 != " " && $0 != "\t" }).lowercased()
         if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) { return nil }
         return mediaTypeError(String(mediaType.prefix(100)))
@@ -288,14 +289,21 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     /// Whether a Host value (`name[:port]`, `[v6]:port`) names this machine's loopback.
     static func isLoopbackHost(_ authority: String) -> Bool {
-        var host = Substring(authority.lowercased())
-        if host.hasPrefix("[") {
-            host = host.dropFirst().prefix { $0 != "]" }
-        } else if let colon = host.lastIndex(of: ":") {
+        // One pass over the bytes (this runs on every request when no master key is set).
+        let bytes = authority.utf8
+        var host = Substring(authority).utf8[...]
+        if bytes.first == UInt8(ascii: "[") {
+            host = host.dropFirst().prefix { $0 != UInt8(ascii: "]") }
+        } else if let colon = host.lastIndex(of: UInt8(ascii: ":")) {
             host = host[..<colon]
         }
-        return host == "localhost" || host.hasSuffix(".localhost") || host == "::1"
-            || (host.hasPrefix("127.") && host.allSatisfy { $0 == "." || $0.isNumber })
+        func equalsIgnoringCase(_ candidate: Substring.UTF8View.SubSequence, _ expected: StaticString) -> Bool {
+            guard candidate.count == expected.utf8CodeUnitCount else { return false }
+            return expected.withUTF8Buffer { zip(candidate, $0).allSatisfy { $0 | 0x20 == $1 | 0x20 } }
+        }
+        if equalsIgnoringCase(host, "localhost") || equalsIgnoringCase(host, "::1") { return true }
+        if host.count > 10, equalsIgnoringCase(host.suffix(10), ".localhost") { return true }
+        return host.starts(with: "127.".utf8) && host.allSatisfy { $0 == UInt8(ascii: ".") || ($0 >= 48 && $0 <= 57) }
     }
 
     /// The token of an `Authorization: Bearer` header.

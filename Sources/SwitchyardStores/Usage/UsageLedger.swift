@@ -21,7 +21,10 @@ import Synchronization
 /// query, and at shutdown) and truncates the journal once all of it is committed. On start the
 /// journal is replayed; request ids are primary keys, so replaying a batch twice is harmless.
 /// Memory stays bounded whatever the load: the backlog lives in the journal, read back in
-/// slices of at most `maxBatchBytes`.
+/// slices of at most `maxBatchBytes`. While the backlog is small (the normal case), the records
+/// just journaled are also kept in memory, up to `maxBatchBytes`, and the flusher takes them
+/// from there instead of reading and parsing the journal again; past that bound, and after a
+/// restart, it reads the journal.
 public final class UsageLedger: RequestObserver, Sendable {
     public let journalPath: String
     /// The store, opened on first use (so a gateway that records nothing creates nothing).
@@ -30,7 +33,18 @@ public final class UsageLedger: RequestObserver, Sendable {
     let maxBatchBytes: Int
     /// Whether the request log detail (and logged bodies) is journaled with each record.
     let withDetail: @Sendable () -> Bool
-    private let journal = Mutex<Int32>(-1)
+    private struct Journal {
+        var fd: Int32 = -1
+        /// The records journaled since the file offset `memoryStart`, in order, up to the file
+        /// offset `memoryEnd`; `memoryValid` is false once they stopped covering that range
+        /// (the bound was reached or a write failed) until the journal is next emptied.
+        var memory: [UsageRecord] = []
+        var memoryStart: Int64 = 0
+        var memoryEnd: Int64 = 0
+        var memoryValid = false
+    }
+
+    private let journal = Mutex(Journal())
     /// Bytes of the journal already committed to the store.
     private let flushed = Mutex<Int64>(0)
     /// The flush in progress: flushes run one after another.
@@ -50,7 +64,7 @@ public final class UsageLedger: RequestObserver, Sendable {
     }
 
     deinit {
-        journal.withLock { fd in if fd >= 0 { close(fd) } }
+        journal.withLock { journal in if journal.fd >= 0 { close(journal.fd) } }
     }
 
     // MARK: Recording
@@ -62,12 +76,20 @@ public final class UsageLedger: RequestObserver, Sendable {
     /// Appends one record to the journal.
     public func append(_ record: UsageRecord) {
         let line = record.journalLine
-        let failure: Int32? = journal.withLock { fd in
-            if fd < 0 {
-                fd = open(journalPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-                if fd < 0 { return errno }
+        let maxBatchBytes = self.maxBatchBytes
+        let failure: Int32? = journal.withLock { journal in
+            if journal.fd < 0 {
+                journal.fd = open(journalPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+                if journal.fd < 0 { return errno }
+                // Records kept in memory start where the file ends now.
+                let size = Self.fileSize(journalPath)
+                journal.memory = []
+                journal.memoryStart = size
+                journal.memoryEnd = size
+                journal.memoryValid = true
             }
-            return line.withUnsafeBytes { buffer -> Int32? in
+            let fd = journal.fd
+            let failure = line.withUnsafeBytes { buffer -> Int32? in
                 var offset = 0
                 while offset < buffer.count {
                     let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
@@ -79,6 +101,14 @@ public final class UsageLedger: RequestObserver, Sendable {
                 }
                 return nil
             }
+            if failure != nil || journal.memoryEnd - journal.memoryStart + Int64(line.count) > Int64(maxBatchBytes) {
+                journal.memoryValid = false
+                journal.memory = []
+            } else if journal.memoryValid {
+                journal.memory.append(record)
+                journal.memoryEnd += Int64(line.count)
+            }
+            return failure
         }
         if let failure { report("cannot append to the usage journal", detail: String(cString: strerror(failure))) }
     }
@@ -154,25 +184,56 @@ public final class UsageLedger: RequestObserver, Sendable {
         var offset = flushed.withLock { $0 }
         var total = 0
         while true {
-            let size = Self.fileSize(journalPath)
-            guard size > offset else { break }
-            let (records, consumed) = try readSlice(from: offset, upTo: size)
-            if consumed == 0 { break }
-            if !records.isEmpty { try await openStore().insert(records) }
+            // The records journaled since `offset`, from memory when it holds exactly them.
+            let fromMemory: ([UsageRecord], end: Int64)? = journal.withLock { journal in
+                guard journal.memoryValid, journal.memoryStart == offset, journal.memoryEnd > offset else { return nil }
+                defer {
+                    journal.memory = []
+                    journal.memoryStart = journal.memoryEnd
+                }
+                return (journal.memory, journal.memoryEnd)
+            }
+            let records: [UsageRecord]
+            let consumed: Int64
+            if let (memory, end) = fromMemory {
+                records = memory
+                consumed = end - offset
+            } else {
+                let size = Self.fileSize(journalPath)
+                guard size > offset else { break }
+                (records, consumed) = try readSlice(from: offset, upTo: size)
+                if consumed == 0 { break }
+            }
+            if !records.isEmpty {
+                do {
+                    try await openStore().insert(records)
+                } catch {
+                    // The records stay in the journal; the next flush reads them from there.
+                    journal.withLock { journal in
+                        journal.memoryValid = false
+                        journal.memory = []
+                    }
+                    throw error
+                }
+            }
             offset += consumed
             flushed.withLock { $0 = offset }
             total += records.count
         }
         // All of it is committed: start the journal again, unless a record arrived meanwhile.
         if offset > 0 {
-            journal.withLock { fd in
+            journal.withLock { journal in
                 guard Self.fileSize(journalPath) == offset else { return }
-                if fd >= 0 {
-                    _ = ftruncate(fd, 0)
+                if journal.fd >= 0 {
+                    _ = ftruncate(journal.fd, 0)
                 } else {
                     _ = truncate(journalPath, 0)
                 }
                 flushed.withLock { $0 = 0 }
+                journal.memory = []
+                journal.memoryStart = 0
+                journal.memoryEnd = 0
+                journal.memoryValid = journal.fd >= 0
             }
         }
         return total
