@@ -202,16 +202,21 @@ public struct OpenAIStreamRelay: Sendable {
     /// Whether `data` contains `"usage"` followed by `:` and `{`, or `"error"` followed by `:`
     /// (whitespace allowed). Never false for an event that has either as a top-level member.
     static func mayCarryUsageOrError(_ data: [UInt8]) -> Bool {
-        let count = data.count
-        var index = 0
-        while index + 7 <= count {
-            if data[index] == UInt8(ascii: "\""), data[index + 6] == UInt8(ascii: "\"") {
+        data.withUnsafeBufferPointer { data in
+            let count = data.count
+            var index = 0
+            while index + 7 <= count {
+                // Only a quote followed, six bytes on, by another quote can open the keys.
+                guard data[index] == UInt8(ascii: "\""), data[index + 6] == UInt8(ascii: "\"") else {
+                    index += 1
+                    continue
+                }
                 let isUsage =
                     data[index + 1] == UInt8(ascii: "u") && data[index + 2] == UInt8(ascii: "s") && data[index + 3] == UInt8(ascii: "a")
                     && data[index + 4] == UInt8(ascii: "g") && data[index + 5] == UInt8(ascii: "e")
                 let isError =
-                    data[index + 1] == UInt8(ascii: "e") && data[index + 2] == UInt8(ascii: "r") && data[index + 3] == UInt8(ascii: "r")
-                    && data[index + 4] == UInt8(ascii: "o") && data[index + 5] == UInt8(ascii: "r")
+                    !isUsage && data[index + 1] == UInt8(ascii: "e") && data[index + 2] == UInt8(ascii: "r")
+                    && data[index + 3] == UInt8(ascii: "r") && data[index + 4] == UInt8(ascii: "o") && data[index + 5] == UInt8(ascii: "r")
                 if isUsage || isError {
                     var cursor = skipWhitespace(data, from: index + 7)
                     if cursor < count, data[cursor] == UInt8(ascii: ":") {
@@ -220,10 +225,18 @@ public struct OpenAIStreamRelay: Sendable {
                         if cursor < count, data[cursor] == UInt8(ascii: "{") { return true }
                     }
                 }
+                index += 1
             }
+            return false
+        }
+    }
+
+    private static func skipWhitespace(_ data: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var index = start
+        while index < data.count, data[index] == 0x20 || data[index] == 0x0A || data[index] == 0x0D || data[index] == 0x09 {
             index += 1
         }
-        return false
+        return index
     }
 
     private static func skipWhitespace(_ data: [UInt8], from start: Int) -> Int {
@@ -424,44 +437,60 @@ public struct OpenAIStreamRelay: Sendable {
     /// Appends the string values of `keys` found in an event to ``streamedText`` (a byte scan,
     /// no parse: the fast path forwards events without parsing them).
     private mutating func noteText(_ data: [UInt8], keys: [[UInt8]]) {
-        let count = data.count
-        var index = 0
-        while index < count {
-            guard data[index] == UInt8(ascii: "\"") else {
-                index += 1
-                continue
-            }
-            var matched: [UInt8]?
-            for key in keys where index + key.count <= count && data[index + 1] == key[1] {
-                var equal = true
-                for offset in 2..<key.count where data[index + offset] != key[offset] {
-                    equal = false
-                    break
+        let limit = Self.streamedTextLimit
+        data.withUnsafeBufferPointer { data in
+            let count = data.count
+            var index = 0
+            while index < count {
+                guard data[index] == UInt8(ascii: "\"") else {
+                    index += 1
+                    continue
                 }
-                if equal {
-                    matched = key
-                    break
+                var matchedLength = 0
+                for key in keys where index + key.count <= count && data[index + 1] == key[1] {
+                    var equal = true
+                    for offset in 2..<key.count where data[index + offset] != key[offset] {
+                        equal = false
+                        break
+                    }
+                    if equal {
+                        matchedLength = key.count
+                        break
+                    }
                 }
-            }
-            guard let key = matched else {
-                index += 1
-                continue
-            }
-            var cursor = Self.skipWhitespace(data, from: index + key.count)
-            guard cursor < count, data[cursor] == UInt8(ascii: ":") else {
-                index += key.count
-                continue
-            }
-            cursor = Self.skipWhitespace(data, from: cursor + 1)
-            guard cursor < count, data[cursor] == UInt8(ascii: "\"") else {
-                index = cursor
-                continue
-            }
-            cursor += 1
-            while cursor < count, data[cursor] != UInt8(ascii: "\"") {
-                var byte = data[cursor]
-                if byte == UInt8(ascii: "\\"), cursor + 1 < count {
+                guard matchedLength > 0 else {
+                    // Not a wanted key: skip the whole string (a value may contain `"content"`).
+                    index = Self.endOfString(data, openingQuote: index)
+                    continue
+                }
+                var cursor = Self.skipWhitespace(data, from: index + matchedLength)
+                guard cursor < count, data[cursor] == UInt8(ascii: ":") else {
+                    index += matchedLength
+                    continue
+                }
+                cursor = Self.skipWhitespace(data, from: cursor + 1)
+                guard cursor < count, data[cursor] == UInt8(ascii: "\"") else {
+                    index = cursor
+                    continue
+                }
+                cursor += 1
+                while cursor < count, data[cursor] != UInt8(ascii: "\"") {
+                    // A run without escapes is copied at once.
+                    let runStart = cursor
+                    while cursor < count, data[cursor] != UInt8(ascii: "\""), data[cursor] != UInt8(ascii: "\\") { cursor += 1 }
+                    if cursor > runStart {
+                        let length = cursor - runStart
+                        streamedTextBytes += length
+                        let room = limit - streamedText.count
+                        if room > 0 { streamedText.append(contentsOf: UnsafeBufferPointer(rebasing: data[runStart..<runStart + min(length, room)])) }
+                        continue
+                    }
+                    guard data[cursor] == UInt8(ascii: "\\"), cursor + 1 < count else {
+                        cursor += 1
+                        continue
+                    }
                     cursor += 1
+                    var byte: UInt8
                     switch data[cursor] {
                     case UInt8(ascii: "n"): byte = 0x0A
                     case UInt8(ascii: "t"): byte = 0x09
@@ -472,13 +501,26 @@ public struct OpenAIStreamRelay: Sendable {
                         cursor = min(cursor + 4, count - 1)
                     default: byte = data[cursor]
                     }
+                    streamedTextBytes += 1
+                    if streamedText.count < limit { streamedText.append(byte) }
+                    cursor += 1
                 }
-                streamedTextBytes += 1
-                if streamedText.count < Self.streamedTextLimit { streamedText.append(byte) }
-                cursor += 1
+                index = cursor + 1
             }
-            index = cursor + 1
         }
+    }
+
+    /// The index after the string that opens at `openingQuote` (escapes honoured).
+    private static func endOfString(_ data: UnsafeBufferPointer<UInt8>, openingQuote: Int) -> Int {
+        var cursor = openingQuote + 1
+        while cursor < data.count {
+            switch data[cursor] {
+            case UInt8(ascii: "\""): return cursor + 1
+            case UInt8(ascii: "\\"): cursor += 2
+            default: cursor += 1
+            }
+        }
+        return data.count
     }
 
     /// Ends the client's stream with an error event in its dialect.

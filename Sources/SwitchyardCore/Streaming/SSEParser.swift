@@ -23,12 +23,16 @@ public struct SSEEvent: Sendable, Equatable {
             buffer.writeString(event)
             buffer.writeStaticString("\n")
         }
-        var lineStart = 0
-        for index in 0...data.count where index == data.count || data[index] == 0x0A {
-            buffer.writeStaticString("data: ")
-            buffer.writeBytes(data[lineStart..<index])
-            buffer.writeStaticString("\n")
-            lineStart = index + 1
+        data.withUnsafeBufferPointer { data in
+            // One reservation, then a bulk copy per line (nearly always one line).
+            buffer.reserveCapacity(minimumWritableBytes: data.count + 9)
+            var lineStart = 0
+            for index in 0...data.count where index == data.count || data[index] == 0x0A {
+                buffer.writeStaticString("data: ")
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(data)[lineStart..<index]))
+                buffer.writeStaticString("\n")
+                lineStart = index + 1
+            }
         }
         buffer.writeStaticString("\n")
     }
