@@ -123,10 +123,4 @@ import Testing
             status: 400, body: Array(#"{"error":{"message":"bad temperature"}}"#.utf8), headers: [], provider: "p", scrubber: scrubber)
         #expect(other.code == "upstream_invalid_request")
     }
-
-    @Test func geminiBlockedPromptIsContentFilter() throws {
-        let blocked = #"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":4}}"#
-        let completion = try GeminiOutbound.completion(fromGemini: Array(blocked.utf8))
-        #expect(completion["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue == "content_filter")
-    }
 }

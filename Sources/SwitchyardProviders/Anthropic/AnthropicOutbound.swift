@@ -1,3 +1,4 @@
+import SwitchyardCore
 import NIOCore
 
 /// Canonical (OpenAI) requests → the Anthropic Messages API, and its answers back.

@@ -1,3 +1,4 @@
+import SwitchyardCore
 import NIOCore
 
 /// Canonical (OpenAI) chat requests → Google Gemini `generateContent`, and its answers back.

@@ -3,6 +3,7 @@ import NIOCore
 import Testing
 
 @testable import SwitchyardCore
+@testable import SwitchyardProviders
 
 /// Property: a canonical stream sent to an Anthropic client and read back by the Anthropic
 /// provider decoder (OpenAI → Anthropic → OpenAI) keeps its text, reasoning with its signature,

@@ -2,6 +2,7 @@ import NIOCore
 import Testing
 
 @testable import SwitchyardCore
+@testable import SwitchyardProviders
 
 /// The shape of the "Streaming request with tool use" example in Anthropic's streaming
 /// documentation (docs.anthropic.com/en/api/messages-streaming): a text block, a ping, then a

@@ -3,12 +3,13 @@ import NIOCore
 import Testing
 
 @testable import SwitchyardCore
+@testable import SwitchyardProviders
 
 /// Reasoning (Anthropic thinking, Gemini thoughts) across dialects: the canonical form is
 /// `reasoning_content` plus signed `thinking_blocks`, and signatures survive a round trip.
 @Suite struct ReasoningTranslationTests {
     static func fixture(_ name: String) throws -> [UInt8] {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../SwitchyardCoreTests/Fixtures/\(name)")
         return Array(try Data(contentsOf: url))
     }
 

@@ -2,6 +2,7 @@ import NIOCore
 import Testing
 
 @testable import SwitchyardCore
+@testable import SwitchyardProviders
 
 /// Shape of Gemini's `streamGenerateContent?alt=sse` answers as documented for the REST API
 /// (ai.google.dev/api/generate-content): each event a partial GenerateContentResponse, CRLF
@@ -74,5 +75,13 @@ let geminiStreamFixture =
         #expect(GeminiOutbound.finishReason("MAX_TOKENS") == "length")
         #expect(GeminiOutbound.finishReason("SAFETY") == "content_filter")
         #expect(GeminiOutbound.finishReason(nil) == nil)
+    }
+}
+
+@Suite struct GeminiRefusalTests {
+    @Test func geminiBlockedPromptIsContentFilter() throws {
+        let blocked = #"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":4}}"#
+        let completion = try GeminiOutbound.completion(fromGemini: Array(blocked.utf8))
+        #expect(completion["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue == "content_filter")
     }
 }
