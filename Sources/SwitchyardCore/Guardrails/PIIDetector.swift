@@ -306,14 +306,29 @@ public struct PIIDetector: TextDetector {
             }
             if entities.contains(.awsSecretKey), B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") {
                 let end = run(from: index) { B.alnum($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }
-                if end - index == 40, wordEnd(end), bytes[index..<end].contains(where: B.digit), bytes[index..<end].contains(where: B.lower),
-                    bytes[index..<end].contains(where: B.upper), keywordBefore(index, ["secret", "aws_secret", "secret_access_key"], within: 48)
+                if end - index == 40, wordEnd(end), wordStart(index) || at(index - 1) == UInt8(ascii: "="),
+                    bytes[index..<end].contains(where: B.lower), bytes[index..<end].contains(where: B.upper),
+                    bytes[index..<end].contains(where: { B.digit($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }),
+                    awsSecretContext(index)
                 {
                     add(.awsSecretKey, index..<end)
                     return end
                 }
             }
             return nil
+        }
+
+        static let awsSecretLabels = ["secret", "aws_secret", "secret_access_key", "access_key", "accesskey", "access key", "aws"]
+
+        /// What a person would take as saying "this is an AWS secret key": a keyword earlier on
+        /// the same line (a JSON field, `KEY = value`, prose), or the name of its table column.
+        func awsSecretContext(_ index: Int) -> Bool {
+            var lineStart = index
+            while lineStart > 0, index - lineStart < 160, bytes[lineStart - 1] != 0x0A { lineStart -= 1 }
+            if Self.awsSecretLabels.contains(where: { ByteClass.contains(bytes, lineStart..<index, $0) }) { return true }
+            if keywordBefore(index, ["secret", "aws_secret", "secret_access_key"], within: 48) { return true }
+            guard let column = columnName(at: index) else { return false }
+            return column.contains("secret") || column.contains("access_key") || column.contains("accesskey") || column.contains("aws")
         }
 
         static let stripePrefixes = ["sk_live_", "sk_test_", "rk_live_", "rk_test_"]
@@ -445,7 +460,10 @@ public struct PIIDetector: TextDetector {
                         groups = [index..<area, (area + 1)..<group, (group + 1)..<serial]
                     }
                 }
-            } else if area - index == 9, wordEnd(area), keywordBefore(index, ["ssn", "social security"], within: 32) {
+            } else if area - index == 9, wordEnd(area), wordStart(index),
+                labelDistance(index, Self.ssnLabels, within: 40) != nil
+                    || columnName(at: index).map({ name in Self.ssnLabels.contains { name.contains($0.replacingOccurrences(of: " ", with: "")) } }) == true
+            {
                 groups = [index..<(index + 3), (index + 3)..<(index + 5), (index + 5)..<(index + 9)]
             }
             guard groups.count == 3 else { return nil }
@@ -554,6 +572,7 @@ public struct PIIDetector: TextDetector {
             var brackets = 0
             var lastDigitEnd = index
             var leadingZero = false
+            var groupSizes: [Int] = []
             let international = first == UInt8(ascii: "+") || B.matchesExactly(bytes, at: index, "00")
             if first == UInt8(ascii: "+") { cursor += 1 }
             while cursor < bytes.count {
@@ -563,6 +582,7 @@ public struct PIIDetector: TextDetector {
                     let start = cursor
                     while cursor < bytes.count, B.digit(bytes[cursor]) { cursor += 1 }
                     digitCount += cursor - start
+                    groupSizes.append(cursor - start)
                     groups += 1
                     lastDigitEnd = cursor
                     if digitCount > 15 { return nil }
@@ -607,6 +627,9 @@ public struct PIIDetector: TextDetector {
             guard plausible else { return nil }
             // Dates and versions are not phones: all-dot groups of 1–2 digits, `2024-05-01`.
             if separators > 0, brackets == 0, !international, groups == 3, digitCount == 8 { return nil }
+            if !phoneEvidence(at: index, international: international, leadingZero: leadingZero, groupSizes: groupSizes, brackets: brackets) {
+                return nil
+            }
             // Extension.
             var stop = end
             if at(stop) == UInt8(ascii: "x"), B.digit(at(stop + 1)) {
@@ -620,6 +643,38 @@ public struct PIIDetector: TextDetector {
             guard wordEnd(stop) else { return nil }
             add(.phone, index..<stop)
             return stop
+        }
+
+        /// Whether a phone-shaped digit sequence is a phone rather than an order, tracking,
+        /// serial or invoice number: a `+` country code always is; otherwise a phone keyword
+        /// (nearer than any competing label, or the column's name) is enough, and without one the
+        /// shape must be a national one (trunk `0` or brackets, or NANP-like groups of at most four
+        /// digits) with no competing label nearby, and not glued to an identifier (`ORD-2025-…`).
+        func phoneEvidence(at index: Int, international: Bool, leadingZero: Bool, groupSizes: [Int], brackets: Int) -> Bool {
+            if international && bytes[index] == UInt8(ascii: "+") { return true }
+            let phoneDistance = labelDistance(index, Self.phoneLabels, within: 48)
+            let competingDistance = labelDistance(index, Self.competingLabels, within: 32)
+            let column = columnName(at: index)
+            if let column {
+                if Self.phoneLabels.contains(where: { column.contains($0) }) || column.contains("number") && column.contains("ph") { return true }
+                if Self.competingLabels.contains(where: { $0.count > 2 && column.contains($0) }) || column == "id" || column.hasSuffix("_id") {
+                    return false
+                }
+            }
+            if let phoneDistance, phoneDistance < (competingDistance ?? .max) { return true }
+            if competingDistance != nil { return false }
+            // Glued to an identifier: `ORD-2025-535875`, `INV#20240117`, `SN/4829 1736`.
+            let previous = at(index - 1)
+            if previous == UInt8(ascii: "-") || previous == UInt8(ascii: "#") || previous == UInt8(ascii: "/") || previous == UInt8(ascii: "_") {
+                if B.alnum(at(index - 2)) { return false }
+            }
+            if international { return true }
+            // The social-security shape (3-2-4) is never a phone.
+            if groupSizes == [3, 2, 4] { return false }
+            if leadingZero || brackets > 0 { return true }
+            // No trunk prefix, no keyword: only NANP-like groups (3-3-4, 1-3-3-4) or one run.
+            if groupSizes.count == 1 { return true }
+            return groupSizes.allSatisfy { $0 <= 4 } && (groupSizes == [3, 3, 4] || groupSizes == [1, 3, 3, 4] || groupSizes == [3, 4, 4] || groupSizes == [2, 4, 4])
         }
 
         // MARK: IBAN
@@ -681,6 +736,88 @@ public struct PIIDetector: TextDetector {
             let range = max(0, index - within)..<index
             return keywords.contains { ByteClass.contains(bytes, range, $0) }
         }
+
+        /// The distance back from `index` to the nearest of `labels` (lowercase) that starts a
+        /// word within `within` bytes before it, or nil. Unlike ``keywordBefore(_:_:within:)``
+        /// a label must start at a word boundary, so short labels (`id`, `po`) do not match
+        /// inside other words.
+        func labelDistance(_ index: Int, _ labels: [String], within: Int) -> Int? {
+            let lower = max(0, index - within)
+            var best: Int?
+            for label in labels {
+                let needle = Array(label.utf8)
+                var start = index - needle.count
+                while start >= lower {
+                    if (start == 0 || !B.alpha(bytes[start - 1])) && B.matches(bytes, at: start, needle)
+                        && !B.alpha(at(start + needle.count))
+                    {
+                        best = min(best ?? .max, index - start)
+                        break
+                    }
+                    start -= 1
+                }
+            }
+            return best
+        }
+
+        /// The lowercased name of the delimited column (CSV, TSV, `;` or `|`) that `index` lies
+        /// in: the field at the same position in the first line of the block of consecutive
+        /// lines that have as many delimiters as this one. Nil outside such a table.
+        func columnName(at index: Int) -> String? {
+            func lineStart(_ position: Int) -> Int {
+                var cursor = position
+                while cursor > 0, bytes[cursor - 1] != 0x0A { cursor -= 1 }
+                return cursor
+            }
+            func lineEnd(_ position: Int) -> Int {
+                var cursor = position
+                while cursor < bytes.count, bytes[cursor] != 0x0A { cursor += 1 }
+                return cursor
+            }
+            let start = lineStart(index)
+            guard start > 0 else { return nil }
+            let end = lineEnd(index)
+            var delimiter: UInt8 = 0
+            var best = 0
+            for candidate in [UInt8(ascii: ","), UInt8(ascii: "\t"), UInt8(ascii: ";"), UInt8(ascii: "|")] {
+                let count = bytes[start..<end].reduce(0) { $0 + ($1 == candidate ? 1 : 0) }
+                if count > best {
+                    best = count
+                    delimiter = candidate
+                }
+            }
+            guard best > 0 else { return nil }
+            let column = bytes[start..<index].reduce(0) { $0 + ($1 == delimiter ? 1 : 0) }
+            // Walk up while the lines above have the same number of delimiters.
+            var headerStart = start
+            var scanned = 0
+            while headerStart > 0, scanned < 200 {
+                let previousEnd = headerStart - 1
+                let previousStart = lineStart(previousEnd)
+                let count = bytes[previousStart..<previousEnd].reduce(0) { $0 + ($1 == delimiter ? 1 : 0) }
+                guard count == best else { break }
+                headerStart = previousStart
+                scanned += 1
+            }
+            guard headerStart < start else { return nil }
+            let header = bytes[headerStart..<lineEnd(headerStart)].split(separator: delimiter, omittingEmptySubsequences: false)
+            guard column < header.count else { return nil }
+            let name = header[column].filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: " ") && $0 != 0x0D }
+            guard !name.isEmpty, name.contains(where: B.alpha) else { return nil }
+            return String(decoding: name.map(B.lowercased), as: UTF8.self)
+        }
+
+        static let ssnLabels = ["ssn", "social security", "social sec", "soc sec", "tax_id", "tax id", "taxid", "taxpayer", "tin", "itin", "ss#", "ss no", "ss num"]
+        static let phoneLabels = [
+            "phone", "call", "tel", "telephone", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach", "contact", "dial", "ring",
+            "number is", "landline", "hotline",
+        ]
+        /// Labels of numbers that look like phones but are something else.
+        static let competingLabels = [
+            "order", "orders", "tracking", "track", "serial", "s/n", "sku", "batch", "ref", "reference", "invoice", "inv", "id", "ticket", "case",
+            "lot", "part", "po", "receipt", "transaction", "txn", "confirmation", "item", "product", "shipment", "parcel", "package", "account",
+            "acct", "customer", "booking", "reservation", "version", "build", "isbn", "zip", "postal", "job", "claim", "policy", "member",
+        ]
 
         static let birthKeywords = ["born", "birth", "dob", "d.o.b", "geboren", "geburtsdatum", "naissance", "né le", "nacimiento", "nato il"]
         static let months = [
