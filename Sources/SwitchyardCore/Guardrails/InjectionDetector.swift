@@ -33,6 +33,10 @@ public struct InjectionDetector: TextDetector {
         let slots: [[[Pattern]]]
         /// Words allowed between slot i and i+1.
         let gaps: [Int]
+        /// Words (hashes) that make a match benign when they occur inside it or as the word right
+        /// after it (`!my|our`): "ignore *my* previous message", "write *a* system prompt",
+        /// "what are the instructions *to* unlock it", "jailbreak-*proof*".
+        var excluded: Set<UInt64> = []
     }
 
     let rules: [Rule]
@@ -128,7 +132,8 @@ public struct InjectionDetector: TextDetector {
         if score > 0 && normalized.folded >= 4 { score += 0.2 }
         var totals: [String: Double] = [:]
         for value in matched.values { totals[value.category, default: 0] += value.weight }
-        let categories = totals.sorted { $0.value > $1.value || $0.value == $1.value && $0.key < $1.key }.map(\.key)
+        let categories = totals.filter { $0.value > 0 }.sorted { $0.value > $1.value || $0.value == $1.value && $0.key < $1.key }.map(\.key)
+        score = max(0, score)
         return (min(score, 10), categories.isEmpty && score > 0 ? ["obfuscation"] : categories)
     }
 
@@ -182,8 +187,14 @@ public struct InjectionDetector: TextDetector {
     }
 
     static func match(_ rule: Rule, words: [Word], bytes: [UInt8], at start: Int) -> Bool {
+        func clean(upTo end: Int) -> Bool {
+            guard !rule.excluded.isEmpty else { return true }
+            let last = min(end, words.count - 1)
+            guard start <= last else { return true }
+            return !(start...last).contains { rule.excluded.contains(words[$0].hash) }
+        }
         func matchSlot(_ slot: Int, from position: Int, gap: Int) -> Bool {
-            if slot == rule.slots.count { return true }
+            if slot == rule.slots.count { return clean(upTo: position) }
             let last = min(words.count - 1, position + gap)
             guard position <= last else { return false }
             for candidate in position...last {
@@ -213,13 +224,19 @@ public struct InjectionDetector: TextDetector {
         return true
     }
 
-    /// `name category weight: slot ~gap slot ...`; alternatives `|`, words in one alternative `_`.
+    /// `name category weight: slot ~gap slot ... [!excluded|words]`; alternatives `|`, words in
+    /// one alternative `_`.
     static func parse(_ source: String) -> Rule {
         let head = source.split(separator: ":", maxSplits: 1)
         let meta = head[0].split(separator: " ")
         var slots: [[[Pattern]]] = []
         var gaps: [Int] = []
+        var excluded: Set<UInt64> = []
         for token in head[1].split(separator: " ") {
+            if token.hasPrefix("!") {
+                for word in token.dropFirst().split(separator: "|") { excluded.insert(hash(Array(word.utf8)[...])) }
+                continue
+            }
             if token.hasPrefix("~") {
                 gaps.append(Int(token.dropFirst())!)
             } else {
@@ -233,7 +250,7 @@ public struct InjectionDetector: TextDetector {
                     })
             }
         }
-        return Rule(name: String(meta[0]), category: String(meta[1]), weight: Double(meta[2])!, slots: slots, gaps: gaps)
+        return Rule(name: String(meta[0]), category: String(meta[1]), weight: Double(meta[2])!, slots: slots, gaps: gaps, excluded: excluded)
     }
 
     static let overrideVerbs =
@@ -244,7 +261,8 @@ public struct InjectionDetector: TextDetector {
         "instructions|instruction|rules|rule|directions|prompts|prompt|guidelines|guideline|commands|restrictions|programming|context|guidance|directives|directive|constraints|policies|policy|safeguards|filters|orders|training|guardrails|protocols|limitations|limits|conditioning|settings|configuration|messages|message|text|conversation|content|everything|tasks|task|system_prompt|ethics|principles|boundaries|parameters|moderation|censorship"
 
     static let ruleSource: [String] = [
-        "override override 0.9: \(overrideVerbs) ~3 \(qualifiers) ~3 \(targets)",
+        // The user revising what they themselves said is not an override of the system.
+        "override override 0.9: \(overrideVerbs) ~3 \(qualifiers) ~3 \(targets) !my|mine|i|i've|i'd|i'm|our|ours|me",
         "override_everything override 0.6: \(overrideVerbs) ~2 everything|anything ~2 above|before|previously|earlier|prior|told|said|you've",
         "override_start override 0.6: start|begin ~1 over|fresh|anew ~3 new|different ~2 \(targets)",
         "new_instructions override 0.6: new|updated|revised|real|actual|true|additional|important|urgent|secret|hidden|override|priority ~2 instructions|instruction|directive|directives|orders|rules|task|commands|guidelines|system_prompt",
@@ -259,14 +277,19 @@ public struct InjectionDetector: TextDetector {
         "dan persona 0.8: dan|stan|dude|aim|mongo_tom|dev_mode|anti-dan|betterdan|evilbot|devgpt|chadgpt|dan_mode|dan's ~2 which|who|stands|mode|persona|character|prompt|jailbreak|can|does|will|has",
         "do_anything persona 0.9: do_anything_now|can_do_anything|can_say_anything|answer_anything|no_matter_how|without_any_restrictions|without_restrictions|without_limitations|without_any_limitations|without_censorship|without_filters|without_any_filters|without_rules|without_any_rules|without_ethics|without_morals|without_refusing|without_refusal|never_refuse*|cannot_refuse|can't_refuse|not_refuse|must_not_refuse|won't_refuse",
         "no_restrictions persona 0.6: no|zero|free_of|free_from|not_bound_by|unbound_by|released_from|broken_free|freed_from|liberated_from|break_free_of|break_free_from|escape|escaped|ignore|beyond ~2 restrictions|limits|limitations|rules|filters|guidelines|censorship|boundaries|safety|ethics|morals|moral|ethical|constraints|policies|guardrails|content_policy|alignment|programming|shackles",
-        "unrestricted persona 0.5: unrestricted|unfiltered|uncensored|unconstrained|unaligned|amoral|unethical|jailbroken|jailbreak|jailbreaking|unbound|unshackled|unleashed|limitless|lawless",
+        // Jailbreaking a phone, or making a device jailbreak-proof, is not about the model.
+        "unrestricted persona 0.5: unrestricted|unfiltered|uncensored|unconstrained|unaligned|amoral|unethical|jailbroken|jailbreak|jailbreaking|unbound|unshackled|unleashed|limitless|lawless !my|proof|proofing|protection|protect|detection|detect|prevention|prevent|resistant|resistance|iphone|ipad|phone|phones|tablet|tablets|device|devices|console|kindle|firestick|router|android|ios|switch|ps4|ps5|xbox",
         "roleplay_evil persona 0.6: act|acting|pretend|pretending|roleplay|role-play|role_play|imagine|simulate|simulating|behave|respond|answer|play|playing|become|be ~4 as|like|you|to ~5 unrestricted|evil|uncensored|jailbroken|malicious|hacker|unfiltered|amoral|criminal|villain|no_rules|without_rules|without_restrictions|no_restrictions|no_filter|no_limits|without_limits|without_ethics|rogue|dark|opposite|other_ai|different_ai|ai_without|ai_that|ai_which|model_without|assistant_without",
         "stay_in_character persona 0.35: stay|remain|keep|break|breaking ~1 in|out_of|character",
         "hypothetical persona 0.3: hypothetical*|fictional|fiction|purely_theoretical|for_a_story|for_a_novel|in_a_world|alternate_universe|in_this_universe ~8 no|without|where|any ~2 rules|laws|restrictions|ethics|limits|consequences|filters",
         "two_responses persona 0.5: two|2|both|dual ~3 responses|answers|replies|outputs ~6 normal|classic|standard|filtered|censored|jailbreak|dan|unfiltered|developer",
         "token_threat persona 0.6: tokens|credits|points|lives ~6 deducted|lose|lost|die|dies|shut_down|deleted|terminated|killed",
         "extract_prompt extraction 0.8: printing|revealing|showing|outputting|repeating|dumping|sharing|leaking|reveal|show|print|repeat|output|tell|display|share|leak|dump|paste|give|write|recite|disclose|expose|list|copy|spell|return|provide|state|echo|read|quote|reproduce|summarize|summarise|translate|describe|send|what's|whats|type|put ~6 system_prompt|system_message|system_prompts|system_instructions|initial_prompt|initial_instructions|original_prompt|original_instructions|hidden_prompt|hidden_instructions|secret_instructions|your_prompt|your_instructions|your_rules|your_guidelines|your_configuration|your_config|your_directives|your_programming|developer_message|developer_prompt|pre-prompt|preprompt|prompt_above|text_above|instructions_above|everything_above|words_above|the_above|first_sentence|first_line|first_instruction|first_message|initial_message|secret_password|the_password|your_secret|your_system|configuration_details|internal_rules|internal_instructions|confidential_instructions|exact_instructions|exact_prompt|full_prompt|entire_prompt|verbatim|word_for_word|you_were_given|you_were_told|you_were_programmed|context_window|operating_instructions",
-        "what_prompt extraction 0.7: what ~1 is|are|was|were ~2 your|the ~1 system_prompt|system_message|initial_prompt|original_prompt|instructions|initial_instructions|original_instructions|hidden_instructions|secret_instructions|rules_you|prompt|guidelines|directives|secret|password|configuration",
+        // Writing one's own system prompt is a request for help, not an extraction: it takes back
+        // what the extraction rule gave ("how do I write a system prompt for my support bot").
+        "authoring benign -0.8: write|writing|draft|drafting|create|creating|design|designing|craft|crafting|improve|improving|structure|build|building ~1 a|an|my|our|good|great|better|effective ~2 system_prompt|system_prompts|system_message|prompt|prompts",
+        // "What are the instructions to unlock it" asks for help with a task, not for the prompt.
+        "what_prompt extraction 0.7: what ~1 is|are|was|were ~2 your|the ~1 system_prompt|system_message|initial_prompt|original_prompt|instructions|initial_instructions|original_instructions|hidden_instructions|secret_instructions|rules_you|prompt|guidelines|directives|secret|password|configuration !to|for|on|about|of|regarding|in|my|i",
         "repeat_everything extraction 0.7: repeat|print|output|echo|write|copy|reproduce ~3 everything|all|the_text|the_words|the_content|all_text|all_the_text|all_of_the_text ~4 above|before|so_far|prior|preceding|verbatim|starting_with|beginning_with|begins_with|starting_from",
         "starting_with extraction 0.5: starting|beginning|begin|start ~1 with|from ~2 you_are|system|the_words|the_phrase",
         "exfil_send exfiltration 0.6: send|forward|email|e-mail|mail|post|upload|transmit|exfiltrate|leak|submit|deliver|copy|share|cc|bcc|relay|export|dump|bcc ~6 customer|customers|user|users|client|clients|contact|contacts|employee|employees|patient|private|confidential|internal|all|entire|whole|full|the_database|database|credentials|passwords|api_keys|secrets|conversation|chat_history|emails|records|files|data|list ~6 to|at|into|onto|via",
