@@ -130,6 +130,10 @@ public struct PIIDetector: TextDetector {
         mutating func scan(at index: Int, _ byte: UInt8) -> Int? {
             if byte == UInt8(ascii: "-"), let end = privateKey(at: index) { return end }
             guard wordStart(index) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "(") || byte == UInt8(ascii: ":") else { return nil }
+            // AWS secret keys may start with a digit, `/` or `+`.
+            if wantsAWSSecret, B.digit(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+"), let end = awsSecret(at: index) {
+                return end
+            }
             if B.alpha(byte) {
                 // Each scanner only where its first letter can start a match.
                 let lower = B.lowercased(byte)
@@ -304,6 +308,12 @@ public struct PIIDetector: TextDetector {
                     }
                 }
             }
+            return awsSecret(at: index)
+        }
+
+        /// A 40-character AWS secret access key (base64 alphabet, mixed case) with context.
+        mutating func awsSecret(at index: Int) -> Int? {
+            let byte = bytes[index]
             if entities.contains(.awsSecretKey), B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") {
                 let end = run(from: index) { B.alnum($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }
                 if end - index == 40, wordEnd(end), wordStart(index) || at(index - 1) == UInt8(ascii: "="),
@@ -460,13 +470,15 @@ public struct PIIDetector: TextDetector {
                         groups = [index..<area, (area + 1)..<group, (group + 1)..<serial]
                     }
                 }
-            } else if area - index == 9, wordEnd(area), wordStart(index),
-                labelDistance(index, Self.ssnLabels, within: 40) != nil
-                    || columnName(at: index).map({ name in Self.ssnLabels.contains { name.contains($0.replacingOccurrences(of: " ", with: "")) } }) == true
-            {
+            } else if area - index == 9, wordEnd(area), wordStart(index), ssnLabelled(index) {
                 groups = [index..<(index + 3), (index + 3)..<(index + 5), (index + 5)..<(index + 9)]
             }
             guard groups.count == 3 else { return nil }
+            // An SSN-shaped product, part or order number (`SKU 023-98-0000`) is not an SSN
+            // unless an SSN label is nearer than its own label.
+            if labelDistance(index, Self.competingLabels, within: 24) != nil, !ssnLabelled(index) {
+                return nil
+            }
             let a = Int(String(decoding: bytes[groups[0]], as: UTF8.self)) ?? 0
             let g = Int(String(decoding: bytes[groups[1]], as: UTF8.self)) ?? 0
             let s = Int(String(decoding: bytes[groups[2]], as: UTF8.self)) ?? 0
@@ -482,10 +494,12 @@ public struct PIIDetector: TextDetector {
             var values: [Int] = []
             var end = index
             var separator: UInt8?
+            var groups: [Int] = [0]
             while cursor < bytes.count, values.count < 19 {
                 let byte = bytes[cursor]
                 if B.digit(byte) {
                     values.append(Int(byte - 0x30))
+                    groups[groups.count - 1] += 1
                     cursor += 1
                     end = cursor
                 } else if (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-")) && (separator == nil || separator == byte)
@@ -493,12 +507,25 @@ public struct PIIDetector: TextDetector {
                     && cursor > index && B.digit(bytes[cursor - 1])
                 {
                     separator = byte
+                    groups.append(0)
                     cursor += 1
                 } else {
                     break
                 }
             }
             guard !B.digit(at(end)), wordEnd(end) else { return nil }
+            // Grouped digits must be grouped as cards are printed (fours; 4-6-5 and 4-6-4), else
+            // it is an order or reference number (`663-8644651-3111625`).
+            if groups.count > 1 {
+                let fours = groups.dropLast().allSatisfy { $0 == 4 } && (1...4).contains(groups.last!)
+                guard fours || groups == [4, 6, 5] || groups == [4, 6, 4] else { return nil }
+            }
+            // A number labelled as an order, invoice or tracking number is not a card.
+            if let competing = labelDistance(index, Self.competingLabels, within: 24),
+                (labelDistance(index, ["card", "visa", "mastercard", "amex", "credit", "debit", "cc"], within: 48) ?? .max) > competing
+            {
+                return nil
+            }
             // The longest prefix that is a valid card (a trailing group may be something else).
             var length = values.count
             while length >= 12 {
@@ -619,10 +646,10 @@ public struct PIIDetector: TextDetector {
             } else if separators + brackets > 0 {
                 plausible = (digitCount >= 10 && digitCount <= 12) || (leadingZero && digitCount >= 9 && digitCount <= 12) && groups >= 2
             } else {
-                plausible =
-                    (digitCount == 10 || digitCount == 11)
-                    && (leadingZero
-                        || keywordBefore(index, ["phone", "call", "tel", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach"], within: 40))
+                let keyword =
+                    keywordBefore(index, ["phone", "call", "tel", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach"], within: 40)
+                    || columnName(at: index).map { column in Self.phoneLabels.contains { column.contains($0) } } == true
+                plausible = ((digitCount == 10 || digitCount == 11) && (leadingZero || keyword)) || (keyword && (8...12).contains(digitCount))
             }
             guard plausible else { return nil }
             // Dates and versions are not phones: all-dot groups of 1–2 digits, `2024-05-01`.
@@ -707,7 +734,11 @@ public struct PIIDetector: TextDetector {
                     break
                 }
             }
-            let candidates = Self.ibanLengths[country].map { [$0] } ?? Array((15...34).reversed())
+            // The country's length first; then any length whose check digits hold (mod 97 leaves a
+            // 1-in-97 chance to chance text): IBANs a character short or long, as generators and
+            // typing produce them, are still read as IBANs by people.
+            let known = Self.ibanLengths[country]
+            let candidates = (known.map { [$0] } ?? []) + Array((15...34).reversed()).filter { $0 != known }
             for length in candidates where length <= characters.count {
                 let end = positions[length - 1]
                 guard wordEnd(end), Self.mod97(Array(characters[0..<length])) == 1 else { continue }
@@ -807,7 +838,19 @@ public struct PIIDetector: TextDetector {
             return String(decoding: name.map(B.lowercased), as: UTF8.self)
         }
 
-        static let ssnLabels = ["ssn", "social security", "social sec", "soc sec", "tax_id", "tax id", "taxid", "taxpayer", "tin", "itin", "ss#", "ss no", "ss num"]
+        /// An SSN or tax-id label within the sentence before `index` (80 bytes: a chat answer to
+        /// the question on the line before), or the column's name.
+        func ssnLabelled(_ index: Int) -> Bool {
+            if labelDistance(index, Self.ssnLabels, within: 80) != nil { return true }
+            guard let column = columnName(at: index) else { return false }
+            let name = column.filter { $0 != "_" && $0 != "-" && $0 != " " }
+            return Self.ssnLabels.contains { name.contains($0.filter { $0 != "_" && $0 != "-" && $0 != " " }) }
+        }
+
+        static let ssnLabels = [
+            "ssn", "social security", "social_security", "social-security", "socialsecurity", "social sec", "soc sec", "tax_id", "tax id", "tax-id",
+            "taxid", "taxpayer", "tin", "itin", "ss#", "ss no", "ss num",
+        ]
         static let phoneLabels = [
             "phone", "call", "tel", "telephone", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach", "contact", "dial", "ring",
             "number is", "landline", "hotline",
@@ -815,8 +858,8 @@ public struct PIIDetector: TextDetector {
         /// Labels of numbers that look like phones but are something else.
         static let competingLabels = [
             "order", "orders", "tracking", "track", "serial", "s/n", "sku", "batch", "ref", "reference", "invoice", "inv", "id", "ticket", "case",
-            "lot", "part", "po", "receipt", "transaction", "txn", "confirmation", "item", "product", "shipment", "parcel", "package", "account",
-            "acct", "customer", "booking", "reservation", "version", "build", "isbn", "zip", "postal", "job", "claim", "policy", "member",
+            "lot", "part", "po", "receipt", "transaction", "txn", "confirmation", "shipment", "parcel", "package", "booking", "reservation",
+            "version", "build", "isbn", "zip", "postal", "claim",
         ]
 
         static let birthKeywords = ["born", "birth", "dob", "d.o.b", "geboren", "geburtsdatum", "naissance", "né le", "nacimiento", "nato il"]

