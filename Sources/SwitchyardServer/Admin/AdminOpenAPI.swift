@@ -1,9 +1,11 @@
+import SwitchyardCore
+
 /// The OpenAPI 3.1 description of the admin API, served at `GET /admin/openapi.json`.
 enum AdminOpenAPI {
     static let document = #"""
         {
           "openapi": "3.1.0",
-          "info": {"title": "Switchyard admin API", "version": "1"},
+          "info": {"title": "Switchyard admin API", "version": "\#(SwitchyardVersion.current)"},
           "components": {
             "securitySchemes": {"masterKey": {"type": "http", "scheme": "bearer", "description": "The gateway's master key."}},
             "schemas": {
