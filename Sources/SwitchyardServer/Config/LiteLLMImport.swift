@@ -181,7 +181,8 @@ private struct Converter {
         if let variables = root["environment_variables"] as? [String: Any], !variables.isEmpty {
             notMapped(
                 "environment_variables",
-                "Switchyard does not set environment variables from its file; export \(variables.keys.sorted().joined(separator: ", ")) in the gateway's environment")
+                "Switchyard does not set environment variables from its file; export \(variables.keys.sorted().joined(separator: ", ")) in the gateway's environment"
+            )
         }
         let handled: Set<String> = ["model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables"]
         for key in root.keys.sorted() where !handled.contains(key) {
@@ -191,7 +192,8 @@ private struct Converter {
 
     static let topLevelReasons: [String: String] = [
         "mcp_servers": "Switchyard is no MCP gateway",
-        "guardrails": "LiteLLM guardrail integrations have no one-to-one equivalent; configure Switchyard's `guardrails:` (PII, secrets, injection, content, webhooks)",
+        "guardrails":
+            "LiteLLM guardrail integrations have no one-to-one equivalent; configure Switchyard's `guardrails:` (PII, secrets, injection, content, webhooks)",
         "callback_settings": "callbacks have no equivalent; tracing goes over OTLP (`tracing:`)",
         "credential_list": "credentials are written on each provider (`api_key: env:NAME`)",
         "assistant_settings": "the Assistants API is not served",
@@ -266,7 +268,10 @@ private struct Converter {
         signature.append(base ?? "")
 
         // credentials
-        for (key, target) in [("api_key", "api_key"), ("aws_access_key_id", "aws_access_key_id"), ("aws_secret_access_key", "aws_secret_access_key"), ("aws_session_token", "aws_session_token")] {
+        for (key, target) in [
+            ("api_key", "api_key"), ("aws_access_key_id", "aws_access_key_id"), ("aws_secret_access_key", "aws_secret_access_key"),
+            ("aws_session_token", "aws_session_token"),
+        ] {
             guard let value = params[key] else { continue }
             handled.insert(key)
             if let secret = secretValue(value) {
@@ -297,7 +302,9 @@ private struct Converter {
                     signature.append("r=\(region)")
                     note(path, "no aws_region_name: the region of the import's environment (\(region)) was written")
                 } else {
-                    note(path, "no aws_region_name: Switchyard takes the region from AWS_REGION in the gateway's environment (set it, or options.region)")
+                    note(
+                        path,
+                        "no aws_region_name: Switchyard takes the region from AWS_REGION in the gateway's environment (set it, or options.region)")
                 }
             }
             if params["aws_access_key_id"] == nil, params["api_key"] == nil {
@@ -305,9 +312,11 @@ private struct Converter {
                 fields.append(("aws_secret_access_key", .string("env:AWS_SECRET_ACCESS_KEY")))
                 note(
                     path,
-                    "LiteLLM used the AWS default credential chain; Switchyard reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (profiles, web identity and instance roles are not supported)")
+                    "LiteLLM used the AWS default credential chain; Switchyard reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (profiles, web identity and instance roles are not supported)"
+                )
             }
-            for key in ["aws_profile_name", "aws_role_name", "aws_session_name", "aws_web_identity_token", "aws_bedrock_runtime_endpoint"] where params[key] != nil {
+            for key in ["aws_profile_name", "aws_role_name", "aws_session_name", "aws_web_identity_token", "aws_bedrock_runtime_endpoint"]
+            where params[key] != nil {
                 handled.insert(key)
                 notMapped(paramsPath + "." + key, "Switchyard signs with access keys only (no profiles, role assumption or custom endpoints)")
             }
@@ -330,7 +339,8 @@ private struct Converter {
             guard let credentials, !credentials.hasPrefix("{") else {
                 return notMapped(
                     path,
-                    "model '\(name)': Vertex AI needs a service-account key file (vertex_credentials or GOOGLE_APPLICATION_CREDENTIALS); application default credentials are not supported")
+                    "model '\(name)': Vertex AI needs a service-account key file (vertex_credentials or GOOGLE_APPLICATION_CREDENTIALS); application default credentials are not supported"
+                )
             }
             fields.append(("credentials_file", .string(credentials)))
             signature.append("c=\(credentials)")
@@ -343,12 +353,17 @@ private struct Converter {
         for key in ["rpm", "tpm"] {
             handled.insert(key)
             guard let value = params[key] ?? entry[key] else { continue }
-            if let number = integer(value), number > 0 { deployment.fields.append((key, .int(number))) }
-            else { notMapped(path + "." + key, "not a positive number") }
+            if let number = integer(value), number > 0 {
+                deployment.fields.append((key, .int(number)))
+            } else {
+                notMapped(path + "." + key, "not a positive number")
+            }
         }
         if let value = params["weight"] {
             handled.insert("weight")
-            if let number = double(value), number > 0 { deployment.fields.append(("weight", number == number.rounded() ? .int(Int(number)) : .double(number))) }
+            if let number = double(value), number > 0 {
+                deployment.fields.append(("weight", number == number.rounded() ? .int(Int(number)) : .double(number)))
+            }
         }
         if let value = params["order"] {
             handled.insert("order")
@@ -490,7 +505,9 @@ private struct Converter {
                     case "prometheus":
                         note(itemPath, "'prometheus': Switchyard always serves /metrics")
                     default:
-                        notMapped(itemPath, "callback '\(name)' has no equivalent; Switchyard exports OTLP traces, Prometheus metrics and a request-log webhook")
+                        notMapped(
+                            itemPath,
+                            "callback '\(name)' has no equivalent; Switchyard exports OTLP traces, Prometheus metrics and a request-log webhook")
                     }
                 }
             case "drop_params":
@@ -517,11 +534,14 @@ private struct Converter {
                 server.append(("key_secret", .string("env:SWITCHYARD_KEY_SECRET")))
                 note(
                     itemPath,
-                    "PostgreSQL needs server.key_secret (the same on every instance): set SWITCHYARD_KEY_SECRET to 32 or more random bytes. Switchyard creates its own tables; LiteLLM's keys and spend are not carried over")
+                    "PostgreSQL needs server.key_secret (the same on every instance): set SWITCHYARD_KEY_SECRET to 32 or more random bytes. Switchyard creates its own tables; LiteLLM's keys and spend are not carried over"
+                )
             case "disable_spend_logs":
                 if bool(item) == true { server.append(("usage_ledger", .bool(false))) }
             case "store_model_in_db":
-                if bool(item) == true { notMapped(itemPath, "models live in the file only (hot-reloaded); models stored in LiteLLM's database are not carried over") }
+                if bool(item) == true {
+                    notMapped(itemPath, "models live in the file only (hot-reloaded); models stored in LiteLLM's database are not carried over")
+                }
             default:
                 notMapped(itemPath, "no Switchyard equivalent")
             }
@@ -538,16 +558,23 @@ private struct Converter {
             if redis == nil { convertRedis(params, path: path) }
             if redis == nil {
                 redis = [("url", .string("env:REDIS_URL"))]
-                note(path, "LiteLLM reads REDIS_HOST, REDIS_PORT and REDIS_PASSWORD; Switchyard one secret URL: set REDIS_URL=redis://[:PASSWORD@]HOST:PORT")
+                note(
+                    path,
+                    "LiteLLM reads REDIS_HOST, REDIS_PORT and REDIS_PASSWORD; Switchyard one secret URL: set REDIS_URL=redis://[:PASSWORD@]HOST:PORT")
             }
         case "disk": settings.append(("backend", .string("sqlite")))
         default:
-            notMapped(path + ".type", "cache type '\(type)' has no equivalent (Switchyard caches in memory, SQLite or Redis, and has its own semantic layer: cache.semantic)")
+            notMapped(
+                path + ".type",
+                "cache type '\(type)' has no equivalent (Switchyard caches in memory, SQLite or Redis, and has its own semantic layer: cache.semantic)"
+            )
             settings.append(("backend", .string("memory")))
         }
         if let ttl = params["ttl"].flatMap(double), ttl > 0 { settings.append(("ttl", .string(Self.duration(ttl)))) }
         if let namespace = params["namespace"] {
-            notMapped(path + ".namespace", "cache namespaces are per request (x-switchyard-cache-namespace); \(scalarString(namespace) ?? "") not set globally")
+            notMapped(
+                path + ".namespace",
+                "cache namespaces are per request (x-switchyard-cache-namespace); \(scalarString(namespace) ?? "") not set globally")
         }
         for key in params.keys.sorted() where !["type", "ttl", "namespace", "host", "port", "password", "url", "redis_url"].contains(key) {
             notMapped(path + "." + key, "no Switchyard cache equivalent")
@@ -577,7 +604,10 @@ private struct Converter {
         if let password, let reference = scalarString(password), !reference.isEmpty {
             if reference.hasPrefix("os.environ/") {
                 redis = [("url", .string("env:REDIS_URL"))]
-                note(path, "the Redis password is in \(reference.dropFirst("os.environ/".count)); Switchyard takes the whole URL as a secret: set REDIS_URL=redis://:PASSWORD@\(host):\(port)")
+                note(
+                    path,
+                    "the Redis password is in \(reference.dropFirst("os.environ/".count)); Switchyard takes the whole URL as a secret: set REDIS_URL=redis://:PASSWORD@\(host):\(port)"
+                )
             } else {
                 let encoded = reference.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? reference
                 redis = [("url", .string("redis://:\(encoded)@\(host):\(port)"))]
@@ -694,7 +724,9 @@ private struct Converter {
 
     func bool(_ value: Any?) -> Bool? {
         if let flag = value as? Bool { return flag }
-        if let text = value as? String { return ["true", "yes", "on"].contains(text.lowercased()) ? true : ["false", "no", "off"].contains(text.lowercased()) ? false : nil }
+        if let text = value as? String {
+            return ["true", "yes", "on"].contains(text.lowercased()) ? true : ["false", "no", "off"].contains(text.lowercased()) ? false : nil
+        }
         return nil
     }
 
@@ -708,12 +740,17 @@ private struct Converter {
     func output() -> [(String, YAMLValue)] {
         var root: [(String, YAMLValue)] = []
         if !server.isEmpty { root.append(("server", .map(server))) }
-        root.append(("providers", .list(providers.map { provider in
-            var entry: [(String, YAMLValue)] = [("name", .string(provider.name)), ("type", .string(provider.type))]
-            entry += provider.fields
-            if !provider.options.isEmpty { entry.append(("options", .map(provider.options))) }
-            return .map(entry)
-        })))
+        root.append(
+            (
+                "providers",
+                .list(
+                    providers.map { provider in
+                        var entry: [(String, YAMLValue)] = [("name", .string(provider.name)), ("type", .string(provider.type))]
+                        entry += provider.fields
+                        if !provider.options.isEmpty { entry.append(("options", .map(provider.options))) }
+                        return .map(entry)
+                    })
+            ))
         root.append(("models", .list(groups.map(groupValue))))
         var routerSection = router
         if !retry.isEmpty { routerSection.insert(("retry", .map(retry)), at: 0) }
@@ -764,10 +801,15 @@ private struct Converter {
             entry.append(("deployments", .list(deployments)))
         }
         if !group.fallbacks.isEmpty {
-            entry.append(("fallbacks", .list(group.fallbacks.map { name, classes in
-                guard let classes else { return .string(name) }
-                return .map([("model", .string(name)), ("on", .list(classes.map { .string($0) }))])
-            })))
+            entry.append(
+                (
+                    "fallbacks",
+                    .list(
+                        group.fallbacks.map { name, classes in
+                            guard let classes else { return .string(name) }
+                            return .map([("model", .string(name)), ("on", .list(classes.map { .string($0) }))])
+                        })
+                ))
         }
         return .map(entry)
     }
