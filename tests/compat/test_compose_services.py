@@ -15,7 +15,6 @@ import pwd
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -28,7 +27,7 @@ import openai
 import pytest
 import yaml
 
-from conftest import _binary
+from conftest import start_process, stop_process
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -178,37 +177,15 @@ def services():
         config_target = "/var/lib/switchyard/switchyard.yaml"
         (data / "switchyard.yaml").write_text(resolve(mounts[config_target].read_text()))
         command = [part.replace("/var/lib/switchyard", str(data)) for part in service["command"]]
-        gateway = subprocess.Popen([_binary(), *command, "--port", "0"], cwd=data, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        gateway, address, lines = start_process([*command, "--port", "0"], env=env, cwd=data, timeout=60)
         processes.append(gateway)
-        lines, found = [], {}
-        ready = threading.Event()
-
-        def pump():
-            for line in gateway.stdout:
-                lines.append(line)
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict) and record.get("msg") == "switchyard listening":
-                    found["address"] = record["address"].replace("0.0.0.0", "127.0.0.1")
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        assert ready.wait(60), "gateway did not start:\n" + "".join(lines)
         yield {
-            "address": found["address"], "key": master_key, "psql": psql + ["-d", pg_env["POSTGRES_DB"]], "pg_env": pg_client_env,
+            "address": address, "key": master_key, "psql": psql + ["-d", pg_env["POSTGRES_DB"]], "pg_env": pg_client_env,
             "redis_cli": redis_cli, "collector": collector, "log": lines,
         }
     finally:
         for process in reversed(processes):
-            process.send_signal(signal.SIGTERM if process is not processes[0] else signal.SIGINT)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
         collector.close()
         shutil.rmtree(workdir, ignore_errors=True)
 

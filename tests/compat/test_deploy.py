@@ -16,7 +16,6 @@ import subprocess
 import sys
 
 import jsonschema
-import pytest
 import yaml
 
 from conftest import _binary

@@ -8,20 +8,16 @@ pattern when its providers point at a `switchyard mock-provider` process (each p
 its type and dialect; only Vertex AI, which needs Google's token endpoint, is replaced by the
 built-in mock).
 """
-import json
 import os
 import pathlib
 import re
-import signal
 import subprocess
-import threading
 
-import httpx
 import openai
 import pytest
 import yaml
 
-from conftest import _binary
+from conftest import _binary, start_process, stop_process
 
 CONFIGS = pathlib.Path(__file__).parent / "litellm_configs"
 CONFIG_FILES = sorted(CONFIGS.glob("*.yaml"))
@@ -228,42 +224,11 @@ def test_output_goes_to_stdout_without_o(tmp_path):
 
 # Serving converted configurations.
 
-def start(args, marker, env, cwd=None):
-    process = subprocess.Popen([_binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd)
-    ready, found, lines = threading.Event(), {}, []
-
-    def pump():
-        for line in process.stdout:
-            lines.append(line)
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("msg") == marker:
-                found["address"] = record["address"]
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(30):
-        process.kill()
-        pytest.fail("did not start:\n" + "".join(lines))
-    return process, found["address"], lines
-
-
-def stop(process):
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def mock_upstream():
-    process, address, _ = start(["mock-provider", "--port", "0"], "mock provider listening", dict(os.environ))
+    process, address, _ = start_process(["mock-provider", "--port", "0"], "mock provider listening", dict(os.environ))
     yield address.removesuffix("/v1")
-    stop(process)
+    stop_process(process)
 
 
 OPENAI_DIALECT = {"openai", "openai-compatible", "groq", "together", "mistral", "deepseek", "openrouter", "fireworks", "vllm", "ollama", "llamacpp", "lmstudio"}
@@ -327,7 +292,7 @@ def test_converted_config_routes_every_model(path, tmp_path, mock_upstream):
     env = secret_environment(served.read_text())
     master = config["server"].get("master_key")
     key = env[master[4:]] if master and master.startswith("env:") else master or "unused"
-    gateway, address, lines = start(["serve", "--config", str(served)], "switchyard listening", env, cwd=tmp_path)
+    gateway, address, lines = start_process(["serve", "--config", str(served)], env=env, cwd=tmp_path)
     try:
         with openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0, timeout=30) as client:
             for name in requested_names(config):
@@ -338,4 +303,4 @@ def test_converted_config_routes_every_model(path, tmp_path, mock_upstream):
                 assert response.parse().choices[0].message.content.startswith("This is a mock response")
                 assert response.headers.get("x-switchyard-deployment"), name
     finally:
-        stop(gateway)
+        stop_process(gateway)

@@ -6,18 +6,17 @@ SWITCHYARD_PACKAGE. The tarball is extracted into an empty directory, the binary
 with a bare environment, and it must pass check-config on the example configuration and serve the
 OpenAI SDK, tokenizer vocabularies (a resource bundle next to the binary) included.
 """
-import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import tarfile
-import threading
 
 import httpx
 import openai
 import pytest
+
+from conftest import start_process, stop_process
 
 PACKAGE = os.environ.get("SWITCHYARD_PACKAGE")
 pytestmark = pytest.mark.skipif(not PACKAGE, reason="SWITCHYARD_PACKAGE is not set (scripts/test sets it)")
@@ -80,27 +79,8 @@ def test_extracted_gateway_serves_the_openai_sdk(extracted, tmp_path):
     config = tmp_path / "switchyard.yaml"
     shutil.copy(top / "switchyard.example.yaml", config)
     env = bare_environment(OPENAI_API_KEY="sk-test", SWITCHYARD_MASTER_KEY=key)
-    process = subprocess.Popen(
-        [str(top / "switchyard"), "serve", "--config", str(config), "--port", "0"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
-    lines, ready, found = [], threading.Event(), {}
-
-    def pump():
-        for line in process.stdout:
-            lines.append(line)
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("msg") == "switchyard listening":
-                found["address"] = record["address"]
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
+    process, base, _ = start_process(["serve", "--config", str(config), "--port", "0"], env=env, cwd=tmp_path, binary=str(top / "switchyard"))
     try:
-        assert ready.wait(30), "did not start:\n" + "".join(lines)
-        base = found["address"]
         with openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0, timeout=30) as client:
             answer = client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "Hello"}])
             assert answer.choices[0].message.content
@@ -123,9 +103,4 @@ def test_extracted_gateway_serves_the_openai_sdk(extracted, tmp_path):
         live = httpx.get(base + "/health/live", timeout=30)
         assert live.status_code == 200 and live.json().get("version") == version
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            assert process.wait(15) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
+        assert stop_process(process) == 0

@@ -448,6 +448,7 @@ private struct Converter {
         for key in settings.keys.sorted() {
             let item = settings[key]!
             let itemPath = path + "." + key
+            if reliabilitySetting(key, item, path: itemPath) { continue }
             switch key {
             case "routing_strategy":
                 guard let text = scalarString(item) else { notMapped(itemPath, "not a string"); continue }
@@ -461,13 +462,8 @@ private struct Converter {
                     note(itemPath, "'\(text)': Switchyard has no usage-based strategy; weighted, and each deployment's rpm/tpm keeps a full one out")
                 default: notMapped(itemPath, "'\(text)' has no Switchyard strategy")
                 }
-            case "num_retries": setRetries(item, path: itemPath)
             case "timeout": setDuration(item, key: "timeout", path: itemPath)
             case "stream_timeout": setDuration(item, key: "first_token_timeout", path: itemPath)
-            case "fallbacks": addFallbacks(item, on: nil, path: itemPath)
-            case "context_window_fallbacks": addFallbacks(item, on: ["context_length"], path: itemPath)
-            case "content_policy_fallbacks": addFallbacks(item, on: ["content_filter"], path: itemPath)
-            case "allowed_fails", "cooldown_time": setBreaker(key, item, path: itemPath)
             case "model_group_alias": addAliases(item, path: itemPath)
             case "redis_host", "redis_port", "redis_password", "redis_url":
                 if key == "redis_host" || key == "redis_url" { convertRedis(settings, path: path) }
@@ -484,13 +480,9 @@ private struct Converter {
         for key in settings.keys.sorted() {
             let item = settings[key]!
             let itemPath = path + "." + key
+            if reliabilitySetting(key, item, path: itemPath) { continue }
             switch key {
-            case "fallbacks": addFallbacks(item, on: nil, path: itemPath)
-            case "context_window_fallbacks": addFallbacks(item, on: ["context_length"], path: itemPath)
-            case "content_policy_fallbacks": addFallbacks(item, on: ["content_filter"], path: itemPath)
-            case "num_retries": setRetries(item, path: itemPath)
             case "request_timeout": setDuration(item, key: "timeout", path: itemPath)
-            case "allowed_fails", "cooldown_time": setBreaker(key, item, path: itemPath)
             case "cache":
                 if bool(item) == true { convertCache(settings["cache_params"] as? [String: Any] ?? [:], path: path + ".cache_params") }
             case "cache_params":
@@ -616,6 +608,20 @@ private struct Converter {
         } else {
             redis = [("url", .string("redis://\(host):\(port)"))]
         }
+    }
+
+    /// The retry, fallback and cooldown settings LiteLLM accepts in both `router_settings` and
+    /// `litellm_settings`; false when `key` is none of them.
+    mutating func reliabilitySetting(_ key: String, _ item: Any, path: String) -> Bool {
+        switch key {
+        case "num_retries": setRetries(item, path: path)
+        case "fallbacks": addFallbacks(item, on: nil, path: path)
+        case "context_window_fallbacks": addFallbacks(item, on: ["context_length"], path: path)
+        case "content_policy_fallbacks": addFallbacks(item, on: ["content_filter"], path: path)
+        case "allowed_fails", "cooldown_time": setBreaker(key, item, path: path)
+        default: return false
+        }
+        return true
     }
 
     /// `allowed_fails` → breaker `consecutive_failures`, `cooldown_time` → breaker `cooldown`.
