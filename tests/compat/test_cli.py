@@ -5,38 +5,16 @@ import pathlib
 import re
 import signal
 import subprocess
-import threading
 
 import httpx
-import pytest
 
-from conftest import _binary
+from conftest import _binary, start_process
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def start(args, env=None, marker="switchyard listening"):
-    process = subprocess.Popen([_binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    found = {}
-    ready = threading.Event()
-    lines = []
-
-    def pump():
-        for line in process.stdout:
-            lines.append(line)
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("msg") in (marker,):
-                found["address"] = record["address"]
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(30):
-        process.kill()
-        pytest.fail("did not start:\n" + "".join(lines))
-    return process, found["address"], lines
+    return start_process(args, marker, env=env)
 
 
 def stop(process):
