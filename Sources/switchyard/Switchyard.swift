@@ -21,7 +21,8 @@ struct Switchyard: AsyncParsableCommand {
             """,
         version: SwitchyardVersion.current,
         subcommands: [
-            Serve.self, CheckConfig.self, KeysCommand.self, AuditCommand.self, RouteCommand.self, GuardrailsCommand.self, MockProviderCommand.self,
+            Serve.self, CheckConfig.self, KeysCommand.self, AuditCommand.self, RouteCommand.self, GuardrailsCommand.self, ImportCommand.self,
+            MockProviderCommand.self,
         ],
         defaultSubcommand: Serve.self
     )

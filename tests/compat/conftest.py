@@ -149,3 +149,41 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.failed and "gateway" in getattr(item, "fixturenames", ()) and _gateway_log:
         report.sections.append(("gateway log (last 40 lines)", "".join(_gateway_log[-40:])))
+
+
+def start_process(args, marker="switchyard listening", env=None, cwd=None, timeout=STARTUP_TIMEOUT_S, binary=None):
+    """Runs the gateway binary (or `binary`) with `args` and waits for its JSON log line `marker` (the listening
+    line, which carries the address). Returns the process, its address and its log lines so far
+    (the list keeps filling)."""
+    process = subprocess.Popen(
+        [binary or _binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
+    )
+    lines, found, ready = [], {}, threading.Event()
+
+    def pump():
+        for line in process.stdout:
+            lines.append(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("msg") == marker:
+                found["address"] = record["address"].replace("0.0.0.0", "127.0.0.1")
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(timeout):
+        process.kill()
+        process.wait()
+        pytest.fail(f"{args[0]} did not start:\n" + "".join(lines))
+    return process, found["address"], lines
+
+
+def stop_process(process, timeout=15):
+    """SIGTERM, then SIGKILL if it does not exit in time; returns the exit status."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()

@@ -1,38 +1,20 @@
 """The command line as users run it: check-config, the embedded default, the mock provider."""
 import json
 import os
+import pathlib
+import re
 import signal
 import subprocess
-import threading
 
 import httpx
-import pytest
 
-from conftest import _binary
+from conftest import _binary, start_process
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def start(args, env=None, marker="switchyard listening"):
-    process = subprocess.Popen([_binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    found = {}
-    ready = threading.Event()
-    lines = []
-
-    def pump():
-        for line in process.stdout:
-            lines.append(line)
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("msg") in (marker,):
-                found["address"] = record["address"]
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(30):
-        process.kill()
-        pytest.fail("did not start:\n" + "".join(lines))
-    return process, found["address"], lines
+    return start_process(args, marker, env=env)
 
 
 def stop(process):
@@ -86,6 +68,26 @@ def test_embedded_default_answers_offline_and_never_logs_keys():
         stop(process)
     assert not any("sk-should-never-appear" in line for line in lines)
     assert any('"msg":"request"' in line for line in lines), "access log line missing"
+
+
+def test_one_version_everywhere(tmp_path):
+    """SwitchyardVersion.current is what --version, the health routes and the OpenAPI document say."""
+    source = (ROOT / "Sources" / "SwitchyardCore" / "Version.swift").read_text()
+    version = re.search(r'current = "([^"]+)"', source).group(1)
+    printed = subprocess.run([_binary(), "--version"], capture_output=True, text=True)
+    assert printed.returncode == 0 and printed.stdout.strip() == version
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## {version}" in changelog
+    config = tmp_path / "switchyard.yaml"
+    config.write_text("server: {port: 0, master_key: env:VERSION_TEST_KEY}\nproviders: [{name: mock, type: mock}]\nmodels: [{name: mock-gpt, provider: mock}]\n")
+    process, address, _ = start(["serve", "--config", str(config)], env=dict(os.environ, VERSION_TEST_KEY="sk-version"))
+    try:
+        assert httpx.get(address + "/health/live").json() == {"status": "ok", "version": version}
+        assert httpx.get(address + "/health/ready").json()["version"] == version
+        document = httpx.get(address + "/admin/openapi.json", headers={"authorization": "Bearer sk-version"}).json()
+        assert document["info"]["version"] == version
+    finally:
+        stop(process)
 
 
 def test_mock_provider_command_knobs():

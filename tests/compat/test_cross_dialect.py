@@ -8,38 +8,18 @@ import secrets
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 
 import anthropic
 import openai
 import pytest
 
-from conftest import _binary
+from conftest import start_process
 
 
 def _start(args, marker, env=None):
-    process = subprocess.Popen([_binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    ready = threading.Event()
-    found = {}
-    lines = []
-
-    def pump():
-        for line in process.stdout:
-            lines.append(line)
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("msg") == marker:
-                found["address"] = record["address"]
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(30):
-        process.kill()
-        pytest.fail("did not start:\n" + "".join(lines))
-    return process, found["address"]
+    process, address, _ = start_process(args, marker, env=env)
+    return process, address
 
 
 @pytest.fixture(scope="module")

@@ -94,8 +94,3 @@ public enum OTLPTraceEncoding {
         }
     }
 }
-
-/// The version the CLI reports and telemetry carries.
-public enum SwitchyardVersion {
-    public static let current = "0.1.0"
-}

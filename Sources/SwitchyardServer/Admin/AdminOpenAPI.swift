@@ -1,12 +1,23 @@
-/// The OpenAPI 3.1 description of the admin API, served at `GET /admin/openapi.json`.
+import SwitchyardCore
+
+/// The OpenAPI 3.1 description of the whole HTTP interface, served at `GET /admin/openapi.json`.
+///
+/// `OpenAPITests` checks that every route the router serves is in it, and nothing else.
 enum AdminOpenAPI {
     static let document = #"""
         {
           "openapi": "3.1.0",
-          "info": {"title": "Switchyard admin API", "version": "1"},
+          "info": {"title": "Switchyard HTTP API", "version": "\#(SwitchyardVersion.current)"},
           "components": {
-            "securitySchemes": {"masterKey": {"type": "http", "scheme": "bearer", "description": "The gateway's master key."}},
+            "securitySchemes": {
+              "masterKey": {"type": "http", "scheme": "bearer", "description": "The gateway's master key, a virtual key or a JWT, as each route allows."},
+              "dashboardSession": {"type": "apiKey", "in": "cookie", "name": "switchyard_session", "description": "The dashboard's session cookie (POST /ui/login)."}
+            },
+            "responses": {
+              "Error": {"description": "An error in OpenAI's envelope", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            },
             "schemas": {
+              "InferenceRequest": {"type": "object", "required": ["model"], "description": "The request body of the dialect (OpenAI or Anthropic); fields the gateway does not read are forwarded as sent.", "properties": {"model": {"type": "string"}, "stream": {"type": "boolean"}}, "additionalProperties": true},
               "KeyRequest": {
                 "type": "object", "required": ["name"],
                 "properties": {
@@ -108,6 +119,51 @@ enum AdminOpenAPI {
           },
           "security": [{"masterKey": []}],
           "paths": {
+            "/v1/chat/completions": {
+              "post": {
+                "summary": "OpenAI Chat Completions, streamed (text/event-stream) with \"stream\": true; answered by any configured model. Also served as /chat/completions.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}}},
+                "responses": {"200": {"description": "chat.completion, or chat.completion.chunk events"}, "default": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/chat/completions": {"post": {"summary": "Same as /v1/chat/completions.", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}}}, "responses": {"200": {"description": "As /v1/chat/completions"}, "default": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/completions": {"post": {"summary": "OpenAI legacy Completions (OpenAI-compatible and Azure providers). Also served as /completions.", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}}}, "responses": {"200": {"description": "text_completion"}, "default": {"$ref": "#/components/responses/Error"}}}},
+            "/completions": {"post": {"summary": "Same as /v1/completions.", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}}}, "responses": {"200": {"description": "As /v1/completions"}, "default": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/embeddings": {"post": {"summary": "OpenAI Embeddings. Also served as /embeddings.", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}}}, "responses": {"200": {"description": "A list of embeddings (float or base64)"}, "default": {"$ref": "#/components/responses/Error"}}}},
+            "/embeddings": {"post": {"summary": "Same as /v1/embeddings.", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}}}, "responses": {"200": {"description": "As /v1/embeddings"}, "default": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/models": {"get": {"summary": "The models the caller may use (names, name@version, aliases). Also served as /models.", "responses": {"200": {"description": "{object: list, data: [model]}"}}}},
+            "/models": {"get": {"summary": "Same as /v1/models.", "responses": {"200": {"description": "As /v1/models"}}}},
+            "/v1/models/{model}": {
+              "parameters": [{"name": "model", "in": "path", "required": true, "schema": {"type": "string"}, "description": "May contain slashes (openai/gpt-4o)."}],
+              "get": {"summary": "One model, patterns resolved. Also served as /models/{model}.", "responses": {"200": {"description": "The model"}, "404": {"$ref": "#/components/responses/Error"}}}
+            },
+            "/models/{model}": {
+              "parameters": [{"name": "model", "in": "path", "required": true, "schema": {"type": "string"}}],
+              "get": {"summary": "Same as /v1/models/{model}.", "responses": {"200": {"description": "The model"}, "404": {"$ref": "#/components/responses/Error"}}}
+            },
+            "/v1/responses": {"post": {"summary": "OpenAI Responses API on any model (streams as Responses events). Also served as /responses.", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}}}, "responses": {"200": {"description": "A response object, or response.* events"}, "default": {"$ref": "#/components/responses/Error"}}}},
+            "/responses": {"post": {"summary": "Same as /v1/responses.", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}}}, "responses": {"200": {"description": "As /v1/responses"}, "default": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/messages": {"post": {"summary": "Anthropic Messages on any model (x-api-key or Bearer); errors in Anthropic's envelope.", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}}}, "responses": {"200": {"description": "A message, or Anthropic stream events"}, "default": {"description": "{type: error, error: {type, message}}"}}}},
+            "/v1/messages/count_tokens": {"post": {"summary": "Anthropic token counting for any model.", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}}}, "responses": {"200": {"description": "{input_tokens}"}}}},
+            "/v1/guardrails/check": {"post": {"summary": "Run guardrails on a text without calling a model.", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}, "detectors": {"type": "array", "items": {"type": "string", "enum": ["pii", "secrets", "injection", "content"]}}, "guardrails": {"type": "array", "items": {"type": "string"}}, "role": {"type": "string"}}}}}}, "responses": {"200": {"description": "Per guardrail: triggered, score, findings, masked"}, "400": {"$ref": "#/components/responses/Error"}}}},
+            "/admin/cache": {"delete": {"summary": "Drop cached answers.", "parameters": [{"name": "model", "in": "query", "schema": {"type": "string"}}, {"name": "namespace", "in": "query", "schema": {"type": "string"}}, {"name": "partition", "in": "query", "schema": {"type": "string"}}, {"name": "older_than", "in": "query", "schema": {"type": "integer"}, "description": "Seconds."}], "responses": {"200": {"description": "{deleted: n}"}, "403": {"description": "Not an admin"}}}},
+            "/admin/openapi.json": {"get": {"summary": "This document.", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/health/live": {"get": {"summary": "The process is up (open to probes).", "security": [], "responses": {"200": {"description": "{status: ok, version}"}}}},
+            "/health/ready": {"get": {"summary": "Readiness: configuration generation and providers' health; 503 while shutting down. Needs server.operational_token when set.", "security": [], "responses": {"200": {"description": "{status: ready, version, config, providers}"}, "401": {"description": "Operational token missing"}, "503": {"description": "Shutting down"}}}},
+            "/metrics": {"get": {"summary": "Prometheus text format. Needs server.operational_token when set.", "security": [], "responses": {"200": {"description": "text/plain; version=0.0.4"}, "401": {"description": "Operational token missing"}}}},
+            "/ui": {"get": {"summary": "Dashboard overview (HTML; dashboard session, else 303 to /ui/login).", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}, "303": {"description": "To /ui/login"}}}},
+            "/ui/{page}": {"parameters": [{"name": "page", "in": "path", "required": true, "schema": {"type": "string"}}], "get": {"summary": "Any other dashboard path: 404 page inside the dashboard.", "security": [{"dashboardSession": []}], "responses": {"404": {"description": "text/html"}, "303": {"description": "To /ui/login"}}}},
+            "/ui/models": {"get": {"summary": "Dashboard: models and deployments with health and breaker state.", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}}}},
+            "/ui/keys": {"get": {"summary": "Dashboard: keys and teams with usage and budgets.", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}}}},
+            "/ui/requests": {"get": {"summary": "Dashboard: the request log (model, key, team, status, errors, cursor filters).", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}}}},
+            "/ui/requests/{id}": {"parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "get": {"summary": "Dashboard: one request.", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}, "404": {"description": "No such request"}}}},
+            "/ui/audit": {"get": {"summary": "Dashboard: the audit trail and its verification (master key or admin).", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}}}},
+            "/ui/config": {"get": {"summary": "Dashboard: the running configuration, secrets redacted (master key or admin).", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}}}},
+            "/ui/login": {
+              "get": {"summary": "Dashboard sign-in form.", "security": [], "responses": {"200": {"description": "text/html"}}},
+              "post": {"summary": "Sign in with the master key or an admin virtual key (form field key); sets the session cookie.", "security": [], "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {"key": {"type": "string"}, "next": {"type": "string"}}}}}}, "responses": {"303": {"description": "To /ui or the page asked for"}, "401": {"description": "Wrong key"}, "429": {"description": "Too many failed attempts"}}}
+            },
+            "/ui/logout": {"post": {"summary": "End the dashboard session (CSRF token required).", "security": [{"dashboardSession": []}], "responses": {"303": {"description": "To /ui/login"}}}},
             "/admin/keys": {
               "post": {
                 "summary": "Create a virtual key; the key is in the answer once and never stored.",

@@ -17,7 +17,7 @@ struct OperationalRoutes {
 
     func register(on router: Router<GatewayRequestContext>) {
         router.get("/health/live") { _, _ in
-            GatewayResponse.json(["status": "ok"]).hummingbirdResponse()
+            GatewayResponse.json(["status": "ok", "version": .string(SwitchyardVersion.current)]).hummingbirdResponse()
         }
         router.get("/health/ready") { request, _ in
             try authorize(request)
@@ -69,6 +69,7 @@ struct OperationalRoutes {
         let ready = !lifecycle.isShuttingDown
         let body: JSONValue = [
             "status": ready ? "ready" : "shutting_down",
+            "version": .string(SwitchyardVersion.current),
             "config": ["source": .string(snapshot.config.source), "generation": JSONValue(snapshot.generation)],
             "providers": .array(providers),
         ]
