@@ -526,6 +526,45 @@ import Testing
             #expect(everything.json?["data"]?.arrayValue?.count == 3, "the master key sees every model")
         }
     }
+
+    @Test func floodOfBadKeysExhaustsTheKeyStore() async throws {
+        let (application, _) = try makeGateway(AccessTests.config(""))
+        try await application.makeApplication().test(.live) { client in
+            let stores = application.stores
+            let good = try await Self.key(client, #"{"name":"app"}"#)
+            let before = stores.keyStoreLookups
+            // A well-formed key that was never issued: the store is asked once, then the
+            // refusal is remembered.
+            let bad = "sk-sy-" + String(repeating: "0123456789abcdef", count: 3)
+            for _ in 0..<20 {
+                let refused = try await AccessTests.call(client, bad)
+                #expect(refused.status == .unauthorized && refused.json?["error"]?["code"]?.stringValue == "invalid_api_key")
+            }
+            #expect(stores.keyStoreLookups == before + 1, "repeated bad keys read the store once")
+            // Keys that cannot have been issued (wrong length, upper case) never reach the store.
+            for garbage in ["sk-sy-guess", "sk-sy-" + String(repeating: "A", count: 48), "sk-sy-" + String(repeating: "0", count: 4096)] {
+                #expect(try await AccessTests.call(client, garbage).status == .unauthorized)
+            }
+            #expect(stores.keyStoreLookups == before + 1)
+            // A revoked key is remembered as refused too, with its own answer.
+            let revoked = try await Self.key(client, #"{"name":"old"}"#)
+            #expect(try await AccessTests.call(client, revoked.key).status == .ok)
+            #expect(try await Self.send(client, .post, "/admin/keys/\(revoked.id)/revoke").status == .ok)
+            let lookups = stores.keyStoreLookups
+            for _ in 0..<5 {
+                let refused = try await AccessTests.call(client, revoked.key)
+                #expect(refused.json?["error"]?["code"]?.stringValue == "key_revoked")
+            }
+            #expect(stores.keyStoreLookups == lookups + 1)
+            // The negative cache never hides a key created or rotated since.
+            let fresh = try await Self.key(client, #"{"name":"new"}"#).key
+            #expect(try await AccessTests.call(client, fresh).status == .ok, "a new key works at once")
+            let rotated = try await Self.send(client, .post, "/admin/keys/\(good.id)/rotate")
+            let replacement = try #require(rotated.json?["key"]?.stringValue, "\(rotated.text)")
+            #expect(try await AccessTests.call(client, replacement).status == .ok, "a rotated key works at once")
+            #expect(try await AccessTests.call(client, good.key).status == .unauthorized, "the old secret is gone")
+        }
+    }
 }
 
 /// `/metrics` and `/health/ready` behind `server.operational_token`.
