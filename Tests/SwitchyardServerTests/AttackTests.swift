@@ -212,8 +212,10 @@ import Testing
 
     // MARK: Unbounded and malformed input
 
-    static func chat(_ client: any TestClientProtocol, _ json: String, path: String = "/v1/chat/completions") async throws -> TestResponse {
-        try await send(client, .post, path, json, headers: [HTTPField.Name("anthropic-version")!: "2023-06-01"])
+    static func chat(
+        _ client: any TestClientProtocol, _ json: String, path: String = "/v1/chat/completions", credential: String = "test-master-key"
+    ) async throws -> TestResponse {
+        try await send(client, .post, path, json, credential: credential, headers: [HTTPField.Name("anthropic-version")!: "2023-06-01"])
     }
 
     @Test func clientSendsAnUnboundedUserValueToGrowCountersAndLedgerRows() async throws {
@@ -524,6 +526,52 @@ import Testing
             #expect(try await Self.send(client, .get, "/v1/models/chat", credential: limited).status == .ok)
             let everything = try await Self.send(client, .get, "/v1/models")
             #expect(everything.json?["data"]?.arrayValue?.count == 3, "the master key sees every model")
+        }
+    }
+
+    @Test func restrictedCallerLearnsOfModelsFromListingsAndSuggestions() async throws {
+        let extra = """
+            \(AccessTests.jwtConfig)
+            access:
+              roles:
+                service: {models: [chat]}
+              rules:
+                - {name: no-big-for-interns, effect: deny, when: {metadata: {team: interns}, model: big}}
+            """
+        try await AccessTests.withGateway(extra) { client in
+            func ids(_ credential: String) async throws -> [String] {
+                let listed = try await Self.send(client, .get, "/v1/models", credential: credential)
+                return listed.json?["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            }
+            func typo(_ credential: String) async throws -> TestResponse {
+                try await Self.chat(client, #"{"model":"bigg","messages":[{"role":"user","content":"hi"}]}"#, credential: credential)
+            }
+            // The operator sees every model and is told of 'big' when it misspells it.
+            #expect(try await ids("test-master-key") == ["chat", "big", "embed"])
+            #expect(try await typo("test-master-key").text.contains("'big'"))
+
+            // A role whose policy allows only chat: the listing, the lookup and the 404 of an
+            // inference request name nothing else.
+            let service = AccessTests.hs256(["roles": ["service"]])
+            #expect(try await ids(service) == ["chat"])
+            #expect(try await Self.send(client, .get, "/v1/models/big", credential: service).status == .notFound)
+            let serviceTypo = try await typo(service)
+            #expect(serviceTypo.status == .notFound && !serviceTypo.text.contains("'big'"), "\(serviceTypo.text)")
+
+            // An access rule that denies a model to a team hides it from that team.
+            let intern = AccessTests.hs256(["team": "interns"])
+            #expect(try await ids(intern) == ["chat", "embed"])
+            #expect(try await AccessTests.call(client, intern, model: "big").status == .forbidden)
+            #expect(!(try await typo(intern)).text.contains("'big'"))
+            #expect(try await ids(AccessTests.hs256()) == ["chat", "big", "embed"], "other teams still see it")
+
+            // A key limited to some models: the inference 404 suggests none of the others.
+            let limited = try await Self.key(client, #"{"name":"small","models":["chat"]}"#).key
+            let limitedTypo = try await typo(limited)
+            #expect(limitedTypo.status == .notFound && !limitedTypo.text.contains("'big'"))
+            let counted = try await Self.send(
+                client, .post, "/utils/token_counter", #"{"model":"big","messages":[{"role":"user","content":"hi"}]}"#, credential: limited)
+            #expect(counted.status == .notFound, "the token counter does not confirm a hidden model")
         }
     }
 

@@ -177,8 +177,10 @@ public struct Gateway: Sendable {
                     message: "This key may not use the \(inbound.dialect.routeLabel(inbound.endpoint)) endpoint.")
             }
             let router = self.router
+            let identity = record.identity
             var plan = try snapshot.planner.plan(
-                request, identity: record.identity, headers: inbound.headers, unixTime: router.clock.unixTime, random: { router.random() })
+                request, identity: identity, headers: inbound.headers, unixTime: router.clock.unixTime, random: { router.random() },
+                visible: { snapshot.mayUse($0, identity: identity, unixTime: router.clock.unixTime) })
             if let allowed = record.identity.allowedModels,
                 !allowed.contains(plan.requestedModel) && !allowed.contains(plan.group.name) && !allowed.contains(plan.group.qualifiedName)
             {

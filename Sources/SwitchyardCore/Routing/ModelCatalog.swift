@@ -104,9 +104,11 @@ public struct ModelCatalog: Sendable {
     }
 
     /// Names close to `model`, for "did you mean" in 404 answers.
-    public func suggestions(for model: String) -> [String] {
-        var names = listedModels.map(\.name)
-        names.append(contentsOf: patterns.map { $0.prefix + "<model>" })
+    /// Only names `visible` accepts are offered (a caller is never told of a model it may not
+    /// use); a pattern is offered when its example name is.
+    public func suggestions(for model: String, visible: (String) -> Bool = { _ in true }) -> [String] {
+        var names = listedModels.map(\.name).filter(visible)
+        names.append(contentsOf: patterns.filter { visible($0.prefix + "model") }.map { $0.prefix + "<model>" })
         return Suggestions.ranked(model, in: names, limit: 3)
     }
 }
