@@ -210,6 +210,69 @@ import Testing
         }
     }
 
+    @Test func clientOmitsMaxTokensToReserveLessThanTheAnswerMayCost() async throws {
+        let yaml = """
+            server: {port: 0, master_key: test-master-key, reload_check_interval: off}
+            providers:
+              - {name: p, type: mock}
+            models:
+              - {name: capped, provider: p, model: m, max_output_tokens: 4000}
+              - {name: windowed, provider: p, model: m, max_output_tokens: 4000, context_window: 1000}
+              - {name: known, provider: p, model: gpt-4o}
+              - {name: unknown, provider: p, model: m}
+              - {name: embed, provider: p, model: mock-embedding}
+            limits:
+              rules: [{scope: key, tokens_per_minute: 100000}]
+            """
+        let (application, _) = try makeGateway(yaml)
+        try await application.makeApplication().test(.live) { client in
+            /// Tokens the first request of a fresh key reserved (the limit less what remains).
+            func reserved(_ body: String, path: String = "/v1/chat/completions") async throws -> Int {
+                let key = try await Self.key(client, #"{"name":"k"}"#).key
+                let response = try await Self.send(client, .post, path, body, credential: key)
+                #expect(response.status == .ok, "\(response.text)")
+                return 100_000 - (Int(response.headers[HTTPField.Name("x-ratelimit-remaining-tokens")!] ?? "") ?? 100_000)
+            }
+            let hi = #""messages":[{"role":"user","content":"hi"}]"#
+            let prompt = try await reserved(#"{"model":"embed","input":"hi"}"#, path: "/v1/embeddings")
+            #expect(prompt > 0 && prompt < 20, "embeddings reserve their input only: \(prompt)")
+
+            let capped = try await reserved(#"{"model":"capped",\#(hi)}"#)
+            #expect((4000...4030).contains(capped), "the deployment's max_output_tokens: \(capped)")
+            let three = try await reserved(#"{"model":"capped","n":3,\#(hi)}"#)
+            #expect((12_000...12_030).contains(three), "each of n answers: \(three)")
+            let windowed = try await reserved(#"{"model":"windowed",\#(hi)}"#)
+            #expect(windowed == 1000, "no more than the context window holds: \(windowed)")
+            let known = try await reserved(#"{"model":"known",\#(hi)}"#)
+            #expect((16_384...16_414).contains(known), "gpt-4o's documented 16,384 output tokens: \(known)")
+            let fallback = try await reserved(#"{"model":"unknown",\#(hi)}"#)
+            #expect((256...286).contains(fallback), "limits.default_completion_tokens for an unknown model: \(fallback)")
+            let asked = try await reserved(#"{"model":"capped","max_tokens":10,\#(hi)}"#)
+            #expect((10...40).contains(asked), "max_tokens when the request sets it: \(asked)")
+        }
+    }
+
+    @Test func clientOmitsMaxTokensToSpendPastItsBudget() async throws {
+        let yaml = """
+            server: {port: 0, master_key: test-master-key, reload_check_interval: off}
+            providers:
+              - {name: p, type: mock}
+            models:
+              - {name: priced, provider: p, model: gpt-4o}
+            """
+        let (application, _) = try makeGateway(yaml)
+        try await application.makeApplication().test(.live) { client in
+            // gpt-4o writes up to 16,384 tokens at $10 per million: $0.16 may be spent.
+            let key = try await Self.key(client, #"{"name":"thrifty","budget":{"amount":0.1,"period":"monthly"}}"#).key
+            let open = try await Self.send(
+                client, .post, "/v1/chat/completions", #"{"model":"priced","messages":[{"role":"user","content":"hi"}]}"#, credential: key)
+            #expect(open.status == .tooManyRequests && open.json?["error"]?["code"]?.stringValue == "budget_exceeded", "\(open.text)")
+            let bounded = try await Self.send(
+                client, .post, "/v1/chat/completions", #"{"model":"priced","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}"#, credential: key)
+            #expect(bounded.status == .ok, "\(bounded.text)")
+        }
+    }
+
     // MARK: Unbounded and malformed input
 
     static func chat(
