@@ -65,7 +65,8 @@ public struct AccessPolicy: Sendable {
         return probes.contains { endpoint, label, body in
             guard let request = try? OpenAIRequest(endpoint: endpoint, body: Array(body.utf8)) else { return false }
             let features = needsFeatures ? PromptFeatures(request: request) : nil
-            return check(request: request, identity: identity, endpoint: label, group: group, headers: [], features: features, unixTime: unixTime) == nil
+            return check(request: request, identity: identity, endpoint: label, group: group, headers: [], features: features, unixTime: unixTime)
+                == nil
         }
     }
 

@@ -172,7 +172,9 @@ public enum VirtualKeyFormat {
     public static func isWellFormed(_ presented: String) -> Bool {
         let utf8 = presented.utf8
         guard utf8.count == prefix.utf8.count + 48, presented.hasPrefix(prefix) else { return false }
-        return utf8.dropFirst(prefix.utf8.count).allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+        return utf8.dropFirst(prefix.utf8.count).allSatisfy {
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+        }
     }
 
     /// `key_` and 8 random bytes in hex.

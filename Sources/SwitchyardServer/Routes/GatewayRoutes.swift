@@ -72,6 +72,7 @@ struct GatewayRoutes {
             body: ByteBuffer(bytes: translated.body.serializedBytes()),
             dialect: .anthropic,
             nativeBody: body,
+            untranslated: translated.untranslated,
             context: context
         )
     }
@@ -224,6 +225,7 @@ struct GatewayRoutes {
         body: ByteBuffer,
         dialect: ClientDialect,
         nativeBody: ByteBuffer? = nil,
+        untranslated: [UntranslatedContent] = [],
         context: GatewayRequestContext
     ) async throws -> Response {
         var propagated: [HeaderField] = []
@@ -246,6 +248,7 @@ struct GatewayRoutes {
             headers: headers
         )
         inbound.clientRequestID = context.clientRequestID
+        inbound.untranslatedContent = untranslated
         if let span = context.requestSpan {
             inbound.traceContext = span.context
             inbound.requestSpan = span
