@@ -26,13 +26,24 @@ enum BuiltInOutputLimits {
     static func limit(forModel model: String) -> Int? {
         PriceTable.lookup(model, in: table)?.value
     }
+
+    /// `deployment` with its output limit resolved: its own `max_output_tokens`, else the
+    /// built-in one of its upstream model. The catalog does this once per configuration, so
+    /// requests read a field instead of searching the table.
+    static func resolving(_ deployment: DeploymentConfig) -> DeploymentConfig {
+        guard deployment.maxOutputTokens == nil else { return deployment }
+        var deployment = deployment
+        deployment.maxOutputTokens = limit(forModel: deployment.upstreamModel)
+        return deployment
+    }
 }
 
 extension RuntimeSnapshot {
-    /// The most output tokens `deployment` can write in one answer: its `max_output_tokens`,
-    /// else the built-in limit of its upstream model; nil when unknown.
+    /// The most output tokens `deployment` (as the catalog resolved it) can write in one
+    /// answer: its `max_output_tokens`, else the built-in limit of its upstream model; nil when
+    /// unknown.
     public func outputLimit(of deployment: DeploymentConfig) -> Int? {
-        deployment.maxOutputTokens ?? BuiltInOutputLimits.limit(forModel: deployment.upstreamModel)
+        deployment.maxOutputTokens
     }
 
     /// Completion tokens a request may produce on `deployment`, for each of its `n` answers

@@ -55,8 +55,9 @@ public struct ModelCatalog: Sendable {
         self.router = router
         self.prices = prices
         var models = models
-        if let prices {
-            for index in models.indices { models[index].deployments = models[index].deployments.map(prices.pricing) }
+        for index in models.indices {
+            models[index].deployments = models[index].deployments.map(BuiltInOutputLimits.resolving)
+            if let prices { models[index].deployments = models[index].deployments.map(prices.pricing) }
         }
         var byName: [String: [ModelConfig]] = [:]
         var order: [String] = []
@@ -91,6 +92,7 @@ public struct ModelCatalog: Sendable {
         for pattern in patterns where model.hasPrefix(pattern.prefix) && model.count > pattern.prefix.count {
             let rest = String(model.dropFirst(pattern.prefix.count))
             var deployment = DeploymentConfig(provider: pattern.model.provider, upstreamModel: pattern.model.upstreamModel ?? rest)
+            deployment = BuiltInOutputLimits.resolving(deployment)
             if let prices { deployment = prices.pricing(deployment) }
             return ModelGroup(pattern.model, deployments: [deployment], name: model, router: router)
         }
