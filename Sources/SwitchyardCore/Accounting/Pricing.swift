@@ -79,21 +79,24 @@ public struct PriceTable: Sendable, Equatable {
 
     /// The price of `model` and whether it comes from `pricing:` or the built-in table.
     public func resolve(_ model: String) -> (price: ModelPrice, source: PriceSource)? {
-        let name = Self.normalize(model)
-        var found: (name: String, price: ModelPrice)?
-        if let exact = entries[name] {
-            found = (name, exact)
-        } else {
-            for (known, price) in entries where name.hasPrefix(known) && known.count > (found?.name.count ?? 0) {
-                // A prefix must end at a separator: `gpt-4o` prices `gpt-4o-2024-08-06`, not `gpt-4o1`.
-                let next = name.utf8.dropFirst(known.utf8.count).first
-                if next == UInt8(ascii: "-") || next == UInt8(ascii: ":") || next == UInt8(ascii: "@") || next == UInt8(ascii: "_") {
-                    found = (known, price)
-                }
+        guard let found = Self.lookup(model, in: entries) else { return nil }
+        return (found.value, builtInNames.contains(found.name) ? .builtIn : .pricing)
+    }
+
+    /// The entry of `table` (keyed by normalized names) for `model`: its exact name, else the
+    /// longest known name it starts with up to a separator (`gpt-4o` finds
+    /// `gpt-4o-2024-08-06`, not `gpt-4o1`).
+    static func lookup<Value>(_ model: String, in table: [String: Value]) -> (name: String, value: Value)? {
+        let name = normalize(model)
+        if let exact = table[name] { return (name, exact) }
+        var found: (name: String, value: Value)?
+        for (known, value) in table where name.hasPrefix(known) && known.count > (found?.name.count ?? 0) {
+            let next = name.utf8.dropFirst(known.utf8.count).first
+            if next == UInt8(ascii: "-") || next == UInt8(ascii: ":") || next == UInt8(ascii: "@") || next == UInt8(ascii: "_") {
+                found = (known, value)
             }
         }
-        guard let found else { return nil }
-        return (found.price, builtInNames.contains(found.name) ? .builtIn : .pricing)
+        return found
     }
 
     /// `deployment` with the price billing uses for it: its own `price:`, else the table's for

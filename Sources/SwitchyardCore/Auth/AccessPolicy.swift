@@ -47,6 +47,29 @@ public struct AccessPolicy: Sendable {
         return settings.defaultAllow ? nil : AccessDenial(rule: nil, reason: "no access rule allows this request (access.default is deny)")
     }
 
+    /// Whether some plain request to `model` would pass the caller's role policies and the
+    /// access rules: a one-message request on each endpoint in turn, with no headers. Rules on
+    /// the prompt (`has_images`, `min_prompt_tokens`, ...) judge that empty prompt, so a deny
+    /// rule on content never hides a model, while a model no role of the caller may use, or
+    /// that a rule denies to the caller outright, is hidden. What `/v1/models` lists.
+    public func permitsSomeRequest(to model: String, group: ModelGroup, identity: Identity, unixTime: Double) -> Bool {
+        if isEmpty || identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") { return true }
+        let quoted = String(decoding: JSONWriter.quoted(model), as: UTF8.self)
+        let probes: [(Endpoint, String, String)] = [
+            (.chatCompletions, "chat_completions", #"{"model":\#(quoted),"messages":[{"role":"user","content":""}]}"#),
+            (.chatCompletions, "messages", #"{"model":\#(quoted),"messages":[{"role":"user","content":""}]}"#),
+            (.chatCompletions, "responses", #"{"model":\#(quoted),"messages":[{"role":"user","content":""}]}"#),
+            (.completions, "completions", #"{"model":\#(quoted),"prompt":""}"#),
+            (.embeddings, "embeddings", #"{"model":\#(quoted),"input":""}"#),
+        ]
+        return probes.contains { endpoint, label, body in
+            guard let request = try? OpenAIRequest(endpoint: endpoint, body: Array(body.utf8)) else { return false }
+            let features = needsFeatures ? PromptFeatures(request: request) : nil
+            return check(request: request, identity: identity, endpoint: label, group: group, headers: [], features: features, unixTime: unixTime)
+                == nil
+        }
+    }
+
     /// Role policies, failing closed: roles that are neither built in nor configured (an
     /// identity provider's `offline_access`) are ignored, a caller left with no role is a
     /// `developer`, and only roles with a policy count — a request passes when one of them

@@ -157,6 +157,13 @@ extension Context {
                 reader.finish(known: ["model", "cache_size", "min_length", "on_error"], context: &self)
             }
             if let node = mapping.take("messages") { rule.messageRoles = strings(node, path: "\(path).messages") }
+            if let node = mapping.take("non_text"), let text = string(node, path: "\(path).non_text") {
+                switch text {
+                case "allow": rule.allowsNonText = true
+                case "refuse": rule.allowsNonText = false
+                default: error("\(path).non_text must be refuse or allow", at: node.location)
+                }
+            }
             if let node = mapping.take("endpoints") { rule.endpoints = strings(node, path: "\(path).endpoints") }
             if let node = mapping.take("models") { rule.models = strings(node, path: "\(path).models") }
             if let node = mapping.take("keys") { rule.keys = strings(node, path: "\(path).keys") }
@@ -184,7 +191,8 @@ extension Context {
             mapping.finish(
                 known: [
                     "name", "detector", "direction", "action", "route_to", "threshold", "entities", "categories", "extra", "words", "patterns",
-                    "webhook", "classifier", "messages", "endpoints", "models", "keys", "teams", "orgs", "users", "roles", "when", "stream_window",
+                    "webhook", "classifier", "messages", "non_text", "endpoints", "models", "keys", "teams", "orgs", "users", "roles", "when",
+                    "stream_window",
                     "enabled",
                 ], context: &self)
             settings.rules.append(rule)

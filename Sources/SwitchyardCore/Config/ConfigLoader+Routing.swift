@@ -2,7 +2,7 @@
 extension Context {
     // MARK: Models
 
-    static let deploymentKeys = ["weight", "priority", "rpm", "tpm", "context_window", "price", "tags", "region"]
+    static let deploymentKeys = ["weight", "priority", "rpm", "tpm", "context_window", "max_output_tokens", "price", "tags", "region"]
     static let modelKeys =
         [
             "name", "provider", "model", "aliases", "deployments", "strategy", "version", "default", "deprecated", "sunset",
@@ -129,7 +129,9 @@ extension Context {
             deployment.weight = max(0, value)
         }
         if let node = mapping.take("priority"), let value = integer(node, path: "\(path).priority") { deployment.priority = value }
-        for (key, keyPath) in [("rpm", \DeploymentConfig.rpm), ("tpm", \.tpm), ("context_window", \.contextWindow)] {
+        for (key, keyPath) in [
+            ("rpm", \DeploymentConfig.rpm), ("tpm", \.tpm), ("context_window", \.contextWindow), ("max_output_tokens", \.maxOutputTokens),
+        ] {
             if let node = mapping.take(key), let value = integer(node, path: "\(path).\(key)") {
                 if value <= 0 { error("\(path).\(key) must be positive", at: node.location) }
                 deployment[keyPath: keyPath] = value

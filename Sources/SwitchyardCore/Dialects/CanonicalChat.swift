@@ -4,6 +4,26 @@ public struct TranslatedRequest: Sendable {
     public var body: JSONValue
     public var model: String
     public var stream: Bool
+    /// What the client sent that the canonical form does not carry (it reaches only a provider
+    /// of the client's own dialect, through the pass-through).
+    public var untranslated: [UntranslatedContent] = []
+}
+
+/// A piece of a request that no text detector reads: a non-text part, or a block of the
+/// client's dialect that the canonical form leaves out (an Anthropic tool result's image).
+public struct UntranslatedContent: Sendable, Equatable {
+    /// The role of the message it belongs to, as the canonical form names it (`user`, `tool`).
+    public var role: String
+    /// Where it is in the client's body (`messages[2].content[0].content[1]`).
+    public var param: String
+    /// Its type (`image`, `document`, `image_url`).
+    public var kind: String
+
+    public init(role: String, param: String, kind: String) {
+        self.role = role
+        self.param = param
+        self.kind = kind
+    }
 }
 
 /// Pieces every translation between the canonical (OpenAI) chat form and another dialect needs.

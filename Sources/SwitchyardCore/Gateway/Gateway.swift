@@ -79,6 +79,9 @@ public struct Gateway: Sendable {
         public var nativeBody: ByteBuffer?
         /// The request's headers, when routing rules or experiments look at them.
         public var headers: [HeaderField]
+        /// What the client's dialect carried that the canonical body does not (see
+        /// ``TranslatedRequest/untranslated``): guardrails and access rules take it into account.
+        public var untranslatedContent: [UntranslatedContent] = []
         /// `Cache-Control: no-cache` (do not read the cache) and `no-store` (neither read nor write).
         public var cacheNoCache = false
         public var cacheNoStore = false
@@ -177,8 +180,10 @@ public struct Gateway: Sendable {
                     message: "This key may not use the \(inbound.dialect.routeLabel(inbound.endpoint)) endpoint.")
             }
             let router = self.router
+            let identity = record.identity
             var plan = try snapshot.planner.plan(
-                request, identity: record.identity, headers: inbound.headers, unixTime: router.clock.unixTime, random: { router.random() })
+                request, identity: identity, headers: inbound.headers, unixTime: router.clock.unixTime, random: { router.random() },
+                visible: { snapshot.mayUse($0, identity: identity, unixTime: router.clock.unixTime) })
             if let allowed = record.identity.allowedModels,
                 !allowed.contains(plan.requestedModel) && !allowed.contains(plan.group.name) && !allowed.contains(plan.group.qualifiedName)
             {
@@ -189,6 +194,9 @@ public struct Gateway: Sendable {
             if !snapshot.access.isEmpty {
                 var features = plan.features
                 if features == nil && snapshot.access.needsFeatures { features = PromptFeatures(request: request) }
+                // An Anthropic tool result's images are forwarded (pass-through) though the
+                // canonical body leaves them out: `has_images` sees them.
+                if inbound.untranslatedContent.contains(where: { $0.kind == "image" }) { features?.hasImages = true }
                 if let denial = snapshot.access.check(
                     request: request, identity: record.identity, endpoint: inbound.dialect.routeLabel(inbound.endpoint), group: plan.group,
                     headers: inbound.headers, features: features, unixTime: router.clock.unixTime)

@@ -96,13 +96,22 @@ struct RateLimitStage: GatewayStage {
         let limits = snapshot.config.limits
         let inbound = request.prepared.inbound
         var reserved = 0
+        var openEnded = false
         if limits.rules.contains(where: { $0.values.tokensPerMinute != nil || $0.values.tokensPerDay != nil || $0.tier != nil }) {
             let features = request.promptFeatures()
-            reserved = features.estimatedPromptTokens + features.reservedCompletionTokens(defaultEstimate: limits.defaultCompletionEstimate)
+            reserved = features.estimatedPromptTokens + snapshot.reservedCompletionTokens(features, in: request.prepared.plan.group)
+            openEnded = features.maxOutputTokens == nil && features.producesOutput
         }
         let identity = request.record.identity
-        let checks = RateLimiter.checks(
-            settings: limits, identity: identity, group: request.prepared.plan.group.name, endUser: identity.endUser, reservedTokens: reserved)
+        let group = request.prepared.plan.group.name
+        var checks = RateLimiter.checks(settings: limits, identity: identity, group: group, endUser: identity.endUser, reservedTokens: reserved)
+        if openEnded, let tightest = checks.filter({ $0.kind == .tokens || $0.kind == .tokensPerDay }).map(\.capacity).min(), reserved > tightest {
+            // No max_tokens and a model that may write more than a whole token limit: the request
+            // takes all of the tightest limit (it must wait until that is free) instead of never
+            // fitting; its real size is settled afterwards.
+            reserved = tightest
+            checks = RateLimiter.checks(settings: limits, identity: identity, group: group, endUser: identity.endUser, reservedTokens: reserved)
+        }
         let leaseSeconds = Int(snapshot.config.server.requestTimeout.components.seconds) + 60
         let span = gateway.stageSpan("switchyard.rate_limit", inbound)
         let decision = await gateway.limiter.acquire(
@@ -136,10 +145,10 @@ struct BudgetStage: GatewayStage {
         let snapshot = request.prepared.snapshot
         let inbound = request.prepared.inbound
         let features = request.promptFeatures()
-        let completion = features.reservedCompletionTokens(defaultEstimate: snapshot.config.limits.defaultCompletionEstimate)
         let reserve =
-            request.prepared.plan.group.deployments.compactMap {
-                snapshot.price(of: $0)?.estimate(promptTokens: features.estimatedPromptTokens, completionTokens: completion)
+            request.prepared.plan.group.deployments.compactMap { deployment in
+                snapshot.price(of: deployment)?.estimate(
+                    promptTokens: features.estimatedPromptTokens, completionTokens: snapshot.reservedCompletionTokens(features, on: deployment))
             }
             .max() ?? 0
         let identity = request.record.identity

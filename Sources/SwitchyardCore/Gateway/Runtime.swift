@@ -68,6 +68,25 @@ public final class RuntimeSnapshot: Sendable {
         planner.needsHeaders || access.needsHeaders || !guardrails.isEmpty || !prompts.isEmpty
     }
 
+    /// Whether `identity` may call the model `name`: it exists, the caller's model list (key,
+    /// token, directory) names it, and its role policies and access rules let a plain request
+    /// to it through on some endpoint (see ``AccessPolicy/permitsSomeRequest(to:group:identity:unixTime:)``).
+    /// What `/v1/models` lists and what "did you mean" suggests.
+    public func mayUse(_ name: String, identity: Identity, unixTime: Double) -> Bool {
+        guard let group = catalog.group(for: name) else { return false }
+        if let allowed = identity.allowedModels,
+            !allowed.contains(name) && !allowed.contains(group.name) && !allowed.contains(group.qualifiedName)
+        {
+            return false
+        }
+        return access.permitsSomeRequest(to: name, group: group, identity: identity, unixTime: unixTime)
+    }
+
+    /// Names close to `model` that `identity` may use, for the 404 of an unknown model.
+    public func suggestions(for model: String, identity: Identity, unixTime: Double) -> [String] {
+        catalog.suggestions(for: model) { mayUse($0, identity: identity, unixTime: unixTime) }
+    }
+
     /// The price of a deployment: its own `price:`, else the table's for its upstream model.
     public func price(of deployment: DeploymentConfig) -> ModelPrice? {
         if let price = deployment.price { return price }

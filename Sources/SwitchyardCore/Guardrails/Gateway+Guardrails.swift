@@ -55,11 +55,12 @@ enum GuardrailTexts {
                 case .array(var parts):
                     var any = false
                     for partIndex in parts.indices {
-                        guard case .object(var part) = parts[partIndex], let text = part["text"]?.stringValue,
-                            (part["type"]?.stringValue ?? "text") == "text"
-                        else { continue }
+                        // Text parts, and an assistant's refusal parts (text under `refusal`).
+                        guard case .object(var part) = parts[partIndex] else { continue }
+                        let field = part["type"]?.stringValue ?? "text"
+                        guard field == "text" || field == "refusal", let text = part[field]?.stringValue else { continue }
                         if let replaced = visit(role, text) {
-                            part["text"] = .string(replaced)
+                            part[field] = .string(replaced)
                             parts[partIndex] = .object(part)
                             any = true
                         }
@@ -70,6 +71,31 @@ enum GuardrailTexts {
                     }
                 default:
                     break
+                }
+                // The arguments of the tool calls an assistant made are forwarded too (they can
+                // carry what the user typed, or what an attacker planted in a tool's output).
+                if case .array(var calls) = message["tool_calls"] ?? .null {
+                    var any = false
+                    for callIndex in calls.indices {
+                        guard case .object(var call) = calls[callIndex], case .object(var function) = call["function"] ?? .null,
+                            let arguments = function["arguments"]?.stringValue, let replaced = visit(role, arguments)
+                        else { continue }
+                        function["arguments"] = .string(replaced)
+                        call["function"] = .object(function)
+                        calls[callIndex] = .object(call)
+                        any = true
+                    }
+                    if any {
+                        message["tool_calls"] = .array(calls)
+                        changed = true
+                    }
+                }
+                if case .object(var function) = message["function_call"] ?? .null, let arguments = function["arguments"]?.stringValue,
+                    let replaced = visit(role, arguments)
+                {
+                    function["arguments"] = .string(replaced)
+                    message["function_call"] = .object(function)
+                    changed = true
                 }
                 messages[index] = .object(message)
             }
@@ -87,6 +113,27 @@ enum GuardrailTexts {
         }
         if changed { body = .object(object) }
         return changed
+    }
+
+    /// Content of a request that no text detector can read: the non-text parts of its messages
+    /// (images, audio, files), and what the client's dialect carried that the canonical form
+    /// does not (`untranslated`: an Anthropic tool result's images and documents, which reach
+    /// an Anthropic provider through the pass-through).
+    static func unscannable(_ body: JSONValue, endpoint: Endpoint, untranslated: [UntranslatedContent]) -> [UntranslatedContent] {
+        var found: [UntranslatedContent] = []
+        if endpoint == .chatCompletions, let messages = body["messages"]?.arrayValue {
+            for (index, message) in messages.enumerated() {
+                guard let parts = message["content"]?.arrayValue else { continue }
+                let role = message["role"]?.stringValue ?? "user"
+                for (partIndex, part) in parts.enumerated() {
+                    let type = part["type"]?.stringValue ?? "text"
+                    if type != "text" && type != "refusal" {
+                        found.append(UntranslatedContent(role: role, param: "messages[\(index)].content[\(partIndex)]", kind: type))
+                    }
+                }
+            }
+        }
+        return found + untranslated
     }
 }
 
@@ -113,10 +160,28 @@ extension Gateway {
                 headers.append(HeaderField("x-switchyard-guardrails", decisions.map(\.summary).joined(separator: ", ")))
             }
         }
+        var unscannable: [UntranslatedContent]?
         for rail in rails where rail.rule.direction.checksInput && rail.rule.detector != .jsonSchema {
             if body == nil {
                 guard let parsed = try? JSONValue.parse(Array(buffer: inbound.body)) else { return nil }
                 body = parsed
+            }
+            if rail.rule.action != .flag && !rail.rule.allowsNonText {
+                // What this guardrail would have to judge but cannot read is not forwarded.
+                if unscannable == nil {
+                    unscannable = GuardrailTexts.unscannable(body!, endpoint: inbound.endpoint, untranslated: inbound.untranslatedContent)
+                }
+                if let item = unscannable!.first(where: { rail.checks(role: $0.role) }) {
+                    var decision = GuardrailDecision(
+                        name: rail.rule.name, direction: "input", action: "block", entities: ["unscannable." + item.kind: 1])
+                    decision.audited = rail.rule.audits("block")
+                    decisions.append(decision)
+                    return GatewayError(
+                        status: 400, type: "invalid_request_error", code: "unscannable_content", param: item.param,
+                        message:
+                            "\(item.param) is \(item.kind) content, which guardrail '\(rail.rule.name)' cannot check; "
+                            + "send it as text, or ask the operator to allow non-text content for this guardrail.")
+                }
             }
             if rail.detector == nil {
                 // Webhook: the service sees the texts this rail covers and decides.

@@ -70,6 +70,11 @@ public struct GuardrailRule: Sendable {
     public var classifier: InjectionClassifierSettings?
     /// Message roles whose text is checked on input (default: all, `injection`: user and tool).
     public var messageRoles: [String]?
+    /// `non_text: allow`: let through content this guardrail cannot read (images, audio, files,
+    /// a tool result's documents) in the roles it checks. Default (`refuse`): a request that
+    /// holds such content is refused with 400 `unscannable_content` while the guardrail applies
+    /// (unless its action is `flag`).
+    public var allowsNonText = false
     /// Scope; nil lists mean every value.
     public var endpoints: [String]?
     public var models: [String]?

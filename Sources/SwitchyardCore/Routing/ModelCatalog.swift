@@ -55,8 +55,9 @@ public struct ModelCatalog: Sendable {
         self.router = router
         self.prices = prices
         var models = models
-        if let prices {
-            for index in models.indices { models[index].deployments = models[index].deployments.map(prices.pricing) }
+        for index in models.indices {
+            models[index].deployments = models[index].deployments.map(BuiltInOutputLimits.resolving)
+            if let prices { models[index].deployments = models[index].deployments.map(prices.pricing) }
         }
         var byName: [String: [ModelConfig]] = [:]
         var order: [String] = []
@@ -91,6 +92,7 @@ public struct ModelCatalog: Sendable {
         for pattern in patterns where model.hasPrefix(pattern.prefix) && model.count > pattern.prefix.count {
             let rest = String(model.dropFirst(pattern.prefix.count))
             var deployment = DeploymentConfig(provider: pattern.model.provider, upstreamModel: pattern.model.upstreamModel ?? rest)
+            deployment = BuiltInOutputLimits.resolving(deployment)
             if let prices { deployment = prices.pricing(deployment) }
             return ModelGroup(pattern.model, deployments: [deployment], name: model, router: router)
         }
@@ -104,9 +106,11 @@ public struct ModelCatalog: Sendable {
     }
 
     /// Names close to `model`, for "did you mean" in 404 answers.
-    public func suggestions(for model: String) -> [String] {
-        var names = listedModels.map(\.name)
-        names.append(contentsOf: patterns.map { $0.prefix + "<model>" })
+    /// Only names `visible` accepts are offered (a caller is never told of a model it may not
+    /// use); a pattern is offered when its example name is.
+    public func suggestions(for model: String, visible: (String) -> Bool = { _ in true }) -> [String] {
+        var names = listedModels.map(\.name).filter(visible)
+        names.append(contentsOf: patterns.filter { visible($0.prefix + "model") }.map { $0.prefix + "<model>" })
         return Suggestions.ranked(model, in: names, limit: 3)
     }
 }

@@ -7,6 +7,8 @@ public struct PromptFeatures: Sendable, Equatable {
     public var maxOutputTokens: Int?
     /// Answers asked for (`n`, chat and legacy completions; 1 when absent, at most 128).
     public var choices = 1
+    /// False for embeddings, which write no completion.
+    public var producesOutput = true
     public var hasImages = false
     public var hasTools = false
     public var jsonMode = false
@@ -49,6 +51,7 @@ public struct PromptFeatures: Sendable, Equatable {
             maxOutputTokens = scan.value("max_tokens")?.intValue
             choices = min(max(1, scan.value("n")?.intValue ?? 1), 128)
         case .embeddings:
+            producesOutput = false
             lastUserText = Self.flattenText(scan.value("input"))
             estimatedPromptTokens = PromptTokens.count(lastUserText, model: model)
         }
@@ -65,10 +68,20 @@ public struct PromptFeatures: Sendable, Equatable {
     /// Tokens the request may use in all: prompt plus the completion it allows.
     public var estimatedTotalTokens: Int { estimatedPromptTokens + (maxOutputTokens ?? 0) }
 
-    /// Completion tokens to reserve before the call: the request's output limit (or
-    /// `defaultEstimate` when it sets none) for each of its `n` answers.
-    public func reservedCompletionTokens(defaultEstimate: Int) -> Int {
-        (maxOutputTokens ?? defaultEstimate) * choices
+    /// Completion tokens to reserve before the call, for each of its `n` answers: the
+    /// request's `max_tokens`; without one, the most the model can write (`outputLimit`, at
+    /// most what its context window leaves after the prompt), or `defaultEstimate` when that is
+    /// unknown. A `max_tokens` above the model's limit reserves the limit. Embeddings write none.
+    public func reservedCompletionTokens(outputLimit: Int?, contextWindow: Int?, defaultEstimate: Int) -> Int {
+        guard producesOutput else { return 0 }
+        var perAnswer: Int
+        if let maxOutputTokens {
+            perAnswer = outputLimit.map { min($0, maxOutputTokens) } ?? maxOutputTokens
+        } else {
+            perAnswer = outputLimit ?? defaultEstimate
+            if outputLimit != nil, let contextWindow { perAnswer = min(perAnswer, max(1, contextWindow - estimatedPromptTokens)) }
+        }
+        return max(0, perAnswer) * choices
     }
 }
 

@@ -55,7 +55,8 @@ public struct RoutePlanner: Sendable {
         identity: Identity,
         headers: [HeaderField],
         unixTime: Double,
-        random: () -> Double
+        random: () -> Double,
+        visible: (String) -> Bool = { _ in true }
     ) throws(GatewayError) -> RoutePlan {
         let features = needsFeatures ? PromptFeatures(request: request) : nil
         var target = request.model
@@ -67,7 +68,7 @@ public struct RoutePlanner: Sendable {
             break
         }
         guard var group = catalog.group(for: target) else {
-            throw GatewayError.modelNotFound(request.model, suggestions: catalog.suggestions(for: request.model))
+            throw GatewayError.modelNotFound(request.model, suggestions: catalog.suggestions(for: request.model, visible: visible))
         }
         var plan = RoutePlan(requestedModel: request.model, group: group, rule: matchedRule?.name, features: features)
         if let regions = matchedRule?.regions { plan.regions = regions }

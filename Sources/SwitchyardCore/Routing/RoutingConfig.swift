@@ -16,6 +16,10 @@ public struct DeploymentConfig: Sendable, Equatable {
     public var tpm: Int?
     /// Largest prompt + completion the model accepts, in tokens.
     public var contextWindow: Int?
+    /// Most tokens the model writes in one answer: the deployment's `max_output_tokens`, or
+    /// once the model catalog has resolved it, the built-in limit of its upstream model (nil
+    /// when unknown). Limits and budgets reserve it for a request that sets no `max_tokens`.
+    public var maxOutputTokens: Int?
     /// Price in USD per million tokens: the deployment's own `price:`, or once the model
     /// catalog has resolved it, the price billing uses (see ``priceSource``).
     public var price: ModelPrice?

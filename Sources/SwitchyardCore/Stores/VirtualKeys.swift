@@ -167,6 +167,16 @@ public enum VirtualKeyFormat {
     /// A new key: the prefix and 24 random bytes in hex.
     public static func generate() -> String { prefix + randomHex(24) }
 
+    /// Whether `presented` has the form of a generated key: the prefix and 48 lowercase hex
+    /// digits. Anything else cannot be a key, and is refused without reading the store.
+    public static func isWellFormed(_ presented: String) -> Bool {
+        let utf8 = presented.utf8
+        guard utf8.count == prefix.utf8.count + 48, presented.hasPrefix(prefix) else { return false }
+        return utf8.dropFirst(prefix.utf8.count).allSatisfy {
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+        }
+    }
+
     /// `key_` and 8 random bytes in hex.
     public static func generateID() -> String { "key_" + randomHex(8) }
 

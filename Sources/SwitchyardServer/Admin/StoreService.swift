@@ -53,6 +53,17 @@ public final class StoreService: Sendable {
     /// takes effect within the lifetime.
     private let verifiedKeys = Mutex<[[UInt8]: (key: VirtualKey, until: ContinuousClock.Instant)]>([:])
     public let keyCacheLifetime: Duration = .seconds(5)
+    /// Keys the store refused (unknown, revoked or expired) in the last `refusedKeyLifetime`,
+    /// by the SHA-256 of the presented key, so a client repeating a bad key costs one store
+    /// read, not one per request (a flood must not exhaust PostgreSQL's pool). At most
+    /// `refusedKeyLimit` entries (then it starts over); cleared when a key is created or rotated
+    /// through this instance. A key made elsewhere is usable within the lifetime.
+    private let refusedKeys = Mutex<[[UInt8]: (verdict: KeyVerdict, until: ContinuousClock.Instant)]>([:])
+    public let refusedKeyLifetime: Duration = .seconds(10)
+    public let refusedKeyLimit = 10_000
+    /// Reads of the key store made to authenticate a request (for tests and diagnostics).
+    private let keyStoreReads = Atomic<Int>(0)
+    public var keyStoreLookups: Int { keyStoreReads.load(ordering: .relaxed) }
 
     /// The SQLite database at `path`; keys are hashed under `secret`, or under a secret kept in
     /// `<path>.secret` when nil.
@@ -210,14 +221,17 @@ public final class StoreService: Sendable {
         return !keys.isEmpty
     }
 
-    /// Records that the store now holds a key.
+    /// Records that the store now holds a key (and forgets refused keys, so a new key is never
+    /// answered from the negative cache).
     func noteKeyCreated() {
         keysExist.withLock { $0.found = true }
+        refusedKeys.withLock { $0.removeAll() }
     }
 
-    /// Forgets every verified key (after a revocation or rotation).
+    /// Forgets every verified and refused key (after a revocation or rotation).
     public func forgetVerifiedKeys() {
         verifiedKeys.withLock { $0.removeAll() }
+        refusedKeys.withLock { $0.removeAll() }
     }
 
     /// The virtual-key store.
@@ -284,18 +298,33 @@ public final class StoreService: Sendable {
             }
         }
         let verdict: KeyVerdict
-        do {
-            verdict = try await keyStore().authenticate(presented)
+        if !VirtualKeyFormat.isWellFormed(presented) {
+            // Not a key the gateway could have issued: no store read.
+            verdict = .unknown
+        } else if let refused = refusedKeys.withLock({ $0[digest] }), refused.until > now {
+            verdict = refused.verdict
+        } else {
+            do {
+                keyStoreReads.add(1, ordering: .relaxed)
+                verdict = try await keyStore().authenticate(presented)
+            } catch {
+                return .failure(
+                    GatewayError(
+                        status: 503, type: "api_error", code: "key_store_unavailable", message: "The key store is unavailable; retry shortly."))
+            }
             if case .valid(let key) = verdict {
                 verifiedKeys.withLock { cache in
                     // Bounded: a flood of distinct valid keys cannot grow it without limit.
                     if cache.count >= 10_000 { cache.removeAll() }
                     cache[digest] = (key, now + keyCacheLifetime)
                 }
+            } else {
+                let limit = refusedKeyLimit
+                refusedKeys.withLock { cache in
+                    if cache.count >= limit { cache.removeAll() }
+                    cache[digest] = (verdict, now + refusedKeyLifetime)
+                }
             }
-        } catch {
-            return .failure(
-                GatewayError(status: 503, type: "api_error", code: "key_store_unavailable", message: "The key store is unavailable; retry shortly."))
         }
         switch verdict {
         case .valid(let key): return .success(key.identity)

@@ -72,6 +72,7 @@ struct GatewayRoutes {
             body: ByteBuffer(bytes: translated.body.serializedBytes()),
             dialect: .anthropic,
             nativeBody: body,
+            untranslated: translated.untranslated,
             context: context
         )
     }
@@ -101,10 +102,7 @@ struct GatewayRoutes {
         }
         if raw["max_tokens"] == nil { raw["max_tokens"] = 1 }
         let translated = try AnthropicRequestTranslator.translate(JSONValue.object(raw).serializedBytes())
-        let catalog = runtime.snapshot.catalog
-        guard let group = catalog.group(for: translated.model) else {
-            throw GatewayError.modelNotFound(translated.model, suggestions: catalog.suggestions(for: translated.model))
-        }
+        let group = try usableGroup(translated.model, for: context.identity ?? .anonymous)
         let upstream = group.deployments.first?.upstreamModel ?? translated.model
         return GatewayResponse.json(["input_tokens": JSONValue(AnthropicRequestTranslator.estimateInputTokens(translated, model: upstream))])
             .hummingbirdResponse()
@@ -195,10 +193,7 @@ struct GatewayRoutes {
             throw GatewayError.invalidJSON("the body must be a JSON object")
         }
         guard let model = object["model"]?.stringValue else { throw GatewayError.missingField("model") }
-        let catalog = runtime.snapshot.catalog
-        guard let group = catalog.group(for: model) else {
-            throw GatewayError.modelNotFound(model, suggestions: catalog.suggestions(for: model))
-        }
+        let group = try usableGroup(model, for: context.identity ?? .anonymous)
         let upstream = group.deployments.first?.upstreamModel ?? model
         let tokens: Int
         if let messages = object["messages"] {
@@ -230,6 +225,7 @@ struct GatewayRoutes {
         body: ByteBuffer,
         dialect: ClientDialect,
         nativeBody: ByteBuffer? = nil,
+        untranslated: [UntranslatedContent] = [],
         context: GatewayRequestContext
     ) async throws -> Response {
         var propagated: [HeaderField] = []
@@ -252,6 +248,7 @@ struct GatewayRoutes {
             headers: headers
         )
         inbound.clientRequestID = context.clientRequestID
+        inbound.untranslatedContent = untranslated
         if let span = context.requestSpan {
             inbound.traceContext = span.context
             inbound.requestSpan = span
@@ -303,28 +300,30 @@ struct GatewayRoutes {
         return GatewayResponse.json(explanation).hummingbirdResponse()
     }
 
-    /// Whether `identity` may call `name` (its key's, token's or directory's model list, as the
-    /// gateway checks it for inference).
-    static func mayUse(_ name: String, _ identity: Identity, _ catalog: ModelCatalog) -> Bool {
-        guard let allowed = identity.allowedModels else { return true }
-        guard let group = catalog.group(for: name) else { return false }
-        return allowed.contains(name) || allowed.contains(group.name) || allowed.contains(group.qualifiedName)
-    }
-
-    /// The models the caller may use: a key limited to some models sees only those.
+    /// The models the caller may use: a key, token or directory entry limited to some models,
+    /// and role policies and access rules, hide the others.
     func listModels(for identity: Identity) -> Response {
-        let catalog = runtime.snapshot.catalog
-        let data = catalog.listedModels.filter { Self.mayUse($0.name, identity, catalog) }.map { model -> JSONValue in
+        let snapshot = runtime.snapshot
+        let now = WallClock.unixTime()
+        let data = snapshot.catalog.listedModels.filter { snapshot.mayUse($0.name, identity: identity, unixTime: now) }.map { model -> JSONValue in
             ["id": .string(model.name), "object": "model", "created": 0, "owned_by": .string(model.provider)]
         }
         return GatewayResponse.json(["object": "list", "data": .array(data)]).hummingbirdResponse()
     }
 
-    func retrieveModel(_ id: String, for identity: Identity) throws -> Response {
-        let catalog = runtime.snapshot.catalog
-        guard !id.isEmpty, let group = catalog.group(for: id), Self.mayUse(id, identity, catalog) else {
-            throw GatewayError.modelNotFound(id, suggestions: catalog.suggestions(for: id).filter { Self.mayUse($0, identity, catalog) })
+    /// The group of `model` when the caller may use it; otherwise 404, suggesting only models
+    /// it may use (a hidden model is indistinguishable from a missing one).
+    func usableGroup(_ model: String, for identity: Identity) throws -> ModelGroup {
+        let snapshot = runtime.snapshot
+        let now = WallClock.unixTime()
+        guard !model.isEmpty, let group = snapshot.catalog.group(for: model), snapshot.mayUse(model, identity: identity, unixTime: now) else {
+            throw GatewayError.modelNotFound(model, suggestions: snapshot.suggestions(for: model, identity: identity, unixTime: now))
         }
+        return group
+    }
+
+    func retrieveModel(_ id: String, for identity: Identity) throws -> Response {
+        let group = try usableGroup(id, for: identity)
         return GatewayResponse.json(["id": .string(id), "object": "model", "created": 0, "owned_by": .string(group.owner)])
             .hummingbirdResponse()
     }

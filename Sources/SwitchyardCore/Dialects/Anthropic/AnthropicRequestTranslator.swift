@@ -34,8 +34,9 @@ public enum AnthropicRequestTranslator {
             let text = try textContent(system, field: "system")
             if !text.isEmpty { canonical.append(["role": "system", "content": .string(text)]) }
         }
+        var untranslated: [UntranslatedContent] = []
         for (index, message) in messages.enumerated() {
-            canonical.append(contentsOf: try translateMessage(message, field: "messages[\(index)]"))
+            canonical.append(contentsOf: try translateMessage(message, field: "messages[\(index)]", untranslated: &untranslated))
         }
         output["messages"] = .array(canonical)
         output["max_tokens"] = JSONValue(maxTokens)
@@ -90,7 +91,7 @@ public enum AnthropicRequestTranslator {
         }
         // The mock provider's knobs travel along, as unknown OpenAI fields do.
         if let mock = request["mock"] { output["mock"] = mock }
-        return Translated(body: .object(output), model: model, stream: stream)
+        return Translated(body: .object(output), model: model, stream: stream, untranslated: untranslated)
     }
 
     static func textContent(_ value: JSONValue, field: String) throws(GatewayError) -> String {
@@ -108,7 +109,12 @@ public enum AnthropicRequestTranslator {
         return parts.joined(separator: "\n")
     }
 
-    static func translateMessage(_ message: JSONValue, field: String) throws(GatewayError) -> [JSONValue] {
+    /// `untranslated` collects the blocks the canonical form leaves out (a tool result's
+    /// images and documents): a provider of another dialect never sees them, an Anthropic one
+    /// gets them through the pass-through, and guardrails that cannot read them refuse them.
+    static func translateMessage(
+        _ message: JSONValue, field: String, untranslated: inout [UntranslatedContent]
+    ) throws(GatewayError) -> [JSONValue] {
         guard let role = message["role"]?.stringValue, role == "user" || role == "assistant" else {
             throw GatewayError.invalidRequest("\(field).role must be 'user' or 'assistant'.", param: "\(field).role", code: "invalid_value")
         }
@@ -169,6 +175,11 @@ public enum AnthropicRequestTranslator {
                 var text = ""
                 if let resultContent = block["content"], !resultContent.isNull {
                     text = try toolResultText(resultContent, field: "\(blockField).content")
+                    for (inner, part) in (resultContent.arrayValue ?? []).enumerated() where part["type"]?.stringValue != "text" {
+                        untranslated.append(
+                            UntranslatedContent(
+                                role: "tool", param: "\(blockField).content[\(inner)]", kind: part["type"]?.stringValue ?? "unknown"))
+                    }
                 }
                 if block["is_error"]?.boolValue == true { text = "Error: " + text }
                 toolMessages.append(["role": "tool", "tool_call_id": .string(id), "content": .string(text)])
