@@ -124,6 +124,20 @@ import Testing
         }
     }
 
+    @Test func providersWithoutRerankOrModerationsRefuseThemBeforeAnyCall() async throws {
+        try await withGatewayOnMockUpstream(
+            providers: { port in "- {name: az, type: azure, base_url: 'http://127.0.0.1:\(port)', api_key: azure-key}" },
+            models: "- {name: rerank, provider: az, model: gpt-4o}\n- {name: omni-moderation-latest, provider: az, model: gpt-4o}"
+        ) { client, mock in
+            let rerank = try await client.execute(uri: "/v1/rerank", method: .post, headers: authorized, body: Self.rerankBody())
+            #expect(rerank.status == .badRequest && rerank.json?["error"]?["code"]?.stringValue == "unsupported_endpoint", "\(rerank.text)")
+            let moderation = try await client.execute(
+                uri: "/v1/moderations", method: .post, headers: authorized, body: ByteBuffer(string: #"{"input":"x"}"#))
+            #expect(moderation.status == .badRequest && moderation.json?["error"]?["code"]?.stringValue == "unsupported_endpoint")
+            #expect(mock.stats.requests == 0)
+        }
+    }
+
     @Test func moderationsAreAnsweredByTheGatewaysDetectorsWhenNoModelIsConfigured() async throws {
         let yaml = """
             server: {port: 0, master_key: test-master-key, reload_check_interval: off}
