@@ -29,7 +29,7 @@ struct RouteExplain: AsyncParsableCommand {
     @Option(help: "The request body as JSON, in a file ('-' reads standard input).")
     var request: String
 
-    @Option(help: "Endpoint: chat_completions, completions or embeddings.")
+    @Option(help: "Endpoint: chat_completions, completions, embeddings, rerank or moderations.")
     var endpoint: String = "chat_completions"
 
     @Option(name: .customLong("header"), help: "A request header 'name: value' seen by routing rules (repeatable).")
@@ -54,7 +54,7 @@ struct RouteExplain: AsyncParsableCommand {
             throw ExitCode(1)
         }
         guard let endpoint = Endpoint.allCases.first(where: { $0.label == self.endpoint }) else {
-            FileHandle.standardError.write(Data("unknown endpoint '\(self.endpoint)': use chat_completions, completions or embeddings\n".utf8))
+            FileHandle.standardError.write(Data("unknown endpoint '\(self.endpoint)': use chat_completions, completions, embeddings, rerank or moderations\n".utf8))
             throw ExitCode(1)
         }
         let fields = headers.compactMap { line -> HeaderField? in

@@ -27,6 +27,20 @@ import Testing
         #expect(relay.usage == TokenUsage(promptTokens: 11, completionTokens: 7, totalTokens: 18, cachedPromptTokens: 4, reasoningTokens: 2))
     }
 
+    @Test func dropsAUsageChunkWithEmptyChoicesLikeLiteLLMs() {
+        let litellm =
+            #"data: {"id":"c","choices":[{"index":0,"delta":{"content":null,"role":null}}],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}"#
+            + "\n\n"
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        let output = run(&relay, [Self.content, Self.finish, litellm, Self.done])
+        #expect(!output.contains("prompt_tokens"))
+        #expect(relay.usage?.completionTokens == 7)
+        // Usage on a chunk that carries something is kept with it.
+        var kept = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        let finishWithUsage = #"data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"# + "\n\n"
+        #expect(run(&kept, [Self.content, finishWithUsage, Self.done]).contains(#""finish_reason":"stop""#))
+    }
+
     @Test func forwardsUsageChunkWhenClientAsked() {
         var relay = OpenAIStreamRelay(forwardUsageChunk: true, provider: "p")
         let output = run(&relay, [Self.content + Self.finish + Self.usage + Self.done])

@@ -117,7 +117,7 @@ import Testing
             for path in [
                 "/admin/keys", "/admin/keys/{id}", "/admin/keys/{id}/revoke", "/admin/keys/{id}/rotate", "/v1/route/explain", "/admin/usage",
                 "/admin/spend", "/v1/usage", "/admin/orgs", "/admin/teams/{id}", "/admin/users", "/admin/audit", "/admin/audit/verify",
-                "/utils/token_counter",
+                "/utils/token_counter", "/v1/rerank", "/v1/moderations",
             ] {
                 #expect(paths.contains(path), "\(path) is documented")
             }

@@ -50,6 +50,15 @@ public struct OpenAIRequest: Sendable {
         "model": .string, "input": .stringOrArray, "dimensions": .integer, "encoding_format": .string, "user": .string,
     ]
 
+    private static let rerankFields: [String: Expected] = [
+        "model": .string, "query": .string, "documents": .array, "top_n": .integer, "return_documents": .boolean,
+        "max_tokens_per_doc": .integer, "rank_fields": .array, "user": .string,
+    ]
+
+    private static let moderationFields: [String: Expected] = [
+        "model": .string, "input": .stringOrArray, "user": .string,
+    ]
+
     /// Parses and validates; throws ``GatewayError`` naming the offending field.
     public init(endpoint: Endpoint, body: [UInt8]) throws(GatewayError) {
         self.endpoint = endpoint
@@ -78,6 +87,12 @@ public struct OpenAIRequest: Sendable {
         case .embeddings:
             fields = Self.embeddingFields
             required = ["model", "input"]
+        case .rerank:
+            fields = Self.rerankFields
+            required = ["model", "query", "documents"]
+        case .moderations:
+            fields = Self.moderationFields
+            required = ["model", "input"]
         }
         for name in required where scan.member(name) == nil {
             throw GatewayError.missingField(name)
@@ -101,7 +116,7 @@ public struct OpenAIRequest: Sendable {
             throw GatewayError.invalidRequest("'messages' must contain at least one message.", param: "messages", code: "invalid_value")
         }
         try Self.validate(scan, endpoint: endpoint)
-        self.stream = endpoint != .embeddings && scan.bool("stream") == true
+        self.stream = endpoint.generatesText && scan.bool("stream") == true
         self.clientWantsUsage = scan.value("stream_options")?["include_usage"]?.boolValue == true
         self.user = scan.string("user")
     }
@@ -128,7 +143,7 @@ public struct OpenAIRequest: Sendable {
         if upstreamModel != model {
             replacements.append(("model", JSONWriter.quoted(upstreamModel)))
         }
-        if stream && endpoint != .embeddings && !clientWantsUsage {
+        if stream && !clientWantsUsage {
             var options = scan.value("stream_options")?.objectValue ?? JSONObject()
             options["include_usage"] = .bool(true)
             replacements.append(("stream_options", JSONValue.object(options).serializedBytes()))

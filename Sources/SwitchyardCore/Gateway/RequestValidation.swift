@@ -28,6 +28,10 @@ extension OpenAIRequest {
             ]
         case .embeddings:
             [("dimensions", 1, nil)]
+        case .rerank:
+            [("top_n", 1, nil), ("max_tokens_per_doc", 1, nil)]
+        case .moderations:
+            []
         }
     }
 
@@ -50,6 +54,31 @@ extension OpenAIRequest {
         }
         if endpoint == .chatCompletions, let messages = scan.member("messages"), messages.kind == .array {
             try validateMessages(scan.bytes, messages.valueRange)
+        }
+        if endpoint == .rerank, let documents = scan.member("documents"), documents.kind == .array {
+            try validateList(scan.bytes, documents.valueRange, field: "documents", limit: maximumRerankDocuments)
+        }
+        if endpoint == .moderations, let input = scan.member("input"), input.kind == .array {
+            try validateList(scan.bytes, input.valueRange, field: "input", limit: nil)
+        }
+    }
+
+    /// The most documents one rerank request may rank (Cohere's limit).
+    public static let maximumRerankDocuments = 1000
+
+    /// A list of texts (or objects, such as `{"text": ...}` documents and moderation content
+    /// parts): not empty, every element a string or an object, at most `limit` of them.
+    static func validateList(_ bytes: [UInt8], _ range: Range<Int>, field: String, limit: Int?) throws(GatewayError) {
+        let elements = JSONWalk.elements(bytes, range)
+        if elements.isEmpty {
+            throw GatewayError.invalidRequest("'\(field)' must contain at least one element.", param: field, code: "invalid_value")
+        }
+        if let limit, elements.count > limit {
+            throw GatewayError.invalidRequest(
+                "'\(field)' has \(elements.count) elements; at most \(limit) are accepted.", param: field, code: "array_above_max_length")
+        }
+        for (index, element) in elements.enumerated() where element.kind != .string && element.kind != .object {
+            throw GatewayError.invalidType(field: "\(field)[\(index)]", expected: "a string or an object", found: element.kind.typeName)
         }
     }
 

@@ -27,8 +27,11 @@ public struct TokenUsage: Sendable, Equatable {
     /// Reads an OpenAI `usage` object from a scanned response or chunk; nil when absent or null.
     public init?(openAIResponse scan: JSONObjectScan) {
         guard let usage = scan.nested("usage") else { return nil }
-        let prompt = Self.count(usage.number("prompt_tokens") ?? usage.number("input_tokens"))
-        let completion = Self.count(usage.number("completion_tokens") ?? usage.number("output_tokens"))
+        let reportedCompletion = usage.number("completion_tokens") ?? usage.number("output_tokens")
+        // Rerank servers (vLLM, Jina) report only `total_tokens`: all of it is input.
+        let prompt = Self.count(
+            usage.number("prompt_tokens") ?? usage.number("input_tokens") ?? (reportedCompletion == nil ? usage.number("total_tokens") : nil))
+        let completion = Self.count(reportedCompletion)
         let total = usage.number("total_tokens").map { Self.count($0) }
         let details = usage.nested("prompt_tokens_details")
         let cached = Self.count(details?.number("cached_tokens"))

@@ -33,6 +33,11 @@ enum GuardrailTexts {
                     if case .string(let text) = items[index], let replaced = visit(role, text) {
                         items[index] = .string(replaced)
                         any = true
+                    } else if case .object(var item) = items[index], let text = item["text"]?.stringValue, let replaced = visit(role, text) {
+                        // A `{"text": ...}` rerank document or moderation content part.
+                        item["text"] = .string(replaced)
+                        items[index] = .object(item)
+                        any = true
                     }
                 }
                 return any ? .array(items) : nil
@@ -105,10 +110,17 @@ enum GuardrailTexts {
                 object["prompt"] = replaced
                 changed = true
             }
-        case .embeddings:
+        case .embeddings, .moderations:
             if let value = object["input"], let replaced = strings(value, role: "user") {
                 object["input"] = replaced
                 changed = true
+            }
+        case .rerank:
+            for field in ["query", "documents"] {
+                if let value = object[field], let replaced = strings(value, role: "user") {
+                    object[field] = replaced
+                    changed = true
+                }
             }
         }
         if changed { body = .object(object) }

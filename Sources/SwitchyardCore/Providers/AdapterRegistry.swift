@@ -18,7 +18,7 @@ public struct AdapterRegistry: Sendable {
 
     public var kinds: [String] { factories.keys.sorted() }
 
-    /// Creates one adapter per configured provider.
+    /// Creates one adapter per configured provider, and the built-in moderation detectors.
     public func makeAdapters(for config: GatewayConfig) throws -> [String: any ProviderAdapter] {
         var adapters: [String: any ProviderAdapter] = [:]
         for provider in config.providers {
@@ -34,6 +34,8 @@ public struct AdapterRegistry: Sendable {
             }
             adapters[provider.name] = try factory.makeAdapter(for: provider)
         }
+        // The gateway's own moderation detectors, always there (see ModelCatalog).
+        if adapters[DetectorModerationAdapter.provider] == nil { adapters[DetectorModerationAdapter.provider] = DetectorModerationAdapter() }
         return adapters
     }
 }

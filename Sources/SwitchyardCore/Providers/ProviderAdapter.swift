@@ -5,6 +5,10 @@ public enum Endpoint: String, Sendable, CaseIterable {
     case chatCompletions = "/chat/completions"
     case completions = "/completions"
     case embeddings = "/embeddings"
+    /// Cohere's rerank shape (also Jina's, Voyage's and vLLM's rerank servers).
+    case rerank = "/rerank"
+    /// OpenAI's moderations.
+    case moderations = "/moderations"
 
     /// The route label used in metrics and logs.
     public var label: String {
@@ -12,6 +16,8 @@ public enum Endpoint: String, Sendable, CaseIterable {
         case .chatCompletions: "chat_completions"
         case .completions: "completions"
         case .embeddings: "embeddings"
+        case .rerank: "rerank"
+        case .moderations: "moderations"
         }
     }
 
@@ -21,8 +27,14 @@ public enum Endpoint: String, Sendable, CaseIterable {
         case .chatCompletions: "chat"
         case .completions: "text_completion"
         case .embeddings: "embeddings"
+        case .rerank: "rerank"
+        case .moderations: "moderation"
         }
     }
+
+    /// Whether answers carry generated text (chat and completions), as opposed to vectors,
+    /// rankings or verdicts: only these stream, and only these have answers to guard or cache.
+    public var generatesText: Bool { self == .chatCompletions || self == .completions }
 }
 
 /// A request on its way to one provider, already in that provider's wire format.

@@ -85,6 +85,12 @@ public struct ModelCatalog: Sendable {
             }
         }
         patterns.sort { $0.prefix.count > $1.prefix.count }
+        if exact[DetectorModerationAdapter.model] == nil {
+            // The gateway's own moderation (unlisted, free), unless the name is configured.
+            var model = ModelConfig(name: DetectorModerationAdapter.model, provider: DetectorModerationAdapter.provider)
+            model.deployments[0].price = ModelPrice(input: 0, output: 0)
+            exact[model.name] = ModelGroup(model, router: router)
+        }
     }
 
     public func group(for model: String) -> ModelGroup? {

@@ -50,17 +50,29 @@ public struct PromptFeatures: Sendable, Equatable {
             estimatedPromptTokens = PromptTokens.count(lastUserText, model: model)
             maxOutputTokens = scan.value("max_tokens")?.intValue
             choices = min(max(1, scan.value("n")?.intValue ?? 1), 128)
-        case .embeddings:
+        case .embeddings, .moderations:
             producesOutput = false
             lastUserText = Self.flattenText(scan.value("input"))
             estimatedPromptTokens = PromptTokens.count(lastUserText, model: model)
+        case .rerank:
+            producesOutput = false
+            // A reranker reads the query once with each document, and bills them that way
+            // (vLLM, Jina): the prompt is every (query, document) pair.
+            lastUserText = scan.string("query") ?? ""
+            let query = PromptTokens.count(lastUserText, model: model)
+            for document in scan.value("documents")?.arrayValue ?? [] {
+                estimatedPromptTokens += query + PromptTokens.count(Self.flattenText(document), model: model)
+            }
         }
     }
 
-    private static func flattenText(_ value: JSONValue?) -> String {
+    /// The text of a string, a `{"text": ...}` object (a document, a content part) or an array
+    /// of them, one per line.
+    static func flattenText(_ value: JSONValue?) -> String {
         switch value {
         case .string(let text)?: return text
-        case .array(let items)?: return items.compactMap(\.stringValue).joined(separator: "\n")
+        case .object(let object)?: return object["text"]?.stringValue ?? ""
+        case .array(let items)?: return items.map { flattenText($0) }.filter { !$0.isEmpty }.joined(separator: "\n")
         default: return ""
         }
     }

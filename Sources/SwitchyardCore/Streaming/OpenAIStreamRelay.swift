@@ -136,7 +136,7 @@ public struct OpenAIStreamRelay: Sendable {
         }
         if let member = scan.member("usage"), member.kind == .object, let reported = TokenUsage(openAIResponse: scan) {
             usage = reported
-            if !forwardUsageChunk, scan.isEmptyArray("choices") { return }
+            if !forwardUsageChunk, scan.isEmptyArray("choices") || Self.choicesCarryNothing(scan) { return }
         }
         if textGuard != nil {
             guard case .object(let object) = (try? JSONValue.parse(event.data)) ?? .null else {
@@ -411,6 +411,21 @@ public struct OpenAIStreamRelay: Sendable {
                 output.writeStaticString("\n\n")
             }
             Self.writeDone(into: &output)
+        }
+    }
+
+    /// Whether every choice of a chunk is empty: no delta content and no finish reason. LiteLLM
+    /// sends its usage chunk so (`"choices":[{"index":0,"delta":{}}]`): it is the usage-only
+    /// chunk in another shape and goes when the client did not ask for usage.
+    static func choicesCarryNothing(_ scan: JSONObjectScan) -> Bool {
+        guard let choices = scan.value("choices")?.arrayValue, !choices.isEmpty else { return false }
+        return choices.allSatisfy { choice in
+            guard let object = choice.objectValue else { return false }
+            for (key, value) in object.members where key != "index" && value != .null {
+                guard key == "delta", let delta = value.objectValue else { return false }
+                if delta.members.contains(where: { $0.value != .null && $0.value != .string("") }) { return false }
+            }
+            return true
         }
     }
 

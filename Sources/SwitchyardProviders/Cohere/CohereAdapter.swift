@@ -2,7 +2,8 @@ import NIOCore
 import NIOHTTP1
 import SwitchyardCore
 
-/// Cohere: Chat v2 (`/v2/chat`, streamed or not) and Embed v2 (`/v2/embed`), bearer key.
+/// Cohere: Chat v2 (`/v2/chat`, streamed or not), Embed v2 (`/v2/embed`) and Rerank v2
+/// (`/v2/rerank`), bearer key.
 public struct CohereAdapter: ProviderAdapter {
     public let providerName: String
     let baseURL: String
@@ -20,6 +21,7 @@ public struct CohereAdapter: ProviderAdapter {
         let body: JSONValue
         let path: String
         var base64 = false
+        var rerankDocuments: [String]?
         switch request.endpoint {
         case .chatCompletions:
             body = try CohereChat.request(fromOpenAI: Array(buffer: request.body))
@@ -27,7 +29,10 @@ public struct CohereAdapter: ProviderAdapter {
         case .embeddings:
             (body, base64) = try CohereChat.embedRequest(fromOpenAI: Array(buffer: request.body), model: request.model)
             path = "/v2/embed"
-        case .completions:
+        case .rerank:
+            (body, rerankDocuments) = try CohereRerank.request(fromGateway: Array(buffer: request.body), model: request.model)
+            path = "/v2/rerank"
+        case .completions, .moderations:
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
         }
         var outbound = UpstreamHTTPRequest(url: baseURL + path)
@@ -36,14 +41,17 @@ public struct CohereAdapter: ProviderAdapter {
         outbound.headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
         outbound.body = ByteBuffer(bytes: body.serializedBytes())
         let model = request.model
-        let isEmbedding = request.endpoint == .embeddings
+        let endpoint = request.endpoint
         let wantsBase64 = base64
+        let documents = rerankDocuments
         return try await HTTPTransport.execute(
             outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream,
             translate: { bytes in
-                isEmbedding
-                    ? try CohereChat.embeddings(fromCohere: bytes, model: model, base64: wantsBase64)
-                    : try CohereChat.completion(fromCohere: bytes, model: model)
+                switch endpoint {
+                case .embeddings: try CohereChat.embeddings(fromCohere: bytes, model: model, base64: wantsBase64)
+                case .rerank: try CohereRerank.response(fromCohere: bytes, model: model, documents: documents)
+                default: try CohereChat.completion(fromCohere: bytes, model: model)
+                }
             },
             decoder: { CohereStreamDecoder(model: model) }
         )

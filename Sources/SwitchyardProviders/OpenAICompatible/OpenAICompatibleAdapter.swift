@@ -14,16 +14,20 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
     let staticHeaders: HTTPHeaders
     /// Builds the request URL; deployment-addressed APIs (Azure) put the model in the path.
     let url: @Sendable (_ baseURL: String, _ endpoint: Endpoint, _ model: String) -> String
+    /// The endpoints the API has; others are refused before any call.
+    let endpoints: Set<Endpoint>
 
     public init(
         provider: ProviderConfig,
         transport: HTTPTransport,
+        endpoints: Set<Endpoint> = Set(Endpoint.allCases),
         url: @escaping @Sendable (_ baseURL: String, _ endpoint: Endpoint, _ model: String) -> String = { base, endpoint, _ in
             base + endpoint.rawValue
         }
     ) {
         self.providerName = provider.name
         self.url = url
+        self.endpoints = endpoints
         self.baseURL = provider.baseURL
         self.client = transport.upstreamClient(for: provider)
         self.staticHeaders = HTTPHeaders(provider: provider, adding: [("accept", "application/json, text/event-stream")])
@@ -32,6 +36,9 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
     public var forwardsCanonicalBody: Bool { true }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        guard endpoints.contains(request.endpoint) else {
+            throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
+        }
         var outbound = UpstreamHTTPRequest(url: url(baseURL, request.endpoint, request.model), headers: staticHeaders, body: request.body)
         for header in request.propagatedHeaders {
             outbound.headers.replaceOrAdd(name: header.name, value: header.value)
@@ -55,7 +62,9 @@ public struct AzureOpenAIAdapterFactory: ProviderAdapterFactory {
 
     public func makeAdapter(for provider: ProviderConfig) throws -> any ProviderAdapter {
         let version = provider.options["api_version"] ?? ProviderPresets.azureDefaultAPIVersion
-        return OpenAICompatibleAdapter(provider: provider, transport: transport) { base, endpoint, model in
+        // Azure OpenAI has no rerank; its moderation is a content filter, not an endpoint.
+        return OpenAICompatibleAdapter(provider: provider, transport: transport, endpoints: [.chatCompletions, .completions, .embeddings]) {
+            base, endpoint, model in
             if version == "v1" { return base + "/openai/v1" + endpoint.rawValue }
             let deployment = model.percentEncoded()
             return base + "/openai/deployments/" + deployment + endpoint.rawValue + "?api-version=" + version.percentEncoded()

@@ -23,7 +23,7 @@ enum AdminOpenAPI {
                 "properties": {
                   "name": {"type": "string"},
                   "models": {"type": "array", "items": {"type": "string"}, "description": "Allowed model groups; omitted: all."},
-                  "endpoints": {"type": "array", "items": {"type": "string", "enum": ["chat_completions", "completions", "embeddings", "messages"]}},
+                  "endpoints": {"type": "array", "items": {"type": "string", "enum": ["chat_completions", "completions", "embeddings", "messages", "responses", "rerank", "moderations"]}},
                   "regions": {"type": "array", "items": {"type": "string"}},
                   "tier": {"type": "string", "description": "A tier of limits.tiers."},
                   "organization_id": {"type": "string"}, "team_id": {"type": "string"}, "user_id": {"type": "string"},
@@ -362,9 +362,35 @@ enum AdminOpenAPI {
             "/v1/route/explain": {
               "post": {
                 "summary": "Where a request would be routed and why, without calling a model.",
-                "parameters": [{"name": "endpoint", "in": "query", "schema": {"type": "string", "enum": ["chat_completions", "completions", "embeddings"]}}],
+                "parameters": [{"name": "endpoint", "in": "query", "schema": {"type": "string", "enum": ["chat_completions", "completions", "embeddings", "rerank", "moderations"]}}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "description": "A request as for the endpoint."}}}},
                 "responses": {"200": {"description": "The explanation: rule, model_group, candidates with exclusion reasons, selected, fallbacks"}}
+              }
+            },
+            "/v1/rerank": {
+              "post": {
+                "summary": "Rank documents by relevance to a query (Cohere's shape; OpenAI-compatible rerank servers such as vLLM and Jina, and Cohere's Rerank v2). Any key; limits, budgets and the ledger apply.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["model", "query", "documents"],
+                  "properties": {"model": {"type": "string"}, "query": {"type": "string"},
+                    "documents": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"oneOf": [{"type": "string"}, {"type": "object", "properties": {"text": {"type": "string"}}}]}},
+                    "top_n": {"type": "integer", "minimum": 1}, "return_documents": {"type": "boolean"}, "max_tokens_per_doc": {"type": "integer", "minimum": 1}}}}}},
+                "responses": {
+                  "200": {"description": "results: [{index, relevance_score, document?}] best first; usage or meta as the provider sent them"},
+                  "400": {"description": "Invalid request", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+              }
+            },
+            "/v1/moderations": {
+              "post": {
+                "summary": "OpenAI's moderations: the configured moderation model, or the gateway's own content detectors (model switchyard-moderation). Any key; limits, budgets and the ledger apply.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["input"],
+                  "properties": {"model": {"type": "string", "description": "Omitted: omni-moderation-latest when configured, else the gateway's detectors."},
+                    "input": {"oneOf": [{"type": "string"}, {"type": "array", "minItems": 1}]}}}}}},
+                "responses": {
+                  "200": {"description": "OpenAI's shape: id, model, results: [{flagged, categories, category_scores, category_applied_input_types}]. Header x-switchyard-moderation: provider or gateway.",
+                    "headers": {"x-switchyard-moderation": {"schema": {"type": "string", "enum": ["provider", "gateway"]}}}},
+                  "400": {"description": "Invalid request (the gateway's detectors judge text only)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
               }
             }
           }

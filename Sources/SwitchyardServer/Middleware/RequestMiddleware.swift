@@ -144,7 +144,7 @@ struct RequestMiddleware: RouterMiddleware {
 
     static let inferencePaths: Set<String> = [
         "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings",
-        "/v1/messages", "/v1/responses", "/responses",
+        "/v1/messages", "/v1/responses", "/responses", "/v1/rerank", "/rerank", "/v1/moderations", "/moderations",
     ]
 
     static func isAnthropicPath(_ path: String) -> Bool { path.hasPrefix("/v1/messages") }
@@ -211,7 +211,7 @@ struct RequestMiddleware: RouterMiddleware {
             switch httpError.status.code {
             case 404:
                 return .notFound(
-                    "Unknown path: \(request.method.rawValue) \(request.uri.path). The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models."
+                    "Unknown path: \(request.method.rawValue) \(request.uri.path). The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages, /v1/responses, /v1/rerank, /v1/moderations and /v1/models."
                 )
             case 405:
                 return .methodNotAllowed("Method \(request.method.rawValue) is not allowed on \(request.uri.path).")

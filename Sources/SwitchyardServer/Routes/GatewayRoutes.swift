@@ -33,10 +33,13 @@ struct GatewayRoutes {
             try await explain(request: request, context: context)
         }
         for prefix in ["/v1", ""] {
-            for endpoint in Endpoint.allCases {
+            for endpoint in Endpoint.allCases where endpoint != .moderations {
                 router.post(RouterPath(prefix + endpoint.rawValue)) { request, context in
                     try await inference(endpoint, request: request, context: context)
                 }
+            }
+            router.post(RouterPath(prefix + Endpoint.moderations.rawValue)) { request, context in
+                try await moderations(request: request, context: context)
             }
             router.get(RouterPath(prefix + "/models")) { _, context in
                 listModels(for: context.identity ?? .anonymous)
@@ -211,6 +214,44 @@ struct GatewayRoutes {
             "total_tokens": JSONValue(tokens), "request_model": .string(model), "model_used": .string(upstream),
             "tokenizer_type": .string(PromptTokens.method(forModel: upstream)),
         ]).hummingbirdResponse()
+    }
+
+    /// The model OpenAI answers moderations with when the request names none.
+    static let defaultModerationModel = "omni-moderation-latest"
+
+    /// `POST /v1/moderations`: to the model the body names when it is configured (an
+    /// OpenAI-compatible provider); without `model`, to `omni-moderation-latest` when that is
+    /// configured. Otherwise, when the body names no model or one of OpenAI's moderation models
+    /// that is not configured, the gateway's own content detectors answer (model
+    /// `switchyard-moderation`). Either way through the whole pipeline; the answer's
+    /// `x-switchyard-moderation` header says who judged: `provider` or `gateway`.
+    func moderations(request: Request, context: GatewayRequestContext) async throws -> Response {
+        var request = request
+        var body = try await request.collectBody(upTo: context.maxBodyBytes)
+        let catalog = (context.snapshot ?? runtime.snapshot).catalog
+        var model: String?
+        if var object = (try? JSONValue.parse(Array(buffer: body)))?.objectValue {
+            switch object["model"] {
+            case nil, .null?:
+                model = catalog.group(for: Self.defaultModerationModel) != nil ? Self.defaultModerationModel : DetectorModerationAdapter.model
+            case .string(let name)? where catalog.group(for: name) == nil && name.contains("moderation"):
+                model = DetectorModerationAdapter.model
+            case .string(let name)?:
+                model = name
+            default:
+                break
+            }
+            if let model, object["model"]?.stringValue != model {
+                object["model"] = .string(model)
+                body = ByteBuffer(bytes: JSONValue.object(object).serializedBytes())
+            }
+        }
+        var response = try await inference(.moderations, request: request, body: body, dialect: .openAI, context: context)
+        if response.status.code < 300, let group = model.flatMap(catalog.group(for:)) {
+            let byGateway = group.deployments.allSatisfy { $0.provider == DetectorModerationAdapter.provider }
+            response.headers[HTTPField.Name("x-switchyard-moderation")!] = byGateway ? "gateway" : "provider"
+        }
+        return response
     }
 
     func inference(_ endpoint: Endpoint, request: Request, context: GatewayRequestContext) async throws -> Response {

@@ -7,7 +7,7 @@ import Synchronization
 /// A deterministic OpenAI-dialect model provider for tests, benchmarks and offline use.
 ///
 /// It produces chat completions (with tool calls when tools are offered), legacy completions,
-/// embeddings and model lists, streamed or not, and can misbehave on demand (see
+/// embeddings, rerankings, moderation verdicts and model lists, streamed or not, and can misbehave on demand (see
 /// ``MockBehaviour``). The same engine backs the in-process adapter (`type: mock`) and the HTTP
 /// server (`switchyard mock-provider`). It records what it received, so tests can check what
 /// the gateway sent upstream.
@@ -123,7 +123,7 @@ public final class MockProvider: Sendable {
         if path.hasSuffix("/messages") {
             return anthropicPlan(path: path, headers: headers, body: body, behaviour: behaviour)
         }
-        if path == "/v2/chat" || path == "/v2/embed" {
+        if path == "/v2/chat" || path == "/v2/embed" || path == "/v2/rerank" {
             return coherePlan(path: path, body: body, behaviour: behaviour)
         }
         if path.hasPrefix("/model/"), path.hasSuffix("/invoke") {
@@ -187,6 +187,16 @@ public final class MockProvider: Sendable {
         let model = request["model"]?.stringValue ?? "mock-gpt"
         if path.hasSuffix("/embeddings") {
             return Self.holding(embeddingsPlan(request, model: model, behaviour: behaviour), behaviour)
+        }
+        if path.hasSuffix("/rerank") {
+            // vLLM's and Jina's form: Cohere's results plus `usage.total_tokens`.
+            var answer = Self.rerankAnswer(request)
+            answer["model"] = .string(model)
+            if !behaviour.omitUsage { answer["usage"] = ["total_tokens": JSONValue(Self.rerankTokens(request))] }
+            return Self.holding(jsonPlan(.object(answer), behaviour: behaviour), behaviour)
+        }
+        if path.hasSuffix("/moderations") {
+            return Self.holding(jsonPlan(Self.moderationAnswer(request, model: model), behaviour: behaviour), behaviour)
         }
         let isChat = path.hasSuffix("/chat/completions")
         guard isChat || path.hasSuffix("/completions") else {
@@ -525,6 +535,24 @@ public final class MockProvider: Sendable {
             if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
             return plan
         }
+        if path == "/v2/rerank" {
+            // Rerank v2: documents are strings, none echoed back, billed in search units.
+            guard let documents = request["documents"]?.arrayValue, documents.allSatisfy({ $0.stringValue != nil }) else {
+                let message: JSONValue = ["message": "invalid request: documents must be a list of strings"]
+                return Plan(
+                    status: 400, headers: [HeaderField("content-type", "application/json")], latency: .zero,
+                    pieces: [.init(delay: .zero, bytes: ByteBuffer(bytes: message.serializedBytes()))], dropConnection: false, isStream: false)
+            }
+            var answer = Self.rerankAnswer(request)
+            answer["id"] = "mock-rerank"
+            answer["results"] = .array((answer["results"]?.arrayValue ?? []).map { result in
+                var object = result.objectValue ?? JSONObject()
+                object["document"] = nil
+                return .object(object)
+            })
+            answer["meta"] = ["api_version": ["version": "2"], "billed_units": ["search_units": 1]]
+            return jsonPlan(.object(answer), behaviour: behaviour)
+        }
         if path == "/v2/embed" {
             let texts = request["texts"]?.arrayValue?.compactMap(\.stringValue) ?? []
             let dimensions = request["output_dimension"]?.intValue ?? behaviour.embeddingDimensions
@@ -803,6 +831,67 @@ public final class MockProvider: Sendable {
     }
 
     static func approximateTokens(_ bytes: Int) -> Int { max(1, (bytes + 3) / 4) }
+
+    // MARK: Rerank and moderations
+
+    /// The text of a document: a string or a `{"text": ...}` object.
+    static func documentText(_ document: JSONValue) -> String { document.stringValue ?? document["text"]?.stringValue ?? document.serialized() }
+
+    /// Documents ranked by the share of the query's words they contain (ties keep their
+    /// order), `top_n` of them, each with its text when `return_documents` is true.
+    static func rerankAnswer(_ request: JSONObject) -> JSONObject {
+        func words(_ text: String) -> Set<String> {
+            Set(text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init))
+        }
+        let query = words(request["query"]?.stringValue ?? "")
+        let documents = request["documents"]?.arrayValue ?? []
+        let scored = documents.enumerated().map { index, document -> (index: Int, score: Double) in
+            let shared = query.intersection(words(documentText(document))).count
+            return (index, query.isEmpty ? 0 : (Double(shared) / Double(query.count) * 1_000_000).rounded() / 1_000_000)
+        }
+        let ranked = scored.sorted { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
+        let top = ranked.prefix(max(0, request["top_n"]?.intValue ?? ranked.count))
+        let returnDocuments = request["return_documents"]?.boolValue == true
+        return [
+            "id": "mock-rerank",
+            "results": .array(
+                top.map { entry in
+                    var result: JSONObject = ["index": JSONValue(entry.index), "relevance_score": JSONValue(entry.score)]
+                    if returnDocuments { result["document"] = ["text": .string(documentText(documents[entry.index]))] }
+                    return .object(result)
+                }),
+        ]
+    }
+
+    /// Tokens of a rerank request as vLLM counts them: the query with each document.
+    static func rerankTokens(_ request: JSONObject) -> Int {
+        let query = request["query"]?.stringValue?.utf8.count ?? 0
+        return (request["documents"]?.arrayValue ?? []).reduce(0) { $0 + approximateTokens(query + documentText($1).utf8.count) }
+    }
+
+    /// OpenAI's moderation answer: one result per input, flagged for `violence` when the text
+    /// contains "kill" or "bomb" (enough to tell the mock's verdict from anything else).
+    static func moderationAnswer(_ request: JSONObject, model: String) -> JSONValue {
+        let inputs: [String]
+        switch request["input"] {
+        case .string(let text)?: inputs = [text]
+        case .array(let items)?: inputs = items.map { $0.stringValue ?? $0["text"]?.stringValue ?? "" }
+        default: inputs = []
+        }
+        let categories = ["harassment", "hate", "illicit", "self-harm", "sexual", "violence"]
+        let results: [JSONValue] = inputs.map { text in
+            let lowered = text.lowercased()
+            let violent = lowered.contains("kill") || lowered.contains("bomb")
+            var flags = JSONObject()
+            var scores = JSONObject()
+            for category in categories {
+                flags[category] = .bool(category == "violence" && violent)
+                scores[category] = JSONValue(category == "violence" && violent ? 0.9 : 0.001)
+            }
+            return ["flagged": .bool(violent), "categories": .object(flags), "category_scores": .object(scores)]
+        }
+        return ["id": "modr-mock", "model": .string(model), "results": .array(results)]
+    }
 
     // MARK: Completions
 

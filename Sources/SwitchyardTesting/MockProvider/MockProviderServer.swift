@@ -6,7 +6,7 @@ import SwitchyardCore
 
 /// The mock provider as an HTTP server (`switchyard mock-provider`, tests, benchmarks).
 ///
-/// Serves `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, the Anthropic dialect's
+/// Serves `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/rerank`, `/v1/moderations`, the Anthropic dialect's
 /// `POST /v1/messages`, `GET /v1/models`,
 /// `POST /v1/traces` (OTLP/HTTP JSON spans, counted: a collector stand-in),
 /// plus `GET /mock/stats` and `POST /mock/reset` for tests. A planned connection drop ends the
@@ -25,6 +25,7 @@ public enum MockProviderServer {
         let router = Router()
         for path in [
             "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings", "/v1/messages",
+            "/v1/rerank", "/rerank", "/v1/moderations", "/moderations",
         ] {
             router.post(RouterPath(path)) { request, context in
                 try await respond(mock: mock, request: request, context: context)
@@ -37,7 +38,7 @@ public enum MockProviderServer {
             }
         }
         // Cohere v2.
-        for path in ["/v2/chat", "/v2/embed"] {
+        for path in ["/v2/chat", "/v2/embed", "/v2/rerank"] {
             router.post(RouterPath(path)) { request, context in
                 try await respond(mock: mock, request: request, context: context)
             }
