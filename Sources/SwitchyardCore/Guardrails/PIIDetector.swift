@@ -49,6 +49,9 @@ public struct PIIDetector: TextDetector {
         let wantsDateOfBirth: Bool
         let wantsPassport: Bool
         let wantsLicence: Bool
+        /// Whether any personal (number-shaped) entity is wanted: the secrets detector skips the
+        /// number scanners and their context lookups entirely.
+        let wantsNumbers: Bool
 
         init(bytes: [UInt8], base: Int, entities: Set<Entity>) {
             self.bytes = bytes
@@ -59,6 +62,7 @@ public struct PIIDetector: TextDetector {
             wantsDateOfBirth = entities.contains(.dateOfBirth)
             wantsPassport = entities.contains(.passport)
             wantsLicence = entities.contains(.driverLicense)
+            wantsNumbers = !entities.isDisjoint(with: [.phone, .ssn, .creditCard, .ipAddress, .dateOfBirth, .address, .iban])
         }
 
         static func table(_ characters: String) -> [Bool] {
@@ -154,6 +158,7 @@ public struct PIIDetector: TextDetector {
             {
                 return nil
             }
+            guard wantsNumbers else { return nil }
             if B.digit(byte) {
                 if let end = ipv4(at: index) { return end }
                 if wantsDateOfBirth, let end = dateOfBirth(at: index) { return end }
@@ -476,7 +481,7 @@ public struct PIIDetector: TextDetector {
             guard groups.count == 3 else { return nil }
             // An SSN-shaped product, part or order number (`SKU 023-98-0000`) is not an SSN
             // unless an SSN label is nearer than its own label.
-            if labelDistance(index, Self.competingLabels, within: 24) != nil, !ssnLabelled(index) {
+            if labelDistance(index, Self.competingLabelBytes, within: 24) != nil, !ssnLabelled(index) {
                 return nil
             }
             let a = Int(String(decoding: bytes[groups[0]], as: UTF8.self)) ?? 0
@@ -520,17 +525,18 @@ public struct PIIDetector: TextDetector {
                 let fours = groups.dropLast().allSatisfy { $0 == 4 } && (1...4).contains(groups.last!)
                 guard fours || groups == [4, 6, 5] || groups == [4, 6, 4] else { return nil }
             }
-            // A number labelled as an order, invoice or tracking number is not a card.
-            if let competing = labelDistance(index, Self.competingLabels, within: 24),
-                (labelDistance(index, ["card", "visa", "mastercard", "amex", "credit", "debit", "cc"], within: 48) ?? .max) > competing
-            {
-                return nil
-            }
+
             // The longest prefix that is a valid card (a trailing group may be something else).
             var length = values.count
             while length >= 12 {
                 let number = Array(values[0..<length])
                 if Self.luhn(number), Self.knownIssuer(number) {
+                    // A number labelled as an order, invoice or tracking number is not a card.
+                    if let competing = labelDistance(index, Self.competingLabelBytes, within: 24),
+                        (labelDistance(index, Self.cardLabelBytes, within: 48) ?? .max) > competing
+                    {
+                        return nil
+                    }
                     var stop = index
                     var seen = 0
                     while seen < length {
@@ -646,10 +652,15 @@ public struct PIIDetector: TextDetector {
             } else if separators + brackets > 0 {
                 plausible = (digitCount >= 10 && digitCount <= 12) || (leadingZero && digitCount >= 9 && digitCount <= 12) && groups >= 2
             } else {
-                let keyword =
-                    keywordBefore(index, ["phone", "call", "tel", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach"], within: 40)
-                    || columnName(at: index).map { column in Self.phoneLabels.contains { column.contains($0) } } == true
-                plausible = ((digitCount == 10 || digitCount == 11) && (leadingZero || keyword)) || (keyword && (8...12).contains(digitCount))
+                // Only runs of a phone's length pay for the context lookups.
+                if (8...12).contains(digitCount) {
+                    let keyword =
+                        keywordBefore(index, ["phone", "call", "tel", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach"], within: 40)
+                        || columnName(at: index).map { column in Self.phoneLabels.contains { column.contains($0) } } == true
+                    plausible = ((digitCount == 10 || digitCount == 11) && leadingZero) || keyword
+                } else {
+                    plausible = false
+                }
             }
             guard plausible else { return nil }
             // Dates and versions are not phones: all-dot groups of 1–2 digits, `2024-05-01`.
@@ -679,8 +690,8 @@ public struct PIIDetector: TextDetector {
         /// digits) with no competing label nearby, and not glued to an identifier (`ORD-2025-…`).
         func phoneEvidence(at index: Int, international: Bool, leadingZero: Bool, groupSizes: [Int], brackets: Int) -> Bool {
             if international && bytes[index] == UInt8(ascii: "+") { return true }
-            let phoneDistance = labelDistance(index, Self.phoneLabels, within: 48)
-            let competingDistance = labelDistance(index, Self.competingLabels, within: 32)
+            let phoneDistance = labelDistance(index, Self.phoneLabelBytes, within: 48)
+            let competingDistance = labelDistance(index, Self.competingLabelBytes, within: 32)
             let column = columnName(at: index)
             if let column {
                 if Self.phoneLabels.contains(where: { column.contains($0) }) || column.contains("number") && column.contains("ph") { return true }
@@ -772,15 +783,15 @@ public struct PIIDetector: TextDetector {
         /// word within `within` bytes before it, or nil. Unlike ``keywordBefore(_:_:within:)``
         /// a label must start at a word boundary, so short labels (`id`, `po`) do not match
         /// inside other words.
-        func labelDistance(_ index: Int, _ labels: [String], within: Int) -> Int? {
+        func labelDistance(_ index: Int, _ labels: [[UInt8]], within: Int) -> Int? {
             let lower = max(0, index - within)
             var best: Int?
-            for label in labels {
-                let needle = Array(label.utf8)
+            for needle in labels {
                 var start = index - needle.count
+                let first = needle[0]
                 while start >= lower {
-                    if (start == 0 || !B.alpha(bytes[start - 1])) && B.matches(bytes, at: start, needle)
-                        && !B.alpha(at(start + needle.count))
+                    if B.lowercased(bytes[start]) == first, (start == 0 || !B.alpha(bytes[start - 1])), B.matches(bytes, at: start, needle),
+                        !B.alpha(at(start + needle.count))
                     {
                         best = min(best ?? .max, index - start)
                         break
@@ -795,19 +806,25 @@ public struct PIIDetector: TextDetector {
         /// in: the field at the same position in the first line of the block of consecutive
         /// lines that have as many delimiters as this one. Nil outside such a table.
         func columnName(at index: Int) -> String? {
-            func lineStart(_ position: Int) -> Int {
+            // Table rows are short: lines longer than 512 bytes are not looked at (and prose
+            // without line breaks costs one bounded scan, not one per candidate number).
+            func lineStart(_ position: Int) -> Int? {
                 var cursor = position
-                while cursor > 0, bytes[cursor - 1] != 0x0A { cursor -= 1 }
+                while cursor > 0, bytes[cursor - 1] != 0x0A {
+                    cursor -= 1
+                    if position - cursor > 512 { return nil }
+                }
                 return cursor
             }
-            func lineEnd(_ position: Int) -> Int {
+            func lineEnd(_ position: Int) -> Int? {
                 var cursor = position
-                while cursor < bytes.count, bytes[cursor] != 0x0A { cursor += 1 }
+                while cursor < bytes.count, bytes[cursor] != 0x0A {
+                    cursor += 1
+                    if cursor - position > 512 { return nil }
+                }
                 return cursor
             }
-            let start = lineStart(index)
-            guard start > 0 else { return nil }
-            let end = lineEnd(index)
+            guard let start = lineStart(index), start > 0, let end = lineEnd(index) else { return nil }
             var delimiter: UInt8 = 0
             var best = 0
             for candidate in [UInt8(ascii: ","), UInt8(ascii: "\t"), UInt8(ascii: ";"), UInt8(ascii: "|")] {
@@ -824,14 +841,15 @@ public struct PIIDetector: TextDetector {
             var scanned = 0
             while headerStart > 0, scanned < 200 {
                 let previousEnd = headerStart - 1
-                let previousStart = lineStart(previousEnd)
+                guard let previousStart = lineStart(previousEnd) else { break }
                 let count = bytes[previousStart..<previousEnd].reduce(0) { $0 + ($1 == delimiter ? 1 : 0) }
                 guard count == best else { break }
                 headerStart = previousStart
                 scanned += 1
             }
             guard headerStart < start else { return nil }
-            let header = bytes[headerStart..<lineEnd(headerStart)].split(separator: delimiter, omittingEmptySubsequences: false)
+            guard let headerEnd = lineEnd(headerStart) else { return nil }
+            let header = bytes[headerStart..<headerEnd].split(separator: delimiter, omittingEmptySubsequences: false)
             guard column < header.count else { return nil }
             let name = header[column].filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: " ") && $0 != 0x0D }
             guard !name.isEmpty, name.contains(where: B.alpha) else { return nil }
@@ -841,12 +859,16 @@ public struct PIIDetector: TextDetector {
         /// An SSN or tax-id label within the sentence before `index` (80 bytes: a chat answer to
         /// the question on the line before), or the column's name.
         func ssnLabelled(_ index: Int) -> Bool {
-            if labelDistance(index, Self.ssnLabels, within: 80) != nil { return true }
+            if labelDistance(index, Self.ssnLabelBytes, within: 80) != nil { return true }
             guard let column = columnName(at: index) else { return false }
             let name = column.filter { $0 != "_" && $0 != "-" && $0 != " " }
             return Self.ssnLabels.contains { name.contains($0.filter { $0 != "_" && $0 != "-" && $0 != " " }) }
         }
 
+        static let ssnLabelBytes = ssnLabels.map { Array($0.utf8) }
+        static let phoneLabelBytes = phoneLabels.map { Array($0.utf8) }
+        static let competingLabelBytes = competingLabels.map { Array($0.utf8) }
+        static let cardLabelBytes = ["card", "visa", "mastercard", "amex", "credit", "debit", "cc"].map { Array($0.utf8) }
         static let ssnLabels = [
             "ssn", "social security", "social_security", "social-security", "socialsecurity", "social sec", "soc sec", "tax_id", "tax id", "tax-id",
             "taxid", "taxpayer", "tin", "itin", "ss#", "ss no", "ss num",
