@@ -556,15 +556,17 @@ import Testing
         }
     }
 
+    /// A gateway with no master key, no keys and no JWT, on loopback.
+    static let openLoopbackGateway = """
+        server: {host: 127.0.0.1, port: 0, reload_check_interval: off}
+        providers:
+          - {name: p, type: mock}
+        models:
+          - {name: chat, provider: p, model: m}
+        """
+
     @Test func credentialLessCallerAdministersAGatewayThatIssuesKeys() async throws {
-        let open = """
-            server: {host: 127.0.0.1, port: 0, reload_check_interval: off}
-            providers:
-              - {name: p, type: mock}
-            models:
-              - {name: chat, provider: p, model: m}
-            """
-        let (application, _) = try makeGateway(open)
+        let (application, _) = try makeGateway(Self.openLoopbackGateway)
         try await application.makeApplication().test(.live) { client in
             let headers: HTTPFields = [.contentType: "application/json"]
             let first = try await client.execute(uri: "/admin/keys", method: .post, headers: headers, body: ByteBuffer(string: #"{"name":"ops"}"#))
@@ -579,7 +581,7 @@ import Testing
                 try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody(model: "chat")).status == .ok,
                 "calling models stays open on a loopback gateway without a master key")
         }
-        let (withJWT, _) = try makeGateway(open + "\n" + AccessTests.jwtConfig)
+        let (withJWT, _) = try makeGateway(Self.openLoopbackGateway + "\n" + AccessTests.jwtConfig)
         try await withJWT.makeApplication().test(.live) { client in
             let listed = try await client.execute(uri: "/admin/keys", method: .get)
             #expect(listed.status == .forbidden, "JWT issuers configured: no anonymous admin")
@@ -632,14 +634,7 @@ import Testing
     }
 
     @Test func rebindingPageReachesAnOpenLoopbackGateway() async throws {
-        let open = """
-            server: {host: 127.0.0.1, port: 0, reload_check_interval: off}
-            providers:
-              - {name: p, type: mock}
-            models:
-              - {name: chat, provider: p, model: m}
-            """
-        let (application, _) = try makeGateway(open)
+        let (application, _) = try makeGateway(Self.openLoopbackGateway)
         try await application.makeApplication().test(.live) { client in
             let port = try #require(client.port)
             func call(host: String) async throws -> Int {

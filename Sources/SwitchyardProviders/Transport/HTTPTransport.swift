@@ -123,12 +123,14 @@ extension Duration {
 }
 
 extension HTTPTransport {
-    /// Maps a transport failure to the error the client sees (never exposing internals).
+    static let cancelledRequest = GatewayError(
+        status: 499, type: "api_error", code: "client_closed_request", message: "The request was cancelled.")
+
+    /// Maps a transport failure of ``UpstreamHTTPClient`` to the error the client sees (never
+    /// exposing internals).
     static func gatewayError(for error: any Error, provider: String) -> GatewayError {
         if let gatewayError = error as? GatewayError { return gatewayError }
-        if error is CancellationError || Task.isCancelled {
-            return GatewayError(status: 499, type: "api_error", code: "client_closed_request", message: "The request was cancelled.")
-        }
+        if error is CancellationError || Task.isCancelled { return cancelledRequest }
         if let upstreamError = error as? UpstreamHTTPError {
             switch upstreamError {
             case .readTimeout:
@@ -140,28 +142,12 @@ extension HTTPTransport {
             case .remoteConnectionClosed:
                 return .upstreamUnavailable("Provider '\(provider)' closed the connection before answering.")
             case .cancelled:
-                return GatewayError(status: 499, type: "api_error", code: "client_closed_request", message: "The request was cancelled.")
+                return cancelledRequest
             case .tlsFailure:
                 return .upstreamUnavailable("The TLS handshake with provider '\(provider)' failed.")
             case .invalidResponse:
                 return .upstreamUnavailable("Provider '\(provider)' sent an invalid HTTP response.", code: "upstream_invalid_response")
             case .invalidURL, .connectFailed, .shutDown:
-                break
-            }
-        }
-        if let clientError = error as? HTTPClientError {
-            switch clientError {
-            case .readTimeout:
-                return .upstreamTimeout("Provider '\(provider)' did not answer within the read timeout.")
-            case .deadlineExceeded:
-                return .upstreamTimeout("Provider '\(provider)' did not finish within the request timeout.")
-            case .connectTimeout:
-                return .upstreamTimeout("Could not connect to provider '\(provider)' within the connect timeout.")
-            case .remoteConnectionClosed:
-                return .upstreamUnavailable("Provider '\(provider)' closed the connection before answering.")
-            case .cancelled:
-                return GatewayError(status: 499, type: "api_error", code: "client_closed_request", message: "The request was cancelled.")
-            default:
                 break
             }
         }

@@ -197,14 +197,7 @@ final class UpstreamConnectionPool: Sendable {
         let preferred = MultiThreadedEventLoopGroup.currentEventLoop
         let immediate: Lease? = try state.withLock { state in
             if state.isShutDown { throw UpstreamHTTPError.shutDown }
-            if let index = Self.pick(state.idle, preferring: preferred) {
-                return .reuse(state.idle.remove(at: index))
-            }
-            if state.open < configuration.maxConnectionsPerHost {
-                state.open += 1
-                return .connect
-            }
-            return nil
+            return takeWithoutWaiting(&state, preferring: preferred)
         }
         let lease: Lease
         if let immediate {
@@ -224,6 +217,19 @@ final class UpstreamConnectionPool: Sendable {
                 throw error
             }
         }
+    }
+
+    /// An idle connection, or a place to open one while the pool is below its bound; nil when
+    /// the caller must wait. Called with the lock held.
+    private func takeWithoutWaiting(_ state: inout State, preferring loop: (any EventLoop)?) -> Lease? {
+        if let index = Self.pick(state.idle, preferring: loop) {
+            return .reuse(state.idle.remove(at: index))
+        }
+        if state.open < configuration.maxConnectionsPerHost {
+            state.open += 1
+            return .connect
+        }
+        return nil
     }
 
     private static func pick(_ idle: [UpstreamConnection], preferring loop: (any EventLoop)?) -> Int? {
@@ -254,11 +260,7 @@ final class UpstreamConnectionPool: Sendable {
                     if state.isShutDown { return .failure(UpstreamHTTPError.shutDown) }
                     // Checked under the lock that the cancellation handler also takes.
                     if Task.isCancelled { return .failure(UpstreamHTTPError.cancelled) }
-                    if let index = Self.pick(state.idle, preferring: nil) { return .success(.reuse(state.idle.remove(at: index))) }
-                    if state.open < configuration.maxConnectionsPerHost {
-                        state.open += 1
-                        return .success(.connect)
-                    }
+                    if let lease = takeWithoutWaiting(&state, preferring: nil) { return .success(lease) }
                     state.waiters.append(Waiter(id: id, continuation: continuation))
                     return nil
                 }
