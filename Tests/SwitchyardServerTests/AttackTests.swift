@@ -272,6 +272,17 @@ import Testing
                 client, .post, "/v1/chat/completions", #"{"model":"priced","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}"#,
                 credential: key)
             #expect(bounded.status == .ok, "\(bounded.text)")
+            // Repeating the unbounded request does not wear the refusal down, and a second key
+            // whose budget holds the bound is served: the reservation is per key, not global.
+            for _ in 0..<3 {
+                let again = try await Self.send(
+                    client, .post, "/v1/chat/completions", #"{"model":"priced","messages":[{"role":"user","content":"hi"}]}"#, credential: key)
+                #expect(again.status == .tooManyRequests, "\(again.text)")
+            }
+            let roomy = try await Self.key(client, #"{"name":"roomy","budget":{"amount":1,"period":"monthly"}}"#).key
+            let served = try await Self.send(
+                client, .post, "/v1/chat/completions", #"{"model":"priced","messages":[{"role":"user","content":"hi"}]}"#, credential: roomy)
+            #expect(served.status == .ok, "\(served.text)")
         }
     }
 
