@@ -216,7 +216,7 @@ import Testing
 
     @Test func errorEventIsAnthropicShaped() throws {
         var output = ByteBuffer()
-        AnthropicStreamEncoder.writeError(GatewayError(status: 503, type: "api_error", message: "busy"), into: &output)
+        AnthropicStreamEncoder.writeError(.unavailable("busy", code: .upstreamOverloaded), into: &output)
         let parsed = try events(output)
         #expect(parsed.first?.type == "error")
         #expect(parsed.first?.data["error"]?["type"]?.stringValue == "overloaded_error")

@@ -76,7 +76,7 @@ import Testing
             headers: [], provider: "openai", scrubber: scrubber
         )
         #expect(badRequest.status == 400)
-        #expect(badRequest.code == "context_length_exceeded")
+        #expect(badRequest.code == .contextLengthExceeded)
         #expect(badRequest.param == "messages")
         #expect(!badRequest.message.contains("sk-live"))
 
@@ -111,16 +111,16 @@ import Testing
     func contextLengthErrorsShareOneCode(status: Int, body: String) {
         let error = UpstreamErrorMapper.map(status: status, body: Array(body.utf8), headers: [], provider: "p", scrubber: scrubber)
         #expect(error.status == 400)
-        #expect(error.code == "context_length_exceeded")
+        #expect(error.code == .contextLengthExceeded)
     }
 
     @Test func contentPolicyRefusalsAreContentFilter() {
         let azure =
             #"{"error":{"message":"The response was filtered (ResponsibleAIPolicyViolation).","type":null,"param":"prompt","code":"content_filter","status":400}}"#
         let error = UpstreamErrorMapper.map(status: 400, body: Array(azure.utf8), headers: [], provider: "azure", scrubber: scrubber)
-        #expect(error.code == "content_filter")
+        #expect(error.code == .contentFilter)
         let other = UpstreamErrorMapper.map(
             status: 400, body: Array(#"{"error":{"message":"bad temperature"}}"#.utf8), headers: [], provider: "p", scrubber: scrubber)
-        #expect(other.code == "upstream_invalid_request")
+        #expect(other.code == .upstreamInvalidRequest)
     }
 }

@@ -47,7 +47,7 @@ import Testing
         #expect(error(#"{"model":"m"}"#)?.param == "messages")
         #expect(error(#"{"model":"m"}"#, .embeddings)?.param == "input")
         #expect(error(#"{"model":"m"}"#, .completions)?.param == "prompt")
-        #expect(error(#"{"model":"m","messages":[]}"#)?.code == "invalid_value")
+        #expect(error(#"{"model":"m","messages":[]}"#)?.code == .invalidValue)
         #expect(error(#"{"model":"","messages":[{}]}"#)?.param == "model")
     }
 
@@ -55,7 +55,7 @@ import Testing
         for body in ["", "not json", "[1]", #"{"model":"m","#] {
             let failure = error(body)
             #expect(failure?.status == 400)
-            #expect(failure?.code == "invalid_json")
+            #expect(failure?.code == .invalidJSON)
         }
     }
 

@@ -102,7 +102,7 @@ import Testing
     @Test func aFailedAttemptStillSettlesItsConcurrencySlot() async throws {
         var limits = LimitValues()
         limits.concurrent = 1
-        let fixture = Self.fixture(.init(error: GatewayError(status: 500, type: "api_error", code: "boom", message: "boom"))) { config in
+        let fixture = Self.fixture(.init(error: GatewayError.internalError("boom"))) { config in
             config.limits.rules = [LimitRule(scope: .key, values: limits)]
             config.router.retry.attempts = 0
         }

@@ -126,7 +126,7 @@ import Testing
             _ = try plan(planner, chat("x", model: "legacy"))
         } catch let error as GatewayError {
             #expect(error.status == 410)
-            #expect(error.code == "model_sunset")
+            #expect(error.code == .modelSunset)
             #expect(error.message.contains("Thu, 01 Jan 2026"))
         }
     }

@@ -316,11 +316,11 @@ extension RouterState {
             return
         }
         #expect(error.status == 503)
-        #expect(error.code == "no_healthy_deployment")
+        #expect(error.code == .noHealthyDeployment)
         #expect(error.headers.contains { $0.name == "Retry-After" && $0.value == "30" })
         var regional = deployment("eu-only")
         regional.region = "eu"
         guard case .none(let regionError, _) = router.pick(group([regional]), features: nil, regions: ["us"]) else { return }
-        #expect(regionError.code == "region_not_allowed")
+        #expect(regionError.code == .regionNotAllowed)
     }
 }

@@ -66,7 +66,7 @@ import Testing
         var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
         _ = run(&relay, ["data: {\"id\": \"broken\n\n"])
         #expect(relay.state == .failed)
-        #expect(relay.upstreamError?.code == "upstream_invalid_stream")
+        #expect(relay.upstreamError?.code == .upstreamInvalidStream)
     }
 
     @Test func truncatedStreamIsDetected() {

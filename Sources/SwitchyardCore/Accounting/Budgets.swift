@@ -230,9 +230,8 @@ public final class BudgetGuard: Sendable {
             onBackendFailure(error)
             if failOpen { return .allowed(nil) }
             return .refused(
-                GatewayError(
-                    status: 503, type: "api_error", code: "budget_backend_unavailable",
-                    message: "The budget backend is unavailable and the gateway is configured to fail closed.",
+                .unavailable(
+                    "The budget backend is unavailable and the gateway is configured to fail closed.", code: .budgetBackendUnavailable,
                     headers: [HeaderField("Retry-After", "1")]), blocked: nil)
         }
         if let index = decision.blockedIndex {
@@ -316,7 +315,7 @@ public final class BudgetGuard: Sendable {
         } else {
             message += "."
         }
-        return GatewayError(status: 429, type: "budget_exceeded", code: "budget_exceeded", message: message, headers: headers)
+        return .budgetExceeded(message, headers: headers)
     }
 
     /// `$12.34`, or more digits for small amounts (`$0.000150`).

@@ -103,6 +103,6 @@ public struct AccessDenial: Sendable, Equatable {
     public var reason: String
 
     public var error: GatewayError {
-        GatewayError(status: 403, type: "permission_error", code: "access_denied", message: "Access denied: \(reason).")
+        .permissionDenied("Access denied: \(reason).", code: .accessDenied)
     }
 }

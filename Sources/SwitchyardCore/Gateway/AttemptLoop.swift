@@ -53,7 +53,7 @@ struct AttemptLoop: Sendable {
             if Task.isCancelled { return finishFailed(Gateway.gatewayError(from: CancellationError())) }
             let errorClass: ErrorClass
             var pick = router.pick(group, features: plan.features, regions: plan.regions, failed: failed) { snapshot.adapters[$0] != nil }
-            if case .none(let error, _) = pick, error.code == "no_healthy_deployment", snapshot.config.router.panicRouting,
+            if case .none(let error, _) = pick, error.code == .noHealthyDeployment, snapshot.config.router.panicRouting,
                 !fallbackTakesUnavailable()
             {
                 // Every deployment is out because of its breaker and no fallback is left: route

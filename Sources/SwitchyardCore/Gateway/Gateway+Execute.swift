@@ -251,16 +251,16 @@ extension Gateway {
 
     /// The time an attempt may take until it is committed to the client (the whole answer,
     /// or a stream's first event), bounded by the overall deadline.
-    static func attemptTimeout(group: ModelGroup, stream: Bool, deadline: ContinuousClock.Instant) -> (Duration, code: String)? {
-        var limit: (Duration, code: String)? = group.timeout.map { ($0, "attempt_timeout") }
+    static func attemptTimeout(group: ModelGroup, stream: Bool, deadline: ContinuousClock.Instant) -> (Duration, code: GatewayError.Code)? {
+        var limit: (Duration, code: GatewayError.Code)? = group.timeout.map { ($0, .attemptTimeout) }
         if stream, let firstToken = group.firstTokenTimeout, limit == nil || firstToken < limit!.0 {
-            limit = (firstToken, "first_token_timeout")
+            limit = (firstToken, .firstTokenTimeout)
         }
         return limit
     }
 
     static func withAttemptTimeout(
-        _ limit: (Duration, code: String)?, provider: String, _ operation: @escaping @Sendable () async throws -> GatewayResponse
+        _ limit: (Duration, code: GatewayError.Code)?, provider: String, _ operation: @escaping @Sendable () async throws -> GatewayResponse
     ) async throws -> GatewayResponse {
         guard let (timeout, code) = limit else { return try await operation() }
         return try await withThrowingTaskGroup(of: GatewayResponse?.self) { group in
@@ -274,10 +274,8 @@ extension Gateway {
             group.cancelAll()
             // The attempt may have completed at the same moment: its answer wins over the timeout.
             if let late = try? await group.next(), let response = late { return response }
-            let what = code == "first_token_timeout" ? "send a first token" : "answer"
-            throw GatewayError(
-                status: 504, type: "timeout_error", code: code,
-                message: "Provider '\(provider)' did not \(what) within \(timeout.formattedForMessages).")
+            let what = code == .firstTokenTimeout ? "send a first token" : "answer"
+            throw GatewayError.upstreamTimeout("Provider '\(provider)' did not \(what) within \(timeout.formattedForMessages).", code: code)
         }
     }
 }
@@ -381,7 +379,7 @@ struct Attempt: Sendable {
             guard var scan = try? JSONObjectScan(Array(buffer: body)) else {
                 throw GatewayError.upstreamUnavailable(
                     "Provider '\(provider)' returned a response that is not a JSON object.",
-                    code: "upstream_invalid_response"
+                    code: .upstreamInvalidResponse
                 )
             }
             record.usage = TokenUsage(openAIResponse: scan)
@@ -462,7 +460,7 @@ struct Attempt: Sendable {
         }
         if pending.readableBytes == 0 {
             throw relay.upstreamError
-                ?? .upstreamUnavailable("Provider '\(provider)' ended the stream without sending any event.", code: "upstream_empty_stream")
+                ?? .upstreamUnavailable("Provider '\(provider)' ended the stream without sending any event.", code: .upstreamEmptyStream)
         }
         record.timeToFirstToken = clock.now - inbound.receivedAt
         headers.append(HeaderField("content-type", "text/event-stream"))

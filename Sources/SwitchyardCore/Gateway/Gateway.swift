@@ -175,9 +175,8 @@ public struct Gateway: Sendable {
             record.stream = request.stream
             if let user = request.user { record.identity.endUser = user }
             if let endpoints = record.identity.allowedEndpoints, !endpoints.contains(inbound.dialect.routeLabel(inbound.endpoint)) {
-                throw GatewayError(
-                    status: 403, type: "permission_error", code: "endpoint_not_allowed",
-                    message: "This key may not use the \(inbound.dialect.routeLabel(inbound.endpoint)) endpoint.")
+                throw GatewayError.permissionDenied(
+                    "This key may not use the \(inbound.dialect.routeLabel(inbound.endpoint)) endpoint.", code: .endpointNotAllowed)
             }
             let router = self.router
             let identity = record.identity
@@ -187,9 +186,9 @@ public struct Gateway: Sendable {
             if let allowed = record.identity.allowedModels,
                 !allowed.contains(plan.requestedModel) && !allowed.contains(plan.group.name) && !allowed.contains(plan.group.qualifiedName)
             {
-                throw GatewayError(
-                    status: 403, type: "permission_error", code: "model_not_allowed", param: "model",
-                    message: "This key may not use model '\(plan.requestedModel)'. Allowed: \(allowed.joined(separator: ", ")).")
+                throw GatewayError.permissionDenied(
+                    "This key may not use model '\(plan.requestedModel)'. Allowed: \(allowed.joined(separator: ", ")).",
+                    code: .modelNotAllowed, param: "model")
             }
             if !snapshot.access.isEmpty {
                 var features = plan.features
@@ -235,7 +234,7 @@ public struct Gateway: Sendable {
 
     static func gatewayError(from error: any Error) -> GatewayError {
         if error is CancellationError || Task.isCancelled {
-            return GatewayError(status: 499, type: "api_error", code: "client_closed_request", message: "The client closed the request.")
+            return .clientClosedRequest()
         }
         if let gatewayError = error as? GatewayError { return gatewayError }
         return .internalError()
@@ -244,7 +243,7 @@ public struct Gateway: Sendable {
     static func streamFailure(_ error: any Error, provider: String) -> GatewayError {
         if error is CancellationError || Task.isCancelled { return gatewayError(from: error) }
         if let gatewayError = error as? GatewayError { return gatewayError }
-        return .upstreamUnavailable("The connection to provider '\(provider)' failed during the stream.", code: "upstream_stream_interrupted")
+        return .upstreamUnavailable("The connection to provider '\(provider)' failed during the stream.", code: .upstreamStreamInterrupted)
     }
 }
 

@@ -109,11 +109,11 @@ public struct OpenAIRequest: Sendable {
             }
         }
         guard let model = scan.string("model"), !model.isEmpty else {
-            throw GatewayError.invalidRequest("'model' must not be empty.", param: "model", code: "invalid_value")
+            throw GatewayError.invalidRequest("'model' must not be empty.", param: "model", code: .invalidValue)
         }
         self.model = model
         if endpoint == .chatCompletions, scan.isEmptyArray("messages") {
-            throw GatewayError.invalidRequest("'messages' must contain at least one message.", param: "messages", code: "invalid_value")
+            throw GatewayError.invalidRequest("'messages' must contain at least one message.", param: "messages", code: .invalidValue)
         }
         try Self.validate(scan, endpoint: endpoint)
         self.stream = endpoint.generatesText && scan.bool("stream") == true

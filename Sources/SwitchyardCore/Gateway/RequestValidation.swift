@@ -41,16 +41,16 @@ extension OpenAIRequest {
             guard let value = scan.number(field) else { continue }
             if let low, value < low {
                 throw GatewayError.invalidRequest(
-                    "Invalid '\(field)': \(format(value)) is below the minimum of \(format(low)).", param: field, code: "invalid_value")
+                    "Invalid '\(field)': \(format(value)) is below the minimum of \(format(low)).", param: field, code: .invalidValue)
             }
             if let high, value > high {
                 throw GatewayError.invalidRequest(
-                    "Invalid '\(field)': \(format(value)) is above the maximum of \(format(high)).", param: field, code: "invalid_value")
+                    "Invalid '\(field)': \(format(value)) is above the maximum of \(format(high)).", param: field, code: .invalidValue)
             }
         }
         if let user = scan.string("user"), user.utf8.count > maximumUserLength {
             throw GatewayError.invalidRequest(
-                "Invalid 'user': at most \(maximumUserLength) bytes (an end-user id, not free text).", param: "user", code: "string_above_max_length")
+                "Invalid 'user': at most \(maximumUserLength) bytes (an end-user id, not free text).", param: "user", code: .stringAboveMaxLength)
         }
         if endpoint == .chatCompletions, let messages = scan.member("messages"), messages.kind == .array {
             try validateMessages(scan.bytes, messages.valueRange)
@@ -71,11 +71,11 @@ extension OpenAIRequest {
     static func validateList(_ bytes: [UInt8], _ range: Range<Int>, field: String, limit: Int?) throws(GatewayError) {
         let elements = JSONWalk.elements(bytes, range)
         if elements.isEmpty {
-            throw GatewayError.invalidRequest("'\(field)' must contain at least one element.", param: field, code: "invalid_value")
+            throw GatewayError.invalidRequest("'\(field)' must contain at least one element.", param: field, code: .invalidValue)
         }
         if let limit, elements.count > limit {
             throw GatewayError.invalidRequest(
-                "'\(field)' has \(elements.count) elements; at most \(limit) are accepted.", param: field, code: "array_above_max_length")
+                "'\(field)' has \(elements.count) elements; at most \(limit) are accepted.", param: field, code: .arrayAboveMaxLength)
         }
         for (index, element) in elements.enumerated() where element.kind != .string && element.kind != .object {
             throw GatewayError.invalidType(field: "\(field)[\(index)]", expected: "a string or an object", found: element.kind.typeName)
@@ -100,7 +100,7 @@ extension OpenAIRequest {
             guard messageRoles.contains(role) else {
                 throw GatewayError.invalidRequest(
                     "Invalid '\(field).role': '\(role.prefix(64))' is not one of \(messageRoles.joined(separator: ", ")).", param: "\(field).role",
-                    code: "invalid_value")
+                    code: .invalidValue)
             }
             for name in ["name", "tool_call_id"] {
                 if let item = member(name), item.kind != .string, item.kind != .null {
@@ -138,7 +138,7 @@ extension OpenAIRequest {
             guard typeItem.kind == .string, let type = JSONWalk.string(bytes, typeItem.range), contentPartTypes.contains(type) else {
                 throw GatewayError.invalidRequest(
                     "Invalid '\(partField).type': expected one of \(contentPartTypes.joined(separator: ", ")).", param: "\(partField).type",
-                    code: "invalid_value")
+                    code: .invalidValue)
             }
             // Each part carries its payload under its type's name (`text`, `image_url`, ...).
             guard let payload = members.last(where: { $0.key == type }) else { throw GatewayError.missingField("\(partField).\(type)") }

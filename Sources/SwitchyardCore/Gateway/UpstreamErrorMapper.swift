@@ -32,55 +32,45 @@ public enum UpstreamErrorMapper {
         if (400..<500).contains(status), status != 429, upstreamCode != "context_length_exceeded", let text = message?.lowercased(),
             contextLengthPhrases.contains(where: { text.contains($0) })
         {
-            return GatewayError(status: 400, type: "invalid_request_error", code: "context_length_exceeded", param: "messages", message: message!)
+            return .contextLengthExceeded(message!)
         }
         let policyRefusal =
             upstreamCode == "content_filter" || upstreamCode == "content_policy_violation"
             || (message ?? "").lowercased().contains("responsibleaipolicyviolation")
         if (400..<500).contains(status), policyRefusal {
-            return GatewayError(
-                status: 400, type: "invalid_request_error", code: "content_filter",
-                message: message ?? "The provider's content policy blocked the request.")
+            return .invalidRequest(message ?? "The provider's content policy blocked the request.", code: .contentFilter)
         }
         switch status {
         case 400, 404, 409, 413, 422:
-            return GatewayError(
+            return .provider(
                 status: status,
                 type: upstreamType ?? "invalid_request_error",
-                code: upstreamCode ?? (status == 404 ? "upstream_not_found" : "upstream_invalid_request"),
+                code: upstreamCode.map(GatewayError.Code.provider) ?? (status == 404 ? .upstreamNotFound : .upstreamInvalidRequest),
                 param: upstreamParam,
                 message: message ?? "Provider '\(provider)' rejected the request with status \(status)."
             )
         case 401, 403:
-            return GatewayError(
-                status: 502,
-                type: "api_error",
-                code: "upstream_authentication_error",
-                message:
-                    "Provider '\(provider)' rejected the gateway's credentials (status \(status)). The gateway operator must check this provider's API key."
-            )
+            return .upstreamUnavailable(
+                "Provider '\(provider)' rejected the gateway's credentials (status \(status)). The gateway operator must check this provider's API key.",
+                code: .upstreamAuthenticationError)
         case 408:
             return .upstreamTimeout("Provider '\(provider)' timed out (status 408).")
         case 429:
-            var error = GatewayError(
-                status: 429,
-                type: "rate_limit_error",
-                code: upstreamCode ?? "rate_limit_exceeded",
-                message: described("rate limit reached")
-            )
+            var error = GatewayError.rateLimited(
+                described("rate limit reached"), code: upstreamCode.map(GatewayError.Code.provider) ?? .rateLimitExceeded)
             error.headers.append(HeaderField("Retry-After", retryAfter?.value ?? "1"))
             if let value = retryAfter?.value.trimmingCharacters(in: .whitespaces), let seconds = Double(value), seconds >= 0, seconds < 86_400 {
                 error.upstreamRetryAfter = .milliseconds(Int64(seconds * 1000))
             }
             return error
         case 503, 529:
-            var error = GatewayError(status: 503, type: "api_error", code: "upstream_overloaded", message: described("service unavailable"))
+            var error = GatewayError.unavailable(described("service unavailable"), code: .upstreamOverloaded)
             if let retryAfter { error.headers.append(HeaderField("Retry-After", retryAfter.value)) }
             return error
         case 504:
             return .upstreamTimeout(described("gateway timeout"))
         default:
-            return GatewayError(status: 502, type: "api_error", code: "upstream_error", message: described("upstream error"))
+            return .upstreamUnavailable(described("upstream error"), code: .upstreamError)
         }
     }
 }

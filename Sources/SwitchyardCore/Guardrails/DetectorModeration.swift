@@ -52,7 +52,7 @@ public struct DetectorModerationAdapter: ProviderAdapter {
                 } else {
                     throw GatewayError.invalidRequest(
                         "The gateway's own detectors judge text only; input[\(index)] is not text. Configure a moderation model for images.",
-                        param: "input[\(index)]", code: "unsupported_content")
+                        param: "input[\(index)]", code: .unsupportedContent)
                 }
             }
         default:

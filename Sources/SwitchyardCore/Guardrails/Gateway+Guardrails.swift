@@ -188,11 +188,10 @@ extension Gateway {
                         name: rail.rule.name, direction: "input", action: "block", entities: ["unscannable." + item.kind: 1])
                     decision.audited = rail.rule.audits("block")
                     decisions.append(decision)
-                    return GatewayError(
-                        status: 400, type: "invalid_request_error", code: "unscannable_content", param: item.param,
-                        message:
-                            "\(item.param) is \(item.kind) content, which guardrail '\(rail.rule.name)' cannot check; "
-                            + "send it as text, or ask the operator to allow non-text content for this guardrail.")
+                    return .invalidRequest(
+                        "\(item.param) is \(item.kind) content, which guardrail '\(rail.rule.name)' cannot check; "
+                            + "send it as text, or ask the operator to allow non-text content for this guardrail.",
+                        param: item.param, code: .unscannableContent)
                 }
             }
             if rail.detector == nil {
@@ -318,9 +317,7 @@ extension Gateway {
     }
 
     static func blocked(_ name: String, reason: String) -> GatewayError {
-        GatewayError(
-            status: 400, type: "invalid_request_error", code: "guardrail_blocked",
-            message: "The request was blocked by guardrail '\(name)': \(reason).")
+        .guardrailBlocked(name, reason: reason)
     }
 
     enum WebhookVerdict {
@@ -529,10 +526,10 @@ extension Gateway {
         }
         func refusal(_ errors: [String]) -> GatewayResponse {
             var failed = GatewayResponse.error(
-                GatewayError(
-                    status: 502, type: "api_error", code: "invalid_json_output",
-                    message: "The model's answer does not match the requested JSON schema (guardrail '\(name)'): "
-                        + errors.prefix(5).joined(separator: "; ") + (errors.count > 5 ? " (and \(errors.count - 5) more)" : "") + "."),
+                .upstreamUnavailable(
+                    "The model's answer does not match the requested JSON schema (guardrail '\(name)'): "
+                        + errors.prefix(5).joined(separator: "; ") + (errors.count > 5 ? " (and \(errors.count - 5) more)" : "") + ".",
+                    code: .invalidJSONOutput),
                 dialect: prepared.inbound.dialect)
             failed.headers.append(contentsOf: response.headers.filter { $0.name.hasPrefix("x-switchyard-") && $0.name != "x-switchyard-guardrails" })
             return failed

@@ -197,19 +197,16 @@ public final class RateLimiter: Sendable {
             onBackendFailure(error)
             if failOpen { return .allowed(nil, headers: []) }
             return .refused(
-                GatewayError(
-                    status: 503, type: "api_error", code: "rate_limiter_unavailable",
-                    message: "The rate-limit backend is unavailable and the gateway is configured to fail closed.",
+                .unavailable(
+                    "The rate-limit backend is unavailable and the gateway is configured to fail closed.", code: .rateLimiterUnavailable,
                     headers: [HeaderField("Retry-After", "1")]), blocked: nil)
         }
         let headers = Self.headers(checks, decision)
         guard decision.allowed, decision.blockedIndex == nil else {
             let blocked = decision.blockedIndex ?? 0
             let check = checks[blocked]
-            var error = GatewayError(
-                status: 429, type: "rate_limit_error", code: "rate_limit_exceeded",
-                message: Self.message(check, retryAfter: decision.retryAfterMilliseconds),
-                headers: Self.refusalHeaders(checks, decision, blocked: blocked))
+            var error = GatewayError.rateLimited(
+                Self.message(check, retryAfter: decision.retryAfterMilliseconds), headers: Self.refusalHeaders(checks, decision, blocked: blocked))
             if let wait = decision.retryAfterMilliseconds {
                 error.headers.append(HeaderField("Retry-After", String(max(1, (wait + 999) / 1000))))
             }

@@ -96,16 +96,15 @@ public struct PromptStage: Sendable {
         let parts = reference.split(separator: "@", maxSplits: 1)
         let name = String(parts[0])
         guard let versions = templates[name] else {
-            throw GatewayError(
-                status: 404, type: "invalid_request_error", code: "template_not_found", param: "model",
-                message: "No prompt template is named '\(name)'. Templates: \(templates.keys.sorted().joined(separator: ", ")).")
+            throw GatewayError.notFound(
+                "No prompt template is named '\(name)'. Templates: \(templates.keys.sorted().joined(separator: ", ")).",
+                code: .templateNotFound, param: "model")
         }
         if parts.count == 2 {
             guard let version = Int(parts[1]), let template = versions.first(where: { $0.version == version }) else {
-                throw GatewayError(
-                    status: 404, type: "invalid_request_error", code: "template_not_found", param: "model",
-                    message:
-                        "Template '\(name)' has no version '\(parts[1])'. Versions: \(versions.map { String($0.version) }.joined(separator: ", ")).")
+                throw GatewayError.notFound(
+                    "Template '\(name)' has no version '\(parts[1])'. Versions: \(versions.map { String($0.version) }.joined(separator: ", ")).",
+                    code: .templateNotFound, param: "model")
             }
             return template
         }
@@ -129,13 +128,13 @@ public struct PromptStage: Sendable {
         for member in given.members where !template.variables.contains(where: { $0.name == member.key }) {
             throw GatewayError.invalidRequest(
                 "Variable '\(member.key)' is not declared by \(label). Declared: \(template.variables.map(\.name).joined(separator: ", ")).",
-                param: "variables.\(member.key)", code: "unknown_variable")
+                param: "variables.\(member.key)", code: .unknownVariable)
         }
         for variable in template.variables {
             guard let value = given[variable.name] ?? variable.defaultValue, !value.isNull else {
                 if variable.required {
                     throw GatewayError.invalidRequest(
-                        "Variable '\(variable.name)' is required by \(label).", param: "variables.\(variable.name)", code: "missing_variable")
+                        "Variable '\(variable.name)' is required by \(label).", param: "variables.\(variable.name)", code: .missingVariable)
                 }
                 continue
             }
@@ -148,17 +147,17 @@ public struct PromptStage: Sendable {
             default:
                 throw GatewayError.invalidRequest(
                     "Variable '\(variable.name)' of \(label) must be \(variable.kind == .integer ? "an integer" : "a \(variable.kind.rawValue)"), not \(value.typeName).",
-                    param: "variables.\(variable.name)", code: "invalid_variable")
+                    param: "variables.\(variable.name)", code: .invalidVariable)
             }
             if let allowed = variable.allowed, !allowed.contains(value) {
                 throw GatewayError.invalidRequest(
                     "Variable '\(variable.name)' of \(label) must be one of: \(allowed.map { $0.stringValue ?? $0.serialized() }.joined(separator: ", ")).",
-                    param: "variables.\(variable.name)", code: "invalid_variable")
+                    param: "variables.\(variable.name)", code: .invalidVariable)
             }
             if let limit = variable.maxLength, text.count > limit {
                 throw GatewayError.invalidRequest(
                     "Variable '\(variable.name)' of \(label) is longer than \(limit) characters.", param: "variables.\(variable.name)",
-                    code: "invalid_variable")
+                    code: .invalidVariable)
             }
             values[variable.name] = text
         }
@@ -175,7 +174,7 @@ public struct PromptStage: Sendable {
             object["model"] = .string(model)
         } else {
             throw GatewayError.invalidRequest(
-                "\(label) names no model; send one in 'model' with the template header.", param: "model", code: "invalid_value")
+                "\(label) names no model; send one in 'model' with the template header.", param: "model", code: .invalidValue)
         }
         return (JSONValue.object(object).serializedBytes(), "\(template.name)@\(template.version)")
     }
@@ -186,14 +185,14 @@ public struct PromptStage: Sendable {
             if let limit = rule.maxMessages, let count = request.scan.value("messages")?.arrayValue?.count, count > limit {
                 throw GatewayError.invalidRequest(
                     "This request has \(count) messages; at most \(limit) are allowed here (rule '\(rule.name)').", param: "messages",
-                    code: "too_many_messages")
+                    code: .tooManyMessages)
             }
             if let limit = rule.maxPromptTokens {
                 let tokens = features().estimatedPromptTokens
                 if tokens > limit {
                     throw GatewayError.invalidRequest(
                         "The prompt has about \(tokens) tokens; at most \(limit) are allowed here (rule '\(rule.name)').", param: "messages",
-                        code: "prompt_too_long")
+                        code: .promptTooLong)
                 }
             }
             for field in rule.requiredFields {
@@ -201,7 +200,7 @@ public struct PromptStage: Sendable {
                 for part in field.split(separator: ".").dropFirst() { value = value?[String(part)] }
                 if value == nil || value?.isNull == true || value?.stringValue?.isEmpty == true {
                     throw GatewayError.invalidRequest(
-                        "'\(field)' is required here (rule '\(rule.name)').", param: field, code: "missing_required_parameter")
+                        "'\(field)' is required here (rule '\(rule.name)').", param: field, code: .missingRequiredParameter)
                 }
             }
             if let allowed = rule.allowedParameters {
@@ -209,7 +208,7 @@ public struct PromptStage: Sendable {
                 for member in request.scan.members where !always.contains(member.key) && !allowed.contains(member.key) {
                     throw GatewayError.invalidRequest(
                         "Parameter '\(member.key)' is not allowed here (rule '\(rule.name)'). Allowed: \((always.sorted() + allowed).joined(separator: ", ")).",
-                        param: member.key, code: "parameter_not_allowed")
+                        param: member.key, code: .parameterNotAllowed)
                 }
             }
             if let schema = rule.metadataSchema {
@@ -218,7 +217,7 @@ public struct PromptStage: Sendable {
                 if let first = errors.first {
                     throw GatewayError.invalidRequest(
                         "'metadata' does not match the required schema: \(first.replacingOccurrences(of: "$", with: "metadata"))\(errors.count > 1 ? " (and \(errors.count - 1) more)" : "").",
-                        param: "metadata", code: "invalid_metadata")
+                        param: "metadata", code: .invalidMetadata)
                 }
             }
         }

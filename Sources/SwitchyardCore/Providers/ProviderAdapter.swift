@@ -153,7 +153,7 @@ public struct ByteStream: AsyncSequence, Sendable {
         var result = ByteBuffer()
         for try await var chunk in self {
             guard result.readableBytes + chunk.readableBytes <= limit else {
-                throw GatewayError.upstreamUnavailable("The provider's response exceeded \(limit) bytes.", code: "upstream_response_too_large")
+                throw GatewayError.upstreamUnavailable("The provider's response exceeded \(limit) bytes.", code: .upstreamResponseTooLarge)
             }
             if result.readableBytes == 0 {
                 result = chunk

@@ -53,7 +53,7 @@ public struct ActiveHealthChecker: Sendable {
             endpoint: check.endpoint, body: ByteBuffer(bytes: body), stream: false, model: deployment.upstreamModel,
             requestID: "health-check", deadline: .now + check.timeout)
         do {
-            _ = try await Gateway.withAttemptTimeout((check.timeout, "attempt_timeout"), provider: deployment.provider) {
+            _ = try await Gateway.withAttemptTimeout((check.timeout, .attemptTimeout), provider: deployment.provider) {
                 let response = try await adapter.send(request)
                 _ = try await response.body.collect(upTo: 1024 * 1024)
                 guard (200..<300).contains(response.status) || response.status == 429 else {

@@ -81,7 +81,7 @@ public enum RouteExplanation {
         if wouldPick == nil {
             let error = RouterState.unavailableError(plan.group, candidates: candidates, now: router.clock.now)
             result["error"] = [
-                "status": JSONValue(error.status), "code": error.code.map(JSONValue.string) ?? .null, "message": .string(error.message),
+                "status": JSONValue(error.status), "code": error.code.map { .string($0.rawValue) } ?? .null, "message": .string(error.message),
             ]
         }
         result["fallbacks"] = .array(

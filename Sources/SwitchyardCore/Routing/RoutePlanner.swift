@@ -81,9 +81,8 @@ public struct RoutePlanner: Sendable {
         while let deprecation = group.deprecation {
             if let sunset = deprecation.sunset, unixTime >= Double(sunset) {
                 guard let successor = deprecation.successor, hops < 4, let next = catalog.group(for: successor) else {
-                    throw GatewayError(
-                        status: 410, type: "invalid_request_error", code: "model_sunset", param: "model",
-                        message: "Model '\(group.qualifiedName)' was retired on \(HTTPDate.format(sunset)) and is no longer served.")
+                    throw GatewayError.modelSunset(
+                        "Model '\(group.qualifiedName)' was retired on \(HTTPDate.format(sunset)) and is no longer served.")
                 }
                 plan.redirectedFrom = plan.redirectedFrom ?? group.qualifiedName
                 group = next

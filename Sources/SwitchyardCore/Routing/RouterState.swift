@@ -282,23 +282,21 @@ public final class RouterState: Sendable {
         let wait = candidates.compactMap(\.availableAgainAt).min().map { max(1, Int((durationSeconds($0 - now)).rounded(.up))) }
         let retryAfter = wait.map { [HeaderField("Retry-After", String($0))] } ?? []
         if reasons == [.contextWindow] {
-            return GatewayError(
-                status: 400, type: "invalid_request_error", code: "context_length_exceeded", param: "messages",
-                message: "The request is larger than the context window of every deployment of model '\(group.qualifiedName)'.")
+            return .contextLengthExceeded(
+                "The request is larger than the context window of every deployment of model '\(group.qualifiedName)'.")
         }
         if reasons == [.region] {
-            return GatewayError(
-                status: 403, type: "permission_error", code: "region_not_allowed",
-                message: "No deployment of model '\(group.qualifiedName)' is in a region this request may use.")
+            return .permissionDenied(
+                "No deployment of model '\(group.qualifiedName)' is in a region this request may use.", code: .regionNotAllowed)
         }
         if reasons.isSubset(of: [.coolingDown, .overCapacityRequests, .overCapacityTokens, .region, .contextWindow]) {
-            return GatewayError(
-                status: 429, type: "rate_limit_error", code: "deployments_at_capacity",
-                message: "Every deployment of model '\(group.qualifiedName)' is at capacity or rate limited; retry later.", headers: retryAfter)
+            return .rateLimited(
+                "Every deployment of model '\(group.qualifiedName)' is at capacity or rate limited; retry later.", code: .deploymentsAtCapacity,
+                headers: retryAfter)
         }
-        return GatewayError(
-            status: 503, type: "api_error", code: "no_healthy_deployment",
-            message: "No healthy deployment of model '\(group.qualifiedName)' is available (circuit breakers open).", headers: retryAfter)
+        return .unavailable(
+            "No healthy deployment of model '\(group.qualifiedName)' is available (circuit breakers open).", code: .noHealthyDeployment,
+            headers: retryAfter)
     }
 
     /// Applies a strategy to the eligible candidates of one tier; returns an index into them.

@@ -85,17 +85,17 @@ public enum ErrorClass: String, Sendable, CaseIterable, Hashable {
 
     public static func of(_ error: GatewayError) -> ErrorClass {
         switch error.code {
-        case "context_length_exceeded": return .contextLength
-        case "content_filter": return .contentFilter
-        case "upstream_authentication_error": return .authentication
-        case "upstream_timeout", "first_token_timeout", "attempt_timeout": return .timeout
-        case "no_healthy_deployment", "deployments_at_capacity": return .unavailable
+        case .contextLengthExceeded: return .contextLength
+        case .contentFilter: return .contentFilter
+        case .upstreamAuthenticationError: return .authentication
+        case .upstreamTimeout, .firstTokenTimeout, .attemptTimeout: return .timeout
+        case .noHealthyDeployment, .deploymentsAtCapacity: return .unavailable
         default: break
         }
         switch error.status {
         case 429: return .rateLimit
         case 504: return .timeout
-        case 502 where error.code == "upstream_connection_error": return .connection
+        case 502 where error.code == .upstreamConnectionError: return .connection
         case 500...599: return .serverError
         default: return .clientError
         }

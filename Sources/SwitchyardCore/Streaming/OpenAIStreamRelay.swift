@@ -73,7 +73,7 @@ public struct OpenAIStreamRelay: Sendable {
                 handle(event, into: &output)
             }
         } catch {
-            fail(.upstreamUnavailable("Provider '\(provider)' sent a stream line longer than the gateway accepts.", code: "upstream_invalid_stream"))
+            fail(.upstreamUnavailable("Provider '\(provider)' sent a stream line longer than the gateway accepts.", code: .upstreamInvalidStream))
         }
     }
 
@@ -94,7 +94,7 @@ public struct OpenAIStreamRelay: Sendable {
         // response model) and so is anything the prefilter cannot rule out.
         if responseModel != nil, encoder == nil, !captureText, textGuard == nil, !Self.mayCarryUsageOrError(event.data) {
             guard Self.looksLikeObject(event.data) else {
-                fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
+                fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: .upstreamInvalidStream))
                 return
             }
             noteText(event.data, keys: Self.openAITextKeys)
@@ -106,7 +106,7 @@ public struct OpenAIStreamRelay: Sendable {
         do {
             scan = try JSONObjectScan(event.data)
         } catch {
-            fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
+            fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: .upstreamInvalidStream))
             return
         }
         if let errorMember = scan.member("error"), errorMember.kind != .null {
@@ -114,11 +114,9 @@ public struct OpenAIStreamRelay: Sendable {
             let reported = detail?["message"]?.stringValue ?? detail?.stringValue ?? "unknown error"
             let message = scrubber?.scrub(reported) ?? reported
             var error = GatewayError.upstreamUnavailable(
-                "Provider '\(provider)' reported an error mid-stream: \(message)", code: "upstream_stream_error")
+                "Provider '\(provider)' reported an error mid-stream: \(message)", code: .upstreamStreamError)
             if let type = detail?["type"]?.stringValue, type == "rate_limit_error" || type == "rate_limit_exceeded" {
-                error = GatewayError(
-                    status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: error.message,
-                    headers: [HeaderField("Retry-After", "1")])
+                error = .rateLimited(error.message, headers: [HeaderField("Retry-After", "1")])
             }
             fail(error)
             return
@@ -140,7 +138,7 @@ public struct OpenAIStreamRelay: Sendable {
         }
         if textGuard != nil {
             guard case .object(let object) = (try? JSONValue.parse(event.data)) ?? .null else {
-                fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
+                fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: .upstreamInvalidStream))
                 return
             }
             guardChunk(object, into: &output)
@@ -156,14 +154,14 @@ public struct OpenAIStreamRelay: Sendable {
 
     private mutating func handleAnthropic(_ event: SSEEvent, into output: inout ByteBuffer) {
         guard let data = try? JSONValue.parse(event.data) else {
-            fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: "upstream_invalid_stream"))
+            fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: .upstreamInvalidStream))
             return
         }
         switch data["type"]?.stringValue ?? event.event {
         case "error":
             let reported = data["error"]?["message"]?.stringValue ?? "unknown error"
             let message = scrubber?.scrub(reported) ?? reported
-            fail(.upstreamUnavailable("Provider '\(provider)' reported an error mid-stream: \(message)", code: "upstream_stream_error"))
+            fail(.upstreamUnavailable("Provider '\(provider)' reported an error mid-stream: \(message)", code: .upstreamStreamError))
             return
         case "message_start":
             responseModel = data["message"]?["model"]?.stringValue
@@ -265,7 +263,7 @@ public struct OpenAIStreamRelay: Sendable {
     public mutating func finishUpstream() -> Bool {
         let truncated = parser.finish()
         if state == .streaming && truncated {
-            fail(.upstreamUnavailable("Provider '\(provider)' closed the stream in the middle of an event.", code: "upstream_stream_truncated"))
+            fail(.upstreamUnavailable("Provider '\(provider)' closed the stream in the middle of an event.", code: .upstreamStreamTruncated))
             return true
         }
         if state == .streaming { state = .done }

@@ -137,7 +137,7 @@ public enum AnthropicOutbound {
                 throw GatewayError.invalidRequest(
                     "\(field): content parts of type '\(part["type"]?.stringValue ?? "none")' cannot be sent to Anthropic models.",
                     param: field,
-                    code: "unsupported_content"
+                    code: .unsupportedContent
                 )
             }
         }
@@ -171,7 +171,7 @@ public enum AnthropicOutbound {
     /// An Anthropic `message` → an OpenAI `chat.completion`.
     public static func completion(fromAnthropic bytes: [UInt8], created: Int = CanonicalChat.unixTime()) throws(GatewayError) -> JSONValue {
         guard let message = try? JSONValue.parse(bytes), message["type"]?.stringValue == "message" else {
-            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: .upstreamInvalidResponse)
         }
         var text = ""
         var toolCalls: [JSONValue] = []

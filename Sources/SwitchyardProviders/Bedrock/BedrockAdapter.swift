@@ -81,7 +81,7 @@ extension BedrockAdapter {
         switch body["input"] {
         case .string(let text): inputs = [text]
         case .array(let items) where items.allSatisfy({ $0.stringValue != nil }): inputs = items.compactMap(\.stringValue)
-        default: throw GatewayError.invalidRequest("Bedrock embeddings take text inputs only.", param: "input", code: "unsupported_content")
+        default: throw GatewayError.invalidRequest("Bedrock embeddings take text inputs only.", param: "input", code: .unsupportedContent)
         }
         let base64 = body["encoding_format"]?.stringValue == "base64"
         let dimensions = body["dimensions"]?.intValue
@@ -103,7 +103,7 @@ extension BedrockAdapter {
             guard (200..<300).contains(response.status) else { return response }
             let collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
             guard let answer = try? JSONValue.parse(Array(buffer: collected)) else {
-                throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+                throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: .upstreamInvalidResponse)
             }
             if isCohere {
                 vectors += answer["embeddings"]?.arrayValue?.map { $0.arrayValue?.compactMap(\.doubleValue) ?? [] } ?? []

@@ -95,7 +95,7 @@ public enum BedrockConverse {
                 let url = part["image_url"]?["url"]?.stringValue ?? ""
                 guard url.hasPrefix("data:image/"), let comma = url.firstIndex(of: ",") else {
                     throw GatewayError.invalidRequest(
-                        "\(field): Bedrock accepts images as base64 data URLs only.", param: field, code: "unsupported_content")
+                        "\(field): Bedrock accepts images as base64 data URLs only.", param: field, code: .unsupportedContent)
                 }
                 let format = String(url.dropFirst(11).prefix(while: { $0 != ";" }))
                 blocks.append([
@@ -107,7 +107,7 @@ public enum BedrockConverse {
                 throw GatewayError.invalidRequest(
                     "\(field): content parts of type '\(part["type"]?.stringValue ?? "none")' cannot be sent to Bedrock.",
                     param: field,
-                    code: "unsupported_content"
+                    code: .unsupportedContent
                 )
             }
         }
@@ -140,7 +140,7 @@ public enum BedrockConverse {
         -> JSONValue
     {
         guard let response = try? JSONValue.parse(bytes), let content = response["output"]?["message"]?["content"]?.arrayValue else {
-            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: .upstreamInvalidResponse)
         }
         var text = ""
         var calls: [JSONValue] = []

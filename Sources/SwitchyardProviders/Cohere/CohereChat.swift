@@ -25,7 +25,7 @@ public enum CohereChat {
                             throw GatewayError.invalidRequest(
                                 "messages[\(index)].content: content parts of type '\(part["type"]?.stringValue ?? "none")' cannot be sent to Cohere.",
                                 param: "messages[\(index)].content",
-                                code: "unsupported_content"
+                                code: .unsupportedContent
                             )
                         }
                         texts.append(["type": "text", "text": part["text"] ?? ""])
@@ -85,7 +85,7 @@ public enum CohereChat {
         -> JSONValue
     {
         guard let response = try? JSONValue.parse(bytes), let message = response["message"] else {
-            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: .upstreamInvalidResponse)
         }
         let text = message["content"]?.arrayValue?.compactMap { $0["type"]?.stringValue == "text" ? $0["text"]?.stringValue : nil }.joined() ?? ""
         let calls = message["tool_calls"]?.arrayValue ?? []
@@ -103,7 +103,7 @@ public enum CohereChat {
         case .string(let text): texts = [.string(text)]
         case .array(let items) where items.allSatisfy({ $0.stringValue != nil }): texts = items
         default:
-            throw GatewayError.invalidRequest("Cohere embeddings take text inputs only.", param: "input", code: "unsupported_content")
+            throw GatewayError.invalidRequest("Cohere embeddings take text inputs only.", param: "input", code: .unsupportedContent)
         }
         var body: JSONObject = ["model": .string(model), "texts": .array(texts), "input_type": "search_document", "embedding_types": ["float"]]
         if let dimensions = request["dimensions"] { body["output_dimension"] = dimensions }
@@ -112,7 +112,7 @@ public enum CohereChat {
 
     public static func embeddings(fromCohere bytes: [UInt8], model: String, base64: Bool) throws(GatewayError) -> JSONValue {
         guard let response = try? JSONValue.parse(bytes), let vectors = response["embeddings"]?["float"]?.arrayValue else {
-            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: .upstreamInvalidResponse)
         }
         let tokens = response["meta"]?["billed_units"]?["input_tokens"]?.intValue ?? 0
         return EmbeddingEncoding.openAIList(

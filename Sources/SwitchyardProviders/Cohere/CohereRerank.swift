@@ -26,7 +26,7 @@ public enum CohereRerank {
     /// `meta` (with `billed_units.search_units`) is kept.
     public static func response(fromCohere bytes: [UInt8], model: String, documents: [String]?) throws(GatewayError) -> JSONValue {
         guard var response = (try? JSONValue.parse(bytes))?.objectValue, let results = response["results"]?.arrayValue else {
-            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: .upstreamInvalidResponse)
         }
         if let documents {
             response["results"] = .array(

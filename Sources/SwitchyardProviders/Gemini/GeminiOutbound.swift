@@ -120,7 +120,7 @@ public enum GeminiOutbound {
                 throw GatewayError.invalidRequest(
                     "\(field): content parts of type '\(item["type"]?.stringValue ?? "none")' cannot be sent to Gemini models.",
                     param: field,
-                    code: "unsupported_content"
+                    code: .unsupportedContent
                 )
             }
         }
@@ -183,7 +183,7 @@ public enum GeminiOutbound {
     /// A `GenerateContentResponse` → an OpenAI `chat.completion`.
     public static func completion(fromGemini bytes: [UInt8], created: Int = CanonicalChat.unixTime()) throws(GatewayError) -> JSONValue {
         guard let response = try? JSONValue.parse(bytes), response.objectValue != nil else {
-            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: .upstreamInvalidResponse)
         }
         let candidate = response["candidates"]?.arrayValue?.first
         var random = SystemRandomNumberGenerator()
@@ -355,7 +355,7 @@ extension GeminiOutbound {
     /// per input are the usage.
     public static func vertexEmbeddingResponse(_ bytes: [UInt8], model: String, base64: Bool) throws(GatewayError) -> JSONValue {
         guard let response = try? JSONValue.parse(bytes), let predictions = response["predictions"]?.arrayValue else {
-            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: .upstreamInvalidResponse)
         }
         let vectors = predictions.map { $0["embeddings"]?["values"]?.arrayValue?.compactMap(\.doubleValue) ?? [] }
         let tokens = predictions.reduce(0) { $0 + ($1["embeddings"]?["statistics"]?["token_count"]?.intValue ?? 0) }
@@ -374,7 +374,7 @@ extension GeminiOutbound {
             inputs = try items.map { (item) throws(GatewayError) -> String in
                 guard let text = item.stringValue else {
                     throw GatewayError.invalidRequest(
-                        "Gemini embeddings take text inputs only, not token arrays.", param: "input", code: "unsupported_content")
+                        "Gemini embeddings take text inputs only, not token arrays.", param: "input", code: .unsupportedContent)
                 }
                 return text
             }
@@ -386,7 +386,7 @@ extension GeminiOutbound {
     /// `{"embeddings":[{"values":[...]}]}` → an OpenAI embedding list (base64 float32 on request).
     public static func embeddingResponse(fromGemini bytes: [UInt8], model: String, base64: Bool) throws(GatewayError) -> JSONValue {
         guard let response = try? JSONValue.parse(bytes), let embeddings = response["embeddings"]?.arrayValue else {
-            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: .upstreamInvalidResponse)
         }
         let vectors = embeddings.map { $0["values"]?.arrayValue?.compactMap(\.doubleValue) ?? [] }
         return EmbeddingEncoding.openAIList(vectors, model: model, base64: base64, promptTokens: 0)

@@ -123,8 +123,7 @@ extension Duration {
 }
 
 extension HTTPTransport {
-    static let cancelledRequest = GatewayError(
-        status: 499, type: "api_error", code: "client_closed_request", message: "The request was cancelled.")
+    static let cancelledRequest = GatewayError.clientClosedRequest("The request was cancelled.")
 
     /// Maps a transport failure of ``UpstreamHTTPClient`` to the error the client sees (never
     /// exposing internals).
@@ -146,7 +145,7 @@ extension HTTPTransport {
             case .tlsFailure:
                 return .upstreamUnavailable("The TLS handshake with provider '\(provider)' failed.")
             case .invalidResponse:
-                return .upstreamUnavailable("Provider '\(provider)' sent an invalid HTTP response.", code: "upstream_invalid_response")
+                return .upstreamUnavailable("Provider '\(provider)' sent an invalid HTTP response.", code: .upstreamInvalidResponse)
             case .invalidURL, .connectFailed, .shutDown:
                 break
             }

@@ -120,10 +120,10 @@ final class DecodingIterator<Decoder: CanonicalStreamDecoder>: @unchecked Sendab
                 do {
                     try decoder.feed(chunk, into: &output)
                 } catch let error as EventStreamError {
-                    throw GatewayError.upstreamUnavailable("The provider sent a corrupt event stream (\(error)).", code: "upstream_invalid_stream")
+                    throw GatewayError.upstreamUnavailable("The provider sent a corrupt event stream (\(error)).", code: .upstreamInvalidStream)
                 } catch {
                     throw GatewayError.upstreamUnavailable(
-                        "The provider sent a stream line longer than the gateway accepts.", code: "upstream_invalid_stream")
+                        "The provider sent a stream line longer than the gateway accepts.", code: .upstreamInvalidStream)
                 }
             } else {
                 ended = true

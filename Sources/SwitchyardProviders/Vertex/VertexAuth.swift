@@ -132,10 +132,9 @@ enum ServiceAccountJWT {
 extension GatewayError {
     /// The gateway could not obtain credentials for a provider (the operator's problem).
     static func upstreamAuthentication(provider: String, detail: String) -> GatewayError {
-        GatewayError(
-            status: 502, type: "api_error", code: "upstream_authentication_error",
-            message: "Could not obtain an access token for provider '\(provider)': \(detail). The gateway operator must check its credentials."
-        )
+        .upstreamUnavailable(
+            "Could not obtain an access token for provider '\(provider)': \(detail). The gateway operator must check its credentials.",
+            code: .upstreamAuthenticationError)
     }
 }
 

@@ -40,12 +40,12 @@ struct AdminBody {
         guard let value = object["budget"], !value.isNull else { return nil }
         guard let budget = value.objectValue, let amount = budget["amount"]?.doubleValue, amount >= 0, amount.isFinite else {
             throw GatewayError.invalidRequest(
-                "'budget' must be an object with a non-negative 'amount' in USD and an optional 'period'.", param: "budget", code: "invalid_value")
+                "'budget' must be an object with a non-negative 'amount' in USD and an optional 'period'.", param: "budget", code: .invalidValue)
         }
         guard let period = BudgetPeriod(rawValue: budget["period"]?.stringValue ?? "monthly") else {
             throw GatewayError.invalidRequest(
                 "'budget.period' must be one of: \(BudgetPeriod.allCases.map(\.rawValue).joined(separator: ", ")).", param: "budget.period",
-                code: "invalid_value")
+                code: .invalidValue)
         }
         return BudgetLimit(amount: amount, period: period)
     }

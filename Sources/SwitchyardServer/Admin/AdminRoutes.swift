@@ -30,7 +30,7 @@ struct AdminRoutes {
         } catch let error as GatewayError where error.status == 403 {
             audit.record(
                 AuditEvent(
-                    kind: .admin, action: action, actor: actor, outcome: "denied", target: target, reason: error.code,
+                    kind: .admin, action: action, actor: actor, outcome: "denied", target: target, reason: error.code?.rawValue,
                     requestID: context.requestID))
             throw error
         }
@@ -43,7 +43,7 @@ struct AdminRoutes {
         } catch let error as GatewayError {
             audit.record(
                 AuditEvent(
-                    kind: .admin, action: action, actor: (context.identity ?? .anonymous).subject, outcome: "denied", reason: error.code,
+                    kind: .admin, action: action, actor: (context.identity ?? .anonymous).subject, outcome: "denied", reason: error.code?.rawValue,
                     requestID: context.requestID))
             throw error
         }
@@ -140,13 +140,22 @@ struct AdminRoutes {
         do {
             return try await keys.keyStore()
         } catch {
-            throw GatewayError(status: 503, type: "api_error", code: "key_store_unavailable", message: "The key store could not be opened: \(error)")
+            throw GatewayError.unavailable("The key store could not be opened: \(error)", code: .keyStoreUnavailable)
         }
     }
 
     /// What the caller may administer; 403 for callers with no admin role.
     static func requireAdmin(_ context: GatewayRequestContext) throws -> AdminScope {
         try adminScope(of: context.identity ?? .anonymous)
+    }
+
+    /// For what only the operator may do (the cache, the audit trail, route explanations): the
+    /// master key or `admin`; a delegated admin (org_admin, team_admin) is refused like anyone.
+    /// The one rule every admin surface uses: ``adminScope(of:)`` and this on top of it.
+    static func requireOperator(_ context: GatewayRequestContext, for what: String) throws {
+        guard try requireAdmin(context) == .all else {
+            throw GatewayError.permissionDenied("\(what) needs the master key or the admin role.", code: .adminRequired)
+        }
     }
 
     /// What `identity` may administer (the API and the dashboard share this rule); 403 for
@@ -157,9 +166,8 @@ struct AdminRoutes {
         if identity.kind == .master || identity.roles.contains("admin") { return .all }
         if identity.roles.contains("org_admin"), let org = identity.organizationID { return .organization(org) }
         if identity.roles.contains("team_admin"), let team = identity.teamID { return .team(team, organization: identity.organizationID) }
-        throw GatewayError(
-            status: 403, type: "permission_error", code: "admin_required",
-            message: "This operation needs the master key or an admin role (admin, org_admin, team_admin).")
+        throw GatewayError.permissionDenied(
+            "This operation needs the master key or an admin role (admin, org_admin, team_admin).", code: .adminRequired)
     }
 
     /// Reads a key definition: name, models, endpoints, organization_id, team_id, user_id, tier,
@@ -183,7 +191,7 @@ struct AdminRoutes {
         if let expiry = object["expires_at"]?.doubleValue { options.expiresAt = expiry }
         if let text = try string("expires_in") {
             guard let seconds = KeyOptions.parseLifetime(text) else {
-                throw GatewayError.invalidRequest("'expires_in' must look like 30d, 12h or 90m.", param: "expires_in", code: "invalid_value")
+                throw GatewayError.invalidRequest("'expires_in' must look like 30d, 12h or 90m.", param: "expires_in", code: .invalidValue)
             }
             options.expiresAt = WallClock.unixTime() + seconds
         }
@@ -251,7 +259,7 @@ enum AdminScope: Equatable {
 
     /// The error for anything outside the caller's scope.
     static func refuse(_ message: String, param: String? = nil) -> GatewayError {
-        GatewayError(status: 403, type: "permission_error", code: "outside_admin_scope", param: param, message: message)
+        .permissionDenied(message, code: .outsideAdminScope, param: param)
     }
 
     /// Refuses `tier` and `metadata` from a delegated administrator unless they leave what is
@@ -275,7 +283,7 @@ enum AdminScope: Equatable {
     func constrain(_ options: inout KeyOptions, known: Set<String>, directory: Directory) throws {
         for role in options.roles ?? [] where !known.contains(role) {
             throw GatewayError.invalidRequest(
-                "Unknown role '\(role)'. Known roles: \(known.sorted().joined(separator: ", ")).", param: "roles", code: "invalid_value")
+                "Unknown role '\(role)'. Known roles: \(known.sorted().joined(separator: ", ")).", param: "roles", code: .invalidValue)
         }
         let granted = options.roles ?? ["developer"]
         switch self {

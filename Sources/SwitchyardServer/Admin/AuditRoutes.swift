@@ -9,7 +9,7 @@ struct AuditRoutes {
 
     func register(on router: some RouterMethods<GatewayRequestContext>) {
         router.get("/admin/audit") { request, context in
-            guard try AdminRoutes.requireAdmin(context) == .all else { throw Self.adminOnly }
+            try AdminRoutes.requireOperator(context, for: "The audit trail")
             let parameters = request.uri.queryParameters
             let records = try await audit.list(
                 kind: parameters.get("kind"), actor: parameters.get("actor"), after: parameters.get("after").flatMap { Int64($0) } ?? 0,
@@ -17,14 +17,11 @@ struct AuditRoutes {
             return GatewayResponse.json(["object": "list", "data": .array(records.map(\.json))]).hummingbirdResponse()
         }
         router.get("/admin/audit/verify") { _, context in
-            guard try AdminRoutes.requireAdmin(context) == .all else { throw Self.adminOnly }
+            try AdminRoutes.requireOperator(context, for: "The audit trail")
             let result = try await audit.verify()
             var object: JSONObject = ["intact": .bool(result.intact), "records": JSONValue(result.records)]
             object["first_broken"] = result.firstBroken.map { ["seq": JSONValue(Int($0.seq)), "problem": .string($0.problem)] } ?? .null
             return GatewayResponse.json(.object(object)).hummingbirdResponse()
         }
     }
-
-    static let adminOnly = GatewayError(
-        status: 403, type: "permission_error", code: "admin_required", message: "The audit trail needs the master key or the admin role.")
 }

@@ -9,10 +9,7 @@ struct CacheRoutes {
 
     func register(on router: some RouterMethods<GatewayRequestContext>) {
         router.delete("/admin/cache") { request, context in
-            guard try AdminRoutes.requireAdmin(context) == .all else {
-                throw GatewayError(
-                    status: 403, type: "permission_error", code: "admin_required", message: "The cache needs the master key or the admin role.")
-            }
+            try AdminRoutes.requireOperator(context, for: "The cache")
             let parameters = request.uri.queryParameters
             let olderThan = parameters.get("older_than").flatMap(Double.init).map { WallClock.unixTime() - $0 }
             let removed = try await gateway.cache.invalidate(

@@ -23,7 +23,7 @@ struct DirectoryRoutes {
                 do {
                     try await authorize(scope, &entry)
                 } catch let error as GatewayError {
-                    record("\(kind.rawValue).save", context, target: entry.id, outcome: "denied", reason: error.code)
+                    record("\(kind.rawValue).save", context, target: entry.id, outcome: "denied", reason: error.code?.rawValue)
                     throw error
                 }
                 let saved = try await stores.directoryStore().save(entry)

@@ -25,7 +25,7 @@ struct RequestLogRoutes {
             let scope = try AdminRoutes.requireAdmin(context)
             let id = context.parameters.get("id") ?? ""
             guard let record = try await entry(id: id, scope: scope) else {
-                throw GatewayError(status: 404, type: "not_found_error", code: "request_not_found", message: "No request '\(id)' in the log.")
+                throw GatewayError.notFound("No request '\(id)' in the log.", code: .requestNotFound)
             }
             return GatewayResponse.json(.object(RequestLogEntry.json(record))).hummingbirdResponse()
         }
@@ -65,7 +65,7 @@ struct RequestLogRoutes {
         query.limit = min(max(1, parameters.get("limit").flatMap(Int.init) ?? 50), 1000)
         if let cursor = parameters.get("cursor") {
             guard let colon = cursor.firstIndex(of: ":"), let ts = Double(cursor[..<colon]) else {
-                throw GatewayError.invalidRequest("'cursor' must be a next_cursor from a previous page.", param: "cursor", code: "invalid_value")
+                throw GatewayError.invalidRequest("'cursor' must be a next_cursor from a previous page.", param: "cursor", code: .invalidValue)
             }
             query.before = (ts, String(cursor[cursor.index(after: colon)...]))
         }
@@ -110,7 +110,7 @@ struct RequestLogRoutes {
         var query = try UsageRoutes.query(parameters, defaultGroups: [.model])
         scope.restrict(&query)
         guard query.groupBy.count <= 1, query.groupBy.first != .day else {
-            throw GatewayError.invalidRequest("Latency groups by one dimension other than day.", param: "group_by", code: "invalid_value")
+            throw GatewayError.invalidRequest("Latency groups by one dimension other than day.", param: "group_by", code: .invalidValue)
         }
         let dimension = query.groupBy.first
         let samples = try await ledger.latencySamples(query, by: dimension, limit: Self.sampleLimit)
@@ -133,10 +133,10 @@ struct RequestLogRoutes {
         let name = parameters.get("interval") ?? "hour"
         guard let seconds = intervals[name] ?? Int(name).flatMap({ $0 >= 10 ? $0 : nil }) else {
             throw GatewayError.invalidRequest(
-                "'interval' must be minute, hour, day or a number of seconds (at least 10).", param: "interval", code: "invalid_value")
+                "'interval' must be minute, hour, day or a number of seconds (at least 10).", param: "interval", code: .invalidValue)
         }
         guard !query.groupBy.contains(.day) else {
-            throw GatewayError.invalidRequest("Use interval=day rather than group_by=day.", param: "group_by", code: "invalid_value")
+            throw GatewayError.invalidRequest("Use interval=day rather than group_by=day.", param: "group_by", code: .invalidValue)
         }
         if query.from == nil { query.from = WallClock.unixTime() - Double(seconds) * 48 }
         query.limit = min(max(1, parameters.get("limit").flatMap(Int.init) ?? 5000), 50_000)

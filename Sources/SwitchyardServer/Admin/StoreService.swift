@@ -309,8 +309,7 @@ public final class StoreService: Sendable {
                 verdict = try await keyStore().authenticate(presented)
             } catch {
                 return .failure(
-                    GatewayError(
-                        status: 503, type: "api_error", code: "key_store_unavailable", message: "The key store is unavailable; retry shortly."))
+                    .unavailable("The key store is unavailable; retry shortly.", code: .keyStoreUnavailable))
             }
             if case .valid(let key) = verdict {
                 verifiedKeys.withLock { cache in
@@ -330,9 +329,9 @@ public final class StoreService: Sendable {
         case .valid(let key): return .success(key.identity)
         case .unknown: return .failure(.unauthenticated("Incorrect API key provided."))
         case .revoked:
-            return .failure(GatewayError(status: 401, type: "authentication_error", code: "key_revoked", message: "This API key was revoked."))
+            return .failure(.unauthenticated("This API key was revoked.", code: .keyRevoked))
         case .expired:
-            return .failure(GatewayError(status: 401, type: "authentication_error", code: "key_expired", message: "This API key has expired."))
+            return .failure(.unauthenticated("This API key has expired.", code: .keyExpired))
         }
     }
 }

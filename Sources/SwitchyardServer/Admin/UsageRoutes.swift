@@ -47,9 +47,7 @@ struct UsageRoutes {
 
     func requireLedger() throws -> UsageLedger {
         guard let ledger else {
-            throw GatewayError(
-                status: 404, type: "invalid_request_error", code: "usage_ledger_disabled",
-                message: "Usage is not recorded: server.usage_ledger is off.")
+            throw GatewayError.notFound("Usage is not recorded: server.usage_ledger is off.", code: .usageLedgerDisabled)
         }
         return ledger
     }
@@ -60,7 +58,7 @@ struct UsageRoutes {
         do {
             result = try await ledger.usage(query)
         } catch {
-            throw GatewayError(status: 503, type: "api_error", code: "usage_store_unavailable", message: "The usage store is unavailable: \(error)")
+            throw GatewayError.unavailable("The usage store is unavailable: \(error)", code: .usageStoreUnavailable)
         }
         var json: JSONObject = [
             "object": .string(object),
@@ -124,7 +122,7 @@ struct UsageRoutes {
         do {
             spent = try await gateway.budgets.status(checks)
         } catch {
-            throw GatewayError(status: 503, type: "api_error", code: "budget_backend_unavailable", message: "The budget backend is unavailable.")
+            throw GatewayError.unavailable("The budget backend is unavailable.", code: .budgetBackendUnavailable)
         }
         return zip(checks, spent).map { check, spent in
             var object: JSONObject = [
@@ -168,7 +166,7 @@ struct UsageRoutes {
                 guard let dimension = UsageDimension(rawValue: name) else {
                     throw GatewayError.invalidRequest(
                         "Unknown group_by '\(name)'. Use: \(UsageDimension.allCases.map(\.rawValue).joined(separator: ", ")).", param: "group_by",
-                        code: "invalid_value")
+                        code: .invalidValue)
                 }
                 return dimension
             }
@@ -179,7 +177,7 @@ struct UsageRoutes {
             guard let text = parameters.get(field) else { continue }
             guard let time = Double(text) ?? CivilDate.parseUnixTime(text).map(Double.init) else {
                 throw GatewayError.invalidRequest(
-                    "'\(field)' must be a date (2026-11-01), a UTC time (2026-11-01T12:00:00Z) or Unix seconds.", param: field, code: "invalid_value")
+                    "'\(field)' must be a date (2026-11-01), a UTC time (2026-11-01T12:00:00Z) or Unix seconds.", param: field, code: .invalidValue)
             }
             query[keyPath: keyPath] = time
         }

@@ -72,8 +72,7 @@ final class JWTIdentities: Sendable {
         case .success(let built): verifier = built
         case .failure:
             return .failure(
-                GatewayError(
-                    status: 503, type: "api_error", code: "jwt_issuer_unavailable", message: "The token issuer is misconfigured on this gateway."))
+                .unavailable("The token issuer is misconfigured on this gateway.", code: .jwtIssuerUnavailable))
         }
         do throws(JWTError) {
             let verified = try await verifier.verify(token)
@@ -81,18 +80,14 @@ final class JWTIdentities: Sendable {
         } catch {
             if error.status == 503 {
                 return .failure(
-                    GatewayError(
-                        status: 503, type: "api_error", code: "jwt_keys_unavailable", message: error.message,
-                        headers: [HeaderField("Retry-After", "5")]))
+                    .unavailable(error.message, code: .jwtKeysUnavailable, headers: [HeaderField("Retry-After", "5")]))
             }
             return .failure(Self.invalid(error.message))
         }
     }
 
     static func invalid(_ message: String) -> GatewayError {
-        GatewayError(
-            status: 401, type: "authentication_error", code: "invalid_token", message: message,
-            headers: [HeaderField("WWW-Authenticate", #"Bearer error="invalid_token""#)])
+        .unauthenticated(message, code: .invalidToken, headers: [HeaderField("WWW-Authenticate", #"Bearer error="invalid_token""#)])
     }
 
     /// Claims → identity, as `claims:` maps them. `qualified` (several issuers configured):

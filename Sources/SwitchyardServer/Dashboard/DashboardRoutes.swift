@@ -174,7 +174,7 @@ struct DashboardRoutes {
             if found.kind == .anonymous { identity = await stores.anonymousIdentity(jwtConfigured: !snapshot.config.auth.jwt.isEmpty) }
         case .failure(let error):
             sessions.recordFailedSignIn(address)
-            refused(context, actor: "unauthenticated", reason: error.code ?? error.type)
+            refused(context, actor: "unauthenticated", reason: error.metricLabel)
             return await loginForm(
                 request, message: DashboardLayout.notice("That key was not accepted.", tone: "bad"), status: .unauthorized, next: next)
         }

@@ -137,9 +137,8 @@ struct RequestMiddleware: RouterMiddleware {
     }
 
     static func mediaTypeError(_ found: String) -> GatewayError {
-        GatewayError(
-            status: 415, type: "invalid_request_error", code: "unsupported_media_type",
-            message: "Send the body as JSON with 'Content-Type: application/json' (got \(found)).")
+        .unsupportedMediaType(
+            "Send the body as JSON with 'Content-Type: application/json' (got \(found)).")
     }
 
     static let inferencePaths: Set<String> = [
@@ -218,11 +217,9 @@ struct RequestMiddleware: RouterMiddleware {
             case 413:
                 return .bodyTooLarge(limit: limit)
             case 400..<500:
-                return GatewayError(
-                    status: Int(httpError.status.code), type: "invalid_request_error", code: nil,
-                    message: httpError.body ?? httpError.status.reasonPhrase)
+                return .framework(status: Int(httpError.status.code), message: httpError.body ?? httpError.status.reasonPhrase)
             default:
-                return GatewayError(status: Int(httpError.status.code), type: "api_error", code: nil, message: httpError.status.reasonPhrase)
+                return .framework(status: Int(httpError.status.code), message: httpError.status.reasonPhrase)
             }
         }
         return .internalError()
@@ -266,9 +263,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 // domain in Host and is refused. `allow_unauthenticated` (a proxy in front
                 // authenticates) keeps whatever Host the proxy forwards.
                 if !snapshot.config.server.allowUnauthenticated, let host = request.head.authority, !Self.isLoopbackHost(host) {
-                    throw GatewayError(
-                        status: 403, type: "permission_error", code: "host_not_allowed",
-                        message: "Without a master key the gateway answers only requests to localhost or a loopback address.")
+                    throw GatewayError.permissionDenied(
+                        "Without a master key the gateway answers only requests to localhost or a loopback address.", code: .hostNotAllowed)
                 }
                 identity = await keys.anonymousIdentity(jwtConfigured: !snapshot.config.auth.jwt.isEmpty)
             }
@@ -280,7 +276,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             if failureAudit.allow() {
                 audit.record(
                     AuditEvent(
-                        kind: .authentication, action: "authenticate", actor: "unauthenticated", outcome: "denied", reason: error.code ?? error.type,
+                        kind: .authentication, action: "authenticate", actor: "unauthenticated", outcome: "denied", reason: error.metricLabel,
                         requestID: context.requestID, details: ["path": RequestMiddleware.routeLabel(request.uri.path)]))
             }
             throw error

@@ -133,7 +133,7 @@ struct GatewayRoutes {
             for name in names {
                 guard let detector = GuardrailRule.Detector(rawValue: name), detector != .words, detector != .regex, detector != .webhook else {
                     throw GatewayError.invalidRequest(
-                        "Unknown detector '\(name)'. Built-in detectors: pii, secrets, injection, content.", param: "detectors", code: "invalid_value"
+                        "Unknown detector '\(name)'. Built-in detectors: pii, secrets, injection, content.", param: "detectors", code: .invalidValue
                     )
                 }
                 settings.rules.append(GuardrailRule(name: name, detector: detector))
@@ -143,7 +143,7 @@ struct GatewayRoutes {
             rails = runtime.snapshot.guardrails.rails
             if let names = object["guardrails"]?.arrayValue?.compactMap(\.stringValue) {
                 for name in names where !rails.contains(where: { $0.rule.name == name }) {
-                    throw GatewayError.invalidRequest("No guardrail is named '\(name)'.", param: "guardrails", code: "invalid_value")
+                    throw GatewayError.invalidRequest("No guardrail is named '\(name)'.", param: "guardrails", code: .invalidValue)
                 }
                 rails = rails.filter { names.contains($0.rule.name) }
             }
@@ -325,10 +325,8 @@ struct GatewayRoutes {
 
     /// `POST /v1/route/explain` (admin): where the request in the body would go, and why.
     func explain(request: Request, context: GatewayRequestContext) async throws -> Response {
+        try AdminRoutes.requireOperator(context, for: "Route explanation")
         let identity = context.identity ?? .anonymous
-        guard identity.kind == .master || identity.roles.contains("admin") else {
-            throw GatewayError(status: 403, type: "permission_error", code: "admin_required", message: "Route explanation needs an admin key.")
-        }
         var request = request
         let body = try await request.collectBody(upTo: context.maxBodyBytes)
         let endpoint = request.uri.queryParameters["endpoint"].flatMap { name in Endpoint.allCases.first { $0.label == String(name) } }

@@ -45,9 +45,8 @@ struct OperationalRoutes {
         guard let token = runtime.snapshot.config.server.operationalToken else { return }
         let presented = AuthenticationMiddleware.bearer(request.headers[.authorization]) ?? ""
         guard MasterKeyAuthenticator.constantTimeEquals(Array(presented.utf8), Array(token.reveal().utf8)) else {
-            throw GatewayError(
-                status: 401, type: "authentication_error", code: "invalid_operational_token",
-                message: "This endpoint needs the operational token (server.operational_token) as a bearer token.")
+            throw GatewayError.unauthenticated(
+                "This endpoint needs the operational token (server.operational_token) as a bearer token.", code: .invalidOperationalToken)
         }
     }
 

@@ -239,7 +239,7 @@ public final class MockProvider: Sendable {
         if plan.status >= 400 {
             let message =
                 (try? JSONValue.parse(Array(buffer: plan.pieces.first?.bytes ?? ByteBuffer())))?["error"]?["message"]?.stringValue ?? "error"
-            var error = anthropicError(GatewayError(status: plan.status, type: "api_error", message: message))
+            var error = anthropicError(.provider(status: plan.status, type: "api_error", code: nil, message: message))
             error.headers.append(contentsOf: plan.headers.filter { $0.name.lowercased() == "retry-after" })
             error.latency = plan.latency
             return error

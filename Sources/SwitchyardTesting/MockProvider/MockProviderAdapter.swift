@@ -54,7 +54,7 @@ public struct MockProviderAdapter: ProviderAdapter {
                     if dropConnection {
                         if isStream { mock.recordStreamEnd(cancelled: false) }
                         throw GatewayError.upstreamUnavailable(
-                            "Provider '\(provider)' closed the connection mid-stream.", code: "upstream_stream_interrupted")
+                            "Provider '\(provider)' closed the connection mid-stream.", code: .upstreamStreamInterrupted)
                     }
                     if isStream && !cursor.finished {
                         cursor.finished = true

@@ -24,7 +24,7 @@ public enum AnthropicRequestTranslator {
             throw GatewayError.invalidType(field: "messages", expected: "an array", found: messagesValue.typeName)
         }
         guard !messages.isEmpty else {
-            throw GatewayError.invalidRequest("'messages' must contain at least one message.", param: "messages", code: "invalid_value")
+            throw GatewayError.invalidRequest("'messages' must contain at least one message.", param: "messages", code: .invalidValue)
         }
 
         var output = JSONObject()
@@ -46,7 +46,7 @@ public enum AnthropicRequestTranslator {
                 throw GatewayError.invalidType(field: name, expected: expectNumber ? "a number" : "", found: request[name]!.typeName)
             }
             if let number = value.doubleValue, !(0...1).contains(number) {
-                throw GatewayError.invalidRequest("'\(name)' must be between 0 and 1.", param: name, code: "invalid_value")
+                throw GatewayError.invalidRequest("'\(name)' must be between 0 and 1.", param: name, code: .invalidValue)
             }
             if !value.isNull { output[name] = value }
         }
@@ -71,7 +71,7 @@ public enum AnthropicRequestTranslator {
             guard user.utf8.count <= OpenAIRequest.maximumUserLength else {
                 throw GatewayError.invalidRequest(
                     "'metadata.user_id' may have at most \(OpenAIRequest.maximumUserLength) bytes.", param: "metadata.user_id",
-                    code: "string_above_max_length")
+                    code: .stringAboveMaxLength)
             }
             output["user"] = .string(user)
         }
@@ -116,7 +116,7 @@ public enum AnthropicRequestTranslator {
         _ message: JSONValue, field: String, untranslated: inout [UntranslatedContent]
     ) throws(GatewayError) -> [JSONValue] {
         guard let role = message["role"]?.stringValue, role == "user" || role == "assistant" else {
-            throw GatewayError.invalidRequest("\(field).role must be 'user' or 'assistant'.", param: "\(field).role", code: "invalid_value")
+            throw GatewayError.invalidRequest("\(field).role must be 'user' or 'assistant'.", param: "\(field).role", code: .invalidValue)
         }
         guard let content = message["content"] else { throw GatewayError.missingField("\(field).content") }
         if let text = content.stringValue {
@@ -193,7 +193,7 @@ public enum AnthropicRequestTranslator {
                 throw GatewayError.invalidRequest(
                     "\(blockField): content blocks of type '\(other ?? "none")' cannot be sent to this model.",
                     param: blockField,
-                    code: "unsupported_content"
+                    code: .unsupportedContent
                 )
             }
         }
@@ -228,7 +228,7 @@ public enum AnthropicRequestTranslator {
                 throw GatewayError.invalidRequest(
                     "tools[\(index)]: the server tool '\(type)' is only available on Anthropic models.",
                     param: "tools[\(index)]",
-                    code: "unsupported_tool"
+                    code: .unsupportedTool
                 )
             }
             guard let name = tool["name"]?.stringValue else { throw GatewayError.missingField("tools[\(index)].name") }
@@ -250,7 +250,7 @@ public enum AnthropicRequestTranslator {
             guard let name = value["name"]?.stringValue else { throw GatewayError.missingField("tool_choice.name") }
             return (["type": "function", "function": ["name": .string(name)]], parallel)
         default:
-            throw GatewayError.invalidRequest("tool_choice.type must be auto, any, tool or none.", param: "tool_choice", code: "invalid_value")
+            throw GatewayError.invalidRequest("tool_choice.type must be auto, any, tool or none.", param: "tool_choice", code: .invalidValue)
         }
     }
 

@@ -37,7 +37,7 @@ public enum AnthropicResponseTranslator {
     /// A complete chat completion → an Anthropic `message`.
     public static func message(fromOpenAI body: [UInt8], requestID: String) throws(GatewayError) -> JSONValue {
         guard let completion = try? JSONValue.parse(body), let choice = completion["choices"]?.arrayValue?.first else {
-            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: .upstreamInvalidResponse)
         }
         let message = choice["message"]
         var content = thinkingContent(message)

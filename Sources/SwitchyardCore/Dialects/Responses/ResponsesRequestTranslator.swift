@@ -22,12 +22,12 @@ public enum ResponsesRequestTranslator {
             ("conversation", "Switchyard does not store conversations: send the whole conversation in 'input'"),
             ("prompt", "stored prompts live on OpenAI's servers: use Switchyard's templates (model 'template/NAME')"),
         ] where request[field] != nil && request[field]?.isNull == false {
-            throw GatewayError.invalidRequest("'\(field)' is not supported: \(reason).", param: field, code: "unsupported_parameter")
+            throw GatewayError.invalidRequest("'\(field)' is not supported: \(reason).", param: field, code: .unsupportedParameter)
         }
         if request["background"]?.boolValue == true {
             throw GatewayError.invalidRequest(
                 "'background' is not supported: Switchyard answers while the connection is open.", param: "background",
-                code: "unsupported_parameter")
+                code: .unsupportedParameter)
         }
 
         var messages: [JSONValue] = []
@@ -48,7 +48,7 @@ public enum ResponsesRequestTranslator {
             throw GatewayError.invalidType(field: "input", expected: "a string or an array of input items", found: input.typeName)
         }
         guard messages.contains(where: { $0["role"]?.stringValue != "system" }) else {
-            throw GatewayError.invalidRequest("'input' must contain at least one message.", param: "input", code: "invalid_value")
+            throw GatewayError.invalidRequest("'input' must contain at least one message.", param: "input", code: .invalidValue)
         }
 
         var output: JSONObject = ["model": .string(model), "messages": .array(messages)]
@@ -76,7 +76,7 @@ public enum ResponsesRequestTranslator {
                 output["tool_choice"] = ["type": "function", "function": ["name": .string(name)]]
             default:
                 throw GatewayError.invalidRequest(
-                    "'tool_choice' must be auto, none, required or a function.", param: "tool_choice", code: "invalid_value")
+                    "'tool_choice' must be auto, none, required or a function.", param: "tool_choice", code: .invalidValue)
             }
         }
         if let format = request["text"]?["format"], let type = format["type"]?.stringValue {
@@ -89,7 +89,7 @@ public enum ResponsesRequestTranslator {
                 if let description = format["description"] { schema["description"] = description }
                 output["response_format"] = ["type": "json_schema", "json_schema": .object(schema)]
             default:
-                throw GatewayError.invalidRequest("text.format.type '\(type)' is not supported.", param: "text.format", code: "invalid_value")
+                throw GatewayError.invalidRequest("text.format.type '\(type)' is not supported.", param: "text.format", code: .invalidValue)
             }
         }
         return Translated(body: .object(output), model: model, stream: request["stream"]?.boolValue == true)
@@ -104,7 +104,7 @@ public enum ResponsesRequestTranslator {
         case "message":
             guard let role = object["role"]?.stringValue, ["user", "assistant", "system", "developer"].contains(role) else {
                 throw GatewayError.invalidRequest(
-                    "\(field).role must be user, assistant, system or developer.", param: "\(field).role", code: "invalid_value")
+                    "\(field).role must be user, assistant, system or developer.", param: "\(field).role", code: .invalidValue)
             }
             guard let content = object["content"] else { throw GatewayError.missingField("\(field).content") }
             let canonicalRole = role == "developer" ? "system" : role
@@ -131,7 +131,7 @@ public enum ResponsesRequestTranslator {
                     guard let url = part["image_url"]?.stringValue else {
                         throw GatewayError.invalidRequest(
                             "\(partField): only images given by 'image_url' (a URL or a data URL) can be forwarded; 'file_id' refers to OpenAI's file storage.",
-                            param: partField, code: "unsupported_content")
+                            param: partField, code: .unsupportedContent)
                     }
                     var image: JSONObject = ["url": .string(url)]
                     if let detail = part["detail"]?.stringValue { image["detail"] = .string(detail) }
@@ -139,7 +139,7 @@ public enum ResponsesRequestTranslator {
                 default:
                     throw GatewayError.invalidRequest(
                         "\(partField): content parts of type '\(part["type"]?.stringValue ?? "none")' are not supported.",
-                        param: partField, code: "unsupported_content")
+                        param: partField, code: .unsupportedContent)
                 }
             }
             // Assistant and system turns are plain text in the canonical form.
@@ -176,7 +176,7 @@ public enum ResponsesRequestTranslator {
             return  // the model's own summary of earlier reasoning: nothing a provider can take back
         case let other:
             throw GatewayError.invalidRequest(
-                "\(field): input items of type '\(other)' are not supported through the gateway.", param: field, code: "unsupported_content")
+                "\(field): input items of type '\(other)' are not supported through the gateway.", param: field, code: .unsupportedContent)
         }
     }
 
@@ -187,7 +187,7 @@ public enum ResponsesRequestTranslator {
             guard tool["type"]?.stringValue == "function" else {
                 throw GatewayError.invalidRequest(
                     "tools[\(index)]: built-in tools of type '\(tool["type"]?.stringValue ?? "none")' run on OpenAI's servers and are not supported; define a function tool.",
-                    param: "tools[\(index)]", code: "unsupported_tool")
+                    param: "tools[\(index)]", code: .unsupportedTool)
             }
             guard let name = tool["name"]?.stringValue else { throw GatewayError.missingField("tools[\(index)].name") }
             var function: JSONObject = ["name": .string(name)]

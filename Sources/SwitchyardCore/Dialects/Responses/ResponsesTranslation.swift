@@ -36,7 +36,7 @@ public struct ResponsesEnvelope: Sendable {
     {
         var object: JSONObject = [
             "id": .string(responseID), "object": "response", "created_at": JSONValue(createdAt), "status": .string(status),
-            "error": error.map { ["code": .string($0.code ?? $0.type), "message": .string($0.message)] } ?? .null,
+            "error": error.map { ["code": .string($0.code?.rawValue ?? $0.type), "message": .string($0.message)] } ?? .null,
             "incomplete_details": incomplete.map { ["reason": .string($0)] } ?? .null,
             "instructions": echo["instructions"] ?? .null, "max_output_tokens": echo["max_output_tokens"] ?? .null,
             "model": .string(model), "output": .array(output), "parallel_tool_calls": echo["parallel_tool_calls"] ?? true,
@@ -97,7 +97,7 @@ public enum ResponsesResponseTranslator {
     /// A complete chat completion → a `response` object.
     public static func response(fromOpenAI body: [UInt8], envelope: ResponsesEnvelope) throws(GatewayError) -> JSONValue {
         guard let completion = try? JSONValue.parse(body), let choice = completion["choices"]?.arrayValue?.first else {
-            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: "upstream_invalid_response")
+            throw GatewayError.upstreamUnavailable("The provider's response could not be translated.", code: .upstreamInvalidResponse)
         }
         let message = choice["message"]
         var output: [JSONValue] = []
