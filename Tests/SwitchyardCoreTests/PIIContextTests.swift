@@ -40,6 +40,45 @@ import Testing
         #expect(Self.entities(text).contains("phone"), "\(text)")
     }
 
+    /// National numbers shorter than ten digits (Scandinavian 8-digit, Alpine 6–7-digit local
+    /// numbers), numbers written with `/` or `.`, and long trunk-`0` numbers: caught right
+    /// after a phone label or in a phone column, in English or the locale's own word.
+    @Test(arguments: [
+        "Phone: 26 61 66 30",
+        "You can reach me on 5597 2979 after six.",
+        "Tel. 278 32 66",
+        "Telefon: 78 01 74",
+        "name,mobile\nIngrid,7482 1237\n",
+        "Handy 0151/2345 6789",
+        "call me: 87/789-3287",
+        "my phone number is 4538.4019",
+        "Kontakt: 07577 89328 792",
+        "Phone: 3310077",
+        "Telefon: 601 809 679",
+        "Téléphone : 04 72 55 18 90",
+    ])
+    func shortAndSlashedNationalNumbersAfterAPhoneLabelAreCaught(_ text: String) {
+        #expect(Self.entities(text).contains("phone"), "\(text)")
+    }
+
+    /// ... and the same shapes without a phone label, or that read as dates, stay text.
+    @Test(arguments: [
+        "The box weighs 4538.4019 grams",
+        "Order 26 61 66 30 shipped",
+        "We had 5597 2979 visitors",
+        "Call scheduled for 12/05/2024 at noon",
+        "Contact date: 2024-05-12",
+        "phone batch 7731 4410 22 finished",
+        "Ticket 278 32 66 was closed; call us if it comes back",
+        "version 3.14.2 fixes the crash; call it a day",
+        "Call volume last month: 1 250 000 minutes",
+        "Contact rate 4538.4019 per hour",
+        "We reached 12 500 users; call us to learn how",
+    ])
+    func theSameShapesWithoutAPhoneLabelAreNotPhones(_ text: String) {
+        #expect(!Self.entities(text).contains("phone"), "\(text)")
+    }
+
     @Test func phoneColumnsAndOrderColumnsDecideFromTheirHeader() {
         let csv = "name,order_id,phone\nAda,4821 5567 9034,4821 5567 9034\n"
         let bytes = Array(csv.utf8)

@@ -589,8 +589,12 @@ public struct PIIDetector: TextDetector {
         }
 
         /// Phone numbers: international (`+CC`, `00CC`) with 8–15 digits; national formats with
-        /// separators or a trunk `0` (10–12 digits, brackets allowed); bare runs of 10–11
-        /// digits only after a phone keyword. Extensions (`x123`, `ext. 12`) are included.
+        /// separators or a trunk `0` (10–12 digits, 9–13 with the trunk `0`, brackets allowed);
+        /// bare runs of 10–11 digits only after a phone keyword. Right after a phone label (or in
+        /// a phone column) shorter national numbers count too: grouped from 6 digits (`78 01 74`,
+        /// `26 61 66 30`, `278 32 66`), bare from 7. Slash and dot separators (`87/789-3287`,
+        /// `4538.4019`) need the label, and never when the groups read as a date.
+        /// Extensions (`x123`, `ext. 12`) are included.
         mutating func phone(at index: Int) -> Int? {
             let first = bytes[index]
             if first != UInt8(ascii: "+") && first != UInt8(ascii: "(") && index > 0
@@ -606,6 +610,9 @@ public struct PIIDetector: TextDetector {
             var lastDigitEnd = index
             var leadingZero = false
             var groupSizes: [Int] = []
+            // Separators that also write dates, decimals and versions (`/`, `.`).
+            var ambiguousSeparators = 0
+            var separatorsOtherThanSpace = 0
             let international = first == UInt8(ascii: "+") || B.matchesExactly(bytes, at: index, "00")
             if first == UInt8(ascii: "+") { cursor += 1 }
             while cursor < bytes.count {
@@ -633,10 +640,13 @@ public struct PIIDetector: TextDetector {
                     cursor += 1
                     continue
                 }
-                if (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")) && cursor > index
+                if (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "/"))
+                    && cursor > index
                     && (B.digit(at(cursor + 1)) || (at(cursor + 1) == UInt8(ascii: "(") && B.digit(at(cursor + 2))))
                 {
                     separators += 1
+                    if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "/") { ambiguousSeparators += 1 }
+                    if byte != UInt8(ascii: " ") { separatorsOtherThanSpace += 1 }
                     cursor += 1
                     continue
                 }
@@ -646,25 +656,50 @@ public struct PIIDetector: TextDetector {
             var end = lastDigitEnd
             if at(end) == UInt8(ascii: ")") { end += 1 }
             guard wordEnd(lastDigitEnd) || at(lastDigitEnd) == UInt8(ascii: "x") else { return nil }
+            // Only numbers of a phone's length pay for the context lookups, and only once.
+            var labelledCache: Bool?
+            // A quantity (`1 250 000`, `12.500`) or a decimal (`4538.4019`) needs a label that
+            // names a phone (`phone`, `tel`, `mobile`, a phone column), not one that may be
+            // about something else (`call volume: 1 250 000`, `contact rate 12.5`).
+            let quantityShaped =
+                !leadingZero && brackets == 0 && digitCount < 10 && groups >= 2
+                && ((groupSizes[0] <= 3 && groupSizes.dropFirst().allSatisfy { $0 == 3 })
+                    || (groups == 2 && ambiguousSeparators == 1 && separators == 1))
+            func labelled() -> Bool {
+                if let labelledCache { return labelledCache }
+                let value = phoneLabelled(at: index, namingAPhone: quantityShaped)
+                labelledCache = value
+                return value
+            }
             let plausible: Bool
             if international {
                 plausible = digitCount >= 8 && digitCount <= 15 && (first == UInt8(ascii: "+") || digitCount >= 10)
             } else if separators + brackets > 0 {
-                plausible = (digitCount >= 10 && digitCount <= 12) || (leadingZero && digitCount >= 9 && digitCount <= 12) && groups >= 2
+                guard (6...13).contains(digitCount) else { return nil }
+                // `12/05/2024`, `2024-05-12`, `5.1.24`: dates, whatever is near.
+                if brackets == 0, separatorsOtherThanSpace == separators, Self.readsAsDate(groupSizes) { return nil }
+                if ambiguousSeparators > 0 {
+                    plausible = groups >= 2 && labelled()
+                } else {
+                    plausible =
+                        (digitCount >= 10 && digitCount <= 12) || (leadingZero && digitCount >= 9 && groups >= 2)
+                        || groups >= 2 && (digitCount <= 12 || leadingZero) && labelled()
+                }
             } else {
-                // Only runs of a phone's length pay for the context lookups.
                 if (8...12).contains(digitCount) {
                     let keyword =
                         keywordBefore(index, ["phone", "call", "tel", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach"], within: 40)
                         || columnName(at: index).map { column in Self.phoneLabels.contains { column.contains($0) } } == true
-                    plausible = ((digitCount == 10 || digitCount == 11) && leadingZero) || keyword
+                    plausible = ((digitCount == 10 || digitCount == 11) && leadingZero) || keyword || labelled()
                 } else {
-                    plausible = false
+                    plausible = digitCount == 7 && labelled()
                 }
             }
             guard plausible else { return nil }
             // Dates and versions are not phones: all-dot groups of 1–2 digits, `2024-05-01`.
-            if separators > 0, brackets == 0, !international, groups == 3, digitCount == 8 { return nil }
+            if separators > 0, brackets == 0, !international, groups == 3, digitCount == 8, !(ambiguousSeparators == 0 && labelled()) {
+                return nil
+            }
             if !phoneEvidence(at: index, international: international, leadingZero: leadingZero, groupSizes: groupSizes, brackets: brackets) {
                 return nil
             }
@@ -681,6 +716,31 @@ public struct PIIDetector: TextDetector {
             guard wordEnd(stop) else { return nil }
             add(.phone, index..<stop)
             return stop
+        }
+
+        /// Whether the number at `index` is introduced as a phone: in a phone column, or after a
+        /// phone label (within 48 bytes) that is nearer than any competing label (`order`,
+        /// `tracking`, `invoice`, ...).
+        /// `namingAPhone`: only labels that are a phone's name count (not `call`, `reach`,
+        /// `contact`, `dial`, `ring`), within 24 bytes.
+        func phoneLabelled(at index: Int, namingAPhone: Bool = false) -> Bool {
+            if let column = columnName(at: index) {
+                if Self.phoneLabels.contains(where: { column.contains($0) }) || column.contains("number") && column.contains("ph") { return true }
+                if Self.competingLabels.contains(where: { $0.count > 2 && column.contains($0) }) || column == "id" || column.hasSuffix("_id") {
+                    return false
+                }
+            }
+            let labels = namingAPhone ? Self.phoneNameLabelBytes : Self.phoneLabelBytes
+            guard let phoneDistance = labelDistance(index, labels, within: namingAPhone ? 24 : 48) else { return false }
+            return phoneDistance < (labelDistance(index, Self.competingLabelBytes, within: 32) ?? .max)
+        }
+
+        /// Three groups that read as a date: day, month and year in any order (`12/05/2024`,
+        /// `2024.05.12`, `5.1.24`).
+        static func readsAsDate(_ groupSizes: [Int]) -> Bool {
+            guard groupSizes.count == 3 else { return false }
+            let (a, b, c) = (groupSizes[0], groupSizes[1], groupSizes[2])
+            return (a <= 2 && b <= 2 && (c == 2 || c == 4)) || (a == 4 && b <= 2 && c <= 2)
         }
 
         /// Whether a phone-shaped digit sequence is a phone rather than an order, tracking,
@@ -867,6 +927,9 @@ public struct PIIDetector: TextDetector {
 
         static let ssnLabelBytes = ssnLabels.map { Array($0.utf8) }
         static let phoneLabelBytes = phoneLabels.map { Array($0.utf8) }
+        static let phoneNameLabelBytes = phoneLabels.filter { !phoneActionLabels.contains($0) }.map { Array($0.utf8) }
+        /// Phone labels that are verbs or contact in general rather than a phone's name.
+        static let phoneActionLabels: Set<String> = ["call", "reach", "contact", "dial", "ring", "text me", "sms", "kontakt", "contacto", "contatto"]
         static let competingLabelBytes = competingLabels.map { Array($0.utf8) }
         static let cardLabelBytes = ["card", "visa", "mastercard", "amex", "credit", "debit", "cc"].map { Array($0.utf8) }
         static let ssnLabels = [
@@ -876,6 +939,9 @@ public struct PIIDetector: TextDetector {
         static let phoneLabels = [
             "phone", "call", "tel", "telephone", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach", "contact", "dial", "ring",
             "number is", "landline", "hotline",
+            // Other languages' words for a phone, as whole words.
+            "telefon", "telefono", "teléfono", "telefone", "téléphone", "tél", "tlf", "tfn", "puh", "handy", "móvil", "movil", "celular",
+            "cellulare", "kontakt", "contacto", "contatto", "portable", "mobil", "mobiel", "gsm", "natel", "rufnummer", "telefonnummer",
         ]
         /// Labels of numbers that look like phones but are something else.
         static let competingLabels = [
