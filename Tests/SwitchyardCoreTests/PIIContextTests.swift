@@ -125,3 +125,42 @@ import Testing
         #expect(!Self.entities(text).contains("aws_secret_key"), "\(text)")
     }
 }
+
+/// Numbers and addresses written in other scripts' digits or in full-width forms are found like
+/// their ASCII spelling, and the findings cover the original characters (so masking removes them).
+@Suite struct PIIFoldedDigitsTests {
+    static let detector = PIIDetector(entities: Set(PIIDetector.Entity.allCases))
+
+    static func found(_ text: String) -> [(entity: String, text: String)] {
+        let bytes = Array(text.utf8)
+        return detector.findings(in: bytes, context: []).map { ($0.entity, String(decoding: bytes[$0.range], as: UTF8.self)) }
+    }
+
+    @Test(arguments: [
+        ("My card is ４１１１ １１１１ １１１１ １１１１, thanks", "credit_card", "４１１１ １１１１ １１１１ １１１１"),
+        ("Phone: +٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨", "phone", "+٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨"),
+        ("Phone: ০১১৭৪২১৮০৯৬ (evenings)", "phone", "০১১৭৪২১৮০৯৬"),
+        ("mobile ०९८७६५४३२१०", "phone", "०९८७६५४३२१०"),
+        ("write to ａｄａ＠ｅｘａｍｐｌｅ．ｃｏｍ today", "email", "ａｄａ＠ｅｘａｍｐｌｅ．ｃｏｍ"),
+        ("SSN: ０７８-０５-１１２０", "ssn", "０７８-０５-１１２０"),
+    ])
+    func foldedValuesAreFoundWithTheirOriginalRange(_ text: String, _ entity: String, _ value: String) {
+        let found = Self.found(text)
+        #expect(found.contains { $0.entity == entity && $0.text == value }, "\(found)")
+    }
+
+    @Test func contextBeforeAFoldedValueKeepsRangesRelativeToTheText() {
+        let context = Array("Phone: ".utf8)
+        let text = Array("٠٢٠ ٧٩٤٦ ٠٩٥٨ please".utf8)
+        let findings = Self.detector.findings(in: text, context: context)
+        #expect(findings.count == 1)
+        if let first = findings.first {
+            #expect(String(decoding: text[first.range], as: UTF8.self) == "٠٢٠ ٧٩٤٦ ٠٩٥٨")
+        }
+    }
+
+    @Test(arguments: ["اشتريت ٣ تفاحات و ١٢ برتقالة", "Ｔｈｅ ｍｅｅｔｉｎｇ ｉｓ ａｔ ３ ｐｍ", "価格は１２００円です"])
+    func ordinaryTextInOtherScriptsIsNotFlagged(_ text: String) {
+        #expect(Self.found(text).isEmpty, "\(Self.found(text))")
+    }
+}

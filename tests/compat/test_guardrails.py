@@ -115,6 +115,20 @@ def test_openai_sdk_pseudonymized_round_trip_whole_and_streamed(address):
     assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "This is a mock response to: " + prompt
 
 
+def test_numbers_in_full_width_or_other_scripts_digits_are_masked_too(http, address):
+    # Writing a number in full-width or Arabic-Indic digits does not hide it from the detector,
+    # and the mask covers the original characters.
+    prompt = "Card ４１１１ １１１１ １１１１ １１１１, phone +٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨."
+    result = check(http, prompt, ["pii"])[0]
+    spans = sorted((f["entity"], prompt[f["start"]:f["end"]]) for f in result["findings"])
+    assert spans == [("credit_card", "４１１１ １１１１ １１１１ １１１１"), ("phone", "+٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨")]
+    client = openai.OpenAI(base_url=address + "/v1", api_key=MASTER, max_retries=0)
+    completion = client.chat.completions.with_raw_response.create(model="chat", messages=[{"role": "user", "content": prompt}])
+    assert completion.headers["x-switchyard-guardrails"] == "pii=pseudonymize(credit_card:1,phone:1)"
+    # The provider saw placeholders; the client gets the originals back.
+    assert completion.parse().choices[0].message.content == "This is a mock response to: " + prompt
+
+
 def test_openai_sdk_output_secret_is_masked_in_a_stream(address):
     client = openai.OpenAI(base_url=address + "/v1", api_key=MASTER, max_retries=0)
     answer = "Use postgresql://admin:hunter2hunter2@db.internal:5432/prod to connect."

@@ -29,11 +29,87 @@ public struct PIIDetector: TextDetector {
     }
 
     public func findings(in text: [UInt8], context: [UInt8]) -> [Finding] {
-        var scanner = Scanner(bytes: context.isEmpty ? text : context + text, base: context.count, entities: entities)
+        let bytes = context.isEmpty ? text : context + text
+        // Digits of other scripts (Arabic-Indic, Devanagari, Bengali, ...) and full-width forms
+        // (`４１１１ １１１１`, `＋４４`, `ａｄａ＠ｅｘａｍｐｌｅ．ｃｏｍ`) are read as the ASCII they
+        // stand for, so writing a number in them does not hide it; findings keep the original
+        // byte ranges.
+        if let folded = Self.foldedToASCII(bytes) {
+            let base = folded.origin.firstIndex { $0 >= context.count } ?? folded.bytes.count
+            var scanner = Scanner(bytes: folded.bytes, base: base, entities: entities)
+            scanner.run()
+            return scanner.found.map {
+                let lower = folded.origin[$0.range.lowerBound] - context.count
+                let upper = folded.origin[$0.range.upperBound] - context.count
+                return Finding(entity: $0.entity.rawValue, range: max(0, lower)..<max(0, upper))
+            }
+        }
+        var scanner = Scanner(bytes: bytes, base: context.count, entities: entities)
         scanner.run()
         return scanner.found.map {
             Finding(entity: $0.entity.rawValue, range: ($0.range.lowerBound - context.count)..<($0.range.upperBound - context.count))
         }
+    }
+
+    /// `bytes` with every non-ASCII decimal digit and full-width ASCII form replaced by its ASCII
+    /// byte, and for each byte of the result (plus one past the end) the offset in `bytes` it
+    /// came from; nil when there is nothing to fold (the common case costs one pass over the
+    /// bytes looking for a byte above 0x7F).
+    static func foldedToASCII(_ bytes: [UInt8]) -> (bytes: [UInt8], origin: [Int])? {
+        guard let firstHigh = bytes.firstIndex(where: { $0 >= 0x80 }) else { return nil }
+        var output: [UInt8] = []
+        var origin: [Int] = []
+        var changed = false
+        var index = firstHigh
+        var copiedUpTo = 0
+        func copy(upTo end: Int) {
+            if copiedUpTo < end {
+                output.append(contentsOf: bytes[copiedUpTo..<end])
+                origin.append(contentsOf: copiedUpTo..<end)
+            }
+        }
+        while index < bytes.count {
+            let lead = bytes[index]
+            guard lead >= 0xC0 else {
+                index += 1
+                continue
+            }
+            let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2
+            guard index + length <= bytes.count else { break }
+            var value = UInt32(lead) & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07)
+            var valid = true
+            for offset in 1..<length {
+                let continuation = bytes[index + offset]
+                if continuation & 0xC0 != 0x80 { valid = false }
+                value = value << 6 | UInt32(continuation & 0x3F)
+            }
+            guard valid, let scalar = Unicode.Scalar(value) else {
+                index += 1
+                continue
+            }
+            var ascii: UInt8?
+            if (0xFF01...0xFF5E).contains(value) {
+                ascii = UInt8(value - 0xFEE0)
+            } else if scalar.properties.numericType == .decimal, let digit = scalar.properties.numericValue, (0...9).contains(digit) {
+                ascii = UInt8(ascii: "0") + UInt8(digit)
+            }
+            if let ascii {
+                if !changed {
+                    output.reserveCapacity(bytes.count)
+                    origin.reserveCapacity(bytes.count + 1)
+                    changed = true
+                }
+                copy(upTo: index)
+                output.append(ascii)
+                origin.append(index)
+                copiedUpTo = index + length
+            }
+            index += length
+        }
+        guard changed else { return nil }
+        copy(upTo: bytes.count)
+        origin.append(bytes.count)
+        return (output, origin)
     }
 
     struct Scanner {
