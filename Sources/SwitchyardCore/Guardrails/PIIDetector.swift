@@ -395,7 +395,7 @@ public struct PIIDetector: TextDetector {
         /// A 40-character AWS secret access key (base64 alphabet, mixed case) with context.
         mutating func awsSecret(at index: Int) -> Int? {
             let byte = bytes[index]
-            if entities.contains(.awsSecretKey), B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") {
+            if wantsAWSSecret, B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") {
                 let end = run(from: index) { B.alnum($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }
                 if end - index == 40, wordEnd(end), wordStart(index) || at(index - 1) == UInt8(ascii: "="),
                     bytes[index..<end].contains(where: B.lower), bytes[index..<end].contains(where: B.upper),
