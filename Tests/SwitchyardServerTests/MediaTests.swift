@@ -305,6 +305,33 @@ import Testing
         }
     }
 
+    @Test func passthroughRoutesAreOpenToTheirRolesOnlyWhenAccessRulesExist() async throws {
+        let extra = """
+            passthrough:
+              - {provider: vllm, paths: [/models], methods: [GET], roles: [service]}
+              - {provider: vllm, paths: ['/vector_stores/**'], methods: [GET]}
+            access:
+              rules: [{name: no-tier-free, effect: deny, when: {metadata: {tier: free}}}]
+            """
+        try await Self.withGateway(extra: extra) { client, _ in
+            func key(_ body: String) async throws -> String {
+                let created = try await client.execute(uri: "/admin/keys", method: .post, headers: authorized, body: ByteBuffer(string: body))
+                return try #require(created.json?["key"]?.stringValue, "\(created.text)")
+            }
+            let partner = try await key(#"{"name":"partner","roles":["service"]}"#)
+            let developer = try await key(#"{"name":"developer"}"#)
+            #expect(try await client.execute(uri: "/passthrough/vllm/models", method: .get, headers: Self.headers(partner)).status == .ok)
+            let denied = try await client.execute(uri: "/passthrough/vllm/models", method: .get, headers: Self.headers(developer))
+            #expect(denied.status == .forbidden && denied.text.contains("service"), "\(denied.text)")
+            // A route without roles is closed to everyone but admins while access rules are configured.
+            let closed = try await client.execute(uri: "/passthrough/vllm/vector_stores", method: .get, headers: Self.headers(partner))
+            #expect(closed.status == .forbidden && closed.text.contains("roles"))
+            // The master key passes; the provider (the mock has no vector stores) answers 404 itself.
+            let master = try await client.execute(uri: "/passthrough/vllm/vector_stores", method: .get, headers: authorized)
+            #expect(master.status == .notFound && master.headers[HTTPField.Name("x-switchyard-provider")!] == "vllm")
+        }
+    }
+
     @Test func passthroughCountsAgainstRequestLimits() async throws {
         try await Self.withGateway(extra: "passthrough: [{provider: vllm, paths: [/models]}]\nlimits:\n  rules: [{scope: key, requests_per_minute: 1}]") {
             client, _ in

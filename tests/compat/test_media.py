@@ -26,7 +26,7 @@ server:
   endpoints:
     audio_transcriptions: {{max_body_size: 64MiB}}
 providers:
-  - {{name: upstream, type: openai-compatible, base_url: '{upstream}/v1', api_key: media-provider-key}}
+  - {{name: upstream, type: openai-compatible, base_url: '{upstream}', api_key: media-provider-key}}
   - {{name: local, type: mock}}
 models:
   - {{name: whisper-1, provider: upstream, price: {{per_second: 0.0001}}}}

@@ -41,7 +41,11 @@ extension Context {
                     error("\(entry.path).methods: '\(method)' is not one of GET, POST, PUT, PATCH, DELETE", at: node.location)
                 }
             }
-            mapping.finish(known: ["provider", "paths", "methods"], context: &self)
+            var roles: [String]?
+            if let node = mapping.take("roles") {
+                roles = sequence(node, path: "\(entry.path).roles").compactMap { string($0.node, path: $0.path) }
+            }
+            mapping.finish(known: ["provider", "paths", "methods", "roles"], context: &self)
             guard let provider else {
                 error("\(entry.path) needs 'provider'", at: entry.node.location, hint: "passthrough: [{provider: openai, paths: [/vector_stores/**]}]")
                 continue
@@ -58,7 +62,7 @@ extension Context {
             for path in paths where !path.hasPrefix("/") || path.contains("..") || path.contains("?") {
                 error("\(entry.path).paths: '\(path)' must start with '/' and hold no '..' or query", at: entry.node.location)
             }
-            routes.append(PassthroughRoute(provider: provider, paths: paths, methods: methods))
+            routes.append(PassthroughRoute(provider: provider, paths: paths, methods: methods, roles: roles))
         }
         return routes
     }

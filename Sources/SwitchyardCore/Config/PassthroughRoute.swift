@@ -10,11 +10,27 @@ public struct PassthroughRoute: Sendable, Equatable {
     /// URL. `*` matches one path segment, a trailing `/**` any rest (also none).
     public var paths: [String]
     public var methods: [String]
+    /// Roles that may use the route (besides the master key and admins); nil: any caller,
+    /// unless access rules are configured (they judge model requests and cannot judge a
+    /// passthrough, so the route then needs its own `roles`: fail closed).
+    public var roles: [String]?
 
-    public init(provider: String, paths: [String], methods: [String] = PassthroughRoute.defaultMethods) {
+    public init(provider: String, paths: [String], methods: [String] = PassthroughRoute.defaultMethods, roles: [String]? = nil) {
         self.provider = provider
         self.paths = paths
         self.methods = methods
+        self.roles = roles
+    }
+
+    /// Why `identity` may not use this route, or nil when it may.
+    public func denial(for identity: Identity, accessConfigured: Bool) -> AccessDenial? {
+        if identity.kind == .master || identity.kind == .anonymous || identity.roles.contains("admin") { return nil }
+        if let roles {
+            guard identity.roles.isDisjoint(with: roles) else { return nil }
+            return AccessDenial(rule: nil, reason: "this passthrough route is open to the roles \(roles.joined(separator: ", ")) only")
+        }
+        guard accessConfigured else { return nil }
+        return AccessDenial(rule: nil, reason: "with access rules configured, a passthrough route needs 'roles' to be open to callers other than admins")
     }
 
     /// Whether `path` (no query) is on the allow-list.

@@ -8,7 +8,9 @@ import SwitchyardCore
 /// off passthroughs (`allowed_endpoints` without `passthrough`); the request counts against the
 /// caller's request limits and is refused while a budget of the caller is spent; it is
 /// recorded in the request log and metrics under endpoint `passthrough`. The provider gets its
-/// own credentials, never the client's. Paths that no route allows are 404.
+/// own credentials, never the client's. Paths that no route allows are 404. A route's `roles`
+/// say who may use it; with access rules configured and no `roles`, only admins may (access
+/// rules judge model requests and cannot judge a passthrough: fail closed).
 struct PassthroughRoutes {
     let routes: GatewayRoutes
 
@@ -53,6 +55,10 @@ struct PassthroughRoutes {
             throw refuse(
                 GatewayError(
                     status: 403, type: "permission_error", code: "endpoint_not_allowed", message: "This key may not use the passthrough endpoint."))
+        }
+        if let denial = route.denial(for: identity, accessConfigured: !snapshot.access.isEmpty) {
+            record.accessDenied = denial
+            throw refuse(denial.error)
         }
         do {
             try await routes.chargeRequestLimits(context)
