@@ -147,6 +147,25 @@ import Testing
         }
     }
 
+    @Test func anUploadAProviderBeganToReadIsNeverSentTwice() async throws {
+        let yaml = """
+            server: {port: 0, master_key: test-master-key, reload_check_interval: off}
+            providers: [{name: flaky, type: mock, options: {fail_first: 1}}]
+            models: [{name: whisper, provider: flaky, model: whisper-1, price: {per_second: 0.001}}]
+            """
+        let (application, _) = try makeGateway(yaml)
+        try await application.makeApplication().test(.live) { client in
+            let body = Self.multipart([("model", "whisper")], file: ("file", "a.wav", Self.wav(seconds: 1)))
+            let first = try await client.execute(uri: "/v1/audio/transcriptions", method: .post, headers: Self.multipartHeaders, body: body)
+            #expect(first.status == .badGateway && first.json?["error"]?["code"]?.stringValue == "upload_not_retryable", "\(first.text)")
+            let row = try #require(try await RerankModerationTests.record(client, first))
+            #expect((row["attempts"]?.arrayValue?.count ?? 0) >= 2, "the retry was tried and refused, not sent: \(row)")
+            // The in-process mock read the upload (then failed) once; the next request goes through.
+            let second = try await client.execute(uri: "/v1/audio/transcriptions", method: .post, headers: Self.multipartHeaders, body: body)
+            #expect(second.status == .ok && second.json?["text"]?.stringValue?.contains("1.0 seconds") == true, "\(second.text)")
+        }
+    }
+
     @Test func speechStreamsARealWAVBackAndIsPricedPerCharacter() async throws {
         try await Self.withGateway { client, mock in
             let input = String(repeating: "harbour ", count: 50)  // 400 characters: 20 s at the mock's rate
