@@ -360,6 +360,47 @@ import Testing
         }
     }
 
+    @Test func mediaConfigurationIsCheckedWithHints() throws {
+        func errors(_ yaml: String) throws -> [String] {
+            let node = try YAMLConfigReader.parse(yaml, file: "switchyard.yaml")
+            return ConfigLoader(environment: [:], fileExists: { _ in false }).load(node, source: "switchyard.yaml").errors.map(\.description)
+        }
+        let good = """
+            server: {endpoints: {audio_transcriptions: {max_body_size: 100MiB}}}
+            providers: [{name: p, type: mock}]
+            models: [{name: m, provider: p, price: {per_image: 0.04}}]
+            pricing: {whisper-1: {per_second: 0.0001}, gpt-image-1: {input: 5, output: 40, per_image: {'1024x1024/high': 0.17}}}
+            passthrough: [{provider: p, paths: [/models], methods: [get], roles: [service]}]
+            """
+        let goodErrors = try errors(good)
+        #expect(goodErrors.isEmpty, "\(goodErrors)")
+        let bad = """
+            server: {endpoints: {audio_transcription: {max_body_size: 1MiB}}}
+            providers: [{name: p, type: mock}]
+            models: [{name: m, provider: p, price: {per_image: -1}}]
+            pricing: {x: {input: 1}}
+            passthrough:
+              - {provider: q, paths: [/models]}
+              - {provider: p, paths: [models, /a/../b], methods: [TRACE]}
+              - {provider: p}
+            """
+        let lines = try errors(bad)
+        #expect(lines.contains { $0.contains("unknown endpoint 'audio_transcription'") && $0.contains("did you mean 'audio_transcriptions'") }, "\(lines)")
+        #expect(lines.contains { $0.contains("per_image must be a non-negative number") })
+        #expect(lines.contains { $0.contains("pricing.x needs 'input' and 'output'") })
+        #expect(lines.contains { $0.contains("passthrough[0].provider 'q' is not a configured provider") }, "\(lines)")
+        #expect(lines.contains { $0.contains("'models' must start with '/'") } && lines.contains { $0.contains("'/a/../b'") })
+        #expect(lines.contains { $0.contains("'TRACE' is not one of") })
+        #expect(lines.contains { $0.contains("passthrough[2].paths must list at least one path") })
+        let config = try #require(
+            ConfigLoader(environment: [:], fileExists: { _ in false }).load(try YAMLConfigReader.parse(good, file: "s.yaml"), source: "s.yaml").config)
+        #expect(config.server.maxBodyBytes(forPath: "/v1/audio/transcriptions") == 100 * 1024 * 1024)
+        #expect(config.server.maxBodyBytes(forPath: "/audio/translations") == ServerSettings.defaultUploadBodyBytes)
+        #expect(config.server.maxBodyBytes(forPath: "/v1/chat/completions") == config.server.maxBodyBytes)
+        #expect(config.pricing["gpt-image-1"]?.imagePrice(size: "1024x1024", quality: "high") == 0.17)
+        #expect(config.passthrough.first?.methods == ["GET"])
+    }
+
     @Test func modelsListTheirEndpoints() async throws {
         try await Self.withGateway { client, _ in
             let list = try await client.execute(uri: "/v1/models", method: .get, headers: authorized)
