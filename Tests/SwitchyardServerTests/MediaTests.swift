@@ -1,8 +1,10 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOHTTP1
 import SwitchyardCore
 import SwitchyardServer
 import SwitchyardTesting
@@ -182,6 +184,55 @@ import Testing
             let row = try #require(try await RerankModerationTests.record(client, response))
             #expect(row["endpoint"]?.stringValue == "audio_speech")
             #expect(abs((row["cost_usd"]?.doubleValue ?? 0) - 0.04) < 1e-9, "400 characters at 0.0001: \(row)")
+        }
+    }
+
+    @Test func speechCutByTheProviderIsCutForTheClientAndRecordedAsAStreamError() async throws {
+        try await Self.withGateway { client, _ in
+            let port = try #require(client.port)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/audio/speech")
+            request.method = .POST
+            request.headers.add(name: "authorization", value: "Bearer test-master-key")
+            request.headers.add(name: "content-type", value: "application/json")
+            let input = String(repeating: "harbour ", count: 50)
+            request.body = .bytes(ByteBuffer(string: #"{"model":"voice","input":"\#(input)","voice":"alloy","mock":{"drop_after":1}}"#))
+            let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+            #expect(response.status.code == 200, "the audio had started")
+            await #expect(throws: (any Error).self, "the client sees the cut, not a complete short file") {
+                _ = try await response.body.collect(upTo: 1 << 24)
+            }
+            // The request log has it as a stream error, still billed for its characters.
+            var row: JSONValue?
+            _ = try await eventually {
+                let answer = try await client.execute(uri: "/admin/logs", method: .get, headers: authorized)
+                row = (answer.json?["data"]?.arrayValue ?? []).first { $0["endpoint"]?.stringValue == "audio_speech" }
+                return row != nil
+            }
+            let found = try #require(row, "the cut speech is in the request log")
+            #expect(found["outcome"]?.stringValue == "stream_error", "\(found)")
+            #expect(abs((found["cost_usd"]?.doubleValue ?? 0) - 0.04) < 1e-9, "\(found)")
+        }
+    }
+
+    @Test func aChunkedUploadIsCutAtTheEndpointsLimit() async throws {
+        try await Self.withGateway(server: "  endpoints: {audio_transcriptions: {max_body_size: 64KiB}}") { client, _ in
+            let port = try #require(client.port)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/audio/transcriptions")
+            request.method = .POST
+            request.headers.add(name: "authorization", value: "Bearer test-master-key")
+            request.headers.add(name: "content-type", value: "multipart/form-data; boundary=\(Self.boundary)")
+            let body = Self.multipart([("model", "whisper")], file: ("file", "a.wav", Self.wav(seconds: 5)))
+            // No length: the body arrives chunked, 160 KiB in all.
+            request.body = .stream(
+                AsyncStream<ByteBuffer> { continuation in
+                    var rest = body
+                    while let chunk = rest.readSlice(length: min(16 * 1024, rest.readableBytes)), chunk.readableBytes > 0 { continuation.yield(chunk) }
+                    continuation.finish()
+                }, length: .unknown)
+            let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+            let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            #expect(response.status.code == 413, "\(response.status) \(text)")
+            #expect(text.contains("request_too_large"), "\(text)")
         }
     }
 

@@ -50,12 +50,15 @@ extension MockProvider {
             let wav = Self.speechWAV(seconds: seconds)
             // Sent in pieces, as a provider streams audio.
             let pieceSize = 16 * 1024
-            let pieces = stride(from: 0, to: wav.count, by: pieceSize).map { start in
+            var pieces = stride(from: 0, to: wav.count, by: pieceSize).map { start in
                 Plan.Piece(delay: .zero, bytes: ByteBuffer(bytes: wav[start..<min(start + pieceSize, wav.count)]))
             }
+            // `drop_after`: the connection breaks after that many pieces.
+            let drop = behaviour.dropAfterChunks.map { $0 < pieces.count } ?? false
+            if drop, let keep = behaviour.dropAfterChunks { pieces = Array(pieces.prefix(keep)) }
             return Plan(
                 status: 200, headers: [HeaderField("content-type", "audio/wav")], latency: .milliseconds(behaviour.latencyMilliseconds),
-                pieces: pieces, dropConnection: false, isStream: false)
+                pieces: pieces, dropConnection: drop, isStream: drop)
         }
         if path.hasSuffix("/images/generations") || path.hasSuffix("/images/edits") {
             guard let prompt = fields["prompt"] else {
