@@ -54,7 +54,9 @@ import Testing
         }
         if let file {
             let part =
-                Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.field)\"; filename=\"\(file.name)\"\r\nContent-Type: audio/wav\r\n\r\n".utf8)
+                Array(
+                    "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.field)\"; filename=\"\(file.name)\"\r\nContent-Type: audio/wav\r\n\r\n"
+                        .utf8)
                 + file.bytes + Array("\r\n".utf8)
             if fileFirst { parts.insert(part, at: 0) } else { parts.append(part) }
         }
@@ -226,7 +228,9 @@ import Testing
             request.body = .stream(
                 AsyncStream<ByteBuffer> { continuation in
                     var rest = body
-                    while let chunk = rest.readSlice(length: min(16 * 1024, rest.readableBytes)), chunk.readableBytes > 0 { continuation.yield(chunk) }
+                    while let chunk = rest.readSlice(length: min(16 * 1024, rest.readableBytes)), chunk.readableBytes > 0 {
+                        continuation.yield(chunk)
+                    }
                     continuation.finish()
                 }, length: .unknown)
             let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
@@ -251,18 +255,21 @@ import Testing
             #expect(noBoundary.status == .unsupportedMediaType)
             let broken = try await post("/v1/audio/transcriptions", Self.multipartHeaders, ByteBuffer(bytes: [UInt8](repeating: 0x41, count: 4000)))
             #expect(broken.status == .badRequest && broken.json?["error"]?["code"]?.stringValue == "invalid_multipart", "\(broken.text)")
-            let truncated = try await post("/v1/audio/transcriptions", Self.multipartHeaders, ByteBuffer(string: "--\(Self.boundary)\r\nContent-Disp"))
+            let truncated = try await post(
+                "/v1/audio/transcriptions", Self.multipartHeaders, ByteBuffer(string: "--\(Self.boundary)\r\nContent-Disp"))
             #expect(truncated.status == .badRequest && truncated.json?["error"]?["code"]?.stringValue == "invalid_multipart")
             let noFile = try await post("/v1/audio/transcriptions", Self.multipartHeaders, Self.multipart([("model", "whisper")], file: nil))
             #expect(noFile.status == .badRequest && noFile.json?["error"]?["param"]?.stringValue == "file", "\(noFile.text)")
             let modelLast = try await post(
-                "/v1/audio/transcriptions", Self.multipartHeaders, Self.multipart([("model", "whisper")], file: ("file", "a.wav", audio), fileFirst: true))
+                "/v1/audio/transcriptions", Self.multipartHeaders,
+                Self.multipart([("model", "whisper")], file: ("file", "a.wav", audio), fileFirst: true))
             #expect(modelLast.status == .badRequest && modelLast.json?["error"]?["param"]?.stringValue == "model", "\(modelLast.text)")
             let unknown = try await post(
                 "/v1/audio/transcriptions", Self.multipartHeaders, Self.multipart([("model", "nope")], file: ("file", "a.wav", audio)))
             #expect(unknown.status == .notFound)
             let oversized = try await post(
-                "/v1/audio/transcriptions", Self.multipartHeaders, Self.multipart([("model", "whisper")], file: ("file", "a.wav", Self.wav(seconds: 3))))
+                "/v1/audio/transcriptions", Self.multipartHeaders,
+                Self.multipart([("model", "whisper")], file: ("file", "a.wav", Self.wav(seconds: 3))))
             #expect(oversized.status == .contentTooLarge, "\(oversized.text)")
             #expect(oversized.json?["error"]?["type"]?.stringValue != nil)
             let noVoice = try await post("/v1/audio/speech", authorized, ByteBuffer(string: #"{"model":"voice","input":"hi"}"#))
@@ -272,7 +279,8 @@ import Testing
             #expect(mock.stats.requests == 0, "nothing invalid reaches the provider")
             // The endpoint's limit is its own: image edits keep the default.
             let edit = try await post(
-                "/v1/images/edits", Self.multipartHeaders, Self.multipart([("model", "images"), ("prompt", "x")], file: ("image", "a.wav", Self.wav(seconds: 3))))
+                "/v1/images/edits", Self.multipartHeaders,
+                Self.multipart([("model", "images"), ("prompt", "x")], file: ("image", "a.wav", Self.wav(seconds: 3))))
             #expect(edit.status == .ok, "\(edit.text)")
         }
     }
@@ -285,7 +293,8 @@ import Testing
             }
             let audio = Self.multipart([("model", "whisper")], file: ("file", "a.wav", Self.wav(seconds: 0.5)))
             let chatOnly = try await key(#"{"name":"chat-only","endpoints":["chat_completions"]}"#)
-            let denied = try await client.execute(uri: "/v1/audio/transcriptions", method: .post, headers: Self.headers(chatOnly, multipart: true), body: audio)
+            let denied = try await client.execute(
+                uri: "/v1/audio/transcriptions", method: .post, headers: Self.headers(chatOnly, multipart: true), body: audio)
             #expect(denied.status == .forbidden && denied.text.contains("audio_transcriptions"), "\(denied.text)")
             let whisperOnly = try await key(#"{"name":"whisper-only","models":["whisper"]}"#)
             let wrongModel = try await client.execute(
@@ -295,8 +304,10 @@ import Testing
             var statuses: [HTTPResponse.Status] = []
             for _ in 0..<4 {
                 statuses.append(
-                    try await client.execute(uri: "/v1/audio/transcriptions", method: .post, headers: Self.headers(whisperOnly, multipart: true), body: audio)
-                        .status)
+                    try await client.execute(
+                        uri: "/v1/audio/transcriptions", method: .post, headers: Self.headers(whisperOnly, multipart: true), body: audio
+                    )
+                    .status)
             }
             #expect(statuses == [.ok, .ok, .ok, .tooManyRequests], "\(statuses)")
 
@@ -306,7 +317,8 @@ import Testing
     @Test func budgetsStopMediaSpending() async throws {
         try await Self.withGateway { client, _ in
             let created = try await client.execute(
-                uri: "/admin/keys", method: .post, headers: authorized, body: ByteBuffer(string: #"{"name":"capped","budget":{"amount":0.05,"period":"daily"}}"#))
+                uri: "/admin/keys", method: .post, headers: authorized,
+                body: ByteBuffer(string: #"{"name":"capped","budget":{"amount":0.05,"period":"daily"}}"#))
             let capped = try #require(created.json?["key"]?.stringValue)
             let speech = ByteBuffer(string: #"{"model":"voice","input":"\#(String(repeating: "a", count: 100))","voice":"alloy"}"#)
             var refusal: TestResponse?
@@ -332,7 +344,8 @@ import Testing
               - {provider: gem, paths: ['/v1beta/models/*'], methods: [POST]}
             """
         try await Self.withGateway(extra: extra) { client, mock in
-            let created = try await client.execute(uri: "/admin/keys", method: .post, headers: authorized, body: ByteBuffer(string: #"{"name":"app"}"#))
+            let created = try await client.execute(
+                uri: "/admin/keys", method: .post, headers: authorized, body: ByteBuffer(string: #"{"name":"app"}"#))
             let key = try #require(created.json?["key"]?.stringValue)
             mock.resetStats()
             let models = try await client.execute(
@@ -367,7 +380,8 @@ import Testing
             let anonymous = try await client.execute(uri: "/passthrough/vllm/models", method: .get)
             #expect(anonymous.status == .unauthorized)
             let chatOnly = try await client.execute(
-                uri: "/admin/keys", method: .post, headers: authorized, body: ByteBuffer(string: #"{"name":"chat","endpoints":["chat_completions"]}"#))
+                uri: "/admin/keys", method: .post, headers: authorized, body: ByteBuffer(string: #"{"name":"chat","endpoints":["chat_completions"]}"#)
+            )
             let chatKey = try #require(chatOnly.json?["key"]?.stringValue)
             let forbidden = try await client.execute(uri: "/passthrough/vllm/models", method: .get, headers: Self.headers(chatKey))
             #expect(forbidden.status == .forbidden)
@@ -403,7 +417,9 @@ import Testing
     }
 
     @Test func passthroughCountsAgainstRequestLimits() async throws {
-        try await Self.withGateway(extra: "passthrough: [{provider: vllm, paths: [/models]}]\nlimits:\n  rules: [{scope: key, requests_per_minute: 1}]") {
+        try await Self.withGateway(
+            extra: "passthrough: [{provider: vllm, paths: [/models]}]\nlimits:\n  rules: [{scope: key, requests_per_minute: 1}]"
+        ) {
             client, _ in
             #expect(try await client.execute(uri: "/passthrough/vllm/models", method: .get, headers: authorized).status == .ok)
             let limited = try await client.execute(uri: "/passthrough/vllm/models", method: .get, headers: authorized)
@@ -436,7 +452,9 @@ import Testing
               - {provider: p}
             """
         let lines = try errors(bad)
-        #expect(lines.contains { $0.contains("unknown endpoint 'audio_transcription'") && $0.contains("did you mean 'audio_transcriptions'") }, "\(lines)")
+        #expect(
+            lines.contains { $0.contains("unknown endpoint 'audio_transcription'") && $0.contains("did you mean 'audio_transcriptions'") }, "\(lines)"
+        )
         #expect(lines.contains { $0.contains("per_image must be a non-negative number") })
         #expect(lines.contains { $0.contains("pricing.x needs 'input' and 'output'") })
         #expect(lines.contains { $0.contains("passthrough[0].provider 'q' is not a configured provider") }, "\(lines)")
@@ -444,7 +462,8 @@ import Testing
         #expect(lines.contains { $0.contains("'TRACE' is not one of") })
         #expect(lines.contains { $0.contains("passthrough[2].paths must list at least one path") })
         let config = try #require(
-            ConfigLoader(environment: [:], fileExists: { _ in false }).load(try YAMLConfigReader.parse(good, file: "s.yaml"), source: "s.yaml").config)
+            ConfigLoader(environment: [:], fileExists: { _ in false }).load(try YAMLConfigReader.parse(good, file: "s.yaml"), source: "s.yaml").config
+        )
         #expect(config.server.maxBodyBytes(forPath: "/v1/audio/transcriptions") == 100 * 1024 * 1024)
         #expect(config.server.maxBodyBytes(forPath: "/audio/translations") == ServerSettings.defaultUploadBodyBytes)
         #expect(config.server.maxBodyBytes(forPath: "/v1/chat/completions") == config.server.maxBodyBytes)

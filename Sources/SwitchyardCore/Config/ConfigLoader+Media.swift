@@ -11,7 +11,8 @@ extension Context {
             guard labels.contains(label) else {
                 error(
                     "unknown endpoint '\(label)' in server.endpoints", at: child.location,
-                    hint: Suggestions.closest(to: label, in: labels).map { "did you mean '\($0)'?" } ?? "endpoints: \(labels.joined(separator: ", "))")
+                    hint: Suggestions.closest(to: label, in: labels).map { "did you mean '\($0)'?" } ?? "endpoints: \(labels.joined(separator: ", "))"
+                )
                 continue
             }
             guard var settings = MappingReader(child, path: path, context: &self) else { continue }
@@ -47,7 +48,8 @@ extension Context {
             }
             mapping.finish(known: ["provider", "paths", "methods", "roles"], context: &self)
             guard let provider else {
-                error("\(entry.path) needs 'provider'", at: entry.node.location, hint: "passthrough: [{provider: openai, paths: [/vector_stores/**]}]")
+                error(
+                    "\(entry.path) needs 'provider'", at: entry.node.location, hint: "passthrough: [{provider: openai, paths: [/vector_stores/**]}]")
                 continue
             }
             if !providers.contains(where: { $0.name == provider }) {

@@ -155,7 +155,8 @@ extension Context {
         let perCharacter = mapping.take("per_character").flatMap { number($0, path: "\(path).per_character") }
         var perImage: [String: Double]?
         if let node = mapping.take("per_image") { perImage = decodeImagePrices(node, path: "\(path).per_image") }
-        mapping.finish(known: ["input", "output", "cached_input", "cache_write", "reasoning", "per_image", "per_second", "per_character"], context: &self)
+        mapping.finish(
+            known: ["input", "output", "cached_input", "cache_write", "reasoning", "per_image", "per_second", "per_character"], context: &self)
         let hasMedia = perImage != nil || perSecond != nil || perCharacter != nil
         guard (input != nil && output != nil) || (hasMedia && input == nil && output == nil) else {
             error(
@@ -164,7 +165,8 @@ extension Context {
             return nil
         }
         for (name, value) in [
-            ("input", input ?? 0), ("output", output ?? 0), ("cached_input", cached ?? 0), ("cache_write", cacheWrite ?? 0), ("reasoning", reasoning ?? 0),
+            ("input", input ?? 0), ("output", output ?? 0), ("cached_input", cached ?? 0), ("cache_write", cacheWrite ?? 0),
+            ("reasoning", reasoning ?? 0),
             ("per_second", perSecond ?? 0), ("per_character", perCharacter ?? 0),
         ]
         where value < 0 || !value.isFinite {

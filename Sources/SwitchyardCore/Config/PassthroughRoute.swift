@@ -30,7 +30,8 @@ public struct PassthroughRoute: Sendable, Equatable {
             return AccessDenial(rule: nil, reason: "this passthrough route is open to the roles \(roles.joined(separator: ", ")) only")
         }
         guard accessConfigured else { return nil }
-        return AccessDenial(rule: nil, reason: "with access rules configured, a passthrough route needs 'roles' to be open to callers other than admins")
+        return AccessDenial(
+            rule: nil, reason: "with access rules configured, a passthrough route needs 'roles' to be open to callers other than admins")
     }
 
     /// Whether `path` (no query) is on the allow-list.

@@ -83,7 +83,9 @@ public struct AzureOpenAIAdapterFactory: ProviderAdapterFactory {
         // Azure OpenAI has no rerank; its moderation is a content filter, not an endpoint.
         return OpenAICompatibleAdapter(
             provider: provider, transport: transport,
-            endpoints: [.chatCompletions, .completions, .embeddings, .imageGenerations, .imageEdits, .audioTranscriptions, .audioTranslations, .audioSpeech]
+            endpoints: [
+                .chatCompletions, .completions, .embeddings, .imageGenerations, .imageEdits, .audioTranscriptions, .audioTranslations, .audioSpeech,
+            ]
         ) {
             base, endpoint, model in
             if version == "v1" { return base + "/openai/v1" + endpoint.rawValue }

@@ -62,7 +62,8 @@ extension HTTPTransport {
         async throws -> UpstreamResponse
     {
         var headers = HTTPHeaders()
-        for header in request.headers where !withheldHeaders.contains(header.name.lowercased()) && !header.name.lowercased().hasPrefix("x-switchyard-") {
+        for header in request.headers
+        where !withheldHeaders.contains(header.name.lowercased()) && !header.name.lowercased().hasPrefix("x-switchyard-") {
             headers.add(name: header.name, value: header.value)
         }
         for (name, value) in fixed where !(name.lowercased() == "content-type" && headers.contains(name: "content-type")) {

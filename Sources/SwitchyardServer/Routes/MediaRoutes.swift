@@ -42,7 +42,8 @@ struct MediaRoutes {
         var outcome = MultipartPrefix.Outcome.needMore
         while outcome == .needMore {
             guard let chunk = try await body.next() else {
-                throw GatewayError.invalidRequest("The multipart body could not be read: it ended before its closing boundary.", code: "invalid_multipart")
+                throw GatewayError.invalidRequest(
+                    "The multipart body could not be read: it ended before its closing boundary.", code: "invalid_multipart")
             }
             head.append(contentsOf: chunk.readableBytesView)
             if head.count > limit { throw GatewayError.bodyTooLarge(limit: limit) }
@@ -50,7 +51,8 @@ struct MediaRoutes {
         }
         let fileField = endpoint == .imageEdits ? "image" : "file"
         guard let file = parser.file else {
-            throw GatewayError.invalidRequest("The request has no file: send it as the multipart field '\(fileField)'.", param: fileField, code: "missing_file")
+            throw GatewayError.invalidRequest(
+                "The request has no file: send it as the multipart field '\(fileField)'.", param: fileField, code: "missing_file")
         }
         guard let model = parser.fields["model"], !model.isEmpty else {
             throw GatewayError.invalidRequest(
@@ -58,7 +60,8 @@ struct MediaRoutes {
                 param: "model", code: "missing_required_parameter")
         }
         if endpoint != .imageEdits, file.field != "file" {
-            throw GatewayError.invalidRequest("The file must be sent as the multipart field 'file' (got '\(file.field.prefix(64))').", param: "file", code: "missing_file")
+            throw GatewayError.invalidRequest(
+                "The file must be sent as the multipart field 'file' (got '\(file.field.prefix(64))').", param: "file", code: "missing_file")
         }
         var summary: JSONObject = ["model": .string(model)]
         for (name, value) in parser.fields where Self.readFields.contains(name) && name != "model" {

@@ -39,7 +39,8 @@ extension MockProvider {
         }
         applyPlannedFailure(&behaviour)
         if let status = behaviour.status, status >= 400 {
-            return errorPlan(status: status, type: Self.errorType(for: status), code: behaviour.errorCode, message: "Mock failure with status \(status).")
+            return errorPlan(
+                status: status, type: Self.errorType(for: status), code: behaviour.errorCode, message: "Mock failure with status \(status).")
         }
         let model = fields["model"] ?? "mock"
         if path.hasSuffix("/audio/speech") {
@@ -78,7 +79,9 @@ extension MockProvider {
             var answer: JSONObject = ["created": JSONValue(1_700_000_000), "data": .array(images)]
             if model.hasPrefix("gpt-image") {
                 let input = Self.approximateTokens(prompt.utf8.count)
-                answer["usage"] = ["input_tokens": JSONValue(input), "output_tokens": JSONValue(272 * count), "total_tokens": JSONValue(input + 272 * count)]
+                answer["usage"] = [
+                    "input_tokens": JSONValue(input), "output_tokens": JSONValue(272 * count), "total_tokens": JSONValue(input + 272 * count),
+                ]
             }
             return jsonPlan(.object(answer), behaviour: behaviour)
         }
@@ -90,7 +93,9 @@ extension MockProvider {
         let fileBytes = max(0, totalBytes - file.dataStart - trailer)
         let wav = WAVHeader(fileHead)
         let seconds = wav.map { header in
-            let size = header.dataSize == 0 || header.dataSize == 0xFFFF_FFFF ? fileBytes - header.dataOffset : min(header.dataSize, fileBytes - header.dataOffset)
+            let size =
+                header.dataSize == 0 || header.dataSize == 0xFFFF_FFFF
+                ? fileBytes - header.dataOffset : min(header.dataSize, fileBytes - header.dataOffset)
             return Double(max(0, size)) / Double(header.byteRate)
         }
         let rounded = seconds.map { ($0 * 100).rounded() / 100 }
@@ -101,10 +106,13 @@ extension MockProvider {
         switch fields["response_format"] ?? "json" {
         case "text", "srt", "vtt":
             return Plan(
-                status: 200, headers: [HeaderField("content-type", "text/plain; charset=utf-8")], latency: .milliseconds(behaviour.latencyMilliseconds),
+                status: 200, headers: [HeaderField("content-type", "text/plain; charset=utf-8")],
+                latency: .milliseconds(behaviour.latencyMilliseconds),
                 pieces: [.init(delay: .zero, bytes: ByteBuffer(string: text + "\n"))], dropConnection: false, isStream: false)
         case "verbose_json":
-            var answer: JSONObject = ["task": .string(verb == "Translated" ? "translate" : "transcribe"), "language": "english", "text": .string(text)]
+            var answer: JSONObject = [
+                "task": .string(verb == "Translated" ? "translate" : "transcribe"), "language": "english", "text": .string(text),
+            ]
             if let rounded { answer["duration"] = JSONValue(rounded) }
             return jsonPlan(.object(answer), behaviour: behaviour)
         default:
@@ -169,4 +177,3 @@ extension MockProvider {
         return ~crc
     }
 }
-
