@@ -198,7 +198,10 @@ public final class SwitchyardApplication: Sendable {
             runtime: runtime, prometheus: prometheus, health: providerHealth, lifecycle: lifecycle, router: gateway.router, metrics: metrics
         ).register(on: router)
         let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores, tokens: tokens, audit: audit))
-        GatewayRoutes(gateway: gateway, runtime: runtime).register(on: api)
+        let gatewayRoutes = GatewayRoutes(gateway: gateway, runtime: runtime)
+        gatewayRoutes.register(on: api)
+        MediaRoutes(routes: gatewayRoutes).register(on: api)
+        PassthroughRoutes(routes: gatewayRoutes).register(on: api)
         AdminRoutes(keys: stores, runtime: runtime, audit: audit).register(on: api)
         let usage = UsageRoutes(ledger: ledger, gateway: gateway, runtime: runtime, stores: stores)
         usage.register(on: api)

@@ -66,5 +66,22 @@ enum BuiltInPrices {
         // Mistral
         "mistral-large": ModelPrice(input: 2, output: 6),
         "mistral-small": ModelPrice(input: 0.1, output: 0.3),
+        // OpenAI images and audio (per image, per second of audio, per character)
+        "dall-e-3": media(perImage: [
+            "*": 0.04, "1024x1024": 0.04, "1024x1792": 0.08, "1792x1024": 0.08, "1024x1024/hd": 0.08, "1024x1792/hd": 0.12, "1792x1024/hd": 0.12,
+        ]),
+        "dall-e-2": media(perImage: ["*": 0.02, "1024x1024": 0.02, "512x512": 0.018, "256x256": 0.016]),
+        "whisper-1": media(perSecond: 0.006 / 60),
+        "tts-1": media(perCharacter: 15 / 1_000_000),
+        "tts-1-hd": media(perCharacter: 30 / 1_000_000),
     ]
+
+    /// A price by images, seconds or characters alone (no tokens billed).
+    static func media(perImage: [String: Double]? = nil, perSecond: Double? = nil, perCharacter: Double? = nil) -> ModelPrice {
+        var price = ModelPrice(input: 0, output: 0)
+        price.perImage = perImage
+        price.perSecond = perSecond
+        price.perCharacter = perCharacter
+        return price
+    }
 }

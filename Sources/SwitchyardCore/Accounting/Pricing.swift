@@ -10,6 +10,13 @@ public struct ModelPrice: Sendable, Equatable {
     public var cachedInput: Double?
     public var cacheWrite: Double?
     public var reasoning: Double?
+    /// USD per generated image, by `size/quality`, `size`, `quality` or `*` (see
+    /// ``MediaUsage``); nil when images are priced by tokens only.
+    public var perImage: [String: Double]?
+    /// USD per second of audio sent (transcriptions, translations).
+    public var perSecond: Double?
+    /// USD per input character (speech).
+    public var perCharacter: Double?
 
     public init(input: Double, output: Double, cachedInput: Double? = nil, cacheWrite: Double? = nil, reasoning: Double? = nil) {
         self.input = input

@@ -151,18 +151,50 @@ extension Context {
         let cached = mapping.take("cached_input").flatMap { number($0, path: "\(path).cached_input") }
         let cacheWrite = mapping.take("cache_write").flatMap { number($0, path: "\(path).cache_write") }
         let reasoning = mapping.take("reasoning").flatMap { number($0, path: "\(path).reasoning") }
-        mapping.finish(known: ["input", "output", "cached_input", "cache_write", "reasoning"], context: &self)
-        guard let input, let output else {
-            error("\(path) needs 'input' and 'output' (USD per million tokens)", at: node.location, hint: "price: {input: 2.5, output: 10}")
+        let perSecond = mapping.take("per_second").flatMap { number($0, path: "\(path).per_second") }
+        let perCharacter = mapping.take("per_character").flatMap { number($0, path: "\(path).per_character") }
+        var perImage: [String: Double]?
+        if let node = mapping.take("per_image") { perImage = decodeImagePrices(node, path: "\(path).per_image") }
+        mapping.finish(
+            known: ["input", "output", "cached_input", "cache_write", "reasoning", "per_image", "per_second", "per_character"], context: &self)
+        let hasMedia = perImage != nil || perSecond != nil || perCharacter != nil
+        guard (input != nil && output != nil) || (hasMedia && input == nil && output == nil) else {
+            error(
+                "\(path) needs 'input' and 'output' (USD per million tokens), or only media rates (per_image, per_second, per_character)",
+                at: node.location, hint: "price: {input: 2.5, output: 10}")
             return nil
         }
         for (name, value) in [
-            ("input", input), ("output", output), ("cached_input", cached ?? 0), ("cache_write", cacheWrite ?? 0), ("reasoning", reasoning ?? 0),
+            ("input", input ?? 0), ("output", output ?? 0), ("cached_input", cached ?? 0), ("cache_write", cacheWrite ?? 0),
+            ("reasoning", reasoning ?? 0),
+            ("per_second", perSecond ?? 0), ("per_character", perCharacter ?? 0),
         ]
         where value < 0 || !value.isFinite {
-            error("\(path).\(name) must be a non-negative number (USD per million tokens)", at: node.location)
+            error("\(path).\(name) must be a non-negative number (USD)", at: node.location)
         }
-        return ModelPrice(input: input, output: output, cachedInput: cached, cacheWrite: cacheWrite, reasoning: reasoning)
+        var price = ModelPrice(input: input ?? 0, output: output ?? 0, cachedInput: cached, cacheWrite: cacheWrite, reasoning: reasoning)
+        price.perImage = perImage
+        price.perSecond = perSecond
+        price.perCharacter = perCharacter
+        return price
+    }
+
+    /// `per_image`: one USD amount for every image, or amounts by `size/quality`, `size`,
+    /// `quality` and `*`.
+    mutating func decodeImagePrices(_ node: ConfigNode, path: String) -> [String: Double]? {
+        if case .scalar = node {
+            guard let value = number(node, path: path) else { return nil }
+            if value < 0 || !value.isFinite { error("\(path) must be a non-negative number (USD per image)", at: node.location) }
+            return ["*": value]
+        }
+        guard var mapping = MappingReader(node, path: path, context: &self) else { return nil }
+        var prices: [String: Double] = [:]
+        for (key, _) in mapping.remaining() {
+            guard let child = mapping.take(key), let value = number(child, path: "\(path).\(key)") else { continue }
+            if value < 0 || !value.isFinite { error("\(path).\(key) must be a non-negative number (USD per image)", at: child.location) }
+            prices[key.lowercased()] = value
+        }
+        return prices
     }
 
     mutating func decodeDeprecation(_ mapping: inout MappingReader, path: String) -> Deprecation? {

@@ -143,10 +143,11 @@ struct Context {
         if let prompts = mapping.take("prompts") { config.prompts = decodePrompts(prompts) }
         if let logging = mapping.take("logging") { config.logging = decodeLogging(logging) }
         if let tracing = mapping.take("tracing") { config.tracing = decodeTracing(tracing) }
+        if let passthrough = mapping.take("passthrough") { config.passthrough = decodePassthrough(passthrough, providers: config.providers) }
         mapping.finish(
             known: [
                 "server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access", "cache",
-                "guardrails", "prompts", "logging", "tracing",
+                "guardrails", "prompts", "logging", "tracing", "passthrough",
             ],
             context: &self)
         let modelNames = Set(config.models.flatMap { [$0.name] + $0.aliases })
@@ -244,11 +245,12 @@ struct Context {
             settings.metricsIdentityLabels = value
         }
         if let node = mapping.take("operational_token") { settings.operationalToken = secret(node, path: "server.operational_token") }
+        if let node = mapping.take("endpoints") { settings.endpointMaxBodyBytes = decodeEndpointLimits(node) }
         mapping.finish(
             known: [
                 "host", "port", "master_key", "max_body_size", "request_timeout", "shutdown_grace_period", "idle_timeout",
                 "log_level", "access_log", "allow_unauthenticated", "reload_check_interval", "tls", "database", "key_secret", "usage_ledger",
-                "metrics_identity_labels", "operational_token",
+                "metrics_identity_labels", "operational_token", "endpoints",
             ],
             context: &self
         )

@@ -32,6 +32,8 @@ public struct GatewayConfig: Sendable {
     public var tracing = TracingSettings()
     /// Prices by model name (`pricing:`), over the built-in table.
     public var pricing: [String: ModelPrice] = [:]
+    /// Provider paths forwarded as they are (`passthrough:`); others stay 404.
+    public var passthrough: [PassthroughRoute] = []
     /// Where the configuration came from (a file path or "embedded default").
     public var source: String
 
@@ -58,6 +60,9 @@ public struct ServerSettings: Sendable {
     public var masterKey: Secret?
     /// Largest request body accepted; larger bodies get 413. Default 16 MiB.
     public var maxBodyBytes: Int = 16 * 1024 * 1024
+    /// Per-endpoint body limits by route label (`server.endpoints.<label>.max_body_size`), over
+    /// `maxBodyBytes`; see ``maxBodyBytes(forPath:)``.
+    public var endpointMaxBodyBytes: [String: Int] = [:]
     /// Overall deadline for one upstream call, streams included. Default 600 s.
     public var requestTimeout: Duration = .seconds(600)
     /// How long in-flight requests and streams may run after SIGTERM. Default 30 s.

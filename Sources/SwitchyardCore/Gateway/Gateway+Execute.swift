@@ -80,7 +80,8 @@ extension Gateway {
     /// The response cache's settings and key for a request (its `cache.rules` applied).
     func cachePlan(for prepared: Prepared) -> CachePlan {
         let config = prepared.snapshot.config.cache
-        guard config.enabled || !config.rules.isEmpty else { return CachePlan(settings: config) }
+        // Media answers (images, audio) are neither cached nor replayed.
+        guard config.enabled || !config.rules.isEmpty, !prepared.inbound.endpoint.isMedia else { return CachePlan(settings: config) }
         let inbound = prepared.inbound
         let settings =
             config.rules.isEmpty
@@ -320,7 +321,7 @@ struct Attempt: Sendable {
         var upstreamBody = request.upstreamBody(upstreamModel: deployment.upstreamModel)
         if passthrough, let native = inbound.nativeBody, let scan = try? JSONObjectScan(Array(buffer: native)) {
             upstreamBody = scan.rewriting([("model", JSONWriter.quoted(deployment.upstreamModel))])
-        } else if adapter.forwardsCanonicalBody {
+        } else if adapter.forwardsCanonicalBody && !inbound.endpoint.isMedia {
             upstreamBody = CanonicalChat.strippingReasoning(upstreamBody, dropThinking: inbound.dialect == .anthropic)
         }
         var upstreamRequest = UpstreamRequest(
@@ -344,6 +345,10 @@ struct Attempt: Sendable {
             upstreamRequest.propagatedHeaders.append(HeaderField(header, inbound.requestID))
         }
         if passthrough { upstreamRequest.bodyDialect = inbound.dialect }
+        if let upload = inbound.upload {
+            try checkUploadFields(upload, request: request)
+            upstreamRequest.upload = try upload.body(model: deployment.upstreamModel)
+        }
         let upstreamStart = clock.now
         let response: UpstreamResponse
         do {
@@ -367,6 +372,10 @@ struct Attempt: Sendable {
                 provider: provider,
                 scrubber: snapshot.scrubber
             )
+        }
+
+        if inbound.endpoint.isMedia {
+            return try await mediaAnswer(response, pipeline: pipeline, record: record, headers: headers, upstreamStart: upstreamStart)
         }
 
         if !request.stream {

@@ -96,6 +96,9 @@ public struct Gateway: Sendable {
 
         /// Responses API clients: the response's id and the request settings it repeats.
         public var responsesEnvelope: ResponsesEnvelope?
+        /// A multipart upload (``Endpoint/isUpload``): `body` then holds only the form fields
+        /// the gateway read, as JSON, for validation, routing and the checks.
+        public var upload: MediaUpload?
 
         public init(
             endpoint: Endpoint,
@@ -254,6 +257,8 @@ public struct GatewayResponse: Sendable {
         case stream(GatewayStream)
         /// A stream replayed from the cache, written chunk by chunk.
         case chunks([ByteBuffer])
+        /// Bytes relayed from the provider as they come (audio).
+        case bytes(ByteRelay)
     }
 
     public var status: Int

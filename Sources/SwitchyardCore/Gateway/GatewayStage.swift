@@ -154,6 +154,7 @@ final class RequestCompletion: Sendable {
         guard let taken else { return }
         var record = record
         if let price = record.price, let usage = record.usage { record.cost = price.cost(of: usage) }
+        if let price = record.price, let media = record.media, let cost = price.cost(of: media) { record.cost = (record.cost ?? 0) + cost }
         if record.usage != nil && record.usageSource == nil { record.usageSource = .provider }
         let ending = RequestEnding(record: record, responseBody: responseBody, isStream: taken.isStream, cache: taken.cache)
         for stage in taken.stages.reversed() { stage.after(ending, gateway: gateway) }

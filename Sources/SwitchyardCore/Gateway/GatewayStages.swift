@@ -145,10 +145,13 @@ struct BudgetStage: GatewayStage {
         let snapshot = request.prepared.snapshot
         let inbound = request.prepared.inbound
         let features = request.promptFeatures()
+        let media = inbound.endpoint.isMedia ? MediaUsage(expectedBy: request.prepared.request) : nil
         let reserve =
-            request.prepared.plan.group.deployments.compactMap { deployment in
-                snapshot.price(of: deployment)?.estimate(
+            request.prepared.plan.group.deployments.compactMap { deployment -> Double? in
+                guard let price = snapshot.price(of: deployment) else { return nil }
+                let tokens = price.estimate(
                     promptTokens: features.estimatedPromptTokens, completionTokens: snapshot.reservedCompletionTokens(features, on: deployment))
+                return tokens + (media.flatMap { price.cost(of: $0) } ?? 0)
             }
             .max() ?? 0
         let identity = request.record.identity

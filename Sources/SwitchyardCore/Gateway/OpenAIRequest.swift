@@ -59,6 +59,22 @@ public struct OpenAIRequest: Sendable {
         "model": .string, "input": .stringOrArray, "user": .string,
     ]
 
+    private static let imageFields: [String: Expected] = [
+        "model": .string, "prompt": .string, "n": .integer, "size": .string, "quality": .string, "response_format": .string,
+        "style": .string, "user": .string, "background": .string, "output_format": .string, "output_compression": .integer,
+        "moderation": .string,
+    ]
+
+    private static let speechFields: [String: Expected] = [
+        "model": .string, "input": .string, "voice": .string, "response_format": .string, "speed": .number, "instructions": .string,
+    ]
+
+    /// Uploads: the gateway's own summary of the form fields (see ``MediaUpload``).
+    private static let uploadFields: [String: Expected] = [
+        "model": .string, "prompt": .string, "n": .integer, "size": .string, "quality": .string, "user": .string,
+        "response_format": .string, "language": .string,
+    ]
+
     /// Parses and validates; throws ``GatewayError`` naming the offending field.
     public init(endpoint: Endpoint, body: [UInt8]) throws(GatewayError) {
         self.endpoint = endpoint
@@ -93,6 +109,20 @@ public struct OpenAIRequest: Sendable {
         case .moderations:
             fields = Self.moderationFields
             required = ["model", "input"]
+        case .imageGenerations:
+            fields = Self.imageFields
+            required = ["model", "prompt"]
+        case .audioSpeech:
+            fields = Self.speechFields
+            required = ["model", "input", "voice"]
+        case .imageEdits:
+            fields = Self.uploadFields
+            required = ["model", "prompt"]
+        case .audioTranscriptions, .audioTranslations:
+            fields = Self.uploadFields
+            required = ["model"]
+        case .passthrough:
+            throw GatewayError.notFound("Passthrough requests are not model requests.")
         }
         for name in required where scan.member(name) == nil {
             throw GatewayError.missingField(name)

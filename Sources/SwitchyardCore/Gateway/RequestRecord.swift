@@ -28,6 +28,8 @@ public struct RequestRecord: Sendable {
     public var outcome: Outcome
     public var errorCode: String?
     public var usage: TokenUsage?
+    /// Images, seconds of audio or characters of a media request (priced beside tokens).
+    public var media: MediaUsage?
     /// Whether ``usage`` is the provider's report or the gateway's own count.
     public var usageSource: UsageSource?
     /// Time from receipt of the request to the first content byte sent (streams).

@@ -30,8 +30,12 @@ extension OpenAIRequest {
             [("dimensions", 1, nil)]
         case .rerank:
             [("top_n", 1, nil), ("max_tokens_per_doc", 1, nil)]
-        case .moderations:
+        case .moderations, .audioTranscriptions, .audioTranslations, .passthrough:
             []
+        case .imageGenerations, .imageEdits:
+            [("n", 1, 10)]
+        case .audioSpeech:
+            [("speed", 0.25, 4)]
         }
     }
 

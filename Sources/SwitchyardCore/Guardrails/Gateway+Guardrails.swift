@@ -110,7 +110,14 @@ enum GuardrailTexts {
                 object["prompt"] = replaced
                 changed = true
             }
-        case .embeddings, .moderations:
+        case .imageGenerations, .imageEdits, .audioTranscriptions, .audioTranslations:
+            if let value = object["prompt"], let replaced = strings(value, role: "user") {
+                object["prompt"] = replaced
+                changed = true
+            }
+        case .passthrough:
+            break
+        case .embeddings, .moderations, .audioSpeech:
             if let value = object["input"], let replaced = strings(value, role: "user") {
                 object["input"] = replaced
                 changed = true

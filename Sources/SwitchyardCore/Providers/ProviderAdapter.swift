@@ -9,6 +9,16 @@ public enum Endpoint: String, Sendable, CaseIterable {
     case rerank = "/rerank"
     /// OpenAI's moderations.
     case moderations = "/moderations"
+    /// OpenAI's images (JSON in, JSON out) and image edits (a multipart upload).
+    case imageGenerations = "/images/generations"
+    case imageEdits = "/images/edits"
+    /// OpenAI's audio: transcriptions and translations take a multipart upload, speech answers
+    /// with audio bytes.
+    case audioTranscriptions = "/audio/transcriptions"
+    case audioTranslations = "/audio/translations"
+    case audioSpeech = "/audio/speech"
+    /// A provider path forwarded as it is (`passthrough:`); not served under this path.
+    case passthrough = "/passthrough"
 
     /// The route label used in metrics and logs.
     public var label: String {
@@ -18,6 +28,12 @@ public enum Endpoint: String, Sendable, CaseIterable {
         case .embeddings: "embeddings"
         case .rerank: "rerank"
         case .moderations: "moderations"
+        case .imageGenerations: "image_generations"
+        case .imageEdits: "image_edits"
+        case .audioTranscriptions: "audio_transcriptions"
+        case .audioTranslations: "audio_translations"
+        case .audioSpeech: "audio_speech"
+        case .passthrough: "passthrough"
         }
     }
 
@@ -29,8 +45,21 @@ public enum Endpoint: String, Sendable, CaseIterable {
         case .embeddings: "embeddings"
         case .rerank: "rerank"
         case .moderations: "moderation"
+        case .imageGenerations, .imageEdits: "image_generation"
+        case .audioTranscriptions: "transcription"
+        case .audioTranslations: "translation"
+        case .audioSpeech: "speech"
+        case .passthrough: "passthrough"
         }
     }
+
+    /// Whether the request is a multipart upload (a file and form fields), streamed to the
+    /// provider as it arrives instead of read whole.
+    public var isUpload: Bool { self == .imageEdits || self == .audioTranscriptions || self == .audioTranslations }
+
+    /// Images and audio: priced per image, second or character, answered outside the
+    /// chat-shaped JSON path (binary audio, text transcripts).
+    public var isMedia: Bool { isUpload || self == .imageGenerations || self == .audioSpeech }
 
     /// Whether answers carry generated text (chat and completions), as opposed to vectors,
     /// rankings or verdicts: only these stream, and only these have answers to guard or cache.
@@ -52,6 +81,8 @@ public struct UpstreamRequest: Sendable {
     public var deadline: ContinuousClock.Instant
     /// Headers propagated from the client (trace context).
     public var propagatedHeaders: [HeaderField]
+    /// A multipart upload (``Endpoint/isUpload``): sent, streamed, instead of `body`.
+    public var upload: UploadBody?
 
     public init(
         endpoint: Endpoint,
@@ -104,11 +135,38 @@ public protocol ProviderAdapter: Sendable {
     /// taken out first; adapters that translate build their own bodies.
     var forwardsCanonicalBody: Bool { get }
     func send(_ request: UpstreamRequest) async throws -> UpstreamResponse
+    /// Forwards a passthrough request to a path under the provider's base URL, with the
+    /// provider's credentials; adapters without a passthrough refuse it.
+    func forward(_ request: PassthroughRequest) async throws -> UpstreamResponse
 }
 
 extension ProviderAdapter {
     public var nativeDialect: ClientDialect? { nil }
     public var forwardsCanonicalBody: Bool { false }
+    public func forward(_ request: PassthroughRequest) async throws -> UpstreamResponse {
+        throw GatewayError(
+            status: 501, type: "invalid_request_error", code: "passthrough_not_supported",
+            message: "Provider '\(providerName)' has no passthrough.")
+    }
+}
+
+/// A request forwarded as it is to a provider path (``PassthroughRoute``).
+public struct PassthroughRequest: Sendable {
+    public var method: String
+    /// The path (and query) after the provider's base URL.
+    public var target: String
+    /// The client's headers, without its credentials and hop-by-hop headers.
+    public var headers: [HeaderField]
+    public var body: UploadBody?
+    public var deadline: ContinuousClock.Instant
+
+    public init(method: String, target: String, headers: [HeaderField], body: UploadBody?, deadline: ContinuousClock.Instant) {
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.body = body
+        self.deadline = deadline
+    }
 }
 
 /// A sequence of body chunks from an upstream, consumed once.

@@ -54,6 +54,19 @@ public struct PromptFeatures: Sendable, Equatable {
             producesOutput = false
             lastUserText = Self.flattenText(scan.value("input"))
             estimatedPromptTokens = PromptTokens.count(lastUserText, model: model)
+        case .imageGenerations, .imageEdits:
+            producesOutput = false
+            lastUserText = scan.string("prompt") ?? ""
+            estimatedPromptTokens = PromptTokens.count(lastUserText, model: model)
+            choices = min(max(1, scan.value("n")?.intValue ?? 1), 10)
+        case .audioSpeech:
+            producesOutput = false
+            lastUserText = scan.string("input") ?? ""
+            estimatedPromptTokens = PromptTokens.count(lastUserText, model: model)
+        case .audioTranscriptions, .audioTranslations:
+            lastUserText = scan.string("prompt") ?? ""
+        case .passthrough:
+            producesOutput = false
         case .rerank:
             producesOutput = false
             // A reranker reads the query once with each document, and bills them that way

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import SwitchyardCore
@@ -17,12 +18,24 @@ public struct AnthropicAdapter: ProviderAdapter {
     let url: String
     let client: UpstreamHTTPClient
     let staticHeaders: HTTPHeaders
+    let baseURL: String
+    let streamingClient: HTTPClient
 
     public init(provider: ProviderConfig, transport: HTTPTransport) {
         self.providerName = provider.name
+        self.baseURL = provider.baseURL
+        self.streamingClient = transport.client(for: provider)
         self.url = provider.baseURL + (provider.baseURL.hasSuffix("/v1") ? "/messages" : "/v1/messages")
         self.client = transport.upstreamClient(for: provider)
         self.staticHeaders = HTTPHeaders(provider: provider, adding: [("anthropic-version", Self.defaultVersion)])
+    }
+
+    /// Beta and other endpoints (`/v1/messages/batches`, `/v1/files`, ...), with the gateway's
+    /// `anthropic-version` unless the client sent its own.
+    public func forward(_ request: PassthroughRequest) async throws -> UpstreamResponse {
+        var fixed = staticHeaders
+        if request.headers.contains(where: { $0.name.lowercased() == "anthropic-version" }) { fixed.remove(name: "anthropic-version") }
+        return try await HTTPTransport.forward(request, baseURL: baseURL, headers: fixed, on: streamingClient, provider: providerName)
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {

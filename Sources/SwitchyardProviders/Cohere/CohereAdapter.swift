@@ -32,7 +32,7 @@ public struct CohereAdapter: ProviderAdapter {
         case .rerank:
             (body, rerankDocuments) = try CohereRerank.request(fromGateway: Array(buffer: request.body), model: request.model)
             path = "/v2/rerank"
-        case .completions, .moderations:
+        case .completions, .moderations, .imageGenerations, .imageEdits, .audioTranscriptions, .audioTranslations, .audioSpeech, .passthrough:
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
         }
         var outbound = UpstreamHTTPRequest(url: baseURL + path)

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import SwitchyardCore
@@ -17,6 +18,8 @@ public struct GeminiAdapter: ProviderAdapter {
     let modelsURL: String
     /// Vertex AI: where bearer tokens come from; nil for the Gemini API.
     let tokens: VertexTokenSource?
+    /// Passthrough bodies stream through this client (Gemini API only).
+    let streamingClient: HTTPClient?
 
     public init(provider: ProviderConfig, transport: HTTPTransport) {
         self.providerName = provider.name
@@ -26,6 +29,7 @@ public struct GeminiAdapter: ProviderAdapter {
         let version = baseURL.hasSuffix("/v1beta") || baseURL.hasSuffix("/v1") ? "" : "/v1beta"
         self.modelsURL = baseURL + version + "/models/"
         self.tokens = nil
+        self.streamingClient = transport.client(for: provider)
     }
 
     /// A Vertex AI adapter: `{base}/v1/projects/{project}/locations/{location}/publishers/google/models/`.
@@ -40,6 +44,17 @@ public struct GeminiAdapter: ProviderAdapter {
         let location = (provider.options["location"] ?? "").percentEncoded()
         self.modelsURL = baseURL + "/v1/projects/\(project)/locations/\(location)/publishers/google/models/"
         self.tokens = try VertexTokenSource(provider: provider, client: transport.client(for: provider))
+        self.streamingClient = nil
+    }
+
+    /// Gemini API paths (`/v1beta/models/{model}:countTokens`, ...) with the provider's key;
+    /// Vertex AI (OAuth tokens) has no passthrough.
+    public func forward(_ request: PassthroughRequest) async throws -> UpstreamResponse {
+        guard tokens == nil, let streamingClient else {
+            throw GatewayError(
+                status: 501, type: "invalid_request_error", code: "passthrough_not_supported", message: "Provider '\(providerName)' has no passthrough.")
+        }
+        return try await HTTPTransport.forward(request, baseURL: baseURL, headers: staticHeaders, on: streamingClient, provider: providerName)
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import SwitchyardCore
@@ -16,6 +17,9 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
     let url: @Sendable (_ baseURL: String, _ endpoint: Endpoint, _ model: String) -> String
     /// The endpoints the API has; others are refused before any call.
     let endpoints: Set<Endpoint>
+    /// Uploads and passthrough bodies stream through this client (see
+    /// ``HTTPTransport/sendStreaming``).
+    let streamingClient: HTTPClient
 
     public init(
         provider: ProviderConfig,
@@ -30,6 +34,7 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
         self.endpoints = endpoints
         self.baseURL = provider.baseURL
         self.client = transport.upstreamClient(for: provider)
+        self.streamingClient = transport.client(for: provider)
         self.staticHeaders = HTTPHeaders(provider: provider, adding: [("accept", "application/json, text/event-stream")])
     }
 
@@ -46,7 +51,20 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
         if request.stream {
             outbound.headers.replaceOrAdd(name: "accept", value: "text/event-stream")
         }
+        if request.endpoint.isMedia {
+            // Audio, text transcripts or JSON, as the request's `response_format` asks.
+            outbound.headers.replaceOrAdd(name: "accept", value: "*/*")
+        }
+        if let upload = request.upload {
+            return try await HTTPTransport.sendStreaming(
+                method: .POST, url: outbound.url, headers: outbound.headers, body: upload, on: streamingClient, deadline: request.deadline,
+                provider: providerName)
+        }
         return try await HTTPTransport.send(outbound, on: client, deadline: request.deadline, provider: providerName)
+    }
+
+    public func forward(_ request: PassthroughRequest) async throws -> UpstreamResponse {
+        try await HTTPTransport.forward(request, baseURL: baseURL, headers: staticHeaders, on: streamingClient, provider: providerName)
     }
 }
 
@@ -63,7 +81,12 @@ public struct AzureOpenAIAdapterFactory: ProviderAdapterFactory {
     public func makeAdapter(for provider: ProviderConfig) throws -> any ProviderAdapter {
         let version = provider.options["api_version"] ?? ProviderPresets.azureDefaultAPIVersion
         // Azure OpenAI has no rerank; its moderation is a content filter, not an endpoint.
-        return OpenAICompatibleAdapter(provider: provider, transport: transport, endpoints: [.chatCompletions, .completions, .embeddings]) {
+        return OpenAICompatibleAdapter(
+            provider: provider, transport: transport,
+            endpoints: [
+                .chatCompletions, .completions, .embeddings, .imageGenerations, .imageEdits, .audioTranscriptions, .audioTranslations, .audioSpeech,
+            ]
+        ) {
             base, endpoint, model in
             if version == "v1" { return base + "/openai/v1" + endpoint.rawValue }
             let deployment = model.percentEncoded()

@@ -37,7 +37,7 @@ struct RequestMiddleware: RouterMiddleware {
         context.clientRequestID = Self.clientRequestID(from: request)
         let snapshot = runtime.snapshot
         context.snapshot = snapshot
-        context.maxBodyBytes = snapshot.config.server.maxBodyBytes
+        context.maxBodyBytes = snapshot.config.server.maxBodyBytes(forPath: request.uri.path)
         context.logger[metadataKey: "request_id"] = .string(context.requestID)
         var span: RecordedSpan?
         if let tracer, snapshot.config.tracing.enabled {
@@ -144,7 +144,15 @@ struct RequestMiddleware: RouterMiddleware {
     static let inferencePaths: Set<String> = [
         "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings",
         "/v1/messages", "/v1/responses", "/responses", "/v1/rerank", "/rerank", "/v1/moderations", "/moderations",
+        "/v1/images/generations", "/v1/images/edits", "/v1/audio/transcriptions", "/v1/audio/translations", "/v1/audio/speech",
+        "/images/generations", "/images/edits", "/audio/transcriptions", "/audio/translations", "/audio/speech",
     ]
+
+    /// Uploads (multipart, checked by their route) and passthrough paths (forwarded as sent)
+    /// take bodies that are not JSON.
+    static func takesAnyMediaType(_ path: String) -> Bool {
+        path.hasPrefix("/passthrough/") || Endpoint.allCases.contains { $0.isUpload && (path == "/v1" + $0.rawValue || path == $0.rawValue) }
+    }
 
     static func isAnthropicPath(_ path: String) -> Bool { path.hasPrefix("/v1/messages") }
 
@@ -159,6 +167,7 @@ struct RequestMiddleware: RouterMiddleware {
         }
         if path.hasPrefix("/v1/models/") || path.hasPrefix("/models/") { return "/v1/models/{id}" }
         if path == "/ui" || path.hasPrefix("/ui/") { return "/ui" }
+        if path.hasPrefix("/passthrough/") { return "/passthrough/{provider}" }
         return "other"
     }
 
@@ -253,7 +262,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         switch result {
         case .success(var identity):
             var request = request
-            if request.method == .post, let error = try await RequestMiddleware.unsupportedMediaType(&request, limit: context.maxBodyBytes) {
+            if request.method == .post, !RequestMiddleware.takesAnyMediaType(request.uri.path),
+                let error = try await RequestMiddleware.unsupportedMediaType(&request, limit: context.maxBodyBytes)
+            {
                 throw error
             }
             if identity.kind == .virtualKey || identity.kind == .user { await keys.directory().apply(to: &identity) }
@@ -338,6 +349,17 @@ extension GatewayResponse {
                 headers: fields,
                 body: ResponseBody { writer in
                     await stream.run { buffer in try await writer.write(buffer) }
+                    try await writer.finish(nil)
+                }
+            )
+        case .bytes(let relay):
+            return Response(
+                status: status,
+                headers: fields,
+                body: ResponseBody { writer in
+                    // A provider that fails midway: the connection closes without the final
+                    // chunk, so the client sees a cut answer, not a complete short one.
+                    guard await relay.run({ buffer in try await writer.write(buffer) }) else { throw ByteRelay.Interrupted() }
                     try await writer.finish(nil)
                 }
             )

@@ -33,7 +33,8 @@ struct GatewayRoutes {
             try await explain(request: request, context: context)
         }
         for prefix in ["/v1", ""] {
-            for endpoint in Endpoint.allCases where endpoint != .moderations {
+            // Uploads (multipart) have their own routes (MediaRoutes).
+            for endpoint in Endpoint.allCases where endpoint != .moderations && endpoint != .passthrough && !endpoint.isUpload {
                 router.post(RouterPath(prefix + endpoint.rawValue)) { request, context in
                     try await inference(endpoint, request: request, context: context)
                 }
@@ -267,6 +268,7 @@ struct GatewayRoutes {
         dialect: ClientDialect,
         nativeBody: ByteBuffer? = nil,
         untranslated: [UntranslatedContent] = [],
+        upload: MediaUpload? = nil,
         context: GatewayRequestContext
     ) async throws -> Response {
         var propagated: [HeaderField] = []
@@ -290,6 +292,7 @@ struct GatewayRoutes {
         )
         inbound.clientRequestID = context.clientRequestID
         inbound.untranslatedContent = untranslated
+        inbound.upload = upload
         if let span = context.requestSpan {
             inbound.traceContext = span.context
             inbound.requestSpan = span
@@ -345,9 +348,25 @@ struct GatewayRoutes {
         let snapshot = runtime.snapshot
         let now = WallClock.unixTime()
         let data = snapshot.catalog.listedModels.filter { snapshot.mayUse($0.name, identity: identity, unixTime: now) }.map { model -> JSONValue in
-            ["id": .string(model.name), "object": "model", "created": 0, "owned_by": .string(model.provider)]
+            [
+                "id": .string(model.name), "object": "model", "created": 0, "owned_by": .string(model.provider),
+                "endpoints": .array(Self.endpoints(of: model.name, snapshot: snapshot).map(JSONValue.string)),
+            ]
         }
         return GatewayResponse.json(["object": "list", "data": .array(data)]).hummingbirdResponse()
+    }
+
+    /// The endpoints the deployments of `model` answer (see ``ModelEndpoints``), in a stable order.
+    static func endpoints(of model: String, snapshot: RuntimeSnapshot) -> [String] {
+        guard let group = snapshot.catalog.group(for: model) else { return [] }
+        var labels: [String] = []
+        for deployment in group.deployments {
+            let type = snapshot.config.provider(named: deployment.provider)?.type ?? ""
+            for label in ModelEndpoints.labels(upstreamModel: deployment.upstreamModel, providerType: type) where !labels.contains(label) {
+                labels.append(label)
+            }
+        }
+        return labels
     }
 
     /// The group of `model` when the caller may use it; otherwise 404, suggesting only models
@@ -363,7 +382,10 @@ struct GatewayRoutes {
 
     func retrieveModel(_ id: String, for identity: Identity) throws -> Response {
         let group = try usableGroup(id, for: identity)
-        return GatewayResponse.json(["id": .string(id), "object": "model", "created": 0, "owned_by": .string(group.owner)])
-            .hummingbirdResponse()
+        return GatewayResponse.json([
+            "id": .string(id), "object": "model", "created": 0, "owned_by": .string(group.owner),
+            "endpoints": .array(Self.endpoints(of: id, snapshot: runtime.snapshot).map(JSONValue.string)),
+        ])
+        .hummingbirdResponse()
     }
 }

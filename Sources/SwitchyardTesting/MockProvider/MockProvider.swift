@@ -17,7 +17,7 @@ public final class MockProvider: Sendable {
     public let models: [String]
     /// When set, requests must carry `Authorization: Bearer <key>` or get 401.
     public let requiredAPIKey: String?
-    private let state = Mutex(MockStats())
+    let state = Mutex(MockStats())
     private let random: Mutex<SplitMix64>
     /// Where requests with the `hold` or `hold_after` knob wait until the test opens it.
     public let gate = HoldGate()
@@ -45,7 +45,7 @@ public final class MockProvider: Sendable {
     }
 
     /// `fail_first` / `fail_percent`: turns this request into a failure when its turn has come.
-    private func applyPlannedFailure(_ behaviour: inout MockBehaviour) {
+    func applyPlannedFailure(_ behaviour: inout MockBehaviour) {
         guard behaviour.status == nil else { return }
         let number = state.withLock { $0.requests }
         if number <= behaviour.failFirst
@@ -78,7 +78,7 @@ public final class MockProvider: Sendable {
     }
 
     /// Plans the answer to `method path` with the given headers and body.
-    public func plan(method: String, path: String, headers: [HeaderField], body: [UInt8]) -> Plan {
+    public func plan(method: String, path: String, headers: [HeaderField], body: [UInt8], totalBytes: Int? = nil) -> Plan {
         let fullPath = path
         let path = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
         if path == "/v1/traces" {
@@ -119,6 +119,15 @@ public final class MockProvider: Sendable {
                 return jsonPlan(.object(["object": "list", "data": .array(data)]), behaviour: behaviour)
             }
             return errorPlan(status: 404, type: "invalid_request_error", code: "not_found", message: "Unknown path \(path).")
+        }
+        if let media = mediaPlan(path: path, headers: headers, head: body, totalBytes: totalBytes ?? body.count, behaviour: behaviour) {
+            return media
+        }
+        if path.hasSuffix(":countTokens") {
+            let text = (try? JSONValue.parse(body))?["contents"]?.arrayValue?.flatMap { $0["parts"]?.arrayValue ?? [] }
+                .compactMap { $0["text"]?.stringValue }.joined(separator: " ")
+            guard let text else { return geminiError(status: 400, message: "Invalid JSON payload received.") }
+            return jsonPlan(["totalTokens": JSONValue(Self.approximateTokens(text.utf8.count))], behaviour: behaviour)
         }
         if path.hasSuffix("/messages") {
             return anthropicPlan(path: path, headers: headers, body: body, behaviour: behaviour)
@@ -673,7 +682,7 @@ public final class MockProvider: Sendable {
         }
     }
 
-    private func geminiError(status: Int, message: String) -> Plan {
+    func geminiError(status: Int, message: String) -> Plan {
         let statusName: String
         switch status {
         case 400: statusName = "INVALID_ARGUMENT"
@@ -726,7 +735,7 @@ public final class MockProvider: Sendable {
         }
     }
 
-    private func errorPlan(status: Int, type: String, code: String?, message: String) -> Plan {
+    func errorPlan(status: Int, type: String, code: String?, message: String) -> Plan {
         let body = JSONValue.object([
             "error": .object([
                 "message": .string(message), "type": .string(type), "param": .null, "code": code.map(JSONValue.string) ?? .null,
@@ -742,7 +751,7 @@ public final class MockProvider: Sendable {
         )
     }
 
-    private func jsonPlan(_ value: JSONValue, behaviour: MockBehaviour) -> Plan {
+    func jsonPlan(_ value: JSONValue, behaviour: MockBehaviour) -> Plan {
         var bytes = value.serializedBytes()
         if behaviour.malformed { bytes = Array(bytes.prefix(max(1, bytes.count / 2))) }
         return Plan(
@@ -1170,6 +1179,8 @@ public struct MockStats: Sendable {
     public var lastURL: String?
     public var lastHeaders: [HeaderField] = []
     public var lastBody: [UInt8] = []
+    /// Bytes of the last multipart upload (images edits, transcriptions, translations).
+    public var lastUploadBytes = 0
     /// Spans received on `POST /v1/traces` (the mock as an OTLP collector).
     public var spansReceived = 0
 

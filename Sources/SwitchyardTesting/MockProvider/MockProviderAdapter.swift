@@ -20,12 +20,43 @@ public struct MockProviderAdapter: ProviderAdapter {
     public var forwardsCanonicalBody: Bool { true }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
-        let plan = mock.plan(
-            method: "POST",
-            path: "/v1" + request.endpoint.rawValue,
-            headers: request.propagatedHeaders + [HeaderField("x-request-id", request.requestID)],
-            body: Array(buffer: request.body)
-        )
+        let plan: MockProvider.Plan
+        if let upload = request.upload {
+            // An upload is read as a provider reads it: streamed, only its first bytes kept.
+            var head: [UInt8] = []
+            var total = 0
+            for try await chunk in upload.stream {
+                if head.count < Self.uploadHeadBytes { head.append(contentsOf: chunk.readableBytesView.prefix(Self.uploadHeadBytes - head.count)) }
+                total += chunk.readableBytes
+            }
+            plan = mock.plan(
+                method: "POST", path: "/v1" + request.endpoint.rawValue,
+                headers: request.propagatedHeaders + [HeaderField("x-request-id", request.requestID), HeaderField("content-type", upload.contentType)],
+                body: head, totalBytes: total)
+        } else {
+            plan = mock.plan(
+                method: "POST",
+                path: "/v1" + request.endpoint.rawValue,
+                headers: request.propagatedHeaders + [HeaderField("x-request-id", request.requestID)],
+                body: Array(buffer: request.body)
+            )
+        }
+        return try await answer(plan)
+    }
+
+    /// The most bytes of an upload the in-process mock keeps (its form fields and file header).
+    static let uploadHeadBytes = 64 * 1024
+
+    /// Passthrough: the mock answers the path as its HTTP server would.
+    public func forward(_ request: PassthroughRequest) async throws -> UpstreamResponse {
+        var body: [UInt8] = []
+        if let upload = request.body {
+            for try await chunk in upload.stream { body.append(contentsOf: chunk.readableBytesView) }
+        }
+        return try await answer(mock.plan(method: request.method, path: "/v1" + request.target, headers: request.headers, body: body))
+    }
+
+    private func answer(_ plan: MockProvider.Plan) async throws -> UpstreamResponse {
         if plan.holdBeforeAnswer {
             await mock.gate.wait(limit: plan.holdLimit)
             try Task.checkCancellation()

@@ -6,7 +6,8 @@ import SwitchyardCore
 
 /// The mock provider as an HTTP server (`switchyard mock-provider`, tests, benchmarks).
 ///
-/// Serves `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/rerank`, `/v1/moderations`, the Anthropic dialect's
+/// Serves `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/rerank`, `/v1/moderations`,
+/// `/v1/images/generations`, `/v1/images/edits`, `/v1/audio/{transcriptions,translations,speech}`, the Anthropic dialect's
 /// `POST /v1/messages`, `GET /v1/models`,
 /// `POST /v1/traces` (OTLP/HTTP JSON spans, counted: a collector stand-in),
 /// plus `GET /mock/stats` and `POST /mock/reset` for tests. A planned connection drop ends the
@@ -25,7 +26,8 @@ public enum MockProviderServer {
         let router = Router()
         for path in [
             "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/chat/completions", "/completions", "/embeddings", "/v1/messages",
-            "/v1/rerank", "/rerank", "/v1/moderations", "/moderations",
+            "/v1/rerank", "/rerank", "/v1/moderations", "/moderations", "/v1/images/generations", "/v1/images/edits",
+            "/v1/audio/transcriptions", "/v1/audio/translations", "/v1/audio/speech",
         ] {
             router.post(RouterPath(path)) { request, context in
                 try await respond(mock: mock, request: request, context: context)
