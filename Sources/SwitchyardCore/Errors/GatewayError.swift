@@ -95,6 +95,10 @@ extension GatewayError {
         public static let requestTooLarge = Code("request_too_large")
         public static let invalidMetadata = Code("invalid_metadata")
         public static let unscannableContent = Code("unscannable_content")
+        public static let invalidMultipart = Code("invalid_multipart")
+        public static let missingFile = Code("missing_file")
+        public static let uploadPromptRewritten = Code("upload_prompt_rewritten")
+        public static let passthroughNotSupported = Code("passthrough_not_supported")
         public static let guardrailBlocked = Code("guardrail_blocked")
         public static let contentFilter = Code("content_filter")
         public static let invalidVariable = Code("invalid_variable")
@@ -160,6 +164,7 @@ extension GatewayError {
         public static let upstreamStreamError = Code("upstream_stream_error")
         public static let upstreamStreamInterrupted = Code("upstream_stream_interrupted")
         public static let upstreamStreamTruncated = Code("upstream_stream_truncated")
+        public static let uploadNotRetryable = Code("upload_not_retryable")
         public static let invalidJSONOutput = Code("invalid_json_output")
     }
 }
@@ -240,6 +245,12 @@ extension GatewayError {
 
     public static func methodNotAllowed(_ message: String) -> GatewayError {
         GatewayError(status: 405, type: "invalid_request_error", code: .methodNotAllowed, message: message)
+    }
+
+    /// 501: the gateway or the provider does not offer this (a passthrough to a provider
+    /// without one).
+    public static func notImplemented(_ message: String, code: Code) -> GatewayError {
+        GatewayError(status: 501, type: "invalid_request_error", code: code, message: message)
     }
 
     /// 410: a model retired past its sunset date, with no successor to redirect to.

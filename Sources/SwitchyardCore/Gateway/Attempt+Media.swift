@@ -8,7 +8,7 @@ extension Attempt {
         if request.scan.string("prompt") != upload.fields["prompt"] {
             throw GatewayError.invalidRequest(
                 "A guardrail rewrites this prompt, and the prompt of a multipart upload is forwarded as sent: the request is refused.",
-                param: "prompt", code: "upload_prompt_rewritten")
+                param: "prompt", code: .uploadPromptRewritten)
         }
     }
 
@@ -58,7 +58,7 @@ extension Attempt {
         case .imageGenerations, .imageEdits:
             guard let data = json?["data"]?.arrayValue else {
                 throw GatewayError.upstreamUnavailable(
-                    "Provider '\(provider)' returned an images answer without 'data'.", code: "upstream_invalid_response")
+                    "Provider '\(provider)' returned an images answer without 'data'.", code: .upstreamInvalidResponse)
             }
             media.images = data.count
             media.size = json?["size"]?.stringValue ?? request.scan.string("size")

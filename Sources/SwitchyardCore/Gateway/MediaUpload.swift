@@ -70,9 +70,9 @@ public struct MediaUpload: Sendable {
         )
     }
 
-    static let alreadySent = GatewayError(
-        status: 502, type: "api_error", code: "upload_not_retryable",
-        message: "The upload was already being sent to a provider that failed; an upload is not sent twice. Send the request again.")
+    static let alreadySent = GatewayError.upstreamUnavailable(
+        "The upload was already being sent to a provider that failed; an upload is not sent twice. Send the request again.",
+        code: .uploadNotRetryable)
 
     /// Seconds of audio in the upload, from its WAV header (`nil` for other formats or before
     /// the header went through): the data chunk's size over the byte rate, or the bytes that
@@ -356,7 +356,7 @@ public struct MultipartPrefix: Sendable {
     }
 
     static func invalid(_ detail: String) -> GatewayError {
-        GatewayError.invalidRequest("The multipart body could not be read: \(detail).", code: "invalid_multipart")
+        GatewayError.invalidRequest("The multipart body could not be read: \(detail).", code: .invalidMultipart)
     }
 
     static func parameter(_ key: String, in value: String) -> String? {

@@ -144,9 +144,7 @@ extension ProviderAdapter {
     public var nativeDialect: ClientDialect? { nil }
     public var forwardsCanonicalBody: Bool { false }
     public func forward(_ request: PassthroughRequest) async throws -> UpstreamResponse {
-        throw GatewayError(
-            status: 501, type: "invalid_request_error", code: "passthrough_not_supported",
-            message: "Provider '\(providerName)' has no passthrough.")
+        throw GatewayError.notImplemented("Provider '\(providerName)' has no passthrough.", code: .passthroughNotSupported)
     }
 }
 

@@ -51,8 +51,7 @@ public struct GeminiAdapter: ProviderAdapter {
     /// Vertex AI (OAuth tokens) has no passthrough.
     public func forward(_ request: PassthroughRequest) async throws -> UpstreamResponse {
         guard tokens == nil, let streamingClient else {
-            throw GatewayError(
-                status: 501, type: "invalid_request_error", code: "passthrough_not_supported", message: "Provider '\(providerName)' has no passthrough.")
+            throw GatewayError.notImplemented("Provider '\(providerName)' has no passthrough.", code: .passthroughNotSupported)
         }
         return try await HTTPTransport.forward(request, baseURL: baseURL, headers: staticHeaders, on: streamingClient, provider: providerName)
     }

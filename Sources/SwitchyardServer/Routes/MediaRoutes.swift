@@ -30,9 +30,8 @@ struct MediaRoutes {
         let contentType = request.headers[.contentType] ?? ""
         guard let boundary = MultipartPrefix.boundary(contentType: contentType) else {
             let found = contentType.isEmpty ? "none" : String(contentType.prefix { $0 != ";" }.prefix(100))
-            throw GatewayError(
-                status: 415, type: "invalid_request_error", code: "unsupported_media_type",
-                message: "Send the body as multipart/form-data with a boundary (got \(found)).")
+            throw GatewayError.unsupportedMediaType(
+                "Send the body as multipart/form-data with a boundary (got \(found)).")
         }
         let limit = context.maxBodyBytes
         let length = request.headers[.contentLength].flatMap { Int($0) }
@@ -43,7 +42,7 @@ struct MediaRoutes {
         while outcome == .needMore {
             guard let chunk = try await body.next() else {
                 throw GatewayError.invalidRequest(
-                    "The multipart body could not be read: it ended before its closing boundary.", code: "invalid_multipart")
+                    "The multipart body could not be read: it ended before its closing boundary.", code: .invalidMultipart)
             }
             head.append(contentsOf: chunk.readableBytesView)
             if head.count > limit { throw GatewayError.bodyTooLarge(limit: limit) }
@@ -52,16 +51,16 @@ struct MediaRoutes {
         let fileField = endpoint == .imageEdits ? "image" : "file"
         guard let file = parser.file else {
             throw GatewayError.invalidRequest(
-                "The request has no file: send it as the multipart field '\(fileField)'.", param: fileField, code: "missing_file")
+                "The request has no file: send it as the multipart field '\(fileField)'.", param: fileField, code: .missingFile)
         }
         guard let model = parser.fields["model"], !model.isEmpty else {
             throw GatewayError.invalidRequest(
                 "'model' is missing: send it as a form field before the file (the gateway does not read past the file).",
-                param: "model", code: "missing_required_parameter")
+                param: "model", code: .missingRequiredParameter)
         }
         if endpoint != .imageEdits, file.field != "file" {
             throw GatewayError.invalidRequest(
-                "The file must be sent as the multipart field 'file' (got '\(file.field.prefix(64))').", param: "file", code: "missing_file")
+                "The file must be sent as the multipart field 'file' (got '\(file.field.prefix(64))').", param: "file", code: .missingFile)
         }
         var summary: JSONObject = ["model": .string(model)]
         for (name, value) in parser.fields where Self.readFields.contains(name) && name != "model" {

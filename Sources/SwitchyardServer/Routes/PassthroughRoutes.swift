@@ -53,8 +53,7 @@ struct PassthroughRoutes {
         }
         if let endpoints = identity.allowedEndpoints, !endpoints.contains(Endpoint.passthrough.label) {
             throw refuse(
-                GatewayError(
-                    status: 403, type: "permission_error", code: "endpoint_not_allowed", message: "This key may not use the passthrough endpoint."))
+                .permissionDenied("This key may not use the passthrough endpoint.", code: .endpointNotAllowed))
         }
         if let denial = route.denial(for: identity, accessConfigured: !snapshot.access.isEmpty) {
             record.accessDenied = denial
@@ -159,7 +158,7 @@ struct PassthroughRoutes {
     static func gatewayError(_ error: any Error, provider: String) -> GatewayError {
         if let error = error as? GatewayError { return error }
         if error is CancellationError {
-            return GatewayError(status: 499, type: "api_error", code: "client_closed_request", message: "The client closed the request.")
+            return .clientClosedRequest()
         }
         return .upstreamUnavailable("The exchange with provider '\(provider)' failed.")
     }
