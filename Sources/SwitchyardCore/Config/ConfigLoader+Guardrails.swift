@@ -200,7 +200,8 @@ extension Context {
             mapping.finish(
                 known: [
                     "name", "detector", "direction", "action", "route_to", "threshold", "entities", "categories", "extra", "words", "patterns",
-                    "webhook", "classifier", "learned", "learned_weight", "messages", "non_text", "endpoints", "models", "keys", "teams", "orgs", "users", "roles", "when",
+                    "webhook", "classifier", "learned", "learned_weight", "messages", "non_text", "endpoints", "models", "keys", "teams", "orgs",
+                    "users", "roles", "when",
                     "stream_window",
                     "enabled",
                 ], context: &self)
