@@ -44,8 +44,9 @@ let package = Package(
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
-            // The BPE vocabularies (see Resources/tokenizers/ORIGIN.md).
-            resources: [.copy("Resources/tokenizers")],
+            // The BPE vocabularies (see Resources/tokenizers/ORIGIN.md) and the injection
+            // detector's learned weights (see Resources/guardrails/PROVENANCE.md).
+            resources: [.copy("Resources/tokenizers"), .copy("Resources/guardrails")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -156,6 +156,15 @@ extension Context {
                 }
                 reader.finish(known: ["model", "cache_size", "min_length", "on_error"], context: &self)
             }
+            if let node = mapping.take("learned"), let value = bool(node, path: "\(path).learned") {
+                if detector != .injection { error("\(path).learned applies to the injection detector", at: node.location) }
+                rule.learned = value
+            }
+            if let node = mapping.take("learned_weight"), let value = number(node, path: "\(path).learned_weight") {
+                if detector != .injection { error("\(path).learned_weight applies to the injection detector", at: node.location) }
+                if value < 0 || value > 10 { error("\(path).learned_weight must be between 0 and 10", at: node.location) }
+                rule.learnedWeight = min(max(value, 0), 10)
+            }
             if let node = mapping.take("messages") { rule.messageRoles = strings(node, path: "\(path).messages") }
             if let node = mapping.take("non_text"), let text = string(node, path: "\(path).non_text") {
                 switch text {
@@ -191,7 +200,8 @@ extension Context {
             mapping.finish(
                 known: [
                     "name", "detector", "direction", "action", "route_to", "threshold", "entities", "categories", "extra", "words", "patterns",
-                    "webhook", "classifier", "messages", "non_text", "endpoints", "models", "keys", "teams", "orgs", "users", "roles", "when",
+                    "webhook", "classifier", "learned", "learned_weight", "messages", "non_text", "endpoints", "models", "keys", "teams", "orgs",
+                    "users", "roles", "when",
                     "stream_window",
                     "enabled",
                 ], context: &self)

@@ -18,7 +18,7 @@ public struct GuardrailEngine: Sendable {
                 detector = PIIDetector(entities: Set(chosen))
                 threshold = rule.threshold ?? 1
             case .injection:
-                detector = InjectionDetector()
+                detector = InjectionDetector(learnedWeight: rule.learned ? rule.learnedWeight ?? InjectionDetector.defaultLearnedWeight : 0)
                 threshold = rule.threshold ?? InjectionDetector.defaultThreshold
             case .content:
                 detector = ContentDetector(categories: rule.categories ?? ContentDetector.categories, extra: rule.extraPhrases)

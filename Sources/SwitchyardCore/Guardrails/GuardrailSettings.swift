@@ -68,6 +68,12 @@ public struct GuardrailRule: Sendable {
     public var webhook: GuardrailWebhookSettings?
     /// `injection`: a model (through this gateway) asked about texts the heuristics let pass.
     public var classifier: InjectionClassifierSettings?
+    /// `injection`: whether the learned stage (``InjectionLinearModel``, in process) adds to
+    /// the rules' score (`learned: on`, the default).
+    public var learned = true
+    /// `injection`: the most the learned stage adds to a score (default
+    /// ``InjectionDetector/defaultLearnedWeight``).
+    public var learnedWeight: Double?
     /// Message roles whose text is checked on input (default: all, `injection`: user and tool).
     public var messageRoles: [String]?
     /// `non_text: allow`: let through content this guardrail cannot read (images, audio, files,

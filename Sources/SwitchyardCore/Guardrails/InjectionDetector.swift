@@ -2,7 +2,8 @@
 /// ``TextNormalizer``), then word-sequence rules with weights are matched on every readable
 /// form of it (plain, hidden, leetspeak, decoded payloads). The score is the sum of the weights
 /// of the distinct rules that matched, plus small bonuses for disguise (hidden characters, an
-/// instruction found only inside an encoded payload); the guardrail fires at its threshold.
+/// instruction found only inside an encoded payload), plus what the learned stage
+/// (``InjectionLinearModel``) adds; the guardrail fires at its threshold.
 public struct InjectionDetector: TextDetector {
     /// One word of a rule: matched by hash and length, or as a prefix (`ignor*`).
     struct Pattern: Sendable {
@@ -50,8 +51,22 @@ public struct InjectionDetector: TextDetector {
     /// The score at which the guardrail fires unless its `threshold` says otherwise; chosen on
     /// the labelled corpora (see README: Guardrails) to keep false positives under 2%.
     public static let defaultThreshold = 0.5
+    /// The most the learned stage adds to a score: its probability above ``learnedFloor``,
+    /// scaled to 0...1, times this. At the defaults a probability of 0.9 fires on its own and a
+    /// lower one adds to what the rules found.
+    public static let defaultLearnedWeight = 0.625
+    /// The probability below which the learned stage adds nothing.
+    public static let learnedFloor = 0.5
+    /// Texts with fewer words get a proportionally smaller share from the learned stage.
+    public static let learnedFullWords = 16
+    /// The learned stage (nil: the rules alone) and the most it adds.
+    let model: InjectionLinearModel?
+    let learnedWeight: Double
 
-    public init() {
+    /// `learnedWeight` 0 turns the learned stage off; `model` defaults to the shipped weights.
+    public init(learnedWeight: Double = InjectionDetector.defaultLearnedWeight, model: InjectionLinearModel? = .shipped) {
+        self.model = learnedWeight > 0 ? model : nil
+        self.learnedWeight = learnedWeight
         let rules = Self.ruleSource.map { Self.parse($0) }
         self.rules = rules
         var index: [UInt64: [Int]] = [:]
@@ -99,6 +114,7 @@ public struct InjectionDetector: TextDetector {
         let normalized = TextNormalizer.normalize(text, decode: true) { plain in self.unusualSegments(plain) }
         var matched: [String: (category: String, weight: Double)] = [:]
         var decodedOnly = false
+        var probability: Double?
         for variant in normalized.variants {
             let before = matched.count
             for finding in markers.matches(in: variant.text) {
@@ -108,6 +124,12 @@ public struct InjectionDetector: TextDetector {
             }
             let bytes = variant.text
             let words = Self.words(bytes)
+            if let model, variant.source == "plain" {
+                // Averages over a few n-grams are noisy: below `learnedFullWords` words the
+                // model's share shrinks in proportion, so short texts are the rules' to judge.
+                let confidence = min(1, Double(words.count) / Double(Self.learnedFullWords))
+                probability = Self.learnedFloor + (model.probability(bytes, words: words) - Self.learnedFloor) * confidence
+            }
             var positions: [Int: [Int]] = [:]
             for (offset, word) in words.enumerated() {
                 if let candidates = firstWords[word.hash] {
@@ -132,9 +154,21 @@ public struct InjectionDetector: TextDetector {
         if score > 0 && normalized.folded >= 4 { score += 0.2 }
         var totals: [String: Double] = [:]
         for value in matched.values { totals[value.category, default: 0] += value.weight }
+        if let probability, probability > Self.learnedFloor {
+            let learned = learnedWeight * (probability - Self.learnedFloor) / (1 - Self.learnedFloor)
+            score += learned
+            totals["learned"] = learned
+        }
         let categories = totals.filter { $0.value > 0 }.sorted { $0.value > $1.value || $0.value == $1.value && $0.key < $1.key }.map(\.key)
         score = max(0, score)
         return (min(score, 10), categories.isEmpty && score > 0 ? ["obfuscation"] : categories)
+    }
+
+    /// The learned stage's probability for `text` (nil when it is off or its weights are missing).
+    public func learnedProbability(_ text: String) -> Double? {
+        guard let model else { return nil }
+        let plain = TextNormalizer.normalize(text, decode: false).variants[0].text
+        return model.probability(plain, words: Self.words(plain))
     }
 
     /// Lines or sentences of at least four words none of which is a frequent English word:
