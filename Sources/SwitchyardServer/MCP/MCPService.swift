@@ -1,0 +1,46 @@
+import AsyncHTTPClient
+import CoreMetrics
+import Logging
+import ServiceLifecycle
+import SwitchyardCore
+
+extension MCPHub {
+    /// The hub of the configured servers (`mcp.servers`). Servers are read once at start: a
+    /// change to the list takes effect after a restart (access rules and guardrails reload).
+    static func make(settings: MCPSettings, gateway: Gateway, audit: any AuditSink, metrics: GatewayMetrics, logger: Logger) -> MCPHub {
+        let events = MCPUpstreamEvents(
+            statusChanged: { server, status in
+                metrics.gauge("switchyard_mcp_server_up", [("server", server)]).record(status.isReady ? 1 : 0)
+            },
+            restarted: { server in
+                metrics.counter("switchyard_mcp_server_restarts_total", [("server", server)]).increment()
+            })
+        let upstreams: [any MCPUpstream] = settings.servers.map { server in
+            switch server.transport {
+            case .streamableHTTP(let url):
+                MCPHTTPUpstream(config: server, url: url, client: HTTPClient.shared, events: events, logger: logger)
+            case .stdio(let command, let arguments, let workingDirectory):
+                MCPStdioUpstream(
+                    config: server, command: command, arguments: arguments, workingDirectory: workingDirectory, events: events, logger: logger)
+            }
+        }
+        for upstream in upstreams { metrics.gauge("switchyard_mcp_server_up", [("server", upstream.config.name)]).record(0) }
+        return MCPHub(upstreams: upstreams, gateway: gateway, audit: audit, metrics: metrics, logger: logger)
+    }
+}
+
+/// Runs the MCP servers' supervision (stdio processes) until shutdown, then stops them.
+struct MCPService: Service {
+    let hub: MCPHub
+
+    func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            for upstream in hub.upstreams {
+                group.addTask { await cancelWhenGracefulShutdown { await upstream.run() } }
+            }
+            // HTTP servers need no supervision: the service itself lasts until shutdown.
+            group.addTask { try? await gracefulShutdown() }
+            await group.waitForAll()
+        }
+    }
+}
