@@ -363,10 +363,8 @@ final class RunningMCPServer: Sendable {
             await beta.stop()
             #expect(try await Self.toolNames(client, session) == ["a_echo", "a_add", "a_inject", "a_picture"])
             let down = try await Self.error(client, session, "tools/call", Self.call("b_echo", ["text": "x"]))
-            // A stopped in-process server may leave the gateway's open connection unanswered: refused or
-            // unanswered, the error names the server.
-            #expect(["server_unavailable", "timeout"].contains(down["data"]?["type"]?.stringValue ?? ""), "\(down)")
-            #expect(down["data"]?["server"]?.stringValue == "beta" && down["message"]?.stringValue?.contains("'beta'") == true)
+            #expect(down["code"]?.intValue == -32004 && down["message"]?.stringValue?.contains("'beta' is unavailable") == true, "\(down)")
+            #expect(down["data"]?["type"]?.stringValue == "server_unavailable" && down["data"]?["server"]?.stringValue == "beta")
             let up = try await Self.result(client, session, "tools/call", Self.call("a_echo", ["text": "alpha is fine"]))
             #expect(Self.text(up) == "alpha is fine" && alpha.server.stats.calls == ["echo": 1])
             let metrics = try await metricsText(client, containing: #"switchyard_mcp_server_up{server="beta"} 0"#)

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CoreMetrics
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SwitchyardCore
 
@@ -18,7 +19,7 @@ extension MCPHub {
         let upstreams: [any MCPUpstream] = settings.servers.map { server in
             switch server.transport {
             case .streamableHTTP(let url):
-                MCPHTTPUpstream(config: server, url: url, client: HTTPClient.shared, events: events, logger: logger)
+                MCPHTTPUpstream(config: server, url: url, client: MCPHTTPClient.shared, events: events, logger: logger)
             case .stdio(let command, let arguments, let workingDirectory):
                 MCPStdioUpstream(
                     config: server, command: command, arguments: arguments, workingDirectory: workingDirectory, events: events, logger: logger)
@@ -27,6 +28,20 @@ extension MCPHub {
         for upstream in upstreams { metrics.gauge("switchyard_mcp_server_up", [("server", upstream.config.name)]).record(0) }
         return MCPHub(upstreams: upstreams, gateway: gateway, audit: audit, metrics: metrics, logger: logger)
     }
+}
+
+/// The HTTP client of every Streamable HTTP MCP server, for the life of the process (as
+/// `HTTPClient.shared`). A refused connection fails the call at once, so a server that is down
+/// answers `server_unavailable` instead of making the caller wait for the whole timeout.
+enum MCPHTTPClient {
+    static let shared: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout = .init(connect: .seconds(5))
+        configuration.redirectConfiguration = .disallow
+        configuration.tracing.tracer = nil
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 }
 
 /// Runs the MCP servers' supervision (stdio processes) until shutdown, then stops them.
