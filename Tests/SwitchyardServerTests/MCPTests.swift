@@ -41,7 +41,7 @@ final class RunningMCPServer: Sendable {
 
     /// The gateway in front of two mock servers: alpha (prefix `a`, needs a credential) and beta (prefix `b`, answers in SSE).
     static func withServers(
-        _ extra: String = "", pageSize: Int = 100, extraServers: String = "",
+        _ extra: String = "", pageSize: Int = 100, extraServers: String = "", betaOptions: String = "",
         _ test: @escaping @Sendable (any TestClientProtocol, RunningMCPServer, RunningMCPServer) async throws -> Void
     ) async throws {
         let alpha = try await RunningMCPServer(MockMCPServer(name: "alpha", requiredHeader: HeaderField("authorization", alphaSecret)))
@@ -54,7 +54,7 @@ final class RunningMCPServer: Sendable {
               page_size: \(pageSize)
               servers:
                 - {name: alpha, url: "\(alpha.url)", prefix: a, headers: {authorization: env:ALPHA_TOKEN}}
-                - {name: beta, url: "\(beta.url)", prefix: b, timeout: 3s}
+                - {name: beta, url: "\(beta.url)", prefix: b, timeout: 3s\(betaOptions)}
             \(extraServers)
             \(extra)
             """
@@ -99,22 +99,25 @@ final class RunningMCPServer: Sendable {
     static func result(
         _ client: any TestClientProtocol, _ session: String, _ method: String, _ params: JSONValue = .object([:]), credential: String = "test-master-key"
     ) async throws -> JSONValue {
-        let response = try await rpc(client, session, method, params, credential: credential)
-        #expect(response.status == .ok)
-        let result = response.json?["result"]
-        #expect(result != nil, "\(method): \(response.text)")
-        return result ?? .null
+        try await answer("result", client, session, method, params, credential: credential)
     }
 
     /// The `error` of a call that must fail.
     static func error(
         _ client: any TestClientProtocol, _ session: String, _ method: String, _ params: JSONValue = .object([:]), credential: String = "test-master-key"
     ) async throws -> JSONValue {
+        try await answer("error", client, session, method, params, credential: credential)
+    }
+
+    /// The `result` or `error` member of a JSON-RPC answer that must have it (HTTP 200).
+    static func answer(
+        _ member: String, _ client: any TestClientProtocol, _ session: String, _ method: String, _ params: JSONValue, credential: String
+    ) async throws -> JSONValue {
         let response = try await rpc(client, session, method, params, credential: credential)
         #expect(response.status == .ok)
-        let error = response.json?["error"]
-        #expect(error != nil, "\(method) should fail: \(response.text)")
-        return error ?? .null
+        let value = response.json?[member]
+        #expect(value != nil, "\(method) should answer with \(member): \(response.text)")
+        return value ?? .null
     }
 
     static func toolNames(_ client: any TestClientProtocol, _ session: String, credential: String = "test-master-key") async throws -> [String] {
@@ -369,6 +372,23 @@ final class RunningMCPServer: Sendable {
             #expect(Self.text(up) == "alpha is fine" && alpha.server.stats.calls == ["echo": 1])
             let metrics = try await metricsText(client, containing: #"switchyard_mcp_server_up{server="beta"} 0"#)
             #expect(metrics.contains(#"switchyard_mcp_server_up{server="beta"} 0"#))
+        }
+    }
+
+    @Test func aToolsRateLimitRefusesEachCallerItsCallsOverTheLimit() async throws {
+        try await Self.withServers(betaOptions: ", tool_limits: {echo: 2}") { client, _, beta in
+            let session = try await Self.initialize(client)
+            for _ in 0..<2 { _ = try await Self.result(client, session, "tools/call", Self.call("b_echo", ["text": "x"])) }
+            let refused = try await Self.error(client, session, "tools/call", Self.call("b_echo", ["text": "x"]))
+            #expect(refused["code"]?.intValue == -32007 && refused["data"]?["type"]?.stringValue == "rate_limited", "\(refused)")
+            #expect((refused["data"]?["retry_after"]?.intValue ?? 0) >= 1)
+            #expect(beta.server.stats.calls["echo"] == 2, "the refused call never reached the server")
+            _ = try await Self.result(client, session, "tools/call", Self.call("b_add", ["a": 1, "b": 1]))
+            // Another caller has a limit of its own.
+            let key = try await Self.createKey(client, #"{"name":"second"}"#)
+            let other = try await Self.initialize(client, credential: key)
+            _ = try await Self.result(client, other, "tools/call", Self.call("b_echo", ["text": "y"]), credential: key)
+            #expect(beta.server.stats.calls["echo"] == 3)
         }
     }
 

@@ -45,6 +45,7 @@ extension Context {
             mapping.finish(
                 known: [
                     "name", "url", "command", "args", "cwd", "env", "transport", "prefix", "headers", "timeout", "restart_delay", "max_restart_delay",
+                    "tool_limits",
                 ], context: &self)
         }
         let name = mapping.take("name").flatMap { string($0, path: "\(path).name") }
@@ -111,6 +112,17 @@ extension Context {
                 if let value = secret(entry.value, path: "\(path).env.\(entry.key)") { server.environment.append((entry.key, value)) }
             }
             variables.finishAll()
+        }
+        if let node = mapping.take("tool_limits"), var limits = MappingReader(node, path: "\(path).tool_limits", context: &self) {
+            for entry in limits.remaining() {
+                guard let value = integer(entry.value, path: "\(path).tool_limits.\(entry.key)") else { continue }
+                if value < 1 {
+                    error("\(path).tool_limits.\(entry.key) must be at least 1 call per minute", at: entry.value.location)
+                } else {
+                    server.toolLimits[entry.key] = value
+                }
+            }
+            limits.finishAll()
         }
         if let node = mapping.take("timeout"), let value = duration(node, path: "\(path).timeout") { server.timeout = value }
         if let node = mapping.take("restart_delay"), let value = duration(node, path: "\(path).restart_delay") { server.restartDelay = value }

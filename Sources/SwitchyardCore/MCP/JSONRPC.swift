@@ -59,7 +59,7 @@ public enum JSONRPCMessage: Sendable, Equatable {
 }
 
 /// A JSON-RPC error object. Codes -32768...-32000 are JSON-RPC's; the gateway's own refusals use
-/// -32001 and -32003...-32006 (-32002 is MCP's "resource not found") and say what refused the call in `data.type`.
+/// -32001 and -32003...-32007 (-32002 is MCP's "resource not found") and say what refused the call in `data.type`.
 public struct JSONRPCError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: Int
     public var message: String
@@ -108,6 +108,16 @@ public struct JSONRPCError: Error, Sendable, Equatable, CustomStringConvertible 
 
     public static func upstreamError(_ server: String, detail: String) -> JSONRPCError {
         gateway(-32006, type: "upstream_error", message: "MCP server '\(server)' failed: \(detail).", server: server, reason: detail)
+    }
+
+    /// A per-tool limit refused the call; `retryAfter` in seconds.
+    public static func rateLimited(_ message: String, retryAfter: Int?) -> JSONRPCError {
+        var error = gateway(-32007, type: "rate_limited", message: message)
+        if let retryAfter, case .object(var data)? = error.data {
+            data["retry_after"] = JSONValue(retryAfter)
+            error.data = .object(data)
+        }
+        return error
     }
 
     public static func timeout(_ server: String) -> JSONRPCError {

@@ -290,7 +290,7 @@ public final class MCPHub: Sendable {
         }
         let result = await governedCall(kind, route: route, params: params, snapshot: snapshot, call: &call)
         call.finish(
-            outcome: result.failure.map { $0.label == "access_denied" || $0.label == "guardrail_blocked" ? "denied" : "failed" } ?? "success",
+            outcome: result.failure.map { ["access_denied", "guardrail_blocked", "rate_limited"].contains($0.label) ? "denied" : "failed" } ?? "success",
             error: result.failure, duration: ContinuousClock.now - started)
         if let span {
             span.set([("switchyard.mcp.outcome", .string(call.outcome))])
@@ -317,6 +317,20 @@ public final class MCPHub: Sendable {
             return .failure(.accessDenied(denial.reason))
         }
         guard let upstream = upstream(named: route.server) else { return .failure(.serverUnavailable(route.server, reason: "not configured")) }
+        if kind == .tools, let limit = upstream.config.callsPerMinute(for: route.name) {
+            // Counted per caller and tool, in the limiter's backend (shared through Redis when configured).
+            let owner = MCPSessionStore.owner(of: caller.identity)
+            let check = LimitCheck(
+                key: "mcp:\(route.server):\(route.name):\(owner):rpm:\(limit)", scope: .key, kind: .requests, limit: limit, capacity: limit, cost: 1,
+                label: "the tool '\(route.name)' of '\(route.server)'")
+            let outcome = await gateway.limiter.acquire(
+                [check], reservedTokens: 0, leaseSeconds: 60, failOpen: snapshot.config.limits.failOpen, id: caller.requestID)
+            if case .refused(let error, _) = outcome {
+                call.rule = "tool_limit"
+                let retryAfter = error.headers.first { $0.name == "Retry-After" }.flatMap { Int($0.value) }
+                return .failure(.rateLimited(error.message, retryAfter: retryAfter))
+            }
+        }
         var forwarded = params
         forwarded[kind == .resources ? "uri" : "name"] = .string(route.name)
         if kind != .resources, let arguments = params["arguments"] {

@@ -43,6 +43,8 @@ public struct MCPServerConfig: Sendable {
     /// A stdio server that exits is started again after this, doubling up to ``maxRestartDelay``.
     public var restartDelay: Duration = .milliseconds(250)
     public var maxRestartDelay: Duration = .seconds(30)
+    /// Calls per minute one caller may make to a tool (by the server's tool name; `*`: any other tool).
+    public var toolLimits: [String: Int] = [:]
     public var location: ConfigLocation?
 
     public init(name: String, transport: Transport) {
@@ -53,6 +55,9 @@ public struct MCPServerConfig: Sendable {
 
     /// The name a client sees for the server's tool or prompt `name`.
     public func exposedName(_ name: String) -> String { prefix.isEmpty ? name : prefix + "_" + name }
+
+    /// The calls per minute one caller may make to `tool`, when limited.
+    public func callsPerMinute(for tool: String) -> Int? { toolLimits[tool] ?? toolLimits["*"] }
 
     /// Every secret in the server's settings (for the log scrubber).
     public var secrets: [Secret] { headers.map(\.value) + environment.map(\.value) }
