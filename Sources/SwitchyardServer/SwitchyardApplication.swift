@@ -179,7 +179,9 @@ public final class SwitchyardApplication: Sendable {
         gateway.semanticStore = semanticStore
         gateway.tracer = tracer
         self.gateway = gateway
-        self.mcp = MCPHub.make(settings: config.mcp, gateway: gateway, audit: audit, metrics: metrics, logger: logger)
+        // Session ids are signed with the server secret: instances that share it share sessions.
+        self.mcp = MCPHub.make(
+            settings: config.mcp, gateway: gateway, audit: audit, metrics: metrics, logger: logger, sessionSecret: { try? stores.serverSecret() })
         if semanticStore != nil { Task { await gateway.restoreSemanticIndex() } }
         // Load the BPE vocabularies the configured models use off the request path (about 40 ms).
         let encodings = Set(config.models.flatMap(\.deployments).compactMap { Tokenizers.encoding(forModel: $0.upstreamModel) })

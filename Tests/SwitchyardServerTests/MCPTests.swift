@@ -392,6 +392,35 @@ final class RunningMCPServer: Sendable {
         }
     }
 
+    @Test func aSessionOpenedOnOneInstanceWorksOnAnotherThatSharesTheSecret() async throws {
+        let alpha = try await RunningMCPServer(MockMCPServer(name: "alpha"))
+        let yaml = """
+            server: {port: 0, master_key: test-master-key, key_secret: shared-instance-secret-0123456789abcdef, reload_check_interval: off}
+            providers: [{name: p, type: mock}]
+            models: [{name: chat, provider: p, model: m}]
+            mcp: {servers: [{name: alpha, url: "\(alpha.url)", prefix: a}]}
+            """
+        let (first, _) = try makeGateway(yaml)
+        let (second, _) = try makeGateway(yaml)
+        try await first.makeApplication().test(.live) { one in
+            try await second.makeApplication().test(.live) { two in
+                let session = try await Self.initialize(one)
+                let echoed = try await Self.result(two, session, "tools/call", Self.call("a_echo", ["text": "other instance"]))
+                #expect(Self.text(echoed) == "other instance")
+                // The id is bound to its caller and cannot be forged.
+                let key = try await Self.createKey(two, #"{"name":"someone-else"}"#)
+                #expect(try await Self.rpc(two, session, "ping", credential: key).status == .notFound)
+                let forged = String(session.dropLast()) + (session.last == "0" ? "1" : "0")
+                #expect(try await Self.rpc(two, forged, "ping").status == .notFound)
+                #expect(try await Self.rpc(two, session + "x", "ping").status == .notFound)
+                let ended = try await two.execute(uri: "/mcp", method: .delete, headers: Self.headers(session: session))
+                #expect(ended.status == .noContent)
+                #expect(try await Self.rpc(two, session, "ping").status == .notFound)
+            }
+        }
+        await alpha.stop()
+    }
+
     @Test func everyToolCallIsAnExecuteToolSpanInTheRequestsTrace() async throws {
         try await TracingTests.withCollector { collectorPort, exported in
             try await Self.withServers(TracingTests.tracing(collectorPort)) { client, _, _ in

@@ -55,7 +55,7 @@ public enum MCPListKind: String, Sendable, CaseIterable {
 /// a `server_unavailable` error; the other servers are unaffected.
 public final class MCPHub: Sendable {
     public let upstreams: [any MCPUpstream]
-    public let sessions = MCPSessionStore()
+    public let sessions: MCPSessionStore
     let gateway: Gateway
     let audit: any AuditSink
     let metrics: GatewayMetrics
@@ -74,7 +74,12 @@ public final class MCPHub: Sendable {
         var name: String
     }
 
-    public init(upstreams: [any MCPUpstream], gateway: Gateway, audit: any AuditSink, metrics: GatewayMetrics, logger: Logger) {
+    /// `sessionSecret` signs session ids, so that instances sharing it share sessions.
+    public init(
+        upstreams: [any MCPUpstream], gateway: Gateway, audit: any AuditSink, metrics: GatewayMetrics, logger: Logger,
+        sessionSecret: (@Sendable () -> String?)? = nil
+    ) {
+        self.sessions = MCPSessionStore(secret: sessionSecret)
         self.upstreams = upstreams
         self.gateway = gateway
         self.audit = audit

@@ -8,7 +8,10 @@ import SwitchyardCore
 extension MCPHub {
     /// The hub of the configured servers (`mcp.servers`). Servers are read once at start: a
     /// change to the list takes effect after a restart (access rules and guardrails reload).
-    static func make(settings: MCPSettings, gateway: Gateway, audit: any AuditSink, metrics: GatewayMetrics, logger: Logger) -> MCPHub {
+    static func make(
+        settings: MCPSettings, gateway: Gateway, audit: any AuditSink, metrics: GatewayMetrics, logger: Logger,
+        sessionSecret: @escaping @Sendable () -> String?
+    ) -> MCPHub {
         let events = MCPUpstreamEvents(
             statusChanged: { server, status in
                 metrics.gauge("switchyard_mcp_server_up", [("server", server)]).record(status.isReady ? 1 : 0)
@@ -26,7 +29,7 @@ extension MCPHub {
             }
         }
         for upstream in upstreams { metrics.gauge("switchyard_mcp_server_up", [("server", upstream.config.name)]).record(0) }
-        return MCPHub(upstreams: upstreams, gateway: gateway, audit: audit, metrics: metrics, logger: logger)
+        return MCPHub(upstreams: upstreams, gateway: gateway, audit: audit, metrics: metrics, logger: logger, sessionSecret: sessionSecret)
     }
 }
 
