@@ -80,7 +80,8 @@ final class RunningMCPServer: Sendable {
 
     /// Opens a session; returns its id.
     static func initialize(_ client: any TestClientProtocol, credential: String = "test-master-key") async throws -> String {
-        let body = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}"#
+        let body =
+            #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}"#
         let response = try await client.execute(uri: "/mcp", method: .post, headers: headers(credential), body: ByteBuffer(string: body))
         #expect(response.status == .ok, "\(response.text)")
         #expect(response.json?["result"]?["protocolVersion"]?.stringValue == "2025-06-18")
@@ -88,7 +89,8 @@ final class RunningMCPServer: Sendable {
     }
 
     static func rpc(
-        _ client: any TestClientProtocol, _ session: String, _ method: String, _ params: JSONValue = .object([:]), credential: String = "test-master-key"
+        _ client: any TestClientProtocol, _ session: String, _ method: String, _ params: JSONValue = .object([:]),
+        credential: String = "test-master-key"
     ) async throws -> TestResponse {
         let message: JSONValue = ["jsonrpc": "2.0", "id": 7, "method": .string(method), "params": params]
         return try await client.execute(
@@ -97,14 +99,16 @@ final class RunningMCPServer: Sendable {
 
     /// The `result` of a call that must succeed.
     static func result(
-        _ client: any TestClientProtocol, _ session: String, _ method: String, _ params: JSONValue = .object([:]), credential: String = "test-master-key"
+        _ client: any TestClientProtocol, _ session: String, _ method: String, _ params: JSONValue = .object([:]),
+        credential: String = "test-master-key"
     ) async throws -> JSONValue {
         try await answer("result", client, session, method, params, credential: credential)
     }
 
     /// The `error` of a call that must fail.
     static func error(
-        _ client: any TestClientProtocol, _ session: String, _ method: String, _ params: JSONValue = .object([:]), credential: String = "test-master-key"
+        _ client: any TestClientProtocol, _ session: String, _ method: String, _ params: JSONValue = .object([:]),
+        credential: String = "test-master-key"
     ) async throws -> JSONValue {
         try await answer("error", client, session, method, params, credential: credential)
     }
@@ -200,7 +204,8 @@ final class RunningMCPServer: Sendable {
             """
         ) { client, _, _ in
             let session = try await Self.initialize(client)
-            let body = ByteBuffer(string: #"{"jsonrpc":"2.0","id":"x","method":"tools/call","params":{"name":"a_echo","arguments":{"text":"streamed"}}}"#)
+            let body = ByteBuffer(
+                string: #"{"jsonrpc":"2.0","id":"x","method":"tools/call","params":{"name":"a_echo","arguments":{"text":"streamed"}}}"#)
             let sse = try await client.execute(
                 uri: "/mcp", method: .post, headers: Self.headers(session: session, accept: "text/event-stream"), body: body)
             #expect(sse.headers[.contentType] == "text/event-stream")
@@ -216,7 +221,8 @@ final class RunningMCPServer: Sendable {
             var versioned = Self.headers(session: session)
             versioned[HTTPField.Name("mcp-protocol-version")!] = "1999-01-01"
             #expect(try await client.execute(uri: "/mcp", method: .post, headers: versioned, body: body).status == .badRequest)
-            let garbage = try await client.execute(uri: "/mcp", method: .post, headers: Self.headers(session: session), body: ByteBuffer(string: "{nope"))
+            let garbage = try await client.execute(
+                uri: "/mcp", method: .post, headers: Self.headers(session: session), body: ByteBuffer(string: "{nope"))
             #expect(garbage.status == .badRequest && garbage.json?["error"]?["code"]?.intValue == -32700)
             let batch = try await client.execute(uri: "/mcp", method: .post, headers: Self.headers(session: session), body: ByteBuffer(string: "[]"))
             #expect(batch.status == .badRequest)
@@ -238,7 +244,9 @@ final class RunningMCPServer: Sendable {
     @Test func anUnauthenticatedClientIsToldWhereTheProtectedResourceMetadataIs() async throws {
         try await Self.withServers { client, alpha, _ in
             let body = ByteBuffer(string: #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#)
-            for headers: HTTPFields in [[.contentType: "application/json"], [.authorization: "Bearer sk-sy-wrong", .contentType: "application/json"]] {
+            for headers: HTTPFields in [
+                [.contentType: "application/json"], [.authorization: "Bearer sk-sy-wrong", .contentType: "application/json"],
+            ] {
                 let refused = try await client.execute(uri: "/mcp", method: .post, headers: headers, body: body)
                 #expect(refused.status == .unauthorized)
                 let challenge = try #require(refused.headers[.wwwAuthenticate])
@@ -272,7 +280,9 @@ final class RunningMCPServer: Sendable {
             var denied = false
             _ = try await eventually {
                 let audit = try await client.execute(uri: "/admin/audit?kind=tool", method: .get, headers: authorized)
-                denied = audit.json?["data"]?.arrayValue?.contains { $0["target"]?.stringValue == "beta/echo" && $0["outcome"]?.stringValue == "denied" } == true
+                denied =
+                    audit.json?["data"]?.arrayValue?.contains { $0["target"]?.stringValue == "beta/echo" && $0["outcome"]?.stringValue == "denied" }
+                    == true
                 return denied
             }
             #expect(denied, "the refusal is in the audit trail")
@@ -344,10 +354,11 @@ final class RunningMCPServer: Sendable {
             var audited = false
             _ = try await eventually {
                 let audit = try await client.execute(uri: "/admin/audit?kind=tool", method: .get, headers: authorized)
-                audited = audit.json?["data"]?.arrayValue?.contains {
-                    $0["target"]?.stringValue == "alpha/inject" && $0["outcome"]?.stringValue == "denied"
-                        && $0["details"]?["guardrails"]?.stringValue?.contains("indirect-injection") == true
-                } == true
+                audited =
+                    audit.json?["data"]?.arrayValue?.contains {
+                        $0["target"]?.stringValue == "alpha/inject" && $0["outcome"]?.stringValue == "denied"
+                            && $0["details"]?["guardrails"]?.stringValue?.contains("indirect-injection") == true
+                    } == true
                 return audited
             }
             #expect(audited)

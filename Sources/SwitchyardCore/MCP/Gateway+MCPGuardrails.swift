@@ -59,7 +59,8 @@ extension Gateway {
                 case .allow:
                     continue
                 case .failedOpen(let reason):
-                    result.decisions.append(GuardrailDecision(name: rule.name, direction: direction, action: "error", entities: ["webhook." + reason: 1]))
+                    result.decisions.append(
+                        GuardrailDecision(name: rule.name, direction: direction, action: "error", entities: ["webhook." + reason: 1]))
                 case .block(let reason), .failedClosed(let reason):
                     result.decisions.append(GuardrailDecision(name: rule.name, direction: direction, action: "block", entities: ["webhook": 1]))
                     result.refusal = .guardrailBlocked(rule.name, reason: reason, direction: direction)

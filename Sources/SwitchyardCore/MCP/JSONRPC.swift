@@ -34,7 +34,9 @@ public enum JSONRPCMessage: Sendable, Equatable {
         } else if case .object(let error) = object["error"] ?? .null {
             self = .error(
                 id: id,
-                JSONRPCError(code: error["code"]?.intValue ?? JSONRPCError.internalErrorCode, message: error["message"]?.stringValue ?? "", data: error["data"]))
+                JSONRPCError(
+                    code: error["code"]?.intValue ?? JSONRPCError.internalErrorCode, message: error["message"]?.stringValue ?? "", data: error["data"]
+                ))
         } else {
             throw .invalidRequest("a response needs 'result' or 'error'")
         }
@@ -78,7 +80,9 @@ public struct JSONRPCError: Error, Sendable, Equatable, CustomStringConvertible 
     public static let internalErrorCode = -32603
 
     public static func parseError(_ detail: String) -> JSONRPCError { JSONRPCError(code: parseErrorCode, message: "Parse error: \(detail)") }
-    public static func invalidRequest(_ detail: String) -> JSONRPCError { JSONRPCError(code: invalidRequestCode, message: "Invalid request: \(detail)") }
+    public static func invalidRequest(_ detail: String) -> JSONRPCError {
+        JSONRPCError(code: invalidRequestCode, message: "Invalid request: \(detail)")
+    }
     public static func methodNotFound(_ method: String) -> JSONRPCError {
         JSONRPCError(code: methodNotFoundCode, message: "Method not found: \(method)")
     }

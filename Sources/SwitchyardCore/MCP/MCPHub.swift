@@ -295,7 +295,8 @@ public final class MCPHub: Sendable {
         }
         let result = await governedCall(kind, route: route, params: params, snapshot: snapshot, call: &call)
         call.finish(
-            outcome: result.failure.map { ["access_denied", "guardrail_blocked", "rate_limited"].contains($0.label) ? "denied" : "failed" } ?? "success",
+            outcome: result.failure.map { ["access_denied", "guardrail_blocked", "rate_limited"].contains($0.label) ? "denied" : "failed" }
+                ?? "success",
             error: result.failure, duration: ContinuousClock.now - started)
         if let span {
             span.set([("switchyard.mcp.outcome", .string(call.outcome))])
@@ -347,7 +348,8 @@ public final class MCPHub: Sendable {
         }
         let answer: JSONValue
         do {
-            answer = try await upstream.call(kind == .tools ? "tools/call" : (kind == .prompts ? "prompts/get" : "resources/read"), params: .object(forwarded))
+            answer = try await upstream.call(
+                kind == .tools ? "tools/call" : (kind == .prompts ? "prompts/get" : "resources/read"), params: .object(forwarded))
         } catch {
             return .failure(error)
         }

@@ -32,7 +32,8 @@ public final class MCPSessionStore: Sendable {
     public static func owner(of identity: Identity) -> String { "\(identity.kind.rawValue):\(identity.subject)" }
 
     /// A new session with a random id (128 bits, hex), signed when there is a secret.
-    public func create(owner: String, protocolVersion: String, clientName: String?, settings: MCPSettings, now: ContinuousClock.Instant) -> MCPSession {
+    public func create(owner: String, protocolVersion: String, clientName: String?, settings: MCPSettings, now: ContinuousClock.Instant) -> MCPSession
+    {
         var generator = SystemRandomNumberGenerator()
         var id = String(generator.next() as UInt64, radix: 16).leftPadded(16) + String(generator.next() as UInt64, radix: 16).leftPadded(16)
         if let key = signingKey() {

@@ -35,7 +35,8 @@ struct MCPRoutes {
         }
         if let version = request.headers[Self.protocolHeader], !MCPProtocol.versions.contains(version) {
             return Self.failure(
-                .invalidRequest("unsupported MCP-Protocol-Version '\(version.prefix(40))' (supported: \(MCPProtocol.versions.joined(separator: ", ")))"),
+                .invalidRequest(
+                    "unsupported MCP-Protocol-Version '\(version.prefix(40))' (supported: \(MCPProtocol.versions.joined(separator: ", ")))"),
                 status: .badRequest)
         }
         let body = try await request.body.collect(upTo: context.maxBodyBytes)
@@ -61,7 +62,9 @@ struct MCPRoutes {
                 settings: settings, now: .now)
             let result: JSONValue = [
                 "protocolVersion": .string(version),
-                "capabilities": ["tools": ["listChanged": false], "prompts": ["listChanged": false], "resources": ["listChanged": false], "logging": [:]],
+                "capabilities": [
+                    "tools": ["listChanged": false], "prompts": ["listChanged": false], "resources": ["listChanged": false], "logging": [:],
+                ],
                 "serverInfo": ["name": "switchyard", "title": "Switchyard MCP gateway", "version": .string(SwitchyardVersion.current)],
                 "instructions": "Tools, prompts and resources of several MCP servers, named <server prefix>_<name>.",
             ]
@@ -70,11 +73,13 @@ struct MCPRoutes {
             return response
         }
         guard let sessionID = request.headers[Self.sessionHeader] else {
-            return Self.failure(.invalidRequest("the Mcp-Session-Id header is required (send initialize first)"), id: message.requestID, status: .badRequest)
+            return Self.failure(
+                .invalidRequest("the Mcp-Session-Id header is required (send initialize first)"), id: message.requestID, status: .badRequest)
         }
         guard hub.sessions.use(sessionID, owner: owner, settings: settings, now: .now) != nil else {
             return Self.failure(
-                JSONRPCError(code: JSONRPCError.invalidRequestCode, message: "Session not found: it ended or expired; initialize a new one."), id: message.requestID,
+                JSONRPCError(code: JSONRPCError.invalidRequestCode, message: "Session not found: it ended or expired; initialize a new one."),
+                id: message.requestID,
                 status: .notFound)
         }
         guard case .request(let id, let method, let params) = message else {
@@ -105,7 +110,8 @@ struct MCPRoutes {
         if sse {
             bytes = Array("event: message\ndata: ".utf8) + bytes + Array("\n\n".utf8)
             return Response(
-                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
@@ -142,7 +148,8 @@ enum MCPProtectedResource {
                     "scopes_supported": .array([]),
                 ]
                 return Response(
-                    status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: document.serializedBytes())))
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: document.serializedBytes())))
             }
         }
     }

@@ -102,7 +102,8 @@ public final class MockMCPServer: Sendable {
                 id: id, result: ["messages": [["role": "user", "content": ["type": "text", "text": .string("Say hello to \(who).")]]]])
         case "resources/read":
             let uri = params?["uri"]?.stringValue ?? ""
-            return .response(id: id, result: ["contents": [["uri": .string(uri), "mimeType": "text/plain", "text": .string("The readme of \(name).")]]])
+            return .response(
+                id: id, result: ["contents": [["uri": .string(uri), "mimeType": "text/plain", "text": .string("The readme of \(name).")]]])
         case "tools/call":
             let tool = params?["name"]?.stringValue ?? ""
             let arguments = params?["arguments"] ?? .object([:])
