@@ -432,6 +432,33 @@ final class RunningMCPServer: Sendable {
         await alpha.stop()
     }
 
+    @Test func mistakesInTheServerListAreEachReportedWithTheirLine() throws {
+        let yaml = """
+            mcp:
+              servers:
+                - {name: both, url: "http://127.0.0.1/mcp", command: serve}
+                - {name: ftp, url: "ftp://127.0.0.1/mcp"}
+                - {name: first, url: "http://127.0.0.1/mcp", prefix: shared}
+                - {name: second, command: serve, prefix: shared, headers: {x-token: abc}}
+                - {name: secret, url: "http://127.0.0.1/mcp", headers: {authorization: env:MCP_TEST_UNSET_TOKEN}, tool_limits: {search: 0}}
+                - {name: neither}
+                - {url: "http://127.0.0.1/mcp", tiemout: 5s}
+            """
+        let node = try YAMLConfigReader.parse(yaml, file: "switchyard.yaml")
+        let outcome = ConfigLoader(environment: [:], fileExists: { _ in false }).load(node, source: "switchyard.yaml")
+        #expect(outcome.config == nil)
+        let lines = outcome.errors.map(\.description)
+        let expected = [
+            ("switchyard.yaml:3:7", "has both 'url' and 'command'"), ("switchyard.yaml:4:7", "must be an http:// or https:// URL"),
+            ("switchyard.yaml:6:7", "the same prefix 'shared' as 'first'"), ("switchyard.yaml:6:", "give a stdio server its credentials in 'env'"),
+            ("switchyard.yaml:7:", "MCP_TEST_UNSET_TOKEN is not set"), ("switchyard.yaml:7:", "must be at least 1 call per minute"),
+            ("switchyard.yaml:8:7", "needs a 'url' (Streamable HTTP) or a 'command' (stdio)"), ("switchyard.yaml:9:7", "has no 'name'"),
+        ]
+        for (position, text) in expected {
+            #expect(lines.contains { $0.hasPrefix(position) && $0.contains(text) }, "\(position) \(text) in \(lines)")
+        }
+    }
+
     @Test func everyToolCallIsAnExecuteToolSpanInTheRequestsTrace() async throws {
         try await TracingTests.withCollector { collectorPort, exported in
             try await Self.withServers(TracingTests.tracing(collectorPort)) { client, _, _ in
