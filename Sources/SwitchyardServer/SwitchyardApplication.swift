@@ -39,6 +39,8 @@ public final class SwitchyardApplication: Sendable {
     let tokens: JWTIdentities
     /// The tamper-evident audit trail (in the database, opened on the first event).
     public let audit: AuditLog
+    /// The MCP servers federated behind `/mcp` (`mcp:`).
+    public let mcp: MCPHub
     /// The dashboard's signed-in sessions (in memory: a restart signs everyone out).
     let dashboardSessions = DashboardSessions()
     /// Identifies this instance in shared state.
@@ -177,6 +179,9 @@ public final class SwitchyardApplication: Sendable {
         gateway.semanticStore = semanticStore
         gateway.tracer = tracer
         self.gateway = gateway
+        // Session ids are signed with the server secret: instances that share it share sessions.
+        self.mcp = MCPHub.make(
+            settings: config.mcp, gateway: gateway, audit: audit, metrics: metrics, logger: logger, sessionSecret: { try? stores.serverSecret() })
         if semanticStore != nil { Task { await gateway.restoreSemanticIndex() } }
         // Load the BPE vocabularies the configured models use off the request path (about 40 ms).
         let encodings = Set(config.models.flatMap(\.deployments).compactMap { Tokenizers.encoding(forModel: $0.upstreamModel) })
@@ -210,6 +215,11 @@ public final class SwitchyardApplication: Sendable {
         AuditRoutes(audit: audit).register(on: api)
         DirectoryRoutes(stores: stores, audit: audit).register(on: api)
         CacheRoutes(gateway: gateway).register(on: api)
+        // `/mcp` answers a refused credential with the MCP authorization flow's challenge.
+        MCPProtectedResource.register(on: router, runtime: runtime)
+        let mcpGroup = router.group().add(middleware: MCPChallengeMiddleware(runtime: runtime))
+            .add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores, tokens: tokens, audit: audit))
+        MCPRoutes(hub: mcp, runtime: runtime).register(on: mcpGroup)
         // The dashboard authenticates with its own session cookie, not with API key headers.
         DashboardRoutes(
             runtime: runtime, stores: stores, audit: audit, ledger: ledger, gateway: gateway, health: providerHealth, usage: usage, logs: logs,
@@ -248,7 +258,7 @@ public final class SwitchyardApplication: Sendable {
                 StoreLifecycleService(stores: stores, audit: audit), ConfigReloader(application: self), ShutdownWatcher(lifecycle: lifecycle),
                 HealthCheckService(checker: ActiveHealthChecker(runtime: runtime, router: gateway.router)),
                 RouterStateSync(application: self), UsageLedgerService(ledger: ledger), logWebhook, spanExporter,
-                RequestLogRetention(ledger: ledger, runtime: runtime, logger: logger),
+                RequestLogRetention(ledger: ledger, runtime: runtime, logger: logger), MCPService(hub: mcp),
                 // Last, so it stops first after the HTTP server: settlements, cache writes and
                 // shadow requests of the last requests finish while the stores are still open.
                 BackgroundWorkService(work: gateway.background),

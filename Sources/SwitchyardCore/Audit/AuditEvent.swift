@@ -12,6 +12,9 @@ public struct AuditEvent: Sendable, Equatable {
         case config
         /// A guardrail acted on a prompt or an answer (the finding types, never the text).
         case guardrail
+        /// A call through `/mcp` (a tool, a prompt, a resource): who, which server and tool, the
+        /// arguments' digest (never the arguments), the outcome and how long it took.
+        case tool
     }
 
     public var time: Double

@@ -76,13 +76,7 @@ public struct AccessPolicy: Sendable {
     /// permits it. A role without a policy never lifts the restriction of one that has a policy;
     /// a caller none of whose roles has a policy is unrestricted (as built-in roles are).
     func checkRoles(identity: Identity, endpoint: String, model: String, group: ModelGroup) -> AccessDenial? {
-        guard !settings.roles.isEmpty else { return nil }
-        var known = identity.roles.filter { Self.builtInRoles.contains($0) || settings.roles[$0] != nil }
-        if known.isEmpty { known = ["developer"] }
-        let withPolicy = known.filter { settings.roles[$0] != nil }
-        let defined = withPolicy.compactMap { settings.roles[$0] }
-        if defined.isEmpty { return nil }
-        let roles = withPolicy.sorted().joined(separator: ", ")
+        guard case let (roles, defined)? = rolePolicies(of: identity) else { return nil }
         guard defined.contains(where: \.inference) else {
             return AccessDenial(rule: "role", reason: "the role \(roles) may not call models")
         }
@@ -94,6 +88,20 @@ public struct AccessPolicy: Sendable {
             return AccessDenial(rule: "role", reason: "the role \(roles) may not use the \(endpoint) endpoint")
         }
         return nil
+    }
+}
+
+extension AccessPolicy {
+    /// The policies of the caller's roles that have one, and those roles' names for messages;
+    /// nil when none has a policy (the caller is unrestricted by roles).
+    func rolePolicies(of identity: Identity) -> (names: String, policies: [RolePolicy])? {
+        guard !settings.roles.isEmpty else { return nil }
+        var known = identity.roles.filter { Self.builtInRoles.contains($0) || settings.roles[$0] != nil }
+        if known.isEmpty { known = ["developer"] }
+        let withPolicy = known.filter { settings.roles[$0] != nil }
+        let defined = withPolicy.compactMap { settings.roles[$0] }
+        if defined.isEmpty { return nil }
+        return (withPolicy.sorted().joined(separator: ", "), defined)
     }
 }
 

@@ -73,8 +73,12 @@ public struct AccessSettings: Sendable, Equatable {
 public struct RolePolicy: Sendable, Equatable {
     public var models: [String]?
     public var endpoints: [String]?
-    /// Whether the role may call models at all (false for read-only roles).
+    /// Whether the role may call models at all (false for read-only roles; also no MCP tools).
     public var inference = true
+    /// MCP servers the role may use through `/mcp`; nil is every server.
+    public var mcpServers: [String]?
+    /// MCP tools the role may call (`server/tool`, `server/prefix*`, or a tool pattern alone); nil is every tool.
+    public var mcpTools: [String]?
 
     public init(models: [String]? = nil, endpoints: [String]? = nil, inference: Bool = true) {
         self.models = models
@@ -97,6 +101,10 @@ public struct AccessRule: Sendable {
     public var endpoints: [String]?
     /// Any of these instance regions (`access.region`).
     public var regions: [String]?
+    /// Any of these MCP servers (the rule then applies to `/mcp` calls only).
+    public var servers: [String]?
+    /// Any of these MCP tools (`server/tool`, `server/prefix*`, `tool`); the rule then applies to tool calls only.
+    public var tools: [String]?
     public var location: ConfigLocation?
 
     public init(name: String, effect: Effect, conditions: RuleConditions = RuleConditions()) {
@@ -109,6 +117,7 @@ public struct AccessRule: Sendable {
 extension AccessRule: Equatable {
     public static func == (lhs: AccessRule, rhs: AccessRule) -> Bool {
         lhs.name == rhs.name && lhs.effect == rhs.effect && lhs.reason == rhs.reason && lhs.roles == rhs.roles
-            && lhs.endpoints == rhs.endpoints && lhs.regions == rhs.regions && lhs.location == rhs.location
+            && lhs.endpoints == rhs.endpoints && lhs.regions == rhs.regions && lhs.servers == rhs.servers && lhs.tools == rhs.tools
+            && lhs.location == rhs.location
     }
 }

@@ -85,7 +85,9 @@ extension Context {
                     if let node = role.take("models") { policy.models = strings(node, path: "\(path).models") }
                     if let node = role.take("endpoints") { policy.endpoints = strings(node, path: "\(path).endpoints") }
                     if let node = role.take("inference"), let value = bool(node, path: "\(path).inference") { policy.inference = value }
-                    role.finish(known: ["models", "endpoints", "inference"], context: &self)
+                    if let node = role.take("mcp_servers") { policy.mcpServers = strings(node, path: "\(path).mcp_servers") }
+                    if let node = role.take("mcp_tools") { policy.mcpTools = strings(node, path: "\(path).mcp_tools") }
+                    role.finish(known: ["models", "endpoints", "inference", "mcp_servers", "mcp_tools"], context: &self)
                     settings.roles[entry.key] = policy
                 }
             } else {
@@ -119,12 +121,14 @@ extension Context {
                     // Access-only conditions are read here; the rest are routing-rule conditions.
                     var conditionsNode = node
                     if case .mapping(var entries, let location) = node {
-                        for key in ["roles", "endpoints", "regions"] {
+                        for key in ["roles", "endpoints", "regions", "servers", "tools"] {
                             guard let index = entries.firstIndex(where: { $0.key == key }) else { continue }
                             let values = strings(entries[index].value, path: "\(item.path).when.\(key)")
                             switch key {
                             case "roles": access.roles = values
                             case "endpoints": access.endpoints = values
+                            case "servers": access.servers = values
+                            case "tools": access.tools = values
                             default: access.regions = values
                             }
                             entries.remove(at: index)

@@ -144,10 +144,11 @@ struct Context {
         if let logging = mapping.take("logging") { config.logging = decodeLogging(logging) }
         if let tracing = mapping.take("tracing") { config.tracing = decodeTracing(tracing) }
         if let passthrough = mapping.take("passthrough") { config.passthrough = decodePassthrough(passthrough, providers: config.providers) }
+        if let mcp = mapping.take("mcp") { config.mcp = decodeMCP(mcp) }
         mapping.finish(
             known: [
                 "server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access", "cache",
-                "guardrails", "prompts", "logging", "tracing", "passthrough",
+                "guardrails", "prompts", "logging", "tracing", "passthrough", "mcp",
             ],
             context: &self)
         let modelNames = Set(config.models.flatMap { [$0.name] + $0.aliases })

@@ -30,6 +30,8 @@ public struct GatewayConfig: Sendable {
     public var logging = RequestLogSettings()
     /// OpenTelemetry traces (`tracing:`).
     public var tracing = TracingSettings()
+    /// Upstream MCP servers behind `/mcp` (`mcp:`).
+    public var mcp = MCPSettings()
     /// Prices by model name (`pricing:`), over the built-in table.
     public var pricing: [String: ModelPrice] = [:]
     /// Provider paths forwarded as they are (`passthrough:`); others stay 404.

@@ -47,6 +47,16 @@ public struct GuardrailEngine: Sendable {
         }
 
         func checks(role: String) -> Bool { messageRoles?.contains(role) ?? true }
+
+        /// Whether the rule's `keys`, `teams`, `orgs`, `users` and `roles` scope covers the caller.
+        func covers(_ identity: Identity) -> Bool {
+            if let keys = rule.keys, !keys.contains(identity.subject) { return false }
+            if let teams = rule.teams, !teams.contains(identity.teamID ?? "") { return false }
+            if let orgs = rule.orgs, !orgs.contains(identity.organizationID ?? "") { return false }
+            if let users = rule.users, !users.contains(identity.userID ?? identity.endUser ?? "") { return false }
+            if let roles = rule.roles, identity.roles.isDisjoint(with: roles) { return false }
+            return true
+        }
     }
 
     public let rails: [Rail]
@@ -73,11 +83,7 @@ public struct GuardrailEngine: Sendable {
             {
                 return false
             }
-            if let keys = rule.keys, !keys.contains(identity.subject) { return false }
-            if let teams = rule.teams, !teams.contains(identity.teamID ?? "") { return false }
-            if let orgs = rule.orgs, !orgs.contains(identity.organizationID ?? "") { return false }
-            if let users = rule.users, !users.contains(identity.userID ?? identity.endUser ?? "") { return false }
-            if let roles = rule.roles, identity.roles.isDisjoint(with: roles) { return false }
+            if !rail.covers(identity) { return false }
             if let conditions = rail.conditions {
                 let features = conditions.needsFeatures ? PromptFeatures(request: request) : nil
                 if !conditions.matches(request: request, identity: identity, headers: headers, features: features, unixTime: unixTime) {

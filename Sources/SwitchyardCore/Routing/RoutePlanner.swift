@@ -159,12 +159,7 @@ struct CompiledConditions: Sendable {
             || conditions.maxPromptTokens != nil || !conditions.keywords.isEmpty || pattern != nil || !conditions.languages.isEmpty
     }
 
-    func matches(request: OpenAIRequest, identity: Identity, headers: [HeaderField], features: PromptFeatures?, unixTime: Double) -> Bool {
-        if let models = conditions.models,
-            !models.contains(where: { $0.hasSuffix("*") ? request.model.hasPrefix(String($0.dropLast())) : $0 == request.model })
-        {
-            return false
-        }
+    func matchesHeadersAndMetadata(identity: Identity, endUser: String?, headers: [HeaderField]) -> Bool {
         for (name, expected) in conditions.headers {
             guard let value = headers.first(where: { $0.name.lowercased() == name })?.value else { return false }
             if expected != "*", value != expected { return false }
@@ -176,12 +171,31 @@ struct CompiledConditions: Sendable {
                 case "user": identity.userID
                 case "org", "organization": identity.organizationID
                 case "key", "subject": identity.subject
-                case "end_user": request.user ?? identity.endUser
+                case "end_user": endUser
                 case "role": identity.roles.contains(expected) ? expected : nil
                 default: identity.attributes[key]
                 }
             if actual != expected { return false }
         }
+        return true
+    }
+
+    /// For calls that are not model requests (MCP): the conditions on the caller, headers and
+    /// time. Conditions on a model request (model, parameters, prompt) never hold for them.
+    func matchesCaller(identity: Identity, headers: [HeaderField], unixTime: Double) -> Bool {
+        if conditions.models != nil || !comparisons.isEmpty || conditions.stream != nil || needsFeatures { return false }
+        guard matchesHeadersAndMetadata(identity: identity, endUser: identity.endUser, headers: headers) else { return false }
+        if let time = conditions.time, !time.contains(unixTime: unixTime) { return false }
+        return true
+    }
+
+    func matches(request: OpenAIRequest, identity: Identity, headers: [HeaderField], features: PromptFeatures?, unixTime: Double) -> Bool {
+        if let models = conditions.models,
+            !models.contains(where: { $0.hasSuffix("*") ? request.model.hasPrefix(String($0.dropLast())) : $0 == request.model })
+        {
+            return false
+        }
+        guard matchesHeadersAndMetadata(identity: identity, endUser: request.user ?? identity.endUser, headers: headers) else { return false }
         for (key, comparison) in comparisons where !comparison.matches(request.scan.value(key)) {
             return false
         }

@@ -161,7 +161,7 @@ struct RequestMiddleware: RouterMiddleware {
     /// A bounded label for the path (unknown paths collapse into one value).
     static func routeLabel(_ path: String) -> String {
         if inferencePaths.contains(path)
-            || ["/v1/models", "/models", "/health/live", "/health/ready", "/metrics", "/v1/messages/count_tokens"].contains(path)
+            || ["/v1/models", "/models", "/health/live", "/health/ready", "/metrics", "/v1/messages/count_tokens", "/mcp"].contains(path)
         {
             return path
         }
