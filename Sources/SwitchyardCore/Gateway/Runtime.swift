@@ -42,6 +42,7 @@ public final class RuntimeSnapshot: Sendable {
         var secrets = config.providers.compactMap(\.apiKey) + config.providers.flatMap { $0.headers.map(\.value) }
         secrets += config.providers.flatMap { [$0.awsSecretAccessKey, $0.awsSessionToken].compactMap { $0 } }
         secrets += config.providers.compactMap { $0.serviceAccount?.privateKey }
+        secrets += config.providers.flatMap { $0.credentialEnvironment?.secretValues ?? [] }
         if let masterKey = config.server.masterKey { secrets.append(masterKey) }
         if let redis = config.redis { secrets.append(redis.url) }
         if let keySecret = config.server.keySecret { secrets.append(keySecret) }
