@@ -309,6 +309,20 @@ func emptyDirectory() throws -> String {
         }
     }
 
+    @Test func theFakeRefusesASignatureMadeWithAnotherSecret() async throws {
+        // The same key id with another secret: Bedrock (the fake) must refuse it, so the tests
+        // above show that each source's own secret signed their requests.
+        try await withGateway(environment: { _ in
+            ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "not-the-secret", "AWS_SESSION_TOKEN": "env-session-token"]
+        }) { client, cloud in
+            let response = try await chat(client)
+            #expect(response.status != .ok)
+            #expect(cloud.snapshot.signedBy.isEmpty)
+            #expect(cloud.snapshot.problems.contains("bad signature"))
+            #expect(!response.text.contains("not-the-secret"))
+        }
+    }
+
     @Test func aNamedProfileOfTheSharedFilesSigns() async throws {
         try await withGateway(environment: { _ in
             let directory = try emptyDirectory()
