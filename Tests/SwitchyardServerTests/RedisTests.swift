@@ -126,6 +126,29 @@ func withRedisServer<T: Sendable>(tls: TestCertificateAuthority? = nil, _ body: 
     }
 }
 
+@Suite struct RedisConfigurationTests {
+    func errors(_ redis: String) throws -> String {
+        do {
+            _ = try makeGateway(upstreamConfig(port: 1) + "\n" + redis)
+            Issue.record("the configuration must be rejected")
+            return ""
+        } catch let error as ConfigError {
+            return error.description
+        }
+    }
+
+    @Test func tlsSettingsAreChecked() throws {
+        #expect(try errors("redis: {url: \"http://cache:6379\"}").contains("redis.url must start with redis:// or rediss://"))
+        #expect(
+            try errors("redis: {url: \"rediss://cache:6380\", ca_file: /nonexistent/ca.pem}").contains(
+                "redis.ca_file '/nonexistent/ca.pem' does not exist"))
+        let caFile = try writeConfig("not used")
+        #expect(
+            try errors("redis: {url: \"redis://cache:6379\", ca_file: \"\(caFile)\"}").contains(
+                "redis.ca_file is set but redis.url is not rediss://"))
+    }
+}
+
 /// Every suite that runs a redis-server, one at a time (each starts its own server).
 @Suite(.serialized) struct RedisBackedTests {}
 
