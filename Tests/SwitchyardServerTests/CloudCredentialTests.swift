@@ -260,12 +260,22 @@ func emptyDirectory() throws -> String {
     return directory.path
 }
 
-/// Bedrock without static keys: SigV4 credentials from each source of the AWS default chain,
-/// checked by a fake Bedrock that verifies the signature with the key that source issued.
-@Suite struct AWSCredentialChainTests {
-    /// Runs `test` against a gateway whose Bedrock provider has no keys in its file;
-    /// `environment` gets the fake's port. HOME is an empty directory and instance metadata is
-    /// off unless the environment says otherwise, so the machine's own AWS setup never leaks in.
+/// A suite whose gateway has one provider served by a ``FakeCloud``, without credentials in
+/// its file.
+protocol CloudGatewaySuite {
+    /// The provider's YAML list entry, given the fake's port.
+    static func provider(port: Int) -> String
+    /// The public model name, served by that provider.
+    static var model: String { get }
+    static var upstreamModel: String { get }
+    /// The environment every test starts from.
+    static func baseEnvironment(port: Int) -> [String: String]
+}
+
+extension CloudGatewaySuite {
+    /// Runs `test` against the gateway. The environment is the suite's base plus what
+    /// `environment` adds, never the process's: HOME is an empty directory, so the machine's own
+    /// cloud setup never leaks in.
     func withGateway(
         _ cloud: FakeCloud = FakeCloud(),
         environment: @escaping @Sendable (_ port: Int) throws -> [String: String],
@@ -278,16 +288,12 @@ func emptyDirectory() throws -> String {
                   master_key: test-master-key
                   reload_check_interval: off
                 providers:
-                  - name: aws
-                    type: bedrock
-                    base_url: http://127.0.0.1:\(port)
-                    options: {region: us-west-2}
+                \(Self.provider(port: port))
                 models:
-                  - name: claude
-                    provider: aws
-                    model: test.model-v1
+                  - {name: \(Self.model), provider: cloud, model: \(Self.upstreamModel)}
                 """
-            var env = ["HOME": try emptyDirectory(), "AWS_EC2_METADATA_DISABLED": "true"]
+            var env = Self.baseEnvironment(port: port)
+            env["HOME"] = try emptyDirectory()
             env.merge(try environment(port)) { _, new in new }
             let (application, _) = try makeGateway(yaml, environment: env)
             try await application.makeApplication().test(.live) { client in try await test(client, cloud) }
@@ -295,8 +301,20 @@ func emptyDirectory() throws -> String {
     }
 
     func chat(_ client: any TestClientProtocol) async throws -> TestResponse {
-        try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "claude"))
+        try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: Self.model))
     }
+}
+
+/// Bedrock without static keys: SigV4 credentials from each source of the AWS default chain,
+/// checked by a fake Bedrock that verifies the signature with the key that source issued.
+@Suite struct AWSCredentialChainTests: CloudGatewaySuite {
+    static func provider(port: Int) -> String {
+        "  - {name: cloud, type: bedrock, base_url: \"http://127.0.0.1:\(port)\", options: {region: us-west-2}}"
+    }
+    static let model = "claude"
+    static let upstreamModel = "test.model-v1"
+    /// Instance metadata is off unless a test's environment turns it on.
+    static func baseEnvironment(port: Int) -> [String: String] { ["AWS_EC2_METADATA_DISABLED": "true"] }
 
     @Test func environmentKeysSignWithTheirSessionToken() async throws {
         try await withGateway(environment: { _ in
@@ -428,7 +446,7 @@ func emptyDirectory() throws -> String {
             let response = try await chat(client)
             #expect(response.status == .badGateway)
             #expect(response.json?["error"]?["code"]?.stringValue == "upstream_authentication_error")
-            #expect(response.text.contains("Could not obtain AWS credentials for provider 'aws'"))
+            #expect(response.text.contains("Could not obtain AWS credentials for provider 'cloud'"))
             #expect(response.text.contains("no source of the AWS default credential chain has credentials"))
         }
     }
@@ -449,39 +467,14 @@ func emptyDirectory() throws -> String {
 }
 
 /// Vertex without `credentials_file` or `api_key`: Google application default credentials.
-@Suite struct GoogleDefaultCredentialTests {
-    func withGateway(
-        _ cloud: FakeCloud = FakeCloud(),
-        environment: @escaping @Sendable (_ port: Int) throws -> [String: String],
-        _ test: @escaping @Sendable (any TestClientProtocol, FakeCloud) async throws -> Void
-    ) async throws {
-        try await cloud.run { port in
-            let yaml = """
-                server:
-                  port: 0
-                  master_key: test-master-key
-                  reload_check_interval: off
-                providers:
-                  - name: vertex
-                    type: vertex
-                    base_url: http://127.0.0.1:\(port)
-                    token_url: http://127.0.0.1:\(port)/token
-                    options: {project: p, location: l}
-                models:
-                  - name: flash
-                    provider: vertex
-                    model: gemini-2.5-flash
-                """
-            var env = ["HOME": try emptyDirectory(), "GCE_METADATA_HOST": "127.0.0.1:\(port)"]
-            env.merge(try environment(port)) { _, new in new }
-            let (application, _) = try makeGateway(yaml, environment: env)
-            try await application.makeApplication().test(.live) { client in try await test(client, cloud) }
-        }
+@Suite struct GoogleDefaultCredentialTests: CloudGatewaySuite {
+    static func provider(port: Int) -> String {
+        "  - {name: cloud, type: vertex, base_url: \"http://127.0.0.1:\(port)\", token_url: \"http://127.0.0.1:\(port)/token\", options: {project: p, location: l}}"
     }
-
-    func chat(_ client: any TestClientProtocol) async throws -> TestResponse {
-        try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody(model: "flash"))
-    }
+    static let model = "flash"
+    static let upstreamModel = "gemini-2.5-flash"
+    /// The metadata server is the fake unless a test's environment says otherwise.
+    static func baseEnvironment(port: Int) -> [String: String] { ["GCE_METADATA_HOST": "127.0.0.1:\(port)"] }
 
     @Test func aServiceAccountNamedByTheEnvironment() async throws {
         try await withGateway(environment: { _ in ["GOOGLE_APPLICATION_CREDENTIALS": try VertexProviderTests.credentialsFile()] }) {
