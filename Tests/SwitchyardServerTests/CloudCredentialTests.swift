@@ -132,7 +132,8 @@ final class FakeCloud: Sendable {
                 cloud.problem("sts request \(fields.keys.sorted())")
                 return Response(
                     status: .badRequest, headers: [.contentType: "text/xml"],
-                    body: ResponseBody(byteBuffer: ByteBuffer(string: "<ErrorResponse><Error><Code>InvalidIdentityToken</Code></Error></ErrorResponse>")))
+                    body: ResponseBody(
+                        byteBuffer: ByteBuffer(string: "<ErrorResponse><Error><Code>InvalidIdentityToken</Code></Error></ErrorResponse>")))
             }
             let key = cloud.issueKey("sts")
             let xml = """
@@ -429,9 +430,12 @@ extension CloudGatewaySuite {
         let cloud = FakeCloud()
         // Four minutes left is inside the five-minute margin: every use renews them first.
         cloud.state.withLock { $0.lifetime = 240 }
-        try await withGateway(cloud, environment: { port in
-            ["AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)"]
-        }) { client, cloud in
+        try await withGateway(
+            cloud,
+            environment: { port in
+                ["AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)"]
+            }
+        ) { client, cloud in
             for _ in 0..<2 {
                 let status = try await chat(client).status
                 #expect(status == .ok)

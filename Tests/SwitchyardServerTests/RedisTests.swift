@@ -31,7 +31,8 @@ struct TestCertificateAuthority {
             ],
             [
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
-                "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE", "-CA", authority.caCertificate, "-CAkey", directory + "/ca-key.pem", "-keyout",
+                "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE", "-CA", authority.caCertificate, "-CAkey",
+                directory + "/ca-key.pem", "-keyout",
                 authority.serverKey, "-out", authority.serverCertificate,
             ],
         ]

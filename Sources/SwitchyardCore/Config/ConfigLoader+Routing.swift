@@ -390,7 +390,9 @@ extension Context {
         if let caFileNode, let value = string(caFileNode, path: "redis.ca_file") {
             settings?.caFile = value
             if !fileExists(value) {
-                error("redis.ca_file '\(value)' does not exist", at: caFileNode.location, hint: "a PEM file of the CA certificates that sign the server's")
+                error(
+                    "redis.ca_file '\(value)' does not exist", at: caFileNode.location,
+                    hint: "a PEM file of the CA certificates that sign the server's")
             }
         }
         mapping.finish(known: ["url", "key_prefix", "command_timeout", "ca_file"], context: &self)

@@ -95,7 +95,8 @@ extension BedrockAdapter {
         var vectors: [[Double]] = []
         var tokens = 0
         for payload in payloads {
-            let outbound = try await signedRequest(path: path, body: payload.serializedBytes(), accept: "application/json", requestID: request.requestID)
+            let outbound = try await signedRequest(
+                path: path, body: payload.serializedBytes(), accept: "application/json", requestID: request.requestID)
             let response = try await HTTPTransport.send(outbound, on: client, deadline: request.deadline, provider: providerName)
             guard (200..<300).contains(response.status) else { return response }
             let collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
