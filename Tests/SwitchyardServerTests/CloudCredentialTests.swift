@@ -366,6 +366,40 @@ extension CloudGatewaySuite {
         }
     }
 
+    @Test func aConfigProfileWithAWebIdentityRoleAssumesIt() async throws {
+        try await withGateway(environment: { port in
+            let directory = try emptyDirectory()
+            try FakeCloud.webIdentityToken.write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+            let config = """
+                [profile ci]
+                role_arn = \(FakeCloud.roleARN)
+                web_identity_token_file = \(directory)/token
+
+                [profile tools]
+                credential_process = /usr/local/bin/fetch-keys
+                """
+            try config.write(toFile: directory + "/config", atomically: true, encoding: .utf8)
+            return ["AWS_PROFILE": "ci", "AWS_CONFIG_FILE": directory + "/config", "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:\(port)/sts"]
+        }) { client, cloud in
+            let response = try await chat(client)
+            #expect(response.status == .ok, "\(response.text)")
+            #expect(cloud.snapshot.stsCalls == 1)
+            #expect(cloud.snapshot.signedBy == ["ASIASTS1"])
+        }
+    }
+
+    @Test func aProfileThatRunsAProcessIsRefusedClearly() async throws {
+        try await withGateway(environment: { _ in
+            let config = try emptyDirectory() + "/config"
+            try "[profile tools]\ncredential_process = /usr/local/bin/fetch-keys\n".write(toFile: config, atomically: true, encoding: .utf8)
+            return ["AWS_PROFILE": "tools", "AWS_CONFIG_FILE": config]
+        }) { client, _ in
+            let response = try await chat(client)
+            #expect(response.status == .badGateway)
+            #expect(response.text.contains("profile 'tools' uses role chaining, credential_process or SSO"))
+        }
+    }
+
     @Test func aMissingNamedProfileIsAClearError() async throws {
         try await withGateway(environment: { _ in ["AWS_PROFILE": "absent"] }) { client, cloud in
             let response = try await chat(client)
