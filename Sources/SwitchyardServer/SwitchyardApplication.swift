@@ -76,10 +76,13 @@ public final class SwitchyardApplication: Sendable {
             logger.warning("configuration warning", metadata: ["detail": .string(warning.description)])
         }
         if let settings = config.redis {
+            let endpoint = try RedisEndpoint(url: settings.url.reveal())
+            let tlsContext = try endpoint.tls ? RedisClient.tlsContext(caFile: settings.caFile) : nil
             self.redis = RedisClient(
-                endpoint: try RedisEndpoint(url: settings.url.reveal()),
+                endpoint: endpoint,
                 commandTimeout: .milliseconds(
                     settings.commandTimeout.components.seconds * 1000 + settings.commandTimeout.components.attoseconds / 1_000_000_000_000_000),
+                tlsContext: tlsContext,
                 logger: logger)
         } else {
             self.redis = nil

@@ -277,6 +277,31 @@ extension RedisBackedTests {
             }
         }
 
+        @Test func theCacheWorksOverTLSWithAPrivateCA() async throws {
+            let authority = try await TestCertificateAuthority.make()
+            try await withRedisServer(tls: authority) { url in
+                let prefix = "tls-\(UInt32.random(in: 0...UInt32.max))"
+                let yaml = CacheTests.config(
+                    """
+                    redis: {url: "\(url)", ca_file: "\(authority.caCertificate)", key_prefix: "\(prefix)"}
+                    cache: {backend: redis, ttl: 1h}
+                    """)
+                let (gateway, _) = try makeGateway(yaml)
+                try await gateway.makeApplication().test(.live) { client in
+                    let plain = #"{"model":"chat","messages":[{"role":"user","content":"over tls"}]}"#
+                    #expect(CacheTests.cacheHeader(try await CacheTests.send(client, plain)) == "miss")
+                    let probe = try RedisClient(url: url, caFile: authority.caCertificate)
+                    #expect(
+                        try await eventually {
+                            let keys = try await probe.send("KEYS", "\(prefix):cache:*")
+                            return (keys.array?.count ?? 0) == 1
+                        })
+                    await probe.close()
+                    #expect(CacheTests.cacheHeader(try await CacheTests.send(client, plain)) == "hit")
+                }
+            }
+        }
+
         @Test func twoInstancesShareTheSemanticIndexThroughRedis() async throws {
             try await withRedisServer { url in
                 let prefix = "semantic-\(UInt32.random(in: 0...UInt32.max))"

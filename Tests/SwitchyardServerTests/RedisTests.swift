@@ -13,17 +13,55 @@ struct RedisUnavailable: Error, CustomStringConvertible {
     var description: String { "redis-server is not installed: scripts/test installs it (apt-get install redis-server)" }
 }
 
-/// Runs a real `redis-server` on a free port for the duration of `body`.
-func withRedisServer<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+/// A test CA and a server certificate it signed for 127.0.0.1, made with the system's openssl.
+struct TestCertificateAuthority {
+    var caCertificate: String
+    var serverCertificate: String
+    var serverKey: String
+
+    static func make() async throws -> TestCertificateAuthority {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-ca-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let authority = TestCertificateAuthority(
+            caCertificate: directory + "/ca.pem", serverCertificate: directory + "/server.pem", serverKey: directory + "/server-key.pem")
+        let steps: [[String]] = [
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Switchyard Test CA", "-keyout",
+                directory + "/ca-key.pem", "-out", authority.caCertificate,
+            ],
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE", "-CA", authority.caCertificate, "-CAkey",
+                directory + "/ca-key.pem", "-keyout",
+                authority.serverKey, "-out", authority.serverCertificate,
+            ],
+        ]
+        for arguments in steps {
+            let process = try ChildProcess("/usr/bin/openssl", arguments)
+            guard await process.waitForExit() == 0 else { throw CocoaError(.fileWriteUnknown) }
+        }
+        return authority
+    }
+}
+
+/// Runs a real `redis-server` on a free port for the duration of `body`, which gets its URL;
+/// with `tls`, the server takes only TLS connections (`rediss://`) with that CA's certificate.
+func withRedisServer<T: Sendable>(tls: TestCertificateAuthority? = nil, _ body: @Sendable (String) async throws -> T) async throws -> T {
     let candidates = [ProcessInfo.processInfo.environment["SWITCHYARD_REDIS_SERVER"], "/usr/bin/redis-server", "/usr/local/bin/redis-server"]
     guard let binary = candidates.compactMap({ $0 }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
         throw RedisUnavailable()
     }
     for _ in 0..<5 {
         let port = Int.random(in: 20_000..<60_000)
-        let process = try ChildProcess(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        let url = "redis://127.0.0.1:\(port)/0"
-        let probe = try RedisClient(url: url)
+        var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        if let tls {
+            arguments = ["--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            arguments += ["--tls-cert-file", tls.serverCertificate, "--tls-key-file", tls.serverKey, "--tls-ca-cert-file", tls.caCertificate]
+            arguments += ["--tls-auth-clients", "no"]
+        }
+        let process = try ChildProcess(binary, arguments)
+        let url = "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)/0"
+        let probe = try RedisClient(url: url, caFile: tls?.caCertificate)
         var ready = false
         _ = await eventually {
             ready = (try? await probe.send("PING")) == .simpleString("PONG")
@@ -82,8 +120,33 @@ func withRedisServer<T: Sendable>(_ body: @Sendable (String) async throws -> T) 
         #expect(full.username == "user" && full.password == "p%40ss")
         let bare = try RedisEndpoint(url: "redis://localhost")
         #expect(bare.port == 6379 && bare.database == 0 && bare.password == nil)
+        #expect(!bare.tls)
+        #expect(try RedisEndpoint(url: "rediss://:secret@cache.example.com:6380").tls)
         #expect(throws: RedisError.self) { try RedisEndpoint(url: "http://localhost") }
         #expect(throws: RedisError.self) { try RedisEndpoint(url: "redis://host:99999") }
+    }
+}
+
+@Suite struct RedisConfigurationTests {
+    func errors(_ redis: String) throws -> String {
+        do {
+            _ = try makeGateway(upstreamConfig(port: 1) + "\n" + redis)
+            Issue.record("the configuration must be rejected")
+            return ""
+        } catch let error as ConfigError {
+            return error.description
+        }
+    }
+
+    @Test func tlsSettingsAreChecked() throws {
+        #expect(try errors("redis: {url: \"http://cache:6379\"}").contains("redis.url must start with redis:// or rediss://"))
+        #expect(
+            try errors("redis: {url: \"rediss://cache:6380\", ca_file: /nonexistent/ca.pem}").contains(
+                "redis.ca_file '/nonexistent/ca.pem' does not exist"))
+        let caFile = try writeConfig("not used")
+        #expect(
+            try errors("redis: {url: \"redis://cache:6379\", ca_file: \"\(caFile)\"}").contains(
+                "redis.ca_file is set but redis.url is not rediss://"))
     }
 }
 
@@ -113,6 +176,25 @@ extension RedisBackedTests {
                 #expect(await eventually { (try? await client.send("PING")) == .simpleString("PONG") })
                 await killer.close()
                 await client.close()
+            }
+        }
+
+        @Test func rediss() async throws {
+            let authority = try await TestCertificateAuthority.make()
+            try await withRedisServer(tls: authority) { url in
+                #expect(url.hasPrefix("rediss://"))
+                let client = try RedisClient(url: url, caFile: authority.caCertificate)
+                #expect(try await client.send("SET", "over-tls", "yes") == .simpleString("OK"))
+                #expect(try await client.send("GET", "over-tls").string == "yes")
+                await client.close()
+                // A server whose certificate no trusted CA signed is refused (the system roots
+                // do not know the test CA); so is a plain connection to a TLS port.
+                let unverified = try RedisClient(url: url)
+                await #expect(throws: RedisError.self) { try await unverified.send("PING") }
+                await unverified.close()
+                let plain = try RedisClient(url: url.replacingOccurrences(of: "rediss://", with: "redis://"))
+                await #expect(throws: RedisError.self) { try await plain.send("PING") }
+                await plain.close()
             }
         }
 

@@ -16,22 +16,37 @@ import Testing
     static let clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
     static let clientSpan = "00f067aa0ba902b7"
 
+    /// What a collector stub received: spans in arrival order, each export's resource and headers.
+    struct Received: Sendable {
+        var spans: [JSONValue] = []
+        var resources: [JSONValue] = []
+        var headers: [HTTPFields] = []
+    }
+
     /// A collector stub: POST /v1/traces, OTLP JSON, spans kept in arrival order.
     static func withCollector(_ body: @Sendable (Int, @escaping @Sendable () -> [JSONValue]) async throws -> Void) async throws {
-        let spans = Mutex<[JSONValue]>([])
+        try await withRecordingCollector { port, received in try await body(port) { received().spans } }
+    }
+
+    static func withRecordingCollector(_ body: @Sendable (Int, @escaping @Sendable () -> Received) async throws -> Void) async throws {
+        let received = Mutex(Received())
         let router = Router()
         router.post("/v1/traces") { request, _ -> HTTPResponse.Status in
             var request = request
             #expect(request.headers[.contentType] == "application/json")
             let body = try await request.collectBody(upTo: 16 << 20)
             let json = try JSONValue.parse(Array(buffer: body))
-            for resource in json["resourceSpans"]?.arrayValue ?? [] {
-                for scope in resource["scopeSpans"]?.arrayValue ?? [] { spans.withLock { $0 += scope["spans"]?.arrayValue ?? [] } }
+            received.withLock { received in
+                received.headers.append(request.headers)
+                for resource in json["resourceSpans"]?.arrayValue ?? [] {
+                    received.resources.append(resource["resource"] ?? .null)
+                    for scope in resource["scopeSpans"]?.arrayValue ?? [] { received.spans += scope["spans"]?.arrayValue ?? [] }
+                }
             }
             return .ok
         }
         try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { collector in
-            try await body(try #require(collector.port)) { spans.withLock { $0 } }
+            try await body(try #require(collector.port)) { received.withLock { $0 } }
         }
     }
 
@@ -92,6 +107,79 @@ import Testing
                     #expect(metrics.contains("switchyard_trace_spans_exported_total"))
                 }
             }
+        }
+    }
+
+    /// One chat request through a gateway on the mock upstream whose environment (and YAML
+    /// tail, if any) are given the collector's port; `check` sees the answer, the mock and what
+    /// the collector received.
+    static func oneRequestWithEnvironment(
+        _ environment: @escaping @Sendable (_ collectorPort: Int) -> [String: String],
+        yaml: @escaping @Sendable (_ collectorPort: Int) -> String = { _ in "" },
+        _ check: @escaping @Sendable (TestResponse, MockProvider, @escaping @Sendable () -> Received) async throws -> Void
+    ) async throws {
+        try await withRecordingCollector { collectorPort, received in
+            try await withMockUpstream { mock, upstreamPort in
+                let config = upstreamConfig(port: upstreamPort) + "\n" + yaml(collectorPort)
+                let (application, _) = try makeGateway(config, environment: environment(collectorPort))
+                try await application.makeApplication().test(.live) { client in
+                    let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody())
+                    #expect(response.status == .ok)
+                    try await check(response, mock, received)
+                }
+            }
+        }
+    }
+
+    @Test func theStandardOpenTelemetryVariablesConfigureTracing() async throws {
+        // No tracing: section at all: the environment alone turns tracing on.
+        try await Self.oneRequestWithEnvironment { collectorPort in
+            [
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(collectorPort)/",
+                "OTEL_EXPORTER_OTLP_HEADERS": "x-collector-key=key%20one,x-tenant=acme",
+                "OTEL_SERVICE_NAME": "gateway-from-env",
+                "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=staging,service.name=ignored",
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.0",
+            ]
+        } _: { _, _, received in
+            #expect(await eventually { received().spans.contains { $0["kind"]?.intValue == 2 } })
+            let export = received()
+            let resource = try #require(export.resources.first)
+            #expect(Self.attribute(resource, "service.name")?["stringValue"]?.stringValue == "gateway-from-env")
+            #expect(Self.attribute(resource, "deployment.environment")?["stringValue"]?.stringValue == "staging")
+            let headers = try #require(export.headers.first)
+            #expect(headers[HTTPField.Name("x-collector-key")!] == "key one")
+            #expect(headers[HTTPField.Name("x-tenant")!] == "acme")
+        }
+    }
+
+    @Test func theFileWinsOverTheOpenTelemetryVariables() async throws {
+        try await Self.oneRequestWithEnvironment { _ in
+            [
+                // Nothing listens here: only the file's endpoint can receive the spans.
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:1/v1/traces",
+                "OTEL_SERVICE_NAME": "gateway-from-env",
+                "OTEL_RESOURCE_ATTRIBUTES": "team=payments",
+            ]
+        } yaml: { collectorPort in
+            "tracing: {endpoint: \"http://127.0.0.1:\(collectorPort)/v1/traces\", export_interval: 100ms, service_name: from-file}"
+        } _: { _, _, received in
+            #expect(await eventually { received().spans.contains { $0["kind"]?.intValue == 2 } })
+            let resource = try #require(received().resources.first)
+            #expect(Self.attribute(resource, "service.name")?["stringValue"]?.stringValue == "from-file")
+            // Fields the file does not set still come from the environment.
+            #expect(Self.attribute(resource, "team")?["stringValue"]?.stringValue == "payments")
+        }
+    }
+
+    @Test func theSamplerVariableCanTurnSamplingOff() async throws {
+        try await Self.oneRequestWithEnvironment { collectorPort in
+            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:\(collectorPort)/v1/traces", "OTEL_TRACES_SAMPLER": "always_off"]
+        } _: { _, mock, received in
+            // The trace is still propagated, but marked unsampled, and nothing is recorded.
+            let sent = mock.stats.lastHeaders.first { $0.name.lowercased() == "traceparent" }.flatMap { SpanIdentity(traceparent: $0.value) }
+            #expect(sent?.sampled == false)
+            #expect(received().spans.isEmpty)
         }
     }
 

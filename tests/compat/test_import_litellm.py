@@ -55,6 +55,9 @@ def secret_environment(config_text):
             env[name] = "postgres://switchyard:pw@127.0.0.1:5432/switchyard"
     # The importer's notes say the gateway takes a Bedrock region without aws_region_name from here.
     env.setdefault("AWS_REGION", "us-east-1")
+    # Bedrock deployments without keys sign with the AWS default chain: give it its first source.
+    env.setdefault("AWS_ACCESS_KEY_ID", "AKIDIMPORTTEST")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "x" * 40)
     return env
 
 
@@ -164,7 +167,8 @@ def test_mapping_of_groups_providers_and_settings(tmp_path):
     }
     assert providers["openai"]["type"] == "openai" and providers["openai"]["api_key"] == "env:OPENAI_API_KEY"
     assert providers["bedrock"]["options"] == {"region": "us-west-2"}
-    assert providers["bedrock"]["aws_access_key_id"] == "env:AWS_ACCESS_KEY_ID"
+    # No keys in LiteLLM's entry: the gateway uses the AWS default credential chain, as LiteLLM did.
+    assert "aws_access_key_id" not in providers["bedrock"] and "api_key" not in providers["bedrock"]
     assert providers["ollama"]["base_url"] == "http://127.0.0.1:11434/v1"
     assert providers["hosted-vllm"] == {"name": "hosted-vllm", "type": "vllm", "base_url": "http://10.0.0.5:8000/v1"}
     assert providers["cohere"]["type"] == "cohere" and providers["groq"]["type"] == "groq"

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Decoding of `logging:` and `tracing:`.
 extension Context {
     mutating func headerSecrets(_ node: ConfigNode, path: String) -> [HeaderField] {
@@ -86,8 +88,90 @@ extension Context {
         return settings
     }
 
-    mutating func decodeTracing(_ node: ConfigNode) -> TracingSettings {
+    /// The OpenTelemetry SDK's environment variables, as the defaults a `tracing:` section
+    /// overrides field by field. An endpoint variable turns tracing on (`OTEL_SDK_DISABLED=true`
+    /// or `OTEL_TRACES_EXPORTER=none` keep it off); malformed values are warnings, as the
+    /// OpenTelemetry specification asks, never a reason to refuse the file.
+    mutating func tracingFromEnvironment() -> TracingSettings {
         var settings = TracingSettings()
+        func variable(_ name: String) -> String? {
+            guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+            return value
+        }
+        if let traces = variable("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            settings.endpoint = traces
+            settings.enabled = true
+        } else if var base = variable("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            // The base endpoint gets the signal's path; the traces endpoint is taken as it is.
+            while base.hasSuffix("/") { base.removeLast() }
+            settings.endpoint = base + "/v1/traces"
+            settings.enabled = true
+        }
+        if settings.enabled, !(settings.endpoint.hasPrefix("http://") || settings.endpoint.hasPrefix("https://")) {
+            warning(
+                "the OTLP endpoint from the environment is not an http:// or https:// URL: tracing stays off", at: nil,
+                hint: "set OTEL_EXPORTER_OTLP_ENDPOINT to e.g. http://collector:4318")
+            settings = TracingSettings()
+        }
+        if variable("OTEL_SDK_DISABLED")?.lowercased() == "true" || variable("OTEL_TRACES_EXPORTER")?.lowercased() == "none" {
+            settings.enabled = false
+        }
+        if let transport = variable("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ?? variable("OTEL_EXPORTER_OTLP_PROTOCOL"), transport.hasPrefix("grpc") {
+            warning(
+                "OTEL_EXPORTER_OTLP_PROTOCOL is \(transport), but Switchyard exports OTLP over HTTP (JSON)", at: nil,
+                hint: "point the endpoint at the collector's OTLP/HTTP port (4318)")
+        }
+        var headers: [String: HeaderField] = [:]
+        for name in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
+            for (key, value) in keyValueList(variable(name), variable: name) { headers[key.lowercased()] = HeaderField(key, value) }
+        }
+        settings.headers = headers.keys.sorted().compactMap { headers[$0] }
+        var resource: [String: String] = [:]
+        for (key, value) in keyValueList(variable("OTEL_RESOURCE_ATTRIBUTES"), variable: "OTEL_RESOURCE_ATTRIBUTES") { resource[key] = value }
+        if let name = variable("OTEL_SERVICE_NAME") ?? resource["service.name"] { settings.serviceName = name }
+        resource["service.name"] = nil
+        settings.resourceAttributes = resource
+        if let sampler = variable("OTEL_TRACES_SAMPLER")?.lowercased() {
+            let argument = variable("OTEL_TRACES_SAMPLER_ARG")
+            switch sampler {
+            case "always_on", "parentbased_always_on": settings.sampleRatio = 1
+            case "always_off", "parentbased_always_off": settings.sampleRatio = 0
+            case "traceidratio", "parentbased_traceidratio":
+                if let argument {
+                    if let ratio = Double(argument), ratio >= 0, ratio <= 1 {
+                        settings.sampleRatio = ratio
+                    } else {
+                        warning("OTEL_TRACES_SAMPLER_ARG '\(argument)' is not a ratio between 0 and 1: sampling everything", at: nil)
+                    }
+                }
+            default:
+                warning(
+                    "OTEL_TRACES_SAMPLER '\(sampler)' is not supported: sampling everything", at: nil,
+                    hint: "one of always_on, always_off, traceidratio and their parentbased_ forms")
+            }
+        }
+        return settings
+    }
+
+    /// `key1=value1,key2=value2` with percent-encoded values (the W3C baggage form the
+    /// OpenTelemetry variables use); a malformed entry is a warning that names the variable,
+    /// never its value (headers carry credentials).
+    mutating func keyValueList(_ text: String?, variable: String) -> [(String, String)] {
+        guard let text else { return [] }
+        var pairs: [(String, String)] = []
+        for entry in text.split(separator: ",") {
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, let value = parts[1].removingPercentEncoding else {
+                warning("\(variable) has an entry that is not key=value: it is ignored", at: nil)
+                continue
+            }
+            pairs.append((parts[0], value))
+        }
+        return pairs
+    }
+
+    mutating func decodeTracing(_ node: ConfigNode, defaults: TracingSettings) -> TracingSettings {
+        var settings = defaults
         guard var mapping = MappingReader(node, path: "tracing", context: &self) else { return settings }
         settings.enabled = true
         if let node = mapping.take("enabled"), let value = bool(node, path: "tracing.enabled") { settings.enabled = value }

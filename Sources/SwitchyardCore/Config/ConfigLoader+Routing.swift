@@ -418,9 +418,22 @@ extension Context {
         if let node = mapping.take("command_timeout"), let value = duration(node, path: "redis.command_timeout") {
             settings?.commandTimeout = value
         }
-        mapping.finish(known: ["url", "key_prefix", "command_timeout"], context: &self)
-        if let url, !url.reveal().hasPrefix("redis://") {
-            error("redis.url must start with redis://", at: node.location, hint: "redis://[:password@]host[:port][/db]")
+        let caFileNode = mapping.take("ca_file")
+        if let caFileNode, let value = string(caFileNode, path: "redis.ca_file") {
+            settings?.caFile = value
+            if !fileExists(value) {
+                error(
+                    "redis.ca_file '\(value)' does not exist", at: caFileNode.location,
+                    hint: "a PEM file of the CA certificates that sign the server's")
+            }
+        }
+        mapping.finish(known: ["url", "key_prefix", "command_timeout", "ca_file"], context: &self)
+        if let url, !url.reveal().hasPrefix("redis://"), !url.reveal().hasPrefix("rediss://") {
+            error(
+                "redis.url must start with redis:// or rediss://", at: node.location,
+                hint: "redis://[:password@]host[:port][/db], or rediss:// for TLS")
+        } else if let url, let caFileNode, url.reveal().hasPrefix("redis://") {
+            error("redis.ca_file is set but redis.url is not rediss://", at: caFileNode.location, hint: "use rediss:// to connect with TLS")
         }
         if url == nil, case .mapping = node { error("redis needs 'url'", at: node.location, hint: "url: redis://127.0.0.1:6379/0") }
         return settings

@@ -142,7 +142,8 @@ struct Context {
         if let guardrails = mapping.take("guardrails") { config.guardrails = decodeGuardrails(guardrails) }
         if let prompts = mapping.take("prompts") { config.prompts = decodePrompts(prompts) }
         if let logging = mapping.take("logging") { config.logging = decodeLogging(logging) }
-        if let tracing = mapping.take("tracing") { config.tracing = decodeTracing(tracing) }
+        config.tracing = tracingFromEnvironment()
+        if let tracing = mapping.take("tracing") { config.tracing = decodeTracing(tracing, defaults: config.tracing) }
         if let passthrough = mapping.take("passthrough") { config.passthrough = decodePassthrough(passthrough, providers: config.providers) }
         if let mcp = mapping.take("mcp") { config.mcp = decodeMCP(mcp) }
         mapping.finish(
@@ -423,13 +424,15 @@ struct Context {
             provider.options["region"] = region
             let url = baseURL ?? "https://bedrock-runtime.\(region).amazonaws.com"
             provider.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
-            if apiKey == nil && (awsAccessKeyID == nil || awsSecretAccessKey == nil) {
+            if apiKey == nil && (awsAccessKeyID == nil) != (awsSecretAccessKey == nil) {
                 error(
-                    "provider '\(name)' of type bedrock needs credentials",
+                    "provider '\(name)' of type bedrock has only half of a static key",
                     at: node.location,
                     hint:
-                        "set aws_access_key_id and aws_secret_access_key (env:AWS_ACCESS_KEY_ID, env:AWS_SECRET_ACCESS_KEY), or api_key for a Bedrock API key"
+                        "set both aws_access_key_id and aws_secret_access_key, or neither to use the AWS default credential chain (environment, shared files, web identity, container, instance metadata)"
                 )
+            } else if apiKey == nil && awsAccessKeyID == nil {
+                provider.credentialEnvironment = CredentialEnvironment(environment)
             }
         } else if type == ProviderPresets.vertex {
             provider.adapter = ProviderPresets.vertex
@@ -464,9 +467,7 @@ struct Context {
                 provider.serviceAccount = serviceAccountKey(
                     file: credentialsFile, provider: name, at: credentialsFileNode?.location ?? node.location)
             } else if apiKey == nil {
-                error(
-                    "provider '\(name)' of type vertex needs credentials", at: node.location,
-                    hint: "set credentials_file to a service-account JSON key, or api_key to an access token (e.g. env:VERTEX_ACCESS_TOKEN)")
+                provider.credentialEnvironment = CredentialEnvironment(environment)
             }
         } else if type == ProviderPresets.azure {
             provider.adapter = ProviderPresets.azure
@@ -547,17 +548,13 @@ struct Context {
                 hint: "give the path of a service-account JSON key readable by the gateway")
             return nil
         }
-        guard let json = try? JSONValue.parse(Array(data)), json["type"]?.stringValue == "service_account",
-            let email = json["client_email"]?.stringValue, !email.isEmpty,
-            let key = json["private_key"]?.stringValue, key.contains("-----BEGIN PRIVATE KEY-----")
-        else {
+        guard let json = try? JSONValue.parse(Array(data)), let key = ServiceAccountKey(json: json, source: "file:\(file)") else {
             error(
                 "provider '\(provider)': credentials_file '\(file)' is not a service-account JSON key", at: location,
                 hint: "it needs type: service_account, client_email and a PEM private_key (create one with gcloud iam service-accounts keys create)")
             return nil
         }
-        return ServiceAccountKey(
-            clientEmail: email, privateKeyID: json["private_key_id"]?.stringValue ?? "", privateKey: Secret(key, source: "file:\(file)"))
+        return key
     }
 
     // MARK: Models

@@ -105,8 +105,11 @@ public struct ServerSettings: Sendable {
 
 /// Where the Redis server shared by several gateway instances is (`redis:`).
 public struct RedisSettings: Sendable {
-    /// `redis://[user:password@]host[:port][/db]`; may be a secret reference.
+    /// `redis://[user:password@]host[:port][/db]`, or `rediss://...` for TLS; may be a secret reference.
     public var url: Secret
+    /// A PEM file of the CA certificates that verify a `rediss://` server (`ca_file`); nil: the
+    /// system's trust roots.
+    public var caFile: String?
     /// Prefix of every key Switchyard writes. Default `switchyard`.
     public var keyPrefix = "switchyard"
     public var commandTimeout: Duration = .milliseconds(500)
@@ -159,6 +162,10 @@ public struct ProviderConfig: Sendable {
     public var awsSessionToken: Secret?
     /// A Google service-account key (Vertex AI), read from `credentials_file` at load.
     public var serviceAccount: ServiceAccountKey?
+    /// Set for a Bedrock provider without static keys or API key, and for a Vertex provider
+    /// without `credentials_file` or `api_key`: the environment its default credential chain
+    /// (AWS's, or Google's application default credentials) reads. Nil: no chain.
+    public var credentialEnvironment: CredentialEnvironment?
     public var location: ConfigLocation?
 
     public init(name: String, type: String, adapter: String, baseURL: String) {
@@ -180,6 +187,15 @@ public struct ServiceAccountKey: Sendable {
         self.clientEmail = clientEmail
         self.privateKeyID = privateKeyID
         self.privateKey = privateKey
+    }
+
+    /// Reads a service-account JSON key (`type: service_account` with `client_email` and a PEM
+    /// `private_key`); nil when the JSON is not one. `source` says where it came from, for the secret.
+    public init?(json: JSONValue, source: String) {
+        guard json["type"]?.stringValue == "service_account", let email = json["client_email"]?.stringValue, !email.isEmpty,
+            let key = json["private_key"]?.stringValue, key.contains("-----BEGIN PRIVATE KEY-----")
+        else { return nil }
+        self.init(clientEmail: email, privateKeyID: json["private_key_id"]?.stringValue ?? "", privateKey: Secret(key, source: source))
     }
 }
 

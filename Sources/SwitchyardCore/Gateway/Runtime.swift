@@ -43,6 +43,7 @@ public final class RuntimeSnapshot: Sendable {
         secrets += config.providers.flatMap { [$0.awsSecretAccessKey, $0.awsSessionToken].compactMap { $0 } }
         secrets += config.providers.compactMap { $0.serviceAccount?.privateKey }
         secrets += config.mcp.servers.flatMap(\.secrets)
+        secrets += config.providers.flatMap { $0.credentialEnvironment?.secretValues ?? [] }
         if let masterKey = config.server.masterKey { secrets.append(masterKey) }
         if let redis = config.redis { secrets.append(redis.url) }
         if let keySecret = config.server.keySecret { secrets.append(keySecret) }

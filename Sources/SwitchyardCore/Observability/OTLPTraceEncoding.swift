@@ -3,14 +3,19 @@ import Tracing
 /// OTLP/HTTP's JSON encoding of spans (`ExportTraceServiceRequest`): ids as hex, enums as
 /// integers, 64-bit integers as decimal strings, attributes as `{key, value: {stringValue…}}`.
 public enum OTLPTraceEncoding {
-    public static func request(_ spans: [FinishedSpan], serviceName: String, serviceVersion: String) -> JSONValue {
-        let resource: JSONObject = [
-            "attributes": .array([
-                attribute("service.name", ["stringValue": .string(serviceName)]),
-                attribute("service.version", ["stringValue": .string(serviceVersion)]),
-                attribute("telemetry.sdk.name", ["stringValue": "switchyard"]), attribute("telemetry.sdk.language", ["stringValue": "swift"]),
-            ])
+    public static func request(
+        _ spans: [FinishedSpan], serviceName: String, serviceVersion: String, resourceAttributes: [String: String] = [:]
+    ) -> JSONValue {
+        var attributes = [
+            attribute("service.name", ["stringValue": .string(serviceName)]),
+            attribute("service.version", ["stringValue": .string(serviceVersion)]),
+            attribute("telemetry.sdk.name", ["stringValue": "switchyard"]), attribute("telemetry.sdk.language", ["stringValue": "swift"]),
         ]
+        let fixed: Set<String> = ["service.name", "service.version", "telemetry.sdk.name", "telemetry.sdk.language"]
+        for (key, value) in resourceAttributes.sorted(by: { $0.key < $1.key }) where !fixed.contains(key) {
+            attributes.append(attribute(key, ["stringValue": .string(value)]))
+        }
+        let resource: JSONObject = ["attributes": .array(attributes)]
         let scope: JSONObject = ["name": "switchyard", "version": .string(serviceVersion)]
         return [
             "resourceSpans": [

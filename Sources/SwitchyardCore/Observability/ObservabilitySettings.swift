@@ -55,6 +55,9 @@ public struct TracingSettings: Sendable {
     /// Fraction of new traces recorded; a sampled parent (`traceparent` flag) is always followed.
     public var sampleRatio = 1.0
     public var serviceName = "switchyard"
+    /// Resource attributes sent with every export besides `service.name` and `service.version`
+    /// (from `OTEL_RESOURCE_ATTRIBUTES`).
+    public var resourceAttributes: [String: String] = [:]
     /// Spans per export request.
     public var batchSize = 512
     public var exportInterval: Duration = .seconds(2)

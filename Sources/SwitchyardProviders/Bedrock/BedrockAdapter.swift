@@ -13,7 +13,9 @@ public struct BedrockAdapter: ProviderAdapter {
     let baseURL: String
     let host: String
     let client: UpstreamHTTPClient
-    let signer: SigV4Signer?
+    /// Where SigV4 credentials come from; nil with a Bedrock API key.
+    let credentials: AWSCredentialSource?
+    let region: String
     let bearer: Secret?
     let extraHeaders: [(String, String)]
 
@@ -22,15 +24,9 @@ public struct BedrockAdapter: ProviderAdapter {
         self.baseURL = provider.baseURL
         self.host = String(provider.baseURL.drop(while: { $0 != "/" }).dropFirst(2).prefix(while: { $0 != "/" }))
         self.client = transport.upstreamClient(for: provider)
-        if let keyID = provider.awsAccessKeyID, let secret = provider.awsSecretAccessKey {
-            self.signer = SigV4Signer(
-                credentials: AWSCredentials(accessKeyID: keyID.reveal(), secretAccessKey: secret, sessionToken: provider.awsSessionToken),
-                region: provider.options["region"] ?? "us-east-1",
-                service: "bedrock"
-            )
-        } else {
-            self.signer = nil
-        }
+        self.region = provider.options["region"] ?? "us-east-1"
+        let signs = provider.awsAccessKeyID != nil || provider.credentialEnvironment != nil
+        self.credentials = signs ? AWSCredentialSource(provider: provider, client: transport.client(for: provider)) : nil
         self.bearer = provider.apiKey
         self.extraHeaders = provider.headers.map { ($0.name, $0.value.reveal()) }
     }
@@ -42,7 +38,7 @@ public struct BedrockAdapter: ProviderAdapter {
         }
         let body = try BedrockConverse.request(fromOpenAI: Array(buffer: request.body)).serializedBytes()
         let path = "/model/" + request.model.percentEncoded() + (request.stream ? "/converse-stream" : "/converse")
-        let outbound = signedRequest(
+        let outbound = try await signedRequest(
             path: path, body: body, accept: request.stream ? "application/vnd.amazon.eventstream" : "application/json", requestID: request.requestID
         )
         let model = request.model
@@ -56,12 +52,13 @@ public struct BedrockAdapter: ProviderAdapter {
 
 extension BedrockAdapter {
     /// Signs and builds a POST to `path` on the runtime endpoint.
-    func signedRequest(path: String, body: [UInt8], accept: String, requestID: String) -> UpstreamHTTPRequest {
+    func signedRequest(path: String, body: [UInt8], accept: String, requestID: String) async throws -> UpstreamHTTPRequest {
         var outbound = UpstreamHTTPRequest(url: baseURL + path)
         outbound.method = .POST
         var headers: [(String, String)] = [("host", host), ("content-type", "application/json"), ("accept", accept)]
         for header in extraHeaders { headers.append(header) }
-        if let signer {
+        if let credentials {
+            let signer = SigV4Signer(credentials: try await credentials.credentials(), region: region, service: "bedrock")
             headers += signer.sign(method: "POST", path: path, headers: headers, payload: body, date: Date()).headers
         } else if let bearer {
             headers.append(("authorization", "Bearer \(bearer.reveal())"))
@@ -98,7 +95,8 @@ extension BedrockAdapter {
         var vectors: [[Double]] = []
         var tokens = 0
         for payload in payloads {
-            let outbound = signedRequest(path: path, body: payload.serializedBytes(), accept: "application/json", requestID: request.requestID)
+            let outbound = try await signedRequest(
+                path: path, body: payload.serializedBytes(), accept: "application/json", requestID: request.requestID)
             let response = try await HTTPTransport.send(outbound, on: client, deadline: request.deadline, provider: providerName)
             guard (200..<300).contains(response.status) else { return response }
             let collected = try await response.body.collect(upTo: 64 * 1024 * 1024)

@@ -308,17 +308,18 @@ private struct Converter {
                 }
             }
             if params["aws_access_key_id"] == nil, params["api_key"] == nil {
-                fields.append(("aws_access_key_id", .string("env:AWS_ACCESS_KEY_ID")))
-                fields.append(("aws_secret_access_key", .string("env:AWS_SECRET_ACCESS_KEY")))
                 note(
                     path,
-                    "LiteLLM used the AWS default credential chain; Switchyard reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (profiles, web identity and instance roles are not supported)"
+                    "no keys: Switchyard uses the AWS default credential chain too (environment, shared files with AWS_PROFILE, web identity, container, instance metadata)"
                 )
             }
             for key in ["aws_profile_name", "aws_role_name", "aws_session_name", "aws_web_identity_token", "aws_bedrock_runtime_endpoint"]
             where params[key] != nil {
                 handled.insert(key)
-                notMapped(paramsPath + "." + key, "Switchyard signs with access keys only (no profiles, role assumption or custom endpoints)")
+                notMapped(
+                    paramsPath + "." + key,
+                    "Switchyard takes keys or the AWS default credential chain (set AWS_PROFILE, AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE in its environment), not per-deployment profiles, roles or endpoints"
+                )
             }
         case "vertex":
             for (key, option) in [("vertex_project", "project"), ("vertex_location", "location")] {

@@ -2,6 +2,7 @@ import Crypto
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Errors of the Redis client.
@@ -19,22 +20,31 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .connectionClosed: "Redis connection closed"
         case .timeout: "Redis command timed out"
         case .protocolError(let detail): "Redis protocol error: \(detail)"
-        case .invalidURL(let url): "invalid Redis URL '\(url)': use redis://[:password@]host[:port][/db]"
+        case .invalidURL(let url): "invalid Redis URL '\(url)': use redis://[:password@]host[:port][/db] or rediss:// for TLS"
         }
     }
 }
 
-/// Where Redis is: parsed from `redis://[user:password@]host[:port][/db]`.
+/// Where Redis is: parsed from `redis://[user:password@]host[:port][/db]`, or `rediss://...`
+/// for TLS (as managed Redis services require).
 public struct RedisEndpoint: Sendable, Equatable {
     public var host: String
+    /// `rediss://`: the connection is TLS, with the server's certificate verified.
+    public var tls: Bool
     public var port: Int
     public var username: String?
     public var password: String?
     public var database: Int
 
     public init(url: String) throws(RedisError) {
-        guard url.hasPrefix("redis://") else { throw .invalidURL(url) }
-        var rest = Substring(url.dropFirst(8))
+        if url.hasPrefix("redis://") {
+            tls = false
+        } else if url.hasPrefix("rediss://") {
+            tls = true
+        } else {
+            throw .invalidURL(url)
+        }
+        var rest = Substring(url.dropFirst(tls ? 9 : 8))
         var database = 0
         if let slash = rest.firstIndex(of: "/") {
             let db = rest[rest.index(after: slash)...]
@@ -127,6 +137,7 @@ final class RESPCommandHandler: ChannelDuplexHandler {
 public final class RedisClient: Sendable {
     public let endpoint: RedisEndpoint
     public let commandTimeout: TimeAmount
+    private let tlsContext: NIOSSLContext?
     private let group: any EventLoopGroup
     private let logger: Logger
 
@@ -138,18 +149,36 @@ public final class RedisClient: Sendable {
 
     private let state = Mutex(State())
 
+    /// `tlsContext` is required for a `rediss://` endpoint (see ``tlsContext(caFile:)``) and
+    /// ignored for `redis://`.
     public init(
-        endpoint: RedisEndpoint, commandTimeout: TimeAmount = .seconds(2), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger = Logger(label: "switchyard.redis")
+        endpoint: RedisEndpoint, commandTimeout: TimeAmount = .seconds(2), tlsContext: NIOSSLContext? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger = Logger(label: "switchyard.redis")
     ) {
         self.endpoint = endpoint
         self.commandTimeout = commandTimeout
+        self.tlsContext = endpoint.tls ? tlsContext : nil
         self.group = group
         self.logger = logger
     }
 
-    public convenience init(url: String, commandTimeout: TimeAmount = .seconds(2)) throws(RedisError) {
-        self.init(endpoint: try RedisEndpoint(url: url), commandTimeout: commandTimeout)
+    /// A client for `url`; a `rediss://` URL verifies the server against `caFile` (PEM), or the
+    /// system's trust roots without one.
+    public convenience init(url: String, commandTimeout: TimeAmount = .seconds(2), caFile: String? = nil) throws {
+        let endpoint = try RedisEndpoint(url: url)
+        let tlsContext = try endpoint.tls ? Self.tlsContext(caFile: caFile) : nil
+        self.init(endpoint: endpoint, commandTimeout: commandTimeout, tlsContext: tlsContext)
+    }
+
+    /// The TLS settings of a `rediss://` connection: TLS 1.2 or newer, the certificate chain and
+    /// the host name (or IP address) always verified, against `caFile` when given (a private CA,
+    /// as self-hosted Redis uses) or the system's trust roots.
+    public static func tlsContext(caFile: String?) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = .fullVerification
+        if let caFile { configuration.trustRoots = .file(caFile) }
+        return try NIOSSLContext(configuration: configuration)
     }
 
     /// Sends one command and waits for its reply; error replies throw ``RedisError/server(_:)``.
@@ -261,11 +290,18 @@ public final class RedisClient: Sendable {
 
     private func connect() -> EventLoopFuture<any Channel> {
         let endpoint = self.endpoint
+        let tlsContext = self.tlsContext
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext {
+                        // SNI takes names only; an IP address is checked against the certificate's IP entries.
+                        let isAddress = (try? SocketAddress(ipAddress: endpoint.host, port: 0)) != nil
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tlsContext, serverHostname: isAddress ? nil : endpoint.host))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder()))
                     try channel.pipeline.syncOperations.addHandler(RESPCommandHandler())
                 }
