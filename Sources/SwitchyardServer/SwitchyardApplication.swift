@@ -48,6 +48,9 @@ public final class SwitchyardApplication: Sendable {
     let environment: [String: String]
     let overrides: @Sendable (inout GatewayConfig) -> Void
     let lifecycle = LifecycleState()
+    /// Uploaded files' contents (`files:`) and the batches run over them.
+    let fileStorage: FileStorage
+    let batchRunner: BatchRunner
     private let lastFingerprint: Mutex<Data?>
 
     /// Loads the configuration and builds the first runtime snapshot. `routerClock` is the
@@ -177,6 +180,8 @@ public final class SwitchyardApplication: Sendable {
         gateway.semanticStore = semanticStore
         gateway.tracer = tracer
         self.gateway = gateway
+        self.fileStorage = FileStorage(settings: config.files, stores: stores)
+        self.batchRunner = BatchRunner(gateway: gateway, runtime: runtime, stores: stores, storage: fileStorage, logger: logger)
         if semanticStore != nil { Task { await gateway.restoreSemanticIndex() } }
         // Load the BPE vocabularies the configured models use off the request path (about 40 ms).
         let encodings = Set(config.models.flatMap(\.deployments).compactMap { Tokenizers.encoding(forModel: $0.upstreamModel) })
@@ -207,6 +212,8 @@ public final class SwitchyardApplication: Sendable {
         AuditRoutes(audit: audit).register(on: api)
         DirectoryRoutes(stores: stores, audit: audit).register(on: api)
         CacheRoutes(gateway: gateway).register(on: api)
+        FilesRoutes(stores: stores, storage: fileStorage, runtime: runtime).register(on: api)
+        BatchesRoutes(stores: stores, runner: batchRunner).register(on: api)
         // The dashboard authenticates with its own session cookie, not with API key headers.
         DashboardRoutes(
             runtime: runtime, stores: stores, audit: audit, ledger: ledger, gateway: gateway, health: providerHealth, usage: usage, logs: logs,
@@ -249,6 +256,8 @@ public final class SwitchyardApplication: Sendable {
                 // Last, so it stops first after the HTTP server: settlements, cache writes and
                 // shadow requests of the last requests finish while the stores are still open.
                 BackgroundWorkService(work: gateway.background),
+                // Stops before the background work drains: batch lines in flight finish first.
+                BatchRunnerService(runner: batchRunner),
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port

@@ -143,10 +143,12 @@ struct Context {
         if let prompts = mapping.take("prompts") { config.prompts = decodePrompts(prompts) }
         if let logging = mapping.take("logging") { config.logging = decodeLogging(logging) }
         if let tracing = mapping.take("tracing") { config.tracing = decodeTracing(tracing) }
+        if let files = mapping.take("files") { config.files = decodeFiles(files) }
+        if let batches = mapping.take("batches") { config.batches = decodeBatches(batches) }
         mapping.finish(
             known: [
                 "server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access", "cache",
-                "guardrails", "prompts", "logging", "tracing",
+                "guardrails", "prompts", "logging", "tracing", "files", "batches",
             ],
             context: &self)
         let modelNames = Set(config.models.flatMap { [$0.name] + $0.aliases })

@@ -30,6 +30,10 @@ public struct GatewayConfig: Sendable {
     public var logging = RequestLogSettings()
     /// OpenTelemetry traces (`tracing:`).
     public var tracing = TracingSettings()
+    /// Uploaded files (`files:`).
+    public var files = FileSettings()
+    /// Batches run by the gateway (`batches:`).
+    public var batches = BatchSettings()
     /// Prices by model name (`pricing:`), over the built-in table.
     public var pricing: [String: ModelPrice] = [:]
     /// Where the configuration came from (a file path or "embedded default").

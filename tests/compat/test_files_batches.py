@@ -1,0 +1,88 @@
+"""`/v1/files` and `/v1/batches` with the official OpenAI SDK: `files.create` + `batches.create`
+through to a completed batch, its results read back with `files.content`.
+
+The gateway runs the batch itself, line by line through its pipeline, against the mock provider.
+"""
+import io
+import json
+import time
+
+import openai
+import pytest
+
+
+def _jsonl(lines):
+    return io.BytesIO(("\n".join(json.dumps(line) for line in lines) + "\n").encode())
+
+
+def _request(custom_id, content, **body):
+    return {
+        "custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": "mock-gpt", "messages": [{"role": "user", "content": content}], **body},
+    }
+
+
+def _wait(client, batch_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        batch = client.batches.retrieve(batch_id)
+        if batch.status in ("completed", "failed", "cancelled", "expired") or time.monotonic() > deadline:
+            return batch
+        time.sleep(0.1)
+
+
+def test_a_batch_runs_to_completion_and_its_results_are_files(client):
+    uploaded = client.files.create(
+        file=("requests.jsonl", _jsonl([_request("first", "hello"), _request("second", "harbour"), {"custom_id": "broken"}])),
+        purpose="batch",
+    )
+    assert uploaded.id.startswith("file-") and uploaded.purpose == "batch" and uploaded.filename == "requests.jsonl"
+    assert client.files.retrieve(uploaded.id).bytes == uploaded.bytes
+    assert uploaded.id in [file.id for file in client.files.list(purpose="batch")]
+
+    batch = client.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h", metadata={"run": "compat"})
+    assert batch.status == "validating" and batch.metadata == {"run": "compat"}
+    batch = _wait(client, batch.id)
+    assert batch.status == "completed", batch
+    assert (batch.request_counts.total, batch.request_counts.completed, batch.request_counts.failed) == (3, 2, 1)
+    assert batch.id in [item.id for item in client.batches.list()]
+
+    results = [json.loads(line) for line in client.files.content(batch.output_file_id).text.splitlines()]
+    assert [result["custom_id"] for result in results] == ["first", "second"]
+    for result in results:
+        assert result["response"]["status_code"] == 200
+        assert result["response"]["body"]["object"] == "chat.completion"
+        assert result["response"]["body"]["choices"][0]["message"]["content"]
+    errors = [json.loads(line) for line in client.files.content(batch.error_file_id).text.splitlines()]
+    assert errors[0]["custom_id"] == "broken" and errors[0]["error"]["code"] == "missing_url"
+
+    deleted = client.files.delete(uploaded.id)
+    assert deleted.deleted and deleted.id == uploaded.id
+    with pytest.raises(openai.NotFoundError):
+        client.files.retrieve(uploaded.id)
+
+
+def test_bad_batch_input_gets_openai_errors(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.files.create(file=("data.csv", io.BytesIO(b"name,age\nada,36\n")), purpose="batch")
+    assert "JSONL" in caught.value.message
+    with pytest.raises(openai.NotFoundError):
+        client.batches.create(input_file_id="file-missing", endpoint="/v1/chat/completions", completion_window="24h")
+    uploaded = client.files.create(file=("requests.jsonl", _jsonl([_request("a", "hi")])), purpose="batch")
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.batches.create(input_file_id=uploaded.id, endpoint="/v1/audio/speech", completion_window="24h")
+    assert caught.value.body["param"] == "endpoint"
+    with pytest.raises(openai.NotFoundError):
+        client.batches.retrieve("batch_missing")
+
+
+def test_cancel_a_batch(client):
+    lines = [_request(f"line-{index}", "hello") for index in range(200)]
+    uploaded = client.files.create(file=("many.jsonl", _jsonl(lines)), purpose="batch")
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+    cancelled = client.batches.cancel(batch.id)
+    assert cancelled.status in ("cancelling", "cancelled")
+    batch = _wait(client, batch.id)
+    assert batch.status == "cancelled" and batch.cancelled_at
+    assert batch.request_counts.completed < 200
