@@ -72,10 +72,12 @@ import Testing
     }
 
     /// Waits for the batch to reach a final status and returns it.
-    static func finished(_ client: any TestClientProtocol, _ id: String, timeout: Duration = .seconds(60)) async throws -> JSONValue {
+    static func finished(_ client: any TestClientProtocol, _ id: String, key: String = "test-master-key", timeout: Duration = .seconds(60))
+        async throws -> JSONValue
+    {
         var latest: JSONValue = .null
         let done = try await eventually(timeout: timeout) {
-            latest = try await batch(client, id)
+            latest = try await batch(client, id, key: key)
             return ["completed", "cancelled", "failed", "expired"].contains(latest["status"]?.stringValue ?? "")
         }
         #expect(done, "batch \(id) did not finish: \(latest.serialized())")
@@ -143,7 +145,7 @@ import Testing
                 #expect(cancelHidden.status == .notFound)
                 let teamList = try await client.execute(uri: "/v1/batches", method: .get, headers: Self.headers(teammate))
                 #expect(teamList.json?["data"]?.arrayValue?.first?["id"]?.stringValue == batchID)
-                let done = try await Self.finished(client, batchID)
+                let done = try await Self.finished(client, batchID, key: owner)
                 #expect(done["status"]?.stringValue == "completed", "\(done.serialized())")
                 // The result file belongs to the batch's owner too.
                 let output = try #require(done["output_file_id"]?.stringValue)
@@ -332,16 +334,46 @@ import Testing
                 #expect(done["request_counts"]?["completed"]?.intValue == 1000)
                 let times = mock.stats.userRequestTimes.sorted()
                 #expect(times.count == 1000 && mock.stats.requestsByUser.values.allSatisfy { $0 == 1 })
-                // No one-second window holds more than the rate allows (one more for the edges).
-                var busiest = 0
-                var start = 0
-                for end in times.indices {
-                    while times[end] - times[start] >= .seconds(1) { start += 1 }
-                    busiest = max(busiest, end - start + 1)
+                // Lines start at least 1/rate apart; what reaches the provider jitters by the
+                // pipeline's time (more on a busy machine). Allowing 100 ms of it, a window of W
+                // seconds holds at most rate × (W + 0.1) requests, and one.
+                func busiest(_ window: Duration) -> Int {
+                    var most = 0
+                    var start = 0
+                    for end in times.indices {
+                        while times[end] - times[start] >= window { start += 1 }
+                        most = max(most, end - start + 1)
+                    }
+                    return most
                 }
                 let span = times.last! - times.first!
-                #expect(busiest <= Int(rate) + 2, "busiest second: \(busiest) requests")
+                for seconds in [1.0, 5.0] {
+                    let most = busiest(.seconds(seconds))
+                    #expect(most <= Int(rate * (seconds + 0.1)) + 1, "busiest \(seconds) s: \(most) requests")
+                }
                 #expect(span >= .seconds(999 / rate * 0.95), "1000 requests over \(span)")
+            }
+        }
+    }
+
+
+    @Test func aLargeUploadIsStoredWholeAndPrivately() async throws {
+        try await withMockUpstream { _, port in
+            let (application, path) = try makeGateway(Self.config(port: port, files: "max_file_size: 64MiB"))
+            try await application.makeApplication().test(.live) { client in
+                var file = [UInt8](repeating: 0, count: 20 * 1024 * 1024)
+                for index in stride(from: 0, to: file.count, by: 4096) { file[index] = UInt8(truncatingIfNeeded: index / 4096) }
+                let (fields, body) = Self.multipart(purpose: "user_data", file: file, filename: "big.bin")
+                let response = try await client.execute(uri: "/v1/files", method: .post, headers: Self.headers("test-master-key", fields), body: body)
+                #expect(response.status == .ok, "\(response.text)")
+                #expect(response.json?["bytes"]?.intValue == file.count)
+                let id = try #require(response.json?["id"]?.stringValue)
+                let stored = (path as NSString).deletingLastPathComponent + "/switchyard-files/\(id)"
+                let attributes = try FileManager.default.attributesOfItem(atPath: stored)
+                #expect((attributes[.size] as? Int) == file.count)
+                #expect((attributes[.posixPermissions] as? Int) == 0o600)
+                let content = try await client.execute(uri: "/v1/files/\(id)/content", method: .get, headers: Self.headers("test-master-key"))
+                #expect(Array(buffer: content.body) == file)
             }
         }
     }

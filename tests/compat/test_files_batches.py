@@ -86,3 +86,23 @@ def test_cancel_a_batch(client):
     batch = _wait(client, batch.id)
     assert batch.status == "cancelled" and batch.cancelled_at
     assert batch.request_counts.completed < 200
+
+
+def _resident_bytes(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_a_50_mb_upload_is_streamed_to_disk_without_growing_the_gateways_memory(client, gateway):
+    client.files.create(file=("warm.bin", io.BytesIO(b"warm up")), purpose="user_data")
+    data = bytes(range(256)) * (50 * 1024 * 1024 // 256)
+    before = _resident_bytes(gateway.process.pid)
+    uploaded = client.files.create(file=("big.bin", io.BytesIO(data)), purpose="user_data")
+    after = _resident_bytes(gateway.process.pid)
+    assert uploaded.bytes == len(data)
+    assert after - before < 10 * 1024 * 1024, f"the gateway's resident memory grew by {after - before} bytes"
+    assert client.files.content(uploaded.id).content == data
+    client.files.delete(uploaded.id)

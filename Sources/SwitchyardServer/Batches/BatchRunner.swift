@@ -414,26 +414,29 @@ actor BatchRunner {
     }
 }
 
-/// Hands out start times `1 / requests_per_second` apart (read at each turn, so a reload applies).
+/// Lets callers start one at a time, at least `1 / requests_per_second` apart as measured when
+/// each actually goes (a late wake-up delays the next start instead of bunching two together).
+/// The rate is read at each turn, so a reload applies.
 actor Pacer {
     let rate: @Sendable () -> Double
     private var next = ContinuousClock.now
+    private let turns = Slots { 1 }
 
     init(rate: @escaping @Sendable () -> Double) {
         self.rate = rate
     }
 
-    private func reserve() -> ContinuousClock.Instant {
-        let now = ContinuousClock.now
-        let slot = max(now, next)
-        next = slot + .seconds(1 / max(rate(), 0.001))
-        return slot
+    private func started() {
+        next = ContinuousClock.now + .seconds(1 / max(rate(), 0.001))
     }
 
     /// Waits until this caller's turn.
     nonisolated func waitForTurn() async {
-        let slot = await reserve()
-        if slot > .now { try? await Task.sleep(until: slot, clock: .continuous) }
+        await turns.acquire()
+        let start = await next
+        if start > .now { try? await Task.sleep(until: start, clock: .continuous) }
+        await started()
+        await turns.release()
     }
 }
 

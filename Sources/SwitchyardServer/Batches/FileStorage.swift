@@ -44,7 +44,14 @@ struct FileStorage: Sendable {
     func read(
         _ id: String, chunkBytes: Int = 256 * 1024, isolation: isolated (any Actor)? = #isolation, _ body: ([UInt8]) async throws -> Bool
     ) async throws {
-        let descriptor = open(path(of: id), O_RDONLY | O_CLOEXEC)
+        try await read(path: path(of: id), chunkBytes: chunkBytes, body)
+    }
+
+    /// Calls `body` with the contents of the file at `path`, chunk by chunk, until it returns false.
+    func read(
+        path: String, chunkBytes: Int = 256 * 1024, isolation: isolated (any Actor)? = #isolation, _ body: ([UInt8]) async throws -> Bool
+    ) async throws {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw FileStorageError(message: "the file's contents are missing") }
         defer { close(descriptor) }
         var buffer = [UInt8](repeating: 0, count: chunkBytes)

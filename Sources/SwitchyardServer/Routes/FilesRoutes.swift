@@ -105,7 +105,6 @@ struct FilesRoutes {
         var current: (name: String, isFile: Bool)?
         var sawFile = false
         var received = 0
-        let jsonCheck = JSONLCheck(maximumLineBytes: runtime.snapshot.config.server.maxBodyBytes)
         do {
             for try await chunk in request.body {
                 received += chunk.readableBytes
@@ -126,7 +125,6 @@ struct FilesRoutes {
                         if part.isFile {
                             guard writer.bytes + bytes.count <= limit else { throw GatewayError.bodyTooLarge(limit: limit) }
                             try writer.write(bytes)
-                            jsonCheck.feed(bytes)
                         } else if (fields[part.name]?.utf8.count ?? 0) < 1024 {
                             fields[part.name, default: ""] += String(decoding: bytes, as: UTF8.self)
                         }
@@ -147,6 +145,12 @@ struct FilesRoutes {
         }
         guard sawFile, let filename else { throw GatewayError.missingField("file") }
         if purpose == "batch" {
+            // Checked from disk once whole (the purpose may come after the file).
+            let jsonCheck = JSONLCheck(maximumLineBytes: runtime.snapshot.config.server.maxBodyBytes)
+            try await storage.read(path: writer.temporaryPath) { chunk in
+                jsonCheck.feed(chunk)
+                return true
+            }
             let lines = jsonCheck.finish()
             let maximum = runtime.snapshot.config.batches.maxRequests
             guard lines.objects > 0 else {
