@@ -106,3 +106,71 @@ def test_a_50_mb_upload_is_streamed_to_disk_without_growing_the_gateways_memory(
     assert after - before < 10 * 1024 * 1024, f"the gateway's resident memory grew by {after - before} bytes"
     assert client.files.content(uploaded.id).content == data
     client.files.delete(uploaded.id)
+
+
+def test_a_batch_resumes_after_the_gateway_is_killed_and_never_sends_a_line_twice(tmp_path):
+    """SIGKILL mid-batch, start again on the same database: the batch completes, every line is
+    answered exactly once (in the output or, if it was in flight at the kill, in the error file
+    as `interrupted`), and nothing is sent again."""
+    import os
+    import signal
+    import subprocess
+    import threading
+
+    from conftest import CONFIG, KEY_VARIABLE, _binary
+
+    key = "sy-crash-test-key"
+    config = tmp_path / "switchyard.yaml"
+    config.write_text(CONFIG + "batches: {requests_per_second: 20, concurrency: 4}\n")
+
+    def start():
+        process = subprocess.Popen(
+            [_binary(), "serve", "--config", str(config), "--log-format", "json"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ, **{KEY_VARIABLE: key}), text=True)
+        ready, address = threading.Event(), {}
+
+        def pump():
+            for line in process.stdout:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.get("msg") == "switchyard listening":
+                    address["url"] = record["address"]
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        assert ready.wait(30), "the gateway did not start"
+        return process, openai.OpenAI(base_url=address["url"] + "/v1", api_key=key, max_retries=0, timeout=30)
+
+    count = 40
+    # Each line takes 300 ms at the provider, so some are in flight at any moment.
+    lines = [_request(f"c-{index}", "hello", mock={"latency_ms": 300}) for index in range(count)]
+    process, client = start()
+    try:
+        uploaded = client.files.create(file=("crash.jsonl", _jsonl(lines)), purpose="batch")
+        batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+        deadline = time.monotonic() + 30
+        while client.batches.retrieve(batch.id).request_counts.completed < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    process, client = start()
+    try:
+        finished = _wait(client, batch.id)
+        assert finished.status == "completed", finished
+        counts = finished.request_counts
+        assert counts.total == count and counts.completed + counts.failed == count
+        answered = [json.loads(line) for line in client.files.content(finished.output_file_id).text.splitlines()]
+        failed = []
+        if finished.error_file_id:
+            failed = [json.loads(line) for line in client.files.content(finished.error_file_id).text.splitlines()]
+        assert failed, "the kill caught lines in flight"
+        assert all(line["error"]["code"] == "interrupted" for line in failed)
+        ids = [line["custom_id"] for line in answered] + [line["custom_id"] for line in failed]
+        assert len(answered) == counts.completed and len(failed) == counts.failed
+        assert sorted(ids) == sorted(f"c-{index}" for index in range(count)), "every line answered exactly once"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)

@@ -192,7 +192,10 @@ public protocol BatchStore: Sendable {
     func activeBatches() async throws -> [BatchJob]
 
     /// Records that a line is about to be sent.
-    func startLine(batchID: String, line: Int) async throws
+    func startLine(batchID: String, line: Int, customID: String) async throws
+    /// Lines recorded as started and never finished (in flight when the gateway stopped), with
+    /// their `custom_id`.
+    func unfinishedLines(batchID: String) async throws -> [(line: Int, customID: String)]
     /// Records a line's result (a line of the output or error file) and counts it in the batch, in
     /// one transaction.
     func finishLine(batchID: String, line: Int, succeeded: Bool, result: [UInt8]) async throws

@@ -183,18 +183,18 @@ actor BatchRunner {
     /// Sends every line not yet recorded; returns when all are recorded, when the gateway stops
     /// or the batch is cancelled (lines in flight are awaited either way), or when it expires.
     private func runLines(_ batch: BatchJob, store: any BatchStore) async throws -> LinesOutcome {
-        let states = try await store.lineStates(batchID: batch.id)
-        for (line, state) in states.sorted(by: { $0.key < $1.key }) where state == .started {
+        for unfinished in try await store.unfinishedLines(batchID: batch.id) {
             // In flight when the gateway stopped: it may have reached the provider, so it is not sent again.
             try await store.finishLine(
-                batchID: batch.id, line: line, succeeded: false,
+                batchID: batch.id, line: unfinished.line, succeeded: false,
                 result: Self.resultLine(
-                    customID: nil, response: nil,
+                    customID: unfinished.customID, response: nil,
                     error: (
                         "interrupted",
                         "The gateway stopped while this request was in flight; it is not sent again so that it never runs twice."
                     )))
         }
+        let states = try await store.lineStates(batchID: batch.id)
         guard let endpoint = BatchRequestLine.endpoints[batch.endpoint] else { return .done }
         let firstOwner = try await ownerIdentity(batch)
         let maximumLineBytes = runtime.snapshot.config.server.maxBodyBytes
@@ -260,7 +260,7 @@ actor BatchRunner {
                     if stopping { outcome = .stopped }
                     return false
                 }
-                try await store.startLine(batchID: batch.id, line: number)
+                try await store.startLine(batchID: batch.id, line: number, customID: request.customID)
                 let identity = owner
                 group.addTask {
                     let result: (succeeded: Bool, line: [UInt8])

@@ -27,7 +27,7 @@ public struct SQLiteBatchStore: BatchStore {
                 CREATE INDEX batches_owner ON batches(owner);
                 CREATE INDEX batches_status ON batches(status);
                 CREATE TABLE batch_lines (
-                    batchID TEXT NOT NULL, line INTEGER NOT NULL, state TEXT NOT NULL, result BLOB,
+                    batchID TEXT NOT NULL, line INTEGER NOT NULL, state TEXT NOT NULL, customID TEXT, result BLOB,
                     PRIMARY KEY (batchID, line)) WITHOUT ROWID;
                 """)
     }
@@ -185,11 +185,20 @@ public struct SQLiteBatchStore: BatchStore {
 
     // MARK: Lines
 
-    public func startLine(batchID: String, line: Int) async throws {
+    public func startLine(batchID: String, line: Int, customID: String) async throws {
         try await database.pool.write { db in
             try db.execute(
-                sql: "INSERT OR IGNORE INTO batch_lines (batchID, line, state) VALUES (?, ?, ?)",
-                arguments: [batchID, line, BatchLineState.started.rawValue])
+                sql: "INSERT OR IGNORE INTO batch_lines (batchID, line, state, customID) VALUES (?, ?, ?, ?)",
+                arguments: [batchID, line, BatchLineState.started.rawValue, customID])
+        }
+    }
+
+    public func unfinishedLines(batchID: String) async throws -> [(line: Int, customID: String)] {
+        try await database.pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT line, customID FROM batch_lines WHERE batchID = ? AND state = ? ORDER BY line",
+                arguments: [batchID, BatchLineState.started.rawValue]
+            ).map { row in (line: row["line"], customID: row["customID"] ?? "") }
         }
     }
 
