@@ -112,36 +112,18 @@ def test_a_batch_resumes_after_the_gateway_is_killed_and_never_sends_a_line_twic
     """SIGKILL mid-batch, start again on the same database: the batch completes, every line is
     answered exactly once (in the output or, if it was in flight at the kill, in the error file
     as `interrupted`), and nothing is sent again."""
-    import os
     import signal
-    import subprocess
-    import threading
 
-    from conftest import CONFIG, KEY_VARIABLE, _binary
+    from conftest import CONFIG, launch
 
     key = "sy-crash-test-key"
     config = tmp_path / "switchyard.yaml"
     config.write_text(CONFIG + "batches: {requests_per_second: 20, concurrency: 4}\n")
 
     def start():
-        process = subprocess.Popen(
-            [_binary(), "serve", "--config", str(config), "--log-format", "json"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ, **{KEY_VARIABLE: key}), text=True)
-        ready, address = threading.Event(), {}
-
-        def pump():
-            for line in process.stdout:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict) and record.get("msg") == "switchyard listening":
-                    address["url"] = record["address"]
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        assert ready.wait(30), "the gateway did not start"
-        return process, openai.OpenAI(base_url=address["url"] + "/v1", api_key=key, max_retries=0, timeout=30)
+        process, url = launch(config, key, [])
+        assert url, "the gateway did not start"
+        return process, openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=30)
 
     count = 40
     # Each line takes 300 ms at the provider, so some are in flight at any moment.

@@ -52,21 +52,30 @@ public struct SQLiteBatchStore: BatchStore {
     }
 
     public func files(visibleTo identity: Identity, purpose: String?, after: String?, limit: Int, ascending: Bool) async throws -> [StoredFile] {
+        try await visible("files", to: identity, purpose: purpose, after: after, limit: limit, ascending: ascending, Self.file)
+    }
+
+    /// A page of `table`'s rows that `identity` may see (its own and its team's), in the order
+    /// they were made, after the row with id `after`.
+    private func visible<Value: Sendable>(
+        _ table: String, to identity: Identity, purpose: String? = nil, after: String?, limit: Int, ascending: Bool,
+        _ value: @escaping @Sendable (Row) -> Value
+    ) async throws -> [Value] {
         let owner = ResourceOwner(identity)
-        var sql = "SELECT * FROM files WHERE (owner = ? OR (teamID IS NOT NULL AND teamID = ?))"
+        var sql = "SELECT * FROM \(table) WHERE (owner = ? OR (teamID IS NOT NULL AND teamID = ?))"
         var arguments: StatementArguments = [owner.subject, owner.teamID]
         if let purpose {
             sql += " AND purpose = ?"
             arguments += [purpose]
         }
         if let after {
-            sql += " AND rowid \(ascending ? ">" : "<") (SELECT rowid FROM files WHERE id = ?)"
+            sql += " AND rowid \(ascending ? ">" : "<") (SELECT rowid FROM \(table) WHERE id = ?)"
             arguments += [after]
         }
         sql += " ORDER BY rowid \(ascending ? "ASC" : "DESC") LIMIT ?"
         arguments += [limit]
         let (query, values) = (sql, arguments)
-        return try await database.pool.read { db in try Row.fetchAll(db, sql: query, arguments: values).map(Self.file) }
+        return try await database.pool.read { db in try Row.fetchAll(db, sql: query, arguments: values).map(value) }
     }
 
     public func deleteFile(id: String) async throws -> Bool {
@@ -122,17 +131,7 @@ public struct SQLiteBatchStore: BatchStore {
     }
 
     public func batches(visibleTo identity: Identity, after: String?, limit: Int) async throws -> [BatchJob] {
-        let owner = ResourceOwner(identity)
-        var sql = "SELECT * FROM batches WHERE (owner = ? OR (teamID IS NOT NULL AND teamID = ?))"
-        var arguments: StatementArguments = [owner.subject, owner.teamID]
-        if let after {
-            sql += " AND rowid < (SELECT rowid FROM batches WHERE id = ?)"
-            arguments += [after]
-        }
-        sql += " ORDER BY rowid DESC LIMIT ?"
-        arguments += [limit]
-        let (query, values) = (sql, arguments)
-        return try await database.pool.read { db in try Row.fetchAll(db, sql: query, arguments: values).map(Self.batch) }
+        try await visible("batches", to: identity, after: after, limit: limit, ascending: false, Self.batch)
     }
 
     public func activeBatches() async throws -> [BatchJob] {
