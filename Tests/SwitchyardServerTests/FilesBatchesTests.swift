@@ -357,6 +357,32 @@ import Testing
     }
 
 
+    @Test func revokingTheKeyStopsItsBatch() async throws {
+        try await withMockUpstream { mock, port in
+            let (application, _) = try makeGateway(Self.config(port: port, batches: "requests_per_second: 10, concurrency: 1"))
+            try await application.makeApplication().test(.live) { client in
+                let created = try await client.execute(
+                    uri: "/admin/keys", method: .post, headers: authorized, body: ByteBuffer(string: #"{"name":"batcher","team_id":"ops"}"#))
+                let key = try #require(created.json?["key"]?.stringValue)
+                let keyID = try #require(created.json?["id"]?.stringValue)
+                let teammate = try await Self.createKey(client, #"{"name":"observer","team_id":"ops"}"#)
+                let uploaded = try await Self.upload(client, key: key, (0..<60).map { Self.line("v-\($0)") }.joined(separator: "\n"))
+                let fileID = try #require(uploaded.json?["id"]?.stringValue)
+                let id = try #require(try await Self.createBatch(client, key: key, fileID: fileID).json?["id"]?.stringValue)
+                _ = try await eventually { try await Self.batch(client, id, key: teammate)["request_counts"]?["completed"]?.intValue ?? 0 >= 2 }
+                let revoked = try await client.execute(uri: "/admin/keys/\(keyID)/revoke", method: .post, headers: authorized)
+                #expect(revoked.status == .ok, "\(revoked.text)")
+                let done = try await Self.finished(client, id, key: teammate)
+                #expect(done["status"]?.stringValue == "completed")
+                let completed = done["request_counts"]?["completed"]?.intValue ?? 0
+                #expect(completed >= 2 && completed < 60 && done["request_counts"]?["failed"]?.intValue == 60 - completed)
+                let errors = try await Self.content(client, done["error_file_id"]?.stringValue, key: teammate)
+                #expect(errors.count == 60 - completed && errors.allSatisfy { $0["error"]?["code"]?.stringValue == "key_revoked" })
+                #expect(mock.stats.requestsByUser.count == completed, "the provider saw exactly the lines that completed")
+            }
+        }
+    }
+
     @Test func aLargeUploadIsStoredWholeAndPrivately() async throws {
         try await withMockUpstream { _, port in
             let (application, path) = try makeGateway(Self.config(port: port, files: "max_file_size: 64MiB"))

@@ -247,7 +247,7 @@ actor BatchRunner {
                             error: ("duplicate_custom_id", "Another line of this batch has the custom_id '\(request.customID)'.")))
                     return true
                 }
-                if ContinuousClock.now - ownerCheckedAt > .seconds(5) {
+                if ContinuousClock.now - ownerCheckedAt > .seconds(1) {
                     owner = try await ownerIdentity(batch)
                     ownerCheckedAt = .now
                 }
