@@ -105,3 +105,39 @@ import Testing
         #expect(!ResourceOwner(identity).admits(.master))
     }
 }
+
+/// `files:` and `batches:` in the configuration.
+@Suite struct BatchSettingsTests {
+    let loader = ConfigLoader(environment: [:], fileExists: { _ in false })
+
+    func load(_ files: [(String, ConfigNode)], _ batches: [(String, ConfigNode)]) -> ConfigLoader.Outcome {
+        loader.load(Node.map([("files", Node.map(files)), ("batches", Node.map(batches))]), source: "test.yaml")
+    }
+
+    @Test func settingsAreReadAndDefaulted() throws {
+        let defaults = try #require(load([], []).config)
+        #expect(defaults.batches.priceFactor == 0.5 && defaults.batches.concurrency == 4 && defaults.files.maxFileBytes == 200 * 1024 * 1024)
+        let config = try #require(
+            load(
+                [("directory", Node.scalar("/data/files")), ("max_file_size", Node.scalar("1GiB"))],
+                [
+                    ("concurrency", Node.scalar("8")), ("requests_per_second", Node.scalar("2.5")), ("discount", Node.scalar("0")),
+                    ("max_requests", Node.scalar("100")),
+                ]
+            ).config)
+        #expect(config.files.directory == "/data/files" && config.files.maxFileBytes == 1 << 30)
+        #expect(config.batches.concurrency == 8 && config.batches.requestsPerSecond == 2.5 && config.batches.priceFactor == 1)
+        #expect(config.batches.maxRequests == 100)
+    }
+
+    @Test func badSettingsAreErrorsWithTheirPlace() {
+        let outcome = load(
+            [("max_file_size", Node.scalar("lots"))],
+            [("discount", Node.scalar("1.5", line: 7)), ("requests_per_second", Node.scalar("0")), ("concurrency", Node.scalar("0")), ("typo", Node.scalar("1"))])
+        #expect(outcome.config == nil)
+        let messages = outcome.errors.map(\.description).joined(separator: "\n")
+        for expected in ["files.max_file_size", "batches.discount", "batches.requests_per_second", "batches.concurrency", "typo"] {
+            #expect(messages.contains(expected), "\(expected) in \(messages)")
+        }
+    }
+}
