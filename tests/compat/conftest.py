@@ -81,17 +81,22 @@ class Gateway:
 _gateway_log: list = []
 
 
-def launch(config: pathlib.Path, key: str, log: list):
-    """Starts the gateway binary on `config` with `key` as its master key, its log lines going
-    to `log`; returns the process and its base URL, or None for the URL when it exited or did not
-    start in time."""
+@pytest.fixture(scope="session")
+def gateway():
+    key = "sy-" + secrets.token_hex(16)
+    workdir = tempfile.mkdtemp(prefix="switchyard-compat-")
+    config = pathlib.Path(workdir) / "switchyard.yaml"
+    config.write_text(CONFIG)
+    env = dict(os.environ, **{KEY_VARIABLE: key})
     process = subprocess.Popen(
         [_binary(), "serve", "--config", str(config), "--log-format", "json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=dict(os.environ, **{KEY_VARIABLE: key}),
+        env=env,
         text=True,
     )
+    log = _gateway_log
+    log.clear()
     ready = threading.Event()
     address = {}
 
@@ -110,27 +115,13 @@ def launch(config: pathlib.Path, key: str, log: list):
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not ready.wait(0.1):
         if process.poll() is not None or time.monotonic() > deadline:
-            return process, None
-    return process, address["url"]
-
-
-@pytest.fixture(scope="session")
-def gateway():
-    key = "sy-" + secrets.token_hex(16)
-    workdir = tempfile.mkdtemp(prefix="switchyard-compat-")
-    config = pathlib.Path(workdir) / "switchyard.yaml"
-    config.write_text(CONFIG)
-    log = _gateway_log
-    log.clear()
-    process, url = launch(config, key, log)
-    if url is None:
-        reason = f"exited with status {process.returncode}" if process.poll() is not None else f"did not start in {STARTUP_TIMEOUT_S}s"
-        process.kill()
-        process.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
-        pytest.exit(f"gateway {reason}:\n" + "".join(log), returncode=2)
+            reason = f"exited with status {process.returncode}" if process.poll() is not None else f"did not start in {STARTUP_TIMEOUT_S}s"
+            process.kill()
+            process.wait()
+            shutil.rmtree(workdir, ignore_errors=True)
+            pytest.exit(f"gateway {reason}:\n" + "".join(log), returncode=2)
     try:
-        yield Gateway(url, key, process, log)
+        yield Gateway(address["url"], key, process, log)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

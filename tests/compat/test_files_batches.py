@@ -112,18 +112,19 @@ def test_a_batch_resumes_after_the_gateway_is_killed_and_never_sends_a_line_twic
     """SIGKILL mid-batch, start again on the same database: the batch completes, every line is
     answered exactly once (in the output or, if it was in flight at the kill, in the error file
     as `interrupted`), and nothing is sent again."""
+    import os
     import signal
 
-    from conftest import CONFIG, launch
+    from conftest import CONFIG, KEY_VARIABLE, start_process, stop_process
 
     key = "sy-crash-test-key"
     config = tmp_path / "switchyard.yaml"
     config.write_text(CONFIG + "batches: {requests_per_second: 20, concurrency: 4}\n")
 
     def start():
-        process, url = launch(config, key, [])
-        assert url, "the gateway did not start"
-        return process, openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=30)
+        process, address, _ = start_process(
+            ["serve", "--config", str(config), "--log-format", "json"], env=dict(os.environ, **{KEY_VARIABLE: key}))
+        return process, openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0, timeout=30)
 
     count = 40
     # Each line takes 300 ms at the provider, so some are in flight at any moment.
@@ -154,5 +155,4 @@ def test_a_batch_resumes_after_the_gateway_is_killed_and_never_sends_a_line_twic
         assert len(answered) == counts.completed and len(failed) == counts.failed
         assert sorted(ids) == sorted(f"c-{index}" for index in range(count)), "every line answered exactly once"
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(10)
+        stop_process(process)
