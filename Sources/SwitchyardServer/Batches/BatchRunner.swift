@@ -268,7 +268,7 @@ actor BatchRunner {
                     case .success(let identity):
                         result = await self.execute(request, endpoint: endpoint, identity: identity, priceFactor: factor)
                     case .failure(let error):
-                        result = (false, Self.resultLine(customID: request.customID, response: nil, error: (error.code ?? error.type, error.message)))
+                        result = (false, Self.resultLine(customID: request.customID, response: nil, error: (error.code?.rawValue ?? error.type, error.message)))
                     }
                     do {
                         try await store.finishLine(batchID: batch.id, line: number, succeeded: result.succeeded, result: result.line)
@@ -324,10 +324,10 @@ actor BatchRunner {
         }
         if identity.kind == .virtualKey {
             guard let key = try await stores.keyStore().find(id: identity.subject), key.revokedAt == nil else {
-                return .failure(GatewayError(status: 401, type: "authentication_error", code: "key_revoked", message: "The batch's API key was revoked."))
+                return .failure(.unauthenticated("The batch's API key was revoked.", code: .keyRevoked))
             }
             if let expiry = key.expiresAt, expiry <= WallClock.unixTime() {
-                return .failure(GatewayError(status: 401, type: "authentication_error", code: "key_expired", message: "The batch's API key has expired."))
+                return .failure(.unauthenticated("The batch's API key has expired.", code: .keyExpired))
             }
             identity = key.identity
         }

@@ -32,16 +32,14 @@ struct BatchesRoutes {
             let id = context.parameters.get("id") ?? ""
             guard let batch = try await runner.cancel(id, by: context.identity ?? .anonymous) else { throw Self.notFound(id) }
             guard batch.status == .cancelling || batch.status == .cancelled else {
-                throw GatewayError(
-                    status: 409, type: "invalid_request_error", code: "batch_not_cancellable",
-                    message: "A batch with status '\(batch.status.rawValue)' cannot be cancelled.")
+                throw GatewayError.conflict("A batch with status '\(batch.status.rawValue)' cannot be cancelled.", code: .batchNotCancellable)
             }
             return batch.json.response()
         }
     }
 
     static func notFound(_ id: String) -> GatewayError {
-        GatewayError(status: 404, type: "invalid_request_error", code: "batch_not_found", message: "No such Batch object: \(id.prefix(100))")
+        .notFound("No such Batch object: \(id.prefix(100))", code: .batchNotFound)
     }
 
     func create(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -59,11 +57,11 @@ struct BatchesRoutes {
         guard let endpoint = endpointValue.stringValue, BatchRequestLine.endpoints[endpoint] != nil else {
             throw GatewayError.invalidRequest(
                 "'\(endpointValue.stringValue.map { String($0.prefix(100)) } ?? endpointValue.typeName)' is not an endpoint batches can target. Use one of: \(BatchRequestLine.endpoints.keys.sorted().joined(separator: ", ")).",
-                param: "endpoint", code: "invalid_value")
+                param: "endpoint", code: .invalidValue)
         }
         guard let window = object["completion_window"] else { throw GatewayError.missingField("completion_window") }
         guard window.stringValue == Self.completionWindow else {
-            throw GatewayError.invalidRequest("'completion_window' must be '24h'.", param: "completion_window", code: "invalid_value")
+            throw GatewayError.invalidRequest("'completion_window' must be '24h'.", param: "completion_window", code: .invalidValue)
         }
         var metadata: [String: String] = [:]
         if let value = object["metadata"], !value.isNull {
@@ -72,19 +70,18 @@ struct BatchesRoutes {
             else {
                 throw GatewayError.invalidRequest(
                     "'metadata' must be an object of at most 16 string values (keys up to 64 characters, values up to 512).", param: "metadata",
-                    code: "invalid_value")
+                    code: .invalidValue)
             }
             for member in members { metadata[member.key] = member.value.stringValue }
         }
         let store = try stores.batchStore()
         guard let file = try await store.file(id: fileID), file.owner.admits(identity) else {
-            throw GatewayError(
-                status: 404, type: "invalid_request_error", code: "file_not_found", param: "input_file_id", message: "No such File object: \(fileID.prefix(100))")
+            throw GatewayError.notFound("No such File object: \(fileID.prefix(100))", code: .fileNotFound, param: "input_file_id")
         }
         guard file.purpose == "batch" else {
             throw GatewayError.invalidRequest(
                 "The input file's purpose is '\(file.purpose)'; a batch needs a file uploaded with purpose 'batch'.", param: "input_file_id",
-                code: "invalid_file_purpose")
+                code: .invalidFilePurpose)
         }
         let now = WallClock.unixTime()
         var batch = BatchJob(

@@ -38,7 +38,7 @@ struct FilesRoutes {
     }
 
     static func notFound(_ id: String) -> GatewayError {
-        GatewayError(status: 404, type: "invalid_request_error", code: "file_not_found", param: "file_id", message: "No such File object: \(id.prefix(100))")
+        .notFound("No such File object: \(id.prefix(100))", code: .fileNotFound, param: "file_id")
     }
 
     /// The file named in the path, when the caller may see it.
@@ -55,7 +55,7 @@ struct FilesRoutes {
         let limit = try Self.limit(query["limit"].map(String.init), default: 10_000, maximum: 10_000)
         let order = query["order"].map(String.init) ?? "desc"
         guard order == "asc" || order == "desc" else {
-            throw GatewayError.invalidRequest("'order' must be asc or desc.", param: "order", code: "invalid_value")
+            throw GatewayError.invalidRequest("'order' must be asc or desc.", param: "order", code: .invalidValue)
         }
         let files = try await stores.batchStore().files(
             visibleTo: context.identity ?? .anonymous, purpose: query["purpose"].map(String.init), after: query["after"].map(String.init),
@@ -75,7 +75,7 @@ struct FilesRoutes {
     static func limit(_ text: String?, default value: Int, maximum: Int) throws -> Int {
         guard let text else { return value }
         guard let limit = Int(text), (1...maximum).contains(limit) else {
-            throw GatewayError.invalidRequest("'limit' must be an integer from 1 to \(maximum).", param: "limit", code: "invalid_value")
+            throw GatewayError.invalidRequest("'limit' must be an integer from 1 to \(maximum).", param: "limit", code: .invalidValue)
         }
         return limit
     }
@@ -88,14 +88,11 @@ struct FilesRoutes {
         if identity.kind == .anonymous, request.headers[HTTPField.Name("origin")!] != nil {
             // A web page may send a form cross-site without a preflight: an open gateway takes
             // uploads only from clients that are not browsers.
-            throw GatewayError(
-                status: 403, type: "permission_error", code: "origin_not_allowed",
-                message: "Uploads from a web page need a key; the gateway has no master key configured.")
+            throw GatewayError.permissionDenied(
+                "Uploads from a web page need a key; the gateway has no master key configured.", code: .originNotAllowed)
         }
         guard let contentType = request.headers[.contentType], var parser = MultipartParser(contentType: contentType) else {
-            throw GatewayError(
-                status: 415, type: "invalid_request_error", code: "unsupported_media_type",
-                message: "Upload a file as multipart/form-data with the fields 'purpose' and 'file'.")
+            throw GatewayError.unsupportedMediaType("Upload a file as multipart/form-data with the fields 'purpose' and 'file'.")
         }
         let limit = runtime.snapshot.config.files.maxFileBytes
         let writer = try storage.makeWriter()
@@ -135,13 +132,13 @@ struct FilesRoutes {
             }
             try parser.finish()
         } catch let error as MultipartParser.MalformedError {
-            throw GatewayError.invalidRequest("The multipart body is malformed: \(error.description).", code: "invalid_multipart")
+            throw GatewayError.invalidRequest("The multipart body is malformed: \(error.description).", code: .invalidMultipart)
         }
         guard let purpose = fields["purpose"]?.trimmingCharacters(in: .whitespacesAndNewlines) else { throw GatewayError.missingField("purpose") }
         guard StoredFile.uploadPurposes.contains(purpose) else {
             throw GatewayError.invalidRequest(
                 "'\(purpose.prefix(50))' is not a supported purpose. Use one of: \(StoredFile.uploadPurposes.joined(separator: ", ")).",
-                param: "purpose", code: "invalid_value")
+                param: "purpose", code: .invalidValue)
         }
         guard sawFile, let filename else { throw GatewayError.missingField("file") }
         if purpose == "batch" {
@@ -156,11 +153,11 @@ struct FilesRoutes {
             guard lines.objects > 0 else {
                 throw GatewayError.invalidRequest(
                     "A batch file must be JSONL: one JSON request object per line. None of this file's lines is a JSON object.",
-                    param: "file", code: "invalid_file_format")
+                    param: "file", code: .invalidFileFormat)
             }
             guard lines.total <= maximum else {
                 throw GatewayError.invalidRequest(
-                    "A batch file may hold at most \(maximum) requests; this one has \(lines.total).", param: "file", code: "too_many_requests")
+                    "A batch file may hold at most \(maximum) requests; this one has \(lines.total).", param: "file", code: .tooManyRequestLines)
             }
         }
         let file = StoredFile(
