@@ -50,6 +50,9 @@ public final class SwitchyardApplication: Sendable {
     let environment: [String: String]
     let overrides: @Sendable (inout GatewayConfig) -> Void
     let lifecycle = LifecycleState()
+    /// Uploaded files' contents (`files:`) and the batches run over them.
+    let fileStorage: FileStorage
+    let batchRunner: BatchRunner
     private let lastFingerprint: Mutex<Data?>
 
     /// Loads the configuration and builds the first runtime snapshot. `routerClock` is the
@@ -185,6 +188,8 @@ public final class SwitchyardApplication: Sendable {
         // Session ids are signed with the server secret: instances that share it share sessions.
         self.mcp = MCPHub.make(
             settings: config.mcp, gateway: gateway, audit: audit, metrics: metrics, logger: logger, sessionSecret: { try? stores.serverSecret() })
+        self.fileStorage = FileStorage(settings: config.files, stores: stores)
+        self.batchRunner = BatchRunner(gateway: gateway, runtime: runtime, stores: stores, storage: fileStorage, logger: logger)
         if semanticStore != nil { Task { await gateway.restoreSemanticIndex() } }
         // Load the BPE vocabularies the configured models use off the request path (about 40 ms).
         let encodings = Set(config.models.flatMap(\.deployments).compactMap { Tokenizers.encoding(forModel: $0.upstreamModel) })
@@ -223,6 +228,8 @@ public final class SwitchyardApplication: Sendable {
         let mcpGroup = router.group().add(middleware: MCPChallengeMiddleware(runtime: runtime))
             .add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores, tokens: tokens, audit: audit))
         MCPRoutes(hub: mcp, runtime: runtime).register(on: mcpGroup)
+        FilesRoutes(stores: stores, storage: fileStorage, runtime: runtime).register(on: api)
+        BatchesRoutes(stores: stores, runner: batchRunner).register(on: api)
         // The dashboard authenticates with its own session cookie, not with API key headers.
         DashboardRoutes(
             runtime: runtime, stores: stores, audit: audit, ledger: ledger, gateway: gateway, health: providerHealth, usage: usage, logs: logs,
@@ -265,6 +272,8 @@ public final class SwitchyardApplication: Sendable {
                 // Last, so it stops first after the HTTP server: settlements, cache writes and
                 // shadow requests of the last requests finish while the stores are still open.
                 BackgroundWorkService(work: gateway.background),
+                // Stops before the background work drains: batch lines in flight finish first.
+                BatchRunnerService(runner: batchRunner),
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port

@@ -146,10 +146,12 @@ struct Context {
         if let tracing = mapping.take("tracing") { config.tracing = decodeTracing(tracing, defaults: config.tracing) }
         if let passthrough = mapping.take("passthrough") { config.passthrough = decodePassthrough(passthrough, providers: config.providers) }
         if let mcp = mapping.take("mcp") { config.mcp = decodeMCP(mcp) }
+        if let files = mapping.take("files") { config.files = decodeFiles(files) }
+        if let batches = mapping.take("batches") { config.batches = decodeBatches(batches) }
         mapping.finish(
             known: [
                 "server", "providers", "models", "router", "routing_rules", "redis", "limits", "budgets", "pricing", "auth", "access", "cache",
-                "guardrails", "prompts", "logging", "tracing", "passthrough", "mcp",
+                "guardrails", "prompts", "logging", "tracing", "passthrough", "mcp", "files", "batches",
             ],
             context: &self)
         let modelNames = Set(config.models.flatMap { [$0.name] + $0.aliases })

@@ -32,6 +32,10 @@ public struct GatewayConfig: Sendable {
     public var tracing = TracingSettings()
     /// Upstream MCP servers behind `/mcp` (`mcp:`).
     public var mcp = MCPSettings()
+    /// Uploaded files (`files:`).
+    public var files = FileSettings()
+    /// Batches run by the gateway (`batches:`).
+    public var batches = BatchSettings()
     /// Prices by model name (`pricing:`), over the built-in table.
     public var pricing: [String: ModelPrice] = [:]
     /// Provider paths forwarded as they are (`passthrough:`); others stay 404.

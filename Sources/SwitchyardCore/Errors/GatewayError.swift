@@ -166,6 +166,15 @@ extension GatewayError {
         public static let upstreamStreamTruncated = Code("upstream_stream_truncated")
         public static let uploadNotRetryable = Code("upload_not_retryable")
         public static let invalidJSONOutput = Code("invalid_json_output")
+
+        // MARK: Files and batches
+        public static let fileNotFound = Code("file_not_found")
+        public static let batchNotFound = Code("batch_not_found")
+        public static let batchNotCancellable = Code("batch_not_cancellable")
+        public static let invalidFileFormat = Code("invalid_file_format")
+        public static let invalidFilePurpose = Code("invalid_file_purpose")
+        public static let tooManyRequestLines = Code("too_many_requests")
+        public static let originNotAllowed = Code("origin_not_allowed")
     }
 }
 
@@ -241,6 +250,11 @@ extension GatewayError {
             message += " Did you mean: \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?"
         }
         return .notFound(message, code: .modelNotFound, param: "model")
+    }
+
+    /// 409: the object is in a state that does not allow the operation (a finished batch cancelled).
+    public static func conflict(_ message: String, code: Code) -> GatewayError {
+        GatewayError(status: 409, type: "invalid_request_error", code: code, message: message)
     }
 
     public static func methodNotAllowed(_ message: String) -> GatewayError {

@@ -75,7 +75,7 @@ struct AttemptLoop: Sendable {
                 record.servedModel = deployment.upstreamModel
                 record.deployment = deployment.id
                 record.modelGroup = group.qualifiedName
-                record.price = snapshot.price(of: deployment)
+                record.price = snapshot.price(of: deployment).map { $0.scaled(by: inbound.priceFactor) }
                 let attemptStart = gateway.clock.now
                 var attemptHeaders = headers
                 attemptHeaders.append(HeaderField("x-switchyard-deployment", deployment.id))

@@ -94,6 +94,9 @@ public struct Gateway: Sendable {
         public var traceContext: InstrumentationContext?
         public var requestSpan: RecordedSpan?
 
+        /// What the deployment's price is multiplied by (a batch line's discount).
+        public var priceFactor: Double = 1
+
         /// Responses API clients: the response's id and the request settings it repeats.
         public var responsesEnvelope: ResponsesEnvelope?
         /// A multipart upload (``Endpoint/isUpload``): `body` then holds only the form fields

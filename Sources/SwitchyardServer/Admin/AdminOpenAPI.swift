@@ -404,6 +404,54 @@ enum AdminOpenAPI {
                 "responses": {"200": {"description": "The explanation: rule, model_group, candidates with exclusion reasons, selected, fallbacks"}}
               }
             },
+            "/v1/files": {
+              "post": {
+                "summary": "Upload a file (OpenAI's files.create): multipart/form-data with purpose and file, streamed to disk up to files.max_file_size. A batch file must be JSONL. The file belongs to the caller's key and team.",
+                "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["purpose", "file"],
+                  "properties": {"purpose": {"type": "string", "enum": ["batch", "assistants", "fine-tune", "vision", "user_data", "evals"]}, "file": {"type": "string", "format": "binary"}}}}}},
+                "responses": {"200": {"description": "The file object: id, object, bytes, created_at, filename, purpose, status"}, "413": {"$ref": "#/components/responses/Error"}, "default": {"$ref": "#/components/responses/Error"}}
+              },
+              "get": {
+                "summary": "The caller's (and its team's) files, newest first.",
+                "parameters": [{"name": "purpose", "in": "query", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+                  {"name": "after", "in": "query", "schema": {"type": "string"}}, {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}}],
+                "responses": {"200": {"description": "A list: data, first_id, last_id, has_more"}}
+              }
+            },
+            "/v1/files/{id}": {
+              "get": {"summary": "A file's object (404 for anyone but its owner and the owner's team).", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The file object"}, "404": {"$ref": "#/components/responses/Error"}}},
+              "delete": {"summary": "Deletes a file and its contents.", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "{id, object: file, deleted: true}"}, "404": {"$ref": "#/components/responses/Error"}}}
+            },
+            "/v1/files/{id}/content": {
+              "get": {"summary": "A file's contents (streamed).", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The bytes", "content": {"application/octet-stream": {}}}, "404": {"$ref": "#/components/responses/Error"}}}
+            },
+            "/v1/batches": {
+              "post": {
+                "summary": "Create a batch (OpenAI's batches.create): the gateway runs every line of a batch file through its pipeline as the caller, at batches.requests_per_second, priced with batches.discount.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["input_file_id", "endpoint", "completion_window"],
+                  "properties": {"input_file_id": {"type": "string"}, "endpoint": {"type": "string", "enum": ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]},
+                    "completion_window": {"type": "string", "enum": ["24h"]}, "metadata": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
+                "responses": {"200": {"description": "The batch object (status validating)"}, "default": {"$ref": "#/components/responses/Error"}}
+              },
+              "get": {
+                "summary": "The caller's (and its team's) batches, newest first.",
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}, {"name": "after", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "A list: data, first_id, last_id, has_more"}}
+              }
+            },
+            "/v1/batches/{id}": {
+              "get": {"summary": "A batch: status (validating, in_progress, finalizing, completed, cancelling, cancelled, failed, expired), request_counts, output_file_id, error_file_id.",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The batch object"}, "404": {"$ref": "#/components/responses/Error"}}}
+            },
+            "/v1/batches/{id}/cancel": {
+              "post": {"summary": "Cancels a batch: lines in flight finish, no other starts; what ran is in the output and error files.",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The batch object (cancelling or cancelled)"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}
+            },
             "/v1/rerank": {
               "post": {
                 "summary": "Rank documents by relevance to a query (Cohere's shape; OpenAI-compatible rerank servers such as vLLM and Jina, and Cohere's Rerank v2). Any key; limits, budgets and the ledger apply.",

@@ -37,7 +37,9 @@ struct RequestMiddleware: RouterMiddleware {
         context.clientRequestID = Self.clientRequestID(from: request)
         let snapshot = runtime.snapshot
         context.snapshot = snapshot
-        context.maxBodyBytes = snapshot.config.server.maxBodyBytes(forPath: request.uri.path)
+        context.maxBodyBytes =
+            request.uri.path == FilesRoutes.uploadPath
+            ? snapshot.config.files.maxFileBytes + 64 * 1024 : snapshot.config.server.maxBodyBytes(forPath: request.uri.path)
         context.logger[metadataKey: "request_id"] = .string(context.requestID)
         var span: RecordedSpan?
         if let tracer, snapshot.config.tracing.enabled {
@@ -133,6 +135,7 @@ struct RequestMiddleware: RouterMiddleware {
         if type == "application/json" { return nil }  // what nearly every client sends
         let mediaType = String(type.prefix { $0 != ";" }.filter { $0 != " " && $0 != "\t" }).lowercased()
         if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) { return nil }
+        if mediaType == "multipart/form-data" && request.uri.path == FilesRoutes.uploadPath { return nil }
         return mediaTypeError(String(mediaType.prefix(100)))
     }
 

@@ -153,6 +153,9 @@ public final class SwitchyardDatabase: Sendable {
         migrator.registerMigration("v9: usage source") { db in
             try db.execute(sql: "ALTER TABLE usage_records ADD COLUMN usageSource TEXT")
         }
+        migrator.registerMigration("v10: files and batches") { db in
+            try SQLiteBatchStore.createTables(db)
+        }
         return migrator
     }
 }

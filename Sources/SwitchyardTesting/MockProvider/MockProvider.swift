@@ -92,8 +92,15 @@ public final class MockProvider: Sendable {
             state.withLock { $0.spansReceived += spans }
             return jsonPlan(.object([:]), behaviour: defaults)
         }
+        // Requests that name an end user are counted by it (how tests see that each line of a
+        // batch reached the provider exactly once, and at what rate).
+        let user = body.count < 1 << 20 && String(decoding: body, as: UTF8.self).contains(#""user""#) ? (try? JSONValue.parse(body))?["user"]?.stringValue : nil
         state.withLock { stats in
             stats.requests += 1
+            if let user {
+                stats.requestsByUser[user, default: 0] += 1
+                stats.userRequestTimes.append(.now)
+            }
             stats.lastPath = path
             stats.lastURL = fullPath
             stats.lastHeaders = headers
@@ -1183,6 +1190,10 @@ public struct MockStats: Sendable {
     public var lastUploadBytes = 0
     /// Spans received on `POST /v1/traces` (the mock as an OTLP collector).
     public var spansReceived = 0
+    /// Requests by the body's `user` field.
+    public var requestsByUser: [String: Int] = [:]
+    /// When each request with a `user` field arrived.
+    public var userRequestTimes: [ContinuousClock.Instant] = []
 
     public var lastBodyJSON: JSONValue? { try? JSONValue.parse(lastBody) }
 
