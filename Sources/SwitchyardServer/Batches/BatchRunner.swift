@@ -353,6 +353,12 @@ actor BatchRunner {
                 var chunk = chunk
                 body.writeBuffer(&chunk)
             }
+        case .bytes(let relay):
+            // Binary answers (speech) are not batch endpoints; read whatever comes to the end.
+            _ = await relay.run { chunk in
+                var chunk = chunk
+                body.writeBuffer(&chunk)
+            }
         }
         let bytes = Array(buffer: body)
         let parsed = (try? JSONValue.parse(bytes)) ?? .string(String(decoding: bytes, as: UTF8.self))
