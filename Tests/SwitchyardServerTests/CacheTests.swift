@@ -246,9 +246,11 @@ extension RedisBackedTests {
         @Test func twoInstancesOnOneRedisShareTheCache() async throws {
             try await withRedisServer { url in
                 let prefix = "cache-\(UInt32.random(in: 0...UInt32.max))"
+                // A busy machine can hold a command past the default 500 ms, and a cache write that
+                // times out is dropped (the cache is best-effort): the test waits for the writes.
                 let yaml = CacheTests.config(
                     """
-                    redis: {url: "\(url)", key_prefix: "\(prefix)"}
+                    redis: {url: "\(url)", key_prefix: "\(prefix)", command_timeout: 20s}
                     cache: {backend: redis, ttl: 1h}
                     """)
                 let (first, _) = try makeGateway(yaml)
