@@ -443,13 +443,14 @@ import Testing
         #expect(goodErrors.isEmpty, "\(goodErrors)")
         let bad = """
             server: {endpoints: {audio_transcription: {max_body_size: 1MiB}}}
-            providers: [{name: p, type: mock}]
+            providers: [{name: p, type: mock}, {name: c, type: cohere, api_key: k}]
             models: [{name: m, provider: p, price: {per_image: -1}}]
             pricing: {x: {input: 1}}
             passthrough:
               - {provider: q, paths: [/models]}
               - {provider: p, paths: [models, /a/../b], methods: [TRACE]}
               - {provider: p}
+              - {provider: c, paths: [/models]}
             """
         let lines = try errors(bad)
         #expect(
@@ -458,6 +459,7 @@ import Testing
         #expect(lines.contains { $0.contains("per_image must be a non-negative number") })
         #expect(lines.contains { $0.contains("pricing.x needs 'input' and 'output'") })
         #expect(lines.contains { $0.contains("passthrough[0].provider 'q' is not a configured provider") }, "\(lines)")
+        #expect(lines.contains { $0.contains("passthrough[3].provider 'c' (type cohere) has no passthrough") }, "\(lines)")
         #expect(lines.contains { $0.contains("'models' must start with '/'") } && lines.contains { $0.contains("'/a/../b'") })
         #expect(lines.contains { $0.contains("'TRACE' is not one of") })
         #expect(lines.contains { $0.contains("passthrough[2].paths must list at least one path") })

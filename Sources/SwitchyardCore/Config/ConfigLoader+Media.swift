@@ -52,10 +52,17 @@ extension Context {
                     "\(entry.path) needs 'provider'", at: entry.node.location, hint: "passthrough: [{provider: openai, paths: [/vector_stores/**]}]")
                 continue
             }
-            if !providers.contains(where: { $0.name == provider }) {
+            guard let target = providers.first(where: { $0.name == provider }) else {
                 error(
                     "\(entry.path).provider '\(provider)' is not a configured provider", at: entry.node.location,
                     hint: Suggestions.closest(to: provider, in: providers.map(\.name)).map { "did you mean '\($0)'?" })
+                continue
+            }
+            // Refused here rather than with a 501 on every request.
+            if !ProviderPresets.passthroughAdapters.contains(target.adapter) {
+                error(
+                    "\(entry.path).provider '\(provider)' (type \(target.type)) has no passthrough", at: entry.node.location,
+                    hint: "passthrough forwards to OpenAI-compatible, Azure, Anthropic and Gemini API providers")
                 continue
             }
             if paths.isEmpty {

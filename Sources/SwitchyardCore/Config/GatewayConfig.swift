@@ -256,6 +256,8 @@ public struct ModelConfig: Sendable, Equatable {
 public enum ProviderPresets {
     public static let openAICompatible = "openai-compatible"
     public static let mock = "mock"
+    /// Adapters that forward a passthrough route (`passthrough:`) with the provider's key.
+    public static let passthroughAdapters: Set<String> = [openAICompatible, azure, anthropic, gemini, mock]
     /// The Anthropic Messages API (`x-api-key`, `anthropic-version`).
     public static let anthropic = "anthropic"
     public static let anthropicBaseURL = "https://api.anthropic.com"
