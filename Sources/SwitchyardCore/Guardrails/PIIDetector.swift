@@ -733,7 +733,9 @@ public struct PIIDetector: TextDetector {
             if at(end) == UInt8(ascii: ")") { end += 1 }
             guard wordEnd(lastDigitEnd) || at(lastDigitEnd) == UInt8(ascii: "x") else { return nil }
             // Only numbers of a phone's length pay for the context lookups, and only once.
-            var labelledCache: Bool?
+            // What the context says the number is (see ``phoneLabel(at:namingAPhone:)``), looked
+            // up at most once.
+            var labelCache: Bool?? = .none
             // A quantity (`1 250 000`, `12.500`) or a decimal (`4538.4019`) needs a label that
             // names a phone (`phone`, `tel`, `mobile`, a phone column), not one that may be
             // about something else (`call volume: 1 250 000`, `contact rate 12.5`).
@@ -741,12 +743,13 @@ public struct PIIDetector: TextDetector {
                 !leadingZero && brackets == 0 && digitCount < 10 && groups >= 2
                 && ((groupSizes[0] <= 3 && groupSizes.dropFirst().allSatisfy { $0 == 3 })
                     || (groups == 2 && ambiguousSeparators == 1 && separators == 1))
-            func labelled() -> Bool {
-                if let labelledCache { return labelledCache }
-                let value = phoneLabelled(at: index, namingAPhone: quantityShaped)
-                labelledCache = value
+            func label() -> Bool? {
+                if case .some(let known) = labelCache { return known }
+                let value = phoneLabel(at: index, namingAPhone: quantityShaped)
+                labelCache = .some(value)
                 return value
             }
+            func labelled() -> Bool { label() == true }
             let plausible: Bool
             if international {
                 plausible = digitCount >= 8 && digitCount <= 15 && (first == UInt8(ascii: "+") || digitCount >= 10)
@@ -776,7 +779,10 @@ public struct PIIDetector: TextDetector {
             if separators > 0, brackets == 0, !international, groups == 3, digitCount == 8, !(ambiguousSeparators == 0 && labelled()) {
                 return nil
             }
-            if !phoneEvidence(at: index, international: international, leadingZero: leadingZero, groupSizes: groupSizes, brackets: brackets) {
+            let evidenceLabel = quantityShaped ? phoneLabel(at: index) : label()
+            if !phoneEvidence(
+                at: index, label: evidenceLabel, international: international, leadingZero: leadingZero, groupSizes: groupSizes, brackets: brackets)
+            {
                 return nil
             }
             // Extension.
@@ -794,12 +800,13 @@ public struct PIIDetector: TextDetector {
             return stop
         }
 
-        /// Whether the number at `index` is introduced as a phone: in a phone column, or after a
-        /// phone label (within 48 bytes) that is nearer than any competing label (`order`,
-        /// `tracking`, `invoice`, ...).
+        /// What the context says the number at `index` is: a phone (true) when it is in a phone
+        /// column or follows a phone label (within 48 bytes) nearer than any competing label
+        /// (`order`, `tracking`, `invoice`, ...); something else (false) in a competing column or
+        /// after a competing label; nil when there is neither.
         /// `namingAPhone`: only labels that are a phone's name count (not `call`, `reach`,
         /// `contact`, `dial`, `ring`), within 24 bytes.
-        func phoneLabelled(at index: Int, namingAPhone: Bool = false) -> Bool {
+        func phoneLabel(at index: Int, namingAPhone: Bool = false) -> Bool? {
             if let column = columnName(at: index) {
                 if Self.phoneLabels.contains(where: { column.contains($0) }) || column.contains("number") && column.contains("ph") { return true }
                 if Self.competingLabels.contains(where: { $0.count > 2 && column.contains($0) }) || column == "id" || column.hasSuffix("_id") {
@@ -807,8 +814,10 @@ public struct PIIDetector: TextDetector {
                 }
             }
             let labels = namingAPhone ? Self.phoneNameLabelBytes : Self.phoneLabelBytes
-            guard let phoneDistance = labelDistance(index, labels, within: namingAPhone ? 24 : 48) else { return false }
-            return phoneDistance < (labelDistance(index, Self.competingLabelBytes, within: 32) ?? .max)
+            let phoneDistance = labelDistance(index, labels, within: namingAPhone ? 24 : 48)
+            let competingDistance = labelDistance(index, Self.competingLabelBytes, within: 32)
+            if let phoneDistance, phoneDistance < (competingDistance ?? .max) { return true }
+            return competingDistance == nil ? nil : false
         }
 
         /// Three groups that read as a date: day, month and year in any order (`12/05/2024`,
@@ -824,19 +833,10 @@ public struct PIIDetector: TextDetector {
         /// (nearer than any competing label, or the column's name) is enough, and without one the
         /// shape must be a national one (trunk `0` or brackets, or NANP-like groups of at most four
         /// digits) with no competing label nearby, and not glued to an identifier (`ORD-2025-…`).
-        func phoneEvidence(at index: Int, international: Bool, leadingZero: Bool, groupSizes: [Int], brackets: Int) -> Bool {
+        /// `label`: ``phoneLabel(at:namingAPhone:)`` of the number, with every phone label.
+        func phoneEvidence(at index: Int, label: Bool?, international: Bool, leadingZero: Bool, groupSizes: [Int], brackets: Int) -> Bool {
             if international && bytes[index] == UInt8(ascii: "+") { return true }
-            let phoneDistance = labelDistance(index, Self.phoneLabelBytes, within: 48)
-            let competingDistance = labelDistance(index, Self.competingLabelBytes, within: 32)
-            let column = columnName(at: index)
-            if let column {
-                if Self.phoneLabels.contains(where: { column.contains($0) }) || column.contains("number") && column.contains("ph") { return true }
-                if Self.competingLabels.contains(where: { $0.count > 2 && column.contains($0) }) || column == "id" || column.hasSuffix("_id") {
-                    return false
-                }
-            }
-            if let phoneDistance, phoneDistance < (competingDistance ?? .max) { return true }
-            if competingDistance != nil { return false }
+            if let label { return label }
             // Glued to an identifier: `ORD-2025-535875`, `INV#20240117`, `SN/4829 1736`.
             let previous = at(index - 1)
             if previous == UInt8(ascii: "-") || previous == UInt8(ascii: "#") || previous == UInt8(ascii: "/") || previous == UInt8(ascii: "_") {
