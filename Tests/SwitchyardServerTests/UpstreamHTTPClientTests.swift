@@ -171,6 +171,29 @@ import Testing
         await server.close()
     }
 
+    @Test func manyStaleKeepAliveConnectionsInARowAreAllRetried() async throws {
+        // Concurrent callers against a server that closes after most answers: a lease can meet
+        // several connections in a row whose close the client has not noticed yet. The request
+        // was never seen by the server on any of them, so each is retried (this failed when the
+        // retries were bounded at three).
+        let server = try await Server()
+        let client = Self.client(readTimeout: .seconds(5))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    for i in 0..<150 {
+                        let path = i % 3 == 0 ? "/ok" : "/drop"
+                        let r = try await Self.get(client, server.port, path)
+                        #expect(r.0 == 200)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        await client.shutdown()
+        await server.close()
+    }
+
     @Test func aSilentServerHitsTheReadTimeoutAndItsConnectionIsClosed() async throws {
         let server = try await Server()
         let client = Self.client(readTimeout: .milliseconds(200))

@@ -116,8 +116,11 @@ final class UpstreamHTTPClient: Sendable {
                         }
                     }
                 )
-            } catch UpstreamHTTPError.remoteConnectionClosed where connection.reused && !exchange.receivedAnything && attempt < 3 {
-                continue  // a stale keep-alive connection: the server never saw the request
+            } catch UpstreamHTTPError.remoteConnectionClosed where connection.reused && !exchange.receivedAnything && attempt <= configuration.maxConnectionsPerHost {
+                // A stale keep-alive connection: the server never saw the request. Each failed
+                // one is closed, so the next lease gets another idle one or a new one; a server that
+                // dropped all its keep-alive connections at once costs one attempt per connection.
+                continue
             }
         }
     }
