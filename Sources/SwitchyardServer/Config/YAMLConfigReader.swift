@@ -7,7 +7,10 @@ public enum YAMLConfigReader {
     /// Parses YAML text; a syntax error becomes a diagnostic with its position.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ConfigNode {
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            // No tag resolution: ``convert(_:file:)`` reads every scalar as its text and the
+            // loader types it. Yams's default resolver matches plain scalars with
+            // NSRegularExpression, which loads ICU at startup (about 5 MB of resident memory).
+            guard let node = try Yams.compose(yaml: text, .basic) else {
                 return .null(ConfigLocation(file: file, line: 1, column: 1))
             }
             return convert(node, file: file)
