@@ -38,6 +38,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def images_gateway():
     upstream, upstream_address, _ = start_process(["mock-provider", "--port", "0"], "mock provider listening", dict(os.environ))
+    # The mock announces its OpenAI base URL (`.../v1`); Google's and Bedrock's paths start at its root.
+    upstream_address = upstream_address.removesuffix("/v1")
     workdir = tempfile.mkdtemp(prefix="switchyard-provider-images-")
     config = pathlib.Path(workdir) / "switchyard.yaml"
     config.write_text(CONFIG.format(upstream=upstream_address))
