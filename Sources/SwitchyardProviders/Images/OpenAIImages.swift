@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import SwitchyardCore
 
@@ -194,7 +193,7 @@ public enum OpenAIImages {
     }
 
     /// Whole seconds since 1970, for `created`.
-    static var now: Int { Int(Date().timeIntervalSince1970) }
+    static var now: Int { Int(WallClock.unixTime()) }
 }
 
 /// The files of an image edit (`image`, or `image[]` for several), read whole from the
