@@ -58,6 +58,15 @@ enum BuiltInPrices {
         "gemini-2.5-flash": ModelPrice(input: 0.3, output: 2.5, cachedInput: 0.03),
         "gemini-2.5-flash-lite": ModelPrice(input: 0.1, output: 0.4, cachedInput: 0.01),
         "gemini-2.0-flash": ModelPrice(input: 0.1, output: 0.4, cachedInput: 0.025),
+        // Image output is billed as tokens (1290 per image: $0.039); without this entry the
+        // name would find gemini-2.5-flash's text prices.
+        "gemini-2.5-flash-image": ModelPrice(input: 0.3, output: 30),
+        // Imagen (per image, Gemini API and Vertex AI list prices)
+        "imagen-4.0-generate": media(perImage: ["*": 0.04]),
+        "imagen-4.0-fast-generate": media(perImage: ["*": 0.02]),
+        "imagen-4.0-ultra-generate": media(perImage: ["*": 0.06]),
+        "imagen-3.0-generate": media(perImage: ["*": 0.04]),
+        "imagen-3.0-fast-generate": media(perImage: ["*": 0.02]),
         // Cohere
         "command-a": ModelPrice(input: 2.5, output: 10),
         "command-r-plus": ModelPrice(input: 2.5, output: 10),

@@ -1,7 +1,8 @@
 /// Which endpoints a model answers, as `GET /v1/models` shows them: judged from the upstream
 /// model's name (`whisper-1` transcribes, `tts-1` speaks, `dall-e-3` draws, `*embed*` embeds,
-/// ...) and what its provider's API has. It informs clients; it does not refuse requests (the
-/// provider does).
+/// ...) and what its provider's API has (Imagen and Gemini image models draw through Gemini and
+/// Vertex; Titan Image Generator, Nova Canvas and Stability through Bedrock). It informs
+/// clients; it does not refuse requests (the provider does).
 public enum ModelEndpoints {
     static let chat = ["chat_completions", "completions", "responses", "messages"]
 
@@ -27,13 +28,21 @@ public enum ModelEndpoints {
             labels = chat
         }
         switch providerType {
-        case ProviderPresets.anthropic, ProviderPresets.bedrock, ProviderPresets.gemini, ProviderPresets.vertex:
-            // Chat (and Gemini, Bedrock and Cohere embeddings) only: no images or audio there.
-            labels = labels.filter { chat.contains($0) || $0 == Endpoint.embeddings.label }
-            if labels.isEmpty { labels = chat }
-        default:
+        case ProviderPresets.gemini, ProviderPresets.vertex:
+            // Imagen generates (`:predict`); Gemini image models generate and edit.
+            if name.contains("imagen") { return [Endpoint.imageGenerations.label] }
+            if name.contains("image") { return [Endpoint.imageGenerations.label, Endpoint.imageEdits.label] }
+        case ProviderPresets.bedrock:
+            if name.contains("titan-image-generator") || name.contains("nova-canvas") || name.contains("stability.") {
+                return [Endpoint.imageGenerations.label]
+            }
+        case ProviderPresets.anthropic:
             break
+        default:
+            return labels
         }
-        return labels
+        // Otherwise chat (and Gemini and Bedrock embeddings) only: no audio there.
+        labels = labels.filter { chat.contains($0) || $0 == Endpoint.embeddings.label }
+        return labels.isEmpty ? chat : labels
     }
 }

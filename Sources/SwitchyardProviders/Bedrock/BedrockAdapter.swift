@@ -33,6 +33,7 @@ public struct BedrockAdapter: ProviderAdapter {
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         if request.endpoint == .embeddings { return try await embed(request) }
+        if request.endpoint == .imageGenerations || request.endpoint == .imageEdits { return try await images(request) }
         guard request.endpoint == .chatCompletions else {
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
         }
@@ -114,6 +115,52 @@ extension BedrockAdapter {
         return UpstreamResponse(
             status: 200, headers: [HeaderField("content-type", "application/json")],
             body: ByteStream(buffers: [ByteBuffer(bytes: list.serializedBytes())]))
+    }
+}
+
+extension BedrockAdapter {
+    /// OpenAI image generations through InvokeModel: Titan Image Generator and Nova Canvas make
+    /// all `n` images in one call, Stability's models one per call (made at once). Edits are
+    /// refused before the upload is read.
+    func images(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        let model = request.model
+        let provider = providerName
+        guard request.endpoint == .imageGenerations else {
+            throw GatewayError.invalidRequest(
+                "Provider '\(provider)' (Bedrock) does not edit images through this gateway: use /v1/images/generations, or a Gemini or OpenAI image model for edits.",
+                param: "model", code: .unsupportedEndpoint)
+        }
+        guard let family = BedrockImages.family(of: model) else {
+            throw GatewayError.invalidRequest(
+                "Bedrock model '\(model)' is not an image model this gateway can call: use Amazon Titan Image Generator, Nova Canvas or a Stability AI model (Stable Image Core or Ultra, SD3.5).",
+                param: "model", code: .unsupportedEndpoint)
+        }
+        let parsed = try OpenAIImageRequest.parse(Array(buffer: request.body), provider: provider)
+        let path = "/model/" + model.percentEncoded() + "/invoke"
+        switch family {
+        case .amazon:
+            let body = try BedrockImages.amazonRequest(parsed, model: model, provider: provider).serializedBytes()
+            let outbound = try await signedRequest(path: path, body: body, accept: "application/json", requestID: request.requestID)
+            return try await HTTPTransport.execute(
+                outbound, on: client, deadline: request.deadline, provider: provider, stream: false,
+                translate: { bytes in try BedrockImages.amazonResponse(bytes, request: parsed, provider: provider, created: OpenAIImages.now) },
+                decoder: { BedrockStreamDecoder(model: model) })
+        case .stability:
+            let body = try BedrockImages.stabilityRequest(parsed, model: model, provider: provider).serializedBytes()
+            let answers = try await HTTPTransport.imageCalls(count: parsed.count, provider: provider) {
+                // Each call signed on its own (the signature carries the time).
+                let outbound = try await signedRequest(path: path, body: body, accept: "application/json", requestID: request.requestID)
+                return try await HTTPTransport.send(outbound, on: client, deadline: request.deadline, provider: provider)
+            }
+            let bodies: [[UInt8]]
+            switch answers {
+            case .answered(let collected): bodies = collected
+            case .failed(let failed): return failed
+            }
+            var images: [GeneratedImage] = []
+            for body in bodies { images += try BedrockImages.stabilityImages(body, request: parsed, provider: provider) }
+            return OpenAIImages.upstreamResponse(OpenAIImages.response(images, request: parsed, created: OpenAIImages.now))
+        }
     }
 }
 

@@ -58,6 +58,7 @@ public struct GeminiAdapter: ProviderAdapter {
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         if request.endpoint == .embeddings { return try await embed(request) }
+        if request.endpoint == .imageGenerations || request.endpoint == .imageEdits { return try await images(request) }
         guard request.endpoint == .chatCompletions else {
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)
         }
@@ -120,6 +121,89 @@ extension GeminiAdapter {
                 decoder: { GeminiStreamDecoder() }
             )
         }
+    }
+}
+
+extension GeminiAdapter {
+    /// OpenAI images: Imagen models through `:predict` (generations only), Gemini image models
+    /// through `generateContent`, one call per image, made at once (edits send the uploaded
+    /// images inline with each call).
+    func images(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        let model = request.model
+        let provider = providerName
+        let parsed = try OpenAIImageRequest.parse(Array(buffer: request.body), provider: provider)
+        if GeminiImages.isImagen(model) {
+            guard request.endpoint == .imageGenerations else {
+                throw GatewayError.invalidRequest(
+                    "Imagen model '\(model)' on provider '\(provider)' only generates images here: edit with a Gemini image model (gemini-2.5-flash-image).",
+                    param: "model", code: .unsupportedEndpoint)
+            }
+            let body = try GeminiImages.imagenRequest(parsed, model: model, provider: provider, vertex: tokens != nil)
+            let outbound = post(model: model, method: ":predict", body: body, for: request)
+            return try await authorizedExecute(outbound, request: request) { outbound in
+                try await HTTPTransport.execute(
+                    outbound, on: client, deadline: request.deadline, provider: provider, stream: false,
+                    translate: { bytes in try GeminiImages.imagenResponse(bytes, request: parsed, provider: provider, created: OpenAIImages.now) },
+                    decoder: { GeminiStreamDecoder() })
+            }
+        }
+        var inline: [(mimeType: String, bytes: [UInt8])] = []
+        if request.endpoint == .imageEdits {
+            guard let upload = request.upload else {
+                throw GatewayError.internalError("An image edit reached provider '\(provider)' without its upload.")
+            }
+            let files = try await ImageEditUpload.read(upload)
+            if files.mask != nil {
+                throw GatewayError.invalidRequest(
+                    "Gemini image models on provider '\(provider)' take no mask: say in the prompt what to change.", param: "mask",
+                    code: .unsupportedParameter)
+            }
+            for file in files.images {
+                guard let type = ImageEditUpload.mimeType(of: file) else {
+                    throw GatewayError.invalidRequest(
+                        "The uploaded '\(file.field)' is not a PNG, JPEG or WebP image.", param: "image", code: .unsupportedContent)
+                }
+                inline.append((type, file.bytes))
+            }
+        }
+        let outbound = post(
+            model: model, method: ":generateContent", body: try GeminiImages.contentRequest(parsed, images: inline, model: model, provider: provider),
+            for: request)
+        // Gemini image models make one image per call (no `candidateCount`).
+        let answers = try await HTTPTransport.imageCalls(count: parsed.count, provider: provider) {
+            try await authorizedExecute(outbound, request: request) { outbound in
+                try await HTTPTransport.send(outbound, on: client, deadline: request.deadline, provider: provider)
+            }
+        }
+        let bodies: [[UInt8]]
+        switch answers {
+        case .answered(let collected): bodies = collected
+        case .failed(let failed): return failed
+        }
+        var images: [GeneratedImage] = []
+        var input = 0
+        var output = 0
+        for body in bodies {
+            let made = try GeminiImages.contentImages(body, provider: provider)
+            images += made.images
+            input += made.input
+            output += made.output
+        }
+        return OpenAIImages.upstreamResponse(
+            OpenAIImages.response(images, request: parsed, created: OpenAIImages.now, usage: input + output > 0 ? (input, output) : nil))
+    }
+
+    /// A POST of `body` to `{model}{method}` with the provider's headers and the request's
+    /// propagated ones (trace context).
+    func post(model: String, method: String, body: JSONValue, for request: UpstreamRequest) -> UpstreamHTTPRequest {
+        var outbound = UpstreamHTTPRequest(url: modelsURL + model.percentEncoded() + method)
+        outbound.method = .POST
+        outbound.headers = staticHeaders
+        for header in request.propagatedHeaders {
+            outbound.headers.replaceOrAdd(name: header.name, value: header.value)
+        }
+        outbound.body = ByteBuffer(bytes: body.serializedBytes())
+        return outbound
     }
 }
 

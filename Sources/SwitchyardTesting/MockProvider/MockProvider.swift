@@ -147,6 +147,7 @@ public final class MockProvider: Sendable {
             guard let request = (try? JSONValue.parse(body))?.objectValue else {
                 return bedrockError(status: 400, type: "ValidationException", message: "Malformed input request.")
             }
+            if let image = bedrockImagePlan(request, behaviour: behaviour) { return image }
             if let texts = request["texts"]?.arrayValue?.compactMap(\.stringValue) {
                 let vectors: [JSONValue] = texts.map { .array(Self.embedding(for: $0, dimensions: 1024).map { JSONValue(Double($0)) }) }
                 return jsonPlan(
@@ -167,6 +168,16 @@ public final class MockProvider: Sendable {
         }
         if path.hasPrefix("/model/"), path.hasSuffix("/converse") || path.hasSuffix("/converse-stream") {
             return bedrockPlan(path: path, body: body, behaviour: behaviour)
+        }
+        if path.hasSuffix(":predict") {
+            // Imagen (Gemini API and Vertex AI).
+            var behaviour = behaviour
+            applyPlannedFailure(&behaviour)
+            if let status = behaviour.status, status >= 400 { return geminiError(status: status, message: "Mock failure with status \(status).") }
+            guard let request = (try? JSONValue.parse(body))?.objectValue else {
+                return geminiError(status: 400, message: "Invalid JSON payload received.")
+            }
+            return imagenPlan(request, behaviour: behaviour)
         }
         if path.hasSuffix(":batchEmbedContents") {
             guard let request = (try? JSONValue.parse(body))?.objectValue else {
@@ -302,6 +313,9 @@ public final class MockProvider: Sendable {
             if let retryAfter = behaviour.retryAfter { plan.headers.append(HeaderField("retry-after", retryAfter)) }
             plan.latency = .milliseconds(behaviour.latencyMilliseconds)
             return plan
+        }
+        if request["generationConfig"]?["responseModalities"]?.arrayValue?.contains(where: { $0.stringValue?.uppercased() == "IMAGE" }) == true {
+            return geminiImagePlan(request, bodyBytes: body.count, behaviour: behaviour)
         }
         let stream = path.contains(":streamGenerateContent")
         let model = path.components(separatedBy: "/models/").last?.components(separatedBy: ":").first?.removingPercentEncoding ?? "gemini-mock"
@@ -668,7 +682,7 @@ public final class MockProvider: Sendable {
             pieces: out, dropConnection: false, isStream: true)
     }
 
-    private func bedrockError(status: Int, type: String, message: String) -> Plan {
+    func bedrockError(status: Int, type: String, message: String) -> Plan {
         Plan(
             status: status,
             headers: [HeaderField("content-type", "application/json"), HeaderField("x-amzn-errortype", type)],

@@ -39,13 +39,17 @@ public enum MockProviderServer {
                 try await respond(mock: mock, request: request, context: context)
             }
         }
+        // Vertex AI's publisher models (Gemini and Imagen).
+        router.post("/v1/projects/:project/locations/:location/publishers/google/models/:action") { request, context in
+            try await respond(mock: mock, request: request, context: context)
+        }
         // Cohere v2.
         for path in ["/v2/chat", "/v2/embed", "/v2/rerank"] {
             router.post(RouterPath(path)) { request, context in
                 try await respond(mock: mock, request: request, context: context)
             }
         }
-        // Bedrock Converse.
+        // Bedrock Converse and InvokeModel (embeddings, images).
         for action in ["converse", "converse-stream", "invoke"] {
             router.post(RouterPath("/model/:model/" + action)) { request, context in
                 try await respond(mock: mock, request: request, context: context)
