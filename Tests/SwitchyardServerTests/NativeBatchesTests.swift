@@ -206,6 +206,7 @@ import Testing
             models:
               - {name: g, provider: gem, model: gemini-2.5-flash, native_batches: true}
             """
-        #expect(throws: (any Error).self) { _ = try makeGateway(yaml) }
+        let error = #expect(throws: (any Error).self) { _ = try makeGateway(yaml) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("provider 'gem' (type gemini) has no native batch API"), "\(String(describing: error))")
     }
 }
