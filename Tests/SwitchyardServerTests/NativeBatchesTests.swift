@@ -14,7 +14,7 @@ import Testing
 @Suite struct NativeBatchesTests {
     typealias Files = FilesBatchesTests
 
-    static func config(port: Int, batches: String = "poll_interval: 50ms, requests_per_second: 50") -> String {
+    static func config(port: Int, batches: String = "poll_interval: 50ms, requests_per_second: 50", extra: String = "") -> String {
         """
         server:
           host: 127.0.0.1
@@ -29,6 +29,7 @@ import Testing
           - {name: claude-native, aliases: [claude-alias], provider: claude-up, model: claude-mock, native_batches: true, batch_discount: 0.4, price: {input: 3000, output: 15000}}
           - {name: gpt-test, provider: openai-up, model: mock-gpt, price: {input: 1000, output: 2000}}
         batches: {\(batches)}
+        \(extra)
         """
     }
 
@@ -102,7 +103,8 @@ import Testing
 
     @Test func anOpenAINativeBatchUploadsItsFileAndReadsOutputAndErrorFiles() async throws {
         try await withMockUpstream { mock, port in
-            let (application, _) = try makeGateway(Self.config(port: port))
+            let budget = "budgets: {rules: [{scope: global, amount: 100, period: daily}]}"
+            let (application, _) = try makeGateway(Self.config(port: port, extra: budget))
             try await application.makeApplication().test(.live) { client in
                 let lines = [
                     Self.line("ok-1", model: "gpt-native"), Self.line("refused", model: "gpt-native", extra: #""mock":{"status":400},"#),
@@ -120,9 +122,21 @@ import Testing
                 #expect(errors.first?["response"]?["status_code"]?.intValue == 400)
                 // The lines ran as the upstream model (the alias was rewritten before the upload).
                 #expect(output.first?["response"]?["body"]?["model"]?.stringValue == "mock-gpt")
-                let row = try await Self.logged(client, try #require(output.first))
-                Self.expectCost(row, input: 1000, output: 2000, factor: 0.5)
-                #expect(row["requested_model"]?.stringValue == "gpt-native" && row["provider"]?.stringValue == "openai-up", "\(row.serialized())")
+                var total = 0.0
+                for result in output {
+                    let row = try await Self.logged(client, result)
+                    Self.expectCost(row, input: 1000, output: 2000, factor: 0.5)
+                    #expect(row["requested_model"]?.stringValue == "gpt-native" && row["provider"]?.stringValue == "openai-up", "\(row.serialized())")
+                    total += row["cost_usd"]?.doubleValue ?? 0
+                }
+                // The global budget was charged what the results cost.
+                var spent = 0.0
+                _ = try await eventually {
+                    let spend = try await client.execute(uri: "/admin/spend", method: .get, headers: authorized)
+                    spent = spend.json?["budgets"]?.arrayValue?.first?["spent_usd"]?.doubleValue ?? 0
+                    return abs(spent - total) < 1e-6
+                }
+                #expect(total > 0 && abs(spent - total) < 1e-6, "budget spent \(spent), results cost \(total)")
             }
         }
     }
