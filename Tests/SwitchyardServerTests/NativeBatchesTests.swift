@@ -200,7 +200,9 @@ import Testing
             mock.holdBatches(true)
             try await application.makeApplication().test(.live) { client in
                 let id = try await Self.submit(client, (0..<4).map { Self.line("c-\($0)", model: "gpt-native") })
-                _ = try await eventually { try await Files.batch(client, id)["status"]?.stringValue == "in_progress" && mock.stats.batchesCreated == 1 }
+                _ = try await eventually {
+                    try await Files.batch(client, id)["status"]?.stringValue == "in_progress" && mock.stats.batchesCreated == 1
+                }
                 let cancel = try await client.execute(uri: "/v1/batches/\(id)/cancel", method: .post, headers: authorized)
                 #expect(cancel.status == .ok && cancel.json?["status"]?.stringValue == "cancelling", "\(cancel.text)")
                 let done = try await Files.finished(client, id)

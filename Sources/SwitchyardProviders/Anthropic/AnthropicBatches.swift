@@ -75,11 +75,15 @@ struct AnthropicBatches: NativeBatchAPI {
             let type = error?["type"]?.stringValue ?? "api_error"
             let message = error?["message"]?.stringValue ?? "The provider could not run this request."
             let status =
-                ["invalid_request_error": 400, "authentication_error": 401, "permission_error": 403, "not_found_error": 404,
-                 "request_too_large": 413, "rate_limit_error": 429, "overloaded_error": 503][type] ?? 500
+                [
+                    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403, "not_found_error": 404,
+                    "request_too_large": 413, "rate_limit_error": 429, "overloaded_error": 503,
+                ][type] ?? 500
             let envelope: JSONValue = [
-                "error": ["message": .string(message), "type": .string(status < 500 ? "invalid_request_error" : "api_error"), "param": .null,
-                          "code": .string(type)]
+                "error": [
+                    "message": .string(message), "type": .string(status < 500 ? "invalid_request_error" : "api_error"), "param": .null,
+                    "code": .string(type),
+                ]
             ]
             return .response(status: status, body: envelope)
         case "canceled":

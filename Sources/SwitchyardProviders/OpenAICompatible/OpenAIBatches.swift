@@ -31,7 +31,8 @@ struct OpenAIBatches: NativeBatchAPI {
         form += Array("\r\n--\(boundary)--\r\n".utf8)
         let file = try await call.json("POST", "/files", body: form, contentType: "multipart/form-data; boundary=\(boundary)")
         guard let fileID = file["id"]?.stringValue else {
-            throw GatewayError.upstreamUnavailable("Provider '\(call.provider)' did not return the uploaded file's id.", code: .upstreamInvalidResponse)
+            throw GatewayError.upstreamUnavailable(
+                "Provider '\(call.provider)' did not return the uploaded file's id.", code: .upstreamInvalidResponse)
         }
         let create: JSONValue = [
             "input_file_id": .string(fileID), "endpoint": .string("/v1" + endpoint.rawValue), "completion_window": "24h",

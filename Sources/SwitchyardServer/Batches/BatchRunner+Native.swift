@@ -55,7 +55,10 @@ extension BatchRunner {
             guard var body = try? JSONValue.parse(request.body).objectValue else { return false }
             body["model"] = .string(target.upstreamModel)
             do throws(GatewayError) {
-                requests.append(try api!.encode(customID: NativeBatchRecord.customID(line: requests.count), endpoint: endpoint, body: JSONValue.object(body).serializedBytes()))
+                requests.append(
+                    try api!.encode(
+                        customID: NativeBatchRecord.customID(line: requests.count), endpoint: endpoint, body: JSONValue.object(body).serializedBytes()
+                    ))
             } catch {
                 return false
             }
@@ -115,7 +118,8 @@ extension BatchRunner {
             return .failed(
                 BatchJob.BatchError(
                     code: "interrupted",
-                    message: "The gateway stopped while handing this batch to provider '\(native.provider)'; it is not submitted again so that no request runs twice."
+                    message:
+                        "The gateway stopped while handing this batch to provider '\(native.provider)'; it is not submitted again so that no request runs twice."
                 ))
         }
         while true {
@@ -131,7 +135,9 @@ extension BatchRunner {
                     batch.native = native
                     try await store.updateBatch(batch)
                 } catch {
-                    logger.warning("a batch's cancellation could not reach its provider", metadata: ["batch_id": .string(batch.id), "error": .string(scrubbed(error))])
+                    logger.warning(
+                        "a batch's cancellation could not reach its provider",
+                        metadata: ["batch_id": .string(batch.id), "error": .string(scrubbed(error))])
                 }
             }
             do {

@@ -118,8 +118,11 @@ extension MockProvider {
         let id = nextID("file-mock")
         batchState.withLock { $0.files[id] = file }
         return jsonPlan(
-            ["id": .string(id), "object": "file", "bytes": JSONValue(file.count), "created_at": JSONValue(1_700_000_000), "filename": "input.jsonl",
-             "purpose": "batch", "status": "processed"],
+            [
+                "id": .string(id), "object": "file", "bytes": JSONValue(file.count), "created_at": JSONValue(1_700_000_000),
+                "filename": "input.jsonl",
+                "purpose": "batch", "status": "processed",
+            ],
             behaviour: defaults)
     }
 
@@ -133,7 +136,8 @@ extension MockProvider {
         guard let file = batchState.withLock({ $0.files[fileID] }) else { return notFound("file", fileID) }
         var requests: [(customID: String, body: [UInt8])] = []
         for line in file.split(separator: 10) {
-            guard let value = try? JSONValue.parse(Array(line)), let customID = value["custom_id"]?.stringValue, value["url"]?.stringValue == endpoint,
+            guard let value = try? JSONValue.parse(Array(line)), let customID = value["custom_id"]?.stringValue,
+                value["url"]?.stringValue == endpoint,
                 let requestBody = value["body"], requestBody.objectValue != nil
             else { return errorPlan(status: 400, type: "invalid_request_error", code: "invalid_request", message: "Invalid batch input line.") }
             requests.append((customID, requestBody.serializedBytes()))
@@ -156,11 +160,14 @@ extension MockProvider {
             guard let customID = item["custom_id"]?.stringValue, (1...64).contains(customID.count),
                 customID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }), seen.insert(customID).inserted,
                 let params = item["params"], params["model"]?.stringValue != nil, params["max_tokens"]?.intValue != nil
-            else { return anthropicBatchError(400, "requests: each needs a unique custom_id ([a-zA-Z0-9_-]{1,64}) and params with model and max_tokens") }
+            else {
+                return anthropicBatchError(400, "requests: each needs a unique custom_id ([a-zA-Z0-9_-]{1,64}) and params with model and max_tokens")
+            }
             requests.append((customID, params.serializedBytes()))
         }
         let id = nextID("msgbatch_mock")
-        let batch = MockBatch(dialect: .anthropic, id: id, requests: requests, endpoint: "/v1/messages", status: "in_progress", created: 1_700_000_000)
+        let batch = MockBatch(
+            dialect: .anthropic, id: id, requests: requests, endpoint: "/v1/messages", status: "in_progress", created: 1_700_000_000)
         batchState.withLock { $0.batches[id] = batch }
         state.withLock { $0.batchesCreated += 1 }
         return jsonPlan(anthropicObject(batch, host: ""), behaviour: defaults)
