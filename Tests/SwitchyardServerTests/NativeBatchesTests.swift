@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import SwitchyardCore
 import SwitchyardServer
+import SwitchyardStores
 import SwitchyardTesting
 import Testing
 
@@ -191,6 +192,41 @@ import Testing
             }
             #expect(mock.stats.batchesCreated == 1, "the batch was submitted once")
             #expect(mock.stats.batchRequestsRun == count && mock.stats.requestsByUser.values.allSatisfy { $0 == 1 })
+        }
+    }
+
+    @Test func aBatchFoundMidSubmissionAfterARestartFailsInsteadOfBeingSubmittedAgain() async throws {
+        try await withMockUpstream { mock, port in
+            let path = try writeConfig(Self.config(port: port))
+            func application() throws -> SwitchyardApplication {
+                try SwitchyardApplication(source: .file(path), registry: adapterRegistry(), logger: quietLogger)
+            }
+            let fileID: String = try await application().makeApplication().test(.live) { client in
+                try #require(try await Files.upload(client, Self.line("s-1", model: "gpt-native")).json?["id"]?.stringValue)
+            }
+            // What a crash between recording the handover and the provider's answer leaves: a
+            // batch handed to a provider with no provider batch id.
+            let store = SQLiteBatchStore(database: try SwitchyardDatabase(path: (path as NSString).deletingLastPathComponent + "/switchyard.db"))
+            let file = try #require(try await store.file(id: fileID))
+            let parts = file.owner.subject.split(separator: ":", maxSplits: 1).map(String.init)
+            let now = WallClock.unixTime()
+            var batch = BatchJob(
+                id: BatchJob.generateID(), owner: file.owner,
+                identity: JSONValue.object(["kind": .string(parts[0]), "subject": .string(parts[1])]).serialized(), endpoint: "/v1/chat/completions",
+                inputFileID: fileID, completionWindow: "24h", createdAt: now, expiresAt: now + 86_400)
+            try await store.insertBatch(batch)
+            batch.status = .inProgress
+            batch.total = 1
+            batch.native = NativeBatchRecord(
+                provider: "openai-up", deployment: "openai-up/mock-gpt", group: "gpt-native", upstreamModel: "mock-gpt", price: nil)
+            try await store.updateBatch(batch)
+            let id = batch.id
+            try await application().makeApplication().test(.live) { client in
+                let done = try await Files.finished(client, id)
+                #expect(done["status"]?.stringValue == "failed", "\(done.serialized())")
+                #expect(done["errors"]?["data"]?.arrayValue?.first?["code"]?.stringValue == "interrupted", "\(done.serialized())")
+            }
+            #expect(mock.stats.batchesCreated == 0 && mock.stats.requestsByUser.isEmpty, "nothing was submitted or run")
         }
     }
 
