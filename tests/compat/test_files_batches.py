@@ -1,14 +1,26 @@
 """`/v1/files` and `/v1/batches` with the official OpenAI SDK: `files.create` + `batches.create`
 through to a completed batch, its results read back with `files.content`.
 
-The gateway runs the batch itself, line by line through its pipeline, against the mock provider.
+The gateway runs the batch itself, line by line through its pipeline, against the mock provider;
+and a deployment with `native_batches: true` hands it to Anthropic's Message Batches (a
+`switchyard mock-provider` process plays Anthropic).
 """
 import io
 import json
+import os
+import pathlib
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
 import time
+import urllib.request
 
 import openai
 import pytest
+
+from conftest import start_process
 
 
 def _jsonl(lines):
@@ -156,3 +168,74 @@ def test_a_batch_resumes_after_the_gateway_is_killed_and_never_sends_a_line_twic
         assert sorted(ids) == sorted(f"c-{index}" for index in range(count)), "every line answered exactly once"
     finally:
         stop_process(process)
+
+
+@pytest.fixture(scope="module")
+def native_gateway():
+    """A gateway whose model hands batches to Anthropic's Message Batches: a `switchyard
+    mock-provider` process plays Anthropic, batch API included."""
+    upstream, upstream_address, _ = start_process(["mock-provider", "--port", "0"], "mock provider listening")
+    key = "sy-" + secrets.token_hex(8)
+    workdir = tempfile.mkdtemp(prefix="switchyard-native-batches-")
+    config = pathlib.Path(workdir) / "switchyard.yaml"
+    config.write_text(f"""
+server:
+  port: 0
+  master_key: env:SWITCHYARD_NATIVE_KEY
+  reload_check_interval: off
+providers:
+  - name: claude
+    type: anthropic
+    base_url: {upstream_address.removesuffix('/v1')}
+    api_key: env:SWITCHYARD_NATIVE_PROVIDER_KEY
+models:
+  - name: claude-batch
+    aliases: [claude-alias]
+    provider: claude
+    model: claude-mock
+    native_batches: true
+    price: {{input: 3, output: 15}}
+batches:
+  poll_interval: 100ms
+""")
+    env = dict(os.environ, SWITCHYARD_NATIVE_KEY=key, SWITCHYARD_NATIVE_PROVIDER_KEY="sk-ant-native-secret")
+    gateway, address, _ = start_process(["serve", "--config", str(config)], env=env)
+    yield address, key, upstream_address.removesuffix('/v1')
+    for process in (gateway, upstream):
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_a_batch_runs_natively_on_anthropic_message_batches(native_gateway):
+    address, key, upstream = native_gateway
+    client = openai.OpenAI(base_url=address + "/v1", api_key=key, max_retries=0, timeout=30)
+    lines = [
+        {"custom_id": "first question", "method": "POST", "url": "/v1/chat/completions",
+         "body": {"model": "claude-batch", "max_tokens": 64, "messages": [{"role": "user", "content": "hello"}]}},
+        {"custom_id": "second/question", "method": "POST", "url": "/v1/chat/completions",
+         "body": {"model": "claude-alias", "max_tokens": 64, "messages": [{"role": "user", "content": "harbour"}]}},
+    ]
+    uploaded = client.files.create(file=("native.jsonl", _jsonl(lines)), purpose="batch")
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+    assert batch.id.startswith("batch_") and batch.status == "validating"
+    batch = _wait(client, batch.id)
+    assert batch.status == "completed", batch
+    assert (batch.request_counts.total, batch.request_counts.completed, batch.request_counts.failed) == (2, 2, 0)
+    assert batch.error_file_id is None
+    results = [json.loads(line) for line in client.files.content(batch.output_file_id).text.splitlines()]
+    assert [result["custom_id"] for result in results] == ["first question", "second/question"]
+    for result, prompt in zip(results, ["hello", "harbour"]):
+        assert result["response"]["status_code"] == 200
+        body = result["response"]["body"]
+        assert body["object"] == "chat.completion"
+        assert body["choices"][0]["message"]["content"] == f"This is a mock response to: {prompt}"
+        assert body["usage"]["prompt_tokens"] > 0 and body["usage"]["completion_tokens"] > 0
+    # The provider's batch and key stay behind the gateway.
+    shown = client.batches.retrieve(batch.id).model_dump_json()
+    assert "msgbatch" not in shown and "sk-ant-native-secret" not in shown
+    stats = json.loads(urllib.request.urlopen(upstream + "/mock/stats").read())
+    assert stats["batches_created"] == 1 and stats["batch_requests_run"] == 2

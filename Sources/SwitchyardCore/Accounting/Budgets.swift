@@ -266,6 +266,19 @@ public final class BudgetGuard: Sendable {
         }
     }
 
+    /// Adds a cost that was never reserved (a line of a batch the provider ran) to the
+    /// budgets' spend and fires the alerts it crosses. Never refuses and never throws: the money
+    /// is already spent.
+    public func charge(_ checks: [BudgetCheck], costUSD: Double) async {
+        guard !checks.isEmpty else { return }
+        do {
+            try await seedIfNeeded(checks)
+        } catch {
+            onBackendFailure(error)
+        }
+        await settle(BudgetLease(checks: checks, reservedNanos: 0), costUSD: costUSD)
+    }
+
     /// Fires each threshold's alert unless this or another instance already did this period.
     private func fireAlerts(_ check: BudgetCheck, thresholds: [Double], spentNanos: Int64) async {
         for threshold in thresholds {

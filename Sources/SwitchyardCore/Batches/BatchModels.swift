@@ -109,6 +109,8 @@ public struct BatchJob: Sendable, Equatable {
     public var metadata: [String: String] = [:]
     /// Why the batch failed as a whole (`errors.data` of OpenAI's object): code, message, line.
     public var errors: [BatchError] = []
+    /// Set when the batch was handed to the provider's own batch API (never shown to clients).
+    public var native: NativeBatchRecord?
 
     public struct BatchError: Sendable, Equatable {
         public var code: String

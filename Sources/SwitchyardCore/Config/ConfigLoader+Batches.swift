@@ -21,6 +21,9 @@ public struct BatchSettings: Sendable {
     public var discount: Double = 0.5
     /// Most lines one input file may hold. Default 50,000 (OpenAI's limit).
     public var maxRequests = 50_000
+    /// How often a batch handed to a provider's own batch API is polled (`poll_interval`).
+    /// Default 30 s.
+    public var pollInterval: Duration = .seconds(30)
 
     public init() {}
 
@@ -64,7 +67,11 @@ extension Context {
             if value < 1 { error("batches.max_requests must be positive", at: node.location) }
             settings.maxRequests = max(value, 1)
         }
-        mapping.finish(known: ["concurrency", "requests_per_second", "discount", "max_requests"], context: &self)
+        if let node = mapping.take("poll_interval"), let value = duration(node, path: "batches.poll_interval") {
+            if value <= .zero { error("batches.poll_interval must be positive", at: node.location, hint: "for example 30s") }
+            settings.pollInterval = max(value, .milliseconds(10))
+        }
+        mapping.finish(known: ["concurrency", "requests_per_second", "discount", "max_requests", "poll_interval"], context: &self)
         return settings
     }
 }

@@ -2,7 +2,9 @@
 extension Context {
     // MARK: Models
 
-    static let deploymentKeys = ["weight", "priority", "rpm", "tpm", "context_window", "max_output_tokens", "price", "tags", "region"]
+    static let deploymentKeys = [
+        "weight", "priority", "rpm", "tpm", "context_window", "max_output_tokens", "price", "tags", "region", "native_batches", "batch_discount",
+    ]
     static let modelKeys =
         [
             "name", "provider", "model", "aliases", "deployments", "strategy", "version", "default", "deprecated", "sunset",
@@ -142,6 +144,13 @@ extension Context {
             deployment.tags = sequence(node, path: "\(path).tags").compactMap { string($0.node, path: $0.path) }
         }
         if let node = mapping.take("region") { deployment.region = string(node, path: "\(path).region") }
+        if let node = mapping.take("native_batches"), let value = bool(node, path: "\(path).native_batches") { deployment.nativeBatches = value }
+        if let node = mapping.take("batch_discount"), let value = number(node, path: "\(path).batch_discount") {
+            if value < 0 || value > 1 || !value.isFinite {
+                error("\(path).batch_discount must be between 0 and 1", at: node.location, hint: "0.5 is OpenAI's and Anthropic's 50% discount")
+            }
+            deployment.batchDiscount = min(max(value, 0), 1)
+        }
     }
 
     mutating func decodePrice(_ node: ConfigNode, path: String) -> ModelPrice? {
@@ -590,6 +599,15 @@ extension Context {
                 error(
                     "model '\(model.name)' refers to unknown provider '\(model.provider)'", at: model.location,
                     hint: "define it under 'providers:' first")
+            }
+            for deployment in model.deployments where deployment.nativeBatches {
+                guard let provider = config.provider(named: deployment.provider) else { continue }
+                if !NativeBatchSupport.adapters.contains(provider.adapter) || provider.type == ProviderPresets.azure {
+                    error(
+                        "model '\(model.name)': provider '\(provider.name)' (type \(provider.type)) has no native batch API the gateway can use",
+                        at: model.location,
+                        hint: "native_batches works with OpenAI-compatible providers (OpenAI's /v1/batches) and Anthropic (Message Batches)")
+                }
             }
             var ids: Set<String> = []
             for deployment in model.deployments where !ids.insert(deployment.id).inserted {

@@ -150,8 +150,6 @@ public struct Gateway: Sendable {
     /// Validates and plans a request (no I/O). On failure the error response is returned and
     /// the request is already recorded.
     public func prepare(_ inbound: Inbound, snapshot: RuntimeSnapshot? = nil) -> Preparation {
-        let snapshot = snapshot ?? runtime.snapshot
-        var inbound = inbound
         var record = RequestRecord(requestID: inbound.requestID, endpoint: inbound.endpoint, identity: inbound.identity)
         record.clientRequestID = inbound.clientRequestID
         record.dialect = inbound.dialect
@@ -160,6 +158,27 @@ public struct Gateway: Sendable {
             record.traceID = span.identity.traceID
         }
         do throws(GatewayError) {
+            return .ready(try plan(inbound, snapshot: snapshot ?? runtime.snapshot, record: &record))
+        } catch {
+            return .answered(fail(error, record: &record, receivedAt: inbound.receivedAt))
+        }
+    }
+
+    /// Validates and plans a request as ``prepare(_:snapshot:)`` does (the caller's model list,
+    /// endpoints and access rules included) without recording a refusal: how a batch finds out
+    /// where its lines would go before deciding who runs them.
+    public func check(_ inbound: Inbound, snapshot: RuntimeSnapshot? = nil) -> Result<Prepared, GatewayError> {
+        var record = RequestRecord(requestID: inbound.requestID, endpoint: inbound.endpoint, identity: inbound.identity)
+        do throws(GatewayError) {
+            return .success(try plan(inbound, snapshot: snapshot ?? runtime.snapshot, record: &record))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func plan(_ inbound: Inbound, snapshot: RuntimeSnapshot, record: inout RequestRecord) throws(GatewayError) -> Prepared {
+        var inbound = inbound
+        do {
             var templateHeader: HeaderField?
             if !snapshot.prompts.isEmpty && !inbound.isInternal {
                 let context = PromptRenderer.Context(identity: inbound.identity, headers: inbound.headers, unixTime: router.clock.unixTime)
@@ -215,9 +234,7 @@ public struct Gateway: Sendable {
             record.arm = plan.arm
             record.modelGroup = plan.group.qualifiedName
             if let templateHeader { plan.headers.append(templateHeader) }
-            return .ready(Prepared(inbound: inbound, request: request, plan: plan, snapshot: snapshot, record: record))
-        } catch {
-            return .answered(fail(error, record: &record, receivedAt: inbound.receivedAt))
+            return Prepared(inbound: inbound, request: request, plan: plan, snapshot: snapshot, record: record)
         }
     }
 

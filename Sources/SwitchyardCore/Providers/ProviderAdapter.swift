@@ -138,11 +138,14 @@ public protocol ProviderAdapter: Sendable {
     /// Forwards a passthrough request to a path under the provider's base URL, with the
     /// provider's credentials; adapters without a passthrough refuse it.
     func forward(_ request: PassthroughRequest) async throws -> UpstreamResponse
+    /// The provider's own batch API, when the adapter speaks it (see ``NativeBatchAPI``).
+    var nativeBatches: (any NativeBatchAPI)? { get }
 }
 
 extension ProviderAdapter {
     public var nativeDialect: ClientDialect? { nil }
     public var forwardsCanonicalBody: Bool { false }
+    public var nativeBatches: (any NativeBatchAPI)? { nil }
     public func forward(_ request: PassthroughRequest) async throws -> UpstreamResponse {
         throw GatewayError.notImplemented("Provider '\(providerName)' has no passthrough.", code: .passthroughNotSupported)
     }

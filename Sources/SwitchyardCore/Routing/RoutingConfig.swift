@@ -28,6 +28,12 @@ public struct DeploymentConfig: Sendable, Equatable {
     public var tags: [String] = []
     /// Data-residency region (`eu`, `us-east`, ...); matched against region restrictions.
     public var region: String?
+    /// Whether batches whose every line routes here are handed to the provider's own batch API
+    /// (`native_batches`; OpenAI-compatible and Anthropic providers) instead of run by the gateway.
+    public var nativeBatches = false
+    /// The share of the price the provider takes off batch requests (`batch_discount`); nil:
+    /// the provider's own (50% for OpenAI and Anthropic).
+    public var batchDiscount: Double?
 
     public init(id: String? = nil, provider: String, upstreamModel: String) {
         self.id = id ?? "\(provider)/\(upstreamModel)"

@@ -38,6 +38,10 @@ public struct AnthropicAdapter: ProviderAdapter {
         return try await HTTPTransport.forward(request, baseURL: baseURL, headers: fixed, on: streamingClient, provider: providerName)
     }
 
+    public var nativeBatches: (any NativeBatchAPI)? {
+        AnthropicBatches(call: NativeBatchCall(provider: providerName, forward: { try await self.forward($0) }), baseURL: baseURL)
+    }
+
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         guard request.endpoint == .chatCompletions else {
             throw GatewayError.unsupportedEndpoint(request.endpoint.rawValue, provider: providerName)

@@ -66,6 +66,8 @@ public struct OpenAICompatibleAdapter: ProviderAdapter {
     public func forward(_ request: PassthroughRequest) async throws -> UpstreamResponse {
         try await HTTPTransport.forward(request, baseURL: baseURL, headers: staticHeaders, on: streamingClient, provider: providerName)
     }
+
+    public var nativeBatches: (any NativeBatchAPI)? { OpenAIBatches(call: NativeBatchCall(provider: providerName, forward: { try await self.forward($0) })) }
 }
 
 /// Azure OpenAI: `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...`

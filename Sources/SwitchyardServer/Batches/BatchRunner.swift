@@ -83,8 +83,8 @@ actor BatchRunner {
         tasks[id] = nil
     }
 
-    private func isCancelled(_ id: String) -> Bool { running[id] ?? false }
-    private var isStopping: Bool { stopping }
+    func isCancelled(_ id: String) -> Bool { running[id] ?? false }
+    var isStopping: Bool { stopping }
 
     /// Marks a batch cancelling (its lines in flight finish; no other starts) and returns it;
     /// nil when `identity` may not see it. A finished batch is returned unchanged.
@@ -115,8 +115,21 @@ actor BatchRunner {
                 }
             }
             if batch.status == .inProgress || batch.status == .cancelling {
-                let outcome = try await runLines(batch, store: store)
+                if batch.native == nil, batch.status == .inProgress, try await store.lineStates(batchID: batch.id).isEmpty,
+                    let handover = await nativeHandover(batch)
+                {
+                    batch = try await submitNative(batch, handover, store: store)
+                }
+                let outcome = batch.native != nil ? try await runNative(&batch, store: store) : try await runLines(batch, store: store)
                 if outcome == .stopped {
+                    finished(batch.id)
+                    return
+                }
+                if case .failed(let error) = outcome {
+                    batch.status = .failed
+                    batch.failedAt = WallClock.unixTime()
+                    batch.errors = [error]
+                    try await store.finish(batch, files: [])
                     finished(batch.id)
                     return
                 }
@@ -178,7 +191,11 @@ actor BatchRunner {
         return batch
     }
 
-    private enum LinesOutcome { case done, stopped, expired }
+    enum LinesOutcome: Equatable {
+        case done, stopped, expired
+        /// The batch failed as a whole (its provider refused it).
+        case failed(BatchJob.BatchError)
+    }
 
     /// Sends every line not yet recorded; returns when all are recorded, when the gateway stops
     /// or the batch is cancelled (lines in flight are awaited either way), or when it expires.
@@ -318,7 +335,7 @@ actor BatchRunner {
 
     /// The identity the batch's lines run as: a virtual key is looked up again (a revoked or
     /// expired key stops its batch), then the directory's inheritance applies as for a request.
-    private func ownerIdentity(_ batch: BatchJob) async throws -> Result<Identity, GatewayError> {
+    func ownerIdentity(_ batch: BatchJob) async throws -> Result<Identity, GatewayError> {
         guard var identity = Identity(snapshotJSON: batch.identity) else {
             return .failure(.internalError("The batch's owner could not be read."))
         }

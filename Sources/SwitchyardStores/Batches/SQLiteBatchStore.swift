@@ -117,12 +117,13 @@ public struct SQLiteBatchStore: BatchStore {
         try db.execute(
             sql: """
                 UPDATE batches SET status = ?, outputFileID = ?, errorFileID = ?, inProgressAt = ?, finalizingAt = ?, completedAt = ?,
-                    failedAt = ?, expiredAt = ?, cancellingAt = ?, cancelledAt = ?, total = ?, errors = ?
+                    failedAt = ?, expiredAt = ?, cancellingAt = ?, cancelledAt = ?, total = ?, errors = ?, native = ?
                 WHERE id = ?
                 """,
             arguments: [
                 batch.status.rawValue, batch.outputFileID, batch.errorFileID, batch.inProgressAt, batch.finalizingAt, batch.completedAt,
-                batch.failedAt, batch.expiredAt, batch.cancellingAt, batch.cancelledAt, batch.total, errorsText(batch.errors), batch.id,
+                batch.failedAt, batch.expiredAt, batch.cancellingAt, batch.cancelledAt, batch.total, errorsText(batch.errors),
+                batch.native?.json.serialized(), batch.id,
             ])
     }
 
@@ -162,6 +163,7 @@ public struct SQLiteBatchStore: BatchStore {
         for member in (try? JSONValue.parse(metadata))?.objectValue?.members ?? [] {
             if let value = member.value.stringValue { batch.metadata[member.key] = value }
         }
+        if let native: String = row["native"], let value = try? JSONValue.parse(native) { batch.native = NativeBatchRecord(json: value) }
         let errors: String = row["errors"]
         batch.errors = ((try? JSONValue.parse(errors))?.arrayValue ?? []).compactMap { error in
             guard let code = error["code"]?.stringValue, let message = error["message"]?.stringValue else { return nil }

@@ -156,6 +156,10 @@ public final class SwitchyardDatabase: Sendable {
         migrator.registerMigration("v10: files and batches") { db in
             try SQLiteBatchStore.createTables(db)
         }
+        migrator.registerMigration("v11: native batches") { db in
+            // The provider batch a batch was handed to (see NativeBatchRecord).
+            try db.execute(sql: "ALTER TABLE batches ADD COLUMN native TEXT")
+        }
         return migrator
     }
 }

@@ -21,6 +21,8 @@ public final class MockProvider: Sendable {
     private let random: Mutex<SplitMix64>
     /// Where requests with the `hold` or `hold_after` knob wait until the test opens it.
     public let gate = HoldGate()
+    /// Files and batches of the mock's OpenAI and Anthropic batch APIs (see `MockProvider+Batches`).
+    let batchState = Mutex(MockBatchState())
 
     public init(defaults: MockBehaviour = MockBehaviour(), models: [String] = ["mock-gpt", "mock-embedding"], requiredAPIKey: String? = nil) {
         self.defaults = defaults
@@ -118,6 +120,7 @@ public final class MockProvider: Sendable {
         for header in headers where header.name.lowercased().hasPrefix("x-mock-") {
             behaviour.apply(String(header.name.dropFirst(7)), header.value)
         }
+        if let batchPlan = batchPlan(method: method, path: path, headers: headers, body: body) { return batchPlan }
         if method == "GET" {
             if path.hasSuffix("/models") {
                 let data = models.map { model -> JSONValue in
@@ -1208,6 +1211,12 @@ public struct MockStats: Sendable {
     public var requestsByUser: [String: Int] = [:]
     /// When each request with a `user` field arrived.
     public var userRequestTimes: [ContinuousClock.Instant] = []
+    /// Batches created on the mock's batch APIs (OpenAI's and Anthropic's).
+    public var batchesCreated = 0
+    /// Cancellations asked of them.
+    public var batchCancels = 0
+    /// Requests the batch APIs ran.
+    public var batchRequestsRun = 0
 
     public var lastBodyJSON: JSONValue? { try? JSONValue.parse(lastBody) }
 
@@ -1218,6 +1227,9 @@ public struct MockStats: Sendable {
             "completed_streams": JSONValue(completedStreams),
             "cancelled_streams": JSONValue(cancelledStreams),
             "spans_received": JSONValue(spansReceived),
+            "batches_created": JSONValue(batchesCreated),
+            "batch_cancels": JSONValue(batchCancels),
+            "batch_requests_run": JSONValue(batchRequestsRun),
             "last_path": lastPath.map(JSONValue.string) ?? .null,
             "last_headers": .object(
                 JSONObject(lastHeaders.filter { $0.name.lowercased() != "authorization" }.map { ($0.name.lowercased(), JSONValue.string($0.value)) })),

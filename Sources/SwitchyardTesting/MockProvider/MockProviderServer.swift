@@ -8,7 +8,8 @@ import SwitchyardCore
 ///
 /// Serves `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/rerank`, `/v1/moderations`,
 /// `/v1/images/generations`, `/v1/images/edits`, `/v1/audio/{transcriptions,translations,speech}`, the Anthropic dialect's
-/// `POST /v1/messages`, `GET /v1/models`,
+/// `POST /v1/messages`, `GET /v1/models`, OpenAI's batch API (`/v1/files`, `/v1/batches`) and
+/// Anthropic's Message Batches (`/v1/messages/batches`),
 /// `POST /v1/traces` (OTLP/HTTP JSON spans, counted: a collector stand-in),
 /// plus `GET /mock/stats` and `POST /mock/reset` for tests. A planned connection drop ends the
 /// response body with an error, which closes the connection without the final chunk.
@@ -66,6 +67,17 @@ public enum MockProviderServer {
                 try await respond(mock: mock, request: request, context: context)
             }
         }
+        // OpenAI's batch API and Anthropic's Message Batches (see MockProvider+Batches).
+        for path in ["/v1/files", "/v1/batches", "/v1/batches/:id/cancel", "/v1/messages/batches", "/v1/messages/batches/:id/cancel"] {
+            router.post(RouterPath(path)) { request, context in
+                try await respond(mock: mock, request: request, context: context)
+            }
+        }
+        for path in ["/v1/files/:id/content", "/v1/batches/:id", "/v1/messages/batches/:id", "/v1/messages/batches/:id/results"] {
+            router.get(RouterPath(path)) { request, context in
+                try await respond(mock: mock, request: request, context: context)
+            }
+        }
         // An OpenTelemetry collector stand-in: OTLP/HTTP JSON trace exports are counted.
         router.post("/v1/traces") { request, context in
             try await respond(mock: mock, request: request, context: context)
@@ -92,7 +104,9 @@ public enum MockProviderServer {
     static func respond(mock: MockProvider, request: Request, context: BasicRequestContext) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: 64 * 1024 * 1024)
-        let headers = request.headers.map { HeaderField($0.name.canonicalName, $0.value) }
+        var headers = request.headers.map { HeaderField($0.name.canonicalName, $0.value) }
+        // The authority, for answers that carry the mock's own URLs (Anthropic's `results_url`).
+        if let authority = request.head.authority { headers.append(HeaderField("host", authority)) }
         let plan = mock.plan(
             method: request.method.rawValue,
             path: request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""),
