@@ -162,7 +162,10 @@ import _CryptoExtras
                 #expect(good.status == .ok, "\(good.text)")
                 let refusals: [(String, String)] = [
                     (makeToken(alg: "ES384", kid: "good", claims: payload, signer: .p256(TestKeys.p256)), "The token's signature is invalid."),
-                    (makeToken(alg: "ES256", kid: "good", claims: payload, signer: .p256(TestKeys.p256)), "The token's algorithm does not fit its signing key."),
+                    (
+                        makeToken(alg: "ES256", kid: "good", claims: payload, signer: .p256(TestKeys.p256)),
+                        "The token's algorithm does not fit its signing key."
+                    ),
                     (makeToken(alg: "ES256", kid: "pq", claims: payload, signer: .p256(TestKeys.p256)), "The token's signing key is not known."),
                 ]
                 for (token, message) in refusals {

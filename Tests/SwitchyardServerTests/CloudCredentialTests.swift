@@ -56,12 +56,21 @@ final class FakeCloud: Sendable {
         var response: Response {
             let (type, body): (String, String) =
                 switch self {
-                case .expiredToken: ("ExpiredTokenException:http://internal.amazon.com/coral/com.amazon.coral.service/",
-                    #"{"message":"The security token included in the request is expired"}"#)
-                case .unrecognizedClientExpired: ("UnrecognizedClientException:http://internal.amazon.com/coral/com.amazon.coral.service/",
-                    #"{"__type":"com.amazon.coral.service#UnrecognizedClientException","message":"The security token included in the request is expired"}"#)
-                case .accessDenied: ("AccessDeniedException:http://internal.amazon.com/coral/com.amazon.coral.service/",
-                    #"{"message":"User is not authorized to perform: bedrock:InvokeModel"}"#)
+                case .expiredToken:
+                    (
+                        "ExpiredTokenException:http://internal.amazon.com/coral/com.amazon.coral.service/",
+                        #"{"message":"The security token included in the request is expired"}"#
+                    )
+                case .unrecognizedClientExpired:
+                    (
+                        "UnrecognizedClientException:http://internal.amazon.com/coral/com.amazon.coral.service/",
+                        #"{"__type":"com.amazon.coral.service#UnrecognizedClientException","message":"The security token included in the request is expired"}"#
+                    )
+                case .accessDenied:
+                    (
+                        "AccessDeniedException:http://internal.amazon.com/coral/com.amazon.coral.service/",
+                        #"{"message":"User is not authorized to perform: bedrock:InvokeModel"}"#
+                    )
                 }
             return Response(
                 status: .forbidden, headers: [.contentType: "application/json", HTTPField.Name("x-amzn-ErrorType")!: type],
@@ -552,7 +561,9 @@ extension CloudGatewaySuite {
         }
         // Not an expiry (access denied): no renewal, no second try.
         let denied = FakeCloud()
-        denied.state.withLock { $0.expireAll = true; $0.refusal = .accessDenied }
+        denied.state.withLock {
+            $0.expireAll = true; $0.refusal = .accessDenied
+        }
         try await withGateway(denied, environment: { port in Self.instanceMetadata(port: port) }) { client, cloud in
             let status = try await chat(client).status
             #expect(status != .ok)
@@ -565,9 +576,12 @@ extension CloudGatewaySuite {
         // Keys from the environment have no session to renew: the chain would give them back.
         let cloud = FakeCloud()
         cloud.state.withLock { $0.expireAll = true }
-        try await withGateway(cloud, environment: { _ in
-            ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret-value", "AWS_SESSION_TOKEN": "env-session-token"]
-        }) { client, cloud in
+        try await withGateway(
+            cloud,
+            environment: { _ in
+                ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret-value", "AWS_SESSION_TOKEN": "env-session-token"]
+            }
+        ) { client, cloud in
             let status = try await chat(client).status
             #expect(status != .ok)
             #expect(cloud.snapshot.refused == ["AKIDENV"])

@@ -233,7 +233,8 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
             for kid in [nil, "hs", "rsa"] as [String?] {
                 let token = makeToken(alg: name, kid: kid, signer: .raw([]))
                 #expect(token.hasSuffix("."))
-                #expect(await failure { () async throws(JWTError) in try await verifier.verify(token, keys: keys) } == .unsupportedAlgorithm, "\(name)")
+                #expect(
+                    await failure { () async throws(JWTError) in try await verifier.verify(token, keys: keys) } == .unsupportedAlgorithm, "\(name)")
             }
         }
         let unknown = makeToken(alg: "XS256", kid: "hs", signer: .hmac(TestKeys.secret))
@@ -261,8 +262,10 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
                 let withoutKid = makeToken(alg: alg, signer: .hmac(secret))
                 let pinned: Set<JWTAlgorithm> = [.rs256, JWTAlgorithm(rawValue: alg)!]
                 #expect(await failure { () async throws(JWTError) in try await makeVerifier(pinned).verify(withKid, keys: [rsaJWK]) } == .keyMismatch)
-                #expect(await failure { () async throws(JWTError) in try await makeVerifier(pinned).verify(withoutKid, keys: [rsaJWK]) } == .unknownKey)
-                #expect(await failure { () async throws(JWTError) in try await makeVerifier(pinned).verify(withoutKid, keys: [pemJWK]) } == .unknownKey)
+                #expect(
+                    await failure { () async throws(JWTError) in try await makeVerifier(pinned).verify(withoutKid, keys: [rsaJWK]) } == .unknownKey)
+                #expect(
+                    await failure { () async throws(JWTError) in try await makeVerifier(pinned).verify(withoutKid, keys: [pemJWK]) } == .unknownKey)
                 #expect(await failure { () async throws(JWTError) in try await rsaOnly.verify(withKid, keys: [rsaJWK]) } == .algorithmNotAllowed)
             }
             let token = makeToken(alg: "HS256", kid: "rsa", signer: .hmac(secret))
@@ -363,7 +366,9 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
             let flipped = parts[0] + "." + parts[1] + "." + b64url(signature)
             #expect(await failure { () async throws(JWTError) in try await verifier.verify(flipped, keys: keys) } == .badSignature)
             // Signature removed.
-            #expect(await failure { () async throws(JWTError) in try await verifier.verify(parts[0] + "." + parts[1] + ".", keys: keys) } == .badSignature)
+            #expect(
+                await failure { () async throws(JWTError) in try await verifier.verify(parts[0] + "." + parts[1] + ".", keys: keys) } == .badSignature
+            )
         }
     }
 
@@ -406,7 +411,8 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
         let payload = claims().serialized()
         let signer = Signer.hmac(TestKeys.secret)
         #expect(
-            try await verifier.verify(rawToken(header: #"{"alg":"HS256","kid":"hs"}"#, payload: payload, signer: signer), keys: keys).subject == "user-1")
+            try await verifier.verify(rawToken(header: #"{"alg":"HS256","kid":"hs"}"#, payload: payload, signer: signer), keys: keys).subject
+                == "user-1")
         let headers = [
             #"{"alg":"HS256","kid":"hs","alg":"none"}"#, #"{"alg":"none","kid":"hs","alg":"HS256"}"#, #"{"alg":"HS256","kid":"hs","kid":"rsa"}"#,
             #"{"alg":256,"kid":"hs"}"#, #"{"alg":["HS256"],"kid":"hs"}"#, #"{"kid":"hs"}"#, #"{"alg":"HS256","kid":7}"#,
@@ -437,7 +443,9 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
         let huge = makeToken(
             alg: "RS256", kid: "rsa", claims: claims(["padding": .string(String(repeating: "x", count: 20_000))]), signer: .rsa(TestKeys.rsa))
         #expect(await failure { () async throws(JWTError) in try await verifier.verify(huge, keys: keys) } == .tokenTooLarge)
-        #expect(await failure { () async throws(JWTError) in try await verifier.verify(String(repeating: "A", count: 1 << 20), keys: keys) } == .tokenTooLarge)
+        #expect(
+            await failure { () async throws(JWTError) in try await verifier.verify(String(repeating: "A", count: 1 << 20), keys: keys) }
+                == .tokenTooLarge)
         let roomier = makeVerifier { $0.maximumTokenLength = 64 * 1024 }
         #expect(try await roomier.verify(huge, keys: keys).string("padding")?.count == 20_000)
     }
