@@ -138,6 +138,47 @@ import _CryptoExtras
         }
     }
 
+    /// jwt-kit verifies the signatures: a key set mixing unusable keys with a good one still
+    /// serves, and a signature from another curve is refused with the usual answer.
+    @Test func aMixedKeySetServesItsGoodKeyAndForeignCurvesAreRefused() async throws {
+        let router = Router()
+        let document = jwksDocument(mixedKeySet())
+        router.get("/jwks") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document)))
+        }
+        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { idp in
+            let port = try #require(idp.port)
+            let extra = """
+                auth:
+                  jwt:
+                    - issuer: \(testIssuer)
+                      audience: switchyard
+                      jwks_uri: http://127.0.0.1:\(port)/jwks
+                      algorithms: [ES384, ES256]
+                """
+            try await Self.withGateway(extra) { client in
+                let payload = claims(now: WallClock.unixTime(), ["aud": "switchyard"])
+                let good = try await Self.call(client, makeToken(alg: "ES384", kid: "good", claims: payload, signer: .p384(TestKeys.p384)))
+                #expect(good.status == .ok, "\(good.text)")
+                let refusals: [(String, String)] = [
+                    (makeToken(alg: "ES384", kid: "good", claims: payload, signer: .p256(TestKeys.p256)), "The token's signature is invalid."),
+                    (
+                        makeToken(alg: "ES256", kid: "good", claims: payload, signer: .p256(TestKeys.p256)),
+                        "The token's algorithm does not fit its signing key."
+                    ),
+                    (makeToken(alg: "ES256", kid: "pq", claims: payload, signer: .p256(TestKeys.p256)), "The token's signing key is not known."),
+                ]
+                for (token, message) in refusals {
+                    let refused = try await Self.call(client, token)
+                    #expect(refused.status == .unauthorized, "\(message)")
+                    #expect(refused.json?["error"]?["code"]?.stringValue == "invalid_token")
+                    #expect(refused.json?["error"]?["message"]?.stringValue == message, "\(refused.text)")
+                    #expect(refused.headers[.wwwAuthenticate]?.contains("invalid_token") == true)
+                }
+            }
+        }
+    }
+
     @Test func attributeRulesAllowOrDenyWithAReason() async throws {
         let extra = """
             \(Self.jwtConfig)

@@ -40,6 +40,42 @@ final class FakeCloud: Sendable {
         /// Bearer tokens Vertex calls carried, in order.
         var bearers: [String] = []
         var problems: [String] = []
+        /// Access key ids Bedrock refuses as expired (though their stated expiry is ahead, as
+        /// when a session is revoked), with `expireAll` every one; how it says so.
+        var expired: Set<String> = []
+        var expireAll = false
+        var refusal = Refusal.expiredToken
+        /// Key ids of the requests refused that way, in order.
+        var refused: [String] = []
+    }
+
+    /// Bedrock's 403 answers for credentials it no longer takes.
+    enum Refusal {
+        case expiredToken, unrecognizedClientExpired, accessDenied
+
+        var response: Response {
+            let (type, body): (String, String) =
+                switch self {
+                case .expiredToken:
+                    (
+                        "ExpiredTokenException:http://internal.amazon.com/coral/com.amazon.coral.service/",
+                        #"{"message":"The security token included in the request is expired"}"#
+                    )
+                case .unrecognizedClientExpired:
+                    (
+                        "UnrecognizedClientException:http://internal.amazon.com/coral/com.amazon.coral.service/",
+                        #"{"__type":"com.amazon.coral.service#UnrecognizedClientException","message":"The security token included in the request is expired"}"#
+                    )
+                case .accessDenied:
+                    (
+                        "AccessDeniedException:http://internal.amazon.com/coral/com.amazon.coral.service/",
+                        #"{"message":"User is not authorized to perform: bedrock:InvokeModel"}"#
+                    )
+                }
+            return Response(
+                status: .forbidden, headers: [.contentType: "application/json", HTTPField.Name("x-amzn-ErrorType")!: type],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+        }
     }
 
     let state = Mutex(State())
@@ -186,6 +222,12 @@ final class FakeCloud: Sendable {
                 cloud.problem("bad signature")
                 return Self.json(#"{"message":"The request signature we calculated does not match the signature you provided."}"#, status: .forbidden)
             }
+            let refusal = cloud.state.withLock { state -> Refusal? in
+                guard state.expireAll || state.expired.contains(key) else { return nil }
+                state.refused.append(key)
+                return state.refusal
+            }
+            if let refusal { return refusal.response }
             cloud.state.withLock { $0.signedBy.append(key) }
             return Self.json(
                 #"{"output":{"message":{"role":"assistant","content":[{"text":"signed by \#(key)"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":3,"totalTokens":6}}"#
@@ -476,6 +518,73 @@ extension CloudGatewaySuite {
             }
             #expect(cloud.snapshot.imdsCredentialCalls == 2)
             #expect(cloud.snapshot.signedBy == ["ASIAIMDS1", "ASIAIMDS2"])
+        }
+    }
+
+    static func instanceMetadata(port: Int) -> [String: String] {
+        ["AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)"]
+    }
+
+    @Test(arguments: [FakeCloud.Refusal.expiredToken, .unrecognizedClientExpired])
+    func credentialsRefusedAsExpiredAreRenewedAndTheRequestMadeOnceMore(_ refusal: FakeCloud.Refusal) async throws {
+        let cloud = FakeCloud()
+        cloud.state.withLock { state in state.refusal = refusal }
+        try await withGateway(cloud, environment: { port in Self.instanceMetadata(port: port) }) { client, cloud in
+            let first = try await chat(client).status
+            #expect(first == .ok)
+            // Revoked with most of its hour left: Bedrock now says the token has expired.
+            cloud.state.withLock { state in _ = state.expired.insert("ASIAIMDS1") }
+            let response = try await chat(client)
+            #expect(response.status == .ok, "\(response.text)")
+            #expect(response.json?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue == "signed by ASIAIMDS2")
+            #expect(cloud.snapshot.refused == ["ASIAIMDS1"])
+            #expect(cloud.snapshot.signedBy == ["ASIAIMDS1", "ASIAIMDS2"])
+            #expect(cloud.snapshot.imdsCredentialCalls == 2)
+            // The renewed credentials are cached for the next request.
+            let third = try await chat(client).status
+            #expect(third == .ok)
+            #expect(cloud.snapshot.imdsCredentialCalls == 2)
+            #expect(cloud.snapshot.signedBy == ["ASIAIMDS1", "ASIAIMDS2", "ASIAIMDS2"])
+        }
+    }
+
+    @Test func anExpiredRefusalIsRetriedOnlyOnceAndOtherRefusalsNever() async throws {
+        // Every key refused as expired: one renewal and one more try, then the refusal stands.
+        let cloud = FakeCloud()
+        cloud.state.withLock { $0.expireAll = true }
+        try await withGateway(cloud, environment: { port in Self.instanceMetadata(port: port) }) { client, cloud in
+            let response = try await chat(client)
+            #expect(response.status != .ok)
+            #expect(cloud.snapshot.refused == ["ASIAIMDS1", "ASIAIMDS2"])
+            #expect(cloud.snapshot.imdsCredentialCalls == 2)
+            #expect(!response.text.contains("imds-secret") && !response.text.contains("imds-session"))
+        }
+        // Not an expiry (access denied): no renewal, no second try.
+        let denied = FakeCloud()
+        denied.state.withLock {
+            $0.expireAll = true; $0.refusal = .accessDenied
+        }
+        try await withGateway(denied, environment: { port in Self.instanceMetadata(port: port) }) { client, cloud in
+            let status = try await chat(client).status
+            #expect(status != .ok)
+            #expect(cloud.snapshot.refused == ["ASIAIMDS1"])
+            #expect(cloud.snapshot.imdsCredentialCalls == 1)
+        }
+    }
+
+    @Test func longTermKeysRefusedAsExpiredAreNotRetried() async throws {
+        // Keys from the environment have no session to renew: the chain would give them back.
+        let cloud = FakeCloud()
+        cloud.state.withLock { $0.expireAll = true }
+        try await withGateway(
+            cloud,
+            environment: { _ in
+                ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret-value", "AWS_SESSION_TOKEN": "env-session-token"]
+            }
+        ) { client, cloud in
+            let status = try await chat(client).status
+            #expect(status != .ok)
+            #expect(cloud.snapshot.refused == ["AKIDENV"])
         }
     }
 

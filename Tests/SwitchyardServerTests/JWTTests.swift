@@ -185,7 +185,7 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
 // MARK: Verification
 
 @Suite struct JWTVerificationTests {
-    @Test func everyAlgorithmVerifies() throws {
+    @Test func everyAlgorithmVerifies() async throws {
         let keys = try allKeys()
         let cases: [(String, String, Signer)] = [
             ("RS256", "rsa", .rsa(TestKeys.rsa)), ("RS384", "rsa", .rsa(TestKeys.rsa)), ("RS512", "rsa", .rsa(TestKeys.rsa)),
@@ -198,51 +198,52 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
         let verifier = makeVerifier()
         for (alg, kid, signer) in cases {
             let token = makeToken(alg: alg, kid: kid, signer: signer)
-            let verified = try verifier.verify(token, keys: keys)
+            let verified = try await verifier.verify(token, keys: keys)
             #expect(verified.algorithm.rawValue == alg)
             #expect(verified.keyID == kid)
             #expect(verified.subject == "user-1")
             // Without the key it names, no other key is tried.
             let others = keys.filter { $0.keyID != kid }
-            #expect(failure { () throws(JWTError) in try verifier.verify(token, keys: others) } == .unknownKey, "\(alg)")
+            #expect(await failure { () async throws(JWTError) in try await verifier.verify(token, keys: others) } == .unknownKey, "\(alg)")
         }
     }
 
-    @Test func withoutKidTheOneFittingKeyIsUsed() throws {
+    @Test func withoutKidTheOneFittingKeyIsUsed() async throws {
         let keys = try allKeys().map { key in
             // The same keys without kids.
             JWKTestAccess.strippingKeyID(key)
         }
         let verifier = makeVerifier()
         let token = makeToken(alg: "ES256", signer: .p256(TestKeys.p256))
-        #expect(try verifier.verify(token, keys: keys).keyID == nil)
+        #expect(try await verifier.verify(token, keys: keys).keyID == nil)
         // Two RSA keys fit RS256: a token without kid is ambiguous.
         let twoRSA = [
             try jwk(jwkJSON(rsa: TestKeys.rsa.publicKey, kid: nil)), try jwk(jwkJSON(rsa: TestKeys.rsa2.publicKey, kid: nil)),
         ]
         let ambiguous = makeToken(alg: "RS256", signer: .rsa(TestKeys.rsa))
-        #expect(failure { () throws(JWTError) in try verifier.verify(ambiguous, keys: twoRSA) } == .ambiguousKey)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(ambiguous, keys: twoRSA) } == .ambiguousKey)
         // No key fits at all.
-        #expect(failure { () throws(JWTError) in try verifier.verify(ambiguous, keys: []) } == .unknownKey)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(ambiguous, keys: []) } == .unknownKey)
     }
 
-    @Test func algNoneIsAlwaysRejected() throws {
+    @Test func algNoneIsAlwaysRejected() async throws {
         let keys = try allKeys()
         let verifier = makeVerifier()
         for name in ["none", "None", "NONE", "nOnE"] {
             for kid in [nil, "hs", "rsa"] as [String?] {
                 let token = makeToken(alg: name, kid: kid, signer: .raw([]))
                 #expect(token.hasSuffix("."))
-                #expect(failure { () throws(JWTError) in try verifier.verify(token, keys: keys) } == .unsupportedAlgorithm, "\(name)")
+                #expect(
+                    await failure { () async throws(JWTError) in try await verifier.verify(token, keys: keys) } == .unsupportedAlgorithm, "\(name)")
             }
         }
         let unknown = makeToken(alg: "XS256", kid: "hs", signer: .hmac(TestKeys.secret))
-        #expect(failure { () throws(JWTError) in try verifier.verify(unknown, keys: keys) } == .unsupportedAlgorithm)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(unknown, keys: keys) } == .unsupportedAlgorithm)
         let lowercase = makeToken(alg: "hs256", kid: "hs", signer: .hmac(TestKeys.secret))
-        #expect(failure { () throws(JWTError) in try verifier.verify(lowercase, keys: keys) } == .unsupportedAlgorithm)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(lowercase, keys: keys) } == .unsupportedAlgorithm)
     }
 
-    @Test func hmacSignedWithTheRSAPublicKeyIsRejected() throws {
+    @Test func hmacSignedWithTheRSAPublicKeyIsRejected() async throws {
         let publicKey = TestKeys.rsa.publicKey
         let rsaJWK = try jwk(jwkJSON(rsa: publicKey, kid: "rsa"))
         let pemJWK = try JWK.publicKey(pem: publicKey.pemRepresentation)
@@ -260,20 +261,22 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
                 let withKid = makeToken(alg: alg, kid: "rsa", signer: .hmac(secret))
                 let withoutKid = makeToken(alg: alg, signer: .hmac(secret))
                 let pinned: Set<JWTAlgorithm> = [.rs256, JWTAlgorithm(rawValue: alg)!]
-                #expect(failure { () throws(JWTError) in try makeVerifier(pinned).verify(withKid, keys: [rsaJWK]) } == .keyMismatch)
-                #expect(failure { () throws(JWTError) in try makeVerifier(pinned).verify(withoutKid, keys: [rsaJWK]) } == .unknownKey)
-                #expect(failure { () throws(JWTError) in try makeVerifier(pinned).verify(withoutKid, keys: [pemJWK]) } == .unknownKey)
-                #expect(failure { () throws(JWTError) in try rsaOnly.verify(withKid, keys: [rsaJWK]) } == .algorithmNotAllowed)
+                #expect(await failure { () async throws(JWTError) in try await makeVerifier(pinned).verify(withKid, keys: [rsaJWK]) } == .keyMismatch)
+                #expect(
+                    await failure { () async throws(JWTError) in try await makeVerifier(pinned).verify(withoutKid, keys: [rsaJWK]) } == .unknownKey)
+                #expect(
+                    await failure { () async throws(JWTError) in try await makeVerifier(pinned).verify(withoutKid, keys: [pemJWK]) } == .unknownKey)
+                #expect(await failure { () async throws(JWTError) in try await rsaOnly.verify(withKid, keys: [rsaJWK]) } == .algorithmNotAllowed)
             }
             let token = makeToken(alg: "HS256", kid: "rsa", signer: .hmac(secret))
-            #expect(failure { () throws(JWTError) in try both.verify(token, keys: [rsaJWK, pemJWK]) } == .keyMismatch)
+            #expect(await failure { () async throws(JWTError) in try await both.verify(token, keys: [rsaJWK, pemJWK]) } == .keyMismatch)
         }
         // The genuine RS256 token still verifies with both configurations.
-        #expect(try both.verify(rsaToken, keys: [rsaJWK]).algorithm == .rs256)
-        #expect(try rsaOnly.verify(makeToken(alg: "RS256", signer: .rsa(TestKeys.rsa)), keys: [pemJWK]).algorithm == .rs256)
+        #expect(try await both.verify(rsaToken, keys: [rsaJWK]).algorithm == .rs256)
+        #expect(try await rsaOnly.verify(makeToken(alg: "RS256", signer: .rsa(TestKeys.rsa)), keys: [pemJWK]).algorithm == .rs256)
     }
 
-    @Test func algorithmsArePinned() throws {
+    @Test func algorithmsArePinned() async throws {
         let keys = try allKeys()
         let rs256Only = makeVerifier([.rs256])
         for (alg, kid, signer) in [
@@ -281,44 +284,44 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
             ("HS256", "hs", .hmac(TestKeys.secret)), ("EdDSA", "ed", .ed25519(TestKeys.ed25519)),
         ] {
             let token = makeToken(alg: alg, kid: kid, signer: signer)
-            #expect(failure { () throws(JWTError) in try rs256Only.verify(token, keys: keys) } == .algorithmNotAllowed, "\(alg)")
+            #expect(await failure { () async throws(JWTError) in try await rs256Only.verify(token, keys: keys) } == .algorithmNotAllowed, "\(alg)")
         }
-        #expect(try rs256Only.verify(rsaToken, keys: keys).algorithm == .rs256)
+        #expect(try await rs256Only.verify(rsaToken, keys: keys).algorithm == .rs256)
     }
 
-    @Test func keyTypeCurveAndDeclaredAlgMustFitTheToken() throws {
+    @Test func keyTypeCurveAndDeclaredAlgMustFitTheToken() async throws {
         let keys = try allKeys()
         let verifier = makeVerifier()
         // ES256 signed with the P-256 key but naming the P-384 key.
         let wrongCurve = makeToken(alg: "ES256", kid: "p384", signer: .p256(TestKeys.p256))
-        #expect(failure { () throws(JWTError) in try verifier.verify(wrongCurve, keys: keys) } == .keyMismatch)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(wrongCurve, keys: keys) } == .keyMismatch)
         // An RSA key declared for RS256 does not verify PS256 tokens.
         let declared = try jwk(jwkJSON(rsa: TestKeys.rsa.publicKey, kid: "rsa", extra: ["alg": "RS256"]))
         let pss = makeToken(alg: "PS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
-        #expect(failure { () throws(JWTError) in try verifier.verify(pss, keys: [declared]) } == .keyMismatch)
-        #expect(try verifier.verify(rsaToken, keys: [declared]).algorithm == .rs256)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(pss, keys: [declared]) } == .keyMismatch)
+        #expect(try await verifier.verify(rsaToken, keys: [declared]).algorithm == .rs256)
         // A PS256 token is not an RS256 token: the padding is part of the algorithm.
         let relabelled = makeToken(alg: "RS256", kid: "rsa", signer: .raw(Signer.rsa(TestKeys.rsa).sign([1, 2, 3], alg: "PS256")))
-        #expect(failure { () throws(JWTError) in try verifier.verify(relabelled, keys: keys) } == .badSignature)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(relabelled, keys: keys) } == .badSignature)
         // An HS512 token needs a 64-byte secret.
         let short = try jwk(jwkJSON(secret: Array(TestKeys.secret.prefix(32)), kid: "short"))
         let hs512 = makeToken(alg: "HS512", kid: "short", signer: .hmac(Array(TestKeys.secret.prefix(32))))
-        #expect(failure { () throws(JWTError) in try verifier.verify(hs512, keys: [short]) } == .keyMismatch)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(hs512, keys: [short]) } == .keyMismatch)
     }
 
-    @Test func keysNotForSigningAreNotUsed() throws {
+    @Test func keysNotForSigningAreNotUsed() async throws {
         let verifier = makeVerifier()
         let encryption = try jwk(jwkJSON(rsa: TestKeys.rsa.publicKey, kid: "rsa", extra: ["use": "enc"]))
-        #expect(failure { () throws(JWTError) in try verifier.verify(rsaToken, keys: [encryption]) } == .keyMismatch)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(rsaToken, keys: [encryption]) } == .keyMismatch)
         let operations = try jwk(jwkJSON(rsa: TestKeys.rsa.publicKey, kid: "rsa", extra: ["key_ops": ["encrypt"]]))
-        #expect(failure { () throws(JWTError) in try verifier.verify(rsaToken, keys: [operations]) } == .keyMismatch)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(rsaToken, keys: [operations]) } == .keyMismatch)
         let signing = try jwk(jwkJSON(rsa: TestKeys.rsa.publicKey, kid: "rsa", extra: ["use": "sig", "key_ops": ["verify"]]))
-        #expect(try verifier.verify(rsaToken, keys: [signing]).keyID == "rsa")
+        #expect(try await verifier.verify(rsaToken, keys: [signing]).keyID == "rsa")
         // With both under the same kid, the signing key is chosen.
-        #expect(try verifier.verify(rsaToken, keys: [encryption, signing]).keyID == "rsa")
+        #expect(try await verifier.verify(rsaToken, keys: [encryption, signing]).keyID == "rsa")
     }
 
-    @Test func ecdsaSignaturesMustBeRawAndFixedLength() throws {
+    @Test func ecdsaSignaturesMustBeRawAndFixedLength() async throws {
         let keys = try allKeys()
         let verifier = makeVerifier()
         let header = b64url(Array(#"{"alg":"ES256","kid":"p256"}"#.utf8))
@@ -326,20 +329,20 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
         let input = Array((header + "." + payload).utf8)
         let signature = try TestKeys.p256.signature(for: input)
         let good = header + "." + payload + "." + b64url(signature.rawRepresentation)
-        #expect(try verifier.verify(good, keys: keys).algorithm == .es256)
+        #expect(try await verifier.verify(good, keys: keys).algorithm == .es256)
         let der = header + "." + payload + "." + b64url(signature.derRepresentation)
-        #expect(failure { () throws(JWTError) in try verifier.verify(der, keys: keys) } == .badSignature)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(der, keys: keys) } == .badSignature)
         for bad in [Array(signature.rawRepresentation.dropLast()), Array(signature.rawRepresentation) + [0], [UInt8](repeating: 0, count: 64)] {
             let token = header + "." + payload + "." + b64url(bad)
-            #expect(failure { () throws(JWTError) in try verifier.verify(token, keys: keys) } == .badSignature)
+            #expect(await failure { () async throws(JWTError) in try await verifier.verify(token, keys: keys) } == .badSignature)
         }
         // ES512 signatures are 132 bytes (two 66-byte integers).
         let es512 = makeToken(alg: "ES512", kid: "p521", signer: .p521(TestKeys.p521))
         #expect(Base64URL.decode(String(es512.split(separator: ".")[2]))?.count == 132)
-        #expect(try verifier.verify(es512, keys: keys).algorithm == .es512)
+        #expect(try await verifier.verify(es512, keys: keys).algorithm == .es512)
     }
 
-    @Test func tamperingIsDetected() throws {
+    @Test func tamperingIsDetected() async throws {
         let keys = try allKeys()
         let verifier = makeVerifier()
         for token in [
@@ -350,24 +353,26 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
             let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             // Payload swapped for one claiming another subject.
             let forged = parts[0] + "." + b64url(claims(["sub": "admin"]).serializedBytes()) + "." + parts[2]
-            #expect(failure { () throws(JWTError) in try verifier.verify(forged, keys: keys) } == .badSignature)
+            #expect(await failure { () async throws(JWTError) in try await verifier.verify(forged, keys: keys) } == .badSignature)
             // Header changed (kid kept, a new member added).
             let headerBytes = try #require(Base64URL.decode(parts[0]))
             var header = try #require(try JSONValue.parse(headerBytes).objectValue)
             header["x"] = "y"
             let reheadered = b64url(JSONValue.object(header).serializedBytes()) + "." + parts[1] + "." + parts[2]
-            #expect(failure { () throws(JWTError) in try verifier.verify(reheadered, keys: keys) } == .badSignature)
+            #expect(await failure { () async throws(JWTError) in try await verifier.verify(reheadered, keys: keys) } == .badSignature)
             // One signature bit flipped.
             var signature = try #require(Base64URL.decode(parts[2]))
             signature[signature.count / 2] ^= 0x01
             let flipped = parts[0] + "." + parts[1] + "." + b64url(signature)
-            #expect(failure { () throws(JWTError) in try verifier.verify(flipped, keys: keys) } == .badSignature)
+            #expect(await failure { () async throws(JWTError) in try await verifier.verify(flipped, keys: keys) } == .badSignature)
             // Signature removed.
-            #expect(failure { () throws(JWTError) in try verifier.verify(parts[0] + "." + parts[1] + ".", keys: keys) } == .badSignature)
+            #expect(
+                await failure { () async throws(JWTError) in try await verifier.verify(parts[0] + "." + parts[1] + ".", keys: keys) } == .badSignature
+            )
         }
     }
 
-    @Test func structureIsStrict() throws {
+    @Test func structureIsStrict() async throws {
         let keys = try allKeys()
         let verifier = makeVerifier()
         let parts = rsaToken.split(separator: ".").map(String.init)
@@ -391,22 +396,23 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
         #expect(parts[2].count % 4 != 0)
         malformed.append(parts[0] + "." + parts[1] + "." + String(parts[2].dropLast()) + String(alphabet[index | 1]))
         for token in malformed {
-            #expect(failure { () throws(JWTError) in try verifier.verify(token, keys: keys) } == .malformed, "\(token.prefix(60))")
+            #expect(await failure { () async throws(JWTError) in try await verifier.verify(token, keys: keys) } == .malformed, "\(token.prefix(60))")
         }
         // Truncated signatures never verify.
         for cut in [1, 2, 4, 10, 100] {
-            let error = failure { () throws(JWTError) in try verifier.verify(String(rsaToken.dropLast(cut)), keys: keys) }
+            let error = await failure { () async throws(JWTError) in try await verifier.verify(String(rsaToken.dropLast(cut)), keys: keys) }
             #expect(error == .badSignature || error == .malformed, "cut \(cut)")
         }
     }
 
-    @Test func headerAndPayloadMustBeCleanJSONObjects() throws {
+    @Test func headerAndPayloadMustBeCleanJSONObjects() async throws {
         let keys = try allKeys()
         let verifier = makeVerifier()
         let payload = claims().serialized()
         let signer = Signer.hmac(TestKeys.secret)
         #expect(
-            try verifier.verify(rawToken(header: #"{"alg":"HS256","kid":"hs"}"#, payload: payload, signer: signer), keys: keys).subject == "user-1")
+            try await verifier.verify(rawToken(header: #"{"alg":"HS256","kid":"hs"}"#, payload: payload, signer: signer), keys: keys).subject
+                == "user-1")
         let headers = [
             #"{"alg":"HS256","kid":"hs","alg":"none"}"#, #"{"alg":"none","kid":"hs","alg":"HS256"}"#, #"{"alg":"HS256","kid":"hs","kid":"rsa"}"#,
             #"{"alg":256,"kid":"hs"}"#, #"{"alg":["HS256"],"kid":"hs"}"#, #"{"kid":"hs"}"#, #"{"alg":"HS256","kid":7}"#,
@@ -415,7 +421,7 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
         ]
         for header in headers {
             let token = rawToken(header: header, payload: payload, signer: signer)
-            #expect(failure { () throws(JWTError) in try verifier.verify(token, keys: keys) } == .malformed, "\(header)")
+            #expect(await failure { () async throws(JWTError) in try await verifier.verify(token, keys: keys) } == .malformed, "\(header)")
         }
         let payloads = [
             #"{"sub":"user-1","sub":"admin","exp":1700000300}"#, #"["not","an","object"]"#, #""text""#, "42", "", "{",
@@ -423,122 +429,124 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
         ]
         for body in payloads {
             let token = rawToken(header: #"{"alg":"HS256","kid":"hs"}"#, payload: body, signer: signer)
-            #expect(failure { () throws(JWTError) in try verifier.verify(token, keys: keys) } == .malformed, "\(body)")
+            #expect(await failure { () async throws(JWTError) in try await verifier.verify(token, keys: keys) } == .malformed, "\(body)")
         }
         // Invalid UTF-8 in the header.
         let input = b64url([0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]) + "." + b64url(Array(payload.utf8))
         let binary = input + "." + b64url(signer.sign(Array(input.utf8), alg: "HS256"))
-        #expect(failure { () throws(JWTError) in try verifier.verify(binary, keys: keys) } == .malformed)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(binary, keys: keys) } == .malformed)
     }
 
-    @Test func oversizedTokensAreRefusedUnread() throws {
+    @Test func oversizedTokensAreRefusedUnread() async throws {
         let keys = try allKeys()
         let verifier = makeVerifier()
         let huge = makeToken(
             alg: "RS256", kid: "rsa", claims: claims(["padding": .string(String(repeating: "x", count: 20_000))]), signer: .rsa(TestKeys.rsa))
-        #expect(failure { () throws(JWTError) in try verifier.verify(huge, keys: keys) } == .tokenTooLarge)
-        #expect(failure { () throws(JWTError) in try verifier.verify(String(repeating: "A", count: 1 << 20), keys: keys) } == .tokenTooLarge)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(huge, keys: keys) } == .tokenTooLarge)
+        #expect(
+            await failure { () async throws(JWTError) in try await verifier.verify(String(repeating: "A", count: 1 << 20), keys: keys) }
+                == .tokenTooLarge)
         let roomier = makeVerifier { $0.maximumTokenLength = 64 * 1024 }
-        #expect(try roomier.verify(huge, keys: keys).string("padding")?.count == 20_000)
+        #expect(try await roomier.verify(huge, keys: keys).string("padding")?.count == 20_000)
     }
 
-    @Test func criticalHeadersAreRefused() throws {
+    @Test func criticalHeadersAreRefused() async throws {
         let keys = try allKeys()
         let verifier = makeVerifier()
         for crit: JSONValue in [["exp"], [], ["b64"], "exp", true] {
             let token = makeToken(alg: "RS256", kid: "rsa", header: ["crit": crit, "exp": 1], signer: .rsa(TestKeys.rsa))
-            #expect(failure { () throws(JWTError) in try verifier.verify(token, keys: keys) } == .criticalHeader)
+            #expect(await failure { () async throws(JWTError) in try await verifier.verify(token, keys: keys) } == .criticalHeader)
         }
     }
 
-    @Test func keysCarriedInTheHeaderAreIgnored() throws {
+    @Test func keysCarriedInTheHeaderAreIgnored() async throws {
         let keys = try allKeys()
         let verifier = makeVerifier()
         let attackerJWK = jwkJSON(rsa: TestKeys.attacker.publicKey, kid: "attacker")
         let embedded = makeToken(
             alg: "RS256", kid: "attacker", header: ["jwk": attackerJWK, "jku": "https://evil.example/jwks", "x5u": "https://evil.example/cert"],
             signer: .rsa(TestKeys.attacker))
-        #expect(failure { () throws(JWTError) in try verifier.verify(embedded, keys: keys) } == .unknownKey)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(embedded, keys: keys) } == .unknownKey)
         let borrowedKid = makeToken(alg: "RS256", kid: "rsa", header: ["jwk": attackerJWK], signer: .rsa(TestKeys.attacker))
-        #expect(failure { () throws(JWTError) in try verifier.verify(borrowedKid, keys: keys) } == .badSignature)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(borrowedKid, keys: keys) } == .badSignature)
     }
 
-    @Test func typeCanBeRequired() throws {
+    @Test func typeCanBeRequired() async throws {
         let keys = try allKeys()
         let verifier = makeVerifier { $0.allowedTypes = ["at+jwt"] }
         let accessToken = makeToken(alg: "RS256", kid: "rsa", header: ["typ": "application/at+JWT"], signer: .rsa(TestKeys.rsa))
-        #expect(try verifier.verify(accessToken, keys: keys).type == "application/at+JWT")
+        #expect(try await verifier.verify(accessToken, keys: keys).type == "application/at+JWT")
         let idToken = makeToken(alg: "RS256", kid: "rsa", header: ["typ": "JWT"], signer: .rsa(TestKeys.rsa))
-        #expect(failure { () throws(JWTError) in try verifier.verify(idToken, keys: keys) } == .wrongType)
-        #expect(failure { () throws(JWTError) in try verifier.verify(rsaToken, keys: keys) } == .wrongType)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(idToken, keys: keys) } == .wrongType)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(rsaToken, keys: keys) } == .wrongType)
     }
 }
 
 // MARK: Claims
 
 @Suite struct JWTClaimsTests {
-    func check(_ payload: JSONValue, _ configure: (inout JWTValidationOptions) -> Void = { _ in }) throws -> JWTError? {
+    func check(_ payload: JSONValue, _ configure: (inout JWTValidationOptions) -> Void = { _ in }) async throws -> JWTError? {
         let keys = try allKeys()
         let token = makeToken(alg: "ES256", kid: "p256", claims: payload, signer: .p256(TestKeys.p256))
         let verifier = makeVerifier(Set(JWTAlgorithm.allCases), configure)
-        return failure { () throws(JWTError) in try verifier.verify(token, keys: keys) }
+        return await failure { () async throws(JWTError) in try await verifier.verify(token, keys: keys) }
     }
 
-    @Test func timeClaimsWithLeeway() throws {
+    @Test func timeClaimsWithLeeway() async throws {
         let now = Int(baseTime)
-        #expect(try check(claims()) == nil)
-        #expect(try check(claims(["exp": JSONValue(now - 61)])) == .expired)
-        #expect(try check(claims(["exp": JSONValue(now - 60)])) == .expired, "expiry is exclusive")
-        #expect(try check(claims(["exp": JSONValue(now - 30)])) == nil, "within the default 60 s leeway")
-        #expect(try check(claims(["exp": JSONValue(now - 30)])) { $0.leeway = 0 } == .expired)
-        #expect(try check(claims(["exp": JSONValue(baseTime + 0.5)])) { $0.leeway = 0 } == nil, "NumericDate may be fractional")
-        #expect(try check(claims(["nbf": JSONValue(now + 120)])) == .notYetValid)
-        #expect(try check(claims(["nbf": JSONValue(now + 30)])) == nil)
-        #expect(try check(claims(["iat": JSONValue(now + 3600)])) == .issuedInFuture)
-        #expect(try check(claims(["iat": JSONValue(now + 30)])) == nil)
-        #expect(try check(claims(removing: ["exp"])) == .missingClaim("exp"))
-        #expect(try check(claims(removing: ["exp"])) { $0.requireExpiration = false } == nil)
-        #expect(try check(claims(removing: ["iat"])) == nil)
-        #expect(try check(claims(["iat": JSONValue(now - 7200)])) { $0.maximumAge = 3600 } == .expired)
-        #expect(try check(claims(removing: ["iat"])) { $0.maximumAge = 3600 } == .missingClaim("iat"))
+        #expect(try await check(claims()) == nil)
+        #expect(try await check(claims(["exp": JSONValue(now - 61)])) == .expired)
+        #expect(try await check(claims(["exp": JSONValue(now - 60)])) == .expired, "expiry is exclusive")
+        #expect(try await check(claims(["exp": JSONValue(now - 30)])) == nil, "within the default 60 s leeway")
+        #expect(try await check(claims(["exp": JSONValue(now - 30)])) { $0.leeway = 0 } == .expired)
+        #expect(try await check(claims(["exp": JSONValue(baseTime + 0.5)])) { $0.leeway = 0 } == nil, "NumericDate may be fractional")
+        #expect(try await check(claims(["nbf": JSONValue(now + 120)])) == .notYetValid)
+        #expect(try await check(claims(["nbf": JSONValue(now + 30)])) == nil)
+        #expect(try await check(claims(["iat": JSONValue(now + 3600)])) == .issuedInFuture)
+        #expect(try await check(claims(["iat": JSONValue(now + 30)])) == nil)
+        #expect(try await check(claims(removing: ["exp"])) == .missingClaim("exp"))
+        #expect(try await check(claims(removing: ["exp"])) { $0.requireExpiration = false } == nil)
+        #expect(try await check(claims(removing: ["iat"])) == nil)
+        #expect(try await check(claims(["iat": JSONValue(now - 7200)])) { $0.maximumAge = 3600 } == .expired)
+        #expect(try await check(claims(removing: ["iat"])) { $0.maximumAge = 3600 } == .missingClaim("iat"))
         for bad: JSONValue in ["1700000300", nil, true, [1_700_000_300], .number(.infinity, raw: "1e999")] {
-            #expect(try check(claims(["exp": bad])) == .invalidClaim("exp"))
-            #expect(try check(claims(["nbf": bad])) == .invalidClaim("nbf"))
-            #expect(try check(claims(["iat": bad])) == .invalidClaim("iat"))
+            #expect(try await check(claims(["exp": bad])) == .invalidClaim("exp"))
+            #expect(try await check(claims(["nbf": bad])) == .invalidClaim("nbf"))
+            #expect(try await check(claims(["iat": bad])) == .invalidClaim("iat"))
         }
     }
 
-    @Test func issuerAndAudience() throws {
-        #expect(try check(claims(["iss": "https://evil.example"])) == .wrongIssuer)
-        #expect(try check(claims(["iss": "https://issuer.example/"])) == .wrongIssuer, "exact match")
-        #expect(try check(claims(["iss": "HTTPS://ISSUER.EXAMPLE"])) == .wrongIssuer)
-        #expect(try check(claims(removing: ["iss"])) == .missingClaim("iss"))
-        #expect(try check(claims(["iss": 1])) == .invalidClaim("iss"))
-        #expect(try check(claims(["aud": "other"])) == .wrongAudience)
-        #expect(try check(claims(["aud": ["other", "another"]])) == .wrongAudience)
-        #expect(try check(claims(["aud": []])) == .wrongAudience)
-        #expect(try check(claims(["aud": "Gateway"])) == .wrongAudience)
-        #expect(try check(claims(["aud": ["other", "gateway"]])) == nil)
-        #expect(try check(claims(["aud": ["other", 7]])) == .invalidClaim("aud"))
-        #expect(try check(claims(["aud": ["x": "gateway"]])) == .invalidClaim("aud"))
-        #expect(try check(claims(removing: ["aud"])) == .missingClaim("aud"))
-        #expect(try check(claims(["aud": "other"])) { $0.audiences = ["gateway", "other"] } == nil)
+    @Test func issuerAndAudience() async throws {
+        #expect(try await check(claims(["iss": "https://evil.example"])) == .wrongIssuer)
+        #expect(try await check(claims(["iss": "https://issuer.example/"])) == .wrongIssuer, "exact match")
+        #expect(try await check(claims(["iss": "HTTPS://ISSUER.EXAMPLE"])) == .wrongIssuer)
+        #expect(try await check(claims(removing: ["iss"])) == .missingClaim("iss"))
+        #expect(try await check(claims(["iss": 1])) == .invalidClaim("iss"))
+        #expect(try await check(claims(["aud": "other"])) == .wrongAudience)
+        #expect(try await check(claims(["aud": ["other", "another"]])) == .wrongAudience)
+        #expect(try await check(claims(["aud": []])) == .wrongAudience)
+        #expect(try await check(claims(["aud": "Gateway"])) == .wrongAudience)
+        #expect(try await check(claims(["aud": ["other", "gateway"]])) == nil)
+        #expect(try await check(claims(["aud": ["other", 7]])) == .invalidClaim("aud"))
+        #expect(try await check(claims(["aud": ["x": "gateway"]])) == .invalidClaim("aud"))
+        #expect(try await check(claims(removing: ["aud"])) == .missingClaim("aud"))
+        #expect(try await check(claims(["aud": "other"])) { $0.audiences = ["gateway", "other"] } == nil)
         #expect(
-            try check(claims(removing: ["aud", "iss"])) {
+            try await check(claims(removing: ["aud", "iss"])) {
                 $0.audiences = nil; $0.issuer = nil
             } == nil)
-        #expect(try check(claims(["sub": 42])) == .invalidClaim("sub"))
+        #expect(try await check(claims(["sub": 42])) == .invalidClaim("sub"))
     }
 
-    @Test func requiredClaims() throws {
+    @Test func requiredClaims() async throws {
         let payload = claims(["realm_access": ["roles": ["admin"]], "email": "a@example.com", "gone": nil])
-        #expect(try check(payload) { $0.requiredClaims = ["email", "realm_access.roles"] } == nil)
-        #expect(try check(payload) { $0.requiredClaims = ["tenant"] } == .missingClaim("tenant"))
-        #expect(try check(payload) { $0.requiredClaims = ["gone"] } == .missingClaim("gone"))
-        #expect(try check(payload) { $0.requiredClaims = ["realm_access.groups"] } == .missingClaim("realm_access.groups"))
+        #expect(try await check(payload) { $0.requiredClaims = ["email", "realm_access.roles"] } == nil)
+        #expect(try await check(payload) { $0.requiredClaims = ["tenant"] } == .missingClaim("tenant"))
+        #expect(try await check(payload) { $0.requiredClaims = ["gone"] } == .missingClaim("gone"))
+        #expect(try await check(payload) { $0.requiredClaims = ["realm_access.groups"] } == .missingClaim("realm_access.groups"))
     }
 
-    @Test func verifiedClaimHelpers() throws {
+    @Test func verifiedClaimHelpers() async throws {
         let payload = claims([
             "realm_access": ["roles": ["admin", "user", 3]],
             "resource_access": ["gateway": ["roles": ["caller"]]],
@@ -549,7 +557,7 @@ let rsaToken = makeToken(alg: "RS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
             "nested": ["deep": ["value": "x"]],
         ])
         let token = makeToken(alg: "EdDSA", kid: "ed", claims: payload, signer: .ed25519(TestKeys.ed25519))
-        let verified = try makeVerifier().verify(token, keys: try allKeys())
+        let verified = try await makeVerifier().verify(token, keys: try allKeys())
         #expect(verified.subject == "user-1")
         #expect(verified.issuer == testIssuer)
         #expect(verified.audiences == ["gateway", "other"])
@@ -591,7 +599,7 @@ enum JWKTestAccess {
 }
 
 @Suite struct JWKTests {
-    @Test func weakOrInvalidKeysAreRefused() throws {
+    @Test func weakOrInvalidKeysAreRefused() async throws {
         #expect(throws: JWKError.self) { try jwk(jwkJSON(rsa: TestKeys.weakRSA.publicKey, kid: "weak")) }
         #expect(throws: JWKError.self) { try JWK.publicKey(pem: TestKeys.weakRSA.publicKey.pemRepresentation) }
         // A point not on the curve.
@@ -616,7 +624,7 @@ enum JWKTestAccess {
         #expect(throws: JWKError.self) { try JWK.publicKey(pem: TestKeys.p256.publicKey.pemRepresentation, algorithm: .rs256) }
     }
 
-    @Test func keySetsSkipWhatTheyCannotUse() throws {
+    @Test func keySetsSkipWhatTheyCannotUse() async throws {
         let document = jwksDocument([
             jwkJSON(rsa: TestKeys.rsa.publicKey, kid: "rsa"), jwkJSON(rsa: TestKeys.weakRSA.publicKey, kid: "weak"),
             ["kty": "OKP", "crv": "X25519", "x": "AA", "kid": "x25519"], jwkJSON(secret: TestKeys.secret, kid: "hs"), "junk",
@@ -639,31 +647,31 @@ enum JWKTestAccess {
         #expect(paddedE.canVerify(.rs256))
     }
 
-    @Test func pemKeysAndSecrets() throws {
+    @Test func pemKeysAndSecrets() async throws {
         let verifier = makeVerifier()
         let rsa = try JWK.publicKey(pem: TestKeys.rsa.publicKey.pemRepresentation)
-        #expect(try verifier.verify(makeToken(alg: "PS384", signer: .rsa(TestKeys.rsa)), keys: [rsa]).algorithm == .ps384)
+        #expect(try await verifier.verify(makeToken(alg: "PS384", signer: .rsa(TestKeys.rsa)), keys: [rsa]).algorithm == .ps384)
         let pkcs1 = try JWK.publicKey(pem: TestKeys.rsa.publicKey.pkcs1PEMRepresentation, keyID: "rsa", algorithm: .rs256)
-        #expect(try verifier.verify(rsaToken, keys: [pkcs1]).algorithm == .rs256)
+        #expect(try await verifier.verify(rsaToken, keys: [pkcs1]).algorithm == .rs256)
         let ps = makeToken(alg: "PS256", kid: "rsa", signer: .rsa(TestKeys.rsa))
-        #expect(failure { () throws(JWTError) in try verifier.verify(ps, keys: [pkcs1]) } == .keyMismatch)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(ps, keys: [pkcs1]) } == .keyMismatch)
         let p256 = try JWK.publicKey(pem: TestKeys.p256.publicKey.pemRepresentation)
         #expect(p256.keyType == .ec(curve: "P-256"))
-        #expect(try verifier.verify(makeToken(alg: "ES256", signer: .p256(TestKeys.p256)), keys: [p256]).algorithm == .es256)
+        #expect(try await verifier.verify(makeToken(alg: "ES256", signer: .p256(TestKeys.p256)), keys: [p256]).algorithm == .es256)
         let p384 = try JWK.publicKey(pem: TestKeys.p384.publicKey.pemRepresentation)
-        #expect(try verifier.verify(makeToken(alg: "ES384", signer: .p384(TestKeys.p384)), keys: [p384]).algorithm == .es384)
+        #expect(try await verifier.verify(makeToken(alg: "ES384", signer: .p384(TestKeys.p384)), keys: [p384]).algorithm == .es384)
         let p521 = try JWK.publicKey(pem: TestKeys.p521.publicKey.pemRepresentation)
-        #expect(try verifier.verify(makeToken(alg: "ES512", signer: .p521(TestKeys.p521)), keys: [p521]).algorithm == .es512)
+        #expect(try await verifier.verify(makeToken(alg: "ES512", signer: .p521(TestKeys.p521)), keys: [p521]).algorithm == .es512)
         // Ed25519 SubjectPublicKeyInfo (RFC 8410).
         let der = [0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00] + Array(TestKeys.ed25519.publicKey.rawRepresentation)
         let pem = "-----BEGIN PUBLIC KEY-----\n" + Data(der).base64EncodedString() + "\n-----END PUBLIC KEY-----\n"
         let ed = try JWK.publicKey(pem: pem)
         #expect(ed.keyType == .okp(curve: "Ed25519"))
-        #expect(try verifier.verify(makeToken(alg: "EdDSA", signer: .ed25519(TestKeys.ed25519)), keys: [ed]).algorithm == .edDSA)
+        #expect(try await verifier.verify(makeToken(alg: "EdDSA", signer: .ed25519(TestKeys.ed25519)), keys: [ed]).algorithm == .edDSA)
         let secret = try JWK.symmetric(secret: TestKeys.secret, keyID: "hs")
-        #expect(try verifier.verify(makeToken(alg: "HS384", kid: "hs", signer: .hmac(TestKeys.secret)), keys: [secret]).algorithm == .hs384)
+        #expect(try await verifier.verify(makeToken(alg: "HS384", kid: "hs", signer: .hmac(TestKeys.secret)), keys: [secret]).algorithm == .hs384)
         let wrongSecret = makeToken(alg: "HS256", kid: "hs", signer: .hmac(Array(TestKeys.secret.reversed())))
-        #expect(failure { () throws(JWTError) in try verifier.verify(wrongSecret, keys: [secret]) } == .badSignature)
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(wrongSecret, keys: [secret]) } == .badSignature)
     }
 
     @Test func base64URLIsStrict() {
@@ -697,6 +705,114 @@ enum JWKTestAccess {
             #expect("\(error)" == error.message)
         }
         #expect(JWTError.badSignature.bearerError == "invalid_token")
+    }
+}
+
+// MARK: Signatures through jwt-kit
+
+/// A key set with keys the gateway cannot use (post-quantum, other curves, an encryption key,
+/// a certificate-only key) around one good P-384 key.
+func mixedKeySet() -> [JSONValue] {
+    let secp256k1: JSONValue = [
+        "kty": "EC", "crv": "secp256k1", "kid": "k1",
+        "x": .string(b64url([UInt8](repeating: 7, count: 32))), "y": .string(b64url([UInt8](repeating: 9, count: 32))),
+    ]
+    return [
+        ["kty": "AKP", "alg": "ML-DSA-65", "kid": "pq", "pub": .string(b64url([UInt8](repeating: 1, count: 64)))],
+        secp256k1,
+        jwkJSON(rsa: TestKeys.rsa2.publicKey, kid: "enc", extra: ["use": "enc", "alg": "RSA-OAEP"]),
+        ["kty": "OKP", "crv": "X25519", "kid": "x", "x": .string(b64url([UInt8](repeating: 3, count: 32)))],
+        ["kty": "RSA", "kid": "x5c-only", "x5c": ["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"]],
+        jwkJSON(ec: TestKeys.p384.publicKey.x963Representation, curve: "P-384", kid: "good"),
+    ]
+}
+
+/// What changed when jwt-kit took over checking signatures and building keys.
+@Suite struct JWTKitVerificationTests {
+    @Test func signaturesMadeWithAnotherCurveOrKeyTypeAreRefused() async throws {
+        let keys = try allKeys()
+        let verifier = makeVerifier()
+        // The header names the P-384 key and ES384, but a P-256 key signed (a 64-byte signature).
+        let p256ForP384 = makeToken(alg: "ES384", kid: "p384", signer: .p256(TestKeys.p256))
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(p256ForP384, keys: keys) } == .badSignature)
+        // A P-384 signature (96 bytes) presented as ES512 for the P-521 key, and the reverse.
+        let p384ForP521 = makeToken(alg: "ES512", kid: "p521", signer: .p384(TestKeys.p384))
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(p384ForP521, keys: keys) } == .badSignature)
+        let p521ForP384 = makeToken(alg: "ES384", kid: "p384", signer: .p521(TestKeys.p521))
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(p521ForP384, keys: keys) } == .badSignature)
+        // An Ed25519 signature (64 bytes, like ES256's) under ES256, and an ES256 one under EdDSA.
+        let edAsES256 = makeToken(alg: "ES256", kid: "p256", signer: .ed25519(TestKeys.ed25519))
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(edAsES256, keys: keys) } == .badSignature)
+        let es256AsEd = makeToken(alg: "EdDSA", kid: "ed", signer: .p256(TestKeys.p256))
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(es256AsEd, keys: keys) } == .badSignature)
+        // Another P-256 key's signature under the right curve.
+        let otherP256 = makeToken(alg: "ES256", kid: "p256", signer: .p256(P256.Signing.PrivateKey()))
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(otherP256, keys: keys) } == .badSignature)
+        // An HMAC tag of the right length made with another secret.
+        let hmacOther = makeToken(alg: "HS512", kid: "hs", signer: .hmac(Array(TestKeys.secret.reversed())))
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(hmacOther, keys: keys) } == .badSignature)
+        // The genuine tokens still verify, again and again (the verifiers are made once per key).
+        for _ in 0..<3 {
+            #expect(try await verifier.verify(makeToken(alg: "ES384", kid: "p384", signer: .p384(TestKeys.p384)), keys: keys).keyID == "p384")
+        }
+    }
+
+    @Test func aKeySetWithUnsupportedKeysBesideAGoodOneStillWorks() async throws {
+        let set = try JWKSet.parse(jwksDocument(mixedKeySet()), allowSymmetric: false)
+        #expect(set.keys.map(\.keyID) == ["enc", "good"])
+        #expect(set.skipped.count == 4, "\(set.skipped)")
+        #expect(set.keys.last?.keyType == .ec(curve: "P-384"))
+        let verifier = makeVerifier()
+        let good = makeToken(alg: "ES384", kid: "good", signer: .p384(TestKeys.p384))
+        #expect(try await verifier.verify(good, keys: set.keys).keyID == "good")
+        let withoutKid = makeToken(alg: "ES384", signer: .p384(TestKeys.p384))
+        #expect(try await verifier.verify(withoutKid, keys: set.keys).keyID == nil, "the encryption key does not make it ambiguous")
+        let namesSkipped = makeToken(alg: "ES256", kid: "pq", signer: .p256(TestKeys.p256))
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(namesSkipped, keys: set.keys) } == .unknownKey)
+        let namesEncryption = makeToken(alg: "RS256", kid: "enc", signer: .rsa(TestKeys.rsa2))
+        #expect(await failure { () async throws(JWTError) in try await verifier.verify(namesEncryption, keys: set.keys) } == .keyMismatch)
+    }
+
+    @Test func ecCoordinatesMustEachHaveTheCurveSize() throws {
+        // The same valid point, its 64 coordinate bytes split 31/33 instead of 32/32: the
+        // concatenation is a valid point, so only the per-coordinate check refuses it.
+        let point = Array(TestKeys.p256.publicKey.x963Representation)
+        let shifted: JSONValue = ["kty": "EC", "crv": "P-256", "x": .string(b64url(point[1..<32])), "y": .string(b64url(point[32...]))]
+        #expect(throws: JWKError.self) { try jwk(shifted) }
+        // A coordinate with a non-canonical last character (unused bits set).
+        let x = b64url(point[1..<33])
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let lastCharacter = try #require(x.last)
+        let last = try #require(alphabet.firstIndex(of: lastCharacter))
+        let tweaked: JSONValue = [
+            "kty": "EC", "crv": "P-256", "x": .string(String(x.dropLast()) + String(alphabet[last | 1])), "y": .string(b64url(point[33...])),
+        ]
+        #expect(throws: JWKError.self) { try jwk(tweaked) }
+        #expect(try jwk(jwkJSON(ec: Data(point), curve: "P-256", kid: nil)).keyType == .ec(curve: "P-256"))
+    }
+
+    @Test func concurrentVerificationsShareTheKeys() async throws {
+        let keys = try allKeys()
+        let verifier = makeVerifier()
+        let tokens = (0..<40).map { index in
+            index.isMultiple(of: 2)
+                ? makeToken(alg: "ES256", kid: "p256", signer: .p256(TestKeys.p256))
+                : makeToken(alg: "ES256", kid: "p256", signer: .p256(P256.Signing.PrivateKey()))
+        }
+        let results = await withTaskGroup(of: (Int, JWTError?).self) { group in
+            for (index, token) in tokens.enumerated() {
+                group.addTask {
+                    let error = await failure { () async throws(JWTError) in try await verifier.verify(token, keys: keys) }
+                    return (index, error)
+                }
+            }
+            var results = [JWTError?](repeating: .malformed, count: tokens.count)
+            for await (index, error) in group { results[index] = error }
+            return results
+        }
+        for (index, error) in results.enumerated() {
+            #expect(error == (index.isMultiple(of: 2) ? nil : JWTError.badSignature), "token \(index)")
+        }
     }
 }
 

@@ -67,6 +67,18 @@ public actor AWSCredentialSource {
         }
     }
 
+    /// Credentials to replace `rejected`, which the service refused as expired (revoked before
+    /// their stated expiry, or a skewed clock): the cached ones are dropped and the chain is
+    /// walked again, unless another request has already replaced them. nil when there is
+    /// nothing to renew: static keys from the file, or a chain that gives the same keys back.
+    public func renew(after rejected: AWSCredentials) async throws -> AWSCredentials? {
+        if fixed != nil { return nil }
+        if let cached, !cached.credentials.isSame(as: rejected) { return cached.credentials }
+        if refreshing == nil { cached = nil }
+        let renewed = try await credentials()
+        return renewed.isSame(as: rejected) ? nil : renewed
+    }
+
     /// Walks the chain; the first source that is configured decides (as in the AWS SDKs, a
     /// configured source that fails is an error, not a reason to try the next one).
     func resolve() async throws -> Cached {
@@ -330,5 +342,12 @@ enum AWSXML {
             .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
             .replacingOccurrences(of: "&amp;", with: "&")
             .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+extension AWSCredentials {
+    /// The same key and session: renewed temporary credentials always carry a new session token.
+    func isSame(as other: AWSCredentials) -> Bool {
+        accessKeyID == other.accessKeyID && sessionToken?.reveal() == other.sessionToken?.reveal()
     }
 }

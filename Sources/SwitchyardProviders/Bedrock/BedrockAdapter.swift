@@ -39,27 +39,29 @@ public struct BedrockAdapter: ProviderAdapter {
         }
         let body = try BedrockConverse.request(fromOpenAI: Array(buffer: request.body)).serializedBytes()
         let path = "/model/" + request.model.percentEncoded() + (request.stream ? "/converse-stream" : "/converse")
-        let outbound = try await signedRequest(
-            path: path, body: body, accept: request.stream ? "application/vnd.amazon.eventstream" : "application/json", requestID: request.requestID
-        )
+        let accept = request.stream ? "application/vnd.amazon.eventstream" : "application/json"
         let model = request.model
-        return try await HTTPTransport.execute(
-            outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream,
-            translate: { bytes in try BedrockConverse.completion(fromConverse: bytes, model: model) },
-            decoder: { BedrockStreamDecoder(model: model) }
-        )
+        return try await renewingExpiredCredentials { credentials in
+            let outbound = signedRequest(path: path, body: body, accept: accept, credentials: credentials)
+            return try await HTTPTransport.execute(
+                outbound, on: client, deadline: request.deadline, provider: providerName, stream: request.stream,
+                translate: { bytes in try BedrockConverse.completion(fromConverse: bytes, model: model) },
+                decoder: { BedrockStreamDecoder(model: model) }
+            )
+        }
     }
 }
 
 extension BedrockAdapter {
-    /// Signs and builds a POST to `path` on the runtime endpoint.
-    func signedRequest(path: String, body: [UInt8], accept: String, requestID: String) async throws -> UpstreamHTTPRequest {
+    /// Builds a POST to `path` on the runtime endpoint, signed with `credentials` (SigV4) or
+    /// carrying the Bedrock API key.
+    func signedRequest(path: String, body: [UInt8], accept: String, credentials: AWSCredentials?) -> UpstreamHTTPRequest {
         var outbound = UpstreamHTTPRequest(url: baseURL + path)
         outbound.method = .POST
         var headers: [(String, String)] = [("host", host), ("content-type", "application/json"), ("accept", accept)]
         for header in extraHeaders { headers.append(header) }
         if let credentials {
-            let signer = SigV4Signer(credentials: try await credentials.credentials(), region: region, service: "bedrock")
+            let signer = SigV4Signer(credentials: credentials, region: region, service: "bedrock")
             headers += signer.sign(method: "POST", path: path, headers: headers, payload: body, date: Date()).headers
         } else if let bearer {
             headers.append(("authorization", "Bearer \(bearer.reveal())"))
@@ -67,6 +69,44 @@ extension BedrockAdapter {
         for (name, value) in headers where name != "host" { outbound.headers.add(name: name, value: value) }
         outbound.body = ByteBuffer(bytes: body)
         return outbound
+    }
+
+    /// Runs `attempt` with the chain's current credentials (nil with a Bedrock API key). When
+    /// Bedrock refuses them as expired — 403 `ExpiredTokenException`, or
+    /// `UnrecognizedClientException` saying the token expired — although the cache still held
+    /// them (revoked early, or this host's clock is behind), the credentials are renewed from
+    /// the chain and the request is made once more. Any other answer, and the second one,
+    /// goes back as it came.
+    func renewingExpiredCredentials(_ attempt: (AWSCredentials?) async throws -> UpstreamResponse) async throws -> UpstreamResponse {
+        guard let credentials else { return try await attempt(nil) }
+        let used = try await credentials.credentials()
+        let response = try await attempt(used)
+        guard response.status == 403 else { return response }
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: 1 << 20)
+        } catch {
+            throw HTTPTransport.gatewayError(for: error, provider: providerName)
+        }
+        let refusal = UpstreamResponse(status: response.status, headers: response.headers, body: ByteStream(buffers: [body]))
+        guard Self.isExpiredTokenRefusal(headers: response.headers, body: Array(buffer: body)),
+            let renewed = try await credentials.renew(after: used)
+        else { return refusal }
+        return try await attempt(renewed)
+    }
+
+    /// Whether a 403 from Bedrock says the credentials' session token has expired. The error
+    /// type is in `x-amzn-ErrorType` (`ExpiredTokenException:http://...`) and the body's
+    /// `__type`; the message is the body's `message` (or `Message`).
+    static func isExpiredTokenRefusal(headers: [HeaderField], body: [UInt8]) -> Bool {
+        let json = try? JSONValue.parse(body)
+        var types = headers.filter { $0.name.lowercased() == "x-amzn-errortype" }.map(\.value)
+        if let type = json?["__type"]?.stringValue { types.append(type) }
+        // `com.amazon.coral.service#ExpiredTokenException`, `ExpiredTokenException:http://...`.
+        let names = types.map { $0.split(separator: "#").last.map(String.init) ?? $0 }.map { $0.prefix { $0 != ":" } }
+        if names.contains("ExpiredTokenException") { return true }
+        let message = (json?["message"] ?? json?["Message"])?.stringValue?.lowercased() ?? ""
+        return names.contains("UnrecognizedClientException") && message.contains("expired")
     }
 
     /// Embeddings through InvokeModel: Cohere-on-Bedrock models take all inputs in one call
@@ -96,9 +136,10 @@ extension BedrockAdapter {
         var vectors: [[Double]] = []
         var tokens = 0
         for payload in payloads {
-            let outbound = try await signedRequest(
-                path: path, body: payload.serializedBytes(), accept: "application/json", requestID: request.requestID)
-            let response = try await HTTPTransport.send(outbound, on: client, deadline: request.deadline, provider: providerName)
+            let response = try await renewingExpiredCredentials { credentials in
+                let outbound = signedRequest(path: path, body: payload.serializedBytes(), accept: "application/json", credentials: credentials)
+                return try await HTTPTransport.send(outbound, on: client, deadline: request.deadline, provider: providerName)
+            }
             guard (200..<300).contains(response.status) else { return response }
             let collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
             guard let answer = try? JSONValue.parse(Array(buffer: collected)) else {

@@ -3,6 +3,11 @@
 /// Decoding is strict: only the 64 URL-safe characters, no `=` padding, no whitespace, and the
 /// unused low bits of the last character must be zero, so every byte string has exactly one
 /// accepted encoding (a token cannot be altered without changing what it decodes to).
+///
+/// Kept rather than taken from jwt-kit: jwt-kit's base64url helpers are internal to its
+/// package, and this strictness is part of the token contract (a non-canonical segment is
+/// `malformed`, not a signature failure). It splits tokens before any key is involved and
+/// decodes `oct` JWK secrets, which jwt-kit only accepts as bytes.
 public enum Base64URL {
     static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 

@@ -1,21 +1,27 @@
 import Crypto
 import Foundation
+import JWTKit
 import SwitchyardCore
+import Synchronization
 import _CryptoExtras
 
 /// A public (or, for HMAC, shared) verification key with its JWK metadata (RFC 7517).
 ///
-/// The key material is typed: an RSA key can only verify RS*/PS*, a P-256 key only ES256, an
-/// Ed25519 key only EdDSA and a symmetric key only HS*. Binding the algorithm to the key's type
-/// is what defeats algorithm confusion (an HS256 token "signed" with an RSA public key's bytes).
+/// The key material is jwt-kit's key types, and signatures are checked by the verifiers jwt-kit
+/// builds from them (see ``verifier(for:)``). What stays here is the policy jwt-kit leaves to
+/// its caller: which key a token may use. The material is typed: an RSA key can only verify
+/// RS*/PS*, a P-256 key only ES256, an Ed25519 key only EdDSA and a symmetric key only HS*.
+/// Binding the algorithm to the key's type is what defeats algorithm confusion (an HS256 token
+/// "signed" with an RSA public key's bytes), and `use`, `key_ops` and the key's own `alg` are
+/// honoured, which jwt-kit's key collection does not do.
 public struct JWK: Sendable {
     enum Material: Sendable {
-        case rsa(_RSA.Signing.PublicKey)
-        case p256(P256.Signing.PublicKey)
-        case p384(P384.Signing.PublicKey)
-        case p521(P521.Signing.PublicKey)
-        case ed25519(Curve25519.Signing.PublicKey)
-        case symmetric(SymmetricKey)
+        case rsa(JWTKit.Insecure.RSA.PublicKey, bits: Int)
+        case p256(ES256PublicKey)
+        case p384(ES384PublicKey)
+        case p521(ES512PublicKey)
+        case ed25519(EdDSA.PublicKey)
+        case symmetric(HMACKey, bytes: Int)
     }
 
     /// What kind of key this is, for logs and diagnostics.
@@ -35,8 +41,8 @@ public struct JWK: Sendable {
         }
     }
 
-    /// RSA moduli outside this range are refused: shorter ones are breakable, much longer ones
-    /// only make verification expensive.
+    /// RSA moduli outside this range are refused: shorter ones are breakable (jwt-kit refuses
+    /// them too), much longer ones only make verification expensive.
     static let rsaBits = 2048...8192
 
     /// The `kid`.
@@ -48,6 +54,9 @@ public struct JWK: Sendable {
     /// The `key_ops` member; when present it must include `verify`.
     public let operations: [String]?
     let material: Material
+    /// jwt-kit's verifiers for this key, one per algorithm, made on first use and shared by
+    /// the copies of this key (a cached key set is used for many tokens).
+    let verifiers = Verifiers()
 
     init(material: Material, keyID: String?, use: String? = nil, algorithm: String? = nil, operations: [String]? = nil) {
         self.material = material
@@ -59,12 +68,12 @@ public struct JWK: Sendable {
 
     public var keyType: KeyType {
         switch material {
-        case .rsa(let key): .rsa(bits: key.keySizeInBits)
+        case .rsa(_, let bits): .rsa(bits: bits)
         case .p256: .ec(curve: "P-256")
         case .p384: .ec(curve: "P-384")
         case .p521: .ec(curve: "P-521")
         case .ed25519: .okp(curve: "Ed25519")
-        case .symmetric(let key): .symmetric(bytes: key.bitCount / 8)
+        case .symmetric(_, let bytes): .symmetric(bytes: bytes)
         }
     }
 
@@ -84,19 +93,72 @@ public struct JWK: Sendable {
             return true
         case (.es256, .p256), (.es384, .p384), (.es512, .p521), (.edDSA, .ed25519):
             return true
-        case (.hs256, .symmetric(let key)), (.hs384, .symmetric(let key)), (.hs512, .symmetric(let key)):
-            return key.bitCount / 8 >= algorithm.hmacKeyBytes ?? .max
+        case (.hs256, .symmetric(_, let bytes)), (.hs384, .symmetric(_, let bytes)), (.hs512, .symmetric(_, let bytes)):
+            return bytes >= algorithm.hmacKeyBytes ?? .max
         default:
             return false
         }
     }
 }
 
+// MARK: Verifying with jwt-kit
+
+extension JWK {
+    /// jwt-kit's verifiers of one key, by algorithm.
+    final class Verifiers: Sendable {
+        let byAlgorithm = Mutex<[JWTAlgorithm: any JWTKit.JWTAlgorithm]>([:])
+    }
+
+    /// jwt-kit's verifier of `algorithm` with this key; nil unless ``canVerify(_:)`` allows the
+    /// pair (so jwt-kit never sees an algorithm the key's type does not fit, nor an HMAC key
+    /// shorter than its hash).
+    ///
+    /// jwt-kit hands its algorithm implementations out only through a `JWTKeyCollection`, so
+    /// the key goes into a collection of its own and comes back as that collection's default
+    /// key. jwt-kit's own key selection is not used: it keeps one key per `kid`, knows nothing
+    /// of `use`, `key_ops` or a key's `alg`, and falls back to its default key for an unknown
+    /// `kid`.
+    func verifier(for algorithm: JWTAlgorithm) async -> (any JWTKit.JWTAlgorithm)? {
+        guard canVerify(algorithm) else { return nil }
+        if let made = verifiers.byAlgorithm.withLock({ $0[algorithm] }) { return made }
+        let collection = JWTKeyCollection()
+        switch (algorithm, material) {
+        case (.rs256, .rsa(let key, _)): await collection.add(rsa: key, digestAlgorithm: .sha256)
+        case (.rs384, .rsa(let key, _)): await collection.add(rsa: key, digestAlgorithm: .sha384)
+        case (.rs512, .rsa(let key, _)): await collection.add(rsa: key, digestAlgorithm: .sha512)
+        case (.ps256, .rsa(let key, _)): await collection.add(pss: key, digestAlgorithm: .sha256)
+        case (.ps384, .rsa(let key, _)): await collection.add(pss: key, digestAlgorithm: .sha384)
+        case (.ps512, .rsa(let key, _)): await collection.add(pss: key, digestAlgorithm: .sha512)
+        case (.es256, .p256(let key)): await collection.add(ecdsa: key)
+        case (.es384, .p384(let key)): await collection.add(ecdsa: key)
+        case (.es512, .p521(let key)): await collection.add(ecdsa: key)
+        case (.edDSA, .ed25519(let key)): await collection.add(eddsa: key)
+        case (.hs256, .symmetric(let key, _)): await collection.add(hmac: key, digestAlgorithm: .sha256)
+        case (.hs384, .symmetric(let key, _)): await collection.add(hmac: key, digestAlgorithm: .sha384)
+        case (.hs512, .symmetric(let key, _)): await collection.add(hmac: key, digestAlgorithm: .sha512)
+        default: return nil
+        }
+        // The verifier must be the one for the token's algorithm (jwt-kit names it by its `alg`).
+        guard let made = try? await collection.getKey(), made.name == algorithm.rawValue else { return nil }
+        verifiers.byAlgorithm.withLock { $0[algorithm] = made }
+        return made
+    }
+
+    /// Whether `signature` is this key's `algorithm` signature over `input`, as jwt-kit checks
+    /// it: ECDSA signatures must be the raw `r‖s` of the curve's size (a DER signature fails),
+    /// HMAC tags are compared in constant time. Any error from jwt-kit counts as invalid.
+    func isValidSignature(_ signature: [UInt8], over input: ArraySlice<UInt8>, algorithm: JWTAlgorithm) async -> Bool {
+        guard let verifier = await verifier(for: algorithm) else { return false }
+        return (try? verifier.verify(signature, signs: input)) ?? false
+    }
+}
+
 // MARK: Parsing JWKs
 
 extension JWK {
-    /// Parses one JWK (a JSON object). Unsupported key types and curves, private-only members
-    /// missing, RSA moduli under 2048 bits and points not on their curve are refused.
+    /// Parses one JWK (a JSON object) into jwt-kit key types. Unsupported key types and curves,
+    /// missing members, RSA moduli under 2048 bits, coordinates of the wrong size and points not
+    /// on their curve are refused.
     public init(json: JSONObject) throws(JWKError) {
         let keyID = try Self.optionalString(json, "kid")
         let use = try Self.optionalString(json, "use")
@@ -113,25 +175,28 @@ extension JWK {
         let material: Material
         switch keyType {
         case "RSA":
-            let modulus = try Self.bytes(json, "n")
-            let exponent = try Self.bytes(json, "e")
-            material = .rsa(try Self.rsaKey(modulus: modulus, exponent: exponent))
+            let modulus = try Self.base64URLMember(json, "n")
+            let exponent = try Self.base64URLMember(json, "e")
+            guard let key = try? JWTKit.Insecure.RSA.PublicKey(modulus: modulus, exponent: exponent) else {
+                throw JWKError("invalid RSA public key (or a modulus under 2048 bits)")
+            }
+            material = try Self.rsa(key)
         case "EC":
             guard let curve = json["crv"]?.stringValue else { throw JWKError("EC key without 'crv'") }
-            let x = try Self.bytes(json, "x")
-            let y = try Self.bytes(json, "y")
-            material = try Self.ecKey(curve: curve, x: x, y: y)
+            material = try Self.ec(curve: curve, x: Self.base64URLMember(json, "x"), y: Self.base64URLMember(json, "y"))
         case "OKP":
             guard let curve = json["crv"]?.stringValue else { throw JWKError("OKP key without 'crv'") }
             guard curve == "Ed25519" else { throw JWKError("unsupported OKP curve '\(Self.printable(curve))'") }
-            let x = try Self.bytes(json, "x")
-            guard x.count == 32, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: x) else {
+            guard let key = try? EdDSA.PublicKey(x: Self.base64URLMember(json, "x"), curve: .ed25519) else {
                 throw JWKError("invalid Ed25519 public key")
             }
             material = .ed25519(key)
         case "oct":
-            let secret = try Self.bytes(json, "k")
-            material = .symmetric(try Self.secret(secret))
+            // jwt-kit takes an HMAC key as bytes, so `k` is decoded here.
+            guard let secret = Base64URL.decode(Array(try Self.base64URLMember(json, "k").utf8)) else {
+                throw JWKError("'k' is not valid base64url")
+            }
+            material = try Self.secret(secret)
         default:
             throw JWKError("unsupported key type '\(Self.printable(keyType))'")
         }
@@ -142,18 +207,19 @@ extension JWK {
     /// `RSA PUBLIC KEY`): RSA (2048 bits or more), P-256, P-384, P-521 or Ed25519.
     public static func publicKey(pem: String, keyID: String? = nil, algorithm: JWTAlgorithm? = nil) throws(JWKError) -> JWK {
         let material: Material
-        if let key = try? _RSA.Signing.PublicKey(unsafePEMRepresentation: pem) {
-            guard rsaBits.contains(key.keySizeInBits) else {
-                throw JWKError("RSA key of \(key.keySizeInBits) bits (at least 2048 and at most 8192 are accepted)")
+        // Read without jwt-kit's size floor first, to say why a short RSA key is refused.
+        if let backing = try? _RSA.Signing.PublicKey(unsafePEMRepresentation: pem) {
+            guard rsaBits.contains(backing.keySizeInBits), let key = try? JWTKit.Insecure.RSA.PublicKey(backing: backing) else {
+                throw JWKError("RSA key of \(backing.keySizeInBits) bits (at least 2048 and at most 8192 are accepted)")
             }
-            material = .rsa(key)
-        } else if let key = try? P256.Signing.PublicKey(pemRepresentation: pem) {
+            material = .rsa(key, bits: backing.keySizeInBits)
+        } else if let key = try? ES256PublicKey(pem: pem) {
             material = .p256(key)
-        } else if let key = try? P384.Signing.PublicKey(pemRepresentation: pem) {
+        } else if let key = try? ES384PublicKey(pem: pem) {
             material = .p384(key)
-        } else if let key = try? P521.Signing.PublicKey(pemRepresentation: pem) {
+        } else if let key = try? ES512PublicKey(pem: pem) {
             material = .p521(key)
-        } else if let raw = ed25519PublicKey(fromPEM: pem), let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) {
+        } else if let key = try? EdDSA.PublicKey(pem: pem) {
             material = .ed25519(key)
         } else {
             throw JWKError("not a PEM public key of a supported type (RSA, P-256, P-384, P-521, Ed25519)")
@@ -167,51 +233,52 @@ extension JWK {
 
     /// A shared HMAC secret (at least 32 bytes: RFC 7518 wants a key as long as the hash).
     public static func symmetric(secret: some Collection<UInt8>, keyID: String? = nil, algorithm: JWTAlgorithm? = nil) throws(JWKError) -> JWK {
-        let key = JWK(material: .symmetric(try Self.secret(Array(secret))), keyID: keyID, algorithm: algorithm?.rawValue)
+        let key = JWK(material: try Self.secret(Array(secret)), keyID: keyID, algorithm: algorithm?.rawValue)
         if let algorithm, !key.canVerify(algorithm) {
             throw JWKError("a \(key.keyType) secret cannot verify \(algorithm) (it needs \((algorithm.hmacKeyBytes ?? 0) * 8) bits)")
         }
         return key
     }
 
-    static func rsaKey(modulus: [UInt8], exponent: [UInt8]) throws(JWKError) -> _RSA.Signing.PublicKey {
+    /// An RSA key within ``rsaBits``.
+    static func rsa(_ key: JWTKit.Insecure.RSA.PublicKey) throws(JWKError) -> Material {
+        guard let modulus = try? key.getKeyPrimitives().modulus else { throw JWKError("invalid RSA public key") }
         let significant = modulus.drop(while: { $0 == 0 })
         let bits = significant.first.map { (significant.count - 1) * 8 + (8 - $0.leadingZeroBitCount) } ?? 0
         guard rsaBits.contains(bits) else {
             throw JWKError("RSA modulus of \(bits) bits (at least 2048 and at most 8192 are accepted)")
         }
-        guard !exponent.isEmpty, exponent.count <= 8 else { throw JWKError("invalid RSA exponent") }
-        do {
-            return try _RSA.Signing.PublicKey(n: Data(significant), e: Data(exponent))
-        } catch {
-            throw JWKError("invalid RSA public key")
-        }
+        return .rsa(key, bits: bits)
     }
 
-    static func ecKey(curve: String, x: [UInt8], y: [UInt8]) throws(JWKError) -> Material {
-        let size: Int
-        switch curve {
-        case "P-256": size = 32
-        case "P-384": size = 48
-        case "P-521": size = 66
-        default: throw JWKError("unsupported EC curve '\(printable(curve))'")
-        }
-        guard x.count == size, y.count == size else { throw JWKError("EC \(curve) coordinates must be \(size) bytes") }
-        // The uncompressed point encoding; the library checks that it lies on the curve.
-        let point = [0x04] + x + y
+    /// An EC key from its base64url coordinates. jwt-kit checks that the point lies on the
+    /// curve; that each coordinate has exactly the curve's size (not merely the two together)
+    /// is checked by encoding the key's coordinates back and comparing.
+    static func ec(curve: String, x: String, y: String) throws(JWKError) -> Material {
         let material: Material?
+        let parameters: ECDSAParameters?
         switch curve {
-        case "P-256": material = (try? P256.Signing.PublicKey(x963Representation: point)).map(Material.p256)
-        case "P-384": material = (try? P384.Signing.PublicKey(x963Representation: point)).map(Material.p384)
-        default: material = (try? P521.Signing.PublicKey(x963Representation: point)).map(Material.p521)
+        case "P-256":
+            let key = try? ES256PublicKey(parameters: (x, y))
+            (material, parameters) = (key.map(Material.p256), key?.parameters)
+        case "P-384":
+            let key = try? ES384PublicKey(parameters: (x, y))
+            (material, parameters) = (key.map(Material.p384), key?.parameters)
+        case "P-521":
+            let key = try? ES512PublicKey(parameters: (x, y))
+            (material, parameters) = (key.map(Material.p521), key?.parameters)
+        default:
+            throw JWKError("unsupported EC curve '\(printable(curve))'")
         }
-        guard let material else { throw JWKError("invalid EC \(curve) public key") }
+        guard let material, let parameters, parameters.x == x, parameters.y == y else {
+            throw JWKError("invalid EC \(curve) public key (coordinates must be on the curve and of its size)")
+        }
         return material
     }
 
-    static func secret(_ bytes: [UInt8]) throws(JWKError) -> SymmetricKey {
+    static func secret(_ bytes: [UInt8]) throws(JWKError) -> Material {
         guard bytes.count >= 32 else { throw JWKError("HMAC secret shorter than 256 bits") }
-        return SymmetricKey(data: bytes)
+        return .symmetric(HMACKey(from: bytes), bytes: bytes.count)
     }
 
     static func optionalString(_ json: JSONObject, _ name: String) throws(JWKError) -> String? {
@@ -220,36 +287,22 @@ extension JWK {
         return string
     }
 
-    /// A base64url member. Unlike token segments, trailing `=` padding is tolerated here (some
-    /// key servers emit it); everything else is as strict.
-    static func bytes(_ json: JSONObject, _ name: String) throws(JWKError) -> [UInt8] {
+    /// A base64url member without its padding: unlike token segments, trailing `=` is tolerated
+    /// here (some key servers emit it); the characters themselves are checked by the decoder.
+    static func base64URLMember(_ json: JSONObject, _ name: String) throws(JWKError) -> String {
         guard let text = json[name]?.stringValue else { throw JWKError("'\(name)' is missing or not a string") }
-        var utf8 = Array(text.utf8)
+        var unpadded = Substring(text)
         var padding = 0
-        while utf8.last == UInt8(ascii: "="), padding < 2 {
-            utf8.removeLast()
+        while unpadded.last == "=", padding < 2 {
+            unpadded.removeLast()
             padding += 1
         }
-        guard let bytes = Base64URL.decode(utf8) else { throw JWKError("'\(name)' is not valid base64url") }
-        return bytes
+        return String(unpadded)
     }
 
     /// A short, printable excerpt of a value from a key document, for error messages.
     static func printable(_ value: String) -> String {
         String(value.unicodeScalars.prefix(32).filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }.map(Character.init))
-    }
-
-    /// The raw key of an Ed25519 SubjectPublicKeyInfo PEM (RFC 8410: a fixed 12-byte DER prefix
-    /// naming id-Ed25519, then the 32-byte key).
-    static func ed25519PublicKey(fromPEM pem: String) -> [UInt8]? {
-        let lines = pem.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let begin = lines.firstIndex(of: "-----BEGIN PUBLIC KEY-----"),
-            let end = lines.firstIndex(of: "-----END PUBLIC KEY-----"), begin < end
-        else { return nil }
-        guard let der = Data(base64Encoded: lines[(begin + 1)..<end].joined()) else { return nil }
-        let prefix: [UInt8] = [0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00]
-        guard der.count == prefix.count + 32, Array(der.prefix(prefix.count)) == prefix else { return nil }
-        return Array(der.suffix(32))
     }
 }
 

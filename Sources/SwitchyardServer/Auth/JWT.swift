@@ -1,7 +1,5 @@
-import Crypto
 import Foundation
 import SwitchyardCore
-import _CryptoExtras
 
 /// What a token must satisfy besides a valid signature.
 public struct JWTValidationOptions: Sendable {
@@ -62,6 +60,14 @@ public struct DecodedJWT: Sendable {
 /// pinned; no `crit`; `typ`), key selection (by `kid`, typed so the algorithm must fit the
 /// key), signature, then claims. Keys or URLs carried in the token's header (`jwk`, `jku`,
 /// `x5u`, `x5c`) are never used.
+///
+/// The signature itself is checked by jwt-kit (see ``JWK/isValidSignature(_:over:algorithm:)``).
+/// Everything around it stays here on purpose, because it is stricter than jwt-kit's parser
+/// and is what the gateway's clients and attack tests rely on: jwt-kit's `DefaultJWTParser`
+/// decodes with `JSONDecoder` (duplicate members are not refused), does not refuse `crit`,
+/// reports every structural problem as one error, and its base64url decoding is internal to
+/// the package; its claim types have no shared leeway nor the exact error per claim that
+/// ``JWTError`` gives clients.
 public struct JWTVerifier: Sendable {
     public let options: JWTValidationOptions
 
@@ -70,14 +76,14 @@ public struct JWTVerifier: Sendable {
     }
 
     /// Verifies `token` with the keys in `keys`.
-    public func verify(_ token: String, keys: [JWK]) throws(JWTError) -> VerifiedJWT {
-        try verify(decode(token), keys: keys)
+    public func verify(_ token: String, keys: [JWK]) async throws(JWTError) -> VerifiedJWT {
+        try await verify(decode(token), keys: keys)
     }
 
     /// Checks a decoded token's signature with the key it selects from `keys`, then its claims.
-    public func verify(_ token: DecodedJWT, keys: [JWK]) throws(JWTError) -> VerifiedJWT {
+    public func verify(_ token: DecodedJWT, keys: [JWK]) async throws(JWTError) -> VerifiedJWT {
         let key = try Self.selectKey(for: token, from: keys)
-        guard Self.isValidSignature(token.signature, over: token.signingInput, algorithm: token.algorithm, key: key.material) else {
+        guard await key.isValidSignature(token.signature, over: token.signingInput, algorithm: token.algorithm) else {
             throw .badSignature
         }
         try validateClaims(token.unverifiedClaims)
@@ -161,53 +167,6 @@ public struct JWTVerifier: Sendable {
         guard fitting.count <= 1 else { throw .ambiguousKey }
         guard let key = fitting.first else { throw .unknownKey }
         return key
-    }
-
-    /// Checks a JWS signature. The algorithm and the key's type must agree (anything else is
-    /// false); fixed-size signatures (ECDSA's raw r‖s, Ed25519, RSA's modulus length, HMAC) must
-    /// have exactly their size, so a DER-encoded ECDSA signature fails.
-    static func isValidSignature(_ signature: [UInt8], over input: ArraySlice<UInt8>, algorithm: JWTAlgorithm, key: JWK.Material)
-        -> Bool
-    {
-        switch (algorithm, key) {
-        case (.rs256, .rsa(let key)):
-            return rsa(key, signature, SHA256.hash(data: input), .insecurePKCS1v1_5)
-        case (.rs384, .rsa(let key)):
-            return rsa(key, signature, SHA384.hash(data: input), .insecurePKCS1v1_5)
-        case (.rs512, .rsa(let key)):
-            return rsa(key, signature, SHA512.hash(data: input), .insecurePKCS1v1_5)
-        case (.ps256, .rsa(let key)):
-            return rsa(key, signature, SHA256.hash(data: input), .PSS)
-        case (.ps384, .rsa(let key)):
-            return rsa(key, signature, SHA384.hash(data: input), .PSS)
-        case (.ps512, .rsa(let key)):
-            return rsa(key, signature, SHA512.hash(data: input), .PSS)
-        case (.es256, .p256(let key)):
-            guard signature.count == 64, let ecdsa = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
-            return key.isValidSignature(ecdsa, for: SHA256.hash(data: input))
-        case (.es384, .p384(let key)):
-            guard signature.count == 96, let ecdsa = try? P384.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
-            return key.isValidSignature(ecdsa, for: SHA384.hash(data: input))
-        case (.es512, .p521(let key)):
-            guard signature.count == 132, let ecdsa = try? P521.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
-            return key.isValidSignature(ecdsa, for: SHA512.hash(data: input))
-        case (.edDSA, .ed25519(let key)):
-            guard signature.count == 64 else { return false }
-            return key.isValidSignature(signature, for: input)
-        case (.hs256, .symmetric(let key)):
-            return HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: input, using: key)
-        case (.hs384, .symmetric(let key)):
-            return HMAC<SHA384>.isValidAuthenticationCode(signature, authenticating: input, using: key)
-        case (.hs512, .symmetric(let key)):
-            return HMAC<SHA512>.isValidAuthenticationCode(signature, authenticating: input, using: key)
-        default:
-            return false
-        }
-    }
-
-    static func rsa(_ key: _RSA.Signing.PublicKey, _ signature: [UInt8], _ digest: some Digest, _ padding: _RSA.Signing.Padding) -> Bool {
-        guard signature.count == (key.keySizeInBits + 7) / 8 else { return false }
-        return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: digest, padding: padding)
     }
 
     // MARK: Claims

@@ -100,10 +100,10 @@ public final class JWTAuthenticator: Sendable {
         let decoded = try verifier.decode(token)
         let current = try await cache.keys()
         do throws(JWTError) {
-            return try verifier.verify(decoded, keys: current.keys)
+            return try await verifier.verify(decoded, keys: current.keys)
         } catch {
             guard error == .unknownKey, cache.isRemote, let fresh = await cache.refreshForUnknownKey() else { throw error }
-            return try verifier.verify(decoded, keys: fresh.keys)
+            return try await verifier.verify(decoded, keys: fresh.keys)
         }
     }
 
