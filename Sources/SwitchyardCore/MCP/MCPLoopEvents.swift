@@ -141,35 +141,61 @@ public struct ResponsesMCPStreamWriter: Sendable {
     }
 }
 
-/// A finished MCP tool loop's chat completion as `chat.completion.chunk` events: the role, the
-/// text, the client's own tool calls, the finish (with the `switchyard_mcp` report and usage),
-/// then `[DONE]`.
-public enum CanonicalMCPEvents {
-    public static func write(_ completion: JSONValue, into buffer: inout ByteBuffer) {
+/// Writes a chat completion with MCP tools as `chat.completion.chunk` events as the loop goes:
+/// the role first, each round's text as the model writes it, then one chunk with the client's own
+/// tool calls, one with the finish reason, the rounds' summed `usage` and the `switchyard_mcp`
+/// report, and `[DONE]`; an error event when a round fails after the first byte.
+public struct ChatMCPStreamWriter: Sendable {
+    let head: JSONObject
+
+    public init(id: String, model: String, created: Int) {
+        head = ["id": .string(id), "object": "chat.completion.chunk", "created": JSONValue(created), "model": .string(model)]
+    }
+
+    func chunk(_ delta: JSONObject, finish: JSONValue = .null, extra: JSONObject = [:], into buffer: inout ByteBuffer) {
+        var object = head
+        object["choices"] = [["index": 0, "delta": .object(delta), "logprobs": .null, "finish_reason": finish]]
+        for member in extra.members { object[member.key] = member.value }
+        buffer.writeStaticString("data: ")
+        buffer.writeBytes(JSONValue.object(object).serializedBytes())
+        buffer.writeStaticString("\n\n")
+    }
+
+    public func start(into buffer: inout ByteBuffer) { chunk(["role": "assistant", "content": ""], into: &buffer) }
+
+    public func text(_ delta: String, into buffer: inout ByteBuffer) { chunk(["content": .string(delta)], into: &buffer) }
+
+    /// The end: `completion` is the answer ``ChatMCPStreamWriter/completion(_:)`` makes of the loop.
+    public func finish(_ completion: JSONValue, into buffer: inout ByteBuffer) {
         let choice = completion["choices"]?.arrayValue?.first
-        let message = choice?["message"]
-        var base: JSONObject = ["object": "chat.completion.chunk"]
-        for name in ["id", "created", "model", "system_fingerprint"] { base[name] = completion[name] ?? .null }
-        func chunk(_ delta: JSONObject, finish: JSONValue = .null, extra: JSONObject = [:]) {
-            var object = base
-            object["choices"] = [["index": 0, "delta": .object(delta), "logprobs": .null, "finish_reason": finish]]
-            for member in extra.members { object[member.key] = member.value }
-            buffer.writeStaticString("data: ")
-            buffer.writeBytes(JSONValue.object(object).serializedBytes())
-            buffer.writeStaticString("\n\n")
-        }
-        chunk(["role": "assistant", "content": ""])
-        if let text = message?["content"]?.stringValue, !text.isEmpty { chunk(["content": .string(text)]) }
-        let calls = (message?["tool_calls"]?.arrayValue ?? []).enumerated().map { index, call -> JSONValue in
+        let calls = (choice?["message"]?["tool_calls"]?.arrayValue ?? []).enumerated().map { index, call -> JSONValue in
             guard case .object(var object) = call else { return call }
             object["index"] = JSONValue(index)
             return .object(object)
         }
-        if !calls.isEmpty { chunk(["tool_calls": .array(calls)]) }
-        var extra: JSONObject = ["switchyard_mcp": completion["switchyard_mcp"] ?? .null]
-        extra["usage"] = completion["usage"] ?? .null
-        chunk([:], finish: choice?["finish_reason"] ?? "stop", extra: extra)
+        if !calls.isEmpty { chunk(["tool_calls": .array(calls)], into: &buffer) }
+        let extra: JSONObject = ["switchyard_mcp": completion["switchyard_mcp"] ?? .null, "usage": completion["usage"] ?? .null]
+        chunk([:], finish: choice?["finish_reason"] ?? "stop", extra: extra, into: &buffer)
         buffer.writeStaticString("data: [DONE]\n\n")
+    }
+
+    /// Ends a stream whose round failed: the error event, then `[DONE]`.
+    public func fail(_ error: JSONValue, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("data: ")
+        buffer.writeBytes(JSONValue.object(["error": error]).serializedBytes())
+        buffer.writeStaticString("\n\ndata: [DONE]\n\n")
+    }
+
+    /// The chat completion that reports a loop: the last round's answer with every round's
+    /// usage and the `switchyard_mcp` object (rounds, incomplete reason, the Responses items).
+    public static func completion(_ result: MCPLoopResult) -> JSONValue {
+        var completion = result.final.objectValue ?? [:]
+        if let usage = result.usage { completion["usage"] = usage.openAIJSON }
+        completion["switchyard_mcp"] = [
+            "rounds": JSONValue(result.rounds), "incomplete_reason": result.incomplete.map(JSONValue.string) ?? .null,
+            "items": .array(result.items.map(ResponsesResponseTranslator.item)),
+        ]
+        return .object(completion)
     }
 }
 

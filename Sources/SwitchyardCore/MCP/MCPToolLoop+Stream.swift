@@ -58,6 +58,54 @@ extension MCPToolLoop {
     }
 }
 
+extension MCPToolLoop {
+    /// Answers a chat completion with MCP tools as a stream, as ``streamResponses(_:envelope:round:)``
+    /// does: the first round asked before anything is sent, then each round's text as it comes.
+    public static func streamChat(_ loop: MCPToolLoop, id: String, round: @escaping Round) async -> GatewayResponse {
+        var loop = loop
+        if let error = await loop.start() { return .error(error) }
+        loop.recordsText = false
+        let (body, index) = loop.nextRound(stream: true)
+        let first = await round(body, index)
+        guard first.status == 200 else { return first }
+        let started = loop
+        let writer = ChatMCPStreamWriter(id: id, model: loop.body["model"]?.stringValue ?? "unknown", created: Int(WallClock.unixTime()))
+        let headers =
+            first.headers.filter { $0.name.hasPrefix("x-switchyard-") }
+            + [HeaderField("content-type", "text/event-stream"), HeaderField("cache-control", "no-cache")]
+        return GatewayResponse(
+            status: 200, headers: headers,
+            body: .produced(
+                ProducedBody { emit in
+                    var loop = started
+                    var output = ByteBuffer()
+                    writer.start(into: &output)
+                    try await emit(output)
+                    var response = first
+                    while true {
+                        let outcome = try await MCPRoundReader.read(response) { delta in
+                            var piece = ByteBuffer()
+                            writer.text(delta, into: &piece)
+                            try await emit(piece)
+                        }
+                        var output = ByteBuffer()
+                        guard case .completion(let completion) = outcome else {
+                            if case .failed(let error) = outcome { writer.fail(error, into: &output) }
+                            try await emit(output)
+                            return
+                        }
+                        guard await loop.finishRound(completion, headers: []) else {
+                            writer.finish(ChatMCPStreamWriter.completion(loop.result), into: &output)
+                            try await emit(output)
+                            return
+                        }
+                        let (body, index) = loop.nextRound(stream: true)
+                        response = await round(body, index)
+                    }
+                }))
+    }
+}
+
 /// A response body the gateway writes itself as it is produced (not relayed from a provider):
 /// `run` writes through `emit` until the answer is complete; it throws when the client is gone.
 public struct ProducedBody: Sendable {

@@ -40,8 +40,12 @@ extension GatewayRoutes {
             case .ready(let prepared): return await gateway.execute(prepared)
             }
         }
-        if dialect == .responses && stream {
-            return await MCPToolLoop.streamResponses(loop, envelope: envelope, round: round).hummingbirdResponse()
+        if stream {
+            if dialect == .responses {
+                return await MCPToolLoop.streamResponses(loop, envelope: envelope, round: round).hummingbirdResponse()
+            }
+            return await MCPToolLoop.streamChat(loop, id: "chatcmpl-" + String(envelope.responseID.dropFirst(5)), round: round)
+                .hummingbirdResponse()
         }
         let result: MCPLoopResult
         switch await loop.run(round: round) {
@@ -56,20 +60,9 @@ extension GatewayRoutes {
             return GatewayResponse(status: 200, headers: headers, body: .buffer(ByteBuffer(bytes: response.serializedBytes())))
                 .hummingbirdResponse()
         }
-        var completion = result.final.objectValue ?? [:]
-        if let usage = result.usage { completion["usage"] = usage.openAIJSON }
-        completion["switchyard_mcp"] = [
-            "rounds": JSONValue(result.rounds), "incomplete_reason": result.incomplete.map(JSONValue.string) ?? .null,
-            "items": .array(result.items.map(ResponsesResponseTranslator.item)),
-        ]
-        if stream {
-            var events = ByteBuffer()
-            CanonicalMCPEvents.write(.object(completion), into: &events)
-            headers.append(contentsOf: [HeaderField("content-type", "text/event-stream"), HeaderField("cache-control", "no-cache")])
-            return GatewayResponse(status: 200, headers: headers, body: .chunks([events])).hummingbirdResponse()
-        }
+        let completion = ChatMCPStreamWriter.completion(result)
         headers.append(HeaderField("content-type", "application/json"))
-        return GatewayResponse(status: 200, headers: headers, body: .buffer(ByteBuffer(bytes: JSONValue.object(completion).serializedBytes())))
+        return GatewayResponse(status: 200, headers: headers, body: .buffer(ByteBuffer(bytes: completion.serializedBytes())))
             .hummingbirdResponse()
     }
 }

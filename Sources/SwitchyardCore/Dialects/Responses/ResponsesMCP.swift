@@ -93,22 +93,15 @@ struct ResponsesMCPInput {
             if let error = item["error"], !error.isNull {
                 result = "Error: " + (error.stringValue ?? error["message"]?.stringValue ?? error.serialized())
             }
-            messages.append([
-                "role": "assistant", "content": .null,
-                "tool_calls": [["id": .string(id), "type": "function", "function": ["name": .string(exposed), "arguments": .string(arguments)]]],
-            ])
-            messages.append(["role": "tool", "tool_call_id": .string(id), "content": .string(result)])
+            messages += Self.callAndResult(id: id, function: exposed, arguments: arguments, result: result)
         case "mcp_approval_request":
             guard let id = item["id"]?.stringValue else { throw GatewayError.missingField("\(field).id") }
             // Unanswered, or answered and run already (its mcp_call follows): nothing to do now.
             guard let approve = approvals[id], !settled.contains(id) else { return true }
             let (server, name, exposed) = try exposedName(item, field: field)
             let arguments = item["arguments"]?.stringValue ?? "{}"
-            messages.append([
-                "role": "assistant", "content": .null,
-                "tool_calls": [["id": .string(id), "type": "function", "function": ["name": .string(exposed), "arguments": .string(arguments)]]],
-            ])
-            messages.append(["role": "tool", "tool_call_id": .string(id), "content": ""])
+            // The result is filled in when the call has run (or been declined).
+            messages += Self.callAndResult(id: id, function: exposed, arguments: arguments, result: "")
             request.resumed.append(
                 MCPResumedCall(
                     approvalRequestID: id, server: server, name: name, arguments: arguments, approve: approve, messageIndex: messages.count - 1))
@@ -116,5 +109,16 @@ struct ResponsesMCPInput {
             return false
         }
         return true
+    }
+
+    /// An assistant turn with one tool call, and the call's result.
+    static func callAndResult(id: String, function: String, arguments: String, result: String) -> [JSONValue] {
+        [
+            [
+                "role": "assistant", "content": .null,
+                "tool_calls": [["id": .string(id), "type": "function", "function": ["name": .string(function), "arguments": .string(arguments)]]],
+            ],
+            ["role": "tool", "tool_call_id": .string(id), "content": .string(result)],
+        ]
     }
 }
