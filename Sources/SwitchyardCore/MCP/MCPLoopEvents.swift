@@ -206,3 +206,26 @@ extension JSONObject {
         return merged
     }
 }
+
+extension ResponsesMCPStreamWriter: MCPLoopStreamWriter {
+    public mutating func begin(items: ArraySlice<MCPLoopItem>, into buffer: inout ByteBuffer) {
+        start(into: &buffer)
+        for item in items { self.item(ResponsesResponseTranslator.item(item), into: &buffer) }
+    }
+
+    public mutating func roundEnded(items: ArraySlice<MCPLoopItem>, into buffer: inout ByteBuffer) {
+        closeText(into: &buffer)
+        for item in items { self.item(ResponsesResponseTranslator.item(item), into: &buffer) }
+    }
+
+    public mutating func end(_ result: MCPLoopResult, into buffer: inout ByteBuffer) { finish(result, into: &buffer) }
+}
+
+extension ChatMCPStreamWriter: MCPLoopStreamWriter {
+    public func begin(items: ArraySlice<MCPLoopItem>, into buffer: inout ByteBuffer) { start(into: &buffer) }
+
+    /// What the calls did is reported at the end (`switchyard_mcp`).
+    public func roundEnded(items: ArraySlice<MCPLoopItem>, into buffer: inout ByteBuffer) {}
+
+    public func end(_ result: MCPLoopResult, into buffer: inout ByteBuffer) { finish(Self.completion(result), into: &buffer) }
+}

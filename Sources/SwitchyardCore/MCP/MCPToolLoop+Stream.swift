@@ -1,11 +1,25 @@
 import NIOCore
 
+/// Writes the events of a streamed MCP tool loop in a client's dialect.
+public protocol MCPLoopStreamWriter: Sendable {
+    /// The first events; `items`: what the loop did before the first round (lists, approved calls).
+    mutating func begin(items: ArraySlice<MCPLoopItem>, into buffer: inout ByteBuffer)
+    /// A piece of the model's text, as it comes.
+    mutating func text(_ delta: String, into buffer: inout ByteBuffer)
+    /// A round is over: `items` are what its calls added.
+    mutating func roundEnded(items: ArraySlice<MCPLoopItem>, into buffer: inout ByteBuffer)
+    /// The loop is over.
+    mutating func end(_ result: MCPLoopResult, into buffer: inout ByteBuffer)
+    /// A round failed after the first byte: `error` is its error object.
+    mutating func fail(_ error: JSONValue, into buffer: inout ByteBuffer)
+}
+
 extension MCPToolLoop {
-    /// Answers a Responses API request with MCP tools as a stream: the tools are listed and the
-    /// first round asked before anything is sent, so a refusal (limits, budget, guardrails, no
-    /// deployment) is a normal HTTP error; then the events are written as the loop goes, each
-    /// round's text as the model writes it, each call when it has run.
-    public static func streamResponses(_ loop: MCPToolLoop, envelope: ResponsesEnvelope, round: @escaping Round) async -> GatewayResponse {
+    /// Answers a request with MCP tools as a stream: the tools are listed and the first round
+    /// asked before anything is sent, so a refusal (limits, budget, guardrails, no deployment) is
+    /// a normal HTTP error; then `writer` writes the events as the loop goes, each round's text
+    /// as the model writes it, each call when it has run.
+    public static func stream(_ loop: MCPToolLoop, writer: some MCPLoopStreamWriter, round: @escaping Round) async -> GatewayResponse {
         var loop = loop
         if let error = await loop.start() { return .error(error) }
         loop.recordsText = false
@@ -13,7 +27,6 @@ extension MCPToolLoop {
         let first = await round(body, index)
         guard first.status == 200 else { return first }
         let started = loop
-        let model = loop.body["model"]?.stringValue ?? "unknown"
         let headers =
             first.headers.filter { $0.name.hasPrefix("x-switchyard-") }
             + [HeaderField("content-type", "text/event-stream"), HeaderField("cache-control", "no-cache")]
@@ -22,10 +35,9 @@ extension MCPToolLoop {
             body: .produced(
                 ProducedBody { emit in
                     var loop = started
-                    var writer = ResponsesMCPStreamWriter(envelope: envelope, model: model)
+                    var writer = writer
                     var output = ByteBuffer()
-                    writer.start(into: &output)
-                    for item in loop.result.items { writer.item(ResponsesResponseTranslator.item(item), into: &output) }
+                    writer.begin(items: loop.result.items[...], into: &output)
                     var sent = loop.result.items.count
                     try await emit(output)
                     var response = first
@@ -41,64 +53,15 @@ extension MCPToolLoop {
                             try await emit(output)
                             return
                         }
-                        writer.closeText(into: &output)
                         let again = await loop.finishRound(completion, headers: [])
-                        for item in loop.result.items[sent...] { writer.item(ResponsesResponseTranslator.item(item), into: &output) }
+                        writer.roundEnded(items: loop.result.items[sent...], into: &output)
                         sent = loop.result.items.count
                         guard again else {
-                            writer.finish(loop.result, into: &output)
+                            writer.end(loop.result, into: &output)
                             try await emit(output)
                             return
                         }
                         try await emit(output)
-                        let (body, index) = loop.nextRound(stream: true)
-                        response = await round(body, index)
-                    }
-                }))
-    }
-}
-
-extension MCPToolLoop {
-    /// Answers a chat completion with MCP tools as a stream, as ``streamResponses(_:envelope:round:)``
-    /// does: the first round asked before anything is sent, then each round's text as it comes.
-    public static func streamChat(_ loop: MCPToolLoop, id: String, round: @escaping Round) async -> GatewayResponse {
-        var loop = loop
-        if let error = await loop.start() { return .error(error) }
-        loop.recordsText = false
-        let (body, index) = loop.nextRound(stream: true)
-        let first = await round(body, index)
-        guard first.status == 200 else { return first }
-        let started = loop
-        let writer = ChatMCPStreamWriter(id: id, model: loop.body["model"]?.stringValue ?? "unknown", created: Int(WallClock.unixTime()))
-        let headers =
-            first.headers.filter { $0.name.hasPrefix("x-switchyard-") }
-            + [HeaderField("content-type", "text/event-stream"), HeaderField("cache-control", "no-cache")]
-        return GatewayResponse(
-            status: 200, headers: headers,
-            body: .produced(
-                ProducedBody { emit in
-                    var loop = started
-                    var output = ByteBuffer()
-                    writer.start(into: &output)
-                    try await emit(output)
-                    var response = first
-                    while true {
-                        let outcome = try await MCPRoundReader.read(response) { delta in
-                            var piece = ByteBuffer()
-                            writer.text(delta, into: &piece)
-                            try await emit(piece)
-                        }
-                        var output = ByteBuffer()
-                        guard case .completion(let completion) = outcome else {
-                            if case .failed(let error) = outcome { writer.fail(error, into: &output) }
-                            try await emit(output)
-                            return
-                        }
-                        guard await loop.finishRound(completion, headers: []) else {
-                            writer.finish(ChatMCPStreamWriter.completion(loop.result), into: &output)
-                            try await emit(output)
-                            return
-                        }
                         let (body, index) = loop.nextRound(stream: true)
                         response = await round(body, index)
                     }

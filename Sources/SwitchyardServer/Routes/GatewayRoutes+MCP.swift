@@ -41,11 +41,14 @@ extension GatewayRoutes {
             }
         }
         if stream {
+            let model = body["model"]?.stringValue ?? "unknown"
             if dialect == .responses {
-                return await MCPToolLoop.streamResponses(loop, envelope: envelope, round: round).hummingbirdResponse()
+                let writer = ResponsesMCPStreamWriter(envelope: envelope, model: model)
+                return await MCPToolLoop.stream(loop, writer: writer, round: round).hummingbirdResponse()
             }
-            return await MCPToolLoop.streamChat(loop, id: "chatcmpl-" + String(envelope.responseID.dropFirst(5)), round: round)
-                .hummingbirdResponse()
+            let writer = ChatMCPStreamWriter(
+                id: "chatcmpl-" + String(envelope.responseID.dropFirst(5)), model: model, created: Int(WallClock.unixTime()))
+            return await MCPToolLoop.stream(loop, writer: writer, round: round).hummingbirdResponse()
         }
         let result: MCPLoopResult
         switch await loop.run(round: round) {
