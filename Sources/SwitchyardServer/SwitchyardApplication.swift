@@ -211,7 +211,7 @@ public final class SwitchyardApplication: Sendable {
             runtime: runtime, prometheus: prometheus, health: providerHealth, lifecycle: lifecycle, router: gateway.router, metrics: metrics
         ).register(on: router)
         let api = router.group().add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores, tokens: tokens, audit: audit))
-        let gatewayRoutes = GatewayRoutes(gateway: gateway, runtime: runtime)
+        let gatewayRoutes = GatewayRoutes(gateway: gateway, runtime: runtime, mcp: mcp)
         gatewayRoutes.register(on: api)
         MediaRoutes(routes: gatewayRoutes).register(on: api)
         PassthroughRoutes(routes: gatewayRoutes).register(on: api)

@@ -16,6 +16,13 @@ extension Context {
         if let node = mapping.take("max_sessions"), let value = integer(node, path: "mcp.max_sessions") {
             if value >= 1 { settings.maxSessions = value } else { error("mcp.max_sessions must be at least 1", at: node.location) }
         }
+        if let node = mapping.take("max_tool_iterations"), let value = integer(node, path: "mcp.max_tool_iterations") {
+            if (1...100).contains(value) {
+                settings.maxToolIterations = value
+            } else {
+                error("mcp.max_tool_iterations must be between 1 and 100", at: node.location)
+            }
+        }
         if let node = mapping.take("servers") {
             var names: Set<String> = []
             var prefixes: [String: String] = [:]
@@ -35,7 +42,7 @@ extension Context {
                 settings.servers.append(server)
             }
         }
-        mapping.finish(known: ["servers", "page_size", "session_idle_timeout", "max_sessions"], context: &self)
+        mapping.finish(known: ["servers", "page_size", "session_idle_timeout", "max_sessions", "max_tool_iterations"], context: &self)
         return settings
     }
 

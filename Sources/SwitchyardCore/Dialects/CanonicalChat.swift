@@ -7,6 +7,8 @@ public struct TranslatedRequest: Sendable {
     /// What the client sent that the canonical form does not carry (it reaches only a provider
     /// of the client's own dialect, through the pass-through).
     public var untranslated: [UntranslatedContent] = []
+    /// The request's MCP tools (Responses API `{"type": "mcp"}` tools and their input items).
+    public var mcp = MCPToolRequest()
 }
 
 /// A piece of a request that no text detector reads: a non-text part, or a block of the

@@ -92,7 +92,7 @@ extension Gateway {
         guard settings.enabled, !inbound.cacheNoStore else { return CachePlan(settings: settings) }
         guard
             case .success(let key) = ResponseCache.key(
-                settings: settings, request: prepared.request, canonicalBody: Array(buffer: inbound.body), dialect: inbound.dialect,
+                settings: settings, request: prepared.request, canonicalBody: Array(buffer: inbound.body), dialect: inbound.answerDialect,
                 group: prepared.plan.group.qualifiedName, identity: prepared.record.identity, namespace: inbound.cacheNamespace)
         else { return CachePlan(settings: settings) }
         return CachePlan(settings: settings, key: key)
@@ -415,7 +415,7 @@ struct Attempt: Sendable {
             } else if inbound.dialect == .anthropic {
                 let message = try AnthropicResponseTranslator.message(fromOpenAI: scan.bytes, requestID: inbound.requestID)
                 clientBody = ByteBuffer(bytes: message.serializedBytes())
-            } else if inbound.dialect == .responses {
+            } else if inbound.answerDialect == .responses {
                 let response = try ResponsesResponseTranslator.response(
                     fromOpenAI: scan.bytes,
                     envelope: inbound.responsesEnvelope
@@ -446,7 +446,7 @@ struct Attempt: Sendable {
             relay.anthropicPassthrough = true
         } else if inbound.dialect == .anthropic {
             relay.encoder = .anthropic(AnthropicStreamEncoder(requestID: inbound.requestID))
-        } else if inbound.dialect == .responses {
+        } else if inbound.answerDialect == .responses {
             relay.encoder = .responses(
                 ResponsesStreamEncoder(
                     envelope: inbound.responsesEnvelope

@@ -99,6 +99,12 @@ public struct Gateway: Sendable {
 
         /// Responses API clients: the response's id and the request settings it repeats.
         public var responsesEnvelope: ResponsesEnvelope?
+        /// Answer in the canonical (Chat Completions) form whatever `dialect` says: a round of the
+        /// MCP tool loop, whose answer the gateway reads before the client sees anything. The
+        /// dialect still names the endpoint for keys, access rules, metrics and the log.
+        public var canonicalAnswer = false
+        /// The form of the answer: the dialect's, or the canonical one.
+        public var answerDialect: ClientDialect { canonicalAnswer ? .openAI : dialect }
         /// A multipart upload (``Endpoint/isUpload``): `body` then holds only the form fields
         /// the gateway read, as JSON, for validation, routing and the checks.
         public var upload: MediaUpload?
@@ -279,6 +285,8 @@ public struct GatewayResponse: Sendable {
         case chunks([ByteBuffer])
         /// Bytes relayed from the provider as they come (audio).
         case bytes(ByteRelay)
+        /// Written by the gateway's own code as it is produced (the MCP tool loop's events).
+        case produced(ProducedBody)
     }
 
     public var status: Int

@@ -59,7 +59,7 @@ struct CacheStage: GatewayStage {
             return .proceed
         }
         let output = request.prepared.guardOutput.flatMap { $0.rails.isEmpty ? nil : $0 }
-        if output != nil && (request.prepared.isStream || request.prepared.inbound.dialect != .openAI) {
+        if output != nil && (request.prepared.isStream || request.prepared.inbound.answerDialect != .openAI) {
             // Output guardrails apply and the stored answer cannot be re-checked here (a stream
             // or another dialect's body): ask the provider, whose answer is checked as it comes.
             request.record.cache = "bypass"

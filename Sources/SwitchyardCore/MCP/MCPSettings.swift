@@ -8,6 +8,10 @@ public struct MCPSettings: Sendable {
     public var sessionIdleTimeout: Duration = .seconds(3600)
     /// The most sessions kept at once; the least recently used goes first.
     public var maxSessions = 10_000
+    /// MCP tools on models (`{"type": "mcp"}` tools): the most rounds of tool calls the gateway
+    /// runs for one request; a model that still calls tools after them ends the response
+    /// `incomplete` (reason `max_tool_iterations`).
+    public var maxToolIterations = 8
 
     public init() {}
 

@@ -364,6 +364,12 @@ actor BatchRunner {
         switch response.body {
         case .buffer(let buffer): body = buffer
         case .chunks(let chunks): for var chunk in chunks { body.writeBuffer(&chunk) }
+        case .produced(let producer):
+            // The MCP tool loop's streams; lines never ask for a stream, so read to the end.
+            try? await producer.run { chunk in
+                var chunk = chunk
+                body.writeBuffer(&chunk)
+            }
         case .stream(let stream):
             // Lines never ask for a stream; should a prompt rule make one, it is read to the end.
             await stream.run { chunk in

@@ -375,6 +375,15 @@ extension GatewayResponse {
                     try await writer.finish(nil)
                 }
             )
+        case .produced(let producer):
+            return Response(
+                status: status,
+                headers: fields,
+                body: ResponseBody { writer in
+                    try await producer.run { buffer in try await writer.write(buffer) }
+                    try await writer.finish(nil)
+                }
+            )
         }
     }
 }

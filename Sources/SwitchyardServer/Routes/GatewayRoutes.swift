@@ -7,6 +7,8 @@ import SwitchyardCore
 struct GatewayRoutes {
     let gateway: Gateway
     let runtime: RuntimeHolder
+    /// Runs the calls of `{"type": "mcp"}` tools.
+    let mcp: MCPHub
 
     func register(on router: some RouterMethods<GatewayRequestContext>) {
         router.post("/v1/messages") { request, context in
@@ -86,7 +88,13 @@ struct GatewayRoutes {
     func responses(request: Request, context: GatewayRequestContext) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: context.maxBodyBytes)
-        let translated = try ResponsesRequestTranslator.translate(Array(buffer: body))
+        let snapshot = context.snapshot ?? runtime.snapshot
+        let translated = try ResponsesRequestTranslator.translate(Array(buffer: body), mcp: snapshot.config.mcp)
+        if !translated.mcp.isEmpty {
+            return try await mcpLoop(
+                translated.body.objectValue ?? [:], tools: translated.mcp, dialect: .responses, stream: translated.stream, request: request,
+                nativeBody: body, context: context)
+        }
         return try await inference(
             .chatCompletions,
             request: request,
@@ -258,19 +266,25 @@ struct GatewayRoutes {
     func inference(_ endpoint: Endpoint, request: Request, context: GatewayRequestContext) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: context.maxBodyBytes)
+        if endpoint == .chatCompletions, !(context.snapshot ?? runtime.snapshot).config.mcp.servers.isEmpty,
+            body.readableBytesView.firstRange(of: Self.mcpMarker) != nil, var object = (try? JSONValue.parse(Array(buffer: body)))?.objectValue
+        {
+            // A chat completion with `{"type": "mcp"}` tools (read only when some server is configured and the body names one).
+            let tools = try MCPToolRequest.extract(fromChat: &object, settings: (context.snapshot ?? runtime.snapshot).config.mcp)
+            if !tools.isEmpty {
+                return try await mcpLoop(
+                    object, tools: tools, dialect: .openAI, stream: object["stream"]?.boolValue == true, request: request, nativeBody: nil,
+                    context: context)
+            }
+        }
         return try await inference(endpoint, request: request, body: body, dialect: .openAI, context: context)
     }
 
-    func inference(
-        _ endpoint: Endpoint,
-        request: Request,
-        body: ByteBuffer,
-        dialect: ClientDialect,
-        nativeBody: ByteBuffer? = nil,
-        untranslated: [UntranslatedContent] = [],
-        upload: MediaUpload? = nil,
-        context: GatewayRequestContext
-    ) async throws -> Response {
+    /// The pipeline's view of a request read by a route.
+    func makeInbound(
+        _ endpoint: Endpoint, request: Request, body: ByteBuffer, dialect: ClientDialect, nativeBody: ByteBuffer?,
+        untranslated: [UntranslatedContent], upload: MediaUpload?, context: GatewayRequestContext
+    ) -> Gateway.Inbound {
         var propagated: [HeaderField] = []
         for name in ["traceparent", "tracestate", "anthropic-beta"] {
             if let value = request.headers[HTTPField.Name(name)!] { propagated.append(HeaderField(name, value)) }
@@ -308,6 +322,24 @@ struct GatewayRoutes {
             }
             inbound.cacheNamespace = request.headers[HTTPField.Name("x-switchyard-cache-namespace")!].map { String($0.prefix(128)) } ?? ""
         }
+        return inbound
+    }
+
+    static let mcpMarker = Array(#""mcp""#.utf8)
+
+    func inference(
+        _ endpoint: Endpoint,
+        request: Request,
+        body: ByteBuffer,
+        dialect: ClientDialect,
+        nativeBody: ByteBuffer? = nil,
+        untranslated: [UntranslatedContent] = [],
+        upload: MediaUpload? = nil,
+        context: GatewayRequestContext
+    ) async throws -> Response {
+        let inbound = makeInbound(
+            endpoint, request: request, body: body, dialect: dialect, nativeBody: nativeBody, untranslated: untranslated, upload: upload,
+            context: context)
         switch gateway.prepare(inbound, snapshot: context.snapshot) {
         case .answered(let response):
             return response.hummingbirdResponse()

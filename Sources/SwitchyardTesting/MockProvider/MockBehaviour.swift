@@ -39,6 +39,16 @@ public struct MockBehaviour: Sendable, Equatable {
     public var replies: [String]? = nil
     /// Fixed tool-call arguments (a JSON text) instead of ones generated from the schema.
     public var toolArguments: String? = nil
+    /// Call the tool of this name (offered or not, as a model that makes a name up would)
+    /// instead of the first tools offered.
+    public var toolName: String? = nil
+    /// Turns of tool calls before answering in text: with the default 1 the mock answers in
+    /// text after a tool result; with N it calls tools again until the conversation holds N
+    /// turns of calls (an agent loop that needs several rounds, or one that never ends).
+    public var toolRounds: Int = 1
+    /// After a tool result, answer "Tool result: <the last tool message>" (a model that uses
+    /// what the tool said).
+    public var answerWithToolResult: Bool = false
     /// Reasoning the model shows before its answer: `reasoning_content` (OpenAI dialect), a
     /// thinking block (Anthropic, when the request enables thinking), a thought part (Gemini,
     /// when the request asks for thoughts), a reasoning block (Bedrock, when asked).
@@ -94,6 +104,9 @@ public struct MockBehaviour: Sendable, Equatable {
         case "tool_calls": toolCalls = min(max(1, number ?? toolCalls), 16)
         case "content": content = value
         case "tool_arguments": toolArguments = value
+        case "tool_name": toolName = value
+        case "tool_rounds": toolRounds = min(max(1, number ?? toolRounds), 1000)
+        case "answer_with_tool_result": answerWithToolResult = value == "true" || value == "1"
         case "reasoning": reasoning = value
         case "reasoning_signature": reasoningSignature = value
         case "embedding_dimensions": embeddingDimensions = min(max(1, number ?? embeddingDimensions), 4096)

@@ -1122,8 +1122,15 @@ public final class MockProvider: Sendable {
     private func plannedToolCalls(_ request: JSONObject, behaviour: MockBehaviour) -> [PlannedToolCall] {
         guard let tools = request["tools"]?.arrayValue, !tools.isEmpty else { return [] }
         if request["tool_choice"]?.stringValue == "none" { return [] }
-        // After a tool result, answer in text so that agent loops terminate.
-        if request["messages"]?.arrayValue?.last?["role"]?.stringValue == "tool" { return [] }
+        // After a tool result, answer in text so that agent loops terminate (after `tool_rounds` turns of calls).
+        let messages = request["messages"]?.arrayValue ?? []
+        if messages.last?["role"]?.stringValue == "tool" {
+            let turns = messages.filter { $0["role"]?.stringValue == "assistant" && $0["tool_calls"]?.arrayValue?.isEmpty == false }.count
+            if turns >= behaviour.toolRounds { return [] }
+        }
+        if let name = behaviour.toolName {
+            return [PlannedToolCall(id: "call_mock_0", name: name, arguments: behaviour.toolArguments ?? "{}")]
+        }
         var chosen = tools
         if let forced = request["tool_choice"]?["function"]?["name"]?.stringValue {
             chosen = tools.filter { $0["function"]?["name"]?.stringValue == forced }
@@ -1167,7 +1174,10 @@ public final class MockProvider: Sendable {
             }
         }
         let text: String
-        if let replies = behaviour.replies, !replies.isEmpty, chat {
+        if behaviour.answerWithToolResult, chat, let last = request["messages"]?.arrayValue?.last, last["role"]?.stringValue == "tool" {
+            let content = last["content"]
+            text = "Tool result: " + (content?.stringValue ?? content?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined(separator: " ") ?? "")
+        } else if let replies = behaviour.replies, !replies.isEmpty, chat {
             let turn = request["messages"]?.arrayValue?.filter { $0["role"]?.stringValue == "assistant" }.count ?? 0
             text = replies[min(turn, replies.count - 1)]
         } else if let content = behaviour.content {

@@ -9,14 +9,18 @@
 /// (flat `name`, `parameters`, `strict`) → nested function tools; `tool_choice`,
 /// `parallel_tool_calls`, `temperature`, `top_p` as they are; `max_output_tokens` →
 /// `max_tokens`; `text.format` → `response_format`; `reasoning.effort` → `reasoning_effort`;
-/// `user` / `safety_identifier` → `user`. What needs OpenAI's own servers — stored responses
-/// (`previous_response_id`), built-in tools (web or file search, computer use), background
-/// runs, file inputs — is refused with a 400 that says so.
+/// `user` / `safety_identifier` → `user`. `mcp` tools naming servers of `mcp.servers` are read
+/// into ``TranslatedRequest/mcp`` (the gateway runs them: ``MCPToolLoop``), and the MCP items of
+/// earlier responses in `input` become the tool calls and results they stand for. What needs
+/// OpenAI's own servers — stored responses (`previous_response_id`), other built-in tools (web or
+/// file search, computer use), background runs, file inputs — is refused with a 400 that says so.
 public enum ResponsesRequestTranslator {
     public typealias Translated = TranslatedRequest
 
-    public static func translate(_ bytes: [UInt8]) throws(GatewayError) -> Translated {
+    /// `mcp`: the gateway's MCP servers, for `mcp` tools (none: such tools are refused).
+    public static func translate(_ bytes: [UInt8], mcp settings: MCPSettings = MCPSettings()) throws(GatewayError) -> Translated {
         let (request, model) = try CanonicalChat.requestObject(bytes)
+        var mcp = MCPToolRequest()
         for (field, reason) in [
             ("previous_response_id", "Switchyard does not store responses: send the whole conversation in 'input'"),
             ("conversation", "Switchyard does not store conversations: send the whole conversation in 'input'"),
@@ -41,7 +45,9 @@ public enum ResponsesRequestTranslator {
         if let text = input.stringValue {
             messages.append(["role": "user", "content": .string(text)])
         } else if let items = input.arrayValue {
+            let mcpInput = ResponsesMCPInput(settings: settings, items: items)
             for (index, item) in items.enumerated() {
+                if let object = item.objectValue, try mcpInput.append(object, field: "input[\(index)]", to: &messages, request: &mcp) { continue }
                 try append(item, field: "input[\(index)]", to: &messages)
             }
         } else {
@@ -65,7 +71,8 @@ public enum ResponsesRequestTranslator {
         if let user = request["user"]?.stringValue ?? request["safety_identifier"]?.stringValue { output["user"] = .string(user) }
         if let effort = request["reasoning"]?["effort"]?.stringValue { output["reasoning_effort"] = .string(effort) }
         if let tools = request["tools"], !tools.isNull {
-            output["tools"] = try translateTools(tools)
+            let functions = try translateTools(tools, mcp: settings, into: &mcp)
+            if !functions.isEmpty || mcp.isEmpty { output["tools"] = .array(functions) }
         }
         if let choice = request["tool_choice"], !choice.isNull {
             switch choice {
@@ -74,10 +81,17 @@ public enum ResponsesRequestTranslator {
             case .object(let object) where object["type"]?.stringValue == "function":
                 guard let name = object["name"]?.stringValue else { throw GatewayError.missingField("tool_choice.name") }
                 output["tool_choice"] = ["type": "function", "function": ["name": .string(name)]]
+            case .object(let object) where object["type"]?.stringValue == "mcp" && !mcp.isEmpty:
+                output["tool_choice"] = try MCPToolRequest.toolChoice(choice, settings: settings)
             default:
                 throw GatewayError.invalidRequest(
                     "'tool_choice' must be auto, none, required or a function.", param: "tool_choice", code: .invalidValue)
             }
+        }
+        if !mcp.isEmpty, let choice = output["tool_choice"] {
+            // The gateway runs the rounds: the choice holds for the first (or they would never end).
+            mcp.firstToolChoice = choice
+            output["tool_choice"] = nil
         }
         if let format = request["text"]?["format"], let type = format["type"]?.stringValue {
             switch type {
@@ -92,7 +106,9 @@ public enum ResponsesRequestTranslator {
                 throw GatewayError.invalidRequest("text.format.type '\(type)' is not supported.", param: "text.format", code: .invalidValue)
             }
         }
-        return Translated(body: .object(output), model: model, stream: request["stream"]?.boolValue == true)
+        var translated = Translated(body: .object(output), model: model, stream: request["stream"]?.boolValue == true)
+        translated.mcp = mcp
+        return translated
     }
 
     /// Appends the canonical messages of one input item.
@@ -180,10 +196,16 @@ public enum ResponsesRequestTranslator {
         }
     }
 
-    static func translateTools(_ value: JSONValue) throws(GatewayError) -> JSONValue {
+    /// Function tools in the canonical form; `mcp` tools go to `mcp`.
+    static func translateTools(_ value: JSONValue, mcp settings: MCPSettings, into mcp: inout MCPToolRequest) throws(GatewayError) -> [JSONValue] {
         guard let tools = value.arrayValue else { throw GatewayError.invalidType(field: "tools", expected: "an array", found: value.typeName) }
         var output: [JSONValue] = []
         for (index, tool) in tools.enumerated() {
+            if tool["type"]?.stringValue == "mcp" {
+                try mcp.add(
+                    MCPToolGrant.parse(tool, field: "tools[\(index)]", settings: settings, defaultApproval: .always), field: "tools[\(index)]")
+                continue
+            }
             guard tool["type"]?.stringValue == "function" else {
                 throw GatewayError.invalidRequest(
                     "tools[\(index)]: built-in tools of type '\(tool["type"]?.stringValue ?? "none")' run on OpenAI's servers and are not supported; define a function tool.",
@@ -196,6 +218,6 @@ public enum ResponsesRequestTranslator {
             if let strict = tool["strict"], !strict.isNull { function["strict"] = strict }
             output.append(["type": "function", "function": .object(function)])
         }
-        return .array(output)
+        return output
     }
 }
