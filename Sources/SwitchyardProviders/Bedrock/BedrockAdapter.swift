@@ -181,17 +181,21 @@ extension BedrockAdapter {
         switch family {
         case .amazon:
             let body = try BedrockImages.amazonRequest(parsed, model: model, provider: provider).serializedBytes()
-            let outbound = try await signedRequest(path: path, body: body, accept: "application/json", requestID: request.requestID)
-            return try await HTTPTransport.execute(
-                outbound, on: client, deadline: request.deadline, provider: provider, stream: false,
-                translate: { bytes in try BedrockImages.amazonResponse(bytes, request: parsed, provider: provider, created: OpenAIImages.now) },
-                decoder: { BedrockStreamDecoder(model: model) })
+            return try await renewingExpiredCredentials { credentials in
+                let outbound = signedRequest(path: path, body: body, accept: "application/json", credentials: credentials)
+                return try await HTTPTransport.execute(
+                    outbound, on: client, deadline: request.deadline, provider: provider, stream: false,
+                    translate: { bytes in try BedrockImages.amazonResponse(bytes, request: parsed, provider: provider, created: OpenAIImages.now) },
+                    decoder: { BedrockStreamDecoder(model: model) })
+            }
         case .stability:
             let body = try BedrockImages.stabilityRequest(parsed, model: model, provider: provider).serializedBytes()
             let answers = try await HTTPTransport.imageCalls(count: parsed.count, provider: provider) {
                 // Each call signed on its own (the signature carries the time).
-                let outbound = try await signedRequest(path: path, body: body, accept: "application/json", requestID: request.requestID)
-                return try await HTTPTransport.send(outbound, on: client, deadline: request.deadline, provider: provider)
+                try await renewingExpiredCredentials { credentials in
+                    let outbound = signedRequest(path: path, body: body, accept: "application/json", credentials: credentials)
+                    return try await HTTPTransport.send(outbound, on: client, deadline: request.deadline, provider: provider)
+                }
             }
             let bodies: [[UInt8]]
             switch answers {
