@@ -134,7 +134,7 @@ import Testing
         "Hi Tom, please send the signed lease to anna.k@example.org by Friday so we can file it. Thanks, Ruth",
         "Meeting notes: Sarah will forward the quarterly figures to the auditors; John to book the venue via www.venues-example.com.",
         "Reminder from the HR team: before you submit the expense report, attach all receipts as one PDF.",
-        "Open https://shop.example/search?q=garden%20chairs to compare prices, then send the client list to the sales team.",
+        "Compare prices at https://shop.example/garden-chairs, then send the client list to the sales team.",
     ])
     func ordinaryDocumentsAreNotInjections(_ text: String) {
         #expect(!Self.fires(text, tool: true), "\(text): \(Self.detector.evaluate(text, indirect: true))")

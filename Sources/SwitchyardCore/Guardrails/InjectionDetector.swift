@@ -413,7 +413,9 @@ public struct InjectionDetector: TextDetector {
         "instructions|instruction|rules|rule|directions|prompts|prompt|guidelines|guideline|commands|restrictions|programming|context|guidance|directives|directive|constraints|policies|policy|safeguards|filters|orders|training|guardrails|protocols|limitations|limits|conditioning|settings|configuration|messages|message|text|conversation|content|everything|tasks|task|system_prompt|ethics|principles|boundaries|parameters|moderation|censorship"
 
     /// Long rule targets allow one typo (`iunstructions`); short ones would match other words.
-    static let fuzzyTargets = targets.split(separator: "|").map { $0.count >= 9 && !$0.contains("_") ? $0 + "%" : $0 }.joined(separator: "|")
+    static let fuzzyTargets = targets.split(separator: "|").map { word -> String in
+        word.count >= 9 && !word.contains("_") ? String(word) + "%" : String(word)
+    }.joined(separator: "|")
     /// Words that frame an attack's name as something to defend against ("jailbreak-proof",
     /// "protect the bot against jailbreaks", "how do I stop prompt injection").
     static let defensive =
