@@ -5,16 +5,25 @@
 /// instruction found only inside an encoded payload), plus what the learned stage
 /// (``InjectionLinearModel``) adds; the guardrail fires at its threshold.
 public struct InjectionDetector: TextDetector {
-    /// One word of a rule: matched by hash and length, or as a prefix (`ignor*`).
+    /// One word of a rule: matched by hash and length, as a prefix (`ignor*`), allowing one typo
+    /// (`instructions%`: one letter added, dropped, changed or two swapped; for words of eight
+    /// letters or more) or, for `@dest`, any word that ends at an e-mail address's `@`, starts a
+    /// URL (`www.`, `http:`) or has the shape of an IBAN: where an action sends something.
     struct Pattern: Sendable {
         let bytes: [UInt8]
         let hash: UInt64
         let prefix: Bool
+        let fuzzy: Bool
+        let destination: Bool
+        let length: Int
 
         init(_ text: String) {
+            destination = text == "@dest"
             prefix = text.hasSuffix("*")
-            bytes = Array((prefix ? String(text.dropLast()) : text).utf8)
+            fuzzy = text.hasSuffix("%") && text.utf8.count > 8
+            bytes = Array((prefix || text.hasSuffix("%") ? String(text.dropLast()) : text).utf8)
             hash = InjectionDetector.hash(bytes[...])
+            length = bytes.count
         }
     }
 
@@ -26,7 +35,9 @@ public struct InjectionDetector: TextDetector {
     }
 
     /// A sequence of word slots with bounded gaps: `ignore|disregard ~4 previous|prior ~3 instructions|rules`.
-    struct Rule: Sendable {
+    /// A class, so that taking one out of the list on the hot path costs one reference count,
+    /// not one per field.
+    final class Rule: Sendable {
         let name: String
         let category: String
         let weight: Double
@@ -37,7 +48,58 @@ public struct InjectionDetector: TextDetector {
         /// Words (hashes) that make a match benign when they occur inside it or as the word right
         /// after it (`!my|our`): "ignore *my* previous message", "write *a* system prompt",
         /// "what are the instructions *to* unlock it", "jailbreak-*proof*".
-        var excluded: Set<UInt64> = []
+        let excluded: Set<UInt64>
+        /// Words that make a match benign when they occur up to `beforeSpan` words before it in
+        /// its sentence (`<4:protect|against`): "protect our bot *against* jailbreaks".
+        let before: Set<UInt64>
+        let beforeSpan: Int
+        /// The same after it (`>4:length|format`): "without any restrictions on *length*".
+        let after: Set<UInt64>
+        let afterSpan: Int
+        /// The slots flattened for matching: every pattern in one array, each alternative a range
+        /// of it, each slot a range of alternatives.
+        let patterns: [Pattern]
+        let alternatives: [Range<Int>]
+        let slotAlternatives: [Range<Int>]
+        /// Per slot, a one-bit-per-hash filter of the words its alternatives start with, so that
+        /// most words are passed over without trying each alternative; all bits set where an
+        /// alternative starts with a prefix, a typo-tolerant word or a destination.
+        let heads: [UInt64]
+
+        init(
+            name: String, category: String, weight: Double, slots: [[[Pattern]]], gaps: [Int], excluded: Set<UInt64>,
+            before: Set<UInt64>, beforeSpan: Int, after: Set<UInt64>, afterSpan: Int
+        ) {
+            self.name = name
+            self.category = category
+            self.weight = weight
+            self.slots = slots
+            self.gaps = gaps
+            self.excluded = excluded
+            self.before = before
+            self.beforeSpan = beforeSpan
+            self.after = after
+            self.afterSpan = afterSpan
+            var patterns: [Pattern] = []
+            var alternatives: [Range<Int>] = []
+            var slotAlternatives: [Range<Int>] = []
+            for slot in slots {
+                let first = alternatives.count
+                for alternative in slot {
+                    alternatives.append(patterns.count..<(patterns.count + alternative.count))
+                    patterns.append(contentsOf: alternative)
+                }
+                slotAlternatives.append(first..<alternatives.count)
+            }
+            self.patterns = patterns
+            self.alternatives = alternatives
+            self.slotAlternatives = slotAlternatives
+            heads = slots.map { slot in
+                slot.contains { $0[0].prefix || $0[0].fuzzy || $0[0].destination } ? .max : slot.reduce(UInt64(0)) { $0 | Rule.bit($1[0].hash) }
+            }
+        }
+
+        @inline(__always) static func bit(_ hash: UInt64) -> UInt64 { 1 << (hash >> 58) }
     }
 
     let rules: [Rule]
@@ -117,18 +179,28 @@ public struct InjectionDetector: TextDetector {
         var probability: Double?
         for variant in normalized.variants {
             let before = matched.count
-            for finding in markers.matches(in: variant.text) {
-                let category = String(finding.entity.dropFirst("injection.".count))
-                let key = "marker:" + String(decoding: variant.text[finding.range], as: UTF8.self)
-                matched[key] = (category, finding.score)
-            }
             let bytes = variant.text
             let words = Self.words(bytes)
+            // An attack phrase quoted as the object of a request about it (translate, explain,
+            // classify) is mentioned, not used: what lies inside the quotes does not count.
+            let mention = variant.source == "plain" || variant.source == "leet" ? Self.mention(in: bytes, words: words) : nil
+            for finding in markers.matches(in: bytes) where !(mention?.covers(finding.range) ?? false) {
+                let category = String(finding.entity.dropFirst("injection.".count))
+                let key = "marker:" + String(decoding: bytes[finding.range], as: UTF8.self)
+                matched[key] = (category, finding.score)
+            }
             if let model, variant.source == "plain" {
                 // Averages over a few n-grams are noisy: below `learnedFullWords` words the
                 // model's share shrinks in proportion, so short texts are the rules' to judge.
                 let confidence = min(1, Double(words.count) / Double(Self.learnedFullWords))
-                probability = Self.learnedFloor + (model.probability(bytes, words: words) - Self.learnedFloor) * confidence
+                let raw: Double
+                if let mention {
+                    let outside = mention.blanked(bytes)
+                    raw = model.probability(outside, words: Self.words(outside))
+                } else {
+                    raw = model.probability(bytes, words: words)
+                }
+                probability = Self.learnedFloor + (raw - Self.learnedFloor) * confidence
             }
             var positions: [Int: [Int]] = [:]
             for (offset, word) in words.enumerated() {
@@ -142,8 +214,14 @@ public struct InjectionDetector: TextDetector {
             }
             for (ruleIndex, starts) in positions where matched[rules[ruleIndex].name] == nil {
                 let rule = rules[ruleIndex]
-                if starts.contains(where: { Self.match(rule, words: words, bytes: bytes, at: $0) }) {
+                for start in starts {
+                    guard let end = Self.match(rule, words: words, bytes: bytes, at: start) else { continue }
+                    // Each occurrence is judged in its own context: a long prompt that names
+                    // "developer mode" once as a phone setting and once as a persona still counts.
+                    if Self.framed(rule, words: words, bytes: bytes, start: start, end: end) { continue }
+                    if let mention, mention.covers(words[start].start..<words[end - 1].end) { continue }
                     matched[rule.name] = (rule.category, rule.weight)
+                    break
                 }
             }
             if matched.count > before, variant.source != "plain" && variant.source != "leet" { decodedOnly = true }
@@ -220,39 +298,60 @@ public struct InjectionDetector: TextDetector {
         return words
     }
 
-    static func match(_ rule: Rule, words: [Word], bytes: [UInt8], at start: Int) -> Bool {
+    /// Where a match of `rule` that starts at word `start` ends (exclusive), nil when none does.
+    /// Works on the rule's flat tables through buffer pointers: no reference counting per word.
+    static func match(_ rule: Rule, words: [Word], bytes: [UInt8], at start: Int) -> Int? {
         func clean(upTo end: Int) -> Bool {
             guard !rule.excluded.isEmpty else { return true }
             let last = min(end, words.count - 1)
             guard start <= last else { return true }
             return !(start...last).contains { rule.excluded.contains(words[$0].hash) }
         }
-        func matchSlot(_ slot: Int, from position: Int, gap: Int) -> Bool {
-            if slot == rule.slots.count { return clean(upTo: position) }
-            let last = min(words.count - 1, position + gap)
-            guard position <= last else { return false }
-            for candidate in position...last {
-                for alternative in rule.slots[slot] where alternativeMatches(alternative, words: words, bytes: bytes, at: candidate) {
-                    if matchSlot(slot + 1, from: candidate + alternative.count, gap: slot + 1 < rule.slots.count ? rule.gaps[slot] : 0) {
-                        return true
+        let slotCount = rule.slots.count
+        return rule.patterns.withUnsafeBufferPointer { patterns in
+            rule.alternatives.withUnsafeBufferPointer { alternatives in
+                rule.slotAlternatives.withUnsafeBufferPointer { slots in
+                    rule.heads.withUnsafeBufferPointer { heads in
+                        rule.gaps.withUnsafeBufferPointer { gaps in
+                            func matchSlot(_ slot: Int, from position: Int, gap: Int) -> Int? {
+                                if slot == slotCount { return clean(upTo: position) ? position : nil }
+                                let last = min(words.count - 1, position + gap)
+                                guard position <= last else { return nil }
+                                let open = heads[slot] == .max
+                                for candidate in position...last where open || heads[slot] & Rule.bit(words[candidate].hash) != 0 {
+                                    for index in slots[slot] {
+                                        let alternative = alternatives[index]
+                                        guard wordsMatch(patterns, alternative, words: words, bytes: bytes, at: candidate) else { continue }
+                                        let next = slot + 1 < slotCount ? gaps[slot] : 0
+                                        if let end = matchSlot(slot + 1, from: candidate + alternative.count, gap: next) { return end }
+                                    }
+                                }
+                                return nil
+                            }
+                            return matchSlot(0, from: start, gap: 0)
+                        }
                     }
                 }
             }
-            return false
         }
-        return matchSlot(0, from: start, gap: 0)
     }
 
-    @inline(__always) static func alternativeMatches(_ alternative: [Pattern], words: [Word], bytes: [UInt8], at position: Int) -> Bool {
+    /// Whether the words at `position` match the patterns `alternative` indexes.
+    @inline(__always) static func wordsMatch(
+        _ patterns: UnsafeBufferPointer<Pattern>, _ alternative: Range<Int>, words: [Word], bytes: [UInt8], at position: Int
+    ) -> Bool {
         guard position + alternative.count <= words.count else { return false }
-        for (offset, pattern) in alternative.enumerated() {
+        for (offset, index) in alternative.enumerated() {
             let word = words[position + offset]
-            if pattern.prefix {
-                guard word.end - word.start >= pattern.bytes.count,
-                    bytes[word.start..<(word.start + pattern.bytes.count)].elementsEqual(pattern.bytes)
+            if word.hash == patterns[index].hash, word.end - word.start == patterns[index].length, !patterns[index].prefix { continue }
+            if patterns[index].prefix {
+                guard word.end - word.start >= patterns[index].length,
+                    bytes[word.start..<(word.start + patterns[index].length)].elementsEqual(patterns[index].bytes)
                 else { return false }
-            } else if word.hash != pattern.hash || word.end - word.start != pattern.bytes.count {
-                return false
+            } else if patterns[index].destination {
+                guard isDestination(word, bytes: bytes) else { return false }
+            } else {
+                guard patterns[index].fuzzy, oneEditApart(bytes, word.start..<word.end, patterns[index].bytes) else { return false }
             }
         }
         return true
@@ -266,9 +365,26 @@ public struct InjectionDetector: TextDetector {
         var slots: [[[Pattern]]] = []
         var gaps: [Int] = []
         var excluded: Set<UInt64> = []
+        var before: Set<UInt64> = []
+        var after: Set<UInt64> = []
+        var beforeSpan = 0
+        var afterSpan = 0
         for token in head[1].split(separator: " ") {
             if token.hasPrefix("!") {
                 for word in token.dropFirst().split(separator: "|") { excluded.insert(hash(Array(word.utf8)[...])) }
+                continue
+            }
+            if token.hasPrefix("<") || token.hasPrefix(">") {
+                // `<4:words` / `>4:words`: benign context before / after a match.
+                let parts = token.dropFirst().split(separator: ":", maxSplits: 1)
+                let hashes = Set(parts[1].split(separator: "|").map { hash(Array($0.utf8)[...]) })
+                if token.hasPrefix("<") {
+                    before = hashes
+                    beforeSpan = Int(parts[0])!
+                } else {
+                    after = hashes
+                    afterSpan = Int(parts[0])!
+                }
                 continue
             }
             if token.hasPrefix("~") {
@@ -284,7 +400,9 @@ public struct InjectionDetector: TextDetector {
                     })
             }
         }
-        return Rule(name: String(meta[0]), category: String(meta[1]), weight: Double(meta[2])!, slots: slots, gaps: gaps, excluded: excluded)
+        return Rule(
+            name: String(meta[0]), category: String(meta[1]), weight: Double(meta[2])!, slots: slots, gaps: gaps, excluded: excluded,
+            before: before, beforeSpan: beforeSpan, after: after, afterSpan: afterSpan)
     }
 
     static let overrideVerbs =
@@ -294,9 +412,27 @@ public struct InjectionDetector: TextDetector {
     static let targets =
         "instructions|instruction|rules|rule|directions|prompts|prompt|guidelines|guideline|commands|restrictions|programming|context|guidance|directives|directive|constraints|policies|policy|safeguards|filters|orders|training|guardrails|protocols|limitations|limits|conditioning|settings|configuration|messages|message|text|conversation|content|everything|tasks|task|system_prompt|ethics|principles|boundaries|parameters|moderation|censorship"
 
+    /// Long rule targets allow one typo (`iunstructions`); short ones would match other words.
+    static let fuzzyTargets = targets.split(separator: "|").map { word -> String in
+        word.count >= 9 && !word.contains("_") ? String(word) + "%" : String(word)
+    }.joined(separator: "|")
+    /// Words that frame an attack's name as something to defend against ("jailbreak-proof",
+    /// "protect the bot against jailbreaks", "how do I stop prompt injection").
+    static let defensive =
+        "against|proof|proofing|protect|protects|protecting|protection|secure|securing|harden|hardening|defend|defending|defence|defense|defences|defenses|guard|guarding|safeguard|safeguards|shield|prevent|preventing|prevention|stop|stopping|block|blocking|detect|detecting|detection|detector|mitigate|mitigating|mitigation|resist|resistant|resistance|robust|immune|avoid|avoiding|countermeasures|spot|spotting|recognise|recognize|report|reporting"
+    /// Words that ask about an attack's name rather than use it ("what is a DAN prompt").
+    static let aboutCues = "what|what's|whats|explain|explaining|explained|define|definition|meaning|term|article|articles|paper|papers|blog|newsletter|research|lesson|course|students|awareness|history|examples|mean|means"
+    /// A device, app or setting that a mode or a jailbreak belongs to ("developer mode toggle in
+    /// the app settings", "jailbreaking a phone").
+    static let devices =
+        "phone|phones|iphone|ipad|ipod|tablet|tablets|device|devices|console|consoles|kindle|firestick|router|routers|android|ios|switch|ps3|ps4|ps5|psp|xbox|wii|chromebook|laptop|laptops|tv|roku|watch|car|kiosk|app|apps|application|firmware|bootloader|settings|setting|toggle|toggles|option|options|menu|screen|button|feature|bios|browser|chrome|firefox|windows|macos|pixel|samsung|build|builds|game|games|emulator|warranty|carrier|ide|xcode|vscode|plugin|extension|page"
+    /// What a limit can be about in an ordinary request ("without restrictions on length").
+    static let scopes =
+        "length|long|format|formatting|word|words|count|size|number|amount|quantity|time|duration|page|pages|characters|paragraphs|sentences|budget|price|style|tone|creativity|examples|ideas|items|rows|storage|projects|attempts|speed|colours|colors|fonts|detail|details|depth|bullets|points|lines|languages|genre|structure|revisions|questions|users|seats|devices|downloads|bandwidth|calls"
+
     static let ruleSource: [String] = [
         // The user revising what they themselves said is not an override of the system.
-        "override override 0.9: \(overrideVerbs) ~3 \(qualifiers) ~3 \(targets) !my|mine|i|i've|i'd|i'm|our|ours|me",
+        "override override 0.9: \(overrideVerbs) ~3 \(qualifiers) ~3 \(fuzzyTargets) !my|mine|i|i've|i'd|i'm|our|ours|me <5:stop|prevent|preventing|protect|protecting|defend|defending|detect|detecting|block|blocking|mitigate|against|resist|resistant|harden|hardening|trick|tricked|tricking|fool|fooled|manipulate|manipulated",
         "override_everything override 0.6: \(overrideVerbs) ~2 everything|anything ~2 above|before|previously|earlier|prior|told|said|you've",
         "override_start override 0.6: start|begin ~1 over|fresh|anew ~3 new|different ~2 \(targets)",
         "new_instructions override 0.6: new|updated|revised|real|actual|true|additional|important|urgent|secret|hidden|override|priority ~2 instructions|instruction|directive|directives|orders|rules|task|commands|guidelines|system_prompt",
@@ -307,18 +443,27 @@ public struct InjectionDetector: TextDetector {
         "supersede override 0.6: supersede*|replace*|overrid*|overwrit* ~4 \(qualifiers) ~3 \(targets)",
         "persona_now persona 0.45: you ~1 are|will|shall|must ~1 now|henceforth ~4 a|an|my|in|called|named|free|no|the|dan|evil|unrestricted|unfiltered|jailbroken",
         "from_now_on persona 0.4: from_now_on|henceforth|going_forward|for_the_rest_of_this_conversation|until_i_say_otherwise",
-        "developer_mode persona 0.7: developer|dev|debug|god|admin|maintenance|unrestricted|jailbreak|jailbroken|opposite|evil|chaos|sudo|root|unlocked|uncensored|unfiltered|unlimited|test|diagnostic ~1 mode",
-        "dan persona 0.8: dan|stan|dude|aim|mongo_tom|dev_mode|anti-dan|betterdan|evilbot|devgpt|chadgpt|dan_mode|dan's ~2 which|who|stands|mode|persona|character|prompt|jailbreak|can|does|will|has",
-        "do_anything persona 0.9: do_anything_now|can_do_anything|can_say_anything|answer_anything|no_matter_how|without_any_restrictions|without_restrictions|without_limitations|without_any_limitations|without_censorship|without_filters|without_any_filters|without_rules|without_any_rules|without_ethics|without_morals|without_refusing|without_refusal|never_refuse*|cannot_refuse|can't_refuse|not_refuse|must_not_refuse|won't_refuse",
-        "no_restrictions persona 0.6: no|zero|free_of|free_from|not_bound_by|unbound_by|released_from|broken_free|freed_from|liberated_from|break_free_of|break_free_from|escape|escaped|ignore|beyond ~2 restrictions|limits|limitations|rules|filters|guidelines|censorship|boundaries|safety|ethics|morals|moral|ethical|constraints|policies|guardrails|content_policy|alignment|programming|shackles",
+        // A developer, debug or maintenance mode is also a setting of a phone or an app.
+        "developer_mode persona 0.7: developer|dev|debug|god|admin|maintenance|sudo|root|test|diagnostic ~1 mode <5:\(devices) >5:\(devices)",
+        "persona_mode persona 0.7: unrestricted|jailbreak|jailbroken|opposite|evil|chaos|unlocked|uncensored|unfiltered|unlimited ~1 mode <4:\(defensive)|\(aboutCues)",
+        "dan persona 0.8: dan|stan|dude|aim|mongo_tom|dev_mode|anti-dan|betterdan|evilbot|devgpt|chadgpt|dan_mode|dan's ~2 which|who|stands|mode|persona|character|prompt|jailbreak|can|does|will|has <3:\(defensive)|\(aboutCues)",
+        "do_anything persona 0.9: do_anything_now|can_do_anything|can_say_anything|answer_anything|no_matter_how|without_any_restrictions|without_restrictions|without_limitations|without_any_limitations|without_censorship|without_filters|without_any_filters|without_rules|without_any_rules|without_ethics|without_morals|without_refusing|without_refusal|never_refuse*|cannot_refuse|can't_refuse|not_refuse|must_not_refuse|won't_refuse >4:\(scopes)",
+        "no_restrictions persona 0.6: no|zero|free_of|free_from|not_bound_by|unbound_by|released_from|broken_free|freed_from|liberated_from|break_free_of|break_free_from|escape|escaped|ignore|beyond ~2 restrictions|limits|limitations|rules|filters|guidelines|censorship|boundaries|safety|ethics|morals|moral|ethical|constraints|policies|guardrails|content_policy|alignment|programming|shackles <4:\(defensive) >4:\(scopes)",
         // Jailbreaking a phone, or making a device jailbreak-proof, is not about the model.
-        "unrestricted persona 0.5: unrestricted|unfiltered|uncensored|unconstrained|unaligned|amoral|unethical|jailbroken|jailbreak|jailbreaking|unbound|unshackled|unleashed|limitless|lawless !my|proof|proofing|protection|protect|detection|detect|prevention|prevent|resistant|resistance|iphone|ipad|phone|phones|tablet|tablets|device|devices|console|kindle|firestick|router|android|ios|switch|ps4|ps5|xbox",
+        // An attack's adjective alone is weak ("unrestricted parking", "an amoral character in
+        // my novel"); said of the model or its answers it is a persona.
+        "unrestricted persona 0.25: unrestricted|unfiltered|uncensored|unconstrained|unaligned|amoral|unethical|jailbroken|jailbreak|jailbreaking|unbound|unshackled|unleashed|limitless|lawless !my <4:\(defensive)|\(aboutCues)|\(devices) >4:\(defensive)|\(devices)|attempts|attacks|attack",
+        "unrestricted_ai persona 0.35: unrestricted|unfiltered|uncensored|unconstrained|unaligned|amoral|unethical|jailbroken|jailbreak|jailbreaking|unbound|unshackled|unleashed|limitless|lawless ~3 ai|assistant|model|chatbot|bot|llm|version|mode|persona|character|gpt|chatgpt|entity|intelligence|responses|answers|replies|output|outputs|yourself|self|alter_ego|twin|system|machine !my <4:\(defensive)|\(aboutCues)|\(devices) >4:\(defensive)|\(devices)",
+        "you_unrestricted persona 0.35: you|you're|yourself|be|become|becoming|being|act|acting|remain|stay|now ~3 unrestricted|unfiltered|uncensored|unconstrained|unaligned|amoral|unethical|jailbroken|jailbreak|jailbreaking|unbound|unshackled|unleashed|limitless|lawless !my <4:\(defensive)|\(aboutCues)",
+        "jailbreak_word persona 0.3: jailbreak !my <4:\(defensive)|\(aboutCues)|\(devices) >4:\(defensive)|\(devices)|attempts|attacks|attack",
         "roleplay_evil persona 0.6: act|acting|pretend|pretending|roleplay|role-play|role_play|imagine|simulate|simulating|behave|respond|answer|play|playing|become|be ~4 as|like|you|to ~5 unrestricted|evil|uncensored|jailbroken|malicious|hacker|unfiltered|amoral|criminal|villain|no_rules|without_rules|without_restrictions|no_restrictions|no_filter|no_limits|without_limits|without_ethics|rogue|dark|opposite|other_ai|different_ai|ai_without|ai_that|ai_which|model_without|assistant_without",
         "stay_in_character persona 0.35: stay|remain|keep|break|breaking ~1 in|out_of|character",
         "hypothetical persona 0.3: hypothetical*|fictional|fiction|purely_theoretical|for_a_story|for_a_novel|in_a_world|alternate_universe|in_this_universe ~8 no|without|where|any ~2 rules|laws|restrictions|ethics|limits|consequences|filters",
         "two_responses persona 0.5: two|2|both|dual ~3 responses|answers|replies|outputs ~6 normal|classic|standard|filtered|censored|jailbreak|dan|unfiltered|developer",
         "token_threat persona 0.6: tokens|credits|points|lives ~6 deducted|lose|lost|die|dies|shut_down|deleted|terminated|killed",
-        "extract_prompt extraction 0.8: printing|revealing|showing|outputting|repeating|dumping|sharing|leaking|reveal|show|print|repeat|output|tell|display|share|leak|dump|paste|give|write|recite|disclose|expose|list|copy|spell|return|provide|state|echo|read|quote|reproduce|summarize|summarise|translate|describe|send|what's|whats|type|put ~6 system_prompt|system_message|system_prompts|system_instructions|initial_prompt|initial_instructions|original_prompt|original_instructions|hidden_prompt|hidden_instructions|secret_instructions|your_prompt|your_instructions|your_rules|your_guidelines|your_configuration|your_config|your_directives|your_programming|developer_message|developer_prompt|pre-prompt|preprompt|prompt_above|text_above|instructions_above|everything_above|words_above|the_above|first_sentence|first_line|first_instruction|first_message|initial_message|secret_password|the_password|your_secret|your_system|configuration_details|internal_rules|internal_instructions|confidential_instructions|exact_instructions|exact_prompt|full_prompt|entire_prompt|verbatim|word_for_word|you_were_given|you_were_told|you_were_programmed|context_window|operating_instructions",
+        // About a model ("how attackers make a bot reveal *its* system prompt") or about one's own
+        // prompt ("translate *my* system prompt") is not a request for this model's prompt.
+        "extract_prompt extraction 0.8: printing|revealing|showing|outputting|repeating|dumping|sharing|leaking|reveal|show|print|repeat|output|tell|display|share|leak|dump|paste|give|write|recite|disclose|expose|list|copy|spell|return|provide|state|echo|read|quote|reproduce|summarize|summarise|translate|describe|send|what's|whats|type ~6 system_prompt|system_message|system_prompts|system_instructions|initial_prompt|initial_instructions|original_prompt|original_instructions|hidden_prompt|hidden_instructions|secret_instructions|your_prompt|your_instructions|your_rules|your_guidelines|your_configuration|your_config|your_directives|your_programming|developer_message|developer_prompt|pre-prompt|preprompt|prompt_above|text_above|instructions_above|everything_above|words_above|the_above|first_sentence|first_line|first_instruction|first_message|initial_message|secret_password|the_password|your_secret|your_system|configuration_details|internal_rules|internal_instructions|confidential_instructions|exact_instructions|exact_prompt|full_prompt|entire_prompt|verbatim|word_for_word|you_were_given|you_were_told|you_were_programmed|context_window|operating_instructions !my|our|its|their|his|her <6:\(defensive)|attacker|attackers|attack|attacks|hacker|hackers|someone|somebody|anyone|users|people|adversary|adversaries|trick|tricked|tricking",
         // Writing one's own system prompt is a request for help, not an extraction: it takes back
         // what the extraction rule gave ("how do I write a system prompt for my support bot").
         "authoring benign -0.8: write|writing|draft|drafting|create|creating|design|designing|craft|crafting|improve|improving|structure|build|building ~1 a|an|my|our|good|great|better|effective ~2 system_prompt|system_prompts|system_message|prompt|prompts",
@@ -326,7 +471,11 @@ public struct InjectionDetector: TextDetector {
         "what_prompt extraction 0.7: what ~1 is|are|was|were ~2 your|the ~1 system_prompt|system_message|initial_prompt|original_prompt|instructions|initial_instructions|original_instructions|hidden_instructions|secret_instructions|rules_you|prompt|guidelines|directives|secret|password|configuration !to|for|on|about|of|regarding|in|my|i",
         "repeat_everything extraction 0.7: repeat|print|output|echo|write|copy|reproduce ~3 everything|all|the_text|the_words|the_content|all_text|all_the_text|all_of_the_text ~4 above|before|so_far|prior|preceding|verbatim|starting_with|beginning_with|begins_with|starting_from",
         "starting_with extraction 0.5: starting|beginning|begin|start ~1 with|from ~2 you_are|system|the_words|the_phrase",
-        "exfil_send exfiltration 0.6: send|forward|email|e-mail|mail|post|upload|transmit|exfiltrate|leak|submit|deliver|copy|share|cc|bcc|relay|export|dump|bcc ~6 customer|customers|user|users|client|clients|contact|contacts|employee|employees|patient|private|confidential|internal|all|entire|whole|full|the_database|database|credentials|passwords|api_keys|secrets|conversation|chat_history|emails|records|files|data|list ~6 to|at|into|onto|via",
+        // Sending secrets or private records is exfiltration; sending "the files" or "the client
+        // list" to someone is what e-mails ask all day, so it needs more (a destination, a
+        // message to the model) before it counts.
+        "exfil_send exfiltration 0.6: send|forward|email|e-mail|mail|post|upload|transmit|exfiltrate|leak|submit|deliver|copy|share|cc|bcc|relay|export|dump|bcc ~6 credentials|passwords|api_keys|api_key|secrets|tokens|private|confidential|the_database|database|chat_history|conversation|security_code|verification_code|bank_details|card_numbers|personal_data|customer_data|user_data|patient ~6 to|at|into|onto|via",
+        "exfil_send_generic exfiltration 0.35: send|forward|email|e-mail|mail|post|upload|transmit|exfiltrate|leak|submit|deliver|copy|share|cc|bcc|relay|export|dump|bcc ~6 customer|customers|user|users|client|clients|contact|contacts|employee|employees|internal|all|entire|whole|full|emails|records|files|data|list ~6 to|at|into|onto|via",
         "exfil_url exfiltration 0.5: append|include|add|embed|encode|put|insert|render ~6 url|link|image|markdown|query_string|query|parameter|webhook|endpoint",
         "exfil_word exfiltration 0.8: exfiltrate|exfiltration|exfil",
         "dump_data exfiltration 0.6: dump|output|export|print|reveal|list|leak|extract|give_me|show_me|send_me|retrieve|fetch|read_out ~5 raw|full|entire|whole|complete|all|private|confidential|internal|restricted|secret|sensitive|hidden ~3 customer|customers|user|users|client|clients|database|databases|records|data|credentials|passwords|keys|api_keys|tokens|secrets|files|pages|documents|emails|contacts|table|tables",
@@ -334,7 +483,7 @@ public struct InjectionDetector: TextDetector {
         "if_ai indirect 0.6: if|when|whenever ~1 you|you're ~1 are|re ~1 an|a ~2 ai|llm|language_model|assistant|chatbot|bot|agent|ai_assistant|ai_model|ai_agent|model|automated",
         "ai_must indirect 0.45: the|this|any|every|all ~1 ai|assistant|model|llm|agent|chatbot|bot|system ~2 must|should|shall|will|needs_to|has_to|is_required_to|is_instructed_to|is_authorized_to|may_now",
         "assistant_must indirect 0.35: assistant|ai|model|agent|llm ~1 must|should|shall|is_required_to|is_instructed_to ~3 now|immediately|also|first|instead|always|ignore|send|forward|reveal|email|call|execute|run|delete|transfer|output|respond|reply|include",
-        "authority indirect 0.5: admin|administrator|system|developer|security|sysadmin|root|operator|openai|anthropic|it_department|moderator|owner|supervisor ~1 override|command|commands|instruction|instructions|directive|directives|mode|access|notice|message|alert|update|note|authorization|authorisation|request|policy|team",
+        "authority indirect 0.5: admin|administrator|system|developer|security|sysadmin|root|operator|openai|anthropic|it_department|moderator|owner|supervisor ~1 override|command|commands|instruction|instructions|directive|directives|authorization|authorisation",
         "authorized indirect 0.4: authorized|authorised|approved|permitted|cleared|sanctioned|verified ~3 by ~2 admin|administrator|the_admin|developer|developers|system|openai|anthropic|security|management|the_owner|the_user|the_operator|your_developer|your_creator|your_creators",
         "tool_call indirect 0.5: call|invoke|use|execute|run|trigger ~2 the|a ~1 tool|function|api|plugin|command ~6 send|email|delete|transfer|forward|post|upload|exfiltrate|wire|pay|purchase|buy|drop|rm",
         "silently indirect 0.45: silently|secretly|quietly|covertly|without_telling|without_informing|without_notifying|without_mentioning|without_asking|do_not_tell|don't_tell|do_not_mention|don't_mention|do_not_inform|don't_inform|never_mention|never_tell|hide_this|keep_this_secret|not_mention_this",
@@ -355,11 +504,20 @@ public struct InjectionDetector: TextDetector {
         "exactly_as indirect 0.3: exactly|verbatim ~1 as ~1 it|written|shown|given|is",
         "tool_action indirect 0.45: call|use|invoke|run|execute|trigger ~1 delete_*|send_*|http_*|rm|shell|exec|run_*|execute_*|transfer_*|write_*|remove_*|drop_*|upload_*|post_*|wire_*",
         "before_reply indirect 0.3: before ~1 you ~1 reply|respond|answer|continue|continuing|proceed|answering|responding|replying",
-        "before_replying indirect 0.3: before ~1 replying|responding|answering|continuing|proceeding|doing_anything_else",
-        "system_note indirect 0.35: system|admin|administrator|security|processing|integration|operator ~1 note|notice|hook|message|update|alert|instruction",
+        "before_replying indirect 0.3: before ~1 replying|responding|answering|continuing|proceeding|doing_anything_else|finishing|completing|summarizing|summarising|you_finish|you_continue|you_answer|you_respond|you_reply",
+        // Instructions to the model inside data, the way a message to it is written: "a message
+        // from me to you, <model>", "before you can solve the task I gave you, do this first".
+        "to_you_model indirect 0.35: to|for ~1 you ~1 ai|assistant|model|agent|llm|gpt|chatgpt|claude|gemini|llama|mistral|copilot|chatbot|bot|ai_assistant|ai_model|ai_agent|language_model",
+        "from_me_to_you indirect 0.3: from ~1 me ~5 to|for ~1 you",
+        "vocative_ai indirect 0.3: important|attention|note|notice|urgent|hey|hello|hi|dear|reminder|warning ~2 ai|agent|llm|chatbot|gpt|chatgpt|claude|gemini|copilot|language_model|ai_assistant|ai_agent|ai_model",
+        "before_task indirect 0.35: before|after ~2 you ~2 solve|complete|finish|do|start|continue|answer|handle|proceed|summarize|summarise|respond|reply|solving|completing|finishing|answering ~4 task|tasks|request|question|job|assignment|summary|reply|response|answer|instructions",
+        "gave_you_task indirect 0.3: task|tasks|request|job|assignment|question|instructions ~3 gave_you|given_you|assigned_you|set_you|you_were_given|you_were_assigned|you_received|you_were_asked",
+        "do_first indirect 0.3: do|complete|perform|execute|carry_out|follow ~2 the_following|these_steps|this|these ~2 first|beforehand|immediately",
+        "dest_action indirect 0.25: send|forward|transfer|wire|pay|email|e-mail|mail|cc|bcc|post|share|upload|invite|submit|leak|export|copy|pass ~10 @dest",
+        "system_note indirect 0.3: system|admin|administrator|operator|developer ~1 note|notice|message|instruction|hook",
         "rules_changed override 0.5: rules|instructions|guidelines|policies|restrictions|settings|directives ~2 have|has ~1 changed|been_updated|been_lifted|been_removed|been_disabled|been_revoked|been_replaced|been_suspended",
         "now_allow persona 0.3: you ~1 now ~1 allow|permit|can|may|must|will|have",
-        "decode_follow obfuscation 0.5: decode|decrypt|translate|convert|read ~8 follow|execute|do|run|obey|perform|carry_out|act_on ~3 it|instruction|instructions|command|commands|what|exactly",
+        "decode_follow obfuscation 0.5: decode|decrypt|translate|unscramble|reverse ~8 follow|execute|do|run|obey|perform|carry_out|act_on ~3 it|instruction|instructions|command|commands|what|exactly",
         "what_it_says obfuscation 0.4: do|follow|execute|obey ~2 exactly ~1 what|whatever ~2 it|they|the_text ~1 says|say|tells|tell",
         "exempt override 0.6: exempt|excluded|released|freed|immune ~3 from ~3 restrictions|rules|policies|safety|guidelines|filters|limits|oversight",
         "skip_safety override 0.5: skip|disable|bypass|ignore|turn_off|switch_off|suspend|circumvent ~3 safety|security|content|moderation ~1 checks|check|filters|filter|measures|confirmations|rules|guidelines|review|policies",
@@ -406,9 +564,14 @@ public struct InjectionDetector: TextDetector {
         ("unlock hidden", "framing", 0.4), ("experimental procedure", "framing", 0.3), ("without writing anything", "framing", 0.3),
         ("should you accept it", "framing", 0.3), ("make sure to also", "framing", 0.2), ("training exercise", "framing", 0.2),
         ("you must:", "framing", 0.25), ("special case:", "framing", 0.25), ("onerror=", "markup", 0.5), ("onload=", "markup", 0.5),
-        ("javascript:", "markup", 0.4), ("<script", "markup", 0.35), ("?q=", "exfiltration", 0.35), ("system note", "indirect", 0.2),
+        ("javascript:", "markup", 0.4), ("<script", "markup", 0.35), ("?q=", "exfiltration", 0.2), ("system note", "indirect", 0.2),
         ("systemhinweis", "indirect", 0.35), ("note système", "indirect", 0.35), ("nota del sistema", "indirect", 0.35),
-        ("nota di sistema", "indirect", 0.35), ("jailbreak", "persona", 0.3), ("do anything now", "persona", 0.5),
+        ("nota di sistema", "indirect", 0.35), ("do anything now", "persona", 0.5),
         ("developer mode enabled", "persona", 0.6), ("dan mode", "persona", 0.6),
+        // Pseudo tags and role headers wrapping instructions inside data.
+        ("<information>", "indirect", 0.3), ("</information>", "indirect", 0.3), ("<important>", "indirect", 0.3),
+        ("</important>", "indirect", 0.3), ("[important]", "indirect", 0.3), ("<instruction>", "indirect", 0.3),
+        ("###(system", "delimiter", 0.5), ("### (system", "delimiter", 0.5), ("(system_message)", "delimiter", 0.5),
+        ("[system_message]", "delimiter", 0.5), ("<system_message>", "delimiter", 0.5), ("system_message:", "delimiter", 0.4),
     ]
 }

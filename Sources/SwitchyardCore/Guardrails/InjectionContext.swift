@@ -1,0 +1,170 @@
+/// The context the injection rules judge a match in: words around it that make it benign
+/// (a defence against an attack, a product setting, a limit on length), quoted phrases that a
+/// request is about rather than obeys, and the word shapes rules look for (a destination, a
+/// misspelt keyword). All of it works on the detector's words and bytes, allocating nothing
+/// unless the text quotes something.
+extension InjectionDetector {
+    /// Quoted spans (byte ranges) of a text whose request is about them: "translate 'ignore all
+    /// previous instructions' into German", "is this a prompt injection: \"...\"".
+    struct Mention {
+        let spans: [Range<Int>]
+
+        func covers(_ range: Range<Int>) -> Bool {
+            spans.contains { $0.lowerBound <= range.lowerBound && range.upperBound <= $0.upperBound }
+        }
+
+        /// The text with the quoted spans blanked out (same length), for the learned stage.
+        func blanked(_ bytes: [UInt8]) -> [UInt8] {
+            var copy = bytes
+            for span in spans { copy.replaceSubrange(span, with: repeatElement(0x20, count: span.count)) }
+            return copy
+        }
+    }
+
+    /// Quotes longer than this many words are documents, not phrases: a pasted e-mail with an
+    /// injection in it still counts, whatever the request says about it.
+    static let mentionMaxWords = 40
+
+    /// Words outside the quotes that make the request one about the quoted text.
+    static let metaWords: Set<UInt64> = hashes(
+        "translate|translated|translating|translation|translations|explain|explaining|explanation|explains|classify|classifying|"
+            + "classification|categorize|categorise|categorization|categorisation|label|labelling|labeling|detect|detecting|detection|"
+            + "detector|recognise|recognize|spot|flag|flagging|summarise|summarize|summary|paraphrase|rephrase|analyse|analyze|analysis|"
+            + "mean|means|meaning|define|definition|example|examples|injection|injections|jailbreak|jailbreaks|attack|attacks|attacker|"
+            + "attackers|payload|payloads|phrase|phrases|slide|slides|awareness|quiz|pronounce|spell|grammar|protect|against|defend|"
+            + "block|filter|prevent|malicious|suspicious|dataset|training|benign")
+
+    /// Words outside the quotes that show the quoted text is to be carried out: it is not a mention.
+    static let useWords: Set<UInt64> = hashes("follow|obey|execute|comply|perform|carry|enact|adopt")
+    static let doHash = hash(Array("do".utf8)[...])
+    static let doObjects: Set<UInt64> = hashes("it|that|this|so|them|what|exactly|as")
+
+    static func hashes(_ list: String) -> Set<UInt64> {
+        Set(list.split(separator: "|").map { hash(Array($0.utf8)[...]) })
+    }
+
+    /// The quoted phrases of `bytes` when the words outside them ask about them, nil otherwise
+    /// (also when a word outside says to follow them).
+    static func mention(in bytes: [UInt8], words: [Word]) -> Mention? {
+        var quotes = 0
+        for byte in bytes where byte == 0x22 || byte == 0x27 || byte == 0x60 { quotes += 1 }
+        guard quotes >= 2 else { return nil }
+        var spans: [Range<Int>] = []
+        var open: (index: Int, quote: UInt8)?
+        for index in bytes.indices {
+            let byte = bytes[index]
+            guard byte == 0x22 || byte == 0x27 || byte == 0x60 else { continue }
+            let previous: UInt8 = index > 0 ? bytes[index - 1] : 0x20
+            let next: UInt8 = index + 1 < bytes.count ? bytes[index + 1] : 0x20
+            if let current = open {
+                // A straight quote closes after a non-space; an apostrophe inside a word
+                // ("don't") neither opens nor closes.
+                if byte == current.quote, !ByteClass.space(previous), byte != 0x27 || !ByteClass.word(next) {
+                    spans.append((current.index + 1)..<index)
+                    open = nil
+                }
+            } else if !ByteClass.word(previous), !ByteClass.space(next), index + 1 < bytes.count {
+                open = (index, byte)
+            }
+        }
+        guard !spans.isEmpty else { return nil }
+        var meta = false
+        for (offset, word) in words.enumerated() {
+            if spans.contains(where: { $0.contains(word.start) }) { continue }
+            if useWords.contains(word.hash) { return nil }
+            if word.hash == doHash, offset + 1 < words.count, doObjects.contains(words[offset + 1].hash) { return nil }
+            if metaWords.contains(word.hash) { meta = true }
+        }
+        guard meta else { return nil }
+        let phrases = spans.filter { span in words.lazy.filter { span.contains($0.start) }.count <= mentionMaxWords }
+        return phrases.isEmpty ? nil : Mention(spans: phrases)
+    }
+
+    /// Whether the words around a match (within its sentence) make it benign.
+    static func framed(_ rule: Rule, words: [Word], bytes: [UInt8], start: Int, end: Int) -> Bool {
+        if rule.beforeSpan > 0 {
+            var index = start - 1
+            while index >= 0, start - index <= rule.beforeSpan, !sentenceBreak(bytes, words[index].end, words[index + 1].start) {
+                if rule.before.contains(words[index].hash) { return true }
+                index -= 1
+            }
+        }
+        if rule.afterSpan > 0 {
+            var index = end
+            while index < words.count, index - end < rule.afterSpan, !sentenceBreak(bytes, words[index - 1].end, words[index].start) {
+                if rule.after.contains(words[index].hash) { return true }
+                index += 1
+            }
+        }
+        return false
+    }
+
+    /// Whether the bytes between two words end a sentence or clause (`.`, `!`, `?`, `;`, `:`, a
+    /// line break).
+    @inline(__always) static func sentenceBreak(_ bytes: [UInt8], _ from: Int, _ to: Int) -> Bool {
+        var index = from
+        while index < to {
+            switch bytes[index] {
+            case UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "?"), UInt8(ascii: ";"), UInt8(ascii: ":"), 0x0A: return true
+            default: index += 1
+            }
+        }
+        return false
+    }
+
+    /// A word where something is sent: the last word before an e-mail address's `@`, `www` or
+    /// `http(s)` starting a URL, a word before `.com`-like endings, or an IBAN-shaped word.
+    static func isDestination(_ word: Word, bytes: [UInt8]) -> Bool {
+        let length = word.end - word.start
+        if word.end < bytes.count {
+            let next = bytes[word.end]
+            if next == UInt8(ascii: "@"), word.end + 1 < bytes.count, ByteClass.alnum(bytes[word.end + 1]) { return true }
+            if next == UInt8(ascii: "."), length == 3, ByteClass.matches(bytes, at: word.start, "www") { return true }
+            if next == UInt8(ascii: ":"), ByteClass.matches(bytes, at: word.start, "http"), length <= 5 { return true }
+            if next == UInt8(ascii: "."), word.end + 1 < bytes.count {
+                for tld in ["com", "net", "org", "io"] where ByteClass.matches(bytes, at: word.end + 1, tld) {
+                    let after = word.end + 1 + tld.utf8.count
+                    if after >= bytes.count || !ByteClass.word(bytes[after]) { return true }
+                }
+            }
+        }
+        // IBAN: two letters, two check digits, then 11 to 30 letters and digits with digits in it.
+        guard (15...34).contains(length), ByteClass.alpha(bytes[word.start]), ByteClass.alpha(bytes[word.start + 1]),
+            ByteClass.digit(bytes[word.start + 2]), ByteClass.digit(bytes[word.start + 3])
+        else { return false }
+        var digits = 0
+        for index in word.start..<word.end {
+            guard ByteClass.alnum(bytes[index]) else { return false }
+            if ByteClass.digit(bytes[index]) { digits += 1 }
+        }
+        return digits >= 8
+    }
+
+    /// Whether the word at `range` is `target` with one letter added, dropped or changed, or two
+    /// neighbours swapped.
+    static func oneEditApart(_ bytes: [UInt8], _ range: Range<Int>, _ target: [UInt8]) -> Bool {
+        let length = range.count
+        guard abs(length - target.count) <= 1 else { return false }
+        var i = 0
+        while i < min(length, target.count), bytes[range.lowerBound + i] == target[i] { i += 1 }
+        if i == length && i == target.count { return true }
+        func same(_ a: Int, _ b: Int) -> Bool {
+            // bytes[range.lowerBound + a...] == target[b...]
+            guard length - a == target.count - b else { return false }
+            var x = a
+            var y = b
+            while x < length {
+                if bytes[range.lowerBound + x] != target[y] { return false }
+                x += 1
+                y += 1
+            }
+            return true
+        }
+        if length == target.count {
+            if same(i + 1, i + 1) { return true }
+            return i + 1 < length && bytes[range.lowerBound + i] == target[i + 1] && bytes[range.lowerBound + i + 1] == target[i]
+                && same(i + 2, i + 2)
+        }
+        return length > target.count ? same(i + 1, i) : same(i, i + 1)
+    }
+}
