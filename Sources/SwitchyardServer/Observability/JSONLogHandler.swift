@@ -62,16 +62,18 @@ public struct JSONLogHandler: LogHandler {
     }
 
     static func timestamp() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        var time = spec.tv_sec
+        // `Date` rather than `clock_gettime`: the release build of the merged dependencies found
+        // `timespec` only through CoreFoundation (MemberImportVisibility refused it).
+        let now = Date().timeIntervalSince1970
+        let seconds = now.rounded(.down)
+        var time = time_t(seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
         func pad(_ value: Int32, _ width: Int) -> String {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
-        let micros = Int32(spec.tv_nsec / 1000)
+        let micros = Int32(min(999_999, ((now - seconds) * 1_000_000).rounded(.down)))
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(micros, 6))Z"
     }
