@@ -222,6 +222,43 @@ import Testing
         #expect(parsed.first?.data["error"]?["type"]?.stringValue == "overloaded_error")
     }
 
+    /// The relay re-encodes text-only chunks from their bytes (no parse tree): its output must
+    /// be the bytes the encoder writes from parsed chunks, and escapes kept as sent must decode
+    /// to the same text.
+    @Test func textChunksReEncodedFromTheirBytesMatchTheParsedPath() throws {
+        let texts = ["", "Hel", "lo \"quoted\" \\ back\nslash", "é 😀 ü", "tab\tend"]
+        func event(_ chunk: JSONValue) -> String { "data: " + chunk.serialized() + "\n\n" }
+        var upstream = texts.map { event(Self.chunk(content: $0)) }.joined()
+        // A role member beside content and explicit nulls keep the fast path; a finish reason does not.
+        upstream += #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"!","refusal":null},"logprobs":null,"finish_reason":null}]}"# + "\n\n"
+        upstream += event(Self.chunk(content: "last", finish: "stop"))
+        upstream += "data: [DONE]\n\n"
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        relay.encoder = .anthropic(AnthropicStreamEncoder(requestID: "req_1"))
+        var relayed = ByteBuffer()
+        relay.consume(ByteBuffer(string: upstream), into: &relayed)
+        relay.writeClientEnd(into: &relayed)
+
+        var encoder = AnthropicStreamEncoder(requestID: "req_1")
+        var expected = ByteBuffer()
+        for text in texts { encoder.chunk(Self.chunk(content: text), into: &expected) }
+        encoder.chunk(try JSONValue.parse(#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"!"},"finish_reason":null}]}"#), into: &expected)
+        encoder.chunk(Self.chunk(content: "last", finish: "stop"), into: &expected)
+        encoder.finish(usage: nil, into: &expected)
+        #expect(String(buffer: relayed) == String(buffer: expected))
+        #expect(validate(try events(relayed)).text == texts.joined() + "!last")
+
+        // Escapes the gateway would not write itself pass through as sent and mean the same text.
+        var escaped = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        escaped.encoder = .anthropic(AnthropicStreamEncoder(requestID: "req_2"))
+        var out = ByteBuffer()
+        let raw = event(Self.chunk(content: "")) + #"data: {"choices":[{"index":0,"delta":{"content":"caf\u00e9 \/ \ud83d\ude00"},"finish_reason":null}]}"# + "\n\n"
+        escaped.consume(ByteBuffer(string: raw + "data: [DONE]\n\n"), into: &out)
+        escaped.writeClientEnd(into: &out)
+        #expect(String(buffer: out).contains(#""text":"caf\u00e9 \/ \ud83d\ude00"}"#))
+        #expect(validate(try events(out)).text == "café / 😀")
+    }
+
     func interleave<T>(_ a: [T], _ b: [T], using generator: inout SeededGenerator) -> [T] {
         var result: [T] = []
         var i = 0

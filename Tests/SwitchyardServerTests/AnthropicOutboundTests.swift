@@ -98,6 +98,37 @@ let anthropicToolStreamFixture = """
         return output
     }
 
+    /// Text deltas are copied into canonical chunks from their bytes (no parse tree): the chunk
+    /// must be the one the canonical builder writes, and escapes as sent must keep their text.
+    @Test func textDeltasAreCopiedIntoTheChunksTheBuilderWrites() throws {
+        let stream = """
+            event: message_start
+            data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-\\"x\\"","content":[],"usage":{"input_tokens":5,"output_tokens":1}}}
+
+            event: content_block_start
+            data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}
+
+            event: content_block_delta
+            data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi \\"there\\"\\n"}}
+
+            event: content_block_delta
+            data: {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "caf\\u00e9"}}
+
+
+            """
+        var decoder = AnthropicStreamDecoder(created: 1_700_000_000)
+        var output = ByteBuffer()
+        try decoder.feed(ByteBuffer(string: stream), into: &output)
+        let chunks = CanonicalChunks(id: "chatcmpl-msg_1", model: #"claude-"x""#, created: 1_700_000_000)
+        var expected = ByteBuffer()
+        CanonicalChunks.write(chunks.chunk(["role": "assistant", "content": ""]), into: &expected)
+        CanonicalChunks.write(chunks.chunk(["content": "Hi \"there\"\n"]), into: &expected)
+        let text = String(buffer: output)
+        #expect(text.hasPrefix(String(buffer: expected)))
+        let result = try assemble(output)
+        #expect(result.text == "Hi \"there\"\ncafé")
+    }
+
     @Test func decodesTheDocumentedToolStream() throws {
         let result = try assemble(try decode([ByteBuffer(string: anthropicToolStreamFixture)]))
         #expect(result.text == "Okay, let's check the weather.")

@@ -129,6 +129,27 @@ public struct JSONObjectScan: Sendable {
         return try? JSONObjectScan(Array(bytes[member.valueRange]))
     }
 
+    /// Scans the first element of an array member when that element is an object (a chunk's
+    /// `choices[0]`); nil when absent, empty or not an object.
+    public func firstObjectElement(_ key: String) -> JSONObjectScan? {
+        guard let member = member(key), member.kind == .array else { return nil }
+        var start = member.valueRange.lowerBound + 1
+        while start < member.valueRange.upperBound, Self.isWhitespace(bytes[start]) { start += 1 }
+        guard start < member.valueRange.upperBound, bytes[start] == UInt8(ascii: "{") else { return nil }
+        let end: Int? = bytes.withUnsafeBufferPointer { buffer in
+            var parser = JSONParser(bytes: buffer)
+            parser.position = start
+            guard (try? parser.skipValue()) == .object else { return nil }
+            return parser.position
+        }
+        guard let end else { return nil }
+        return try? JSONObjectScan(Array(bytes[start..<end]))
+    }
+
+    static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
     /// Whether the array value of `key` is empty (false when absent or not an array).
     public func isEmptyArray(_ key: String) -> Bool {
         guard let member = member(key), member.kind == .array else { return false }

@@ -21,6 +21,25 @@ public struct CanonicalChunks: Sendable {
         ]
     }
 
+    /// A text-only chunk's bytes up to its `content` value, the same as ``chunk(_:finish:)``
+    /// would write: decoders keep it for the stream and append each text as received.
+    public func textChunkPrefix() -> [UInt8] {
+        var bytes: [UInt8] = Array("data: {\"id\":".utf8)
+        JSONWriter.appendQuoted(id, to: &bytes)
+        bytes.append(contentsOf: ",\"object\":\"chat.completion.chunk\",\"created\":\(created),\"model\":".utf8)
+        JSONWriter.appendQuoted(model, to: &bytes)
+        bytes.append(contentsOf: ",\"choices\":[{\"index\":0,\"delta\":{\"content\":".utf8)
+        return bytes
+    }
+
+    /// Writes a text-only chunk: `prefix` from ``textChunkPrefix()``, `rawText` a JSON string
+    /// literal (quotes and escapes as the provider sent them).
+    public static func writeTextChunk(prefix: [UInt8], rawText: ArraySlice<UInt8>, into output: inout ByteBuffer) {
+        output.writeBytes(prefix)
+        output.writeBytes(rawText)
+        output.writeStaticString("},\"logprobs\":null,\"finish_reason\":null}]}\n\n")
+    }
+
     /// The usage-only chunk (empty `choices`) followed by `[DONE]`.
     public func writeUsageAndDone(_ usage: JSONValue, into output: inout ByteBuffer) {
         var usageChunk = chunk([:]).objectValue ?? JSONObject()

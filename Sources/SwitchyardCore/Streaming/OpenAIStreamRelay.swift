@@ -145,7 +145,12 @@ public struct OpenAIStreamRelay: Sendable {
             return
         }
         if encoder != nil {
-            if let chunk = try? JSONValue.parse(event.data) { encoder!.chunk(chunk, into: &output) }
+            // A chunk that only carries text (nearly all of them) is re-encoded from its bytes;
+            // anything else is parsed into a tree for the encoder.
+            if let text = Self.plainTextDelta(scan), encoder!.textDelta(text, into: &output) {
+            } else if let chunk = try? JSONValue.parse(event.data) {
+                encoder!.chunk(chunk, into: &output)
+            }
         } else {
             event.write(to: &output)
         }
@@ -195,6 +200,28 @@ public struct OpenAIStreamRelay: Sendable {
             cachedPromptTokens: keepsPrevious ? previous!.cachedPromptTokens : cacheRead,
             cacheWriteTokens: keepsPrevious ? previous!.cacheWriteTokens : cacheWrite
         )
+    }
+
+    /// The raw JSON string (quotes and escapes as received) of `choices[0].delta.content` when
+    /// that is all a chunk carries for a client encoder: non-empty text, no finish reason, and no
+    /// other non-null delta member but `role` (which encoders ignore after the first chunk).
+    static func plainTextDelta(_ scan: JSONObjectScan) -> ArraySlice<UInt8>? {
+        guard let choice = scan.firstObjectElement("choices"), choice.member("finish_reason").map({ $0.kind == .null }) ?? true,
+            let delta = choice.nested("delta")
+        else { return nil }
+        var text: ArraySlice<UInt8>?
+        for member in delta.members {
+            switch member.key {
+            case "content":
+                guard member.kind == .string, member.valueRange.count > 2 else { return nil }
+                text = delta.rawValue(member)
+            case "role":
+                continue
+            default:
+                guard member.kind == .null else { return nil }
+            }
+        }
+        return text
     }
 
     /// Whether `data` contains `"usage"` followed by `:` and `{`, or `"error"` followed by `:`
@@ -575,6 +602,15 @@ public enum ClientStreamEncoder: Sendable {
             encoder.chunk(chunk, into: &output)
             self = .responses(encoder)
         }
+    }
+
+    /// Re-encodes a chunk that carries only text, given as its raw JSON string; false when this
+    /// encoder needs the parsed chunk instead (it has not started, or has no such path).
+    mutating func textDelta(_ rawText: ArraySlice<UInt8>, into output: inout ByteBuffer) -> Bool {
+        guard case .anthropic(var encoder) = self, encoder.started else { return false }
+        encoder.textDelta(rawText, into: &output)
+        self = .anthropic(encoder)
+        return true
     }
 
     mutating func finish(usage: TokenUsage?, into output: inout ByteBuffer) {

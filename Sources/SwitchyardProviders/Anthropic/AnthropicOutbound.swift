@@ -222,10 +222,20 @@ public struct AnthropicStreamDecoder: Sendable {
     var thinkingText = ""
     let created: Int
     public private(set) var finished = false
+    /// ``CanonicalChunks/textChunkPrefix()`` for the current id and model.
+    var textPrefix: [UInt8]?
 
     /// `created`: the time of the answer (Unix seconds), the same on every chunk.
     public init(created: Int = CanonicalChat.unixTime()) {
         self.created = created
+    }
+
+    /// The raw JSON string of a `content_block_delta` event's `text_delta`, found by a scan.
+    static func textDelta(_ data: [UInt8]) -> ArraySlice<UInt8>? {
+        guard let scan = try? JSONObjectScan(data), scan.string("type") == "content_block_delta", let delta = scan.nested("delta"),
+            delta.string("type") == "text_delta", let text = delta.member("text"), text.kind == .string
+        else { return nil }
+        return delta.rawValue(text)
     }
 
     func chunk(_ delta: JSONObject, finish: String? = nil, into output: inout ByteBuffer) {
@@ -244,12 +254,20 @@ public struct AnthropicStreamDecoder: Sendable {
     }
 
     mutating func handle(_ event: SSEEvent, into output: inout ByteBuffer) {
-        guard !finished, let data = try? JSONValue.parse(event.data) else { return }
+        guard !finished else { return }
+        if let text = Self.textDelta(event.data) {
+            // Nearly every event: its text is copied into the canonical chunk as received.
+            if textPrefix == nil { textPrefix = CanonicalChunks(id: id, model: model, created: created).textChunkPrefix() }
+            CanonicalChunks.writeTextChunk(prefix: textPrefix!, rawText: text, into: &output)
+            return
+        }
+        guard let data = try? JSONValue.parse(event.data) else { return }
         switch data["type"]?.stringValue ?? event.event {
         case "message_start":
             let message = data["message"]
             if let messageID = message?["id"]?.stringValue { id = "chatcmpl-" + messageID }
             if let name = message?["model"]?.stringValue { model = name }
+            textPrefix = nil
             inputUsage = message?["usage"]
             outputTokens = message?["usage"]?["output_tokens"]?.intValue ?? 0
             chunk(["role": "assistant", "content": ""], into: &output)

@@ -89,18 +89,7 @@ public struct AnthropicStreamEncoder: Sendable {
             }
         }
         if let text = delta?["content"]?.stringValue, !text.isEmpty {
-            closeThinking(into: &output)
-            if openTextBlock == nil {
-                openTextBlock = nextBlockIndex
-                nextBlockIndex += 1
-                Self.write(
-                    "content_block_start", ["index": JSONValue(openTextBlock!), "content_block": ["type": "text", "text": ""]], into: &output)
-            }
-            Self.write(
-                "content_block_delta",
-                ["index": JSONValue(openTextBlock!), "delta": ["type": "text_delta", "text": .string(text)]],
-                into: &output
-            )
+            textDelta(JSONWriter.quoted(text)[...], into: &output)
         }
         for call in delta?["tool_calls"]?.arrayValue ?? [] {
             let index = call["index"]?.intValue ?? 0
@@ -111,6 +100,27 @@ public struct AnthropicStreamEncoder: Sendable {
             toolCalls[index] = entry
         }
         if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
+    }
+
+    /// Streams text into the open text block (opened first when none is). `rawText` is a JSON
+    /// string literal, quotes included: a chunk's `content` as received, so the hot path copies
+    /// it instead of decoding and re-escaping it.
+    mutating func textDelta(_ rawText: ArraySlice<UInt8>, into output: inout ByteBuffer) {
+        closeThinking(into: &output)
+        let index: Int
+        if let open = openTextBlock {
+            index = open
+        } else {
+            index = nextBlockIndex
+            openTextBlock = index
+            nextBlockIndex += 1
+            Self.write("content_block_start", ["index": JSONValue(index), "content_block": ["type": "text", "text": ""]], into: &output)
+        }
+        output.writeStaticString("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":")
+        output.writeString(String(index))
+        output.writeStaticString(",\"delta\":{\"type\":\"text_delta\",\"text\":")
+        output.writeBytes(rawText)
+        output.writeStaticString("}}\n\n")
     }
 
     /// The open thinking block's index, opening one when none is.
