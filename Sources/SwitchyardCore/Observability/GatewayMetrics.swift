@@ -30,6 +30,8 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
         var timeToFirstToken: Timer?
         /// Only for outcomes that can carry usage.
         var tokens: TokenHandles?
+        /// The gateway's own share of the time (requests that reached an upstream).
+        var overhead: Timer
     }
 
     private struct TokenHandles: Sendable {
@@ -51,6 +53,37 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
     }
 
     private let requestHandles = Mutex<[RequestKey: RequestHandles]>([:])
+
+    private struct HTTPKey: Hashable, Sendable {
+        var method: String
+        var route: String
+        var status: Int
+    }
+
+    private struct HTTPHandles: Sendable {
+        var requests: Counter
+        var duration: Timer
+    }
+
+    private let httpHandles = Mutex<[HTTPKey: HTTPHandles]>([:])
+
+    /// Counts one HTTP request of any route (`switchyard_http_requests_total` and its duration);
+    /// `route` is a bounded label. The handles are found by a typed key, not a built string.
+    public func httpRequestFinished(method: String, route: String, status: Int, nanoseconds: Int64) {
+        let key = HTTPKey(method: method, route: route, status: status)
+        let handles: HTTPHandles
+        if let existing = httpHandles.withLock({ $0[key] }) {
+            handles = existing
+        } else {
+            handles = HTTPHandles(
+                requests: counter("switchyard_http_requests_total", [("method", method), ("path", route), ("status", String(status))]),
+                duration: timer("switchyard_http_request_duration_seconds", [("method", method), ("path", route)])
+            )
+            httpHandles.withLock { $0[key] = handles }
+        }
+        handles.requests.increment()
+        handles.duration.recordNanoseconds(nanoseconds)
+    }
 
     private func handles(for key: RequestKey) -> RequestHandles {
         if let existing = requestHandles.withLock({ $0[key] }) { return existing }
@@ -75,7 +108,8 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
                     output: recorder("gen_ai_client_token_usage", genAI + [("gen_ai_token_type", "output")]),
                     inputTotal: counter("switchyard_tokens_total", tokens + [("type", "input")]),
                     outputTotal: counter("switchyard_tokens_total", tokens + [("type", "output")])
-                )
+                ),
+            overhead: timer("switchyard_gateway_overhead_seconds", [("endpoint", key.endpoint.label), ("stream", key.stream ? "true" : "false")])
         )
         requestHandles.withLock { $0[key] = created }
         return created
@@ -102,8 +136,7 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
         }
         if let upstream = record.upstreamDuration {
             // The gateway's own share: everything but the upstream exchange.
-            timer("switchyard_gateway_overhead_seconds", [("endpoint", record.endpoint.label), ("stream", record.stream ? "true" : "false")])
-                .recordNanoseconds(max(0, (record.duration - upstream).nanoseconds))
+            handles.overhead.recordNanoseconds(max(0, (record.duration - upstream).nanoseconds))
         }
         if identityLabels() {
             counter(

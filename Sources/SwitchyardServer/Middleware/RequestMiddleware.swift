@@ -67,15 +67,13 @@ struct RequestMiddleware: RouterMiddleware {
         }
         // The client's own id goes back as it was sent; the gateway's id (the one the request
         // log and the ledger know the request by) always travels in its own header.
-        response.headers[.init("x-request-id")!] = context.clientRequestID ?? context.requestID
-        response.headers[.init("x-switchyard-request-id")!] = context.requestID
-        let path = Self.routeLabel(request.uri.path)
+        response.headers[Self.requestIDHeader] = context.clientRequestID ?? context.requestID
+        response.headers[Self.gatewayRequestIDHeader] = context.requestID
         let status = Int(response.status.code)
         if let span { Self.finish(span, response: &response, status: status) }
-        metrics.counter("switchyard_http_requests_total", [("method", request.method.rawValue), ("path", path), ("status", String(status))])
-            .increment()
-        metrics.timer("switchyard_http_request_duration_seconds", [("method", request.method.rawValue), ("path", path)])
-            .recordNanoseconds((ContinuousClock.now - context.receivedAt).nanoseconds)
+        metrics.httpRequestFinished(
+            method: request.method.rawValue, route: Self.routeLabel(request.uri.path), status: status,
+            nanoseconds: (ContinuousClock.now - context.receivedAt).nanoseconds)
         if accessLog, !Self.isInferencePath(request.uri.path) || status == 401 || status == 413 || status == 404 {
             context.logger.info(
                 "request",
@@ -157,17 +155,18 @@ struct RequestMiddleware: RouterMiddleware {
         path.hasPrefix("/passthrough/") || Endpoint.allCases.contains { $0.isUpload && (path == "/v1" + $0.rawValue || path == $0.rawValue) }
     }
 
+    static let requestIDHeader = HTTPField.Name("x-request-id")!
+    static let gatewayRequestIDHeader = HTTPField.Name("x-switchyard-request-id")!
+    /// Paths other than inference that are their own route label.
+    static let labelledPaths: Set<String> = ["/v1/models", "/models", "/health/live", "/health/ready", "/metrics", "/v1/messages/count_tokens", "/mcp"]
+
     static func isAnthropicPath(_ path: String) -> Bool { path.hasPrefix("/v1/messages") }
 
     static func isInferencePath(_ path: String) -> Bool { inferencePaths.contains(path) }
 
     /// A bounded label for the path (unknown paths collapse into one value).
     static func routeLabel(_ path: String) -> String {
-        if inferencePaths.contains(path)
-            || ["/v1/models", "/models", "/health/live", "/health/ready", "/metrics", "/v1/messages/count_tokens", "/mcp"].contains(path)
-        {
-            return path
-        }
+        if inferencePaths.contains(path) || labelledPaths.contains(path) { return path }
         if path.hasPrefix("/v1/models/") || path.hasPrefix("/models/") { return "/v1/models/{id}" }
         if path == "/ui" || path.hasPrefix("/ui/") { return "/ui" }
         if path.hasPrefix("/passthrough/") { return "/passthrough/{provider}" }
@@ -177,7 +176,7 @@ struct RequestMiddleware: RouterMiddleware {
     /// A well-formed inbound `x-request-id` (for end-to-end correlation); nil for none or a
     /// malformed one. It is never the gateway's id of the request: clients choose it freely.
     static func clientRequestID(from request: Request) -> String? {
-        if let inbound = request.headers[.init("x-request-id")!], (1...128).contains(inbound.utf8.count),
+        if let inbound = request.headers[requestIDHeader], (1...128).contains(inbound.utf8.count),
             inbound.utf8.allSatisfy({ isIDCharacter($0) })
         {
             return inbound
