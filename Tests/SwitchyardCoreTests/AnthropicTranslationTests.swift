@@ -259,6 +259,38 @@ import Testing
         #expect(validate(try events(out)).text == "café / 😀")
     }
 
+    /// The same for a Responses client: text-only chunks written from their bytes give the
+    /// events (sequence numbers included) and the final text the parsed path gives.
+    @Test func responsesTextChunksReEncodedFromTheirBytesMatchTheParsedPath() throws {
+        let texts = ["", "Hel", "lo \"quoted\"\n", "é 😀"]
+        func event(_ chunk: JSONValue) -> String { "data: " + chunk.serialized() + "\n\n" }
+        var upstream = texts.map { event(Self.chunk(content: $0)) }.joined()
+        upstream += event(Self.chunk(tool: (0, "call_1", "lookup", "{\"q\":")))
+        upstream += event(Self.chunk(tool: (0, nil, nil, "\"x\"}")))
+        upstream += event(Self.chunk(finish: "tool_calls")) + "data: [DONE]\n\n"
+        let envelope = ResponsesEnvelope(requestID: "req_abc123", request: nil, createdAt: 1_700_000_000)
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        relay.encoder = .responses(ResponsesStreamEncoder(envelope: envelope))
+        var relayed = ByteBuffer()
+        relay.consume(ByteBuffer(string: upstream), into: &relayed)
+        relay.writeClientEnd(into: &relayed)
+
+        var encoder = ResponsesStreamEncoder(envelope: envelope)
+        var expected = ByteBuffer()
+        for text in texts { encoder.chunk(Self.chunk(content: text), into: &expected) }
+        encoder.chunk(Self.chunk(tool: (0, "call_1", "lookup", "{\"q\":")), into: &expected)
+        encoder.chunk(Self.chunk(tool: (0, nil, nil, "\"x\"}")), into: &expected)
+        encoder.chunk(Self.chunk(finish: "tool_calls"), into: &expected)
+        encoder.finish(usage: nil, into: &expected)
+        #expect(String(buffer: relayed) == String(buffer: expected))
+        let parsed = try events(relayed)
+        let deltas = parsed.filter { $0.type == "response.output_text.delta" }.compactMap { $0.data["delta"]?.stringValue }
+        #expect(deltas.joined() == texts.joined())
+        #expect(parsed.map { $0.data["sequence_number"]?.intValue ?? -1 } == Array(0..<parsed.count))
+        let done = try #require(parsed.last { $0.type == "response.completed" }?.data["response"]?["output"]?.arrayValue)
+        #expect(done.contains { $0["type"]?.stringValue == "function_call" && $0["arguments"]?.stringValue == #"{"q":"x"}"# })
+    }
+
     func interleave<T>(_ a: [T], _ b: [T], using generator: inout SeededGenerator) -> [T] {
         var result: [T] = []
         var i = 0

@@ -24,6 +24,12 @@ public enum JSONValue: Sendable, Equatable {
         try parse(Array(string.utf8))
     }
 
+    /// The text of one JSON string literal (quotes included); nil when `raw` is anything else.
+    public static func decodeString(_ raw: ArraySlice<UInt8>) -> String? {
+        guard case .string(let text)? = try? parse(raw) else { return nil }
+        return text
+    }
+
     public subscript(key: String) -> JSONValue? {
         if case .object(let object) = self { return object[key] }
         return nil

@@ -589,12 +589,16 @@ public struct OpenAIStreamRelay: Sendable {
 }
 
 /// Re-encodes the canonical chunk stream for a client that speaks another dialect.
+///
+/// Each method takes the encoder out of `self` (`consume`) before changing it, so that the text
+/// and tool arguments it accumulates are uniquely referenced and grow in place rather than
+/// being copied at every chunk.
 public enum ClientStreamEncoder: Sendable {
     case anthropic(AnthropicStreamEncoder)
     case responses(ResponsesStreamEncoder)
 
     mutating func chunk(_ chunk: JSONValue, into output: inout ByteBuffer) {
-        switch self {
+        switch consume self {
         case .anthropic(var encoder):
             encoder.chunk(chunk, into: &output)
             self = .anthropic(encoder)
@@ -604,17 +608,30 @@ public enum ClientStreamEncoder: Sendable {
         }
     }
 
-    /// Re-encodes a chunk that carries only text, given as its raw JSON string; false when this
-    /// encoder needs the parsed chunk instead (it has not started, or has no such path).
+    /// Re-encodes a chunk that carries only text, given as its raw JSON string; false when the
+    /// encoder has not started (the first chunk goes through ``chunk(_:into:)``).
     mutating func textDelta(_ rawText: ArraySlice<UInt8>, into output: inout ByteBuffer) -> Bool {
-        guard case .anthropic(var encoder) = self, encoder.started else { return false }
-        encoder.textDelta(rawText, into: &output)
-        self = .anthropic(encoder)
+        switch consume self {
+        case .anthropic(var encoder):
+            guard encoder.started else {
+                self = .anthropic(encoder)
+                return false
+            }
+            encoder.textDelta(rawText, into: &output)
+            self = .anthropic(encoder)
+        case .responses(var encoder):
+            guard encoder.started, let text = JSONValue.decodeString(rawText) else {
+                self = .responses(encoder)
+                return false
+            }
+            encoder.textDelta(text, raw: rawText, into: &output)
+            self = .responses(encoder)
+        }
         return true
     }
 
     mutating func finish(usage: TokenUsage?, into output: inout ByteBuffer) {
-        switch self {
+        switch consume self {
         case .anthropic(var encoder):
             encoder.finish(usage: usage, into: &output)
             self = .anthropic(encoder)
@@ -625,8 +642,10 @@ public enum ClientStreamEncoder: Sendable {
     }
 
     mutating func fail(_ error: GatewayError, into output: inout ByteBuffer) {
-        switch self {
-        case .anthropic: AnthropicStreamEncoder.writeError(error, into: &output)
+        switch consume self {
+        case .anthropic(let encoder):
+            AnthropicStreamEncoder.writeError(error, into: &output)
+            self = .anthropic(encoder)
         case .responses(var encoder):
             encoder.fail(error, into: &output)
             self = .responses(encoder)

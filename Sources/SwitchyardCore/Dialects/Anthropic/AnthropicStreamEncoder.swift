@@ -93,11 +93,11 @@ public struct AnthropicStreamEncoder: Sendable {
         }
         for call in delta?["tool_calls"]?.arrayValue ?? [] {
             let index = call["index"]?.intValue ?? 0
-            var entry = toolCalls[index] ?? ToolCall()
-            if let id = call["id"]?.stringValue, !id.isEmpty { entry.id = id }
-            if let name = call["function"]?["name"]?.stringValue, !name.isEmpty { entry.name = name }
-            if let fragment = call["function"]?["arguments"]?.stringValue { entry.arguments += fragment }
-            toolCalls[index] = entry
+            // Modified in place: a copy taken out of the dictionary would copy the arguments at
+            // every fragment.
+            if let id = call["id"]?.stringValue, !id.isEmpty { toolCalls[index, default: ToolCall()].id = id }
+            if let name = call["function"]?["name"]?.stringValue, !name.isEmpty { toolCalls[index, default: ToolCall()].name = name }
+            toolCalls[index, default: ToolCall()].arguments += call["function"]?["arguments"]?.stringValue ?? ""
         }
         if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
     }

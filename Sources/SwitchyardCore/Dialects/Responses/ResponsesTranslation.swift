@@ -186,39 +186,49 @@ public struct ResponsesStreamEncoder: Sendable {
                 ], into: &output)
         }
         if let text = delta?["content"]?.stringValue, !text.isEmpty {
-            closeReasoning(into: &output)
-            if message == nil {
-                message = (self.output.count, "")
-                self.output.append(.null)
-                write(
-                    "response.output_item.added",
-                    ["output_index": JSONValue(message!.index), "item": envelope.messageItem(text: nil, refusal: nil, status: "in_progress")],
-                    into: &output)
-                write(
-                    "response.content_part.added",
-                    [
-                        "item_id": .string(envelope.messageID), "output_index": JSONValue(message!.index), "content_index": 0,
-                        "part": ["type": "output_text", "text": "", "annotations": []],
-                    ], into: &output)
-            }
-            message!.text += text
-            write(
-                "response.output_text.delta",
-                [
-                    "item_id": .string(envelope.messageID), "output_index": JSONValue(message!.index), "content_index": 0,
-                    "delta": .string(text), "logprobs": [],
-                ], into: &output)
+            textDelta(text, raw: JSONWriter.quoted(text)[...], into: &output)
         }
         if let text = delta?["refusal"]?.stringValue, !text.isEmpty { refusal = (refusal ?? "") + text }
         for call in delta?["tool_calls"]?.arrayValue ?? [] {
             let index = call["index"]?.intValue ?? 0
-            var entry = toolCalls[index] ?? (nil, nil, "")
-            if let id = call["id"]?.stringValue, !id.isEmpty { entry.id = id }
-            if let name = call["function"]?["name"]?.stringValue, !name.isEmpty { entry.name = name }
-            if let fragment = call["function"]?["arguments"]?.stringValue { entry.arguments += fragment }
-            toolCalls[index] = entry
+            // Modified in place: a copy taken out of the dictionary would copy the arguments
+            // at every fragment.
+            if let id = call["id"]?.stringValue, !id.isEmpty { toolCalls[index, default: (nil, nil, "")].id = id }
+            if let name = call["function"]?["name"]?.stringValue, !name.isEmpty { toolCalls[index, default: (nil, nil, "")].name = name }
+            toolCalls[index, default: (nil, nil, "")].arguments += call["function"]?["arguments"]?.stringValue ?? ""
         }
         if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
+    }
+
+    /// Streams text into the message item (added first when there is none). `raw` is `text`
+    /// as a JSON string literal: a chunk's `content` as received on the hot path.
+    mutating func textDelta(_ text: String, raw: ArraySlice<UInt8>, into output: inout ByteBuffer) {
+        closeReasoning(into: &output)
+        if message == nil {
+            message = (self.output.count, "")
+            self.output.append(.null)
+            write(
+                "response.output_item.added",
+                ["output_index": JSONValue(message!.index), "item": envelope.messageItem(text: nil, refusal: nil, status: "in_progress")],
+                into: &output)
+            write(
+                "response.content_part.added",
+                [
+                    "item_id": .string(envelope.messageID), "output_index": JSONValue(message!.index), "content_index": 0,
+                    "part": ["type": "output_text", "text": "", "annotations": []],
+                ], into: &output)
+        }
+        message!.text += text
+        output.writeStaticString("event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":")
+        output.writeString(String(sequence))
+        output.writeStaticString(",\"item_id\":")
+        output.writeBytes(JSONWriter.quoted(envelope.messageID))
+        output.writeStaticString(",\"output_index\":")
+        output.writeString(String(message!.index))
+        output.writeStaticString(",\"content_index\":0,\"delta\":")
+        output.writeBytes(raw)
+        output.writeStaticString(",\"logprobs\":[]}\n\n")
+        sequence += 1
     }
 
     mutating func closeReasoning(into output: inout ByteBuffer) {
