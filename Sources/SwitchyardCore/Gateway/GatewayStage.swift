@@ -32,9 +32,10 @@ public struct PipelineRequest: Sendable {
     public internal(set) var prepared: Gateway.Prepared
     public internal(set) var headers: [HeaderField]
     /// The request's record (kept in ``Gateway/Prepared``, where the guardrails write too).
+    /// Changed in place (`_modify`): a get/set pair would copy the whole record at each change.
     var record: RequestRecord {
         get { prepared.record }
-        set { prepared.record = newValue }
+        _modify { yield &prepared.record }
     }
     /// The response cache's key and settings for this request, when the cache applies.
     var cache: CachePlan
