@@ -61,7 +61,8 @@ extension DashboardRoutes {
     }
 
     static let noMCPServers: HTML = DashboardLayout.notice(
-        "No MCP servers are configured. Add them under mcp.servers (Streamable HTTP with url, or stdio with command) and restart the gateway: their tools are then served at /mcp.")
+        "No MCP servers are configured. Add them under mcp.servers (Streamable HTTP with url, or stdio with command) and restart the gateway: their tools are then served at /mcp."
+    )
 
     /// The servers and their tools, asked of every server at once (at most 5 s each); asking
     /// also refreshes the health of a server nobody has called yet.
@@ -119,7 +120,9 @@ extension DashboardRoutes {
         let unavailableNote: HTML =
             unavailable.isEmpty
             ? .empty
-            : DashboardLayout.notice("Not listed: \(unavailable.joined(separator: ", ")) did not answer tools/list (their tools are not offered at /mcp while they are down).", tone: "warn")
+            : DashboardLayout.notice(
+                "Not listed: \(unavailable.joined(separator: ", ")) did not answer tools/list (their tools are not offered at /mcp while they are down).",
+                tone: "warn")
         return """
             <h2>Servers</h2>
             \(DashboardLayout.table(id: "mcp-servers", headers: ["Server", "Transport", "Endpoint", "Prefix", "Health", "Since (UTC)", "Restarts", "Tools"], rows: servers, empty: ""))

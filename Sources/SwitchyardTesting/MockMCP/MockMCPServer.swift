@@ -91,8 +91,9 @@ public final class MockMCPServer: Sendable {
         }
         switch method {
         case "tools/list":
-            let tools: [JSONValue] = (["echo", "add", "inject", "picture"].map { ($0, "the \($0) tool of \(name)") } + extraTools).map { tool, description in
-                ["name": .string(tool), "description": .string(description), "inputSchema": ["type": "object"]]
+            let own = ["echo", "add", "inject", "picture"].map { tool in (name: tool, description: "the \(tool) tool of \(name)") }
+            let tools: [JSONValue] = (own + extraTools).map { tool in
+                ["name": .string(tool.name), "description": .string(tool.description), "inputSchema": ["type": "object"]]
             }
             return .response(id: id, result: ["tools": .array(tools)])
         case "prompts/list":
