@@ -1,7 +1,7 @@
 -- wrk script for the Switchyard benchmark.
 --
 -- POSTs the JSON body in the file named by $BENCH_BODY (a ~1 KB chat completion request,
--- streamed or not) to the URL given on the wrk command line, over keep-alive connections.
+-- streamed or not, or an MCP tools/call) to the URL given on the wrk command line, over keep-alive connections.
 -- done() prints one line "BENCH_JSON {...}" with throughput, latency percentiles (in
 -- microseconds) and error counts, which benchmarks/run.sh collects.
 
@@ -20,6 +20,18 @@ wrk.headers["Accept"] = "application/json, text/event-stream"
 local auth = os.getenv("BENCH_AUTH")
 if auth ~= nil and auth ~= "" then
   wrk.headers["Authorization"] = auth
+end
+-- $BENCH_HEADERS: further headers, "Name: value" pairs separated by "|" (the MCP arm's
+-- Mcp-Session-Id and MCP-Protocol-Version).
+local extra = os.getenv("BENCH_HEADERS")
+if extra ~= nil and extra ~= "" then
+  for pair in string.gmatch(extra, "[^|]+") do
+    local name, value = string.match(pair, "^%s*([^:]+):%s*(.-)%s*$")
+    if name == nil then
+      error("BENCH_HEADERS: not a 'Name: value' pair: " .. pair)
+    end
+    wrk.headers[name] = value
+  end
 end
 
 function done(summary, latency, requests)

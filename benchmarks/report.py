@@ -35,7 +35,12 @@ FEATURES = [
     ("anthropic", "Anthropic client", 0.25, "POST /v1/messages (Anthropic request) on the OpenAI-dialect upstream: "
      "request, answer and stream events translated"),
     ("cached", "exact cache hit", None, "exact response cache, every request a hit (target: at most half of plain)"),
+    ("mcp", "MCP tools/call", None, "POST /mcp `tools/call` in one session (master key), routed to one Streamable HTTP "
+     "MCP server (the upstream nginx): session check, federated name resolved to its server, access rules, the upstream "
+     "call, an audit record per call, metrics; compared with a plain chat completion (no target)"),
 ]
+# Arms reported as CPU per request next to plain without a pass/fail target.
+NO_TARGET = {"mcp"}
 
 # Targets from issue 15 (measured with a fast upstream, release build, in one run).
 TARGET_CONNECTIONS = 32
@@ -97,7 +102,7 @@ def conditions(meta):
     except OSError:
         binary_mtime = None
     dirty = meta.get("git_dirty_source_files", "?")
-    arms = ARMS + ["switchyard_usage", "anthropic"]
+    arms = ARMS + ["switchyard_usage", "anthropic", "mcp", "mcp_direct"]
     return {
         "date": meta.get("started_at"),
         "finished_at": meta.get("finished_at"),
@@ -115,9 +120,11 @@ def conditions(meta):
         },
         "upstream": "nginx (separate instance, 1 worker) answering every POST with a fixed file written by upstream.py: "
         "a %s-byte chat.completion, a %s-byte SSE stream (role chunk, %s content chunks x %s chars, finish chunk, usage "
-        "chunk, [DONE]), a fixed embeddings answer and {} for OTLP trace exports" % (
+        "chunk, [DONE]), a fixed embeddings answer and {} for OTLP trace exports; on a third port an MCP server "
+        "(Streamable HTTP, POST /mcp) answering initialize, tools/list and tools/call (a %s-byte result) with fixed "
+        "JSON-RPC files" % (
             meta.get("upstream_chat_bytes"), meta.get("upstream_stream_bytes"), meta.get("stream_chunks"),
-            meta.get("stream_chunk_bytes")),
+            meta.get("stream_chunk_bytes"), meta.get("upstream_mcp_call_bytes")),
         "wrk_version": sh("wrk -v 2>&1 | head -n 1"),
         "wrk_threads": "1 for 1 connection, %s otherwise" % meta.get("wrk_threads"),
         "nginx_version": sh("%s -v 2>&1" % meta.get("nginx_bin", "nginx")).replace("nginx version: ", ""),
@@ -136,7 +143,7 @@ def conditions(meta):
         "connections": [int(c) for c in meta.get("connections", "").split()],
         "feature_connections": [int(c) for c in meta.get("feature_connections", "").split()],
         "request_body_bytes": {"plain": meta_int(meta, "body_bytes_plain"), "stream": meta_int(meta, "body_bytes_stream"),
-                               "anthropic": meta_int(meta, "body_bytes_messages")},
+                               "anthropic": meta_int(meta, "body_bytes_messages"), "mcp": meta_int(meta, "body_bytes_mcp")},
         "stream_shape": "%s content chunks x %s chars (+ role, finish and usage chunks, [DONE])"
         % (meta.get("stream_chunks"), meta.get("stream_chunk_bytes")),
         "response_body_bytes": {
@@ -311,6 +318,19 @@ def main():
                     "cpu_limit_over_plain": limit if arm != "cached" else TARGET_CACHE_HIT_FRACTION - 1,
                 })
 
+    # The MCP path: the gateway's /mcp next to the same call straight to the upstream's MCP server.
+    mcp = []
+    for c in sorted({r["connections"] for r in runs if r["arm"] == "mcp"}):
+        g, d, s = find(runs, "plain", "mcp", c), find(runs, "plain", "mcp_direct", c), find(runs, "plain", "switchyard", c)
+        mcp.append({
+            "connections": c, "rps": g["rps"], "p50_ms": g["latency_ms"]["p50"], "p99_ms": g["latency_ms"]["p99"],
+            "cpu_us_per_call": g.get("proxy_cpu_us_per_request"),
+            "plain_cpu_us_per_request": (s or {}).get("proxy_cpu_us_per_request"),
+            "direct_rps": (d or {}).get("rps"), "direct_p50_ms": d["latency_ms"]["p50"] if d else None,
+            "direct_over_gateway": ratio((d or {}).get("rps"), g["rps"]),
+        })
+    mcp_calls = {"success": meta_int(meta, "mcp_calls_success"), "failed": meta_int(meta, "mcp_calls_failed")}
+
     ticks = lambda key: meta_int(meta, key)  # noqa: E731
     sw_cpu_idle, sw_cpu_plain, sw_cpu_stream, sw_cpu_final = (
         ticks("sw_cpu_ticks_idle"), ticks("sw_cpu_ticks_after_plain"), ticks("sw_cpu_ticks_after_stream"), ticks("sw_cpu_ticks_final"))
@@ -368,6 +388,8 @@ def main():
                 "%.3f ms (nginx %.3f, %+.3f)" % (s["latency_ms"]["p50"], n["latency_ms"]["p50"], delta),
                 delta <= TARGET_P50_DELTA_MS, "%+.3f ms" % (delta - TARGET_P50_DELTA_MS))
     for arm, title, limit, _ in FEATURES:
+        if arm in NO_TARGET:
+            continue
         rows = [f for f in features if f["arm"] == arm and f["connections"] == TARGET_CONNECTIONS]
         for f in rows:
             if f["cpu_over_plain"] is None:
@@ -403,13 +425,21 @@ def main():
         anomalies.append("switchyard logged %d error-level lines (see benchmarks/.work/switchyard.out)" % process["log_errors"])
     if process["stderr_lines"]:
         anomalies.append("switchyard wrote %d lines to stderr" % process["stderr_lines"])
-    for key in ("guarded_log_errors", "guardrails_log_errors"):
+    for key in ("guarded_log_errors", "guardrails_log_errors", "mcp_log_errors"):
         if meta_int(meta, key):
             anomalies.append("%s arm logged %s error-level lines" % (key.split("_")[0], meta[key]))
     if process["logged_trace_exports"] == 0:
         anomalies.append("the logged arm exported no traces to the upstream's /v1/traces")
     if process["logged_trace_export_failures"]:
         anomalies.append("%d trace exports were not answered 200" % process["logged_trace_export_failures"])
+    if mcp_calls["failed"]:
+        anomalies.append("the MCP arm's gateway counted %d calls that did not succeed (JSON-RPC errors answer HTTP 200, "
+                         "so wrk counted them as answers)" % mcp_calls["failed"])
+    for x in mcp:
+        if x["direct_over_gateway"] is not None and x["direct_over_gateway"] < cond["valid_factor"]:
+            anomalies.append("MCP at %d connections: the upstream's MCP server answered directly only %.1fx the gateway's "
+                             "calls/s (< %.0fx), so it may have limited the MCP arm" % (
+                                 x["connections"], x["direct_over_gateway"], cond["valid_factor"]))
     bodies = cond["response_body_bytes"]
     if bodies["switchyard"]["stream_usage_chunks"]:
         anomalies.append("the gateway passed the upstream's usage chunk to a client that did not ask for it "
@@ -435,6 +465,8 @@ def main():
         "runs": runs,
         "ratios": ratios,
         "features": features,
+        "mcp": mcp,
+        "mcp_calls": mcp_calls,
         "ttft": ttft,
         "switchyard_process": process,
         "guardrail_cost": guardrails,
@@ -603,6 +635,22 @@ def markdown(r):
         w("")
         w("Trace exports received by the upstream during the logged arm: %s (%s bytes, %s not answered 200).\n" % (
             p["logged_trace_exports"], p["logged_trace_export_bytes"], p["logged_trace_export_failures"]))
+
+    if r.get("mcp"):
+        w("## MCP path: CPU per tool call\n")
+        w("`POST /mcp` with a `tools/call` (%s-byte JSON-RPC body, `Mcp-Session-Id` of a session opened with curl before "
+          "wrk) through the gateway to one Streamable HTTP MCP server, next to the same call sent straight to that server "
+          "(mcp direct) and to a plain chat completion through the gateway. No target (issue 19 sets none). Calls the "
+          "gateway counted (warm-ups and the check included): %s succeeded, %s did not.\n" % (
+              c["request_body_bytes"].get("mcp"), r["mcp_calls"]["success"], r["mcp_calls"]["failed"]))
+        w("| conns | calls/s | p50 ms | p99 ms | CPU µs/call | plain chat CPU µs/req | mcp direct calls/s | mcp direct p50 ms | direct / gateway |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for x in r["mcp"]:
+            w("| %d | %s | %.3f | %.3f | %s | %s | %s | %s | %s |" % (
+                x["connections"], "{:,.0f}".format(x["rps"]), x["p50_ms"], x["p99_ms"], fmt(x["cpu_us_per_call"], 1),
+                fmt(x["plain_cpu_us_per_request"], 1), "{:,.0f}".format(x["direct_rps"]) if x["direct_rps"] else "n/a",
+                fmt(x["direct_p50_ms"], 3), fmt(x["direct_over_gateway"], 1, "x")))
+        w("")
 
     if r["ttft"]:
         w("## Time to first token\n")

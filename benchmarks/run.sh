@@ -5,7 +5,7 @@
 #   switchyard - the Switchyard release build
 # for a non-streaming (~0.7 KB JSON) and a streaming (~16 KB SSE) chat completion, at 1, 32 and
 # 128 connections; then feature arms (guarded, guardrails, logged, cached, semantic, Anthropic
-# client), each as CPU per request next to the plain gateway; a time-to-first-token probe; the
+# client, MCP tools/call), each as CPU per request next to the plain gateway; a time-to-first-token probe; the
 # gateway's RSS idle and after 20k streams. The upstream must never be the bottleneck: the run is
 # marked INVALID unless the direct arm reaches >= 5x the gateway's requests/s at 32 connections.
 #
@@ -50,6 +50,7 @@ VALID_FACTOR="${BENCH_VALID_FACTOR:-5}"
 
 UPSTREAM_PORT=19090         # fixed upstream: chat.json, embeddings.json, /v1/traces
 UPSTREAM_STREAM_PORT=19091  # fixed upstream: chat.sse (STREAM_CHUNKS x STREAM_CHUNK_BYTES + usage chunk)
+UPSTREAM_MCP_PORT=19092     # fixed upstream: an MCP server over Streamable HTTP (POST /mcp)
 GATEWAY_PORT=18080          # the plain gateway (also the Anthropic-client arm)
 NGINX_PORT=18081
 NGINX_STREAM_PORT=18082
@@ -58,12 +59,16 @@ CACHED_PORT=18084       # exact response cache on: every measured request is a h
 SEMANTIC_PORT=18085     # semantic cache: every request an exact miss, an embedding call and a semantic hit
 LOGGED_PORT=18086       # access log + request log with bodies + every request traced and exported
 GUARDRAILS_PORT=18087   # pii + secrets + injection guardrails on the ~1 KB prompt
+MCP_PORT=18088          # /mcp in front of the upstream's MCP server: tools/call in one session
 PATH_CHAT=/v1/chat/completions
 PATH_MESSAGES=/v1/messages
 BODY_PLAIN="$HERE/bodies/chat.json"
 BODY_STREAM="$HERE/bodies/chat-stream.json"
 BODY_MESSAGES="$HERE/bodies/messages.json"
 BODY_MESSAGES_STREAM="$HERE/bodies/messages-stream.json"
+BODY_MCP="$HERE/bodies/mcp-call.json"
+PATH_MCP=/mcp
+MCP_PROTOCOL=2025-06-18
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[bench %s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
@@ -205,12 +210,13 @@ META="$WORK/meta.txt"
     echo "body_bytes_plain=$(wc -c < "$BODY_PLAIN")"
     echo "body_bytes_stream=$(wc -c < "$BODY_STREAM")"
     echo "body_bytes_messages=$(wc -c < "$BODY_MESSAGES")"
+    echo "body_bytes_mcp=$(wc -c < "$BODY_MCP")"
     echo "nginx_bin=$NGINX"
     echo "clk_tck=$(getconf CLK_TCK)"
 } > "$META"
 
-for port in $UPSTREAM_PORT $UPSTREAM_STREAM_PORT $GATEWAY_PORT $GUARDED_PORT $CACHED_PORT $SEMANTIC_PORT $LOGGED_PORT \
-    $GUARDRAILS_PORT $NGINX_PORT $NGINX_STREAM_PORT; do
+for port in $UPSTREAM_PORT $UPSTREAM_STREAM_PORT $UPSTREAM_MCP_PORT $GATEWAY_PORT $GUARDED_PORT $CACHED_PORT $SEMANTIC_PORT \
+    $LOGGED_PORT $GUARDRAILS_PORT $MCP_PORT $NGINX_PORT $NGINX_STREAM_PORT; do
     port_open "$port" && die "port $port is already in use; stop whatever listens there"
 done
 
@@ -226,17 +232,20 @@ python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["idle"] 
 python3 "$HERE/upstream.py" --out "$WORK/upstream/files" --chunks "$STREAM_CHUNKS" --chunk-bytes "$STREAM_CHUNK_BYTES" \
     || die "could not write the upstream's fixed answers"
 sed -e "s|@WORK@|$WORK|g" -e "s|@FILES@|$WORK/upstream/files|g" -e "s|@PORT@|$UPSTREAM_PORT|g" \
-    -e "s|@STREAM_PORT@|$UPSTREAM_STREAM_PORT|g" "$HERE/upstream.conf.template" > "$WORK/upstream/nginx.conf"
+    -e "s|@STREAM_PORT@|$UPSTREAM_STREAM_PORT|g" -e "s|@MCP_PORT@|$UPSTREAM_MCP_PORT|g" \
+    "$HERE/upstream.conf.template" > "$WORK/upstream/nginx.conf"
 "$NGINX" -t -q -p "$WORK/upstream" -c "$WORK/upstream/nginx.conf" 2>"$WORK/upstream/nginx-test.log" \
     || { cat "$WORK/upstream/nginx-test.log" >&2; die "nginx rejected the generated upstream configuration"; }
-log "starting the fixed-response upstream (nginx, 1 worker) on CPU $LOADGEN_CPU (ports $UPSTREAM_PORT, $UPSTREAM_STREAM_PORT)"
+log "starting the fixed-response upstream (nginx, 1 worker) on CPU $LOADGEN_CPU (ports $UPSTREAM_PORT, $UPSTREAM_STREAM_PORT, $UPSTREAM_MCP_PORT)"
 taskset -c "$LOADGEN_CPU" "$NGINX" -p "$WORK/upstream" -c "$WORK/upstream/nginx.conf" > "$WORK/upstream/nginx.out" 2>&1 &
 UPSTREAM_MASTER_PID=$!; PIDS+=("$UPSTREAM_MASTER_PID")
 wait_port "$UPSTREAM_PORT" "$UPSTREAM_MASTER_PID" "upstream nginx"
 wait_port "$UPSTREAM_STREAM_PORT" "$UPSTREAM_MASTER_PID" "upstream nginx"
+wait_port "$UPSTREAM_MCP_PORT" "$UPSTREAM_MASTER_PID" "upstream nginx"
 UPSTREAM_PID="$(nginx_worker_of "$UPSTREAM_MASTER_PID")"
 echo "upstream_chat_bytes=$(wc -c < "$WORK/upstream/files/chat.json")" >> "$META"
 echo "upstream_stream_bytes=$(wc -c < "$WORK/upstream/files/chat.sse")" >> "$META"
+echo "upstream_mcp_call_bytes=$(wc -c < "$WORK/upstream/files/mcp-call.json")" >> "$META"
 
 # ---------------------------------------------------------------------------------------------
 # nginx as a reverse proxy on the proxy CPU.
@@ -358,7 +367,7 @@ wrk_threads_for() { # connections -> wrk threads (1 for 1 connection)
 }
 
 run_wrk() { # variant arm port connections duration tag -> writes $WORK/wrk-<tag>.txt
-    local variant=$1 arm=$2 port=$3 conns=$4 duration=$5 tag=$6 threads body path=$PATH_CHAT auth="" vary=""
+    local variant=$1 arm=$2 port=$3 conns=$4 duration=$5 tag=$6 threads body path=$PATH_CHAT auth="" vary="" headers=""
     threads=$(wrk_threads_for "$conns")
     body=$BODY_PLAIN
     [ "$variant" = stream ] && body=$BODY_STREAM
@@ -370,12 +379,20 @@ run_wrk() { # variant arm port connections duration tag -> writes $WORK/wrk-<tag
             body=$BODY_MESSAGES
             [ "$variant" = stream ] && body=$BODY_MESSAGES_STREAM
             ;;
+        mcp)
+            path=$PATH_MCP body=$BODY_MCP auth="Bearer bench-master-key"
+            headers="Mcp-Session-Id: $MCP_SESSION|MCP-Protocol-Version: $MCP_PROTOCOL"
+            ;;
+        mcp_direct)
+            path=$PATH_MCP body=$BODY_MCP
+            headers="Mcp-Session-Id: $MCP_UPSTREAM_SESSION|MCP-Protocol-Version: $MCP_PROTOCOL"
+            ;;
     esac
     if [ "$arm" = semantic ]; then
         body="$HERE/bodies/chat-semantic.json"
         vary="__N__"
     fi
-    BENCH_VARY="$vary" BENCH_AUTH="$auth" BENCH_BODY="$body" taskset -c "$LOADGEN_CPU" wrk -t"$threads" -c"$conns" -d"$duration" --timeout 5s \
+    BENCH_HEADERS="$headers" BENCH_VARY="$vary" BENCH_AUTH="$auth" BENCH_BODY="$body" taskset -c "$LOADGEN_CPU" wrk -t"$threads" -c"$conns" -d"$duration" --timeout 5s \
         -s "$HERE/bench.lua" "http://127.0.0.1:$port$path" > "$WORK/wrk-$tag.txt" 2>&1 \
         || { cat "$WORK/wrk-$tag.txt" >&2; die "wrk failed ($tag)"; }
 }
@@ -392,6 +409,7 @@ measure() { # variant arm port connections
         cached) proxy_pid=$CACHED_PID ;;
         semantic) proxy_pid=$SEMANTIC_PID ;;
         logged) proxy_pid=$LOGGED_PID ;;
+        mcp) proxy_pid=$MCP_PID ;;
     esac
 
     threads=$(wrk_threads_for "$conns")
@@ -645,6 +663,95 @@ sleep 3 # the last spans leave within the export interval
     echo "logged_trace_export_failures=$(awk '$1 != 200' "$WORK/upstream/traces.log" 2>/dev/null | wc -l)"
 } >> "$META"
 stop_arm "$LOGGED_PID"
+
+# The MCP arm: POST /mcp `tools/call` (master key) in one session opened with curl, routed to the
+# upstream nginx's MCP server (Streamable HTTP, JSON answers): the session check, the federated
+# name resolved to its server, access rules, the call to the upstream, an audit record per call,
+# metrics. Measured as CPU per call next to the plain gateway's chat completion; then the same
+# call straight to the upstream (mcp_direct), so that the upstream is shown not to be the limit.
+# Outcomes other than success answer HTTP 200 with a JSON-RPC error, which wrk would count as
+# answers: the gateway's switchyard_mcp_calls_total counter must show only successes.
+arm_config mcp "$MCP_PORT" false warning <<EOF
+models:
+  - name: bench-model
+    provider: upstream
+    model: mock-gpt
+mcp:
+  servers:
+    - {name: bench, url: "http://127.0.0.1:$UPSTREAM_MCP_PORT/mcp", prefix: bench}
+EOF
+mkdir -p "$WORK/mcp"
+start_arm mcp "$MCP_PORT"; MCP_PID=$ARM_PID
+
+mcp_post() { # name port body (JSON, or @file) [session] -> echoes the HTTP status; body and headers in $WORK/mcp/<name>.*
+    local name=$1 port=$2 body=$3 session=${4:-} args=()
+    args=(-sS -o "$WORK/mcp/$name.body" -D "$WORK/mcp/$name.headers" -w '%{http_code}' --max-time 10
+        -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+    [ "$port" = "$MCP_PORT" ] && args+=(-H 'Authorization: Bearer bench-master-key')
+    [ -n "$session" ] && args+=(-H "Mcp-Session-Id: $session" -H "MCP-Protocol-Version: $MCP_PROTOCOL")
+    case $body in
+        @*) args+=(--data-binary "$body") ;;
+        *) args+=(--data "$body") ;;
+    esac
+    curl "${args[@]}" "http://127.0.0.1:$port$PATH_MCP" || die "curl to /mcp on port $port failed ($name)"
+}
+mcp_session_of() { tr -d '\r' < "$WORK/mcp/$1.headers" | sed -n 's/^mcp-session-id: //Ip' | head -n 1; }
+MCP_INIT='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"'"$MCP_PROTOCOL"'","capabilities":{},"clientInfo":{"name":"switchyard-bench","version":"1"}}}'
+MCP_INITIALIZED='{"jsonrpc":"2.0","method":"notifications/initialized"}'
+
+# The upstream on its own: initialize, then the call wrk will send.
+code="$(mcp_post direct-init "$UPSTREAM_MCP_PORT" "$MCP_INIT")"
+[ "$code" = 200 ] || die "the upstream's MCP server answered initialize with HTTP $code"
+MCP_UPSTREAM_SESSION="$(mcp_session_of direct-init)"
+[ -n "$MCP_UPSTREAM_SESSION" ] || die "the upstream's MCP server sent no Mcp-Session-Id"
+code="$(mcp_post direct-call "$UPSTREAM_MCP_PORT" "@$BODY_MCP" "$MCP_UPSTREAM_SESSION")"
+[ "$code" = 200 ] || die "the upstream's MCP server answered tools/call with HTTP $code"
+cmp -s "$WORK/mcp/direct-call.body" "$WORK/upstream/files/mcp-call.json" || die "the upstream's MCP server gave a wrong tools/call answer"
+echo "check_mcp_direct_plain_bytes=$(wc -c < "$WORK/mcp/direct-call.body")" >> "$META"
+
+# Through the gateway: a session, the federated tool list, and the call answered with the
+# upstream's result (under the client's JSON-RPC id); a call without the session is refused.
+code="$(mcp_post init "$MCP_PORT" "$MCP_INIT")"
+[ "$code" = 200 ] || { cat "$WORK/mcp/init.body" >&2; die "the MCP arm answered initialize with HTTP $code"; }
+MCP_SESSION="$(mcp_session_of init)"
+[ -n "$MCP_SESSION" ] || die "the MCP arm sent no Mcp-Session-Id"
+code="$(mcp_post initialized "$MCP_PORT" "$MCP_INITIALIZED" "$MCP_SESSION")"
+[ "$code" = 202 ] || die "the MCP arm answered notifications/initialized with HTTP $code"
+code="$(mcp_post list "$MCP_PORT" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' "$MCP_SESSION")"
+[ "$code" = 200 ] || die "the MCP arm answered tools/list with HTTP $code"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [t["name"] for t in d["result"]["tools"]] == ["bench_lookup"], d' \
+    "$WORK/mcp/list.body" || die "the MCP arm did not list the upstream's tool as bench_lookup"
+code="$(mcp_post call "$MCP_PORT" "@$BODY_MCP" "$MCP_SESSION")"
+[ "$code" = 200 ] || { cat "$WORK/mcp/call.body" >&2; die "the MCP arm answered tools/call with HTTP $code"; }
+python3 -c 'import json,sys
+d=json.load(open(sys.argv[1])); u=json.load(open(sys.argv[2])); r=json.load(open(sys.argv[3]))
+assert "error" not in d, d
+assert d["id"] == r["id"] and d["result"] == u["result"], (d, u)' \
+    "$WORK/mcp/call.body" "$WORK/upstream/files/mcp-call.json" "$BODY_MCP" \
+    || die "the MCP arm's tools/call answer is not the upstream's result"
+code="$(mcp_post no-session "$MCP_PORT" "@$BODY_MCP")"
+[ "$code" = 400 ] || die "the MCP arm answered a tools/call without a session with HTTP $code (expected 400)"
+echo "check_mcp_plain_bytes=$(wc -c < "$WORK/mcp/call.body")" >> "$META"
+log "check mcp: session opened, bench_lookup listed, tools/call answered with the upstream's result"
+
+for conns in $FEATURE_CONNECTIONS; do
+    measure plain mcp "$MCP_PORT" "$conns"
+    measure plain mcp_direct "$UPSTREAM_MCP_PORT" "$conns"
+done
+curl -sS --max-time 10 "http://127.0.0.1:$MCP_PORT/metrics" > "$WORK/mcp/metrics.txt" || die "could not read the MCP arm's metrics"
+python3 - "$WORK/mcp/metrics.txt" >> "$META" <<'PY' || die "could not read switchyard_mcp_calls_total"
+import re, sys
+calls = {}
+for line in open(sys.argv[1]):
+    m = re.match(r'switchyard_mcp_calls_total\{(.*)\} ([0-9.e+]+)$', line.strip())
+    if m:
+        outcome = re.search(r'outcome="([^"]*)"', m.group(1)).group(1)
+        calls[outcome] = calls.get(outcome, 0) + int(float(m.group(2)))
+print("mcp_calls_success=%d" % calls.get("success", 0))
+print("mcp_calls_failed=%d" % sum(v for k, v in calls.items() if k != "success"))
+PY
+echo "mcp_log_errors=$(grep -c -E '"level":"(error|critical)"' "$WORK/mcp.out" || true)" >> "$META"
+stop_arm "$MCP_PID"
 
 # ---------------------------------------------------------------------------------------------
 # Time to first token: sequential streams over one keep-alive connection, per arm.

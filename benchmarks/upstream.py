@@ -12,6 +12,9 @@ Files, in the shapes `switchyard mock-provider` produces for the same requests:
   embeddings.json  an OpenAI embeddings answer with one fixed unit vector (so every lookup of the semantic
                    cache's arm is a hit at similarity 1)
   traces.json      `{}`, the OTLP/HTTP JSON answer to an export (nginx as a trace collector stand-in)
+  mcp-initialize.json, mcp-tools.json, mcp-call.json
+                   an MCP server's JSON-RPC answers to `initialize`, `tools/list` (one tool, `lookup`) and
+                   `tools/call` (a ~0.4 KB text result), for the MCP arm's Streamable HTTP upstream
 Stdlib only.
 """
 
@@ -98,6 +101,41 @@ def embeddings(dimensions):
     }
 
 
+MCP_TOOL = "lookup"
+MCP_RESULT_TEXT = (
+    "Order A-48213-77: trail running shoes, size 43, slate blue. Status: in transit since 2026-11-29, handed to "
+    "the carrier (ParcelNet, tracking PN-7730-1842-55) after a label-printer fault delayed the first scan. Last "
+    "scan: regional hub, 2026-12-05 18:42. Estimated delivery: 2026-12-09, before the 14th. No action needed."
+)
+
+
+def mcp_answers():
+    # JSON-RPC ids are fixed: the gateway matches answers to requests by the exchange (one POST,
+    # one answer), not by id, for JSON answers.
+    initialize = {
+        "jsonrpc": "2.0", "id": 1,
+        "result": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"tools": {"listChanged": False}},
+            "serverInfo": {"name": "bench-mcp", "version": "1.0.0"},
+        },
+    }
+    tools = {
+        "jsonrpc": "2.0", "id": 2,
+        "result": {"tools": [{
+            "name": MCP_TOOL,
+            "description": "Looks up an order's shipping status.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {"order_id": {"type": "string"}, "fields": {"type": "array", "items": {"type": "string"}}},
+                "required": ["order_id"],
+            },
+        }]},
+    }
+    call = {"jsonrpc": "2.0", "id": 3, "result": {"content": [{"type": "text", "text": MCP_RESULT_TEXT}], "isError": False}}
+    return {"mcp-initialize.json": dumps(initialize), "mcp-tools.json": dumps(tools), "mcp-call.json": dumps(call)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
@@ -111,6 +149,7 @@ def main():
         "chat.sse": chat_stream(args.chunks, args.chunk_bytes),
         "embeddings.json": dumps(embeddings(args.embedding_dimensions)),
         "traces.json": "{}",
+        **mcp_answers(),
     }
     for name, text in files.items():
         with open(os.path.join(args.out, name), "w") as f:

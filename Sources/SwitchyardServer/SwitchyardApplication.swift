@@ -41,6 +41,8 @@ public final class SwitchyardApplication: Sendable {
     public let audit: AuditLog
     /// The MCP servers federated behind `/mcp` (`mcp:`).
     public let mcp: MCPHub
+    /// The MCP servers' health for the dashboard (state, since when, restarts).
+    let mcpHealth: MCPServerHealth
     /// The dashboard's signed-in sessions (in memory: a restart signs everyone out).
     let dashboardSessions = DashboardSessions()
     /// Identifies this instance in shared state.
@@ -186,8 +188,11 @@ public final class SwitchyardApplication: Sendable {
         gateway.tracer = tracer
         self.gateway = gateway
         // Session ids are signed with the server secret: instances that share it share sessions.
+        let mcpHealth = MCPServerHealth(servers: config.mcp.servers.map(\.name))
+        self.mcpHealth = mcpHealth
         self.mcp = MCPHub.make(
-            settings: config.mcp, gateway: gateway, audit: audit, metrics: metrics, logger: logger, sessionSecret: { try? stores.serverSecret() })
+            settings: config.mcp, gateway: gateway, audit: audit, metrics: metrics, health: mcpHealth, logger: logger,
+            sessionSecret: { try? stores.serverSecret() })
         self.fileStorage = FileStorage(settings: config.files, stores: stores)
         self.batchRunner = BatchRunner(gateway: gateway, runtime: runtime, stores: stores, storage: fileStorage, logger: logger)
         if semanticStore != nil { Task { await gateway.restoreSemanticIndex() } }
@@ -233,7 +238,7 @@ public final class SwitchyardApplication: Sendable {
         // The dashboard authenticates with its own session cookie, not with API key headers.
         DashboardRoutes(
             runtime: runtime, stores: stores, audit: audit, ledger: ledger, gateway: gateway, health: providerHealth, usage: usage, logs: logs,
-            sessions: dashboardSessions
+            sessions: dashboardSessions, mcp: mcp, mcpHealth: mcpHealth
         ).register(on: router)
         return router
     }

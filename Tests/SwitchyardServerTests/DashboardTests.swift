@@ -119,7 +119,7 @@ import Testing
 
     @Test func pagesRedirectToTheLoginFormUntilSignedIn() async throws {
         try await withGateway { client, _ in
-            for path in ["/ui", "/ui/models", "/ui/keys", "/ui/requests", "/ui/requests/req_1", "/ui/audit", "/ui/config"] {
+            for path in ["/ui", "/ui/models", "/ui/keys", "/ui/requests", "/ui/requests/req_1", "/ui/mcp", "/ui/audit", "/ui/config"] {
                 let response = try await client.execute(uri: path, method: .get)
                 #expect(response.status == .seeOther, "\(path)")
                 #expect(response.headers[.location] == "/ui/login?next=" + HTML.percentEncode(path))
@@ -164,7 +164,7 @@ import Testing
             let overview = try await client.execute(uri: "/ui", method: .get, headers: [.cookie: "\(DashboardSessions.cookieName)=\(session)"])
             #expect(overview.status == .ok)
             #expect(overview.text.contains("<h1>Overview</h1>") && overview.text.contains("Log out"))
-            for section in ["Overview", "Models", "Keys &amp; teams", "Requests", "Audit", "Config"] {
+            for section in ["Overview", "Models", "Keys &amp; teams", "Requests", "MCP", "Audit", "Config"] {
                 #expect(overview.text.contains(">\(section)</a>"), "navigation: \(section)")
             }
             let csrf = try #require(Self.csrfField(overview.text))

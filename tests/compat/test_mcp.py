@@ -25,6 +25,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from conftest import start_process, stop_process
+from test_dashboard import shots  # noqa: F401 - the screenshot folder fixture
 
 UPSTREAM_TOKEN = "upstream-" + secrets.token_hex(8)
 
@@ -299,3 +300,74 @@ def test_an_http_server_that_goes_down_takes_only_its_own_tools(deployment):
             assert "'remote' is unavailable" in down.value.error.message
             assert text(await session.call_tool("local_add", {"a": 1, "b": 1})) == "2"
     run(main)
+
+
+def test_the_dashboards_mcp_page_shows_the_servers_their_tools_and_the_calls(deployment, shots):
+    """The dashboard's MCP page in Debian's headless Chromium, after calls and a crash of the stdio server."""
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from test_dashboard import chromium
+
+    async def main():
+        async with client(deployment) as session:
+            assert text(await session.call_tool("local_add", {"a": 2, "b": 3})) == "5"
+            assert text(await session.call_tool("web_echo", {"text": "hello"})) == "hello"
+            with pytest.raises(MCPError):
+                await session.call_tool("local_crash", {})
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    await session.call_tool("local_pid", {})
+                    break
+                except MCPError as error:
+                    assert error.error.data["type"] == "server_unavailable", error
+                    assert time.monotonic() < deadline, "the stdio server was not restarted"
+                    await anyio.sleep(0.05)
+    run(main)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            problems = []
+            page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(deployment.url + "/ui/mcp")
+            expect(page).to_have_url(re.compile(r"/ui/login\?next="))
+            page.fill("#key", deployment.key)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(deployment.url + "/ui/mcp")
+            expect(page.locator("h1")).to_have_text("MCP")
+            expect(page.locator("nav a[aria-current=page]")).to_have_text("MCP")
+
+            # Servers: both up; the stdio one was started again after its crash.
+            servers = page.locator("table[data-table=mcp-servers]")
+            expect(servers.locator("td[data-server=local] ~ td[data-health]")).to_have_attribute("data-health", "up")
+            expect(servers.locator("td[data-server=remote] ~ td[data-health]")).to_have_attribute("data-health", "up")
+            assert int(servers.locator("td[data-server=local] ~ td[data-restarts]").inner_text()) >= 1
+            expect(servers.locator("td[data-server=remote] ~ td[data-restarts]")).to_have_text("–")
+            expect(servers).to_contain_text("stdio")
+            expect(servers).to_contain_text("streamable http")
+
+            # Tools as clients see them, with their descriptions.
+            tools = page.locator("table[data-table=mcp-tools]")
+            expect(tools.locator("td[data-tool=local_add]")).to_be_visible()
+            expect(tools.locator("tr", has=page.locator("td[data-tool=web_fetch_page]"))).to_contain_text("attacker wrote")
+
+            # Recent calls, newest first, then filtered by server.
+            calls = page.locator("table[data-table=mcp-calls] tbody tr")
+            assert calls.count() >= 4
+            expect(page.locator("table[data-table=mcp-calls]")).to_contain_text("server_unavailable")
+            page.screenshot(path=str(shots / "mcp.png"), full_page=True)
+            page.select_option("select[name=server]", "remote")
+            page.get_by_role("button", name="Filter").click()
+            expect(page).to_have_url(re.compile(r"server=remote"))
+            rows = page.locator("table[data-table=mcp-calls] tbody tr")
+            assert rows.count() == 1
+            expect(rows.first).to_contain_text("echo")
+            expect(rows.first.locator("td[data-outcome]")).to_have_attribute("data-outcome", "success")
+            assert problems == [], f"errors in the browser console: {problems}"
+        finally:
+            browser.close()

@@ -194,6 +194,7 @@ enum AdminOpenAPI {
             "/ui/keys": {"get": {"summary": "Dashboard: keys and teams with usage and budgets.", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}}}},
             "/ui/requests": {"get": {"summary": "Dashboard: the request log (model, key, team, status, errors, cursor filters).", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}}}},
             "/ui/requests/{id}": {"parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "get": {"summary": "Dashboard: one request.", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}, "404": {"description": "No such request"}}}},
+            "/ui/mcp": {"get": {"summary": "Dashboard: MCP servers with their health and tools, and the recent MCP calls (server, actor, limit, before filters; calls within the admin's scope).", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}}}},
             "/ui/audit": {"get": {"summary": "Dashboard: the audit trail and its verification (master key or admin).", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}}}},
             "/ui/config": {"get": {"summary": "Dashboard: the running configuration, secrets redacted (master key or admin).", "security": [{"dashboardSession": []}], "responses": {"200": {"description": "text/html"}}}},
             "/ui/login": {

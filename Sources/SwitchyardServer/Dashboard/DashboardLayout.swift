@@ -2,7 +2,7 @@ import SwitchyardCore
 
 /// The dashboard's sections, in navigation order.
 enum DashboardSection: String, CaseIterable, Sendable {
-    case overview, models, keys, requests, audit, config
+    case overview, models, keys, requests, mcp, audit, config
 
     var title: String {
         switch self {
@@ -10,6 +10,7 @@ enum DashboardSection: String, CaseIterable, Sendable {
         case .models: "Models"
         case .keys: "Keys & teams"
         case .requests: "Requests"
+        case .mcp: "MCP"
         case .audit: "Audit"
         case .config: "Config"
         }

@@ -33,6 +33,8 @@ struct DashboardRoutes {
     let usage: UsageRoutes
     let logs: RequestLogRoutes
     let sessions: DashboardSessions
+    let mcp: MCPHub
+    let mcpHealth: MCPServerHealth
     /// At most this many failed logins per second reach the audit trail (as for API keys).
     let failureAudit = RateCap(perSecond: 50)
 
@@ -49,6 +51,7 @@ struct DashboardRoutes {
             let id = context.parameters.get("id") ?? ""
             return await page(request, context) { session, _ in try await requestDetail(session, id: id) }
         }
+        ui.get("/ui/mcp") { request, context in await page(request, context) { try await mcpPage($0, $1) } }
         ui.get("/ui/audit") { request, context in await page(request, context) { try await auditTrail($0, $1) } }
         ui.get("/ui/config") { request, context in await page(request, context) { session, _ in configuration(session) } }
         ui.get("/ui/**") { request, context in

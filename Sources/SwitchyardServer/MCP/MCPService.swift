@@ -9,15 +9,17 @@ extension MCPHub {
     /// The hub of the configured servers (`mcp.servers`). Servers are read once at start: a
     /// change to the list takes effect after a restart (access rules and guardrails reload).
     static func make(
-        settings: MCPSettings, gateway: Gateway, audit: any AuditSink, metrics: GatewayMetrics, logger: Logger,
+        settings: MCPSettings, gateway: Gateway, audit: any AuditSink, metrics: GatewayMetrics, health: MCPServerHealth, logger: Logger,
         sessionSecret: @escaping @Sendable () -> String?
     ) -> MCPHub {
         let events = MCPUpstreamEvents(
             statusChanged: { server, status in
                 metrics.gauge("switchyard_mcp_server_up", [("server", server)]).record(status.isReady ? 1 : 0)
+                health.changed(server, to: status)
             },
             restarted: { server in
                 metrics.counter("switchyard_mcp_server_restarts_total", [("server", server)]).increment()
+                health.restarted(server)
             })
         let upstreams: [any MCPUpstream] = settings.servers.map { server in
             switch server.transport {

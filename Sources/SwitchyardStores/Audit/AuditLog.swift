@@ -197,16 +197,29 @@ public final class AuditLog: AuditSink, Sendable {
     }
 
     /// Records in order, newest last (or first with `newestFirst`), with optional filters;
-    /// `after` and `before` bound the sequence numbers (exclusive).
+    /// `after` and `before` bound the sequence numbers (exclusive). `details` keeps records
+    /// whose details have each key with that value (nil: without the key); keys are the
+    /// caller's own names (letters, digits and `_`).
     public func list(
-        kind: String? = nil, actor: String? = nil, after: Int64 = 0, before: Int64? = nil, newestFirst: Bool = false, limit: Int = 100
+        kind: String? = nil, actor: String? = nil, after: Int64 = 0, before: Int64? = nil, newestFirst: Bool = false, limit: Int = 100,
+        details: [(key: String, value: String?)] = []
     ) async throws -> [AuditRecord] {
         await flush()
+        for (key, _) in details {
+            precondition(!key.isEmpty && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }, "audit detail key \(key)")
+        }
         return try await database().pool.read { db in
             var request = AuditRecord.filter(Column("seq") > after)
             if let before { request = request.filter(Column("seq") < before) }
             if let kind { request = request.filter(Column("kind") == kind) }
             if let actor { request = request.filter(Column("actor") == actor) }
+            for (key, value) in details {
+                if let value {
+                    request = request.filter(sql: "json_extract(details, ?) = ?", arguments: ["$." + key, value])
+                } else {
+                    request = request.filter(sql: "json_extract(details, ?) IS NULL", arguments: ["$." + key])
+                }
+            }
             return try request.order(newestFirst ? Column("seq").desc : Column("seq")).limit(limit).fetchAll(db)
         }
     }

@@ -11,6 +11,7 @@ import Synchronization
 /// Tools: `echo` (returns its `text` argument), `add` (`a` + `b`), `inject` (returns a text
 /// that carries a prompt injection), `picture` (returns an image); prompt `greet`; resource
 /// `mock://readme`. With `requiredHeader` set, requests without that header and value get 401.
+/// `extraTools` are listed after those (names and descriptions as given; calling them is an error).
 public final class MockMCPServer: Sendable {
     public struct Stats: Sendable {
         /// `tools/call` requests received, by tool name.
@@ -25,12 +26,14 @@ public final class MockMCPServer: Sendable {
     public let name: String
     public let requiredHeader: HeaderField?
     public let sse: Bool
+    public let extraTools: [(name: String, description: String)]
     private let state = Mutex<(stats: Stats, sessions: Set<String>)>((Stats(), []))
 
-    public init(name: String, requiredHeader: HeaderField? = nil, sse: Bool = false) {
+    public init(name: String, requiredHeader: HeaderField? = nil, sse: Bool = false, extraTools: [(name: String, description: String)] = []) {
         self.name = name
         self.requiredHeader = requiredHeader
         self.sse = sse
+        self.extraTools = extraTools
     }
 
     public var stats: Stats { state.withLock { $0.stats } }
@@ -88,8 +91,9 @@ public final class MockMCPServer: Sendable {
         }
         switch method {
         case "tools/list":
-            let tools: [JSONValue] = ["echo", "add", "inject", "picture"].map { tool in
-                ["name": .string(tool), "description": .string("the \(tool) tool of \(name)"), "inputSchema": ["type": "object"]]
+            let own = ["echo", "add", "inject", "picture"].map { tool in (name: tool, description: "the \(tool) tool of \(name)") }
+            let tools: [JSONValue] = (own + extraTools).map { tool in
+                ["name": .string(tool.name), "description": .string(tool.description), "inputSchema": ["type": "object"]]
             }
             return .response(id: id, result: ["tools": .array(tools)])
         case "prompts/list":
