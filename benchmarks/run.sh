@@ -221,6 +221,9 @@ for port in $UPSTREAM_PORT $UPSTREAM_STREAM_PORT $UPSTREAM_MCP_PORT $GATEWAY_POR
 done
 
 # Other work on the machine skews every number: wait (up to BENCH_WAIT_IDLE s) until it is quiet.
+# Dirty pages first (a release build just written out makes the kernel's writeback compete with
+# the first arms measured).
+sync
 log "waiting up to ${WAIT_IDLE}s for the machine to be idle"
 IDLE_JSON="$(python3 "$HERE/cpusnap.py" wait-idle --exclude "$$" --max-wait "$WAIT_IDLE")"
 echo "idle_check_start=$IDLE_JSON" >> "$META"
