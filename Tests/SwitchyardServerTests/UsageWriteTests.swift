@@ -18,9 +18,10 @@ import Testing
 @Suite struct UsageWriteTests {
     static let config = UsageTests.config("logging: {bodies: true}")
 
-    /// POSTs `count` chat completions at once; the request ids and usage of the answers.
+    /// POSTs `count` chat completions at once; the request ids and usage of the answers, in the
+    /// order the requests were made.
     static func burst(port: Int, count: Int) async throws -> [(id: String, prompt: Int, completion: Int)] {
-        try await withThrowingTaskGroup(of: (String, Int, Int).self) { group in
+        try await withThrowingTaskGroup(of: (Int, String, Int, Int).self) { group in
             for index in 0..<count {
                 group.addTask {
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
@@ -33,12 +34,12 @@ import Testing
                     #expect(response.status == .ok)
                     let json = try JSONValue.parse(Array(buffer: body))
                     return (
-                        response.headers.first(name: "x-request-id") ?? "", json["usage"]?["prompt_tokens"]?.intValue ?? -1,
+                        index, response.headers.first(name: "x-request-id") ?? "", json["usage"]?["prompt_tokens"]?.intValue ?? -1,
                         json["usage"]?["completion_tokens"]?.intValue ?? -1
                     )
                 }
             }
-            return try await group.reduce(into: []) { $0.append((id: $1.0, prompt: $1.1, completion: $1.2)) }
+            return try await group.reduce(into: []) { $0.append($1) }.sorted { $0.0 < $1.0 }.map { (id: $0.1, prompt: $0.2, completion: $0.3) }
         }
     }
 
