@@ -101,14 +101,18 @@ public final class SwitchyardApplication: Sendable {
         let adapters = try registry.makeAdapters(for: config)
         let runtime = RuntimeHolder(RuntimeSnapshot(config: config, adapters: adapters, generation: 1))
         self.runtime = runtime
+        self.metrics = GatewayMetrics(
+            factory: PrometheusMetricsFactory(registry: prometheus), identityLabels: { runtime.snapshot.config.server.metricsIdentityLabels })
+        let ledgerFailures = metrics.counter("switchyard_usage_flush_errors_total", [])
         self.ledger =
             config.server.usageLedger
-            ? UsageLedger(journalPath: stores.journalPath, logger: logger, withDetail: { runtime.snapshot.config.logging.database }) {
+            ? UsageLedger(
+                journalPath: stores.journalPath, logger: logger, withDetail: { runtime.snapshot.config.logging.database },
+                insertFailed: { ledgerFailures.increment() }
+            ) {
                 try await stores.usageStore()
             } : nil
         self.lastFingerprint = Mutex(source.fingerprint())
-        self.metrics = GatewayMetrics(
-            factory: PrometheusMetricsFactory(registry: prometheus), identityLabels: { runtime.snapshot.config.server.metricsIdentityLabels })
         self.providerHealth = ProviderHealth()
         let accessLogger = logger
         let access = AccessLogObserver(logger: accessLogger, enabled: { runtime.snapshot.config.server.accessLog })

@@ -2,59 +2,126 @@ import Tracing
 
 /// OTLP/HTTP's JSON encoding of spans (`ExportTraceServiceRequest`): ids as hex, enums as
 /// integers, 64-bit integers as decimal strings, attributes as `{key, value: {stringValue…}}`.
+///
+/// Written straight into one byte buffer: with every request traced, building a JSON tree of
+/// each span's attributes (a few dozen small objects a request) cost more than sending them.
 public enum OTLPTraceEncoding {
+    /// The request as a JSON value (the bytes of ``requestBytes(_:serviceName:serviceVersion:resourceAttributes:)``, parsed).
     public static func request(
         _ spans: [FinishedSpan], serviceName: String, serviceVersion: String, resourceAttributes: [String: String] = [:]
     ) -> JSONValue {
-        var attributes = [
-            attribute("service.name", ["stringValue": .string(serviceName)]),
-            attribute("service.version", ["stringValue": .string(serviceVersion)]),
-            attribute("telemetry.sdk.name", ["stringValue": "switchyard"]), attribute("telemetry.sdk.language", ["stringValue": "swift"]),
-        ]
-        let fixed: Set<String> = ["service.name", "service.version", "telemetry.sdk.name", "telemetry.sdk.language"]
-        for (key, value) in resourceAttributes.sorted(by: { $0.key < $1.key }) where !fixed.contains(key) {
-            attributes.append(attribute(key, ["stringValue": .string(value)]))
-        }
-        let resource: JSONObject = ["attributes": .array(attributes)]
-        let scope: JSONObject = ["name": "switchyard", "version": .string(serviceVersion)]
-        return [
-            "resourceSpans": [
-                .object(["resource": .object(resource), "scopeSpans": [.object(["scope": .object(scope), "spans": .array(spans.map(span))])]])
-            ]
-        ]
+        let bytes = requestBytes(spans, serviceName: serviceName, serviceVersion: serviceVersion, resourceAttributes: resourceAttributes)
+        return (try? JSONValue.parse(bytes)) ?? .null
     }
 
-    static func span(_ span: FinishedSpan) -> JSONValue {
-        var object: JSONObject = [
-            "traceId": .string(span.identity.traceID),
-            "spanId": .string(span.identity.spanID),
-            "name": .string(span.name),
-            "kind": JSONValue(kind(span.kind)),
-            "startTimeUnixNano": .string(String(span.startNanoseconds)),
-            "endTimeUnixNano": .string(String(span.endNanoseconds)),
-            "attributes": .array(attributes(span.attributes)),
-            "flags": JSONValue(0x100 | (span.identity.sampled ? 1 : 0)),
+    /// The body of one export request.
+    public static func requestBytes(
+        _ spans: [FinishedSpan], serviceName: String, serviceVersion: String, resourceAttributes: [String: String] = [:]
+    ) -> [UInt8] {
+        var out = Output()
+        out.bytes.reserveCapacity(512 + spans.count * 1024)
+        out.raw(#"{"resourceSpans":[{"resource":{"attributes":["#)
+        var resource: [(String, String)] = [
+            ("service.name", serviceName), ("service.version", serviceVersion), ("telemetry.sdk.name", "switchyard"),
+            ("telemetry.sdk.language", "swift"),
         ]
-        if let parent = span.parentSpanID { object["parentSpanId"] = .string(parent) }
-        if let state = span.identity.traceState, !state.isEmpty { object["traceState"] = .string(state) }
+        let fixed: Set<String> = ["service.name", "service.version", "telemetry.sdk.name", "telemetry.sdk.language"]
+        for (key, value) in resourceAttributes.sorted(by: { $0.key < $1.key }) where !fixed.contains(key) { resource.append((key, value)) }
+        for (index, (key, value)) in resource.enumerated() {
+            if index > 0 { out.raw(",") }
+            out.raw(#"{"key":"#)
+            out.string(key)
+            out.raw(#","value":{"stringValue":"#)
+            out.string(value)
+            out.raw("}}")
+        }
+        out.raw(#"]},"scopeSpans":[{"scope":{"name":"switchyard","version":"#)
+        out.string(serviceVersion)
+        out.raw(#"},"spans":["#)
+        for (index, span) in spans.enumerated() {
+            if index > 0 { out.raw(",") }
+            write(span, to: &out)
+        }
+        out.raw("]}]}]}")
+        return out.bytes
+    }
+
+    struct Output {
+        var bytes: [UInt8] = []
+        mutating func raw(_ text: StaticString) {
+            text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        }
+        mutating func string(_ text: String) { JSONWriter.appendQuoted(text, to: &bytes) }
+        mutating func number(_ value: some BinaryInteger) { bytes.append(contentsOf: String(value).utf8) }
+        /// A 64-bit integer as OTLP's JSON writes it: a decimal string.
+        mutating func quotedNumber(_ value: some BinaryInteger) {
+            bytes.append(UInt8(ascii: "\""))
+            number(value)
+            bytes.append(UInt8(ascii: "\""))
+        }
+    }
+
+    static func write(_ span: FinishedSpan, to out: inout Output) {
+        out.raw(#"{"traceId":"#)
+        out.string(span.identity.traceID)
+        out.raw(#","spanId":"#)
+        out.string(span.identity.spanID)
+        out.raw(#","name":"#)
+        out.string(span.name)
+        out.raw(#","kind":"#)
+        out.number(kind(span.kind))
+        out.raw(#","startTimeUnixNano":"#)
+        out.quotedNumber(span.startNanoseconds)
+        out.raw(#","endTimeUnixNano":"#)
+        out.quotedNumber(span.endNanoseconds)
+        out.raw(#","attributes":"#)
+        write(span.attributes, to: &out)
+        out.raw(#","flags":"#)
+        out.number(0x100 | (span.identity.sampled ? 1 : 0))
+        if let parent = span.parentSpanID {
+            out.raw(#","parentSpanId":"#)
+            out.string(parent)
+        }
+        if let state = span.identity.traceState, !state.isEmpty {
+            out.raw(#","traceState":"#)
+            out.string(state)
+        }
         if !span.events.isEmpty {
-            object["events"] = .array(
-                span.events.map {
-                    .object([
-                        "timeUnixNano": .string(String($0.nanosecondsSinceEpoch)), "name": .string($0.name),
-                        "attributes": .array(attributes($0.attributes)),
-                    ])
-                })
+            out.raw(#","events":["#)
+            for (index, event) in span.events.enumerated() {
+                if index > 0 { out.raw(",") }
+                out.raw(#"{"timeUnixNano":"#)
+                out.quotedNumber(event.nanosecondsSinceEpoch)
+                out.raw(#","name":"#)
+                out.string(event.name)
+                out.raw(#","attributes":"#)
+                write(event.attributes, to: &out)
+                out.raw("}")
+            }
+            out.raw("]")
         }
         if !span.links.isEmpty {
-            object["links"] = .array(span.links.map { .object(["traceId": .string($0.traceID), "spanId": .string($0.spanID)]) })
+            out.raw(#","links":["#)
+            for (index, link) in span.links.enumerated() {
+                if index > 0 { out.raw(",") }
+                out.raw(#"{"traceId":"#)
+                out.string(link.traceID)
+                out.raw(#","spanId":"#)
+                out.string(link.spanID)
+                out.raw("}")
+            }
+            out.raw("]")
         }
         if let status = span.status {
-            var value: JSONObject = ["code": JSONValue(status.code == .ok ? 1 : 2)]
-            if let message = status.message { value["message"] = .string(message) }
-            object["status"] = .object(value)
+            out.raw(#","status":{"code":"#)
+            out.number(status.code == .ok ? 1 : 2)
+            if let message = status.message {
+                out.raw(#","message":"#)
+                out.string(message)
+            }
+            out.raw("}")
         }
-        return .object(object)
+        out.raw("}")
     }
 
     /// SPAN_KIND_INTERNAL 1, SERVER 2, CLIENT 3, PRODUCER 4, CONSUMER 5.
@@ -68,34 +135,72 @@ public enum OTLPTraceEncoding {
         }
     }
 
-    static func attributes(_ attributes: SpanAttributes) -> [JSONValue] {
-        var items: [(String, JSONValue)] = []
-        attributes.forEach { key, value in
-            if let encoded = self.value(value) { items.append((key, encoded)) }
+    /// `[{key, value}, ...]` sorted by key; attribute kinds OTLP has no form for are left out.
+    static func write(_ attributes: SpanAttributes, to out: inout Output) {
+        var items: [(String, SpanAttribute)] = []
+        attributes.forEach { key, value in items.append((key, value)) }
+        items.sort { $0.0 < $1.0 }
+        out.raw("[")
+        var first = true
+        for (key, value) in items {
+            let mark = out.bytes.count
+            if !first { out.raw(",") }
+            out.raw(#"{"key":"#)
+            out.string(key)
+            out.raw(#","value":"#)
+            guard write(value, to: &out) else {
+                out.bytes.removeLast(out.bytes.count - mark)
+                continue
+            }
+            out.raw("}")
+            first = false
         }
-        return items.sorted { $0.0 < $1.0 }.map { attribute($0.0, $0.1) }
+        out.raw("]")
     }
 
-    static func attribute(_ key: String, _ value: JSONValue) -> JSONValue {
-        .object(["key": .string(key), "value": value])
-    }
-
-    static func value(_ attribute: SpanAttribute) -> JSONValue? {
-        func array(_ values: [JSONValue]) -> JSONValue { .object(["arrayValue": .object(["values": .array(values)])]) }
+    /// One `AnyValue`; false (and nothing written) for a kind OTLP has no form for.
+    static func write(_ attribute: SpanAttribute, to out: inout Output) -> Bool {
+        func array<Element>(_ values: [Element], _ element: (Element, inout Output) -> Void) {
+            out.raw(#"{"arrayValue":{"values":["#)
+            for (index, value) in values.enumerated() {
+                if index > 0 { out.raw(",") }
+                element(value, &out)
+            }
+            out.raw("]}}")
+        }
+        func integer(_ value: some BinaryInteger, _ out: inout Output) {
+            out.raw(#"{"intValue":"#)
+            out.quotedNumber(value)
+            out.raw("}")
+        }
+        func double(_ value: Double, _ out: inout Output) {
+            out.raw(#"{"doubleValue":"#)
+            out.bytes.append(contentsOf: JSONValue.format(value).utf8)
+            out.raw("}")
+        }
+        func bool(_ value: Bool, _ out: inout Output) {
+            out.raw(value ? #"{"boolValue":true}"# : #"{"boolValue":false}"#)
+        }
+        func string(_ value: String, _ out: inout Output) {
+            out.raw(#"{"stringValue":"#)
+            out.string(value)
+            out.raw("}")
+        }
         switch attribute {
-        case .int32(let value): return .object(["intValue": .string(String(value))])
-        case .int64(let value): return .object(["intValue": .string(String(value))])
-        case .double(let value): return .object(["doubleValue": JSONValue(value)])
-        case .bool(let value): return .object(["boolValue": .bool(value)])
-        case .string(let value): return .object(["stringValue": .string(value)])
-        case .int32Array(let values): return array(values.map { .object(["intValue": .string(String($0))]) })
-        case .int64Array(let values): return array(values.map { .object(["intValue": .string(String($0))]) })
-        case .doubleArray(let values): return array(values.map { .object(["doubleValue": JSONValue($0)]) })
-        case .boolArray(let values): return array(values.map { .object(["boolValue": .bool($0)]) })
-        case .stringArray(let values): return array(values.map { .object(["stringValue": .string($0)]) })
-        case .stringConvertible(let value): return .object(["stringValue": .string(value.description)])
-        case .stringConvertibleArray(let values): return array(values.map { .object(["stringValue": .string($0.description)]) })
-        default: return nil
+        case .int32(let value): integer(value, &out)
+        case .int64(let value): integer(value, &out)
+        case .double(let value): double(value, &out)
+        case .bool(let value): bool(value, &out)
+        case .string(let value): string(value, &out)
+        case .int32Array(let values): array(values) { integer($0, &$1) }
+        case .int64Array(let values): array(values) { integer($0, &$1) }
+        case .doubleArray(let values): array(values) { double($0, &$1) }
+        case .boolArray(let values): array(values) { bool($0, &$1) }
+        case .stringArray(let values): array(values) { string($0, &$1) }
+        case .stringConvertible(let value): string(value.description, &out)
+        case .stringConvertibleArray(let values): array(values) { string($0.description, &$1) }
+        default: return false
         }
+        return true
     }
 }

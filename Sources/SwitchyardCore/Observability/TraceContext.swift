@@ -46,16 +46,20 @@ public struct SpanIdentity: Sendable, Equatable {
 
     /// A fresh random id of `bytes` bytes as lowercase hex (never all zero).
     public static func randomID(bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
+        let words = max(1, bytes / 8)
         while true {
-            var text = ""
-            text.reserveCapacity(bytes * 2)
             var nonZero = false
-            for _ in 0..<(bytes / 8) {
-                let value = generator.next() as UInt64
-                nonZero = nonZero || value != 0
-                let hex = String(value, radix: 16)
-                text += String(repeating: "0", count: 16 - hex.count) + hex
+            let text = String(unsafeUninitializedCapacity: words * 16) { buffer in
+                var position = 0
+                for _ in 0..<words {
+                    let value = IdentifierRandomness.next()
+                    nonZero = nonZero || value != 0
+                    for shift in stride(from: 60, through: 0, by: -4) {
+                        buffer[position] = JSONWriter.hexDigit(UInt8((value >> UInt64(shift)) & 0xF))
+                        position += 1
+                    }
+                }
+                return position
             }
             if nonZero { return text }
         }

@@ -196,9 +196,8 @@ struct RequestMiddleware: RouterMiddleware {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     static func generateRequestID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
+        let high = IdentifierRandomness.next()
+        let low = IdentifierRandomness.next()
         return String(unsafeUninitializedCapacity: 36) { buffer in
             let prefix = Array("req_".utf8)
             for (index, byte) in prefix.enumerated() { buffer[index] = byte }

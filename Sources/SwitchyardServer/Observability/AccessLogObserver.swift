@@ -15,15 +15,15 @@ public struct AccessLogObserver: RequestObserver {
 
     public func requestFinished(_ record: RequestRecord) {
         guard enabled() else { return }
-        var metadata: Logger.Metadata = [
-            "request_id": .string(record.requestID),
-            "endpoint": .string(record.dialect.routeLabel(record.endpoint)),
-            "identity": .string(record.identity.subject),
-            "http_status": .stringConvertible(record.status),
-            "outcome": .string(record.outcome.rawValue),
-            "stream": .stringConvertible(record.stream),
-            "duration_ms": .stringConvertible(Self.milliseconds(record.duration)),
-        ]
+        // Room for every field up front, so the dictionary is not grown and rehashed on the way.
+        var metadata = Logger.Metadata(minimumCapacity: 32)
+        metadata["request_id"] = .string(record.requestID)
+        metadata["endpoint"] = .string(record.dialect.routeLabel(record.endpoint))
+        metadata["identity"] = .string(record.identity.subject)
+        metadata["http_status"] = .stringConvertible(record.status)
+        metadata["outcome"] = .string(record.outcome.rawValue)
+        metadata["stream"] = .stringConvertible(record.stream)
+        metadata["duration_ms"] = .stringConvertible(Self.milliseconds(record.duration))
         if let client = record.clientRequestID { metadata["client_request_id"] = .string(client) }
         if let model = record.requestedModel { metadata["gen_ai.request.model"] = .string(model) }
         if let model = record.servedModel { metadata["gen_ai.response.model"] = .string(model) }

@@ -24,23 +24,75 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// Keys the handler writes itself; metadata under one of them replaces its value in place.
+    static let fixedKeys: Set<String> = ["ts", "level", "logger", "msg"]
+
     public func log(event: LogEvent) {
-        var object = JSONObject()
-        object["ts"] = .string(Self.timestamp())
-        object["level"] = .string(event.level.rawValue)
-        object["logger"] = .string(label)
-        object["msg"] = .string(event.message.description)
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
-        for key in merged.keys.sorted() {
-            object[key] = Self.json(merged[key]!)
+        var merged = event.metadata ?? [:]
+        if !metadata.isEmpty || metadataProvider != nil {
+            merged = metadata
+            if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
+            if let extra = event.metadata { merged.merge(extra) { $1 } }
         }
-        var writer = JSONWriter(capacity: 256)
-        writer.write(.object(object))
-        var line = writer.bytes
+        // One line a request (the access log): written straight into one byte buffer, no
+        // intermediate JSON tree; the tree only for the rare line that overrides a fixed key.
+        let members = merged.sorted { $0.key < $1.key }
+        if members.contains(where: { Self.fixedKeys.contains($0.key) }) {
+            var object = JSONObject()
+            object["ts"] = .string(Self.timestamp())
+            object["level"] = .string(event.level.rawValue)
+            object["logger"] = .string(label)
+            object["msg"] = .string(event.message.description)
+            for (key, value) in members { object[key] = Self.json(value) }
+            var writer = JSONWriter(capacity: 256)
+            writer.write(.object(object))
+            var line = writer.bytes
+            line.append(0x0A)
+            output.write(line)
+            return
+        }
+        var line: [UInt8] = []
+        line.reserveCapacity(512)
+        line.append(contentsOf: #"{"ts":""#.utf8)
+        Self.appendTimestamp(to: &line)
+        line.append(contentsOf: #"","level":""#.utf8)
+        line.append(contentsOf: event.level.rawValue.utf8)
+        line.append(contentsOf: #"","logger":"#.utf8)
+        JSONWriter.appendQuoted(label, to: &line)
+        line.append(contentsOf: #","msg":"#.utf8)
+        JSONWriter.appendQuoted(event.message.description, to: &line)
+        for (key, value) in members {
+            line.append(UInt8(ascii: ","))
+            JSONWriter.appendQuoted(key, to: &line)
+            line.append(UInt8(ascii: ":"))
+            Self.append(value, to: &line)
+        }
+        line.append(UInt8(ascii: "}"))
         line.append(0x0A)
         output.write(line)
+    }
+
+    /// The bytes ``json(_:)`` would give, without building the value first.
+    static func append(_ value: Logger.Metadata.Value, to line: inout [UInt8]) {
+        switch value {
+        case .string(let text): JSONWriter.appendQuoted(text, to: &line)
+        case .stringConvertible(let convertible):
+            if let number = convertible as? Int {
+                line.append(contentsOf: String(number).utf8)
+            } else if let flag = convertible as? Bool {
+                line.append(contentsOf: (flag ? "true" : "false").utf8)
+            } else if convertible is Double {
+                var writer = JSONWriter(capacity: 24)
+                writer.write(json(value))
+                line.append(contentsOf: writer.bytes)
+            } else {
+                JSONWriter.appendQuoted(convertible.description, to: &line)
+            }
+        case .array, .dictionary:
+            var writer = JSONWriter(capacity: 64)
+            writer.write(json(value))
+            line.append(contentsOf: writer.bytes)
+        }
     }
 
     static func json(_ value: Logger.Metadata.Value) -> JSONValue {
@@ -62,6 +114,14 @@ public struct JSONLogHandler: LogHandler {
     }
 
     static func timestamp() -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(27)
+        appendTimestamp(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// RFC 3339 in UTC with microseconds (`2026-12-06T18:30:00.123456Z`), digit by digit.
+    static func appendTimestamp(to bytes: inout [UInt8]) {
         // `Date` rather than `clock_gettime`: the release build of the merged dependencies found
         // `timespec` only through CoreFoundation (MemberImportVisibility refused it).
         let now = Date().timeIntervalSince1970
@@ -69,13 +129,31 @@ public struct JSONLogHandler: LogHandler {
         var time = time_t(seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        func digits(_ value: Int32, _ width: Int) {
+            var divisor: Int32 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = max(0, value)
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
+                rest %= divisor
+                divisor /= 10
+            }
         }
         let micros = Int32(min(999_999, ((now - seconds) * 1_000_000).rounded(.down)))
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(micros, 6))Z"
+        digits(parts.tm_year + 1900, 4)
+        bytes.append(UInt8(ascii: "-"))
+        digits(parts.tm_mon + 1, 2)
+        bytes.append(UInt8(ascii: "-"))
+        digits(parts.tm_mday, 2)
+        bytes.append(UInt8(ascii: "T"))
+        digits(parts.tm_hour, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(parts.tm_min, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(parts.tm_sec, 2)
+        bytes.append(UInt8(ascii: "."))
+        digits(micros, 6)
+        bytes.append(UInt8(ascii: "Z"))
     }
 }
 

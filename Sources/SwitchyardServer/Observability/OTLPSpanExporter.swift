@@ -72,9 +72,8 @@ final class OTLPSpanExporter: SpanSink, Service, Sendable {
     }
 
     private func send(_ batch: [FinishedSpan], settings: TracingSettings, retries: Int) async -> Bool {
-        let body = OTLPTraceEncoding.request(
-            batch, serviceName: settings.serviceName, serviceVersion: SwitchyardVersion.current, resourceAttributes: settings.resourceAttributes
-        ).serializedBytes()
+        let body = OTLPTraceEncoding.requestBytes(
+            batch, serviceName: settings.serviceName, serviceVersion: SwitchyardVersion.current, resourceAttributes: settings.resourceAttributes)
         var headers = settings.headers
         headers.append(HeaderField("content-type", "application/json"))
         // OTLP/HTTP's retryable statuses.

@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 import SwitchyardCore
 
 extension UsageRecord: FetchableRecord, PersistableRecord {
@@ -36,33 +37,139 @@ public struct SQLiteUsageStore: UsageStore {
         self.database = database
     }
 
-    static let insertSQL = """
-        INSERT OR IGNORE INTO usage_records (id, ts, identityKind, subject, userID, endUser, teamID, orgID, endpoint, requestedModel,
-            modelGroup, deployment, provider, servedModel, status, outcome, errorCode, stream, promptTokens, completionTokens, cachedTokens,
-            cacheWriteTokens, reasoningTokens, cost, durationMs, ttftMs, attempts, limitedBy, cache, savedCost, upstreamMs, guardrails,
-            clientRequestID, usageSource)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """
-    static let insertLogSQL = "INSERT OR IGNORE INTO request_logs (id, ts, detail, requestBody, responseBody) VALUES (?, ?, ?, ?, ?)"
+    static let usageColumns = [
+        "id", "ts", "identityKind", "subject", "userID", "endUser", "teamID", "orgID", "endpoint", "requestedModel", "modelGroup",
+        "deployment", "provider", "servedModel", "status", "outcome", "errorCode", "stream", "promptTokens", "completionTokens",
+        "cachedTokens", "cacheWriteTokens", "reasoningTokens", "cost", "durationMs", "ttftMs", "attempts", "limitedBy", "cache",
+        "savedCost", "upstreamMs", "guardrails", "clientRequestID", "usageSource",
+    ]
+    static let logColumns = ["id", "ts", "detail", "requestBody", "responseBody"]
+    /// Rows per multi-row INSERT: 16 x 34 parameters stays far below SQLite's limit, and one
+    /// statement step per 16 rows opens the table's and the seven indexes' cursors once.
+    static let rowsPerStatement = 16
+    /// `INSERT OR IGNORE ... VALUES (...), (...)` for 1...rowsPerStatement rows, built once.
+    static let usageInserts = (0...rowsPerStatement).map { insertSQL(table: "usage_records", columns: usageColumns, rows: $0) }
+    static let logInserts = (0...rowsPerStatement).map { insertSQL(table: "request_logs", columns: logColumns, rows: $0) }
 
-    /// One prepared statement for the whole batch (Codable encoding per record cost more than
-    /// the write itself).
+    static func insertSQL(table: String, columns: [String], rows: Int) -> String {
+        let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
+        return "INSERT OR IGNORE INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+            + Array(repeating: row, count: max(1, rows)).joined(separator: ",")
+    }
+
+    /// One transaction for the whole batch, multi-row statements from GRDB's statement cache,
+    /// values bound straight into SQLite (boxing 34 values a record into `StatementArguments`
+    /// cost more than SQLite's own work). The request log detail goes to `request_logs` in the
+    /// same transaction, so a batch is committed whole or not at all.
     public func insert(_ records: [UsageRecord]) async throws {
         guard !records.isEmpty else { return }
         try await database.pool.write { db in
-            let statement = try db.cachedStatement(sql: Self.insertSQL)
-            for r in records {
-                let values: [(any DatabaseValueConvertible)?] = [
-                    r.id, r.ts, r.identityKind, r.subject, r.userID, r.endUser, r.teamID, r.orgID, r.endpoint, r.requestedModel, r.modelGroup,
-                    r.deployment, r.provider, r.servedModel, r.status, r.outcome, r.errorCode, r.stream, r.promptTokens, r.completionTokens,
-                    r.cachedTokens, r.cacheWriteTokens, r.reasoningTokens, r.cost, r.durationMs, r.ttftMs, r.attempts, r.limitedBy,
-                    r.cache, r.savedCost, r.upstreamMs, r.guardrails, r.clientRequestID, r.usageSource,
-                ]
-                try statement.execute(arguments: StatementArguments(values))
-                if let detail = r.detail {
-                    try db.cachedStatement(sql: Self.insertLogSQL).execute(arguments: [r.id, r.ts, detail, r.requestBody, r.responseBody])
+            try Self.insertRows(records[...], into: Self.usageInserts, db: db, bind: Self.bindUsage)
+            let logged = records.filter { $0.detail != nil }
+            if !logged.isEmpty { try Self.insertRows(logged[...], into: Self.logInserts, db: db, bind: Self.bindLog) }
+        }
+    }
+
+    static func bindUsage(_ row: inout RowBinder, _ r: UsageRecord) {
+        row.text(r.id)
+        row.real(r.ts)
+        row.text(r.identityKind)
+        row.text(r.subject)
+        row.text(r.userID)
+        row.text(r.endUser)
+        row.text(r.teamID)
+        row.text(r.orgID)
+        row.text(r.endpoint)
+        row.text(r.requestedModel)
+        row.text(r.modelGroup)
+        row.text(r.deployment)
+        row.text(r.provider)
+        row.text(r.servedModel)
+        row.integer(r.status)
+        row.text(r.outcome)
+        row.text(r.errorCode)
+        row.integer(r.stream ? 1 : 0)
+        row.integer(r.promptTokens)
+        row.integer(r.completionTokens)
+        row.integer(r.cachedTokens)
+        row.integer(r.cacheWriteTokens)
+        row.integer(r.reasoningTokens)
+        row.real(r.cost)
+        row.real(r.durationMs)
+        row.real(r.ttftMs)
+        row.integer(r.attempts)
+        row.text(r.limitedBy)
+        row.text(r.cache)
+        row.real(r.savedCost)
+        row.real(r.upstreamMs)
+        row.text(r.guardrails)
+        row.text(r.clientRequestID)
+        row.text(r.usageSource)
+    }
+
+    static func bindLog(_ row: inout RowBinder, _ r: UsageRecord) {
+        row.text(r.id)
+        row.real(r.ts)
+        row.text(r.detail)
+        row.text(r.requestBody)
+        row.text(r.responseBody)
+    }
+
+    /// Inserts `records` with the statements of `inserts` (indexed by row count), in chunks.
+    static func insertRows(
+        _ records: ArraySlice<UsageRecord>, into inserts: [String], db: Database, bind: (inout RowBinder, UsageRecord) -> Void
+    ) throws {
+        var start = records.startIndex
+        while start < records.endIndex {
+            let end = min(start + rowsPerStatement, records.endIndex)
+            let statement = try db.cachedStatement(sql: inserts[end - start])
+            let handle = statement.sqliteStatement
+            sqlite3_reset(handle)
+            var binder = RowBinder(statement: handle)
+            for record in records[start..<end] { bind(&binder, record) }
+            let code = sqlite3_step(handle)
+            sqlite3_reset(handle)
+            guard code == SQLITE_DONE else {
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: code), message: db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) },
+                    sql: inserts[end - start])
+            }
+            start = end
+        }
+    }
+
+    /// Binds a statement's parameters in order (SQLite copies every text: `SQLITE_TRANSIENT`).
+    struct RowBinder {
+        let statement: SQLiteStatement
+        var index: Int32 = 0
+        static var transient: sqlite3_destructor_type { unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self) }
+
+        mutating func text(_ value: String?) {
+            index += 1
+            guard var value else {
+                sqlite3_bind_null(statement, index)
+                return
+            }
+            let index = self.index
+            value.withUTF8 { bytes in
+                if let base = bytes.baseAddress {
+                    _ = base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                        sqlite3_bind_text(statement, index, $0, Int32(bytes.count), Self.transient)
+                    }
+                } else {
+                    _ = sqlite3_bind_text(statement, index, "", 0, Self.transient)
                 }
             }
+        }
+
+        mutating func integer(_ value: Int) {
+            index += 1
+            sqlite3_bind_int64(statement, index, Int64(value))
+        }
+
+        mutating func real(_ value: Double?) {
+            index += 1
+            if let value { sqlite3_bind_double(statement, index, value) } else { sqlite3_bind_null(statement, index) }
         }
     }
 

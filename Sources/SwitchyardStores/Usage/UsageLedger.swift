@@ -33,6 +33,8 @@ public final class UsageLedger: RequestObserver, Sendable {
     let maxBatchBytes: Int
     /// Whether the request log detail (and logged bodies) is journaled with each record.
     let withDetail: @Sendable () -> Bool
+    /// Called for every batch the store refused (the records stay journaled and are retried).
+    let insertFailed: @Sendable () -> Void
     private struct Journal {
         var fd: Int32 = -1
         /// The records journaled since the file offset `memoryStart`, in order, up to the file
@@ -54,10 +56,12 @@ public final class UsageLedger: RequestObserver, Sendable {
     public init(
         journalPath: String, logger: Logger, maxBatchBytes: Int = 4 * 1024 * 1024,
         withDetail: @escaping @Sendable () -> Bool = { false },
+        insertFailed: @escaping @Sendable () -> Void = {},
         store: @escaping @Sendable () async throws -> any UsageStore
     ) {
         self.journalPath = journalPath
         self.withDetail = withDetail
+        self.insertFailed = insertFailed
         self.openStore = store
         self.logger = logger
         self.maxBatchBytes = maxBatchBytes
@@ -208,7 +212,10 @@ public final class UsageLedger: RequestObserver, Sendable {
                 do {
                     try await openStore().insert(records)
                 } catch {
-                    // The records stay in the journal; the next flush reads them from there.
+                    // The batch's transaction rolled back as a whole, so none of it is in the
+                    // store; the records stay in the journal and the next flush (250 ms later,
+                    // or the next query) reads them from there and tries the batch again.
+                    insertFailed()
                     journal.withLock { journal in
                         journal.memoryValid = false
                         journal.memory = []

@@ -1,0 +1,102 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import SwitchyardCore
+import SwitchyardServer
+import Testing
+
+/// The access log as an operator's log shipper reads it: one JSON object per line.
+@Suite struct AccessLogTests {
+    /// Log lines written through `JSONLogHandler` into a temporary file.
+    final class Capture: Sendable {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-log-\(UUID().uuidString)").path
+        let descriptor: Int32
+        let output: LogOutput
+
+        init() {
+            descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            output = LogOutput(descriptor: descriptor)
+        }
+
+        func logger(metadata: Logger.Metadata = [:]) -> Logger {
+            var logger = Logger(label: "switchyard") { JSONLogHandler(label: $0, output: self.output) }
+            logger.logLevel = .info
+            for (key, value) in metadata { logger[metadataKey: key] = value }
+            return logger
+        }
+
+        /// The lines written so far, each as it was written and parsed.
+        func lines() throws -> [(text: String, json: JSONValue)] {
+            output.flush()
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            return try text.split(separator: "\n").map { (String($0), try JSONValue.parse(String($0))) }
+        }
+
+        deinit {
+            close(descriptor)
+            unlink(path)
+        }
+    }
+
+    @Test func eachRequestIsOneJSONLineWithTypedSortedFields() async throws {
+        let capture = Capture()
+        let path = try writeConfig(
+            """
+            server: {port: 0, master_key: test-master-key, reload_check_interval: off, access_log: true}
+            providers:
+              - {name: p, type: mock}
+            models:
+              - {name: chat, provider: p, model: m}
+            """)
+        let application = try SwitchyardApplication(source: .file(path), registry: adapterRegistry(), logger: capture.logger())
+        try await application.makeApplication().test(.router) { client in
+            let response = try await client.execute(
+                uri: "/v1/chat/completions", method: .post,
+                headers: [.authorization: "Bearer test-master-key", .contentType: "application/json", HTTPField.Name("x-request-id")!: "client-7"],
+                body: chatBody(model: "chat"))
+            #expect(response.status == .ok)
+        }
+        // Written once the request has fully finished, which may be just after the answer.
+        var lines: [(text: String, json: JSONValue)] = []
+        _ = try await eventually {
+            lines = try capture.lines().filter { $0.json["msg"]?.stringValue == "request" }
+            return !lines.isEmpty
+        }
+        #expect(lines.count == 1)
+        let (text, line) = try #require(lines.first)
+        #expect(text.hasPrefix(#"{"ts":""#), "the fixed fields first: \(text)")
+        #expect(text.contains(#""level":"info","logger":"switchyard","msg":"request","#))
+        let ts = try #require(line["ts"]?.stringValue)
+        #expect(ts.wholeMatch(of: #/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z/#) != nil, "RFC 3339 with microseconds: \(ts)")
+        let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).year!
+        #expect(ts.hasPrefix(String(year)))
+        guard case .object(let object) = line else { throw CancellationError() }
+        let metadataKeys = object.members.dropFirst(4).map(\.key)
+        #expect(metadataKeys == metadataKeys.sorted(), "metadata in key order")
+        #expect(line["request_id"]?.stringValue?.hasPrefix("req_") == true, "the gateway's own id, the client's beside it")
+        #expect(line["client_request_id"]?.stringValue == "client-7")
+        #expect(line["http_status"]?.intValue == 200, "integers as numbers")
+        #expect(line["stream"] == .bool(false), "flags as booleans")
+        #expect(line["duration_ms"]?.doubleValue ?? -1 >= 0)
+        #expect(line["gen_ai.request.model"]?.stringValue == "chat")
+        #expect(line["gen_ai.usage.output_tokens"]?.intValue ?? 0 > 0)
+    }
+
+    @Test func handlerMetadataJoinsAndMayReplaceAFixedField() throws {
+        let capture = Capture()
+        let logger = capture.logger(metadata: ["instance": "a", "msg": "overridden"])
+        logger.info("hello", metadata: ["list": .array(["x", .stringConvertible(2)]), "ratio": .stringConvertible(0.25), "instance": "b"])
+        capture.logger().warning("plain \u{1}", metadata: ["nan": .stringConvertible(Double.nan)])
+        let lines = try capture.lines()
+        #expect(lines.count == 2)
+        let first = try #require(lines.first?.json)
+        #expect(first["msg"]?.stringValue == "overridden" && first["instance"]?.stringValue == "b")
+        #expect(first["list"] == .array([.string("x"), JSONValue(2)]) && first["ratio"]?.doubleValue == 0.25)
+        let second = try #require(lines.last)
+        #expect(second.json["msg"]?.stringValue == "plain \u{1}" && second.json["level"]?.stringValue == "warning")
+        #expect(second.json["nan"]?.stringValue == "nan", "a number JSON cannot hold is written as text")
+        #expect(second.text.contains(#""msg":"plain \u0001""#))
+    }
+}
