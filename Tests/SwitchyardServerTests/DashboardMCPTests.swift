@@ -111,7 +111,8 @@ import Testing
             #expect(rows.first?.contains("server_unavailable") == true)
             #expect(rows.last?.contains("echo") == true && rows.last?.contains(#"data-outcome="success""#) == true)
             #expect(rows.last?.contains("<td>master</td><td>alpha</td>") == true && rows.last?.contains("tools/call") == true)
-            #expect(rows.last?.contains(" ms</td>") == true, "the call's duration")
+            // (in seconds when a loaded machine took a second or more)
+            #expect(rows.last?.contains(" ms</td>") == true || rows.last?.contains(" s</td>") == true, "the call's duration")
 
             // Paging: one call a page, older pages through the link.
             let first = try await DashboardTests.get(client, "/ui/mcp?limit=1", browser)
