@@ -164,7 +164,10 @@ struct RequestMiddleware: RouterMiddleware {
     /// A bounded label for the path (unknown paths collapse into one value).
     static func routeLabel(_ path: String) -> String {
         if inferencePaths.contains(path)
-            || ["/v1/models", "/models", "/health/live", "/health/ready", "/metrics", "/v1/messages/count_tokens", "/mcp"].contains(path)
+            || [
+                "/v1/models", "/models", "/health/live", "/health/ready", "/metrics", "/v1/messages/count_tokens", "/mcp", "/mcp/sse",
+                "/mcp/messages",
+            ].contains(path)
         {
             return path
         }
