@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOHTTP1
 import Synchronization
 import Testing
 
@@ -99,7 +100,7 @@ final class LegacyEventStream: Sendable {
     static func message(_ stream: LegacyEventStream) async throws -> JSONValue {
         let event = try #require(await stream.next(), "the stream carries the answer")
         #expect(event.event == "message")
-        return try JSONValue.parse(Array(event.data.utf8))
+        return try JSONValue.parse(event.data)
     }
 
     @Test func aClientOfTheLegacySSETransportGetsItsAnswersOnItsStreamInASessionBoundToItsCaller() async throws {
@@ -112,7 +113,7 @@ final class LegacyEventStream: Sendable {
             let stream = try await LegacyEventStream(port: port)
             let first = try #require(await stream.next())
             #expect(first.event == "endpoint")
-            let endpoint = first.data
+            let endpoint = String(decoding: first.data, as: UTF8.self)
             #expect(endpoint.hasPrefix("/mcp/messages?session_id="), "\(endpoint)")
 
             let initialize =

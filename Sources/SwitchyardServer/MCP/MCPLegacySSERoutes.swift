@@ -89,21 +89,22 @@ struct MCPLegacySSERoutes {
         if answer.status == .ok, let version = Self.requestedLegacyVersion(body) {
             message = Self.answering(message, version: version)
         }
-        let value = try? JSONValue.parse(Array(buffer: message))
-        // An answer to a request goes on the stream, also when it is a refusal (the client waits for it there).
-        if let value, value["id"] != nil, value["id"] != .null {
-            var event = ByteBuffer(string: "event: message\ndata: ")
-            event.writeImmutableBuffer(message)
-            event.writeString("\n\n")
-            streams.send(event, to: id)
-        }
         if answer.status == .notFound {
             // The session expired behind the stream: the stream ends too.
             streams.close(id, sessions: routes.hub.sessions)
-        }
-        guard answer.status == .ok else {
             return Response(status: answer.status, headers: answer.headers, body: ResponseBody(byteBuffer: message))
         }
+        // An answer to a request goes on the stream, also a refusal (a request before
+        // `initialize`, say): the client waits for it there. What answers no request (a
+        // message that cannot be read) is refused on the POST.
+        let value = try? JSONValue.parse(Array(buffer: message))
+        guard let value, let requestID = value["id"], requestID != .null else {
+            return Response(status: answer.status, headers: answer.headers, body: ResponseBody(byteBuffer: message))
+        }
+        var event = ByteBuffer(string: "event: message\ndata: ")
+        event.writeImmutableBuffer(message)
+        event.writeString("\n\n")
+        streams.send(event, to: id)
         return Response(status: .accepted)
     }
 

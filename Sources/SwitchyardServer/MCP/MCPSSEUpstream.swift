@@ -144,7 +144,7 @@ final class MCPSSEUpstream: MCPUpstream {
                 for event in parsed {
                     if event.event == "endpoint" {
                         guard !named else { continue }
-                        guard let endpoint = Self.resolve(endpoint: event.data, against: url) else {
+                        guard let endpoint = Self.resolve(endpoint: String(decoding: event.data, as: UTF8.self), against: url) else {
                             return "the server named an endpoint on another origin"
                         }
                         named = true
@@ -162,8 +162,8 @@ final class MCPSSEUpstream: MCPUpstream {
 
     /// A message on the stream: an answer goes to its caller; a request of the server's gets
     /// the gateway's answer; notifications are dropped (lists are read live).
-    private func received(_ data: String) async {
-        guard let value = try? JSONValue.parse(Array(data.utf8)), let message = try? JSONRPCMessage(value) else {
+    private func received(_ data: [UInt8]) async {
+        guard let value = try? JSONValue.parse(data), let message = try? JSONRPCMessage(value) else {
             logger.debug("mcp server sent an event that is not JSON-RPC", metadata: ["mcp_server": .string(config.name)])
             return
         }
@@ -195,7 +195,7 @@ final class MCPSSEUpstream: MCPUpstream {
 
     /// `scheme://host[:port]` of a URL.
     static func origin(of url: String) -> String? {
-        guard let separator = url.range(of: "://") else { return nil }
+        guard let separator = url.firstRange(of: "://") else { return nil }
         let authority = url[separator.upperBound...]
         let end = authority.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? authority.endIndex
         guard end > authority.startIndex else { return nil }

@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SwitchyardCore
+import Synchronization
 
 /// The mock server over the legacy HTTP+SSE transport (protocol 2024-11-05): `GET /sse` opens
 /// an event stream whose first event names `/messages?session_id=<id>`; messages POSTed there
