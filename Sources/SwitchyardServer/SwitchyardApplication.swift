@@ -237,6 +237,7 @@ public final class SwitchyardApplication: Sendable {
         let mcpGroup = router.group().add(middleware: MCPChallengeMiddleware(runtime: runtime))
             .add(middleware: AuthenticationMiddleware(runtime: runtime, keys: stores, tokens: tokens, audit: audit))
         MCPRoutes(hub: mcp, runtime: runtime).register(on: mcpGroup)
+        MCPLegacySSERoutes(routes: MCPRoutes(hub: mcp, runtime: runtime)).register(on: mcpGroup)
         FilesRoutes(stores: stores, storage: fileStorage, runtime: runtime).register(on: api)
         BatchesRoutes(stores: stores, runner: batchRunner).register(on: api)
         // The dashboard authenticates with its own session cookie, not with API key headers.

@@ -29,7 +29,7 @@ from test_dashboard import shots  # noqa: F401 - the screenshot folder fixture
 
 UPSTREAM_TOKEN = "upstream-" + secrets.token_hex(8)
 
-# One FastMCP server; `stdio` or `http PORT` picks the transport.
+# One FastMCP server; `stdio`, `http PORT` or `sse PORT` picks the transport.
 SERVER = r'''
 import os
 import sys
@@ -94,7 +94,8 @@ if __name__ == "__main__":
     if sys.argv[1] == "stdio":
         mcp.run("stdio", show_banner=False)
     else:
-        mcp.run("http", host="127.0.0.1", port=int(sys.argv[2]), show_banner=False, log_level="warning")
+        # `http PORT` (Streamable HTTP) or `sse PORT` (the legacy HTTP+SSE transport, test_mcp_sse.py).
+        mcp.run(sys.argv[1], host="127.0.0.1", port=int(sys.argv[2]), show_banner=False, log_level="warning")
 '''
 
 

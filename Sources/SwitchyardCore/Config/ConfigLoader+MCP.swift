@@ -42,7 +42,9 @@ extension Context {
                 settings.servers.append(server)
             }
         }
-        mapping.finish(known: ["servers", "page_size", "session_idle_timeout", "max_sessions", "max_tool_iterations"], context: &self)
+        if let node = mapping.take("sse_keepalive"), let value = duration(node, path: "mcp.sse_keepalive") { settings.sseKeepAlive = value }
+        mapping.finish(
+            known: ["servers", "page_size", "session_idle_timeout", "max_sessions", "max_tool_iterations", "sse_keepalive"], context: &self)
         return settings
     }
 
@@ -52,7 +54,7 @@ extension Context {
             mapping.finish(
                 known: [
                     "name", "url", "command", "args", "cwd", "env", "transport", "prefix", "headers", "timeout", "restart_delay", "max_restart_delay",
-                    "tool_limits",
+                    "tool_limits", "oauth",
                 ], context: &self)
         }
         let name = mapping.take("name").flatMap { string($0, path: "\(path).name") }
@@ -77,11 +79,14 @@ extension Context {
                 mapping.finishAll()
                 return nil
             }
-            transport = .streamableHTTP(url: url)
-            if let transportName, transportName != "streamable_http" {
+            switch transportName {
+            case nil, "streamable_http": transport = .streamableHTTP(url: url)
+            case "sse": transport = .sse(url: url)
+            case let other?:
+                transport = .streamableHTTP(url: url)
                 error(
-                    "\(path).transport '\(transportName)' is not supported for a url", at: node.location,
-                    hint: "use streamable_http (the legacy HTTP+SSE transport is not supported yet)")
+                    "\(path).transport '\(other)' is not supported for a url", at: node.location,
+                    hint: "streamable_http (the default), or sse for a server that speaks only the legacy HTTP+SSE transport")
             }
         case (nil, let command?):
             transport = .stdio(command: command, arguments: arguments, workingDirectory: workingDirectory)
@@ -112,6 +117,16 @@ extension Context {
             headers.finishAll()
             if case .stdio = transport, !server.headers.isEmpty {
                 error("\(path).headers apply to HTTP servers; give a stdio server its credentials in 'env'", at: node.location)
+            }
+        }
+        if let node = mapping.take("oauth") {
+            server.oauth = decodeMCPOAuth(node, path: "\(path).oauth")
+            if case .stdio = transport {
+                error("\(path).oauth applies to HTTP servers; give a stdio server its credentials in 'env'", at: node.location)
+            } else if server.headers.contains(where: { $0.name.lowercased() == "authorization" }) {
+                error(
+                    "\(path) has both oauth and an authorization header", at: node.location,
+                    hint: "the token from oauth is sent as the authorization header; remove one")
             }
         }
         if let node = mapping.take("env"), var variables = MappingReader(node, path: "\(path).env", context: &self) {

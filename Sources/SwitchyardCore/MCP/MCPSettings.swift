@@ -12,6 +12,9 @@ public struct MCPSettings: Sendable {
     /// runs for one request; a model that still calls tools after them ends the response
     /// `incomplete` (reason `max_tool_iterations`).
     public var maxToolIterations = 8
+    /// The legacy HTTP+SSE transport (`GET /mcp/sse`): a comment written on an idle stream this
+    /// often, so proxies keep it open and a client that has gone is noticed.
+    public var sseKeepAlive: Duration = .seconds(15)
 
     public init() {}
 
@@ -25,11 +28,23 @@ public struct MCPServerConfig: Sendable {
         case streamableHTTP(url: String)
         /// A process the gateway starts and supervises, speaking JSON-RPC lines on stdin/stdout.
         case stdio(command: String, arguments: [String], workingDirectory: String?)
+        /// The legacy HTTP+SSE transport (protocol 2024-11-05): a GET stream carries the
+        /// server's messages; requests are POSTed to the endpoint its first event names.
+        case sse(url: String)
 
         public var name: String {
             switch self {
             case .streamableHTTP: "streamable_http"
             case .stdio: "stdio"
+            case .sse: "sse"
+            }
+        }
+
+        /// The server's URL (an SSE server's: its event stream's); nil for stdio.
+        public var url: String? {
+            switch self {
+            case .streamableHTTP(let url), .sse(let url): url
+            case .stdio: nil
             }
         }
     }
@@ -40,6 +55,8 @@ public struct MCPServerConfig: Sendable {
     public var prefix: String
     /// Sent on every request to an HTTP server (credentials: clients never see them).
     public var headers: [(name: String, value: Secret)] = []
+    /// OAuth client credentials: the bearer token an HTTP server is called with.
+    public var oauth: MCPOAuthSettings?
     /// Environment of a stdio server's process, besides PATH, HOME, LANG and TMPDIR (values may be secrets).
     public var environment: [(name: String, value: Secret)] = []
     /// The longest a call to the server may take.
@@ -64,5 +81,5 @@ public struct MCPServerConfig: Sendable {
     public func callsPerMinute(for tool: String) -> Int? { toolLimits[tool] ?? toolLimits["*"] }
 
     /// Every secret in the server's settings (for the log scrubber).
-    public var secrets: [Secret] { headers.map(\.value) + environment.map(\.value) }
+    public var secrets: [Secret] { headers.map(\.value) + environment.map(\.value) + (oauth.map { [$0.clientSecret] } ?? []) }
 }

@@ -73,7 +73,7 @@ public struct MCPToolGrant: Sendable, Equatable {
                 param: "\(field).\(name)", code: .unsupportedParameter)
         }
         if let url = tool["server_url"], !url.isNull {
-            guard case .streamableHTTP(let configured) = server.transport, let given = url.stringValue, Self.sameURL(given, configured) else {
+            guard let configured = server.transport.url, let given = url.stringValue, Self.sameURL(given, configured) else {
                 throw GatewayError.invalidRequest(
                     "\(field).server_url: the gateway connects only to the MCP servers in its configuration, with their own credentials; leave server_url out (server_label '\(label)' names the server) or give that server's configured URL.",
                     param: "\(field).server_url", code: .invalidValue)

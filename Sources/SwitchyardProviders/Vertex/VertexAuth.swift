@@ -239,7 +239,7 @@ extension String {
     private static let formUnreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     /// `application/x-www-form-urlencoded` value encoding (unreserved characters kept).
-    func formEncoded() -> String {
+    public func formEncoded() -> String {
         addingPercentEncoding(withAllowedCharacters: Self.formUnreserved) ?? self
     }
 }

@@ -8,11 +8,13 @@ import Synchronization
 /// An upstream MCP server over the Streamable HTTP transport: each JSON-RPC message is POSTed
 /// to the server's URL and answered with JSON or an SSE stream. The gateway initializes one
 /// session (`Mcp-Session-Id`) with the server's configured headers and starts a new one when
-/// the server forgets it (404).
+/// the server forgets it (404). With `oauth`, a server that refuses the bearer token (401) gets
+/// the request again once with a new one.
 final class MCPHTTPUpstream: MCPUpstream {
     let config: MCPServerConfig
     let url: String
     let client: HTTPClient
+    let credentials: MCPUpstreamCredentials
     let events: MCPUpstreamEvents
     let logger: Logger
     private let state = Mutex(State())
@@ -31,6 +33,7 @@ final class MCPHTTPUpstream: MCPUpstream {
         self.config = config
         self.url = url
         self.client = client
+        self.credentials = MCPUpstreamCredentials(config: config, client: client)
         self.events = events
         self.logger = logger
     }
@@ -136,7 +139,6 @@ final class MCPHTTPUpstream: MCPUpstream {
             if let id = session.sessionID { request.headers.add(name: "mcp-session-id", value: id) }
             request.headers.add(name: "mcp-protocol-version", value: session.protocolVersion)
         }
-        for (name, value) in config.headers { request.headers.replaceOrAdd(name: name, value: value.reveal()) }
         request.body = .bytes(ByteBuffer(bytes: message.json.serializedBytes()))
         let prepared = request
         var expectedID: JSONValue?
@@ -144,21 +146,20 @@ final class MCPHTTPUpstream: MCPUpstream {
         let requestID = expectedID
         let name = config.name
         let client = self.client
+        let credentials = self.credentials
         let timeout = config.timeout
         let outcome: Result<Answer, SendError>? = await withTimeout(timeout) { () -> Result<Answer, SendError> in
             let response: HTTPClientResponse
-            do {
-                response = try await client.execute(prepared, deadline: .now() + .nanoseconds(timeout.nanoseconds))
+            do throws(JSONRPCError) {
+                response = try await credentials.send(
+                    prepared, client: client, deadline: .now() + .nanoseconds(timeout.nanoseconds), server: name)
             } catch {
-                return .failure(.rpc(.serverUnavailable(name, reason: Self.describe(error))))
+                return .failure(.rpc(error))
             }
             let sessionID = response.headers.first(name: "mcp-session-id")
             if response.status == .notFound, session?.sessionID != nil { return .failure(.sessionExpired) }
             guard (200..<300).contains(Int(response.status.code)) else {
-                let reason =
-                    response.status == .unauthorized || response.status == .forbidden
-                    ? "the server refused the gateway's credentials (HTTP \(response.status.code))" : "HTTP \(response.status.code)"
-                return .failure(.rpc(.upstreamError(name, detail: reason)))
+                return .failure(.rpc(.upstreamError(name, detail: MCPUpstreamCredentials.reason(response.status))))
             }
             guard let expectedID = requestID else { return .success(Answer(message: nil, sessionID: sessionID)) }
             let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""

@@ -25,6 +25,8 @@ extension MCPHub {
             switch server.transport {
             case .streamableHTTP(let url):
                 MCPHTTPUpstream(config: server, url: url, client: MCPHTTPClient.shared, events: events, logger: logger)
+            case .sse(let url):
+                MCPSSEUpstream(config: server, url: url, client: MCPHTTPClient.shared, events: events, logger: logger)
             case .stdio(let command, let arguments, let workingDirectory):
                 MCPStdioUpstream(
                     config: server, command: command, arguments: arguments, workingDirectory: workingDirectory, events: events, logger: logger)
@@ -49,7 +51,7 @@ enum MCPHTTPClient {
     }()
 }
 
-/// Runs the MCP servers' supervision (stdio processes) until shutdown, then stops them.
+/// Runs the MCP servers' supervision (stdio processes, legacy SSE streams) until shutdown, then stops them.
 struct MCPService: Service {
     let hub: MCPHub
 

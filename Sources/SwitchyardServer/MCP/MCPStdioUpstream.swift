@@ -28,12 +28,11 @@ final class MCPStdioUpstream: MCPUpstream {
     let logger: Logger
     let group: any EventLoopGroup
     private let state = Mutex(State())
+    private let pending = MCPPendingRequests()
 
     struct State {
         var status: MCPServerStatus = .starting
         var channel: (any Channel)?
-        var nextID = 1
-        var pending: [Int: CheckedContinuation<JSONRPCMessage, any Error>] = [:]
         /// Whether `initialize` has been answered for the current process.
         var initialized = false
     }
@@ -57,69 +56,19 @@ final class MCPStdioUpstream: MCPUpstream {
     var status: MCPServerStatus { state.withLock { $0.status } }
 
     func call(_ method: String, params: JSONValue?) async throws(JSONRPCError) -> JSONValue {
-        // Right after start (or a restart) the process may still be initializing.
-        let deadline = ContinuousClock.now + config.timeout
-        while case .starting = status, ContinuousClock.now < deadline, !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        guard state.withLock({ $0.initialized }) else {
-            if case .down(let reason) = status { throw .serverUnavailable(config.name, reason: reason) }
-            throw .serverUnavailable(config.name, reason: "the server is starting")
-        }
-        let answer = try await request(method, params: params)
-        switch answer {
-        case .response(_, let result): return result
-        case .error(_, let error): throw JSONRPCError(code: error.code, message: error.message)
-        default: throw .upstreamError(config.name, detail: "no answer to \(method)")
-        }
+        await waitWhileStarting()
+        guard state.withLock({ $0.initialized }) else { throw notReady() }
+        return try MCPPendingRequests.result(of: try await request(method, params: params), method: method, server: config.name)
     }
 
     /// Writes a request and waits for its answer, at most ``MCPServerConfig/timeout``.
     private func request(_ method: String, params: JSONValue?) async throws(JSONRPCError) -> JSONRPCMessage {
-        let name = config.name
-        let (id, channel) = state.withLock { state -> (Int, (any Channel)?) in
-            defer { state.nextID += 1 }
-            return (state.nextID, state.channel)
+        guard let channel = state.withLock({ $0.channel }) else { throw .serverUnavailable(config.name, reason: "the server is not running") }
+        return try await pending.request(
+            method, params: params, server: config.name, timeout: config.timeout, ended: "the server's process ended"
+        ) { message in
+            try await channel.writeAndFlush(ByteBuffer(bytes: message.json.serializedBytes() + [UInt8(ascii: "\n")]))
         }
-        guard let channel else { throw .serverUnavailable(name, reason: "the server is not running") }
-        let line = JSONRPCMessage.request(id: JSONValue(id), method: method, params: params).json.serializedBytes() + [UInt8(ascii: "\n")]
-        let outcome: Result<JSONRPCMessage, any Error>? = await withTimeout(config.timeout) { [self] in
-            do {
-                let message = try await withTaskCancellationHandler {
-                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSONRPCMessage, any Error>) in
-                        state.withLock { $0.pending[id] = continuation }
-                        // Cancelled before the answer could be waited for: the handler below ran too early.
-                        if Task.isCancelled {
-                            self.resolve(id, with: .failure(CancellationError()))
-                            return
-                        }
-                        channel.writeAndFlush(ByteBuffer(bytes: line)).whenFailure { error in
-                            self.resolve(id, with: .failure(error))
-                        }
-                    }
-                } onCancel: {
-                    self.resolve(id, with: .failure(CancellationError()))
-                }
-                return .success(message)
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch outcome {
-        case .success(let message)?:
-            return message
-        case .failure(let error)?:
-            if let error = error as? JSONRPCError { throw error }
-            throw .serverUnavailable(name, reason: "the server's process ended")
-        case nil:
-            resolve(id, with: .failure(CancellationError()))
-            throw .timeout(name)
-        }
-    }
-
-    private func resolve(_ id: Int, with result: Result<JSONRPCMessage, any Error>) {
-        let continuation = state.withLock { $0.pending.removeValue(forKey: id) }
-        continuation?.resume(with: result)
     }
 
     /// A line from the server: answers go to their callers; the server's own requests get an
@@ -130,12 +79,10 @@ final class MCPStdioUpstream: MCPUpstream {
             return
         }
         switch message {
-        case .response(let id, _), .error(let id, _):
-            guard let id = id.intValue else { return }
-            resolve(id, with: .success(message))
+        case .response, .error:
+            pending.received(message)
         case .request(let id, let method, _):
-            let answer: JSONRPCMessage = method == "ping" ? .response(id: id, result: .object([:])) : .error(id: id, .methodNotFound(method))
-            var line = answer.json.serializedBytes()
+            var line = MCPPendingRequests.reply(toServerRequest: id, method: method).json.serializedBytes()
             line.append(UInt8(ascii: "\n"))
             channel.writeAndFlush(ByteBuffer(bytes: line), promise: nil)
         case .notification:
@@ -146,28 +93,16 @@ final class MCPStdioUpstream: MCPUpstream {
     // MARK: Supervision
 
     func run() async {
-        var delay = config.restartDelay
-        var first = true
-        while !Task.isCancelled {
-            if !first { events.restarted(config.name) }
-            first = false
-            let started = ContinuousClock.now
-            var reason = "the server's process exited"
+        await keepConnected(events: events, down: { setStatus(.down($0)) }) { [self] in
             do {
                 let process = try spawn()
                 await supervise(process)
+                return "the server's process exited"
             } catch {
-                reason = "the server could not be started (\(error))"
                 logger.error("mcp server could not be started", metadata: ["mcp_server": .string(config.name), "error": .string("\(error)")])
+                return "the server could not be started (\(error))"
             }
-            if Task.isCancelled { break }
-            setStatus(.down(reason))
-            // A server that ran a while gets the short delay again.
-            if ContinuousClock.now - started > .seconds(60) { delay = config.restartDelay }
-            try? await Task.sleep(for: delay)
-            delay = min(delay * 2, config.maxRestartDelay)
         }
-        setStatus(.down("the gateway is shutting down"))
     }
 
     /// Connects to a started process, initializes it and waits until it exits (or the gateway
@@ -224,17 +159,11 @@ final class MCPStdioUpstream: MCPUpstream {
         } onCancel: {
             channel.close(promise: nil)
         }
-        let pending = state.withLock { state in
-            defer {
-                state.pending = [:]
-                state.channel = nil
-                state.initialized = false
-            }
-            return state.pending
+        state.withLock { state in
+            state.channel = nil
+            state.initialized = false
         }
-        for continuation in pending.values {
-            continuation.resume(throwing: JSONRPCError.serverUnavailable(name, reason: "the server's process exited"))
-        }
+        pending.failAll(.serverUnavailable(name, reason: "the server's process exited"))
         let status = await process.finish()
         logger.warning("mcp server exited", metadata: ["mcp_server": .string(name), "status": .stringConvertible(status)])
     }

@@ -158,7 +158,9 @@ struct RequestMiddleware: RouterMiddleware {
     static let requestIDHeader = HTTPField.Name("x-request-id")!
     static let gatewayRequestIDHeader = HTTPField.Name("x-switchyard-request-id")!
     /// Paths other than inference that are their own route label.
-    static let labelledPaths: Set<String> = ["/v1/models", "/models", "/health/live", "/health/ready", "/metrics", "/v1/messages/count_tokens", "/mcp"]
+    static let labelledPaths: Set<String> = [
+        "/v1/models", "/models", "/health/live", "/health/ready", "/metrics", "/v1/messages/count_tokens", "/mcp", "/mcp/sse", "/mcp/messages",
+    ]
 
     static func isAnthropicPath(_ path: String) -> Bool { path.hasPrefix("/v1/messages") }
 

@@ -6,7 +6,9 @@ import SwitchyardCore
 import Synchronization
 
 /// A small MCP server over the Streamable HTTP transport, for tests: `POST /mcp` with sessions,
-/// answering in JSON (or SSE when `sse` is set).
+/// answering in JSON (or SSE when `sse` is set); also over the legacy HTTP+SSE transport
+/// (`GET /sse`, `POST /messages`, see `MockMCPServer+SSE.swift`). With an `issuer`, requests
+/// need a bearer token it issued (`POST /token`).
 ///
 /// Tools: `echo` (returns its `text` argument), `add` (`a` + `b`), `inject` (returns a text
 /// that carries a prompt injection), `picture` (returns an image); prompt `greet`; resource
@@ -21,19 +23,28 @@ public final class MockMCPServer: Sendable {
         /// The headers of the last request.
         public var lastHeaders: [HeaderField] = []
         public var initializations = 0
+        /// Legacy event streams opened (`GET /sse`).
+        public var streamsOpened = 0
     }
 
     public let name: String
     public let requiredHeader: HeaderField?
     public let sse: Bool
     public let extraTools: [(name: String, description: String)]
-    private let state = Mutex<(stats: Stats, sessions: Set<String>)>((Stats(), []))
+    public let issuer: MockOAuthIssuer?
+    let state = Mutex<(stats: Stats, sessions: Set<String>)>((Stats(), []))
+    /// The open legacy event streams, by session id.
+    let legacyStreams = Mutex<[String: AsyncStream<ByteBuffer>.Continuation]>([:])
 
-    public init(name: String, requiredHeader: HeaderField? = nil, sse: Bool = false, extraTools: [(name: String, description: String)] = []) {
+    public init(
+        name: String, requiredHeader: HeaderField? = nil, sse: Bool = false, extraTools: [(name: String, description: String)] = [],
+        issuer: MockOAuthIssuer? = nil
+    ) {
         self.name = name
         self.requiredHeader = requiredHeader
         self.sse = sse
         self.extraTools = extraTools
+        self.issuer = issuer
     }
 
     public var stats: Stats { state.withLock { $0.stats } }
@@ -44,6 +55,8 @@ public final class MockMCPServer: Sendable {
     public func makeApplication(port: Int, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
         router.post("/mcp") { request, _ in try await self.respond(request) }
+        registerLegacySSE(on: router)
+        issuer?.register(on: router)
         return Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
@@ -52,11 +65,7 @@ public final class MockMCPServer: Sendable {
 
     func respond(_ request: Request) async throws -> Response {
         var request = request
-        let headers = request.headers.map { HeaderField($0.name.canonicalName, $0.value) }
-        state.withLock { $0.stats.lastHeaders = headers }
-        if let requiredHeader, request.headers[HTTPField.Name(requiredHeader.name)!] != requiredHeader.value {
-            return Response(status: .unauthorized)
-        }
+        if refuses(request) { return Response(status: .unauthorized) }
         let body = try await request.collectBody(upTo: 1 << 20)
         guard let value = try? JSONValue.parse(Array(buffer: body)), let message = try? JSONRPCMessage(value) else {
             return Response(status: .badRequest)
@@ -65,17 +74,8 @@ public final class MockMCPServer: Sendable {
         guard case .request(let id, let method, let params) = message else { return Response(status: .accepted) }
         if method == "initialize" {
             let session = String(UInt64.random(in: 1...UInt64.max), radix: 16)
-            state.withLock {
-                $0.sessions.insert(session)
-                $0.stats.initializations += 1
-            }
-            var response = answer(
-                .response(
-                    id: id,
-                    result: [
-                        "protocolVersion": .string(params?["protocolVersion"]?.stringValue ?? MCPProtocol.latest),
-                        "capabilities": ["tools": [:], "prompts": [:], "resources": [:]], "serverInfo": ["name": .string(name), "version": "1"],
-                    ]))
+            state.withLock { _ = $0.sessions.insert(session) }
+            var response = answer(initialized(id: id, params: params))
             response.headers[sessionHeader] = session
             return response
         }
@@ -83,6 +83,26 @@ public final class MockMCPServer: Sendable {
             return Response(status: .notFound)
         }
         return answer(handle(id: id, method: method, params: params))
+    }
+
+    /// Records the request's headers; true when it lacks the credential the server needs.
+    func refuses(_ request: Request) -> Bool {
+        let headers = request.headers.map { HeaderField($0.name.canonicalName, $0.value) }
+        state.withLock { $0.stats.lastHeaders = headers }
+        if let requiredHeader, request.headers[HTTPField.Name(requiredHeader.name)!] != requiredHeader.value { return true }
+        if let issuer, !issuer.accepts(request.headers[.authorization]) { return true }
+        return false
+    }
+
+    /// The answer to `initialize`.
+    func initialized(id: JSONValue, params: JSONValue?) -> JSONRPCMessage {
+        state.withLock { $0.stats.initializations += 1 }
+        return .response(
+            id: id,
+            result: [
+                "protocolVersion": .string(params?["protocolVersion"]?.stringValue ?? MCPProtocol.latest),
+                "capabilities": ["tools": [:], "prompts": [:], "resources": [:]], "serverInfo": ["name": .string(name), "version": "1"],
+            ])
     }
 
     func handle(id: JSONValue, method: String, params: JSONValue?) -> JSONRPCMessage {
