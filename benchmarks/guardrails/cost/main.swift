@@ -1,4 +1,5 @@
 import Foundation
+// Harness for benchmarks/guardrails/cost/run.sh: built from the detector sources alone (swiftc -O -wmo).
 // usage: harness DETECTOR FILE ITERATIONS   (DETECTOR: pii | secrets | injection)
 //        harness corpus FILE.jsonl          (every detector's decision on every text, for diffing)
 let args = CommandLine.arguments
@@ -23,7 +24,7 @@ if args[1] == "corpus" {
             output += "  ctx pii[\(show(pii.findings(in: Array(text[half...]), context: Array(text[..<half]))))] secrets[\(show(secrets.findings(in: Array(text[half...]), context: Array(text[..<half]))))]\n"
         }
     }
-    FileManager.default.createFile(atPath: args[3], contents: Data(output.utf8))
+    _ = FileManager.default.createFile(atPath: args[3], contents: Data(output.utf8))
     exit(0)
 }
 let text = Array(FileManager.default.contents(atPath: args[2])!)
