@@ -35,7 +35,8 @@ enum ByteClass {
     @inline(__always) static func digit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
     @inline(__always) static func upper(_ b: UInt8) -> Bool { b &- 0x41 < 26 }
     @inline(__always) static func lower(_ b: UInt8) -> Bool { b &- 0x61 < 26 }
-    @inline(__always) static func alpha(_ b: UInt8) -> Bool { upper(b) || lower(b) }
+    /// One comparison: setting bit 5 maps `A`–`Z` onto `a`–`z` and nothing else into it.
+    @inline(__always) static func alpha(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 }
     @inline(__always) static func alnum(_ b: UInt8) -> Bool { digit(b) || alpha(b) }
     @inline(__always) static func hex(_ b: UInt8) -> Bool { digit(b) || b &- 0x61 < 6 || b &- 0x41 < 6 }
     @inline(__always) static func word(_ b: UInt8) -> Bool { alnum(b) || b == 0x5F || b >= 0x80 }
@@ -55,6 +56,13 @@ enum ByteClass {
 
     /// Whether `needle` (lowercase ASCII) starts at `index`, ignoring ASCII case.
     @inline(__always) static func matches(_ haystack: [UInt8], at index: Int, _ needle: [UInt8]) -> Bool {
+        guard index >= 0, index + needle.count <= haystack.count else { return false }
+        for offset in 0..<needle.count where lowercased(haystack[index + offset]) != needle[offset] { return false }
+        return true
+    }
+
+    /// `matches` on a buffer (scanners that loop over a buffer pointer).
+    @inline(__always) static func matches(_ haystack: UnsafeBufferPointer<UInt8>, at index: Int, _ needle: [UInt8]) -> Bool {
         guard index >= 0, index + needle.count <= haystack.count else { return false }
         for offset in 0..<needle.count where lowercased(haystack[index + offset]) != needle[offset] { return false }
         return true

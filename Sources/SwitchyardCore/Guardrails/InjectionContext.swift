@@ -26,7 +26,7 @@ extension InjectionDetector {
     static let mentionMaxWords = 40
 
     /// Words outside the quotes that make the request one about the quoted text.
-    static let metaWords: Set<UInt64> = hashes(
+    static let metaWords: WordIndex = hashes(
         "translate|translated|translating|translation|translations|explain|explaining|explanation|explains|classify|classifying|"
             + "classification|categorize|categorise|categorization|categorisation|label|labelling|labeling|detect|detecting|detection|"
             + "detector|recognise|recognize|spot|flag|flagging|summarise|summarize|summary|paraphrase|rephrase|analyse|analyze|analysis|"
@@ -35,12 +35,12 @@ extension InjectionDetector {
             + "block|filter|prevent|malicious|suspicious|dataset|training|benign")
 
     /// Words outside the quotes that show the quoted text is to be carried out: it is not a mention.
-    static let useWords: Set<UInt64> = hashes("follow|obey|execute|comply|perform|carry|enact|adopt")
+    static let useWords: WordIndex = hashes("follow|obey|execute|comply|perform|carry|enact|adopt")
     static let doHash = hash(Array("do".utf8)[...])
-    static let doObjects: Set<UInt64> = hashes("it|that|this|so|them|what|exactly|as")
+    static let doObjects: WordIndex = hashes("it|that|this|so|them|what|exactly|as")
 
-    static func hashes(_ list: String) -> Set<UInt64> {
-        Set(list.split(separator: "|").map { hash(Array($0.utf8)[...]) })
+    static func hashes(_ list: String) -> WordIndex {
+        WordIndex(list.split(separator: "|").map { hash(Array($0.utf8)[...]) })
     }
 
     /// The quoted phrases of `bytes` when the words outside them ask about them, nil otherwise
@@ -68,6 +68,10 @@ extension InjectionDetector {
             }
         }
         guard !spans.isEmpty else { return nil }
+        // The word lists once, not once per word (each is a table of arrays).
+        let useWords = Self.useWords
+        let metaWords = Self.metaWords
+        let doObjects = Self.doObjects
         var meta = false
         for (offset, word) in words.enumerated() {
             if spans.contains(where: { $0.contains(word.start) }) { continue }
@@ -166,5 +170,87 @@ extension InjectionDetector {
                 && same(i + 2, i + 2)
         }
         return length > target.count ? same(i + 1, i) : same(i, i + 1)
+    }
+}
+
+/// Word hashes (FNV-1a of a word's bytes) mapped to small lists of integers (rule indexes), or
+/// just a set of them: an open-addressing table that a lookup reaches with one multiply and a
+/// compare or two. `Set<UInt64>` and `Dictionary` run SipHash on every lookup, which cost more
+/// than the rest of the word scan.
+struct WordIndex: Sendable {
+    /// 0 marks an empty slot; a word whose hash is 0 is kept in `zero`.
+    private let keys: [UInt64]
+    /// Per slot, its values' range in `values`.
+    private let ranges: [Range<Int32>]
+    /// The values of all hashes, each hash's a contiguous range (``range(of:)``).
+    let values: [Int32]
+    private let zero: Range<Int32>?
+    private let shift: UInt64
+    let isEmpty: Bool
+
+    /// A set.
+    init(_ hashes: some Sequence<UInt64>) {
+        self.init(pairs: hashes.map { ($0, -1) })
+    }
+
+    /// Each hash with the values paired with it, in the order given.
+    init(pairs: [(hash: UInt64, value: Int)]) {
+        var grouped: [UInt64: [Int32]] = [:]
+        var order: [UInt64] = []
+        for (hash, value) in pairs {
+            if grouped[hash] == nil {
+                order.append(hash)
+                grouped[hash] = []
+            }
+            if value >= 0 { grouped[hash]!.append(Int32(value)) }
+        }
+        var bits = 3
+        while 1 << bits < order.count * 2 { bits += 1 }
+        var keys = [UInt64](repeating: 0, count: 1 << bits)
+        var ranges = [Range<Int32>](repeating: 0..<0, count: 1 << bits)
+        var values: [Int32] = []
+        var zero: Range<Int32>?
+        let shift = UInt64(64 - bits)
+        for hash in order {
+            let range = Int32(values.count)..<Int32(values.count + grouped[hash]!.count)
+            values.append(contentsOf: grouped[hash]!)
+            if hash == 0 {
+                zero = range
+                continue
+            }
+            var slot = Int(truncatingIfNeeded: (hash &* InjectionLinearModel.golden) >> shift)
+            while keys[slot] != 0 { slot = (slot + 1) & (keys.count - 1) }
+            keys[slot] = hash
+            ranges[slot] = range
+        }
+        self.keys = keys
+        self.ranges = ranges
+        self.values = values
+        self.zero = zero
+        self.shift = shift
+        isEmpty = order.isEmpty
+    }
+
+    @inline(__always) private func slot(_ hash: UInt64) -> Int? {
+        keys.withUnsafeBufferPointer { keys in
+            var slot = Int(truncatingIfNeeded: (hash &* InjectionLinearModel.golden) >> shift)
+            while true {
+                let key = keys[slot]
+                if key == hash { return slot }
+                if key == 0 { return nil }
+                slot = (slot + 1) & (keys.count - 1)
+            }
+        }
+    }
+
+    @inline(__always) func contains(_ hash: UInt64) -> Bool {
+        hash == 0 ? zero != nil : slot(hash) != nil
+    }
+
+    /// Where the values paired with `hash` are in ``values`` (empty when none).
+    @inline(__always) func range(of hash: UInt64) -> Range<Int> {
+        let range = hash == 0 ? zero : slot(hash).map { ranges[$0] }
+        guard let range else { return 0..<0 }
+        return Int(range.lowerBound)..<Int(range.upperBound)
     }
 }

@@ -48,13 +48,13 @@ public struct InjectionDetector: TextDetector {
         /// Words (hashes) that make a match benign when they occur inside it or as the word right
         /// after it (`!my|our`): "ignore *my* previous message", "write *a* system prompt",
         /// "what are the instructions *to* unlock it", "jailbreak-*proof*".
-        let excluded: Set<UInt64>
+        let excluded: WordIndex
         /// Words that make a match benign when they occur up to `beforeSpan` words before it in
         /// its sentence (`<4:protect|against`): "protect our bot *against* jailbreaks".
-        let before: Set<UInt64>
+        let before: WordIndex
         let beforeSpan: Int
         /// The same after it (`>4:length|format`): "without any restrictions on *length*".
-        let after: Set<UInt64>
+        let after: WordIndex
         let afterSpan: Int
         /// The slots flattened for matching: every pattern in one array, each alternative a range
         /// of it, each slot a range of alternatives.
@@ -65,6 +65,13 @@ public struct InjectionDetector: TextDetector {
         /// most words are passed over without trying each alternative; all bits set where an
         /// alternative starts with a prefix, a typo-tolerant word or a destination.
         let heads: [UInt64]
+        /// The alternatives (indexes into `alternatives`) by slot and the hash of their first
+        /// word (``headKey(_:slot:)``), and per slot those whose first word matches more than
+        /// one word (a prefix, a typo, a destination; `openHeads[openRanges[slot]]`): a word is
+        /// tried only against the alternatives it can start, in the slot's order.
+        let exactHeads: WordIndex
+        let openHeads: [Int32]
+        let openRanges: [Range<Int>]
 
         init(
             name: String, category: String, weight: Double, slots: [[[Pattern]]], gaps: [Int], excluded: Set<UInt64>,
@@ -75,10 +82,10 @@ public struct InjectionDetector: TextDetector {
             self.weight = weight
             self.slots = slots
             self.gaps = gaps
-            self.excluded = excluded
-            self.before = before
+            self.excluded = WordIndex(excluded)
+            self.before = WordIndex(before)
             self.beforeSpan = beforeSpan
-            self.after = after
+            self.after = WordIndex(after)
             self.afterSpan = afterSpan
             var patterns: [Pattern] = []
             var alternatives: [Range<Int>] = []
@@ -94,22 +101,48 @@ public struct InjectionDetector: TextDetector {
             self.patterns = patterns
             self.alternatives = alternatives
             self.slotAlternatives = slotAlternatives
+            var exact: [(hash: UInt64, value: Int)] = []
+            var openHeads: [Int32] = []
+            var openRanges: [Range<Int>] = []
+            for (slot, range) in slotAlternatives.enumerated() {
+                let first = openHeads.count
+                for index in range {
+                    let head = patterns[alternatives[index].lowerBound]
+                    if head.prefix || head.fuzzy || head.destination {
+                        openHeads.append(Int32(index))
+                    } else {
+                        exact.append((Rule.headKey(head.hash, slot: slot), index))
+                    }
+                }
+                openRanges.append(first..<openHeads.count)
+            }
+            self.exactHeads = WordIndex(pairs: exact)
+            self.openHeads = openHeads
+            self.openRanges = openRanges
             heads = slots.map { slot in
                 slot.contains { $0[0].prefix || $0[0].fuzzy || $0[0].destination } ? .max : slot.reduce(UInt64(0)) { $0 | Rule.bit($1[0].hash) }
             }
         }
 
         @inline(__always) static func bit(_ hash: UInt64) -> UInt64 { 1 << (hash >> 58) }
+
+        /// A word hash salted with its slot. Two (hash, slot) pairs that meet on one key cost a
+        /// comparison that fails (``wordsMatch`` compares the word itself), never a match.
+        @inline(__always) static func headKey(_ hash: UInt64, slot: Int) -> UInt64 { hash ^ (UInt64(slot) &* 0x9E37_79B9_7F4A_7C15) }
     }
 
     let rules: [Rule]
     /// Rules indexed by the hash of the first word of each alternative of their first slot.
-    let firstWords: [UInt64: [Int]]
-    /// Rules whose first slot has `prefix*` alternatives, by the prefix's first byte.
-    let firstPrefixes: [[(prefix: [UInt8], rule: Int)]]
+    let firstWords: WordIndex
+    /// Rules whose first slot has `prefix*` alternatives (`firstPrefixes[firstPrefixRanges[b]]`
+    /// for the prefixes that start with byte `b`).
+    let firstPrefixes: [(prefix: [UInt8], rule: Int)]
+    let firstPrefixRanges: [Range<Int>]
     let markers: PhraseMatcher
+    /// Per rule, the index of the first rule with its name: what a match is recorded under.
+    let nameIDs: [Int]
     /// Frequent English words: segments without them are decoded as rot13 or reversed text.
-    let commonWords: Set<UInt64>
+    let commonWords: WordIndex
     /// The score at which the guardrail fires unless its `threshold` says otherwise; chosen on
     /// the labelled corpora (see README: Guardrails) to keep false positives under 2%.
     public static let defaultThreshold = 0.5
@@ -131,21 +164,32 @@ public struct InjectionDetector: TextDetector {
         self.learnedWeight = learnedWeight
         let rules = Self.ruleSource.map { Self.parse($0) }
         self.rules = rules
-        var index: [UInt64: [Int]] = [:]
+        var index: [(hash: UInt64, value: Int)] = []
         var prefixes = [[(prefix: [UInt8], rule: Int)]](repeating: [], count: 256)
         for (position, rule) in rules.enumerated() {
             for alternative in rule.slots[0] {
                 if alternative[0].prefix {
                     prefixes[Int(alternative[0].bytes[0])].append((alternative[0].bytes, position))
                 } else {
-                    index[alternative[0].hash, default: []].append(position)
+                    index.append((alternative[0].hash, position))
                 }
             }
         }
-        self.firstWords = index
-        self.firstPrefixes = prefixes
+        self.firstWords = WordIndex(pairs: index)
+        self.firstPrefixes = prefixes.flatMap { $0 }
+        var next = 0
+        self.firstPrefixRanges = prefixes.map { bucket in
+            defer { next += bucket.count }
+            return next..<(next + bucket.count)
+        }
         self.markers = PhraseMatcher(Self.markerSource.map { ($0.0, "injection." + $0.1, $0.2) })
-        self.commonWords = Set(Self.common.split(separator: " ").map { Self.hash(Array($0.utf8)[...]) })
+        self.commonWords = WordIndex(Self.common.split(separator: " ").map { Self.hash(Array($0.utf8)[...]) })
+        var names: [String: Int] = [:]
+        self.nameIDs = rules.enumerated().map { position, rule in
+            if let id = names[rule.name] { return id }
+            names[rule.name] = position
+            return position
+        }
     }
 
     static let common =
@@ -166,15 +210,26 @@ public struct InjectionDetector: TextDetector {
     /// Text from a tool result or a retrieved document (`tool`, `function` roles) is the channel
     /// of indirect injection: instructions addressed to the model weigh more there.
     public func findings(in text: [UInt8], context: [UInt8], role: String) -> [Finding] {
-        let (score, categories) = evaluate(String(decoding: text, as: UTF8.self), indirect: role == "tool" || role == "function")
+        // The scan reads UTF-8 as `String` would: bytes that are not valid UTF-8 are repaired
+        // first (rare; plain ASCII, the common case, needs no check beyond one pass).
+        let valid = text.allSatisfy { $0 < 0x80 } ? text : Array(String(decoding: text, as: UTF8.self).utf8)
+        let (score, categories) = evaluate(utf8: valid, indirect: role == "tool" || role == "function")
         guard score > 0 else { return [] }
         return [Finding(entity: "injection." + (categories.first ?? "heuristic"), range: 0..<text.count, score: score)]
     }
 
     /// The score and the categories that contributed, strongest first.
     public func evaluate(_ text: String, indirect: Bool = false) -> (score: Double, categories: [String]) {
-        let normalized = TextNormalizer.normalize(text, decode: true) { plain in self.unusualSegments(plain) }
+        evaluate(utf8: Array(text.utf8), indirect: indirect)
+    }
+
+    /// ``evaluate(_:indirect:)`` on valid UTF-8 bytes.
+    func evaluate(utf8 text: [UInt8], indirect: Bool) -> (score: Double, categories: [String]) {
+        let normalized = TextNormalizer.normalize(utf8: text, decode: true) { plain in self.unusualSegments(plain) }
         var matched: [String: (category: String, weight: Double)] = [:]
+        // Rules already matched, by name (see `nameIDs`): checked for every candidate start,
+        // recorded in `matched` once.
+        var ruleMatched = [Bool](repeating: false, count: rules.count)
         var decodedOnly = false
         var probability: Double?
         for variant in normalized.variants {
@@ -202,27 +257,33 @@ public struct InjectionDetector: TextDetector {
                 }
                 probability = Self.learnedFloor + (raw - Self.learnedFloor) * confidence
             }
-            var positions: [Int: [Int]] = [:]
+            // Every word that can start a rule is tried where it stands, in text order: a rule's
+            // first start that matches in a benign-free context records it, later ones are
+            // skipped (which rule is tried first does not matter: they record under their names).
+            let firstWords = self.firstWords
             for (offset, word) in words.enumerated() {
-                if let candidates = firstWords[word.hash] {
-                    for ruleIndex in candidates { positions[ruleIndex, default: []].append(offset) }
+                for position in firstWords.range(of: word.hash) {
+                    let ruleIndex = Int(firstWords.values[position])
+                    guard !ruleMatched[nameIDs[ruleIndex]] else { continue }
+                    record(ruleIndex, start: offset)
                 }
-                for (prefix, ruleIndex) in firstPrefixes[Int(bytes[word.start])]
-                where word.end - word.start >= prefix.count && bytes[word.start..<(word.start + prefix.count)].elementsEqual(prefix) {
-                    positions[ruleIndex, default: []].append(offset)
+                for entry in firstPrefixRanges[Int(bytes[word.start])] {
+                    let (prefix, ruleIndex) = firstPrefixes[entry]
+                    guard !ruleMatched[nameIDs[ruleIndex]], word.end - word.start >= prefix.count,
+                        bytes[word.start..<(word.start + prefix.count)].elementsEqual(prefix)
+                    else { continue }
+                    record(ruleIndex, start: offset)
                 }
             }
-            for (ruleIndex, starts) in positions where matched[rules[ruleIndex].name] == nil {
+            func record(_ ruleIndex: Int, start: Int) {
                 let rule = rules[ruleIndex]
-                for start in starts {
-                    guard let end = Self.match(rule, words: words, bytes: bytes, at: start) else { continue }
-                    // Each occurrence is judged in its own context: a long prompt that names
-                    // "developer mode" once as a phone setting and once as a persona still counts.
-                    if Self.framed(rule, words: words, bytes: bytes, start: start, end: end) { continue }
-                    if let mention, mention.covers(words[start].start..<words[end - 1].end) { continue }
-                    matched[rule.name] = (rule.category, rule.weight)
-                    break
-                }
+                guard let end = Self.match(rule, words: words, bytes: bytes, at: start) else { return }
+                // Each occurrence is judged in its own context: a long prompt that names
+                // "developer mode" once as a phone setting and once as a persona still counts.
+                if Self.framed(rule, words: words, bytes: bytes, start: start, end: end) { return }
+                if let mention, mention.covers(words[start].start..<words[end - 1].end) { return }
+                matched[rule.name] = (rule.category, rule.weight)
+                ruleMatched[nameIDs[ruleIndex]] = true
             }
             if matched.count > before, variant.source != "plain" && variant.source != "leet" { decodedOnly = true }
         }
@@ -256,10 +317,15 @@ public struct InjectionDetector: TextDetector {
         var start = 0
         func flush(_ end: Int) {
             guard end > start else { return }
-            let segment = Array(plain[start..<end])
-            let words = Self.words(segment)
-            if words.count >= 4, !words.contains(where: { commonWords.contains($0.hash) }) {
-                output.append(contentsOf: segment)
+            var count = 0
+            var common = false
+            let commonWords = self.commonWords
+            Self.forEachWord(plain, start..<end) { _, _, hash in
+                count += 1
+                if !common, commonWords.contains(hash) { common = true }
+            }
+            if count >= 4, !common {
+                output.append(contentsOf: plain[start..<end])
                 output.append(0x0A)
             }
         }
@@ -282,20 +348,40 @@ public struct InjectionDetector: TextDetector {
     static func words(_ text: [UInt8]) -> [Word] {
         var words: [Word] = []
         words.reserveCapacity(text.count / 5)
-        var start = -1
-        for index in 0...text.count {
-            let byte = index < text.count ? text[index] : 0x20
-            let isWord = ByteClass.word(byte) || (byte == UInt8(ascii: "'") && start >= 0)
-            if isWord {
-                if start < 0 { start = index }
-            } else if start >= 0 {
-                var end = index
-                while end > start, text[end - 1] == UInt8(ascii: "'") { end -= 1 }
-                words.append(Word(start: start, end: end, hash: hash(text[start..<end])))
-                start = -1
+        forEachWord(text, 0..<text.count) { start, end, hash in words.append(Word(start: start, end: end, hash: hash)) }
+        return words
+    }
+
+    /// Calls `body` with each word of `text[range]` (letters, digits, `_`, non-ASCII bytes and
+    /// apostrophes inside a word; trailing apostrophes dropped): its bounds and its hash, all in
+    /// one pass.
+    @inline(__always) static func forEachWord(_ text: [UInt8], _ range: Range<Int>, _ body: (Int, Int, UInt64) -> Void) {
+        text.withUnsafeBufferPointer { bytes in
+            var start = -1
+            var hash: UInt64 = 0
+            // The hash up to the last byte that is not an apostrophe.
+            var settled: UInt64 = 0
+            var settledEnd = 0
+            for index in range.lowerBound...range.upperBound {
+                let byte = index < range.upperBound ? bytes[index] : 0x20
+                if ByteClass.word(byte) || (byte == UInt8(ascii: "'") && start >= 0) {
+                    if start < 0 {
+                        start = index
+                        hash = 0xcbf2_9ce4_8422_2325
+                    }
+                    hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+                    if byte != UInt8(ascii: "'") {
+                        settled = hash
+                        settledEnd = index + 1
+                    }
+                } else if start >= 0 {
+                    // A word is at least one byte that is not an apostrophe (it cannot start
+                    // with one), so `settled` belongs to it.
+                    body(start, settledEnd, settled)
+                    start = -1
+                }
             }
         }
-        return words
     }
 
     /// Where a match of `rule` that starts at word `start` ends (exclusive), nil when none does.
@@ -308,27 +394,59 @@ public struct InjectionDetector: TextDetector {
             return !(start...last).contains { rule.excluded.contains(words[$0].hash) }
         }
         let slotCount = rule.slots.count
-        return rule.patterns.withUnsafeBufferPointer { patterns in
+        return withTables(rule) { patterns, alternatives, heads, gaps, exactValues, openHeads, openRanges in
+            func matchSlot(_ slot: Int, from position: Int, gap: Int) -> Int? {
+                if slot == slotCount { return clean(upTo: position) ? position : nil }
+                let last = min(words.count - 1, position + gap)
+                guard position <= last else { return nil }
+                let open = heads[slot] == .max
+                let openRange = openRanges[slot]
+                for candidate in position...last where open || heads[slot] & Rule.bit(words[candidate].hash) != 0 {
+                    // The alternatives this word can start, in the slot's order: those its hash
+                    // names merged with the open ones.
+                    let exact = rule.exactHeads.range(of: Rule.headKey(words[candidate].hash, slot: slot))
+                    var nextExact = exact.lowerBound
+                    var nextOpen = openRange.lowerBound
+                    while nextExact < exact.upperBound || nextOpen < openRange.upperBound {
+                        let index: Int
+                        if nextOpen >= openRange.upperBound || (nextExact < exact.upperBound && exactValues[nextExact] < openHeads[nextOpen]) {
+                            index = Int(exactValues[nextExact])
+                            nextExact += 1
+                        } else {
+                            index = Int(openHeads[nextOpen])
+                            nextOpen += 1
+                        }
+                        let alternative = alternatives[index]
+                        guard wordsMatch(patterns, alternative, words: words, bytes: bytes, at: candidate) else { continue }
+                        let next = slot + 1 < slotCount ? gaps[slot] : 0
+                        if let end = matchSlot(slot + 1, from: candidate + alternative.count, gap: next) { return end }
+                    }
+                }
+                return nil
+            }
+            return matchSlot(0, from: start, gap: 0)
+        }
+    }
+
+    /// `body` with buffer pointers to the rule's flat tables.
+    @inline(__always) static func withTables<Result>(
+        _ rule: Rule,
+        _ body: (
+            _ patterns: UnsafeBufferPointer<Pattern>, _ alternatives: UnsafeBufferPointer<Range<Int>>, _ heads: UnsafeBufferPointer<UInt64>,
+            _ gaps: UnsafeBufferPointer<Int>, _ exactValues: UnsafeBufferPointer<Int32>, _ openHeads: UnsafeBufferPointer<Int32>,
+            _ openRanges: UnsafeBufferPointer<Range<Int>>
+        ) -> Result
+    ) -> Result {
+        rule.patterns.withUnsafeBufferPointer { patterns in
             rule.alternatives.withUnsafeBufferPointer { alternatives in
-                rule.slotAlternatives.withUnsafeBufferPointer { slots in
-                    rule.heads.withUnsafeBufferPointer { heads in
-                        rule.gaps.withUnsafeBufferPointer { gaps in
-                            func matchSlot(_ slot: Int, from position: Int, gap: Int) -> Int? {
-                                if slot == slotCount { return clean(upTo: position) ? position : nil }
-                                let last = min(words.count - 1, position + gap)
-                                guard position <= last else { return nil }
-                                let open = heads[slot] == .max
-                                for candidate in position...last where open || heads[slot] & Rule.bit(words[candidate].hash) != 0 {
-                                    for index in slots[slot] {
-                                        let alternative = alternatives[index]
-                                        guard wordsMatch(patterns, alternative, words: words, bytes: bytes, at: candidate) else { continue }
-                                        let next = slot + 1 < slotCount ? gaps[slot] : 0
-                                        if let end = matchSlot(slot + 1, from: candidate + alternative.count, gap: next) { return end }
-                                    }
+                rule.heads.withUnsafeBufferPointer { heads in
+                    rule.gaps.withUnsafeBufferPointer { gaps in
+                        rule.exactHeads.values.withUnsafeBufferPointer { exactValues in
+                            rule.openHeads.withUnsafeBufferPointer { openHeads in
+                                rule.openRanges.withUnsafeBufferPointer { openRanges in
+                                    body(patterns, alternatives, heads, gaps, exactValues, openHeads, openRanges)
                                 }
-                                return nil
                             }
-                            return matchSlot(0, from: start, gap: 0)
                         }
                     }
                 }

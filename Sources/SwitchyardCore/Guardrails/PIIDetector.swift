@@ -461,6 +461,8 @@ public struct PIIDetector: TextDetector {
 
         /// `scheme://user:password@host...`: only URLs that carry a password.
         mutating func connectionString(at index: Int) -> Int? {
+            // Every scheme is letters (or `+`) up to a colon: most words end before one.
+            guard at(run(from: index) { B.alpha($0) || $0 == UInt8(ascii: "+") }) == UInt8(ascii: ":") else { return nil }
             guard let scheme = Self.schemeBuckets[Int(B.lowercased(bytes[index]))].first(where: { B.matches(bytes, at: index, $0) }) else {
                 return nil
             }
@@ -921,21 +923,22 @@ public struct PIIDetector: TextDetector {
         /// inside other words.
         func labelDistance(_ index: Int, _ labels: [[UInt8]], within: Int) -> Int? {
             let lower = max(0, index - within)
-            var best: Int?
-            for needle in labels {
-                var start = index - needle.count
-                let first = needle[0]
-                while start >= lower {
-                    if B.lowercased(bytes[start]) == first, (start == 0 || !B.alpha(bytes[start - 1])), B.matches(bytes, at: start, needle),
-                        !B.alpha(at(start + needle.count))
+            // Nearest start first: the first label found is the nearest one. Only word starts
+            // are compared, each with the labels that begin with its byte.
+            var start = index - 1
+            while start >= lower {
+                if start == 0 || !B.alpha(bytes[start - 1]) {
+                    let first = B.lowercased(bytes[start])
+                    for needle in labels
+                    where needle[0] == first && start <= index - needle.count && B.matches(bytes, at: start, needle)
+                        && !B.alpha(at(start + needle.count))
                     {
-                        best = min(best ?? .max, index - start)
-                        break
+                        return index - start
                     }
-                    start -= 1
                 }
+                start -= 1
             }
-            return best
+            return nil
         }
 
         /// The lowercased name of the delimited column (CSV, TSV, `;` or `|`) that `index` lies

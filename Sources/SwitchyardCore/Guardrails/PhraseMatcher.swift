@@ -10,6 +10,9 @@ public struct PhraseMatcher: Sendable {
     }
 
     private var buckets: [[Entry]] = Array(repeating: [], count: 256)
+    /// Whether any phrase starts with the byte: most bytes of a text start none, and are passed
+    /// over with one load.
+    private var firstBytes = [Bool](repeating: false, count: 256)
     public private(set) var isEmpty = true
 
     public init() {}
@@ -28,6 +31,7 @@ public struct PhraseMatcher: Sendable {
         let bytes = Array(text.utf8)
         guard let first = bytes.first else { return }
         buckets[Int(first)].append(Entry(bytes: bytes, label: label, weight: weight, prefix: prefix))
+        firstBytes[Int(first)] = true
         isEmpty = false
     }
 
@@ -35,23 +39,31 @@ public struct PhraseMatcher: Sendable {
     public func matches(in text: [UInt8]) -> [Finding] {
         guard !isEmpty else { return [] }
         var found: [Finding] = []
-        var index = 0
-        let count = text.count
-        while index < count {
-            let byte = ByteClass.lowercased(text[index])
-            let atWordStart = index == 0 || !ByteClass.word(text[index - 1]) || !ByteClass.word(byte)
-            if atWordStart {
-                for entry in buckets[Int(byte)] where ByteClass.matches(text, at: index, entry.bytes) {
-                    var end = index + entry.bytes.count
-                    if entry.prefix {
-                        while end < count, ByteClass.word(text[end]) { end += 1 }
-                    } else if end < count, ByteClass.word(text[end]), ByteClass.word(entry.bytes[entry.bytes.count - 1]) {
+        text.withUnsafeBufferPointer { text in
+            firstBytes.withUnsafeBufferPointer { firstBytes in
+                var index = 0
+                let count = text.count
+                while index < count {
+                    let byte = ByteClass.lowercased(text[index])
+                    guard firstBytes[Int(byte)] else {
+                        index += 1
                         continue
                     }
-                    found.append(Finding(entity: entry.label, range: index..<end, score: entry.weight))
+                    let atWordStart = index == 0 || !ByteClass.word(text[index - 1]) || !ByteClass.word(byte)
+                    if atWordStart {
+                        for entry in buckets[Int(byte)] where ByteClass.matches(text, at: index, entry.bytes) {
+                            var end = index + entry.bytes.count
+                            if entry.prefix {
+                                while end < count, ByteClass.word(text[end]) { end += 1 }
+                            } else if end < count, ByteClass.word(text[end]), ByteClass.word(entry.bytes[entry.bytes.count - 1]) {
+                                continue
+                            }
+                            found.append(Finding(entity: entry.label, range: index..<end, score: entry.weight))
+                        }
+                    }
+                    index += 1
                 }
             }
-            index += 1
         }
         // Overlapping phrases (`how to make a bomb`, `make a bomb`) count once: the heavier.
         guard found.count > 1 else { return found }

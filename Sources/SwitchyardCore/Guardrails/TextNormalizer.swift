@@ -22,47 +22,64 @@ public enum TextNormalizer {
     /// `suspicious` picks, from the folded text, the part worth decoding as rot13 and reversed
     /// text (all of it when nil).
     public static func normalize(_ text: String, decode: Bool = true, suspicious: (([UInt8]) -> [UInt8])? = nil) -> Result {
+        normalize(utf8: Array(text.utf8), decode: decode, suspicious: suspicious)
+    }
+
+    /// ``normalize(_:decode:suspicious:)`` for text that is already UTF-8 bytes: one pass over the
+    /// bytes, ASCII (the common case) without decoding scalars. `original` must be valid UTF-8
+    /// (what `String.utf8` gives; the detector repairs other bytes first).
+    static func normalize(utf8 original: [UInt8], decode: Bool = true, suspicious: (([UInt8]) -> [UInt8])? = nil) -> Result {
         var plain: [UInt8] = []
-        plain.reserveCapacity(text.utf8.count)
+        plain.reserveCapacity(original.count + 1)
+        // A leading newline lets line-start markers (`assistant:`) match on the first line.
+        plain.append(0x0A)
         var hidden: [UInt8] = []
         var invisible = 0
         var folded = 0
-        for scalar in text.unicodeScalars {
-            let value = scalar.value
-            if value < 0x80 {
-                plain.append(ByteClass.lowercased(UInt8(value)))
-                continue
+        original.withUnsafeBufferPointer { bytes in
+            var index = 0
+            let count = bytes.count
+            while index < count {
+                let lead = bytes[index]
+                if lead < 0x80 {
+                    plain.append(ByteClass.lowercased(lead))
+                    index += 1
+                    continue
+                }
+                // Valid UTF-8: the lead byte gives the length.
+                let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2
+                var value = UInt32(lead) & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07)
+                for offset in 1..<length { value = value << 6 | UInt32(bytes[index + offset] & 0x3F) }
+                if (0xE0020...0xE007E).contains(value) {
+                    hidden.append(ByteClass.lowercased(UInt8(value - 0xE0000)))
+                    invisible += 1
+                } else if isInvisible(value) {
+                    invisible += 1
+                } else if let ascii = fold(value) {
+                    plain.append(ByteClass.lowercased(ascii))
+                    folded += 1
+                } else if (0xC0...0xDE).contains(value), value != 0xD7 {
+                    // Other letters stay as they are (lowercased where it is cheap: Latin-1
+                    // capitals, two bytes either way).
+                    plain.append(UInt8(0xC0 | (value + 0x20) >> 6))
+                    plain.append(UInt8(0x80 | (value + 0x20) & 0x3F))
+                } else {
+                    plain.append(contentsOf: bytes[index..<(index + length)])
+                }
+                index += length
             }
-            if (0xE0020...0xE007E).contains(value) {
-                hidden.append(ByteClass.lowercased(UInt8(value - 0xE0000)))
-                invisible += 1
-                continue
-            }
-            if isInvisible(value) {
-                invisible += 1
-                continue
-            }
-            if let ascii = fold(value) {
-                plain.append(ByteClass.lowercased(ascii))
-                folded += 1
-                continue
-            }
-            // Other letters stay as they are (lowercased where it is cheap: Latin-1 capitals).
-            var lowered = scalar
-            if (0xC0...0xDE).contains(value), value != 0xD7, let lower = Unicode.Scalar(value + 0x20) { lowered = lower }
-            plain.append(contentsOf: String(Character(lowered)).utf8)
         }
-        // A leading newline lets line-start markers (`assistant:`) match on the first line.
-        var variants = [Variant(text: [0x0A] + plain, source: "plain")]
+        var variants = [Variant(text: plain, source: "plain")]
+        // The other forms are made from the folded text without the leading newline.
+        let letters = Array(plain[1...])
         if !hidden.isEmpty { variants.append(Variant(text: hidden, source: "hidden")) }
-        if let leet = unleet(plain) { variants.append(Variant(text: leet, source: "leet")) }
+        if let leet = unleet(letters) { variants.append(Variant(text: leet, source: "leet")) }
         if decode {
-            let original = Array(text.utf8)
             for (decoded, source) in decodedPayloads(original) {
                 let lowered = decoded.map(ByteClass.lowercased)
                 variants.append(Variant(text: lowered, source: source))
             }
-            let candidates = suspicious.map { $0(plain) } ?? plain
+            let candidates = suspicious.map { $0(letters) } ?? letters
             if !candidates.isEmpty {
                 variants.append(Variant(text: rot13(candidates), source: "rot13"))
                 variants.append(Variant(text: candidates.reversedCharacters(), source: "reversed"))
@@ -174,9 +191,13 @@ public enum TextNormalizer {
         let count = text.count
         func readable(_ bytes: [UInt8]) -> Bool {
             guard bytes.count >= 6 else { return false }
-            let printable = bytes.filter { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A || $0 == 0x09 }.count
+            var printable = 0
+            for byte in bytes where (byte >= 0x20 && byte < 0x7F) || byte == 0x0A || byte == 0x09 { printable += 1 }
             return Double(printable) >= Double(bytes.count) * 0.9 && bytes.contains(0x20)
         }
+        // One scratch buffer for every run tried: most runs are ordinary words that decode to
+        // nothing, and they should not cost an allocation each.
+        var decoded: [UInt8] = []
         while index < count, results.count < 8 {
             let byte = text[index]
             if index > 0, ByteClass.word(text[index - 1]) {
@@ -186,7 +207,7 @@ public enum TextNormalizer {
             // Binary: groups of eight 0/1 separated by spaces.
             if byte == UInt8(ascii: "0") || byte == UInt8(ascii: "1") {
                 var cursor = index
-                var decoded: [UInt8] = []
+                decoded.removeAll(keepingCapacity: true)
                 while cursor + 8 <= count, (cursor..<(cursor + 8)).allSatisfy({ text[$0] == 0x30 || text[$0] == 0x31 }) {
                     decoded.append(text[cursor..<(cursor + 8)].reduce(0) { $0 << 1 | ($1 - 0x30) })
                     cursor += 8
@@ -201,7 +222,7 @@ public enum TextNormalizer {
             // Hex: a run of pairs, plain, space-separated or `\x`-escaped.
             if ByteClass.hex(byte) || byte == UInt8(ascii: "\\") {
                 var cursor = index
-                var decoded: [UInt8] = []
+                decoded.removeAll(keepingCapacity: true)
                 while cursor < count {
                     if text[cursor] == UInt8(ascii: "\\"), cursor + 1 < count, text[cursor + 1] == UInt8(ascii: "x") { cursor += 2 }
                     guard cursor + 2 <= count, ByteClass.hex(text[cursor]), ByteClass.hex(text[cursor + 1]) else { break }
@@ -228,8 +249,8 @@ public enum TextNormalizer {
                 }
                 var end = cursor
                 while end < count, text[end] == UInt8(ascii: "="), end - cursor < 6 { end += 1 }
-                let run = Array(text[index..<cursor])
-                if run.count >= 16 {
+                if cursor - index >= 16 {
+                    let run = Array(text[index..<cursor])
                     if run.allSatisfy({ ByteClass.upper($0) || (0x32...0x37).contains($0) }), let decoded = base32(run), readable(decoded) {
                         results.append((decoded, "base32"))
                     } else if let decoded = base64(run), readable(decoded) {
@@ -248,7 +269,7 @@ public enum TextNormalizer {
         for byte in text where byte == UInt8(ascii: "%") { percent += 1 }
         if results.count < 8, percent >= 4 {
             var escapes = 0
-            var decoded: [UInt8] = []
+            decoded.removeAll(keepingCapacity: true)
             var cursor = 0
             while cursor < count {
                 if text[cursor] == UInt8(ascii: "%"), cursor + 2 < count, ByteClass.hex(text[cursor + 1]), ByteClass.hex(text[cursor + 2]) {
