@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import SwitchyardCore
+import Synchronization
 
 extension MCPHub {
     /// The hub of the configured servers (`mcp.servers`). Servers are read once at start: a
@@ -12,13 +13,17 @@ extension MCPHub {
         settings: MCPSettings, gateway: Gateway, audit: any AuditSink, metrics: GatewayMetrics, logger: Logger,
         sessionSecret: @escaping @Sendable () -> String?
     ) -> MCPHub {
+        // The upstreams exist before the hub that hears from them.
+        let link = HubLink()
         let events = MCPUpstreamEvents(
             statusChanged: { server, status in
                 metrics.gauge("switchyard_mcp_server_up", [("server", server)]).record(status.isReady ? 1 : 0)
+                link.hub?.upstreamStatusChanged(server: server, status: status)
             },
             restarted: { server in
                 metrics.counter("switchyard_mcp_server_restarts_total", [("server", server)]).increment()
-            })
+            },
+            notified: { server, method in link.hub?.upstreamNotified(server: server, method: method) })
         let upstreams: [any MCPUpstream] = settings.servers.map { server in
             switch server.transport {
             case .streamableHTTP(let url):
@@ -29,7 +34,23 @@ extension MCPHub {
             }
         }
         for upstream in upstreams { metrics.gauge("switchyard_mcp_server_up", [("server", upstream.config.name)]).record(0) }
-        return MCPHub(upstreams: upstreams, gateway: gateway, audit: audit, metrics: metrics, logger: logger, sessionSecret: sessionSecret)
+        let hub = MCPHub(upstreams: upstreams, gateway: gateway, audit: audit, metrics: metrics, logger: logger, sessionSecret: sessionSecret)
+        link.hub = hub
+        return hub
+    }
+}
+
+/// The hub the upstreams report to, held weakly (the hub holds the upstreams).
+final class HubLink: Sendable {
+    private let reference = Mutex(WeakHub())
+
+    private struct WeakHub {
+        weak var hub: MCPHub?
+    }
+
+    var hub: MCPHub? {
+        get { reference.withLock { $0.hub } }
+        set { reference.withLock { $0.hub = newValue } }
     }
 }
 
@@ -47,7 +68,8 @@ enum MCPHTTPClient {
     }()
 }
 
-/// Runs the MCP servers' supervision (stdio processes) until shutdown, then stops them.
+/// Runs the MCP servers' supervision (stdio processes, HTTP servers' streams) and the clients'
+/// notifications until shutdown, then stops them.
 struct MCPService: Service {
     let hub: MCPHub
 
@@ -56,7 +78,7 @@ struct MCPService: Service {
             for upstream in hub.upstreams {
                 group.addTask { await cancelWhenGracefulShutdown { await upstream.run() } }
             }
-            // HTTP servers need no supervision: the service itself lasts until shutdown.
+            group.addTask { await cancelWhenGracefulShutdown { await hub.runNotifications() } }
             group.addTask { try? await gracefulShutdown() }
             await group.waitForAll()
         }
