@@ -21,7 +21,8 @@ import Testing
         #expect(first.replay.isEmpty, "a GET without Last-Event-ID replays nothing")
         #expect(streams.send(Self.changed) { _, _ in true } == 1)
         var iterator = first.events.makeAsyncIterator()
-        let delivered = try #require(Self.ids([await iterator.next()].compactMap { $0 }).first)
+        let next = await iterator.next()
+        let delivered = try #require(Self.ids(next.map { [$0] } ?? []).first)
         let stream = delivered.split(separator: "-")[0]
         #expect(delivered == "\(stream)-1")
         streams.closed(first, now: .now)

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOHTTP1
 import SwitchyardCore
 import SwitchyardServer
 import SwitchyardTesting
@@ -29,19 +30,16 @@ final class MCPClientStream: Sendable {
         let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
         status = Int(response.status.code)
         contentType = response.headers.first(name: "content-type")
-        let received = self.received
-        let finished = self.finished
-        reader.withLock {
-            $0 = Task {
-                var parser = SSEParser()
-                do {
-                    for try await chunk in response.body {
-                        try parser.feed(chunk) { event in received.withLock { $0.append(event) } }
-                    }
-                } catch {}
-                finished.store(true, ordering: .sequentiallyConsistent)
-            }
+        let task = Task { [self] in
+            var parser = SSEParser()
+            do {
+                for try await chunk in response.body {
+                    try parser.feed(chunk) { event in self.received.withLock { $0.append(event) } }
+                }
+            } catch {}
+            self.finished.store(true, ordering: .sequentiallyConsistent)
         }
+        reader.withLock { $0 = task }
     }
 
     var events: [SSEEvent] { received.withLock { $0 } }

@@ -1,3 +1,7 @@
+import CoreMetrics
+import Logging
+import Synchronization
+
 /// A server's lists that changed.
 struct MCPListChange: Sendable {
     var server: String

@@ -1,5 +1,7 @@
 import AsyncHTTPClient
+import Logging
 import NIOCore
+import NIOHTTP1
 import SwitchyardCore
 
 /// The server's GET stream: where a Streamable HTTP server sends the messages that belong to no
