@@ -111,7 +111,7 @@ def test_sdk_client_is_told_through_the_gateway_when_a_fastmcp_server_changes_it
             names = {tool.name for tool in (await client.list_tools()).tools}
             assert f"{prefix}_grow" in names and f"{prefix}_grown" not in names
             # The SDK opens the GET stream on its own once the session exists.
-            await anyio.to_thread.run_sync(wait_for_metric, address, "switchyard_mcp_client_streams 1")
+            await anyio.to_thread.run_sync(wait_for_metric, address, "switchyard_mcp_client_streams 1.0")
             assert (await client.call_tool(f"{prefix}_grow", {})).content[0].text == "grew"
             with anyio.fail_after(30):
                 while not changed:
