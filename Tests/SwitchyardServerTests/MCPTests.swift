@@ -28,6 +28,7 @@ final class RunningMCPServer: Sendable {
     var url: String { "http://127.0.0.1:\(port)/mcp" }
 
     func stop() async {
+        server.closeStreams()
         task.cancel()
         _ = await task.result
     }
@@ -226,7 +227,10 @@ final class RunningMCPServer: Sendable {
             #expect(garbage.status == .badRequest && garbage.json?["error"]?["code"]?.intValue == -32700)
             let batch = try await client.execute(uri: "/mcp", method: .post, headers: Self.headers(session: session), body: ByteBuffer(string: "[]"))
             #expect(batch.status == .badRequest)
-            #expect(try await client.execute(uri: "/mcp", method: .get, headers: Self.headers(session: session)).status == .methodNotAllowed)
+            // GET is the session's stream (MCPStreamTests): it needs Accept: text/event-stream.
+            #expect(
+                try await client.execute(uri: "/mcp", method: .get, headers: Self.headers(session: session, accept: "application/json")).status
+                    == .notAcceptable)
 
             // A session belongs to the caller that opened it.
             let key = try await Self.createKey(client, #"{"name":"other","roles":["tools"]}"#)

@@ -62,6 +62,12 @@ public final class MCPHub: Sendable {
     let logger: Logger
     /// Exposed name → owning server and the server's own name, from the latest lists.
     private let index = Mutex(Index())
+    /// The sessions' server-initiated streams (`GET /mcp`).
+    public let streams: MCPStreams
+    /// Changes of the servers' lists, announced by ``runNotifications()``.
+    let changes = AsyncStream<MCPListChange>.makeStream()
+    /// Whether each server was ready when last reported (its items are in the lists).
+    let readiness = Mutex<[String: Bool]>([:])
 
     struct Index {
         var tools: [String: Route] = [:]
@@ -80,6 +86,7 @@ public final class MCPHub: Sendable {
         sessionSecret: (@Sendable () -> String?)? = nil
     ) {
         self.sessions = MCPSessionStore(secret: sessionSecret)
+        self.streams = MCPStreams { open in metrics.gauge("switchyard_mcp_client_streams", []).record(open) }
         self.upstreams = upstreams
         self.gateway = gateway
         self.audit = audit
@@ -170,9 +177,9 @@ public final class MCPHub: Sendable {
 
     /// Asks every server for its whole list at once (each server's pages followed), renames the
     /// items, and refreshes the routing index. Servers that fail are left out.
-    func fetchLists(_ kind: MCPListKind) async -> [String: [(item: JSONValue, original: String)]] {
+    func fetchLists(_ kind: MCPListKind, from servers: [any MCPUpstream]? = nil) async -> [String: [(item: JSONValue, original: String)]] {
         let lists = await withTaskGroup(of: (String, [(JSONValue, String)]?).self) { group in
-            for upstream in upstreams {
+            for upstream in servers ?? upstreams {
                 group.addTask { (upstream.config.name, await Self.fetchList(kind, from: upstream)) }
             }
             var lists: [String: [(JSONValue, String)]] = [:]

@@ -28,17 +28,22 @@ public protocol MCPUpstream: Sendable {
     func run() async
 }
 
-/// What upstreams report to the gateway (for metrics and logs).
+/// What upstreams report to the gateway (for metrics, logs and the clients' notifications).
 public struct MCPUpstreamEvents: Sendable {
     public var statusChanged: @Sendable (_ server: String, _ status: MCPServerStatus) -> Void
     public var restarted: @Sendable (_ server: String) -> Void
+    /// The server sent a notification (`method`), e.g. `notifications/tools/list_changed`.
+    /// Called on the upstream's read path: it must not block.
+    public var notified: @Sendable (_ server: String, _ method: String) -> Void
 
     public init(
         statusChanged: @escaping @Sendable (String, MCPServerStatus) -> Void = { _, _ in },
-        restarted: @escaping @Sendable (String) -> Void = { _ in }
+        restarted: @escaping @Sendable (String) -> Void = { _ in },
+        notified: @escaping @Sendable (String, String) -> Void = { _, _ in }
     ) {
         self.statusChanged = statusChanged
         self.restarted = restarted
+        self.notified = notified
     }
 }
 
@@ -51,6 +56,12 @@ public enum MCPProtocol {
     public static func negotiate(_ requested: String?) -> String {
         if let requested, versions.contains(requested) { return requested }
         return latest
+    }
+
+    /// The gateway's answer to a server's own request: `ping` is answered, anything else
+    /// (sampling, elicitation, roots) refused, since the gateway is the server's only client.
+    public static func answer(serverRequest id: JSONValue, method: String) -> JSONRPCMessage {
+        method == "ping" ? .response(id: id, result: .object([:])) : .error(id: id, .methodNotFound(method))
     }
 
     /// The gateway's `initialize` request to an upstream server.

@@ -9,7 +9,8 @@ import Synchronization
 /// to the server's URL and answered with JSON or an SSE stream. The gateway initializes one
 /// session (`Mcp-Session-Id`) with the server's configured headers and starts a new one when
 /// the server forgets it (404). With `oauth`, a server that refuses the bearer token (401) gets
-/// the request again once with a new one.
+/// the request again once with a new one. ``run()`` listens for the server's notifications on
+/// its GET stream (`MCPHTTPUpstream+Stream.swift`).
 final class MCPHTTPUpstream: MCPUpstream {
     let config: MCPServerConfig
     let url: String
@@ -19,7 +20,7 @@ final class MCPHTTPUpstream: MCPUpstream {
     let logger: Logger
     private let state = Mutex(State())
     /// The one `initialize` in flight, shared by the calls that wait for it.
-    private let session = SessionGate()
+    let session = SessionGate()
 
     struct State {
         var status: MCPServerStatus = .starting
@@ -40,7 +41,7 @@ final class MCPHTTPUpstream: MCPUpstream {
 
     var status: MCPServerStatus { state.withLock { $0.status } }
 
-    func run() async {}
+    func run() async { await listenForNotifications() }
 
     func call(_ method: String, params: JSONValue?) async throws(JSONRPCError) -> JSONValue {
         for _ in 0..<2 {
@@ -147,6 +148,7 @@ final class MCPHTTPUpstream: MCPUpstream {
         let name = config.name
         let client = self.client
         let credentials = self.credentials
+        let events = self.events
         let timeout = config.timeout
         let outcome: Result<Answer, SendError>? = await withTimeout(timeout) { () -> Result<Answer, SendError> in
             let response: HTTPClientResponse
@@ -174,7 +176,9 @@ final class MCPHTTPUpstream: MCPUpstream {
                             else { return }
                             switch message {
                             case .response(let id, _), .error(let id, _): if id == expectedID { found = message }
-                            default: break
+                            // A notification about the request's work, e.g. a list it changed.
+                            case .notification(let method, _): events.notified(name, method)
+                            case .request: break
                             }
                         }
                         if found != nil { break }
@@ -210,14 +214,14 @@ final class MCPHTTPUpstream: MCPUpstream {
     }
 
     /// Marks the server down when the error says it could not be reached; returns the error.
-    private func fail(_ error: JSONRPCError) -> JSONRPCError {
+    func fail(_ error: JSONRPCError) -> JSONRPCError {
         if ["server_unavailable", "timeout", "upstream_error"].contains(error.label) {
             setStatus(.down(error.data?["reason"]?.stringValue ?? error.message))
         }
         return error
     }
 
-    private func setStatus(_ status: MCPServerStatus) {
+    func setStatus(_ status: MCPServerStatus) {
         let changed = state.withLock { state in
             defer { state.status = status }
             return state.status != status

@@ -8,8 +8,8 @@ import SwitchyardCore
 /// POST takes one JSON-RPC message. A request is answered with JSON, or with an SSE stream of
 /// one event when the client accepts only `text/event-stream`; a notification or a response is
 /// answered 202. `initialize` opens a session (`Mcp-Session-Id`), bound to the caller's
-/// identity; every later message must carry it. GET answers 405 (the gateway sends no
-/// server-initiated messages); DELETE ends the session.
+/// identity; every later message must carry it. GET opens the session's stream of
+/// server-initiated messages (`MCPRoutes+Stream.swift`); DELETE ends the session.
 struct MCPRoutes {
     let hub: MCPHub
     let runtime: RuntimeHolder
@@ -19,9 +19,7 @@ struct MCPRoutes {
 
     func register(on group: RouterGroup<GatewayRequestContext>) {
         group.post("/mcp") { request, context in try await post(request, context: context) }
-        group.get("/mcp") { _, _ in
-            Response(status: .methodNotAllowed, headers: [.allow: "POST, DELETE"])
-        }
+        group.get("/mcp") { request, context in try await stream(request, context: context) }
         group.delete("/mcp") { request, context in delete(request, context: context) }
     }
 
@@ -33,12 +31,7 @@ struct MCPRoutes {
         guard acceptsJSON || acceptsSSE else {
             return Self.failure(.invalidRequest("accept application/json or text/event-stream"), status: .notAcceptable)
         }
-        if let version = request.headers[Self.protocolHeader], !MCPProtocol.versions.contains(version) {
-            return Self.failure(
-                .invalidRequest(
-                    "unsupported MCP-Protocol-Version '\(version.prefix(40))' (supported: \(MCPProtocol.versions.joined(separator: ", ")))"),
-                status: .badRequest)
-        }
+        if let refusal = Self.versionRefusal(request) { return refusal }
         let body = try await request.body.collect(upTo: context.maxBodyBytes)
         let value: JSONValue
         do {
@@ -63,7 +56,7 @@ struct MCPRoutes {
             let result: JSONValue = [
                 "protocolVersion": .string(version),
                 "capabilities": [
-                    "tools": ["listChanged": false], "prompts": ["listChanged": false], "resources": ["listChanged": false], "logging": [:],
+                    "tools": ["listChanged": true], "prompts": ["listChanged": true], "resources": ["listChanged": true], "logging": [:],
                 ],
                 "serverInfo": ["name": "switchyard", "title": "Switchyard MCP gateway", "version": .string(SwitchyardVersion.current)],
                 "instructions": "Tools, prompts and resources of several MCP servers, named <server prefix>_<name>.",
@@ -77,10 +70,7 @@ struct MCPRoutes {
                 .invalidRequest("the Mcp-Session-Id header is required (send initialize first)"), id: message.requestID, status: .badRequest)
         }
         guard hub.sessions.use(sessionID, owner: owner, settings: settings, now: .now) != nil else {
-            return Self.failure(
-                JSONRPCError(code: JSONRPCError.invalidRequestCode, message: "Session not found: it ended or expired; initialize a new one."),
-                id: message.requestID,
-                status: .notFound)
+            return Self.sessionNotFound(id: message.requestID)
         }
         guard case .request(let id, let method, let params) = message else {
             return Response(status: .accepted)
@@ -101,6 +91,7 @@ struct MCPRoutes {
         guard hub.sessions.end(sessionID, owner: MCPSessionStore.owner(of: identity)) else {
             return Self.failure(JSONRPCError(code: JSONRPCError.invalidRequestCode, message: "Session not found."), status: .notFound)
         }
+        hub.streams.end(session: sessionID)
         return Response(status: .noContent)
     }
 

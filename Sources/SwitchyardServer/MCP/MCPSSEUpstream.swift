@@ -173,7 +173,7 @@ final class MCPSSEUpstream: MCPUpstream {
         case .request(let id, let method, _):
             // Before the session is set up there is nowhere to answer (a server does not ask then).
             guard let endpoint = state.withLock({ $0.endpoint }) else { return }
-            try? await post(MCPPendingRequests.reply(toServerRequest: id, method: method), to: endpoint)
+            try? await post(MCPProtocol.answer(serverRequest: id, method: method), to: endpoint)
         case .notification:
             break
         }

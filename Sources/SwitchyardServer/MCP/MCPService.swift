@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import SwitchyardCore
+import Synchronization
 
 extension MCPHub {
     /// The hub of the configured servers (`mcp.servers`). Servers are read once at start: a
@@ -12,15 +13,19 @@ extension MCPHub {
         settings: MCPSettings, gateway: Gateway, audit: any AuditSink, metrics: GatewayMetrics, health: MCPServerHealth, logger: Logger,
         sessionSecret: @escaping @Sendable () -> String?
     ) -> MCPHub {
+        // The upstreams exist before the hub that hears from them.
+        let link = HubLink()
         let events = MCPUpstreamEvents(
             statusChanged: { server, status in
                 metrics.gauge("switchyard_mcp_server_up", [("server", server)]).record(status.isReady ? 1 : 0)
                 health.changed(server, to: status)
+                link.hub?.upstreamStatusChanged(server: server, status: status)
             },
             restarted: { server in
                 metrics.counter("switchyard_mcp_server_restarts_total", [("server", server)]).increment()
                 health.restarted(server)
-            })
+            },
+            notified: { server, method in link.hub?.upstreamNotified(server: server, method: method) })
         let upstreams: [any MCPUpstream] = settings.servers.map { server in
             switch server.transport {
             case .streamableHTTP(let url):
@@ -33,7 +38,23 @@ extension MCPHub {
             }
         }
         for upstream in upstreams { metrics.gauge("switchyard_mcp_server_up", [("server", upstream.config.name)]).record(0) }
-        return MCPHub(upstreams: upstreams, gateway: gateway, audit: audit, metrics: metrics, logger: logger, sessionSecret: sessionSecret)
+        let hub = MCPHub(upstreams: upstreams, gateway: gateway, audit: audit, metrics: metrics, logger: logger, sessionSecret: sessionSecret)
+        link.hub = hub
+        return hub
+    }
+}
+
+/// The hub the upstreams report to, held weakly (the hub holds the upstreams).
+final class HubLink: Sendable {
+    private let reference = Mutex(WeakHub())
+
+    private struct WeakHub {
+        weak var hub: MCPHub?
+    }
+
+    var hub: MCPHub? {
+        get { reference.withLock { $0.hub } }
+        set { reference.withLock { $0.hub = newValue } }
     }
 }
 
@@ -51,7 +72,8 @@ enum MCPHTTPClient {
     }()
 }
 
-/// Runs the MCP servers' supervision (stdio processes, legacy SSE streams) until shutdown, then stops them.
+/// Runs the MCP servers' supervision (stdio processes, legacy SSE streams, HTTP servers' GET
+/// streams) and the clients' notifications until shutdown, then stops them.
 struct MCPService: Service {
     let hub: MCPHub
 
@@ -60,7 +82,7 @@ struct MCPService: Service {
             for upstream in hub.upstreams {
                 group.addTask { await cancelWhenGracefulShutdown { await upstream.run() } }
             }
-            // HTTP servers need no supervision: the service itself lasts until shutdown.
+            group.addTask { await cancelWhenGracefulShutdown { await hub.runNotifications() } }
             group.addTask { try? await gracefulShutdown() }
             await group.waitForAll()
         }

@@ -72,7 +72,7 @@ final class MCPStdioUpstream: MCPUpstream {
     }
 
     /// A line from the server: answers go to their callers; the server's own requests get an
-    /// answer (ping) or a refusal; notifications are dropped (lists are read live).
+    /// answer (ping) or a refusal; notifications go to the hub (a list that changed).
     private func received(_ bytes: [UInt8], channel: any Channel) {
         guard let value = try? JSONValue.parse(bytes), let message = try? JSONRPCMessage(value) else {
             logger.debug("mcp server wrote a line that is not JSON-RPC", metadata: ["mcp_server": .string(config.name)])
@@ -82,11 +82,11 @@ final class MCPStdioUpstream: MCPUpstream {
         case .response, .error:
             pending.received(message)
         case .request(let id, let method, _):
-            var line = MCPPendingRequests.reply(toServerRequest: id, method: method).json.serializedBytes()
+            var line = MCPProtocol.answer(serverRequest: id, method: method).json.serializedBytes()
             line.append(UInt8(ascii: "\n"))
             channel.writeAndFlush(ByteBuffer(bytes: line), promise: nil)
-        case .notification:
-            break
+        case .notification(let method, _):
+            events.notified(config.name, method)
         }
     }
 

@@ -110,13 +110,6 @@ final class MCPPendingRequests: Sendable {
         }
     }
 
-    /// The gateway's answer to a request the server sends it: `ping` is answered, the rest
-    /// (sampling, elicitation, roots: features that would need the client behind the gateway)
-    /// refused.
-    static func reply(toServerRequest id: JSONValue, method: String) -> JSONRPCMessage {
-        method == "ping" ? .response(id: id, result: .object([:])) : .error(id: id, .methodNotFound(method))
-    }
-
     /// Ends every request still waiting (the connection or the process ended).
     func failAll(_ error: JSONRPCError) {
         let ids = state.withLock { Array($0.slots.keys) }

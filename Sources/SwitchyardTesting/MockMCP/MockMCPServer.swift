@@ -6,14 +6,16 @@ import SwitchyardCore
 import Synchronization
 
 /// A small MCP server over the Streamable HTTP transport, for tests: `POST /mcp` with sessions,
-/// answering in JSON (or SSE when `sse` is set); also over the legacy HTTP+SSE transport
-/// (`GET /sse`, `POST /messages`, see `MockMCPServer+SSE.swift`). With an `issuer`, requests
-/// need a bearer token it issued (`POST /token`).
+/// answering in JSON (or SSE when `sse` is set), and `GET /mcp`, the session's stream of
+/// notifications; also over the legacy HTTP+SSE transport (`GET /sse`, `POST /messages`, see
+/// `MockMCPServer+SSE.swift`). With an `issuer`, requests need a bearer token it issued
+/// (`POST /token`).
 ///
 /// Tools: `echo` (returns its `text` argument), `add` (`a` + `b`), `inject` (returns a text
 /// that carries a prompt injection), `picture` (returns an image); prompt `greet`; resource
 /// `mock://readme`. With `requiredHeader` set, requests without that header and value get 401.
 /// `extraTools` are listed after those (names and descriptions as given; calling them is an error).
+/// ``addTool(_:announce:)`` adds a tool (answering like `echo`) and says so.
 public final class MockMCPServer: Sendable {
     public struct Stats: Sendable {
         /// `tools/call` requests received, by tool name.
@@ -25,6 +27,16 @@ public final class MockMCPServer: Sendable {
         public var initializations = 0
         /// Legacy event streams opened (`GET /sse`).
         public var streamsOpened = 0
+        /// `GET /mcp` streams opened, and the `Last-Event-ID` of each.
+        public var streams: [String?] = []
+    }
+
+    /// Where ``addTool(_:announce:)`` sends `notifications/tools/list_changed`.
+    public enum Announcement: Sendable {
+        /// On the open GET streams.
+        case stream
+        /// In the next answer to a request, before the response (the server must answer in SSE).
+        case nextAnswer
     }
 
     public let name: String
@@ -35,6 +47,7 @@ public final class MockMCPServer: Sendable {
     let state = Mutex<(stats: Stats, sessions: Set<String>)>((Stats(), []))
     /// The open legacy event streams, by session id.
     let legacyStreams = Mutex<[String: AsyncStream<ByteBuffer>.Continuation]>([:])
+    private let changes = Mutex<(tools: [String], pending: Bool, streams: [AsyncStream<[UInt8]>.Continuation], nextEvent: Int)>(([], false, [], 1))
 
     public init(
         name: String, requiredHeader: HeaderField? = nil, sse: Bool = false, extraTools: [(name: String, description: String)] = [],
@@ -52,15 +65,67 @@ public final class MockMCPServer: Sendable {
     /// Forgets every session (the gateway must initialize again).
     public func dropSessions() { state.withLock { $0.sessions.removeAll() } }
 
+    /// Adds a tool named `name` (it echoes its `text`) and announces the change.
+    public func addTool(_ name: String, announce: Announcement) {
+        let notification = Self.listChanged
+        let streams = changes.withLock { changes in
+            changes.tools.append(name)
+            if announce == .nextAnswer { changes.pending = true }
+            return announce == .stream ? changes.streams : []
+        }
+        for stream in streams {
+            let id = changes.withLock { changes in
+                defer { changes.nextEvent += 1 }
+                return changes.nextEvent
+            }
+            stream.yield(Array("id: \(id)\n".utf8) + notification)
+        }
+    }
+
+    /// Open GET streams.
+    public var openStreams: Int { changes.withLock { $0.streams.count } }
+
+    /// Ends the GET streams (as a server going away does).
+    public func closeStreams() {
+        let streams = changes.withLock { changes in
+            defer { changes.streams.removeAll() }
+            return changes.streams
+        }
+        for stream in streams { stream.finish() }
+    }
+
+    static let listChanged = Array("event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n".utf8)
+
     public func makeApplication(port: Int, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
         router.post("/mcp") { request, _ in try await self.respond(request) }
         registerLegacySSE(on: router)
         issuer?.register(on: router)
+        router.get("/mcp") { request, _ in self.stream(request) }
         return Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: Logger(label: "mock-mcp", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    /// `GET /mcp`: the session's notifications, until ``closeStreams()`` (or the server stops).
+    func stream(_ request: Request) -> Response {
+        if let requiredHeader, request.headers[HTTPField.Name(requiredHeader.name)!] != requiredHeader.value {
+            return Response(status: .unauthorized)
+        }
+        guard let session = request.headers[HTTPField.Name("mcp-session-id")!], state.withLock({ $0.sessions.contains(session) }) else {
+            return Response(status: .notFound)
+        }
+        state.withLock { $0.stats.streams.append(request.headers[HTTPField.Name("last-event-id")!]) }
+        let (events, continuation) = AsyncStream<[UInt8]>.makeStream()
+        changes.withLock { $0.streams.append(continuation) }
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream"],
+            body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: ": open\n\n"))
+                for await bytes in events { try await writer.write(ByteBuffer(bytes: bytes)) }
+                try await writer.finish(nil)
+            })
     }
 
     func respond(_ request: Request) async throws -> Response {
@@ -112,7 +177,8 @@ public final class MockMCPServer: Sendable {
         switch method {
         case "tools/list":
             let own = ["echo", "add", "inject", "picture"].map { tool in (name: tool, description: "the \(tool) tool of \(name)") }
-            let tools: [JSONValue] = (own + extraTools).map { tool in
+            let added = changes.withLock { $0.tools }.map { tool in (name: tool, description: "the \(tool) tool of \(name)") }
+            let tools: [JSONValue] = (own + added + extraTools).map { tool in
                 ["name": .string(tool.name), "description": .string(tool.description), "inputSchema": ["type": "object"]]
             }
             return .response(id: id, result: ["tools": .array(tools)])
@@ -136,7 +202,8 @@ public final class MockMCPServer: Sendable {
                 $0.stats.lastArguments = arguments
             }
             switch tool {
-            case "echo":
+            case "echo",
+                _ where changes.withLock({ $0.tools.contains(tool) }):
                 return .response(id: id, result: text(arguments["text"]?.stringValue ?? ""))
             case "add":
                 let sum = (arguments["a"]?.doubleValue ?? 0) + (arguments["b"]?.doubleValue ?? 0)
@@ -160,7 +227,11 @@ public final class MockMCPServer: Sendable {
     func answer(_ message: JSONRPCMessage) -> Response {
         let bytes = message.json.serializedBytes()
         if sse {
-            let framed = Array("event: message\ndata: ".utf8) + bytes + Array("\n\n".utf8)
+            let pending = changes.withLock { changes in
+                defer { changes.pending = false }
+                return changes.pending
+            }
+            let framed = (pending ? Self.listChanged : []) + Array("event: message\ndata: ".utf8) + bytes + Array("\n\n".utf8)
             return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: framed)))
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
