@@ -91,6 +91,10 @@ extension DashboardRoutes {
             var restarts = "–"
             switch config.transport {
             case .streamableHTTP(let url): endpoint = RedactedConfiguration.redactURLPassword(url)
+            case .sse(let url):
+                // Its event stream is opened again when it drops: counted like a restart.
+                endpoint = RedactedConfiguration.redactURLPassword(url)
+                restarts = String(entry?.restarts ?? 0)
             case .stdio(let command, _, _):
                 endpoint = command
                 restarts = String(entry?.restarts ?? 0)
