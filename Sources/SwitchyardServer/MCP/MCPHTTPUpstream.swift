@@ -222,16 +222,11 @@ final class MCPHTTPUpstream: MCPUpstream {
     }
 
     func setStatus(_ status: MCPServerStatus) {
-        let changed = state.withLock { state in
+        let previous = state.withLock { state in
             defer { state.status = status }
-            return state.status != status
+            return state.status
         }
-        if changed {
-            events.statusChanged(config.name, status)
-            if case .down(let reason) = status {
-                logger.warning("mcp server unavailable", metadata: ["mcp_server": .string(config.name), "reason": .string(reason)])
-            }
-        }
+        events.report(status, previous: previous, server: config.name, logger: logger)
     }
 
     /// A short description of a transport error, without the URL's credentials.

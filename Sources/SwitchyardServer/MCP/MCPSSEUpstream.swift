@@ -203,14 +203,10 @@ final class MCPSSEUpstream: MCPUpstream {
     }
 
     private func setStatus(_ status: MCPServerStatus) {
-        let changed = state.withLock { state in
+        let previous = state.withLock { state in
             defer { state.status = status }
-            return state.status != status
+            return state.status
         }
-        guard changed else { return }
-        events.statusChanged(config.name, status)
-        if case .down(let reason) = status {
-            logger.warning("mcp server unavailable", metadata: ["mcp_server": .string(config.name), "reason": .string(reason)])
-        }
+        events.report(status, previous: previous, server: config.name, logger: logger)
     }
 }

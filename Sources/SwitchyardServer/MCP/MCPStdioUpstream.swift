@@ -169,11 +169,11 @@ final class MCPStdioUpstream: MCPUpstream {
     }
 
     private func setStatus(_ status: MCPServerStatus) {
-        let changed = state.withLock { state in
+        let previous = state.withLock { state in
             defer { state.status = status }
-            return state.status != status
+            return state.status
         }
-        if changed { events.statusChanged(config.name, status) }
+        events.report(status, previous: previous, server: config.name, logger: nil)
     }
 
     // MARK: Process

@@ -1,3 +1,4 @@
+import Logging
 import SwitchyardCore
 import Synchronization
 
@@ -152,5 +153,17 @@ extension MCPUpstream {
             delay = min(delay * 2, config.maxRestartDelay)
         }
         down("the gateway is shutting down")
+    }
+}
+
+extension MCPUpstreamEvents {
+    /// Reports a server's new status when it differs from `previous`; a server going down is
+    /// logged when a `logger` is given (the stdio supervisor logs its own reasons).
+    func report(_ status: MCPServerStatus, previous: MCPServerStatus, server: String, logger: Logger?) {
+        guard status != previous else { return }
+        statusChanged(server, status)
+        if let logger, case .down(let reason) = status {
+            logger.warning("mcp server unavailable", metadata: ["mcp_server": .string(server), "reason": .string(reason)])
+        }
     }
 }
