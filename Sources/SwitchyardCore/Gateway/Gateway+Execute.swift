@@ -406,9 +406,12 @@ struct Attempt: Sendable {
                 if !decisions.isEmpty {
                     headers.append(HeaderField("x-switchyard-guardrails", decisions.map(\.summary).joined(separator: ", ")))
                 }
-                let bytes = value.serializedBytes()
-                if let rescanned = try? JSONObjectScan(bytes) { scan = rescanned }
-                clientBody = ByteBuffer(bytes: bytes)
+                // Nothing found and no placeholder to restore: the provider's bytes stand.
+                if !decisions.isEmpty || !guardOutput.pseudonyms.isEmpty {
+                    let bytes = value.serializedBytes()
+                    if let rescanned = try? JSONObjectScan(bytes) { scan = rescanned }
+                    clientBody = ByteBuffer(bytes: bytes)
+                }
             }
             if passthrough {
                 record.usage = OpenAIStreamRelay.anthropicUsage(scan.value("usage"), previous: nil)

@@ -133,17 +133,49 @@ public struct Gateway: Sendable {
     }
 
     /// A validated, planned request, ready for the attempt loop.
+    ///
+    /// Copy-on-write like ``RequestRecord``: the stages, the attempt loop and each attempt
+    /// hold it by value, and a copy is one retain instead of ~60 fields.
+    @dynamicMemberLookup
     public struct Prepared: Sendable {
-        public internal(set) var inbound: Inbound
-        public internal(set) var request: OpenAIRequest
-        public internal(set) var plan: RoutePlan
-        public let snapshot: RuntimeSnapshot
-        var record: RequestRecord
-        /// Output guardrails and placeholders to restore, set by the input guardrails.
-        var guardOutput: GuardrailOutput?
+        public struct Fields: Sendable {
+            public internal(set) var inbound: Inbound
+            public internal(set) var request: OpenAIRequest
+            public internal(set) var plan: RoutePlan
+            public let snapshot: RuntimeSnapshot
+            var record: RequestRecord
+            /// Output guardrails and placeholders to restore, set by the input guardrails.
+            var guardOutput: GuardrailOutput?
+        }
+
+        @usableFromInline
+        final class Storage: @unchecked Sendable {
+            // Changed only through `_modify` below, after making sure no other copy shares it.
+            @usableFromInline var fields: Fields
+            init(_ fields: Fields) { self.fields = fields }
+        }
+
+        @usableFromInline var storage: Storage
+
+        init(inbound: Inbound, request: OpenAIRequest, plan: RoutePlan, snapshot: RuntimeSnapshot, record: RequestRecord) {
+            storage = Storage(Fields(inbound: inbound, request: request, plan: plan, snapshot: snapshot, record: record))
+        }
+
+        @inlinable
+        public subscript<Value>(dynamicMember keyPath: KeyPath<Fields, Value>) -> Value {
+            storage.fields[keyPath: keyPath]
+        }
+
+        subscript<Value>(dynamicMember keyPath: WritableKeyPath<Fields, Value>) -> Value {
+            get { storage.fields[keyPath: keyPath] }
+            _modify {
+                if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+                yield &storage.fields[keyPath: keyPath]
+            }
+        }
 
         /// Whether the client asked for a stream.
-        public var isStream: Bool { request.stream }
+        public var isStream: Bool { storage.fields.request.stream }
     }
 
     /// The outcome of ``prepare(_:snapshot:)``.

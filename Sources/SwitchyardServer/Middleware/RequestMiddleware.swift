@@ -9,12 +9,6 @@ import SwitchyardStores
 import Synchronization
 import Tracing
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#endif
-
 /// The outermost middleware: request id, body limit, error envelope, HTTP metrics and the access
 /// log line for requests that do not reach the gateway pipeline.
 ///
@@ -228,9 +222,7 @@ struct RequestMiddleware: RouterMiddleware {
     }
 
     static func currentUnixMillis() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
+        UInt64(max(0, WallClock.unixTime() * 1000))
     }
 
     static func gatewayError(for error: any Error, request: Request, limit: Int) -> GatewayError {
