@@ -19,6 +19,32 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
     }
 
+    /// Strings are skipped eight plain ASCII bytes at a time: a quote, backslash, control byte
+    /// or non-ASCII byte at any position of a word must still stop the fast path.
+    @Test func wordAtATimeStringScanSeesEverySpecialByteAtEveryOffset() throws {
+        #expect(JSONParser.isPlainASCII(0x6867_6665_6463_6261))  // "abcdefgh"
+        for special: UInt8 in [0x22, 0x5C, 0x00, 0x01, 0x1F, 0x80, 0xC3, 0xFF] {
+            for offset in 0..<8 {
+                var word: UInt64 = 0x6867_6665_6463_6261
+                word &= ~(UInt64(0xFF) << (offset * 8))
+                word |= UInt64(special) << (offset * 8)
+                #expect(!JSONParser.isPlainASCII(word), "byte \(special) at \(offset)")
+            }
+        }
+        for byte: UInt8 in [0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7F] {
+            #expect(JSONParser.isPlainASCII(UInt64(byte) &* 0x0101_0101_0101_0101))
+        }
+        let prefix = "lorem ipsum dolor sit amet, consectetur"
+        for cut in 0...prefix.count {
+            let head = String(prefix.prefix(cut))
+            let escaped = try JSONValue.parse(Array(#"{"a":""#.utf8) + Array(head.utf8) + Array(#"\"q\u00e9 é tail"}"#.utf8))
+            #expect(escaped["a"]?.stringValue == head + "\"qé é tail")
+            #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(#"{"a":""#.utf8) + Array(head.utf8) + [0x0A] + Array(#"x"}"#.utf8)) }
+            #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(#"{"a":""#.utf8) + Array(head.utf8) + [0xC3, 0x28] + Array(#"x"}"#.utf8)) }
+            #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(#"{"a":""#.utf8) + Array(head.utf8)) }
+        }
+    }
+
     @Test func rejectsInvalidUTF8WithOffset() {
         let bytes: [UInt8] = Array(#"{"model":"a"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
         do {

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A client request in another dialect, translated to the canonical form.
 public struct TranslatedRequest: Sendable {
     /// The OpenAI Chat Completions body.
@@ -154,14 +162,14 @@ extension CanonicalChat {
         needle.withUTF8Buffer { needle in
             haystack.withUnsafeBufferPointer { bytes in
                 guard let first = needle.first, needle.count <= bytes.count else { return false }
+                // memchr (vectorised) to each candidate first byte, memcmp for the rest.
+                let base = bytes.baseAddress!
                 var index = 0
                 let last = bytes.count - needle.count
                 while index <= last {
-                    if bytes[index] == first {
-                        var offset = 1
-                        while offset < needle.count && bytes[index + offset] == needle[offset] { offset += 1 }
-                        if offset == needle.count { return true }
-                    }
+                    guard let found = memchr(base + index, Int32(first), last - index + 1) else { return false }
+                    index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(base + index, needle.baseAddress!, needle.count) == 0 { return true }
                     index += 1
                 }
                 return false
