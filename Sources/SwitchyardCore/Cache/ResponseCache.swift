@@ -203,13 +203,6 @@ public enum ResponseCache {
         if let limit = settings.maxTemperature, let temperature = request.scan.number("temperature"), temperature > limit {
             return .failure(.temperature)
         }
-        guard let object = (try? JSONValue.parse(canonicalBody))?.objectValue else { return .failure(.body) }
-        if !settings.cacheTools,
-            object["tools"] != nil || object["functions"] != nil
-                || (object["messages"]?.arrayValue ?? []).contains(where: { $0["role"]?.stringValue == "tool" })
-        {
-            return .failure(.tools)
-        }
         let caller = identity.kind == .anonymous ? "anonymous" : "\(identity.kind.rawValue):\(identity.subject)"
         let partition: String =
             switch settings.partition {
@@ -218,8 +211,63 @@ public enum ResponseCache {
             case .org: identity.organizationID.map { "org:\($0)" } ?? caller
             case .global: "global"
             }
-        let digest = digest([partition, namespace, group, request.endpoint.rawValue, dialect.rawValue], object, settings: settings)
-        return .success(CacheKey(digest: digest, partition: partition, namespace: namespace, model: group))
+        let parts = [partition, namespace, group, request.endpoint.rawValue, dialect.rawValue]
+        // The same bytes under the same settings give the same digest: a repeated request (the
+        // one a cache exists for) skips the parse, the canonical form and the SHA-256.
+        let memoKey = DigestMemo.Key(parts: parts, ignoreParameters: settings.ignoreParameters, cacheTools: settings.cacheTools, body: canonicalBody)
+        let outcome: Result<String, Bypass>
+        if let known = DigestMemo.shared.lookup(memoKey) {
+            outcome = known
+        } else {
+            outcome = digestOutcome(parts, canonicalBody: canonicalBody, settings: settings)
+            DigestMemo.shared.store(memoKey, outcome)
+        }
+        return outcome.map { CacheKey(digest: $0, partition: partition, namespace: namespace, model: group) }
+    }
+
+    /// The digest of a body, or why it is not cached (not a JSON object; tools when they are off).
+    static func digestOutcome(_ parts: [String], canonicalBody: [UInt8], settings: CacheSettings) -> Result<String, Bypass> {
+        guard let object = (try? JSONValue.parse(canonicalBody))?.objectValue else { return .failure(.body) }
+        if !settings.cacheTools,
+            object["tools"] != nil || object["functions"] != nil
+                || (object["messages"]?.arrayValue ?? []).contains(where: { $0["role"]?.stringValue == "tool" })
+        {
+            return .failure(.tools)
+        }
+        return .success(digest(parts, object, settings: settings))
+    }
+
+    /// Digests of recently seen bodies, keyed by everything the digest depends on (the parts,
+    /// the settings that change it, the exact bytes), so an entry can never answer for another
+    /// request. Bounded: bodies up to 16 KiB, 256 entries, emptied when full.
+    final class DigestMemo: Sendable {
+        struct Key: Hashable, Sendable {
+            var parts: [String]
+            var ignoreParameters: [String]
+            var cacheTools: Bool
+            var body: [UInt8]
+        }
+
+        static let shared = DigestMemo()
+        static let maximumBodyBytes = 16 * 1024
+        static let capacity = 256
+
+        private let entries = Mutex<[Key: Result<String, Bypass>]>([:])
+
+        func lookup(_ key: Key) -> Result<String, Bypass>? {
+            guard key.body.count <= Self.maximumBodyBytes else { return nil }
+            return entries.withLock { $0[key] }
+        }
+
+        func store(_ key: Key, _ outcome: Result<String, Bypass>) {
+            guard key.body.count <= Self.maximumBodyBytes else { return }
+            entries.withLock { entries in
+                if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+                entries[key] = outcome
+            }
+        }
+
+        var count: Int { entries.withLock { $0.count } }
     }
 
     /// SHA-256 (hex) of `parts` and of the body without `model` and the ignored parameters,
