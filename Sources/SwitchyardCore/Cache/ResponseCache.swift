@@ -1,6 +1,14 @@
 import Crypto
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// `cache:` of the configuration: the exact response cache.
 public struct CacheSettings: Sendable, Equatable {
     public enum Partition: String, Sendable, CaseIterable {
@@ -246,6 +254,25 @@ public enum ResponseCache {
             var ignoreParameters: [String]
             var cacheTools: Bool
             var body: [UInt8]
+
+            // The body hashed and compared as one block of bytes (element by element, a 1 KB
+            // body cost more than the digest it saves).
+            func hash(into hasher: inout Hasher) {
+                hasher.combine(parts)
+                hasher.combine(ignoreParameters)
+                hasher.combine(cacheTools)
+                hasher.combine(body.count)
+                body.withUnsafeBytes { hasher.combine(bytes: $0) }
+            }
+
+            static func == (left: Key, right: Key) -> Bool {
+                guard left.cacheTools == right.cacheTools, left.body.count == right.body.count, left.parts == right.parts,
+                    left.ignoreParameters == right.ignoreParameters
+                else { return false }
+                return left.body.withUnsafeBytes { a in
+                    right.body.withUnsafeBytes { b in a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 }
+                }
+            }
         }
 
         static let shared = DigestMemo()
