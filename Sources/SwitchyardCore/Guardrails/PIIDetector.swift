@@ -20,12 +20,42 @@ public struct PIIDetector: TextDetector {
         ]
         /// The placeholder label used when masking or pseudonymizing (`EMAIL`, `CREDIT_CARD`).
         public var label: String { rawValue.uppercased() }
+
+        /// One bit per entity, for the scanner's set of wanted entities (no hashing per lookup).
+        var bit: UInt32 {
+            switch self {
+            case .email: 1 << 0
+            case .phone: 1 << 1
+            case .creditCard: 1 << 2
+            case .ssn: 1 << 3
+            case .iban: 1 << 4
+            case .ipAddress: 1 << 5
+            case .dateOfBirth: 1 << 6
+            case .passport: 1 << 7
+            case .driverLicense: 1 << 8
+            case .address: 1 << 9
+            case .awsAccessKey: 1 << 10
+            case .awsSecretKey: 1 << 11
+            case .openAIKey: 1 << 12
+            case .anthropicKey: 1 << 13
+            case .githubToken: 1 << 14
+            case .slackToken: 1 << 15
+            case .googleAPIKey: 1 << 16
+            case .stripeKey: 1 << 17
+            case .privateKey: 1 << 18
+            case .jwt: 1 << 19
+            case .connectionString: 1 << 20
+            }
+        }
     }
 
     public let entities: Set<Entity>
+    /// `entities` as ``Entity/bit``s, worked out once rather than per scanned text.
+    let wanted: UInt32
 
     public init(entities: Set<Entity>) {
         self.entities = entities
+        wanted = entities.reduce(0) { $0 | $1.bit }
     }
 
     public func findings(in text: [UInt8], context: [UInt8]) -> [Finding] {
@@ -36,7 +66,7 @@ public struct PIIDetector: TextDetector {
         // byte ranges.
         if let folded = Self.foldedToASCII(bytes) {
             let base = folded.origin.firstIndex { $0 >= context.count } ?? folded.bytes.count
-            var scanner = Scanner(bytes: folded.bytes, base: base, entities: entities)
+            var scanner = Scanner(bytes: folded.bytes, base: base, wanted: wanted)
             scanner.run()
             return scanner.found.map {
                 let lower = folded.origin[$0.range.lowerBound] - context.count
@@ -44,7 +74,7 @@ public struct PIIDetector: TextDetector {
                 return Finding(entity: $0.entity.rawValue, range: max(0, lower)..<max(0, upper))
             }
         }
-        var scanner = Scanner(bytes: bytes, base: context.count, entities: entities)
+        var scanner = Scanner(bytes: bytes, base: context.count, wanted: wanted)
         scanner.run()
         return scanner.found.map {
             Finding(entity: $0.entity.rawValue, range: ($0.range.lowerBound - context.count)..<($0.range.upperBound - context.count))
@@ -115,7 +145,9 @@ public struct PIIDetector: TextDetector {
     struct Scanner {
         let bytes: [UInt8]
         let base: Int
-        let entities: Set<Entity>
+        let wanted: UInt32
+        /// The start tables, loaded once per scan rather than once per lookup of a `static let`.
+        let tables = Tables.shared
         var found: [(entity: Entity, range: Range<Int>)] = []
         /// Everything before this offset is covered by a finding.
         var covered = 0
@@ -129,16 +161,17 @@ public struct PIIDetector: TextDetector {
         /// number scanners and their context lookups entirely.
         let wantsNumbers: Bool
 
-        init(bytes: [UInt8], base: Int, entities: Set<Entity>) {
+        init(bytes: [UInt8], base: Int, wanted: UInt32) {
             self.bytes = bytes
             self.base = base
-            self.entities = entities
-            wantsAWSSecret = entities.contains(.awsSecretKey)
-            wantsAddress = entities.contains(.address)
-            wantsDateOfBirth = entities.contains(.dateOfBirth)
-            wantsPassport = entities.contains(.passport)
-            wantsLicence = entities.contains(.driverLicense)
-            wantsNumbers = !entities.isDisjoint(with: [.phone, .ssn, .creditCard, .ipAddress, .dateOfBirth, .address, .iban])
+            self.wanted = wanted
+            wantsAWSSecret = wanted & Entity.awsSecretKey.bit != 0
+            wantsAddress = wanted & Entity.address.bit != 0
+            wantsDateOfBirth = wanted & Entity.dateOfBirth.bit != 0
+            wantsPassport = wanted & Entity.passport.bit != 0
+            wantsLicence = wanted & Entity.driverLicense.bit != 0
+            let numbers: [Entity] = [.phone, .ssn, .creditCard, .ipAddress, .dateOfBirth, .address, .iban]
+            wantsNumbers = wanted & numbers.reduce(0) { $0 | $1.bit } != 0
         }
 
         static func table(_ characters: String) -> [Bool] {
@@ -162,11 +195,53 @@ public struct PIIDetector: TextDetector {
         static let keywordStarts = table("jfmasondprlf")
         static let frenchStarts = table("rabciq")
         static let militaryStarts = table("AFDPU")
+        /// Bytes that can start a match: letters, digits and `-/+(:`.
+        static let starts = table("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/+(:")
+
+        /// The first two bytes of `words` (ASCII-lowercased when `folding`), one bit per pair: a
+        /// position whose pair is not set starts none of them, and is passed over without
+        /// comparing each.
+        static func pairs(_ words: [String], folding: Bool) -> [UInt64] {
+            var bits = [UInt64](repeating: 0, count: 1024)
+            for word in words {
+                let bytes = Array(word.utf8)
+                let key = folding ? Int(B.lowercased(bytes[0])) << 8 | Int(B.lowercased(bytes[1])) : Int(bytes[0]) << 8 | Int(bytes[1])
+                bits[key >> 6] |= 1 << UInt64(key & 63)
+            }
+            return bits
+        }
+        static let keywordPairs = pairs(months + passportKeywords + licenceKeywords, folding: true)
+        static let schemePairs = pairs(connectionSchemes, folding: true)
+        static let secretPairs = pairs(awsPrefixes + ["AIza", "sk-ant-", "sk-"] + stripePrefixes + githubPrefixes + ["github_pat_", "xox", "xapp-", "eyJ"], folding: false)
+        static let frenchPairs = pairs(frenchStreetTypes, folding: false)
+        static let militaryPairs = pairs(militaryPrefixes + boxPrefixes, folding: false)
+
+        final class Tables: Sendable {
+            static let shared = Tables()
+            let starts = Scanner.starts
+            let secretStarts = Scanner.secretStarts
+            let schemeStarts = Scanner.schemeStarts
+            let keywordStarts = Scanner.keywordStarts
+            let frenchStarts = Scanner.frenchStarts
+            let militaryStarts = Scanner.militaryStarts
+            let secretPairs = Scanner.secretPairs
+            let schemePairs = Scanner.schemePairs
+            let keywordPairs = Scanner.keywordPairs
+            let frenchPairs = Scanner.frenchPairs
+            let militaryPairs = Scanner.militaryPairs
+        }
+
+        /// Whether the two bytes at `index` are in `table` (``pairs(_:folding:)``).
+        @inline(__always) func pair(_ table: [UInt64], at index: Int, folding: Bool) -> Bool {
+            guard index + 1 < bytes.count else { return false }
+            let key = folding ? Int(B.lowercased(bytes[index])) << 8 | Int(B.lowercased(bytes[index + 1])) : Int(bytes[index]) << 8 | Int(bytes[index + 1])
+            return table[key >> 6] >> UInt64(key & 63) & 1 != 0
+        }
 
         typealias B = ByteClass
 
         mutating func add(_ entity: Entity, _ range: Range<Int>) {
-            guard entities.contains(entity), range.upperBound > base, !range.isEmpty else { return }
+            guard wanted & entity.bit != 0, range.upperBound > base, !range.isEmpty else { return }
             found.append((entity, max(range.lowerBound, base)..<range.upperBound))
             covered = max(covered, range.upperBound)
         }
@@ -180,19 +255,34 @@ public struct PIIDetector: TextDetector {
         mutating func run() {
             var index = max(0, base - 64)
             let count = bytes.count
+            let bytes = self.bytes
             while index < count {
                 if index < covered {
                     index = covered
                     continue
                 }
                 let byte = bytes[index]
+                // Only letters, digits and `-/+(:` start a match (see `scan`); inside a word,
+                // only `-+(:`, none of them a word byte: the rest of a word is passed over.
+                guard tables.starts[Int(byte)] else {
+                    index += 1
+                    continue
+                }
+                if index > 0, B.word(bytes[index - 1]), B.word(byte) {
+                    index += 1
+                    while index < count, B.word(bytes[index]) { index += 1 }
+                    continue
+                }
                 if let end = scan(at: index, byte) {
                     index = max(end, index + 1)
+                } else if B.word(byte) {
+                    index += 1
+                    while index < count, B.word(bytes[index]) { index += 1 }
                 } else {
                     index += 1
                 }
             }
-            if entities.contains(.email) { scanEmails() }
+            if wanted & Entity.email.bit != 0 { scanEmails() }
             found.sort { $0.range.lowerBound < $1.range.lowerBound }
             // Overlaps (an e-mail inside a connection string): keep the first, longest.
             var kept: [(entity: Entity, range: Range<Int>)] = []
@@ -217,14 +307,22 @@ public struct PIIDetector: TextDetector {
             if B.alpha(byte) {
                 // Each scanner only where its first letter can start a match.
                 let lower = B.lowercased(byte)
-                if Self.secretStarts[Int(byte)] || wantsAWSSecret, let end = secret(at: index) { return end }
-                if Self.schemeStarts[Int(lower)], let end = connectionString(at: index) { return end }
+                // Where no prefix of a scanner starts (``pairs(_:folding:)``), the scanner would
+                // find nothing: `secret` is then `awsSecret` alone.
+                if tables.secretStarts[Int(byte)] || wantsAWSSecret {
+                    if pair(tables.secretPairs, at: index, folding: false) {
+                        if let end = secret(at: index) { return end }
+                    } else if let end = awsSecret(at: index) {
+                        return end
+                    }
+                }
+                if tables.schemeStarts[Int(lower)], pair(tables.schemePairs, at: index, folding: true), let end = connectionString(at: index) { return end }
                 if B.upper(byte), let end = iban(at: index) { return end }
-                if Self.keywordStarts[Int(lower)], let end = keywordEntity(at: index) { return end }
+                if tables.keywordStarts[Int(lower)], pair(tables.keywordPairs, at: index, folding: true), let end = keywordEntity(at: index) { return end }
                 if wantsAddress {
                     if B.upper(byte), let end = germanOrFrenchStreet(at: index) { return end }
-                    if Self.frenchStarts[Int(byte)], let end = frenchStreetName(at: index) { return end }
-                    if Self.militaryStarts[Int(byte)], let end = militaryAddress(at: index) { return end }
+                    if tables.frenchStarts[Int(byte)], pair(tables.frenchPairs, at: index, folding: false), let end = frenchStreetName(at: index) { return end }
+                    if tables.militaryStarts[Int(byte)], pair(tables.militaryPairs, at: index, folding: false), let end = militaryAddress(at: index) { return end }
                 }
             }
             // A digit right after `1-`, `2.` or `3/` continues another number (ISBNs, ranges).
@@ -250,7 +348,8 @@ public struct PIIDetector: TextDetector {
         // MARK: e-mail
 
         mutating func scanEmails() {
-            var index = 0
+            // Most texts have no `@`: one plain pass finds the first.
+            guard var index = bytes.withUnsafeBufferPointer({ $0.firstIndex(of: UInt8(ascii: "@")) }) else { return }
             while index < bytes.count {
                 guard bytes[index] == UInt8(ascii: "@") else {
                     index += 1
@@ -396,6 +495,13 @@ public struct PIIDetector: TextDetector {
         mutating func awsSecret(at index: Int) -> Int? {
             let byte = bytes[index]
             if wantsAWSSecret, B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") {
+                // The key is a run of exactly 40: a byte outside the run's alphabet in its first
+                // 40 (most words end within 8) rules it out before the run is read.
+                guard index + 40 <= bytes.count else { return nil }
+                for offset in stride(from: 8, through: 32, by: 8) {
+                    let probe = bytes[index + offset]
+                    guard B.alnum(probe) || probe == UInt8(ascii: "/") || probe == UInt8(ascii: "+") else { return nil }
+                }
                 let end = run(from: index) { B.alnum($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }
                 if end - index == 40, wordEnd(end), wordStart(index) || at(index - 1) == UInt8(ascii: "="),
                     bytes[index..<end].contains(where: B.lower), bytes[index..<end].contains(where: B.upper),
