@@ -252,7 +252,8 @@ public struct InjectionDetector: TextDetector {
             let bytes = variant.text
             // The leetspeak form's words are the plain form's but in the words it changed.
             let changes = variant.source == "leet" ? Self.changedBytes(bytes, plain: normalized.variants[0].text) : nil
-            let words = changes.map { Self.leetWords(bytes, changes: $0.positions, plainWords: plainWords) } ?? Self.words(bytes)
+            let words =
+                changes.map { Self.words(bytes, changed: $0.positions.map { $0..<($0 + 1) }, old: plainWords, shift: 1) } ?? Self.words(bytes)
             if variant.source == "plain" { plainWords = words }
             // An attack phrase quoted as the object of a request about it (translate, explain,
             // classify) is mentioned, not used: what lies inside the quotes does not count.
@@ -262,7 +263,8 @@ public struct InjectionDetector: TextDetector {
             // whose reach (``Rule/reachBefore``, ``Rule/reachAfter``) holds none of them reads
             // what it read in the plain form, where it did not match, so only the starts near a
             // changed word are tried (when the quoted mentions are the same in both forms).
-            let changed = changes != nil && Mention.same(mention, plainMention, shift: 1) ? changes?.counts : nil
+            let same = changes != nil && Mention.same(mention, plainMention, shift: 1)
+            let changed = same ? changes?.counts : nil
             let dirty = changed.map { Self.dirtyWords(words, changed: $0) }
             // Markers the same way: when no marker match of either form reads a changed byte,
             // the leetspeak form has the plain form's matches, which are recorded already.
@@ -270,7 +272,7 @@ public struct InjectionDetector: TextDetector {
             if variant.source == "plain" {
                 plainMarkers = markers.rawMatches(in: bytes, positions: 0..<bytes.count)
                 found = markers.resolve(plainMarkers)
-            } else if let changed, markersUnchanged(bytes, changed: changed, plain: plainMarkers) {
+            } else if let changed, let changes, markersUnchanged(bytes, changed: changed, positions: changes.positions, plain: plainMarkers) {
                 found = []
             } else {
                 found = markers.matches(in: bytes)
@@ -402,34 +404,39 @@ public struct InjectionDetector: TextDetector {
         return (positions, counts)
     }
 
-    /// ``words(_:)`` of the leetspeak form, from the plain form's words (whose offsets are one
-    /// more): a word never spans a space, which leetspeak leaves alone, so only the
-    /// space-delimited tokens with a changed byte are read again.
-    static func leetWords(_ leet: [UInt8], changes: [Int], plainWords: [Word]) -> [Word] {
+    /// ``words(_:)`` of `text`, a copy of a text whose words are `old` (their offsets `shift`
+    /// more) with the bytes in `changed` (in order) replaced by others, none of them a space
+    /// where there was none (leetspeak letters, blanked quotes): a word never spans a space, so
+    /// only the space-delimited stretches that hold a change are read again.
+    static func words(_ text: [UInt8], changed: [Range<Int>], old: [Word], shift: Int) -> [Word] {
         var words: [Word] = []
-        words.reserveCapacity(plainWords.count + changes.count)
+        words.reserveCapacity(old.count + changed.count)
+        let count = text.count
         var next = 0
         var change = 0
-        while change < changes.count {
-            var low = changes[change]
-            while low > 0, !ByteClass.space(leet[low - 1]) { low -= 1 }
-            var high = changes[change]
-            while high < leet.count, !ByteClass.space(leet[high]) { high += 1 }
-            while change < changes.count, changes[change] < high { change += 1 }
-            while next < plainWords.count, plainWords[next].start - 1 < low {
-                let word = plainWords[next]
-                words.append(Word(start: word.start - 1, end: word.end - 1, hash: word.hash))
+        while change < changed.count {
+            var low = changed[change].lowerBound
+            while low > 0, !ByteClass.space(text[low - 1]) { low -= 1 }
+            var high = changed[change].lowerBound
+            while change < changed.count, changed[change].lowerBound <= high {
+                high = max(high, changed[change].upperBound)
+                while high < count, !ByteClass.space(text[high]) { high += 1 }
+                change += 1
+            }
+            while next < old.count, old[next].start - shift < low {
+                let word = old[next]
+                words.append(Word(start: word.start - shift, end: word.end - shift, hash: word.hash))
                 next += 1
             }
-            while next < plainWords.count, plainWords[next].start - 1 < high { next += 1 }
-            forEachWord(leet, low..<high) { start, end, hash in
+            while next < old.count, old[next].start - shift < high { next += 1 }
+            forEachWord(text, low..<high) { start, end, hash in
                 words.append(Word(start: start, end: end, hash: hash))
                 return true
             }
         }
-        while next < plainWords.count {
-            let word = plainWords[next]
-            words.append(Word(start: word.start - 1, end: word.end - 1, hash: word.hash))
+        while next < old.count {
+            let word = old[next]
+            words.append(Word(start: word.start - shift, end: word.end - shift, hash: word.hash))
             next += 1
         }
         return words
@@ -438,7 +445,7 @@ public struct InjectionDetector: TextDetector {
     /// Whether the leetspeak form has the same marker matches as the plain form (given its
     /// `rawMatches`): none of those reads a changed byte, and none starts near one in the
     /// leetspeak form (``PhraseMatcher/rawMatches(in:positions:)`` says what a match reads).
-    func markersUnchanged(_ leet: [UInt8], changed: [Int32], plain: [Finding]) -> Bool {
+    func markersUnchanged(_ leet: [UInt8], changed: [Int32], positions: [Int], plain: [Finding]) -> Bool {
         guard !markers.hasPrefix else { return false }
         let count = leet.count
         // A plain match at `s..<e` reads plain `s - 1...e`, leetspeak `s - 2...e - 1`; one at 0
@@ -447,13 +454,8 @@ public struct InjectionDetector: TextDetector {
         where finding.range.lowerBound == 0 || changed[min(count, finding.range.upperBound)] > changed[max(0, finding.range.lowerBound - 2)] {
             return false
         }
-        var index = 0
-        while index < count {
-            if changed[index + 1] > changed[index] {
-                let positions = max(0, index - markers.longest)..<min(count, index + 2)
-                if !markers.rawMatches(in: leet, positions: positions).isEmpty { return false }
-            }
-            index += 1
+        for index in positions where !markers.rawMatches(in: leet, positions: max(0, index - markers.longest)..<min(count, index + 2)).isEmpty {
+            return false
         }
         return true
     }

@@ -81,12 +81,30 @@ public struct PIIDetector: TextDetector {
         }
     }
 
+    /// The first index whose byte satisfies `byte`, eight bytes at a time: `word` of eight bytes
+    /// is non-zero when one of them may (then they are looked at one by one).
+    @inline(__always) static func firstIndex(in bytes: [UInt8], where word: (UInt64) -> UInt64, _ byte: (UInt8) -> Bool) -> Int? {
+        bytes.withUnsafeBytes { raw in
+            var index = 0
+            let count = raw.count
+            while index + 8 <= count {
+                if word(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) != 0 { break }
+                index += 8
+            }
+            while index < count {
+                if byte(raw[index]) { return index }
+                index += 1
+            }
+            return nil
+        }
+    }
+
     /// `bytes` with every non-ASCII decimal digit and full-width ASCII form replaced by its ASCII
     /// byte, and for each byte of the result (plus one past the end) the offset in `bytes` it
     /// came from; nil when there is nothing to fold (the common case costs one pass over the
     /// bytes looking for a byte above 0x7F).
     static func foldedToASCII(_ bytes: [UInt8]) -> (bytes: [UInt8], origin: [Int])? {
-        guard let firstHigh = bytes.firstIndex(where: { $0 >= 0x80 }) else { return nil }
+        guard let firstHigh = firstIndex(in: bytes, where: { $0 & 0x8080_8080_8080_8080 }, { $0 >= 0x80 }) else { return nil }
         var output: [UInt8] = []
         var origin: [Int] = []
         var changed = false
@@ -165,13 +183,27 @@ public struct PIIDetector: TextDetector {
             self.bytes = bytes
             self.base = base
             self.wanted = wanted
-            wantsAWSSecret = wanted & Entity.awsSecretKey.bit != 0
+            // An AWS secret key is a run of 40 letters, digits, `/` and `+`: without one the text
+            // has none, and the scanner does not look for one at every word.
+            wantsAWSSecret = wanted & Entity.awsSecretKey.bit != 0 && Self.hasRun(of: 40, in: bytes)
             wantsAddress = wanted & Entity.address.bit != 0
             wantsDateOfBirth = wanted & Entity.dateOfBirth.bit != 0
             wantsPassport = wanted & Entity.passport.bit != 0
             wantsLicence = wanted & Entity.driverLicense.bit != 0
             let numbers: [Entity] = [.phone, .ssn, .creditCard, .ipAddress, .dateOfBirth, .address, .iban]
             wantsNumbers = wanted & numbers.reduce(0) { $0 | $1.bit } != 0
+        }
+
+        /// Whether `bytes` has `length` letters, digits, `/` or `+` in a row.
+        static func hasRun(of length: Int, in bytes: [UInt8]) -> Bool {
+            bytes.withUnsafeBufferPointer { bytes in
+                var run = 0
+                for byte in bytes {
+                    run = B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") ? run + 1 : 0
+                    if run >= length { return true }
+                }
+                return false
+            }
         }
 
         static func table(_ characters: String) -> [Bool] {
@@ -211,6 +243,21 @@ public struct PIIDetector: TextDetector {
             return bits
         }
         static let keywordPairs = pairs(months + passportKeywords + licenceKeywords, folding: true)
+        /// The first three bytes (lowercased) of the month, passport and licence keywords, hashed
+        /// to one of 4096 bits: after `keywordPairs`, most words that share two bytes with a
+        /// keyword ("pair", "page", "make", "now") are passed over here.
+        static let keywordTriples: [UInt64] = {
+            var bits = [UInt64](repeating: 0, count: 64)
+            for word in months + passportKeywords + licenceKeywords {
+                let bytes = Array(word.utf8)
+                let key = triple(bytes[0], bytes[1], bytes[2])
+                bits[key >> 6] |= 1 << UInt64(key & 63)
+            }
+            return bits
+        }()
+        @inline(__always) static func triple(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> Int {
+            (Int(B.lowercased(a)) &* 961 &+ Int(B.lowercased(b)) &* 31 &+ Int(B.lowercased(c))) & 4095
+        }
         static let schemePairs = pairs(connectionSchemes, folding: true)
         static let secretPairs = pairs(awsPrefixes + ["AIza", "sk-ant-", "sk-"] + stripePrefixes + githubPrefixes + ["github_pat_", "xox", "xapp-", "eyJ"], folding: false)
         static let frenchPairs = pairs(frenchStreetTypes, folding: false)
@@ -219,6 +266,7 @@ public struct PIIDetector: TextDetector {
         final class Tables: Sendable {
             static let shared = Tables()
             let starts = Scanner.starts
+            let wordBytes = (0..<256).map { B.word(UInt8($0)) }
             let secretStarts = Scanner.secretStarts
             let schemeStarts = Scanner.schemeStarts
             let keywordStarts = Scanner.keywordStarts
@@ -227,8 +275,17 @@ public struct PIIDetector: TextDetector {
             let secretPairs = Scanner.secretPairs
             let schemePairs = Scanner.schemePairs
             let keywordPairs = Scanner.keywordPairs
+            let keywordTriples = Scanner.keywordTriples
             let frenchPairs = Scanner.frenchPairs
             let militaryPairs = Scanner.militaryPairs
+        }
+
+        /// Whether the three bytes at `index` may start a keyword (``keywordTriples``); every
+        /// keyword has three bytes at least.
+        @inline(__always) func keywordTriple(at index: Int) -> Bool {
+            guard index + 2 < bytes.count else { return false }
+            let key = Self.triple(bytes[index], bytes[index + 1], bytes[index + 2])
+            return tables.keywordTriples[key >> 6] >> UInt64(key & 63) & 1 != 0
         }
 
         /// Whether the two bytes at `index` are in `table` (``pairs(_:folding:)``).
@@ -256,30 +313,40 @@ public struct PIIDetector: TextDetector {
             var index = max(0, base - 64)
             let count = bytes.count
             let bytes = self.bytes
-            while index < count {
-                if index < covered {
-                    index = covered
-                    continue
-                }
-                let byte = bytes[index]
-                // Only letters, digits and `-/+(:` start a match (see `scan`); inside a word,
-                // only `-+(:`, none of them a word byte: the rest of a word is passed over.
-                guard tables.starts[Int(byte)] else {
-                    index += 1
-                    continue
-                }
-                if index > 0, B.word(bytes[index - 1]), B.word(byte) {
-                    index += 1
-                    while index < count, B.word(bytes[index]) { index += 1 }
-                    continue
-                }
-                if let end = scan(at: index, byte) {
-                    index = max(end, index + 1)
-                } else if B.word(byte) {
-                    index += 1
-                    while index < count, B.word(bytes[index]) { index += 1 }
-                } else {
-                    index += 1
+            let starts = tables.starts
+            let wordBytes = tables.wordBytes
+            bytes.withUnsafeBufferPointer { bytes in
+                starts.withUnsafeBufferPointer { starts in
+                    wordBytes.withUnsafeBufferPointer { wordBytes in
+                        while index < count {
+                            if index < covered {
+                                index = covered
+                                continue
+                            }
+                            let byte = bytes[index]
+                            // Only letters, digits and `-/+(:` start a match (see `scan`); inside a
+                            // word, only `-+(:`, none of them a word byte: the rest of a word is
+                            // passed over.
+                            guard starts[Int(byte)] else {
+                                index += 1
+                                continue
+                            }
+                            let word = wordBytes[Int(byte)]
+                            if index > 0, word, wordBytes[Int(bytes[index - 1])] {
+                                index += 1
+                                while index < count, wordBytes[Int(bytes[index])] { index += 1 }
+                                continue
+                            }
+                            if let end = scan(at: index, byte) {
+                                index = max(end, index + 1)
+                            } else if word {
+                                index += 1
+                                while index < count, wordBytes[Int(bytes[index])] { index += 1 }
+                            } else {
+                                index += 1
+                            }
+                        }
+                    }
                 }
             }
             if wanted & Entity.email.bit != 0 { scanEmails() }
@@ -318,7 +385,11 @@ public struct PIIDetector: TextDetector {
                 }
                 if tables.schemeStarts[Int(lower)], pair(tables.schemePairs, at: index, folding: true), let end = connectionString(at: index) { return end }
                 if B.upper(byte), let end = iban(at: index) { return end }
-                if tables.keywordStarts[Int(lower)], pair(tables.keywordPairs, at: index, folding: true), let end = keywordEntity(at: index) { return end }
+                if tables.keywordStarts[Int(lower)], pair(tables.keywordPairs, at: index, folding: true), keywordTriple(at: index),
+                    let end = keywordEntity(at: index)
+                {
+                    return end
+                }
                 if wantsAddress {
                     if B.upper(byte), let end = germanOrFrenchStreet(at: index) { return end }
                     if tables.frenchStarts[Int(byte)], pair(tables.frenchPairs, at: index, folding: false), let end = frenchStreetName(at: index) { return end }
@@ -349,7 +420,14 @@ public struct PIIDetector: TextDetector {
 
         mutating func scanEmails() {
             // Most texts have no `@`: one plain pass finds the first.
-            guard var index = bytes.withUnsafeBufferPointer({ $0.firstIndex(of: UInt8(ascii: "@")) }) else { return }
+            // `@` bytes are those that are zero after XOR with 0x40.
+            var index =
+                PIIDetector.firstIndex(
+                    in: bytes,
+                    where: { word in
+                        let x = word ^ 0x4040_4040_4040_4040
+                        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+                    }, { $0 == UInt8(ascii: "@") }) ?? bytes.count
             while index < bytes.count {
                 guard bytes[index] == UInt8(ascii: "@") else {
                     index += 1
@@ -495,14 +573,15 @@ public struct PIIDetector: TextDetector {
         mutating func awsSecret(at index: Int) -> Int? {
             let byte = bytes[index]
             if wantsAWSSecret, B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") {
-                // The key is a run of exactly 40: a byte outside the run's alphabet in its first
-                // 40 (most words end within 8) rules it out before the run is read.
+                // The key is a run of exactly 40: read no further than 41.
                 guard index + 40 <= bytes.count else { return nil }
-                for offset in stride(from: 8, through: 32, by: 8) {
-                    let probe = bytes[index + offset]
-                    guard B.alnum(probe) || probe == UInt8(ascii: "/") || probe == UInt8(ascii: "+") else { return nil }
+                let limit = min(bytes.count, index + 41)
+                var end = index
+                while end < limit {
+                    let byte = bytes[end]
+                    guard B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") else { break }
+                    end += 1
                 }
-                let end = run(from: index) { B.alnum($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }
                 if end - index == 40, wordEnd(end), wordStart(index) || at(index - 1) == UInt8(ascii: "="),
                     bytes[index..<end].contains(where: B.lower), bytes[index..<end].contains(where: B.upper),
                     bytes[index..<end].contains(where: { B.digit($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }),
@@ -1027,7 +1106,7 @@ public struct PIIDetector: TextDetector {
         /// word within `within` bytes before it, or nil. Unlike ``keywordBefore(_:_:within:)``
         /// a label must start at a word boundary, so short labels (`id`, `po`) do not match
         /// inside other words.
-        func labelDistance(_ index: Int, _ labels: [[UInt8]], within: Int) -> Int? {
+        func labelDistance(_ index: Int, _ labels: Labels, within: Int) -> Int? {
             let lower = max(0, index - within)
             // Nearest start first: the first label found is the nearest one. Only word starts
             // are compared, each with the labels that begin with its byte.
@@ -1035,8 +1114,8 @@ public struct PIIDetector: TextDetector {
             while start >= lower {
                 if start == 0 || !B.alpha(bytes[start - 1]) {
                     let first = B.lowercased(bytes[start])
-                    for needle in labels
-                    where needle[0] == first && start <= index - needle.count && B.matches(bytes, at: start, needle)
+                    for needle in labels.buckets[Int(first)]
+                    where start <= index - needle.count && B.matches(bytes, at: start, needle)
                         && !B.alpha(at(start + needle.count))
                     {
                         return index - start
@@ -1110,13 +1189,24 @@ public struct PIIDetector: TextDetector {
             return Self.ssnLabels.contains { name.contains($0.filter { $0 != "_" && $0 != "-" && $0 != " " }) }
         }
 
-        static let ssnLabelBytes = ssnLabels.map { Array($0.utf8) }
-        static let phoneLabelBytes = phoneLabels.map { Array($0.utf8) }
-        static let phoneNameLabelBytes = phoneLabels.filter { !phoneActionLabels.contains($0) }.map { Array($0.utf8) }
+        /// Labels (lowercase) by their first byte.
+        struct Labels: Sendable {
+            let buckets: [[[UInt8]]]
+
+            init(_ labels: [String]) {
+                var buckets = [[[UInt8]]](repeating: [], count: 256)
+                for label in labels { buckets[Int(label.utf8.first!)].append(Array(label.utf8)) }
+                self.buckets = buckets
+            }
+        }
+
+        static let ssnLabelBytes = Labels(ssnLabels)
+        static let phoneLabelBytes = Labels(phoneLabels)
+        static let phoneNameLabelBytes = Labels(phoneLabels.filter { !phoneActionLabels.contains($0) })
         /// Phone labels that are verbs or contact in general rather than a phone's name.
         static let phoneActionLabels: Set<String> = ["call", "reach", "contact", "dial", "ring", "text me", "sms", "kontakt", "contacto", "contatto"]
-        static let competingLabelBytes = competingLabels.map { Array($0.utf8) }
-        static let cardLabelBytes = ["card", "visa", "mastercard", "amex", "credit", "debit", "cc"].map { Array($0.utf8) }
+        static let competingLabelBytes = Labels(competingLabels)
+        static let cardLabelBytes = Labels(["card", "visa", "mastercard", "amex", "credit", "debit", "cc"])
         static let ssnLabels = [
             "ssn", "social security", "social_security", "social-security", "socialsecurity", "social sec", "soc sec", "tax_id", "tax id", "tax-id",
             "taxid", "taxpayer", "tin", "itin", "ss#", "ss no", "ss num",
