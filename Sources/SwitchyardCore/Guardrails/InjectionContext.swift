@@ -56,8 +56,20 @@ extension InjectionDetector {
     static func mention(in bytes: [UInt8], words: [Word]) -> Mention? {
         var spans: [Range<Int>] = []
         bytes.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress else { return }
+            let raw = UnsafeRawPointer(base)
             var open: (index: Int, quote: UInt8)?
-            for index in 0..<bytes.count {
+            var index = -1
+            while true {
+                index += 1
+                // Eight bytes at a time while none of them is a quote (a zero byte after XOR).
+                while index + 8 <= bytes.count {
+                    let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    @inline(__always) func zero(_ x: UInt64) -> UInt64 { (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 }
+                    if zero(word ^ 0x2222_2222_2222_2222) | zero(word ^ 0x2727_2727_2727_2727) | zero(word ^ 0x6060_6060_6060_6060) != 0 { break }
+                    index += 8
+                }
+                guard index < bytes.count else { break }
                 let byte = bytes[index]
                 guard byte == 0x22 || byte == 0x27 || byte == 0x60 else { continue }
                 let previous: UInt8 = index > 0 ? bytes[index - 1] : 0x20

@@ -504,68 +504,79 @@ public struct InjectionDetector: TextDetector {
     /// array sized for the most words the text can have.
     /// Not inlined: inlined into ``evaluate(utf8:indirect:)`` it costs more instructions.
     @inline(never) static func words(_ text: [UInt8]) -> [Word] {
-        text.withUnsafeBufferPointer { bytes in
-            let count = bytes.count
-            return [Word](unsafeUninitializedCapacity: (count + 1) / 2) { buffer, initialized in
-                var index = 0
-                var found = 0
-                while index < count {
-                    // A word cannot start with an apostrophe.
-                    while index < count, !ByteClass.word(bytes[index]) { index += 1 }
-                    guard index < count else { break }
-                    let start = index
-                    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-                    // The hash up to the last byte that is not an apostrophe.
-                    var settled = hash
-                    var settledEnd = start
+        let wordBytes = Self.wordBytes
+        return text.withUnsafeBufferPointer { bytes in
+            wordBytes.withUnsafeBufferPointer { wordBytes in
+                let count = bytes.count
+                return [Word](unsafeUninitializedCapacity: (count + 1) / 2) { buffer, initialized in
+                    var index = 0
+                    var found = 0
                     while index < count {
-                        let byte = bytes[index]
-                        if ByteClass.word(byte) {
-                            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-                            settled = hash
-                            settledEnd = index + 1
-                        } else if byte == UInt8(ascii: "'") {
-                            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-                        } else {
-                            break
+                        // A word cannot start with an apostrophe.
+                        while index < count, wordBytes[Int(bytes[index])] != 1 { index += 1 }
+                        guard index < count else { break }
+                        let start = index
+                        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+                        // The hash up to the last byte that is not an apostrophe.
+                        var settled = hash
+                        var settledEnd = start
+                        while index < count {
+                            let byte = bytes[index]
+                            let kind = wordBytes[Int(byte)]
+                            if kind == 1 {
+                                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+                                settled = hash
+                                settledEnd = index + 1
+                            } else if kind == 2 {
+                                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+                            } else {
+                                break
+                            }
+                            index += 1
                         }
-                        index += 1
+                        (buffer.baseAddress! + found).initialize(to: Word(start: start, end: settledEnd, hash: settled))
+                        found += 1
                     }
-                    (buffer.baseAddress! + found).initialize(to: Word(start: start, end: settledEnd, hash: settled))
-                    found += 1
+                    initialized = found
                 }
-                initialized = found
             }
         }
     }
+
+    /// Per byte: 1 for a word byte, 2 for an apostrophe (inside a word), 0 for the rest.
+    static let wordBytes: [UInt8] = (0..<256).map { ByteClass.word(UInt8($0)) ? 1 : $0 == 0x27 ? 2 : 0 }
 
     /// Calls `body` with each word of `text[range]` (letters, digits, `_`, non-ASCII bytes and
     /// apostrophes inside a word; trailing apostrophes dropped): its bounds and its hash, all in
     /// one pass; until `body` returns false.
     @inline(__always) static func forEachWord(_ text: [UInt8], _ range: Range<Int>, _ body: (Int, Int, UInt64) -> Bool) {
+        let wordBytes = Self.wordBytes
         text.withUnsafeBufferPointer { bytes in
-            var start = -1
-            var hash: UInt64 = 0
-            // The hash up to the last byte that is not an apostrophe.
-            var settled: UInt64 = 0
-            var settledEnd = 0
-            for index in range.lowerBound...range.upperBound {
-                let byte = index < range.upperBound ? bytes[index] : 0x20
-                if ByteClass.word(byte) || (byte == UInt8(ascii: "'") && start >= 0) {
-                    if start < 0 {
-                        start = index
-                        hash = 0xcbf2_9ce4_8422_2325
+            wordBytes.withUnsafeBufferPointer { wordBytes in
+                var start = -1
+                var hash: UInt64 = 0
+                // The hash up to the last byte that is not an apostrophe.
+                var settled: UInt64 = 0
+                var settledEnd = 0
+                for index in range.lowerBound...range.upperBound {
+                    let byte = index < range.upperBound ? bytes[index] : 0x20
+                    let kind = wordBytes[Int(byte)]
+                    if kind == 1 || (kind == 2 && start >= 0) {
+                        if start < 0 {
+                            start = index
+                            hash = 0xcbf2_9ce4_8422_2325
+                        }
+                        hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+                        if byte != UInt8(ascii: "'") {
+                            settled = hash
+                            settledEnd = index + 1
+                        }
+                    } else if start >= 0 {
+                        // A word is at least one byte that is not an apostrophe (it cannot start
+                        // with one), so `settled` belongs to it.
+                        if !body(start, settledEnd, settled) { return }
+                        start = -1
                     }
-                    hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-                    if byte != UInt8(ascii: "'") {
-                        settled = hash
-                        settledEnd = index + 1
-                    }
-                } else if start >= 0 {
-                    // A word is at least one byte that is not an apostrophe (it cannot start
-                    // with one), so `settled` belongs to it.
-                    if !body(start, settledEnd, settled) { return }
-                    start = -1
                 }
             }
         }

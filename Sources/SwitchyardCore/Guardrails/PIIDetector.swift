@@ -266,12 +266,25 @@ public struct PIIDetector: TextDetector {
         final class Tables: Sendable {
             static let shared = Tables()
             let starts = Scanner.starts
+            /// Per letter, which scanners it can start (one load for all of them): the secret,
+            /// French-street and military tables by the byte as it is, the scheme and keyword
+            /// tables by its lowercase.
+            let letterStarts: [UInt8] = (0..<256).map { value in
+                let lower = Int(B.lowercased(UInt8(value)))
+                var starts: UInt8 = 0
+                if Scanner.secretStarts[value] { starts |= Tables.secret }
+                if Scanner.schemeStarts[lower] { starts |= Tables.scheme }
+                if Scanner.keywordStarts[lower] { starts |= Tables.keyword }
+                if Scanner.frenchStarts[value] { starts |= Tables.french }
+                if Scanner.militaryStarts[value] { starts |= Tables.military }
+                return starts
+            }
+            static let secret: UInt8 = 1
+            static let scheme: UInt8 = 2
+            static let keyword: UInt8 = 4
+            static let french: UInt8 = 8
+            static let military: UInt8 = 16
             let wordBytes = (0..<256).map { B.word(UInt8($0)) }
-            let secretStarts = Scanner.secretStarts
-            let schemeStarts = Scanner.schemeStarts
-            let keywordStarts = Scanner.keywordStarts
-            let frenchStarts = Scanner.frenchStarts
-            let militaryStarts = Scanner.militaryStarts
             let secretPairs = Scanner.secretPairs
             let schemePairs = Scanner.schemePairs
             let keywordPairs = Scanner.keywordPairs
@@ -373,27 +386,27 @@ public struct PIIDetector: TextDetector {
             }
             if B.alpha(byte) {
                 // Each scanner only where its first letter can start a match.
-                let lower = B.lowercased(byte)
                 // Where no prefix of a scanner starts (``pairs(_:folding:)``), the scanner would
                 // find nothing: `secret` is then `awsSecret` alone.
-                if tables.secretStarts[Int(byte)] || wantsAWSSecret {
+                let starts = tables.letterStarts[Int(byte)]
+                if starts & Tables.secret != 0 || wantsAWSSecret {
                     if pair(tables.secretPairs, at: index, folding: false) {
                         if let end = secret(at: index) { return end }
                     } else if let end = awsSecret(at: index) {
                         return end
                     }
                 }
-                if tables.schemeStarts[Int(lower)], pair(tables.schemePairs, at: index, folding: true), let end = connectionString(at: index) { return end }
+                if starts & Tables.scheme != 0, pair(tables.schemePairs, at: index, folding: true), let end = connectionString(at: index) { return end }
                 if B.upper(byte), let end = iban(at: index) { return end }
-                if tables.keywordStarts[Int(lower)], pair(tables.keywordPairs, at: index, folding: true), keywordTriple(at: index),
+                if starts & Tables.keyword != 0, pair(tables.keywordPairs, at: index, folding: true), keywordTriple(at: index),
                     let end = keywordEntity(at: index)
                 {
                     return end
                 }
                 if wantsAddress {
                     if B.upper(byte), let end = germanOrFrenchStreet(at: index) { return end }
-                    if tables.frenchStarts[Int(byte)], pair(tables.frenchPairs, at: index, folding: false), let end = frenchStreetName(at: index) { return end }
-                    if tables.militaryStarts[Int(byte)], pair(tables.militaryPairs, at: index, folding: false), let end = militaryAddress(at: index) { return end }
+                    if starts & Tables.french != 0, pair(tables.frenchPairs, at: index, folding: false), let end = frenchStreetName(at: index) { return end }
+                    if starts & Tables.military != 0, pair(tables.militaryPairs, at: index, folding: false), let end = militaryAddress(at: index) { return end }
                 }
             }
             // A digit right after `1-`, `2.` or `3/` continues another number (ISBNs, ranges).
@@ -1099,7 +1112,22 @@ public struct PIIDetector: TextDetector {
         /// Whether one of `keywords` (lowercase) ends within `within` bytes before `index`.
         func keywordBefore(_ index: Int, _ keywords: [String], within: Int) -> Bool {
             let range = max(0, index - within)..<index
-            return keywords.contains { ByteClass.contains(bytes, range, $0) }
+            // One pass over the range, comparing only where a keyword's first byte stands
+            // (one bit per ASCII byte), instead of one pass per keyword.
+            var firsts: (UInt64, UInt64) = (0, 0)
+            for keyword in keywords {
+                guard let first = keyword.utf8.first, first < 0x80 else { return keywords.contains { ByteClass.contains(bytes, range, $0) } }
+                if first < 64 { firsts.0 |= 1 << UInt64(first) } else { firsts.1 |= 1 << UInt64(first - 64) }
+            }
+            for position in range {
+                let byte = B.lowercased(bytes[position])
+                guard byte < 0x80, (byte < 64 ? firsts.0 >> UInt64(byte) : firsts.1 >> UInt64(byte - 64)) & 1 != 0 else { continue }
+                for keyword in keywords
+                where keyword.utf8.first == byte && position + keyword.utf8.count <= range.upperBound && B.matches(bytes, at: position, keyword) {
+                    return true
+                }
+            }
+            return false
         }
 
         /// The distance back from `index` to the nearest of `labels` (lowercase) that starts a

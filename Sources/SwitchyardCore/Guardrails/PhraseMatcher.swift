@@ -10,8 +10,8 @@ public struct PhraseMatcher: Sendable {
     }
 
     private var buckets: [[Entry]] = Array(repeating: [], count: 256)
-    /// Whether any phrase starts with the byte: most bytes of a text start none, and are passed
-    /// over with one load.
+    /// Whether any phrase starts with the byte (in either case): most bytes of a text start
+    /// none, and are passed over with one load.
     private var firstBytes = [Bool](repeating: false, count: 256)
     /// Whether any phrase starts with the two bytes (one bit per pair, all pairs of the first
     /// byte for a one-byte phrase): most bytes that pass `firstBytes` start no phrase.
@@ -39,6 +39,8 @@ public struct PhraseMatcher: Sendable {
         guard let first = bytes.first else { return }
         buckets[Int(first)].append(Entry(bytes: bytes, label: label, weight: weight, prefix: prefix))
         firstBytes[Int(first)] = true
+        // Both cases of a letter: the text is looked up as it is.
+        if ByteClass.lower(first) { firstBytes[Int(first) - 0x20] = true }
         longest = max(longest, bytes.count)
         if prefix { hasPrefix = true }
         if bytes.count >= 2 {
@@ -67,11 +69,11 @@ public struct PhraseMatcher: Sendable {
                     var index = positions.lowerBound
                     let count = text.count
                     while index < positions.upperBound {
-                        let byte = ByteClass.lowercased(text[index])
-                        guard firstBytes[Int(byte)] else {
+                        guard firstBytes[Int(text[index])] else {
                             index += 1
                             continue
                         }
+                        let byte = ByteClass.lowercased(text[index])
                         if index + 1 < count {
                             let key = Int(byte) << 8 | Int(ByteClass.lowercased(text[index + 1]))
                             guard firstPairs[key >> 6] >> UInt64(key & 63) & 1 != 0 else {

@@ -265,7 +265,11 @@ public enum TextNormalizer {
             var hexRun = 0
             var symbolRun = 0
             var percent = 0
-            for byte in text {
+            let count = text.count
+            var index = 0
+            while index < count {
+                let byte = text[index]
+                index += 1
                 let kind = classes[Int(byte)]
                 hexRun = kind & payloadHex != 0 ? hexRun + 1 : 0
                 symbolRun = kind & payloadSymbol != 0 ? symbolRun + 1 : 0
