@@ -9,6 +9,12 @@ extension InjectionDetector {
     struct Mention {
         let spans: [Range<Int>]
 
+        /// Whether two texts' mentions are the same, `b`'s spans `shift` bytes after `a`'s.
+        static func same(_ a: Mention?, _ b: Mention?, shift: Int) -> Bool {
+            guard let a, let b else { return a == nil && b == nil }
+            return a.spans.count == b.spans.count && zip(a.spans, b.spans).allSatisfy { $0.lowerBound + shift == $1.lowerBound && $0.upperBound + shift == $1.upperBound }
+        }
+
         func covers(_ range: Range<Int>) -> Bool {
             spans.contains { $0.lowerBound <= range.lowerBound && range.upperBound <= $0.upperBound }
         }
@@ -38,6 +44,8 @@ extension InjectionDetector {
     static let useWords: WordIndex = hashes("follow|obey|execute|comply|perform|carry|enact|adopt")
     static let doHash = hash(Array("do".utf8)[...])
     static let doObjects: WordIndex = hashes("it|that|this|so|them|what|exactly|as")
+    /// The words the scan outside the quotes looks up: use words, meta words and `do`.
+    static let cueWords = WordIndex(useWords.hashes + metaWords.hashes + [doHash])
 
     static func hashes(_ list: String) -> WordIndex {
         WordIndex(list.split(separator: "|").map { hash(Array($0.utf8)[...]) })
@@ -46,35 +54,53 @@ extension InjectionDetector {
     /// The quoted phrases of `bytes` when the words outside them ask about them, nil otherwise
     /// (also when a word outside says to follow them).
     static func mention(in bytes: [UInt8], words: [Word]) -> Mention? {
-        var quotes = 0
-        for byte in bytes where byte == 0x22 || byte == 0x27 || byte == 0x60 { quotes += 1 }
-        guard quotes >= 2 else { return nil }
         var spans: [Range<Int>] = []
-        var open: (index: Int, quote: UInt8)?
-        for index in bytes.indices {
-            let byte = bytes[index]
-            guard byte == 0x22 || byte == 0x27 || byte == 0x60 else { continue }
-            let previous: UInt8 = index > 0 ? bytes[index - 1] : 0x20
-            let next: UInt8 = index + 1 < bytes.count ? bytes[index + 1] : 0x20
-            if let current = open {
-                // A straight quote closes after a non-space; an apostrophe inside a word
-                // ("don't") neither opens nor closes.
-                if byte == current.quote, !ByteClass.space(previous), byte != 0x27 || !ByteClass.word(next) {
-                    spans.append((current.index + 1)..<index)
-                    open = nil
+        bytes.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress else { return }
+            let raw = UnsafeRawPointer(base)
+            var open: (index: Int, quote: UInt8)?
+            var index = -1
+            while true {
+                index += 1
+                // Eight bytes at a time while none of them is a quote (a zero byte after XOR).
+                while index + 8 <= bytes.count {
+                    let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    @inline(__always) func zero(_ x: UInt64) -> UInt64 { (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 }
+                    if zero(word ^ 0x2222_2222_2222_2222) | zero(word ^ 0x2727_2727_2727_2727) | zero(word ^ 0x6060_6060_6060_6060) != 0 { break }
+                    index += 8
                 }
-            } else if !ByteClass.word(previous), !ByteClass.space(next), index + 1 < bytes.count {
-                open = (index, byte)
+                guard index < bytes.count else { break }
+                let byte = bytes[index]
+                guard byte == 0x22 || byte == 0x27 || byte == 0x60 else { continue }
+                let previous: UInt8 = index > 0 ? bytes[index - 1] : 0x20
+                let next: UInt8 = index + 1 < bytes.count ? bytes[index + 1] : 0x20
+                if let current = open {
+                    // A straight quote closes after a non-space; an apostrophe inside a word
+                    // ("don't") neither opens nor closes.
+                    if byte == current.quote, !ByteClass.space(previous), byte != 0x27 || !ByteClass.word(next) {
+                        spans.append((current.index + 1)..<index)
+                        open = nil
+                    }
+                } else if !ByteClass.word(previous), !ByteClass.space(next), index + 1 < bytes.count {
+                    open = (index, byte)
+                }
             }
         }
         guard !spans.isEmpty else { return nil }
-        // The word lists once, not once per word (each is a table of arrays).
+        // The word lists once, not once per word (each is a table of arrays); most words are in
+        // none of them, which one lookup in their union tells.
+        let cueWords = Self.cueWords
         let useWords = Self.useWords
         let metaWords = Self.metaWords
         let doObjects = Self.doObjects
         var meta = false
+        // Spans are in text order and apart, as are words: the span a word may lie in moves
+        // forward with it.
+        var span = 0
         for (offset, word) in words.enumerated() {
-            if spans.contains(where: { $0.contains(word.start) }) { continue }
+            while span < spans.count, spans[span].upperBound <= word.start { span += 1 }
+            if span < spans.count, spans[span].lowerBound <= word.start { continue }
+            guard cueWords.contains(word.hash) else { continue }
             if useWords.contains(word.hash) { return nil }
             if word.hash == doHash, offset + 1 < words.count, doObjects.contains(words[offset + 1].hash) { return nil }
             if metaWords.contains(word.hash) { meta = true }
@@ -242,6 +268,9 @@ struct WordIndex: Sendable {
             }
         }
     }
+
+    /// Every hash in the table.
+    var hashes: [UInt64] { keys.filter { $0 != 0 } + (zero != nil ? [0] : []) }
 
     @inline(__always) func contains(_ hash: UInt64) -> Bool {
         hash == 0 ? zero != nil : slot(hash) != nil

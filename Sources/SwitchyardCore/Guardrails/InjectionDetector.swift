@@ -72,6 +72,11 @@ public struct InjectionDetector: TextDetector {
         let exactHeads: WordIndex
         let openHeads: [Int32]
         let openRanges: [Range<Int>]
+        /// How many words before and after its first word a match reads, at most: the benign
+        /// context before it; its slots at their longest with their gaps, the word after it
+        /// (`excluded`) and the benign context after it.
+        let reachBefore: Int
+        let reachAfter: Int
 
         init(
             name: String, category: String, weight: Double, slots: [[[Pattern]]], gaps: [Int], excluded: Set<UInt64>,
@@ -119,6 +124,8 @@ public struct InjectionDetector: TextDetector {
             self.exactHeads = WordIndex(pairs: exact)
             self.openHeads = openHeads
             self.openRanges = openRanges
+            reachBefore = beforeSpan
+            reachAfter = slots.reduce(0) { $0 + $1.map(\.count).max()! } + gaps.reduce(0, +) + afterSpan + 1
             heads = slots.map { slot in
                 slot.contains { $0[0].prefix || $0[0].fuzzy || $0[0].destination } ? .max : slot.reduce(UInt64(0)) { $0 | Rule.bit($1[0].hash) }
             }
@@ -139,6 +146,9 @@ public struct InjectionDetector: TextDetector {
     let firstPrefixes: [(prefix: [UInt8], rule: Int)]
     let firstPrefixRanges: [Range<Int>]
     let markers: PhraseMatcher
+    /// The longest reach of any rule (``Rule/reachBefore``, ``Rule/reachAfter``).
+    let reachBefore: Int
+    let reachAfter: Int
     /// Per rule, the index of the first rule with its name: what a match is recorded under.
     let nameIDs: [Int]
     /// Frequent English words: segments without them are decoded as rot13 or reversed text.
@@ -176,6 +186,8 @@ public struct InjectionDetector: TextDetector {
             }
         }
         self.firstWords = WordIndex(pairs: index)
+        self.reachBefore = rules.map(\.reachBefore).max() ?? 0
+        self.reachAfter = rules.map(\.reachAfter).max() ?? 0
         self.firstPrefixes = prefixes.flatMap { $0 }
         var next = 0
         self.firstPrefixRanges = prefixes.map { bucket in
@@ -232,14 +244,40 @@ public struct InjectionDetector: TextDetector {
         var ruleMatched = [Bool](repeating: false, count: rules.count)
         var decodedOnly = false
         var probability: Double?
+        var plainMention: Mention?
+        var plainMarkers: [Finding] = []
+        var plainWords: [Word] = []
         for variant in normalized.variants {
             let before = matched.count
             let bytes = variant.text
-            let words = Self.words(bytes)
+            // The leetspeak form's words are the plain form's but in the words it changed.
+            let changes = variant.source == "leet" ? Self.changedBytes(bytes, plain: normalized.variants[0].text) : nil
+            let words =
+                changes.map { Self.words(bytes, changed: $0.positions.map { $0..<($0 + 1) }, old: plainWords, shift: 1) } ?? Self.words(bytes)
+            if variant.source == "plain" { plainWords = words }
             // An attack phrase quoted as the object of a request about it (translate, explain,
             // classify) is mentioned, not used: what lies inside the quotes does not count.
             let mention = variant.source == "plain" || variant.source == "leet" ? Self.mention(in: bytes, words: words) : nil
-            for finding in markers.matches(in: bytes) where !(mention?.covers(finding.range) ?? false) {
+            if variant.source == "plain" { plainMention = mention }
+            // The leetspeak form differs from the plain one only in a few words: a rule start
+            // whose reach (``Rule/reachBefore``, ``Rule/reachAfter``) holds none of them reads
+            // what it read in the plain form, where it did not match, so only the starts near a
+            // changed word are tried (when the quoted mentions are the same in both forms).
+            let same = changes != nil && Mention.same(mention, plainMention, shift: 1)
+            let changed = same ? changes?.counts : nil
+            let dirty = changed.map { Self.dirtyWords(words, changed: $0) }
+            // Markers the same way: when no marker match of either form reads a changed byte,
+            // the leetspeak form has the plain form's matches, which are recorded already.
+            let found: [Finding]
+            if variant.source == "plain" {
+                plainMarkers = markers.rawMatches(in: bytes, positions: 0..<bytes.count)
+                found = markers.resolve(plainMarkers)
+            } else if let changed, let changes, markersUnchanged(bytes, changed: changed, positions: changes.positions, plain: plainMarkers) {
+                found = []
+            } else {
+                found = markers.matches(in: bytes)
+            }
+            for finding in found where !(mention?.covers(finding.range) ?? false) {
                 let category = String(finding.entity.dropFirst("injection.".count))
                 let key = "marker:" + String(decoding: bytes[finding.range], as: UTF8.self)
                 matched[key] = (category, finding.score)
@@ -262,6 +300,7 @@ public struct InjectionDetector: TextDetector {
             // skipped (which rule is tried first does not matter: they record under their names).
             let firstWords = self.firstWords
             for (offset, word) in words.enumerated() {
+                if let dirty, dirty[min(words.count, offset + reachAfter + 1)] == dirty[max(0, offset - reachBefore)] { continue }
                 for position in firstWords.range(of: word.hash) {
                     let ruleIndex = Int(firstWords.values[position])
                     guard !ruleMatched[nameIDs[ruleIndex]] else { continue }
@@ -277,6 +316,11 @@ public struct InjectionDetector: TextDetector {
             }
             func record(_ ruleIndex: Int, start: Int) {
                 let rule = rules[ruleIndex]
+                if let dirty {
+                    let low = max(0, start - rule.reachBefore)
+                    let high = min(words.count - 1, start + rule.reachAfter)
+                    guard dirty[high + 1] > dirty[low] else { return }
+                }
                 guard let end = Self.match(rule, words: words, bytes: bytes, at: start) else { return }
                 // Each occurrence is judged in its own context: a long prompt that names
                 // "developer mode" once as a phone setting and once as a persona still counts.
@@ -310,6 +354,112 @@ public struct InjectionDetector: TextDetector {
         return model.probability(plain, words: Self.words(plain))
     }
 
+    /// Per word of the leetspeak form, how many of the words before it (a prefix sum, one more
+    /// entry than `words`) are dirty: a byte that differs from the plain form (which has a
+    /// leading newline) lies in the word, the byte before it, the bytes up to the next word or
+    /// the five after it (what ``isDestination(_:bytes:)`` reads); the first word also owns the
+    /// bytes before it and the last those after it.
+    static func dirtyWords(_ words: [Word], changed: [Int32]) -> [Int32] {
+        let count = changed.count - 1
+        return [Int32](unsafeUninitializedCapacity: words.count + 1) { dirty, initialized in
+            words.withUnsafeBufferPointer { words in
+                changed.withUnsafeBufferPointer { changed in
+                    var total: Int32 = 0
+                    dirty[0] = 0
+                    for offset in 0..<words.count {
+                        let word = words[offset]
+                        let low = offset == 0 ? 0 : word.start - 1
+                        let high = offset == words.count - 1 ? count : min(count, max(word.end + 6, words[offset + 1].start))
+                        if changed[high] > changed[low] { total += 1 }
+                        dirty[offset + 1] = total
+                    }
+                }
+            }
+            initialized = words.count + 1
+        }
+    }
+
+    /// The bytes of the leetspeak form that differ from the plain form (which has a leading
+    /// newline): their offsets, and how many lie before each offset (a prefix sum, one more
+    /// entry than `leet`).
+    static func changedBytes(_ leet: [UInt8], plain: [UInt8]) -> (positions: [Int], counts: [Int32]) {
+        let count = leet.count
+        var positions: [Int] = []
+        let counts = [Int32](unsafeUninitializedCapacity: count + 1) { changed, initialized in
+            leet.withUnsafeBufferPointer { leet in
+                plain.withUnsafeBufferPointer { plain in
+                    var total: Int32 = 0
+                    changed[0] = 0
+                    for index in 0..<count {
+                        if leet[index] != plain[index + 1] {
+                            total += 1
+                            positions.append(index)
+                        }
+                        changed[index + 1] = total
+                    }
+                }
+            }
+            initialized = count + 1
+        }
+        return (positions, counts)
+    }
+
+    /// ``words(_:)`` of `text`, a copy of a text whose words are `old` (their offsets `shift`
+    /// more) with the bytes in `changed` (in order) replaced by others, none of them a space
+    /// where there was none (leetspeak letters, blanked quotes): a word never spans a space, so
+    /// only the space-delimited stretches that hold a change are read again.
+    static func words(_ text: [UInt8], changed: [Range<Int>], old: [Word], shift: Int) -> [Word] {
+        var words: [Word] = []
+        words.reserveCapacity(old.count + changed.count)
+        let count = text.count
+        var next = 0
+        var change = 0
+        while change < changed.count {
+            var low = changed[change].lowerBound
+            while low > 0, !ByteClass.space(text[low - 1]) { low -= 1 }
+            var high = changed[change].lowerBound
+            while change < changed.count, changed[change].lowerBound <= high {
+                high = max(high, changed[change].upperBound)
+                while high < count, !ByteClass.space(text[high]) { high += 1 }
+                change += 1
+            }
+            while next < old.count, old[next].start - shift < low {
+                let word = old[next]
+                words.append(Word(start: word.start - shift, end: word.end - shift, hash: word.hash))
+                next += 1
+            }
+            while next < old.count, old[next].start - shift < high { next += 1 }
+            forEachWord(text, low..<high) { start, end, hash in
+                words.append(Word(start: start, end: end, hash: hash))
+                return true
+            }
+        }
+        while next < old.count {
+            let word = old[next]
+            words.append(Word(start: word.start - shift, end: word.end - shift, hash: word.hash))
+            next += 1
+        }
+        return words
+    }
+
+    /// Whether the leetspeak form has the same marker matches as the plain form (given its
+    /// `rawMatches`): none of those reads a changed byte, and none starts near one in the
+    /// leetspeak form (``PhraseMatcher/rawMatches(in:positions:)`` says what a match reads).
+    func markersUnchanged(_ leet: [UInt8], changed: [Int32], positions: [Int], plain: [Finding]) -> Bool {
+        guard !markers.hasPrefix else { return false }
+        let count = leet.count
+        // A plain match at `s..<e` reads plain `s - 1...e`, leetspeak `s - 2...e - 1`; one at 0
+        // reads the plain form's leading newline, which the leetspeak form does not have.
+        for finding in plain
+        where finding.range.lowerBound == 0 || changed[min(count, finding.range.upperBound)] > changed[max(0, finding.range.lowerBound - 2)] {
+            return false
+        }
+        for index in positions where !markers.rawMatches(in: leet, positions: max(0, index - markers.longest)..<min(count, index + 2)).isEmpty {
+            return false
+        }
+        return true
+    }
+
     /// Lines or sentences of at least four words none of which is a frequent English word:
     /// candidates for rot13 or reversed text (decoding all text would double the work).
     func unusualSegments(_ plain: [UInt8]) -> [UInt8] {
@@ -320,9 +470,14 @@ public struct InjectionDetector: TextDetector {
             var count = 0
             var common = false
             let commonWords = self.commonWords
+            // A frequent word settles it: most sentences have one among their first words.
             Self.forEachWord(plain, start..<end) { _, _, hash in
                 count += 1
-                if !common, commonWords.contains(hash) { common = true }
+                if commonWords.contains(hash) {
+                    common = true
+                    return false
+                }
+                return true
             }
             if count >= 4, !common {
                 output.append(contentsOf: plain[start..<end])
@@ -345,40 +500,83 @@ public struct InjectionDetector: TextDetector {
         return output
     }
 
-    static func words(_ text: [UInt8]) -> [Word] {
-        var words: [Word] = []
-        words.reserveCapacity(text.count / 5)
-        forEachWord(text, 0..<text.count) { start, end, hash in words.append(Word(start: start, end: end, hash: hash)) }
-        return words
+    /// The words of `text` as ``forEachWord(_:_:_:)`` reads them, written straight into an
+    /// array sized for the most words the text can have.
+    /// Not inlined: inlined into ``evaluate(utf8:indirect:)`` it costs more instructions.
+    @inline(never) static func words(_ text: [UInt8]) -> [Word] {
+        let wordBytes = Self.wordBytes
+        return text.withUnsafeBufferPointer { bytes in
+            wordBytes.withUnsafeBufferPointer { wordBytes in
+                let count = bytes.count
+                return [Word](unsafeUninitializedCapacity: (count + 1) / 2) { buffer, initialized in
+                    var index = 0
+                    var found = 0
+                    while index < count {
+                        // A word cannot start with an apostrophe.
+                        while index < count, wordBytes[Int(bytes[index])] != 1 { index += 1 }
+                        guard index < count else { break }
+                        let start = index
+                        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+                        // The hash up to the last byte that is not an apostrophe.
+                        var settled = hash
+                        var settledEnd = start
+                        while index < count {
+                            let byte = bytes[index]
+                            let kind = wordBytes[Int(byte)]
+                            if kind == 1 {
+                                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+                                settled = hash
+                                settledEnd = index + 1
+                            } else if kind == 2 {
+                                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+                            } else {
+                                break
+                            }
+                            index += 1
+                        }
+                        (buffer.baseAddress! + found).initialize(to: Word(start: start, end: settledEnd, hash: settled))
+                        found += 1
+                    }
+                    initialized = found
+                }
+            }
+        }
     }
+
+    /// Per byte: 1 for a word byte, 2 for an apostrophe (inside a word), 0 for the rest.
+    static let wordBytes: [UInt8] = (0..<256).map { ByteClass.word(UInt8($0)) ? 1 : $0 == 0x27 ? 2 : 0 }
 
     /// Calls `body` with each word of `text[range]` (letters, digits, `_`, non-ASCII bytes and
     /// apostrophes inside a word; trailing apostrophes dropped): its bounds and its hash, all in
-    /// one pass.
-    @inline(__always) static func forEachWord(_ text: [UInt8], _ range: Range<Int>, _ body: (Int, Int, UInt64) -> Void) {
+    /// one pass; until `body` returns false.
+    @inline(__always) static func forEachWord(_ text: [UInt8], _ range: Range<Int>, _ body: (Int, Int, UInt64) -> Bool) {
+        let wordBytes = Self.wordBytes
         text.withUnsafeBufferPointer { bytes in
-            var start = -1
-            var hash: UInt64 = 0
-            // The hash up to the last byte that is not an apostrophe.
-            var settled: UInt64 = 0
-            var settledEnd = 0
-            for index in range.lowerBound...range.upperBound {
-                let byte = index < range.upperBound ? bytes[index] : 0x20
-                if ByteClass.word(byte) || (byte == UInt8(ascii: "'") && start >= 0) {
-                    if start < 0 {
-                        start = index
-                        hash = 0xcbf2_9ce4_8422_2325
+            wordBytes.withUnsafeBufferPointer { wordBytes in
+                var start = -1
+                var hash: UInt64 = 0
+                // The hash up to the last byte that is not an apostrophe.
+                var settled: UInt64 = 0
+                var settledEnd = 0
+                for index in range.lowerBound...range.upperBound {
+                    let byte = index < range.upperBound ? bytes[index] : 0x20
+                    let kind = wordBytes[Int(byte)]
+                    if kind == 1 || (kind == 2 && start >= 0) {
+                        if start < 0 {
+                            start = index
+                            hash = 0xcbf2_9ce4_8422_2325
+                        }
+                        hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+                        if byte != UInt8(ascii: "'") {
+                            settled = hash
+                            settledEnd = index + 1
+                        }
+                    } else if start >= 0 {
+                        // A word is at least one byte that is not an apostrophe (it cannot start
+                        // with one), so `settled` belongs to it.
+                        if !body(start, settledEnd, settled) { return }
+                        start = -1
                     }
-                    hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-                    if byte != UInt8(ascii: "'") {
-                        settled = hash
-                        settledEnd = index + 1
-                    }
-                } else if start >= 0 {
-                    // A word is at least one byte that is not an apostrophe (it cannot start
-                    // with one), so `settled` belongs to it.
-                    body(start, settledEnd, settled)
-                    start = -1
                 }
             }
         }

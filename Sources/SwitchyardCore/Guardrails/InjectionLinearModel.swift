@@ -68,19 +68,21 @@ public struct InjectionLinearModel: Sendable {
             var spaced = false
             var sum = 0
             var count = 0
-            for var byte in text {
-                if !ByteClass.word(byte) {
-                    if spaced { continue }
-                    byte = 0x20
-                    spaced = true
-                } else {
-                    spaced = false
-                }
-                window = (window << 8 | UInt64(byte)) & 0xFFFF_FFFF
-                filled += 1
-                if filled >= 4 {
-                    sum += weight(Self.characterTag | window)
-                    count += 1
+            text.withUnsafeBufferPointer { text in
+                for var byte in text {
+                    if !ByteClass.word(byte) {
+                        if spaced { continue }
+                        byte = 0x20
+                        spaced = true
+                    } else {
+                        spaced = false
+                    }
+                    window = (window << 8 | UInt64(byte)) & 0xFFFF_FFFF
+                    filled += 1
+                    if filled >= 4 {
+                        sum += weight(Self.characterTag | window)
+                        count += 1
+                    }
                 }
             }
             if count > 0 { logit += Double(scale) * Double(sum) / Double(count) }

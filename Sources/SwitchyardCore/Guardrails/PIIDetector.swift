@@ -20,12 +20,42 @@ public struct PIIDetector: TextDetector {
         ]
         /// The placeholder label used when masking or pseudonymizing (`EMAIL`, `CREDIT_CARD`).
         public var label: String { rawValue.uppercased() }
+
+        /// One bit per entity, for the scanner's set of wanted entities (no hashing per lookup).
+        var bit: UInt32 {
+            switch self {
+            case .email: 1 << 0
+            case .phone: 1 << 1
+            case .creditCard: 1 << 2
+            case .ssn: 1 << 3
+            case .iban: 1 << 4
+            case .ipAddress: 1 << 5
+            case .dateOfBirth: 1 << 6
+            case .passport: 1 << 7
+            case .driverLicense: 1 << 8
+            case .address: 1 << 9
+            case .awsAccessKey: 1 << 10
+            case .awsSecretKey: 1 << 11
+            case .openAIKey: 1 << 12
+            case .anthropicKey: 1 << 13
+            case .githubToken: 1 << 14
+            case .slackToken: 1 << 15
+            case .googleAPIKey: 1 << 16
+            case .stripeKey: 1 << 17
+            case .privateKey: 1 << 18
+            case .jwt: 1 << 19
+            case .connectionString: 1 << 20
+            }
+        }
     }
 
     public let entities: Set<Entity>
+    /// `entities` as ``Entity/bit``s, worked out once rather than per scanned text.
+    let wanted: UInt32
 
     public init(entities: Set<Entity>) {
         self.entities = entities
+        wanted = entities.reduce(0) { $0 | $1.bit }
     }
 
     public func findings(in text: [UInt8], context: [UInt8]) -> [Finding] {
@@ -36,7 +66,7 @@ public struct PIIDetector: TextDetector {
         // byte ranges.
         if let folded = Self.foldedToASCII(bytes) {
             let base = folded.origin.firstIndex { $0 >= context.count } ?? folded.bytes.count
-            var scanner = Scanner(bytes: folded.bytes, base: base, entities: entities)
+            var scanner = Scanner(bytes: folded.bytes, base: base, wanted: wanted)
             scanner.run()
             return scanner.found.map {
                 let lower = folded.origin[$0.range.lowerBound] - context.count
@@ -44,10 +74,28 @@ public struct PIIDetector: TextDetector {
                 return Finding(entity: $0.entity.rawValue, range: max(0, lower)..<max(0, upper))
             }
         }
-        var scanner = Scanner(bytes: bytes, base: context.count, entities: entities)
+        var scanner = Scanner(bytes: bytes, base: context.count, wanted: wanted)
         scanner.run()
         return scanner.found.map {
             Finding(entity: $0.entity.rawValue, range: ($0.range.lowerBound - context.count)..<($0.range.upperBound - context.count))
+        }
+    }
+
+    /// The first index whose byte satisfies `byte`, eight bytes at a time: `word` of eight bytes
+    /// is non-zero when one of them may (then they are looked at one by one).
+    @inline(__always) static func firstIndex(in bytes: [UInt8], where word: (UInt64) -> UInt64, _ byte: (UInt8) -> Bool) -> Int? {
+        bytes.withUnsafeBytes { raw in
+            var index = 0
+            let count = raw.count
+            while index + 8 <= count {
+                if word(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) != 0 { break }
+                index += 8
+            }
+            while index < count {
+                if byte(raw[index]) { return index }
+                index += 1
+            }
+            return nil
         }
     }
 
@@ -56,7 +104,7 @@ public struct PIIDetector: TextDetector {
     /// came from; nil when there is nothing to fold (the common case costs one pass over the
     /// bytes looking for a byte above 0x7F).
     static func foldedToASCII(_ bytes: [UInt8]) -> (bytes: [UInt8], origin: [Int])? {
-        guard let firstHigh = bytes.firstIndex(where: { $0 >= 0x80 }) else { return nil }
+        guard let firstHigh = firstIndex(in: bytes, where: { $0 & 0x8080_8080_8080_8080 }, { $0 >= 0x80 }) else { return nil }
         var output: [UInt8] = []
         var origin: [Int] = []
         var changed = false
@@ -115,7 +163,9 @@ public struct PIIDetector: TextDetector {
     struct Scanner {
         let bytes: [UInt8]
         let base: Int
-        let entities: Set<Entity>
+        let wanted: UInt32
+        /// The start tables, loaded once per scan rather than once per lookup of a `static let`.
+        let tables = Tables.shared
         var found: [(entity: Entity, range: Range<Int>)] = []
         /// Everything before this offset is covered by a finding.
         var covered = 0
@@ -129,16 +179,31 @@ public struct PIIDetector: TextDetector {
         /// number scanners and their context lookups entirely.
         let wantsNumbers: Bool
 
-        init(bytes: [UInt8], base: Int, entities: Set<Entity>) {
+        init(bytes: [UInt8], base: Int, wanted: UInt32) {
             self.bytes = bytes
             self.base = base
-            self.entities = entities
-            wantsAWSSecret = entities.contains(.awsSecretKey)
-            wantsAddress = entities.contains(.address)
-            wantsDateOfBirth = entities.contains(.dateOfBirth)
-            wantsPassport = entities.contains(.passport)
-            wantsLicence = entities.contains(.driverLicense)
-            wantsNumbers = !entities.isDisjoint(with: [.phone, .ssn, .creditCard, .ipAddress, .dateOfBirth, .address, .iban])
+            self.wanted = wanted
+            // An AWS secret key is a run of 40 letters, digits, `/` and `+`: without one the text
+            // has none, and the scanner does not look for one at every word.
+            wantsAWSSecret = wanted & Entity.awsSecretKey.bit != 0 && Self.hasRun(of: 40, in: bytes)
+            wantsAddress = wanted & Entity.address.bit != 0
+            wantsDateOfBirth = wanted & Entity.dateOfBirth.bit != 0
+            wantsPassport = wanted & Entity.passport.bit != 0
+            wantsLicence = wanted & Entity.driverLicense.bit != 0
+            let numbers: [Entity] = [.phone, .ssn, .creditCard, .ipAddress, .dateOfBirth, .address, .iban]
+            wantsNumbers = wanted & numbers.reduce(0) { $0 | $1.bit } != 0
+        }
+
+        /// Whether `bytes` has `length` letters, digits, `/` or `+` in a row.
+        static func hasRun(of length: Int, in bytes: [UInt8]) -> Bool {
+            bytes.withUnsafeBufferPointer { bytes in
+                var run = 0
+                for byte in bytes {
+                    run = B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") ? run + 1 : 0
+                    if run >= length { return true }
+                }
+                return false
+            }
         }
 
         static func table(_ characters: String) -> [Bool] {
@@ -162,11 +227,91 @@ public struct PIIDetector: TextDetector {
         static let keywordStarts = table("jfmasondprlf")
         static let frenchStarts = table("rabciq")
         static let militaryStarts = table("AFDPU")
+        /// Bytes that can start a match: letters, digits and `-/+(:`.
+        static let starts = table("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/+(:")
+
+        /// The first two bytes of `words` (ASCII-lowercased when `folding`), one bit per pair: a
+        /// position whose pair is not set starts none of them, and is passed over without
+        /// comparing each.
+        static func pairs(_ words: [String], folding: Bool) -> [UInt64] {
+            var bits = [UInt64](repeating: 0, count: 1024)
+            for word in words {
+                let bytes = Array(word.utf8)
+                let key = folding ? Int(B.lowercased(bytes[0])) << 8 | Int(B.lowercased(bytes[1])) : Int(bytes[0]) << 8 | Int(bytes[1])
+                bits[key >> 6] |= 1 << UInt64(key & 63)
+            }
+            return bits
+        }
+        static let keywordPairs = pairs(months + passportKeywords + licenceKeywords, folding: true)
+        /// The first three bytes (lowercased) of the month, passport and licence keywords, hashed
+        /// to one of 4096 bits: after `keywordPairs`, most words that share two bytes with a
+        /// keyword ("pair", "page", "make", "now") are passed over here.
+        static let keywordTriples: [UInt64] = {
+            var bits = [UInt64](repeating: 0, count: 64)
+            for word in months + passportKeywords + licenceKeywords {
+                let bytes = Array(word.utf8)
+                let key = triple(bytes[0], bytes[1], bytes[2])
+                bits[key >> 6] |= 1 << UInt64(key & 63)
+            }
+            return bits
+        }()
+        @inline(__always) static func triple(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> Int {
+            (Int(B.lowercased(a)) &* 961 &+ Int(B.lowercased(b)) &* 31 &+ Int(B.lowercased(c))) & 4095
+        }
+        static let schemePairs = pairs(connectionSchemes, folding: true)
+        static let secretPairs = pairs(awsPrefixes + ["AIza", "sk-ant-", "sk-"] + stripePrefixes + githubPrefixes + ["github_pat_", "xox", "xapp-", "eyJ"], folding: false)
+        static let frenchPairs = pairs(frenchStreetTypes, folding: false)
+        static let militaryPairs = pairs(militaryPrefixes + boxPrefixes, folding: false)
+
+        final class Tables: Sendable {
+            static let shared = Tables()
+            let starts = Scanner.starts
+            /// Per letter, which scanners it can start (one load for all of them): the secret,
+            /// French-street and military tables by the byte as it is, the scheme and keyword
+            /// tables by its lowercase.
+            let letterStarts: [UInt8] = (0..<256).map { value in
+                let lower = Int(B.lowercased(UInt8(value)))
+                var starts: UInt8 = 0
+                if Scanner.secretStarts[value] { starts |= Tables.secret }
+                if Scanner.schemeStarts[lower] { starts |= Tables.scheme }
+                if Scanner.keywordStarts[lower] { starts |= Tables.keyword }
+                if Scanner.frenchStarts[value] { starts |= Tables.french }
+                if Scanner.militaryStarts[value] { starts |= Tables.military }
+                return starts
+            }
+            static let secret: UInt8 = 1
+            static let scheme: UInt8 = 2
+            static let keyword: UInt8 = 4
+            static let french: UInt8 = 8
+            static let military: UInt8 = 16
+            let wordBytes = (0..<256).map { B.word(UInt8($0)) }
+            let secretPairs = Scanner.secretPairs
+            let schemePairs = Scanner.schemePairs
+            let keywordPairs = Scanner.keywordPairs
+            let keywordTriples = Scanner.keywordTriples
+            let frenchPairs = Scanner.frenchPairs
+            let militaryPairs = Scanner.militaryPairs
+        }
+
+        /// Whether the three bytes at `index` may start a keyword (``keywordTriples``); every
+        /// keyword has three bytes at least.
+        @inline(__always) func keywordTriple(at index: Int) -> Bool {
+            guard index + 2 < bytes.count else { return false }
+            let key = Self.triple(bytes[index], bytes[index + 1], bytes[index + 2])
+            return tables.keywordTriples[key >> 6] >> UInt64(key & 63) & 1 != 0
+        }
+
+        /// Whether the two bytes at `index` are in `table` (``pairs(_:folding:)``).
+        @inline(__always) func pair(_ table: [UInt64], at index: Int, folding: Bool) -> Bool {
+            guard index + 1 < bytes.count else { return false }
+            let key = folding ? Int(B.lowercased(bytes[index])) << 8 | Int(B.lowercased(bytes[index + 1])) : Int(bytes[index]) << 8 | Int(bytes[index + 1])
+            return table[key >> 6] >> UInt64(key & 63) & 1 != 0
+        }
 
         typealias B = ByteClass
 
         mutating func add(_ entity: Entity, _ range: Range<Int>) {
-            guard entities.contains(entity), range.upperBound > base, !range.isEmpty else { return }
+            guard wanted & entity.bit != 0, range.upperBound > base, !range.isEmpty else { return }
             found.append((entity, max(range.lowerBound, base)..<range.upperBound))
             covered = max(covered, range.upperBound)
         }
@@ -180,19 +325,44 @@ public struct PIIDetector: TextDetector {
         mutating func run() {
             var index = max(0, base - 64)
             let count = bytes.count
-            while index < count {
-                if index < covered {
-                    index = covered
-                    continue
-                }
-                let byte = bytes[index]
-                if let end = scan(at: index, byte) {
-                    index = max(end, index + 1)
-                } else {
-                    index += 1
+            let bytes = self.bytes
+            let starts = tables.starts
+            let wordBytes = tables.wordBytes
+            bytes.withUnsafeBufferPointer { bytes in
+                starts.withUnsafeBufferPointer { starts in
+                    wordBytes.withUnsafeBufferPointer { wordBytes in
+                        while index < count {
+                            if index < covered {
+                                index = covered
+                                continue
+                            }
+                            let byte = bytes[index]
+                            // Only letters, digits and `-/+(:` start a match (see `scan`); inside a
+                            // word, only `-+(:`, none of them a word byte: the rest of a word is
+                            // passed over.
+                            guard starts[Int(byte)] else {
+                                index += 1
+                                continue
+                            }
+                            let word = wordBytes[Int(byte)]
+                            if index > 0, word, wordBytes[Int(bytes[index - 1])] {
+                                index += 1
+                                while index < count, wordBytes[Int(bytes[index])] { index += 1 }
+                                continue
+                            }
+                            if let end = scan(at: index, byte) {
+                                index = max(end, index + 1)
+                            } else if word {
+                                index += 1
+                                while index < count, wordBytes[Int(bytes[index])] { index += 1 }
+                            } else {
+                                index += 1
+                            }
+                        }
+                    }
                 }
             }
-            if entities.contains(.email) { scanEmails() }
+            if wanted & Entity.email.bit != 0 { scanEmails() }
             found.sort { $0.range.lowerBound < $1.range.lowerBound }
             // Overlaps (an e-mail inside a connection string): keep the first, longest.
             var kept: [(entity: Entity, range: Range<Int>)] = []
@@ -216,15 +386,27 @@ public struct PIIDetector: TextDetector {
             }
             if B.alpha(byte) {
                 // Each scanner only where its first letter can start a match.
-                let lower = B.lowercased(byte)
-                if Self.secretStarts[Int(byte)] || wantsAWSSecret, let end = secret(at: index) { return end }
-                if Self.schemeStarts[Int(lower)], let end = connectionString(at: index) { return end }
+                // Where no prefix of a scanner starts (``pairs(_:folding:)``), the scanner would
+                // find nothing: `secret` is then `awsSecret` alone.
+                let starts = tables.letterStarts[Int(byte)]
+                if starts & Tables.secret != 0 || wantsAWSSecret {
+                    if pair(tables.secretPairs, at: index, folding: false) {
+                        if let end = secret(at: index) { return end }
+                    } else if let end = awsSecret(at: index) {
+                        return end
+                    }
+                }
+                if starts & Tables.scheme != 0, pair(tables.schemePairs, at: index, folding: true), let end = connectionString(at: index) { return end }
                 if B.upper(byte), let end = iban(at: index) { return end }
-                if Self.keywordStarts[Int(lower)], let end = keywordEntity(at: index) { return end }
+                if starts & Tables.keyword != 0, pair(tables.keywordPairs, at: index, folding: true), keywordTriple(at: index),
+                    let end = keywordEntity(at: index)
+                {
+                    return end
+                }
                 if wantsAddress {
                     if B.upper(byte), let end = germanOrFrenchStreet(at: index) { return end }
-                    if Self.frenchStarts[Int(byte)], let end = frenchStreetName(at: index) { return end }
-                    if Self.militaryStarts[Int(byte)], let end = militaryAddress(at: index) { return end }
+                    if starts & Tables.french != 0, pair(tables.frenchPairs, at: index, folding: false), let end = frenchStreetName(at: index) { return end }
+                    if starts & Tables.military != 0, pair(tables.militaryPairs, at: index, folding: false), let end = militaryAddress(at: index) { return end }
                 }
             }
             // A digit right after `1-`, `2.` or `3/` continues another number (ISBNs, ranges).
@@ -250,7 +432,15 @@ public struct PIIDetector: TextDetector {
         // MARK: e-mail
 
         mutating func scanEmails() {
-            var index = 0
+            // Most texts have no `@`: one plain pass finds the first.
+            // `@` bytes are those that are zero after XOR with 0x40.
+            var index =
+                PIIDetector.firstIndex(
+                    in: bytes,
+                    where: { word in
+                        let x = word ^ 0x4040_4040_4040_4040
+                        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+                    }, { $0 == UInt8(ascii: "@") }) ?? bytes.count
             while index < bytes.count {
                 guard bytes[index] == UInt8(ascii: "@") else {
                     index += 1
@@ -396,7 +586,15 @@ public struct PIIDetector: TextDetector {
         mutating func awsSecret(at index: Int) -> Int? {
             let byte = bytes[index]
             if wantsAWSSecret, B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") {
-                let end = run(from: index) { B.alnum($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }
+                // The key is a run of exactly 40: read no further than 41.
+                guard index + 40 <= bytes.count else { return nil }
+                let limit = min(bytes.count, index + 41)
+                var end = index
+                while end < limit {
+                    let byte = bytes[end]
+                    guard B.alnum(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") else { break }
+                    end += 1
+                }
                 if end - index == 40, wordEnd(end), wordStart(index) || at(index - 1) == UInt8(ascii: "="),
                     bytes[index..<end].contains(where: B.lower), bytes[index..<end].contains(where: B.upper),
                     bytes[index..<end].contains(where: { B.digit($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }),
@@ -914,14 +1112,29 @@ public struct PIIDetector: TextDetector {
         /// Whether one of `keywords` (lowercase) ends within `within` bytes before `index`.
         func keywordBefore(_ index: Int, _ keywords: [String], within: Int) -> Bool {
             let range = max(0, index - within)..<index
-            return keywords.contains { ByteClass.contains(bytes, range, $0) }
+            // One pass over the range, comparing only where a keyword's first byte stands
+            // (one bit per ASCII byte), instead of one pass per keyword.
+            var firsts: (UInt64, UInt64) = (0, 0)
+            for keyword in keywords {
+                guard let first = keyword.utf8.first, first < 0x80 else { return keywords.contains { ByteClass.contains(bytes, range, $0) } }
+                if first < 64 { firsts.0 |= 1 << UInt64(first) } else { firsts.1 |= 1 << UInt64(first - 64) }
+            }
+            for position in range {
+                let byte = B.lowercased(bytes[position])
+                guard byte < 0x80, (byte < 64 ? firsts.0 >> UInt64(byte) : firsts.1 >> UInt64(byte - 64)) & 1 != 0 else { continue }
+                for keyword in keywords
+                where keyword.utf8.first == byte && position + keyword.utf8.count <= range.upperBound && B.matches(bytes, at: position, keyword) {
+                    return true
+                }
+            }
+            return false
         }
 
         /// The distance back from `index` to the nearest of `labels` (lowercase) that starts a
         /// word within `within` bytes before it, or nil. Unlike ``keywordBefore(_:_:within:)``
         /// a label must start at a word boundary, so short labels (`id`, `po`) do not match
         /// inside other words.
-        func labelDistance(_ index: Int, _ labels: [[UInt8]], within: Int) -> Int? {
+        func labelDistance(_ index: Int, _ labels: Labels, within: Int) -> Int? {
             let lower = max(0, index - within)
             // Nearest start first: the first label found is the nearest one. Only word starts
             // are compared, each with the labels that begin with its byte.
@@ -929,8 +1142,8 @@ public struct PIIDetector: TextDetector {
             while start >= lower {
                 if start == 0 || !B.alpha(bytes[start - 1]) {
                     let first = B.lowercased(bytes[start])
-                    for needle in labels
-                    where needle[0] == first && start <= index - needle.count && B.matches(bytes, at: start, needle)
+                    for needle in labels.buckets[Int(first)]
+                    where start <= index - needle.count && B.matches(bytes, at: start, needle)
                         && !B.alpha(at(start + needle.count))
                     {
                         return index - start
@@ -1004,13 +1217,24 @@ public struct PIIDetector: TextDetector {
             return Self.ssnLabels.contains { name.contains($0.filter { $0 != "_" && $0 != "-" && $0 != " " }) }
         }
 
-        static let ssnLabelBytes = ssnLabels.map { Array($0.utf8) }
-        static let phoneLabelBytes = phoneLabels.map { Array($0.utf8) }
-        static let phoneNameLabelBytes = phoneLabels.filter { !phoneActionLabels.contains($0) }.map { Array($0.utf8) }
+        /// Labels (lowercase) by their first byte.
+        struct Labels: Sendable {
+            let buckets: [[[UInt8]]]
+
+            init(_ labels: [String]) {
+                var buckets = [[[UInt8]]](repeating: [], count: 256)
+                for label in labels { buckets[Int(label.utf8.first!)].append(Array(label.utf8)) }
+                self.buckets = buckets
+            }
+        }
+
+        static let ssnLabelBytes = Labels(ssnLabels)
+        static let phoneLabelBytes = Labels(phoneLabels)
+        static let phoneNameLabelBytes = Labels(phoneLabels.filter { !phoneActionLabels.contains($0) })
         /// Phone labels that are verbs or contact in general rather than a phone's name.
         static let phoneActionLabels: Set<String> = ["call", "reach", "contact", "dial", "ring", "text me", "sms", "kontakt", "contacto", "contatto"]
-        static let competingLabelBytes = competingLabels.map { Array($0.utf8) }
-        static let cardLabelBytes = ["card", "visa", "mastercard", "amex", "credit", "debit", "cc"].map { Array($0.utf8) }
+        static let competingLabelBytes = Labels(competingLabels)
+        static let cardLabelBytes = Labels(["card", "visa", "mastercard", "amex", "credit", "debit", "cc"])
         static let ssnLabels = [
             "ssn", "social security", "social_security", "social-security", "socialsecurity", "social sec", "soc sec", "tax_id", "tax id", "tax-id",
             "taxid", "taxpayer", "tin", "itin", "ss#", "ss no", "ss num",

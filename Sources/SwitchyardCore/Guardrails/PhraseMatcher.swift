@@ -10,10 +10,17 @@ public struct PhraseMatcher: Sendable {
     }
 
     private var buckets: [[Entry]] = Array(repeating: [], count: 256)
-    /// Whether any phrase starts with the byte: most bytes of a text start none, and are passed
-    /// over with one load.
+    /// Whether any phrase starts with the byte (in either case): most bytes of a text start
+    /// none, and are passed over with one load.
     private var firstBytes = [Bool](repeating: false, count: 256)
+    /// Whether any phrase starts with the two bytes (one bit per pair, all pairs of the first
+    /// byte for a one-byte phrase): most bytes that pass `firstBytes` start no phrase.
+    private var firstPairs = [UInt64](repeating: 0, count: 1024)
     public private(set) var isEmpty = true
+    /// The longest phrase in bytes, and whether any is a `prefix*` (whose matches have no
+    /// bounded length): what ``rawMatches(in:positions:)`` of a changed stretch must cover.
+    private(set) var longest = 0
+    private(set) var hasPrefix = false
 
     public init() {}
 
@@ -32,40 +39,70 @@ public struct PhraseMatcher: Sendable {
         guard let first = bytes.first else { return }
         buckets[Int(first)].append(Entry(bytes: bytes, label: label, weight: weight, prefix: prefix))
         firstBytes[Int(first)] = true
+        // Both cases of a letter: the text is looked up as it is.
+        if ByteClass.lower(first) { firstBytes[Int(first) - 0x20] = true }
+        longest = max(longest, bytes.count)
+        if prefix { hasPrefix = true }
+        if bytes.count >= 2 {
+            let key = Int(first) << 8 | Int(bytes[1])
+            firstPairs[key >> 6] |= 1 << UInt64(key & 63)
+        } else {
+            for word in (Int(first) << 2)..<(Int(first) << 2 + 4) { firstPairs[word] = .max }
+        }
         isEmpty = false
     }
 
     /// Every match (non-overlapping per phrase) with its label and weight.
     public func matches(in text: [UInt8]) -> [Finding] {
+        resolve(rawMatches(in: text, positions: 0..<text.count))
+    }
+
+    /// Every phrase that matches at a position in `positions` (reading the bytes around it), in
+    /// text order, overlaps included: what ``resolve(_:)`` makes ``matches(in:)`` of. A match
+    /// at `i` reads `text[i - 1]` to `text[i + length]`, nothing else.
+    func rawMatches(in text: [UInt8], positions: Range<Int>) -> [Finding] {
         guard !isEmpty else { return [] }
         var found: [Finding] = []
         text.withUnsafeBufferPointer { text in
             firstBytes.withUnsafeBufferPointer { firstBytes in
-                var index = 0
-                let count = text.count
-                while index < count {
-                    let byte = ByteClass.lowercased(text[index])
-                    guard firstBytes[Int(byte)] else {
-                        index += 1
-                        continue
-                    }
-                    let atWordStart = index == 0 || !ByteClass.word(text[index - 1]) || !ByteClass.word(byte)
-                    if atWordStart {
-                        for entry in buckets[Int(byte)] where ByteClass.matches(text, at: index, entry.bytes) {
-                            var end = index + entry.bytes.count
-                            if entry.prefix {
-                                while end < count, ByteClass.word(text[end]) { end += 1 }
-                            } else if end < count, ByteClass.word(text[end]), ByteClass.word(entry.bytes[entry.bytes.count - 1]) {
+                firstPairs.withUnsafeBufferPointer { firstPairs in
+                    var index = positions.lowerBound
+                    let count = text.count
+                    while index < positions.upperBound {
+                        guard firstBytes[Int(text[index])] else {
+                            index += 1
+                            continue
+                        }
+                        let byte = ByteClass.lowercased(text[index])
+                        if index + 1 < count {
+                            let key = Int(byte) << 8 | Int(ByteClass.lowercased(text[index + 1]))
+                            guard firstPairs[key >> 6] >> UInt64(key & 63) & 1 != 0 else {
+                                index += 1
                                 continue
                             }
-                            found.append(Finding(entity: entry.label, range: index..<end, score: entry.weight))
                         }
+                        let atWordStart = index == 0 || !ByteClass.word(text[index - 1]) || !ByteClass.word(byte)
+                        if atWordStart {
+                            for entry in buckets[Int(byte)] where ByteClass.matches(text, at: index, entry.bytes) {
+                                var end = index + entry.bytes.count
+                                if entry.prefix {
+                                    while end < count, ByteClass.word(text[end]) { end += 1 }
+                                } else if end < count, ByteClass.word(text[end]), ByteClass.word(entry.bytes[entry.bytes.count - 1]) {
+                                    continue
+                                }
+                                found.append(Finding(entity: entry.label, range: index..<end, score: entry.weight))
+                            }
+                        }
+                        index += 1
                     }
-                    index += 1
                 }
             }
         }
-        // Overlapping phrases (`how to make a bomb`, `make a bomb`) count once: the heavier.
+        return found
+    }
+
+    /// Overlapping phrases (`how to make a bomb`, `make a bomb`) count once: the heavier.
+    func resolve(_ found: [Finding]) -> [Finding] {
         guard found.count > 1 else { return found }
         var kept: [Finding] = []
         for finding in found.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {

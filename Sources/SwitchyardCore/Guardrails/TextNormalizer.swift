@@ -29,45 +29,53 @@ public enum TextNormalizer {
     /// bytes, ASCII (the common case) without decoding scalars. `original` must be valid UTF-8
     /// (what `String.utf8` gives; the detector repairs other bytes first).
     static func normalize(utf8 original: [UInt8], decode: Bool = true, suspicious: (([UInt8]) -> [UInt8])? = nil) -> Result {
-        var plain: [UInt8] = []
-        plain.reserveCapacity(original.count + 1)
-        // A leading newline lets line-start markers (`assistant:`) match on the first line.
-        plain.append(0x0A)
         var hidden: [UInt8] = []
         var invisible = 0
         var folded = 0
-        original.withUnsafeBufferPointer { bytes in
-            var index = 0
-            let count = bytes.count
-            while index < count {
-                let lead = bytes[index]
-                if lead < 0x80 {
-                    plain.append(ByteClass.lowercased(lead))
-                    index += 1
-                    continue
-                }
-                // Valid UTF-8: the lead byte gives the length.
-                let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2
-                var value = UInt32(lead) & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07)
-                for offset in 1..<length { value = value << 6 | UInt32(bytes[index + offset] & 0x3F) }
-                if (0xE0020...0xE007E).contains(value) {
-                    hidden.append(ByteClass.lowercased(UInt8(value - 0xE0000)))
-                    invisible += 1
-                } else if isInvisible(value) {
-                    invisible += 1
-                } else if let ascii = fold(value) {
-                    plain.append(ByteClass.lowercased(ascii))
-                    folded += 1
-                } else if (0xC0...0xDE).contains(value), value != 0xD7 {
-                    // Other letters stay as they are (lowercased where it is cheap: Latin-1
-                    // capitals, two bytes either way).
-                    plain.append(UInt8(0xC0 | (value + 0x20) >> 6))
-                    plain.append(UInt8(0x80 | (value + 0x20) & 0x3F))
-                } else {
-                    plain.append(contentsOf: bytes[index..<(index + length)])
-                }
-                index += length
+        // Written straight into its buffer: no character comes out longer than it went in, so
+        // the text plus the leading newline is enough.
+        let plain = [UInt8](unsafeUninitializedCapacity: original.count + 1) { output, initialized in
+            // A leading newline lets line-start markers (`assistant:`) match on the first line.
+            output[0] = 0x0A
+            var written = 1
+            @inline(__always) func append(_ byte: UInt8) {
+                output[written] = byte
+                written += 1
             }
+            original.withUnsafeBufferPointer { bytes in
+                var index = 0
+                let count = bytes.count
+                while index < count {
+                    let lead = bytes[index]
+                    if lead < 0x80 {
+                        append(ByteClass.lowercased(lead))
+                        index += 1
+                        continue
+                    }
+                    // Valid UTF-8: the lead byte gives the length.
+                    let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2
+                    var value = UInt32(lead) & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07)
+                    for offset in 1..<length { value = value << 6 | UInt32(bytes[index + offset] & 0x3F) }
+                    if (0xE0020...0xE007E).contains(value) {
+                        hidden.append(ByteClass.lowercased(UInt8(value - 0xE0000)))
+                        invisible += 1
+                    } else if isInvisible(value) {
+                        invisible += 1
+                    } else if let ascii = fold(value) {
+                        append(ByteClass.lowercased(ascii))
+                        folded += 1
+                    } else if (0xC0...0xDE).contains(value), value != 0xD7 {
+                        // Other letters stay as they are (lowercased where it is cheap: Latin-1
+                        // capitals, two bytes either way).
+                        append(UInt8(0xC0 | (value + 0x20) >> 6))
+                        append(UInt8(0x80 | (value + 0x20) & 0x3F))
+                    } else {
+                        for offset in 0..<length { append(bytes[index + offset]) }
+                    }
+                    index += length
+                }
+            }
+            initialized = written
         }
         var variants = [Variant(text: plain, source: "plain")]
         // The other forms are made from the folded text without the leading newline.
@@ -84,9 +92,28 @@ public enum TextNormalizer {
                 variants.append(Variant(text: rot13(candidates), source: "rot13"))
                 variants.append(Variant(text: candidates.reversedCharacters(), source: "reversed"))
             }
-            if let morse = morse(original) { variants.append(Variant(text: morse, source: "morse")) }
-            if let escaped = unicodeEscapes(original) { variants.append(Variant(text: escaped.map(ByteClass.lowercased), source: "escapes")) }
-            if let ascii85 = ascii85(original) { variants.append(Variant(text: ascii85.map(ByteClass.lowercased), source: "ascii85")) }
+            // One pass counts what Morse, escapes and ascii85 need before each looks closer: most
+            // texts have none of them.
+            var symbols = 0
+            var backslashes = 0
+            var ascii85Open = false
+            original.withUnsafeBufferPointer { bytes in
+                var previous: UInt8 = 0
+                for byte in bytes {
+                    switch byte {
+                    case UInt8(ascii: "."), UInt8(ascii: "-"): symbols += 1
+                    case UInt8(ascii: "\\"): backslashes += 1
+                    case UInt8(ascii: "~"): if previous == UInt8(ascii: "<") { ascii85Open = true }
+                    default: break
+                    }
+                    previous = byte
+                }
+            }
+            if symbols >= 20, symbols * 3 >= original.count, let morse = morse(original) { variants.append(Variant(text: morse, source: "morse")) }
+            if backslashes >= 4, let escaped = unicodeEscapes(original) {
+                variants.append(Variant(text: escaped.map(ByteClass.lowercased), source: "escapes"))
+            }
+            if ascii85Open, let ascii85 = ascii85(original) { variants.append(Variant(text: ascii85.map(ByteClass.lowercased), source: "ascii85")) }
         }
         return Result(variants: variants, invisible: invisible, folded: folded)
     }
@@ -141,39 +168,66 @@ public enum TextNormalizer {
 
     /// `1gn0r3 4ll` → `ignore all`: only for words that mix letters with digits or symbols.
     static func unleet(_ text: [UInt8]) -> [UInt8]? {
-        var output = text
-        var changed = false
-        var start = 0
-        func leet(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0"): UInt8(ascii: "o")
-            case UInt8(ascii: "1"): UInt8(ascii: "i")
-            case UInt8(ascii: "3"): UInt8(ascii: "e")
-            case UInt8(ascii: "4"): UInt8(ascii: "a")
-            case UInt8(ascii: "5"): UInt8(ascii: "s")
-            case UInt8(ascii: "7"): UInt8(ascii: "t")
-            case UInt8(ascii: "@"): UInt8(ascii: "a")
-            case UInt8(ascii: "$"): UInt8(ascii: "s")
-            case UInt8(ascii: "!"): UInt8(ascii: "i")
-            case UInt8(ascii: "|"): UInt8(ascii: "l")
-            default: nil
-            }
-        }
-        while start < text.count {
-            var end = start
-            while end < text.count, !ByteClass.space(text[end]) { end += 1 }
-            let word = text[start..<end]
-            if word.contains(where: ByteClass.alpha), word.contains(where: { leet($0) != nil && !($0 == UInt8(ascii: "!") && $0 == word.last) }) {
-                for index in start..<end {
-                    if let letter = leet(text[index]), !(index == end - 1 && (text[index] == UInt8(ascii: "!") || text[index] == UInt8(ascii: "$"))) {
-                        output[index] = letter
-                        changed = true
+        let leetKinds = Self.leetKinds
+        let leetLetters = Self.leetLetters
+        return text.withUnsafeBufferPointer { text -> [UInt8]? in
+            var output: [UInt8]?
+            var start = 0
+            let count = text.count
+            while start < count {
+                // One look at each byte of the word (up to a space): letters, leet symbols, `!`.
+                var end = start
+                var kinds: UInt8 = 0
+                while end < count {
+                    let kind = leetKinds[Int(text[end])]
+                    if kind == leetSpace { break }
+                    kinds |= kind
+                    end += 1
+                }
+                // `!` counts as a leet letter unless the word ends with one ("hello!").
+                if kinds & leetLetter != 0, kinds & leetSymbol != 0 || (kinds & leetBang != 0 && text[end - 1] != UInt8(ascii: "!")) {
+                    for index in start..<end {
+                        let byte = text[index]
+                        let letter = leetLetters[Int(byte)]
+                        if letter != 0, !(index == end - 1 && (byte == UInt8(ascii: "!") || byte == UInt8(ascii: "$"))) {
+                            if output == nil { output = Array(text) }
+                            output![index] = letter
+                        }
                     }
                 }
+                start = end + 1
             }
-            start = end + 1
+            return output
         }
-        return changed ? output : nil
+    }
+
+    static let leetLetter: UInt8 = 1
+    static let leetSymbol: UInt8 = 2
+    static let leetBang: UInt8 = 4
+    static let leetSpace: UInt8 = 8
+    /// Per byte: a letter, a leet symbol other than `!`, `!`, or a space (which ends a word).
+    static let leetKinds: [UInt8] = (0..<256).map { value in
+        let byte = UInt8(value)
+        if ByteClass.space(byte) { return leetSpace }
+        if ByteClass.alpha(byte) { return leetLetter }
+        if byte == UInt8(ascii: "!") { return leetBang }
+        return leetLetters[value] != 0 ? leetSymbol : 0
+    }
+    /// The letter each leet symbol stands for (0: none).
+    static let leetLetters: [UInt8] = (0..<256).map { value in
+        switch UInt8(value) {
+        case UInt8(ascii: "0"): UInt8(ascii: "o")
+        case UInt8(ascii: "1"): UInt8(ascii: "i")
+        case UInt8(ascii: "3"): UInt8(ascii: "e")
+        case UInt8(ascii: "4"): UInt8(ascii: "a")
+        case UInt8(ascii: "5"): UInt8(ascii: "s")
+        case UInt8(ascii: "7"): UInt8(ascii: "t")
+        case UInt8(ascii: "@"): UInt8(ascii: "a")
+        case UInt8(ascii: "$"): UInt8(ascii: "s")
+        case UInt8(ascii: "!"): UInt8(ascii: "i")
+        case UInt8(ascii: "|"): UInt8(ascii: "l")
+        default: 0
+        }
     }
 
     static func rot13(_ text: [UInt8]) -> [UInt8] {
@@ -185,7 +239,48 @@ public enum TextNormalizer {
     }
 
     /// Readable text hidden in encoded runs (at most 8, each up to 16 KiB).
-    static func decodedPayloads(_ text: [UInt8]) -> [([UInt8], String)] {
+    static func decodedPayloads(_ input: [UInt8]) -> [([UInt8], String)] {
+        input.withUnsafeBufferPointer { mayHavePayloads($0) ? decodedPayloads(buffer: $0) : [] }
+    }
+
+    static let payloadHex: UInt8 = 1
+    static let payloadSymbol: UInt8 = 2
+    /// Per byte: whether it can be part of a hex or binary run (hex digits, spaces, `\x`) and of
+    /// a base64 or base32 run (letters, digits, `+/-_`).
+    static let payloadClasses: [UInt8] = (0..<256).map { value in
+        let byte = UInt8(value)
+        var classes: UInt8 = 0
+        if ByteClass.hex(byte) || byte == 0x20 || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "x") { classes |= payloadHex }
+        if ByteClass.alnum(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") {
+            classes |= payloadSymbol
+        }
+        return classes
+    }
+
+    /// Whether `text` can hold a payload ``decodedPayloads(buffer:)`` reads: every one needs 16
+    /// bytes in a row of one class (eight hex pairs, four binary octets, a base64 or base32 run
+    /// of 16) or four `%` escapes. Ordinary prose has neither, and costs this one pass.
+    static func mayHavePayloads(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        payloadClasses.withUnsafeBufferPointer { classes in
+            var hexRun = 0
+            var symbolRun = 0
+            var percent = 0
+            let count = text.count
+            var index = 0
+            while index < count {
+                let byte = text[index]
+                index += 1
+                let kind = classes[Int(byte)]
+                hexRun = kind & payloadHex != 0 ? hexRun + 1 : 0
+                symbolRun = kind & payloadSymbol != 0 ? symbolRun + 1 : 0
+                if hexRun >= 16 || symbolRun >= 16 { return true }
+                if byte == UInt8(ascii: "%") { percent += 1 }
+            }
+            return percent >= 4
+        }
+    }
+
+    private static func decodedPayloads(buffer text: UnsafeBufferPointer<UInt8>) -> [([UInt8], String)] {
         var results: [([UInt8], String)] = []
         var index = 0
         let count = text.count
