@@ -116,6 +116,42 @@ import Testing
         for text in negatives { #expect(!OpenAIStreamRelay.mayCarryUsageOrError(Array(text.utf8)), "\(text)") }
     }
 
+    /// The prefilter and the text scan skip eight bytes at a time: keys, quotes and escapes at
+    /// every offset of a word must still be seen.
+    @Test func wordAtATimeScansSeeKeysAtEveryOffset() {
+        for pad in 0..<17 {
+            let filler = String(repeating: "x", count: pad)
+            let usage = #"{"id":"\#(filler)","choices":[],"usage":{"prompt_tokens":3}}"#
+            #expect(OpenAIStreamRelay.mayCarryUsageOrError(Array(usage.utf8)), "\(usage)")
+            let error = #"{"\#(filler)":1,"error":"boom"}"#
+            #expect(OpenAIStreamRelay.mayCarryUsageOrError(Array(error.utf8)), "\(error)")
+            let quoted = #"{"id":"\#(filler)","choices":[{"delta":{"content":"the \"usage\": of \"error\":"}}]}"#
+            #expect(!OpenAIStreamRelay.mayCarryUsageOrError(Array(quoted.utf8)), "\(quoted)")
+        }
+        // The text a stream forwarded (kept for counting when the provider reports no usage):
+        // escapes and quotes at every offset, across events.
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        var expected: [UInt8] = []
+        var output = ByteBuffer()
+        for pad in 0..<17 {
+            let filler = String(repeating: "y", count: pad)
+            let event = #"data: {"id":"c","choices":[{"index":0,"delta":{"content":"\#(filler)a\"b\\c\nd"}}]}"# + "\n\n"
+            relay.consume(ByteBuffer(string: event), into: &output)
+            expected += Array(filler.utf8) + Array("a\"b\\c\nd".utf8)
+        }
+        #expect(relay.streamedText == expected)
+        for (index, byte) in [UInt8(ascii: "\""), UInt8(ascii: "\\")].enumerated() {
+            for offset in 0..<20 {
+                var bytes = Array(repeating: UInt8(ascii: "a"), count: 40)
+                bytes[offset] = byte
+                bytes.withUnsafeBufferPointer { data in
+                    #expect(ByteScan.quoteOrBackslash(data, from: 0) == offset, "kind \(index) at \(offset)")
+                    #expect(ByteScan.quoteOrBackslash(data, from: offset + 1) == 40)
+                }
+            }
+        }
+    }
+
     @Test func fastPathStillCatchesTruncatedEvents() {
         var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
         var output = ByteBuffer()

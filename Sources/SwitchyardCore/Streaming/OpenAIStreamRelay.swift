@@ -231,7 +231,12 @@ public struct OpenAIStreamRelay: Sendable {
             let count = data.count
             var index = 0
             while index + 7 <= count {
-                // Only a quote followed, six bytes on, by another quote can open the keys.
+                // Only a quote followed, six bytes on, by another quote can open the keys:
+                // eight positions at a time where none can.
+                if index + 14 <= count, !ByteScan.mayHaveQuotePair(data, at: index, gap: 6) {
+                    index += 8
+                    continue
+                }
                 guard data[index] == UInt8(ascii: "\""), data[index + 6] == UInt8(ascii: "\"") else {
                     index += 1
                     continue
@@ -483,7 +488,8 @@ public struct OpenAIStreamRelay: Sendable {
             var index = 0
             while index < count {
                 guard data[index] == UInt8(ascii: "\"") else {
-                    index += 1
+                    // Outside strings a JSON event has no backslash: on to the next quote.
+                    index = ByteScan.quoteOrBackslash(data, from: index + 1)
                     continue
                 }
                 var matchedLength = 0
@@ -517,7 +523,7 @@ public struct OpenAIStreamRelay: Sendable {
                 while cursor < count, data[cursor] != UInt8(ascii: "\"") {
                     // A run without escapes is copied at once.
                     let runStart = cursor
-                    while cursor < count, data[cursor] != UInt8(ascii: "\""), data[cursor] != UInt8(ascii: "\\") { cursor += 1 }
+                    cursor = ByteScan.quoteOrBackslash(data, from: cursor)
                     if cursor > runStart {
                         let length = cursor - runStart
                         streamedTextBytes += length
@@ -554,6 +560,8 @@ public struct OpenAIStreamRelay: Sendable {
     private static func endOfString(_ data: UnsafeBufferPointer<UInt8>, openingQuote: Int) -> Int {
         var cursor = openingQuote + 1
         while cursor < data.count {
+            cursor = ByteScan.quoteOrBackslash(data, from: cursor)
+            guard cursor < data.count else { break }
             switch data[cursor] {
             case UInt8(ascii: "\""): return cursor + 1
             case UInt8(ascii: "\\"): cursor += 2

@@ -1,0 +1,45 @@
+/// Word-at-a-time (SWAR) byte searches for the scans that run over every stream event and
+/// request body: eight bytes are tested with a few integer operations instead of eight
+/// compare-and-branch steps.
+///
+/// `zeroBytes(v)` has the high bit set in every byte of `v` that is zero (and possibly in bytes
+/// above such a byte, which callers treat as a candidate to check byte by byte), so a word
+/// with no set bit certainly holds no byte that was searched for.
+enum ByteScan {
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
+    static let quotes = ones &* UInt64(UInt8(ascii: "\""))
+    static let backslashes = ones &* UInt64(UInt8(ascii: "\\"))
+
+    @inline(__always)
+    static func zeroBytes(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+
+    @inline(__always)
+    static func word(_ data: UnsafeBufferPointer<UInt8>, at index: Int) -> UInt64 {
+        UInt64(littleEndian: UnsafeRawPointer(data.baseAddress! + index).loadUnaligned(as: UInt64.self))
+    }
+
+    /// The index of the first `"` or `\` at or after `start`, or `data.count`.
+    @inline(__always)
+    static func quoteOrBackslash(_ data: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var index = start
+        while index + 8 <= data.count {
+            let w = word(data, at: index)
+            if zeroBytes(w ^ quotes) | zeroBytes(w ^ backslashes) != 0 { break }
+            index += 8
+        }
+        while index < data.count {
+            let byte = data[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return index }
+            index += 1
+        }
+        return data.count
+    }
+
+    /// Whether some position `i` in `index..<index + 8` has a `"` at `i` and at `i + gap`
+    /// (needs `index + gap + 8 <= data.count`). False means none does.
+    @inline(__always)
+    static func mayHaveQuotePair(_ data: UnsafeBufferPointer<UInt8>, at index: Int, gap: Int) -> Bool {
+        zeroBytes(word(data, at: index) ^ quotes) & zeroBytes(word(data, at: index + gap) ^ quotes) != 0
+    }
+}
