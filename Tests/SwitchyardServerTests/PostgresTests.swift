@@ -484,6 +484,12 @@ extension PostgresBackedTests {
                 #expect(refused.json?["error"]?["code"]?.stringValue == "key_store_unavailable")
                 for _ in 0..<2 { #expect(try await Self.chat(client).status == .ok, "the master key needs no database") }
                 #expect(try await Self.admin(client, "/admin/usage").status == .serviceUnavailable)
+                // Saving to a database that does not answer is a retryable 503, not an internal error.
+                let team = try await Self.admin(client, "/admin/teams", .post, body: #"{"id":"t1","models":["chat"]}"#)
+                #expect(team.status == .serviceUnavailable, "\(team.text)")
+                #expect(team.json?["error"]?["code"]?.stringValue == "store_unavailable")
+                #expect(team.headers[.retryAfter] == "1")
+                #expect(!team.text.contains("127.0.0.1") && !team.text.contains("pw"), "nothing about the database in the answer")
             }
             let journal = (path as NSString).deletingLastPathComponent + "/switchyard.usage-journal"
             let size = (try? FileManager.default.attributesOfItem(atPath: journal)[.size] as? Int) ?? 0

@@ -141,6 +141,8 @@ extension GatewayError {
         public static let shuttingDown = Code("shutting_down")
         public static let noHealthyDeployment = Code("no_healthy_deployment")
         public static let keyStoreUnavailable = Code("key_store_unavailable")
+        /// The gateway's database (SQLite or PostgreSQL) failed or did not answer in time.
+        public static let storeUnavailable = Code("store_unavailable")
         public static let usageStoreUnavailable = Code("usage_store_unavailable")
         public static let budgetBackendUnavailable = Code("budget_backend_unavailable")
         public static let rateLimiterUnavailable = Code("rate_limiter_unavailable")

@@ -60,7 +60,9 @@ struct RequestMiddleware: RouterMiddleware {
         } catch {
             let gatewayError = Self.gatewayError(for: error, request: request, limit: context.maxBodyBytes)
             if gatewayError.status >= 500 {
-                context.logger.error("request failed", metadata: ["error": .string(String(describing: error))])
+                // A database failure in words an operator can act on (never the statement or a credential).
+                let detail = StoreFailure.describe(error) ?? String(describing: error)
+                context.logger.error("request failed", metadata: ["error": .string(detail)])
             }
             let dialect: ClientDialect = Self.isAnthropicPath(request.uri.path) ? .anthropic : .openAI
             response = GatewayResponse.error(gatewayError, dialect: dialect).hummingbirdResponse()
@@ -244,6 +246,12 @@ struct RequestMiddleware: RouterMiddleware {
             default:
                 return .framework(status: Int(httpError.status.code), message: httpError.status.reasonPhrase)
             }
+        }
+        if StoreFailure.describe(error) != nil {
+            // The database failed or did not answer in time (`operation_timeout`): a retryable
+            // 503, not an internal error; what went wrong is in the log line.
+            return .unavailable(
+                "The gateway's database did not answer; retry shortly.", code: .storeUnavailable, headers: [HeaderField("Retry-After", "1")])
         }
         return .internalError()
     }
