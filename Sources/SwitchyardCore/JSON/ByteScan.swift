@@ -14,6 +14,11 @@ enum ByteScan {
     @inline(__always)
     static func zeroBytes(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
 
+    /// Like ``zeroBytes(_:)`` for the bytes below `limit` (≤ 0x80): subtracting `limit` from
+    /// such a byte borrows into its high bit.
+    @inline(__always)
+    static func bytesBelow(_ limit: UInt8, _ v: UInt64) -> UInt64 { (v &- ones &* UInt64(limit)) & ~v & highs }
+
     @inline(__always)
     static func word(_ data: UnsafeBufferPointer<UInt8>, at index: Int) -> UInt64 {
         UInt64(littleEndian: UnsafeRawPointer(data.baseAddress! + index).loadUnaligned(as: UInt64.self))

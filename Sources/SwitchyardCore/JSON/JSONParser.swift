@@ -227,8 +227,7 @@ struct JSONParser: ~Copyable {
             // Eight plain ASCII bytes at a time (no quote, backslash, control byte or non-ASCII),
             // the bulk of any prompt; the byte loop below takes the rest.
             while position + 8 <= bytes.count {
-                let word = UnsafeRawPointer(bytes.baseAddress! + position).loadUnaligned(as: UInt64.self)
-                guard Self.isPlainASCII(word) else { break }
+                guard Self.isPlainASCII(ByteScan.word(bytes, at: position)) else { break }
                 position += 8
             }
             guard position < bytes.count else { break }
@@ -273,16 +272,11 @@ struct JSONParser: ~Copyable {
     }
 
     /// Whether none of the word's eight bytes is a quote, a backslash, a control byte (< 0x20)
-    /// or non-ASCII (SWAR: a byte is zero in `v` exactly when `(v - 0x01…) & ~v & 0x80…` has its
-    /// high bit, and the first such byte is exact, which is all a yes/no needs).
+    /// or non-ASCII (``ByteScan``'s word operations).
     @inline(__always)
     static func isPlainASCII(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        func hasZeroByte(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
-        // A byte below 0x20: subtracting 0x20 from it borrows into its high bit.
-        let control = (word &- ones &* 0x20) & ~word & highs
-        return word & highs == 0 && control == 0 && !hasZeroByte(word ^ (ones &* 0x22)) && !hasZeroByte(word ^ (ones &* 0x5C))
+        word & ByteScan.highs == 0 && ByteScan.bytesBelow(0x20, word) == 0
+            && ByteScan.zeroBytes(word ^ ByteScan.quotes) | ByteScan.zeroBytes(word ^ ByteScan.backslashes) == 0
     }
 
     /// The code unit of the `\\uXXXX` escape starting at `start` (the backslash).
