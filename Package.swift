@@ -6,6 +6,28 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// How the release server binary is linked on Linux: as shipped (scripts/package, the container
+/// image), with the Swift standard library and Foundation linked in statically; by lld, with
+/// relative relocations packed (`DT_RELR`, glibc 2.36+) so the loader reads kilobytes instead of a
+/// 2 MiB relocation table at start; and exporting no symbols of its own (the static standard
+/// library's link arguments ask for `--export-dynamic`, which made the loader's every symbol
+/// lookup walk a 3.5 MiB dynamic symbol table). Together 45 -> 39 MiB resident at idle. Static
+/// Foundation archives do not name what they need (SwiftPM issue 10564), so those are named too.
+/// Debug builds (the test suite's) keep the default link.
+let executableLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(
+        [
+            "-static-stdlib",
+            "-use-ld=lld",
+            "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+            "-Xlinker", "-lCoreFoundation", "-Xlinker", "-l_FoundationICU",
+            "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims",
+            "-Xlinker", "--no-export-dynamic",
+        ],
+        .when(platforms: [.linux], configuration: .release)
+    ),
+]
+
 let package = Package(
     name: "switchyard",
     platforms: [.macOS(.v15)],
@@ -129,7 +151,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: executableLinkerSettings
         ),
         .testTarget(
             name: "SwitchyardCoreTests",

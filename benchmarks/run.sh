@@ -133,6 +133,13 @@ else
 fi
 [ -x "$BIN" ] || die "switchyard binary not found or not executable: $BIN"
 BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+# How it was linked: the release build links the Swift runtime and Foundation statically, as
+# scripts/package and the container image ship it (Package.swift); a given binary may differ.
+if ldd "$BIN" 2>/dev/null | grep -q 'libswiftCore\|libFoundation'; then
+    BUILD_CONFIG="$BUILD_CONFIG; Swift runtime and Foundation linked dynamically"
+else
+    BUILD_CONFIG="$BUILD_CONFIG; Swift runtime and Foundation linked statically (as shipped)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Helpers.

@@ -90,7 +90,9 @@ def test_bad_batch_input_gets_openai_errors(client):
 
 
 def test_cancel_a_batch(client):
-    lines = [_request(f"line-{index}", "hello") for index in range(200)]
+    # 50 ms per answer, so that the batch is still running when the cancel arrives (against a
+    # release build the mock's 200 instant answers could all be in before it).
+    lines = [_request(f"line-{index}", "hello", mock={"latency_ms": 50}) for index in range(200)]
     uploaded = client.files.create(file=("many.jsonl", _jsonl(lines)), purpose="batch")
     batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
     cancelled = client.batches.cancel(batch.id)
