@@ -115,6 +115,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,9 +135,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CSwitchyardConcurrencyHook"),
         .executableTarget(
             name: "switchyard",
             dependencies: [
+                "CSwitchyardConcurrencyHook",
                 "SwitchyardCore",
                 "SwitchyardProviders",
                 "SwitchyardServer",

@@ -6,6 +6,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import SwitchyardCore
@@ -287,9 +288,16 @@ public final class SwitchyardApplication: Sendable {
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port
+                // Where Swift Concurrency's jobs run, as seen from this task: on an event loop's
+                // thread when the loops are the global executor (the request path then does not
+                // hop between threads), else on the cooperative pool.
+                let executor = MultiThreadedEventLoopGroup.currentEventLoop != nil ? "event_loops" : "cooperative_pool"
                 logger.notice(
                     "switchyard listening",
-                    metadata: ["address": .string("\(scheme)://\(settings.host):\(port)"), "config": .string(self.source.description)]
+                    metadata: [
+                        "address": .string("\(scheme)://\(settings.host):\(port)"), "config": .string(self.source.description),
+                        "executor": .string(executor),
+                    ]
                 )
                 await onServerRunning(port)
             },

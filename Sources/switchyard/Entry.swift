@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSwitchyardConcurrencyHook
 import Dispatch
 import Foundation
 import NIOCore
@@ -27,13 +28,35 @@ enum Entry {
             NIOSingletons.groupLoopCountSuggestion = allowed
         }
         if environment["SWITCHYARD_EXECUTOR"] != "dispatch" {
-            _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+            runConcurrencyOnEventLoops()
         }
         Task {
             await Switchyard.main()
             exit(0)
         }
         dispatchMain()
+    }
+
+    /// The hook's type in the Swift runtime: called with each job and the runtime's own enqueue.
+    typealias EnqueueGlobalHook = @convention(thin) (UnownedJob, @convention(thin) (UnownedJob) -> Void) -> Void
+
+    /// Makes the event loops Swift Concurrency's global executor. NIO finds the runtime's hook with
+    /// dlsym, which fails in the release binary: the Swift runtime is linked in statically and its
+    /// symbols are not exported (Package.swift), so every job went to the cooperative pool and back.
+    /// Then the hook is set here through its symbol, to a function doing what NIO's does: run the
+    /// job on the current event loop when called from one, else on any loop of the group.
+    static func runConcurrencyOnEventLoops() {
+        if NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() { return }
+        let hook: EnqueueGlobalHook = { job, _ in
+            MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
+        }
+        withUnsafeTemporaryAllocation(of: EnqueueGlobalHook.self, capacity: 1) { slot in
+            slot.baseAddress!.initialize(to: hook)
+            // A thin function value is its code address.
+            slot.baseAddress!.withMemoryRebound(to: UnsafeMutableRawPointer.self, capacity: 1) { address in
+                _ = switchyard_install_enqueue_global_hook(address.pointee)
+            }
+        }
     }
 
     /// The number of CPUs in this process's affinity mask (`Cpus_allowed_list` in

@@ -217,12 +217,17 @@ extension PostgresBackedTests {
               - {name: free, provider: p, model: unpriced-model}
             """
 
-        /// Two instances of the same configuration on the database at `url`, both live.
+        /// Two instances of the same configuration on the database at `url`, both live. Their
+        /// first statements (connecting, both migrating the fresh database) run while the whole
+        /// suite runs in parallel on a small CI machine, where the default 5 s operation_timeout
+        /// was seen to run out (503 store_unavailable); these tests are about what each instance
+        /// sees of the other's writes, not about timing, so they allow 30 s.
         static func withTwoInstances(
             _ url: String, _ test: @escaping @Sendable (any TestClientProtocol, any TestClientProtocol) async throws -> Void
         ) async throws {
-            let (first, _) = try makeGateway(yaml, environment: ["DATABASE_URL": url])
-            let (second, _) = try makeGateway(yaml, environment: ["DATABASE_URL": url])
+            let patient = url + (url.contains("?") ? "&" : "?") + "operation_timeout=30"
+            let (first, _) = try makeGateway(yaml, environment: ["DATABASE_URL": patient])
+            let (second, _) = try makeGateway(yaml, environment: ["DATABASE_URL": patient])
             try await first.makeApplication().test(.live) { one in
                 try await second.makeApplication().test(.live) { two in try await test(one, two) }
             }
