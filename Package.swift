@@ -1,6 +1,25 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+#if os(Linux)
+import Glibc
+
+/// Packed relative relocations need glibc 2.36 where the binary runs (the loader refuses the
+/// binary, naming GLIBC_ABI_DT_RELR, otherwise); the release binary runs on glibc at least as new
+/// as the build machine's, so they are used when the build machine's glibc has them.
+let glibcHasPackedRelocations: Bool = {
+    var buffer = [CChar](repeating: 0, count: 64)
+    guard confstr(Int32(_CS_GNU_LIBC_VERSION), &buffer, buffer.count) > 0 else { return false }
+    // "glibc 2.36"
+    let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let numbers = text.split(separator: " ").last?.split(separator: ".").compactMap { Int($0) } ?? []
+    guard numbers.count >= 2 else { return false }
+    return (numbers[0], numbers[1]) >= (2, 36)
+}()
+#else
+let glibcHasPackedRelocations = false
+#endif
+
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -8,8 +27,8 @@ let swiftSettings: [SwiftSetting] = [
 
 /// How the release server binary is linked on Linux: as shipped (scripts/package, the container
 /// image), with the Swift standard library and Foundation linked in statically; by lld, with
-/// relative relocations packed (`DT_RELR`, glibc 2.36+) so the loader reads kilobytes instead of a
-/// 2 MiB relocation table at start; and exporting no symbols of its own (the static standard
+/// relative relocations packed (`DT_RELR`, when the build machine has glibc 2.36+) so the loader
+/// reads kilobytes instead of a multi-megabyte relocation table at start; and exporting no symbols of its own (the static standard
 /// library's link arguments ask for `--export-dynamic`, which made the loader's every symbol
 /// lookup walk a 3.5 MiB dynamic symbol table). Together 45 -> 39 MiB resident at idle. Static
 /// Foundation archives do not name what they need (SwiftPM issue 10564), so those are named too.
@@ -19,7 +38,7 @@ let executableLinkerSettings: [LinkerSetting] = [
         [
             "-static-stdlib",
             "-use-ld=lld",
-            "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+        ] + (glibcHasPackedRelocations ? ["-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"] : []) + [
             "-Xlinker", "-lCoreFoundation", "-Xlinker", "-l_FoundationICU",
             "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims",
             "-Xlinker", "--no-export-dynamic",
