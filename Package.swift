@@ -28,9 +28,10 @@ let swiftSettings: [SwiftSetting] = [
 /// How the release server binary is linked on Linux: as shipped (scripts/package, the container
 /// image), with the Swift standard library and Foundation linked in statically; by lld, with
 /// relative relocations packed (`DT_RELR`, when the build machine has glibc 2.36+) so the loader
-/// reads kilobytes instead of a multi-megabyte relocation table at start; and exporting no symbols of its own (the static standard
-/// library's link arguments ask for `--export-dynamic`, which made the loader's every symbol
-/// lookup walk a 3.5 MiB dynamic symbol table). Together 45 -> 39 MiB resident at idle. Static
+/// reads kilobytes instead of a multi-megabyte relocation table at start; and exporting no
+/// symbols of its own (the static standard library's link arguments ask for `--export-dynamic`,
+/// which made the loader's every symbol lookup walk a 3.5 MiB dynamic symbol table). Together
+/// 45 -> 36-38 MiB resident at idle. Static
 /// Foundation archives do not name what they need (SwiftPM issue 10564), so those are named too.
 /// Debug builds (the test suite's) keep the default link.
 let executableLinkerSettings: [LinkerSetting] = [

@@ -40,13 +40,13 @@ enum Entry {
     /// The hook's type in the Swift runtime: called with each job and the runtime's own enqueue.
     typealias EnqueueGlobalHook = @convention(thin) (UnownedJob, @convention(thin) (UnownedJob) -> Void) -> Void
 
-    /// Makes the event loops Swift Concurrency's global executor. NIO finds the runtime's hook with
-    /// dlsym, which fails in the release binary: the Swift runtime is linked in statically and its
-    /// symbols are not exported (Package.swift), so every job went to the cooperative pool and back.
-    /// Then the hook is set here through its symbol, to a function doing what NIO's does: run the
-    /// job on the current event loop when called from one, else on any loop of the group.
+    /// Makes the event loops Swift Concurrency's global executor: the runtime's enqueue hook is
+    /// set, through its symbol, to a function that runs each job on the current event loop when
+    /// called from one, else on any loop of the group (what NIO's own installer does). NIO's
+    /// installer finds the hook with dlsym, which fails in the release binary: the Swift runtime
+    /// is linked in statically and nothing is exported (Package.swift), so every job went to the
+    /// cooperative pool and back. One way for every build, so the tests run the shipped one.
     static func runConcurrencyOnEventLoops() {
-        if NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() { return }
         let hook: EnqueueGlobalHook = { job, _ in
             MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
         }
