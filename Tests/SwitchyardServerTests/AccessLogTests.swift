@@ -99,4 +99,36 @@ import Testing
         #expect(second.json["nan"]?.stringValue == "nan", "a number JSON cannot hold is written as text")
         #expect(second.text.contains(#""msg":"plain \u0001""#))
     }
+
+    /// Lines are written in batches by a background writer: lines from many threads arrive whole,
+    /// each writer's in its order, and they reach the file on their own (no flush) shortly after.
+    @Test func linesFromManyThreadsArriveWholeAndInOrderWithoutAFlush() async throws {
+        let capture = Capture()
+        let logger = capture.logger()
+        await withTaskGroup(of: Void.self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    for index in 0..<250 {
+                        logger.info("line", metadata: ["writer": .stringConvertible(writer), "index": .stringConvertible(index)])
+                    }
+                }
+            }
+        }
+        // No flush: the writer wakes by itself once lines are waiting.
+        var text = ""
+        for _ in 0..<200 {
+            text = (try? String(contentsOfFile: capture.path, encoding: .utf8)) ?? ""
+            if text.split(separator: "\n").count == 2_000 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let lines = try text.split(separator: "\n").map { try JSONValue.parse(String($0)) }
+        #expect(lines.count == 2_000)
+        var next = [Int](repeating: 0, count: 8)
+        for line in lines {
+            let writer = try #require(line["writer"]?.intValue)
+            #expect(line["index"]?.intValue == next[writer], "each writer's lines in order")
+            next[writer] += 1
+        }
+        #expect(next == [Int](repeating: 250, count: 8))
+    }
 }

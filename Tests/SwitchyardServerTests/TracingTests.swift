@@ -21,6 +21,8 @@ import Testing
         var spans: [JSONValue] = []
         var resources: [JSONValue] = []
         var headers: [HTTPFields] = []
+        /// Exports answered (after the collector's delay).
+        var answered = 0
     }
 
     /// A collector stub: POST /v1/traces, OTLP JSON, spans kept in arrival order.
@@ -28,7 +30,10 @@ import Testing
         try await withRecordingCollector { port, received in try await body(port) { received().spans } }
     }
 
-    static func withRecordingCollector(_ body: @Sendable (Int, @escaping @Sendable () -> Received) async throws -> Void) async throws {
+    /// `delay`: how long the collector takes to answer each export (after recording it).
+    static func withRecordingCollector(
+        delay: Duration = .zero, _ body: @Sendable (Int, @escaping @Sendable () -> Received) async throws -> Void
+    ) async throws {
         let received = Mutex(Received())
         let router = Router()
         router.post("/v1/traces") { request, _ -> HTTPResponse.Status in
@@ -43,6 +48,8 @@ import Testing
                     for scope in resource["scopeSpans"]?.arrayValue ?? [] { received.spans += scope["spans"]?.arrayValue ?? [] }
                 }
             }
+            if delay > .zero { try await Task.sleep(for: delay) }
+            received.withLock { $0.answered += 1 }
             return .ok
         }
         try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { collector in
@@ -241,6 +248,43 @@ import Testing
                         exported().contains { $0["traceId"]?.stringValue == markerTrace && $0["kind"]?.intValue == 2 }
                     })
                 #expect(!exported().contains { $0["traceId"]?.stringValue == "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" })
+            }
+        }
+    }
+
+    /// Under load the exporter sends full batches: spans that end while a batch is out wait for
+    /// the next full batch (or the interval), instead of going out as a stream of small exports.
+    @Test func spansEndingDuringAnExportWaitForAFullBatch() async throws {
+        try await Self.withRecordingCollector(delay: .milliseconds(400)) { collectorPort, received in
+            try await withMockUpstream { _, upstreamPort in
+                let yaml =
+                    upstreamConfig(port: upstreamPort)
+                    + "\ntracing: {endpoint: \"http://127.0.0.1:\(collectorPort)/v1/traces\", batch_size: 4, export_interval: 10m}"
+                let (application, _) = try makeGateway(yaml)
+                try await application.makeApplication().test(.live) { client in
+                    func request() async throws {
+                        let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: chatBody())
+                        #expect(response.status == .ok)
+                    }
+                    // Two requests, a server and an attempt span each: a full batch leaves.
+                    try await request()
+                    try await request()
+                    #expect(await eventually { received().headers.count == 1 })
+                    // While the collector takes its time with it, two more spans end: half a batch,
+                    // which stays queued when the export returns.
+                    try await request()
+                    #expect(await eventually { received().answered == 1 })
+                    // The next two complete a batch, which leaves on its own.
+                    try await request()
+                    #expect(await eventually { received().spans.count >= 8 })
+                    #expect(received().headers.count == 2, "two exports of four spans, no small export of the half batch")
+                    #expect(received().spans.count == 8)
+                    // One more request: less than a batch waits for the interval...
+                    try await request()
+                }
+                // ...or for shutdown, which sends what is queued.
+                #expect(received().spans.count == 10)
+                #expect(received().headers.count == 3)
             }
         }
     }

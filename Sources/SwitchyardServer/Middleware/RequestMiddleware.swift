@@ -105,11 +105,20 @@ struct RequestMiddleware: RouterMiddleware {
 
     /// Status on the span, the trace id in a response header, and the span's end once the
     /// body (a stream included) is written.
+    ///
+    /// A body of known length is one buffer here (answers, errors; every streamed body is
+    /// written without one), which the server writes with the head in one go: its span ends
+    /// now. Wrapping it in a writing closure, like a stream, would cost the server's one-write
+    /// path: head, body and end would go out as three writes.
     static func finish(_ span: RecordedSpan, response: inout Response, status: Int) {
         span.set([("http.response.status_code", .int64(Int64(status)))])
         if status >= 500 { span.setStatus(SpanStatus(code: .error, message: "HTTP \(status)")) }
-        if span.identity.sampled { response.headers[.init("x-switchyard-trace-id")!] = span.identity.traceID }
+        if span.identity.sampled { response.headers[traceIDHeader] = span.identity.traceID }
         let body = response.body
+        guard body.contentLength == nil else {
+            span.end()
+            return
+        }
         response.body = ResponseBody(contentLength: body.contentLength) { writer in
             do {
                 try await body.write(writer)
@@ -158,6 +167,7 @@ struct RequestMiddleware: RouterMiddleware {
     }
 
     static let requestIDHeader = HTTPField.Name("x-request-id")!
+    static let traceIDHeader = HTTPField.Name("x-switchyard-trace-id")!
     static let gatewayRequestIDHeader = HTTPField.Name("x-switchyard-request-id")!
     /// Paths other than inference that are their own route label.
     static let labelledPaths: Set<String> = [

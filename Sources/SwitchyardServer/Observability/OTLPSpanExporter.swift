@@ -6,16 +6,23 @@ import Synchronization
 
 /// Exports ended spans to an OpenTelemetry collector over OTLP/HTTP with the JSON encoding
 /// (`tracing.endpoint`, usually `…:4318/v1/traces`). Spans queue off the request path (a
-/// lock and an append); a background loop sends them in batches of `batch_size` every
-/// `export_interval` (sooner when a batch is full). A failed export (429, 502–504, transport
-/// error) is retried twice with backoff, then dropped; a full queue drops its oldest spans.
-/// Both are counted in `switchyard_trace_spans_dropped_total`. At shutdown the queue is sent
-/// once more.
+/// lock and an append); a background loop sends them in batches of `batch_size`: full
+/// batches as soon as they are full, and whatever is queued every `export_interval`. A failed
+/// export (429, 502–504, transport error) is retried twice with backoff, then dropped; a full
+/// queue drops its oldest spans. Both are counted in `switchyard_trace_spans_dropped_total`.
+/// At shutdown the queue is sent once more.
+///
+/// Spans that end while a batch is being sent wait for the next full batch or the next
+/// interval: chasing them with the rest of the queue would, under load, send a stream of
+/// small exports (one per round trip to the collector), each costing a whole HTTP request.
 final class OTLPSpanExporter: SpanSink, Service, Sendable {
     let runtime: RuntimeHolder
     let client: any WebhookClient
     let logger: Logger
     private let queue = Mutex<[FinishedSpan]>([])
+    /// A full batch is waiting.
+    private let batchFull = Atomic<Bool>(false)
+    /// ``flush()`` asked for everything queued.
     private let flushRequested = Atomic<Bool>(false)
     private let exported: Counter
     private let dropped: Counter
@@ -37,7 +44,7 @@ final class OTLPSpanExporter: SpanSink, Service, Sendable {
             return (max(0, excess), queue.count >= settings.batchSize)
         }
         if overflow > 0 { dropped.increment(by: overflow) }
-        if full { flushRequested.store(true, ordering: .relaxed) }
+        if full { batchFull.store(true, ordering: .relaxed) }
     }
 
     func flush() { flushRequested.store(true, ordering: .relaxed) }
@@ -48,25 +55,31 @@ final class OTLPSpanExporter: SpanSink, Service, Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(50))
                 let settings = self.runtime.snapshot.config.tracing
-                let due = self.flushRequested.exchange(false, ordering: .relaxed) || ContinuousClock.now - lastExport >= settings.exportInterval
-                guard due else { continue }
-                lastExport = .now
-                await self.exportQueued(settings, retries: 2)
+                let everything =
+                    self.flushRequested.exchange(false, ordering: .relaxed) || ContinuousClock.now - lastExport >= settings.exportInterval
+                let full = self.batchFull.exchange(false, ordering: .relaxed)
+                guard everything || full else { continue }
+                if everything { lastExport = .now }
+                await self.exportQueued(settings, retries: 2, partial: everything)
             }
         }
-        await exportQueued(runtime.snapshot.config.tracing, retries: 0)
+        await exportQueued(runtime.snapshot.config.tracing, retries: 0, partial: true)
     }
 
-    /// Sends everything queued, batch by batch.
-    func exportQueued(_ settings: TracingSettings, retries: Int) async {
-        while true {
+    /// Sends the spans queued when it starts, batch by batch; a last batch smaller than
+    /// `batch_size` only when `partial` (the interval is due, a flush, shutdown).
+    func exportQueued(_ settings: TracingSettings, retries: Int, partial: Bool) async {
+        var remaining = queue.withLock { $0.count }
+        while remaining > 0 {
             let batch = queue.withLock { queue -> [FinishedSpan] in
-                let count = min(settings.batchSize, queue.count)
+                let count = min(settings.batchSize, queue.count, remaining)
+                guard count > 0, partial || count == settings.batchSize else { return [] }
                 let batch = Array(queue.prefix(count))
                 queue.removeFirst(count)
                 return batch
             }
             guard !batch.isEmpty else { return }
+            remaining -= batch.count
             if await !send(batch, settings: settings, retries: retries) { return }
         }
     }
