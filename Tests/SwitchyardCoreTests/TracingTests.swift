@@ -85,6 +85,11 @@ import Tracing
         let (tracer, sink) = Self.tracer()
         let span = tracer.startSpan("chat gpt-4o", context: .topLevel, ofKind: .client)
         span.set([("gen_ai.usage.input_tokens", .int64(12)), ("gen_ai.request.model", .string("gpt-4o")), ("x.ratio", .double(0.5))])
+        // A key set again keeps its last value, written once.
+        span.set([("x.ratio", .double(0.75)), ("a.first", .bool(true))])
+        span.set([("x.ratio", .double(0.5))])
+        #expect(span.attributes["a.first"]?.toSpanAttribute() == .bool(true))
+        #expect(span.attributes["x.ratio"]?.toSpanAttribute() == .double(0.5))
         span.recordError(GatewayError.internalError("boom"))
         span.setStatus(SpanStatus(code: .error, message: "failed"))
         span.end()
@@ -107,6 +112,7 @@ import Tracing
         #expect(value("gen_ai.usage.input_tokens")?["intValue"]?.stringValue == "12", "64-bit integers as strings")
         #expect(value("gen_ai.request.model")?["stringValue"]?.stringValue == "gpt-4o")
         #expect(value("x.ratio")?["doubleValue"]?.doubleValue == 0.5)
+        #expect(attributes.compactMap { $0["key"]?.stringValue } == ["a.first", "gen_ai.request.model", "gen_ai.usage.input_tokens", "x.ratio"])
         #expect(encoded["events"]?.arrayValue?.first?["name"]?.stringValue == "exception")
     }
 }

@@ -137,12 +137,23 @@ public enum OTLPTraceEncoding {
 
     /// `[{key, value}, ...]` sorted by key; attribute kinds OTLP has no form for are left out.
     static func write(_ attributes: SpanAttributes, to out: inout Output) {
-        var items: [(String, SpanAttribute)] = []
+        var items: [(key: String, value: SpanAttribute)] = []
         attributes.forEach { key, value in items.append((key, value)) }
-        items.sort { $0.0 < $1.0 }
+        write(items, to: &out)
+    }
+
+    /// The same for attributes in the order they were set: a key set more than once is
+    /// written once, with its last value.
+    static func write(_ attributes: [(key: String, value: SpanAttribute)], to out: inout Output) {
+        // Sorted by key, then by when it was set; of each run of one key the last is kept.
+        let order = attributes.indices.sorted { a, b in
+            attributes[a].key != attributes[b].key ? attributes[a].key < attributes[b].key : a < b
+        }
         out.raw("[")
         var first = true
-        for (key, value) in items {
+        for (position, index) in order.enumerated() {
+            let (key, value) = attributes[index]
+            if position + 1 < order.count, attributes[order[position + 1]].key == key { continue }
             let mark = out.bytes.count
             if !first { out.raw(",") }
             out.raw(#"{"key":"#)

@@ -10,7 +10,8 @@ public struct FinishedSpan: Sendable {
     public var kind: SpanKind
     public var startNanoseconds: UInt64
     public var endNanoseconds: UInt64
-    public var attributes: SpanAttributes
+    /// In the order they were set; a key set twice appears twice, and the later value counts.
+    public var attributes: [(key: String, value: SpanAttribute)]
     public var events: [SpanEvent]
     public var status: SpanStatus?
     public var links: [SpanIdentity]
@@ -85,7 +86,9 @@ public final class SwitchyardTracer: Tracer, Sendable {
 public final class RecordedSpan: Tracing.Span, Sendable {
     struct State {
         var name: String
-        var attributes = SpanAttributes()
+        /// Appended as set (no dictionary per span: hashing and growing one was most of a
+        /// span's cost); the exporter keeps the last value of a key set twice.
+        var attributes: [(key: String, value: SpanAttribute)] = []
         var events: [SpanEvent] = []
         var status: SpanStatus?
         var links: [SpanIdentity] = []
@@ -119,10 +122,16 @@ public final class RecordedSpan: Tracing.Span, Sendable {
     }
 
     public var attributes: SpanAttributes {
-        get { state.withLock { $0.attributes } }
+        get {
+            var attributes = SpanAttributes()
+            for (key, value) in state.withLock({ $0.attributes }) { attributes[key] = value }
+            return attributes
+        }
         set {
             guard sink != nil else { return }
-            state.withLock { $0.attributes = newValue }
+            var list: [(key: String, value: SpanAttribute)] = []
+            newValue.forEach { key, value in list.append((key, value)) }
+            state.withLock { $0.attributes = list }
         }
     }
 
@@ -158,7 +167,9 @@ public final class RecordedSpan: Tracing.Span, Sendable {
     /// Sets several attributes under one lock.
     public func set(_ values: [(String, SpanAttribute)]) {
         guard sink != nil else { return }
-        state.withLock { state in for (key, value) in values { state.attributes[key] = value } }
+        state.withLock { state in
+            for (key, value) in values { state.attributes.append((key, value)) }
+        }
     }
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
