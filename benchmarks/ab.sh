@@ -18,7 +18,8 @@
 # binary); with neither, both run the plain configuration.
 #
 # Environment: SECS (per round, 5), ROUNDS (3), CONNS (per gateway, 16), BODY (a file under
-# benchmarks/bodies, chat.json), URL_PATH (/v1/chat/completions), SERVER_A / SERVER_B (more
+# benchmarks/bodies, chat.json), VARY (a placeholder in it replaced by a random number on every
+# request, e.g. __N__ with chat-guardrails.json), URL_PATH (/v1/chat/completions), SERVER_A / SERVER_B (more
 # `server:` entries, e.g. ", access_log: true, log_level: info"), LOADGEN_CPU (0), PROXY_CPU (1).
 set -euo pipefail
 
@@ -72,7 +73,7 @@ start b "$B" $PORT_B "$TAIL_B" "${SERVER_B:-}"
 PID_A=${PIDS[1]} PID_B=${PIDS[2]}
 
 load() { # seconds port output
-    BENCH_AUTH="Bearer bench-master-key" BENCH_BODY="$HERE/bodies/$BODY" taskset -c "$LOADGEN_CPU" \
+    BENCH_AUTH="Bearer bench-master-key" BENCH_BODY="$HERE/bodies/$BODY" BENCH_VARY="${VARY:-}" taskset -c "$LOADGEN_CPU" \
         wrk -t1 -c"$CONNS" -d"$1"s --timeout 5s -s "$HERE/bench.lua" "http://127.0.0.1:$2$URL_PATH" > "$3" 2>&1
 }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

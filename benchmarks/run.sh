@@ -410,6 +410,13 @@ run_wrk() { # variant arm port connections duration tag -> writes $WORK/wrk-<tag
         body="$HERE/bodies/chat-semantic.json"
         vary="__N__"
     fi
+    if [ "$arm" = guardrails ]; then
+        # chat.json with a new order number in the user message on every request: the guardrails
+        # remember the findings of texts they have read (a repeated prompt would be judged from
+        # that memo), so only the system prompt repeats, as in any app's traffic.
+        body="$HERE/bodies/chat-guardrails.json"
+        vary="__N__"
+    fi
     BENCH_HEADERS="$headers" BENCH_VARY="$vary" BENCH_AUTH="$auth" BENCH_BODY="$body" taskset -c "$LOADGEN_CPU" wrk -t"$threads" -c"$conns" -d"$duration" --timeout 5s \
         -s "$HERE/bench.lua" "http://127.0.0.1:$port$path" > "$WORK/wrk-$tag.txt" 2>&1 \
         || { cat "$WORK/wrk-$tag.txt" >&2; die "wrk failed ($tag)"; }

@@ -98,15 +98,28 @@ struct GuardrailsCommand: AsyncParsableCommand {
         @Option(help: "Measured runs per guardrail and size.")
         var iterations: Int = 2000
 
+        @Option(help: "Measure on the text of this file instead of generated prompts (--sizes is ignored; '-' reads standard input).")
+        var file: String?
+
         @Flag(help: "Print JSON instead of a table.")
         var json = false
 
         func run() async throws {
             let rails = try GuardrailsCommand.rails(config: config, detectors: detectors)
             var rows: [JSONValue] = []
+            var texts: [(size: Int, text: [UInt8])] = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                .map { ($0, Self.prompt(bytes: $0 * 1024)) }
+            if let file {
+                guard let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file) else {
+                    FileHandle.standardError.write(Data("cannot read \(file)\n".utf8))
+                    throw ExitCode(1)
+                }
+                // As a string does: bytes that are not UTF-8 are repaired.
+                let text = Array(String(decoding: data, as: UTF8.self).utf8)
+                texts = [((text.count + 1023) / 1024, text)]
+            }
             if !json { print("guardrail        size    p50 µs    p99 µs    p50 µs/KB   p99 µs/KB") }
-            for size in sizes.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
-                let text = Self.prompt(bytes: size * 1024)
+            for (size, text) in texts {
                 for rail in rails {
                     let detector = rail.detector!
                     for _ in 0..<min(200, iterations) { _ = rail.triggered(detector.findings(in: text, context: [])) }

@@ -29,7 +29,7 @@ public struct Gateway: Sendable {
     /// Where semantic-cache entries are kept across restarts (`cache.backend: sqlite`).
     public var semanticStore: (any SemanticStore)?
     /// Verdicts of injection classifiers, by text.
-    public let classifierVerdicts = ClassifierVerdicts()
+    public let classifierVerdicts = ClassifierVerdicts(capacity: 10_000)
     /// Largest non-streaming upstream body accepted.
     public var maximumUpstreamBodyBytes = 256 * 1024 * 1024
     /// Posts to webhook guardrails (the server's HTTP client); without one they fail by `on_error`.

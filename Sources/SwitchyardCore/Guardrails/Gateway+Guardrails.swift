@@ -173,7 +173,12 @@ extension Gateway {
         var pseudonyms = Pseudonyms()
         var decisions: [GuardrailDecision] = []
         var refusal: GatewayError?
+        // Texts a detector read, and texts whose findings the memo had (metrics).
+        var scans = 0
+        var scansReused = 0
         defer {
+            prepared.record.guardrailScans.scanned += scans
+            prepared.record.guardrailScans.reused += scansReused
             prepared.record.guardrails.append(contentsOf: decisions)
             if !decisions.isEmpty {
                 headers.append(HeaderField("x-switchyard-guardrails", decisions.map(\.summary).joined(separator: ", ")))
@@ -232,7 +237,6 @@ extension Gateway {
                 }
                 continue
             }
-            let detector = rail.detector!
             var hits: [Finding] = []
             let action = rail.rule.action
             // Texts the heuristics let pass, for the classifier (if configured).
@@ -241,7 +245,9 @@ extension Gateway {
             var rewrote = GuardrailTexts.rewriteRequest(&body!, endpoint: inbound.endpoint) { role, text in
                 guard rail.checks(role: role) else { return nil }
                 let bytes = Array(text.utf8)
-                let found = rail.triggered(detector.findings(in: bytes, context: [], role: role))
+                let (findings, reused) = rail.inputFindings(in: bytes, role: role)
+                if reused { scansReused += 1 } else { scans += 1 }
+                let found = rail.triggered(findings)
                 if found.isEmpty, let classifier, text.count >= classifier.minLength { unflagged.append((role, text)) }
                 guard !found.isEmpty else { return nil }
                 hits.append(contentsOf: found)

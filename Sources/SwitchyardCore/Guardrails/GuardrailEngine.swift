@@ -8,9 +8,15 @@ public struct GuardrailEngine: Sendable {
         let conditions: CompiledConditions?
         public let threshold: Double
         let messageRoles: Set<String>?
+        /// Its place in the engine and the engine's memo of input findings (see
+        /// ``inputFindings(in:role:)``).
+        let index: Int
+        let memo: DigestMemo<[Finding]>?
 
-        init(_ rule: GuardrailRule) {
+        init(_ rule: GuardrailRule, index: Int = 0, memo: DigestMemo<[Finding]>? = nil) {
             self.rule = rule
+            self.index = index
+            self.memo = memo
             switch rule.detector {
             case .pii, .secrets:
                 let all = rule.detector == .pii ? PIIDetector.Entity.personal : PIIDetector.Entity.secrets
@@ -48,6 +54,24 @@ public struct GuardrailEngine: Sendable {
 
         func checks(role: String) -> Bool { messageRoles?.contains(role) ?? true }
 
+        /// Texts shorter than this are scanned every time (a digest would cost about as much).
+        static let memoMinimumBytes = 64
+
+        /// The detector's findings in a text of a request (nothing before it): the ones found
+        /// when this guardrail of this configuration last scanned the same text in the same role,
+        /// else a fresh scan, remembered. Built-in detectors read nothing but the text and the
+        /// role, so a repeated text (the system prompt of every request of an app, the history a
+        /// chat resends with each turn) is scanned once. `reused` says which it was.
+        func inputFindings(in text: [UInt8], role: String) -> (findings: [Finding], reused: Bool) {
+            guard let detector else { return ([], false) }
+            guard let memo, text.count >= Self.memoMinimumBytes else { return (detector.findings(in: text, context: [], role: role), false) }
+            let key = DigestMemo<[Finding]>.key([String(index), role], text: text)
+            if let known = memo.value(key) { return (known, true) }
+            let findings = detector.findings(in: text, context: [], role: role)
+            memo.store(key, findings)
+            return (findings, false)
+        }
+
         /// Whether the rule's `keys`, `teams`, `orgs`, `users` and `roles` scope covers the caller.
         func covers(_ identity: Identity) -> Bool {
             if let keys = rule.keys, !keys.contains(identity.subject) { return false }
@@ -61,9 +85,17 @@ public struct GuardrailEngine: Sendable {
 
     public let rails: [Rail]
     public var isEmpty: Bool { rails.isEmpty }
+    /// Input findings of this configuration's guardrails by text digest (see
+    /// ``Rail/inputFindings(in:role:)``): a new configuration starts an empty one.
+    let memo: DigestMemo<[Finding]>
+
+    /// Texts whose findings are remembered, per configuration (about 100 bytes each).
+    public static let memoCapacity = 20_000
 
     public init(settings: GuardrailSettings) {
-        rails = settings.rules.filter(\.enabled).map(Rail.init)
+        let memo = DigestMemo<[Finding]>(capacity: Self.memoCapacity)
+        self.memo = memo
+        rails = settings.rules.filter(\.enabled).enumerated().map { Rail($1, index: $0, memo: memo) }
     }
 
     /// The guardrails whose scope covers this request.

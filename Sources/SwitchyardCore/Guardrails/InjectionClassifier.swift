@@ -1,46 +1,9 @@
-import Crypto
 import NIOCore
 import Synchronization
 
-/// Verdicts of the injection classifier by text digest, bounded (oldest dropped first) and
-/// shared by all requests; they outlive reloads (a verdict is about the text, not the config).
-public final class ClassifierVerdicts: Sendable {
-    private struct State {
-        var verdicts: [[UInt8]: Bool] = [:]
-        /// Insertion order; entries before `head` are gone.
-        var order: [[UInt8]] = []
-        var head = 0
-    }
-    private let state = Mutex(State())
-
-    public init() {}
-
-    static func key(model: String, role: String, text: String) -> [UInt8] {
-        var hasher = SHA256()
-        hasher.update(data: Array(model.utf8) + [0] + Array(role.utf8) + [0])
-        hasher.update(data: Array(text.utf8))
-        return Array(hasher.finalize())
-    }
-
-    func verdict(_ key: [UInt8]) -> Bool? { state.withLock { $0.verdicts[key] } }
-
-    func store(_ key: [UInt8], _ verdict: Bool, capacity: Int) {
-        guard capacity > 0 else { return }
-        state.withLock { state in
-            if state.verdicts.updateValue(verdict, forKey: key) == nil { state.order.append(key) }
-            while state.order.count - state.head > capacity {
-                state.verdicts[state.order[state.head]] = nil
-                state.head += 1
-            }
-            if state.head > 1024 && state.head * 2 > state.order.count {
-                state.order.removeFirst(state.head)
-                state.head = 0
-            }
-        }
-    }
-
-    public var count: Int { state.withLock { $0.verdicts.count } }
-}
+/// Verdicts of the injection classifier by text digest (model, role and text), shared by all
+/// requests; they outlive reloads (a verdict is about the text, not the config).
+public typealias ClassifierVerdicts = DigestMemo<Bool>
 
 extension Gateway {
     static let classifierInstructions = """
@@ -56,8 +19,8 @@ extension Gateway {
     func classify(
         _ text: String, role: String, settings: InjectionClassifierSettings, inbound: Inbound, identity: Identity
     ) async -> Bool? {
-        let key = ClassifierVerdicts.key(model: settings.model, role: role, text: text)
-        if let cached = classifierVerdicts.verdict(key) { return cached }
+        let key = ClassifierVerdicts.key([settings.model, role], text: Array(text.utf8))
+        if let cached = classifierVerdicts.value(key) { return cached }
         let body: JSONValue = [
             "model": .string(settings.model), "temperature": 0, "max_tokens": 5,
             "messages": [

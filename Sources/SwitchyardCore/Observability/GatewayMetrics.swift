@@ -170,6 +170,12 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
                 [("guardrail", decision.name), ("direction", decision.direction), ("action", decision.action)]
             ).increment()
         }
+        if record.guardrailScans.scanned > 0 {
+            counter("switchyard_guardrail_scans_total", [("result", "scanned")]).increment(by: record.guardrailScans.scanned)
+        }
+        if record.guardrailScans.reused > 0 {
+            counter("switchyard_guardrail_scans_total", [("result", "reused")]).increment(by: record.guardrailScans.reused)
+        }
         if let cache = record.cache {
             let semantic = cache == "semantic-hit"
             counter("switchyard_cache_requests_total", [("type", semantic ? "semantic" : "exact"), ("result", semantic ? "hit" : cache)]).increment()

@@ -1,0 +1,63 @@
+import Crypto
+import Synchronization
+
+/// What was worked out from a text, kept under the SHA-256 digest of the text (and whatever
+/// else the answer depends on), never under the text itself: a memo holds no prompt. Bounded
+/// by entries, oldest dropped first; shared by every request that reaches it.
+///
+/// Used for the injection classifier's verdicts (a model call per new text) and for the
+/// findings of input guardrails (a detector pass per new text): a chat resends its whole
+/// history and its system prompt with every turn, so without a memo each turn would scan the
+/// whole conversation again.
+public final class DigestMemo<Value: Sendable>: Sendable {
+    private struct State {
+        var values: [SHA256Digest: Value] = [:]
+        /// Insertion order; entries before `head` are gone.
+        var order: [SHA256Digest] = []
+        var head = 0
+    }
+    private let state = Mutex(State())
+    /// The most entries kept (a store past it drops the oldest).
+    let capacity: Int
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// The digest of `parts` in order, each after its length (so that no two lists of parts
+    /// and texts read the same: `["ab", "c"]` and `["a", "bc"]` differ, and so does a part with
+    /// a zero byte in it), then `text`.
+    static func key(_ parts: [String], text: [UInt8]) -> SHA256Digest {
+        var hasher = SHA256()
+        for var part in parts {
+            part.withUTF8 { bytes in
+                withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { hasher.update(bufferPointer: $0) }
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(bytes))
+            }
+        }
+        text.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return hasher.finalize()
+    }
+
+    func value(_ key: SHA256Digest) -> Value? { state.withLock { $0.values[key] } }
+
+    /// Keeps `value` under `key`; `capacity` overrides the memo's own bound (settings that
+    /// change with the configuration).
+    func store(_ key: SHA256Digest, _ value: Value, capacity: Int? = nil) {
+        let capacity = capacity ?? self.capacity
+        guard capacity > 0 else { return }
+        state.withLock { state in
+            if state.values.updateValue(value, forKey: key) == nil { state.order.append(key) }
+            while state.order.count - state.head > capacity {
+                state.values[state.order[state.head]] = nil
+                state.head += 1
+            }
+            if state.head > 1024 && state.head * 2 > state.order.count {
+                state.order.removeFirst(state.head)
+                state.head = 0
+            }
+        }
+    }
+
+    public var count: Int { state.withLock { $0.values.count } }
+}

@@ -1,0 +1,32 @@
+import Testing
+
+@testable import SwitchyardCore
+
+/// The digest-keyed memo behind the input guardrails' findings and the classifier's verdicts.
+@Suite struct DigestMemoTests {
+    @Test func keysSeparateTheirPartsAndTheText() {
+        let text = Array("the same text".utf8)
+        #expect(DigestMemo<Int>.key(["ab", "c"], text: text) != DigestMemo<Int>.key(["a", "bc"], text: text))
+        #expect(DigestMemo<Int>.key(["0", "user"], text: text) != DigestMemo<Int>.key(["0", "tool"], text: text))
+        #expect(DigestMemo<Int>.key(["0", "user"], text: text) == DigestMemo<Int>.key(["0", "user"], text: Array("the same text".utf8)))
+        // A part with a zero byte (a role is client input) cannot pass for another split.
+        #expect(DigestMemo<Int>.key(["0", "user\u{0}abc"], text: Array("def".utf8)) != DigestMemo<Int>.key(["0", "user"], text: Array("abc\u{0}def".utf8)))
+        #expect(DigestMemo<Int>.key(["a"], text: []) != DigestMemo<Int>.key([], text: Array("a".utf8)))
+    }
+
+    @Test func holdsAtMostItsCapacityDroppingTheOldestFirst() {
+        let memo = DigestMemo<Int>(capacity: 3)
+        let keys = (0..<5).map { DigestMemo<Int>.key([], text: Array("text \($0)".utf8)) }
+        for (index, key) in keys.enumerated() { memo.store(key, index) }
+        #expect(memo.count == 3)
+        #expect(memo.value(keys[0]) == nil && memo.value(keys[1]) == nil)
+        #expect(memo.value(keys[2]) == 2 && memo.value(keys[4]) == 4)
+        // Storing a known key again replaces its value without taking another place.
+        memo.store(keys[3], 30)
+        #expect(memo.count == 3 && memo.value(keys[3]) == 30 && memo.value(keys[2]) == 2)
+        // Long runs keep the bound (the order list is compacted as it goes).
+        for index in 0..<5_000 { memo.store(DigestMemo<Int>.key(["n"], text: Array(String(index).utf8)), index) }
+        #expect(memo.count == 3)
+        #expect(memo.value(DigestMemo<Int>.key(["n"], text: Array("4999".utf8))) == 4999)
+    }
+}
