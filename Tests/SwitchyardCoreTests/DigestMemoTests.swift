@@ -29,4 +29,22 @@ import Testing
         #expect(memo.count == 3)
         #expect(memo.value(DigestMemo<Int>.key(["n"], text: Array("4999".utf8))) == 4999)
     }
+
+    @Test func keepsOnSecondSightOnlyWhenAsked() {
+        let memo = DigestMemo<Int>(capacity: 10, keepsOnSecondSight: true)
+        let once = DigestMemo<Int>.key([], text: Array("seen once".utf8))
+        let twice = DigestMemo<Int>.key([], text: Array("seen twice".utf8))
+        memo.store(once, 1)
+        memo.store(twice, 2)
+        #expect(memo.value(once) == nil && memo.value(twice) == nil && memo.count == 0)
+        memo.store(twice, 2)
+        #expect(memo.value(twice) == 2 && memo.value(once) == nil && memo.count == 1)
+        // A known key is updated at once.
+        memo.store(twice, 3)
+        #expect(memo.value(twice) == 3)
+        // Without the option (the classifier's verdicts: each miss is a model call) the first store keeps.
+        let eager = DigestMemo<Int>(capacity: 10)
+        eager.store(once, 1)
+        #expect(eager.value(once) == 1)
+    }
 }

@@ -9,19 +9,31 @@ import Synchronization
 /// findings of input guardrails (a detector pass per new text): a chat resends its whole
 /// history and its system prompt with every turn, so without a memo each turn would scan the
 /// whole conversation again.
+///
+/// With `keepsOnSecondSight`, a value is kept only when its key is stored a second time: most
+/// texts come once, and keeping each of them would cost more (a growing table, evictions) than
+/// the memo saves. The first store only notes the key's fingerprint in a small direct-mapped
+/// table (`sightings`; a later key in the same slot replaces it), so a text repeated soon after
+/// is kept on its second sight and judged from the memo from its third.
 public final class DigestMemo<Value: Sendable>: Sendable {
     private struct State {
         var values: [SHA256Digest: Value] = [:]
         /// Insertion order; entries before `head` are gone.
         var order: [SHA256Digest] = []
         var head = 0
+        /// Fingerprints of keys stored once (`keepsOnSecondSight`), by slot; 0 is empty.
+        var sightings: [UInt64] = []
     }
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     /// The most entries kept (a store past it drops the oldest).
     let capacity: Int
+    let keepsOnSecondSight: Bool
+    static var sightingSlots: Int { 4096 }
 
-    public init(capacity: Int) {
+    public init(capacity: Int, keepsOnSecondSight: Bool = false) {
         self.capacity = capacity
+        self.keepsOnSecondSight = keepsOnSecondSight
+        state = Mutex(State(sightings: keepsOnSecondSight ? [UInt64](repeating: 0, count: Self.sightingSlots) : []))
     }
 
     /// The digest of `parts` in order, each after its length (so that no two lists of parts
@@ -46,7 +58,15 @@ public final class DigestMemo<Value: Sendable>: Sendable {
     func store(_ key: SHA256Digest, _ value: Value, capacity: Int? = nil) {
         let capacity = capacity ?? self.capacity
         guard capacity > 0 else { return }
+        let (fingerprint, slot) = keepsOnSecondSight ? Self.fingerprint(key) : (0, 0)
         state.withLock { state in
+            if keepsOnSecondSight, state.values[key] == nil {
+                guard state.sightings[slot] == fingerprint else {
+                    state.sightings[slot] = fingerprint
+                    return
+                }
+                state.sightings[slot] = 0
+            }
             if state.values.updateValue(value, forKey: key) == nil { state.order.append(key) }
             while state.order.count - state.head > capacity {
                 state.values[state.order[state.head]] = nil
@@ -56,6 +76,15 @@ public final class DigestMemo<Value: Sendable>: Sendable {
                 state.order.removeFirst(state.head)
                 state.head = 0
             }
+        }
+    }
+
+    /// 64 bits of the digest (never 0) and a slot chosen by 12 others.
+    static func fingerprint(_ key: SHA256Digest) -> (UInt64, Int) {
+        key.withUnsafeBytes { raw in
+            let fingerprint = raw.loadUnaligned(as: UInt64.self) | 1
+            let slot = Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) & (sightingSlots - 1)
+            return (fingerprint, slot)
         }
     }
 

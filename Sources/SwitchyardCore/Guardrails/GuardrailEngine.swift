@@ -58,10 +58,11 @@ public struct GuardrailEngine: Sendable {
         static let memoMinimumBytes = 64
 
         /// The detector's findings in a text of a request (nothing before it): the ones found
-        /// when this guardrail of this configuration last scanned the same text in the same role,
-        /// else a fresh scan, remembered. Built-in detectors read nothing but the text and the
-        /// role, so a repeated text (the system prompt of every request of an app, the history a
-        /// chat resends with each turn) is scanned once. `reused` says which it was.
+        /// when this guardrail of this configuration scanned the same text in the same role
+        /// before, else a fresh scan (remembered from the text's second sight on: most texts come
+        /// once). Built-in detectors read nothing but the text and the role, so a repeated text
+        /// (the system prompt of every request of an app, the history a chat resends with each
+        /// turn) is not read again. `reused` says which it was.
         func inputFindings(in text: [UInt8], role: String) -> (findings: [Finding], reused: Bool) {
             guard let detector else { return ([], false) }
             guard let memo, text.count >= Self.memoMinimumBytes else { return (detector.findings(in: text, context: [], role: role), false) }
@@ -93,7 +94,7 @@ public struct GuardrailEngine: Sendable {
     public static let memoCapacity = 20_000
 
     public init(settings: GuardrailSettings) {
-        let memo = DigestMemo<[Finding]>(capacity: Self.memoCapacity)
+        let memo = DigestMemo<[Finding]>(capacity: Self.memoCapacity, keepsOnSecondSight: true)
         self.memo = memo
         rails = settings.rules.filter(\.enabled).enumerated().map { Rail($1, index: $0, memo: memo) }
     }
