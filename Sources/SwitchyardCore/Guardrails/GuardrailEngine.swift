@@ -94,9 +94,11 @@ public struct GuardrailEngine: Sendable {
     public static let memoCapacity = 20_000
 
     public init(settings: GuardrailSettings) {
-        let memo = DigestMemo<[Finding]>(capacity: Self.memoCapacity, keepsOnSecondSight: true)
+        let rules = settings.rules.filter(\.enabled)
+        // Without guardrails, no table (the engine of every configuration is built).
+        let memo = DigestMemo<[Finding]>(capacity: rules.isEmpty ? 0 : Self.memoCapacity, keepsOnSecondSight: !rules.isEmpty)
         self.memo = memo
-        rails = settings.rules.filter(\.enabled).enumerated().map { Rail($1, index: $0, memo: memo) }
+        rails = rules.enumerated().map { Rail($1, index: $0, memo: memo) }
     }
 
     /// The guardrails whose scope covers this request.
