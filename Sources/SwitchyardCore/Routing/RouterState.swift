@@ -157,6 +157,13 @@ public final class RouterState: Sendable {
 
     public static func key(_ deployment: DeploymentConfig) -> String { deployment.provider + "/" + deployment.upstreamModel }
 
+    /// Runs `body` on the live figures under `key` in place: reading them out and writing them
+    /// back would copy their minute window's arrays on every change (the table still holds them).
+    static func withLive<Result>(_ state: inout State, _ key: String, _ body: (inout Live) -> Result) -> Result {
+        let breaker = state.settings.breaker
+        return body(&state.deployments[key, default: Live(breaker: CircuitBreaker(settings: breaker))])
+    }
+
     /// A uniform random number in [0, 1) from the seeded generator.
     public func random() -> Double {
         state.withLock { Double.random(in: 0..<1, using: &$0.random) }
@@ -245,17 +252,17 @@ public final class RouterState: Sendable {
                 guard let index = Self.choose(inTier, strategy: group.strategy, group: group.qualifiedName, features: features, state: &state)
                 else { return nil }
                 let candidate = inTier[index]
-                let key = Self.key(candidate.deployment)
-                var live = state.deployments[key] ?? Live(breaker: CircuitBreaker(settings: state.settings.breaker))
-                let before = live.breaker.state
                 let bypass = panic && candidate.excluded == .breakerOpen
-                let acquired = bypass || live.breaker.acquire(at: now)
-                if acquired {
-                    live.outstanding += 1
-                    live.window.addRequest(atSecond: second)
+                let (acquired, before, after) = Self.withLive(&state, Self.key(candidate.deployment)) { live in
+                    let before = live.breaker.state
+                    let acquired = bypass || live.breaker.acquire(at: now)
+                    if acquired {
+                        live.outstanding += 1
+                        live.window.addRequest(atSecond: second)
+                    }
+                    return (acquired, before, live.breaker.state)
                 }
-                state.deployments[key] = live
-                if before != live.breaker.state { events?.breakerChanged(deployment: candidate.deployment.id, state: live.breaker.state) }
+                if before != after { events?.breakerChanged(deployment: candidate.deployment.id, state: after) }
                 return (candidate, acquired)
             }
             guard let choice else { break }
@@ -356,38 +363,38 @@ public final class RouterState: Sendable {
         let second = Int64(clock.unixTime)
         var change: CircuitBreaker.State?
         state.withLock { state in
-            var live = state.deployments[lease.key] ?? Live(breaker: CircuitBreaker(settings: state.settings.breaker))
-            let before = live.breaker.state
-            live.outstanding = max(0, live.outstanding - 1)
-            switch outcome {
-            case .success(let latency, let tokens):
-                live.latency.observe(latency, at: now)
-                if tokens > 0 { live.window.addTokens(tokens, atSecond: second) }
-                live.breaker.record(healthFailure: false, at: now)
-            case .failure(let errorClass, let retryAfter):
-                if errorClass.countsAgainstHealth {
-                    live.breaker.record(healthFailure: true, at: now)
-                    // A failing deployment looks slow to the latency strategy.
-                    live.latency.observe(max(durationSeconds(now - lease.startedAt), live.latency.value ?? 0) * 2, at: now)
-                } else {
+            Self.withLive(&state, lease.key) { live in
+                let before = live.breaker.state
+                live.outstanding = max(0, live.outstanding - 1)
+                switch outcome {
+                case .success(let latency, let tokens):
+                    live.latency.observe(latency, at: now)
+                    if tokens > 0 { live.window.addTokens(tokens, atSecond: second) }
+                    live.breaker.record(healthFailure: false, at: now)
+                case .failure(let errorClass, let retryAfter):
+                    if errorClass.countsAgainstHealth {
+                        live.breaker.record(healthFailure: true, at: now)
+                        // A failing deployment looks slow to the latency strategy.
+                        live.latency.observe(max(durationSeconds(now - lease.startedAt), live.latency.value ?? 0) * 2, at: now)
+                    } else {
+                        live.breaker.release()
+                    }
+                    // The provider said how long to stay away: keep the deployment out until then.
+                    if errorClass == .rateLimit, let retryAfter {
+                        let wait = min(retryAfter, .seconds(300))
+                        live.coolingDownUntil = max(live.coolingDownUntil ?? now, now + wait)
+                    }
+                case .repeatedFailure(let errorClass, let retryAfter):
+                    live.breaker.release()
+                    if errorClass == .rateLimit, let retryAfter {
+                        let wait = min(retryAfter, .seconds(300))
+                        live.coolingDownUntil = max(live.coolingDownUntil ?? now, now + wait)
+                    }
+                case .cancelled:
                     live.breaker.release()
                 }
-                // The provider said how long to stay away: keep the deployment out until then.
-                if errorClass == .rateLimit, let retryAfter {
-                    let wait = min(retryAfter, .seconds(300))
-                    live.coolingDownUntil = max(live.coolingDownUntil ?? now, now + wait)
-                }
-            case .repeatedFailure(let errorClass, let retryAfter):
-                live.breaker.release()
-                if errorClass == .rateLimit, let retryAfter {
-                    let wait = min(retryAfter, .seconds(300))
-                    live.coolingDownUntil = max(live.coolingDownUntil ?? now, now + wait)
-                }
-            case .cancelled:
-                live.breaker.release()
+                if before != live.breaker.state { change = live.breaker.state }
             }
-            state.deployments[lease.key] = live
-            if before != live.breaker.state { change = live.breaker.state }
         }
         if let change { events?.breakerChanged(deployment: lease.deployment.id, state: change) }
     }
