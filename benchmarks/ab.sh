@@ -49,9 +49,12 @@ taskset -c "$LOADGEN_CPU" nginx -p "$WORK/upstream" -c "$WORK/upstream/nginx.con
 PIDS+=($!)
 
 start() { # side binary port tail server-extra
-    local side=$1 bin=$2 port=$3 tail=$4 extra=$5
+    local side=$1 bin=$2 port=$3 tail=$4 extra=$5 defaults=""
+    # The access log off and warnings only, unless the extra entries say otherwise.
+    [[ $extra == *access_log* ]] || defaults+=", access_log: false"
+    [[ $extra == *log_level* ]] || defaults+=", log_level: warning"
     cat > "$WORK/$side/switchyard.yaml" <<EOF
-server: {host: 127.0.0.1, port: $port, access_log: false, log_level: warning, master_key: bench-master-key$extra}
+server: {host: 127.0.0.1, port: $port, master_key: bench-master-key$defaults$extra}
 providers:
   - {name: upstream, type: openai-compatible, base_url: "http://127.0.0.1:$UPSTREAM_PORT/v1", max_connections: 256}
   - {name: upstream-stream, type: openai-compatible, base_url: "http://127.0.0.1:$((UPSTREAM_PORT + 1))/v1", max_connections: 256}
