@@ -3,6 +3,43 @@ import Testing
 @testable import SwitchyardCore
 
 @Suite struct JSONTests {
+    /// Numbers are read in place when one multiplication or division is exact (most of them);
+    /// every value must be bit for bit what the full text conversion gives, in every form JSON
+    /// allows (signs, leading and trailing zeros, fractions, exponents, long mantissas, the
+    /// edges of the fast path: 2^53, 10^22, 19 digits).
+    @Test func numbersAreReadExactlyAsTheFullConversionReadsThem() throws {
+        var texts = [
+            "0", "-0", "0.0", "-0.0", "0e0", "1", "-1", "10", "0.1", "0.2", "0.3", "0.30000000000000004", "1e22", "1e23", "1e-22", "1e-23",
+            "9007199254740992", "9007199254740993", "-9007199254740993", "1234567890123456789", "12345678901234567890", "0.000000000000000000001",
+            "1E5", "1e+5", "2.5E-3", "-1.7976931348623157e308", "2.2250738585072014e-308", "5e-324", "123.456e-7", "100000000000000000000000",
+            "0.0261640600", "-0.07788439", "3.141592653589793", "2.718281828459045e0", "6.02214076e23", "1.602176634e-19", "0.1e1", "00.5e-0",
+        ]
+        texts.removeAll { $0.hasPrefix("00") }  // not JSON
+        var random = SplitMix64(seed: 20261207)
+        for _ in 0..<20_000 {
+            let digits = Int.random(in: 1...21, using: &random)
+            var mantissa = String(Int.random(in: 1...9, using: &random))
+            for _ in 1..<digits { mantissa.append(String(Int.random(in: 0...9, using: &random))) }
+            var text = Bool.random(using: &random) ? "-" : ""
+            let point = Int.random(in: 0...digits, using: &random)
+            if point == 0 {
+                text += "0." + String(repeating: "0", count: Int.random(in: 0...3, using: &random)) + mantissa
+            } else if point == digits {
+                text += mantissa
+            } else {
+                text += String(mantissa.prefix(point)) + "." + String(mantissa.dropFirst(point))
+            }
+            if Int.random(in: 0..<3, using: &random) == 0 { text += (Bool.random(using: &random) ? "e" : "E-") + String(Int.random(in: 0...40, using: &random)) }
+            texts.append(text)
+        }
+        let parsed = try JSONValue.parse("[" + texts.joined(separator: ",") + "]").arrayValue ?? []
+        #expect(parsed.count == texts.count)
+        for (text, value) in zip(texts, parsed) {
+            let expected = try #require(Double(text))
+            #expect(value.doubleValue?.bitPattern == expected.bitPattern, "\(text)")
+        }
+    }
+
     @Test func parsesNestedDocument() throws {
         let value = try JSONValue.parse(#"{"a":[1,2.5,-3e2,true,false,null],"b":{"c":"d\n\u00e9\ud83d\ude00"}}"#)
         #expect(value["a"]?.arrayValue?.count == 6)
