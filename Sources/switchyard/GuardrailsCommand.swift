@@ -107,8 +107,7 @@ struct GuardrailsCommand: AsyncParsableCommand {
         func run() async throws {
             let rails = try GuardrailsCommand.rails(config: config, detectors: detectors)
             var rows: [JSONValue] = []
-            var texts: [(size: Int, text: [UInt8])] = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-                .map { ($0, Self.prompt(bytes: $0 * 1024)) }
+            let texts: [(size: Int, text: [UInt8])]
             if let file {
                 guard let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file) else {
                     FileHandle.standardError.write(Data("cannot read \(file)\n".utf8))
@@ -117,6 +116,8 @@ struct GuardrailsCommand: AsyncParsableCommand {
                 // As a string does: bytes that are not UTF-8 are repaired.
                 let text = Array(String(decoding: data, as: UTF8.self).utf8)
                 texts = [((text.count + 1023) / 1024, text)]
+            } else {
+                texts = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map { ($0, Self.prompt(bytes: $0 * 1024)) }
             }
             if !json { print("guardrail        size    p50 µs    p99 µs    p50 µs/KB   p99 µs/KB") }
             for (size, text) in texts {

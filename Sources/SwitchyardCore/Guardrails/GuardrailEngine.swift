@@ -86,18 +86,14 @@ public struct GuardrailEngine: Sendable {
 
     public let rails: [Rail]
     public var isEmpty: Bool { rails.isEmpty }
-    /// Input findings of this configuration's guardrails by text digest (see
-    /// ``Rail/inputFindings(in:role:)``): a new configuration starts an empty one.
-    let memo: DigestMemo<[Finding]>
-
-    /// Texts whose findings are remembered, per configuration (about 100 bytes each).
+    /// Texts whose findings are remembered, per configuration (about 100 bytes each; see
+    /// ``Rail/inputFindings(in:role:)``): a new configuration starts an empty memo.
     public static let memoCapacity = 20_000
 
     public init(settings: GuardrailSettings) {
         let rules = settings.rules.filter(\.enabled)
         // Without guardrails, no table (the engine of every configuration is built).
         let memo = DigestMemo<[Finding]>(capacity: rules.isEmpty ? 0 : Self.memoCapacity, keepsOnSecondSight: !rules.isEmpty)
-        self.memo = memo
         rails = rules.enumerated().map { Rail($1, index: $0, memo: memo) }
     }
 

@@ -332,27 +332,22 @@ struct JSONParser: ~Copyable {
         var mantissa: UInt64 = 0
         var significant = 0
         var exponent = 0
-        @inline(__always) func digit(_ byte: UInt8) -> Bool {
-            let value = byte &- 0x30
-            guard value < 10 else { return false }
-            // Leading zeros are not significant; past 19 digits the integer could overflow.
-            if mantissa != 0 || value != 0 { significant += 1 }
-            mantissa = mantissa &* 10 &+ UInt64(value)
-            return true
-        }
-        while index < end, bytes[index] &- 0x30 < 10 {
-            _ = digit(bytes[index])
-            if significant > 19 { return nil }
-            index += 1
-        }
-        if index < end, bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            while index < end, bytes[index] &- 0x30 < 10 {
-                _ = digit(bytes[index])
-                if significant > 19 { return nil }
-                exponent -= 1
+        // Digits of the integer part, then of the fraction (each lowering the exponent). Leading
+        // zeros are not significant; past 19 significant digits the integer could overflow.
+        var fraction = false
+        while index < end {
+            let value = bytes[index] &- 0x30
+            if value >= 10 {
+                guard !fraction, bytes[index] == UInt8(ascii: ".") else { break }
+                fraction = true
                 index += 1
+                continue
             }
+            if mantissa != 0 || value != 0 { significant += 1 }
+            if significant > 19 { return nil }
+            mantissa = mantissa &* 10 &+ UInt64(value)
+            if fraction { exponent -= 1 }
+            index += 1
         }
         if index < end, bytes[index] | 0x20 == UInt8(ascii: "e") {
             index += 1
