@@ -53,7 +53,7 @@ public struct InjectionLinearModel: Sendable {
         let shift = UInt64(64 - bits)
         var logit = Double(bias)
         weights.withUnsafeBufferPointer { table in
-            @inline(__always) func weight(_ key: UInt64) -> Int { Int(table[Int(truncatingIfNeeded: (key &* Self.golden) >> shift)]) }
+            @inline(__always) func weight(_ key: UInt64) -> Int { Int(table[Int(truncatingIfNeeded: (key &* Self.golden) &>> shift)]) }
             if !words.isEmpty {
                 var sum = weight(words[0].hash)
                 for index in 1..<words.count {
@@ -62,27 +62,28 @@ public struct InjectionLinearModel: Sendable {
                 }
                 logit += Double(scale) * Double(sum) / Double(2 * words.count - 1)
             }
-            // Character 4-grams, every run of non-word bytes read as one space.
+            // Character 4-grams, every run of non-word bytes read as one space. Without branches
+            // on the text: where words and spaces alternate, a branch per byte is mispredicted
+            // at every word's edge, and each misprediction also throws away the table loads
+            // under way (this loop waits on them: the table is larger than the first-level
+            // cache). A byte that only extends a run of spaces changes nothing.
             var window: UInt64 = 0
             var filled = 0
             var spaced = false
             var sum = 0
             var count = 0
             text.withUnsafeBufferPointer { text in
-                for var byte in text {
-                    if !ByteClass.word(byte) {
-                        if spaced { continue }
-                        byte = 0x20
-                        spaced = true
-                    } else {
-                        spaced = false
-                    }
-                    window = (window << 8 | UInt64(byte)) & 0xFFFF_FFFF
-                    filled += 1
-                    if filled >= 4 {
-                        sum += weight(Self.characterTag | window)
-                        count += 1
-                    }
+                for byte in text {
+                    let word = ByteClass.word(byte)
+                    let skip = !word && spaced
+                    spaced = !word
+                    let next = (window << 8 | UInt64(word ? byte : 0x20)) & 0xFFFF_FFFF
+                    window = skip ? window : next
+                    filled &+= skip ? 0 : 1
+                    let counted = !skip && filled >= 4
+                    let value = weight(Self.characterTag | window)
+                    sum &+= counted ? value : 0
+                    count &+= counted ? 1 : 0
                 }
             }
             if count > 0 { logit += Double(scale) * Double(sum) / Double(count) }
