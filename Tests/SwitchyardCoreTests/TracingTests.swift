@@ -81,6 +81,27 @@ import Tracing
         #expect(kept > 350 && kept < 650, "about a quarter of new traces: \(kept)")
     }
 
+    @Test func manyAttributesAreWrittenOnceEachWithTheirLastValue() throws {
+        let (tracer, sink) = Self.tracer()
+        for count in [3, 48, 49, 120] {
+            let span = tracer.startSpan("many", context: .topLevel)
+            for round in 0..<3 {
+                // Every third key is set again each round; the rest once, in the first round.
+                span.set((0..<count).compactMap { i in
+                    round == 0 || i % 3 == 0 ? ("k\(i)", .int64(Int64(round * 1000 + i))) : nil
+                })
+            }
+            span.end()
+            let json = OTLPTraceEncoding.request([try #require(sink.all.last)], serviceName: "s", serviceVersion: "1")
+            let encoded = try #require(json["resourceSpans"]?.arrayValue?.first?["scopeSpans"]?.arrayValue?.first?["spans"]?.arrayValue?.first?["attributes"]?
+                .arrayValue)
+            #expect(encoded.compactMap { $0["key"]?.stringValue } == (0..<count).map { "k\($0)" }, "\(count)")
+            #expect(
+                encoded.compactMap { $0["value"]?["intValue"]?.stringValue } == (0..<count).map { String($0 % 3 == 0 ? 2000 + $0 : $0) },
+                "\(count)")
+        }
+    }
+
     @Test func spansAreEncodedAsOTLPJSON() throws {
         let (tracer, sink) = Self.tracer()
         let span = tracer.startSpan("chat gpt-4o", context: .topLevel, ofKind: .client)
@@ -112,7 +133,9 @@ import Tracing
         #expect(value("gen_ai.usage.input_tokens")?["intValue"]?.stringValue == "12", "64-bit integers as strings")
         #expect(value("gen_ai.request.model")?["stringValue"]?.stringValue == "gpt-4o")
         #expect(value("x.ratio")?["doubleValue"]?.doubleValue == 0.5)
-        #expect(attributes.compactMap { $0["key"]?.stringValue } == ["a.first", "gen_ai.request.model", "gen_ai.usage.input_tokens", "x.ratio"])
+        #expect(
+            attributes.compactMap { $0["key"]?.stringValue } == ["gen_ai.usage.input_tokens", "gen_ai.request.model", "x.ratio", "a.first"],
+            "in the order first set, each key once")
         #expect(encoded["events"]?.arrayValue?.first?["name"]?.stringValue == "exception")
     }
 }

@@ -135,31 +135,57 @@ public enum OTLPTraceEncoding {
         }
     }
 
-    /// `[{key, value}, ...]` sorted by key; attribute kinds OTLP has no form for are left out.
+    /// `[{key, value}, ...]`; attribute kinds OTLP has no form for are left out.
     static func write(_ attributes: SpanAttributes, to out: inout Output) {
         var items: [(key: String, value: SpanAttribute)] = []
         attributes.forEach { key, value in items.append((key, value)) }
         write(items, to: &out)
     }
 
-    /// The same for attributes in the order they were set: a key set more than once is
+    /// The same for attributes in the order they were first set: a key set more than once is
     /// written once, with its last value.
+    ///
+    /// No sort: a span's attributes are a dozen or two, so finding a later setting of the same
+    /// key by comparing keys costs less than ordering them (sorting with the values alongside
+    /// was half of encoding a span).
     static func write(_ attributes: [(key: String, value: SpanAttribute)], to out: inout Output) {
-        // Sorted by key, then by when it was set; of each run of one key the last is kept.
-        let order = attributes.indices.sorted { a, b in
-            attributes[a].key != attributes[b].key ? attributes[a].key < attributes[b].key : a < b
+        let count = attributes.count
+        // last[i]: where attribute i's key was set last (i when it was set once); repeated[j]: a
+        // later setting of a key set before, written (with the last value) at the first place.
+        var last = Array(attributes.indices)
+        var repeated = [Bool](repeating: false, count: count)
+        if count > 1 {
+            if count <= 48 {
+                for i in 0..<count - 1 {
+                    let key = attributes[i].key
+                    for j in i + 1..<count where attributes[j].key == key {
+                        last[i] = j
+                        repeated[j] = true
+                    }
+                }
+            } else {
+                var first: [String: Int] = [:]
+                first.reserveCapacity(count)
+                for j in 0..<count {
+                    if let i = first[attributes[j].key] {
+                        last[i] = j
+                        repeated[j] = true
+                    } else {
+                        first[attributes[j].key] = j
+                    }
+                }
+            }
         }
         out.raw("[")
         var first = true
-        for (position, index) in order.enumerated() {
-            let (key, value) = attributes[index]
-            if position + 1 < order.count, attributes[order[position + 1]].key == key { continue }
+        for index in 0..<count where !repeated[index] {
+            let key = attributes[index].key
             let mark = out.bytes.count
             if !first { out.raw(",") }
             out.raw(#"{"key":"#)
             out.string(key)
             out.raw(#","value":"#)
-            guard write(value, to: &out) else {
+            guard write(attributes[last[index]].value, to: &out) else {
                 out.bytes.removeLast(out.bytes.count - mark)
                 continue
             }
