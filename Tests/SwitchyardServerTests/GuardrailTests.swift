@@ -253,6 +253,36 @@ import Testing
         }
     }
 
+    @Test func outputRailsLeaveACleanAnswerAsSentAndStillActOnEveryFinding() async throws {
+        let rails = """
+              - {name: pii, detector: pii, direction: output, action: mask}
+              - {name: secrets, detector: secrets, direction: output, action: flag}
+            """
+        try await withGateway(rails) { client, app in
+            // Nothing found: the provider's answer unchanged, no decision.
+            let clean = "All clear: the deployment finished at 10:42 and every check passed."
+            let plain = try await Self.chat(client, "status?", extra: #""mock":{"content":"\#(clean)"}"#)
+            #expect(plain.status == .ok)
+            #expect(plain.json?["choices"]?[0]?["message"]?["content"]?.stringValue == clean)
+            #expect(Self.guardrailHeader(plain) == nil)
+            // The second rail finds something the first does not: still flagged, text kept.
+            let keyed = "Use sk-proj-abcdefghijklmnopqrstuvwxyz0123456789 for the test."
+            let flagged = try await Self.chat(client, "key?", extra: #""mock":{"content":"\#(keyed)"}"#)
+            #expect(flagged.json?["choices"]?[0]?["message"]?["content"]?.stringValue == keyed)
+            #expect(Self.guardrailHeader(flagged)?.contains("secrets") == true)
+            // The first rail masks; the answer is rewritten.
+            let mailed = "Write to ada.lovelace@example.com about it."
+            let masked = try await Self.chat(client, "who?", extra: #""mock":{"content":"\#(mailed)"}"#)
+            let content = masked.json?["choices"]?[0]?["message"]?["content"]?.stringValue ?? ""
+            #expect(!content.contains("ada.lovelace@example.com") && content.hasPrefix("Write to "))
+            #expect(Self.guardrailHeader(masked)?.contains("pii") == true)
+            // The same clean answer again: still untouched.
+            let again = try await Self.chat(client, "status?", extra: #""mock":{"content":"\#(clean)"}"#)
+            #expect(again.json?["choices"]?[0]?["message"]?["content"]?.stringValue == clean && Self.guardrailHeader(again) == nil)
+            _ = app
+        }
+    }
+
     @Test func outputMaskRewritesAStreamOnTheFly() async throws {
         try await withGateway("  - {name: secrets, detector: secrets, direction: output, action: mask, stream_window: 32}") { client, _ in
             let filler = String(repeating: "All good here. ", count: 6)

@@ -400,7 +400,9 @@ struct Attempt: Sendable {
                 record.usageSource = .gateway
             }
             var clientBody = body
-            if let guardOutput = prepared.guardOutput, !passthrough, var value = try? JSONValue.parse(scan.bytes) {
+            if let guardOutput = prepared.guardOutput, !passthrough, !guardOutput.passes(scan, endpoint: inbound.endpoint),
+                var value = try? JSONValue.parse(scan.bytes)
+            {
                 let decisions = await guardOutput.apply(to: &value, endpoint: inbound.endpoint)
                 record.guardrails.append(contentsOf: decisions)
                 if !decisions.isEmpty {
