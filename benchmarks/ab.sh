@@ -32,6 +32,14 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 WORK="$HERE/.work/ab"
 UPSTREAM_PORT=18811 PORT_A=18830 PORT_B=18840
 for tool in wrk nginx python3 taskset curl; do command -v "$tool" >/dev/null || { echo "ab.sh: $tool is missing" >&2; exit 1; }; done
+# A binary copied without the resource bundle beside it runs without its tokenizers and the
+# injection guardrail's learned stage: a different gateway from the one that ships.
+for bin in "$A" "$B"; do
+    [ -d "$(dirname "$bin")/switchyard_SwitchyardCore.resources" ] || {
+        echo "ab.sh: no switchyard_SwitchyardCore.resources next to $bin (copy it there from .build/release/)" >&2
+        exit 1
+    }
+done
 
 rm -rf "$WORK"; mkdir -p "$WORK/upstream/tmp" "$WORK/upstream/files" "$WORK/a" "$WORK/b"
 PIDS=()

@@ -141,6 +141,10 @@ else
 fi
 [ -x "$BIN" ] || die "switchyard binary not found or not executable: $BIN"
 BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+# Without the resource bundle beside it the binary has no tokenizers and no learned injection
+# stage: it is not the gateway that ships, and the guardrails arm would read low.
+[ -d "$(dirname "$BIN")/switchyard_SwitchyardCore.resources" ] \
+    || die "no switchyard_SwitchyardCore.resources next to $BIN (copy it there from the build folder)"
 # How it was linked: the release build links the Swift runtime and Foundation statically, as
 # scripts/package and the container image ship it (Package.swift); a given binary may differ.
 if ldd "$BIN" 2>/dev/null | grep -q 'libswiftCore\|libFoundation'; then

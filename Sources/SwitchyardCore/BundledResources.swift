@@ -1,8 +1,23 @@
 import Foundation
 
 /// Files shipped in SwitchyardCore's resource bundle (tokenizer ranks, guardrail weights).
-enum BundledResources {
+public enum BundledResources {
     private final class Marker {}
+
+    /// The bundled files the gateway reads, as `<subdirectory>/<name>.<extension>`.
+    static let files: [(name: String, extension: String, subdirectory: String)] = [
+        ("o200k_base", "tiktoken", "tokenizers"), ("cl100k_base", "tiktoken", "tokenizers"),
+        ("injection-linear", "bin", "guardrails"),
+    ]
+
+    /// Those of ``files`` that cannot be found (a binary copied without the
+    /// `switchyard_SwitchyardCore.resources` folder beside it): without them token counts are
+    /// estimates and the injection guardrail's learned stage is off, which the server says when
+    /// it starts.
+    public static func missingFiles() -> [String] {
+        files.filter { url($0.name, extension: $0.extension, subdirectory: $0.subdirectory) == nil }
+            .map { "\($0.subdirectory)/\($0.name).\($0.extension)" }
+    }
 
     /// Finds `<subdirectory>/<name>.<extension>` in the bundle.
     ///

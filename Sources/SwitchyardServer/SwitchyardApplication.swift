@@ -288,6 +288,13 @@ public final class SwitchyardApplication: Sendable {
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port
+                // Before the listening line, so whoever waits for that one has seen this.
+                let missing = BundledResources.missingFiles()
+                if !missing.isEmpty {
+                    logger.warning(
+                        "resource files not found next to the executable (switchyard_SwitchyardCore.resources): token counts are estimates and the injection guardrail's learned stage is off",
+                        metadata: ["missing": .array(missing.map { .string($0) })])
+                }
                 // Where Swift Concurrency's jobs run, as seen from this task: on an event loop's
                 // thread when the loops are the global executor (the request path then does not
                 // hop between threads), else on the cooperative pool.

@@ -86,6 +86,7 @@ def test_extracted_gateway_serves_the_openai_sdk(extracted, tmp_path):
         # hook with dlsym; the gateway sets it itself and its jobs run on the event loops.
         (listening,) = [json.loads(line) for line in lines if '"switchyard listening"' in line]
         assert listening["executor"] == "event_loops", listening
+        assert not [line for line in lines if "resource files not found" in line], lines
         with openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0, timeout=30) as client:
             answer = client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "Hello"}])
             assert answer.choices[0].message.content
@@ -107,5 +108,37 @@ def test_extracted_gateway_serves_the_openai_sdk(extracted, tmp_path):
         assert counted.json()["tokenizer_type"] == "o200k_base"
         live = httpx.get(base + "/health/live", timeout=30)
         assert live.status_code == 200 and live.json().get("version") == version
+    finally:
+        assert stop_process(process) == 0
+
+
+def test_binary_without_its_resources_says_so(extracted, tmp_path):
+    """The binary copied alone (as a benchmark or a hand-made image might): it still serves, and
+    its first lines say which bundled files it runs without, so nobody measures or ships a
+    gateway whose token counts are estimates and whose injection guardrail lost its learned
+    stage without knowing."""
+    top, _ = extracted
+    alone = tmp_path / "bin"
+    alone.mkdir()
+    shutil.copy(top / "switchyard", alone / "switchyard")
+    config = tmp_path / "switchyard.yaml"
+    config.write_text(
+        "server: {port: 0, master_key: k}\n"
+        "providers:\n  - {name: mock, type: mock}\n"
+        "models:\n  - {name: gpt-4o, provider: mock}\n"
+    )
+    process, base, lines = start_process(
+        ["serve", "--config", str(config)], env=bare_environment(), cwd=tmp_path, binary=str(alone / "switchyard")
+    )
+    try:
+        (warning,) = [json.loads(line) for line in lines if "resource files not found" in line]
+        assert warning["level"] == "warning"
+        assert {"tokenizers/o200k_base.tiktoken", "guardrails/injection-linear.bin"} <= set(warning["missing"]), warning
+        counted = httpx.post(
+            base + "/utils/token_counter", headers={"authorization": "Bearer k"},
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}]}, timeout=30,
+        )
+        assert counted.status_code == 200, counted.text
+        assert counted.json()["tokenizer_type"] == "estimate", counted.json()
     finally:
         assert stop_process(process) == 0
