@@ -149,50 +149,53 @@ public enum OTLPTraceEncoding {
     /// key by comparing keys costs less than ordering them (sorting with the values alongside
     /// was half of encoding a span).
     static func write(_ attributes: [(key: String, value: SpanAttribute)], to out: inout Output) {
-        let count = attributes.count
-        // last[i]: where attribute i's key was set last (i when it was set once); repeated[j]: a
-        // later setting of a key set before, written (with the last value) at the first place.
-        var last = Array(attributes.indices)
-        var repeated = [Bool](repeating: false, count: count)
-        if count > 1 {
-            if count <= 48 {
-                for i in 0..<count - 1 {
-                    let key = attributes[i].key
-                    for j in i + 1..<count where attributes[j].key == key {
-                        last[i] = j
-                        repeated[j] = true
+        // Through the buffer: a key or a value read out of the array of pairs by subscript
+        // copied the whole pair first.
+        attributes.withUnsafeBufferPointer { attributes in
+            let count = attributes.count
+            // last[i]: where attribute i's key was set last (i when it was set once);
+            // repeated[j]: a later setting of a key set before, written (with the last value) at
+            // the first place.
+            var last = Array(0..<count)
+            var repeated = [Bool](repeating: false, count: count)
+            if count > 1 {
+                if count <= 48 {
+                    for i in 0..<count - 1 {
+                        for j in i + 1..<count where attributes[j].key == attributes[i].key {
+                            last[i] = j
+                            repeated[j] = true
+                        }
                     }
-                }
-            } else {
-                var first: [String: Int] = [:]
-                first.reserveCapacity(count)
-                for j in 0..<count {
-                    if let i = first[attributes[j].key] {
-                        last[i] = j
-                        repeated[j] = true
-                    } else {
-                        first[attributes[j].key] = j
+                } else {
+                    var first: [String: Int] = [:]
+                    first.reserveCapacity(count)
+                    for j in 0..<count {
+                        if let i = first[attributes[j].key] {
+                            last[i] = j
+                            repeated[j] = true
+                        } else {
+                            first[attributes[j].key] = j
+                        }
                     }
                 }
             }
-        }
-        out.raw("[")
-        var first = true
-        for index in 0..<count where !repeated[index] {
-            let key = attributes[index].key
-            let mark = out.bytes.count
-            if !first { out.raw(",") }
-            out.raw(#"{"key":"#)
-            out.string(key)
-            out.raw(#","value":"#)
-            guard write(attributes[last[index]].value, to: &out) else {
-                out.bytes.removeLast(out.bytes.count - mark)
-                continue
+            out.raw("[")
+            var first = true
+            for index in 0..<count where !repeated[index] {
+                let mark = out.bytes.count
+                if !first { out.raw(",") }
+                out.raw(#"{"key":"#)
+                out.string(attributes[index].key)
+                out.raw(#","value":"#)
+                guard write(attributes[last[index]].value, to: &out) else {
+                    out.bytes.removeLast(out.bytes.count - mark)
+                    continue
+                }
+                out.raw("}")
+                first = false
             }
-            out.raw("}")
-            first = false
+            out.raw("]")
         }
-        out.raw("]")
     }
 
     /// One `AnyValue`; false (and nothing written) for a kind OTLP has no form for.
