@@ -195,6 +195,80 @@ private struct TokenizerFixture: Decodable {
         let short = Tokenizers.estimateTokens(String(repeating: "word ", count: 100))
         #expect(Tokenizers.estimateTokens(String(repeating: "word ", count: 1000)) > short)
     }
+
+    /// The table-driven estimate counts what the per-byte `switch` it replaced counted, on
+    /// random mixes of letters, digit runs, spaces, newlines, tabs, punctuation and 2-, 3-
+    /// (CJK and other) and 4-byte scalars, and on edge texts.
+    @Test func estimateIsTheOneTheBranchingCountGave() {
+        let pieces: [String] = [
+            "a", "Z", "word", "Words", " ", "  ", "\n", "\t", "\r\n", "0", "42", "12345", "3.14", "-", "\"", "{", "}", ":", ",",
+            "é", "ß", "Ω", "中", "文", "한", "ｶ", "€", "—", "😀", "🇫🇷", "\u{7F}", "\u{0B}", "\u{0C}",
+        ]
+        var random = SplitMix(seed: 20_261_207)
+        var texts = ["", "a", "1", "123", "1234", " ", "\n\n", "é1", "1é", "a1b22c333d4444", "x  y\t\tz"]
+        for _ in 0..<3_000 {
+            let length = Int(random.next() % 60)
+            texts.append((0..<length).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined())
+        }
+        for text in texts {
+            #expect(Tokenizers.estimateTokens(text) == Self.branchingEstimate(text), "\(text.debugDescription)")
+        }
+    }
+
+    /// The estimate as it was written before, byte by byte with a `switch`: the reference.
+    static func branchingEstimate(_ text: String) -> Int {
+        var words = 0, letters = 0, digitGroups = 0, punctuation = 0, newlines = 0, extraSpaces = 0
+        var twoByte = 0, cjk = 0, threeByte = 0, fourByte = 0
+        var previousLetter = false, previousSpace = false
+        var digitRun = 0
+        var utf8 = text.utf8.makeIterator()
+        while let lead = utf8.next() {
+            var letter = false, space = false, digit = false
+            if lead < 0x80 {
+                switch lead {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                    letters += 1
+                    letter = true
+                    if !previousLetter { words += 1 }
+                case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    digit = true
+                    digitRun += 1
+                case 0x0A: newlines += 1
+                case 0x20:
+                    space = true
+                    if previousSpace { extraSpaces += 1 }
+                case 0x09, 0x0B, 0x0C, 0x0D: extraSpaces += 1
+                default: punctuation += 1
+                }
+            } else if lead < 0xC0 {
+                continue
+            } else if lead < 0xE0 {
+                _ = utf8.next()
+                twoByte += 1
+            } else if lead < 0xF0 {
+                let b1 = utf8.next() ?? 0x80, b2 = utf8.next() ?? 0x80
+                let value = UInt32(lead & 0x0F) << 12 | UInt32(b1 & 0x3F) << 6 | UInt32(b2 & 0x3F)
+                switch value {
+                case 0x3000...0x9FFF, 0xAC00...0xD7AF, 0xF900...0xFAFF, 0xFF00...0xFFEF: cjk += 1
+                default: threeByte += 1
+                }
+            } else {
+                _ = utf8.next(); _ = utf8.next(); _ = utf8.next()
+                fourByte += 1
+            }
+            if !digit, digitRun > 0 {
+                digitGroups += (digitRun + 2) / 3
+                digitRun = 0
+            }
+            previousLetter = letter
+            previousSpace = space
+        }
+        digitGroups += (digitRun + 2) / 3
+        var estimate = 0.7186 * Double(words) + 0.0717 * Double(letters) + 1.4726 * Double(digitGroups)
+        estimate += 0.4746 * Double(punctuation) + 1.1695 * Double(newlines) + 0.0492 * Double(extraSpaces)
+        estimate += 0.6609 * Double(twoByte) + 0.7961 * Double(cjk) + 0.6471 * Double(threeByte) + 2.7648 * Double(fourByte)
+        return text.utf8.isEmpty ? 0 : max(1, Int(estimate.rounded(.up)))
+    }
 }
 
 /// A tiny deterministic generator for test inputs.

@@ -255,7 +255,12 @@ public struct Gateway: Sendable {
             }
             if !snapshot.access.isEmpty {
                 var features = plan.features
-                if features == nil && snapshot.access.needsFeatures { features = PromptFeatures(request: request) }
+                if features == nil && snapshot.access.needsFeatures {
+                    features = PromptFeatures(request: request)
+                    // Kept for the stages (limits, budgets): counting the prompt's tokens again
+                    // there cost as much as here.
+                    plan.features = features
+                }
                 // An Anthropic tool result's images are forwarded (pass-through) though the
                 // canonical body leaves them out: `has_images` sees them.
                 if inbound.untranslatedContent.contains(where: { $0.kind == "image" }) { features?.hasImages = true }
