@@ -20,10 +20,12 @@
 # Environment: SECS (per round, 5), ROUNDS (3), CONNS (per gateway, 16), BODY (a file under
 # benchmarks/bodies, chat.json), VARY (a placeholder in it replaced by a random number on every
 # request, e.g. __N__ with chat-guardrails.json), URL_PATH (/v1/chat/completions), SERVER_A / SERVER_B (more
-# `server:` entries, e.g. ", access_log: true, log_level: info"), LOADGEN_CPU (0), PROXY_CPU (1).
+# `server:` entries, e.g. ", access_log: true, log_level: info"), LOADGEN_CPU (0), PROXY_CPU (1),
+# VIRTUAL_KEY (a, b or both: which sides send a virtual key each creates with `keys create`
+# instead of the master key; the guarded arm's access-control stages run only for a virtual key).
 set -euo pipefail
 
-[ $# -ge 2 ] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 absolute() { [ -z "$1" ] || echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 A=$(absolute "$1") B=$(absolute "$2") TAIL_A=$(absolute "${3:-}") TAIL_B=$(absolute "${4-${3:-}}")
 SECS=${SECS:-5} ROUNDS=${ROUNDS:-3} CONNS=${CONNS:-16} BODY=${BODY:-chat.json} URL_PATH=${URL_PATH:-/v1/chat/completions}
@@ -71,6 +73,13 @@ models:
   - {name: bench-model-stream, provider: upstream-stream, model: mock-gpt}
 EOF
     [ -n "$tail" ] && cat "$tail" >> "$WORK/$side/switchyard.yaml"
+    # The side's credential: the master key, or a virtual key it creates in its own database.
+    echo "bench-master-key" > "$WORK/$side/key"
+    if [[ ${VIRTUAL_KEY:-} == both || ${VIRTUAL_KEY:-} == "$side" ]]; then
+        (cd "$WORK/$side" && "$bin" keys create --name bench --config "$WORK/$side/switchyard.yaml") \
+            | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])' > "$WORK/$side/key" \
+            || { echo "ab.sh: could not create a virtual key for side $side" >&2; exit 1; }
+    fi
     (cd "$WORK/$side" && exec taskset -c "$PROXY_CPU" "$bin" serve --config "$WORK/$side/switchyard.yaml" --log-format json \
         > "$WORK/$side/out" 2>&1) &
     PIDS+=($!)
@@ -84,7 +93,9 @@ start b "$B" $PORT_B "$TAIL_B" "${SERVER_B:-}"
 PID_A=${PIDS[1]} PID_B=${PIDS[2]}
 
 load() { # seconds port output
-    BENCH_AUTH="Bearer bench-master-key" BENCH_BODY="$HERE/bodies/$BODY" BENCH_VARY="${VARY:-}" taskset -c "$LOADGEN_CPU" \
+    local side=a
+    [ "$2" = "$PORT_B" ] && side=b
+    BENCH_AUTH="Bearer $(cat "$WORK/$side/key")" BENCH_BODY="$HERE/bodies/$BODY" BENCH_VARY="${VARY:-}" taskset -c "$LOADGEN_CPU" \
         wrk -t1 -c"$CONNS" -d"$1"s --timeout 5s -s "$HERE/bench.lua" "http://127.0.0.1:$2$URL_PATH" > "$3" 2>&1
 }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

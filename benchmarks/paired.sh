@@ -4,7 +4,7 @@
 #
 #   benchmarks/paired.sh [BIN]        (default: .build/release/switchyard)
 #
-# For each feature arm of run.sh that is a configuration of the plain gateway (guardrails, exact
+# For each feature arm of run.sh that is a configuration of the plain gateway (guarded, guardrails, exact
 # cache hit, semantic hit, logged), ab.sh runs a plain gateway and the feature gateway at once on
 # the proxy CPU, each loaded by its own wrk with the same body, ROUNDS times (5) for SECS seconds
 # (5), and the ratio of their CPU per request is taken each round. A binary against itself reads
@@ -36,6 +36,21 @@ cache:
   ttl: 1h
   semantic: {model: embeddings, threshold: 0.9}
 YAML
+# run.sh's guarded arm: a virtual key (created by ab.sh on the feature side; the plain side sends
+# the master key, as run.sh's plain arm does), per-key request and token limits, a global
+# concurrency limit, a per-key budget with cost reservation (the price of run.sh's deployment),
+# an attribute rule.
+cat > "$WORK/guarded.yaml" <<YAML
+pricing: {mock-gpt: {input: 1, output: 2}}
+limits:
+  rules:
+    - {scope: key, requests_per_minute: 100000000, tokens_per_minute: 1000000000}
+    - {scope: global, concurrent: 100000}
+budgets:
+  rules: [{scope: key, amount: 1000000, period: monthly}]
+access:
+  rules: [{name: no-images, effect: deny, when: {has_images: true}}]
+YAML
 cat > "$WORK/logged.yaml" <<YAML
 logging:
   bodies: true
@@ -46,6 +61,7 @@ YAML
 
 # arm | what the feature gateway adds | body | placeholder varied per request | more server settings
 ARMS=(
+    "guarded|virtual key, limits, budget, access rule|chat.json||"
     "guardrails|pii + secrets + injection guardrails|chat-guardrails.json|__N__|"
     "cached|exact cache, every request a hit|chat.json||"
     "semantic|semantic cache, every request an exact miss and a semantic hit|chat-semantic.json|__N__|"
@@ -66,7 +82,9 @@ for entry in "${ARMS[@]}"; do
     # the embeddings model to it.
     tail="$WORK/$arm.yaml"
     out="$WORK/$arm.out"
-    BODY="$body" VARY="$vary" SERVER_B="$server" "$HERE/ab.sh" "$BIN" "$BIN" "" "$tail" > "$out" 2>&1 \
+    key=""
+    [ "$arm" = guarded ] && key=b
+    BODY="$body" VARY="$vary" SERVER_B="$server" VIRTUAL_KEY="$key" "$HERE/ab.sh" "$BIN" "$BIN" "" "$tail" > "$out" 2>&1 \
         || { cat "$out" >&2; echo "paired.sh: ab.sh failed for $arm" >&2; exit 1; }
     if grep -q "NON-2XX" "$out"; then cat "$out" >&2; echo "paired.sh: $arm answered errors" >&2; exit 1; fi
     target="≤ 1.25"
