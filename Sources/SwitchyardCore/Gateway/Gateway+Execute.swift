@@ -50,6 +50,7 @@ extension Gateway {
         else { return nil }
         do {
             prepared.request = try OpenAIRequest(endpoint: prepared.inbound.endpoint, body: body)
+            prepared.accessFeatures = nil
         } catch {
             return error
         }

@@ -146,6 +146,10 @@ public struct Gateway: Sendable {
             var record: RequestRecord
             /// Output guardrails and placeholders to restore, set by the input guardrails.
             var guardOutput: GuardrailOutput?
+            /// The prompt's features when the access rules needed them and routing did not (the
+            /// router reads only the plan's), for the limit and budget stages; cleared when a
+            /// stage rewrites the request.
+            var accessFeatures: PromptFeatures?
         }
 
         @usableFromInline
@@ -253,13 +257,12 @@ public struct Gateway: Sendable {
                     "This key may not use model '\(plan.requestedModel)'. Allowed: \(allowed.joined(separator: ", ")).",
                     code: .modelNotAllowed, param: "model")
             }
+            var accessFeatures: PromptFeatures?
             if !snapshot.access.isEmpty {
                 var features = plan.features
                 if features == nil && snapshot.access.needsFeatures {
                     features = PromptFeatures(request: request)
-                    // Kept for the stages (limits, budgets): counting the prompt's tokens again
-                    // there cost as much as here.
-                    plan.features = features
+                    accessFeatures = features
                 }
                 // An Anthropic tool result's images are forwarded (pass-through) though the
                 // canonical body leaves them out: `has_images` sees them.
@@ -277,7 +280,11 @@ public struct Gateway: Sendable {
             record.arm = plan.arm
             record.modelGroup = plan.group.qualifiedName
             if let templateHeader { plan.headers.append(templateHeader) }
-            return Prepared(inbound: inbound, request: request, plan: plan, snapshot: snapshot, record: record)
+            var prepared = Prepared(inbound: inbound, request: request, plan: plan, snapshot: snapshot, record: record)
+            // Kept for the stages (limits, budgets): counting the prompt's tokens again there
+            // cost as much as here.
+            prepared.accessFeatures = accessFeatures
+            return prepared
         }
     }
 

@@ -42,9 +42,10 @@ public struct PipelineRequest: Sendable {
     /// The prompt's features (token estimate, output limit, `n`), computed once for all stages.
     var features: PromptFeatures?
 
-    /// The prompt's features: the plan's when routing needed them, else computed here once.
+    /// The prompt's features: the plan's when routing needed them, the access rules' when they
+    /// did (and no stage rewrote the prompt since), else computed here once.
     mutating func promptFeatures() -> PromptFeatures {
-        if let features = features ?? prepared.plan.features { return features }
+        if let features = features ?? prepared.plan.features ?? prepared.accessFeatures { return features }
         let computed = PromptFeatures(request: prepared.request)
         features = computed
         return computed
@@ -53,7 +54,8 @@ public struct PipelineRequest: Sendable {
     /// The prompt's tokens with the requested model's tokenizer, counted only when asked for
     /// (a stream whose provider reports its usage never asks).
     var lazyPromptTokens: LazyPromptTokens {
-        LazyPromptTokens(known: (features ?? prepared.plan.features)?.estimatedPromptTokens, request: prepared.request)
+        LazyPromptTokens(
+            known: (features ?? prepared.plan.features ?? prepared.accessFeatures)?.estimatedPromptTokens, request: prepared.request)
     }
 }
 

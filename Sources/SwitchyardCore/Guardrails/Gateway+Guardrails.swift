@@ -309,6 +309,7 @@ extension Gateway {
             prepared.inbound.nativeBody = nil
             do {
                 prepared.request = try OpenAIRequest(endpoint: inbound.endpoint, body: bytes)
+                prepared.accessFeatures = nil
             } catch {
                 return error
             }
