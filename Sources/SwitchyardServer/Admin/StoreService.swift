@@ -50,8 +50,9 @@ public final class StoreService: Sendable {
     /// Keys verified in the last `keyCacheLifetime`, by the SHA-256 of the presented key: the
     /// request path then needs no database read. A revocation or rotation made through this
     /// instance clears it at once; one made elsewhere (another instance on the same database)
-    /// takes effect within the lifetime.
-    private let verifiedKeys = Mutex<[[UInt8]: (key: VirtualKey, until: ContinuousClock.Instant)]>([:])
+    /// takes effect within the lifetime. Each with the identity it runs as, built once rather
+    /// than on every request.
+    private let verifiedKeys = Mutex<[[UInt8]: (key: VirtualKey, identity: Identity, until: ContinuousClock.Instant)]>([:])
     public let keyCacheLifetime: Duration = .seconds(5)
     /// Keys the store refused (unknown, revoked or expired) in the last `refusedKeyLifetime`,
     /// by the SHA-256 of the presented key, so a client repeating a bad key costs one store
@@ -294,7 +295,7 @@ public final class StoreService: Sendable {
             if let expiry = cached.key.expiresAt, expiry <= WallClock.unixTime() {
                 verifiedKeys.withLock { $0[digest] = nil }
             } else {
-                return .success(cached.key.identity)
+                return .success(cached.identity)
             }
         }
         let verdict: KeyVerdict
@@ -315,7 +316,7 @@ public final class StoreService: Sendable {
                 verifiedKeys.withLock { cache in
                     // Bounded: a flood of distinct valid keys cannot grow it without limit.
                     if cache.count >= 10_000 { cache.removeAll() }
-                    cache[digest] = (key, now + keyCacheLifetime)
+                    cache[digest] = (key, key.identity, now + keyCacheLifetime)
                 }
             } else {
                 let limit = refusedKeyLimit
