@@ -288,16 +288,26 @@ public final class StoreService: Sendable {
     }
 
     /// The identity of a presented virtual key, or the reason it is refused.
+    /// The identity of a key verified in the last `keyCacheLifetime` and not expired since; nil
+    /// when ``authenticate(_:)`` must decide. Synchronous, so that a request with a known key
+    /// does not suspend (and hop through the event loop's queue) to be authenticated.
+    func verifiedIdentity(_ presented: String) -> Identity? {
+        verifiedIdentity(digest: Array(SHA256.hash(data: Array(presented.utf8))), now: ContinuousClock.now)
+    }
+
+    private func verifiedIdentity(digest: [UInt8], now: ContinuousClock.Instant) -> Identity? {
+        guard let cached = verifiedKeys.withLock({ $0[digest] }), cached.until > now else { return nil }
+        if let expiry = cached.key.expiresAt, expiry <= WallClock.unixTime() {
+            verifiedKeys.withLock { $0[digest] = nil }
+            return nil
+        }
+        return cached.identity
+    }
+
     func authenticate(_ presented: String) async -> Result<Identity, GatewayError> {
         let digest = Array(SHA256.hash(data: Array(presented.utf8)))
         let now = ContinuousClock.now
-        if let cached = verifiedKeys.withLock({ $0[digest] }), cached.until > now {
-            if let expiry = cached.key.expiresAt, expiry <= WallClock.unixTime() {
-                verifiedKeys.withLock { $0[digest] = nil }
-            } else {
-                return .success(cached.identity)
-            }
-        }
+        if let identity = verifiedIdentity(digest: digest, now: now) { return .success(identity) }
         let verdict: KeyVerdict
         if !VirtualKeyFormat.isWellFormed(presented) {
             // Not a key the gateway could have issued: no store read.

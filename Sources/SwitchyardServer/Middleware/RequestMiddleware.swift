@@ -285,7 +285,11 @@ struct AuthenticationMiddleware: RouterMiddleware {
         let snapshot = context.snapshot ?? runtime.snapshot
         let result: Result<Identity, GatewayError>
         if let presented = Self.virtualKey(authorization: authorization, apiKey: apiKey) {
-            result = await keys.authenticate(presented)
+            if let identity = keys.verifiedIdentity(presented) {
+                result = .success(identity)
+            } else {
+                result = await keys.authenticate(presented)
+            }
         } else if !snapshot.config.auth.jwt.isEmpty, let token = Self.bearer(authorization), JWTAuthenticator.looksLikeJWT(token) {
             result = await tokens.authenticate(token, issuers: snapshot.config.auth.jwt)
         } else {
