@@ -37,20 +37,11 @@ cache:
   semantic: {model: embeddings, threshold: 0.9}
 YAML
 # run.sh's guarded arm: a virtual key (created by ab.sh on the feature side; the plain side sends
-# the master key, as run.sh's plain arm does), per-key request and token limits, a global
-# concurrency limit, a per-key budget with cost reservation (the price of run.sh's deployment),
-# an attribute rule.
-cat > "$WORK/guarded.yaml" <<YAML
-pricing: {mock-gpt: {input: 1, output: 2}}
-limits:
-  rules:
-    - {scope: key, requests_per_minute: 100000000, tokens_per_minute: 1000000000}
-    - {scope: global, concurrent: 100000}
-budgets:
-  rules: [{scope: key, amount: 1000000, period: monthly}]
-access:
-  rules: [{name: no-images, effect: deny, when: {has_images: true}}]
-YAML
+# the master key, as run.sh's plain arm does), the price of run.sh's deployment and its policy.
+{
+    echo "pricing: {mock-gpt: {input: 1, output: 2}}"
+    cat "$HERE/guarded-policy.yaml"
+} > "$WORK/guarded.yaml"
 cat > "$WORK/logged.yaml" <<YAML
 logging:
   bodies: true

@@ -574,19 +574,14 @@ cache_header() { # port body -> the x-switchyard-cache header of one request
 # The guarded arm: the access-control stages on (a virtual key looked up and checked, a per-key
 # request and token limit, a global concurrency limit, a per-key budget with cost reservation,
 # an attribute rule); no guardrails (they have their own arm).
-arm_config guarded "$GUARDED_PORT" false warning <<EOF
+{
+    cat <<EOF
 models:
   - name: bench-model
     deployments: [{provider: upstream, model: mock-gpt, price: {input: 1, output: 2}}]
-limits:
-  rules:
-    - {scope: key, requests_per_minute: 100000000, tokens_per_minute: 1000000000}
-    - {scope: global, concurrent: 100000}
-budgets:
-  rules: [{scope: key, amount: 1000000, period: monthly}]
-access:
-  rules: [{name: no-images, effect: deny, when: {has_images: true}}]
 EOF
+    cat "$HERE/guarded-policy.yaml"
+} | arm_config guarded "$GUARDED_PORT" false warning
 GUARDED_KEY="$("$BIN" keys create --name bench --config "$WORK/guarded/switchyard.yaml" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')" || die "could not create the guarded arm's virtual key"
 start_arm guarded "$GUARDED_PORT"; GUARDED_PID=$ARM_PID
