@@ -51,7 +51,7 @@ public enum Tokenizers {
     }
     private static let encodingsByModel = Mutex<[String: String?]>([:])
 
-    static func matchEncoding(forModel model: String) -> String? {
+    private static func matchEncoding(forModel model: String) -> String? {
         var name = Substring(model.lowercased())
         if let slash = name.lastIndex(of: "/") { name = name[name.index(after: slash)...] }
         if name.hasPrefix("ft:") { name = name.dropFirst(3) }

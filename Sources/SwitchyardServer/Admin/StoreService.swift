@@ -287,7 +287,6 @@ public final class StoreService: Sendable {
         await postgres?.shutdown()
     }
 
-    /// The identity of a presented virtual key, or the reason it is refused.
     /// The identity of a key verified in the last `keyCacheLifetime` and not expired since; nil
     /// when ``authenticate(_:)`` must decide. Synchronous, so that a request with a known key
     /// does not suspend (and hop through the event loop's queue) to be authenticated.
@@ -304,6 +303,7 @@ public final class StoreService: Sendable {
         return cached.identity
     }
 
+    /// The identity of a presented virtual key, or the reason it is refused.
     func authenticate(_ presented: String) async -> Result<Identity, GatewayError> {
         let digest = Array(SHA256.hash(data: Array(presented.utf8)))
         let now = ContinuousClock.now
