@@ -206,12 +206,83 @@ private struct TokenizerFixture: Decodable {
         ]
         var random = SplitMix(seed: 20_261_207)
         var texts = ["", "a", "1", "123", "1234", " ", "\n\n", "é1", "1é", "a1b22c333d4444", "x  y\t\tz"]
+        // Runs across the eight-byte steps of the ASCII path: spaces, words, digits.
+        for length in 1...64 {
+            texts.append("x" + String(repeating: " ", count: length))
+            texts.append(String(repeating: "ab ", count: length))
+            texts.append(String(repeating: "w", count: length) + ".")
+            texts.append("a" + String(repeating: "7", count: length) + " b")
+            texts.append(String(repeating: " ", count: length) + "é" + String(repeating: " ", count: length))
+        }
         for _ in 0..<3_000 {
             let length = Int(random.next() % 60)
             texts.append((0..<length).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined())
         }
         for text in texts {
             #expect(Tokenizers.estimateTokens(text) == Self.branchingEstimate(text), "\(text.debugDescription)")
+        }
+    }
+
+    /// Chat prompt features read from the request's bytes (``PromptFeatures/init(request:)``)
+    /// are those of the parsed tree (``PromptTokens/count(messages:tools:model:)``, the image and
+    /// last-user-text rules as written on the tree): on random conversations with escaped and
+    /// non-ASCII strings, content parts, names, tool calls, duplicate keys and tools, for an
+    /// estimated model and both encodings.
+    @Test func chatFeaturesReadFromBytesAreThoseOfTheTree() throws {
+        let texts = [
+            "", "hi", "Hello, world!", "tab\\there", "quote \\\"x\\\"", "line\\nbreak", "\\u00e9t\\u00e9", "caf\u{e9} 中文",
+            "emoji \\ud83d\\ude00 ok", "slash \\/ and \\\\ back", "order #A-12345 on the 14th", "😀🇫🇷", "  spaced  out  ",
+        ]
+        var random = SplitMix(seed: 20_261_207)
+        func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
+        func text() -> String { "\"" + (0..<Int(random.next() % 4)).map { _ in pick(texts) }.joined(separator: " ") + "\"" }
+        func part() -> String {
+            switch random.next() % 4 {
+            case 0: #"{"type":"image_url","image_url":{"url":"https://x.test/a.png"}}"#
+            case 1: #"{"type":"refusal","refusal":"no"}"#
+            default: #"{"type":"text","text":\#(text())}"#
+            }
+        }
+        func message() -> String {
+            let role = pick(["system", "developer", "user", "user", "assistant", "tool"])
+            var fields = [#""role":"\#(role)""#]
+            switch random.next() % 5 {
+            case 0: fields.append(#""content":[\#((0..<Int(random.next() % 3 + 1)).map { _ in part() }.joined(separator: ","))]"#)
+            case 1 where role == "assistant": fields.append(#""content":null"#)
+            default: fields.append(#""content":\#(text())"#)
+            }
+            if random.next() % 4 == 0 { fields.append(#""name":\#(text())"#) }
+            if role == "assistant", random.next() % 3 == 0 {
+                fields.append(#""tool_calls":[{"id":"c1","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"x\"}"}}]"#)
+            }
+            if random.next() % 6 == 0 { fields.append(#""content":\#(text())"#) }
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+        for round in 0..<600 {
+            let model = pick(["mock-gpt", "gpt-4o", "gpt-4"])
+            var body = #"{"model":"\#(model)","messages":[\#((0..<Int(random.next() % 5 + 1)).map { _ in message() }.joined(separator: ","))]"#
+            if round % 7 == 0 { body += #","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]"# }
+            body += "}"
+            let request = try OpenAIRequest(endpoint: .chatCompletions, body: Array(body.utf8))
+            let features = PromptFeatures(request: request)
+            let tree = try JSONValue.parse(Array(body.utf8))
+            let messages = tree["messages"]?.arrayValue ?? []
+            var hasImages = false
+            var lastUser = ""
+            for message in messages {
+                if case .array(let parts)? = message["content"], parts.contains(where: { $0["type"]?.stringValue == "image_url" }) { hasImages = true }
+                if message["role"]?.stringValue == "user" {
+                    switch message["content"] {
+                    case .string(let value)?: lastUser = value
+                    case .array(let parts)?: lastUser = parts.compactMap { $0["text"]?.stringValue }.joined()
+                    default: lastUser = ""
+                    }
+                }
+            }
+            #expect(features.estimatedPromptTokens == PromptTokens.count(messages: messages, tools: tree["tools"], model: model), "\(body)")
+            #expect(features.hasImages == hasImages, "\(body)")
+            #expect(features.lastUserText == lastUser, "\(body)")
+            #expect(features.hasTools == (round % 7 == 0))
         }
     }
 

@@ -55,6 +55,13 @@ public final class BPEEncoding: Sendable {
         return sink.count
     }
 
+    /// ``count(_:)`` of valid UTF-8 bytes (a JSON string's body read in place).
+    func count(utf8: UnsafeBufferPointer<UInt8>) -> Int {
+        var sink = CountingSink()
+        run(utf8: utf8, into: &sink)
+        return sink.count
+    }
+
     /// The bytes of `ids` joined: UTF-8 when the ids came from `encode`, but a slice of ids may
     /// split a character. Special-token ids decode to their text; unknown ids are skipped.
     public func decode(_ ids: [Int]) -> [UInt8] {
@@ -74,26 +81,28 @@ public final class BPEEncoding: Sendable {
 
     private func run<Sink: TokenSink>(_ text: String, into sink: inout Sink) {
         var text = text
-        text.withUTF8 { utf8 in
-            guard let base = utf8.baseAddress, !utf8.isEmpty else { return }
-            ScalarClass.table.withUnsafeBufferPointer { classes in
-                guard let classes = classes.baseAddress else { return }
-                table.withLookup { lookup in
-                    let scanner = PieceScanner(text: base, count: utf8.count, classes: classes)
-                    var i = 0
-                    switch pattern {
-                    case .cl100k:
-                        while i < utf8.count {
-                            let end = scanner.nextCL100K(i)
-                            Self.encodePiece(base + i, end &- i, lookup, &sink)
-                            i = end
-                        }
-                    case .o200k:
-                        while i < utf8.count {
-                            let end = scanner.nextO200K(i)
-                            Self.encodePiece(base + i, end &- i, lookup, &sink)
-                            i = end
-                        }
+        text.withUTF8 { run(utf8: $0, into: &sink) }
+    }
+
+    private func run<Sink: TokenSink>(utf8: UnsafeBufferPointer<UInt8>, into sink: inout Sink) {
+        guard let base = utf8.baseAddress, !utf8.isEmpty else { return }
+        ScalarClass.table.withUnsafeBufferPointer { classes in
+            guard let classes = classes.baseAddress else { return }
+            table.withLookup { lookup in
+                let scanner = PieceScanner(text: base, count: utf8.count, classes: classes)
+                var i = 0
+                switch pattern {
+                case .cl100k:
+                    while i < utf8.count {
+                        let end = scanner.nextCL100K(i)
+                        Self.encodePiece(base + i, end &- i, lookup, &sink)
+                        i = end
+                    }
+                case .o200k:
+                    while i < utf8.count {
+                        let end = scanner.nextO200K(i)
+                        Self.encodePiece(base + i, end &- i, lookup, &sink)
+                        i = end
                     }
                 }
             }

@@ -42,9 +42,14 @@ public enum PromptTokens {
                 total += 3 + tokens(call["function"]?["name"]?.stringValue ?? "") + tokens(call["function"]?["arguments"]?.stringValue ?? "")
             }
         }
-        if let tools, case .array(let list) = tools, !list.isEmpty {
-            total += tokens(String(decoding: tools.serializedBytes(), as: UTF8.self))
-        }
-        return total
+        return total + toolTokens(tools, tokenizer: tokenizer)
+    }
+
+    /// The tools' share of a chat prompt: their JSON, as serialized, counted as text.
+    static func toolTokens(_ tools: JSONValue?, tokenizer: BPEEncoding?) -> Int {
+        guard let tools, case .array(let list) = tools, !list.isEmpty else { return 0 }
+        let text = String(decoding: tools.serializedBytes(), as: UTF8.self)
+        guard !text.isEmpty else { return 0 }
+        return tokenizer?.count(text) ?? Tokenizers.estimateTokens(text)
     }
 }

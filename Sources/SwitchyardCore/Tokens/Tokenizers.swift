@@ -104,6 +104,12 @@ public enum Tokenizers {
         }
     }
 
+    /// The high bit of each byte of `word` (all ASCII) that is at least `limit` (1...0x80):
+    /// `byte | 0x80 - limit` never borrows from the next byte.
+    @inline(__always) static func atLeast(_ limit: UInt8, _ word: UInt64) -> UInt64 {
+        ((word | ByteScan.highs) &- ByteScan.ones &* UInt64(limit)) & ByteScan.highs
+    }
+
     static func estimateTokens(utf8 bytes: UnsafeBufferPointer<UInt8>) -> Int {
         var words = 0, letters = 0, digitGroups = 0, punctuation = 0, newlines = 0, extraSpaces = 0
         var twoByte = 0, cjk = 0, threeByte = 0, fourByte = 0
@@ -114,6 +120,34 @@ public enum Tokenizers {
         Self.asciiClasses.withUnsafeBufferPointer { classes in
             var index = 0
             while index < count {
+                // Eight ASCII bytes without a digit at a time (most of a prose prompt): each class
+                // as a mask of byte high bits, counted by population count.
+                if index + 8 <= count {
+                    let word = ByteScan.word(bytes, at: index)
+                    if word & ByteScan.highs == 0 {
+                        let digit = Self.atLeast(0x30, word) & ~Self.atLeast(0x3A, word)
+                        if digit == 0 {
+                            let folded = word | ByteScan.ones &* 0x20
+                            let letter = Self.atLeast(0x61, folded) & ~Self.atLeast(0x7B, folded)
+                            let newline = Self.atLeast(0x0A, word) & ~Self.atLeast(0x0B, word)
+                            let space = Self.atLeast(0x20, word) & ~Self.atLeast(0x21, word)
+                            let otherSpace = Self.atLeast(0x09, word) & ~Self.atLeast(0x0E, word) & ~newline
+                            letters &+= letter.nonzeroBitCount
+                            words &+= (letter & ~(letter << 8 | UInt64(previousLetter) << 7)).nonzeroBitCount
+                            newlines &+= newline.nonzeroBitCount
+                            extraSpaces &+= (space & (space << 8 | UInt64(previousSpace) << 7)).nonzeroBitCount &+ otherSpace.nonzeroBitCount
+                            punctuation &+= (ByteScan.highs & ~(letter | newline | space | otherSpace)).nonzeroBitCount
+                            if digitRun != 0 {
+                                digitGroups &+= (digitRun &+ 2) / 3
+                                digitRun = 0
+                            }
+                            previousLetter = Int(letter >> 63)
+                            previousSpace = Int(space >> 63)
+                            index += 8
+                            continue
+                        }
+                    }
+                }
                 let lead = bytes[index]
                 if lead < 0x80 {
                     let kind = Int(classes[Int(lead)])
