@@ -129,7 +129,10 @@ final class MCPClientStream: Sendable {
             // beta goes away: its tools leave the lists, and the clients are told.
             await beta.stop()
             #expect(await eventually { stream.count(Self.tools) == 3 }, "\(stream.methods)")
-            #expect(stream.count("notifications/prompts/list_changed") == 1 && stream.count("notifications/resources/list_changed") == 1)
+            // The three lists' notifications are written one after another: wait for all of them.
+            #expect(
+                await eventually { stream.count("notifications/prompts/list_changed") == 1 && stream.count("notifications/resources/list_changed") == 1 },
+                "\(stream.methods)")
             #expect(try await MCPTests.toolNames(client, session).allSatisfy { $0.hasPrefix("a_") })
             let metrics = try await metricsText(client, containing: Self.counter("alpha", Self.tools) + " 1")
             #expect(metrics.contains(Self.counter("beta", Self.tools)))
