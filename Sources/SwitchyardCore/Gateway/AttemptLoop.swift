@@ -71,18 +71,24 @@ struct AttemptLoop: Sendable {
                 if lastUpstreamError == nil || errorClass == .contextLength { lastUpstreamError = error }
             case .deployment(let lease, _):
                 let deployment = lease.deployment
-                record.provider = deployment.provider
-                record.servedModel = deployment.upstreamModel
-                record.deployment = deployment.id
-                record.modelGroup = group.qualifiedName
-                record.price = snapshot.price(of: deployment).map { $0.scaled(by: inbound.priceFactor) }
+                let price = snapshot.price(of: deployment).map { $0.scaled(by: inbound.priceFactor) }
+                /// Where the request went: this attempt's record, and the loop's once it failed.
+                func served(_ record: inout RequestRecord) {
+                    record.provider = deployment.provider
+                    record.servedModel = deployment.upstreamModel
+                    record.deployment = deployment.id
+                    record.modelGroup = group.qualifiedName
+                    record.price = price
+                }
                 let attemptStart = gateway.clock.now
                 var attemptHeaders = headers
                 attemptHeaders.append(HeaderField("x-switchyard-deployment", deployment.id))
                 attemptHeaders.append(HeaderField("x-switchyard-attempts", String(record.attempts.count + 1)))
                 if !record.fallbacks.isEmpty { attemptHeaders.append(HeaderField("x-switchyard-fallback-from", plan.group.qualifiedName)) }
                 if lease.panic { attemptHeaders.append(HeaderField("x-switchyard-panic-routing", "true")) }
+                // The loop's record stays as it was while the attempt runs (one copy, not two).
                 var attemptRecord = record
+                served(&attemptRecord)
                 if let tracer = gateway.tracer, let context = inbound.traceContext {
                     // GenAI convention: "{operation} {model}", a client span per attempt.
                     let span = tracer.startSpan("\(inbound.endpoint.operationName) \(deployment.upstreamModel)", context: context, ofKind: .client)
@@ -110,6 +116,7 @@ struct AttemptLoop: Sendable {
                         completion: completion)
                     return try await Gateway.withAttemptTimeout(timeout, provider: deployment.provider) { try await attempt.run() }
                 } catch {
+                    served(&record)
                     let mapped = Gateway.gatewayError(from: error)
                     if let span = attemptRecord.attemptSpan {
                         span.set([("error.type", .string(mapped.metricLabel)), ("http.response.status_code", .int64(Int64(mapped.status)))])

@@ -62,52 +62,65 @@ public struct Gateway: Sendable {
     }
 
     /// One inbound request, already authenticated and read.
+    ///
+    /// Copy-on-write like ``Prepared``: the pipeline, the attempt loop and each attempt copy it,
+    /// and a copy is one retain instead of two dozen fields.
+    @dynamicMemberLookup
     public struct Inbound: Sendable {
-        public var endpoint: Endpoint
-        public var body: ByteBuffer
-        public var identity: Identity
-        /// The gateway's own id of the request.
-        public var requestID: String
-        /// The `x-request-id` the client sent (recorded beside the gateway's id, never as it).
-        public var clientRequestID: String?
-        public var receivedAt: ContinuousClock.Instant
-        public var propagatedHeaders: [HeaderField]
-        /// The dialect to answer in; the body is always in canonical (OpenAI) form.
-        public var dialect: ClientDialect
-        /// The body as the client sent it, when its dialect is not the canonical one; forwarded
-        /// as is to providers that speak that dialect natively.
-        public var nativeBody: ByteBuffer?
-        /// The request's headers, when routing rules or experiments look at them.
-        public var headers: [HeaderField]
-        /// What the client's dialect carried that the canonical body does not (see
-        /// ``TranslatedRequest/untranslated``): guardrails and access rules take it into account.
-        public var untranslatedContent: [UntranslatedContent] = []
-        /// `Cache-Control: no-cache` (do not read the cache) and `no-store` (neither read nor write).
-        public var cacheNoCache = false
-        public var cacheNoStore = false
-        /// `x-switchyard-cache-namespace`: a separate cache space within the caller's partition.
-        public var cacheNamespace = ""
-        /// A request the gateway makes for itself (a classifier verdict, a semantic-cache
-        /// embedding): guardrails and prompt rules do not apply to it.
-        public var isInternal = false
-        /// The server span's context (tracing on): stage and attempt spans are its children.
-        public var traceContext: InstrumentationContext?
-        public var requestSpan: RecordedSpan?
+        public struct Fields: Sendable {
+            public var endpoint: Endpoint
+            public var body: ByteBuffer
+            public var identity: Identity
+            /// The gateway's own id of the request.
+            public var requestID: String
+            /// The `x-request-id` the client sent (recorded beside the gateway's id, never as it).
+            public var clientRequestID: String?
+            public var receivedAt: ContinuousClock.Instant
+            public var propagatedHeaders: [HeaderField]
+            /// The dialect to answer in; the body is always in canonical (OpenAI) form.
+            public var dialect: ClientDialect
+            /// The body as the client sent it, when its dialect is not the canonical one; forwarded
+            /// as is to providers that speak that dialect natively.
+            public var nativeBody: ByteBuffer?
+            /// The request's headers, when routing rules or experiments look at them.
+            public var headers: [HeaderField]
+            /// What the client's dialect carried that the canonical body does not (see
+            /// ``TranslatedRequest/untranslated``): guardrails and access rules take it into account.
+            public var untranslatedContent: [UntranslatedContent] = []
+            /// `Cache-Control: no-cache` (do not read the cache) and `no-store` (neither read nor write).
+            public var cacheNoCache = false
+            public var cacheNoStore = false
+            /// `x-switchyard-cache-namespace`: a separate cache space within the caller's partition.
+            public var cacheNamespace = ""
+            /// A request the gateway makes for itself (a classifier verdict, a semantic-cache
+            /// embedding): guardrails and prompt rules do not apply to it.
+            public var isInternal = false
+            /// The server span's context (tracing on): stage and attempt spans are its children.
+            public var traceContext: InstrumentationContext?
+            public var requestSpan: RecordedSpan?
 
-        /// What the deployment's price is multiplied by (a batch line's discount).
-        public var priceFactor: Double = 1
+            /// What the deployment's price is multiplied by (a batch line's discount).
+            public var priceFactor: Double = 1
 
-        /// Responses API clients: the response's id and the request settings it repeats.
-        public var responsesEnvelope: ResponsesEnvelope?
-        /// Answer in the canonical (Chat Completions) form whatever `dialect` says: a round of the
-        /// MCP tool loop, whose answer the gateway reads before the client sees anything. The
-        /// dialect still names the endpoint for keys, access rules, metrics and the log.
-        public var canonicalAnswer = false
-        /// The form of the answer: the dialect's, or the canonical one.
-        public var answerDialect: ClientDialect { canonicalAnswer ? .openAI : dialect }
-        /// A multipart upload (``Endpoint/isUpload``): `body` then holds only the form fields
-        /// the gateway read, as JSON, for validation, routing and the checks.
-        public var upload: MediaUpload?
+            /// Responses API clients: the response's id and the request settings it repeats.
+            public var responsesEnvelope: ResponsesEnvelope?
+            /// Answer in the canonical (Chat Completions) form whatever `dialect` says: a round of the
+            /// MCP tool loop, whose answer the gateway reads before the client sees anything. The
+            /// dialect still names the endpoint for keys, access rules, metrics and the log.
+            public var canonicalAnswer = false
+            /// A multipart upload (``Endpoint/isUpload``): `body` then holds only the form fields
+            /// the gateway read, as JSON, for validation, routing and the checks.
+            public var upload: MediaUpload?
+        }
+
+        @usableFromInline
+        final class Storage: @unchecked Sendable {
+            // Changed only through `_modify` below, after making sure no other copy shares it.
+            @usableFromInline var fields: Fields
+            @usableFromInline init(_ fields: Fields) { self.fields = fields }
+        }
+
+        @usableFromInline var storage: Storage
 
         public init(
             endpoint: Endpoint,
@@ -120,16 +133,28 @@ public struct Gateway: Sendable {
             nativeBody: ByteBuffer? = nil,
             headers: [HeaderField] = []
         ) {
-            self.dialect = dialect
-            self.nativeBody = nativeBody
-            self.endpoint = endpoint
-            self.body = body
-            self.identity = identity
-            self.requestID = requestID
-            self.receivedAt = receivedAt
-            self.propagatedHeaders = propagatedHeaders
-            self.headers = headers
+            storage = Storage(
+                Fields(
+                    endpoint: endpoint, body: body, identity: identity, requestID: requestID, receivedAt: receivedAt,
+                    propagatedHeaders: propagatedHeaders, dialect: dialect, nativeBody: nativeBody, headers: headers))
         }
+
+        @inlinable
+        public subscript<Value>(dynamicMember keyPath: KeyPath<Fields, Value>) -> Value {
+            storage.fields[keyPath: keyPath]
+        }
+
+        @inlinable
+        public subscript<Value>(dynamicMember keyPath: WritableKeyPath<Fields, Value>) -> Value {
+            get { storage.fields[keyPath: keyPath] }
+            _modify {
+                if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+                yield &storage.fields[keyPath: keyPath]
+            }
+        }
+
+        /// The form of the answer: the dialect's, or the canonical one.
+        public var answerDialect: ClientDialect { storage.fields.canonicalAnswer ? .openAI : storage.fields.dialect }
     }
 
     /// A validated, planned request, ready for the attempt loop.
