@@ -352,38 +352,59 @@ public final class MemoryCacheBackend: CacheBackend {
         var key: CacheKey
         var value: CachedResponse
         var expiresAt: ContinuousClock.Instant
-        var previous: String?
-        var next: String?
+        /// Neighbours in recency order, as slots of ``State/slots`` (-1: none).
+        var previous = -1
+        var next = -1
     }
 
+    /// Entries in slots linked by index, found by digest: a hit is one dictionary lookup and
+    /// a few array writes (linking by digest cost a hashed lookup per neighbour).
     struct State {
-        var entries: [String: Entry] = [:]
+        var slots: [Entry?] = []
+        var free: [Int] = []
+        var index: [String: Int] = [:]
         /// Most recently used first.
-        var head: String?
-        var tail: String?
+        var head = -1
+        var tail = -1
         var bytes = 0
 
-        mutating func unlink(_ digest: String) {
-            guard let entry = entries[digest] else { return }
-            if let previous = entry.previous { entries[previous]?.next = entry.next } else { head = entry.next }
-            if let next = entry.next { entries[next]?.previous = entry.previous } else { tail = entry.previous }
-            entries[digest]?.previous = nil
-            entries[digest]?.next = nil
+        mutating func unlink(_ slot: Int) {
+            let previous = slots[slot]!.previous, next = slots[slot]!.next
+            if previous >= 0 { slots[previous]!.next = next } else { head = next }
+            if next >= 0 { slots[next]!.previous = previous } else { tail = previous }
+            slots[slot]!.previous = -1
+            slots[slot]!.next = -1
         }
 
-        mutating func pushFront(_ digest: String) {
-            entries[digest]?.next = head
-            entries[digest]?.previous = nil
-            if let head { entries[head]?.previous = digest }
-            head = digest
-            if tail == nil { tail = digest }
+        mutating func pushFront(_ slot: Int) {
+            slots[slot]!.next = head
+            slots[slot]!.previous = -1
+            if head >= 0 { slots[head]!.previous = slot }
+            head = slot
+            if tail < 0 { tail = slot }
         }
 
-        mutating func remove(_ digest: String) {
-            guard let entry = entries[digest] else { return }
-            unlink(digest)
+        mutating func insert(_ entry: Entry) {
+            let slot: Int
+            if let reused = free.popLast() {
+                slot = reused
+                slots[slot] = entry
+            } else {
+                slot = slots.count
+                slots.append(entry)
+            }
+            index[entry.key.digest] = slot
+            pushFront(slot)
+            bytes += entry.value.size
+        }
+
+        mutating func remove(_ slot: Int) {
+            unlink(slot)
+            let entry = slots[slot]!
             bytes -= entry.value.size
-            entries[digest] = nil
+            index[entry.key.digest] = nil
+            slots[slot] = nil
+            free.append(slot)
         }
     }
 
@@ -397,39 +418,40 @@ public final class MemoryCacheBackend: CacheBackend {
     public func get(_ key: CacheKey) async throws -> CachedResponse? {
         let now = ContinuousClock.now
         return state.withLock { state in
-            guard let entry = state.entries[key.digest] else { return nil }
-            guard entry.expiresAt > now else {
-                state.remove(key.digest)
+            guard let slot = state.index[key.digest] else { return nil }
+            guard state.slots[slot]!.expiresAt > now else {
+                state.remove(slot)
                 return nil
             }
-            state.unlink(key.digest)
-            state.pushFront(key.digest)
-            return entry.value
+            if slot != state.head {
+                state.unlink(slot)
+                state.pushFront(slot)
+            }
+            return state.slots[slot]!.value
         }
     }
 
     public func set(_ key: CacheKey, _ value: CachedResponse, ttl: Duration) async throws {
         guard value.size <= maxBytes else { return }
         state.withLock { state in
-            state.remove(key.digest)
-            state.entries[key.digest] = Entry(key: key, value: value, expiresAt: .now + ttl)
-            state.pushFront(key.digest)
-            state.bytes += value.size
-            while state.bytes > maxBytes, let tail = state.tail { state.remove(tail) }
+            if let slot = state.index[key.digest] { state.remove(slot) }
+            state.insert(Entry(key: key, value: value, expiresAt: .now + ttl))
+            while state.bytes > maxBytes, state.tail >= 0 { state.remove(state.tail) }
         }
     }
 
     public func invalidate(partition: String?, namespace: String?, model: String?, olderThan: Double?) async throws -> Int {
         state.withLock { state in
-            let doomed = state.entries.values.filter { entry in
-                (partition == nil || entry.key.partition == partition) && (namespace == nil || entry.key.namespace == namespace)
+            let doomed = state.slots.indices.filter { slot in
+                guard let entry = state.slots[slot] else { return false }
+                return (partition == nil || entry.key.partition == partition) && (namespace == nil || entry.key.namespace == namespace)
                     && (model == nil || entry.key.model == model) && (olderThan == nil || entry.value.createdAt < olderThan!)
-            }.map(\.key.digest)
-            for digest in doomed { state.remove(digest) }
+            }
+            for slot in doomed { state.remove(slot) }
             return doomed.count
         }
     }
 
     public var bytes: Int { state.withLock { $0.bytes } }
-    public var count: Int { state.withLock { $0.entries.count } }
+    public var count: Int { state.withLock { $0.index.count } }
 }

@@ -54,6 +54,47 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
 
     private let requestHandles = Mutex<[RequestKey: RequestHandles]>([:])
 
+    /// `switchyard_router_attempts_total` by (group, deployment, outcome): counted for every
+    /// request, found by a typed key instead of a label string built each time.
+    private struct AttemptKey: Hashable, Sendable {
+        var group: String
+        var deployment: String
+        var outcome: String
+    }
+
+    private let attemptCounters = Mutex<[AttemptKey: Counter]>([:])
+
+    /// The response cache's metrics for one outcome and model group, created together.
+    private struct CacheKey: Hashable, Sendable {
+        var result: String
+        var modelGroup: String
+        var lookup: Bool
+        var similarity: Bool
+    }
+
+    private struct CacheHandles: Sendable {
+        var requests: Counter
+        var lookup: Timer?
+        var similarity: Recorder?
+        /// Only for hits (exact or semantic).
+        var savedTokens: Counter?
+    }
+
+    private let cacheHandles = Mutex<[CacheKey: CacheHandles]>([:])
+
+    private func cacheHandles(for key: CacheKey) -> CacheHandles {
+        if let existing = cacheHandles.withLock({ $0[key] }) { return existing }
+        let semantic = key.result == "semantic-hit"
+        let created = CacheHandles(
+            requests: counter("switchyard_cache_requests_total", [("type", semantic ? "semantic" : "exact"), ("result", semantic ? "hit" : key.result)]),
+            lookup: key.lookup ? timer("switchyard_cache_lookup_duration_seconds", [("semantic", key.similarity ? "true" : "false")]) : nil,
+            similarity: key.similarity ? recorder("switchyard_cache_semantic_similarity", [("model", key.modelGroup)]) : nil,
+            savedTokens: key.result == "hit" || semantic ? counter("switchyard_cache_saved_tokens_total", [("model", key.modelGroup)]) : nil
+        )
+        cacheHandles.withLock { $0[key] = created }
+        return created
+    }
+
     private struct HTTPKey: Hashable, Sendable {
         var method: String
         var route: String
@@ -178,18 +219,15 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
         }
         if let cache = record.cache {
             let semantic = cache == "semantic-hit"
-            counter("switchyard_cache_requests_total", [("type", semantic ? "semantic" : "exact"), ("result", semantic ? "hit" : cache)]).increment()
-            if let lookup = record.cacheLookup {
-                timer("switchyard_cache_lookup_duration_seconds", [("semantic", record.cacheSimilarity == nil ? "false" : "true")])
-                    .recordNanoseconds(lookup.nanoseconds)
-            }
-            if let similarity = record.cacheSimilarity {
-                recorder("switchyard_cache_semantic_similarity", [("model", record.modelGroup ?? "unknown")]).record(similarity)
-            }
+            let handles = cacheHandles(
+                for: CacheKey(
+                    result: cache, modelGroup: record.modelGroup ?? "unknown", lookup: record.cacheLookup != nil,
+                    similarity: record.cacheSimilarity != nil))
+            handles.requests.increment()
+            if let lookup = record.cacheLookup { handles.lookup?.recordNanoseconds(lookup.nanoseconds) }
+            if let similarity = record.cacheSimilarity { handles.similarity?.record(similarity) }
             if cache == "hit" || semantic {
-                if let usage = record.usage {
-                    counter("switchyard_cache_saved_tokens_total", [("model", record.modelGroup ?? "unknown")]).increment(by: usage.totalTokens)
-                }
+                if let usage = record.usage { handles.savedTokens?.increment(by: usage.totalTokens) }
                 if let saved = record.cacheSavedCost, saved > 0 {
                     floatingCounter("switchyard_cache_saved_usd_total", [("model", record.modelGroup ?? "unknown")]).increment(by: saved)
                 }
@@ -207,10 +245,15 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
     /// Router decisions: attempts per deployment and outcome, fallbacks, experiment arms.
     private func recordRouting(_ record: RequestRecord) {
         for attempt in record.attempts {
-            counter(
-                "switchyard_router_attempts_total",
-                [("model_group", attempt.group), ("deployment", attempt.deployment), ("outcome", attempt.errorClass?.rawValue ?? "success")]
-            ).increment()
+            let key = AttemptKey(group: attempt.group, deployment: attempt.deployment, outcome: attempt.errorClass?.rawValue ?? "success")
+            if let existing = attemptCounters.withLock({ $0[key] }) {
+                existing.increment()
+                continue
+            }
+            let created = counter(
+                "switchyard_router_attempts_total", [("model_group", key.group), ("deployment", key.deployment), ("outcome", key.outcome)])
+            attemptCounters.withLock { $0[key] = created }
+            created.increment()
         }
         if record.attempts.count > 1 + record.fallbacks.count {
             counter("switchyard_router_retries_total", [("model_group", record.attempts[0].group)])
