@@ -42,6 +42,36 @@ import Testing
         #expect(decision.allowed && decision.remaining.first == 54)
     }
 
+    /// Concurrency leases count until they are settled or expire (a crashed request), also
+    /// when the lease that expired first was settled long before (the backend then counts
+    /// again, and only then).
+    @Test func concurrencyLeasesCountUntilSettledOrExpired() async throws {
+        let clock = Clock()
+        let backend = MemoryRateLimitBackend(now: { clock.now })
+        let slots = [LimitCheck(key: "global:conc", scope: .global, kind: .concurrent, limit: 2, capacity: 2, cost: 1, label: "global")]
+        func acquire(_ lease: String) async throws -> Bool { try await backend.acquire(slots, lease: lease, leaseSeconds: 1).allowed }
+        #expect(try await acquire("a"))  // expires at 1.0 s
+        clock.advance(seconds: 0.5)
+        #expect(try await acquire("b"))  // expires at 1.5 s, never settled
+        clock.advance(seconds: 0.1)
+        #expect(try await !acquire("c"), "two leases are held")
+        clock.advance(seconds: 0.1)
+        try await backend.settle(slots, lease: "a", tokenDelta: 0)
+        clock.advance(seconds: 0.1)
+        #expect(try await acquire("c"))  // expires at 1.8 s
+        clock.advance(seconds: 0.4)
+        #expect(try await !acquire("d"), "at 1.2 s, b and c are held (a, which would have expired first, was settled)")
+        clock.advance(seconds: 0.4)
+        #expect(try await acquire("d"), "at 1.6 s, b has expired")
+        #expect(try await !acquire("e"), "c and d are held")
+        clock.advance(seconds: 0.3)
+        let decision = try await backend.acquire(slots, lease: "e", leaseSeconds: 1)
+        #expect(decision.allowed && decision.remaining == [0], "at 1.9 s, c has expired: d and e")
+        try await backend.settle(slots, lease: "d", tokenDelta: 0)
+        try await backend.settle(slots, lease: "e", tokenDelta: 0)
+        #expect(backend.counterCount == 0, "no leases, no counter")
+    }
+
     @Test func budgetCountersOfEndedPeriodsAreDropped() async throws {
         let now = Mutex<Int64>(1_800_000_000)
         let backend = MemoryBudgetBackend(now: { now.withLock { $0 } })

@@ -304,18 +304,41 @@ public final class MemoryRateLimitBackend: RateLimitBackend {
         var fullAt: Double
     }
 
+    /// The concurrency leases of one key: their expiries, and a time before which none has
+    /// expired (the earliest expiry when last computed; ending a lease leaves it a lower bound).
+    /// Counting the active leases reads the count until that time comes, instead of going
+    /// through every lease on every request (quadratic at a thousand concurrent streams).
+    struct Leases {
+        var expiries: [String: Double] = [:]
+        var noneExpiredBefore = Double.infinity
+
+        /// The active leases' count, dropping expired ones when some may have expired.
+        mutating func active(now: Double) -> Int {
+            if now >= noneExpiredBefore {
+                expiries = expiries.filter { $0.value > now }
+                noneExpiredBefore = expiries.values.min() ?? .infinity
+            }
+            return expiries.count
+        }
+
+        mutating func add(_ lease: String, expiresAt: Double) {
+            expiries[lease] = expiresAt
+            noneExpiredBefore = min(noneExpiredBefore, expiresAt)
+        }
+    }
+
     struct State {
         var buckets: [String: Bucket] = [:]
         var days: [String: (day: Int64, used: Int)] = [:]
-        var leases: [String: [String: Double]] = [:]
+        var leases: [String: Leases] = [:]
         var sweptAt: Double = 0
 
         mutating func sweep(now: Double, day: Int64) {
             buckets = buckets.filter { $0.value.fullAt > now }
             days = days.filter { $0.value.day == day }
             leases = leases.compactMapValues { slots in
-                let active = slots.filter { $0.value > now }
-                return active.isEmpty ? nil : active
+                var slots = slots
+                return slots.active(now: now) == 0 ? nil : slots
             }
             sweptAt = now
         }
@@ -361,10 +384,9 @@ public final class MemoryRateLimitBackend: RateLimitBackend {
                             allowed: false, blockedIndex: index, retryAfterMilliseconds: check.cost > check.limit ? nil : untilTomorrow)
                     }
                 case .concurrent:
-                    let active = (state.leases[check.key] ?? [:]).filter { $0.value > now }
-                    state.leases[check.key] = active
-                    levels.append(Double(active.count))
-                    if refusal == nil, active.count + 1 > check.limit {
+                    let active = state.leases[check.key]?.active(now: now) ?? 0
+                    levels.append(Double(active))
+                    if refusal == nil, active + 1 > check.limit {
                         refusal = LimitDecision(allowed: false, blockedIndex: index, retryAfterMilliseconds: 1000)
                     }
                 }
@@ -401,7 +423,7 @@ public final class MemoryRateLimitBackend: RateLimitBackend {
                     decision.remaining.append(check.limit - used)
                     decision.resetMilliseconds.append(untilTomorrow)
                 case .concurrent:
-                    state.leases[check.key, default: [:]][lease] = now + Double(leaseSeconds) * 1000
+                    state.leases[check.key, default: Leases()].add(lease, expiresAt: now + Double(leaseSeconds) * 1000)
                     decision.remaining.append(check.limit - Int(levels[index]) - 1)
                     decision.resetMilliseconds.append(0)
                 }
@@ -429,8 +451,8 @@ public final class MemoryRateLimitBackend: RateLimitBackend {
                     guard tokenDelta != 0, let entry = state.days[check.key], entry.day == day else { continue }
                     state.days[check.key] = (day, max(0, entry.used + tokenDelta))
                 case .concurrent:
-                    state.leases[check.key]?[lease] = nil
-                    if state.leases[check.key]?.isEmpty == true { state.leases[check.key] = nil }
+                    state.leases[check.key]?.expiries[lease] = nil
+                    if state.leases[check.key]?.expiries.isEmpty == true { state.leases[check.key] = nil }
                 }
             }
         }
