@@ -10,32 +10,96 @@ import Tracing
 /// retried or fall back by error class. After the first byte a failure ends the stream with
 /// an error event. Every request produces exactly one ``RequestRecord`` for the observer.
 public struct Gateway: Sendable {
-    public let runtime: RuntimeHolder
+    /// The gateway's services, behind one reference: the pipeline, each stage, the attempt loop
+    /// and each attempt copy the gateway, and a copy is one retain instead of a dozen.
+    final class Services: Sendable {
+        let runtime: RuntimeHolder
+        let observer: any RequestObserver
+        let background: BackgroundWork
+        let router: RouterState
+        let limiter: RateLimiter
+        let budgets: BudgetGuard
+        let cache: any CacheBackend
+        let semanticIndex: SemanticIndex
+        let semanticStore: (any SemanticStore)?
+        let classifierVerdicts: ClassifierVerdicts
+        let maximumUpstreamBodyBytes: Int
+        let guardrailWebhook: (any WebhookClient)?
+        let tracer: SwitchyardTracer?
+
+        init(
+            runtime: RuntimeHolder, observer: any RequestObserver, background: BackgroundWork, router: RouterState, limiter: RateLimiter,
+            budgets: BudgetGuard, cache: any CacheBackend, semanticIndex: SemanticIndex, semanticStore: (any SemanticStore)?,
+            classifierVerdicts: ClassifierVerdicts, maximumUpstreamBodyBytes: Int, guardrailWebhook: (any WebhookClient)?, tracer: SwitchyardTracer?
+        ) {
+            self.runtime = runtime
+            self.observer = observer
+            self.background = background
+            self.router = router
+            self.limiter = limiter
+            self.budgets = budgets
+            self.cache = cache
+            self.semanticIndex = semanticIndex
+            self.semanticStore = semanticStore
+            self.classifierVerdicts = classifierVerdicts
+            self.maximumUpstreamBodyBytes = maximumUpstreamBodyBytes
+            self.guardrailWebhook = guardrailWebhook
+            self.tracer = tracer
+        }
+
+        /// The same services with some settings changed (set up before the gateway serves).
+        func with(
+            semanticStore: (any SemanticStore)?? = nil, maximumUpstreamBodyBytes: Int? = nil, guardrailWebhook: (any WebhookClient)?? = nil,
+            tracer: SwitchyardTracer?? = nil
+        ) -> Services {
+            Services(
+                runtime: runtime, observer: observer, background: background, router: router, limiter: limiter, budgets: budgets, cache: cache,
+                semanticIndex: semanticIndex, semanticStore: semanticStore ?? self.semanticStore,
+                classifierVerdicts: classifierVerdicts, maximumUpstreamBodyBytes: maximumUpstreamBodyBytes ?? self.maximumUpstreamBodyBytes,
+                guardrailWebhook: guardrailWebhook ?? self.guardrailWebhook, tracer: tracer ?? self.tracer)
+        }
+    }
+
+    private var services: Services
+
+    public var runtime: RuntimeHolder { services.runtime }
     /// Receives every finished request's record (metrics, logs, ledger, audit, traces).
-    public let observer: any RequestObserver
+    public var observer: any RequestObserver { services.observer }
     /// Work done for requests after they were answered (settlement, cache writes, shadows);
     /// drained at shutdown, awaited by tests with `flush()`.
-    public let background: BackgroundWork
+    public var background: BackgroundWork { services.background }
     /// Live routing state (breakers, latency, capacity, retry budget); outlives reloads.
-    public let router: RouterState
+    public var router: RouterState { services.router }
     /// Rate limits (memory or Redis counters); rules come from each snapshot.
-    public let limiter: RateLimiter
+    public var limiter: RateLimiter { services.limiter }
     /// Budgets (memory or Redis counters); rules come from each snapshot and the caller.
-    public let budgets: BudgetGuard
+    public var budgets: BudgetGuard { services.budgets }
     /// The exact response cache's entries (used when `cache.enabled`).
-    public let cache: any CacheBackend
+    public var cache: any CacheBackend { services.cache }
     /// Embeddings of cached prompts (`cache.semantic`).
-    public let semanticIndex = SemanticIndex()
+    public var semanticIndex: SemanticIndex { services.semanticIndex }
     /// Where semantic-cache entries are kept across restarts (`cache.backend: sqlite`).
-    public var semanticStore: (any SemanticStore)?
+    public var semanticStore: (any SemanticStore)? {
+        get { services.semanticStore }
+        set { services = services.with(semanticStore: .some(newValue)) }
+    }
     /// Verdicts of injection classifiers, by text.
-    public let classifierVerdicts = ClassifierVerdicts(capacity: 10_000)
+    public var classifierVerdicts: ClassifierVerdicts { services.classifierVerdicts }
     /// Largest non-streaming upstream body accepted.
-    public var maximumUpstreamBodyBytes = 256 * 1024 * 1024
+    public var maximumUpstreamBodyBytes: Int {
+        get { services.maximumUpstreamBodyBytes }
+        set { services = services.with(maximumUpstreamBodyBytes: newValue) }
+    }
     /// Posts to webhook guardrails (the server's HTTP client); without one they fail by `on_error`.
-    public var guardrailWebhook: (any WebhookClient)?
+    public var guardrailWebhook: (any WebhookClient)? {
+        get { services.guardrailWebhook }
+        set { services = services.with(guardrailWebhook: .some(newValue)) }
+    }
     /// Starts stage and upstream-attempt spans under a request's server span (`tracing:`).
-    public var tracer: SwitchyardTracer?
+    public var tracer: SwitchyardTracer? {
+        get { services.tracer }
+        set { services = services.with(tracer: .some(newValue)) }
+    }
 
     /// A child span of the request's server span, when the request is traced and sampled.
     func stageSpan(_ name: String, _ inbound: Inbound, kind: SpanKind = .internal) -> RecordedSpan? {
@@ -50,15 +114,13 @@ public struct Gateway: Sendable {
         runtime: RuntimeHolder, observer: any RequestObserver, router: RouterState? = nil, limiter: RateLimiter? = nil,
         budgets: BudgetGuard? = nil, cache: (any CacheBackend)? = nil, background: BackgroundWork? = nil
     ) {
-        self.runtime = runtime
-        self.cache = cache ?? MemoryCacheBackend(maxBytes: runtime.snapshot.config.cache.maxBytes)
-        let limiter = limiter ?? RateLimiter(backend: MemoryRateLimitBackend())
-        let budgets = budgets ?? BudgetGuard(backend: MemoryBudgetBackend(), alerts: LoggingBudgetAlerts(logger: nil))
-        self.limiter = limiter
-        self.budgets = budgets
-        self.observer = observer
-        self.background = background ?? BackgroundWork()
-        self.router = router ?? RouterState(settings: runtime.snapshot.config.router)
+        services = Services(
+            runtime: runtime, observer: observer, background: background ?? BackgroundWork(),
+            router: router ?? RouterState(settings: runtime.snapshot.config.router),
+            limiter: limiter ?? RateLimiter(backend: MemoryRateLimitBackend()),
+            budgets: budgets ?? BudgetGuard(backend: MemoryBudgetBackend(), alerts: LoggingBudgetAlerts(logger: nil)),
+            cache: cache ?? MemoryCacheBackend(maxBytes: runtime.snapshot.config.cache.maxBytes), semanticIndex: SemanticIndex(), semanticStore: nil,
+            classifierVerdicts: ClassifierVerdicts(capacity: 10_000), maximumUpstreamBodyBytes: 256 * 1024 * 1024, guardrailWebhook: nil, tracer: nil)
     }
 
     /// One inbound request, already authenticated and read.
