@@ -10,6 +10,36 @@ import Testing
 /// The gateway's own request ids: time first (they sort by arrival and keep the ledger's
 /// primary-key indexes appending at their right edge), then 80 random bits.
 @Suite struct RequestIDTests {
+    /// Header values read by going through the fields are what `HTTPFields` itself answers
+    /// (repeated fields joined, `Cookie` with `; `), and a Bearer token is read as before.
+    @Test func headerValuesAndBearerTokensReadAsBefore() {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields.append(HTTPField(name: .accept, value: "a"))
+        fields.append(HTTPField(name: .accept, value: "b"))
+        fields.append(HTTPField(name: .cookie, value: "x=1"))
+        fields.append(HTTPField(name: .cookie, value: "y=2"))
+        fields.append(HTTPField(name: HTTPField.Name("X-Custom")!, value: ""))
+        for name in [HTTPField.Name.contentType, .accept, .cookie, .authorization, HTTPField.Name("x-custom")!] {
+            #expect(fields.value(name) == fields[name], "\(name)")
+        }
+        #expect(fields.value(.accept) == "a, b" && fields.value(.cookie) == "x=1; y=2")
+        // The reference: the character-based reading it replaced.
+        func reference(_ authorization: String?) -> String? {
+            guard let authorization else { return nil }
+            let trimmed = authorization.drop(while: { $0 == " " })
+            guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
+            return String(trimmed.dropFirst(7).drop(while: { $0 == " " }))
+        }
+        let cases: [String?] = [
+            nil, "", "Bearer", "Bearer ", "Bearer  ", "Bearer x", "bearer   sk-abc", "  BEARER tok", "BeArEr tok en", "Basic dXNlcg==",
+            "Bearerx", "Bearer\tx", " Bearer é-token", "Béarer x", "Bearer 🔑", "B", "bearer  ", "@EARER x", "bEARER\u{0}x",
+        ]
+        for value in cases {
+            #expect(AuthenticationMiddleware.bearer(value) == reference(value), "\(String(describing: value))")
+        }
+    }
+
     @Test func idsStartWithTheTimeAndSortByIt() {
         let early = RequestMiddleware.generateRequestID(unixMillis: 1_765_000_000_000)
         let later = RequestMiddleware.generateRequestID(unixMillis: 1_765_000_000_001)

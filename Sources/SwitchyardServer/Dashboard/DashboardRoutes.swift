@@ -269,8 +269,8 @@ struct DashboardRoutes {
     /// differs from the `Host` the request was sent to, or `Sec-Fetch-Site` other than
     /// same-origin. (The scheme is not compared, so a TLS-terminating proxy in front works.)
     static func isSameOrigin(_ request: Request) -> Bool {
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin" { return false }
-        guard let origin = request.headers[.origin] else { return true }
+        if let site = request.headers.value(HTTPField.Name("Sec-Fetch-Site")!), site != "same-origin" { return false }
+        guard let origin = request.headers.value(.origin) else { return true }
         guard let host = request.head.authority, let separator = origin.range(of: "://") else { return false }
         return origin[separator.upperBound...].lowercased() == host.lowercased()
     }

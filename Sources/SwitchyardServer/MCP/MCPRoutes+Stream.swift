@@ -15,18 +15,18 @@ extension MCPRoutes {
 
     func stream(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         guard let identity = context.identity else { throw GatewayError.internalError() }
-        guard (request.headers[.accept]?.lowercased() ?? "").contains("text/event-stream") else {
+        guard (request.headers.value(.accept)?.lowercased() ?? "").contains("text/event-stream") else {
             return Self.failure(.invalidRequest("the stream needs Accept: text/event-stream"), status: .notAcceptable)
         }
         if let refusal = Self.versionRefusal(request) { return refusal }
-        guard let sessionID = request.headers[Self.sessionHeader] else {
+        guard let sessionID = request.headers.value(Self.sessionHeader) else {
             return Self.failure(.invalidRequest("the Mcp-Session-Id header is required (send initialize first)"), status: .badRequest)
         }
         let settings = runtime.snapshot.config.mcp
         let owner = MCPSessionStore.owner(of: identity)
         let sessions = hub.sessions
         guard sessions.use(sessionID, owner: owner, settings: settings, now: .now) != nil else { return Self.sessionNotFound(id: .null) }
-        let lastEventID = request.headers[Self.lastEventHeader].map { String($0.prefix(100)) }
+        let lastEventID = request.headers.value(Self.lastEventHeader).map { String($0.prefix(100)) }
         let streams = hub.streams
         let subscription = streams.open(
             session: sessionID, identity: identity, headers: request.headers.map { HeaderField($0.name.canonicalName, $0.value) },
@@ -80,7 +80,7 @@ extension MCPRoutes {
 
     /// 400 for an `MCP-Protocol-Version` the gateway does not speak.
     static func versionRefusal(_ request: Request) -> Response? {
-        guard let version = request.headers[protocolHeader], !MCPProtocol.versions.contains(version) else { return nil }
+        guard let version = request.headers.value(protocolHeader), !MCPProtocol.versions.contains(version) else { return nil }
         return failure(
             .invalidRequest("unsupported MCP-Protocol-Version '\(version.prefix(40))' (supported: \(MCPProtocol.versions.joined(separator: ", ")))"),
             status: .badRequest)

@@ -25,7 +25,7 @@ struct MCPRoutes {
 
     func post(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         guard let identity = context.identity else { throw GatewayError.internalError() }
-        let accept = request.headers[.accept]?.lowercased() ?? ""
+        let accept = request.headers.value(.accept)?.lowercased() ?? ""
         let acceptsJSON = accept.isEmpty || accept.contains("application/json") || accept.contains("*/*")
         let acceptsSSE = accept.contains("text/event-stream")
         guard acceptsJSON || acceptsSSE else {
@@ -65,7 +65,7 @@ struct MCPRoutes {
             response.headers[Self.sessionHeader] = session.id
             return response
         }
-        guard let sessionID = request.headers[Self.sessionHeader] else {
+        guard let sessionID = request.headers.value(Self.sessionHeader) else {
             return Self.failure(
                 .invalidRequest("the Mcp-Session-Id header is required (send initialize first)"), id: message.requestID, status: .badRequest)
         }
@@ -85,7 +85,7 @@ struct MCPRoutes {
     }
 
     func delete(_ request: Request, context: GatewayRequestContext) -> Response {
-        guard let identity = context.identity, let sessionID = request.headers[Self.sessionHeader] else {
+        guard let identity = context.identity, let sessionID = request.headers.value(Self.sessionHeader) else {
             return Self.failure(.invalidRequest("the Mcp-Session-Id header is required"), status: .badRequest)
         }
         guard hub.sessions.end(sessionID, owner: MCPSessionStore.owner(of: identity)) else {

@@ -49,7 +49,7 @@ struct RequestMiddleware: RouterMiddleware {
         }
         var response: Response
         do {
-            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > context.maxBodyBytes {
+            if let length = request.headers.value(.contentLength).flatMap({ Int($0) }), length > context.maxBodyBytes {
                 throw GatewayError.bodyTooLarge(limit: context.maxBodyBytes)
             }
             if let span {
@@ -137,8 +137,8 @@ struct RequestMiddleware: RouterMiddleware {
     /// POST without a body (rotate, revoke) may leave the type out: an untyped body is read
     /// (within the body limit) to tell.
     static func unsupportedMediaType(_ request: inout Request, limit: Int) async throws -> GatewayError? {
-        guard let type = request.headers[.contentType] else {
-            if request.headers[.contentLength] == "0" { return nil }
+        guard let type = request.headers.value(.contentType) else {
+            if request.headers.value(.contentLength) == "0" { return nil }
             return try await request.collectBody(upTo: limit).readableBytes > 0 ? mediaTypeError("none") : nil
         }
         if type == "application/json" { return nil }  // what nearly every client sends
@@ -190,7 +190,7 @@ struct RequestMiddleware: RouterMiddleware {
     /// A well-formed inbound `x-request-id` (for end-to-end correlation); nil for none or a
     /// malformed one. It is never the gateway's id of the request: clients choose it freely.
     static func clientRequestID(from request: Request) -> String? {
-        if let inbound = request.headers[requestIDHeader], (1...128).contains(inbound.utf8.count),
+        if let inbound = request.headers.value(requestIDHeader), (1...128).contains(inbound.utf8.count),
             inbound.utf8.allSatisfy({ isIDCharacter($0) })
         {
             return inbound
@@ -280,8 +280,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let failureAudit = RateCap(perSecond: 50)
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let authorization = request.headers[.authorization]
-        let apiKey = request.headers[.init("x-api-key")!]
+        let authorization = request.headers.value(.authorization)
+        let apiKey = request.headers.value(Self.apiKeyHeader)
         let snapshot = context.snapshot ?? runtime.snapshot
         let result: Result<Identity, GatewayError>
         if let presented = Self.virtualKey(authorization: authorization, apiKey: apiKey) {
@@ -350,11 +350,24 @@ struct AuthenticationMiddleware: RouterMiddleware {
     }
 
     /// The token of an `Authorization: Bearer` header.
+    static let apiKeyHeader = HTTPField.Name("x-api-key")!
+
+    /// The token of a `Bearer` credential (the scheme in any case, spaces around it), read
+    /// as bytes: counting and lowercasing characters cost more than the rest of it.
     static func bearer(_ authorization: String?) -> String? {
         guard let authorization else { return nil }
-        let trimmed = authorization.drop(while: { $0 == " " })
-        guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
-        return String(trimmed.dropFirst(7).drop(while: { $0 == " " }))
+        let utf8 = authorization.utf8
+        var start = utf8.startIndex
+        while start < utf8.endIndex, utf8[start] == UInt8(ascii: " ") { start = utf8.index(after: start) }
+        var position = start
+        for expected in "bearer ".utf8 {
+            guard position < utf8.endIndex, utf8[position] | (expected == UInt8(ascii: " ") ? 0 : 0x20) == expected else { return nil }
+            position = utf8.index(after: position)
+        }
+        // Something must follow the scheme (it may be spaces: an empty token).
+        guard position < utf8.endIndex else { return nil }
+        while position < utf8.endIndex, utf8[position] == UInt8(ascii: " ") { position = utf8.index(after: position) }
+        return String(authorization[position...])
     }
 
     /// The presented credential when it has the virtual-key prefix.

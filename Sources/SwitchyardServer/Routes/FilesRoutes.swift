@@ -85,13 +85,13 @@ struct FilesRoutes {
     /// file must be JSONL: an upload none of whose lines is a JSON object is refused.
     func upload(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let identity = context.identity ?? .anonymous
-        if identity.kind == .anonymous, request.headers[HTTPField.Name("origin")!] != nil {
+        if identity.kind == .anonymous, request.headers.value(HTTPField.Name("origin")!) != nil {
             // A web page may send a form cross-site without a preflight: an open gateway takes
             // uploads only from clients that are not browsers.
             throw GatewayError.permissionDenied(
                 "Uploads from a web page need a key; the gateway has no master key configured.", code: .originNotAllowed)
         }
-        guard let contentType = request.headers[.contentType], var parser = MultipartParser(contentType: contentType) else {
+        guard let contentType = request.headers.value(.contentType), var parser = MultipartParser(contentType: contentType) else {
             throw GatewayError.unsupportedMediaType("Upload a file as multipart/form-data with the fields 'purpose' and 'file'.")
         }
         let limit = runtime.snapshot.config.files.maxFileBytes

@@ -281,13 +281,17 @@ struct GatewayRoutes {
     }
 
     /// The pipeline's view of a request read by a route.
+    /// Request headers passed on to providers.
+    static let propagatedHeaders = ["traceparent", "tracestate", "anthropic-beta"].map { ($0, HTTPField.Name($0)!) }
+    static let cacheNamespaceHeader = HTTPField.Name("x-switchyard-cache-namespace")!
+
     func makeInbound(
         _ endpoint: Endpoint, request: Request, body: ByteBuffer, dialect: ClientDialect, nativeBody: ByteBuffer?,
         untranslated: [UntranslatedContent], upload: MediaUpload?, context: GatewayRequestContext
     ) -> Gateway.Inbound {
         var propagated: [HeaderField] = []
-        for name in ["traceparent", "tracestate", "anthropic-beta"] {
-            if let value = request.headers[HTTPField.Name(name)!] { propagated.append(HeaderField(name, value)) }
+        for (name, field) in Self.propagatedHeaders {
+            if let value = request.headers.value(field) { propagated.append(HeaderField(name, value)) }
         }
         var headers: [HeaderField] = []
         if context.snapshot?.needsRequestHeaders == true {
@@ -316,11 +320,11 @@ struct GatewayRoutes {
                 requestID: context.requestID, request: nativeBody.map { Array(buffer: $0) }, createdAt: Int(WallClock.unixTime()))
         }
         if context.snapshot?.config.cache.enabled == true {
-            if let control = request.headers[.cacheControl]?.lowercased() {
+            if let control = request.headers.value(.cacheControl)?.lowercased() {
                 inbound.cacheNoCache = control.contains("no-cache")
                 inbound.cacheNoStore = control.contains("no-store")
             }
-            inbound.cacheNamespace = request.headers[HTTPField.Name("x-switchyard-cache-namespace")!].map { String($0.prefix(128)) } ?? ""
+            inbound.cacheNamespace = request.headers.value(Self.cacheNamespaceHeader).map { String($0.prefix(128)) } ?? ""
         }
         return inbound
     }

@@ -27,14 +27,14 @@ struct MediaRoutes {
     static let readFields: Set<String> = ["model", "prompt", "size", "quality", "user", "response_format", "language"]
 
     func upload(_ endpoint: Endpoint, request: Request, context: GatewayRequestContext) async throws -> Response {
-        let contentType = request.headers[.contentType] ?? ""
+        let contentType = request.headers.value(.contentType) ?? ""
         guard let boundary = MultipartPrefix.boundary(contentType: contentType) else {
             let found = contentType.isEmpty ? "none" : String(contentType.prefix { $0 != ";" }.prefix(100))
             throw GatewayError.unsupportedMediaType(
                 "Send the body as multipart/form-data with a boundary (got \(found)).")
         }
         let limit = context.maxBodyBytes
-        let length = request.headers[.contentLength].flatMap { Int($0) }
+        let length = request.headers.value(.contentLength).flatMap { Int($0) }
         var parser = MultipartPrefix(boundary: boundary)
         var head: [UInt8] = []
         let body = RequestBodyCursor(request.body.makeAsyncIterator())

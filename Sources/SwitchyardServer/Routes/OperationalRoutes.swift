@@ -43,7 +43,7 @@ struct OperationalRoutes {
     /// Checks `server.operational_token` (constant time) when one is configured.
     func authorize(_ request: Request) throws {
         guard let token = runtime.snapshot.config.server.operationalToken else { return }
-        let presented = AuthenticationMiddleware.bearer(request.headers[.authorization]) ?? ""
+        let presented = AuthenticationMiddleware.bearer(request.headers.value(.authorization)) ?? ""
         guard MasterKeyAuthenticator.constantTimeEquals(Array(presented.utf8), Array(token.reveal().utf8)) else {
             throw GatewayError.unauthenticated(
                 "This endpoint needs the operational token (server.operational_token) as a bearer token.", code: .invalidOperationalToken)

@@ -91,12 +91,12 @@ struct PassthroughRoutes {
         var headers: [HeaderField] = []
         for field in request.headers { headers.append(HeaderField(field.name.canonicalName, field.value)) }
         var body: UploadBody?
-        if request.method != .get && request.method != .delete || request.headers[.contentLength].map({ $0 != "0" }) == true {
+        if request.method != .get && request.method != .delete || request.headers.value(.contentLength).map({ $0 != "0" }) == true {
             let limit = context.maxBodyBytes
             let cursor = RequestBodyCursor(request.body.makeAsyncIterator())
             let counted = CountedBytes()
             body = UploadBody(
-                contentType: request.headers[.contentType] ?? "application/octet-stream",
+                contentType: request.headers.value(.contentType) ?? "application/octet-stream",
                 stream: ByteStream {
                     {
                         guard let chunk = try await cursor.next() else { return nil }
@@ -104,7 +104,7 @@ struct PassthroughRoutes {
                         return chunk
                     }
                 },
-                length: request.headers[.contentLength].flatMap { Int($0) })
+                length: request.headers.value(.contentLength).flatMap { Int($0) })
         }
         let target = path + Self.query(request.uri.query)
         let start = gateway.clock.now
