@@ -40,6 +40,31 @@ import Testing
         }
     }
 
+    /// The search that decides whether a canonical body may hold reasoning members finds a
+    /// needle wherever a plain search does: at the start and the end, overlapping partial
+    /// matches, near misses, with the anchor byte elsewhere in the text.
+    @Test func reasoningMemberSearchFindsWhatAPlainSearchFinds() {
+        func plain(_ needle: String, _ text: [UInt8]) -> Bool {
+            let needle = Array(needle.utf8)
+            guard needle.count <= text.count else { return false }
+            return (0...(text.count - needle.count)).contains { text[$0..<($0 + needle.count)].elementsEqual(needle) }
+        }
+        let pieces = ["\"thinking", "\"thinkin", "thinking", "k", "_", "\"reasoning_content\"", "\"reasoning_conten", "\"", "x", "{\"a\":1}", " "]
+        var state: UInt64 = 0x2026_1207
+        for _ in 0..<3_000 {
+            var text: [UInt8] = []
+            for _ in 0..<Int(state % 7) {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                text += Array(pieces[Int((state >> 33) % UInt64(pieces.count))].utf8)
+            }
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            #expect(CanonicalChat.occurs("\"thinking", anchor: 5, in: text) == plain("\"thinking", text), "\(String(decoding: text, as: UTF8.self))")
+            #expect(
+                CanonicalChat.occurs("\"reasoning_content\"", anchor: 10, in: text) == plain("\"reasoning_content\"", text),
+                "\(String(decoding: text, as: UTF8.self))")
+        }
+    }
+
     @Test func parsesNestedDocument() throws {
         let value = try JSONValue.parse(#"{"a":[1,2.5,-3e2,true,false,null],"b":{"c":"d\n\u00e9\ud83d\ude00"}}"#)
         #expect(value["a"]?.arrayValue?.count == 6)

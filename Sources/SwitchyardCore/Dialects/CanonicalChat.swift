@@ -158,18 +158,21 @@ extension CanonicalChat {
     /// Anthropic `thinking` parameter a translated Anthropic request carried. Untouched (the
     /// same bytes) when none is present.
     /// Whether the exact bytes of `needle` occur in `haystack`.
-    static func occurs(_ needle: StaticString, in haystack: [UInt8]) -> Bool {
+    static func occurs(_ needle: StaticString, anchor: Int = 0, in haystack: [UInt8]) -> Bool {
         needle.withUTF8Buffer { needle in
             haystack.withUnsafeBufferPointer { bytes in
-                guard let first = needle.first, needle.count <= bytes.count else { return false }
-                // memchr (vectorised) to each candidate first byte, memcmp for the rest.
+                guard needle.count > anchor, needle.count <= bytes.count else { return false }
+                // memchr (vectorised) to each candidate of the needle's `anchor` byte, a byte that
+                // is rare in requests (the first, a quote, stops at every key and string), then
+                // memcmp for the whole needle around it.
                 let base = bytes.baseAddress!
-                var index = 0
-                let last = bytes.count - needle.count
+                let byte = Int32(needle[anchor])
+                var index = anchor
+                let last = bytes.count - needle.count + anchor
                 while index <= last {
-                    guard let found = memchr(base + index, Int32(first), last - index + 1) else { return false }
+                    guard let found = memchr(base + index, byte, last - index + 1) else { return false }
                     index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-                    if memcmp(base + index, needle.baseAddress!, needle.count) == 0 { return true }
+                    if memcmp(base + index - anchor, needle.baseAddress!, needle.count) == 0 { return true }
                     index += 1
                 }
                 return false
@@ -180,7 +183,7 @@ extension CanonicalChat {
     public static func strippingReasoning(_ body: [UInt8], dropThinking: Bool) -> [UInt8] {
         // Almost every request has neither member: one exact byte search each (keys are
         // case-sensitive) before anything is parsed.
-        guard Self.occurs("\"thinking", in: body) || Self.occurs("\"reasoning_content\"", in: body),
+        guard Self.occurs("\"thinking", anchor: 5, in: body) || Self.occurs("\"reasoning_content\"", anchor: 10, in: body),
             case .object(var request)? = try? JSONValue.parse(body)
         else { return body }
         var changed = false

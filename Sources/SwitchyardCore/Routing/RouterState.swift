@@ -155,7 +155,7 @@ public final class RouterState: Sendable {
         }
     }
 
-    public static func key(_ deployment: DeploymentConfig) -> String { deployment.provider + "/" + deployment.upstreamModel }
+    public static func key(_ deployment: DeploymentConfig) -> String { deployment.routerKey }
 
     /// Runs `body` on the live figures under `key` in place: reading them out and writing them
     /// back would copy their minute window's arrays on every change (the table still holds them).

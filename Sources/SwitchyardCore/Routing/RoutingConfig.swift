@@ -3,8 +3,11 @@
 public struct DeploymentConfig: Sendable, Equatable {
     /// Stable name for headers, metrics and router state; default `<provider>/<model>`.
     public var id: String
-    public var provider: String
-    public var upstreamModel: String
+    public var provider: String { didSet { routerKey = provider + "/" + upstreamModel } }
+    public var upstreamModel: String { didSet { routerKey = provider + "/" + upstreamModel } }
+    /// `<provider>/<upstream model>`: the key of the deployment's live state in the router
+    /// (shared by deployments of one upstream model in several groups), made once.
+    public private(set) var routerKey: String
     /// Share of traffic under the weighted strategy. Default 1.
     public var weight: Double = 1
     /// Tier: lower tiers are used first; a higher tier only when every lower one is unhealthy
@@ -39,6 +42,7 @@ public struct DeploymentConfig: Sendable, Equatable {
         self.id = id ?? "\(provider)/\(upstreamModel)"
         self.provider = provider
         self.upstreamModel = upstreamModel
+        self.routerKey = provider + "/" + upstreamModel
     }
 }
 

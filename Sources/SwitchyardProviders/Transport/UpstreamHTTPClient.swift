@@ -84,10 +84,11 @@ final class UpstreamHTTPClient: Sendable {
     func execute(
         _ request: UpstreamHTTPRequest, deadline: NIODeadline, mapError: @escaping @Sendable (any Error) -> any Error = { $0 }
     ) async throws -> UpstreamResponse {
-        guard let url = UpstreamURL(request.url) else { throw UpstreamHTTPError.invalidURL }
-        let pool = try self.pool(for: url)
+        let route = try self.route(request.url)
+        let url = route.url
+        let pool = route.pool
         var headers = request.headers
-        headers.replaceOrAdd(name: "host", value: url.hostHeader)
+        headers.replaceOrAdd(name: "host", value: route.hostHeader)
         if let body = request.body {
             headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
         } else if request.method == .POST || request.method == .PUT {
@@ -127,12 +128,35 @@ final class UpstreamHTTPClient: Sendable {
 
     /// Closes every connection and fails waiting requests; call once at shutdown.
     func shutdown() async {
+        routes.withLock { $0.removeAll() }
         let all = pools.withLock { pools in
             let values = Array(pools.values)
             pools.removeAll()
             return values
         }
         for pool in all { pool.shutdown() }
+    }
+
+    /// A URL's parts, its `Host` header and its pool, by the URL as adapters write it: every
+    /// request to a deployment sends to one of a few URLs, parsed once. Bounded (passthrough
+    /// paths come from clients): emptied when full.
+    private struct Route: Sendable {
+        let url: UpstreamURL
+        let hostHeader: String
+        let pool: UpstreamConnectionPool
+    }
+    private let routes = Mutex<[String: Route]>([:])
+    static let maximumRoutes = 1024
+
+    private func route(_ string: String) throws -> Route {
+        if let known = routes.withLock({ $0[string] }) { return known }
+        guard let url = UpstreamURL(string) else { throw UpstreamHTTPError.invalidURL }
+        let route = Route(url: url, hostHeader: url.hostHeader, pool: try pool(for: url))
+        routes.withLock { routes in
+            if routes.count >= Self.maximumRoutes { routes.removeAll(keepingCapacity: true) }
+            routes[string] = route
+        }
+        return route
     }
 
     private func pool(for url: UpstreamURL) throws -> UpstreamConnectionPool {
