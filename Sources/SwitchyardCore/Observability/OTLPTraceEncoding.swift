@@ -151,6 +151,9 @@ public enum OTLPTraceEncoding {
     static func write(_ attributes: [(key: String, value: SpanAttribute)], to out: inout Output) {
         // Through the buffer: a key or a value read out of the array of pairs by subscript
         // copied the whole pair first.
+        // The keys apart, read once: comparing keys of the pairs in place still copied both
+        // pairs (key and value) for every comparison.
+        let keys = attributes.map(\.key)
         attributes.withUnsafeBufferPointer { attributes in
             let count = attributes.count
             // last[i]: where attribute i's key was set last (i when it was set once);
@@ -161,7 +164,7 @@ public enum OTLPTraceEncoding {
             if count > 1 {
                 if count <= 48 {
                     for i in 0..<count - 1 {
-                        for j in i + 1..<count where attributes[j].key == attributes[i].key {
+                        for j in i + 1..<count where keys[j] == keys[i] {
                             last[i] = j
                             repeated[j] = true
                         }
@@ -170,11 +173,11 @@ public enum OTLPTraceEncoding {
                     var first: [String: Int] = [:]
                     first.reserveCapacity(count)
                     for j in 0..<count {
-                        if let i = first[attributes[j].key] {
+                        if let i = first[keys[j]] {
                             last[i] = j
                             repeated[j] = true
                         } else {
-                            first[attributes[j].key] = j
+                            first[keys[j]] = j
                         }
                     }
                 }
@@ -185,7 +188,7 @@ public enum OTLPTraceEncoding {
                 let mark = out.bytes.count
                 if !first { out.raw(",") }
                 out.raw(#"{"key":"#)
-                out.string(attributes[index].key)
+                out.string(keys[index])
                 out.raw(#","value":"#)
                 guard write(attributes[last[index]].value, to: &out) else {
                     out.bytes.removeLast(out.bytes.count - mark)
