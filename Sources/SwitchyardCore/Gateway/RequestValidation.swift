@@ -90,10 +90,14 @@ extension OpenAIRequest {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 
+    /// Message members that, when present, are strings (or null).
+    static let optionalStringMembers = ["name", "tool_call_id"]
+
     static func validateMessages(_ bytes: [UInt8], _ range: Range<Int>) throws(GatewayError) {
         let messages = JSONWalk.elements(bytes, range)
         for (index, message) in messages.enumerated() {
-            let field = "messages[\(index)]"
+            // Named only in an error: building the name for every message cost more than checking it.
+            var field: String { "messages[\(index)]" }
             guard message.kind == .object else { throw GatewayError.invalidType(field: field, expected: "an object", found: message.kind.typeName) }
             let members = JSONWalk.members(bytes, message.range)
             func member(_ key: String) -> JSONWalk.Item? { members.last { $0.key == key } }
@@ -106,7 +110,7 @@ extension OpenAIRequest {
                     "Invalid '\(field).role': '\(role.prefix(64))' is not one of \(messageRoles.joined(separator: ", ")).", param: "\(field).role",
                     code: .invalidValue)
             }
-            for name in ["name", "tool_call_id"] {
+            for name in Self.optionalStringMembers {
                 if let item = member(name), item.kind != .string, item.kind != .null {
                     throw GatewayError.invalidType(field: "\(field).\(name)", expected: "a string", found: item.kind.typeName)
                 }
