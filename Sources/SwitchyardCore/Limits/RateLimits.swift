@@ -243,14 +243,44 @@ public final class RateLimiter: Sendable {
     static func headers(_ checks: [LimitCheck], _ decision: LimitDecision) -> [HeaderField] {
         guard decision.remaining.count == checks.count else { return [] }
         var headers: [HeaderField] = []
-        for (kinds, suffix) in [([LimitCheck.Kind.requests], "requests"), ([.tokens, .tokensPerDay], "tokens")] {
-            let indices = checks.indices.filter { kinds.contains(checks[$0].kind) }
-            guard let tightest = indices.min(by: { decision.remaining[$0] < decision.remaining[$1] }) else { continue }
-            headers.append(HeaderField("x-ratelimit-limit-\(suffix)", String(checks[tightest].limit)))
-            headers.append(HeaderField("x-ratelimit-remaining-\(suffix)", String(max(0, decision.remaining[tightest]))))
-            headers.append(HeaderField("x-ratelimit-reset-\(suffix)", formatReset(decision.resetMilliseconds[tightest])))
+        headers.reserveCapacity(6)
+        for kind in HeaderKind.all {
+            // The first of the tightest, as `min(by:)` would choose.
+            var tightest = -1
+            for index in checks.indices where kind.covers(checks[index].kind) {
+                if tightest < 0 || decision.remaining[index] < decision.remaining[tightest] { tightest = index }
+            }
+            guard tightest >= 0 else { continue }
+            headers.append(HeaderField(kind.limit, String(checks[tightest].limit)))
+            headers.append(HeaderField(kind.remaining, String(max(0, decision.remaining[tightest]))))
+            headers.append(HeaderField(kind.reset, formatReset(decision.resetMilliseconds[tightest])))
         }
         return headers
+    }
+
+    /// The two families of `x-ratelimit-*` headers, their names made once.
+    struct HeaderKind: Sendable {
+        let tokens: Bool
+        let limit: String
+        let remaining: String
+        let reset: String
+
+        init(_ suffix: String, tokens: Bool) {
+            self.tokens = tokens
+            limit = "x-ratelimit-limit-" + suffix
+            remaining = "x-ratelimit-remaining-" + suffix
+            reset = "x-ratelimit-reset-" + suffix
+        }
+
+        func covers(_ kind: LimitCheck.Kind) -> Bool {
+            switch kind {
+            case .requests: !tokens
+            case .tokens, .tokensPerDay: tokens
+            case .concurrent: false
+            }
+        }
+
+        static let all = [HeaderKind("requests", tokens: false), HeaderKind("tokens", tokens: true)]
     }
 
     /// `x-ratelimit-*` headers of a refusal: the refusing limit for its kind (nothing left of
