@@ -99,6 +99,26 @@ import Testing
         #expect(abs((record.cost ?? 0) - 0.012) < 1e-9, "priced from the provider's usage at $1 per 1,000 tokens")
     }
 
+    /// With counters in this process, a finished request's limits and budget are settled when
+    /// it ends, not by background work: the next request, sent at once, sees the real cost and
+    /// a free concurrency slot (no `flush()` here).
+    @Test func inProcessCountersAreSettledWhenTheRequestEnds() async throws {
+        let answer = #"{"id":"x","object":"chat.completion","created":1,"model":"mock-gpt","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}}"#
+        var limits = LimitValues()
+        limits.concurrent = 1
+        let fixture = Self.fixture(.init(chunks: [answer])) { config in
+            config.limits.rules = [LimitRule(scope: .key, values: limits)]
+            config.budgets.rules = [BudgetRule(scope: .key, limit: BudgetLimit(amount: 1, period: .total))]
+        }
+        for round in 1...3 {
+            let response = await fixture.gateway.handle(Self.inbound(Self.chat, receivedAt: fixture.clock.now))
+            #expect(response.status == 200, "round \(round): the slot of the request before was given back when it ended")
+            let checks = try #require(fixture.records.all.last?.budgetLease?.checks)
+            let spent = try await fixture.gateway.budgets.backend.current(checks.map(\.key))
+            #expect(spent == [NanoUSD.from(0.012 * Double(round))], "round \(round): the real cost, not the reservation")
+        }
+    }
+
     @Test func aFailedAttemptStillSettlesItsConcurrencySlot() async throws {
         var limits = LimitValues()
         limits.concurrent = 1

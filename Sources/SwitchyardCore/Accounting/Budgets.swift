@@ -144,6 +144,13 @@ public protocol BudgetBackend: Sendable {
     func current(_ keys: [String]) async throws -> [Int64]
     /// True the first time it is called for `key`: each alert fires once, across instances.
     func claimAlert(_ key: String, expiresAt: Int64?) async throws -> Bool
+    /// ``settle(_:delta:)`` done at once when the counters are in this process; nil when
+    /// settling needs I/O (the caller settles in the background).
+    func settleImmediately(_ checks: [BudgetCheck], delta: Int64) -> [Int64]?
+}
+
+extension BudgetBackend {
+    public func settleImmediately(_ checks: [BudgetCheck], delta: Int64) -> [Int64]? { nil }
 }
 
 /// A budget alert: spend crossed `threshold` of a budget.
@@ -248,22 +255,45 @@ public final class BudgetGuard: Sendable {
     /// Replaces the reservation with the real cost and fires the alerts it crosses. Never throws.
     public func settle(_ lease: BudgetLease, costUSD: Double) async {
         let cost = NanoUSD.from(costUSD)
-        let delta = cost - lease.reservedNanos
         do {
-            let totals = try await backend.settle(lease.checks, delta: delta)
-            for (check, total) in zip(lease.checks, totals) where check.limitNanos > 0 {
-                // The counter without and with this request's real cost (other requests'
-                // reservations are in both).
-                let before = total - cost
-                let crossed = check.thresholds.filter { threshold in
-                    let mark = Int64((Double(check.limitNanos) * threshold).rounded(.up))
-                    return before < mark && total >= mark
-                }
-                await fireAlerts(check, thresholds: crossed, spentNanos: total)
-            }
+            let totals = try await backend.settle(lease.checks, delta: cost - lease.reservedNanos)
+            await fire(Self.crossed(lease, cost: cost, totals: totals))
         } catch {
             onBackendFailure(error)
         }
+    }
+
+    /// Alerts a settlement crossed, to fire (in the background: they may post webhooks).
+    public struct PendingAlerts: Sendable {
+        let crossed: [(check: BudgetCheck, thresholds: [Double], spentNanos: Int64)]
+        public var isEmpty: Bool { crossed.isEmpty }
+    }
+
+    /// ``settle(_:costUSD:)`` at once when the backend's counters are in this process: the
+    /// alerts it crossed, still to fire; nil when it must be settled in the background.
+    public func settleImmediately(_ lease: BudgetLease, costUSD: Double) -> PendingAlerts? {
+        let cost = NanoUSD.from(costUSD)
+        guard let totals = backend.settleImmediately(lease.checks, delta: cost - lease.reservedNanos) else { return nil }
+        return Self.crossed(lease, cost: cost, totals: totals)
+    }
+
+    public func fire(_ pending: PendingAlerts) async {
+        for (check, thresholds, spent) in pending.crossed { await fireAlerts(check, thresholds: thresholds, spentNanos: spent) }
+    }
+
+    static func crossed(_ lease: BudgetLease, cost: Int64, totals: [Int64]) -> PendingAlerts {
+        var crossed: [(check: BudgetCheck, thresholds: [Double], spentNanos: Int64)] = []
+        for (check, total) in zip(lease.checks, totals) where check.limitNanos > 0 {
+            // The counter without and with this request's real cost (other requests'
+            // reservations are in both).
+            let before = total - cost
+            let thresholds = check.thresholds.filter { threshold in
+                let mark = Int64((Double(check.limitNanos) * threshold).rounded(.up))
+                return before < mark && total >= mark
+            }
+            if !thresholds.isEmpty { crossed.append((check, thresholds, total)) }
+        }
+        return PendingAlerts(crossed: crossed)
     }
 
     /// Adds a cost that was never reserved (a line of a batch the provider ran) to the
@@ -402,6 +432,14 @@ public final class MemoryBudgetBackend: BudgetBackend {
     }
 
     public func settle(_ checks: [BudgetCheck], delta: Int64) async throws -> [Int64] {
+        add(delta, to: checks)
+    }
+
+    public func settleImmediately(_ checks: [BudgetCheck], delta: Int64) -> [Int64]? {
+        add(delta, to: checks)
+    }
+
+    private func add(_ delta: Int64, to checks: [BudgetCheck]) -> [Int64] {
         state.withLock { state in
             checks.map { check in
                 let total = (state.counters[check.key] ?? 0) + delta

@@ -132,6 +132,8 @@ struct RateLimitStage: GatewayStage {
         guard let lease = ending.record.limitLease else { return }
         let used = ending.record.usage?.totalTokens ?? 0
         let limiter = gateway.limiter
+        // Counters in this process are settled here; Redis's in the background.
+        if limiter.settleImmediately(lease, usedTokens: used) { return }
         gateway.background.submit { await limiter.settle(lease, usedTokens: used) }
     }
 }
@@ -175,6 +177,12 @@ struct BudgetStage: GatewayStage {
         guard let lease = ending.record.budgetLease else { return }
         let cost = ending.record.cost ?? 0
         let budgets = gateway.budgets
+        // Counters in this process are settled here (alerts, which may post, in the background);
+        // Redis's in the background.
+        if let pending = budgets.settleImmediately(lease, costUSD: cost) {
+            if !pending.isEmpty { gateway.background.submit { await budgets.fire(pending) } }
+            return
+        }
         gateway.background.submit { await budgets.settle(lease, costUSD: cost) }
     }
 }

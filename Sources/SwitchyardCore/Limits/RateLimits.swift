@@ -118,6 +118,13 @@ public protocol RateLimitBackend: Sendable {
     func acquire(_ checks: [LimitCheck], lease: String, leaseSeconds: Int) async throws -> LimitDecision
     /// Returns the difference between reserved and used tokens and ends the concurrency lease.
     func settle(_ checks: [LimitCheck], lease: String, tokenDelta: Int) async throws
+    /// ``settle(_:lease:tokenDelta:)`` done at once when the counters are in this process
+    /// (true); false when settling needs I/O (the caller settles in the background).
+    func settleImmediately(_ checks: [LimitCheck], lease: String, tokenDelta: Int) -> Bool
+}
+
+extension RateLimitBackend {
+    public func settleImmediately(_ checks: [LimitCheck], lease: String, tokenDelta: Int) -> Bool { false }
 }
 
 /// Granted limits of one request, settled once when its record is emitted.
@@ -217,6 +224,12 @@ public final class RateLimiter: Sendable {
 
     /// Settles a lease with the tokens really used (the difference goes back to, or is taken
     /// from, the token counters) and ends its concurrency slot. Never throws.
+    /// ``settle(_:usedTokens:)`` at once, when the backend's counters are in this process;
+    /// false when it must be settled in the background.
+    public func settleImmediately(_ lease: LimitLease, usedTokens: Int) -> Bool {
+        backend.settleImmediately(lease.checks, lease: lease.id, tokenDelta: usedTokens - lease.reservedTokens)
+    }
+
     public func settle(_ lease: LimitLease, usedTokens: Int) async {
         do {
             try await backend.settle(lease.checks, lease: lease.id, tokenDelta: usedTokens - lease.reservedTokens)
@@ -463,6 +476,10 @@ public final class MemoryRateLimitBackend: RateLimitBackend {
     }
 
     public func settle(_ checks: [LimitCheck], lease: String, tokenDelta: Int) async throws {
+        _ = settleImmediately(checks, lease: lease, tokenDelta: tokenDelta)
+    }
+
+    public func settleImmediately(_ checks: [LimitCheck], lease: String, tokenDelta: Int) -> Bool {
         let now = self.now()
         let day = Int64(now / 86_400_000)
         state.withLock { state in
@@ -486,5 +503,6 @@ public final class MemoryRateLimitBackend: RateLimitBackend {
                 }
             }
         }
+        return true
     }
 }
