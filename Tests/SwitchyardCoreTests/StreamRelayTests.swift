@@ -116,6 +116,27 @@ import Testing
         for text in negatives { #expect(!OpenAIStreamRelay.mayCarryUsageOrError(Array(text.utf8)), "\(text)") }
     }
 
+    /// Text of fast-path events is read only when asked for (or once enough waits): in order
+    /// with the text of events that are parsed at once, across the bound, and counted the same.
+    @Test func textReadLaterIsTheTextForwardedInOrder() {
+        var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
+        var expected: [UInt8] = []
+        var output = ByteBuffer()
+        // Enough events to pass the bound on the pending bytes several times, and now and then
+        // an event that is parsed at once (it carries a usage object).
+        for index in 0..<1_500 {
+            let words = "w\(index) " + String(repeating: "é", count: index % 3) + "\\t"
+            let usage = index % 97 == 5 ? #","usage":null,"x":{"usage":{"a":1}}"# : ""
+            let event = #"data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"\#(words)"}}]\#(usage)}"# + "\n\n"
+            relay.consume(ByteBuffer(string: event), into: &output)
+            expected += Array("w\(index) ".utf8) + Array(String(repeating: "é", count: index % 3).utf8) + [0x09]
+            if index == 700 { #expect(relay.streamedText == expected, "asked for in the middle: \(relay.streamedText.count) bytes") }
+        }
+        #expect(relay.streamedTextBytes == expected.count)
+        #expect(relay.streamedText == expected, "\(relay.streamedText.count) of \(expected.count) bytes")
+        #expect(relay.streamedCompletionTokens(model: "gpt-4o") == PromptTokens.count(String(decoding: expected, as: UTF8.self), model: "gpt-4o"))
+    }
+
     /// The prefilter and the text scan skip eight bytes at a time: keys, quotes and escapes at
     /// every offset of a word must still be seen.
     @Test func wordAtATimeScansSeeKeysAtEveryOffset() {

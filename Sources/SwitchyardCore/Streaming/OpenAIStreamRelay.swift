@@ -47,10 +47,20 @@ public struct OpenAIStreamRelay: Sendable {
     /// The answer's text as forwarded (content, reasoning, refusals, tool arguments), for
     /// counting completion tokens when the provider reports none (or the client leaves first).
     /// Kept up to ``streamedTextLimit`` bytes; past that only counted.
-    public private(set) var streamedText: [UInt8] = []
+    public var streamedText: [UInt8] { withPendingRead().text }
     /// All bytes of answer text seen, kept or not.
-    public private(set) var streamedTextBytes = 0
+    public var streamedTextBytes: Int { withPendingRead().bytes }
     public static let streamedTextLimit = 256 * 1024
+    /// The text read so far, and its length read or not.
+    private var notedText: [UInt8] = []
+    private var notedTextBytes = 0
+    /// Events forwarded on the fast path whose text is not read yet: their bytes one after
+    /// another and where each ends. Most streams end with the provider's usage and a client
+    /// still there, and then nobody asks for the text: it is read only when asked for, or
+    /// once ``pendingTextLimit`` bytes wait (so a stream holds at most that much more).
+    private var pendingText: [UInt8] = []
+    private var pendingEnds: [Int] = []
+    static let pendingTextLimit = 64 * 1024
     /// Usage the gateway counted itself (the provider reported none); sent to a client that
     /// asked for a usage chunk.
     public private(set) var usageCountedByGateway = false
@@ -97,7 +107,7 @@ public struct OpenAIStreamRelay: Sendable {
                 fail(.upstreamUnavailable("Provider '\(provider)' sent a malformed stream event.", code: .upstreamInvalidStream))
                 return
             }
-            noteText(event.data, keys: Self.openAITextKeys)
+            deferText(event.data)
             event.write(to: &output)
             forwardedEvents += 1
             return
@@ -126,7 +136,7 @@ public struct OpenAIStreamRelay: Sendable {
             firstChunkID = scan.value("id")
             firstCreated = scan.value("created")
         }
-        noteText(event.data, keys: Self.openAITextKeys)
+        deferText(event.data)
         if captureText, capturedText.utf8.count < 65_536,
             let text = scan.value("choices")?.arrayValue?.first?["delta"]?["content"]?.stringValue
         {
@@ -470,6 +480,7 @@ public struct OpenAIStreamRelay: Sendable {
     /// The completion tokens of the text forwarded so far, counted with `model`'s tokenizer
     /// (extrapolated past the kept text). Never zero once any text was forwarded.
     public func streamedCompletionTokens(model: String) -> Int {
+        let (streamedText, streamedTextBytes) = withPendingRead()
         guard streamedTextBytes > 0 else { return 0 }
         let kept = PromptTokens.count(String(decoding: streamedText, as: UTF8.self), model: model)
         guard streamedTextBytes > streamedText.count, !streamedText.isEmpty else { return max(1, kept) }
@@ -482,8 +493,44 @@ public struct OpenAIStreamRelay: Sendable {
     /// Appends the string values of `keys` found in an event to ``streamedText`` (a byte scan,
     /// no parse: the fast path forwards events without parsing them).
     private mutating func noteText(_ data: [UInt8], keys: [[UInt8]]) {
+        if !pendingEnds.isEmpty { readPending() }
+        data.withUnsafeBufferPointer { Self.noteText($0, keys: keys, text: &notedText, bytes: &notedTextBytes) }
+    }
+
+    /// Keeps a fast-path event's bytes for ``noteText(_:keys:)`` when its text is wanted.
+    private mutating func deferText(_ data: [UInt8]) {
+        pendingText.append(contentsOf: data)
+        pendingEnds.append(pendingText.count)
+        if pendingText.count > Self.pendingTextLimit { readPending() }
+    }
+
+    private mutating func readPending() {
+        Self.read(pendingText, ends: pendingEnds, text: &notedText, bytes: &notedTextBytes)
+        pendingText.removeAll(keepingCapacity: true)
+        pendingEnds.removeAll(keepingCapacity: true)
+    }
+
+    /// The text and its length with the pending events read, without changing the relay.
+    private func withPendingRead() -> (text: [UInt8], bytes: Int) {
+        var text = notedText
+        var bytes = notedTextBytes
+        Self.read(pendingText, ends: pendingEnds, text: &text, bytes: &bytes)
+        return (text, bytes)
+    }
+
+    private static func read(_ pending: [UInt8], ends: [Int], text: inout [UInt8], bytes: inout Int) {
+        pending.withUnsafeBufferPointer { pending in
+            var start = 0
+            for end in ends {
+                noteText(UnsafeBufferPointer(rebasing: pending[start..<end]), keys: openAITextKeys, text: &text, bytes: &bytes)
+                start = end
+            }
+        }
+    }
+
+    private static func noteText(_ data: UnsafeBufferPointer<UInt8>, keys: [[UInt8]], text streamedText: inout [UInt8], bytes streamedTextBytes: inout Int) {
         let limit = Self.streamedTextLimit
-        data.withUnsafeBufferPointer { data in
+        do {
             let count = data.count
             var index = 0
             while index < count {
