@@ -12,6 +12,25 @@ import Testing
         return events
     }
 
+    /// An event is written as one `data:` line per line of its data, the blank line after: the
+    /// same bytes as line-by-line writing, for data with newlines anywhere (none, leading,
+    /// trailing, doubled) and of every length up to a few words.
+    @Test func writtenEventsSplitTheirDataAtEveryNewline() {
+        var state: UInt64 = 0x55E_2026
+        for length in 0..<40 {
+            for _ in 0..<20 {
+                let data: [UInt8] = (0..<length).map { _ in
+                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    return (state >> 33) % 5 == 0 ? 0x0A : UInt8(ascii: "a") + UInt8((state >> 40) % 26)
+                }
+                var buffer = ByteBuffer()
+                SSEEvent(data: data).write(to: &buffer)
+                let expected = data.split(separator: 0x0A, omittingEmptySubsequences: false).map { "data: " + String(decoding: $0, as: UTF8.self) + "\n" }.joined() + "\n"
+                #expect(String(buffer: buffer) == expected, "\(String(decoding: data, as: UTF8.self).debugDescription)")
+            }
+        }
+    }
+
     @Test func parsesEventsSplitAtEveryByte() throws {
         let stream = "event: message_start\ndata: {\"a\":1}\n\n: keep-alive\n\ndata: line1\ndata: line2\n\ndata: [DONE]\n\n"
         // Feed one byte at a time: every boundary must work.

@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 
 /// One server-sent event.
@@ -26,12 +33,21 @@ public struct SSEEvent: Sendable, Equatable {
         data.withUnsafeBufferPointer { data in
             // One reservation, then a bulk copy per line (nearly always one line).
             buffer.reserveCapacity(minimumWritableBytes: data.count + 9)
+            // Newlines found with memchr (vectorised): a byte loop over every event's JSON cost
+            // more than writing it.
             var lineStart = 0
-            for index in 0...data.count where index == data.count || data[index] == 0x0A {
+            while true {
+                var end = data.count
+                if lineStart < data.count, let base = data.baseAddress,
+                    let found = memchr(base + lineStart, 0x0A, data.count - lineStart)
+                {
+                    end = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                }
                 buffer.writeStaticString("data: ")
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(data)[lineStart..<index]))
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(data)[lineStart..<end]))
                 buffer.writeStaticString("\n")
-                lineStart = index + 1
+                guard end < data.count else { break }
+                lineStart = end + 1
             }
         }
         buffer.writeStaticString("\n")
