@@ -76,8 +76,13 @@ public struct OpenAIStreamRelay: Sendable {
     /// Consumes upstream bytes and appends what the client should receive to `output`.
     public mutating func consume(_ bytes: ByteBuffer, into output: inout ByteBuffer) {
         guard state == .streaming else { return }
-        var parser = self.parser
-        defer { self.parser = parser }
+        // The parser is taken out while it calls back into the relay (swapped, not copied: a
+        // copy would share its buffers and copy them at its first write), and the output gets
+        // room for about what came in at once instead of doubling event by event.
+        var parser = SSEParser()
+        swap(&parser, &self.parser)
+        defer { swap(&parser, &self.parser) }
+        output.reserveCapacity(minimumWritableBytes: bytes.readableBytes + 64)
         do {
             try parser.feed(bytes) { event in
                 handle(event, into: &output)
