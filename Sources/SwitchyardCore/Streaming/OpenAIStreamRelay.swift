@@ -535,76 +535,74 @@ public struct OpenAIStreamRelay: Sendable {
 
     private static func noteText(_ data: UnsafeBufferPointer<UInt8>, keys: [[UInt8]], text streamedText: inout [UInt8], bytes streamedTextBytes: inout Int) {
         let limit = Self.streamedTextLimit
-        do {
-            let count = data.count
-            var index = 0
-            while index < count {
-                guard data[index] == UInt8(ascii: "\"") else {
-                    // Outside strings a JSON event has no backslash: on to the next quote.
-                    index = ByteScan.quoteOrBackslash(data, from: index + 1)
+        let count = data.count
+        var index = 0
+        while index < count {
+            guard data[index] == UInt8(ascii: "\"") else {
+                // Outside strings a JSON event has no backslash: on to the next quote.
+                index = ByteScan.quoteOrBackslash(data, from: index + 1)
+                continue
+            }
+            var matchedLength = 0
+            for key in keys where index + key.count <= count && data[index + 1] == key[1] {
+                var equal = true
+                for offset in 2..<key.count where data[index + offset] != key[offset] {
+                    equal = false
+                    break
+                }
+                if equal {
+                    matchedLength = key.count
+                    break
+                }
+            }
+            guard matchedLength > 0 else {
+                // Not a wanted key: skip the whole string (a value may contain `"content"`).
+                index = Self.endOfString(data, openingQuote: index)
+                continue
+            }
+            var cursor = Self.skipWhitespace(data, from: index + matchedLength)
+            guard cursor < count, data[cursor] == UInt8(ascii: ":") else {
+                index += matchedLength
+                continue
+            }
+            cursor = Self.skipWhitespace(data, from: cursor + 1)
+            guard cursor < count, data[cursor] == UInt8(ascii: "\"") else {
+                index = cursor
+                continue
+            }
+            cursor += 1
+            while cursor < count, data[cursor] != UInt8(ascii: "\"") {
+                // A run without escapes is copied at once.
+                let runStart = cursor
+                cursor = ByteScan.quoteOrBackslash(data, from: cursor)
+                if cursor > runStart {
+                    let length = cursor - runStart
+                    streamedTextBytes += length
+                    let room = limit - streamedText.count
+                    if room > 0 { streamedText.append(contentsOf: UnsafeBufferPointer(rebasing: data[runStart..<runStart + min(length, room)])) }
                     continue
                 }
-                var matchedLength = 0
-                for key in keys where index + key.count <= count && data[index + 1] == key[1] {
-                    var equal = true
-                    for offset in 2..<key.count where data[index + offset] != key[offset] {
-                        equal = false
-                        break
-                    }
-                    if equal {
-                        matchedLength = key.count
-                        break
-                    }
-                }
-                guard matchedLength > 0 else {
-                    // Not a wanted key: skip the whole string (a value may contain `"content"`).
-                    index = Self.endOfString(data, openingQuote: index)
-                    continue
-                }
-                var cursor = Self.skipWhitespace(data, from: index + matchedLength)
-                guard cursor < count, data[cursor] == UInt8(ascii: ":") else {
-                    index += matchedLength
-                    continue
-                }
-                cursor = Self.skipWhitespace(data, from: cursor + 1)
-                guard cursor < count, data[cursor] == UInt8(ascii: "\"") else {
-                    index = cursor
+                guard data[cursor] == UInt8(ascii: "\\"), cursor + 1 < count else {
+                    cursor += 1
                     continue
                 }
                 cursor += 1
-                while cursor < count, data[cursor] != UInt8(ascii: "\"") {
-                    // A run without escapes is copied at once.
-                    let runStart = cursor
-                    cursor = ByteScan.quoteOrBackslash(data, from: cursor)
-                    if cursor > runStart {
-                        let length = cursor - runStart
-                        streamedTextBytes += length
-                        let room = limit - streamedText.count
-                        if room > 0 { streamedText.append(contentsOf: UnsafeBufferPointer(rebasing: data[runStart..<runStart + min(length, room)])) }
-                        continue
-                    }
-                    guard data[cursor] == UInt8(ascii: "\\"), cursor + 1 < count else {
-                        cursor += 1
-                        continue
-                    }
-                    cursor += 1
-                    var byte: UInt8
-                    switch data[cursor] {
-                    case UInt8(ascii: "n"): byte = 0x0A
-                    case UInt8(ascii: "t"): byte = 0x09
-                    case UInt8(ascii: "r"): byte = 0x0D
-                    case UInt8(ascii: "u"):
-                        // A \uXXXX escape: one placeholder character is enough for counting.
-                        byte = UInt8(ascii: "?")
-                        cursor = min(cursor + 4, count - 1)
-                    default: byte = data[cursor]
-                    }
-                    streamedTextBytes += 1
-                    if streamedText.count < limit { streamedText.append(byte) }
-                    cursor += 1
+                var byte: UInt8
+                switch data[cursor] {
+                case UInt8(ascii: "n"): byte = 0x0A
+                case UInt8(ascii: "t"): byte = 0x09
+                case UInt8(ascii: "r"): byte = 0x0D
+                case UInt8(ascii: "u"):
+                    // A \uXXXX escape: one placeholder character is enough for counting.
+                    byte = UInt8(ascii: "?")
+                    cursor = min(cursor + 4, count - 1)
+                default: byte = data[cursor]
                 }
-                index = cursor + 1
+                streamedTextBytes += 1
+                if streamedText.count < limit { streamedText.append(byte) }
+                cursor += 1
             }
+            index = cursor + 1
         }
     }
 
