@@ -83,15 +83,26 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
     private let cacheHandles = Mutex<[CacheKey: CacheHandles]>([:])
 
     private func cacheHandles(for key: CacheKey) -> CacheHandles {
-        if let existing = cacheHandles.withLock({ $0[key] }) { return existing }
-        let semantic = key.result == "semantic-hit"
-        let created = CacheHandles(
-            requests: counter("switchyard_cache_requests_total", [("type", semantic ? "semantic" : "exact"), ("result", semantic ? "hit" : key.result)]),
-            lookup: key.lookup ? timer("switchyard_cache_lookup_duration_seconds", [("semantic", key.similarity ? "true" : "false")]) : nil,
-            similarity: key.similarity ? recorder("switchyard_cache_semantic_similarity", [("model", key.modelGroup)]) : nil,
-            savedTokens: key.result == "hit" || semantic ? counter("switchyard_cache_saved_tokens_total", [("model", key.modelGroup)]) : nil
-        )
-        cacheHandles.withLock { $0[key] = created }
+        Self.handles(in: cacheHandles, key) {
+            let semantic = key.result == "semantic-hit"
+            return CacheHandles(
+                requests: counter(
+                    "switchyard_cache_requests_total", [("type", semantic ? "semantic" : "exact"), ("result", semantic ? "hit" : key.result)]),
+                lookup: key.lookup ? timer("switchyard_cache_lookup_duration_seconds", [("semantic", key.similarity ? "true" : "false")]) : nil,
+                similarity: key.similarity ? recorder("switchyard_cache_semantic_similarity", [("model", key.modelGroup)]) : nil,
+                savedTokens: key.result == "hit" || semantic ? counter("switchyard_cache_saved_tokens_total", [("model", key.modelGroup)]) : nil
+            )
+        }
+    }
+
+    /// The handles under `key` in `table`, made by `make` on first use: the metrics recorded for
+    /// every request are found by a typed key, not by a label string built each time.
+    private static func handles<Key: Hashable & Sendable, Handles: Sendable>(
+        in table: borrowing Mutex<[Key: Handles]>, _ key: Key, make: () -> Handles
+    ) -> Handles {
+        if let existing = table.withLock({ $0[key] }) { return existing }
+        let created = make()
+        table.withLock { $0[key] = created }
         return created
     }
 
@@ -111,27 +122,25 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
     /// Counts one HTTP request of any route (`switchyard_http_requests_total` and its duration);
     /// `route` is a bounded label. The handles are found by a typed key, not a built string.
     public func httpRequestFinished(method: String, route: String, status: Int, nanoseconds: Int64) {
-        let key = HTTPKey(method: method, route: route, status: status)
-        let handles: HTTPHandles
-        if let existing = httpHandles.withLock({ $0[key] }) {
-            handles = existing
-        } else {
-            handles = HTTPHandles(
+        let handles = Self.handles(in: httpHandles, HTTPKey(method: method, route: route, status: status)) {
+            HTTPHandles(
                 requests: counter("switchyard_http_requests_total", [("method", method), ("path", route), ("status", String(status))]),
                 duration: timer("switchyard_http_request_duration_seconds", [("method", method), ("path", route)])
             )
-            httpHandles.withLock { $0[key] = handles }
         }
         handles.requests.increment()
         handles.duration.recordNanoseconds(nanoseconds)
     }
 
     private func handles(for key: RequestKey) -> RequestHandles {
-        if let existing = requestHandles.withLock({ $0[key] }) { return existing }
+        Self.handles(in: requestHandles, key) { makeHandles(for: key) }
+    }
+
+    private func makeHandles(for key: RequestKey) -> RequestHandles {
         let operation = key.endpoint.operationName
         let genAI = [("gen_ai_operation_name", operation), ("gen_ai_provider_name", key.provider), ("gen_ai_request_model", key.model)]
         let tokens = [("model", key.model), ("provider", key.provider)]
-        let created = RequestHandles(
+        return RequestHandles(
             requests: counter(
                 "switchyard_requests_total",
                 [
@@ -152,8 +161,6 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
                 ),
             overhead: timer("switchyard_gateway_overhead_seconds", [("endpoint", key.endpoint.label), ("stream", key.stream ? "true" : "false")])
         )
-        requestHandles.withLock { $0[key] = created }
-        return created
     }
 
     public func requestFinished(_ record: RequestRecord) {
@@ -246,14 +253,9 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
     private func recordRouting(_ record: RequestRecord) {
         for attempt in record.attempts {
             let key = AttemptKey(group: attempt.group, deployment: attempt.deployment, outcome: attempt.errorClass?.rawValue ?? "success")
-            if let existing = attemptCounters.withLock({ $0[key] }) {
-                existing.increment()
-                continue
-            }
-            let created = counter(
-                "switchyard_router_attempts_total", [("model_group", key.group), ("deployment", key.deployment), ("outcome", key.outcome)])
-            attemptCounters.withLock { $0[key] = created }
-            created.increment()
+            Self.handles(in: attemptCounters, key) {
+                counter("switchyard_router_attempts_total", [("model_group", key.group), ("deployment", key.deployment), ("outcome", key.outcome)])
+            }.increment()
         }
         if record.attempts.count > 1 + record.fallbacks.count {
             counter("switchyard_router_retries_total", [("model_group", record.attempts[0].group)])

@@ -349,10 +349,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         return host.starts(with: "127.".utf8) && host.allSatisfy { $0 == UInt8(ascii: ".") || ($0 >= 48 && $0 <= 57) }
     }
 
-    /// The token of an `Authorization: Bearer` header.
     static let apiKeyHeader = HTTPField.Name("x-api-key")!
 
-    /// The token of a `Bearer` credential (the scheme in any case, spaces around it), read
+    /// The token of an `Authorization: Bearer` header (the scheme in any case, spaces around it), read
     /// as bytes: counting and lowercasing characters cost more than the rest of it.
     static func bearer(_ authorization: String?) -> String? {
         guard let authorization else { return nil }
