@@ -223,9 +223,10 @@ private struct TokenizerFixture: Decodable {
         }
     }
 
-    /// Chat prompt features read from the request's bytes (``PromptFeatures/init(request:)``)
-    /// are those of the parsed tree (``PromptTokens/count(messages:tools:model:)``, the image and
-    /// last-user-text rules as written on the tree): on random conversations with escaped and
+    /// Chat prompt features read from the request's bytes (``PromptFeatures/init(request:)``),
+    /// and the count of parsed messages (``PromptTokens/count(messages:tools:model:)``, which
+    /// serializes them and reads the same way), are those of the tree (the count, image and
+    /// last-user-text rules as written on it before): on random conversations with escaped and
     /// non-ASCII strings, content parts, names, tool calls, duplicate keys and tools, for an
     /// estimated model and both encodings.
     @Test func chatFeaturesReadFromBytesAreThoseOfTheTree() throws {
@@ -279,11 +280,49 @@ private struct TokenizerFixture: Decodable {
                     }
                 }
             }
-            #expect(features.estimatedPromptTokens == PromptTokens.count(messages: messages, tools: tree["tools"], model: model), "\(body)")
+            let reference = Self.treeCount(messages: messages, tools: tree["tools"], model: model)
+            #expect(features.estimatedPromptTokens == reference, "\(body)")
+            #expect(PromptTokens.count(messages: messages, tools: tree["tools"], model: model) == reference, "\(body)")
             #expect(features.hasImages == hasImages, "\(body)")
             #expect(features.lastUserText == lastUser, "\(body)")
             #expect(features.hasTools == (round % 7 == 0))
         }
+    }
+
+    /// The chat count as it was written on the parsed tree before it was read from the bytes:
+    /// the reference.
+    static func treeCount(messages: [JSONValue], tools: JSONValue?, model: String) -> Int {
+        let tokenizer = Tokenizers.tokenizer(forModel: model)
+        func tokens(_ text: String) -> Int {
+            guard !text.isEmpty else { return 0 }
+            return tokenizer?.count(text) ?? Tokenizers.estimateTokens(text)
+        }
+        var total = 3
+        for message in messages {
+            total += 3
+            total += tokens(message["role"]?.stringValue ?? "")
+            if let name = message["name"]?.stringValue { total += 1 + tokens(name) }
+            switch message["content"] {
+            case .string(let text)?:
+                total += tokens(text)
+            case .array(let parts)?:
+                for part in parts {
+                    switch part["type"]?.stringValue {
+                    case "image_url", "input_image", "image": total += 765
+                    default: total += tokens(part["text"]?.stringValue ?? "")
+                    }
+                }
+            default:
+                break
+            }
+            for call in message["tool_calls"]?.arrayValue ?? [] {
+                total += 3 + tokens(call["function"]?["name"]?.stringValue ?? "") + tokens(call["function"]?["arguments"]?.stringValue ?? "")
+            }
+        }
+        if let tools, case .array(let list) = tools, !list.isEmpty {
+            total += tokens(String(decoding: tools.serializedBytes(), as: UTF8.self))
+        }
+        return total
     }
 
     /// The estimate as it was written before, byte by byte with a `switch`: the reference.

@@ -23,11 +23,12 @@ public struct PromptFeatures: Sendable, Equatable {
         switch request.endpoint {
         case .chatCompletions:
             let tokenizer = Tokenizers.tokenizer(forModel: model)
-            if let messages = scan.member("messages"), messages.kind == .array {
-                readMessages(scan.bytes, messages.valueRange, tokenizer: tokenizer)
-            } else {
-                estimatedPromptTokens = 3
-            }
+            let chat =
+                scan.member("messages").flatMap { $0.kind == .array ? PromptTokens.chat($0.valueRange, of: scan.bytes, tokenizer: tokenizer) : nil }
+                ?? PromptTokens.Chat()
+            estimatedPromptTokens = chat.tokens
+            hasImages = chat.hasImages
+            lastUserText = chat.lastUserText
             let tools = scan.value("tools")
             if let list = tools?.arrayValue, !list.isEmpty { hasTools = true }
             if let functions = scan.value("functions")?.arrayValue, !functions.isEmpty { hasTools = true }
@@ -67,88 +68,6 @@ public struct PromptFeatures: Sendable, Equatable {
             for document in scan.value("documents")?.arrayValue ?? [] {
                 estimatedPromptTokens += query + PromptTokens.count(Self.flattenText(document), model: model)
             }
-        }
-    }
-
-    /// The chat messages' share of the features, read from their JSON text (the validated array
-    /// at `range`) without building a tree: the prompt tokens as
-    /// ``PromptTokens/count(messages:tools:model:)`` counts them (tools aside), whether a content
-    /// part is an image, and the last user message's text. Strings without escapes are counted
-    /// where they lie; the last duplicate of a key wins, as in a parsed object.
-    private mutating func readMessages(_ bytes: [UInt8], _ range: Range<Int>, tokenizer: BPEEncoding?) {
-        var total = 3
-        var lastUser: JSONWalk.Item?
-        var sawUser = false
-        bytes.withUnsafeBufferPointer { buffer in
-            func tokens(_ item: JSONWalk.Item?) -> Int {
-                guard let item, item.kind == .string, item.range.count > 2 else { return 0 }
-                let body = UnsafeBufferPointer(rebasing: buffer[(item.range.lowerBound + 1)..<(item.range.upperBound - 1)])
-                if !body.contains(UInt8(ascii: "\\")) {
-                    return tokenizer?.count(utf8: body) ?? Tokenizers.estimateTokens(utf8: body)
-                }
-                var text = JSONParser.unescape(body)
-                return text.withUTF8 { tokenizer?.count(utf8: $0) ?? Tokenizers.estimateTokens(utf8: $0) }
-            }
-            func string(_ item: JSONWalk.Item?) -> String? {
-                guard let item, item.kind == .string else { return nil }
-                return JSONWalk.string(bytes, item.range)
-            }
-            for message in JSONWalk.elements(bytes, range) {
-                total += 3
-                guard message.kind == .object else { continue }
-                let members = JSONWalk.members(bytes, message.range)
-                func member(_ key: String) -> JSONWalk.Item? { members.last { $0.key == key } }
-                let role = member("role")
-                total += tokens(role)
-                if let name = member("name"), name.kind == .string { total += 1 + tokens(name) }
-                let content = member("content")
-                switch content?.kind {
-                case .string?:
-                    total += tokens(content)
-                case .array?:
-                    for part in JSONWalk.elements(bytes, content!.range) {
-                        let fields = part.kind == .object ? JSONWalk.members(bytes, part.range) : []
-                        switch string(fields.last { $0.key == "type" }) {
-                        case "image_url", "input_image", "image":
-                            total += 765
-                            hasImages = true
-                        default:
-                            total += tokens(fields.last { $0.key == "text" })
-                        }
-                    }
-                default:
-                    break
-                }
-                if let calls = member("tool_calls"), calls.kind == .array {
-                    for call in JSONWalk.elements(bytes, calls.range) {
-                        total += 3
-                        guard call.kind == .object, let function = JSONWalk.members(bytes, call.range).last(where: { $0.key == "function" }),
-                            function.kind == .object
-                        else { continue }
-                        let fields = JSONWalk.members(bytes, function.range)
-                        total += tokens(fields.last { $0.key == "name" }) + tokens(fields.last { $0.key == "arguments" })
-                    }
-                }
-                if let role, role.kind == .string, string(role) == "user" {
-                    sawUser = true
-                    lastUser = content
-                }
-            }
-        }
-        estimatedPromptTokens = total
-        guard sawUser else { return }
-        switch lastUser?.kind {
-        case .string?:
-            lastUserText = JSONWalk.string(bytes, lastUser!.range) ?? ""
-        case .array?:
-            lastUserText = JSONWalk.elements(bytes, lastUser!.range).compactMap { part -> String? in
-                guard part.kind == .object, let text = JSONWalk.members(bytes, part.range).last(where: { $0.key == "text" }),
-                    text.kind == .string
-                else { return nil }
-                return JSONWalk.string(bytes, text.range)
-            }.joined()
-        default:
-            lastUserText = ""
         }
     }
 
