@@ -119,6 +119,31 @@ import Testing
         }
     }
 
+    /// Two keys alternating: each one's settlement charges and frees only its own counters.
+    @Test func inProcessSettlementChargesOnlyTheRequestsOwnKey() async throws {
+        let answer = #"{"id":"x","object":"chat.completion","created":1,"model":"mock-gpt","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}}"#
+        var limits = LimitValues()
+        limits.concurrent = 1
+        let fixture = Self.fixture(.init(chunks: [answer])) { config in
+            config.limits.rules = [LimitRule(scope: .key, values: limits)]
+            config.budgets.rules = [BudgetRule(scope: .key, limit: BudgetLimit(amount: 1, period: .total))]
+        }
+        let keys = [Identity(kind: .virtualKey, subject: "key-a"), Identity(kind: .virtualKey, subject: "key-b")]
+        var checks: [String: [BudgetCheck]] = [:]
+        for round in 1...3 {
+            for identity in keys {
+                let response = await fixture.gateway.handle(Self.inbound(Self.chat, identity: identity, receivedAt: fixture.clock.now))
+                #expect(response.status == 200, "round \(round), \(identity.subject)")
+                checks[identity.subject] = fixture.records.all.last?.budgetLease?.checks
+            }
+            for identity in keys {
+                let keyChecks = try #require(checks[identity.subject])
+                let spent = try await fixture.gateway.budgets.backend.current(keyChecks.map(\.key))
+                #expect(spent == [NanoUSD.from(0.012 * Double(round))], "round \(round): \(identity.subject) paid for its own requests only")
+            }
+        }
+    }
+
     @Test func aFailedAttemptStillSettlesItsConcurrencySlot() async throws {
         var limits = LimitValues()
         limits.concurrent = 1
