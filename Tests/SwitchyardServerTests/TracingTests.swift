@@ -289,6 +289,41 @@ import Testing
         }
     }
 
+    /// `max_queue` bounds what waits for export: the oldest spans go first, each one counted,
+    /// and what is left is exported in order (here at shutdown: the interval never comes).
+    @Test func aFullQueueDropsItsOldestSpansAndCountsThem() async throws {
+        try await Self.withCollector { collectorPort, exported in
+            try await withMockUpstream { _, upstreamPort in
+                let yaml =
+                    upstreamConfig(port: upstreamPort)
+                    + "\ntracing: {endpoint: \"http://127.0.0.1:\(collectorPort)/v1/traces\", batch_size: 1000, export_interval: 10m, max_queue: 3}"
+                let (application, _) = try makeGateway(yaml)
+                let traces = (1...40).map { String(format: "%032x", 0xabc000 + $0) }
+                try await application.makeApplication().test(.live) { client in
+                    for trace in traces {
+                        var headers = authorized
+                        headers[HTTPField.Name("traceparent")!] = "00-\(trace)-\(Self.clientSpan)-01"
+                        let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: chatBody())
+                        #expect(response.status == .ok)
+                    }
+                    let metrics = try await client.execute(uri: "/metrics", method: .get).text
+                    #expect(exported().isEmpty, "nothing leaves before the interval, a full batch or shutdown")
+                    let dropped = metrics.split(separator: "\n").first { $0.hasPrefix("switchyard_trace_spans_dropped_total ") }
+                    let count = dropped.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
+                    // Every request ends at least a server span and an attempt span.
+                    #expect(count >= 40 * 2 - 3, "dropped: \(dropped.map(String.init) ?? "none")")
+                }
+                let spans = exported()
+                #expect(spans.count == 3)
+                // The three spans that ended last, in order: the newest chat request's attempt and
+                // server spans, then the server span of the request for /metrics.
+                #expect(
+                    spans.map { $0["name"]?.stringValue ?? "" } == ["chat mock-gpt", "POST /v1/chat/completions", "GET /metrics"])
+                #expect(spans.prefix(2).allSatisfy { $0["traceId"]?.stringValue == traces.last })
+            }
+        }
+    }
+
     @Test func propagationCanBeTurnedOffForProvidersOutsideTheTrustBoundary() async throws {
         try await Self.withCollector { collectorPort, _ in
             try await withMockUpstream { mock, port in

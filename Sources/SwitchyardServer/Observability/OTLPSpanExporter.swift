@@ -19,7 +19,7 @@ final class OTLPSpanExporter: SpanSink, Service, Sendable {
     let runtime: RuntimeHolder
     let client: any WebhookClient
     let logger: Logger
-    private let queue = Mutex<[FinishedSpan]>([])
+    private let queue = Mutex(SpanQueue())
     /// A full batch is waiting.
     private let batchFull = Atomic<Bool>(false)
     /// ``flush()`` asked for everything queued.
@@ -74,7 +74,7 @@ final class OTLPSpanExporter: SpanSink, Service, Sendable {
             let batch = queue.withLock { queue -> [FinishedSpan] in
                 let count = min(settings.batchSize, queue.count, remaining)
                 guard count > 0, partial || count == settings.batchSize else { return [] }
-                let batch = Array(queue.prefix(count))
+                let batch = queue.prefix(count)
                 queue.removeFirst(count)
                 return batch
             }
@@ -98,5 +98,33 @@ final class OTLPSpanExporter: SpanSink, Service, Sendable {
         dropped.increment(by: batch.count)
         logger.warning("trace export failed; spans dropped", metadata: ["spans": .stringConvertible(batch.count), "error": .string(problem)])
         return false
+    }
+}
+
+/// The spans waiting for export, oldest first. Dropping the oldest moves a start index, not the
+/// spans behind it: while the collector is down the queue stays full and every new span drops
+/// one, which with an array's `removeFirst` moved the whole queue (8,192 spans by default) on
+/// every request.
+struct SpanQueue {
+    private var spans: [FinishedSpan] = []
+    /// Spans before `head` are gone.
+    private var head = 0
+
+    var count: Int { spans.count - head }
+
+    mutating func append(_ span: FinishedSpan) { spans.append(span) }
+
+    func prefix(_ count: Int) -> [FinishedSpan] { Array(spans[head..<(head + Swift.min(count, self.count))]) }
+
+    mutating func removeFirst(_ count: Int) {
+        head += Swift.min(count, self.count)
+        // The gone spans are released in one move once they are at least half of the storage.
+        if head == spans.count {
+            spans.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024 && head * 2 >= spans.count {
+            spans.removeFirst(head)
+            head = 0
+        }
     }
 }
