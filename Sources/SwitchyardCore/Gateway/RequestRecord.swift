@@ -86,7 +86,7 @@ public struct RequestRecord: Sendable {
         /// What the guardrails decided (input and output), without the text that caused it.
         public var guardrails: [GuardrailDecision] = []
         /// Prompt texts the input guardrails' detectors read, and those whose findings came from
-        /// the memo of texts seen before (``GuardrailEngine/Rail/inputFindings(in:role:)``).
+        /// the memo of texts seen before (``GuardrailEngine/Rail/inputFindings(in:role:digest:)``).
         public var guardrailScans: (scanned: Int, reused: Int) = (0, 0)
         /// The model group a `route` guardrail sent the request to.
         public var guardrailRoute: String?

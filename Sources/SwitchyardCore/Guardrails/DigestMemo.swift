@@ -40,6 +40,20 @@ public final class DigestMemo<Value: Sendable>: Sendable {
     /// and texts read the same: `["ab", "c"]` and `["a", "bc"]` differ, and so does a part with
     /// a zero byte in it), then `text`.
     static func key(_ parts: [String], text: [UInt8]) -> SHA256Digest {
+        var hasher = hashing(parts)
+        text.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return hasher.finalize()
+    }
+
+    /// ``key(_:text:)`` for a text known by its digest: the parts as there, then the text's digest.
+    static func key(_ parts: [String], digest: SHA256Digest) -> SHA256Digest {
+        var hasher = hashing(parts)
+        digest.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return hasher.finalize()
+    }
+
+    /// A hasher fed with `parts`, each after its length.
+    private static func hashing(_ parts: [String]) -> SHA256 {
         var hasher = SHA256()
         for var part in parts {
             part.withUTF8 { bytes in
@@ -47,8 +61,7 @@ public final class DigestMemo<Value: Sendable>: Sendable {
                 hasher.update(bufferPointer: UnsafeRawBufferPointer(bytes))
             }
         }
-        text.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return hasher.finalize()
+        return hasher
     }
 
     func value(_ key: SHA256Digest) -> Value? { state.withLock { $0.values[key] } }

@@ -1,3 +1,4 @@
+import Crypto
 import NIOCore
 
 /// The answer side of a request's guardrails: the output rails in scope and the placeholders
@@ -156,6 +157,50 @@ enum GuardrailTexts {
     }
 }
 
+/// The texts of a request that input guardrails read (``GuardrailTexts/rewriteRequest(_:endpoint:_:)``'s
+/// visits, in its order), as bytes, with what the guardrails replaced.
+struct RequestTexts {
+    struct Item {
+        let role: String
+        var text: [UInt8]
+        /// The text's SHA-256 once a guardrail's memo needed it; nil after a change.
+        var digest: SHA256Digest?
+        var replaced = false
+    }
+    var items: [Item] = []
+
+    init() {}
+
+    init(_ body: JSONValue, endpoint: Endpoint) {
+        var body = body
+        var items: [Item] = []
+        _ = GuardrailTexts.rewriteRequest(&body, endpoint: endpoint) { role, text in
+            items.append(Item(role: role, text: Array(text.utf8)))
+            return nil
+        }
+        self.items = items
+    }
+
+    func string(_ index: Int) -> String { String(decoding: items[index].text, as: UTF8.self) }
+
+    mutating func replace(_ index: Int, with text: [UInt8]) {
+        items[index].text = text
+        items[index].digest = nil
+        items[index].replaced = true
+    }
+
+    /// Writes the replaced texts into `body` (the body they were read from); whether any was.
+    func apply(to body: inout JSONValue, endpoint: Endpoint) -> Bool {
+        guard items.contains(where: \.replaced) else { return false }
+        var index = 0
+        return GuardrailTexts.rewriteRequest(&body, endpoint: endpoint) { _, _ in
+            defer { index += 1 }
+            guard index < items.count, items[index].replaced else { return nil }
+            return String(decoding: items[index].text, as: UTF8.self)
+        }
+    }
+}
+
 extension Gateway {
     /// Input guardrails: checks the prompt's texts with every rail in scope, in order. Blocks
     /// (400 in the client's dialect), rewrites the body (mask, pseudonymize), reroutes, or
@@ -168,8 +213,16 @@ extension Gateway {
             endpoint: endpoint, request: prepared.request, identity: prepared.record.identity, group: prepared.plan.group,
             headers: inbound.headers, unixTime: router.clock.unixTime)
         guard !rails.isEmpty else { return nil }
-        var body: JSONValue?
-        var changed = false
+        let inputRails = rails.filter { $0.rule.direction.checksInput && $0.rule.detector != .jsonSchema }
+        var body: JSONValue = .null
+        // The texts the guardrails read, read from the body once; rails mask them in turn (each
+        // reads what the ones before it left) and the body is rewritten once, at the end.
+        var texts = RequestTexts()
+        if !inputRails.isEmpty {
+            guard let parsed = try? JSONValue.parse(Array(buffer: inbound.body)) else { return nil }
+            body = parsed
+            texts = RequestTexts(parsed, endpoint: inbound.endpoint)
+        }
         var pseudonyms = Pseudonyms()
         var decisions: [GuardrailDecision] = []
         var refusal: GatewayError?
@@ -185,15 +238,11 @@ extension Gateway {
             }
         }
         var unscannable: [UntranslatedContent]?
-        for rail in rails where rail.rule.direction.checksInput && rail.rule.detector != .jsonSchema {
-            if body == nil {
-                guard let parsed = try? JSONValue.parse(Array(buffer: inbound.body)) else { return nil }
-                body = parsed
-            }
+        for rail in inputRails {
             if rail.rule.action != .flag && !rail.rule.allowsNonText {
                 // What this guardrail would have to judge but cannot read is not forwarded.
                 if unscannable == nil {
-                    unscannable = GuardrailTexts.unscannable(body!, endpoint: inbound.endpoint, untranslated: inbound.untranslatedContent)
+                    unscannable = GuardrailTexts.unscannable(body, endpoint: inbound.endpoint, untranslated: inbound.untranslatedContent)
                 }
                 if let item = unscannable!.first(where: { rail.checks(role: $0.role) }) {
                     var decision = GuardrailDecision(
@@ -208,13 +257,10 @@ extension Gateway {
             }
             if rail.detector == nil {
                 // Webhook: the service sees the texts this rail covers and decides.
-                var texts: [String] = []
-                _ = GuardrailTexts.rewriteRequest(&body!, endpoint: inbound.endpoint) { role, text in
-                    if rail.checks(role: role) { texts.append(text) }
-                    return nil
-                }
-                guard !texts.isEmpty else { continue }
-                let verdict = await callWebhook(rail, texts: texts, direction: "input", requestID: inbound.requestID, model: prepared.request.model)
+                let covered = texts.items.indices.filter { rail.checks(role: texts.items[$0].role) }
+                guard !covered.isEmpty else { continue }
+                let verdict = await callWebhook(
+                    rail, texts: covered.map { texts.string($0) }, direction: "input", requestID: inbound.requestID, model: prepared.request.model)
                 switch verdict {
                 case .allow:
                     continue
@@ -225,12 +271,9 @@ extension Gateway {
                     decisions.append(decision)
                     return Self.blocked(rail.rule.name, reason: reason)
                 case .replace(let replacements):
-                    var next = replacements.makeIterator()
-                    changed =
-                        GuardrailTexts.rewriteRequest(&body!, endpoint: inbound.endpoint) { role, text in
-                            guard rail.checks(role: role), let replacement = next.next() else { return nil }
-                            return replacement == text ? nil : replacement
-                        } || changed
+                    for (index, replacement) in zip(covered, replacements) where replacement != texts.string(index) {
+                        texts.replace(index, with: Array(replacement.utf8))
+                    }
                     var decision = GuardrailDecision(name: rail.rule.name, direction: "input", action: "mask", entities: ["webhook": 1])
                     decision.audited = rail.rule.audits("mask")
                     decisions.append(decision)
@@ -240,54 +283,46 @@ extension Gateway {
             var hits: [Finding] = []
             let action = rail.rule.action
             // Texts the heuristics let pass, for the classifier (if configured).
-            var unflagged: [(role: String, text: String)] = []
+            var unflagged: [Int] = []
             let classifier = rail.rule.classifier
-            var rewrote = GuardrailTexts.rewriteRequest(&body!, endpoint: inbound.endpoint) { role, text in
-                guard rail.checks(role: role) else { return nil }
-                let bytes = Array(text.utf8)
-                let (findings, reused) = rail.inputFindings(in: bytes, role: role)
+            for index in texts.items.indices where rail.checks(role: texts.items[index].role) {
+                let role = texts.items[index].role
+                let (findings, reused) = rail.inputFindings(in: texts.items[index].text, role: role, digest: &texts.items[index].digest)
                 if reused { scansReused += 1 } else { scans += 1 }
                 let found = rail.triggered(findings)
-                if found.isEmpty, let classifier, text.count >= classifier.minLength { unflagged.append((role, text)) }
-                guard !found.isEmpty else { return nil }
+                if found.isEmpty, let classifier, texts.string(index).count >= classifier.minLength { unflagged.append(index) }
+                guard !found.isEmpty else { continue }
                 hits.append(contentsOf: found)
                 switch action {
                 case .mask:
-                    return String(
-                        decoding: GuardrailEngine.mask(bytes, found),
-                        as: UTF8.self)
+                    texts.replace(index, with: GuardrailEngine.mask(texts.items[index].text, found))
                 case .pseudonymize:
-                    return String(
-                        decoding: GuardrailEngine.rewrite(bytes, found) { finding, original in
+                    texts.replace(
+                        index,
+                        with: GuardrailEngine.rewrite(texts.items[index].text, found) { finding, original in
                             pseudonyms.placeholder(for: original, label: GuardrailEngine.label(for: finding.entity))
-                        }, as: UTF8.self)
+                        })
                 default:
-                    return nil
+                    break
                 }
             }
             if let classifier, !unflagged.isEmpty {
-                var flagged: Set<String> = []
-                for (role, text) in unflagged {
-                    let verdict = await classify(text, role: role, settings: classifier, inbound: inbound, identity: prepared.record.identity)
+                for index in unflagged {
+                    let role = texts.items[index].role
+                    let verdict = await classify(
+                        texts.string(index), role: role, settings: classifier, inbound: inbound, identity: prepared.record.identity)
                     if verdict == true || (verdict == nil && !classifier.failOpen) {
-                        flagged.insert(text)
                         hits.append(
                             Finding(
                                 entity: verdict == nil ? "injection.classifier_unavailable" : "injection.classifier", range: 0..<0,
                                 score: rail.threshold))
+                        if action == .mask { texts.replace(index, with: Array("[\(GuardrailEngine.label(for: "injection"))]".utf8)) }
                     }
-                }
-                if action == .mask, !flagged.isEmpty {
-                    rewrote =
-                        GuardrailTexts.rewriteRequest(&body!, endpoint: inbound.endpoint) { role, text in
-                            rail.checks(role: role) && flagged.contains(text) ? "[\(GuardrailEngine.label(for: "injection"))]" : nil
-                        } || rewrote
                 }
             }
             guard !hits.isEmpty else { continue }
             let decision = GuardrailDecision(rail: rail, direction: "input", findings: hits)
             decisions.append(decision)
-            changed = changed || rewrote
             switch action {
             case .block:
                 refusal = Self.blocked(rail.rule.name, reason: decision.reason)
@@ -303,7 +338,7 @@ extension Gateway {
             }
             if let refusal { return refusal }
         }
-        if changed, let body {
+        if texts.apply(to: &body, endpoint: inbound.endpoint) {
             let bytes = body.serializedBytes()
             prepared.inbound.body = ByteBuffer(bytes: bytes)
             prepared.inbound.nativeBody = nil

@@ -1,3 +1,5 @@
+import Crypto
+
 /// The guardrails of one configuration generation, compiled once (detectors built, lexicons
 /// indexed, regexes compiled) and shared by every request of that generation.
 public struct GuardrailEngine: Sendable {
@@ -9,7 +11,7 @@ public struct GuardrailEngine: Sendable {
         public let threshold: Double
         let messageRoles: Set<String>?
         /// Its place in the engine and the engine's memo of input findings (see
-        /// ``inputFindings(in:role:)``).
+        /// ``inputFindings(in:role:digest:)``).
         let index: Int
         let memo: DigestMemo<[Finding]>?
 
@@ -63,10 +65,15 @@ public struct GuardrailEngine: Sendable {
         /// once). Built-in detectors read nothing but the text and the role, so a repeated text
         /// (the system prompt of every request of an app, the history a chat resends with each
         /// turn) is not read again. `reused` says which it was.
-        func inputFindings(in text: [UInt8], role: String) -> (findings: [Finding], reused: Bool) {
+        ///
+        /// `digest`: the text's SHA-256, worked out here when the memo needs it and kept for the
+        /// next guardrail that reads the same text (nil again once a guardrail changes it).
+        func inputFindings(in text: [UInt8], role: String, digest: inout SHA256Digest?) -> (findings: [Finding], reused: Bool) {
             guard let detector else { return ([], false) }
             guard let memo, text.count >= Self.memoMinimumBytes else { return (detector.findings(in: text, context: [], role: role), false) }
-            let key = DigestMemo<[Finding]>.key([String(index), role], text: text)
+            let textDigest = digest ?? SHA256.hash(data: text)
+            digest = textDigest
+            let key = DigestMemo<[Finding]>.key([String(index), role], digest: textDigest)
             if let known = memo.value(key) { return (known, true) }
             let findings = detector.findings(in: text, context: [], role: role)
             memo.store(key, findings)
@@ -87,7 +94,7 @@ public struct GuardrailEngine: Sendable {
     public let rails: [Rail]
     public var isEmpty: Bool { rails.isEmpty }
     /// Texts whose findings are remembered, per configuration (about 100 bytes each; see
-    /// ``Rail/inputFindings(in:role:)``): a new configuration starts an empty memo.
+    /// ``Rail/inputFindings(in:role:digest:)``): a new configuration starts an empty memo.
     public static let memoCapacity = 20_000
 
     public init(settings: GuardrailSettings) {
@@ -130,7 +137,10 @@ public struct GuardrailEngine: Sendable {
         if entity.hasPrefix("injection") { return "REMOVED: PROMPT INJECTION" }
         if entity.hasPrefix("content.") { return "REMOVED: " + entity.dropFirst("content.".count).uppercased() }
         if entity == "word" { return "REDACTED" }
-        return entity.replacingOccurrences(of: ".", with: "_").uppercased()
+        // `pii.email` → `PII_EMAIL`, a byte at a time for ASCII names (this runs for every
+        // masked value); a configured regex may have any name.
+        guard entity.utf8.allSatisfy({ $0 < 0x80 }) else { return entity.replacingOccurrences(of: ".", with: "_").uppercased() }
+        return String(decoding: entity.utf8.map { $0 == UInt8(ascii: ".") ? UInt8(ascii: "_") : $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
     }
 
     /// `text` with each finding replaced by its label (`[EMAIL]`).
