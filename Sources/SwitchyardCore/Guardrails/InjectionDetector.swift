@@ -145,6 +145,14 @@ public struct InjectionDetector: TextDetector {
     /// for the prefixes that start with byte `b`).
     let firstPrefixes: [(prefix: [UInt8], rule: Int)]
     let firstPrefixRanges: [Range<Int>]
+    /// A 4,096-bit filter of `firstWords`' hashes: most words of a text
+    /// start no rule, and the filter answers for them from one cache line instead of a probe of
+    /// the index's table.
+    let firstWordFilter: [UInt64]
+    /// Per first byte, one bit per second byte (its low six bits) of the `firstPrefixes` that
+    /// start with it; all bits where one of them is a single byte. A word whose first two bytes
+    /// no prefix has is not compared with the prefixes of its first byte.
+    let firstPrefixSeconds: [UInt64]
     let markers: PhraseMatcher
     /// The longest reach of any rule (``Rule/reachBefore``, ``Rule/reachAfter``).
     let reachBefore: Int
@@ -186,6 +194,12 @@ public struct InjectionDetector: TextDetector {
             }
         }
         self.firstWords = WordIndex(pairs: index)
+        var filter = [UInt64](repeating: 0, count: 64)
+        for (hash, _) in index { filter[Int(hash >> 58)] |= 1 << ((hash >> 52) & 63) }
+        self.firstWordFilter = filter
+        self.firstPrefixSeconds = prefixes.map { bucket in
+            bucket.reduce(UInt64(0)) { $0 | ($1.prefix.count < 2 ? .max : 1 << ($1.prefix[1] & 63)) }
+        }
         self.reachBefore = rules.map(\.reachBefore).max() ?? 0
         self.reachAfter = rules.map(\.reachAfter).max() ?? 0
         self.firstPrefixes = prefixes.flatMap { $0 }
@@ -301,10 +315,16 @@ public struct InjectionDetector: TextDetector {
             let firstWords = self.firstWords
             for (offset, word) in words.enumerated() {
                 if let dirty, dirty[min(words.count, offset + reachAfter + 1)] == dirty[max(0, offset - reachBefore)] { continue }
-                for position in firstWords.range(of: word.hash) {
-                    let ruleIndex = Int(firstWords.values[position])
-                    guard !ruleMatched[nameIDs[ruleIndex]] else { continue }
-                    record(ruleIndex, start: offset)
+                if firstWordFilter[Int(word.hash >> 58)] & (1 << ((word.hash >> 52) & 63)) != 0 {
+                    for position in firstWords.range(of: word.hash) {
+                        let ruleIndex = Int(firstWords.values[position])
+                        guard !ruleMatched[nameIDs[ruleIndex]] else { continue }
+                        record(ruleIndex, start: offset)
+                    }
+                }
+                let seconds = firstPrefixSeconds[Int(bytes[word.start])]
+                guard seconds != 0, word.end - word.start < 2 ? seconds == .max : seconds & (1 << (bytes[word.start + 1] & 63)) != 0 else {
+                    continue
                 }
                 for entry in firstPrefixRanges[Int(bytes[word.start])] {
                     let (prefix, ruleIndex) = firstPrefixes[entry]
