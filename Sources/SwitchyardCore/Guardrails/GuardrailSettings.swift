@@ -1,3 +1,5 @@
+import NIOCore
+
 /// `guardrails:` — checks on prompts and answers, each with a detector, a direction, a scope
 /// and an action. They run in the order written; every decision is recorded (headers, logs,
 /// metrics, audit trail) without the text that caused it.
@@ -131,6 +133,14 @@ public struct GuardrailWebhookSettings: Sendable {
 public protocol WebhookClient: Sendable {
     /// POSTs `body` (JSON) to `url`; returns status and body, or throws on transport errors.
     func post(url: String, headers: [HeaderField], body: [UInt8], timeout: Duration) async throws -> (status: Int, body: [UInt8])
+    /// The same with the body in a buffer (one the caller reuses for its next post).
+    func post(url: String, headers: [HeaderField], buffer: ByteBuffer, timeout: Duration) async throws -> (status: Int, body: [UInt8])
+}
+
+extension WebhookClient {
+    public func post(url: String, headers: [HeaderField], buffer: ByteBuffer, timeout: Duration) async throws -> (status: Int, body: [UInt8]) {
+        try await post(url: url, headers: headers, body: Array(buffer: buffer), timeout: timeout)
+    }
 }
 
 public struct InjectionClassifierSettings: Sendable {

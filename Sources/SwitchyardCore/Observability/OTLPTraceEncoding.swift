@@ -18,8 +18,23 @@ public enum OTLPTraceEncoding {
     public static func requestBytes(
         _ spans: [FinishedSpan], serviceName: String, serviceVersion: String, resourceAttributes: [String: String] = [:]
     ) -> [UInt8] {
+        var bytes: [UInt8] = []
+        writeRequest(spans, serviceName: serviceName, serviceVersion: serviceVersion, resourceAttributes: resourceAttributes, into: &bytes)
+        return bytes
+    }
+
+    /// ``requestBytes(_:serviceName:serviceVersion:resourceAttributes:)`` written into `bytes`,
+    /// which it replaces keeping its capacity: an exporter that passes the same array for each
+    /// batch allocates (and the kernel maps) a batch's worth of memory once, not per batch.
+    public static func writeRequest(
+        _ spans: [FinishedSpan], serviceName: String, serviceVersion: String, resourceAttributes: [String: String] = [:],
+        into bytes: inout [UInt8]
+    ) {
         var out = Output()
-        out.bytes.reserveCapacity(512 + spans.count * 1024)
+        swap(&out.bytes, &bytes)
+        out.bytes.removeAll(keepingCapacity: true)
+        out.bytes.reserveCapacity(512 + spans.count * 2048)
+        defer { swap(&out.bytes, &bytes) }
         out.raw(#"{"resourceSpans":[{"resource":{"attributes":["#)
         var resource: [(String, String)] = [
             ("service.name", serviceName), ("service.version", serviceVersion), ("telemetry.sdk.name", "switchyard"),
@@ -43,7 +58,6 @@ public enum OTLPTraceEncoding {
             write(span, to: &out)
         }
         out.raw("]}]}]}")
-        return out.bytes
     }
 
     struct Output {

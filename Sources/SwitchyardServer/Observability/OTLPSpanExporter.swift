@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Metrics
 import ServiceLifecycle
 import SwitchyardCore
@@ -20,6 +21,8 @@ final class OTLPSpanExporter: SpanSink, Service, Sendable {
     let client: any WebhookClient
     let logger: Logger
     private let queue = Mutex(SpanQueue())
+    /// The memory of the last export (its encoding and its body), for the next one.
+    private let scratch = Mutex<([UInt8], ByteBuffer?)>(([], nil))
     /// A full batch is waiting.
     private let batchFull = Atomic<Bool>(false)
     /// ``flush()`` asked for everything queued.
@@ -85,13 +88,27 @@ final class OTLPSpanExporter: SpanSink, Service, Sendable {
     }
 
     private func send(_ batch: [FinishedSpan], settings: TracingSettings, retries: Int) async -> Bool {
-        let body = OTLPTraceEncoding.requestBytes(
-            batch, serviceName: settings.serviceName, serviceVersion: SwitchyardVersion.current, resourceAttributes: settings.resourceAttributes)
+        // The batch is encoded into the memory the last one used (exports are one at a time;
+        // a concurrent one would find the scratch empty and allocate its own).
+        var (encoded, body) = scratch.withLock { scratch in
+            defer { scratch = ([], nil) }
+            return scratch
+        }
+        OTLPTraceEncoding.writeRequest(
+            batch, serviceName: settings.serviceName, serviceVersion: SwitchyardVersion.current, resourceAttributes: settings.resourceAttributes,
+            into: &encoded)
+        var buffer = body ?? ByteBufferAllocator().buffer(capacity: encoded.count)
+        buffer.clear()
+        buffer.writeBytes(encoded)
+        defer {
+            let kept = (encoded, buffer)
+            scratch.withLock { $0 = kept }
+        }
         var headers = settings.headers
         headers.append(HeaderField("content-type", "application/json"))
         // OTLP/HTTP's retryable statuses.
         let delivery = WebhookDelivery(client: client, attempts: retries + 1, retryable: { [429, 502, 503, 504].contains($0) })
-        guard let problem = await delivery.post(url: settings.endpoint, headers: headers, body: body, timeout: settings.timeout) else {
+        guard let problem = await delivery.post(url: settings.endpoint, headers: headers, buffer: buffer, timeout: settings.timeout) else {
             exported.increment(by: batch.count)
             return true
         }

@@ -8,10 +8,14 @@ struct WebhookHTTPClient: WebhookClient {
     let client: HTTPClient
 
     func post(url: String, headers: [HeaderField], body: [UInt8], timeout: Duration) async throws -> (status: Int, body: [UInt8]) {
+        try await post(url: url, headers: headers, buffer: ByteBuffer(bytes: body), timeout: timeout)
+    }
+
+    func post(url: String, headers: [HeaderField], buffer: ByteBuffer, timeout: Duration) async throws -> (status: Int, body: [UInt8]) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         for header in headers { request.headers.add(name: header.name, value: header.value) }
-        request.body = .bytes(ByteBuffer(bytes: body))
+        request.body = .bytes(buffer)
         let response = try await client.execute(request, timeout: .milliseconds(Int64(durationSecondsValue(timeout) * 1000)))
         let collected = try await response.body.collect(upTo: 1024 * 1024)
         return (Int(response.status.code), Array(buffer: collected))
@@ -37,6 +41,14 @@ struct WebhookDelivery: Sendable {
         url: String, headers: [HeaderField], body: [UInt8], timeout: Duration,
         failed: (_ attempt: Int, _ status: Int?, _ error: (any Error)?) -> Void = { _, _, _ in }
     ) async -> String? {
+        await post(url: url, headers: headers, buffer: ByteBuffer(bytes: body), timeout: timeout, failed: failed)
+    }
+
+    /// The same with the body in a buffer.
+    func post(
+        url: String, headers: [HeaderField], buffer: ByteBuffer, timeout: Duration,
+        failed: (_ attempt: Int, _ status: Int?, _ error: (any Error)?) -> Void = { _, _, _ in }
+    ) async -> String? {
         var problem = ""
         var delay = backoff
         for attempt in 1...max(1, attempts) {
@@ -45,7 +57,7 @@ struct WebhookDelivery: Sendable {
                 delay = min(delay * 2, .seconds(30))
             }
             do {
-                let (status, _) = try await client.post(url: url, headers: headers, body: body, timeout: timeout)
+                let (status, _) = try await client.post(url: url, headers: headers, buffer: buffer, timeout: timeout)
                 if (200..<300).contains(status) { return nil }
                 problem = "HTTP \(status)"
                 failed(attempt, status, nil)
