@@ -89,6 +89,25 @@ import Testing
         }
     }
 
+    /// The column of a value is read from the table's header line wherever the table stands
+    /// (after prose, after blank lines, at the end without a line feed), through the rows above
+    /// with as many delimiters; a row longer than 512 bytes is not read as one.
+    @Test func columnsAreFoundWhereverTheTableStands() {
+        func phones(_ text: String) -> Int { Self.detector.findings(in: Array(text.utf8), context: []).filter { $0.entity == "phone" }.count }
+        let table = "name,order_id,phone\nAda,4821 5567 9034,4821 5567 9034\nBob,4821 5567 9035,4821 5567 9036"
+        #expect(phones(table) == 2, "the last row has no line feed after it")
+        #expect(phones("Export of today's contacts.\n\n" + table + "\n") == 2)
+        #expect(phones(String(repeating: "Some notes without a table. ", count: 30) + "\n" + table) == 2)
+        let wide = "name,order_id,phone\nAda,4821 5567 9034," + String(repeating: "x", count: 520) + ",4821 5567 9034\n"
+        // A row of more than 512 bytes is not looked up as a table row: its values are judged
+        // by their shape alone (the order id, first, reads as a phone; read as a table it
+        // would not be, and the phone column's value would be).
+        let wideFound = Self.detector.findings(in: Array(wide.utf8), context: []).filter { $0.entity == "phone" }
+        #expect(wideFound.map(\.range) == [24..<38])
+        let ssn = "name,note,ssn\n" + (1...40).map { "P\($0),ok,23456\(1000 + $0)" }.joined(separator: "\n")
+        #expect(Self.entities(ssn).filter { $0 == "ssn" }.count == 40, "forty rows under one header")
+    }
+
     @Test(arguments: [
         "My SSN is 123456789, please update it",
         "Social Security No. 078051120",

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Personal data and credentials, found by hand-written scanners (no regex engine on the
 /// request path) with checksums where the format has one (Luhn, IBAN mod 97) and context
 /// keywords where the format alone would be ambiguous (dates of birth, passports, licences).
@@ -178,9 +186,26 @@ public struct PIIDetector: TextDetector {
         /// Whether any personal (number-shaped) entity is wanted: the secrets detector skips the
         /// number scanners and their context lookups entirely.
         let wantsNumbers: Bool
+        /// Where the text's line feeds are, in order (``columnName(at:)`` looks up the line of
+        /// each candidate number: with the positions at hand that is a binary search, where
+        /// walking to the line's start was up to 512 bytes per number in a one-line JSON body).
+        let newlines: [Int]
 
         init(bytes: [UInt8], base: Int, wanted: UInt32) {
             self.bytes = bytes
+            newlines = bytes.withUnsafeBufferPointer { buffer -> [Int] in
+                var positions: [Int] = []
+                guard let start = buffer.baseAddress else { return positions }
+                let base = UnsafeRawPointer(start)
+                var offset = 0
+                let count = buffer.count
+                while offset < count, let found = memchr(base + offset, 0x0A, count - offset) {
+                    let position = UnsafeRawPointer(found) - base
+                    positions.append(position)
+                    offset = position + 1
+                }
+                return positions
+            }
             self.base = base
             self.wanted = wanted
             // An AWS secret key is a run of 40 letters, digits, `/` and `+`: without one the text
@@ -1170,21 +1195,25 @@ public struct PIIDetector: TextDetector {
         func columnName(at index: Int) -> String? {
             // Table rows are short: lines longer than 512 bytes are not looked at (and prose
             // without line breaks costs one bounded scan, not one per candidate number).
-            func lineStart(_ position: Int) -> Int? {
-                var cursor = position
-                while cursor > 0, bytes[cursor - 1] != 0x0A {
-                    cursor -= 1
-                    if position - cursor > 512 { return nil }
+            // The first line feed at or after `position` (its index in `newlines`).
+            func firstNewline(from position: Int) -> Int {
+                var low = 0
+                var high = newlines.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if newlines[middle] < position { low = middle + 1 } else { high = middle }
                 }
-                return cursor
+                return low
+            }
+            func lineStart(_ position: Int) -> Int? {
+                let next = firstNewline(from: position)
+                let start = next == 0 ? 0 : newlines[next - 1] + 1
+                return position - start > 512 ? nil : start
             }
             func lineEnd(_ position: Int) -> Int? {
-                var cursor = position
-                while cursor < bytes.count, bytes[cursor] != 0x0A {
-                    cursor += 1
-                    if cursor - position > 512 { return nil }
-                }
-                return cursor
+                let next = firstNewline(from: position)
+                let end = next < newlines.count ? newlines[next] : bytes.count
+                return end - position > 512 ? nil : end
             }
             guard let start = lineStart(index), start > 0, let end = lineEnd(index) else { return nil }
             var delimiter: UInt8 = 0
