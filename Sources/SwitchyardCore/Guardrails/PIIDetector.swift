@@ -807,29 +807,43 @@ public struct PIIDetector: TextDetector {
         /// issuer prefix and a valid Luhn check digit.
         mutating func card(at index: Int) -> Int? {
             var cursor = index
-            var values: [Int] = []
             var end = index
             var separator: UInt8?
-            var groups: [Int] = [0]
-            while cursor < bytes.count, values.count < 19 {
-                let byte = bytes[cursor]
-                if B.digit(byte) {
-                    values.append(Int(byte - 0x30))
-                    groups[groups.count - 1] += 1
-                    cursor += 1
-                    end = cursor
-                } else if (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-")) && (separator == nil || separator == byte)
-                    && B.digit(at(cursor + 1))
-                    && cursor > index && B.digit(bytes[cursor - 1])
-                {
-                    separator = byte
-                    groups.append(0)
-                    cursor += 1
-                } else {
-                    break
+            // The digits and the sizes of their groups, kept on the stack: most numbers a text
+            // holds are far shorter than a card, and are turned down below without an array.
+            var digits = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            var sizes = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            var count = 0
+            var groupCount = 1
+            withUnsafeMutableBytes(of: &digits) { digitBytes in
+                withUnsafeMutableBytes(of: &sizes) { sizeBytes in
+                    let digits = digitBytes.bindMemory(to: Int.self)
+                    let sizes = sizeBytes.bindMemory(to: Int.self)
+                    while cursor < bytes.count, count < 19 {
+                        let byte = bytes[cursor]
+                        if B.digit(byte) {
+                            digits[count] = Int(byte - 0x30)
+                            count += 1
+                            sizes[groupCount - 1] += 1
+                            cursor += 1
+                            end = cursor
+                        } else if (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-")) && (separator == nil || separator == byte)
+                            && B.digit(at(cursor + 1))
+                            && cursor > index && B.digit(bytes[cursor - 1])
+                        {
+                            separator = byte
+                            groupCount += 1
+                            cursor += 1
+                        } else {
+                            break
+                        }
+                    }
                 }
             }
-            guard !B.digit(at(end)), wordEnd(end) else { return nil }
+            // Fewer than twelve digits are no card (the search below starts at twelve).
+            guard count >= 12, !B.digit(at(end)), wordEnd(end) else { return nil }
+            let values = withUnsafeBytes(of: &digits) { Array($0.bindMemory(to: Int.self).prefix(count)) }
+            let groups = withUnsafeBytes(of: &sizes) { Array($0.bindMemory(to: Int.self).prefix(groupCount)) }
             // Grouped digits must be grouped as cards are printed (fours; 4-6-5 and 4-6-4), else
             // it is an order or reference number (`663-8644651-3111625`).
             if groups.count > 1 {
