@@ -83,6 +83,27 @@ import Testing
         }
     }
 
+    /// A member given twice (`"content"`, `"messages"`, a part's `"text"`) is read as JSON
+    /// parsers read it, the last one winning; a masked body reaches the provider with that
+    /// member once, masked, and not with the unmasked value left where a parser reads it.
+    @Test func aMemberGivenTwiceIsMaskedWhereTheProviderReadsIt() async throws {
+        try await withGateway(pii) { client, app in
+            let bodies = [
+                #"{"model":"chat","messages":[{"role":"user","content":"hello","content":"mail jane.roe@example.org"}]}"#,
+                #"{"model":"chat","messages":[{"role":"user","content":"hi"}],"messages":[{"role":"user","content":"mail jane.roe@example.org"}]}"#,
+                #"{"model":"chat","messages":[{"role":"user","content":[{"type":"text","text":"a","text":"mail jane.roe@example.org"}]}]}"#,
+            ]
+            for body in bodies {
+                let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: ByteBuffer(string: body))
+                #expect(response.status == .ok)
+                #expect(Self.guardrailHeader(response) == "pii=mask(email:1)", "\(body)")
+                let sent = String(decoding: Self.mock(app).stats.lastBody, as: UTF8.self)
+                #expect(!sent.contains("jane.roe"), "\(sent)")
+                #expect(sent.contains("mail [EMAIL]"), "\(sent)")
+            }
+        }
+    }
+
     @Test func pseudonymizedValuesNeverReachTheModelAndComeBackInTheAnswer() async throws {
         try await withGateway("  - {name: pii, detector: pii, action: pseudonymize, direction: both}") { client, app in
             let prompt = "I am jane.roe@example.org, backup jane.roe@example.org, phone (591)341-7776."
