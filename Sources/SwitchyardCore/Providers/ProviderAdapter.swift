@@ -116,7 +116,32 @@ public struct UpstreamResponse: Sendable {
     }
 
     public func header(_ name: String) -> String? {
-        headers.first(where: { $0.name.lowercased() == name.lowercased() })?.value
+        headers.first(where: { $0.name.equalsIgnoringCase(name) })?.value
+    }
+}
+
+extension String {
+    /// `lowercased() == other.lowercased()` without the two new strings: byte by byte for
+    /// ASCII (header names are), through `lowercased()` otherwise.
+    func equalsIgnoringCase(_ other: String) -> Bool {
+        var text = self
+        var other = other
+        return text.withUTF8 { left in
+            other.withUTF8 { right in
+                guard left.count == right.count else {
+                    // Lower-casing keeps an ASCII string's length; only other text can meet.
+                    return left.allSatisfy { $0 < 0x80 } && right.allSatisfy { $0 < 0x80 } ? false : nil
+                }
+                for index in 0..<left.count {
+                    let a = left[index]
+                    let b = right[index]
+                    guard a < 0x80, b < 0x80 else { return nil }
+                    if a == b { continue }
+                    guard a | 0x20 == b | 0x20, (a | 0x20) >= 0x61, (a | 0x20) <= 0x7A else { return false }
+                }
+                return true
+            }
+        } ?? (lowercased() == other.lowercased())
     }
 }
 
