@@ -178,3 +178,43 @@ import Testing
         #expect((try? JSONValue.parse(value.serialized())) == value)
     }
 }
+
+/// JSON string escaping against a byte-by-byte reference, on texts of every length up to a
+/// few words, with escapes at every position and alignment.
+@Suite struct JSONEscapeTests {
+    static func reference(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        for byte in bytes {
+            switch byte {
+            case 0x22: out += Array(#"\""#.utf8)
+            case 0x5C: out += Array(#"\\"#.utf8)
+            case 0x0A: out += Array(#"\n"#.utf8)
+            case 0x0D: out += Array(#"\r"#.utf8)
+            case 0x09: out += Array(#"\t"#.utf8)
+            case 0..<0x20: out += Array("\\u00".utf8) + [Array("0123456789abcdef".utf8)[Int(byte >> 4)], Array("0123456789abcdef".utf8)[Int(byte & 15)]]
+            default: out.append(byte)
+            }
+        }
+        return out
+    }
+
+    @Test func escapingMatchesTheByteByByteReference() {
+        var generator = SystemRandomNumberGenerator()
+        // Plain bytes, the three kinds of escape, and bytes around their values.
+        let alphabet: [UInt8] = [0x61, 0x7A, 0x20, 0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x00, 0x01, 0x1F, 0x21, 0x23, 0x5B, 0x5D, 0x7F, 0x80, 0xC3, 0xA9, 0xFF]
+        for length in 0..<70 {
+            for _ in 0..<40 {
+                let plain = Int.random(in: 0...10, using: &generator)
+                let text = (0..<length).map { _ in
+                    Int.random(in: 0...10, using: &generator) < plain ? UInt8(ascii: "x") : alphabet.randomElement(using: &generator)!
+                }
+                var output: [UInt8] = [0x7B]
+                text.withUnsafeBufferPointer { JSONWriter.appendEscaped($0, to: &output) }
+                #expect(output == [0x7B] + Self.reference(text), "\(text)")
+            }
+        }
+        var quoted: [UInt8] = []
+        JSONWriter.appendQuoted("say \"hi\"\n\u{1}", to: &quoted)
+        #expect(String(decoding: quoted, as: UTF8.self) == #""say \"hi\"\n\u0001""#)
+    }
+}
