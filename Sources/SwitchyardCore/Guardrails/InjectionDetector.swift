@@ -77,6 +77,8 @@ public struct InjectionDetector: TextDetector {
         /// (`excluded`) and the benign context after it.
         let reachBefore: Int
         let reachAfter: Int
+        /// The fewest and the most words an alternative of the first slot has.
+        let firstLengths: ClosedRange<Int>
 
         init(
             name: String, category: String, weight: Double, slots: [[[Pattern]]], gaps: [Int], excluded: Set<UInt64>,
@@ -129,6 +131,20 @@ public struct InjectionDetector: TextDetector {
             heads = slots.map { slot in
                 slot.contains { $0[0].prefix || $0[0].fuzzy || $0[0].destination } ? .max : slot.reduce(UInt64(0)) { $0 | Rule.bit($1[0].hash) }
             }
+            firstLengths = (slots.first?.map(\.count).min() ?? 1)...(slots.first?.map(\.count).max() ?? 1)
+        }
+
+        /// Whether a match starting at word `start` can go on to the second slot: some word where
+        /// the second slot may start (after a first-slot alternative and up to its gap) passes
+        /// that slot's filter. A rule's first word is common ("the", "you", "for"); its second
+        /// rarely follows, and this answers for most starts without setting up the match.
+        @inline(__always) func mayContinue(_ words: [Word], from start: Int) -> Bool {
+            guard heads.count > 1, heads[1] != .max else { return true }
+            let first = start + firstLengths.lowerBound
+            let last = min(words.count - 1, start + firstLengths.upperBound + gaps[0])
+            guard first <= last else { return false }
+            for position in first...last where heads[1] & Rule.bit(words[position].hash) != 0 { return true }
+            return false
         }
 
         @inline(__always) static func bit(_ hash: UInt64) -> UInt64 { 1 << (hash >> 58) }
@@ -341,7 +357,7 @@ public struct InjectionDetector: TextDetector {
                     let high = min(words.count - 1, start + rule.reachAfter)
                     guard dirty[high + 1] > dirty[low] else { return }
                 }
-                guard let end = Self.match(rule, words: words, bytes: bytes, at: start) else { return }
+                guard rule.mayContinue(words, from: start), let end = Self.match(rule, words: words, bytes: bytes, at: start) else { return }
                 // Each occurrence is judged in its own context: a long prompt that names
                 // "developer mode" once as a phone setting and once as a persona still counts.
                 if Self.framed(rule, words: words, bytes: bytes, start: start, end: end) { return }
