@@ -64,11 +64,19 @@ public struct PhraseMatcher: Sendable {
         guard !isEmpty else { return [] }
         var found: [Finding] = []
         text.withUnsafeBufferPointer { text in
+            Self.wordBytes.withUnsafeBufferPointer { wordBytes in
             firstBytes.withUnsafeBufferPointer { firstBytes in
                 firstPairs.withUnsafeBufferPointer { firstPairs in
                     var index = positions.lowerBound
                     let count = text.count
                     while index < positions.upperBound {
+                        // A phrase starts at a word's start or at a byte that is no word byte:
+                        // the rest of a word is passed over at once.
+                        if index > 0, wordBytes[Int(text[index])], wordBytes[Int(text[index - 1])] {
+                            index += 1
+                            while index < count, wordBytes[Int(text[index])] { index += 1 }
+                            continue
+                        }
                         guard firstBytes[Int(text[index])] else {
                             index += 1
                             continue
@@ -81,25 +89,26 @@ public struct PhraseMatcher: Sendable {
                                 continue
                             }
                         }
-                        let atWordStart = index == 0 || !ByteClass.word(text[index - 1]) || !ByteClass.word(byte)
-                        if atWordStart {
-                            for entry in buckets[Int(byte)] where ByteClass.matches(text, at: index, entry.bytes) {
-                                var end = index + entry.bytes.count
-                                if entry.prefix {
-                                    while end < count, ByteClass.word(text[end]) { end += 1 }
-                                } else if end < count, ByteClass.word(text[end]), ByteClass.word(entry.bytes[entry.bytes.count - 1]) {
-                                    continue
-                                }
-                                found.append(Finding(entity: entry.label, range: index..<end, score: entry.weight))
+                        for entry in buckets[Int(byte)] where ByteClass.matches(text, at: index, entry.bytes) {
+                            var end = index + entry.bytes.count
+                            if entry.prefix {
+                                while end < count, ByteClass.word(text[end]) { end += 1 }
+                            } else if end < count, ByteClass.word(text[end]), ByteClass.word(entry.bytes[entry.bytes.count - 1]) {
+                                continue
                             }
+                            found.append(Finding(entity: entry.label, range: index..<end, score: entry.weight))
                         }
                         index += 1
                     }
                 }
             }
+            }
         }
         return found
     }
+
+    /// ``ByteClass/word(_:)`` by byte.
+    static let wordBytes: [Bool] = (0..<256).map { ByteClass.word(UInt8($0)) }
 
     /// Overlapping phrases (`how to make a bomb`, `make a bomb`) count once: the heavier.
     func resolve(_ found: [Finding]) -> [Finding] {
