@@ -45,7 +45,22 @@ public enum TextNormalizer {
             original.withUnsafeBufferPointer { bytes in
                 var index = 0
                 let count = bytes.count
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let highs: UInt64 = 0x8080_8080_8080_8080
                 while index < count {
+                    // Eight ASCII bytes at a time, capitals lowered: a byte's high bit after
+                    // adding 0x80 - "A" says it is "A" or above, after adding 0x80 - "[" that it
+                    // is above "Z" (no carry leaves a byte below 0x80).
+                    if index + 8 <= count {
+                        let word = UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)
+                        if word & highs == 0 {
+                            let capitals = (word &+ ones &* (0x80 - 0x41)) & ~(word &+ ones &* (0x80 - 0x5B)) & highs
+                            UnsafeMutableRawPointer(output.baseAddress! + written).storeBytes(of: word | capitals >> 2, as: UInt64.self)
+                            written += 8
+                            index += 8
+                            continue
+                        }
+                    }
                     let lead = bytes[index]
                     if lead < 0x80 {
                         append(ByteClass.lowercased(lead))
