@@ -12,18 +12,47 @@ final class DisconnectDetector: ChannelInboundHandler, RemovableChannelHandler, 
     typealias InboundIn = NIOAny
     typealias InboundOut = NIOAny
 
-    private let promise = Mutex<EventLoopPromise<Void>?>(nil)
-    private let futureBox = Mutex<EventLoopFuture<Void>?>(nil)
+    private struct State {
+        var promise: EventLoopPromise<Void>?
+        var future: EventLoopFuture<Void>?
+        var gone = false
+        /// What to call when the client goes, by token: what a request in flight registered
+        /// (``onClientGone(_:)``) and has not yet removed.
+        var handlers: [Int: @Sendable () -> Void] = [:]
+        var nextToken = 0
+    }
+    private let state = Mutex(State())
 
     init() {}
 
     /// Completes when the client has gone away.
-    var clientGone: EventLoopFuture<Void>? { futureBox.withLock { $0 } }
+    var clientGone: EventLoopFuture<Void>? { state.withLock { $0.future } }
+
+    /// Calls `handler` once when the client goes away, until ``remove(_:)`` takes it back; nil
+    /// (and `handler` called now) when it is gone already. Unlike a callback on ``clientGone``,
+    /// which stays until the connection closes, a removed handler is released at once: a
+    /// keep-alive connection that carries thousands of requests does not gather one per request.
+    func onClientGone(_ handler: @escaping @Sendable () -> Void) -> Int? {
+        let token = state.withLock { state -> Int? in
+            guard !state.gone else { return nil }
+            state.nextToken += 1
+            state.handlers[state.nextToken] = handler
+            return state.nextToken
+        }
+        if token == nil { handler() }
+        return token
+    }
+
+    func remove(_ token: Int) {
+        _ = state.withLock { $0.handlers.removeValue(forKey: token) }
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         let promise = context.eventLoop.makePromise(of: Void.self)
-        self.promise.withLock { $0 = promise }
-        futureBox.withLock { $0 = promise.futureResult }
+        state.withLock { state in
+            state.promise = promise
+            state.future = promise.futureResult
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -47,75 +76,38 @@ final class DisconnectDetector: ChannelInboundHandler, RemovableChannelHandler, 
     }
 
     private func fire() {
-        let pending = promise.withLock { promise -> EventLoopPromise<Void>? in
-            defer { promise = nil }
-            return promise
+        let (pending, handlers) = state.withLock { state -> (EventLoopPromise<Void>?, [@Sendable () -> Void]) in
+            defer {
+                state.promise = nil
+                state.handlers = [:]
+                state.gone = true
+            }
+            return (state.promise, Array(state.handlers.values))
         }
         pending?.succeed()
+        for handler in handlers { handler() }
     }
+
+    /// Handlers registered and not removed (tests).
+    var registeredHandlers: Int { state.withLock { $0.handlers.count } }
 }
 
-/// Runs `operation`, cancelling it as soon as `clientGone` completes. The operation's result
-/// is always returned (a cancelled gateway call answers 499 and records it).
+/// Runs `operation`, cancelling it as soon as the client goes away (`detector`). The operation's
+/// result is always returned (a cancelled gateway call answers 499 and records it).
+///
+/// The operation runs in a task of its own that the detector's handler cancels; the handler is
+/// removed when the operation returns.
 func withCancellationOnDisconnect<T: Sendable>(
-    _ clientGone: EventLoopFuture<Void>?,
+    _ detector: DisconnectDetector?,
     _ operation: @escaping @Sendable () async -> T
 ) async -> T {
-    guard let clientGone else { return await operation() }
-    return await withTaskGroup(of: T?.self) { group in
-        group.addTask { await operation() }
-        group.addTask {
-            let latch = Latch()
-            clientGone.whenComplete { _ in latch.open() }
-            await withTaskCancellationHandler {
-                await latch.wait()
-            } onCancel: {
-                latch.open()
-            }
-            return nil
-        }
-        var result: T? = nil
-        while let next = await group.next() {
-            if let next { result = next }
-            group.cancelAll()
-        }
-        return result!
-    }
-}
-
-/// A one-shot gate: `wait` returns once `open` has been called (before or after).
-final class Latch: Sendable {
-    private enum State {
-        case closed([CheckedContinuation<Void, Never>])
-        case open
-    }
-
-    private let state = Mutex(State.closed([]))
-
-    func open() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            switch state {
-            case .open: return []
-            case .closed(let waiters):
-                state = .open
-                return waiters
-            }
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            let resumeNow = state.withLock { state -> Bool in
-                switch state {
-                case .open: return true
-                case .closed(var waiters):
-                    waiters.append(continuation)
-                    state = .closed(waiters)
-                    return false
-                }
-            }
-            if resumeNow { continuation.resume() }
-        }
+    guard let detector else { return await operation() }
+    let task = Task { await operation() }
+    let token = detector.onClientGone { task.cancel() }
+    defer { if let token { detector.remove(token) } }
+    return await withTaskCancellationHandler {
+        await task.value
+    } onCancel: {
+        task.cancel()
     }
 }

@@ -351,9 +351,13 @@ struct GatewayRoutes {
             if prepared.isStream {
                 // A stream can wait long for its first token: cancel the upstream call as soon
                 // as the client hangs up instead of at the first write.
-                let detector = try? await context.channel.pipeline.handler(type: DisconnectDetector.self).get()
+                let channel = context.channel
+                let detector =
+                    channel.eventLoop.inEventLoop
+                    ? try? channel.pipeline.syncOperations.handler(type: DisconnectDetector.self)
+                    : try? await channel.pipeline.handler(type: DisconnectDetector.self).get()
                 let gateway = self.gateway
-                let response = await withCancellationOnDisconnect(detector?.clientGone) {
+                let response = await withCancellationOnDisconnect(detector) {
                     await gateway.execute(prepared)
                 }
                 return response.hummingbirdResponse()
