@@ -191,3 +191,51 @@ import Testing
         #expect(!String(buffer: output).contains("prompt_tokens"))
     }
 }
+
+/// A translated stream's text chunks read from their bytes give exactly the text the scanned
+/// chunk gives, and nothing where the scan gives nothing or the chunk is malformed.
+@Suite struct PlainTextDeltaTests {
+    static func scanned(_ text: String) -> ArraySlice<UInt8>?? {
+        guard let scan = try? JSONObjectScan(Array(text.utf8)) else { return .none }
+        return .some(OpenAIStreamRelay.plainTextDelta(scan))
+    }
+
+    @Test func bytesGiveTheScansTextOrNothing() {
+        let contents = [#""hi""#, #""""#, #""a \"quoted\" \\ line\n""#, #""\u00e9t\u00e9""#, "\"été\"", "null", "3", #"["x"]"#]
+        let extras = [
+            "", #","role":"assistant""#, #","role":null"#, #","tool_calls":null"#, #","tool_calls":[{"index":0}]"#, #","refusal":"no""#,
+            #","content":"again""#, #","reasoning_content":null"#,
+        ]
+        let finishes = ["", #","finish_reason":null"#, #","finish_reason":"stop""#, #","finish_reason":null,"finish_reason":"stop""#]
+        var shapes: [String] = []
+        for content in contents {
+            for extra in extras {
+                for finish in finishes {
+                    let delta = "{\"content\":\(content)\(extra)}"
+                    shapes.append(#"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":"# + delta + finish + #"}],"usage":null}"#)
+                    shapes.append(#"{ "choices" : [ { "delta" : "# + delta + finish + #" , "logprobs" : null } , {"index":1} ] , "model" : "m" }"#)
+                }
+            }
+        }
+        shapes += [
+            #"{"choices":[],"id":"c"}"#, #"{"choices":null}"#, #"{"choices":[{"delta":{"content":"a"}}],"choices":[{"delta":{"content":"b"}}]}"#,
+            #"{"choices":[{"delta":{"content":"a"},"delta":{"content":"b"}}]}"#, #"{"ch\u006fices":[{"delta":{"content":"a"}}]}"#,
+            #"{"choices":[{"delta":{"content":"a"}}]"#, #"{"choices":[{"delta":{"content":"a"}}]} x"#, #"{"choices":[{"delta":{"content":"a"}}],}"#,
+            #"["choices"]"#, "", "  ", #"{"choices":[{"delta":{"content":"a"}}], "x": tru}"#, #"{"choices":[{"delta":{"content":"a\u0001"}}]}"#,
+            "{\"choices\":[{\"delta\":{\"content\":\"a\u{1}\"}}]}", "{\"chöices\":[{\"delta\":{\"content\":\"a\"}}]}",
+            #"{"choices":[{"delta":{"content":"a"}}],"usage":null,"system_fingerprint":"fp"}"#, #"{"choices":["x",{"delta":{"content":"a"}}]}"#,
+        ]
+        var given = 0
+        for shape in shapes {
+            let fromBytes = OpenAIStreamRelay.plainTextDelta(bytes: Array(shape.utf8))
+            let fromScan = Self.scanned(shape)
+            if let fromBytes {
+                given += 1
+                #expect(fromScan == .some(.some(fromBytes)), "\(shape)")
+            } else if case .none = fromScan {
+                // Malformed: neither reads it.
+            }
+        }
+        #expect(given > 40, "the plain chunks are read from their bytes (\(given))")
+    }
+}

@@ -117,6 +117,18 @@ public struct OpenAIStreamRelay: Sendable {
             forwardedEvents += 1
             return
         }
+        // The same for a translated stream's text chunks: the text is read from the bytes,
+        // without scanning the chunk into members.
+        if encoder != nil, responseModel != nil, !captureText, textGuard == nil, !Self.mayCarryUsageOrError(event.data),
+            let text = Self.plainTextDelta(bytes: event.data)
+        {
+            deferText(event.data)
+            if !encoder!.textDelta(text, into: &output), let chunk = try? JSONValue.parse(event.data) {
+                encoder!.chunk(chunk, into: &output)
+            }
+            forwardedEvents += 1
+            return
+        }
         let scan: JSONObjectScan
         do {
             scan = try JSONObjectScan(event.data)
@@ -237,6 +249,124 @@ public struct OpenAIStreamRelay: Sendable {
             }
         }
         return text
+    }
+
+    /// ``plainTextDelta(_:)`` of a chunk read straight from its bytes: one pass that validates
+    /// the chunk as the scan does but keeps no key strings or member lists and copies neither
+    /// `choices[0]` nor `delta`. The same text whenever it gives one; nil for any other chunk
+    /// and wherever it would have to look closer (a key with an escape or a non-ASCII byte, a
+    /// member given twice, malformed or too deeply nested JSON): the caller then scans.
+    static func plainTextDelta(bytes data: [UInt8]) -> ArraySlice<UInt8>? {
+        let found: Range<Int>? = data.withUnsafeBufferPointer { buffer -> Range<Int>? in
+            var parser = JSONParser(bytes: buffer)
+            do {
+                parser.skipWhitespace()
+                guard parser.position < buffer.count, buffer[parser.position] == UInt8(ascii: "{") else { return nil }
+                parser.depth = 1
+                var choices: Range<Int>?
+                var choicesSeen = 0
+                guard
+                    try walkMembers(&parser, { key, parser throws(JSONParseError) in
+                        let start = parser.position
+                        let kind = try parser.skipValue()
+                        if key.elementsEqual("choices".utf8) {
+                            choicesSeen += 1
+                            choices = kind == .array ? start..<parser.position : nil
+                        }
+                        return true
+                    })
+                else { return nil }
+                try parser.expectEnd()
+                guard choicesSeen == 1, let choices else { return nil }
+                // choices[0], an object.
+                parser.position = choices.lowerBound + 1
+                parser.skipWhitespace()
+                guard parser.position < choices.upperBound, buffer[parser.position] == UInt8(ascii: "{") else { return nil }
+                parser.depth = 2
+                var finishSeen = 0
+                var finished = false
+                var delta: Range<Int>?
+                var deltaSeen = 0
+                guard
+                    try walkMembers(&parser, { key, parser throws(JSONParseError) in
+                        let start = parser.position
+                        let kind = try parser.skipValue()
+                        if key.elementsEqual("finish_reason".utf8) {
+                            finishSeen += 1
+                            finished = kind != .null
+                        } else if key.elementsEqual("delta".utf8) {
+                            deltaSeen += 1
+                            delta = kind == .object ? start..<parser.position : nil
+                        }
+                        return true
+                    })
+                else { return nil }
+                guard finishSeen <= 1, !finished, deltaSeen == 1, let delta else { return nil }
+                // Its delta: non-empty text, nothing else but a role or nulls.
+                parser.position = delta.lowerBound
+                parser.depth = 3
+                var text: Range<Int>?
+                var contentSeen = 0
+                guard
+                    try walkMembers(&parser, { key, parser throws(JSONParseError) in
+                        let start = parser.position
+                        let kind = try parser.skipValue()
+                        if key.elementsEqual("content".utf8) {
+                            contentSeen += 1
+                            guard kind == .string, parser.position - start > 2 else { return false }
+                            text = start..<parser.position
+                        } else if !key.elementsEqual("role".utf8), kind != .null {
+                            return false
+                        }
+                        return true
+                    })
+                else { return nil }
+                return contentSeen == 1 ? text : nil
+            } catch {
+                return nil
+            }
+        }
+        return found.map { data[$0] }
+    }
+
+    /// Walks the members of the object at the parser's position (its `{`): `visit` gets each
+    /// key's bytes (between the quotes) with the parser at the value, which it skips; false
+    /// from `visit`, or a key with an escape, a control or a non-ASCII byte, ends the walk with
+    /// false. Past the object's `}` when it returns true.
+    private static func walkMembers(
+        _ parser: inout JSONParser, _ visit: (UnsafeBufferPointer<UInt8>, inout JSONParser) throws(JSONParseError) -> Bool
+    ) throws(JSONParseError) -> Bool {
+        parser.position += 1
+        parser.skipWhitespace()
+        if try parser.peek() == UInt8(ascii: "}") {
+            parser.position += 1
+            return true
+        }
+        while true {
+            parser.skipWhitespace()
+            guard try parser.peek() == UInt8(ascii: "\"") else { throw parser.error(.unexpectedCharacter(parser.bytes[parser.position])) }
+            let keyStart = parser.position + 1
+            var keyEnd = keyStart
+            while keyEnd < parser.bytes.count, parser.bytes[keyEnd] != UInt8(ascii: "\"") {
+                let byte = parser.bytes[keyEnd]
+                guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else { return false }
+                keyEnd += 1
+            }
+            guard keyEnd < parser.bytes.count else { return false }
+            parser.position = keyEnd + 1
+            parser.skipWhitespace()
+            try parser.expect(UInt8(ascii: ":"))
+            parser.skipWhitespace()
+            guard try visit(UnsafeBufferPointer(rebasing: parser.bytes[keyStart..<keyEnd]), &parser) else { return false }
+            parser.skipWhitespace()
+            let next = try parser.peek()
+            if next == UInt8(ascii: "}") {
+                parser.position += 1
+                return true
+            }
+            guard next == UInt8(ascii: ",") else { throw parser.error(.unexpectedCharacter(next)) }
+            parser.position += 1
+        }
     }
 
     /// Whether `data` contains `"usage"` followed by `:` and `{`, or `"error"` followed by `:`
