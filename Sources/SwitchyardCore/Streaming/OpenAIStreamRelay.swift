@@ -269,7 +269,7 @@ public struct OpenAIStreamRelay: Sendable {
                     try walkMembers(&parser, { key, parser throws(JSONParseError) in
                         let start = parser.position
                         let kind = try parser.skipValue()
-                        if key.elementsEqual("choices".utf8) {
+                        if Self.isKey(key, "choices") {
                             choicesSeen += 1
                             choices = kind == .array ? start..<parser.position : nil
                         }
@@ -291,10 +291,10 @@ public struct OpenAIStreamRelay: Sendable {
                     try walkMembers(&parser, { key, parser throws(JSONParseError) in
                         let start = parser.position
                         let kind = try parser.skipValue()
-                        if key.elementsEqual("finish_reason".utf8) {
+                        if Self.isKey(key, "finish_reason") {
                             finishSeen += 1
                             finished = kind != .null
-                        } else if key.elementsEqual("delta".utf8) {
+                        } else if Self.isKey(key, "delta") {
                             deltaSeen += 1
                             delta = kind == .object ? start..<parser.position : nil
                         }
@@ -311,11 +311,11 @@ public struct OpenAIStreamRelay: Sendable {
                     try walkMembers(&parser, { key, parser throws(JSONParseError) in
                         let start = parser.position
                         let kind = try parser.skipValue()
-                        if key.elementsEqual("content".utf8) {
+                        if Self.isKey(key, "content") {
                             contentSeen += 1
                             guard kind == .string, parser.position - start > 2 else { return false }
                             text = start..<parser.position
-                        } else if !key.elementsEqual("role".utf8), kind != .null {
+                        } else if !Self.isKey(key, "role"), kind != .null {
                             return false
                         }
                         return true
@@ -327,6 +327,14 @@ public struct OpenAIStreamRelay: Sendable {
             }
         }
         return found.map { data[$0] }
+    }
+
+    /// Whether a key's bytes are `name` (its length first: most keys differ in it).
+    @inline(__always) private static func isKey(_ key: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
+        guard key.count == name.utf8CodeUnitCount else { return false }
+        let bytes = name.utf8Start
+        for index in 0..<key.count where key[index] != bytes[index] { return false }
+        return true
     }
 
     /// Walks the members of the object at the parser's position (its `{`): `visit` gets each
