@@ -266,12 +266,10 @@ public struct OpenAIStreamRelay: Sendable {
                 var choices: Range<Int>?
                 var choicesSeen = 0
                 guard
-                    try walkMembers(&parser, { key, parser throws(JSONParseError) in
-                        let start = parser.position
-                        let kind = try parser.skipValue()
+                    try walkMembers(&parser, { key, kind, value in
                         if Self.isKey(key, "choices") {
                             choicesSeen += 1
-                            choices = kind == .array ? start..<parser.position : nil
+                            choices = kind == .array ? value : nil
                         }
                         return true
                     })
@@ -288,15 +286,13 @@ public struct OpenAIStreamRelay: Sendable {
                 var delta: Range<Int>?
                 var deltaSeen = 0
                 guard
-                    try walkMembers(&parser, { key, parser throws(JSONParseError) in
-                        let start = parser.position
-                        let kind = try parser.skipValue()
+                    try walkMembers(&parser, { key, kind, value in
                         if Self.isKey(key, "finish_reason") {
                             finishSeen += 1
                             finished = kind != .null
                         } else if Self.isKey(key, "delta") {
                             deltaSeen += 1
-                            delta = kind == .object ? start..<parser.position : nil
+                            delta = kind == .object ? value : nil
                         }
                         return true
                     })
@@ -308,13 +304,11 @@ public struct OpenAIStreamRelay: Sendable {
                 var text: Range<Int>?
                 var contentSeen = 0
                 guard
-                    try walkMembers(&parser, { key, parser throws(JSONParseError) in
-                        let start = parser.position
-                        let kind = try parser.skipValue()
+                    try walkMembers(&parser, { key, kind, value in
                         if Self.isKey(key, "content") {
                             contentSeen += 1
-                            guard kind == .string, parser.position - start > 2 else { return false }
-                            text = start..<parser.position
+                            guard kind == .string, value.count > 2 else { return false }
+                            text = value
                         } else if !Self.isKey(key, "role"), kind != .null {
                             return false
                         }
@@ -337,12 +331,12 @@ public struct OpenAIStreamRelay: Sendable {
         return true
     }
 
-    /// Walks the members of the object at the parser's position (its `{`): `visit` gets each
-    /// key's bytes (between the quotes) with the parser at the value, which it skips; false
-    /// from `visit`, or a key with an escape, a control or a non-ASCII byte, ends the walk with
-    /// false. Past the object's `}` when it returns true.
+    /// Walks the members of the object at the parser's position (its `{`), validating each
+    /// value: `visit` gets each key's bytes (between the quotes), the value's kind and its
+    /// range; false from `visit`, or a key with an escape, a control or a non-ASCII byte, ends
+    /// the walk with false. Past the object's `}` when it returns true.
     private static func walkMembers(
-        _ parser: inout JSONParser, _ visit: (UnsafeBufferPointer<UInt8>, inout JSONParser) throws(JSONParseError) -> Bool
+        _ parser: inout JSONParser, _ visit: (UnsafeBufferPointer<UInt8>, JSONKind, Range<Int>) -> Bool
     ) throws(JSONParseError) -> Bool {
         parser.position += 1
         parser.skipWhitespace()
@@ -365,7 +359,9 @@ public struct OpenAIStreamRelay: Sendable {
             parser.skipWhitespace()
             try parser.expect(UInt8(ascii: ":"))
             parser.skipWhitespace()
-            guard try visit(UnsafeBufferPointer(rebasing: parser.bytes[keyStart..<keyEnd]), &parser) else { return false }
+            let valueStart = parser.position
+            let kind = try parser.skipValue()
+            guard visit(UnsafeBufferPointer(rebasing: parser.bytes[keyStart..<keyEnd]), kind, valueStart..<parser.position) else { return false }
             parser.skipWhitespace()
             let next = try parser.peek()
             if next == UInt8(ascii: "}") {
