@@ -99,17 +99,23 @@ import Testing
         #expect(abs((record.cost ?? 0) - 0.012) < 1e-9, "priced from the provider's usage at $1 per 1,000 tokens")
     }
 
+    /// A key-scoped concurrency limit of one and a $1 budget, in process; every answer costs
+    /// $0.012 (12 tokens at $1 per 1,000).
+    static func settlementFixture() -> Fixture {
+        let answer = #"{"id":"x","object":"chat.completion","created":1,"model":"mock-gpt","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}}"#
+        var limits = LimitValues()
+        limits.concurrent = 1
+        return fixture(.init(chunks: [answer])) { config in
+            config.limits.rules = [LimitRule(scope: .key, values: limits)]
+            config.budgets.rules = [BudgetRule(scope: .key, limit: BudgetLimit(amount: 1, period: .total))]
+        }
+    }
+
     /// With counters in this process, a finished request's limits and budget are settled when
     /// it ends, not by background work: the next request, sent at once, sees the real cost and
     /// a free concurrency slot (no `flush()` here).
     @Test func inProcessCountersAreSettledWhenTheRequestEnds() async throws {
-        let answer = #"{"id":"x","object":"chat.completion","created":1,"model":"mock-gpt","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}}"#
-        var limits = LimitValues()
-        limits.concurrent = 1
-        let fixture = Self.fixture(.init(chunks: [answer])) { config in
-            config.limits.rules = [LimitRule(scope: .key, values: limits)]
-            config.budgets.rules = [BudgetRule(scope: .key, limit: BudgetLimit(amount: 1, period: .total))]
-        }
+        let fixture = Self.settlementFixture()
         for round in 1...3 {
             let response = await fixture.gateway.handle(Self.inbound(Self.chat, receivedAt: fixture.clock.now))
             #expect(response.status == 200, "round \(round): the slot of the request before was given back when it ended")
@@ -121,13 +127,7 @@ import Testing
 
     /// Two keys alternating: each one's settlement charges and frees only its own counters.
     @Test func inProcessSettlementChargesOnlyTheRequestsOwnKey() async throws {
-        let answer = #"{"id":"x","object":"chat.completion","created":1,"model":"mock-gpt","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}}"#
-        var limits = LimitValues()
-        limits.concurrent = 1
-        let fixture = Self.fixture(.init(chunks: [answer])) { config in
-            config.limits.rules = [LimitRule(scope: .key, values: limits)]
-            config.budgets.rules = [BudgetRule(scope: .key, limit: BudgetLimit(amount: 1, period: .total))]
-        }
+        let fixture = Self.settlementFixture()
         let keys = [Identity(kind: .virtualKey, subject: "key-a"), Identity(kind: .virtualKey, subject: "key-b")]
         var checks: [String: [BudgetCheck]] = [:]
         for round in 1...3 {

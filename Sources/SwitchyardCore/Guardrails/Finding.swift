@@ -40,6 +40,8 @@ enum ByteClass {
     @inline(__always) static func alnum(_ b: UInt8) -> Bool { digit(b) || alpha(b) }
     @inline(__always) static func hex(_ b: UInt8) -> Bool { digit(b) || b &- 0x61 < 6 || b &- 0x41 < 6 }
     @inline(__always) static func word(_ b: UInt8) -> Bool { alnum(b) || b == 0x5F || b >= 0x80 }
+    /// ``word(_:)`` by byte, for loops that read it at every byte (one load, no branches).
+    static let wordTable: [Bool] = (0..<256).map { word(UInt8($0)) }
     @inline(__always) static func space(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
     @inline(__always) static func lowercased(_ b: UInt8) -> UInt8 { upper(b) ? b | 0x20 : b }
 

@@ -319,7 +319,7 @@ public struct PIIDetector: TextDetector {
             static let keyword: UInt8 = 4
             static let french: UInt8 = 8
             static let military: UInt8 = 16
-            let wordBytes = (0..<256).map { B.word(UInt8($0)) }
+            let wordBytes = ByteClass.wordTable
             let secretPairs = Scanner.secretPairs
             let schemePairs = Scanner.schemePairs
             let keywordPairs = Scanner.keywordPairs

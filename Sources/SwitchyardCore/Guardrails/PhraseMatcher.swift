@@ -64,7 +64,7 @@ public struct PhraseMatcher: Sendable {
         guard !isEmpty else { return [] }
         var found: [Finding] = []
         text.withUnsafeBufferPointer { text in
-            Self.wordBytes.withUnsafeBufferPointer { wordBytes in
+            ByteClass.wordTable.withUnsafeBufferPointer { wordBytes in
             firstBytes.withUnsafeBufferPointer { firstBytes in
                 firstPairs.withUnsafeBufferPointer { firstPairs in
                     var index = positions.lowerBound
@@ -106,9 +106,6 @@ public struct PhraseMatcher: Sendable {
         }
         return found
     }
-
-    /// ``ByteClass/word(_:)`` by byte.
-    static let wordBytes: [Bool] = (0..<256).map { ByteClass.word(UInt8($0)) }
 
     /// Overlapping phrases (`how to make a bomb`, `make a bomb`) count once: the heavier.
     func resolve(_ found: [Finding]) -> [Finding] {
