@@ -115,7 +115,7 @@ public struct ByteRelay: Sendable {
 
     /// Writes the bytes through `emit` until the provider's answer ends; false when it did not
     /// end cleanly (the provider failed, or the client went away).
-    public consuming func run(_ emit: (ByteBuffer) async throws -> Void) async -> Bool {
+    @concurrent public consuming func run(_ emit: @concurrent (ByteBuffer) async throws -> Void) async -> Bool {
         var record = self.record
         var iterator = self.iterator
         var clean = false

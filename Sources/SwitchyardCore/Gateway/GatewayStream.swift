@@ -24,7 +24,7 @@ public struct GatewayStream: Sendable {
     /// Writes the stream through `emit` until it ends. Never throws: an upstream failure
     /// becomes an error event, a client that goes away (emit throws, or the task is
     /// cancelled) stops the upstream call. The request ends (settled, recorded) in every case.
-    public consuming func run(_ emit: (ByteBuffer) async throws -> Void) async {
+    @concurrent public consuming func run(_ emit: @concurrent (ByteBuffer) async throws -> Void) async {
         var record = self.record
         var relay = self.relay
         var iterator = self.iterator

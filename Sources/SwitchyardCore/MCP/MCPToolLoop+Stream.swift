@@ -72,9 +72,9 @@ extension MCPToolLoop {
 /// A response body the gateway writes itself as it is produced (not relayed from a provider):
 /// `run` writes through `emit` until the answer is complete; it throws when the client is gone.
 public struct ProducedBody: Sendable {
-    public let run: @Sendable (_ emit: (ByteBuffer) async throws -> Void) async throws -> Void
+    public let run: @Sendable @concurrent (_ emit: @concurrent (ByteBuffer) async throws -> Void) async throws -> Void
 
-    public init(_ run: @escaping @Sendable (_ emit: (ByteBuffer) async throws -> Void) async throws -> Void) {
+    public init(_ run: @escaping @Sendable @concurrent (_ emit: @concurrent (ByteBuffer) async throws -> Void) async throws -> Void) {
         self.run = run
     }
 }
@@ -89,7 +89,7 @@ enum MCPRoundReader {
 
     /// The completion, or the error object of a round that failed (an error status, or an error
     /// event in the stream). Throws when `onText` throws (the client is gone).
-    static func read(_ response: GatewayResponse, onText: (String) async throws -> Void) async throws -> Answer {
+    @concurrent static func read(_ response: GatewayResponse, onText: @concurrent (String) async throws -> Void) async throws -> Answer {
         if response.status != 200 {
             guard case .buffer(let buffer) = response.body, let error = (try? JSONValue.parse(Array(buffer: buffer)))?["error"] else {
                 return .failed(["message": .string("The model round failed with status \(response.status).")])

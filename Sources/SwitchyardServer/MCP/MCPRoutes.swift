@@ -158,7 +158,7 @@ struct MCPChallengeMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let runtime: RuntimeHolder
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    @concurrent func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch var error as GatewayError where error.status == 401 {

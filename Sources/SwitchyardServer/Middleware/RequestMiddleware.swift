@@ -31,7 +31,7 @@ struct RequestMiddleware: RouterMiddleware {
     /// Starts each request's server span when `tracing.enabled`.
     var tracer: SwitchyardTracer?
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    @concurrent func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.requestID = Self.generateRequestID()
         context.clientRequestID = Self.clientRequestID(from: request)
@@ -279,7 +279,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     /// keys must not flood the trail); the rest are only counted in the log.
     let failureAudit = RateCap(perSecond: 50)
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    @concurrent func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
         let authorization = request.headers.value(.authorization)
         let apiKey = request.headers.value(Self.apiKeyHeader)
         let snapshot = context.snapshot ?? runtime.snapshot
