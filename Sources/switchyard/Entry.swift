@@ -48,7 +48,7 @@ enum Entry {
     /// cooperative pool and back. One way for every build, so the tests run the shipped one.
     static func runConcurrencyOnEventLoops() {
         let hook: EnqueueGlobalHook = { job, _ in
-            MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
+            LoopJobs.schedule(ExecutorJob(job))
         }
         withUnsafeTemporaryAllocation(of: EnqueueGlobalHook.self, capacity: 1) { slot in
             slot.baseAddress!.initialize(to: hook)
@@ -71,5 +71,48 @@ enum Entry {
             if bounds.count == 1 { count += 1 } else if bounds.count == 2, bounds[1] >= bounds[0] { count += bounds[1] - bounds[0] + 1 }
         }
         return count > 0 ? count : nil
+    }
+}
+
+/// The jobs the enqueue hook receives on an event loop's thread, run by that loop in batches.
+///
+/// The loops run a job as their own serial executor (as NIO's executor takeover does), so
+/// a task that calls a nonisolated async function of Hummingbird or NIO hops to the generic
+/// executor and comes back through the hook: about 60 times per request. Each went through the
+/// loop's locked task queue (NIO's `enqueue`). Here a hop on a loop's thread is appended to that
+/// thread's own queue (no lock: only the thread touches it), and the first job of a batch queues
+/// one task on the loop that runs the batch, in order, as NIO would have: on the loop's serial
+/// executor, jobs queued meanwhile in the next batch, after what the loop had queued before them.
+/// A job from any other thread goes to a loop's task queue as before.
+enum LoopJobs {
+    static func schedule(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        var kind = switchyard_thread_kind()
+        if kind == 0 {
+            // Once per thread: a loop of the group the gateway runs on (one that never shuts
+            // down, so a queued batch always runs); any other thread takes the shared path.
+            let current = MultiThreadedEventLoopGroup.currentEventLoop
+            let ours = current.map { loop in MultiThreadedEventLoopGroup.singleton.makeIterator().contains { $0 === loop } } ?? false
+            kind = ours ? 1 : 2
+            switchyard_set_thread_kind(kind)
+        }
+        guard kind == 1 else {
+            MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
+            return
+        }
+        if switchyard_jobs_push(unsafeBitCast(job, to: UnsafeMutableRawPointer.self)), let loop = MultiThreadedEventLoopGroup.currentEventLoop {
+            loop.execute { drain(loop) }
+        }
+    }
+
+    /// Runs the jobs queued on this thread so far.
+    static func drain(_ loop: any EventLoop) {
+        let executor = loop.executor.asUnownedSerialExecutor()
+        var jobs: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+        let count = switchyard_jobs_take(&jobs)
+        guard let jobs else { return }
+        for index in 0..<count {
+            unsafeBitCast(jobs[index], to: UnownedJob.self).runSynchronously(on: executor)
+        }
     }
 }
