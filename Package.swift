@@ -194,6 +194,7 @@ let package = Package(
         .testTarget(
             name: "SwitchyardServerTests",
             dependencies: [
+                "CSwitchyardConcurrencyHook",
                 "SwitchyardCore",
                 "SwitchyardProviders",
                 "SwitchyardServer",
