@@ -90,6 +90,14 @@ final class DisconnectDetector: ChannelInboundHandler, RemovableChannelHandler, 
 
     /// Handlers registered and not removed (tests).
     var registeredHandlers: Int { state.withLock { $0.handlers.count } }
+
+    /// The detector in `channel`'s pipeline: looked up synchronously when already on the
+    /// channel's loop (a request handler is, with Swift's jobs on the event loops).
+    static func of(_ channel: any Channel) async -> DisconnectDetector? {
+        channel.eventLoop.inEventLoop
+            ? try? channel.pipeline.syncOperations.handler(type: DisconnectDetector.self)
+            : try? await channel.pipeline.handler(type: DisconnectDetector.self).get()
+    }
 }
 
 /// Runs `operation`, cancelling it as soon as the client goes away (`detector`). The operation's

@@ -31,13 +31,18 @@ extension MCPRoutes {
         let subscription = streams.open(
             session: sessionID, identity: identity, headers: request.headers.map { HeaderField($0.name.canonicalName, $0.value) },
             lastEventID: lastEventID, settings: settings, now: .now)
-        let clientGone = try? await context.channel.pipeline.handler(type: DisconnectDetector.self).get().clientGone
+        let detector = await DisconnectDetector.of(context.channel)
         let runtime = self.runtime
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
-                defer { streams.closed(subscription, now: .now) }
-                clientGone?.whenComplete { _ in subscription.continuation.finish() }
+                // The stream ends when the client goes; the handler is released when it ends
+                // (a keep-alive connection does not keep one per stream it carried).
+                let token = detector?.onClientGone { subscription.continuation.finish() }
+                defer {
+                    if let token { detector?.remove(token) }
+                    streams.closed(subscription, now: .now)
+                }
                 try await withGracefulShutdownHandler {
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {

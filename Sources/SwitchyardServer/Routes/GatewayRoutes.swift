@@ -351,11 +351,7 @@ struct GatewayRoutes {
             if prepared.isStream {
                 // A stream can wait long for its first token: cancel the upstream call as soon
                 // as the client hangs up instead of at the first write.
-                let channel = context.channel
-                let detector =
-                    channel.eventLoop.inEventLoop
-                    ? try? channel.pipeline.syncOperations.handler(type: DisconnectDetector.self)
-                    : try? await channel.pipeline.handler(type: DisconnectDetector.self).get()
+                let detector = await DisconnectDetector.of(context.channel)
                 let gateway = self.gateway
                 let response = await withCancellationOnDisconnect(detector) {
                     await gateway.execute(prepared)
