@@ -65,43 +65,43 @@ public struct PhraseMatcher: Sendable {
         var found: [Finding] = []
         text.withUnsafeBufferPointer { text in
             ByteClass.wordTable.withUnsafeBufferPointer { wordBytes in
-            firstBytes.withUnsafeBufferPointer { firstBytes in
-                firstPairs.withUnsafeBufferPointer { firstPairs in
-                    var index = positions.lowerBound
-                    let count = text.count
-                    while index < positions.upperBound {
-                        // A phrase starts at a word's start or at a byte that is no word byte:
-                        // the rest of a word is passed over at once.
-                        if index > 0, wordBytes[Int(text[index])], wordBytes[Int(text[index - 1])] {
-                            index += 1
-                            while index < count, wordBytes[Int(text[index])] { index += 1 }
-                            continue
-                        }
-                        guard firstBytes[Int(text[index])] else {
-                            index += 1
-                            continue
-                        }
-                        let byte = ByteClass.lowercased(text[index])
-                        if index + 1 < count {
-                            let key = Int(byte) << 8 | Int(ByteClass.lowercased(text[index + 1]))
-                            guard firstPairs[key >> 6] >> UInt64(key & 63) & 1 != 0 else {
+                firstBytes.withUnsafeBufferPointer { firstBytes in
+                    firstPairs.withUnsafeBufferPointer { firstPairs in
+                        var index = positions.lowerBound
+                        let count = text.count
+                        while index < positions.upperBound {
+                            // A phrase starts at a word's start or at a byte that is no word byte:
+                            // the rest of a word is passed over at once.
+                            if index > 0, wordBytes[Int(text[index])], wordBytes[Int(text[index - 1])] {
+                                index += 1
+                                while index < count, wordBytes[Int(text[index])] { index += 1 }
+                                continue
+                            }
+                            guard firstBytes[Int(text[index])] else {
                                 index += 1
                                 continue
                             }
-                        }
-                        for entry in buckets[Int(byte)] where ByteClass.matches(text, at: index, entry.bytes) {
-                            var end = index + entry.bytes.count
-                            if entry.prefix {
-                                while end < count, ByteClass.word(text[end]) { end += 1 }
-                            } else if end < count, ByteClass.word(text[end]), ByteClass.word(entry.bytes[entry.bytes.count - 1]) {
-                                continue
+                            let byte = ByteClass.lowercased(text[index])
+                            if index + 1 < count {
+                                let key = Int(byte) << 8 | Int(ByteClass.lowercased(text[index + 1]))
+                                guard firstPairs[key >> 6] >> UInt64(key & 63) & 1 != 0 else {
+                                    index += 1
+                                    continue
+                                }
                             }
-                            found.append(Finding(entity: entry.label, range: index..<end, score: entry.weight))
+                            for entry in buckets[Int(byte)] where ByteClass.matches(text, at: index, entry.bytes) {
+                                var end = index + entry.bytes.count
+                                if entry.prefix {
+                                    while end < count, ByteClass.word(text[end]) { end += 1 }
+                                } else if end < count, ByteClass.word(text[end]), ByteClass.word(entry.bytes[entry.bytes.count - 1]) {
+                                    continue
+                                }
+                                found.append(Finding(entity: entry.label, range: index..<end, score: entry.weight))
+                            }
+                            index += 1
                         }
-                        index += 1
                     }
                 }
-            }
             }
         }
         return found
