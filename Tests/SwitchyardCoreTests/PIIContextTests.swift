@@ -143,6 +143,43 @@ import Testing
     func fortyCharacterStringsWithoutContextAreNotAWSSecrets(_ text: String) {
         #expect(!Self.entities(text).contains("aws_secret_key"), "\(text)")
     }
+
+    /// The AWS-secret precheck probes every 40th byte instead of reading each: it must answer
+    /// what counting the longest run of the key alphabet answers, on texts whose runs end just
+    /// short of, at and past 40 bytes, anywhere in the text (a key at either end included).
+    @Test func theSkippingRunSearchAgreesWithCountingEveryByte() {
+        func counted(_ bytes: [UInt8], _ length: Int) -> Bool {
+            var run = 0
+            for byte in bytes {
+                run = PIIDetector.Scanner.runMasks[Int(byte)] != 0 ? run + 1 : 0
+                if run >= length { return true }
+            }
+            return false
+        }
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcXYZ019/+".utf8)
+        let breaks = Array(" .,-_\n\"=:é".utf8)
+        var runs = 0
+        for _ in 0..<4000 {
+            var text: [UInt8] = []
+            // Runs of 0...45 key bytes between one to three other bytes, up to ~300 bytes.
+            while text.count < Int.random(in: 0...300, using: &generator) {
+                let run = Int.random(in: 0...45, using: &generator)
+                text += (0..<run).map { _ in alphabet.randomElement(using: &generator)! }
+                text += (0..<Int.random(in: 1...3, using: &generator)).map { _ in breaks.randomElement(using: &generator)! }
+            }
+            if Bool.random(using: &generator) { text.removeLast(min(text.count, Int.random(in: 0...3, using: &generator))) }
+            for length in [1, 2, 39, 40, 41] {
+                let expected = counted(text, length)
+                if expected && length == 40 { runs += 1 }
+                #expect(PIIDetector.Scanner.hasRun(of: length, in: text) == expected, "length \(length): \(String(decoding: text, as: UTF8.self))")
+            }
+        }
+        #expect(runs > 100, "the generated texts should hold 40-byte runs often")
+        #expect(PIIDetector.Scanner.hasRun(of: 40, in: Array(repeating: UInt8(ascii: "a"), count: 40)))
+        #expect(!PIIDetector.Scanner.hasRun(of: 40, in: Array(repeating: UInt8(ascii: "a"), count: 39)))
+        #expect(!PIIDetector.Scanner.hasRun(of: 40, in: []))
+    }
 }
 
 /// Numbers and addresses written in other scripts' digits or in full-width forms are found like

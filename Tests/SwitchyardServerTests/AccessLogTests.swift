@@ -84,6 +84,26 @@ import Testing
         #expect(line["gen_ai.usage.output_tokens"]?.intValue ?? 0 > 0)
     }
 
+    /// The access log's path (fields built in key order, no dictionary) writes exactly what the
+    /// same fields as metadata give, and steps aside for a handler with metadata of its own.
+    @Test func fieldsInKeyOrderWriteTheSameLineAsMetadata() throws {
+        let capture = Capture()
+        let fields: [(key: String, value: Logger.Metadata.Value)] = [
+            ("attempts", .stringConvertible(2)), ("cost_usd", .stringConvertible(0.000_012_5)), ("fallbacks", .array(["a", "b"])),
+            ("gen_ai.request.model", "chat \"x\"\n"), ("http_status", .stringConvertible(200)), ("stream", .stringConvertible(false)),
+        ]
+        let logger = capture.logger()
+        logger.info("request", metadata: Logger.Metadata(fields, uniquingKeysWith: { $1 }))
+        let handler = try #require(logger.handler as? JSONLogHandler)
+        #expect(handler.writeInKeyOrder(level: .info, message: "request", fields: fields))
+        let withMetadata = capture.logger(metadata: ["instance": "a"])
+        #expect(!(try #require(withMetadata.handler as? JSONLogHandler)).writeInKeyOrder(level: .info, message: "request", fields: fields))
+        let lines = try capture.lines()
+        #expect(lines.count == 2)
+        func withoutTimestamp(_ text: String) -> Substring { text[text.range(of: #""level""#)!.lowerBound...] }
+        #expect(withoutTimestamp(lines[0].text) == withoutTimestamp(lines[1].text), "\(lines[0].text)\n\(lines[1].text)")
+    }
+
     @Test func handlerMetadataJoinsAndMayReplaceAFixedField() throws {
         let capture = Capture()
         let logger = capture.logger(metadata: ["instance": "a", "msg": "overridden"])

@@ -222,16 +222,21 @@ public struct Pseudonyms: Sendable {
 
 /// What a guardrail decided about one request, without the text that caused it.
 public struct GuardrailDecision: Sendable, Equatable {
-    public var name: String
+    public var name: String { didSet { summary = Self.summary(name, action, entities, score) } }
     /// `input` or `output`.
     public var direction: String
     /// The action taken: `block`, `mask`, `pseudonymize`, `flag`, `route`, or `error` (a webhook
     /// that failed open).
-    public var action: String
+    public var action: String { didSet { summary = Self.summary(name, action, entities, score) } }
     /// Entity or category → number of findings (`email: 2`, `injection.override: 1`).
-    public var entities: [String: Int]
+    public var entities: [String: Int] { didSet { summary = Self.summary(name, action, entities, score) } }
     /// The highest summed score, for scored detectors.
-    public var score: Double?
+    public var score: Double? { didSet { summary = Self.summary(name, action, entities, score) } }
+    /// `pii=mask(email:2,phone:1)`, `injection=block(injection.override;score=1.4)`: the
+    /// decision as the `x-switchyard-guardrails` header, the access log, the usage record and
+    /// the trace give it, worked out once (when the decision is made or changed) rather than
+    /// by each of them.
+    public private(set) var summary: String
 
     /// Whether the decision goes to the audit trail (the guardrail's `audit` setting).
     public var audited = true
@@ -242,6 +247,7 @@ public struct GuardrailDecision: Sendable, Equatable {
         self.action = action
         self.entities = entities
         self.score = score
+        summary = Self.summary(name, action, entities, score)
     }
 
     init(rail: GuardrailEngine.Rail, direction: String, findings: [Finding], action: String? = nil) {
@@ -258,8 +264,7 @@ public struct GuardrailDecision: Sendable, Equatable {
         audited = rail.rule.audits(self.action)
     }
 
-    /// `pii=mask(email:2,phone:1)`, `injection=block(injection.override;score=1.4)`.
-    public var summary: String {
+    static func summary(_ name: String, _ action: String, _ entities: [String: Int], _ score: Double?) -> String {
         var parts = entities.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }
         if let score { parts.append("score=\(score)") }
         return "\(name)=\(action)(\(parts.joined(separator: ",")))"

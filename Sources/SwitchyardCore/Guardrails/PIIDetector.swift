@@ -221,15 +221,33 @@ public struct PIIDetector: TextDetector {
 
         /// Whether `bytes` has `length` letters, digits, `/` or `+` in a row.
         ///
-        /// Without a branch on the byte: testing for a digit, then a letter, went either way at
-        /// random in prose and was mispredicted at every word's edge (a tenth of a whole scan).
+        /// A run of `length` covers one of every `length` positions, so only those are probed:
+        /// a probe outside the alphabet rules out every run through it, and the next probe is
+        /// `length` further on; a probe inside it is widened both ways to its run, and the next
+        /// probe lies `length` past the byte that ended the run. Prose (words far shorter than
+        /// 40 bytes) is read about a tenth of a byte at a time, not every byte.
         static func hasRun(of length: Int, in bytes: [UInt8]) -> Bool {
-            runMasks.withUnsafeBufferPointer { masks in
+            guard length > 0 else { return true }
+            return runMasks.withUnsafeBufferPointer { masks in
                 bytes.withUnsafeBufferPointer { bytes in
-                    var run = 0
-                    for byte in bytes {
-                        run = (run &+ 1) & masks[Int(byte)]
-                        if run >= length { return true }
+                    let count = bytes.count
+                    var probe = length - 1
+                    // Bytes before `floor` are known not to start a run reaching the probe.
+                    var floor = 0
+                    while probe < count {
+                        guard masks[Int(bytes[probe])] != 0 else {
+                            floor = probe + 1
+                            probe += length
+                            continue
+                        }
+                        var start = probe
+                        while start > floor, masks[Int(bytes[start - 1])] != 0 { start -= 1 }
+                        var end = probe + 1
+                        while end < count, end - start < length, masks[Int(bytes[end])] != 0 { end += 1 }
+                        if end - start >= length { return true }
+                        // `end` is outside the alphabet (or the text's end).
+                        floor = end + 1
+                        probe = end + length
                     }
                     return false
                 }
@@ -320,12 +338,25 @@ public struct PIIDetector: TextDetector {
             static let french: UInt8 = 8
             static let military: UInt8 = 16
             let wordBytes = ByteClass.wordTable
-            let secretPairs = Scanner.secretPairs
-            let schemePairs = Scanner.schemePairs
-            let keywordPairs = Scanner.keywordPairs
             let keywordTriples = Scanner.keywordTriples
-            let frenchPairs = Scanner.frenchPairs
-            let militaryPairs = Scanner.militaryPairs
+            /// Per pair of bytes (the first in the high byte), which scanners' prefix filters
+            /// (``pairs(_:folding:)``) it passes, with the `letterStarts` bits: one load where each
+            /// filter was a lookup of its own (folding the case of both bytes for some).
+            let pairMasks: [UInt8] = (0..<65536).map { key in
+                let first = UInt8(key >> 8)
+                let second = UInt8(key & 0xFF)
+                func has(_ table: [UInt64], folding: Bool) -> Bool {
+                    let pair = folding ? Int(B.lowercased(first)) << 8 | Int(B.lowercased(second)) : key
+                    return table[pair >> 6] >> UInt64(pair & 63) & 1 != 0
+                }
+                var mask: UInt8 = 0
+                if has(Scanner.secretPairs, folding: false) { mask |= Tables.secret }
+                if has(Scanner.schemePairs, folding: true) { mask |= Tables.scheme }
+                if has(Scanner.keywordPairs, folding: true) { mask |= Tables.keyword }
+                if has(Scanner.frenchPairs, folding: false) { mask |= Tables.french }
+                if has(Scanner.militaryPairs, folding: false) { mask |= Tables.military }
+                return mask
+            }
         }
 
         /// Whether the three bytes at `index` may start a keyword (``keywordTriples``); every
@@ -334,13 +365,6 @@ public struct PIIDetector: TextDetector {
             guard index + 2 < bytes.count else { return false }
             let key = Self.triple(bytes[index], bytes[index + 1], bytes[index + 2])
             return tables.keywordTriples[key >> 6] >> UInt64(key & 63) & 1 != 0
-        }
-
-        /// Whether the two bytes at `index` are in `table` (``pairs(_:folding:)``).
-        @inline(__always) func pair(_ table: [UInt64], at index: Int, folding: Bool) -> Bool {
-            guard index + 1 < bytes.count else { return false }
-            let key = folding ? Int(B.lowercased(bytes[index])) << 8 | Int(B.lowercased(bytes[index + 1])) : Int(bytes[index]) << 8 | Int(bytes[index + 1])
-            return table[key >> 6] >> UInt64(key & 63) & 1 != 0
         }
 
         typealias B = ByteClass
@@ -423,25 +447,26 @@ public struct PIIDetector: TextDetector {
                 // Each scanner only where its first letter can start a match.
                 // Where no prefix of a scanner starts (``pairs(_:folding:)``), the scanner would
                 // find nothing: `secret` is then `awsSecret` alone.
+                // The scanners this letter can start (`starts`), the scanners whose two-byte
+                // prefix filter the pair here passes (`pairs`, ``Tables/pairMasks``; none at the
+                // text's last byte), and those that pass both.
                 let starts = tables.letterStarts[Int(byte)]
+                let pairs = index + 1 < bytes.count ? tables.pairMasks[Int(byte) << 8 | Int(bytes[index + 1])] : 0
+                let both = starts & pairs
                 if starts & Tables.secret != 0 || wantsAWSSecret {
-                    if pair(tables.secretPairs, at: index, folding: false) {
+                    if pairs & Tables.secret != 0 {
                         if let end = secret(at: index) { return end }
                     } else if let end = awsSecret(at: index) {
                         return end
                     }
                 }
-                if starts & Tables.scheme != 0, pair(tables.schemePairs, at: index, folding: true), let end = connectionString(at: index) { return end }
+                if both & Tables.scheme != 0, let end = connectionString(at: index) { return end }
                 if B.upper(byte), let end = iban(at: index) { return end }
-                if starts & Tables.keyword != 0, pair(tables.keywordPairs, at: index, folding: true), keywordTriple(at: index),
-                    let end = keywordEntity(at: index)
-                {
-                    return end
-                }
+                if both & Tables.keyword != 0, keywordTriple(at: index), let end = keywordEntity(at: index) { return end }
                 if wantsAddress {
                     if B.upper(byte), let end = germanOrFrenchStreet(at: index) { return end }
-                    if starts & Tables.french != 0, pair(tables.frenchPairs, at: index, folding: false), let end = frenchStreetName(at: index) { return end }
-                    if starts & Tables.military != 0, pair(tables.militaryPairs, at: index, folding: false), let end = militaryAddress(at: index) { return end }
+                    if both & Tables.french != 0, let end = frenchStreetName(at: index) { return end }
+                    if both & Tables.military != 0, let end = militaryAddress(at: index) { return end }
                 }
             }
             // A digit right after `1-`, `2.` or `3/` continues another number (ISBNs, ranges).

@@ -15,50 +15,62 @@ public struct AccessLogObserver: RequestObserver {
 
     public func requestFinished(_ record: RequestRecord) {
         guard enabled() else { return }
-        // Room for every field up front, so the dictionary is not grown and rehashed on the way.
-        var metadata = Logger.Metadata(minimumCapacity: 32)
-        metadata["request_id"] = .string(record.requestID)
-        metadata["endpoint"] = .string(record.dialect.routeLabel(record.endpoint))
-        metadata["identity"] = .string(record.identity.subject)
-        metadata["http_status"] = .stringConvertible(record.status)
-        metadata["outcome"] = .string(record.outcome.rawValue)
-        metadata["stream"] = .stringConvertible(record.stream)
-        metadata["duration_ms"] = .stringConvertible(Self.milliseconds(record.duration))
-        if let client = record.clientRequestID { metadata["client_request_id"] = .string(client) }
-        if let model = record.requestedModel { metadata["gen_ai.request.model"] = .string(model) }
-        if let model = record.servedModel { metadata["gen_ai.response.model"] = .string(model) }
-        if let provider = record.provider { metadata["gen_ai.provider.name"] = .string(provider) }
-        if let code = record.errorCode { metadata["error_code"] = .string(code) }
-        if let upstream = record.upstreamError { metadata["upstream_error"] = .string(upstream) }
-        if let ttft = record.timeToFirstToken { metadata["ttft_ms"] = .stringConvertible(Self.milliseconds(ttft)) }
-        if let usage = record.usage {
-            metadata["gen_ai.usage.input_tokens"] = .stringConvertible(usage.promptTokens)
-            metadata["gen_ai.usage.output_tokens"] = .stringConvertible(usage.completionTokens)
+        let fields = Self.fields(record)
+        // The JSON handler writes fields already in key order as they are; any other handler
+        // (text, a multiplexer, one with metadata of its own) gets them as metadata.
+        if logger.logLevel <= .info, let handler = logger.handler as? JSONLogHandler,
+            handler.writeInKeyOrder(level: .info, message: "request", fields: fields)
+        {
+            return
         }
-        if let endUser = record.identity.endUser { metadata["end_user"] = .string(endUser) }
-        if let group = record.modelGroup { metadata["model_group"] = .string(group) }
-        if let deployment = record.deployment { metadata["deployment"] = .string(deployment) }
-        if !record.attempts.isEmpty {
-            metadata["attempts"] = .stringConvertible(record.attempts.count)
-            if record.attempts.count > 1 {
-                metadata["attempt_outcomes"] = .array(record.attempts.map { .string("\($0.deployment):\($0.outcome)") })
-            }
-        }
-        if !record.fallbacks.isEmpty { metadata["fallbacks"] = .array(record.fallbacks.map { .string($0) }) }
-        if let rule = record.rule { metadata["routing_rule"] = .string(rule) }
+        logger.info("request", metadata: Logger.Metadata(fields, uniquingKeysWith: { $1 }))
+    }
+
+    /// The line's fields, in key order (the order a JSON line lists them): appended in that
+    /// order here rather than collected in a dictionary and sorted, once per request.
+    static func fields(_ record: RequestRecord) -> [(key: String, value: Logger.Metadata.Value)] {
+        var fields: [(key: String, value: Logger.Metadata.Value)] = []
+        fields.reserveCapacity(24)
+        func add(_ key: String, _ value: Logger.Metadata.Value) { fields.append((key, value)) }
+        if record.attempts.count > 1 { add("attempt_outcomes", .array(record.attempts.map { .string("\($0.deployment):\($0.outcome)") })) }
+        if !record.attempts.isEmpty { add("attempts", .stringConvertible(record.attempts.count)) }
+        if let cache = record.cache { add("cache", .string(cache)) }
+        if let similarity = record.cacheSimilarity { add("cache_similarity", .stringConvertible(similarity)) }
+        if let client = record.clientRequestID { add("client_request_id", .string(client)) }
+        if let cost = record.cost { add("cost_usd", .stringConvertible((cost * 1e9).rounded() / 1e9)) }
+        if let deployment = record.deployment { add("deployment", .string(deployment)) }
+        add("duration_ms", .stringConvertible(Self.milliseconds(record.duration)))
+        if let endUser = record.identity.endUser { add("end_user", .string(endUser)) }
+        add("endpoint", .string(record.dialect.routeLabel(record.endpoint)))
+        if let code = record.errorCode { add("error_code", .string(code)) }
         if let experiment = record.experiment, let arm = record.arm {
-            metadata["experiment"] = .string(experiment)
-            metadata["experiment_arm"] = .string(arm)
+            add("experiment", .string(experiment))
+            add("experiment_arm", .string(arm))
         }
-        if record.retryBudgetExhausted { metadata["retry_budget_exhausted"] = .stringConvertible(true) }
-        if let limited = record.rateLimitedBy { metadata["rate_limited_by"] = .string(limited) }
-        if let cache = record.cache { metadata["cache"] = .string(cache) }
-        if !record.guardrails.isEmpty { metadata["guardrails"] = .string(record.guardrails.map(\.summary).joined(separator: ", ")) }
-        if let route = record.guardrailRoute { metadata["guardrail_route"] = .string(route) }
-        if let similarity = record.cacheSimilarity { metadata["cache_similarity"] = .stringConvertible(similarity) }
-        if let span = record.requestSpan, span.identity.sampled { metadata["trace_id"] = .string(span.identity.traceID) }
-        if let cost = record.cost { metadata["cost_usd"] = .stringConvertible((cost * 1e9).rounded() / 1e9) }
-        logger.info("request", metadata: metadata)
+        if !record.fallbacks.isEmpty { add("fallbacks", .array(record.fallbacks.map { .string($0) })) }
+        if let provider = record.provider { add("gen_ai.provider.name", .string(provider)) }
+        if let model = record.requestedModel { add("gen_ai.request.model", .string(model)) }
+        if let model = record.servedModel { add("gen_ai.response.model", .string(model)) }
+        if let usage = record.usage {
+            add("gen_ai.usage.input_tokens", .stringConvertible(usage.promptTokens))
+            add("gen_ai.usage.output_tokens", .stringConvertible(usage.completionTokens))
+        }
+        if let route = record.guardrailRoute { add("guardrail_route", .string(route)) }
+        if !record.guardrails.isEmpty { add("guardrails", .string(record.guardrails.map(\.summary).joined(separator: ", "))) }
+        add("http_status", .stringConvertible(record.status))
+        add("identity", .string(record.identity.subject))
+        if let group = record.modelGroup { add("model_group", .string(group)) }
+        add("outcome", .string(record.outcome.rawValue))
+        if let limited = record.rateLimitedBy { add("rate_limited_by", .string(limited)) }
+        add("request_id", .string(record.requestID))
+        if record.retryBudgetExhausted { add("retry_budget_exhausted", .stringConvertible(true)) }
+        if let rule = record.rule { add("routing_rule", .string(rule)) }
+        add("stream", .stringConvertible(record.stream))
+        if let span = record.requestSpan, span.identity.sampled { add("trace_id", .string(span.identity.traceID)) }
+        if let ttft = record.timeToFirstToken { add("ttft_ms", .stringConvertible(Self.milliseconds(ttft))) }
+        if let upstream = record.upstreamError { add("upstream_error", .string(upstream)) }
+        assert(zip(fields, fields.dropFirst()).allSatisfy { $0.key < $1.key }, "access log fields out of key order")
+        return fields
     }
 
     public func shadowFinished(_ record: ShadowRecord) {

@@ -51,16 +51,34 @@ public struct JSONLogHandler: LogHandler {
             output.write(line)
             return
         }
+        write(level: event.level, message: event.message.description, members: members)
+    }
+
+    /// Writes a line of `fields`, which are in key order and hold none of the fixed keys, as
+    /// ``log(event:)`` would write them as metadata, when nothing else would join them (this
+    /// handler has no metadata or metadata provider of its own); returns false, writing
+    /// nothing, otherwise. For a caller that builds its fields in key order (the access log,
+    /// once per request): no dictionary and no sort. The caller checks the level.
+    public func writeInKeyOrder(level: Logger.Level, message: String, fields: [(key: String, value: Logger.Metadata.Value)]) -> Bool {
+        guard metadata.isEmpty, metadataProvider == nil else { return false }
+        assert(!fields.contains { Self.fixedKeys.contains($0.key) }, "a fixed key among the fields")
+        write(level: level, message: message, members: fields)
+        return true
+    }
+
+    /// One line: the fixed fields, then `members` (in key order, none of them a fixed key),
+    /// straight into one byte buffer.
+    private func write(level: Logger.Level, message: String, members: [(key: String, value: Logger.Metadata.Value)]) {
         var line: [UInt8] = []
         line.reserveCapacity(512)
         line.append(contentsOf: #"{"ts":""#.utf8)
         Self.appendTimestamp(to: &line)
         line.append(contentsOf: #"","level":""#.utf8)
-        line.append(contentsOf: event.level.rawValue.utf8)
+        line.append(contentsOf: level.rawValue.utf8)
         line.append(contentsOf: #"","logger":"#.utf8)
         JSONWriter.appendQuoted(label, to: &line)
         line.append(contentsOf: #","msg":"#.utf8)
-        JSONWriter.appendQuoted(event.message.description, to: &line)
+        JSONWriter.appendQuoted(message, to: &line)
         for (key, value) in members {
             line.append(UInt8(ascii: ","))
             JSONWriter.appendQuoted(key, to: &line)
