@@ -78,6 +78,7 @@ import Testing
             case "/hold": break
             case "/chunks": stream(context, parts: 20, size: 10)
             case "/big": stream(context, parts: 128, size: 64 * 1024)
+            case "/drip": drip(bound, parts: 10, every: .milliseconds(60))
             default: answer(context, body: "?", status: .notFound)
             }
         }
@@ -103,6 +104,25 @@ import Testing
                 }
                 context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(part)))).whenComplete { result in
                     if case .success = result { write(index + 1) }
+                }
+            }
+            write(0)
+        }
+
+        /// `parts` chunks of one byte, `every` apart.
+        private func drip(_ bound: NIOLoopBound<(ChannelHandlerContext, ScriptHandler)>, parts: Int, every: TimeAmount) {
+            let context = bound.value.0
+            let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["transfer-encoding": "chunked"])
+            context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+            func write(_ index: Int) {
+                guard index < parts else {
+                    counters.withLock { $0.inFlight -= 1 }
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                    return
+                }
+                context.eventLoop.assumeIsolated().scheduleTask(in: every) {
+                    context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "d")))), promise: nil)
+                    write(index + 1)
                 }
             }
             write(0)
@@ -216,6 +236,27 @@ import Testing
         let client = Self.client(readTimeout: .milliseconds(200))
         await #expect(throws: UpstreamHTTPError.readTimeout) { try await Self.get(client, server.port, "/hold") }
         #expect(await eventually { server.snapshot.closed == 1 })
+        await client.shutdown()
+        await server.close()
+    }
+
+    /// Bytes that keep arriving (a chunk every 60 ms) keep an exchange alive past its read
+    /// timeout (150 ms) many times over: the timer is counted again from the last read.
+    @Test func aServerThatKeepsSendingOutlivesTheReadTimeout() async throws {
+        let server = try await Server()
+        let client = Self.client(readTimeout: .milliseconds(150))
+        #expect(try await Self.get(client, server.port, "/drip") == (200, "dddddddddd"))
+        await client.shutdown()
+        await server.close()
+    }
+
+    /// The deadline holds over a server that keeps the read timeout from firing.
+    @Test func theDeadlineCutsAServerThatKeepsSending() async throws {
+        let server = try await Server()
+        let client = Self.client(readTimeout: .milliseconds(150))
+        await #expect(throws: UpstreamHTTPError.deadlineExceeded) {
+            try await Self.get(client, server.port, "/drip", deadline: .milliseconds(300))
+        }
         await client.shutdown()
         await server.close()
     }

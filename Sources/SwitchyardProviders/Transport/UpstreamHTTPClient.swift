@@ -628,9 +628,23 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     private var interim = false
     private var readPending = false
     private var readTimeout = TimeAmount.seconds(60)
+    private var deadline = NIODeadline.distantFuture
     private var lastRead = NIODeadline.now()
-    private var readTimer: Scheduled<Void>?
-    private var deadlineTimer: Scheduled<Void>?
+    /// The exchange's one timer, due at the earlier of its read timeout and its deadline.
+    private var timer: NIOScheduledCallback?
+    /// What the timer calls back, made once per connection: scheduling it allocates nothing
+    /// (a scheduled task per timer took a promise, its future and three closures, twice a
+    /// request).
+    private lazy var timerTarget = TimerTarget(self)
+
+    /// Holds its handler weakly: the loop's timer queue does not keep a closed connection's
+    /// handler alive.
+    private final class TimerTarget: NIOScheduledCallbackHandler, @unchecked Sendable {
+        // Read and called on the connection's event loop only (where the timer fires).
+        weak var handler: UpstreamConnectionHandler?
+        init(_ handler: UpstreamConnectionHandler) { self.handler = handler }
+        func handleScheduledCallback(eventLoop: some EventLoop) { handler?.timerFired() }
+    }
 
     init(highWatermark: Int) {
         self.highWatermark = highWatermark
@@ -653,12 +667,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         keepAlive = true
         interim = false
         self.readTimeout = readTimeout
+        self.deadline = deadline
         lastRead = .now()
-        let loop = context.eventLoop
-        readTimer = loop.scheduleTask(in: readTimeout) { [weak self] in self?.readTimerFired() }
-        deadlineTimer = loop.scheduleTask(deadline: deadline) { [weak self] in
-            self?.exchange?.fail(UpstreamHTTPError.deadlineExceeded)
-        }
+        arm(context.eventLoop)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body, body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -670,15 +681,28 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         }
     }
 
-    private func readTimerFired() {
+    /// Schedules the timer for the earlier of the read timeout (from the last read) and the
+    /// deadline.
+    private func arm(_ loop: any EventLoop) {
+        timer = try? loop.scheduleCallback(at: min(lastRead + readTimeout, deadline), handler: timerTarget)
+    }
+
+    /// The deadline passed, or the read timeout since the last read (counted again from the
+    /// last read when bytes arrived meanwhile).
+    fileprivate func timerFired() {
+        timer = nil
         guard let context, let exchange else { return }
+        let now = NIODeadline.now()
+        if now >= deadline {
+            exchange.fail(UpstreamHTTPError.deadlineExceeded)
+            return
+        }
         // While the reader is behind, the socket is not read on purpose: that is not idleness.
-        if readPending { lastRead = .now() }
-        let idle = NIODeadline.now() - lastRead
-        if idle >= readTimeout {
+        if readPending { lastRead = now }
+        if now - lastRead >= readTimeout {
             exchange.fail(UpstreamHTTPError.readTimeout)
         } else {
-            readTimer = context.eventLoop.scheduleTask(in: readTimeout - idle) { [weak self] in self?.readTimerFired() }
+            arm(context.eventLoop)
         }
     }
 
@@ -733,10 +757,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     private func cancelTimers() {
-        readTimer?.cancel()
-        readTimer = nil
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        timer?.cancel()
+        timer = nil
     }
 
     func read(context: ChannelHandlerContext) {
