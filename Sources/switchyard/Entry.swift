@@ -101,8 +101,15 @@ enum LoopJobs {
             return
         }
         if switchyard_jobs_push(unsafeBitCast(job, to: UnsafeMutableRawPointer.self)), let loop = MultiThreadedEventLoopGroup.currentEventLoop {
-            loop.execute { drain(loop) }
+            // A function that captures nothing: queueing it allocates no closure context.
+            loop.execute(drainCurrent)
         }
+    }
+
+    /// ``drain(_:)`` on the loop of the thread it runs on (the loop that queued it).
+    @Sendable static func drainCurrent() {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return }
+        drain(loop)
     }
 
     /// Runs the jobs queued on this thread so far.

@@ -84,6 +84,41 @@ import Testing
         #expect(line["gen_ai.usage.output_tokens"]?.intValue ?? 0 > 0)
     }
 
+    /// Requests that never reach the pipeline (health, a refused key) get their line from the
+    /// outer middleware, with the gateway's request id (the one in the response header).
+    @Test func requestsOutsideThePipelineAreLoggedWithTheirRequestID() async throws {
+        let capture = Capture()
+        let path = try writeConfig(
+            """
+            server: {port: 0, master_key: test-master-key, reload_check_interval: off, access_log: true}
+            providers:
+              - {name: p, type: mock}
+            models:
+              - {name: chat, provider: p, model: m}
+            """)
+        let application = try SwitchyardApplication(source: .file(path), registry: adapterRegistry(), logger: capture.logger())
+        let ids: [String: String] = try await application.makeApplication().test(.router) { client in
+            let header = HTTPField.Name("x-switchyard-request-id")!
+            let health = try await client.execute(uri: "/health/live", method: .get)
+            let refused = try await client.execute(
+                uri: "/v1/chat/completions", method: .post,
+                headers: [.authorization: "Bearer wrong-key", .contentType: "application/json"], body: chatBody(model: "chat"))
+            #expect(refused.status == .unauthorized)
+            return ["/health/live": health.headers[header] ?? "", "/v1/chat/completions": refused.headers[header] ?? ""]
+        }
+        var lines: [JSONValue] = []
+        _ = try await eventually {
+            lines = try capture.lines().map(\.json).filter { $0["msg"]?.stringValue == "request" && $0["http_path"] != nil }
+            return lines.count == 2
+        }
+        #expect(lines.count == 2)
+        for line in lines {
+            let path = try #require(line["http_path"]?.stringValue)
+            #expect(line["request_id"]?.stringValue == ids[path] && ids[path]?.hasPrefix("req_") == true, "\(line)")
+            #expect(line["http_status"]?.intValue == (path == "/health/live" ? 200 : 401))
+        }
+    }
+
     /// The access log's path (fields built in key order, no dictionary) writes exactly what the
     /// same fields as metadata give, and steps aside for a handler with metadata of its own.
     @Test func fieldsInKeyOrderWriteTheSameLineAsMetadata() throws {

@@ -40,12 +40,12 @@ struct RequestMiddleware: RouterMiddleware {
         context.maxBodyBytes =
             request.uri.path == FilesRoutes.uploadPath
             ? snapshot.config.files.maxFileBytes + 64 * 1024 : snapshot.config.server.maxBodyBytes(forPath: request.uri.path)
-        context.logger[metadataKey: "request_id"] = .string(context.requestID)
+        // The request's own log lines (below) name it; the context's logger is left as it is
+        // (a copy of it with metadata was three allocations a request for lines rarely written).
         var span: RecordedSpan?
         if let tracer, snapshot.config.tracing.enabled {
             span = Self.startServerSpan(tracer, request: request, requestID: context.requestID)
             context.requestSpan = span
-            if span?.identity.sampled == true { context.logger[metadataKey: "trace_id"] = .string(span!.identity.traceID) }
         }
         var response: Response
         do {
@@ -62,7 +62,7 @@ struct RequestMiddleware: RouterMiddleware {
             if gatewayError.status >= 500 {
                 // A database failure in words an operator can act on (never the statement or a credential).
                 let detail = StoreFailure.describe(error) ?? String(describing: error)
-                context.logger.error("request failed", metadata: ["error": .string(detail)])
+                context.logger.error("request failed", metadata: Self.logMetadata(context, span, ["error": .string(detail)]))
             }
             let dialect: ClientDialect = Self.isAnthropicPath(request.uri.path) ? .anthropic : .openAI
             response = GatewayResponse.error(gatewayError, dialect: dialect).hummingbirdResponse()
@@ -79,15 +79,25 @@ struct RequestMiddleware: RouterMiddleware {
         if accessLog, !Self.isInferencePath(request.uri.path) || status == 401 || status == 413 || status == 404 {
             context.logger.info(
                 "request",
-                metadata: [
-                    "http_method": .string(request.method.rawValue),
-                    "http_path": .string(request.uri.path),
-                    "http_status": .stringConvertible(status),
-                    "duration_ms": .stringConvertible(Double((ContinuousClock.now - context.receivedAt).nanoseconds / 1000) / 1000),
-                ]
+                metadata: Self.logMetadata(
+                    context, span,
+                    [
+                        "http_method": .string(request.method.rawValue),
+                        "http_path": .string(request.uri.path),
+                        "http_status": .stringConvertible(status),
+                        "duration_ms": .stringConvertible(Double((ContinuousClock.now - context.receivedAt).nanoseconds / 1000) / 1000),
+                    ])
             )
         }
         return response
+    }
+
+    /// A request's log line metadata: `fields`, its id and, when it is traced, its trace id.
+    static func logMetadata(_ context: Context, _ span: RecordedSpan?, _ fields: Logger.Metadata) -> Logger.Metadata {
+        var metadata = fields
+        metadata["request_id"] = .string(context.requestID)
+        if let span, span.identity.sampled { metadata["trace_id"] = .string(span.identity.traceID) }
+        return metadata
     }
 
     /// The request's SERVER span, continuing the client's `traceparent` when it sent one.
@@ -317,7 +327,6 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }
             var context = context
             context.identity = identity
-            context.logger[metadataKey: "identity"] = .string(identity.subject)
             return try await next(request, context)
         case .failure(let error):
             if failureAudit.allow() {
