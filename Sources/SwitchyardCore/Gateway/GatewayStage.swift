@@ -148,14 +148,16 @@ final class RequestCompletion: Sendable {
     var isFinished: Bool { state.withLock { $0.finished } }
 
     /// Ends the request. Later calls do nothing.
-    func finish(_ record: RequestRecord, responseBody: [UInt8]? = nil) {
+    ///
+    /// `consuming`: a caller that is done with its record hands it over, and the cost and
+    /// usage source are set on it in place rather than on a copy of all its fields.
+    func finish(_ record: consuming RequestRecord, responseBody: [UInt8]? = nil) {
         let taken: (stages: [any GatewayStage], cache: CachePlan, isStream: Bool)? = state.withLock { state in
             guard !state.finished else { return nil }
             state.finished = true
             return (state.stages, state.cache, state.isStream)
         }
         guard let taken else { return }
-        var record = record
         if let price = record.price, let usage = record.usage { record.cost = price.cost(of: usage) }
         if let price = record.price, let media = record.media, let cost = price.cost(of: media) { record.cost = (record.cost ?? 0) + cost }
         if record.usage != nil && record.usageSource == nil { record.usageSource = .provider }
