@@ -82,6 +82,8 @@ struct AttemptLoop: Sendable {
                 }
                 let attemptStart = gateway.clock.now
                 var attemptHeaders = headers
+                // This attempt's headers and the answer's (content type, cache, guardrails) in one allocation.
+                attemptHeaders.reserveCapacity(headers.count + 8)
                 attemptHeaders.append(HeaderField("x-switchyard-deployment", deployment.id))
                 attemptHeaders.append(HeaderField("x-switchyard-attempts", String(record.attempts.count + 1)))
                 if !record.fallbacks.isEmpty { attemptHeaders.append(HeaderField("x-switchyard-fallback-from", plan.group.qualifiedName)) }

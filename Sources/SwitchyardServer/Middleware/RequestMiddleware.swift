@@ -37,9 +37,10 @@ struct RequestMiddleware: RouterMiddleware {
         context.clientRequestID = Self.clientRequestID(from: request)
         let snapshot = runtime.snapshot
         context.snapshot = snapshot
+        // Read once: each read of `uri.path` builds a new string.
+        let path = request.uri.path
         context.maxBodyBytes =
-            request.uri.path == FilesRoutes.uploadPath
-            ? snapshot.config.files.maxFileBytes + 64 * 1024 : snapshot.config.server.maxBodyBytes(forPath: request.uri.path)
+            path == FilesRoutes.uploadPath ? snapshot.config.files.maxFileBytes + 64 * 1024 : snapshot.config.server.maxBodyBytes(forPath: path)
         // The request's own log lines (below) name it; the context's logger is left as it is
         // (a copy of it with metadata was three allocations a request for lines rarely written).
         var span: RecordedSpan?
@@ -64,7 +65,7 @@ struct RequestMiddleware: RouterMiddleware {
                 let detail = StoreFailure.describe(error) ?? String(describing: error)
                 context.logger.error("request failed", metadata: Self.logMetadata(context, span, ["error": .string(detail)]))
             }
-            let dialect: ClientDialect = Self.isAnthropicPath(request.uri.path) ? .anthropic : .openAI
+            let dialect: ClientDialect = Self.isAnthropicPath(path) ? .anthropic : .openAI
             response = GatewayResponse.error(gatewayError, dialect: dialect).hummingbirdResponse()
         }
         // The client's own id goes back as it was sent; the gateway's id (the one the request
@@ -74,16 +75,16 @@ struct RequestMiddleware: RouterMiddleware {
         let status = Int(response.status.code)
         if let span { Self.finish(span, response: &response, status: status) }
         metrics.httpRequestFinished(
-            method: request.method.rawValue, route: Self.routeLabel(request.uri.path), status: status,
+            method: request.method.rawValue, route: Self.routeLabel(path), status: status,
             nanoseconds: (ContinuousClock.now - context.receivedAt).nanoseconds)
-        if accessLog, !Self.isInferencePath(request.uri.path) || status == 401 || status == 413 || status == 404 {
+        if accessLog, !Self.isInferencePath(path) || status == 401 || status == 413 || status == 404 {
             context.logger.info(
                 "request",
                 metadata: Self.logMetadata(
                     context, span,
                     [
                         "http_method": .string(request.method.rawValue),
-                        "http_path": .string(request.uri.path),
+                        "http_path": .string(path),
                         "http_status": .stringConvertible(status),
                         "duration_ms": .stringConvertible(Double((ContinuousClock.now - context.receivedAt).nanoseconds / 1000) / 1000),
                     ])
@@ -391,10 +392,23 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
 extension GatewayResponse {
     /// Converts to a Hummingbird response; a stream is written as it is produced.
+    /// The names of the gateway's own response headers, checked and made once: making a name
+    /// (validated, lowercased, stored on the heap past 15 bytes) for every header of every
+    /// answer cost more than looking it up.
+    static let knownFieldNames: [String: HTTPField.Name] = Dictionary(
+        uniqueKeysWithValues: [
+            "content-type", "cache-control", "age", "x-accel-buffering", "x-switchyard-deployment", "x-switchyard-attempts",
+            "x-switchyard-cache", "x-switchyard-guardrails", "x-switchyard-rule", "x-switchyard-fallback-from", "x-switchyard-panic-routing",
+            "x-switchyard-provider", "x-switchyard-model", "x-switchyard-experiment", "x-switchyard-guardrail-route", "x-upstream-request-id",
+            "x-switchyard-template", "x-switchyard-redirected-from", "x-switchyard-deprecation",
+        ].compactMap { name in HTTPField.Name(name).map { (name, $0) } })
+
     func hummingbirdResponse() -> Response {
         var fields = HTTPFields()
+        // Room for the middleware's request-id headers too.
+        fields.reserveCapacity(headers.count + 3)
         for header in headers {
-            if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+            if let name = Self.knownFieldNames[header.name] ?? HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
         }
         let status = HTTPResponse.Status(code: status)
         switch body {
