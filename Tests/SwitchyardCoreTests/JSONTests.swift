@@ -165,6 +165,27 @@ import Testing
         )
     }
 
+    /// A nested object is scanned in the enclosing text (no copy): its ranges index that text,
+    /// and reading or rewriting it gives what a scan of its own bytes gives.
+    @Test func nestedObjectsAreScannedInPlaceAndReadLikeTheirOwnText() throws {
+        let text = #"{"id":"x","choices":[ {"index":0,"delta":{"content":"hi \"there\"","role":"assistant"}} ],"usage":{"prompt_tokens":12, "completion_tokens":3,"prompt_tokens_details":{"cached_tokens":5}}}"#
+        let scan = try JSONObjectScan(Array(text.utf8))
+        let usage = try #require(scan.nested("usage"))
+        let own = try JSONObjectScan(Array(scan.bytes[usage.objectRange]))
+        #expect(usage.bytes.count == text.utf8.count, "shares the enclosing text")
+        #expect(usage.number("prompt_tokens") == 12 && usage.number("completion_tokens") == 3)
+        #expect(usage.nested("prompt_tokens_details")?.number("cached_tokens") == 5)
+        #expect(usage.members.map(\.key) == own.members.map(\.key))
+        #expect(usage.members.map { Array(usage.rawValue($0)) } == own.members.map { Array(own.rawValue($0)) })
+        #expect(usage.rewriting([("total_tokens", Array("15".utf8))]) == own.rewriting([("total_tokens", Array("15".utf8))]))
+        #expect(String(decoding: usage.rewriting([("prompt_tokens_details", nil)]), as: UTF8.self) == #"{"prompt_tokens":12,"completion_tokens":3}"#)
+        let choice = try #require(scan.firstObjectElement("choices"))
+        let delta = try #require(choice.nested("delta"))
+        #expect(String(decoding: delta.rawValue(try #require(delta.member("content"))), as: UTF8.self) == #""hi \"there\"""#)
+        #expect(delta.string("role") == "assistant" && choice.number("index") == 0)
+        #expect(scan.nested("id") == nil && scan.firstObjectElement("usage") == nil)
+    }
+
     @Test func rewritingDropsDuplicateKeysKeepingTheLast() throws {
         let scan = try JSONObjectScan(Array(#"{"model":"a","model":"b","x":1}"#.utf8))
         #expect(scan.string("model") == "b")

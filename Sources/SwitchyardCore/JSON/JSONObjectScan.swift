@@ -13,22 +13,38 @@ public struct JSONObjectScan: Sendable {
         public var memberRange: Range<Int>
     }
 
+    /// The text the object was scanned in: all of it for a scanned text; the enclosing text for
+    /// a nested object (``nested(_:)``, ``firstObjectElement(_:)``), whose own bytes are
+    /// `bytes[objectRange]`. Every range of a member indexes `bytes`.
     public let bytes: [UInt8]
+    /// Where the object lies in `bytes` (all of `bytes` for a scanned text, surrounding
+    /// whitespace included).
+    public let objectRange: Range<Int>
     public private(set) var members: [Member]
     /// Offset of the closing `}` of the object.
     public let closingBraceOffset: Int
 
     /// Scans `bytes`, which must hold exactly one JSON object (surrounding whitespace allowed).
     public init(_ bytes: [UInt8]) throws(JSONScanError) {
+        try self.init(bytes, range: 0..<bytes.count)
+    }
+
+    /// Scans the object that `range` of `bytes` holds, in place: a nested object shares the
+    /// enclosing text instead of copying its bytes out.
+    init(_ bytes: [UInt8], range: Range<Int>) throws(JSONScanError) {
         self.bytes = bytes
+        objectRange = range
         var members: [Member] = []
         // Room for a typical object's members at once (a stream chunk has about eight), instead
         // of growing the array three times on the way.
         members.reserveCapacity(8)
         var closing = 0
         do {
-            try bytes.withUnsafeBufferPointer { (buffer) throws(JSONParseError) in
+            try bytes.withUnsafeBufferPointer { (whole) throws(JSONParseError) in
+                // The parser ends where the range does (its end check is the buffer's end).
+                let buffer = UnsafeBufferPointer(rebasing: whole[..<range.upperBound])
                 var parser = JSONParser(bytes: buffer)
+                parser.position = range.lowerBound
                 parser.skipWhitespace()
                 guard parser.position < buffer.count else { throw parser.error(.unexpectedEnd) }
                 guard buffer[parser.position] == UInt8(ascii: "{") else {
@@ -129,7 +145,7 @@ public struct JSONObjectScan: Sendable {
     /// Scans the object held by a member (e.g. `usage` inside a response).
     public func nested(_ key: String) -> JSONObjectScan? {
         guard let member = member(key), member.kind == .object else { return nil }
-        return try? JSONObjectScan(Array(bytes[member.valueRange]))
+        return try? JSONObjectScan(bytes, range: member.valueRange)
     }
 
     /// Scans the first element of an array member when that element is an object (a chunk's
@@ -146,7 +162,7 @@ public struct JSONObjectScan: Sendable {
             return parser.position
         }
         guard let end else { return nil }
-        return try? JSONObjectScan(Array(bytes[start..<end]))
+        return try? JSONObjectScan(bytes, range: start..<end)
     }
 
     static func isWhitespace(_ byte: UInt8) -> Bool {
@@ -173,15 +189,15 @@ public struct JSONObjectScan: Sendable {
     /// present are appended at the end. All other bytes are kept exactly as received.
     public func rewriting(_ replacements: [(key: String, rawValue: [UInt8]?)]) -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(bytes.count + 64)
+        output.reserveCapacity(objectRange.count + 64)
         var pending = replacements
         var wroteMember = false
         var cursor = 0
         // Copy everything up to the opening brace.
         let firstMemberStart = members.first?.memberRange.lowerBound ?? closingBraceOffset
         var openBrace = firstMemberStart - 1
-        while openBrace >= 0 && bytes[openBrace] != UInt8(ascii: "{") { openBrace -= 1 }
-        output.append(contentsOf: bytes[0...openBrace])
+        while openBrace > objectRange.lowerBound && bytes[openBrace] != UInt8(ascii: "{") { openBrace -= 1 }
+        output.append(contentsOf: bytes[objectRange.lowerBound...openBrace])
         cursor = openBrace + 1
         _ = cursor
         for (index, member) in members.enumerated() {

@@ -174,8 +174,11 @@ struct RequestMiddleware: RouterMiddleware {
     /// Uploads (multipart, checked by their route) and passthrough paths (forwarded as sent)
     /// take bodies that are not JSON.
     static func takesAnyMediaType(_ path: String) -> Bool {
-        path.hasPrefix("/passthrough/") || Endpoint.allCases.contains { $0.isUpload && (path == "/v1" + $0.rawValue || path == $0.rawValue) }
+        path.hasPrefix("/passthrough/") || uploadPaths.contains(path)
     }
+
+    /// The upload endpoints' paths, with and without `/v1` (made once, not per request).
+    static let uploadPaths: Set<String> = Set(Endpoint.allCases.filter(\.isUpload).flatMap { ["/v1" + $0.rawValue, $0.rawValue] })
 
     static let requestIDHeader = HTTPField.Name("x-request-id")!
     static let traceIDHeader = HTTPField.Name("x-switchyard-trace-id")!
