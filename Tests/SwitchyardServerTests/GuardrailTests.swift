@@ -83,6 +83,31 @@ import Testing
         }
     }
 
+    /// A chat of plain string messages is masked in its bytes: the provider gets the client's
+    /// body byte for byte (spacing, key order, number spelling, escapes) but the masked strings;
+    /// a message with content parts goes through the JSON tree and is masked all the same.
+    @Test func plainChatsAreMaskedInPlaceAndPartsThroughTheTree() async throws {
+        try await withGateway(pii) { client, app in
+            // (Space between top-level members is not kept: the model's rename rewrites them.)
+            let body = #"{"model" : "chat","temperature":1e0,"messages":[{"role":"system","content":"Be \"brief\"."},"#
+                + #" {"content":"Mail jane.roe@example.org\nthanks","role":"user"},{"role":"assistant","content":null},"#
+                + #"{"role":"user","content":"and jo@example.com \u00e9"}],"max_tokens":5}"#
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: ByteBuffer(string: body))
+            #expect(response.status == .ok)
+            #expect(Self.guardrailHeader(response) == "pii=mask(email:2)")
+            let sent = String(decoding: Self.mock(app).stats.lastBody, as: UTF8.self)
+            let expected = body.replacingOccurrences(of: #""Mail jane.roe@example.org\nthanks""#, with: #""Mail [EMAIL]\nthanks""#)
+                .replacingOccurrences(of: #""and jo@example.com \u00e9""#, with: #""and [EMAIL] é""#)
+            // The model name is the deployment's (`m`): the only other change.
+            #expect(sent == expected.replacingOccurrences(of: #""model" : "chat""#, with: #""model" : "m""#), "\(sent)")
+            let parts = #"{"model":"chat","messages":[{"role":"user","content":[{"type":"text","text":"mail jane.roe@example.org"}]}]}"#
+            let partsResponse = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: authorized, body: ByteBuffer(string: parts))
+            #expect(Self.guardrailHeader(partsResponse) == "pii=mask(email:1)")
+            let sentParts = Self.mock(app).stats.lastBodyJSON?["messages"]?.arrayValue?.first?["content"]?.arrayValue?.first?["text"]?.stringValue
+            #expect(sentParts == "mail [EMAIL]")
+        }
+    }
+
     /// A member given twice (`"content"`, `"messages"`, a part's `"text"`) is read as JSON
     /// parsers read it, the last one winning; a masked body reaches the provider with that
     /// member once, masked, and not with the unmasked value left where a parser reads it.

@@ -166,10 +166,62 @@ struct RequestTexts {
         /// The text's SHA-256 once a guardrail's memo needed it; nil after a change.
         var digest: SHA256Digest?
         var replaced = false
+        /// Where the text's JSON string lies in ``RequestTexts/source`` (texts read without a tree).
+        var span: Range<Int>? = nil
     }
     var items: [Item] = []
+    /// The body the texts were read from by ``init(chat:)``, which ``splicedBody()`` rewrites;
+    /// nil for texts read from a JSON tree.
+    private(set) var source: [UInt8]?
 
     init() {}
+
+    /// The texts of a chat request whose messages hold only string contents (no content parts,
+    /// tool calls or function call, which the tree's walk reads), straight from its scan: the
+    /// same texts, roles and order as ``GuardrailTexts/rewriteRequest(_:endpoint:_:)`` visits,
+    /// each with where it lies in the body. Nil for any other shape.
+    ///
+    /// A key given twice (`messages`, or any member of a message) also leaves it to the tree,
+    /// which writes one of each: in place, the bytes would still carry the duplicate this did
+    /// not read, for an upstream parser that takes the first.
+    init?(chat scan: JSONObjectScan) {
+        guard let messages = scan.member("messages"), messages.kind == .array,
+            scan.members.lazy.filter({ $0.key == "messages" }).count == 1
+        else { return nil }
+        var items: [Item] = []
+        let bytes = scan.bytes
+        for message in JSONWalk.elements(bytes, messages.valueRange) where message.kind == .object {
+            let members = JSONWalk.members(bytes, message.range)
+            for index in members.indices.dropFirst() where members[..<index].contains(where: { $0.key == members[index].key }) { return nil }
+            func member(_ key: String) -> JSONWalk.Item? { members.last { $0.key == key } }
+            if let calls = member("tool_calls"), calls.kind != .null { return nil }
+            if let call = member("function_call"), call.kind != .null { return nil }
+            guard let content = member("content"), content.kind != .null else { continue }
+            guard content.kind == .string, let text = JSONWalk.string(bytes, content.range) else { return nil }
+            let role = member("role").flatMap { $0.kind == .string ? JSONWalk.string(bytes, $0.range) : nil } ?? "user"
+            items.append(Item(role: role, text: Array(text.utf8), span: content.range))
+        }
+        self.items = items
+        source = bytes
+    }
+
+    /// The body with the replaced texts written in place of the strings they were read from
+    /// (every other byte as the client sent it); nil when nothing was replaced or the texts
+    /// came from a tree (``apply(to:endpoint:)``).
+    func splicedBody() -> [UInt8]? {
+        guard let source, items.contains(where: \.replaced) else { return nil }
+        var output: [UInt8] = []
+        output.reserveCapacity(source.count + 64)
+        var cursor = 0
+        for item in items where item.replaced {
+            guard let span = item.span else { continue }
+            output.append(contentsOf: source[cursor..<span.lowerBound])
+            output.append(contentsOf: JSONWriter.quoted(String(decoding: item.text, as: UTF8.self)))
+            cursor = span.upperBound
+        }
+        output.append(contentsOf: source[cursor...])
+        return output
+    }
 
     init(_ body: JSONValue, endpoint: Endpoint) {
         var body = body
@@ -219,9 +271,18 @@ extension Gateway {
         // reads what the ones before it left) and the body is rewritten once, at the end.
         var texts = RequestTexts()
         if !inputRails.isEmpty {
-            guard let parsed = try? JSONValue.parse(Array(buffer: inbound.body)) else { return nil }
-            body = parsed
-            texts = RequestTexts(parsed, endpoint: inbound.endpoint)
+            // A chat of plain string messages (what nearly every chat sends) is read and
+            // rewritten in its bytes; anything else through a JSON tree. The request's scan is
+            // of the body as it stands (every stage that rewrites one rewrites both).
+            if inbound.endpoint == .chatCompletions, prepared.request.scan.bytes.count == inbound.body.readableBytes,
+                let chat = RequestTexts(chat: prepared.request.scan)
+            {
+                texts = chat
+            } else {
+                guard let parsed = try? JSONValue.parse(Array(buffer: inbound.body)) else { return nil }
+                body = parsed
+                texts = RequestTexts(parsed, endpoint: inbound.endpoint)
+            }
         }
         var pseudonyms = Pseudonyms()
         var decisions: [GuardrailDecision] = []
@@ -242,7 +303,11 @@ extension Gateway {
             if rail.rule.action != .flag && !rail.rule.allowsNonText {
                 // What this guardrail would have to judge but cannot read is not forwarded.
                 if unscannable == nil {
-                    unscannable = GuardrailTexts.unscannable(body, endpoint: inbound.endpoint, untranslated: inbound.untranslatedContent)
+                    // Texts read from the bytes are all strings: only what the dialect left untranslated.
+                    unscannable =
+                        texts.source != nil
+                        ? inbound.untranslatedContent
+                        : GuardrailTexts.unscannable(body, endpoint: inbound.endpoint, untranslated: inbound.untranslatedContent)
                 }
                 if let item = unscannable!.first(where: { rail.checks(role: $0.role) }) {
                     var decision = GuardrailDecision(
@@ -338,8 +403,8 @@ extension Gateway {
             }
             if let refusal { return refusal }
         }
-        if texts.apply(to: &body, endpoint: inbound.endpoint) {
-            let bytes = body.serializedBytes()
+        let rewritten: [UInt8]? = texts.source != nil ? texts.splicedBody() : texts.apply(to: &body, endpoint: inbound.endpoint) ? body.serializedBytes() : nil
+        if let bytes = rewritten {
             prepared.inbound.body = ByteBuffer(bytes: bytes)
             prepared.inbound.nativeBody = nil
             do {
