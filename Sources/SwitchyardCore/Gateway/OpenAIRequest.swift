@@ -151,6 +151,23 @@ public struct OpenAIRequest: Sendable {
         self.user = scan.string("user")
     }
 
+    /// `original` with its body replaced by `body`, which differs from the original's only
+    /// inside message texts (masked in place by the input guardrails): the body is scanned
+    /// again for its new offsets; what was validated and read from the original (types, model,
+    /// stream flags, user) carries over instead of being checked again.
+    init(rewrittenTextsOf original: OpenAIRequest, body: [UInt8]) throws(GatewayError) {
+        do {
+            scan = try JSONObjectScan(body)
+        } catch {
+            throw GatewayError.invalidJSON("the rewritten body is not a JSON object")
+        }
+        endpoint = original.endpoint
+        model = original.model
+        stream = original.stream
+        clientWantsUsage = original.clientWantsUsage
+        user = original.user
+    }
+
     private static func matches(_ member: JSONObjectScan.Member, _ expected: Expected, in bytes: [UInt8]) -> Bool {
         switch expected {
         case .string: return member.kind == .string

@@ -408,7 +408,11 @@ extension Gateway {
             prepared.inbound.body = ByteBuffer(bytes: bytes)
             prepared.inbound.nativeBody = nil
             do {
-                prepared.request = try OpenAIRequest(endpoint: inbound.endpoint, body: bytes)
+                // Rewritten in place, only texts changed: the request's validation carries over.
+                prepared.request =
+                    texts.source != nil
+                    ? try OpenAIRequest(rewrittenTextsOf: prepared.request, body: bytes)
+                    : try OpenAIRequest(endpoint: inbound.endpoint, body: bytes)
                 prepared.accessFeatures = nil
             } catch {
                 return error
