@@ -119,6 +119,17 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
 
     private let httpHandles = Mutex<[HTTPKey: HTTPHandles]>([:])
 
+    /// A guardrail decision's counter (name, direction, action), or the scans counter by its
+    /// result (`scans`, the other fields empty): found by a typed key on every guarded request.
+    private struct GuardrailKey: Hashable, Sendable {
+        var name = ""
+        var direction = ""
+        var action = ""
+        var scans = ""
+    }
+
+    private let guardrailHandles = Mutex<[GuardrailKey: Counter]>([:])
+
     /// Counts one HTTP request of any route (`switchyard_http_requests_total` and its duration);
     /// `route` is a bounded label. The handles are found by a typed key, not a built string.
     public func httpRequestFinished(method: String, route: String, status: Int, nanoseconds: Int64) {
@@ -213,16 +224,21 @@ public final class GatewayMetrics: RequestObserver, RouterEventObserver, Sendabl
             counter("switchyard_cache_semantic_rejected_total", [("model", record.modelGroup ?? "unknown")]).increment()
         }
         for decision in record.guardrails {
-            counter(
-                "switchyard_guardrail_decisions_total",
-                [("guardrail", decision.name), ("direction", decision.direction), ("action", decision.action)]
-            ).increment()
+            Self.handles(in: guardrailHandles, GuardrailKey(name: decision.name, direction: decision.direction, action: decision.action)) {
+                counter(
+                    "switchyard_guardrail_decisions_total",
+                    [("guardrail", decision.name), ("direction", decision.direction), ("action", decision.action)])
+            }.increment()
         }
         if record.guardrailScans.scanned > 0 {
-            counter("switchyard_guardrail_scans_total", [("result", "scanned")]).increment(by: record.guardrailScans.scanned)
+            Self.handles(in: guardrailHandles, GuardrailKey(scans: "scanned")) {
+                counter("switchyard_guardrail_scans_total", [("result", "scanned")])
+            }.increment(by: record.guardrailScans.scanned)
         }
         if record.guardrailScans.reused > 0 {
-            counter("switchyard_guardrail_scans_total", [("result", "reused")]).increment(by: record.guardrailScans.reused)
+            Self.handles(in: guardrailHandles, GuardrailKey(scans: "reused")) {
+                counter("switchyard_guardrail_scans_total", [("result", "reused")])
+            }.increment(by: record.guardrailScans.reused)
         }
         if let cache = record.cache {
             let semantic = cache == "semantic-hit"
