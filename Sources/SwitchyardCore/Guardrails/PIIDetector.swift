@@ -409,6 +409,18 @@ public struct PIIDetector: TextDetector {
                                 while index < count, wordBytes[Int(bytes[index])] { index += 1 }
                                 continue
                             }
+                            // A lowercase word start whose letter and pair start no scanner (the
+                            // prefix filters of ``scan(at:_:)``'s letter scanners all fail) finds
+                            // nothing there, unless it may start an AWS secret key or, as a hex
+                            // digit, an IPv6 address: most words of prose are passed over here
+                            // without the call.
+                            if byte &- UInt8(ascii: "a") < 26, !wantsAWSSecret, !(wantsNumbers && byte <= UInt8(ascii: "f")),
+                                tables.letterStarts[Int(byte)] & (index + 1 < count ? tables.pairMasks[Int(byte) << 8 | Int(bytes[index + 1])] : 0) == 0
+                            {
+                                index += 1
+                                while index < count, wordBytes[Int(bytes[index])] { index += 1 }
+                                continue
+                            }
                             if let end = scan(at: index, byte) {
                                 index = max(end, index + 1)
                             } else if word {
