@@ -40,8 +40,8 @@ import Testing
         }
     }
 
-    @Test func eachRequestIsOneJSONLineWithTypedSortedFields() async throws {
-        let capture = Capture()
+    /// A gateway with the access log on (one mock model, `chat`), logging into `capture`.
+    static func gateway(logging capture: Capture) throws -> SwitchyardApplication {
         let path = try writeConfig(
             """
             server: {port: 0, master_key: test-master-key, reload_check_interval: off, access_log: true}
@@ -50,7 +50,12 @@ import Testing
             models:
               - {name: chat, provider: p, model: m}
             """)
-        let application = try SwitchyardApplication(source: .file(path), registry: adapterRegistry(), logger: capture.logger())
+        return try SwitchyardApplication(source: .file(path), registry: adapterRegistry(), logger: capture.logger())
+    }
+
+    @Test func eachRequestIsOneJSONLineWithTypedSortedFields() async throws {
+        let capture = Capture()
+        let application = try Self.gateway(logging: capture)
         try await application.makeApplication().test(.router) { client in
             let response = try await client.execute(
                 uri: "/v1/chat/completions", method: .post,
@@ -88,15 +93,7 @@ import Testing
     /// outer middleware, with the gateway's request id (the one in the response header).
     @Test func requestsOutsideThePipelineAreLoggedWithTheirRequestID() async throws {
         let capture = Capture()
-        let path = try writeConfig(
-            """
-            server: {port: 0, master_key: test-master-key, reload_check_interval: off, access_log: true}
-            providers:
-              - {name: p, type: mock}
-            models:
-              - {name: chat, provider: p, model: m}
-            """)
-        let application = try SwitchyardApplication(source: .file(path), registry: adapterRegistry(), logger: capture.logger())
+        let application = try Self.gateway(logging: capture)
         let ids: [String: String] = try await application.makeApplication().test(.router) { client in
             let header = HTTPField.Name("x-switchyard-request-id")!
             let health = try await client.execute(uri: "/health/live", method: .get)
