@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import NIOCore
 
 /// The answer side of a request's guardrails: the output rails in scope and the placeholders
@@ -274,7 +275,7 @@ extension Gateway {
             // A chat of plain string messages (what nearly every chat sends) is read and
             // rewritten in its bytes; anything else through a JSON tree. The request's scan is
             // of the body as it stands (every stage that rewrites one rewrites both).
-            if inbound.endpoint == .chatCompletions, prepared.request.scan.bytes.count == inbound.body.readableBytes,
+            if inbound.endpoint == .chatCompletions, Self.same(prepared.request.scan.bytes, inbound.body),
                 let chat = RequestTexts(chat: prepared.request.scan)
             {
                 texts = chat
@@ -432,6 +433,14 @@ extension Gateway {
             prepared.inbound.cacheNoStore = true
         }
         return nil
+    }
+
+    /// Whether `bytes` are the bytes of `buffer` (one `memcmp`).
+    static func same(_ bytes: [UInt8], _ buffer: ByteBuffer) -> Bool {
+        guard bytes.count == buffer.readableBytes else { return false }
+        return bytes.withUnsafeBytes { left in
+            buffer.withUnsafeReadableBytes { right in left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+        }
     }
 
     static func blocked(_ name: String, reason: String) -> GatewayError {

@@ -394,7 +394,6 @@ struct AuthenticationMiddleware: RouterMiddleware {
 }
 
 extension GatewayResponse {
-    /// Converts to a Hummingbird response; a stream is written as it is produced.
     /// The names of the gateway's own response headers, checked and made once: making a name
     /// (validated, lowercased, stored on the heap past 15 bytes) for every header of every
     /// answer cost more than looking it up.
@@ -406,6 +405,7 @@ extension GatewayResponse {
             "x-switchyard-template", "x-switchyard-redirected-from", "x-switchyard-deprecation",
         ].compactMap { name in HTTPField.Name(name).map { (name, $0) } })
 
+    /// Converts to a Hummingbird response; a stream is written as it is produced.
     func hummingbirdResponse() -> Response {
         var fields = HTTPFields()
         // Room for the middleware's request-id headers too.
