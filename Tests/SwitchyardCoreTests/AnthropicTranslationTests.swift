@@ -330,6 +330,26 @@ struct SeededGenerator: RandomNumberGenerator {
         #expect(message["usage"]?["cache_read_input_tokens"]?.intValue == 2)
     }
 
+    /// The scanned answer's message is the tree's, byte for byte, for every shape: text answers
+    /// are read from the scan, tool calls, reasoning and odd shapes go through the tree.
+    @Test(arguments: [
+        #"{"id":"x","model":"gpt-\u00e9","choices":[{"index":0,"message":{"role":"assistant","content":"Hi \"you\"\n\u2603"},"finish_reason":"length"}],"usage":{"prompt_tokens":12,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2,"cache_creation_tokens":1}}}"#,
+        #"{"choices":[{"message":{"role":"assistant","content":""},"finish_reason":"stop"}]}"#,
+        #"{"model":null,"choices":[{"message":{"content":null,"refusal":"no"},"finish_reason":"content_filter"}],"usage":{"prompt_tokens":1}}"#,
+        #"{"model":"m","choices":[{"message":{"content":"a","tool_calls":[{"id":"c","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#,
+        #"{"model":"m","choices":[{"message":{"content":"a","reasoning_content":"think"},"finish_reason":"stop"}]}"#,
+        #"{"model":"m","choices":[{"message":{"content":"a","tool_calls":null,"reasoning":null},"finish_reason":7}]}"#,
+        #"{"model":"m","choices":[1,{"message":{"content":"a"}}]}"#,
+        #"{"model":"m","choices":[{"index":0}]}"#,
+        #"{"model":"m","model":"n","choices":[{"message":{"content":"a","content":"b"},"finish_reason":"stop","finish_reason":"length"}]}"#,
+    ])
+    func scannedAnswersTranslateAsTheTreeDoes(_ body: String) throws {
+        let bytes = Array(body.utf8)
+        let fromTree = try AnthropicResponseTranslator.message(fromOpenAI: bytes, requestID: "req_1")
+        let fromScan = try AnthropicResponseTranslator.message(fromOpenAI: try JSONObjectScan(bytes), requestID: "req_1")
+        #expect(fromScan.serializedBytes() == fromTree.serializedBytes(), "\(fromScan.serialized())")
+    }
+
     @Test func finishReasonsMapToStopReasons() {
         #expect(AnthropicResponseTranslator.stopReason("stop") == "end_turn")
         #expect(AnthropicResponseTranslator.stopReason("length") == "max_tokens")

@@ -419,7 +419,7 @@ struct Attempt: Sendable {
             if passthrough {
                 record.usage = OpenAIStreamRelay.anthropicUsage(scan.value("usage"), previous: nil)
             } else if inbound.dialect == .anthropic {
-                let message = try AnthropicResponseTranslator.message(fromOpenAI: scan.bytes, requestID: inbound.requestID)
+                let message = try AnthropicResponseTranslator.message(fromOpenAI: scan, requestID: inbound.requestID)
                 clientBody = ByteBuffer(bytes: message.serializedBytes())
             } else if inbound.answerDialect == .responses {
                 let response = try ResponsesResponseTranslator.response(

@@ -34,6 +34,38 @@ public enum AnthropicResponseTranslator {
         "msg_" + requestID.replacingPrefix("req_")
     }
 
+    /// Members of an answer's message that only the tree's reading handles (tool calls and
+    /// reasoning blocks).
+    static let treeOnlyMembers: Set<String> = ["tool_calls", "thinking_blocks", "reasoning_content", "reasoning"]
+
+    /// ``message(fromOpenAI:requestID:)`` of an answer already scanned: a text answer (no tool
+    /// calls, no reasoning, a string model) is read from the scan without parsing the whole
+    /// answer into a tree, and gives the same message; any other shape goes through the tree.
+    public static func message(fromOpenAI scan: JSONObjectScan, requestID: String) throws(GatewayError) -> JSONValue {
+        guard let choice = scan.firstObjectElement("choices"), let message = choice.nested("message"),
+            !message.members.contains(where: { $0.kind != .null && treeOnlyMembers.contains($0.key) })
+        else { return try Self.message(fromOpenAI: scan.bytes, requestID: requestID) }
+        let model: JSONValue
+        if let member = scan.member("model") {
+            guard member.kind == .string, let name = scan.string("model") else { return try Self.message(fromOpenAI: scan.bytes, requestID: requestID) }
+            model = .string(name)
+        } else {
+            model = "unknown"
+        }
+        var content: [JSONValue] = []
+        if let text = message.string("content"), !text.isEmpty { content.append(["type": "text", "text": .string(text)]) }
+        return [
+            "id": .string(messageID(requestID)),
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": .array(content),
+            "stop_reason": .string(stopReason(choice.string("finish_reason"))),
+            "stop_sequence": .null,
+            "usage": .object(Self.usage(TokenUsage(openAIResponse: scan))),
+        ]
+    }
+
     /// A complete chat completion → an Anthropic `message`.
     public static func message(fromOpenAI body: [UInt8], requestID: String) throws(GatewayError) -> JSONValue {
         guard let completion = try? JSONValue.parse(body), let choice = completion["choices"]?.arrayValue?.first else {
