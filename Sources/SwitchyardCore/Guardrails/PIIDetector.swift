@@ -340,8 +340,8 @@ public struct PIIDetector: TextDetector {
             let wordBytes = ByteClass.wordTable
             let keywordTriples = Scanner.keywordTriples
             /// Per pair of bytes (the first in the high byte), which scanners' prefix filters
-            /// (``pairs(_:folding:)``) it passes, with the `letterStarts` bits: one load where each
-            /// filter was a lookup of its own (folding the case of both bytes for some).
+            /// (``pairs(_:folding:)``) it passes, in the bits `letterStarts` uses: one load where
+            /// each filter was a lookup of its own (folding the case of both bytes for some).
             let pairMasks: [UInt8] = (0..<65536).map { key in
                 let first = UInt8(key >> 8)
                 let second = UInt8(key & 0xFF)
