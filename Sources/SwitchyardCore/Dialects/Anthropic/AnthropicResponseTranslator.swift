@@ -54,15 +54,22 @@ public enum AnthropicResponseTranslator {
         }
         var content: [JSONValue] = []
         if let text = message.string("content"), !text.isEmpty { content.append(["type": "text", "text": .string(text)]) }
-        return [
+        return envelope(
+            requestID: requestID, model: model, content: content, stop: stopReason(choice.string("finish_reason")),
+            usage: TokenUsage(openAIResponse: scan))
+    }
+
+    /// The `message` object around an answer's parts (both readings of an answer write it).
+    static func envelope(requestID: String, model: JSONValue, content: [JSONValue], stop: String, usage: TokenUsage?) -> JSONValue {
+        [
             "id": .string(messageID(requestID)),
             "type": "message",
             "role": "assistant",
             "model": model,
             "content": .array(content),
-            "stop_reason": .string(stopReason(choice.string("finish_reason"))),
+            "stop_reason": .string(stop),
             "stop_sequence": .null,
-            "usage": .object(Self.usage(TokenUsage(openAIResponse: scan))),
+            "usage": .object(Self.usage(usage)),
         ]
     }
 
@@ -88,16 +95,7 @@ public enum AnthropicResponseTranslator {
         var stop = stopReason(choice["finish_reason"]?.stringValue)
         if hasToolUse { stop = "tool_use" }
         let usage = (try? JSONObjectScan(body)).flatMap { TokenUsage(openAIResponse: $0) }
-        return [
-            "id": .string(messageID(requestID)),
-            "type": "message",
-            "role": "assistant",
-            "model": completion["model"] ?? "unknown",
-            "content": .array(content),
-            "stop_reason": .string(stop),
-            "stop_sequence": .null,
-            "usage": .object(Self.usage(usage)),
-        ]
+        return envelope(requestID: requestID, model: completion["model"] ?? "unknown", content: content, stop: stop, usage: usage)
     }
 
     /// An answer's reasoning as Anthropic blocks, first in the content: its `thinking_blocks`
