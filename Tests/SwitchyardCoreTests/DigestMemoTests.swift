@@ -1,3 +1,4 @@
+import Crypto
 import Testing
 
 @testable import SwitchyardCore
@@ -12,6 +13,22 @@ import Testing
         // A part with a zero byte (a role is client input) cannot pass for another split.
         #expect(DigestMemo<Int>.key(["0", "user\u{0}abc"], text: Array("def".utf8)) != DigestMemo<Int>.key(["0", "user"], text: Array("abc\u{0}def".utf8)))
         #expect(DigestMemo<Int>.key(["a"], text: []) != DigestMemo<Int>.key([], text: Array("a".utf8)))
+    }
+
+    /// A rail keeps its parts hashed per role and feeds each text's digest to a copy: the key
+    /// is the one the parts and the digest give, for every role, the same hasher used again.
+    @Test func aRailsKeptHasherGivesTheKeyOfItsPartsAndTheDigest() {
+        let texts = ["the same text", "another text", ""].map { Array($0.utf8) }
+        for (index, role) in [(0, "user"), (1, "system"), (2, "unusual-role")] {
+            let rail = GuardrailEngine.Rail(GuardrailRule(name: "r", detector: .pii), index: index, memo: DigestMemo(capacity: 10))
+            for text in texts {
+                let digest = SHA256.hash(data: text)
+                var hasher = rail.memoHashers[role] ?? DigestMemo<[Finding]>.hashing([String(index), role])
+                let kept = DigestMemo<[Finding]>.key(hasher: &hasher, digest: digest)
+                #expect(kept == DigestMemo<[Finding]>.key([String(index), role], digest: digest))
+                #expect((rail.memoHashers[role] == nil) == (role == "unusual-role"))
+            }
+        }
     }
 
     @Test func holdsAtMostItsCapacityDroppingTheOldestFirst() {

@@ -27,6 +27,35 @@ import Testing
         (.imageGenerations, #"{"model":"m","prompt":"a cat"}"#),
     ]
 
+    /// An answer passes the output rails when read from its bytes exactly when the rails,
+    /// applied to its tree, decide nothing: the texts of every choice (objects only, the last
+    /// of keys given twice) are read, other shapes are passed over.
+    @Test func answerReadFromItsBytesPassesWhereTheTreeDecidesNothing() async throws {
+        var rule = GuardrailRule(name: "secrets", detector: .secrets)
+        rule.direction = .output
+        rule.action = .mask
+        let output = GuardrailOutput(rails: [GuardrailEngine.Rail(rule)], pseudonyms: Pseudonyms(), webhook: nil, requestID: "r", model: "m")
+        let key = "AKIAIOSFODNN7EXAMPLE"
+        let answers: [(Endpoint, String, Bool)] = [
+            (.chatCompletions, #"{"choices":[{"index":0,"message":{"role":"assistant","content":"All clear."}}]}"#, true),
+            (.chatCompletions, #"{"choices":[{"index":0,"message":{"content":"fine"}},{"index":1,"message":{"content":"key \#(key)"}}]}"#, false),
+            (.chatCompletions, #"{"choices":[3,null,{"message":{"content":"use \#(key) now"}}]}"#, false),
+            (.chatCompletions, #"{"choices":[{"message":{"content":"\#(key)","content":"nothing"}}]}"#, true),
+            (.chatCompletions, #"{"choices":[{"message":{"content":"nothing","content":"AKIAIOSFODNN7EXAMPLE"}}]}"#, false),
+            (.chatCompletions, #"{"choices":[{"message":{"content":null,"tool_calls":[]}},{"message":"\#(key)"}]}"#, true),
+            (.chatCompletions, #"{"choices":{"message":{"content":"\#(key)"}}}"#, true),
+            (.chatCompletions, #"{"id":"x"}"#, true),
+            (.completions, #"{"choices":[{"text":"see \#(key)"}]}"#, false),
+            (.completions, #"{"choices":[{"text":"plain"},{"message":{"content":"\#(key)"}}]}"#, true),
+        ]
+        for (endpoint, json, passes) in answers {
+            let bytes = Array(json.utf8)
+            #expect(output.passes(try JSONObjectScan(bytes), endpoint: endpoint) == passes, "\(json)")
+            var tree = try JSONValue.parse(bytes)
+            #expect(await output.apply(to: &tree, endpoint: endpoint).isEmpty == passes, "\(json)")
+        }
+    }
+
     /// The texts read once and written back once are what the walk over the body visits, in
     /// its order with its roles, and replacing some of them gives the body that replacing
     /// them during the walk gives.

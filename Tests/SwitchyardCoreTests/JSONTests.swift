@@ -186,6 +186,18 @@ import Testing
         #expect(scan.nested("id") == nil && scan.firstObjectElement("usage") == nil)
     }
 
+    @Test func objectElementsScanEachObjectOfAnArrayInPlace() throws {
+        let text = #"{"choices": [ 7, {"index":0,"message":{"content":"a \"b\""}} ,null,{"index":1,"x":[{"y":1}]},[] ], "n": {}, "e": []}"#
+        let scan = try JSONObjectScan(Array(text.utf8))
+        let elements = try #require(scan.objectElements("choices"))
+        #expect(elements.map { $0.number("index") } == [0, 1])
+        #expect(elements[0].nested("message")?.string("content") == #"a "b""#)
+        #expect(elements[1].members.map(\.key) == ["index", "x"])
+        #expect(String(decoding: elements[1].bytes[elements[1].objectRange], as: UTF8.self) == #"{"index":1,"x":[{"y":1}]}"#)
+        #expect(scan.objectElements("e")?.isEmpty == true)
+        #expect(scan.objectElements("n") == nil && scan.objectElements("missing") == nil)
+    }
+
     @Test func rewritingDropsDuplicateKeysKeepingTheLast() throws {
         let scan = try JSONObjectScan(Array(#"{"model":"a","model":"b","x":1}"#.utf8))
         #expect(scan.string("model") == "b")

@@ -147,6 +147,40 @@ import Testing
     /// The AWS-secret precheck probes every 40th byte instead of reading each: it must answer
     /// what counting the longest run of the key alphabet answers, on texts whose runs end just
     /// short of, at and past 40 bytes, anywhere in the text (a key at either end included).
+    /// IPv6 addresses are looked for only where a `:` follows within the first group: every
+    /// valid address (any group length, any case, `::` anywhere, an IPv4 tail) is still found,
+    /// and words of prose made of hex letters are passed over.
+    @Test func ipv6AddressesAreFoundWhateverTheirFirstGroup() {
+        var generator = SystemRandomNumberGenerator()
+        let hex = Array("0123456789abcdefABCDEF")
+        for _ in 0..<3000 {
+            var groups = (0..<8).map { _ in String((0..<Int.random(in: 1...4, using: &generator)).map { _ in hex.randomElement(using: &generator)! }) }
+            var tail = ""
+            if Int.random(in: 0..<4, using: &generator) == 0 {
+                groups.removeLast(2)
+                tail = (0..<4).map { _ in String(Int.random(in: 0...255, using: &generator)) }.joined(separator: ".")
+            }
+            var address: String
+            if Bool.random(using: &generator) {
+                // A run of groups (at least one) compressed to `::`, possibly at either end.
+                let start = Int.random(in: 0..<groups.count, using: &generator)
+                // (Not all of them without a tail: `::` alone is too short to be taken for one.)
+                let end = Int.random(in: (start + 1)...(start == 0 && tail.isEmpty ? groups.count - 1 : groups.count), using: &generator)
+                address = groups[..<start].joined(separator: ":") + "::" + groups[end...].joined(separator: ":")
+                if !tail.isEmpty { address += (end == groups.count ? "" : ":") + tail }
+            } else {
+                address = groups.joined(separator: ":") + (tail.isEmpty ? "" : ":" + tail)
+            }
+            let text = "the host \(address) is down"
+            let bytes = Array(text.utf8)
+            let found = Self.detector.findings(in: bytes, context: []).filter { $0.entity == "ip_address" }
+            #expect(found.map { String(decoding: bytes[$0.range], as: UTF8.self) } == [address], "\(address)")
+        }
+        for text in ["a decade of beef, cafe and dead faces", "deadbeef: 12 faded", "abcde:1:2::3 is not one", "bad add: face: fee"] {
+            #expect(!Self.entities(text).contains("ip_address"), "\(text)")
+        }
+    }
+
     @Test func theSkippingRunSearchAgreesWithCountingEveryByte() {
         func counted(_ bytes: [UInt8], _ length: Int) -> Bool {
             var run = 0

@@ -48,12 +48,18 @@ public final class DigestMemo<Value: Sendable>: Sendable {
     /// ``key(_:text:)`` for a text known by its digest: the parts as there, then the text's digest.
     static func key(_ parts: [String], digest: SHA256Digest) -> SHA256Digest {
         var hasher = hashing(parts)
+        return key(hasher: &hasher, digest: digest)
+    }
+
+    /// ``key(_:digest:)`` with the parts already fed to `hasher` (``hashing(_:)``, kept by a
+    /// caller that asks with the same parts again).
+    static func key(hasher: inout SHA256, digest: SHA256Digest) -> SHA256Digest {
         digest.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         return hasher.finalize()
     }
 
     /// A hasher fed with `parts`, each after its length.
-    private static func hashing(_ parts: [String]) -> SHA256 {
+    static func hashing(_ parts: [String]) -> SHA256 {
         var hasher = SHA256()
         for var part in parts {
             part.withUTF8 { bytes in

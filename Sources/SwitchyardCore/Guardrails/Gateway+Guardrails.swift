@@ -517,14 +517,15 @@ extension Gateway {
 extension GuardrailOutput {
     /// Whether ``apply(to:endpoint:)`` would leave a complete answer as it is and decide
     /// nothing: no placeholders to put back, no webhook to ask, and no rail finds anything in
-    /// any choice's text. Read from the provider's bytes (only `choices` is parsed), so the
-    /// common answer costs its detectors and not a JSON tree built, copied and dropped.
+    /// any choice's text. Read from the provider's bytes in place (each choice, its message
+    /// and the text scanned where they lie), so the common answer costs its detectors and not
+    /// a JSON tree built, copied and dropped.
     func passes(_ scan: JSONObjectScan, endpoint: Endpoint) -> Bool {
         guard pseudonyms.isEmpty, rails.allSatisfy({ $0.detector != nil }) else { return false }
-        guard case .array(let choices)? = scan.value("choices") else { return true }
+        guard let choices = scan.objectElements("choices") else { return true }
         let field = endpoint == .completions ? "text" : "content"
         for choice in choices {
-            guard let text = (endpoint == .completions ? choice : choice["message"])?[field]?.stringValue else { continue }
+            guard let text = (endpoint == .completions ? choice : choice.nested("message"))?.string(field) else { continue }
             let bytes = Array(text.utf8)
             for rail in rails where !rail.triggered(rail.detector!.findings(in: bytes, context: [])).isEmpty { return false }
         }

@@ -3,7 +3,9 @@ import Crypto
 /// The guardrails of one configuration generation, compiled once (detectors built, lexicons
 /// indexed, regexes compiled) and shared by every request of that generation.
 public struct GuardrailEngine: Sendable {
-    public struct Rail: Sendable {
+    /// A class: a request copies the rails in its scope (and the output side keeps them), which
+    /// costs one reference count per rail instead of one per field of the rule it holds.
+    public final class Rail: Sendable {
         public let rule: GuardrailRule
         /// nil for webhook guardrails (they are asynchronous).
         public let detector: (any TextDetector)?
@@ -14,6 +16,9 @@ public struct GuardrailEngine: Sendable {
         /// ``inputFindings(in:role:digest:)``).
         let index: Int
         let memo: DigestMemo<[Finding]>?
+        /// The memo key's parts for this rail and the common roles, hashed once (see
+        /// ``inputFindings(in:role:digest:)``).
+        let memoHashers: [String: SHA256]
 
         init(_ rule: GuardrailRule, index: Int = 0, memo: DigestMemo<[Finding]>? = nil) {
             self.rule = rule
@@ -43,6 +48,12 @@ public struct GuardrailEngine: Sendable {
             }
             conditions = rule.conditions.map(CompiledConditions.init)
             messageRoles = rule.effectiveMessageRoles
+            memoHashers =
+                memo == nil
+                ? [:]
+                : Dictionary(uniqueKeysWithValues: ["system", "user", "assistant", "tool", "developer", "function"].map { role in
+                    (role, DigestMemo<[Finding]>.hashing([String(index), role]))
+                })
         }
 
         /// The findings that make this guardrail fire in `text` (empty when it does not):
@@ -73,7 +84,8 @@ public struct GuardrailEngine: Sendable {
             guard let memo, text.count >= Self.memoMinimumBytes else { return (detector.findings(in: text, context: [], role: role), false) }
             let textDigest = digest ?? SHA256.hash(data: text)
             digest = textDigest
-            let key = DigestMemo<[Finding]>.key([String(index), role], digest: textDigest)
+            var hasher = memoHashers[role] ?? DigestMemo<[Finding]>.hashing([String(index), role])
+            let key = DigestMemo<[Finding]>.key(hasher: &hasher, digest: textDigest)
             if let known = memo.value(key) { return (known, true) }
             let findings = detector.findings(in: text, context: [], role: role)
             memo.store(key, findings)

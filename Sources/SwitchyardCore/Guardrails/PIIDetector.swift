@@ -414,7 +414,8 @@ public struct PIIDetector: TextDetector {
                             // nothing there, unless it may start an AWS secret key or, as a hex
                             // digit, an IPv6 address: most words of prose are passed over here
                             // without the call.
-                            if byte &- UInt8(ascii: "a") < 26, !wantsAWSSecret, !(wantsNumbers && byte <= UInt8(ascii: "f")),
+                            if byte &- UInt8(ascii: "a") < 26, !wantsAWSSecret,
+                                !(wantsNumbers && byte <= UInt8(ascii: "f") && Self.hexGroupColon(bytes, index)),
                                 tables.letterStarts[Int(byte)] & (index + 1 < count ? tables.pairMasks[Int(byte) << 8 | Int(bytes[index + 1])] : 0) == 0
                             {
                                 index += 1
@@ -496,7 +497,11 @@ public struct PIIDetector: TextDetector {
                 if let end = card(at: index) { return end }
                 if let end = streetAddress(at: index) { return end }
             }
-            if B.hex(byte) || byte == UInt8(ascii: ":"), let end = ipv6(at: index) { return end }
+            if B.hex(byte) || byte == UInt8(ascii: ":"), bytes.withUnsafeBufferPointer({ Self.hexGroupColon($0, index) }),
+                let end = ipv6(at: index)
+            {
+                return end
+            }
             if B.digit(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "("), let end = phone(at: index) { return end }
             return nil
         }
@@ -767,6 +772,22 @@ public struct PIIDetector: TextDetector {
             guard wordEnd(cursor), !(at(cursor) == UInt8(ascii: ".") && B.digit(at(cursor + 1))) else { return nil }
             add(.ipAddress, index..<cursor)
             return cursor
+        }
+
+        /// Whether a `:` follows within an IPv6 address's first group (up to four hex digits)
+        /// from `index`: every address ``ipv6(at:)`` accepts has one there (its groups before
+        /// the last are hex, at most four digits, and it has two colons), so where there is none
+        /// it is not called. Most words of prose that start with `a`–`f` end here.
+        @inline(__always) static func hexGroupColon(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Bool {
+            var position = index
+            let limit = min(bytes.count, index + 5)
+            while position < limit {
+                let byte = bytes[position]
+                if byte == UInt8(ascii: ":") { return true }
+                guard B.hex(byte) else { return false }
+                position += 1
+            }
+            return false
         }
 
         mutating func ipv6(at index: Int) -> Int? {

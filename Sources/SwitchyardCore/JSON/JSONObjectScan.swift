@@ -165,6 +165,30 @@ public struct JSONObjectScan: Sendable {
         return try? JSONObjectScan(bytes, range: start..<end)
     }
 
+    /// The objects an array member holds, each scanned in place (elements that are not objects
+    /// are left out); nil when the member is absent or not an array.
+    public func objectElements(_ key: String) -> [JSONObjectScan]? {
+        guard let member = member(key), member.kind == .array else { return nil }
+        let ranges: [Range<Int>] = bytes.withUnsafeBufferPointer { whole in
+            // The array was validated by the scan: its elements are skipped, not checked again.
+            var parser = JSONParser(bytes: UnsafeBufferPointer(rebasing: whole[..<member.valueRange.upperBound]))
+            parser.position = member.valueRange.lowerBound + 1
+            var ranges: [Range<Int>] = []
+            while true {
+                parser.skipWhitespace()
+                guard parser.position < member.valueRange.upperBound, whole[parser.position] != UInt8(ascii: "]") else { break }
+                let start = parser.position
+                guard let kind = try? parser.skipValue() else { break }
+                if kind == .object { ranges.append(start..<parser.position) }
+                parser.skipWhitespace()
+                guard parser.position < member.valueRange.upperBound, whole[parser.position] == UInt8(ascii: ",") else { break }
+                parser.position += 1
+            }
+            return ranges
+        }
+        return ranges.compactMap { try? JSONObjectScan(bytes, range: $0) }
+    }
+
     static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
     }

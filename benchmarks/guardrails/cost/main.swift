@@ -1,6 +1,6 @@
 import Foundation
 // Harness for benchmarks/guardrails/cost/run.sh: built from the detector sources alone (swiftc -O -wmo).
-// usage: harness DETECTOR FILE ITERATIONS   (DETECTOR: pii | secrets | injection)
+// usage: harness DETECTOR FILE ITERATIONS   (DETECTOR: pii | secrets | all | injection)
 //        harness corpus FILE.jsonl          (every detector's decision on every text, for diffing)
 let args = CommandLine.arguments
 if args[1] == "corpus" {
@@ -33,6 +33,8 @@ let detector: any TextDetector
 switch args[1] {
 case "pii": detector = PIIDetector(entities: Set(PIIDetector.Entity.personal))
 case "secrets": detector = PIIDetector(entities: Set(PIIDetector.Entity.secrets))
+// Every entity: what the request log's redaction runs on logged bodies.
+case "all": detector = PIIDetector(entities: Set(PIIDetector.Entity.allCases))
 default: detector = InjectionDetector()
 }
 precondition(args[1] != "injection" || InjectionLinearModel.shipped != nil)
