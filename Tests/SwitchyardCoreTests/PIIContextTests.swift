@@ -147,6 +147,25 @@ import Testing
     /// The AWS-secret precheck probes every 40th byte instead of reading each: it must answer
     /// what counting the longest run of the key alphabet answers, on texts whose runs end just
     /// short of, at and past 40 bytes, anywhere in the text (a key at either end included).
+    /// Keyword look-behind (a birth keyword before a date, a phone keyword before a number that
+    /// needs one): a keyword counts anywhere in its window, in any case, and its own bytes in
+    /// full; outside the window, cut by the window's start, or absent, it does not.
+    @Test(arguments: [
+        ("She was born on 12/03/1990 in Lyon.", "date_of_birth", true),
+        ("DOB: 03/12/1990", "date_of_birth", true),
+        ("né le 03/12/1990 à Paris", "date_of_birth", true),
+        ("Geburtsdatum 12.03.1990", "date_of_birth", true),
+        ("born in the spring, May 17, 1990 it was", "date_of_birth", true),
+        ("The invoice is dated 12/03/1990.", "date_of_birth", false),
+        ("I was born there. Then a long while passed, many years in fact, and on 12/03/1990 I left", "date_of_birth", false),
+        ("irth 12/03/1990", "date_of_birth", false),
+        ("WhatsApp 61234567", "phone", true),
+        ("ticket 61234567", "phone", false),
+    ])
+    func keywordsBeforeAValueAreReadInTheirWindow(_ text: String, _ entity: String, _ found: Bool) {
+        #expect(Self.entities(text).contains(entity) == found, "\(text)")
+    }
+
     /// IPv6 addresses are looked for only where a `:` follows within the first group: every
     /// valid address (any group length, any case, `::` anywhere, an IPv4 tail) is still found,
     /// and words of prose made of hex letters are passed over.

@@ -685,6 +685,7 @@ public struct PIIDetector: TextDetector {
         }
 
         static let awsSecretLabels = ["secret", "aws_secret", "secret_access_key", "access_key", "accesskey", "access key", "aws"]
+        static let awsSecretKeywords = Keywords(["secret", "aws_secret", "secret_access_key"])
 
         /// What a person would take as saying "this is an AWS secret key": a keyword earlier on
         /// the same line (a JSON field, `KEY = value`, prose), or the name of its table column.
@@ -692,7 +693,7 @@ public struct PIIDetector: TextDetector {
             var lineStart = index
             while lineStart > 0, index - lineStart < 160, bytes[lineStart - 1] != 0x0A { lineStart -= 1 }
             if Self.awsSecretLabels.contains(where: { ByteClass.contains(bytes, lineStart..<index, $0) }) { return true }
-            if keywordBefore(index, ["secret", "aws_secret", "secret_access_key"], within: 48) { return true }
+            if keywordBefore(index, Self.awsSecretKeywords, within: 48) { return true }
             guard let column = columnName(at: index) else { return false }
             return column.contains("secret") || column.contains("access_key") || column.contains("accesskey") || column.contains("aws")
         }
@@ -1074,7 +1075,7 @@ public struct PIIDetector: TextDetector {
             } else {
                 if (8...12).contains(digitCount) {
                     let keyword =
-                        keywordBefore(index, ["phone", "call", "tel", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach"], within: 40)
+                        keywordBefore(index, Self.phoneKeywords, within: 40)
                         || columnName(at: index).map { column in Self.phoneLabels.contains { column.contains($0) } } == true
                     plausible = ((digitCount == 10 || digitCount == 11) && leadingZero) || keyword || labelled()
                 } else {
@@ -1216,21 +1217,36 @@ public struct PIIDetector: TextDetector {
 
         // MARK: context-dependent
 
-        /// Whether one of `keywords` (lowercase) ends within `within` bytes before `index`.
-        func keywordBefore(_ index: Int, _ keywords: [String], within: Int) -> Bool {
-            let range = max(0, index - within)..<index
-            // One pass over the range, comparing only where a keyword's first byte stands
-            // (one bit per ASCII byte), instead of one pass per keyword.
-            var firsts: (UInt64, UInt64) = (0, 0)
-            for keyword in keywords {
-                guard let first = keyword.utf8.first, first < 0x80 else { return keywords.contains { ByteClass.contains(bytes, range, $0) } }
-                if first < 64 { firsts.0 |= 1 << UInt64(first) } else { firsts.1 |= 1 << UInt64(first - 64) }
+        /// Keywords for ``keywordBefore(_:_:within:)``, bucketed by their first byte once (each
+        /// an ASCII letter) instead of read as strings for every byte of a look-behind.
+        struct Keywords: Sendable {
+            let buckets: [[[UInt8]]]
+            /// One bit per ASCII byte that starts a keyword.
+            let firsts: (UInt64, UInt64)
+
+            init(_ keywords: [String]) {
+                var buckets = [[[UInt8]]](repeating: [], count: 128)
+                var firsts: (UInt64, UInt64) = (0, 0)
+                for keyword in keywords {
+                    let first = keyword.utf8.first!
+                    precondition(first < 0x80, "a keyword starts with an ASCII byte")
+                    buckets[Int(first)].append(Array(keyword.utf8))
+                    if first < 64 { firsts.0 |= 1 << UInt64(first) } else { firsts.1 |= 1 << UInt64(first - 64) }
+                }
+                self.buckets = buckets
+                self.firsts = firsts
             }
+        }
+
+        /// Whether one of `keywords` (lowercase) lies within `within` bytes before `index`.
+        func keywordBefore(_ index: Int, _ keywords: Keywords, within: Int) -> Bool {
+            let range = max(0, index - within)..<index
+            // One pass over the range, comparing only where a keyword's first byte stands.
+            let firsts = keywords.firsts
             for position in range {
                 let byte = B.lowercased(bytes[position])
                 guard byte < 0x80, (byte < 64 ? firsts.0 >> UInt64(byte) : firsts.1 >> UInt64(byte - 64)) & 1 != 0 else { continue }
-                for keyword in keywords
-                where keyword.utf8.first == byte && position + keyword.utf8.count <= range.upperBound && B.matches(bytes, at: position, keyword) {
+                for keyword in keywords.buckets[Int(byte)] where position + keyword.count <= range.upperBound && B.matches(bytes, at: position, keyword) {
                     return true
                 }
             }
@@ -1364,7 +1380,8 @@ public struct PIIDetector: TextDetector {
             "version", "build", "isbn", "zip", "postal", "claim",
         ]
 
-        static let birthKeywords = ["born", "birth", "dob", "d.o.b", "geboren", "geburtsdatum", "naissance", "né le", "nacimiento", "nato il"]
+        static let birthKeywords = Keywords(["born", "birth", "dob", "d.o.b", "geboren", "geburtsdatum", "naissance", "né le", "nacimiento", "nato il"])
+        static let phoneKeywords = Keywords(["phone", "call", "tel", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach"])
         static let months = [
             "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "jan", "feb",
             "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
