@@ -177,3 +177,35 @@ import Testing
         #expect(!mention(long), "a quoted document is not a phrase")
     }
 }
+
+/// The normaliser's look for encoded payloads probes every eighth byte instead of reading every
+/// byte: it must say what a byte-by-byte count says, on texts whose runs end anywhere.
+@Suite struct PayloadProbeTests {
+    @Test func theProbingSearchAgreesWithCountingEveryByte() {
+        var generator = SystemRandomNumberGenerator()
+        // Hex-only, symbol-only, both, and neither; `%` now and then.
+        let alphabets = [Array("0123456789abcdef ".utf8), Array("GHIJKLMNxyz+/_-".utf8), Array("abc019".utf8)]
+        let breaks = Array(".,;!?\n\"'é%()".utf8)
+        var payloads = 0
+        for _ in 0..<6000 {
+            var text: [UInt8] = []
+            let length = Int.random(in: 0...240, using: &generator)
+            while text.count < length {
+                let alphabet = alphabets.randomElement(using: &generator)!
+                let run = Int.random(in: 0...19, using: &generator)
+                text += (0..<run).map { _ in alphabet.randomElement(using: &generator)! }
+                text += (0..<Int.random(in: 1...2, using: &generator)).map { _ in breaks.randomElement(using: &generator)! }
+            }
+            let expected = TextNormalizer.mayHavePayloadsCountingEveryByte(text)
+            if expected { payloads += 1 }
+            #expect(text.withUnsafeBufferPointer { TextNormalizer.mayHavePayloads($0) } == expected, "\(String(decoding: text, as: UTF8.self))")
+        }
+        #expect(payloads > 500 && payloads < 5500, "the generated texts should hold payload runs sometimes")
+        for run in 14...18 {
+            let text = Array("x ".utf8) + Array(repeating: UInt8(ascii: "Q"), count: run) + Array(" y".utf8)
+            #expect(text.withUnsafeBufferPointer { TextNormalizer.mayHavePayloads($0) } == (run >= 16))
+        }
+        #expect(Array("50% off, 20% more, 10% less and 5% back".utf8).withUnsafeBufferPointer { TextNormalizer.mayHavePayloads($0) })
+        #expect(!Array("50% off, 20% more and 10% less".utf8).withUnsafeBufferPointer { TextNormalizer.mayHavePayloads($0) })
+    }
+}

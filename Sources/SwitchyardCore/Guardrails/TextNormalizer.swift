@@ -274,25 +274,69 @@ public enum TextNormalizer {
 
     /// Whether `text` can hold a payload ``decodedPayloads(buffer:)`` reads: every one needs 16
     /// bytes in a row of one class (eight hex pairs, four binary octets, a base64 or base32 run
-    /// of 16) or four `%` escapes. Ordinary prose has neither, and costs this one pass.
+    /// of 16) or four `%` escapes. Ordinary prose has neither.
+    ///
+    /// Sixteen bytes in a row hold two bytes eight apart at offsets 7, 15, 23, …: only where two
+    /// such probes share a class is the run through them measured. The `%` bytes are counted
+    /// eight at a time.
     static func mayHavePayloads(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
-        payloadClasses.withUnsafeBufferPointer { classes in
-            var hexRun = 0
-            var symbolRun = 0
-            var percent = 0
-            let count = text.count
-            var index = 0
-            while index < count {
-                let byte = text[index]
-                index += 1
-                let kind = classes[Int(byte)]
-                hexRun = kind & payloadHex != 0 ? hexRun + 1 : 0
-                symbolRun = kind & payloadSymbol != 0 ? symbolRun + 1 : 0
-                if hexRun >= 16 || symbolRun >= 16 { return true }
-                if byte == UInt8(ascii: "%") { percent += 1 }
+        let count = text.count
+        let found = payloadClasses.withUnsafeBufferPointer { classes -> Bool in
+            var probe = 7
+            while probe + 8 < count {
+                // The run of `kind` bytes through both probes (none when a byte between them
+                // breaks it, the common case), measured up to 16.
+                @inline(__always) func run(_ kind: UInt8) -> Bool {
+                    var high = probe + 1
+                    while high < probe + 8, classes[Int(text[high])] & kind != 0 { high += 1 }
+                    guard high == probe + 8 else { return false }
+                    var low = probe
+                    while low > 0, high - low < 16, classes[Int(text[low - 1])] & kind != 0 { low -= 1 }
+                    high += 1
+                    while high < count, high - low < 16, classes[Int(text[high])] & kind != 0 { high += 1 }
+                    return high - low >= 16
+                }
+                let shared = classes[Int(text[probe])] & classes[Int(text[probe + 8])]
+                if shared & payloadHex != 0, run(payloadHex) { return true }
+                if shared & payloadSymbol != 0, run(payloadSymbol) { return true }
+                probe += 8
             }
-            return percent >= 4
+            return false
         }
+        if found { return true }
+        guard let base = text.baseAddress else { return false }
+        var percent = 0
+        var index = 0
+        while index + 8 <= count {
+            // A `%` byte is zero after XOR with 0x25: the zero-byte test finds the words that
+            // hold one (it may also flag the byte above a real zero: they are counted exactly).
+            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self) ^ 0x2525_2525_2525_2525
+            if (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0 {
+                for offset in 0..<8 where base[index + offset] == UInt8(ascii: "%") { percent += 1 }
+                if percent >= 4 { return true }
+            }
+            index += 8
+        }
+        while index < count {
+            if base[index] == UInt8(ascii: "%") { percent += 1 }
+            index += 1
+        }
+        return percent >= 4
+    }
+
+    /// ``mayHavePayloads(_:)`` byte by byte: what the probing search must agree with (tests).
+    static func mayHavePayloadsCountingEveryByte(_ text: [UInt8]) -> Bool {
+        var hexRun = 0
+        var symbolRun = 0
+        var percent = 0
+        for byte in text {
+            let kind = payloadClasses[Int(byte)]
+            hexRun = kind & payloadHex != 0 ? hexRun + 1 : 0
+            symbolRun = kind & payloadSymbol != 0 ? symbolRun + 1 : 0
+            if hexRun >= 16 || symbolRun >= 16 { return true }
+            if byte == UInt8(ascii: "%") { percent += 1 }
+        }
+        return percent >= 4
     }
 
     private static func decodedPayloads(buffer text: UnsafeBufferPointer<UInt8>) -> [([UInt8], String)] {
