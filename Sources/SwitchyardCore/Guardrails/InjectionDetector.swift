@@ -281,9 +281,8 @@ public struct InjectionDetector: TextDetector {
             let before = matched.count
             let bytes = variant.text
             // The leetspeak form's words are the plain form's but in the words it changed.
-            let changes = variant.source == "leet" ? Self.changedBytes(bytes, plain: normalized.variants[0].text) : nil
-            let words =
-                changes.map { Self.words(bytes, changed: $0.positions.map { $0..<($0 + 1) }, old: plainWords, shift: 1) } ?? Self.words(bytes)
+            let changes = variant.source == "leet" ? variant.changed : nil
+            let words = changes.map { Self.words(bytes, changed: $0.map { $0..<($0 + 1) }, old: plainWords, shift: 1) } ?? Self.words(bytes)
             if variant.source == "plain" { plainWords = words }
             // An attack phrase quoted as the object of a request about it (translate, explain,
             // classify) is mentioned, not used: what lies inside the quotes does not count.
@@ -294,15 +293,15 @@ public struct InjectionDetector: TextDetector {
             // what it read in the plain form, where it did not match, so only the starts near a
             // changed word are tried (when the quoted mentions are the same in both forms).
             let same = changes != nil && Mention.same(mention, plainMention, shift: 1)
-            let changed = same ? changes?.counts : nil
-            let dirty = changed.map { Self.dirtyWords(words, changed: $0) }
+            let changed = same ? changes : nil
+            let dirty = changed.map { Self.dirtyWords(words, changed: $0, count: bytes.count) }
             // Markers the same way: when no marker match of either form reads a changed byte,
             // the leetspeak form has the plain form's matches, which are recorded already.
             let found: [Finding]
             if variant.source == "plain" {
                 plainMarkers = markers.rawMatches(in: bytes, positions: 0..<bytes.count)
                 found = markers.resolve(plainMarkers)
-            } else if let changed, let changes, markersUnchanged(bytes, changed: changed, positions: changes.positions, plain: plainMarkers) {
+            } else if let changed, markersUnchanged(bytes, changed: changed, plain: plainMarkers) {
                 found = []
             } else {
                 found = markers.matches(in: bytes)
@@ -391,22 +390,25 @@ public struct InjectionDetector: TextDetector {
     }
 
     /// Per word of the leetspeak form, how many of the words before it (a prefix sum, one more
-    /// entry than `words`) are dirty: a byte that differs from the plain form (which has a
-    /// leading newline) lies in the word, the byte before it, the bytes up to the next word or
-    /// the five after it (what ``isDestination(_:bytes:)`` reads); the first word also owns the
-    /// bytes before it and the last those after it.
-    static func dirtyWords(_ words: [Word], changed: [Int32]) -> [Int32] {
-        let count = changed.count - 1
-        return [Int32](unsafeUninitializedCapacity: words.count + 1) { dirty, initialized in
+    /// entry than `words`) are dirty: a byte that differs from the plain form (`changed`, in
+    /// order; the plain form has a leading newline) lies in the word, the byte before it, the
+    /// bytes up to the next word or the five after it (what ``isDestination(_:bytes:)`` reads);
+    /// the first word also owns the bytes before it and the last those after it (the text has
+    /// `count` bytes). Each word's stretch starts and ends no earlier than the one before it's,
+    /// so one walk of the changed bytes answers for all of them.
+    static func dirtyWords(_ words: [Word], changed: [Int], count: Int) -> [Int32] {
+        [Int32](unsafeUninitializedCapacity: words.count + 1) { dirty, initialized in
             words.withUnsafeBufferPointer { words in
                 changed.withUnsafeBufferPointer { changed in
                     var total: Int32 = 0
+                    var next = 0
                     dirty[0] = 0
                     for offset in 0..<words.count {
                         let word = words[offset]
                         let low = offset == 0 ? 0 : word.start - 1
                         let high = offset == words.count - 1 ? count : min(count, max(word.end + 6, words[offset + 1].start))
-                        if changed[high] > changed[low] { total += 1 }
+                        while next < changed.count, changed[next] < low { next += 1 }
+                        if next < changed.count, changed[next] < high { total += 1 }
                         dirty[offset + 1] = total
                     }
                 }
@@ -415,29 +417,15 @@ public struct InjectionDetector: TextDetector {
         }
     }
 
-    /// The bytes of the leetspeak form that differ from the plain form (which has a leading
-    /// newline): their offsets, and how many lie before each offset (a prefix sum, one more
-    /// entry than `leet`).
-    static func changedBytes(_ leet: [UInt8], plain: [UInt8]) -> (positions: [Int], counts: [Int32]) {
-        let count = leet.count
-        var positions: [Int] = []
-        let counts = [Int32](unsafeUninitializedCapacity: count + 1) { changed, initialized in
-            leet.withUnsafeBufferPointer { leet in
-                plain.withUnsafeBufferPointer { plain in
-                    var total: Int32 = 0
-                    changed[0] = 0
-                    for index in 0..<count {
-                        if leet[index] != plain[index + 1] {
-                            total += 1
-                            positions.append(index)
-                        }
-                        changed[index + 1] = total
-                    }
-                }
-            }
-            initialized = count + 1
+    /// Whether one of the offsets in `changed` (in order) lies in `range`.
+    static func anyChanged(_ changed: [Int], in range: Range<Int>) -> Bool {
+        var low = 0
+        var high = changed.count
+        while low < high {
+            let middle = (low + high) / 2
+            if changed[middle] < range.lowerBound { low = middle + 1 } else { high = middle }
         }
-        return (positions, counts)
+        return low < changed.count && changed[low] < range.upperBound
     }
 
     /// ``words(_:)`` of `text`, a copy of a text whose words are `old` (their offsets `shift`
@@ -481,16 +469,18 @@ public struct InjectionDetector: TextDetector {
     /// Whether the leetspeak form has the same marker matches as the plain form (given its
     /// `rawMatches`): none of those reads a changed byte, and none starts near one in the
     /// leetspeak form (``PhraseMatcher/rawMatches(in:positions:)`` says what a match reads).
-    func markersUnchanged(_ leet: [UInt8], changed: [Int32], positions: [Int], plain: [Finding]) -> Bool {
+    func markersUnchanged(_ leet: [UInt8], changed: [Int], plain: [Finding]) -> Bool {
         guard !markers.hasPrefix else { return false }
         let count = leet.count
         // A plain match at `s..<e` reads plain `s - 1...e`, leetspeak `s - 2...e - 1`; one at 0
         // reads the plain form's leading newline, which the leetspeak form does not have.
         for finding in plain
-        where finding.range.lowerBound == 0 || changed[min(count, finding.range.upperBound)] > changed[max(0, finding.range.lowerBound - 2)] {
+        where finding.range.lowerBound == 0
+            || Self.anyChanged(changed, in: max(0, finding.range.lowerBound - 2)..<max(0, min(count, finding.range.upperBound)))
+        {
             return false
         }
-        for index in positions where !markers.rawMatches(in: leet, positions: max(0, index - markers.longest)..<min(count, index + 2)).isEmpty {
+        for index in changed where !markers.rawMatches(in: leet, positions: max(0, index - markers.longest)..<min(count, index + 2)).isEmpty {
             return false
         }
         return true

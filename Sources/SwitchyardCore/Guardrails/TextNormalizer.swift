@@ -8,6 +8,9 @@ public enum TextNormalizer {
         public var text: [UInt8]
         /// `plain`, `hidden` (tag characters), `leet`, `base64`, `hex`, `binary`, `rot13`, `url`.
         public var source: String
+        /// For the leetspeak form: the offsets of the bytes it changed (in order), every byte
+        /// where it differs from the plain form read without its leading newline.
+        public var changed: [Int] = []
     }
 
     public struct Result: Sendable {
@@ -96,7 +99,7 @@ public enum TextNormalizer {
         // The other forms are made from the folded text without the leading newline.
         let letters = Array(plain[1...])
         if !hidden.isEmpty { variants.append(Variant(text: hidden, source: "hidden")) }
-        if let leet = unleet(letters) { variants.append(Variant(text: leet, source: "leet")) }
+        if let leet = unleet(letters) { variants.append(Variant(text: leet.text, source: "leet", changed: leet.changed)) }
         if decode {
             for (decoded, source) in decodedPayloads(original) {
                 let lowered = decoded.map(ByteClass.lowercased)
@@ -182,10 +185,12 @@ public enum TextNormalizer {
     }()
 
     /// `1gn0r3 4ll` → `ignore all`: only for words that mix letters with digits or symbols.
-    static func unleet(_ text: [UInt8]) -> [UInt8]? {
+    /// With the offsets of the bytes it changed, in order.
+    static func unleet(_ text: [UInt8]) -> (text: [UInt8], changed: [Int])? {
         let leetKinds = Self.leetKinds
         let leetLetters = Self.leetLetters
-        return text.withUnsafeBufferPointer { text -> [UInt8]? in
+        var changed: [Int] = []
+        let output = text.withUnsafeBufferPointer { text -> [UInt8]? in
             var output: [UInt8]?
             var start = 0
             let count = text.count
@@ -207,6 +212,7 @@ public enum TextNormalizer {
                         if letter != 0, !(index == end - 1 && (byte == UInt8(ascii: "!") || byte == UInt8(ascii: "$"))) {
                             if output == nil { output = Array(text) }
                             output![index] = letter
+                            changed.append(index)
                         }
                     }
                 }
@@ -214,6 +220,7 @@ public enum TextNormalizer {
             }
             return output
         }
+        return output.map { ($0, changed) }
     }
 
     static let leetLetter: UInt8 = 1
