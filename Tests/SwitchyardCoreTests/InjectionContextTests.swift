@@ -210,6 +210,28 @@ import Testing
     }
 }
 
+/// The normaliser counts Morse symbols, backslashes and `<~` eight bytes at a time: the same
+/// counts as a byte-by-byte pass, wherever the bytes fall in a word and at its edges.
+@Suite struct SymbolCountTests {
+    @Test func countsAgreeWithAPassOverEveryByte() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array(".-\\~<a Z\u{7F}\u{80}\u{FF}\u{00}/".utf8) + [0x2E, 0x2D, 0x5C, 0x7E, 0x3C, 0x00, 0x01, 0xAE, 0xAD, 0xDC, 0xFE]
+        for _ in 0..<5000 {
+            let text = (0..<Int.random(in: 0...70, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            var symbols = 0
+            var backslashes = 0
+            var open = false
+            for (index, byte) in text.enumerated() {
+                if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") { symbols += 1 }
+                if byte == UInt8(ascii: "\\") { backslashes += 1 }
+                if byte == UInt8(ascii: "~"), index > 0, text[index - 1] == UInt8(ascii: "<") { open = true }
+            }
+            let counted = text.withUnsafeBufferPointer { TextNormalizer.symbolCounts($0) }
+            #expect(counted.symbols == symbols && counted.backslashes == backslashes && counted.ascii85Open == open, "\(text)")
+        }
+    }
+}
+
 /// The leetspeak form is scanned only near the bytes it changed: which words are dirty, and
 /// whether a stretch holds a changed byte, against a plain search of the changed offsets.
 @Suite struct LeetChangeTests {

@@ -254,7 +254,8 @@ public struct InjectionDetector: TextDetector {
     public func findings(in text: [UInt8], context: [UInt8], role: String) -> [Finding] {
         // The scan reads UTF-8 as `String` would: bytes that are not valid UTF-8 are repaired
         // first (rare; plain ASCII, the common case, needs no check beyond one pass).
-        let valid = text.allSatisfy { $0 < 0x80 } ? text : Array(String(decoding: text, as: UTF8.self).utf8)
+        let ascii = PIIDetector.firstIndex(in: text, where: { $0 & 0x8080_8080_8080_8080 }, { $0 >= 0x80 }) == nil
+        let valid = ascii ? text : Array(String(decoding: text, as: UTF8.self).utf8)
         let (score, categories) = evaluate(utf8: valid, indirect: role == "tool" || role == "function")
         guard score > 0 else { return [] }
         return [Finding(entity: "injection." + (categories.first ?? "heuristic"), range: 0..<text.count, score: score)]

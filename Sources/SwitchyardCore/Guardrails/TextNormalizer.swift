@@ -112,21 +112,7 @@ public enum TextNormalizer {
             }
             // One pass counts what Morse, escapes and ascii85 need before each looks closer: most
             // texts have none of them.
-            var symbols = 0
-            var backslashes = 0
-            var ascii85Open = false
-            original.withUnsafeBufferPointer { bytes in
-                var previous: UInt8 = 0
-                for byte in bytes {
-                    switch byte {
-                    case UInt8(ascii: "."), UInt8(ascii: "-"): symbols += 1
-                    case UInt8(ascii: "\\"): backslashes += 1
-                    case UInt8(ascii: "~"): if previous == UInt8(ascii: "<") { ascii85Open = true }
-                    default: break
-                    }
-                    previous = byte
-                }
-            }
+            let (symbols, backslashes, ascii85Open) = original.withUnsafeBufferPointer { Self.symbolCounts($0) }
             if symbols >= 20, symbols * 3 >= original.count, let morse = morse(original) { variants.append(Variant(text: morse, source: "morse")) }
             if backslashes >= 4, let escaped = unicodeEscapes(original) {
                 variants.append(Variant(text: escaped.map(ByteClass.lowercased), source: "escapes"))
@@ -183,6 +169,45 @@ public enum TextNormalizer {
         for (scalar, character) in pairs { map[scalar] = character.asciiValue! }
         return map
     }()
+
+    /// How many `.` and `-` (Morse), how many `\\` (escapes), and whether `<~` (ascii85) is in
+    /// `text`: eight bytes at a time, each byte value found exactly (no carry between bytes)
+    /// and counted by the bits it leaves.
+    static func symbolCounts(_ text: UnsafeBufferPointer<UInt8>) -> (symbols: Int, backslashes: Int, ascii85Open: Bool) {
+        let count = text.count
+        var symbols = 0
+        var backslashes = 0
+        var ascii85Open = false
+        var index = 0
+        if let base = text.baseAddress {
+            @inline(__always) func matches(_ word: UInt64, _ byte: UInt8) -> UInt64 {
+                let x = word ^ (0x0101_0101_0101_0101 &* UInt64(byte))
+                let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+                return ~(((x & low) &+ low) | x | low)
+            }
+            while index + 8 <= count {
+                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                symbols += (matches(word, UInt8(ascii: ".")) | matches(word, UInt8(ascii: "-"))).nonzeroBitCount
+                backslashes += matches(word, UInt8(ascii: "\\")).nonzeroBitCount
+                if !ascii85Open, matches(word, UInt8(ascii: "~")) != 0 {
+                    for offset in 0..<8 where base[index + offset] == UInt8(ascii: "~") && index + offset > 0 && base[index + offset - 1] == UInt8(ascii: "<") {
+                        ascii85Open = true
+                    }
+                }
+                index += 8
+            }
+        }
+        while index < count {
+            switch text[index] {
+            case UInt8(ascii: "."), UInt8(ascii: "-"): symbols += 1
+            case UInt8(ascii: "\\"): backslashes += 1
+            case UInt8(ascii: "~"): if index > 0 && text[index - 1] == UInt8(ascii: "<") { ascii85Open = true }
+            default: break
+            }
+            index += 1
+        }
+        return (symbols, backslashes, ascii85Open)
+    }
 
     /// `1gn0r3 4ll` → `ignore all`: only for words that mix letters with digits or symbols.
     /// With the offsets of the bytes it changed, in order.
