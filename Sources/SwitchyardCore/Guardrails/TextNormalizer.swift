@@ -211,37 +211,73 @@ public enum TextNormalizer {
 
     /// `1gn0r3 4ll` → `ignore all`: only for words that mix letters with digits or symbols.
     /// With the offsets of the bytes it changed, in order.
+    ///
+    /// Only a word (up to a space) holding a leet symbol or `!` can change: the text is read
+    /// eight bytes at a time for bytes from `!` to `@` or `|` (where every leet symbol lies),
+    /// and only the words around those whose kind says so are looked at.
     static func unleet(_ text: [UInt8]) -> (text: [UInt8], changed: [Int])? {
         let leetKinds = Self.leetKinds
         let leetLetters = Self.leetLetters
         var changed: [Int] = []
         let output = text.withUnsafeBufferPointer { text -> [UInt8]? in
             var output: [UInt8]?
-            var start = 0
             let count = text.count
-            while start < count {
-                // One look at each byte of the word (up to a space): letters, leet symbols, `!`.
-                var end = start
+            // Where the next word starts: words before it are done.
+            var done = 0
+            // The word around `position` (a leet symbol or `!`): rewritten when it mixes letters
+            // with leet symbols, or with a `!` that does not end it ("hello!").
+            @inline(__always) func rewrite(around position: Int) {
+                var start = position
+                while start > done, leetKinds[Int(text[start - 1])] != leetSpace { start -= 1 }
+                var end = position
                 var kinds: UInt8 = 0
+                for index in start..<position { kinds |= leetKinds[Int(text[index])] }
                 while end < count {
                     let kind = leetKinds[Int(text[end])]
                     if kind == leetSpace { break }
                     kinds |= kind
                     end += 1
                 }
-                // `!` counts as a leet letter unless the word ends with one ("hello!").
-                if kinds & leetLetter != 0, kinds & leetSymbol != 0 || (kinds & leetBang != 0 && text[end - 1] != UInt8(ascii: "!")) {
-                    for index in start..<end {
-                        let byte = text[index]
-                        let letter = leetLetters[Int(byte)]
-                        if letter != 0, !(index == end - 1 && (byte == UInt8(ascii: "!") || byte == UInt8(ascii: "$"))) {
-                            if output == nil { output = Array(text) }
-                            output![index] = letter
-                            changed.append(index)
-                        }
+                done = end
+                guard kinds & leetLetter != 0, kinds & leetSymbol != 0 || (kinds & leetBang != 0 && text[end - 1] != UInt8(ascii: "!")) else {
+                    return
+                }
+                for index in start..<end {
+                    let byte = text[index]
+                    let letter = leetLetters[Int(byte)]
+                    if letter != 0, !(index == end - 1 && (byte == UInt8(ascii: "!") || byte == UInt8(ascii: "$"))) {
+                        if output == nil { output = Array(text) }
+                        output![index] = letter
+                        changed.append(index)
                     }
                 }
-                start = end + 1
+            }
+            var index = 0
+            if let base = text.baseAddress {
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let highs: UInt64 = 0x8080_8080_8080_8080
+                let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+                while index + 8 <= count {
+                    let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                    // ASCII bytes from 0x21 to 0x40 (added without their high bits, so that no
+                    // sum carries into the next byte; bytes above 0x7F dropped after), and bytes
+                    // equal to `|` (an exact test).
+                    let seven = word & low
+                    let ranged = (seven &+ ones &* (0x80 - 0x21)) & ~(seven &+ ones &* (0x80 - 0x41)) & ~word & highs
+                    let bars = word ^ (ones &* 0x7C)
+                    var candidates = ranged | ~(((bars & low) &+ low) | bars | low)
+                    while candidates != 0 {
+                        let position = index + candidates.trailingZeroBitCount / 8
+                        candidates &= candidates - 1
+                        guard position >= done, leetKinds[Int(text[position])] & (leetSymbol | leetBang) != 0 else { continue }
+                        rewrite(around: position)
+                    }
+                    index += 8
+                }
+            }
+            while index < count {
+                if index >= done, leetKinds[Int(text[index])] & (leetSymbol | leetBang) != 0 { rewrite(around: index) }
+                index += 1
             }
             return output
         }
