@@ -19,6 +19,8 @@ public struct InjectionLinearModel: Sendable {
     static let golden: UInt64 = 0x9E37_79B9_7F4A_7C15
     static let fnvPrime: UInt64 = 0x100_0000_01b3
     static let characterTag: UInt64 = 0xC4 << 56
+    /// Per byte: the byte itself when it is a word byte (``ByteClass/word(_:)``), else a space.
+    static let gramBytes: [UInt8] = (0..<256).map { ByteClass.word(UInt8($0)) ? UInt8($0) : 0x20 }
 
     /// The shipped weights, loaded once; nil when the resource is missing or unreadable (the
     /// detector then scores with its rules alone).
@@ -73,17 +75,22 @@ public struct InjectionLinearModel: Sendable {
             var sum = 0
             var count = 0
             text.withUnsafeBufferPointer { text in
-                for byte in text {
-                    let word = ByteClass.word(byte)
-                    let skip = !word && spaced
-                    spaced = !word
-                    let next = (window << 8 | UInt64(word ? byte : 0x20)) & 0xFFFF_FFFF
-                    window = skip ? window : next
-                    filled &+= skip ? 0 : 1
-                    let counted = !skip && filled >= 4
-                    let value = weight(Self.characterTag | window)
-                    sum &+= counted ? value : 0
-                    count &+= counted ? 1 : 0
+                Self.gramBytes.withUnsafeBufferPointer { gramBytes in
+                    for byte in text {
+                        // The byte as the window reads it: itself for a word byte, a space for any
+                        // other (a space is no word byte, so the two never mix up).
+                        let mapped = gramBytes[Int(byte)]
+                        let word = mapped != 0x20
+                        let skip = !word && spaced
+                        spaced = !word
+                        let next = (window << 8 | UInt64(mapped)) & 0xFFFF_FFFF
+                        window = skip ? window : next
+                        filled &+= skip ? 0 : 1
+                        let counted = !skip && filled >= 4
+                        let value = weight(Self.characterTag | window)
+                        sum &+= counted ? value : 0
+                        count &+= counted ? 1 : 0
+                    }
                 }
             }
             if count > 0 { logit += Double(scale) * Double(sum) / Double(count) }
