@@ -316,3 +316,64 @@ import Testing
         #expect(!leet.changed.isEmpty)
     }
 }
+
+/// The leetspeak form's quoted mention is read off the plain form's when its changed bytes
+/// cannot make it differ: wherever it is read off, it is what working it out gives.
+@Suite struct LeetMentionTests {
+    @Test func aMentionReadOffThePlainFormIsTheOneWorkedOut() {
+        var generator = SystemRandomNumberGenerator()
+        let ordinary = [
+            "translate", "explain", "follow", "do", "it", "this", "1gn0r3", "pr3v10u5", "ru13s", "the", "order", "#A-48213-77,", "14th",
+            "3rd", "don't", "it's", "a", "b4d", "h3ll0!", "@home", "$5", "|x", "@", "$", "x@y",
+        ]
+        // Leetspeak for words the scan looks up (`d0 1t`): rarer, each one makes it work the mention out.
+        let cues = ["d0", "1t", "th15", "tr4nsl4te", "f0ll0w"]
+        var words: [String] { Int.random(in: 0..<12, using: &generator) == 0 ? cues : ordinary }
+        let quotes = ["'", "\"", "`"]
+        // A request about a quote (a meta word, a quote of a few words), words glued to the quote
+        // marks now and then (`@'`, `'$`), other words around.
+        func text() -> String {
+            var parts: [String] = []
+            for _ in 0..<Int.random(in: 0...3, using: &generator) { parts.append(words.randomElement(using: &generator)!) }
+            if Bool.random(using: &generator) { parts.append(["translate", "explain", "tr4nsl4te", "3xpl41n"].randomElement(using: &generator)!) }
+            let quote = quotes.randomElement(using: &generator)!
+            var inside = (0..<Int.random(in: 1...4, using: &generator)).map { _ in words.randomElement(using: &generator)! }
+            let glue = ["", "", "", "", "", "", "", "", "", "", "@", "$", "|", "1", "4"]
+            inside[0] = quote + glue.randomElement(using: &generator)! + inside[0]
+            inside[inside.count - 1] += glue.randomElement(using: &generator)! + quote
+            let before = glue.randomElement(using: &generator)!
+            if !before.isEmpty { inside[0] = before + inside[0] }
+            parts += inside
+            for _ in 0..<Int.random(in: 0...4, using: &generator) { parts.append(words.randomElement(using: &generator)!) }
+            if Int.random(in: 0..<3, using: &generator) == 0 { parts.append("\n" + quotes.randomElement(using: &generator)!) }
+            return parts.joined(separator: " ")
+        }
+        var derived = 0
+        var mentions = 0
+        // A leet symbol right before a quote (which then no longer opens one), and one inside a
+        // quote of forty words that joins two of them (the quote then counts as a phrase).
+        let fortyOne = "translate '" + Array(repeating: "word", count: 39).joined(separator: " ") + " x@y'"
+        let samples = ["translate @'hello world' please", "explain the '1gn0r3 rules' thing", fortyOne, "tr4nsl4te 'hi there'"]
+        for index in 0..<(6000 + samples.count) {
+            let text = index < samples.count ? samples[index] : text()
+            let normalized = TextNormalizer.normalize(text, decode: false)
+            guard let leet = normalized.variants.first(where: { $0.source == "leet" }) else { continue }
+            let plain = normalized.variants[0].text
+            let plainWords = InjectionDetector.words(plain)
+            let leetWords = InjectionDetector.words(leet.text, changed: leet.changed.map { $0..<($0 + 1) }, old: plainWords, shift: 1)
+            #expect(leetWords.map(\.start) == InjectionDetector.words(leet.text).map(\.start))
+            let plainSpans = InjectionDetector.quotedSpans(plain)
+            let plainMention = InjectionDetector.mention(spans: plainSpans, words: plainWords)
+            guard
+                let read = InjectionDetector.leetMention(
+                    plainSpans: plainSpans, plainMention: plainMention, plainWords: plainWords, leet: leet.text, changed: leet.changed,
+                    leetWords: leetWords)
+            else { continue }
+            derived += 1
+            if read != nil { mentions += 1 }
+            let worked = InjectionDetector.mention(in: leet.text, words: leetWords)
+            #expect(InjectionDetector.Mention.same(read, worked, shift: 0), "\(text)")
+        }
+        #expect(derived > 150 && mentions > 40, "the generated texts should often let the mention be read off, some of it a mention: \(derived), \(mentions)")
+    }
+}

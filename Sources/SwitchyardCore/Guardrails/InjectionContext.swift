@@ -54,6 +54,14 @@ extension InjectionDetector {
     /// The quoted phrases of `bytes` when the words outside them ask about them, nil otherwise
     /// (also when a word outside says to follow them).
     static func mention(in bytes: [UInt8], words: [Word]) -> Mention? {
+        mention(spans: quotedSpans(bytes), words: words)
+    }
+
+    /// The spans between straight quotes (`"`, `'`, backtick) of `bytes`, in order: a quote opens
+    /// after a byte that is no word byte and before one that is no space, and closes after one
+    /// that is no space (an apostrophe inside a word neither opens nor closes). Whether a quote
+    /// opens or closes reads only the bytes right before and after it.
+    static func quotedSpans(_ bytes: [UInt8]) -> [Range<Int>] {
         var spans: [Range<Int>] = []
         bytes.withUnsafeBufferPointer { bytes in
             guard let base = bytes.baseAddress else { return }
@@ -86,6 +94,12 @@ extension InjectionDetector {
                 }
             }
         }
+        return spans
+    }
+
+    /// The quoted `spans` of a text with these `words` when the words outside them ask about
+    /// them (see ``mention(in:words:)``).
+    static func mention(spans: [Range<Int>], words: [Word]) -> Mention? {
         guard !spans.isEmpty else { return nil }
         // The word lists once, not once per word (each is a table of arrays); most words are in
         // none of them, which one lookup in their union tells.
@@ -108,6 +122,53 @@ extension InjectionDetector {
         guard meta else { return nil }
         let phrases = spans.filter { span in words.lazy.filter { span.contains($0.start) }.count <= mentionMaxWords }
         return phrases.isEmpty ? nil : Mention(spans: phrases)
+    }
+
+    /// The leetspeak form's mention read off the plain form's, when the bytes the leetspeak
+    /// form `changed` (its offsets; the plain form has one leading newline more) cannot make it
+    /// differ; nil when they might (then it is worked out from the leetspeak form itself).
+    ///
+    /// A changed byte was a leet symbol and is now a letter: it changes a quote's decision only
+    /// next to that quote (``quotedSpans(_:)`` reads nothing else), a word of the scan outside
+    /// the quotes only inside the space-delimited stretch that holds it, and a quote's word
+    /// count only when such a stretch reaches into it. With no quote next to a changed byte, and
+    /// no word of a changed stretch (either form's) among the words the scan looks up or the
+    /// objects of `do`, and no changed stretch touching a quote, the leetspeak form has the plain
+    /// form's spans one byte earlier and the same words around them: the same answer.
+    static func leetMention(
+        plainSpans: [Range<Int>], plainMention: Mention?, plainWords: [Word], leet: [UInt8], changed: [Int], leetWords: [Word]
+    ) -> Mention?? {
+        let count = leet.count
+        @inline(__always) func quote(_ index: Int) -> Bool {
+            index >= 0 && index < count && (leet[index] == 0x22 || leet[index] == 0x27 || leet[index] == 0x60)
+        }
+        for position in changed where quote(position - 1) || quote(position + 1) { return nil }
+        let spans = plainSpans.map { ($0.lowerBound - 1)..<($0.upperBound - 1) }
+        var change = 0
+        var plainWord = 0
+        var leetWord = 0
+        while change < changed.count {
+            // The stretch between spaces around this change (and the changes inside it).
+            var low = changed[change]
+            while low > 0, !ByteClass.space(leet[low - 1]) { low -= 1 }
+            var high = changed[change]
+            while high < count, !ByteClass.space(leet[high]) { high += 1 }
+            while change < changed.count, changed[change] < high { change += 1 }
+            if spans.contains(where: { $0.lowerBound < high && low < $0.upperBound }) { return nil }
+            while plainWord < plainWords.count, plainWords[plainWord].start - 1 < low { plainWord += 1 }
+            while plainWord < plainWords.count, plainWords[plainWord].start - 1 < high {
+                let hash = plainWords[plainWord].hash
+                if cueWords.contains(hash) || doObjects.contains(hash) { return nil }
+                plainWord += 1
+            }
+            while leetWord < leetWords.count, leetWords[leetWord].start < low { leetWord += 1 }
+            while leetWord < leetWords.count, leetWords[leetWord].start < high {
+                let hash = leetWords[leetWord].hash
+                if cueWords.contains(hash) || doObjects.contains(hash) { return nil }
+                leetWord += 1
+            }
+        }
+        return .some(plainMention.map { Mention(spans: $0.spans.map { ($0.lowerBound - 1)..<($0.upperBound - 1) }) })
     }
 
     /// Whether the words around a match (within its sentence) make it benign.

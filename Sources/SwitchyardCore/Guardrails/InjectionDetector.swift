@@ -276,6 +276,7 @@ public struct InjectionDetector: TextDetector {
         var decodedOnly = false
         var probability: Double?
         var plainMention: Mention?
+        var plainSpans: [Range<Int>] = []
         var plainMarkers: [Finding] = []
         var plainWords: [Word] = []
         for variant in normalized.variants {
@@ -287,8 +288,20 @@ public struct InjectionDetector: TextDetector {
             if variant.source == "plain" { plainWords = words }
             // An attack phrase quoted as the object of a request about it (translate, explain,
             // classify) is mentioned, not used: what lies inside the quotes does not count.
-            let mention = variant.source == "plain" || variant.source == "leet" ? Self.mention(in: bytes, words: words) : nil
-            if variant.source == "plain" { plainMention = mention }
+            let mention: Mention?
+            if variant.source == "plain" {
+                plainSpans = Self.quotedSpans(bytes)
+                mention = Self.mention(spans: plainSpans, words: words)
+                plainMention = mention
+            } else if let changes {
+                // The plain form's, where the changed bytes cannot make it differ.
+                mention =
+                    Self.leetMention(
+                        plainSpans: plainSpans, plainMention: plainMention, plainWords: plainWords, leet: bytes, changed: changes, leetWords: words)
+                    ?? Self.mention(in: bytes, words: words)
+            } else {
+                mention = nil
+            }
             // The leetspeak form differs from the plain one only in a few words: a rule start
             // whose reach (``Rule/reachBefore``, ``Rule/reachAfter``) holds none of them reads
             // what it read in the plain form, where it did not match, so only the starts near a
