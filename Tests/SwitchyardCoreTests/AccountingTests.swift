@@ -75,3 +75,47 @@ import Testing
         #expect(BudgetGuard.formatUSD(12.345) == "$12.35" && BudgetGuard.formatUSD(0.00015) == "$0.000150")
     }
 }
+
+/// The request log detail a usage row carries: written field by field, it reads as the JSON a
+/// tree of the same fields would serialise to, in that order, escapes and numbers included.
+@Suite struct RequestLogDetailTests {
+    @Test func everyFieldIsWrittenInOrderAsCompactJSON() throws {
+        var record = RequestRecord(requestID: "r1", endpoint: .chatCompletions, identity: Identity(kind: .virtualKey, subject: "k1"))
+        #expect(String(decoding: RequestLogEntry.detailJSON(record), as: UTF8.self) == #"{"dialect":"openai"}"#)
+        record.dialect = .anthropic
+        record.attempts = [
+            AttemptRecord(group: "g", deployment: "d1", provider: "p\"1", outcome: "rate_limited", errorClass: .rateLimit, duration: .milliseconds(12)),
+            AttemptRecord(group: "g", deployment: "d2", provider: "p2", outcome: "success", errorClass: nil, duration: .microseconds(2500)),
+        ]
+        record.fallbacks = ["g2", "g3"]
+        record.rule = "eu"
+        record.experiment = "ab"
+        record.arm = "b"
+        record.retryBudgetExhausted = true
+        record.upstreamError = "boom\n"
+        record.cacheSimilarity = 0.912345
+        record.cacheLookup = .microseconds(1234)
+        record.cacheVerificationRejected = true
+        record.guardrails = [
+            GuardrailDecision(name: "pii", direction: "input", action: "mask", entities: ["phone": 1, "email": 2]),
+            GuardrailDecision(name: "inj", direction: "input", action: "block", score: 0.75),
+        ]
+        record.guardrailRoute = "onprem"
+        record.accessDenied = AccessDenial(rule: nil, reason: "no \u{7}")
+        record.stream = true
+        record.chunks = 42
+        record.traceID = "abc"
+        let expected =
+            #"{"dialect":"anthropic","attempts":[{"model_group":"g","deployment":"d1","provider":"p\"1","outcome":"rate_limited","duration_ms":12,"error_class":"rate_limit"},"#
+            + #"{"model_group":"g","deployment":"d2","provider":"p2","outcome":"success","duration_ms":2.5}],"fallbacks":["g2","g3"],"routing_rule":"eu","#
+            + #""experiment":"ab","experiment_arm":"b","retry_budget_exhausted":true,"upstream_error":"boom\n","cache_similarity":0.9123,"#
+            + #""cache_lookup_ms":1.234,"cache_verification_rejected":true,"guardrail_decisions":[{"name":"pii","direction":"input","action":"mask","#
+            + #""entities":{"email":2,"phone":1}},{"name":"inj","direction":"input","action":"block","score":0.75}],"guardrail_route":"onprem","#
+            + #""access_denied":"no \u0007","chunks":42,"trace_id":"abc"}"#
+        let written = String(decoding: RequestLogEntry.detailJSON(record), as: UTF8.self)
+        #expect(written == expected)
+        #expect(try JSONValue.parse(Array(written.utf8)).objectValue?.members.map(\.key).first == "dialect")
+        let usage = UsageRecord(record, endedAt: 1, withDetail: true)
+        #expect(usage.detail == expected)
+    }
+}

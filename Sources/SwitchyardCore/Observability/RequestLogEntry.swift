@@ -12,49 +12,101 @@ public enum RequestLogEntry {
             || record.accessDenied != nil || record.traceID != nil || record.requestBody != nil || record.responseBody != nil
     }
 
-    /// What the usage row does not hold: attempts, fallbacks, rule, experiment, cache and
-    /// guardrail detail, trace id.
-    public static func detail(_ record: RequestRecord) -> JSONObject {
-        var object = JSONObject()
-        object["dialect"] = .string(record.dialect.rawValue)
+    /// What the usage row does not hold, as compact JSON text: attempts, fallbacks, rule,
+    /// experiment, cache and guardrail detail, trace id. Written field by field (no tree: a
+    /// request with guardrails or a trace has a detail, and this runs once for each).
+    public static func detailJSON(_ record: RequestRecord) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        var first = true
+        func key(_ name: StaticString) {
+            out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            first = false
+            out.append(UInt8(ascii: "\""))
+            name.withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+        func string(_ name: StaticString, _ value: String) {
+            key(name)
+            JSONWriter.appendQuoted(value, to: &out)
+        }
+        func number(_ name: StaticString, _ value: Double) {
+            key(name)
+            out.append(contentsOf: JSONValue.format(value).utf8)
+        }
+        func yes(_ name: StaticString) {
+            key(name)
+            out.append(contentsOf: "true".utf8)
+        }
+        string("dialect", record.dialect.rawValue)
         if !record.attempts.isEmpty {
-            object["attempts"] = .array(
-                record.attempts.map { attempt in
-                    var entry: JSONObject = [
-                        "model_group": .string(attempt.group), "deployment": .string(attempt.deployment), "provider": .string(attempt.provider),
-                        "outcome": .string(attempt.outcome), "duration_ms": JSONValue(milliseconds(attempt.duration)),
-                    ]
-                    if let errorClass = attempt.errorClass { entry["error_class"] = .string(errorClass.rawValue) }
-                    return .object(entry)
-                })
+            key("attempts")
+            out.append(UInt8(ascii: "["))
+            for (index, attempt) in record.attempts.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                first = true
+                string("model_group", attempt.group)
+                string("deployment", attempt.deployment)
+                string("provider", attempt.provider)
+                string("outcome", attempt.outcome)
+                number("duration_ms", milliseconds(attempt.duration))
+                if let errorClass = attempt.errorClass { string("error_class", errorClass.rawValue) }
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+            first = false
         }
-        if !record.fallbacks.isEmpty { object["fallbacks"] = .array(record.fallbacks.map(JSONValue.string)) }
-        if let rule = record.rule { object["routing_rule"] = .string(rule) }
-        if let experiment = record.experiment { object["experiment"] = .string(experiment) }
-        if let arm = record.arm { object["experiment_arm"] = .string(arm) }
-        if record.retryBudgetExhausted { object["retry_budget_exhausted"] = .bool(true) }
-        if let upstream = record.upstreamError { object["upstream_error"] = .string(upstream) }
-        if let similarity = record.cacheSimilarity { object["cache_similarity"] = JSONValue((similarity * 1e4).rounded() / 1e4) }
-        if let lookup = record.cacheLookup { object["cache_lookup_ms"] = JSONValue(milliseconds(lookup)) }
-        if record.cacheVerificationRejected { object["cache_verification_rejected"] = .bool(true) }
+        if !record.fallbacks.isEmpty {
+            key("fallbacks")
+            out.append(UInt8(ascii: "["))
+            for (index, fallback) in record.fallbacks.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.appendQuoted(fallback, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        if let rule = record.rule { string("routing_rule", rule) }
+        if let experiment = record.experiment { string("experiment", experiment) }
+        if let arm = record.arm { string("experiment_arm", arm) }
+        if record.retryBudgetExhausted { yes("retry_budget_exhausted") }
+        if let upstream = record.upstreamError { string("upstream_error", upstream) }
+        if let similarity = record.cacheSimilarity { number("cache_similarity", (similarity * 1e4).rounded() / 1e4) }
+        if let lookup = record.cacheLookup { number("cache_lookup_ms", milliseconds(lookup)) }
+        if record.cacheVerificationRejected { yes("cache_verification_rejected") }
         if !record.guardrails.isEmpty {
-            object["guardrail_decisions"] = .array(
-                record.guardrails.map { decision in
-                    var entry: JSONObject = [
-                        "name": .string(decision.name), "direction": .string(decision.direction), "action": .string(decision.action),
-                    ]
-                    if !decision.entities.isEmpty {
-                        entry["entities"] = .object(JSONObject(decision.entities.sorted { $0.key < $1.key }.map { ($0.key, JSONValue($0.value)) }))
+            key("guardrail_decisions")
+            out.append(UInt8(ascii: "["))
+            for (index, decision) in record.guardrails.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                first = true
+                string("name", decision.name)
+                string("direction", decision.direction)
+                string("action", decision.action)
+                if !decision.entities.isEmpty {
+                    key("entities")
+                    for (offset, entity) in decision.entities.sorted(by: { $0.key < $1.key }).enumerated() {
+                        out.append(offset == 0 ? UInt8(ascii: "{") : UInt8(ascii: ","))
+                        JSONWriter.appendQuoted(entity.key, to: &out)
+                        out.append(UInt8(ascii: ":"))
+                        out.append(contentsOf: String(entity.value).utf8)
                     }
-                    if let score = decision.score { entry["score"] = JSONValue(score) }
-                    return .object(entry)
-                })
+                    out.append(UInt8(ascii: "}"))
+                }
+                if let score = decision.score { number("score", score) }
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+            first = false
         }
-        if let route = record.guardrailRoute { object["guardrail_route"] = .string(route) }
-        if let denial = record.accessDenied { object["access_denied"] = .string(denial.rule ?? denial.reason) }
-        if record.stream { object["chunks"] = JSONValue(record.chunks) }
-        if let trace = record.traceID { object["trace_id"] = .string(trace) }
-        return object
+        if let route = record.guardrailRoute { string("guardrail_route", route) }
+        if let denial = record.accessDenied { string("access_denied", denial.rule ?? denial.reason) }
+        if record.stream {
+            key("chunks")
+            out.append(contentsOf: String(record.chunks).utf8)
+        }
+        if let trace = record.traceID { string("trace_id", trace) }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// The whole record, flat and snake_case (what the webhook sink sends and

@@ -50,7 +50,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
     /// `provider` or `gateway`: who counted the tokens (the gateway counts when the provider
     /// reported no usage, or the client left before it did).
     public var usageSource: String?
-    /// The request log detail (``RequestLogEntry/detail(_:)``) as JSON text; kept in the
+    /// The request log detail (``RequestLogEntry/detailJSON(_:)``) as JSON text; kept in the
     /// request log table, not in the usage row, and purged by `logging.retention`.
     public var detail: String?
     /// The redacted prompt and answer, when `logging.bodies` covered the request.
@@ -115,7 +115,7 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         guardrails = record.guardrails.isEmpty ? nil : record.guardrails.map(\.summary).joined(separator: ", ")
         usageSource = record.usageSource?.rawValue
         if withDetail, RequestLogEntry.hasDetail(record) {
-            detail = String(decoding: JSONValue.object(RequestLogEntry.detail(record)).serializedBytes(), as: UTF8.self)
+            detail = String(decoding: RequestLogEntry.detailJSON(record), as: UTF8.self)
             requestBody = record.requestBody
             responseBody = record.responseBody
         }
