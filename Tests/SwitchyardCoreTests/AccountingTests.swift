@@ -118,4 +118,21 @@ import Testing
         let usage = UsageRecord(record, endedAt: 1, withDetail: true)
         #expect(usage.detail == expected)
     }
+
+    /// The journal line: its fields in a fixed order (a journal written before an upgrade is
+    /// replayed after it), absent optionals left out, and read back to the same record.
+    @Test func theJournalLineKeepsItsFormatAndReadsBack() throws {
+        var usage = UsageRecord(id: "r\"1", ts: 1.5, identityKind: "virtual_key", subject: "k", endpoint: "chat_completions", status: 200, outcome: "success")
+        usage.promptTokens = 3
+        usage.cost = 0.25
+        usage.detail = #"{"a":1}"#
+        let line = String(decoding: usage.journalLine, as: UTF8.self)
+        let expected =
+            #"{"id":"r\"1","ts":1.5,"identityKind":"virtual_key","subject":"k","endpoint":"chat_completions","status":200,"outcome":"success","#
+            + #""stream":false,"promptTokens":3,"completionTokens":0,"cachedTokens":0,"cacheWriteTokens":0,"reasoningTokens":0,"durationMs":0.0,"#
+            + #""attempts":0,"cost":0.25,"detail":"{\"a\":1}"}"# + "\n"
+        #expect(line == expected)
+        let read = try #require(UsageRecord(journalLine: ArraySlice(usage.journalLine.dropLast())))
+        #expect(read.id == usage.id && read.cost == 0.25 && read.detail == usage.detail && read.promptTokens == 3)
+    }
 }

@@ -16,97 +16,71 @@ public enum RequestLogEntry {
     /// experiment, cache and guardrail detail, trace id. Written field by field (no tree: a
     /// request with guardrails or a trace has a detail, and this runs once for each).
     public static func detailJSON(_ record: RequestRecord) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        var first = true
-        func key(_ name: StaticString) {
-            out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
-            first = false
-            out.append(UInt8(ascii: "\""))
-            name.withUTF8Buffer { out.append(contentsOf: $0) }
-            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
-        }
-        func string(_ name: StaticString, _ value: String) {
-            key(name)
-            JSONWriter.appendQuoted(value, to: &out)
-        }
-        func number(_ name: StaticString, _ value: Double) {
-            key(name)
-            out.append(contentsOf: JSONValue.format(value).utf8)
-        }
-        func yes(_ name: StaticString) {
-            key(name)
-            out.append(contentsOf: "true".utf8)
-        }
-        string("dialect", record.dialect.rawValue)
+        var out = JSONMemberWriter(capacity: 256)
+        out.string("dialect", record.dialect.rawValue)
         if !record.attempts.isEmpty {
-            key("attempts")
+            out.key("attempts")
             out.append(UInt8(ascii: "["))
             for (index, attempt) in record.attempts.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                first = true
-                string("model_group", attempt.group)
-                string("deployment", attempt.deployment)
-                string("provider", attempt.provider)
-                string("outcome", attempt.outcome)
-                number("duration_ms", milliseconds(attempt.duration))
-                if let errorClass = attempt.errorClass { string("error_class", errorClass.rawValue) }
-                out.append(UInt8(ascii: "}"))
+                out.beginElement()
+                out.string("model_group", attempt.group)
+                out.string("deployment", attempt.deployment)
+                out.string("provider", attempt.provider)
+                out.string("outcome", attempt.outcome)
+                out.raw("duration_ms", JSONValue.format(milliseconds(attempt.duration)))
+                out.string("error_class", attempt.errorClass?.rawValue)
+                out.endObject()
             }
             out.append(UInt8(ascii: "]"))
-            first = false
         }
         if !record.fallbacks.isEmpty {
-            key("fallbacks")
+            out.key("fallbacks")
             out.append(UInt8(ascii: "["))
             for (index, fallback) in record.fallbacks.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                JSONWriter.appendQuoted(fallback, to: &out)
+                out.appendQuoted(fallback)
             }
             out.append(UInt8(ascii: "]"))
         }
-        if let rule = record.rule { string("routing_rule", rule) }
-        if let experiment = record.experiment { string("experiment", experiment) }
-        if let arm = record.arm { string("experiment_arm", arm) }
-        if record.retryBudgetExhausted { yes("retry_budget_exhausted") }
-        if let upstream = record.upstreamError { string("upstream_error", upstream) }
-        if let similarity = record.cacheSimilarity { number("cache_similarity", (similarity * 1e4).rounded() / 1e4) }
-        if let lookup = record.cacheLookup { number("cache_lookup_ms", milliseconds(lookup)) }
-        if record.cacheVerificationRejected { yes("cache_verification_rejected") }
+        out.string("routing_rule", record.rule)
+        out.string("experiment", record.experiment)
+        out.string("experiment_arm", record.arm)
+        if record.retryBudgetExhausted { out.bool("retry_budget_exhausted", true) }
+        out.string("upstream_error", record.upstreamError)
+        if let similarity = record.cacheSimilarity { out.raw("cache_similarity", JSONValue.format((similarity * 1e4).rounded() / 1e4)) }
+        if let lookup = record.cacheLookup { out.raw("cache_lookup_ms", JSONValue.format(milliseconds(lookup))) }
+        if record.cacheVerificationRejected { out.bool("cache_verification_rejected", true) }
         if !record.guardrails.isEmpty {
-            key("guardrail_decisions")
+            out.key("guardrail_decisions")
             out.append(UInt8(ascii: "["))
             for (index, decision) in record.guardrails.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                first = true
-                string("name", decision.name)
-                string("direction", decision.direction)
-                string("action", decision.action)
+                out.beginElement()
+                out.string("name", decision.name)
+                out.string("direction", decision.direction)
+                out.string("action", decision.action)
                 if !decision.entities.isEmpty {
-                    key("entities")
+                    out.key("entities")
                     for (offset, entity) in decision.entities.sorted(by: { $0.key < $1.key }).enumerated() {
                         out.append(offset == 0 ? UInt8(ascii: "{") : UInt8(ascii: ","))
-                        JSONWriter.appendQuoted(entity.key, to: &out)
+                        out.appendQuoted(entity.key)
                         out.append(UInt8(ascii: ":"))
-                        out.append(contentsOf: String(entity.value).utf8)
+                        out.appendRaw(String(entity.value))
                     }
                     out.append(UInt8(ascii: "}"))
                 }
-                if let score = decision.score { number("score", score) }
-                out.append(UInt8(ascii: "}"))
+                if let score = decision.score { out.raw("score", JSONValue.format(score)) }
+                out.endObject()
             }
             out.append(UInt8(ascii: "]"))
-            first = false
         }
-        if let route = record.guardrailRoute { string("guardrail_route", route) }
-        if let denial = record.accessDenied { string("access_denied", denial.rule ?? denial.reason) }
-        if record.stream {
-            key("chunks")
-            out.append(contentsOf: String(record.chunks).utf8)
-        }
-        if let trace = record.traceID { string("trace_id", trace) }
-        out.append(UInt8(ascii: "}"))
-        return out
+        out.string("guardrail_route", record.guardrailRoute)
+        out.string("access_denied", record.accessDenied.map { $0.rule ?? $0.reason })
+        if record.stream { out.int("chunks", record.chunks) }
+        out.string("trace_id", record.traceID)
+        out.endObject()
+        return out.bytes
     }
 
     /// The whole record, flat and snake_case (what the webhook sink sends and

@@ -124,72 +124,51 @@ public struct UsageRecord: Codable, Sendable, Equatable {
     /// One line of the journal: compact JSON written field by field (no intermediate tree; this
     /// runs once per request).
     public var journalLine: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(512)
-        var first = true
-        func key(_ name: StaticString) {
-            out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
-            first = false
-            out.append(UInt8(ascii: "\""))
-            name.withUTF8Buffer { out.append(contentsOf: $0) }
-            out.append(UInt8(ascii: "\""))
-            out.append(UInt8(ascii: ":"))
-        }
-        func string(_ name: StaticString, _ value: String?) {
-            guard let value else { return }
-            key(name)
-            JSONWriter.appendQuoted(value, to: &out)
-        }
-        func number(_ name: StaticString, _ value: Int) {
-            key(name)
-            out.append(contentsOf: String(value).utf8)
-        }
+        var out = JSONMemberWriter(capacity: 512)
         func number(_ name: StaticString, _ value: Double?) {
             guard let value, value.isFinite else { return }
-            key(name)
-            out.append(contentsOf: "\(value)".utf8)
+            out.raw(name, "\(value)")
         }
-        string("id", id)
+        out.string("id", id)
         number("ts", ts)
-        string("identityKind", identityKind)
-        string("subject", subject)
-        string("endpoint", endpoint)
-        number("status", status)
-        string("outcome", outcome)
-        key("stream")
-        out.append(contentsOf: (stream ? "true" : "false").utf8)
-        number("promptTokens", promptTokens)
-        number("completionTokens", completionTokens)
-        number("cachedTokens", cachedTokens)
-        number("cacheWriteTokens", cacheWriteTokens)
-        number("reasoningTokens", reasoningTokens)
+        out.string("identityKind", identityKind)
+        out.string("subject", subject)
+        out.string("endpoint", endpoint)
+        out.int("status", status)
+        out.string("outcome", outcome)
+        out.bool("stream", stream)
+        out.int("promptTokens", promptTokens)
+        out.int("completionTokens", completionTokens)
+        out.int("cachedTokens", cachedTokens)
+        out.int("cacheWriteTokens", cacheWriteTokens)
+        out.int("reasoningTokens", reasoningTokens)
         number("durationMs", durationMs)
-        number("attempts", attempts)
-        string("userID", userID)
-        string("endUser", endUser)
-        string("teamID", teamID)
-        string("orgID", orgID)
-        string("requestedModel", requestedModel)
-        string("modelGroup", modelGroup)
-        string("deployment", deployment)
-        string("provider", provider)
-        string("servedModel", servedModel)
-        string("errorCode", errorCode)
-        string("limitedBy", limitedBy)
+        out.int("attempts", attempts)
+        out.string("userID", userID)
+        out.string("endUser", endUser)
+        out.string("teamID", teamID)
+        out.string("orgID", orgID)
+        out.string("requestedModel", requestedModel)
+        out.string("modelGroup", modelGroup)
+        out.string("deployment", deployment)
+        out.string("provider", provider)
+        out.string("servedModel", servedModel)
+        out.string("errorCode", errorCode)
+        out.string("limitedBy", limitedBy)
         number("cost", cost)
         number("ttftMs", ttftMs)
-        string("cache", cache)
+        out.string("cache", cache)
         number("savedCost", savedCost)
         number("upstreamMs", upstreamMs)
-        string("guardrails", guardrails)
-        string("clientRequestID", clientRequestID)
-        string("usageSource", usageSource)
-        string("detail", detail)
-        string("requestBody", requestBody)
-        string("responseBody", responseBody)
-        out.append(UInt8(ascii: "}"))
+        out.string("guardrails", guardrails)
+        out.string("clientRequestID", clientRequestID)
+        out.string("usageSource", usageSource)
+        out.string("detail", detail)
+        out.string("requestBody", requestBody)
+        out.string("responseBody", responseBody)
+        out.endObject()
         out.append(UInt8(ascii: "\n"))
-        return out
+        return out.bytes
     }
 
     /// Reads a journal line back; nil for a damaged one.
