@@ -200,6 +200,27 @@ import Testing
         }
     }
 
+    /// A phone candidate's digit groups live in two words: sixteen of them read back in order
+    /// (sizes up to 255), a seventeenth is not kept, and the shape tests read what an array would.
+    @Test func digitGroupsReadBackAsAppended() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let sizes = (0..<Int.random(in: 0...17, using: &generator)).map { _ in Int.random(in: 1...300, using: &generator) }
+            var groups = PIIDetector.Scanner.GroupSizes()
+            for size in sizes { groups.append(size) }
+            let kept = Array(sizes.prefix(16)).map { min($0, 255) }
+            #expect(groups.count == kept.count)
+            #expect((0..<groups.count).map { groups[$0] } == kept)
+            #expect(groups.allSatisfy(from: 1) { $0 <= 100 } == kept.dropFirst().allSatisfy { $0 <= 100 })
+        }
+        var nanp = PIIDetector.Scanner.GroupSizes()
+        for size in [1, 3, 3, 4] { nanp.append(size) }
+        #expect(nanp.are(1, 3, 3, 4) && !nanp.are(3, 3, 4) && !nanp.are(1, 3, 3, 5))
+        var ssn = PIIDetector.Scanner.GroupSizes()
+        for size in [3, 2, 4] { ssn.append(size) }
+        #expect(ssn.are(3, 2, 4) && !ssn.are(3, 2, 4, 0) && PIIDetector.Scanner.readsAsDate(ssn) == false)
+    }
+
     @Test func theSkippingRunSearchAgreesWithCountingEveryByte() {
         func counted(_ bytes: [UInt8], _ length: Int) -> Bool {
             var run = 0

@@ -993,7 +993,7 @@ public struct PIIDetector: TextDetector {
             var brackets = 0
             var lastDigitEnd = index
             var leadingZero = false
-            var groupSizes: [Int] = []
+            var groupSizes = GroupSizes()
             // Separators that also write dates, decimals and versions (`/`, `.`).
             var ambiguousSeparators = 0
             var separatorsOtherThanSpace = 0
@@ -1049,7 +1049,7 @@ public struct PIIDetector: TextDetector {
             // about something else (`call volume: 1 250 000`, `contact rate 12.5`).
             let quantityShaped =
                 !leadingZero && brackets == 0 && digitCount < 10 && groups >= 2
-                && ((groupSizes[0] <= 3 && groupSizes.dropFirst().allSatisfy { $0 == 3 })
+                && ((groupSizes[0] <= 3 && groupSizes.allSatisfy(from: 1) { $0 == 3 })
                     || (groups == 2 && ambiguousSeparators == 1 && separators == 1))
             func label() -> Bool? {
                 if case .some(let known) = labelCache { return known }
@@ -1128,9 +1128,43 @@ public struct PIIDetector: TextDetector {
             return competingDistance == nil ? nil : false
         }
 
+        /// A phone candidate's digit groups, in order: at most 16 (more than 15 digits is no
+        /// phone, and the scan stops there), each kept in a byte of two words instead of an array
+        /// allocated for every number the scanner looks at.
+        struct GroupSizes {
+            private var packed: (UInt64, UInt64) = (0, 0)
+            private(set) var count = 0
+
+            mutating func append(_ size: Int) {
+                guard count < 16 else { return }
+                // A group longer than 255 digits ends the scan (more than 15 digits) at once.
+                let value = UInt64(min(size, 255))
+                if count < 8 { packed.0 |= value << UInt64(8 * count) } else { packed.1 |= value << UInt64(8 * (count - 8)) }
+                count += 1
+            }
+
+            subscript(index: Int) -> Int {
+                let word = index < 8 ? packed.0 >> UInt64(8 * index) : packed.1 >> UInt64(8 * (index - 8))
+                return Int(truncatingIfNeeded: word & 0xFF)
+            }
+
+            func allSatisfy(from start: Int, _ predicate: (Int) -> Bool) -> Bool {
+                var index = start
+                while index < count {
+                    if !predicate(self[index]) { return false }
+                    index += 1
+                }
+                return true
+            }
+
+            /// Whether the groups are exactly these sizes.
+            func are(_ a: Int, _ b: Int, _ c: Int) -> Bool { count == 3 && self[0] == a && self[1] == b && self[2] == c }
+            func are(_ a: Int, _ b: Int, _ c: Int, _ d: Int) -> Bool { count == 4 && self[0] == a && self[1] == b && self[2] == c && self[3] == d }
+        }
+
         /// Three groups that read as a date: day, month and year in any order (`12/05/2024`,
         /// `2024.05.12`, `5.1.24`).
-        static func readsAsDate(_ groupSizes: [Int]) -> Bool {
+        static func readsAsDate(_ groupSizes: GroupSizes) -> Bool {
             guard groupSizes.count == 3 else { return false }
             let (a, b, c) = (groupSizes[0], groupSizes[1], groupSizes[2])
             return (a <= 2 && b <= 2 && (c == 2 || c == 4)) || (a == 4 && b <= 2 && c <= 2)
@@ -1142,7 +1176,7 @@ public struct PIIDetector: TextDetector {
         /// shape must be a national one (trunk `0` or brackets, or NANP-like groups of at most four
         /// digits) with no competing label nearby, and not glued to an identifier (`ORD-2025-…`).
         /// `label`: ``phoneLabel(at:namingAPhone:)`` of the number, with every phone label.
-        func phoneEvidence(at index: Int, label: Bool?, international: Bool, leadingZero: Bool, groupSizes: [Int], brackets: Int) -> Bool {
+        func phoneEvidence(at index: Int, label: Bool?, international: Bool, leadingZero: Bool, groupSizes: GroupSizes, brackets: Int) -> Bool {
             if international && bytes[index] == UInt8(ascii: "+") { return true }
             if let label { return label }
             // Glued to an identifier: `ORD-2025-535875`, `INV#20240117`, `SN/4829 1736`.
@@ -1152,11 +1186,12 @@ public struct PIIDetector: TextDetector {
             }
             if international { return true }
             // The social-security shape (3-2-4) is never a phone.
-            if groupSizes == [3, 2, 4] { return false }
+            if groupSizes.are(3, 2, 4) { return false }
             if leadingZero || brackets > 0 { return true }
             // No trunk prefix, no keyword: only NANP-like groups (3-3-4, 1-3-3-4) or one run.
             if groupSizes.count == 1 { return true }
-            return groupSizes.allSatisfy { $0 <= 4 } && (groupSizes == [3, 3, 4] || groupSizes == [1, 3, 3, 4] || groupSizes == [3, 4, 4] || groupSizes == [2, 4, 4])
+            return groupSizes.allSatisfy(from: 0) { $0 <= 4 }
+                && (groupSizes.are(3, 3, 4) || groupSizes.are(1, 3, 3, 4) || groupSizes.are(3, 4, 4) || groupSizes.are(2, 4, 4))
         }
 
         // MARK: IBAN
