@@ -195,7 +195,8 @@ import Testing
             let found = Self.detector.findings(in: bytes, context: []).filter { $0.entity == "ip_address" }
             #expect(found.map { String(decoding: bytes[$0.range], as: UTF8.self) } == [address], "\(address)")
         }
-        for text in ["a decade of beef, cafe and dead faces", "deadbeef: 12 faded", "abcde:1:2::3 is not one", "bad add: face: fee"] {
+        #expect(Self.entities("loopback ::1 and ::ffff:10.0.0.1 here").filter { $0 == "ip_address" }.count == 2)
+        for text in ["a decade of beef, cafe and dead faces", "deadbeef: 12 faded", "abcde:1:2::3 is not one", "bad add: face: fee", #"{"id":"a","n":1,"b":"c:d"}"#] {
             #expect(!Self.entities(text).contains("ip_address"), "\(text)")
         }
     }

@@ -778,8 +778,11 @@ public struct PIIDetector: TextDetector {
         /// Whether a `:` follows within an IPv6 address's first group (up to four hex digits)
         /// from `index`: every address ``ipv6(at:)`` accepts has one there (its groups before
         /// the last are hex, at most four digits, and it has two colons), so where there is none
-        /// it is not called. Most words of prose that start with `a`–`f` end here.
+        /// it is not called. Most words of prose that start with `a`–`f` end here. One that
+        /// starts with a colon starts with `::` (no other group is empty): the colon of every
+        /// JSON member ends here.
         @inline(__always) static func hexGroupColon(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Bool {
+            if bytes[index] == UInt8(ascii: ":") { return index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: ":") }
             var position = index
             let limit = min(bytes.count, index + 5)
             while position < limit {
