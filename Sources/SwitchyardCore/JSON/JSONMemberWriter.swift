@@ -1,7 +1,6 @@
 /// Writes compact JSON objects straight to bytes, one call per member, for records written once
-/// per request (no tree built and serialised). Members are written in call order; nested objects
-/// open with ``beginObject(_:)`` (or ``beginElement()`` inside an array) and close with
-/// ``endObject()``.
+/// per request (no tree built and serialised). Members are written in call order, an array of
+/// objects with ``objects(_:_:_:)``; ``endObject()`` closes the object.
 struct JSONMemberWriter {
     private(set) var bytes: [UInt8] = []
     /// Whether the next member is the first of its object (written after `{`, not `,`).
@@ -43,16 +42,17 @@ struct JSONMemberWriter {
         bytes.append(contentsOf: text.utf8)
     }
 
-    /// An object as the value of `name`: its members follow.
-    mutating func beginObject(_ name: StaticString) {
+    /// An array of objects as the value of `name`: `body` writes each element's members.
+    mutating func objects<Items: Sequence>(_ name: StaticString, _ items: Items, _ body: (inout JSONMemberWriter, Items.Element) -> Void) {
         key(name)
-        first = true
-    }
-
-    /// An object as the next element of an array the caller opened (after a `,` for any but the
-    /// first): its members follow.
-    mutating func beginElement() {
-        first = true
+        bytes.append(UInt8(ascii: "["))
+        for (index, item) in items.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            first = true
+            body(&self, item)
+            endObject()
+        }
+        bytes.append(UInt8(ascii: "]"))
     }
 
     /// Closes the object being written (one with no members reads `{}`).

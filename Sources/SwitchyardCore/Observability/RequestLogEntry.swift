@@ -19,20 +19,14 @@ public enum RequestLogEntry {
         var out = JSONMemberWriter(capacity: 256)
         out.string("dialect", record.dialect.rawValue)
         if !record.attempts.isEmpty {
-            out.key("attempts")
-            out.append(UInt8(ascii: "["))
-            for (index, attempt) in record.attempts.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                out.beginElement()
+            out.objects("attempts", record.attempts) { out, attempt in
                 out.string("model_group", attempt.group)
                 out.string("deployment", attempt.deployment)
                 out.string("provider", attempt.provider)
                 out.string("outcome", attempt.outcome)
                 out.raw("duration_ms", JSONValue.format(milliseconds(attempt.duration)))
                 out.string("error_class", attempt.errorClass?.rawValue)
-                out.endObject()
             }
-            out.append(UInt8(ascii: "]"))
         }
         if !record.fallbacks.isEmpty {
             out.key("fallbacks")
@@ -52,11 +46,7 @@ public enum RequestLogEntry {
         if let lookup = record.cacheLookup { out.raw("cache_lookup_ms", JSONValue.format(milliseconds(lookup))) }
         if record.cacheVerificationRejected { out.bool("cache_verification_rejected", true) }
         if !record.guardrails.isEmpty {
-            out.key("guardrail_decisions")
-            out.append(UInt8(ascii: "["))
-            for (index, decision) in record.guardrails.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                out.beginElement()
+            out.objects("guardrail_decisions", record.guardrails) { out, decision in
                 out.string("name", decision.name)
                 out.string("direction", decision.direction)
                 out.string("action", decision.action)
@@ -71,9 +61,7 @@ public enum RequestLogEntry {
                     out.append(UInt8(ascii: "}"))
                 }
                 if let score = decision.score { out.raw("score", JSONValue.format(score)) }
-                out.endObject()
             }
-            out.append(UInt8(ascii: "]"))
         }
         out.string("guardrail_route", record.guardrailRoute)
         out.string("access_denied", record.accessDenied.map { $0.rule ?? $0.reason })
