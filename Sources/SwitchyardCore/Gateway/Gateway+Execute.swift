@@ -91,9 +91,12 @@ extension Gateway {
                 requestedModel: prepared.request.model, group: prepared.plan.group.name, identity: prepared.record.identity,
                 endpoint: inbound.dialect.routeLabel(inbound.endpoint))
         guard settings.enabled, !inbound.cacheNoStore else { return CachePlan(settings: settings) }
+        // The request's scan holds the body's bytes (every stage that rewrites one rewrites
+        // both): no copy of the body for the key.
+        let body = Self.same(prepared.request.scan.bytes, inbound.body) ? prepared.request.scan.bytes : Array(buffer: inbound.body)
         guard
             case .success(let key) = ResponseCache.key(
-                settings: settings, request: prepared.request, canonicalBody: Array(buffer: inbound.body), dialect: inbound.answerDialect,
+                settings: settings, request: prepared.request, canonicalBody: body, dialect: inbound.answerDialect,
                 group: prepared.plan.group.qualifiedName, identity: prepared.record.identity, namespace: inbound.cacheNamespace)
         else { return CachePlan(settings: settings) }
         return CachePlan(settings: settings, key: key)
