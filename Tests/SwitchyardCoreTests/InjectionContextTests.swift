@@ -377,3 +377,25 @@ import Testing
         #expect(derived > 150 && mentions > 40, "the generated texts should often let the mention be read off, some of it a mention: \(derived), \(mentions)")
     }
 }
+
+/// A rule slot's word filter passes every word that starts one of its alternatives (it may pass
+/// others: they are compared and fail), and every word where an alternative is open.
+@Suite struct RuleFilterTests {
+    @Test func everySlotsFilterPassesTheFirstWordOfEachAlternative() {
+        var slots = 0
+        for rule in InjectionDetector().rules {
+            #expect(rule.heads.count == 4 * rule.slots.count)
+            rule.heads.withUnsafeBufferPointer { heads in
+                for (slot, alternatives) in rule.slots.enumerated() {
+                    slots += 1
+                    let open = alternatives.contains { $0[0].prefix || $0[0].fuzzy || $0[0].destination }
+                    if open { #expect(heads[4 * slot..<4 * slot + 4].allSatisfy { $0 == .max }, "\(rule.name)") }
+                    for alternative in alternatives {
+                        #expect(InjectionDetector.Rule.passes(heads, slot: slot, alternative[0].hash), "\(rule.name) slot \(slot)")
+                    }
+                }
+            }
+        }
+        #expect(slots > 100)
+    }
+}

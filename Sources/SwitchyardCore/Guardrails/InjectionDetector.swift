@@ -61,9 +61,10 @@ public struct InjectionDetector: TextDetector {
         let patterns: [Pattern]
         let alternatives: [Range<Int>]
         let slotAlternatives: [Range<Int>]
-        /// Per slot, a one-bit-per-hash filter of the words its alternatives start with, so that
-        /// most words are passed over without trying each alternative; all bits set where an
-        /// alternative starts with a prefix, a typo-tolerant word or a destination.
+        /// Per slot, four words: a 256-bit filter (one bit per hash's top byte) of the words its
+        /// alternatives start with, so that most words are passed over without trying each
+        /// alternative; all bits set where an alternative starts with a prefix, a typo-tolerant
+        /// word or a destination.
         let heads: [UInt64]
         /// The alternatives (indexes into `alternatives`) by slot and the hash of their first
         /// word (``headKey(_:slot:)``), and per slot those whose first word matches more than
@@ -128,8 +129,14 @@ public struct InjectionDetector: TextDetector {
             self.openRanges = openRanges
             reachBefore = beforeSpan
             reachAfter = slots.reduce(0) { $0 + $1.map(\.count).max()! } + gaps.reduce(0, +) + afterSpan + 1
-            heads = slots.map { slot in
-                slot.contains { $0[0].prefix || $0[0].fuzzy || $0[0].destination } ? .max : slot.reduce(UInt64(0)) { $0 | Rule.bit($1[0].hash) }
+            heads = slots.flatMap { slot -> [UInt64] in
+                if slot.contains(where: { $0[0].prefix || $0[0].fuzzy || $0[0].destination }) { return [.max, .max, .max, .max] }
+                var filter: [UInt64] = [0, 0, 0, 0]
+                for alternative in slot {
+                    let index = Rule.filterIndex(alternative[0].hash)
+                    filter[index >> 6] |= 1 << UInt64(index & 63)
+                }
+                return filter
             }
             firstLengths = (slots.first?.map(\.count).min() ?? 1)...(slots.first?.map(\.count).max() ?? 1)
         }
@@ -139,15 +146,26 @@ public struct InjectionDetector: TextDetector {
         /// that slot's filter. A rule's first word is common ("the", "you", "for"); its second
         /// rarely follows, and this answers for most starts without setting up the match.
         @inline(__always) func mayContinue(_ words: [Word], from start: Int) -> Bool {
-            guard heads.count > 1, heads[1] != .max else { return true }
+            guard heads.count > 4, heads[4] != .max else { return true }
             let first = start + firstLengths.lowerBound
             let last = min(words.count - 1, start + firstLengths.upperBound + gaps[0])
             guard first <= last else { return false }
-            for position in first...last where heads[1] & Rule.bit(words[position].hash) != 0 { return true }
-            return false
+            return heads.withUnsafeBufferPointer { heads in
+                for position in first...last where Rule.passes(heads, slot: 1, words[position].hash) { return true }
+                return false
+            }
         }
 
-        @inline(__always) static func bit(_ hash: UInt64) -> UInt64 { 1 << (hash >> 58) }
+        /// The bit of a word's hash in a slot's 256-bit filter (``heads``).
+        @inline(__always) static func filterIndex(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash >> 56) }
+
+        /// Whether a word with this hash may start an alternative of `slot` (its filter's bit is
+        /// set; every bit is set for a slot whose alternatives start with a prefix, a typo-tolerant
+        /// word or a destination).
+        @inline(__always) static func passes(_ heads: UnsafeBufferPointer<UInt64>, slot: Int, _ hash: UInt64) -> Bool {
+            let index = filterIndex(hash)
+            return heads[slot &* 4 &+ index >> 6] >> UInt64(index & 63) & 1 != 0
+        }
 
         /// A word hash salted with its slot. Two (hash, slot) pairs that meet on one key cost a
         /// comparison that fails (``wordsMatch`` compares the word itself), never a match.
@@ -637,9 +655,9 @@ public struct InjectionDetector: TextDetector {
                 if slot == slotCount { return clean(upTo: position) ? position : nil }
                 let last = min(words.count - 1, position + gap)
                 guard position <= last else { return nil }
-                let open = heads[slot] == .max
+                let open = heads[slot &* 4] == .max
                 let openRange = openRanges[slot]
-                for candidate in position...last where open || heads[slot] & Rule.bit(words[candidate].hash) != 0 {
+                for candidate in position...last where open || Rule.passes(heads, slot: slot, words[candidate].hash) {
                     // The alternatives this word can start, in the slot's order: those its hash
                     // names merged with the open ones.
                     let exact = rule.exactHeads.range(of: Rule.headKey(words[candidate].hash, slot: slot))
