@@ -685,7 +685,7 @@ public struct PIIDetector: TextDetector {
         }
 
         static let awsSecretLabels = ["secret", "aws_secret", "secret_access_key", "access_key", "accesskey", "access key", "aws"]
-        static let awsSecretKeywords = Keywords(["secret", "aws_secret", "secret_access_key"])
+        static let awsSecretKeywords = Labels(["secret", "aws_secret", "secret_access_key"])
 
         /// What a person would take as saying "this is an AWS secret key": a keyword earlier on
         /// the same line (a JSON field, `KEY = value`, prose), or the name of its table column.
@@ -1255,35 +1255,14 @@ public struct PIIDetector: TextDetector {
 
         // MARK: context-dependent
 
-        /// Keywords for ``keywordBefore(_:_:within:)``, bucketed by their first byte once (each
-        /// an ASCII letter) instead of read as strings for every byte of a look-behind.
-        struct Keywords: Sendable {
-            let buckets: [[[UInt8]]]
-            /// One bit per ASCII byte that starts a keyword.
-            let firsts: (UInt64, UInt64)
-
-            init(_ keywords: [String]) {
-                var buckets = [[[UInt8]]](repeating: [], count: 128)
-                var firsts: (UInt64, UInt64) = (0, 0)
-                for keyword in keywords {
-                    let first = keyword.utf8.first!
-                    precondition(first < 0x80, "a keyword starts with an ASCII byte")
-                    buckets[Int(first)].append(Array(keyword.utf8))
-                    if first < 64 { firsts.0 |= 1 << UInt64(first) } else { firsts.1 |= 1 << UInt64(first - 64) }
-                }
-                self.buckets = buckets
-                self.firsts = firsts
-            }
-        }
-
         /// Whether one of `keywords` (lowercase) lies within `within` bytes before `index`.
-        func keywordBefore(_ index: Int, _ keywords: Keywords, within: Int) -> Bool {
+        func keywordBefore(_ index: Int, _ keywords: Labels, within: Int) -> Bool {
             let range = max(0, index - within)..<index
             // One pass over the range, comparing only where a keyword's first byte stands.
-            let firsts = keywords.firsts
+            let starts = keywords.starts
             for position in range {
                 let byte = B.lowercased(bytes[position])
-                guard byte < 0x80, (byte < 64 ? firsts.0 >> UInt64(byte) : firsts.1 >> UInt64(byte - 64)) & 1 != 0 else { continue }
+                guard starts[Int(byte)] else { continue }
                 for keyword in keywords.buckets[Int(byte)] where position + keyword.count <= range.upperBound && B.matches(bytes, at: position, keyword) {
                     return true
                 }
@@ -1383,13 +1362,17 @@ public struct PIIDetector: TextDetector {
         }
 
         /// Labels (lowercase) by their first byte.
+        /// Labels or keywords (lowercase), bucketed by their first byte once, with whether any
+        /// starts with a byte: what the look-behinds compare instead of strings at every byte.
         struct Labels: Sendable {
             let buckets: [[[UInt8]]]
+            let starts: [Bool]
 
             init(_ labels: [String]) {
                 var buckets = [[[UInt8]]](repeating: [], count: 256)
                 for label in labels { buckets[Int(label.utf8.first!)].append(Array(label.utf8)) }
                 self.buckets = buckets
+                starts = buckets.map { !$0.isEmpty }
             }
         }
 
@@ -1418,8 +1401,8 @@ public struct PIIDetector: TextDetector {
             "version", "build", "isbn", "zip", "postal", "claim",
         ]
 
-        static let birthKeywords = Keywords(["born", "birth", "dob", "d.o.b", "geboren", "geburtsdatum", "naissance", "né le", "nacimiento", "nato il"])
-        static let phoneKeywords = Keywords(["phone", "call", "tel", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach"])
+        static let birthKeywords = Labels(["born", "birth", "dob", "d.o.b", "geboren", "geburtsdatum", "naissance", "né le", "nacimiento", "nato il"])
+        static let phoneKeywords = Labels(["phone", "call", "tel", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "reach"])
         static let months = [
             "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "jan", "feb",
             "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",

@@ -179,23 +179,16 @@ public enum TextNormalizer {
         var backslashes = 0
         var ascii85Open = false
         var index = 0
-        if let base = text.baseAddress {
-            @inline(__always) func matches(_ word: UInt64, _ byte: UInt8) -> UInt64 {
-                let x = word ^ (0x0101_0101_0101_0101 &* UInt64(byte))
-                let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
-                return ~(((x & low) &+ low) | x | low)
-            }
-            while index + 8 <= count {
-                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-                symbols += (matches(word, UInt8(ascii: ".")) | matches(word, UInt8(ascii: "-"))).nonzeroBitCount
-                backslashes += matches(word, UInt8(ascii: "\\")).nonzeroBitCount
-                if !ascii85Open, matches(word, UInt8(ascii: "~")) != 0 {
-                    for offset in 0..<8 where base[index + offset] == UInt8(ascii: "~") && index + offset > 0 && base[index + offset - 1] == UInt8(ascii: "<") {
-                        ascii85Open = true
-                    }
+        while index + 8 <= count {
+            let word = ByteScan.word(text, at: index)
+            symbols += (ByteScan.equalBytes(word, UInt8(ascii: ".")) | ByteScan.equalBytes(word, UInt8(ascii: "-"))).nonzeroBitCount
+            backslashes += ByteScan.equalBytes(word, UInt8(ascii: "\\")).nonzeroBitCount
+            if !ascii85Open, ByteScan.equalBytes(word, UInt8(ascii: "~")) != 0 {
+                for offset in 0..<8 where text[index + offset] == UInt8(ascii: "~") && index + offset > 0 && text[index + offset - 1] == UInt8(ascii: "<") {
+                    ascii85Open = true
                 }
-                index += 8
             }
+            index += 8
         }
         while index < count {
             switch text[index] {
@@ -253,27 +246,21 @@ public enum TextNormalizer {
                 }
             }
             var index = 0
-            if let base = text.baseAddress {
-                let ones: UInt64 = 0x0101_0101_0101_0101
-                let highs: UInt64 = 0x8080_8080_8080_8080
-                let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
-                while index + 8 <= count {
-                    let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-                    // ASCII bytes from 0x21 to 0x40 (added without their high bits, so that no
-                    // sum carries into the next byte; bytes above 0x7F dropped after), and bytes
-                    // equal to `|` (an exact test).
-                    let seven = word & low
-                    let ranged = (seven &+ ones &* (0x80 - 0x21)) & ~(seven &+ ones &* (0x80 - 0x41)) & ~word & highs
-                    let bars = word ^ (ones &* 0x7C)
-                    var candidates = ranged | ~(((bars & low) &+ low) | bars | low)
-                    while candidates != 0 {
-                        let position = index + candidates.trailingZeroBitCount / 8
-                        candidates &= candidates - 1
-                        guard position >= done, leetKinds[Int(text[position])] & (leetSymbol | leetBang) != 0 else { continue }
-                        rewrite(around: position)
-                    }
-                    index += 8
+            let ones = ByteScan.ones
+            while index + 8 <= count {
+                let word = ByteScan.word(text, at: index)
+                // ASCII bytes from 0x21 to 0x40 (added without their high bits, so that no sum
+                // carries into the next byte; bytes above 0x7F dropped after), and bytes equal to `|`.
+                let seven = word & ByteScan.lows
+                let ranged = (seven &+ ones &* (0x80 - 0x21)) & ~(seven &+ ones &* (0x80 - 0x41)) & ~word & ByteScan.highs
+                var candidates = ranged | ByteScan.equalBytes(word, UInt8(ascii: "|"))
+                while candidates != 0 {
+                    let position = index + candidates.trailingZeroBitCount / 8
+                    candidates &= candidates - 1
+                    guard position >= done, leetKinds[Int(text[position])] & (leetSymbol | leetBang) != 0 else { continue }
+                    rewrite(around: position)
                 }
+                index += 8
             }
             while index < count {
                 if index >= done, leetKinds[Int(text[index])] & (leetSymbol | leetBang) != 0 { rewrite(around: index) }
@@ -372,21 +359,14 @@ public enum TextNormalizer {
             return false
         }
         if found { return true }
-        guard let base = text.baseAddress else { return false }
         var percent = 0
         var index = 0
         while index + 8 <= count {
-            // A `%` byte is zero after XOR with 0x25: the zero-byte test finds the words that
-            // hold one (it may also flag the byte above a real zero: they are counted exactly).
-            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self) ^ 0x2525_2525_2525_2525
-            if (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0 {
-                for offset in 0..<8 where base[index + offset] == UInt8(ascii: "%") { percent += 1 }
-                if percent >= 4 { return true }
-            }
+            percent += ByteScan.equalBytes(ByteScan.word(text, at: index), UInt8(ascii: "%")).nonzeroBitCount
             index += 8
         }
         while index < count {
-            if base[index] == UInt8(ascii: "%") { percent += 1 }
+            if text[index] == UInt8(ascii: "%") { percent += 1 }
             index += 1
         }
         return percent >= 4

@@ -19,6 +19,16 @@ enum ByteScan {
     @inline(__always)
     static func bytesBelow(_ limit: UInt8, _ v: UInt64) -> UInt64 { (v &- ones &* UInt64(limit)) & ~v & highs }
 
+    /// The high bit set in exactly the bytes of `v` equal to `byte` (no carry between bytes,
+    /// so no false candidates): their count is the result's `nonzeroBitCount`.
+    @inline(__always)
+    static func equalBytes(_ v: UInt64, _ byte: UInt8) -> UInt64 {
+        let x = v ^ (ones &* UInt64(byte))
+        return ~(((x & lows) &+ lows) | x | lows)
+    }
+
+    static let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+
     @inline(__always)
     static func word(_ data: UnsafeBufferPointer<UInt8>, at index: Int) -> UInt64 {
         UInt64(littleEndian: UnsafeRawPointer(data.baseAddress! + index).loadUnaligned(as: UInt64.self))

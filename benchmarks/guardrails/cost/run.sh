@@ -12,11 +12,12 @@ WORK="${COST_WORK:-/tmp/switchyard-guardrail-cost}"
 mkdir -p "$WORK"
 G="$SRC/Sources/SwitchyardCore/Guardrails"
 BIN="$WORK/harness-$(echo "$SRC" | tr / _)"
-# The detector sources alone, whole-module optimised, as in a release build of the gateway.
+# The detector sources alone (and the word-at-a-time byte helpers they use), whole-module
+# optimised, as in a release build of the gateway.
 # (From $WORK: swiftc leaves module files in the current directory.)
 (cd "$WORK" && swiftc -O -wmo -module-name GuardHarness -o "$BIN" "$HERE/main.swift" "$HERE/Resources.swift" \
     "$G/Finding.swift" "$G/PIIDetector.swift" "$G/InjectionDetector.swift" "$G/InjectionContext.swift" \
-    "$G/InjectionLinearModel.swift" "$G/TextNormalizer.swift" "$G/PhraseMatcher.swift")
+    "$G/InjectionLinearModel.swift" "$G/TextNormalizer.swift" "$G/PhraseMatcher.swift" "$SRC/Sources/SwitchyardCore/JSON/ByteScan.swift")
 export GUARD_RESOURCES="$SRC/Sources/SwitchyardCore/Resources"
 if [ "${2:-}" = corpus ]; then
     exec "$BIN" corpus "$3" "$4"
