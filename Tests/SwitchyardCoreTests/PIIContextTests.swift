@@ -222,6 +222,43 @@ import Testing
         #expect(ssn.are(3, 2, 4) && !ssn.are(3, 2, 4, 0) && PIIDetector.Scanner.readsAsDate(ssn) == false)
     }
 
+    /// The street scanner's words before the house number, read through one table, end where
+    /// reading them word by word with the per-byte test ends, on random texts of capitalised and
+    /// lowercase words, street endings, digits, single and double spaces, punctuation and UTF-8.
+    @Test func streetWordsEndWhereTheWordByWordReadingEnds() {
+        func at(_ bytes: [UInt8], _ index: Int) -> UInt8 { index >= 0 && index < bytes.count ? bytes[index] : 0 }
+        func alpha(_ byte: UInt8) -> Bool { (byte | 0x20) &- 0x61 < 26 }
+        func reference(_ bytes: [UInt8], _ index: Int) -> Int? {
+            var end = index
+            for _ in 0..<3 {
+                while end < bytes.count, alpha(bytes[end]) || bytes[end] >= 0x80 || bytes[end] == UInt8(ascii: "-") || bytes[end] == UInt8(ascii: ".") {
+                    end += 1
+                }
+                if at(bytes, end) == UInt8(ascii: " "), at(bytes, end + 1) &- 0x30 < 10 { return end }
+                guard at(bytes, end) == UInt8(ascii: " "), alpha(at(bytes, end + 1)) || at(bytes, end + 1) >= 0x80 else { return nil }
+                end += 1
+            }
+            return nil
+        }
+        let pieces = ["Haupt", "straße", "weg", "Am", "Alten", "Markt", "a", "Ring", "str.", "-", "ü", "5", "27/17", "12", " ", " ", " ", "  ", ",", "\n", "x"]
+            .map { Array($0.utf8) }
+        var generator = SystemRandomNumberGenerator()
+        var found = 0
+        for _ in 0..<6000 {
+            var text: [UInt8] = []
+            for _ in 0..<Int.random(in: 1...14, using: &generator) { text += pieces.randomElement(using: &generator)! }
+            for index in text.indices {
+                let end = PIIDetector.Scanner.streetWordsEnd(text, from: index, PIIDetector.Scanner.Tables.shared.streetBytes)
+                #expect(end == reference(text, index), "\(String(decoding: text, as: UTF8.self)) at \(index)")
+                if end != nil { found += 1 }
+            }
+        }
+        #expect(found > 1000)
+        #expect(Self.entities("Ich wohne in der Hauptstraße 5 in Berlin.").contains("address"))
+        #expect(Self.entities("Treffpunkt: Am Alten Markt 12, dann weiter").contains("address"))
+        #expect(!Self.entities("Wir fahren nach Hauptstraße, dann 5 Minuten zu Fuß").contains("address"))
+    }
+
     @Test func theSkippingRunSearchAgreesWithCountingEveryByte() {
         func counted(_ bytes: [UInt8], _ length: Int) -> Bool {
             var run = 0

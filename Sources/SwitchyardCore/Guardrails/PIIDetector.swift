@@ -338,6 +338,11 @@ public struct PIIDetector: TextDetector {
             static let french: UInt8 = 8
             static let military: UInt8 = 16
             let wordBytes = ByteClass.wordTable
+            /// The bytes of a German or French street's words: letters, bytes from 0x80, `-`, `.`.
+            let streetBytes: [Bool] = (0..<256).map { value in
+                let byte = UInt8(value)
+                return B.alpha(byte) || byte >= 0x80 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+            }
             let keywordTriples = Scanner.keywordTriples
             /// Per pair of bytes (the first in the high byte), which scanners' prefix filters
             /// (``pairs(_:folding:)``) it passes, in the bits `letterStarts` uses: one load where
@@ -1572,24 +1577,33 @@ public struct PIIDetector: TextDetector {
             "straße", "strasse", "str.", "gasse", "weg", "allee", "platz", "ring", "damm", "ufer", "chaussee", "pfad", "steig", "markt", "berg",
         ]
 
-        /// `Hauptstraße 5`, `Katharina-Wende-Ring 3419`, `Metzweg 27/17`.
-        mutating func germanOrFrenchStreet(at index: Int) -> Int? {
-            guard B.upper(bytes[index]) else { return nil }
-            // Up to three words (`Dussen vanstraße`, `Am Alten Markt`), the last one a street.
+        /// Where the words of a street that starts at `index` end before its number: up to
+        /// three words (`Dussen vanstraße`, `Am Alten Markt`) of `streetBytes` (letters, bytes
+        /// from 0x80, `-`, `.`) with a single space between each two, then a space and a digit.
+        /// Nil when a fourth word, punctuation or the text's end comes first; most capitalised
+        /// words of prose end so, read through one table (a closure of four comparisons per
+        /// byte was most of the street scanner's cost).
+        static func streetWordsEnd(_ bytes: [UInt8], from index: Int, _ streetBytes: [Bool]) -> Int? {
+            let count = bytes.count
             var end = index
-            var found = false
-            for _ in 0..<3 {
-                end = run(from: end) { B.alpha($0) || $0 >= 0x80 || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
-                if end - index >= 5, at(end) == UInt8(ascii: " "), B.digit(at(end + 1)),
-                    Self.germanStreetEndings.contains(where: { $0.utf8.count < end - index && B.matches(bytes, at: end - $0.utf8.count, $0) })
-                {
-                    found = true
-                    break
-                }
-                guard at(end) == UInt8(ascii: " "), B.alpha(at(end + 1)) || at(end + 1) >= 0x80 else { break }
+            var words = 0
+            while true {
+                while end < count, streetBytes[Int(bytes[end])] { end += 1 }
+                words += 1
+                guard end + 1 < count, bytes[end] == UInt8(ascii: " ") else { return nil }
+                let next = bytes[end + 1]
+                if B.digit(next) { return end }
+                guard words < 3, B.alpha(next) || next >= 0x80 else { return nil }
                 end += 1
             }
-            guard found else { return nil }
+        }
+
+        /// `Hauptstraße 5`, `Katharina-Wende-Ring 3419`, `Metzweg 27/17`: a street whose last
+        /// word ends in a German street type (`-straße`, `-weg`, `-ring`, …), then a house number.
+        mutating func germanOrFrenchStreet(at index: Int) -> Int? {
+            guard B.upper(bytes[index]), let end = Self.streetWordsEnd(bytes, from: index, tables.streetBytes), end - index >= 5,
+                Self.germanStreetEndings.contains(where: { $0.utf8.count < end - index && B.matches(bytes, at: end - $0.utf8.count, $0) })
+            else { return nil }
             var stop = run(from: end + 1, B.digit)
             guard stop - end - 1 <= 5 else { return nil }
             if at(stop) == UInt8(ascii: "/") || at(stop) == UInt8(ascii: "-"), B.digit(at(stop + 1)) { stop = run(from: stop + 1, B.digit) }
