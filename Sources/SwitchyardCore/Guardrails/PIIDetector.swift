@@ -186,6 +186,9 @@ public struct PIIDetector: TextDetector {
         /// Whether any personal (number-shaped) entity is wanted: the secrets detector skips the
         /// number scanners and their context lookups entirely.
         let wantsNumbers: Bool
+        /// No numbers, no addresses and no AWS secret key to look for: only letters start a
+        /// match (see ``run()``). A variable so that a test can scan without the shortcut.
+        var lettersOnly: Bool
         /// Where the text's line feeds are, in order (``columnName(at:)`` looks up the line of
         /// each candidate number: with the positions at hand that is a binary search, where
         /// walking to the line's start was up to 512 bytes per number in a one-line JSON body).
@@ -217,6 +220,7 @@ public struct PIIDetector: TextDetector {
             wantsLicence = wanted & Entity.driverLicense.bit != 0
             let numbers: [Entity] = [.phone, .ssn, .creditCard, .ipAddress, .dateOfBirth, .address, .iban]
             wantsNumbers = wanted & numbers.reduce(0) { $0 | $1.bit } != 0
+            lettersOnly = !wantsNumbers && !wantsAddress && !wantsAWSSecret
         }
 
         /// Whether `bytes` has `length` letters, digits, `/` or `+` in a row.
@@ -422,6 +426,22 @@ public struct PIIDetector: TextDetector {
                             if byte &- UInt8(ascii: "a") < 26, !wantsAWSSecret,
                                 !(wantsNumbers && byte <= UInt8(ascii: "f") && Self.hexGroupColon(bytes, index)),
                                 tables.letterStarts[Int(byte)] & (index + 1 < count ? tables.pairMasks[Int(byte) << 8 | Int(bytes[index + 1])] : 0) == 0
+                            {
+                                index += 1
+                                while index < count, wordBytes[Int(bytes[index])] { index += 1 }
+                                continue
+                            }
+                            // For a detector that wants no numbers, no addresses and no AWS secret key
+                            // here (the secrets detector), a word that starts with a digit finds
+                            // nothing, and one that starts with a capital only what its letter and
+                            // pair start, or an IBAN's shape (scanned even when not wanted: the
+                            // span it takes is passed over).
+                            if lettersOnly,
+                                B.digit(byte)
+                                    || (B.upper(byte)
+                                        && tables.letterStarts[Int(byte)] & (index + 1 < count ? tables.pairMasks[Int(byte) << 8 | Int(bytes[index + 1])] : 0)
+                                            == 0
+                                        && !(index + 3 < count && B.upper(bytes[index + 1]) && B.digit(bytes[index + 2]) && B.digit(bytes[index + 3])))
                             {
                                 index += 1
                                 while index < count, wordBytes[Int(bytes[index])] { index += 1 }
