@@ -173,6 +173,40 @@ import Testing
         }
     }
 
+    /// The SSE parser finds line ends eight bytes at a time: on random texts of line feeds,
+    /// carriage returns, their neighbours in value and UTF-8, fed in random pieces, it splits
+    /// events exactly where a byte-by-byte split does.
+    @Test func lineBreaksFoundAWordAtATimeAreTheOnesAByteWalkFinds() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = [0x0A, 0x0D, 0x09, 0x0B, 0x0C, 0x0E, 0x1A, 0x2A, 0x8A, 0x8D, 0xCA, UInt8(ascii: "a"), UInt8(ascii: "d")]
+        for _ in 0..<3000 {
+            let bytes = (0..<Int.random(in: 0...70, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            bytes.withUnsafeBufferPointer { data in
+                for start in 0...data.count {
+                    let expected = data[start...].firstIndex { $0 == 0x0A || $0 == 0x0D } ?? data.count
+                    #expect(ByteScan.lineBreak(data, from: start) == expected)
+                }
+            }
+        }
+        // Events split across pieces at every offset come out whole, with CRLF, CR and LF ends.
+        let stream = "data: one\r\n\r\ndata: two\rdata: more\r\rdata: three\n\n: note\nevent: x\ndata: four\n\n"
+        var reference: [String] = []
+        var whole = SSEParser()
+        try? whole.feed(ByteBuffer(string: stream)) { reference.append(String(decoding: $0.data, as: UTF8.self)) }
+        #expect(reference == ["one", "two\nmore", "three", "four"])
+        for _ in 0..<500 {
+            var parser = SSEParser()
+            var events: [String] = []
+            var rest = Array(stream.utf8)[...]
+            while !rest.isEmpty {
+                let piece = rest.prefix(Int.random(in: 1...12, using: &generator))
+                rest = rest.dropFirst(piece.count)
+                try? parser.feed(ByteBuffer(bytes: piece)) { events.append(String(decoding: $0.data, as: UTF8.self)) }
+            }
+            #expect(events == reference)
+        }
+    }
+
     @Test func fastPathStillCatchesTruncatedEvents() {
         var relay = OpenAIStreamRelay(forwardUsageChunk: false, provider: "p")
         var output = ByteBuffer()

@@ -496,7 +496,7 @@ struct Attempt: Sendable {
         let stream = GatewayStream(
             relay: relay,
             iterator: iterator,
-            pending: pending,
+            pending: FirstEvents(pending),
             upstreamEnded: upstreamEnded,
             record: record,
             receivedAt: inbound.receivedAt,

@@ -1,10 +1,33 @@
 import NIOCore
+import Synchronization
+
+/// The bytes a stream read before its response began (at least its first event; a fast
+/// upstream's whole stream), taken out by the one run of the stream.
+///
+/// In a box rather than a `ByteBuffer` field: the HTTP layer runs the stream from a copy of
+/// it held by the response body's closure, so a field's bytes would be shared with that copy,
+/// and the stream's first write after them (`[DONE]`, a usage chunk) would copy them all.
+final class FirstEvents: Sendable {
+    private let buffer: Mutex<ByteBuffer>
+
+    init(_ buffer: ByteBuffer) { self.buffer = Mutex(buffer) }
+
+    /// The bytes, leaving none behind (a second call gets an empty buffer).
+    func take() -> ByteBuffer {
+        buffer.withLock { buffer in
+            var taken = ByteBuffer()
+            swap(&taken, &buffer)
+            return taken
+        }
+    }
+}
 
 /// The rest of a stream after its first event: forwards upstream events to the client.
 public struct GatewayStream: Sendable {
     var relay: OpenAIStreamRelay
     var iterator: ByteStream.AsyncIterator
-    var pending: ByteBuffer
+    /// The events read before the response began, handed over once (see ``FirstEvents``).
+    let pending: FirstEvents
     var upstreamEnded: Bool
     var record: RequestRecord
     let receivedAt: ContinuousClock.Instant
@@ -28,7 +51,7 @@ public struct GatewayStream: Sendable {
         var record = self.record
         var relay = self.relay
         var iterator = self.iterator
-        var output = self.pending
+        var output = pending.take()
         var upstreamEnded = self.upstreamEnded
         var recorded = false
         // What the client receives, kept for the cache until it grows past the entry limit.

@@ -51,6 +51,26 @@ enum ByteScan {
         return data.count
     }
 
+    static let lineFeeds = ones &* 0x0A
+    static let carriageReturns = ones &* 0x0D
+
+    /// The index of the first line feed or carriage return at or after `start`, or `data.count`.
+    @inline(__always)
+    static func lineBreak(_ data: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var index = start
+        while index + 8 <= data.count {
+            let w = word(data, at: index)
+            if zeroBytes(w ^ lineFeeds) | zeroBytes(w ^ carriageReturns) != 0 { break }
+            index += 8
+        }
+        while index < data.count {
+            let byte = data[index]
+            if byte == 0x0A || byte == 0x0D { return index }
+            index += 1
+        }
+        return data.count
+    }
+
     /// Whether some position `i` in `index..<index + 8` has a `"` at `i` and at `i + gap`
     /// (needs `index + gap + 8 <= data.count`). False means none does.
     @inline(__always)

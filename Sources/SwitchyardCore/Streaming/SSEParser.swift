@@ -103,8 +103,7 @@ public struct SSEParser: Sendable {
                 continue
             }
             // Copy the run of ordinary bytes up to the next line break in one go.
-            var end = index + 1
-            while end < count, bytes[end] != 0x0A, bytes[end] != 0x0D { end += 1 }
+            let end = ByteScan.lineBreak(bytes, from: index + 1)
             line.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[index..<end]))
             if line.count > maximumLineLength { throw LineTooLong() }
             index = end
@@ -125,11 +124,14 @@ public struct SSEParser: Sendable {
     private mutating func processLine(_ onEvent: (SSEEvent) throws -> Void) throws {
         if line.isEmpty {
             if hasData {
-                let event = SSEEvent(event: eventName, data: data, id: lastEventID)
-                data.removeAll(keepingCapacity: true)
+                let name = eventName
                 hasData = false
                 eventName = nil
-                try onEvent(event)
+                // Emptied after the handler is done with the event: emptied before, the event's
+                // copy of the data would share its buffer, and keeping the capacity would
+                // allocate a new one for every event.
+                defer { data.removeAll(keepingCapacity: true) }
+                try onEvent(SSEEvent(event: name, data: data, id: lastEventID))
             } else {
                 eventName = nil
             }
