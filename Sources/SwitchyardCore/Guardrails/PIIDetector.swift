@@ -15,7 +15,7 @@ public struct PIIDetector: TextDetector {
         case passport, driverLicense = "driver_license", address
         case awsAccessKey = "aws_access_key", awsSecretKey = "aws_secret_key", openAIKey = "openai_key", anthropicKey = "anthropic_key"
         case githubToken = "github_token", slackToken = "slack_token", googleAPIKey = "google_api_key", stripeKey = "stripe_key"
-        case privateKey = "private_key", jwt, connectionString = "connection_string"
+        case privateKey = "private_key", jwt, connectionString = "connection_string", password
 
         /// The personal-data entities (`detector: pii`).
         public static let personal: [Entity] = [
@@ -24,7 +24,7 @@ public struct PIIDetector: TextDetector {
         /// Credentials and secrets (`detector: secrets`).
         public static let secrets: [Entity] = [
             .awsAccessKey, .awsSecretKey, .openAIKey, .anthropicKey, .githubToken, .slackToken, .googleAPIKey, .stripeKey, .privateKey, .jwt,
-            .connectionString,
+            .connectionString, .password,
         ]
         /// The placeholder label used when masking or pseudonymizing (`EMAIL`, `CREDIT_CARD`).
         public var label: String { rawValue.uppercased() }
@@ -53,6 +53,7 @@ public struct PIIDetector: TextDetector {
             case .privateKey: 1 << 18
             case .jwt: 1 << 19
             case .connectionString: 1 << 20
+            case .password: 1 << 21
             }
         }
     }
@@ -460,6 +461,7 @@ public struct PIIDetector: TextDetector {
                 }
             }
             if wanted & Entity.email.bit != 0 { scanEmails() }
+            if wanted & Entity.password.bit != 0 { scanPasswords() }
             found.sort { $0.range.lowerBound < $1.range.lowerBound }
             // Overlaps (an e-mail inside a connection string): keep the first, longest.
             var kept: [(entity: Entity, range: Range<Int>)] = []
@@ -531,20 +533,132 @@ public struct PIIDetector: TextDetector {
             return nil
         }
 
+        // MARK: passwords
+
+        /// Passwords given as settings: `password=…`, `Pwd=…;` (ADO.NET and ODBC connection
+        /// strings, JDBC and URL parameters, `.env` files: `DB_PASSWORD=…`), `"password": "…"`
+        /// (JSON) and `password: …` ending its line (YAML, INI). The key is a name that ends in
+        /// `password`, `passwd` or `pwd` (`db.password`, `MYSQL_ROOT_PASSWORD`), or `pass` after
+        /// `_`, `.` or `-`; the value (what is masked) has three bytes or more and is no
+        /// placeholder (`<…>`, `${…}`, `%(…)s`, `***`, `xxx`, `null`, `required`). After a colon a bare value must end
+        /// its line, so that prose (`Password: must be 8 characters`) is not read as one.
+        mutating func scanPasswords() {
+            // `=` and `:` are found eight bytes at a time; most texts have few of either.
+            let equals = ByteScan.ones &* UInt64(UInt8(ascii: "="))
+            let colons = ByteScan.ones &* UInt64(UInt8(ascii: ":"))
+            var index =
+                PIIDetector.firstIndex(
+                    in: bytes, where: { ByteScan.zeroBytes($0 ^ equals) | ByteScan.zeroBytes($0 ^ colons) },
+                    { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: ":") }) ?? bytes.count
+            while index < bytes.count {
+                let byte = bytes[index]
+                guard byte == UInt8(ascii: "=") || byte == UInt8(ascii: ":") else {
+                    index += 1
+                    continue
+                }
+                if let value = passwordValue(at: index, colon: byte == UInt8(ascii: ":")) {
+                    if !found.contains(where: { $0.range.overlaps(value) }) { add(.password, value) }
+                    index = max(index + 1, value.upperBound)
+                } else {
+                    index += 1
+                }
+            }
+        }
+
+        /// The value assigned at the `=` or `:` at `index` when its key names a password.
+        func passwordValue(at index: Int, colon: Bool) -> Range<Int>? {
+            // The key: up to two spaces and a closing quote before the sign.
+            var keyEnd = index
+            while keyEnd > 0, index - keyEnd < 2, bytes[keyEnd - 1] == UInt8(ascii: " ") { keyEnd -= 1 }
+            let quotedKey = keyEnd > 0 && (bytes[keyEnd - 1] == UInt8(ascii: "\"") || bytes[keyEnd - 1] == UInt8(ascii: "'"))
+            if quotedKey { keyEnd -= 1 }
+            var keyStart = keyEnd
+            while keyStart > 0, keyEnd - keyStart < 64, Self.keyByte(bytes[keyStart - 1]) { keyStart -= 1 }
+            guard keyEnd - keyStart >= 3, !Self.keyByte(at(keyStart - 1)) || keyStart == 0 else { return nil }
+            let key = bytes[keyStart..<keyEnd].map(B.lowercased)
+            func ends(_ suffix: String) -> Bool { key.count >= suffix.utf8.count && key.suffix(suffix.utf8.count).elementsEqual(suffix.utf8) }
+            let named =
+                ends("password") || ends("passwd") || ends("pwd")
+                || (ends("pass") && (key.count == 4 || [UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-")].contains(key[key.count - 5])))
+            guard named else { return nil }
+            // The value: quoted, or a run of bytes up to a separator.
+            var start = index + 1
+            while start < bytes.count, start - index <= 3, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start += 1 }
+            guard start < bytes.count else { return nil }
+            var end: Int
+            let open = bytes[start]
+            if open == UInt8(ascii: "\"") || open == UInt8(ascii: "'") {
+                start += 1
+                end = start
+                while end < bytes.count, bytes[end] != open, bytes[end] != 0x0A, end - start <= 256 { end += 1 }
+                guard at(end) == open else { return nil }
+            } else {
+                // `&` separates a URL's parameters only (an ADO.NET password may hold one).
+                let parameter = at(keyStart - 1) == UInt8(ascii: "?") || at(keyStart - 1) == UInt8(ascii: "&")
+                end = start
+                while end < bytes.count, !Self.valueStop(bytes[end]), !(parameter && bytes[end] == UInt8(ascii: "&")), end - start <= 256 { end += 1 }
+                // After a colon, a bare value is the rest of its line (a setting, not a sentence).
+                if colon {
+                    var rest = end
+                    while rest < bytes.count, bytes[rest] == UInt8(ascii: " ") || bytes[rest] == UInt8(ascii: "\t") { rest += 1 }
+                    guard rest == bytes.count || bytes[rest] == 0x0A || bytes[rest] == 0x0D || bytes[rest] == UInt8(ascii: ";") else { return nil }
+                }
+            }
+            guard end - start >= 3, end - start <= 256, !Self.placeholder(bytes[start..<end]) else { return nil }
+            return start..<end
+        }
+
+        static func keyByte(_ byte: UInt8) -> Bool {
+            B.alnum(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+        }
+
+        /// Bytes that end a bare value: white space, quotes, `;` and `,`, closing brackets.
+        static func valueStop(_ byte: UInt8) -> Bool {
+            byte <= 0x20 || byte == UInt8(ascii: ";") || byte == UInt8(ascii: ",") || byte == UInt8(ascii: "\"")
+                || byte == UInt8(ascii: "'") || byte == UInt8(ascii: "`") || byte == UInt8(ascii: ")") || byte == UInt8(ascii: "]")
+                || byte == UInt8(ascii: "}") || byte == UInt8(ascii: ">")
+        }
+
+        /// A value that stands for a password rather than being one.
+        static func placeholder(_ value: ArraySlice<UInt8>) -> Bool {
+            guard let first = value.first else { return true }
+            if [UInt8(ascii: "<"), UInt8(ascii: "$"), UInt8(ascii: "{"), UInt8(ascii: "%"), UInt8(ascii: "["), UInt8(ascii: "(")].contains(first) {
+                return true
+            }
+            let lower = value.map(B.lowercased)
+            if lower.allSatisfy({ $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "x") || $0 == UInt8(ascii: ".") }) {
+                return true
+            }
+            return placeholders.contains(lower)
+        }
+
+        static let placeholders: Set<[UInt8]> = Set(
+            ["null", "none", "nil", "true", "false", "required", "optional", "string", "redacted", "hidden", "masked", "undefined", "empty"].map {
+                Array($0.utf8)
+            })
+
         // MARK: e-mail
 
         mutating func scanEmails() {
-            // Most texts have no `@`: one plain pass finds the first.
+            // Most texts have no `@`: one plain pass finds the first (or the first `%`: in a URL's
+            // query an address's `@` is written `%40`, `email=jo%40example.com`).
             // `@` bytes are those that are zero after XOR with 0x40.
+            let percents = ByteScan.ones &* UInt64(UInt8(ascii: "%"))
             var index =
                 PIIDetector.firstIndex(
                     in: bytes,
                     where: { word in
                         let x = word ^ 0x4040_4040_4040_4040
-                        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
-                    }, { $0 == UInt8(ascii: "@") }) ?? bytes.count
+                        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 | ByteScan.zeroBytes(word ^ percents)
+                    }, { $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "%") }) ?? bytes.count
             while index < bytes.count {
-                guard bytes[index] == UInt8(ascii: "@") else {
+                // The separator and its length: `@`, or `%40`.
+                let separator: Int
+                if bytes[index] == UInt8(ascii: "@") {
+                    separator = 1
+                } else if bytes[index] == UInt8(ascii: "%"), at(index + 1) == UInt8(ascii: "4"), at(index + 2) == UInt8(ascii: "0") {
+                    separator = 3
+                } else {
                     index += 1
                     continue
                 }
@@ -557,8 +671,22 @@ public struct PIIDetector: TextDetector {
                 {
                     start -= 1
                 }
+                if separator == 3 {
+                    // Percent-encoded text: the address starts after the last encoded byte that no
+                    // address holds (`%20`, `%3D`, …; `+ . _ -` encoded are kept).
+                    var position = start
+                    while position + 2 < index {
+                        guard bytes[position] == UInt8(ascii: "%"), B.hex(bytes[position + 1]), B.hex(bytes[position + 2]) else {
+                            position += 1
+                            continue
+                        }
+                        let code = String(decoding: bytes[(position + 1)...(position + 2)], as: UTF8.self).uppercased()
+                        if !["2B", "2E", "5F", "2D"].contains(code) { start = position + 3 }
+                        position += 3
+                    }
+                }
                 while start < index, bytes[start] == UInt8(ascii: ".") { start += 1 }
-                var end = index + 1
+                var end = index + separator
                 var labels = 0
                 var lastLabelAlpha = 0
                 var lastLabelStart = end
@@ -762,12 +890,22 @@ public struct PIIDetector: TextDetector {
 
         /// `scheme://user:password@host...`: only URLs that carry a password.
         mutating func connectionString(at index: Int) -> Int? {
-            // Every scheme is letters (or `+`) up to a colon: most words end before one.
-            guard at(run(from: index) { B.alpha($0) || $0 == UInt8(ascii: "+") }) == UInt8(ascii: ":") else { return nil }
-            guard let scheme = Self.schemeBuckets[Int(B.lowercased(bytes[index]))].first(where: { B.matches(bytes, at: index, $0) }) else {
+            // Every scheme is letters (or `+` and a driver's name) up to a colon: most words end
+            // before one.
+            let schemeEnd = run(from: index) { B.alnum($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "_") }
+            guard at(schemeEnd) == UInt8(ascii: ":") else { return nil }
+            var start: Int
+            if let scheme = Self.schemeBuckets[Int(B.lowercased(bytes[index]))].first(where: { B.matches(bytes, at: index, $0) }) {
+                start = index + scheme.utf8.count
+            } else if let plus = bytes[index..<schemeEnd].firstIndex(of: UInt8(ascii: "+")), plus + 1 < schemeEnd,
+                B.matches(bytes, at: schemeEnd, "://"),
+                Self.schemeBuckets[Int(B.lowercased(bytes[index]))].contains(where: { $0.utf8.count == plus - index + 3 && B.matches(bytes, at: index, $0.dropLast(3) + "") })
+            {
+                // SQLAlchemy's `dialect+driver://` (`postgresql+psycopg2://`, `mssql+pyodbc://`).
+                start = schemeEnd + 3
+            } else {
                 return nil
             }
-            let start = index + scheme.count
             let end = run(from: start) { !B.space($0) && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "'") && $0 != UInt8(ascii: "`") }
             guard let at = bytes[start..<end].lastIndex(of: UInt8(ascii: "@")), bytes[start..<at].contains(UInt8(ascii: ":")) else { return nil }
             var trimmed = end
@@ -780,8 +918,13 @@ public struct PIIDetector: TextDetector {
 
         func digits(_ range: Range<Int>) -> [Int] { bytes[range].compactMap { B.digit($0) ? Int($0 - 0x30) : nil } }
 
+        /// A dotted quad. Addresses that name no one's machine (this host `0.0.0.0`, loopback
+        /// `127.x`, multicast and reserved from `224.x`) and four-part version numbers
+        /// (``readsAsVersion(_:)``) are passed over whole: they are not personal data, and their
+        /// digits are no phone either.
         mutating func ipv4(at index: Int) -> Int? {
             var cursor = index
+            var first = 0
             for part in 0..<4 {
                 let start = cursor
                 var value = 0
@@ -790,15 +933,46 @@ public struct PIIDetector: TextDetector {
                     cursor += 1
                 }
                 guard cursor > start, value <= 255, !B.digit(at(cursor)) else { return nil }
+                if part == 0 { first = value }
                 if part < 3 {
                     guard at(cursor) == UInt8(ascii: ".") else { return nil }
                     cursor += 1
                 }
             }
             guard wordEnd(cursor), !(at(cursor) == UInt8(ascii: ".") && B.digit(at(cursor + 1))) else { return nil }
+            if first == 0 || first == 127 || first >= 224 || readsAsVersion(index) { return cursor }
             add(.ipAddress, index..<cursor)
             return cursor
         }
+
+        /// Whether the dotted quad at `index` is a version, build or section number: the word
+        /// right before it (one to three spaces, `=`, `:` or quotes between) is a version word
+        /// (`version`, `build`, `firmware`, `kernel`, `section`, `§`, …) or a name ending in
+        /// `version` (`fileVersion`, `app_version`): `Upgrade from version 5.7.2.75`,
+        /// `fileVersion="8.0.198.118"`, `Section 3.4.1.9`; but `version 4 runs on 52.14.7.200`.
+        func readsAsVersion(_ index: Int) -> Bool {
+            var end = index
+            while end > 0, index - end < 3, Self.versionSeparator(bytes[end - 1]) { end -= 1 }
+            guard end < index else { return false }
+            var start = end
+            while start > 0, end - start < 24, B.alpha(bytes[start - 1]) || bytes[start - 1] == UInt8(ascii: "_") || bytes[start - 1] >= 0x80 {
+                start -= 1
+            }
+            guard start < end else { return false }
+            let word = bytes[start..<end].map(B.lowercased)
+            return Self.versionWords.contains(word) || word.count > 7 && word.suffix(7).elementsEqual("version".utf8)
+        }
+
+        static func versionSeparator(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: " ") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "\"")
+                || byte == UInt8(ascii: "'")
+        }
+
+        static let versionWords: Set<[UInt8]> = Set(
+            [
+                "version", "versions", "ver", "release", "build", "firmware", "fw", "bootloader", "kernel", "driver", "revision", "rev", "section",
+                "chapter", "sdk", "patch", "§",
+            ].map { Array($0.utf8) })
 
         /// Whether a `:` follows within an IPv6 address's first group (up to four hex digits)
         /// from `index`: every address ``ipv6(at:)`` accepts has one there (its groups before
@@ -828,6 +1002,8 @@ public struct PIIDetector: TextDetector {
             var colons = 0
             for position in index..<stop where bytes[position] == UInt8(ascii: ":") { colons += 1 }
             guard colons >= 2, Self.validIPv6(Array(bytes[index..<stop])) else { return nil }
+            // The loopback address names no one's machine (nor does `::`, too short to be read).
+            if stop - index == 3, bytes[index + 2] == UInt8(ascii: "1") { return stop }
             add(.ipAddress, index..<stop)
             return stop
         }
