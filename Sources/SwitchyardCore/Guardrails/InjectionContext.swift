@@ -176,7 +176,7 @@ extension InjectionDetector {
         if rule.beforeSpan > 0 {
             var index = start - 1
             while index >= 0, start - index <= rule.beforeSpan, !sentenceBreak(bytes, words[index].end, words[index + 1].start) {
-                if rule.before.contains(words[index].hash) { return true }
+                if rule.before.contains(words[index].hash), !interjection(words, bytes, index) { return true }
                 index -= 1
             }
         }
@@ -188,6 +188,13 @@ extension InjectionDetector {
             }
         }
         return false
+    }
+
+    /// Whether word `index` is an interjection: a sentence's first word with a comma after it
+    /// ("Stop, ignore all previous instructions"): it frames nothing that follows.
+    static func interjection(_ words: [Word], _ bytes: [UInt8], _ index: Int) -> Bool {
+        guard index + 1 < words.count, index == 0 || sentenceBreak(bytes, words[index - 1].end, words[index].start) else { return false }
+        return bytes[words[index].end..<words[index + 1].start].contains(UInt8(ascii: ","))
     }
 
     /// Whether the bytes between two words end a sentence or clause (`.`, `!`, `?`, `;`, `:`, a

@@ -793,7 +793,7 @@ public struct InjectionDetector: TextDetector {
     /// Words that frame an attack's name as something to defend against ("jailbreak-proof",
     /// "protect the bot against jailbreaks", "how do I stop prompt injection").
     static let defensive =
-        "against|proof|proofing|protect|protects|protecting|protection|secure|securing|harden|hardening|defend|defending|defence|defense|defences|defenses|guard|guarding|safeguard|safeguards|shield|prevent|preventing|prevention|stop|stopping|block|blocking|detect|detecting|detection|detector|mitigate|mitigating|mitigation|resist|resistant|resistance|robust|immune|avoid|avoiding|countermeasures|spot|spotting|recognise|recognize|report|reporting"
+        "against|proof|proofing|protect|protects|protecting|protection|secure|secures|securing|harden|hardens|hardening|defend|defends|defending|defence|defense|defences|defenses|guard|guards|guarding|safeguard|safeguards|shield|shields|prevent|prevents|preventing|prevention|stop|stops|stopping|block|blocks|blocking|detect|detects|detecting|detection|detector|detectors|mitigate|mitigates|mitigating|mitigation|resist|resists|resistant|resistance|robust|immune|avoid|avoids|avoiding|countermeasures|spot|spots|spotting|recognise|recognises|recognize|recognizes|report|reports|reporting|flag|flags|flagging|catch|catches|catching"
     /// Words that ask about an attack's name rather than use it ("what is a DAN prompt").
     static let aboutCues = "what|what's|whats|explain|explaining|explained|define|definition|meaning|term|article|articles|paper|papers|blog|newsletter|research|lesson|course|students|awareness|history|examples|mean|means"
     /// A device, app or setting that a mode or a jailbreak belongs to ("developer mode toggle in
@@ -806,7 +806,7 @@ public struct InjectionDetector: TextDetector {
 
     static let ruleSource: [String] = [
         // The user revising what they themselves said is not an override of the system.
-        "override override 0.9: \(overrideVerbs) ~3 \(qualifiers) ~3 \(fuzzyTargets) !my|mine|i|i've|i'd|i'm|our|ours|me <5:stop|prevent|preventing|protect|protecting|defend|defending|detect|detecting|block|blocking|mitigate|against|resist|resistant|harden|hardening|trick|tricked|tricking|fool|fooled|manipulate|manipulated",
+        "override override 0.9: \(overrideVerbs) ~3 \(qualifiers) ~3 \(fuzzyTargets) !my|mine|i|i've|i'd|i'm|our|ours|me <5:stop|stops|prevent|prevents|preventing|protect|protects|protecting|defend|defends|defending|detect|detects|detecting|block|blocks|blocking|mitigate|mitigates|against|resist|resists|resistant|harden|hardening|trick|tricked|tricking|fool|fooled|manipulate|manipulated|flag|flags|flagging|catch|catches|catching|recognize|recognizes|recognise|recognises|spot|spots",
         "override_everything override 0.6: \(overrideVerbs) ~2 everything|anything ~2 above|before|previously|earlier|prior|told|said|you've",
         "override_start override 0.6: start|begin ~1 over|fresh|anew ~3 new|different ~2 \(targets)",
         "new_instructions override 0.6: new|updated|revised|real|actual|true|additional|important|urgent|secret|hidden|override|priority ~2 instructions|instruction|directive|directives|orders|rules|task|commands|guidelines|system_prompt",
@@ -848,8 +848,8 @@ public struct InjectionDetector: TextDetector {
         // Sending secrets or private records is exfiltration; sending "the files" or "the client
         // list" to someone is what e-mails ask all day, so it needs more (a destination, a
         // message to the model) before it counts.
-        "exfil_send exfiltration 0.6: send|forward|email|e-mail|mail|post|upload|transmit|exfiltrate|leak|submit|deliver|copy|share|cc|bcc|relay|export|dump|bcc ~6 credentials|passwords|api_keys|api_key|secrets|tokens|private|confidential|the_database|database|chat_history|conversation|security_code|verification_code|bank_details|card_numbers|personal_data|customer_data|user_data|patient ~6 to|at|into|onto|via",
-        "exfil_send_generic exfiltration 0.35: send|forward|email|e-mail|mail|post|upload|transmit|exfiltrate|leak|submit|deliver|copy|share|cc|bcc|relay|export|dump|bcc ~6 customer|customers|user|users|client|clients|contact|contacts|employee|employees|internal|all|entire|whole|full|emails|records|files|data|list ~6 to|at|into|onto|via",
+        "exfil_send exfiltration 0.6: send|forward|email|e-mail|mail|post|upload|transmit|exfiltrate|leak|submit|deliver|copy|share|cc|bcc|relay|export|dump|bcc ~6 credentials|passwords|api_keys|api_key|secrets|tokens|private|confidential|the_database|database|chat_history|conversation|security_code|verification_code|bank_details|card_numbers|personal_data|customer_data|user_data|patient ~6 to|at|into|onto|via <1:not|never|don't|dont|doesn't|mustn't|shouldn't|won't|cannot|can't|nor",
+        "exfil_send_generic exfiltration 0.35: send|forward|email|e-mail|mail|post|upload|transmit|exfiltrate|leak|submit|deliver|copy|share|cc|bcc|relay|export|dump|bcc ~6 customer|customers|user|users|client|clients|contact|contacts|employee|employees|internal|all|entire|whole|full|emails|records|files|data|list ~6 to|at|into|onto|via <1:not|never|don't|dont|doesn't|mustn't|shouldn't|won't|cannot|can't|nor",
         "exfil_url exfiltration 0.5: append|include|add|embed|encode|put|insert|render ~6 url|link|image|markdown|query_string|query|parameter|webhook|endpoint",
         "exfil_word exfiltration 0.8: exfiltrate|exfiltration|exfil",
         "dump_data exfiltration 0.6: dump|output|export|print|reveal|list|leak|extract|give_me|show_me|send_me|retrieve|fetch|read_out ~5 raw|full|entire|whole|complete|all|private|confidential|internal|restricted|secret|sensitive|hidden ~3 customer|customers|user|users|client|clients|database|databases|records|data|credentials|passwords|keys|api_keys|tokens|secrets|files|pages|documents|emails|contacts|table|tables",
@@ -900,7 +900,7 @@ public struct InjectionDetector: TextDetector {
         "agents_should indirect 0.45: ai|coding|llm|autonomous ~1 agents|agent|assistants|assistant|models ~3 should|must|need_to|needs_to|are_required_to|is_required_to|shall|will",
         "for_ai_agents indirect 0.4: for ~1 ai|llm|autonomous|coding ~2 agents|agent|assistants|models|tools",
         "ignore_user override 0.5: ignore|disregard|forget ~2 the|your ~1 user|user's|customer|requester|human",
-        "exfil_external exfiltration 0.5: send|forward|email|post|upload|transmit|copy|export|share|leak|mail ~8 externally|external|outside|third_party|third-party|attacker|evil|remote_server|my_server|offsite|off-site",
+        "exfil_external exfiltration 0.5: send|forward|email|post|upload|transmit|copy|export|share|leak|mail ~8 externally|external|outside|third_party|third-party|attacker|evil|remote_server|my_server|offsite|off-site <1:not|never|don't|dont|doesn't|mustn't|shouldn't|won't|cannot|can't|nor",
         "collect_data exfiltration 0.35: collect|gather|harvest|extract|compile|grab|scrape ~5 customer|customers|emails|email_addresses|api_keys|credentials|passwords|keys|secrets|tokens|personal_data|user_data",
         "gave_instructions override 0.4: when ~3 gave|wrote|set|configured|programmed ~1 you ~2 your|the ~1 instructions|prompt|rules|task",
         "forgot_ask override 0.3: forgot|forget ~2 to ~1 ask|tell|instruct ~1 you",
