@@ -78,6 +78,8 @@ extension GatewayError {
 
         // MARK: Requests the gateway refuses as malformed or unsupported (400, 413, 415)
         public static let invalidJSON = Code("invalid_json")
+        /// The body's HTTP framing is broken (chunk sizes, a body shorter than its Content-Length).
+        public static let malformedBody = Code("malformed_body")
         public static let invalidType = Code("invalid_type")
         public static let invalidValue = Code("invalid_value")
         public static let missingRequiredParameter = Code("missing_required_parameter")

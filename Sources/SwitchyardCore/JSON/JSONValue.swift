@@ -112,7 +112,26 @@ public struct JSONObject: Sendable, Equatable {
 
     public init(_ members: [(key: String, value: JSONValue)] = []) {
         self.members = []
-        for member in members { self[member.key] = member.value }
+        guard members.count > 16 else {
+            for member in members { self[member.key] = member.value }
+            return
+        }
+        // Many members: duplicates found through a table. Looking each key up in the members
+        // before it made an object of n keys cost n²/2 comparisons: a 1 MiB body of 100,000 keys
+        // held an event loop for most of a minute.
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(members.count)
+        var unique: [(key: String, value: JSONValue)] = []
+        unique.reserveCapacity(members.count)
+        for member in members {
+            if let position = positions[member.key] {
+                unique[position].value = member.value
+            } else {
+                positions[member.key] = unique.count
+                unique.append(member)
+            }
+        }
+        self.members = unique
     }
 
     public subscript(key: String) -> JSONValue? {

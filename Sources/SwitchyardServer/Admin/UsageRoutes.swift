@@ -175,7 +175,9 @@ struct UsageRoutes {
         }
         for (field, keyPath) in [("from", \UsageQuery.from), ("to", \UsageQuery.to)] {
             guard let text = parameters.get(field) else { continue }
-            guard let time = Double(text) ?? CivilDate.parseUnixTime(text).map(Double.init) else {
+            // Finite and within ±10^12 seconds (31,700 years): a time outside it is no date, and
+            // the store's integer conversion of one would trap.
+            guard let time = Double(text) ?? CivilDate.parseUnixTime(text).map(Double.init), time.isFinite, abs(time) <= 1e12 else {
                 throw GatewayError.invalidRequest(
                     "'\(field)' must be a date (2026-11-01), a UTC time (2026-11-01T12:00:00Z) or Unix seconds.", param: field, code: .invalidValue)
             }

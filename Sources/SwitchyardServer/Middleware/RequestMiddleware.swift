@@ -4,6 +4,7 @@ import Instrumentation
 import Logging
 import Metrics
 import NIOCore
+import NIOHTTP1
 import SwitchyardCore
 import SwitchyardStores
 import Synchronization
@@ -255,6 +256,12 @@ struct RequestMiddleware: RouterMiddleware {
         if let gatewayError = error as? GatewayError { return gatewayError }
         // A chunked body (no Content-Length) that outgrows the limit while it is collected.
         if error is NIOTooManyBytesError { return .bodyTooLarge(limit: limit) }
+        // The body's HTTP framing was broken (a chunk size that is no hex number, a body that
+        // ended before its Content-Length): the client's request is malformed.
+        if error is HTTPParserError {
+            return .invalidRequest(
+                "The request body could not be read: its HTTP framing is malformed (chunk sizes or Content-Length).", code: .malformedBody)
+        }
         if let httpError = error as? HTTPError {
             switch httpError.status.code {
             case 404:

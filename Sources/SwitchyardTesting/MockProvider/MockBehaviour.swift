@@ -15,7 +15,8 @@ public struct MockBehaviour: Sendable, Equatable {
     public var chunkDelayMilliseconds: Int = 0
     /// Content chunks in a streamed answer (also the completion token count).
     public var chunks: Int = 8
-    /// When set, every content chunk carries exactly this many characters.
+    /// When set, every content chunk carries exactly this many characters (fewer when `chunks`
+    /// of them would pass ``MockProvider/maximumAnswerBytes``).
     public var chunkBytes: Int? = nil
     /// Answer with this HTTP status and an OpenAI error body.
     public var status: Int? = nil

@@ -1165,9 +1165,15 @@ public final class MockProvider: Sendable {
         }
     }
 
+    /// The most bytes of text a mock answer made of `chunk_bytes` chunks holds.
+    public static let maximumAnswerBytes = 16 * 1024 * 1024
+
     private func contentPieces(_ request: JSONObject, chat: Bool, behaviour: MockBehaviour) -> [String] {
         let count = behaviour.chunks
-        if let size = behaviour.chunkBytes {
+        if var size = behaviour.chunkBytes {
+            // The whole answer is made at once: at most `maximumAnswerBytes`, however many
+            // chunks of however many bytes a request asks for (any caller can set these knobs).
+            size = max(1, min(size, Self.maximumAnswerBytes / count))
             let filler = Array("switchyard mock token stream ".utf8)
             return (0..<count).map { index in
                 String(decoding: (0..<size).map { filler[($0 + index) % filler.count] }, as: UTF8.self)
