@@ -446,6 +446,14 @@ import Testing
         config.redis = RedisSettings(url: Secret("redis://:redis-pass@cache:6379", source: "inline"))
         let text = RedactedConfiguration.text(config, scrubber: SecretScrubber(secrets: []))
         #expect(text.contains("database_url: <redacted env:DATABASE_URL>") && !text.contains("hunter2") && !text.contains("redis-pass"))
+        // Optional numbers are written as numbers, and a number is no secret whatever its name.
+        var values = LimitValues()
+        values.requestsPerMinute = 100_000
+        values.tokensPerMinute = 500_000
+        config.limits.rules = [LimitRule(scope: .key, values: values)]
+        let limits = RedactedConfiguration.text(config, scrubber: SecretScrubber(secrets: []))
+        #expect(limits.contains("requests_per_minute: 100000") && limits.contains("tokens_per_minute: 500000"), "\(limits)")
+        #expect(!limits.contains("Optional("), "\(limits)")
     }
 }
 

@@ -26,6 +26,9 @@ struct AdminBody {
     /// `metadata`: an object of strings.
     func metadata() throws -> [String: String] {
         var result: [String: String] = [:]
+        if let value = object["metadata"], !value.isNull, value.objectValue == nil {
+            throw GatewayError.invalidType(field: "metadata", expected: "an object of strings", found: value.typeName)
+        }
         for (key, value) in object["metadata"]?.objectValue?.members ?? [] {
             guard let text = value.stringValue else {
                 throw GatewayError.invalidType(field: "metadata.\(key)", expected: "a string", found: value.typeName)

@@ -145,6 +145,10 @@ struct DirectoryRoutes {
     static func entry(_ kind: DirectoryEntry.Kind, _ bytes: [UInt8]) throws -> DirectoryEntry {
         let body = try AdminBody(bytes)
         guard let id = body.object["id"]?.stringValue, !id.isEmpty, id.utf8.count <= 200 else { throw GatewayError.missingField("id") }
+        // An id is shown in logs, headers and the dashboard: no control characters.
+        guard !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw GatewayError.invalidRequest("'id' must not contain control characters.", param: "id", code: .invalidValue)
+        }
         var entry = DirectoryEntry(kind: kind, id: id)
         entry.name = try body.string("name")
         switch kind {

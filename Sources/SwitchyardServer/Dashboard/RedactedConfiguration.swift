@@ -117,6 +117,12 @@ enum RedactedConfiguration {
 
     /// A value written on one line, or nil for a structure.
     static func scalar(_ value: Any, label: String?, redact: Bool) -> String? {
+        // An optional number passes `is Int` and printed as `Optional(…)`: its value is read.
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let wrapped = mirror.children.first?.value else { return nil }
+            return scalar(wrapped, label: label, redact: redact)
+        }
         switch value {
         case let secret as Secret:
             // The description is `<redacted SOURCE>`; the value is never read.
@@ -129,9 +135,10 @@ enum RedactedConfiguration {
         case let text as Substring:
             return redact ? redacted : quoteValue(redactURLPassword(String(text)))
         case let flag as Bool:
-            return redact ? redacted : String(flag)
+            // A flag or a number is no secret, whatever its name says (`tokens_per_minute`).
+            return String(flag)
         case is Int, is Int64, is Int32, is UInt64, is UInt32, is UInt16, is UInt8, is Double, is Float:
-            return redact ? redacted : String(describing: value)
+            return String(describing: value)
         case let raw as any RawRepresentable:
             // An option written in the file as its raw value (`rate_limit`, `read_write`).
             return redact ? redacted : quoteValue(String(describing: raw.rawValue))
