@@ -216,7 +216,8 @@ import Testing
         let others = [
             "Listening on 0.0.0.0:56331", "docker run -p 127.0.0.1:5960:5432 db", "Upgrade from version 5.7.2.75 first",
             "Section 3.4.1.9 of the spec", #"<assembly fileVersion="8.0.198.118"/>"#, "bootloader 9.4.5.2 is signed", "Kernel 5.15.0.91 panicked",
-            "multicast group 239.1.2.3 joined", "netmask 255.255.255.0", "Build 10.0.19041.1 is out", "§ 2.3.4.1 applies", "curl http://[::1]:8080/ ok",
+            "multicast group 239.1.2.3 joined", "netmask 255.255.255.0", "Build 10.0.19041.1 is out", "§ 2.3.4.1 applies",
+            "curl http://[::1]:8080/ ok",
             "app_version: 1.22.3.4",
         ]
         for text in others {
@@ -232,7 +233,8 @@ import Testing
         let secrets = PIIDetector(entities: Set(PIIDetector.Entity.secrets))
         func values(_ text: String) -> [String] {
             let bytes = Array(text.utf8)
-            return secrets.findings(in: bytes, context: []).filter { $0.entity == "password" }.map { String(decoding: bytes[$0.range], as: UTF8.self) }
+            return secrets.findings(in: bytes, context: []).filter { $0.entity == "password" }
+                .map { String(decoding: bytes[$0.range], as: UTF8.self) }
         }
         let settings: [(String, String)] = [
             ("Server=tcp:sql.example.net,1433;Database=crm;User ID=sa;Password=S3cr3tPass;", "S3cr3tPass"),

@@ -440,9 +440,10 @@ public struct PIIDetector: TextDetector {
                             if lettersOnly,
                                 B.digit(byte)
                                     || (B.upper(byte)
-                                        && tables.letterStarts[Int(byte)] & (index + 1 < count ? tables.pairMasks[Int(byte) << 8 | Int(bytes[index + 1])] : 0)
-                                            == 0
-                                        && !(index + 3 < count && B.upper(bytes[index + 1]) && B.digit(bytes[index + 2]) && B.digit(bytes[index + 3])))
+                                        && tables.letterStarts[Int(byte)]
+                                            & (index + 1 < count ? tables.pairMasks[Int(byte) << 8 | Int(bytes[index + 1])] : 0) == 0
+                                        && !(index + 3 < count && B.upper(bytes[index + 1]) && B.digit(bytes[index + 2])
+                                            && B.digit(bytes[index + 3])))
                             {
                                 index += 1
                                 while index < count, wordBytes[Int(bytes[index])] { index += 1 }
@@ -540,8 +541,9 @@ public struct PIIDetector: TextDetector {
         /// (JSON) and `password: …` ending its line (YAML, INI). The key is a name that ends in
         /// `password`, `passwd` or `pwd` (`db.password`, `MYSQL_ROOT_PASSWORD`), or `pass` after
         /// `_`, `.` or `-`; the value (what is masked) has three bytes or more and is no
-        /// placeholder (`<…>`, `${…}`, `%(…)s`, `***`, `xxx`, `null`, `required`). After a colon a bare value must end
-        /// its line, so that prose (`Password: must be 8 characters`) is not read as one.
+        /// placeholder (`<…>`, `${…}`, `%(…)s`, `***`, `xxx`, `null`, `required`). After a colon
+        /// a bare value must end its line, so that prose (`Password: must be 8 characters`) is
+        /// not read as one.
         mutating func scanPasswords() {
             // `=` and `:` are found eight bytes at a time; most texts have few of either.
             let equals = ByteScan.ones &* UInt64(UInt8(ascii: "="))
@@ -899,7 +901,9 @@ public struct PIIDetector: TextDetector {
                 start = index + scheme.utf8.count
             } else if let plus = bytes[index..<schemeEnd].firstIndex(of: UInt8(ascii: "+")), plus + 1 < schemeEnd,
                 B.matches(bytes, at: schemeEnd, "://"),
-                Self.schemeBuckets[Int(B.lowercased(bytes[index]))].contains(where: { $0.utf8.count == plus - index + 3 && B.matches(bytes, at: index, $0.dropLast(3) + "") })
+                Self.schemeBuckets[Int(B.lowercased(bytes[index]))].contains(where: { scheme in
+                    scheme.utf8.count == plus - index + 3 && B.matches(bytes, at: index, String(scheme.dropLast(3)))
+                })
             {
                 // SQLAlchemy's `dialect+driver://` (`postgresql+psycopg2://`, `mssql+pyodbc://`).
                 start = schemeEnd + 3
