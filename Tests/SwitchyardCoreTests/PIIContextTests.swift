@@ -218,7 +218,7 @@ import Testing
             "Section 3.4.1.9 of the spec", #"<assembly fileVersion="8.0.198.118"/>"#, "bootloader 9.4.5.2 is signed", "Kernel 5.15.0.91 panicked",
             "multicast group 239.1.2.3 joined", "netmask 255.255.255.0", "Build 10.0.19041.1 is out", "§ 2.3.4.1 applies",
             "curl http://[::1]:8080/ ok",
-            "app_version: 1.22.3.4",
+            "app_version: 1.22.3.4", "see also clause 9.14.13.13",
         ]
         for text in others {
             let found = Self.entities(text)
@@ -281,6 +281,21 @@ import Testing
         }
         for text in ["a 40% discount%40 off", "progress: 100%40 items", "%40example.com alone", "sales up 12%40.5 points"] {
             #expect(!Self.entities(text).contains("email"), "\(text)")
+        }
+    }
+
+    /// Dotted numbers in a national plan's own shape are phones without a label (a US number
+    /// `417.495.5833`, a French `06.91.81.67.11`), unless a label says they are something else;
+    /// other dotted numbers (versions, decimals, dates, NANP-invalid groups) still need one.
+    @Test func dottedNationalNumbersAreFoundAndOtherDottedNumbersAreNot() {
+        for text in [#""value": "417.495.5833""#, "VALUES ('Ann', '443.588.2661')", "Appelez le 06.91.81.67.11 demain", "ring 779.631.0012x7557"] {
+            #expect(Self.entities(text).contains("phone"), "\(text)")
+        }
+        for text in [
+            "order 417.495.5833", "build 417.495.5833 shipped", "tracking 06.12.34.56.78", "ratio 123.456.7890", "area 911.555.1234",
+            "dated 12.05.2024", "version 1.2.3", "see 2.10.2024 notes", "total 1.234.5678",
+        ] {
+            #expect(!Self.entities(text).contains("phone"), "\(text)")
         }
     }
 

@@ -950,9 +950,9 @@ public struct PIIDetector: TextDetector {
         }
 
         /// Whether the dotted quad at `index` is a version, build or section number: the word
-        /// right before it (one to three spaces, `=`, `:` or quotes between) is a version word
-        /// (`version`, `build`, `firmware`, `kernel`, `section`, `§`, …) or a name ending in
-        /// `version` (`fileVersion`, `app_version`): `Upgrade from version 5.7.2.75`,
+        /// right before it (one to three spaces, `=`, `:` or quotes between) is a version or
+        /// numbering word (`version`, `build`, `firmware`, `kernel`, `section`, `clause`, `§`,
+        /// …) or a name ending in `version` (`fileVersion`, `app_version`): `Upgrade from version 5.7.2.75`,
         /// `fileVersion="8.0.198.118"`, `Section 3.4.1.9`; but `version 4 runs on 52.14.7.200`.
         func readsAsVersion(_ index: Int) -> Bool {
             var end = index
@@ -975,7 +975,7 @@ public struct PIIDetector: TextDetector {
         static let versionWords: Set<[UInt8]> = Set(
             [
                 "version", "versions", "ver", "release", "build", "firmware", "fw", "bootloader", "kernel", "driver", "revision", "rev", "section",
-                "chapter", "sdk", "patch", "§",
+                "chapter", "clause", "article", "paragraph", "appendix", "annex", "sdk", "patch", "§",
             ].map { Array($0.utf8) })
 
         /// Whether a `:` follows within an IPv6 address's first group (up to four hex digits)
@@ -1204,6 +1204,7 @@ public struct PIIDetector: TextDetector {
             var groupSizes = GroupSizes()
             // Separators that also write dates, decimals and versions (`/`, `.`).
             var ambiguousSeparators = 0
+            var dots = 0
             var separatorsOtherThanSpace = 0
             let international = first == UInt8(ascii: "+") || B.matchesExactly(bytes, at: index, "00")
             if first == UInt8(ascii: "+") { cursor += 1 }
@@ -1237,6 +1238,7 @@ public struct PIIDetector: TextDetector {
                     && (B.digit(at(cursor + 1)) || (at(cursor + 1) == UInt8(ascii: "(") && B.digit(at(cursor + 2))))
                 {
                     separators += 1
+                    if byte == UInt8(ascii: ".") { dots += 1 }
                     if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "/") { ambiguousSeparators += 1 }
                     if byte != UInt8(ascii: " ") { separatorsOtherThanSpace += 1 }
                     cursor += 1
@@ -1274,7 +1276,19 @@ public struct PIIDetector: TextDetector {
                 // `12/05/2024`, `2024-05-12`, `5.1.24`: dates, whatever is near.
                 if brackets == 0, separatorsOtherThanSpace == separators, Self.readsAsDate(groupSizes) { return nil }
                 if ambiguousSeparators > 0 {
-                    plausible = groups >= 2 && labelled()
+                    // Dots alone in a national plan's own shape are a phone unless a label says
+                    // otherwise: `417.495.5833` (NANP: area and exchange from 2, no N11 area),
+                    // `06.91.81.67.11` (France: trunk 0, five pairs). Other dotted or slashed
+                    // numbers (versions, decimals, dates) need a phone label.
+                    let figures = self.digits(index..<lastDigitEnd)
+                    let nanp =
+                        groupSizes.are(3, 3, 4) && figures[0] >= 2 && figures[3] >= 2 && !(figures[1] == 1 && figures[2] == 1)
+                    let pairs = leadingZero && groups == 5 && groupSizes.allSatisfy(from: 0) { $0 == 2 } && figures[1] != 0
+                    if dots == separators, brackets == 0, nanp || pairs {
+                        plausible = label() != false
+                    } else {
+                        plausible = groups >= 2 && labelled()
+                    }
                 } else {
                     plausible =
                         (digitCount >= 10 && digitCount <= 12) || (leadingZero && digitCount >= 9 && groups >= 2)

@@ -34,41 +34,35 @@ enum ByteScan {
         UInt64(littleEndian: UnsafeRawPointer(data.baseAddress! + index).loadUnaligned(as: UInt64.self))
     }
 
-    /// The index of the first `"` or `\` at or after `start`, or `data.count`.
+    /// The index of the first `a` or `b` at or after `start`, or `data.count`.
     @inline(__always)
-    static func quoteOrBackslash(_ data: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+    static func first(_ a: UInt8, _ b: UInt8, in data: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        let wordsOfA = ones &* UInt64(a)
+        let wordsOfB = ones &* UInt64(b)
         var index = start
         while index + 8 <= data.count {
             let w = word(data, at: index)
-            if zeroBytes(w ^ quotes) | zeroBytes(w ^ backslashes) != 0 { break }
+            if zeroBytes(w ^ wordsOfA) | zeroBytes(w ^ wordsOfB) != 0 { break }
             index += 8
         }
         while index < data.count {
             let byte = data[index]
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return index }
+            if byte == a || byte == b { return index }
             index += 1
         }
         return data.count
     }
 
-    static let lineFeeds = ones &* 0x0A
-    static let carriageReturns = ones &* 0x0D
+    /// The index of the first `"` or `\` at or after `start`, or `data.count`.
+    @inline(__always)
+    static func quoteOrBackslash(_ data: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        first(UInt8(ascii: "\""), UInt8(ascii: "\\"), in: data, from: start)
+    }
 
     /// The index of the first line feed or carriage return at or after `start`, or `data.count`.
     @inline(__always)
     static func lineBreak(_ data: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
-        var index = start
-        while index + 8 <= data.count {
-            let w = word(data, at: index)
-            if zeroBytes(w ^ lineFeeds) | zeroBytes(w ^ carriageReturns) != 0 { break }
-            index += 8
-        }
-        while index < data.count {
-            let byte = data[index]
-            if byte == 0x0A || byte == 0x0D { return index }
-            index += 1
-        }
-        return data.count
+        first(0x0A, 0x0D, in: data, from: start)
     }
 
     /// Whether some position `i` in `index..<index + 8` has a `"` at `i` and at `i + gap`
