@@ -545,20 +545,13 @@ public struct PIIDetector: TextDetector {
         /// a bare value must end its line, so that prose (`Password: must be 8 characters`) is
         /// not read as one.
         mutating func scanPasswords() {
-            // `=` and `:` are found eight bytes at a time; most texts have few of either.
-            let equals = ByteScan.ones &* UInt64(UInt8(ascii: "="))
-            let colons = ByteScan.ones &* UInt64(UInt8(ascii: ":"))
-            var index =
-                PIIDetector.firstIndex(
-                    in: bytes, where: { ByteScan.zeroBytes($0 ^ equals) | ByteScan.zeroBytes($0 ^ colons) },
-                    { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: ":") }) ?? bytes.count
-            while index < bytes.count {
-                let byte = bytes[index]
-                guard byte == UInt8(ascii: "=") || byte == UInt8(ascii: ":") else {
-                    index += 1
-                    continue
-                }
-                if let value = passwordValue(at: index, colon: byte == UInt8(ascii: ":")) {
+            // The next `=` or `:` is found eight bytes at a time; most texts have few of either,
+            // and a JSON body's colons are passed over after two bytes of their key.
+            var index = 0
+            while true {
+                index = bytes.withUnsafeBufferPointer { ByteScan.first(UInt8(ascii: "="), UInt8(ascii: ":"), in: $0, from: index) }
+                guard index < bytes.count else { return }
+                if let value = passwordValue(at: index, colon: bytes[index] == UInt8(ascii: ":")) {
                     if !found.contains(where: { $0.range.overlaps(value) }) { add(.password, value) }
                     index = max(index + 1, value.upperBound)
                 } else {
@@ -574,14 +567,31 @@ public struct PIIDetector: TextDetector {
             while keyEnd > 0, index - keyEnd < 2, bytes[keyEnd - 1] == UInt8(ascii: " ") { keyEnd -= 1 }
             let quotedKey = keyEnd > 0 && (bytes[keyEnd - 1] == UInt8(ascii: "\"") || bytes[keyEnd - 1] == UInt8(ascii: "'"))
             if quotedKey { keyEnd -= 1 }
+            // Every key it takes ends in `rd` (`password`), `wd` (`passwd`, `pwd`) or `ss` (`pass`):
+            // most signs (every other member of a JSON object) end here.
+            guard keyEnd >= 3 else { return nil }
+            let last = B.lowercased(bytes[keyEnd - 1])
+            let before = B.lowercased(bytes[keyEnd - 2])
+            guard
+                last == UInt8(ascii: "d") && (before == UInt8(ascii: "r") || before == UInt8(ascii: "w"))
+                    || last == UInt8(ascii: "s") && before == UInt8(ascii: "s")
+            else { return nil }
             var keyStart = keyEnd
             while keyStart > 0, keyEnd - keyStart < 64, Self.keyByte(bytes[keyStart - 1]) { keyStart -= 1 }
             guard keyEnd - keyStart >= 3, !Self.keyByte(at(keyStart - 1)) || keyStart == 0 else { return nil }
-            let key = bytes[keyStart..<keyEnd].map(B.lowercased)
-            func ends(_ suffix: String) -> Bool { key.count >= suffix.utf8.count && key.suffix(suffix.utf8.count).elementsEqual(suffix.utf8) }
+            // The key's last bytes, lowercased, compared where they stand.
+            func ends(_ suffix: StaticString) -> Bool {
+                let length = suffix.utf8CodeUnitCount
+                guard keyEnd - keyStart >= length else { return false }
+                return suffix.withUTF8Buffer { suffix in
+                    for offset in 0..<length where B.lowercased(bytes[keyEnd - length + offset]) != suffix[offset] { return false }
+                    return true
+                }
+            }
             let named =
                 ends("password") || ends("passwd") || ends("pwd")
-                || (ends("pass") && (key.count == 4 || [UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-")].contains(key[key.count - 5])))
+                || (ends("pass")
+                    && (keyEnd - keyStart == 4 || [UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-")].contains(bytes[keyEnd - 5])))
             guard named else { return nil }
             // The value: quoted, or a run of bytes up to a separator.
             var start = index + 1
