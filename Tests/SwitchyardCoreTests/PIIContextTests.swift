@@ -299,6 +299,17 @@ import Testing
         }
     }
 
+    /// A trace, span or session id that happens to pass Luhn with a card issuer's prefix is no
+    /// card; the same number labelled as a card, or unlabelled, still is.
+    @Test func recordIdentifiersThatPassLuhnAreNoCards() {
+        for text in ["trace=5371224786185625 span=12", "traceId: 4111111111111111", "session 4012888888881881 expired", "correlation id 5371224786185625"] {
+            #expect(!Self.entities(text).contains("credit_card"), "\(text)")
+        }
+        for text in ["card 5371224786185625", "paid with 4111111111111111 yesterday", "trace=abc, card: 4012888888881881"] {
+            #expect(Self.entities(text).contains("credit_card"), "\(text)")
+        }
+    }
+
     /// A phone candidate's digit groups live in two words: sixteen of them read back in order
     /// (sizes up to 255), a seventeenth is not kept, and the shape tests read what an array would.
     @Test func digitGroupsReadBackAsAppended() {

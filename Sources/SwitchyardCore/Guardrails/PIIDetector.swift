@@ -1628,6 +1628,8 @@ public struct PIIDetector: TextDetector {
             "order", "orders", "tracking", "track", "serial", "s/n", "sku", "batch", "ref", "reference", "invoice", "inv", "id", "ticket", "case",
             "lot", "part", "po", "receipt", "transaction", "txn", "confirmation", "shipment", "parcel", "package", "booking", "reservation",
             "version", "build", "isbn", "zip", "postal", "claim",
+            // Identifiers of machines' records: a trace or session id that happens to pass Luhn.
+            "trace", "traceid", "span", "spanid", "uuid", "guid", "session", "sessionid", "correlation", "checksum", "nonce",
         ]
 
         static let birthKeywords = Labels(["born", "birth", "dob", "d.o.b", "geboren", "geburtsdatum", "naissance", "né le", "nacimiento", "nato il"])
