@@ -31,6 +31,15 @@ import Testing
             }
             let fine = try await client.execute(uri: "/admin/usage?from=1e9&to=2e9", method: .get, headers: master)
             #expect(fine.status == .ok, "\(fine.text)")
+            // The route a virtual key has, asked again and again: refused each time, served after.
+            let key = try await FilesBatchesTests.createKey(client, #"{"name":"caller"}"#)
+            let caller: HTTPFields = [.authorization: "Bearer \(key)"]
+            for _ in 0..<3 {
+                let refused = try await client.execute(uri: "/v1/usage?to=1e999", method: .get, headers: caller)
+                #expect(refused.status == .badRequest, "\(refused.text)")
+            }
+            let own = try await client.execute(uri: "/v1/usage?from=1e9", method: .get, headers: caller)
+            #expect(own.status == .ok, "\(own.text)")
             #expect(try await client.execute(uri: "/health/live", method: .get).status == .ok)
         }
     }
